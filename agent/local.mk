@@ -1,0 +1,4 @@
+bin_PROGRAMS += rollout-agent
+rollout_agent_SOURCES = agent/main.c
+rollout_agent_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)
+rollout_agent_LDADD = lib/librollout.la $(JANSSON_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(ARCHIVE_LIBS) $(YAML_LIBS)

@@ -1,0 +1,9 @@
+#include "config.h"
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	puts("cli: not yet built");
+	return 1;
+}

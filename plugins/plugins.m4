@@ -1,0 +1,3 @@
+dnl One RD_PLUGIN line per in-tree plugin: name, shell-safe name, dependency
+dnl test, and what is missing when the test fails. The in-tree plugins only
+dnl use libraries the daemon requires anyway, so most tests are 'true'.
