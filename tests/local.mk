@@ -1,6 +1,6 @@
-# Unit tests: each folder of tests/unit/ adds its cmocka programs here.
-UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(YAML_CFLAGS)
-UNIT_LIBS = lib/librollout.la $(CMOCKA_LIBS) $(JANSSON_LIBS) $(YAML_LIBS)
+# Unit tests. Each area lists its cmocka programs in tests/unit/<area>.mk.
+UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(YAML_CFLAGS) $(OPENSSL_CFLAGS)
+UNIT_LIBS = lib/librollout.la $(CMOCKA_LIBS) $(JANSSON_LIBS) $(YAML_LIBS) $(OPENSSL_LIBS)
 
 check_PROGRAMS += tests/unit/test_yamltree
 tests_unit_test_yamltree_SOURCES = tests/unit/test_yamltree.c
