@@ -15,7 +15,7 @@ struct engine;
 struct rollout_host;
 
 struct rd_daemon {
-	struct rd_config *cfg;		/* daemon/config.h */
+	struct rd_config *cfg;		/* daemon/conf.h */
 	struct event_base *base;	/* the I/O thread's libevent loop */
 	struct store *store;		/* daemon/store.h: the only module with SQL */
 	struct plugin_registry *plugins; /* daemon/plugins.h */

@@ -1,0 +1,34 @@
+/* The daemon's configuration: one YAML file parsed once at start
+ * (lib/yamltree.h), validated completely, with errors as FILE:LINE:COL.
+ * Plugins get only their own subtree (plugins.<name>) through the host
+ * table. Unknown keys anywhere are errors. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct yt_node;
+
+struct rd_config {
+	char *path;	       /* the file it came from */
+	char *listen;	       /* "127.0.0.1:8740" (host:port; [v6]:port) */
+	char *data_dir;	       /* state.db, daemon.crt/key, bundle cache */
+	char *plugin_dir;      /* default PLUGINDIR */
+	char *region;	       /* default us-east-1 */
+	char *account_id;      /* default 000000000000 */
+	char *log_level;       /* default info */
+	int64_t long_poll_ms;  /* PollHostCommand hold, default 50000 (< 80 s agent timeout) */
+	int workers;	       /* worker threads for blocking work, default 4 */
+	char **regions_allowed; /* NULL-terminated; NULL = any region in SigV4 scopes */
+
+	/* Owned by root; borrowed pointers into it. NULL when absent. */
+	struct yt_node *root;
+	const struct yt_node *plugins; /* map: plugin name -> its settings (map or null) */
+	const struct yt_node *alarms;  /* map: alarm name -> {plugin: X, ...settings} */
+};
+
+/* Loads and validates path. On error returns negative errno and writes a
+ * one-line message (FILE:LINE:COL: ...) into err. *ret owned by caller. */
+int config_load(const char *path, struct rd_config **ret, char *err, size_t errlen);
+struct rd_config *config_free(struct rd_config *cfg);
