@@ -1,6 +1,6 @@
 # rolloutd. Other fragments append their sources with 'rolloutd_SOURCES +='.
 sbin_PROGRAMS += rolloutd
-rolloutd_SOURCES = daemon/main.c daemon/daemon.h daemon/conf.h
+rolloutd_SOURCES = daemon/main.c daemon/daemon.h daemon/conf.h daemon/engine.h daemon/engine.c
 DAEMON_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(EVENT_OPENSSL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(CURL_CFLAGS) $(SQLITE_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)
 DAEMON_LIBS = lib/librollout.la $(EVENT_LIBS) $(EVENT_OPENSSL_LIBS) $(JANSSON_LIBS) \
