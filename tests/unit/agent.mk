@@ -1,0 +1,6 @@
+# Unit tests of the agent area (appspec, bundles, hook runner, install).
+check_PROGRAMS += tests/unit/test_agent_appspec
+tests_unit_test_agent_appspec_SOURCES = tests/unit/test_agent_appspec.c
+tests_unit_test_agent_appspec_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_appspec_LDADD = $(UNIT_LIBS)
+TESTS += tests/unit/test_agent_appspec
