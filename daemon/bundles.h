@@ -27,7 +27,7 @@
  * the agent still sets BUNDLE_BUCKET/KEY/VERSION/ETAG or BUNDLE_COMMIT from it
  * exactly as CodeDeploy does; only the download comes from the daemon, through
  * the spec extension "RolloutBundle": {"Url", "Sha256", "Size"} built with
- * bundles_url() and the bundle_info below. For the extension revision types
+ * bundles_url() and the cached_bundle below. For the extension revision types
  * (Bitbucket, HTTP, Bundle), which the official agent cannot download, the
  * engine puts "RevisionType": "Local File" style data only if it must; our
  * agent uses RolloutBundle and sets BUNDLE_COMMIT (Bitbucket), BUNDLE_URL
@@ -49,7 +49,7 @@ struct rd_daemon;
 #define BUNDLES_ERRCODE_MAX 48	 /* room for any ErrorCode value */
 #define BUNDLES_DEFAULT_MAX_BYTES (10ULL << 30) /* 10 GiB cache cap */
 
-struct bundle_info {
+struct cached_bundle {
 	char sha256[65];     /* lower-case hex of the bundle file */
 	uint64_t size;	     /* bytes */
 	char bundle_type[8]; /* "zip", "tar" or "tgz" */
@@ -83,7 +83,7 @@ void bundles_stop(struct rd_daemon *d);
  * and into msg one line a user can act on (what is wrong, how to fix it).
  * errcode/msg may be NULL. The caller fails the deployment with them as
  * errorInformation {code, message} before any lifecycle event runs. */
-int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct bundle_info *ret, char *errcode,
+int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, char *errcode,
 		   size_t errcodelen, char *msg, size_t msglen);
 
 /* Pins sha256 for an active deployment so GC keeps it, until

@@ -22,7 +22,7 @@ struct flight {
 	int waiters; /* callers holding this flight, the fetching one included */
 	bool done;
 	int r;
-	struct bundle_info info;
+	struct cached_bundle info;
 	char errcode[BUNDLES_ERRCODE_MAX];
 	char msg[512];
 };
@@ -272,9 +272,9 @@ int bcache_path(struct bcache *c, const char *sha256, char *buf, size_t buflen)
 	return subpath(c, "objects", sha256, buf, buflen);
 }
 
-int bcache_lookup(struct bcache *c, const char *sha256, struct bundle_info *ret)
+int bcache_lookup(struct bcache *c, const char *sha256, struct cached_bundle *ret)
 {
-	struct bundle_info info = { 0 };
+	struct cached_bundle info = { 0 };
 	struct stat st;
 	char p[4096];
 	int r;
@@ -294,7 +294,7 @@ int bcache_lookup(struct bcache *c, const char *sha256, struct bundle_info *ret)
 }
 
 /* Reads "<sha> <type>" memo of a location key. */
-static int memo_get(struct bcache *c, const char *key, struct bundle_info *ret)
+static int memo_get(struct bcache *c, const char *key, struct cached_bundle *ret)
 {
 	char name[65], p[4096], *buf = NULL, sha[65];
 	size_t len;
@@ -319,7 +319,7 @@ out:
 	return r;
 }
 
-static int memo_put(struct bcache *c, const char *key, const struct bundle_info *info)
+static int memo_put(struct bcache *c, const char *key, const struct cached_bundle *info)
 {
 	char name[65], p[4096], line[96];
 	int n, r;
@@ -347,10 +347,10 @@ int bcache_tmpfile(struct bcache *c, char *path, size_t pathlen, int *ret_fd)
 }
 
 int bcache_commit(struct bcache *c, const char *tmp_path, const char *sha256, const char *bundle_type,
-		  bcache_check_fn check, void *ctx, struct bundle_info *ret, char *errcode, size_t errcodelen,
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
 		  char *msg, size_t msglen)
 {
-	struct bundle_info info = { 0 };
+	struct cached_bundle info = { 0 };
 	char dst[4096], objdir[4096];
 	struct stat st;
 	int r;
@@ -394,7 +394,7 @@ out_noerr:
 }
 
 static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_fetch_fn fetch, bcache_check_fn check,
-			    void *ctx, struct bundle_info *ret, char *errcode, size_t errcodelen, char *msg,
+			    void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen, char *msg,
 			    size_t msglen)
 {
 	char tmp[4096], sha[65], type[8] = "";
@@ -440,10 +440,10 @@ static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_
 }
 
 int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256,
-		  bcache_fetch_fn fetch, bcache_check_fn check, void *ctx, struct bundle_info *ret, char *errcode,
+		  bcache_fetch_fn fetch, bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode,
 		  size_t errcodelen, char *msg, size_t msglen)
 {
-	struct bundle_info info;
+	struct cached_bundle info;
 	struct flight *f, **pp;
 	int r;
 
@@ -518,7 +518,7 @@ static int ref_write(struct bcache *c, const char *prefix, const char *id, const
 
 int bcache_pin(struct bcache *c, const char *sha256, const char *deployment_id)
 {
-	struct bundle_info info;
+	struct cached_bundle info;
 	int r;
 
 	if (!bcache_valid_sha256(sha256) || !valid_id(deployment_id))

@@ -28,7 +28,7 @@ struct bcache;
 typedef int (*bcache_fetch_fn)(void *ctx, const char *tmp_path, char *bundle_type, char *errcode, size_t errcodelen,
 			       char *msg, size_t msglen);
 /* Validates a fetched bundle before it enters the cache (pre-flight). */
-typedef int (*bcache_check_fn)(void *ctx, const char *path, const struct bundle_info *info, char *errcode,
+typedef int (*bcache_check_fn)(void *ctx, const char *path, const struct cached_bundle *info, char *errcode,
 			       size_t errcodelen, char *msg, size_t msglen);
 
 int bcache_new(const char *dir, uint64_t max_bytes, struct bcache **ret);
@@ -45,7 +45,7 @@ uint64_t bcache_max_bytes(const struct bcache *c);
  * be NULL) is checked against what was fetched. check (may be NULL) runs on
  * bundles not yet in the cache. */
 int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256,
-		  bcache_fetch_fn fetch, bcache_check_fn check, void *ctx, struct bundle_info *ret, char *errcode,
+		  bcache_fetch_fn fetch, bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode,
 		  size_t errcodelen, char *msg, size_t msglen);
 
 /* Creates an empty file in tmp/ for an upload; path gets its name. */
@@ -53,11 +53,11 @@ int bcache_tmpfile(struct bcache *c, char *path, size_t pathlen, int *ret_fd);
 /* Moves a finished tmp file (whose sha256 the caller computed) into the
  * cache after check; removes tmp_path in every case. */
 int bcache_commit(struct bcache *c, const char *tmp_path, const char *sha256, const char *bundle_type,
-		  bcache_check_fn check, void *ctx, struct bundle_info *ret, char *errcode, size_t errcodelen,
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
 		  char *msg, size_t msglen);
 
 /* Looks up a cached bundle: 0 and *ret, or -ENOENT. */
-int bcache_lookup(struct bcache *c, const char *sha256, struct bundle_info *ret);
+int bcache_lookup(struct bcache *c, const char *sha256, struct cached_bundle *ret);
 int bcache_path(struct bcache *c, const char *sha256, char *buf, size_t buflen);
 
 int bcache_pin(struct bcache *c, const char *sha256, const char *deployment_id);

@@ -52,7 +52,7 @@ static int fake_fetch(void *ctx, const char *tmp, char *type, char *errcode, siz
 	return 0;
 }
 
-static int reject_check(void *ctx, const char *path, const struct bundle_info *info, char *errcode, size_t el,
+static int reject_check(void *ctx, const char *path, const struct cached_bundle *info, char *errcode, size_t el,
 			char *msg, size_t ml)
 {
 	snprintf(errcode, el, "INVALID_REVISION");
@@ -81,7 +81,7 @@ static void rmrf(const char *dir)
 static void test_ensure_memo(void **state)
 {
 	struct src s = { .content = "PK\x03\x04hello", .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct bundle_info a, b;
+	struct cached_bundle a, b;
 	char code[48] = "", msg[256] = "", want[65], p[4096];
 	struct bcache *c;
 	char *dir = mkcache(&c);
@@ -124,7 +124,7 @@ struct worker {
 	struct bcache *c;
 	struct src *s;
 	int r;
-	struct bundle_info info;
+	struct cached_bundle info;
 };
 
 static void *run_ensure(void *arg)
@@ -166,7 +166,7 @@ static void test_errors(void **state)
 {
 	struct src s = { .content = "abc", .lock = PTHREAD_MUTEX_INITIALIZER };
 	char code[48] = "", msg[256] = "", sha[65];
-	struct bundle_info info;
+	struct cached_bundle info;
 	struct bcache *c;
 	char *dir = mkcache(&c);
 
@@ -201,7 +201,7 @@ static void put(struct bcache *c, const char *content, char sha[65], time_t age)
 {
 	struct src s = { .content = content, .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct timespec ts[2];
-	struct bundle_info info;
+	struct cached_bundle info;
 	char code[48], msg[256], p[4096];
 
 	assert_int_equal(bcache_ensure(c, content, false, NULL, fake_fetch, NULL, &s, &info, code, sizeof(code), msg,
@@ -217,7 +217,7 @@ static void put(struct bcache *c, const char *content, char sha[65], time_t age)
 static void test_gc_pins_grants(void **state)
 {
 	char a[65], b[65], c3[65], d[65], big[2000];
-	struct bundle_info info;
+	struct cached_bundle info;
 	uint64_t freed = 0;
 	struct bcache *c;
 	char *dir = mkcache(&c);
@@ -277,7 +277,7 @@ static void test_gc_pins_grants(void **state)
 static void test_commit_upload(void **state)
 {
 	char tmp[4096], sha[65], code[48] = "", msg[256] = "";
-	struct bundle_info info;
+	struct cached_bundle info;
 	struct bcache *c;
 	char *dir = mkcache(&c);
 	int fd;
