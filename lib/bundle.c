@@ -82,10 +82,23 @@ static bool link_stays_inside(const char *relpath, const char *target)
 	return true;
 }
 
+struct walk {
+	char **links; /* symlink entries seen so far */
+	size_t n_links;
+};
+
+static void walk_clear(struct walk *w)
+{
+	for (size_t i = 0; i < w->n_links; i++)
+		free(w->links[i]);
+	free(w->links);
+}
+
 /* Checks one entry. *ret_rel: normalised relative path (caller frees), "" for
  * the root itself (to be skipped). *ret_link: normalised hardlink target or
  * NULL. */
-static int check_entry(struct archive_entry *e, char **ret_rel, char **ret_link, char *err, size_t errlen)
+static int check_entry(struct walk *w, struct archive_entry *e, char **ret_rel, char **ret_link, char *err,
+		       size_t errlen)
 {
 	const char *path = archive_entry_pathname(e);
 	const char *hl = archive_entry_hardlink(e);
@@ -112,6 +125,15 @@ static int check_entry(struct archive_entry *e, char **ret_rel, char **ret_link,
 	}
 	if (r < 0)
 		return r;
+	for (size_t i = 0; i < w->n_links; i++) {
+		size_t l = strlen(w->links[i]);
+		if (strncmp(rel, w->links[i], l) == 0 && rel[l] == '/') {
+			snprintf(err, errlen, "bundle entry '%s' passes through the symlink '%s'; refused", path,
+				 w->links[i]);
+			r = -EINVAL;
+			goto fail;
+		}
+	}
 	if (hl) {
 		if (hl[0] == '/' || appspec_norm_relpath(hl, &link) < 0 || !link[0]) {
 			snprintf(err, errlen, "bundle entry '%s' is a hardlink to '%s', outside the bundle; refused", path,
@@ -129,6 +151,19 @@ static int check_entry(struct archive_entry *e, char **ret_rel, char **ret_link,
 			r = -EINVAL;
 			goto fail;
 		}
+		if (w->n_links % 16 == 0) {
+			char **nl = realloc(w->links, (w->n_links + 16) * sizeof(*nl));
+			if (!nl) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			w->links = nl;
+		}
+		if (!(w->links[w->n_links] = strdup(rel))) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		w->n_links++;
 	} else if (type != AE_IFREG && type != AE_IFDIR) {
 		snprintf(err, errlen, "bundle entry '%s' is a device, fifo or socket; bundles may hold only files, "
 				      "directories and links",
@@ -254,7 +289,8 @@ int bundle_extract(const char *bundle, const char *dest, const struct bundle_lim
 	struct archive *a = NULL, *w = NULL;
 	struct archive_entry *e;
 	uint64_t packed = 0, bytes = 0, entries = 0;
-	char *rel = NULL, *link = NULL, *full = NULL, *fulllink = NULL;
+	char *rel = NULL, *link = NULL, *full = NULL, *fulllink = NULL, *real = NULL;
+	struct walk walk = { 0 };
 	int r, ar;
 
 	if (limp)
@@ -266,16 +302,23 @@ int bundle_extract(const char *bundle, const char *dest, const struct bundle_lim
 		snprintf(err, errlen, "cannot create %s: %s", dest, strerror(errno));
 		return r;
 	}
-	if ((r = open_reader(bundle, &a, &packed, err, errlen)) < 0)
+	if (!(real = realpath(dest, NULL))) {
+		r = -errno;
+		snprintf(err, errlen, "cannot resolve %s: %s", dest, strerror(errno));
 		return r;
+	}
+	dest = real;
+	if ((r = open_reader(bundle, &a, &packed, err, errlen)) < 0)
+		goto out;
 	w = archive_write_disk_new();
 	if (!w) {
 		r = -ENOMEM;
 		goto out;
 	}
+	/* Our own checks refuse absolute and '..' names; the target is made
+	 * canonical so SECURE_SYMLINKS only ever meets links the bundle made. */
 	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-						  ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-						  ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK);
+						  ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK);
 
 	for (;;) {
 		ar = archive_read_next_header(a, &e);
@@ -289,7 +332,7 @@ int bundle_extract(const char *bundle, const char *dest, const struct bundle_lim
 		free(rel);
 		free(link);
 		rel = link = NULL;
-		if ((r = check_entry(e, &rel, &link, err, errlen)) < 0)
+		if ((r = check_entry(&walk, e, &rel, &link, err, errlen)) < 0)
 			goto out;
 		if ((r = limit_check(&lim, ++entries, bytes, packed, bundle, err, errlen)) < 0)
 			goto out;
@@ -363,7 +406,10 @@ out:
 	free(fulllink);
 	if (w)
 		archive_write_free(w);
-	archive_read_free(a);
+	if (a)
+		archive_read_free(a);
+	free(real);
+	walk_clear(&walk);
 	return r;
 }
 
@@ -469,6 +515,7 @@ int bundle_inspect(const char *bundle, const char *appspec_filename, const struc
 	struct archive_entry *e;
 	uint64_t packed = 0;
 	char *rel = NULL, *link = NULL;
+	struct walk walk = { 0 };
 	int r, ar;
 
 	if (limp)
@@ -501,7 +548,7 @@ int bundle_inspect(const char *bundle, const char *appspec_filename, const struc
 		free(rel);
 		free(link);
 		rel = link = NULL;
-		if ((r = check_entry(e, &rel, &link, err, errlen)) < 0)
+		if ((r = check_entry(&walk, e, &rel, &link, err, errlen)) < 0)
 			goto out;
 		if ((r = limit_check(&lim, ++info->total_entries, info->total_bytes, packed, bundle, err, errlen)) < 0)
 			goto out;
@@ -609,6 +656,7 @@ out:
 	free(link);
 	if (a)
 		archive_read_free(a);
+	walk_clear(&walk);
 	bundle_info_free(info);
 	return r;
 }

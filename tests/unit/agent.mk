@@ -4,3 +4,9 @@ tests_unit_test_agent_appspec_SOURCES = tests/unit/test_agent_appspec.c
 tests_unit_test_agent_appspec_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_agent_appspec_LDADD = $(UNIT_LIBS)
 TESTS += tests/unit/test_agent_appspec
+
+check_PROGRAMS += tests/unit/test_agent_bundle
+tests_unit_test_agent_bundle_SOURCES = tests/unit/test_agent_bundle.c
+tests_unit_test_agent_bundle_CFLAGS = $(UNIT_CFLAGS) $(ARCHIVE_CFLAGS)
+tests_unit_test_agent_bundle_LDADD = $(UNIT_LIBS) $(ARCHIVE_LIBS)
+TESTS += tests/unit/test_agent_bundle
