@@ -32,3 +32,24 @@ struct rd_config {
  * one-line message (FILE:LINE:COL: ...) into err. *ret owned by caller. */
 int config_load(const char *path, struct rd_config **ret, char *err, size_t errlen);
 struct rd_config *config_free(struct rd_config *cfg);
+
+/* Settings keys (YAML), all optional:
+ *   listen: HOST:PORT            default 127.0.0.1:8740
+ *   data_dir: PATH               default LOCALSTATEDIR/lib/rolloutd
+ *   plugin_dir: PATH             default PLUGINDIR ($(libdir)/rolloutd/plugins)
+ *   region: NAME                 default us-east-1
+ *   account_id: 12 digits        default 000000000000
+ *   log_level: debug|info|notice|warning|error   default info
+ *   long_poll: DURATION          default 50s (1s..70s)
+ *   workers: 1..256              default 4
+ *   regions_allowed: [NAME...]   default any
+ *   plugins: {NAME: {settings} | null}
+ *   alarms: {NAME: {plugin: NAME, settings...}}   (plugin must be under plugins:)
+ * Relative data_dir/plugin_dir are resolved against the config file's directory. */
+
+/* The settings subtree of plugin `name` (borrowed; NULL when the plugin is
+ * named with no settings or not named at all). */
+const struct yt_node *config_plugin_settings(const struct rd_config *cfg, const char *name);
+
+/* 0 when s is HOST:PORT or [V6]:PORT; else -EINVAL with a message. */
+int config_check_listen(const char *s, char *err, size_t errlen);

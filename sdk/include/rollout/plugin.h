@@ -1,2 +1,600 @@
-/* Placeholder: the plugin SDK v1 header is being written (issue 3). */
-#pragma once
+/* rollout/plugin.h — the rolloutd plugin SDK, ABI 1.
+ *
+ * This header is the whole contract between rolloutd and its plugins. A
+ * plugin includes this file and nothing else of rolloutd's, and builds with
+ *
+ *     cc -shared -fPIC $(pkg-config --cflags rollout-plugin) -o NAME.so NAME.c
+ *
+ * and is installed as $(pkg-config --variable=plugindir rollout-plugin)/NAME.so.
+ * It is loaded when the daemon config names it under `plugins:`.
+ *
+ * ============================================================================
+ * ABI RULES
+ * ============================================================================
+ *
+ *  - ROLLOUT_ABI_MAJOR changes when anything is changed or removed. The entry
+ *    symbol carries the major in its name (rollout_plugin_v1), so a plugin
+ *    built for another major is refused before any of its code runs.
+ *  - ROLLOUT_ABI_MINOR changes when something is appended: a member at the end
+ *    of a struct, a value at the end of an enum, a function at the end of the
+ *    host table or an ops table. Nothing else may change within a major.
+ *  - Every struct crossing the boundary starts with a `size` member (the
+ *    descriptor with its header). Readers look at a member only when `size`
+ *    covers it, so old plugins keep working with newer daemons and vice
+ *    versa, within one major. Always initialise tables with the
+ *    ROLLOUT_*_INIT macros: they set `size` and leave unnamed members NULL.
+ *  - Enums that cross the boundary are 32 bits wide (a *_FORCE_32 value).
+ *  - A daemon loads a plugin whose minor is <= its own. A plugin checks
+ *    host->size (ROLLOUT_HOST_HAS()) before using a host function newer than
+ *    ABI 1.0.
+ *
+ * ABI CHANGELOG (newest first)
+ *
+ *   2026-11-23  1.0  First version: descriptor, host table (log, config,
+ *                    clock, HTTP with SigV4, on-prem instances, sha256),
+ *                    platform / source / health / traffic ops.
+ *
+ * ============================================================================
+ * LIFECYCLE AND THREADS
+ * ============================================================================
+ *
+ *  1. At start the daemon dlopen()s NAME.so (RTLD_NOW | RTLD_LOCAL) and calls
+ *     the single exported function rollout_plugin_v1(). That function must
+ *     only return a pointer to a static const descriptor: no allocation, no
+ *     I/O, no global state, no ELF constructors in the plugin.
+ *  2. The daemon checks magic, ABI major/minor, descriptor size, kind and the
+ *     kind's mandatory ops, and refuses a duplicate name. Only then it calls
+ *     init() on the main thread, before any worker runs, with the host table
+ *     and the plugin's handle. init() reads and validates the plugin's config
+ *     (host->config_parse), and returns its private state. If init fails the
+ *     daemon refuses to start, printing the message init wrote.
+ *  3. While the daemon runs, ops are called on worker threads (never on the
+ *     daemon's I/O thread), possibly CONCURRENTLY from several workers with
+ *     the same state. Ops may block (network, disk) but must respect the
+ *     timeouts they are given. A plugin that keeps mutable state must lock it.
+ *  4. At shutdown, after the last op has returned, destroy() is called once
+ *     on the main thread with the state init returned. destroy() also runs
+ *     when another plugin failed to load after this one's init succeeded.
+ *
+ * Host functions are thread-safe and may be called from any thread that is
+ * running an op, and from init/destroy.
+ *
+ * ============================================================================
+ * OWNERSHIP
+ * ============================================================================
+ *
+ *  - `const char *` arguments given to a plugin are BORROWED: valid until the
+ *    call returns. Copy what you keep.
+ *  - Strings returned BY A PLUGIN through `char **ret_*` are allocated with
+ *    malloc(3) by the plugin and freed by the daemon with free(3).
+ *  - Strings and objects returned BY THE HOST are freed with the host
+ *    function named in their documentation (host->free, host->http_free).
+ *  - Config strings obtained through host->config_* are borrowed and stay
+ *    valid until destroy() returns.
+ *  - `struct rollout_handle` is the daemon's; never free it, only pass it back.
+ *
+ * ============================================================================
+ * JSON
+ * ============================================================================
+ *
+ * Structured data crosses the boundary as serialized JSON text (UTF-8,
+ * NUL-terminated `const char *`), with the field names of the AWS CodeDeploy
+ * API where one exists (e.g. a deployment group is a DeploymentGroupInfo
+ * object). This keeps the ABI independent of any JSON library: plugins may
+ * link jansson (or anything else) themselves to parse and produce it.
+ *
+ * ============================================================================
+ * ERRORS
+ * ============================================================================
+ *
+ * Every op and host function returns 0 on success or a negative errno value
+ * (-EINVAL, -EIO, -ETIMEDOUT, ...). Ops that fail also fill the
+ * struct rollout_error they are given: a stable CodeDeploy-style error code
+ * (e.g. "REVISION_MISSING") and a one-line message saying what was wrong and
+ * how to fix it. Use rollout_error_set(). Plugins never print; they log
+ * through host->log, which tags every line with the plugin's name.
+ */
+#ifndef ROLLOUT_PLUGIN_H
+#define ROLLOUT_PLUGIN_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <syslog.h> /* LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ROLLOUT_ABI_MAJOR 1
+#define ROLLOUT_ABI_MINOR 0
+#define ROLLOUT_ABI_STRING "1.0"
+
+/* The one exported symbol, named after the major version. */
+#define ROLLOUT_ENTRY_SYMBOL "rollout_plugin_v1"
+/* First member of every descriptor: "RLPG". */
+#define ROLLOUT_PLUGIN_MAGIC 0x524c5047u
+
+#if defined(__GNUC__)
+#define ROLLOUT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define ROLLOUT_EXPORT __attribute__((visibility("default")))
+#else
+#define ROLLOUT_PRINTF(a, b)
+#define ROLLOUT_EXPORT
+#endif
+
+/* True when a struct of `size` bytes (its own size member) contains `member`. */
+#define ROLLOUT_HAS(ptr, type, member) \
+	((ptr)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
+
+/* ------------------------------------------------------------------------ */
+/* Kinds and enums (32 bits wide; values are appended only).                  */
+/* ------------------------------------------------------------------------ */
+
+enum rollout_kind {
+	ROLLOUT_KIND_PLATFORM = 1, /* resolves deployment groups to targets */
+	ROLLOUT_KIND_SOURCE = 2,   /* fetches revisions into the bundle cache */
+	ROLLOUT_KIND_HEALTH = 3,   /* answers OK / ALARM / INSUFFICIENT_DATA for an alarm */
+	ROLLOUT_KIND_TRAFFIC = 4,  /* blocks / allows traffic to a target */
+	_ROLLOUT_KIND_FORCE_32 = 0x7fffffff
+};
+
+/* Compute platforms (CodeDeploy's computePlatform), as a bit set. */
+enum rollout_compute_platform {
+	ROLLOUT_COMPUTE_SERVER = 1u << 0, /* "Server": EC2 and on-premises */
+	ROLLOUT_COMPUTE_LAMBDA = 1u << 1, /* "Lambda" */
+	ROLLOUT_COMPUTE_ECS = 1u << 2,	  /* "ECS" */
+	_ROLLOUT_COMPUTE_FORCE_32 = 0x7fffffff
+};
+
+enum rollout_alarm_state {
+	ROLLOUT_ALARM_OK = 1,
+	ROLLOUT_ALARM_ALARM = 2,
+	ROLLOUT_ALARM_INSUFFICIENT_DATA = 3,
+	_ROLLOUT_ALARM_FORCE_32 = 0x7fffffff
+};
+
+enum rollout_traffic_state {
+	ROLLOUT_TRAFFIC_UNKNOWN = 0,
+	ROLLOUT_TRAFFIC_ALLOWED = 1,  /* in service, receiving traffic */
+	ROLLOUT_TRAFFIC_DRAINING = 2, /* blocked, existing connections still open */
+	ROLLOUT_TRAFFIC_BLOCKED = 3,  /* blocked and drained */
+	ROLLOUT_TRAFFIC_ABSENT = 4,   /* the backend does not know this target */
+	_ROLLOUT_TRAFFIC_FORCE_32 = 0x7fffffff
+};
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Filled by a failing op. The daemon provides it zeroed with size set; the
+ * plugin writes with rollout_error_set(). `code` is a CodeDeploy
+ * errorInformation code where one fits (REVISION_MISSING,
+ * MISSING_GITHUB_TOKEN, HEALTH_CONSTRAINTS, ...) or a plugin-specific
+ * upper-case code; `message` says what went wrong and how to fix it. */
+struct rollout_error {
+	uint32_t size;
+	char code[64];
+	char message[1024];
+};
+
+static inline int rollout_error_setv(struct rollout_error *e, int r, const char *code, const char *fmt, va_list ap)
+{
+	if (e && e->size >= sizeof(*e)) {
+		snprintf(e->code, sizeof(e->code), "%s", code ? code : "");
+		vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	}
+	return r;
+}
+
+/* Sets code and message and returns r (a negative errno), so that
+ *     return rollout_error_set(err, -ENOENT, "REVISION_MISSING", "no object %s", key);
+ * reports and fails in one line. */
+static inline int rollout_error_set(struct rollout_error *e, int r, const char *code, const char *fmt, ...)
+	ROLLOUT_PRINTF(4, 5);
+static inline int rollout_error_set(struct rollout_error *e, int r, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rollout_error_setv(e, r, code, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Opaque handles. Each starts with a magic number the host checks on entry: */
+/* a stale or foreign pointer makes the host fail loudly (-EINVAL + a log    */
+/* line), never corrupt memory.                                               */
+/* ------------------------------------------------------------------------ */
+
+/* The plugin's own handle in the daemon: identifies the caller to the host
+ * (log tag, config subtree). Given to init; valid until destroy returns. */
+struct rollout_handle;
+/* An HTTP response from host->http_request; free with host->http_free. */
+struct rollout_http_response;
+
+/* ------------------------------------------------------------------------ */
+/* The deployment a call is made for (borrowed; valid during the call).       */
+/* ------------------------------------------------------------------------ */
+
+struct rollout_deployment {
+	uint32_t size;
+	const char *deployment_id;	   /* "d-XXXXXXXXX"; NULL outside a deployment */
+	const char *application_name;	   /* may be NULL */
+	const char *deployment_group_name; /* may be NULL */
+	const char *compute_platform;	   /* "Server", "Lambda" or "ECS" */
+	const char *region;		   /* the daemon's region */
+	const char *account_id;		   /* the daemon's account id */
+};
+#define ROLLOUT_DEPLOYMENT_INIT(...) \
+	{ .size = sizeof(struct rollout_deployment), __VA_ARGS__ }
+
+/* ------------------------------------------------------------------------ */
+/* Configuration options, declared by the plugin (see host->config_parse).    */
+/* ------------------------------------------------------------------------ */
+
+enum rollout_opt_type {
+	ROLLOUT_OPT_STRING = 1,	  /* const char * (borrowed until destroy) */
+	ROLLOUT_OPT_INT = 2,	  /* int64_t, within [min, max] */
+	ROLLOUT_OPT_BOOL = 3,	  /* bool */
+	ROLLOUT_OPT_DURATION = 4, /* int64_t milliseconds, "250ms", "30s", "5m", "2h", within [min, max] ms */
+	ROLLOUT_OPT_JSON = 5,	  /* const char * JSON text of any subtree (maps, lists) */
+	_ROLLOUT_OPT_FORCE_32 = 0x7fffffff
+};
+
+/* Offset meaning "accept this key, store nothing" (e.g. the AWS credential
+ * keys the host's HTTP client reads itself). */
+#define ROLLOUT_OPT_NOSTORE ((size_t)-1)
+
+/* One option. Arrays of options end with an entry whose name is NULL. */
+struct rollout_option {
+	const char *name;	    /* the YAML key */
+	enum rollout_opt_type type;
+	bool required;		    /* missing key is an error (else `def` applies) */
+	size_t offset;		    /* offsetof(your struct, field) or ROLLOUT_OPT_NOSTORE */
+	int64_t min, max;	    /* INT and DURATION bounds (both 0: unbounded) */
+	const char *def;	    /* default, written as in YAML ("30s", "true", "8"); NULL: leave field as is */
+	const char *help;	    /* one line shown in errors about this key; may be NULL */
+};
+#define ROLLOUT_OPTION_END { .name = NULL }
+
+/* The keys every AWS-calling plugin accepts, read by the host's HTTP client
+ * when signing (see struct rollout_http_request.aws_service). Put this
+ * macro in your option table to accept them. */
+#define ROLLOUT_AWS_OPTIONS                                                                                  \
+	{ .name = "endpoint", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },                   \
+		{ .name = "region", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },             \
+		{ .name = "access_key_id", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },      \
+		{ .name = "secret_access_key", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },  \
+		{ .name = "session_token", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },      \
+		{ .name = "profile", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },            \
+	{                                                                                                    \
+		.name = "credentials_file", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE        \
+	}
+
+/* ------------------------------------------------------------------------ */
+/* HTTP client (libcurl underneath).                                          */
+/* ------------------------------------------------------------------------ */
+
+struct rollout_http_request {
+	uint32_t size;
+	const char *method;		/* "GET", "PUT", ...; NULL = GET */
+	const char *url;		/* absolute http(s) URL */
+	const char *const *headers;	/* NULL-terminated "Name: value" lines, or NULL */
+	const void *body;		/* request body (borrowed), or NULL */
+	size_t body_len;
+	int64_t timeout_ms;		/* whole transfer; 0 = 60 s */
+	/* When set, the response body goes to this file (created/truncated,
+	 * mode 0600) instead of memory, and its sha256 and size are computed
+	 * while streaming. Otherwise the body is kept in memory, at most
+	 * max_body bytes (0 = 16 MiB); more fails with -EFBIG. */
+	const char *output_path;
+	size_t max_body;
+	/* AWS SigV4: when aws_service is set ("s3", "ec2", "monitoring", ...)
+	 * the request is signed. Credentials come from, in order: the plugin's
+	 * own config (access_key_id, secret_access_key, session_token), the
+	 * environment (AWS_ACCESS_KEY_ID, ...), the shared credentials file
+	 * (credentials_file / AWS_SHARED_CREDENTIALS_FILE / ~/.aws/credentials,
+	 * profile from config / AWS_PROFILE / "default"), then EC2 instance
+	 * metadata (IMDSv2). aws_region NULL: the plugin config's `region`,
+	 * else the daemon's. */
+	const char *aws_service;
+	const char *aws_region;
+	bool follow_redirects;		/* at most 5; default no */
+};
+#define ROLLOUT_HTTP_REQUEST_INIT(...) \
+	{ .size = sizeof(struct rollout_http_request), __VA_ARGS__ }
+
+/* ------------------------------------------------------------------------ */
+/* The host-services table. Given to init (borrowed, valid until destroy).    */
+/* Check ROLLOUT_HOST_HAS(host, fn) before calling functions newer than 1.0.  */
+/* ------------------------------------------------------------------------ */
+
+struct rollout_host {
+	uint32_t size;
+	uint32_t abi_major; /* the daemon's ABI */
+	uint32_t abi_minor;
+	const char *daemon_version; /* e.g. "0.1.0" */
+
+	/* --- logging --------------------------------------------------------
+	 * Level is a syslog level (LOG_ERR .. LOG_DEBUG). Every line is tagged
+	 * with the plugin's name by the host; do not add your own prefix. No
+	 * trailing newline. Debug lines cost one comparison when disabled;
+	 * check log_enabled() before building expensive debug text. */
+	void (*log)(struct rollout_handle *h, int level, const char *fmt, ...) ROLLOUT_PRINTF(3, 4);
+	void (*logv)(struct rollout_handle *h, int level, const char *fmt, va_list ap) ROLLOUT_PRINTF(3, 0);
+	bool (*log_enabled)(struct rollout_handle *h, int level);
+
+	/* --- configuration (the plugin's own subtree, plugins.<name>) --------
+	 * config_parse() validates the whole subtree against `opts` (ended by
+	 * ROLLOUT_OPTION_END) and stores values into `dst` at each offset.
+	 * Unknown keys, wrong types, out-of-range values and missing required
+	 * keys fail with -EINVAL and "FILE:LINE:COL: plugins.NAME.KEY: ..." in
+	 * err. Pass sizeof(struct rollout_option) as opt_size (use the
+	 * rollout_config_parse() wrapper below). Call it from init. */
+	int (*config_parse)(struct rollout_handle *h, const struct rollout_option *opts, size_t opt_size, void *dst,
+			    char *err, size_t errlen);
+	/* Single typed getters. A missing key gives the default and 0. Strings
+	 * are borrowed until destroy returns. */
+	int (*config_string)(struct rollout_handle *h, const char *key, const char *def, const char **ret, char *err,
+			     size_t errlen);
+	int (*config_int)(struct rollout_handle *h, const char *key, int64_t def, int64_t min, int64_t max,
+			  int64_t *ret, char *err, size_t errlen);
+	int (*config_bool)(struct rollout_handle *h, const char *key, bool def, bool *ret, char *err, size_t errlen);
+	int (*config_duration_ms)(struct rollout_handle *h, const char *key, int64_t def_ms, int64_t min_ms,
+				  int64_t max_ms, int64_t *ret, char *err, size_t errlen);
+	/* The whole subtree as JSON text ({} when empty); scalars are strings.
+	 * Borrowed until destroy returns. */
+	const char *(*config_json)(struct rollout_handle *h);
+
+	/* --- clock ---------------------------------------------------------- */
+	int64_t (*wall_ms)(void); /* milliseconds since the epoch */
+	int64_t (*mono_ms)(void); /* monotonic milliseconds, for timeouts */
+
+	/* --- HTTP ------------------------------------------------------------
+	 * Performs one request synchronously (blocking; only from ops or init).
+	 * Returns 0 when a response arrived, whatever its status; negative
+	 * errno with a message in err for transport errors, bad requests,
+	 * missing credentials (-ENOKEY). *ret is owned by the caller: free it
+	 * with http_free(). */
+	int (*http_request)(struct rollout_handle *h, const struct rollout_http_request *req,
+			    struct rollout_http_response **ret, char *err, size_t errlen);
+	long (*http_status)(const struct rollout_http_response *resp);
+	/* Body kept in memory (NUL-terminated, not counted in *ret_len);
+	 * borrowed until http_free. Empty when output_path was used. */
+	const char *(*http_body)(const struct rollout_http_response *resp, size_t *ret_len);
+	/* Last value of a response header (case-insensitive) or NULL; borrowed. */
+	const char *(*http_header)(const struct rollout_http_response *resp, const char *name);
+	/* With output_path: bytes written and their sha256 (64 hex + NUL). */
+	int (*http_output)(const struct rollout_http_response *resp, uint64_t *ret_bytes, char ret_sha256[65]);
+	struct rollout_http_response *(*http_free)(struct rollout_http_response *resp);
+
+	/* --- daemon data -----------------------------------------------------
+	 * The registered on-premises instances as a JSON array of CodeDeploy
+	 * InstanceInfo objects: instanceName, iamUserArn or iamSessionArn,
+	 * instanceArn, registerTime, deregisterTime (when deregistered),
+	 * tags [{"Key","Value"}], plus "registrationStatus": "Registered" or
+	 * "Deregistered". *ret_json is freed with host->free. For platform
+	 * plugins; -ENOTSUP before the daemon's store is up. */
+	int (*onprem_instances)(struct rollout_handle *h, char **ret_json, char *err, size_t errlen);
+
+	/* --- helpers -------------------------------------------------------- */
+	/* sha256 (64 hex + NUL) and size of a regular file. */
+	int (*file_sha256)(struct rollout_handle *h, const char *path, char ret_sha256[65], uint64_t *ret_size);
+	/* Frees what host functions documented as "freed with host->free". */
+	void (*free)(void *p);
+
+	/* Reserved for appending (metrics, events, ...): new members go here,
+	 * and bump ROLLOUT_ABI_MINOR. */
+};
+
+#define ROLLOUT_HOST_HAS(host, fn) ROLLOUT_HAS(host, struct rollout_host, fn)
+
+static inline int rollout_config_parse(const struct rollout_host *host, struct rollout_handle *h,
+				       const struct rollout_option *opts, void *dst, char *err, size_t errlen)
+{
+	return host->config_parse(h, opts, sizeof(struct rollout_option), dst, err, errlen);
+}
+
+/* ------------------------------------------------------------------------ */
+/* PLATFORM plugins: deployment group -> targets.                             */
+/* ------------------------------------------------------------------------ */
+
+struct rollout_platform_ops {
+	uint32_t size;
+	/* Which compute platforms this plugin serves (enum
+	 * rollout_compute_platform bits). The engine asks every platform
+	 * plugin serving the application's platform and merges the targets. */
+	uint32_t compute_platforms;
+
+	/* MANDATORY. Resolves a deployment group to its targets.
+	 * group_json: the DeploymentGroupInfo object (CodeDeploy field names:
+	 *   ec2TagFilters, ec2TagSet, onPremisesInstanceTagFilters,
+	 *   onPremisesTagSet, autoScalingGroups, ...).
+	 * *ret_targets_json (malloc'd by the plugin, freed by the daemon): a JSON
+	 *   array, possibly empty, of objects
+	 *   {"targetId": "web-1",            the instance name or id (unique)
+	 *    "targetArn": "arn:...",         may be absent
+	 *    "instanceType": "OnPremises" | "EC2" | "Lambda" | "ECS",
+	 *    "tags": [{"Key": "k", "Value": "v"}]}  may be absent.
+	 * Return 0 with an empty array when this plugin has nothing for the
+	 * group: that is not an error. Called on a worker thread; may block. */
+	int (*resolve)(void *state, const struct rollout_deployment *dep, const char *group_json,
+		       char **ret_targets_json, struct rollout_error *err);
+
+	/* OPTIONAL, for platforms that shift traffic themselves (Lambda, ECS).
+	 * prepare: create the new version / replacement task set from the
+	 *   revision (revision_json: RevisionLocation) and return a JSON object
+	 *   of plugin-private state (*ret_state_json, malloc'd) that the engine
+	 *   stores and passes back to later calls, so a restarted daemon resumes.
+	 * shift: route `percent` (0..100) of traffic to the new version.
+	 * finish: commit (success=true) or roll back (false) and clean up. */
+	int (*prepare)(void *state, const struct rollout_deployment *dep, const char *group_json,
+		       const char *revision_json, char **ret_state_json, struct rollout_error *err);
+	int (*shift)(void *state, const struct rollout_deployment *dep, const char *state_json, uint32_t percent,
+		     struct rollout_error *err);
+	int (*finish)(void *state, const struct rollout_deployment *dep, const char *state_json, bool success,
+		      struct rollout_error *err);
+};
+#define ROLLOUT_PLATFORM_OPS_INIT(...) \
+	{ .size = sizeof(struct rollout_platform_ops), __VA_ARGS__ }
+
+/* ------------------------------------------------------------------------ */
+/* SOURCE plugins: revision location -> file.                                 */
+/* ------------------------------------------------------------------------ */
+
+struct rollout_fetch_result {
+	uint32_t size;
+	uint64_t bytes;		 /* size of the file written */
+	char sha256[65];	 /* lower-case hex of the file written */
+	char bundle_type[16];	 /* "zip", "tar", "tgz", "YAML" or "JSON" */
+	char version[256];	 /* what was fetched, e.g. S3 version id / commit id; may be "" */
+};
+
+struct rollout_source_ops {
+	uint32_t size;
+	/* MANDATORY. The revisionType values this plugin handles (CodeDeploy
+	 * names: "S3", "GitHub", "String", "AppSpecContent", or own ones such
+	 * as "Http", "Bitbucket"), NULL-terminated, static. */
+	const char *const *revision_types;
+
+	/* MANDATORY. Fetches a revision into dest_path.
+	 * revision_json: a RevisionLocation object, e.g.
+	 *   {"revisionType": "S3", "s3Location": {"bucket": ..., "key": ...,
+	 *    "bundleType": "zip", "version": ..., "eTag": ...}}.
+	 * dest_path: a file the plugin creates (the daemon owns it and moves it
+	 *   into the content-addressed cache afterwards; on failure it deletes
+	 *   it). Fill *res (size preset by the daemon). On failure fill err with
+	 *   an errorInformation code: REVISION_MISSING (not found),
+	 *   MISSING_GITHUB_TOKEN, INVALID_REVISION, IAM_ROLE_PERMISSIONS, ...
+	 * Worker thread; blocks for the download; honour timeout_ms. */
+	int (*fetch)(void *state, const struct rollout_deployment *dep, const char *revision_json,
+		     const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
+		     struct rollout_error *err);
+};
+#define ROLLOUT_SOURCE_OPS_INIT(...) \
+	{ .size = sizeof(struct rollout_source_ops), __VA_ARGS__ }
+
+/* ------------------------------------------------------------------------ */
+/* HEALTH plugins: alarm -> OK / ALARM / INSUFFICIENT_DATA.                   */
+/* ------------------------------------------------------------------------ */
+
+struct rollout_alarm_result {
+	uint32_t size;
+	enum rollout_alarm_state state;
+	char reason[512]; /* one line, shown to users */
+};
+
+struct rollout_health_ops {
+	uint32_t size;
+	/* OPTIONAL. Validates one alarm's settings at daemon start (the alarm
+	 * maps under `alarms:` that name this plugin). settings_json: that map
+	 * as JSON (scalars as strings). Main thread. */
+	int (*validate_alarm)(void *state, const char *alarm_name, const char *settings_json,
+			      struct rollout_error *err);
+	/* MANDATORY. Checks one alarm now. A check that cannot decide returns
+	 * 0 with INSUFFICIENT_DATA; a negative return means the check itself
+	 * failed (treated like INSUFFICIENT_DATA, and logged). Worker thread. */
+	int (*check)(void *state, const struct rollout_deployment *dep, const char *alarm_name,
+		     const char *settings_json, struct rollout_alarm_result *res, struct rollout_error *err);
+};
+#define ROLLOUT_HEALTH_OPS_INIT(...) \
+	{ .size = sizeof(struct rollout_health_ops), __VA_ARGS__ }
+
+/* ------------------------------------------------------------------------ */
+/* TRAFFIC plugins: block / allow a target in a named backend.                */
+/* ------------------------------------------------------------------------ */
+
+struct rollout_traffic_ops {
+	uint32_t size;
+	/* MANDATORY. Stop sending new traffic to target (a targetId) in backend
+	 * (the load balancer's name for the pool: target group, haproxy
+	 * backend). Returns at once; see wait_drained. */
+	int (*block)(void *state, const char *backend, const char *target, struct rollout_error *err);
+	/* MANDATORY. Put target back into service. */
+	int (*allow)(void *state, const char *backend, const char *target, struct rollout_error *err);
+	/* MANDATORY. Current state of target in backend. */
+	int (*get_state)(void *state, const char *backend, const char *target, enum rollout_traffic_state *ret,
+			 struct rollout_error *err);
+	/* OPTIONAL. Wait until target has no connections left, at most
+	 * timeout_ms (-ETIMEDOUT then). Absent: the engine polls get_state. */
+	int (*wait_drained)(void *state, const char *backend, const char *target, int64_t timeout_ms,
+			    struct rollout_error *err);
+	/* OPTIONAL. Set target's relative weight (0..256) for gradual shifts. */
+	int (*set_weight)(void *state, const char *backend, const char *target, uint32_t weight,
+			  struct rollout_error *err);
+};
+#define ROLLOUT_TRAFFIC_OPS_INIT(...) \
+	{ .size = sizeof(struct rollout_traffic_ops), __VA_ARGS__ }
+
+/* ------------------------------------------------------------------------ */
+/* The descriptor.                                                            */
+/* ------------------------------------------------------------------------ */
+
+struct rollout_plugin {
+	/* Header: checked by the loader before anything else is read. */
+	uint32_t magic;		/* ROLLOUT_PLUGIN_MAGIC */
+	uint32_t abi_major;	/* ROLLOUT_ABI_MAJOR the plugin was built with */
+	uint32_t abi_minor;	/* ROLLOUT_ABI_MINOR the plugin was built with */
+	uint32_t size;		/* sizeof(struct rollout_plugin) */
+	enum rollout_kind kind;
+
+	const char *name;	 /* [a-z0-9_-]{1,64}; normally the file's name without .so */
+	const char *version;	 /* the plugin's own version, e.g. "1.2.0" */
+	const char *description; /* one line */
+
+	/* init (optional): called once on the main thread after all checks.
+	 * host and h are valid until destroy returns. Read the config with
+	 * host->config_parse. Store private state in *ret_state (may stay
+	 * NULL). On failure return a negative errno and write one line into
+	 * err saying what is wrong and how to fix it; destroy is not called. */
+	int (*init)(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err,
+		    size_t errlen);
+	/* destroy (optional): frees state. Main thread, after all ops ended. */
+	void (*destroy)(void *state);
+
+	/* The ops table of `kind` (a static const table). */
+	union {
+		const void *any;
+		const struct rollout_platform_ops *platform;
+		const struct rollout_source_ops *source;
+		const struct rollout_health_ops *health;
+		const struct rollout_traffic_ops *traffic;
+	} ops;
+	/* Appended members go below, and bump ROLLOUT_ABI_MINOR. */
+};
+
+/* Size of the descriptor at ABI 1.0: a plugin declaring minor 0 must be at
+ * least this large. */
+#define ROLLOUT_PLUGIN_SIZE_1_0 (offsetof(struct rollout_plugin, ops) + sizeof(const void *))
+
+/* Fills the header: ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "s3", ...) */
+#define ROLLOUT_PLUGIN_INIT(kind_, ...)                                                                       \
+	{                                                                                                     \
+		.magic = ROLLOUT_PLUGIN_MAGIC, .abi_major = ROLLOUT_ABI_MAJOR, .abi_minor = ROLLOUT_ABI_MINOR, \
+		.size = sizeof(struct rollout_plugin), .kind = (kind_), __VA_ARGS__                          \
+	}
+
+/* The entry point every plugin defines, e.g.
+ *
+ *     static const struct rollout_plugin plugin = ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_HEALTH,
+ *             .name = "always-ok", .version = "1.0", .description = "...",
+ *             .ops.health = &ops);
+ *     ROLLOUT_PLUGIN_EXPORT(plugin)
+ */
+typedef const struct rollout_plugin *(*rollout_entry_fn)(void);
+ROLLOUT_EXPORT const struct rollout_plugin *rollout_plugin_v1(void);
+
+#define ROLLOUT_PLUGIN_EXPORT(desc)                                 \
+	ROLLOUT_EXPORT const struct rollout_plugin *rollout_plugin_v1(void) \
+	{                                                           \
+		return &(desc);                                     \
+	}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ROLLOUT_PLUGIN_H */

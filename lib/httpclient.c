@@ -1,0 +1,369 @@
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "awscreds.h"
+#include "httpclient.h"
+#include "util.h"
+
+#define DEFAULT_MAX_BODY (16u << 20)
+#define MAX_HEADERS 200
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct xfer {
+	struct http_response *resp;
+	size_t cap;
+	size_t max_body;
+	int fd;
+	EVP_MD_CTX *md;
+	bool too_big;
+	bool write_failed;
+	int write_errno;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	struct http_response *resp = x->resp;
+	size_t n = size * nmemb;
+
+	if (x->fd >= 0) {
+		for (size_t off = 0; off < n;) {
+			ssize_t w = write(x->fd, ptr + off, n - off);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				x->write_failed = true;
+				x->write_errno = errno;
+				return 0;
+			}
+			off += (size_t)w;
+		}
+		EVP_DigestUpdate(x->md, ptr, n);
+		resp->out_bytes += n;
+		return n;
+	}
+	if (resp->body_len + n > x->max_body) {
+		x->too_big = true;
+		return 0;
+	}
+	if (resp->body_len + n + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : 4096;
+		while (cap < resp->body_len + n + 1)
+			cap *= 2;
+		char *nb = realloc(resp->body, cap);
+		if (!nb)
+			return 0;
+		resp->body = nb;
+		x->cap = cap;
+	}
+	memcpy(resp->body + resp->body_len, ptr, n);
+	resp->body_len += n;
+	resp->body[resp->body_len] = '\0';
+	return n;
+}
+
+static void free_headers(struct http_response *resp)
+{
+	for (size_t i = 0; i < resp->n_headers; i++) {
+		free(resp->headers[i].name);
+		free(resp->headers[i].value);
+	}
+	free(resp->headers);
+	resp->headers = NULL;
+	resp->n_headers = 0;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+	struct http_response *resp = ((struct xfer *)ud)->resp;
+	size_t n = size * nitems, nl, vl;
+	const char *colon, *v;
+
+	/* A status line starts a new response (redirect, 100-continue): keep
+	 * only the headers of the last one. */
+	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		free_headers(resp);
+		return n;
+	}
+	colon = memchr(buf, ':', n);
+	if (!colon || resp->n_headers >= MAX_HEADERS)
+		return n;
+	nl = (size_t)(colon - buf);
+	v = colon + 1;
+	while (v < buf + n && (*v == ' ' || *v == '\t'))
+		v++;
+	vl = (size_t)(buf + n - v);
+	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+		vl--;
+	struct http_header *nh = realloc(resp->headers, (resp->n_headers + 1) * sizeof(*nh));
+	if (!nh)
+		return 0;
+	resp->headers = nh;
+	nh[resp->n_headers].name = strndup(buf, nl);
+	nh[resp->n_headers].value = strndup(v, vl);
+	if (!nh[resp->n_headers].name || !nh[resp->n_headers].value) {
+		free(nh[resp->n_headers].name);
+		free(nh[resp->n_headers].value);
+		return 0;
+	}
+	resp->n_headers++;
+	return n;
+}
+
+int http_sigv4_param(const char *region, const char *service, char *out, size_t outlen)
+{
+	if (!region || !service || !*region || !*service || strchr(region, ':') || strchr(service, ':'))
+		return -EINVAL;
+	if ((size_t)snprintf(out, outlen, "aws:amz:%s:%s", region, service) >= outlen)
+		return -EINVAL;
+	return 0;
+}
+
+static int map_curl_error(CURLcode c)
+{
+	switch (c) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EHOSTUNREACH;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EINVAL;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+int http_perform(const struct http_request *req, struct http_response **ret, char *err, size_t errlen)
+{
+	struct http_response *resp = NULL;
+	struct curl_slist *hdrs = NULL;
+	struct xfer x = { .fd = -1 };
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char sigv4[256], body_hash[65], hash_hdr[100], *userpwd = NULL, *tok_hdr = NULL;
+	const char *method = req->method ? req->method : "GET";
+	int64_t timeout = req->timeout_ms > 0 ? req->timeout_ms : 60000;
+	int64_t ctimeout = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : (timeout < 10000 ? timeout : 10000);
+	CURL *c = NULL;
+	CURLcode cc;
+	int r;
+
+	if (!req->url || !*req->url) {
+		snprintf(err, errlen, "HTTP request without a URL");
+		return -EINVAL;
+	}
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK) {
+		snprintf(err, errlen, "libcurl failed to initialise: %s", curl_easy_strerror(curl_init_rc));
+		return -EIO;
+	}
+	resp = calloc(1, sizeof(*resp));
+	c = curl_easy_init();
+	if (!resp || !c) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	resp->magic = HTTP_RESPONSE_MAGIC;
+	resp->body = strdup("");
+	if (!resp->body) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	x.cap = 1;
+	x.resp = resp;
+	x.max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
+	if (req->output_path) {
+		x.fd = open(req->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (x.fd < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: cannot create: %s", req->output_path, strerror(errno));
+			goto out;
+		}
+		x.md = EVP_MD_CTX_new();
+		if (!x.md || !EVP_DigestInit_ex(x.md, EVP_sha256(), NULL)) {
+			r = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+
+	for (const char *const *h = req->headers; h && *h; h++)
+		if (!(hdrs = curl_slist_append(hdrs, *h))) {
+			r = -ENOMEM;
+			goto out;
+		}
+
+	if (req->aws_service || req->aws_region) {
+		const struct aws_credentials *cr = req->aws_creds;
+		if (!cr || !cr->access_key_id || !cr->secret_access_key) {
+			snprintf(err, errlen, "%s: cannot sign the request: no AWS credentials", req->url);
+			r = -ENOKEY;
+			goto out;
+		}
+		if (http_sigv4_param(req->aws_region, req->aws_service, sigv4, sizeof(sigv4)) < 0) {
+			snprintf(err, errlen, "%s: cannot sign the request: bad region '%s' or service '%s'", req->url,
+				 req->aws_region ? req->aws_region : "", req->aws_service ? req->aws_service : "");
+			r = -EINVAL;
+			goto out;
+		}
+		/* S3 wants the payload hash as a header; curl then signs that value. */
+		rd_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, body_hash);
+		snprintf(hash_hdr, sizeof(hash_hdr), "x-amz-content-sha256: %s", body_hash);
+		if (!(hdrs = curl_slist_append(hdrs, hash_hdr))) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (cr->session_token) {
+			if (asprintf(&tok_hdr, "X-Amz-Security-Token: %s", cr->session_token) < 0) {
+				tok_hdr = NULL;
+				r = -ENOMEM;
+				goto out;
+			}
+			if (!(hdrs = curl_slist_append(hdrs, tok_hdr))) {
+				r = -ENOMEM;
+				goto out;
+			}
+		}
+		if (asprintf(&userpwd, "%s:%s", cr->access_key_id, cr->secret_access_key) < 0) {
+			userpwd = NULL;
+			r = -ENOMEM;
+			goto out;
+		}
+		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
+		curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
+	}
+
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)ctimeout);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "rolloutd/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	if (req->follow_redirects) {
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	}
+	if (req->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		}
+	}
+	/* Our own Expect handling is not needed; drop the 1 s 100-continue wait. */
+	if (!(hdrs = curl_slist_append(hdrs, "Expect:"))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+
+	cc = curl_easy_perform(c);
+	if (x.too_big) {
+		snprintf(err, errlen, "%s: response body larger than %zu bytes", req->url, x.max_body);
+		r = -EFBIG;
+		goto out;
+	}
+	if (x.write_failed) {
+		snprintf(err, errlen, "%s: writing %s failed: %s", req->url, req->output_path, strerror(x.write_errno));
+		r = -x.write_errno;
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "%s %s: %s", method, req->url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		r = map_curl_error(cc);
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (x.fd >= 0) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned mdlen = 0;
+		if (fsync(x.fd) < 0 || close(x.fd) < 0) {
+			x.fd = -1;
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", req->output_path, strerror(errno));
+			goto out;
+		}
+		x.fd = -1;
+		EVP_DigestFinal_ex(x.md, md, &mdlen);
+		rd_hex(md, mdlen, resp->out_sha256);
+	}
+	r = 0;
+out:
+	if (x.fd >= 0)
+		close(x.fd);
+	EVP_MD_CTX_free(x.md);
+	curl_slist_free_all(hdrs);
+	if (c)
+		curl_easy_cleanup(c);
+	if (userpwd) {
+		explicit_bzero(userpwd, strlen(userpwd));
+		free(userpwd);
+	}
+	free(tok_hdr);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			snprintf(err, errlen, "out of memory");
+		http_response_free(resp);
+		return r;
+	}
+	*ret = resp;
+	return 0;
+}
+
+struct http_response *http_response_free(struct http_response *resp)
+{
+	if (!resp)
+		return NULL;
+	free_headers(resp);
+	free(resp->body);
+	resp->magic = 0;
+	free(resp);
+	return NULL;
+}
+
+const char *http_response_header(const struct http_response *resp, const char *name)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; resp && i < resp->n_headers; i++)
+		if (strcasecmp(resp->headers[i].name, name) == 0)
+			v = resp->headers[i].value;
+	return v;
+}
