@@ -767,3 +767,51 @@ out:
 		*ret_freed = freed;
 	return r;
 }
+
+int bcache_parse_range(const char *hdr, uint64_t size, uint64_t *ret_off, uint64_t *ret_len)
+{
+	unsigned long long a, b;
+	const char *p;
+	char *end;
+
+	if (!hdr)
+		return 0;
+	if (strncmp(hdr, "bytes=", 6) != 0 || strchr(hdr, ','))
+		return -EINVAL; /* other units or several ranges: serve it whole */
+	p = hdr + 6;
+	while (*p == ' ')
+		p++;
+	if (*p == '-') {
+		/* suffix: the last N bytes */
+		errno = 0;
+		b = strtoull(p + 1, &end, 10);
+		if (errno || end == p + 1 || *end)
+			return -EINVAL;
+		if (b == 0 || size == 0)
+			return -ERANGE;
+		if (b > size)
+			b = size;
+		*ret_off = size - b;
+		*ret_len = b;
+		return 1;
+	}
+	errno = 0;
+	a = strtoull(p, &end, 10);
+	if (errno || end == p || *end != '-')
+		return -EINVAL;
+	p = end + 1;
+	if (*p == '\0') {
+		b = size ? size - 1 : 0;
+	} else {
+		b = strtoull(p, &end, 10);
+		if (errno || *end || b < a)
+			return -EINVAL;
+		if (b >= size)
+			b = size - 1;
+	}
+	if (a >= size)
+		return -ERANGE;
+	*ret_off = a;
+	*ret_len = b - a + 1;
+	return 1;
+}

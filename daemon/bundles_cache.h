@@ -76,3 +76,8 @@ int bcache_gc(struct bcache *c, uint64_t max_bytes, uint64_t *ret_freed);
 int bcache_sha256_file(const char *path, char out[65], uint64_t *ret_size);
 bool bcache_valid_sha256(const char *s);
 bool bcache_valid_type(const char *t);
+
+/* A Range header against a file of size bytes. 0: no header (whole file);
+ * 1: ret_off and ret_len set (206); -EINVAL: malformed or several ranges
+ * (serve the whole file, as RFC 9110 allows); -ERANGE: unsatisfiable (416). */
+int bcache_parse_range(const char *hdr, uint64_t size, uint64_t *ret_off, uint64_t *ret_len);

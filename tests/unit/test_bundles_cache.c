@@ -300,6 +300,33 @@ static void test_commit_upload(void **state)
 	free(dir);
 }
 
+static void test_range(void **state)
+{
+	uint64_t off = 99, len = 99;
+
+	assert_int_equal(bcache_parse_range(NULL, 100, &off, &len), 0);
+	assert_int_equal(bcache_parse_range("bytes=0-9", 100, &off, &len), 1);
+	assert_int_equal(off, 0);
+	assert_int_equal(len, 10);
+	assert_int_equal(bcache_parse_range("bytes=90-", 100, &off, &len), 1);
+	assert_int_equal(off, 90);
+	assert_int_equal(len, 10);
+	assert_int_equal(bcache_parse_range("bytes=95-500", 100, &off, &len), 1);
+	assert_int_equal(len, 5);
+	assert_int_equal(bcache_parse_range("bytes=-30", 100, &off, &len), 1);
+	assert_int_equal(off, 70);
+	assert_int_equal(len, 30);
+	assert_int_equal(bcache_parse_range("bytes=-300", 100, &off, &len), 1);
+	assert_int_equal(off, 0);
+	assert_int_equal(len, 100);
+	assert_int_equal(bcache_parse_range("bytes=100-", 100, &off, &len), -ERANGE);
+	assert_int_equal(bcache_parse_range("bytes=-0", 100, &off, &len), -ERANGE);
+	assert_int_equal(bcache_parse_range("bytes=5-1", 100, &off, &len), -EINVAL);
+	assert_int_equal(bcache_parse_range("bytes=0-1,5-6", 100, &off, &len), -EINVAL);
+	assert_int_equal(bcache_parse_range("items=0-1", 100, &off, &len), -EINVAL);
+	assert_int_equal(bcache_parse_range("bytes=x-1", 100, &off, &len), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_gc_pins_grants),
 		cmocka_unit_test(test_commit_upload),
+		cmocka_unit_test(test_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
