@@ -1,9 +1,309 @@
+/* rolloutd: start-up, the I/O loop, shut-down, and the offline commands.
+ * Start order: config -> store (migrations) -> plugins -> workpool ->
+ * httpd (+ API services) -> engine_start; stop runs the reverse. */
 #include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <jansson.h>
+#include <systemd/sd-daemon.h>
+
+#include <rollout/plugin.h>
+
+#include "api.h"
+#include "conf.h"
+#include "daemon.h"
+#include "engine.h"
+#include "httpd.h"
+#include "log.h"
+#include "plugins.h"
+#include "store.h"
+#include "workpool.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: rolloutd --config FILE [--check-config]\n"
+		   "       rolloutd --config FILE access-key create --name NAME --policy admin|deployer|readonly|agent "
+		   "[--instance NAME]\n"
+		   "       rolloutd --config FILE access-key list\n"
+		   "       rolloutd --config FILE access-key delete ACCESS_KEY_ID\n"
+		   "       rolloutd --version\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct rd_daemon *d = arg;
+
+	log_notice("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	d->stopping = true;
+	event_base_loopbreak(d->base);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static int cmd_access_key(struct rd_config *cfg, int argc, char **argv)
+{
+	struct store *st = NULL;
+	char err[512];
+	int r, ret = 1;
+
+	if (argc < 1) {
+		usage(stderr);
+		return 2;
+	}
+	r = store_open(cfg->data_dir, &st, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "rolloutd: %s\n", err);
+		return 1;
+	}
+	if (!strcmp(argv[0], "create")) {
+		static const struct option opts[] = {
+			{ "name", required_argument, NULL, 'n' },
+			{ "policy", required_argument, NULL, 'p' },
+			{ "instance", required_argument, NULL, 'i' },
+			{ 0 },
+		};
+		const char *name = NULL, *policy = NULL, *instance = NULL;
+		struct store_access_key k;
+		int o;
+		optind = 1;
+		while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+			switch (o) {
+			case 'n':
+				name = optarg;
+				break;
+			case 'p':
+				policy = optarg;
+				break;
+			case 'i':
+				instance = optarg;
+				break;
+			default:
+				usage(stderr);
+				ret = 2;
+				goto out;
+			}
+		}
+		if (!name || !policy) {
+			fprintf(stderr, "rolloutd: access-key create needs --name NAME and --policy "
+					"admin|deployer|readonly|agent\n");
+			ret = 2;
+			goto out;
+		}
+		r = store_access_key_create(st, name, policy, instance, &k, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "rolloutd: %s\n", err);
+			goto out;
+		}
+		json_t *o2 = json_pack("{s:s, s:s}", "AccessKeyId", k.id, "SecretAccessKey", k.secret);
+		char *txt = o2 ? json_dumps(o2, JSON_INDENT(2)) : NULL;
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+		json_decref(o2);
+		ret = txt ? 0 : 1;
+	} else if (!strcmp(argv[0], "list")) {
+		json_t *l = NULL;
+		r = store_access_key_list(st, &l);
+		if (r < 0) {
+			fprintf(stderr, "rolloutd: cannot list access keys: %s\n", strerror(-r));
+			goto out;
+		}
+		char *txt = json_dumps(l, JSON_INDENT(2));
+		printf("%s\n", txt ? txt : "[]");
+		free(txt);
+		json_decref(l);
+		ret = 0;
+	} else if (!strcmp(argv[0], "delete") && argc == 2) {
+		r = store_access_key_delete(st, argv[1]);
+		if (r < 0) {
+			fprintf(stderr, "rolloutd: cannot delete access key %s: %s\n", argv[1],
+				r == -ENOENT ? "no such key" : strerror(-r));
+			goto out;
+		}
+		ret = 0;
+	} else {
+		usage(stderr);
+		ret = 2;
+	}
+out:
+	store_close(st);
+	return ret;
+}
+
+static int run(struct rd_daemon *d)
+{
+	char err[1024];
+	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL;
+	uint64_t wd_usec = 0;
+	bool engine_started = false;
+	int r, ret = 1;
+
+	r = store_open(d->cfg->data_dir, &d->store, err, sizeof(err));
+	if (r < 0) {
+		log_error("store: %s", err);
+		goto out;
+	}
+	r = plugins_load(d, &d->plugins, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	r = workpool_new(d->cfg->workers > 0 ? d->cfg->workers : 4, &d->pool);
+	if (r < 0) {
+		log_error("cannot start worker threads: %s", strerror(-r));
+		goto out;
+	}
+	r = httpd_new(d, &d->httpd, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	r = api_register(d, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	r = engine_start(d, err, sizeof(err));
+	if (r < 0) {
+		log_error("engine: %s", err);
+		goto out;
+	}
+	engine_started = true;
+
+	sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
+	sigint = evsignal_new(d->base, SIGINT, on_signal, d);
+	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0) {
+		log_error("cannot install signal handlers");
+		goto out;
+	}
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		struct timeval tv = { .tv_sec = (time_t)(wd_usec / 2 / 1000000), .tv_usec = (suseconds_t)(wd_usec / 2 % 1000000) };
+		wd = event_new(d->base, -1, EV_PERSIST, on_watchdog, NULL);
+		if (wd)
+			event_add(wd, &tv);
+	}
+	log_notice("rolloutd %s listening on %s (port %d), data in %s", PACKAGE_VERSION, d->cfg->listen,
+		   httpd_port(d->httpd), d->cfg->data_dir);
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	event_base_dispatch(d->base);
+	sd_notify(0, "STOPPING=1");
+	ret = d->stopping ? 0 : 1;
+out:
+	d->stopping = true;
+	if (engine_started)
+		engine_stop(d);
+	d->pool = workpool_free(d->pool);
+	d->httpd = httpd_free(d->httpd);
+	if (wd)
+		event_free(wd);
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	d->plugins = plugins_unload(d->plugins);
+	d->store = store_close(d->store);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	puts("daemon: not yet built");
-	return 1;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config_path = NULL;
+	bool check = false;
+	struct rd_daemon d;
+	char err[1024];
+	int o, r, ret;
+
+	memset(&d, 0, sizeof(d));
+	/* stop at the first non-option: "access-key create --name ..." */
+	while ((o = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'V':
+			printf("rolloutd %s (plugin ABI %s)\n", PACKAGE_VERSION, ROLLOUT_ABI_STRING);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config_path) {
+		fprintf(stderr, "rolloutd: --config FILE is required\n");
+		usage(stderr);
+		return 2;
+	}
+	r = config_load(config_path, &d.cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "rolloutd: %s\n", err);
+		return 1;
+	}
+	rd_log_init("rolloutd", d.cfg->log_level ? rd_log_level_parse(d.cfg->log_level) : LOG_INFO);
+	if (optind < argc) {
+		if (strcmp(argv[optind], "access-key") != 0) {
+			fprintf(stderr, "rolloutd: unknown command '%s'\n", argv[optind]);
+			usage(stderr);
+			config_free(d.cfg);
+			return 2;
+		}
+		ret = cmd_access_key(d.cfg, argc - optind - 1, argv + optind + 1);
+		config_free(d.cfg);
+		return ret;
+	}
+	if (check) {
+		struct plugin_registry *reg = NULL;
+		r = plugins_load_config(d.cfg, NULL, &reg, err, sizeof(err));
+		plugins_unload(reg);
+		if (r < 0) {
+			fprintf(stderr, "rolloutd: %s\n", err);
+			config_free(d.cfg);
+			return 1;
+		}
+		printf("%s: configuration OK\n", config_path);
+		config_free(d.cfg);
+		return 0;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() < 0) {
+		log_error("libevent has no pthreads support");
+		config_free(d.cfg);
+		return 1;
+	}
+	d.base = event_base_new();
+	if (!d.base) {
+		log_error("cannot create the event loop");
+		config_free(d.cfg);
+		return 1;
+	}
+	ret = run(&d);
+	event_base_free(d.base);
+	config_free(d.cfg);
+	libevent_global_shutdown();
+	return ret;
 }

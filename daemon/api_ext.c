@@ -1,0 +1,88 @@
+/* rolloutd's own extensions (X-Amz-Target Rolloutd_v1.<Op>). Access-key
+ * operations need an admin key (httpd's CONTROL authz). */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "api_util.h"
+#include "daemon.h"
+#include "store.h"
+
+/* {Name, Policy, InstanceName?} -> {AccessKeyId, SecretAccessKey, Name, Policy, InstanceName?} */
+static void op_create_access_key(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	const char *name = NULL, *policy = NULL, *instance = NULL;
+	struct store_access_key k;
+	char err[256];
+	static const struct api_field fields[] = {
+		{ "Name", API_STR, true, 1, 128 },
+		{ "Policy", API_STR, true, 1, 16 },
+		{ "InstanceName", API_STR, false, 1, 128 },
+	};
+	if (api_check_fields(call, in, fields, 3) < 0)
+		return;
+	name = json_string_value(json_object_get(in, "Name"));
+	policy = json_string_value(json_object_get(in, "Policy"));
+	instance = json_string_value(json_object_get(in, "InstanceName"));
+	int r = store_access_key_create(d->store, name, policy, instance, &k, err, sizeof(err));
+	if (r == -EINVAL) {
+		httpd_call_error(call, "InvalidInputException", "%s", err);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "AccessKeyId", k.id, "SecretAccessKey", k.secret, "Name", k.name,
+			      "Policy", k.policy);
+	if (o && k.instance[0])
+		json_object_set_new(o, "InstanceName", json_string(k.instance));
+	httpd_call_reply(call, o);
+}
+
+static void op_list_access_keys(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	json_t *l = NULL;
+	int r = store_access_key_list(d->store, &l);
+
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	httpd_call_reply(call, json_pack("{s:o}", "AccessKeys", l));
+}
+
+static void op_delete_access_key(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	static const struct api_field fields[] = {
+		{ "AccessKeyId", API_STR, true, 1, 128 },
+	};
+	if (api_check_fields(call, in, fields, 1) < 0)
+		return;
+	const char *id = json_string_value(json_object_get(in, "AccessKeyId"));
+	if (!strcmp(id, httpd_call_principal(call)->access_key_id)) {
+		httpd_call_error(call, "InvalidInputException",
+				 "refusing to delete the access key %s that signed this request; sign with another admin key",
+				 id);
+		return;
+	}
+	int r = store_access_key_delete(d->store, id);
+	if (r == -ENOENT) {
+		httpd_call_error(call, "ResourceNotFoundException", "no access key %s (see ListAccessKeys)", id);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	httpd_call_reply(call, NULL);
+}
+
+const struct api_op api_ext_ops[] = {
+	{ "CreateAccessKey", op_create_access_key },
+	{ "ListAccessKeys", op_list_access_keys },
+	{ "DeleteAccessKey", op_delete_access_key },
+};
+const size_t api_n_ext_ops = sizeof(api_ext_ops) / sizeof(api_ext_ops[0]);
