@@ -1,1 +1,2 @@
 # One include per in-tree plugin; each block is guarded by BUILD_PLUGIN_<name>.
+include plugins/s3/local.mk

@@ -1,3 +1,4 @@
 dnl One RD_PLUGIN line per in-tree plugin: name, shell-safe name, dependency
 dnl test, and what is missing when the test fails. The in-tree plugins only
 dnl use libraries the daemon requires anyway, so most tests are 'true'.
+RD_PLUGIN([s3], [s3], [true], [])
