@@ -1,0 +1,185 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int cli_ini_lookup(const char *path, const char *section, const char *key, char **ret_value)
+{
+	char line[4096], alt[512];
+	bool in_section = false;
+	int r = -ENOENT;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	snprintf(alt, sizeof(alt), "profile %s", section);
+	while (fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *eq;
+
+		if (*s == '#' || *s == ';' || *s == '\0')
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+			if (!e)
+				continue;
+			*e = '\0';
+			s = trim(s + 1);
+			in_section = strcmp(s, section) == 0 || strcmp(s, alt) == 0;
+			continue;
+		}
+		if (!in_section)
+			continue;
+		eq = strchr(s, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		if (strcmp(trim(s), key) != 0)
+			continue;
+		*ret_value = strdup(trim(eq + 1));
+		r = *ret_value ? 0 : -ENOMEM;
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
+static char *home_path(const char *env, const char *rel)
+{
+	const char *v = getenv(env), *home;
+	char *p = NULL;
+
+	if (v && *v)
+		return strdup(v);
+	home = getenv("HOME");
+	if (!home || !*home)
+		return NULL;
+	if (asprintf(&p, "%s/%s", home, rel) < 0)
+		return NULL;
+	return p;
+}
+
+static void set_from_env(char **dst, const char *name)
+{
+	const char *v;
+
+	if (*dst)
+		return;
+	v = getenv(name);
+	if (v && *v)
+		*dst = strdup(v);
+}
+
+int cli_settings_resolve(struct cli *c, char *errbuf, size_t errlen)
+{
+	char *cred_file = NULL, *conf_file = NULL;
+	bool from_profile = c->profile != NULL;
+	int r = 0;
+
+	set_from_env(&c->endpoint, "ROLLOUT_ENDPOINT");
+	set_from_env(&c->profile, "AWS_PROFILE");
+	/* An explicit --profile wins over keys in the environment. */
+	if (!from_profile) {
+		set_from_env(&c->access_key_id, "AWS_ACCESS_KEY_ID");
+		set_from_env(&c->secret_access_key, "AWS_SECRET_ACCESS_KEY");
+		set_from_env(&c->session_token, "AWS_SESSION_TOKEN");
+	}
+	set_from_env(&c->region, "AWS_DEFAULT_REGION");
+	set_from_env(&c->region, "AWS_REGION");
+
+	cred_file = home_path("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
+	conf_file = home_path("AWS_CONFIG_FILE", ".aws/config");
+	{
+		const char *prof = c->profile ? c->profile : "default";
+
+		if (!c->access_key_id && cred_file) {
+			cli_ini_lookup(cred_file, prof, "aws_access_key_id", &c->access_key_id);
+			if (c->access_key_id) {
+				free(c->secret_access_key);
+				c->secret_access_key = NULL;
+				cli_ini_lookup(cred_file, prof, "aws_secret_access_key", &c->secret_access_key);
+				free(c->session_token);
+				c->session_token = NULL;
+				cli_ini_lookup(cred_file, prof, "aws_session_token", &c->session_token);
+			}
+		}
+		if (!c->region && conf_file)
+			cli_ini_lookup(conf_file, prof, "region", &c->region);
+		if (!c->region && cred_file)
+			cli_ini_lookup(cred_file, prof, "region", &c->region);
+		if (!c->endpoint && conf_file)
+			cli_ini_lookup(conf_file, prof, "rollout_endpoint", &c->endpoint);
+		if (!c->endpoint && conf_file)
+			cli_ini_lookup(conf_file, prof, "endpoint_url", &c->endpoint);
+	}
+	if (!c->region)
+		c->region = strdup("us-east-1");
+
+	if (!c->endpoint) {
+		snprintf(errbuf, errlen,
+			 "no rolloutd endpoint: set ROLLOUT_ENDPOINT (e.g. export ROLLOUT_ENDPOINT=http://127.0.0.1:8740) "
+			 "or pass --endpoint URL");
+		r = -ENOENT;
+		goto out;
+	}
+	if (!strstr(c->endpoint, "://")) {
+		char *e = NULL;
+		if (asprintf(&e, "http://%s", c->endpoint) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		free(c->endpoint);
+		c->endpoint = e;
+	}
+	{
+		size_t l = strlen(c->endpoint);
+		while (l > 0 && c->endpoint[l - 1] == '/')
+			c->endpoint[--l] = '\0';
+	}
+	if (!c->access_key_id || !c->secret_access_key) {
+		if (from_profile)
+			snprintf(errbuf, errlen,
+				 "profile '%s' has no aws_access_key_id / aws_secret_access_key in %s: add them, or "
+				 "use another --profile",
+				 c->profile, cred_file ? cred_file : "~/.aws/credentials");
+		else
+			snprintf(errbuf, errlen,
+				 "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (create a key with "
+				 "'rolloutd --config FILE access-key create --name NAME --policy admin'), or pass "
+				 "--profile NAME for a profile in ~/.aws/credentials");
+		r = -ENOENT;
+		goto out;
+	}
+out:
+	free(cred_file);
+	free(conf_file);
+	return r;
+}
+
+void cli_settings_free(struct cli *c)
+{
+	free(c->endpoint);
+	free(c->access_key_id);
+	free(c->secret_access_key);
+	free(c->session_token);
+	free(c->region);
+	free(c->profile);
+	c->endpoint = c->access_key_id = c->secret_access_key = c->session_token = c->region = c->profile = NULL;
+}
