@@ -75,6 +75,12 @@ int cli_call_new(struct cli *c, const char *prefix, const char *op, json_t *req,
 int cli_call_raw(struct cli *c, const char *prefix, const char *op, const void *body, size_t len,
 		 const char *content_type, const char *const *headers, json_t **ret_resp);
 
+/* Any signed request: method, path (with query) below the endpoint; prefix
+ * and op name the X-Amz-Target (prefix NULL: no target header, op is only
+ * used in messages). A 404/405 without an API error body gives -ENOENT. */
+int cli_http(struct cli *c, const char *method, const char *path, const char *prefix, const char *op,
+	     const void *body, size_t len, const char *content_type, const char *const *headers, json_t **ret_resp);
+
 /* Prints the error of the last failed call, with a hint, to stderr; returns
  * the exit code that matches it. */
 int cli_report_error(struct cli *c, const char *what, int r);

@@ -48,8 +48,8 @@ static void set_error(struct cli *c, const char *type, const char *fmt, ...)
 	va_end(ap);
 }
 
-int cli_call_raw(struct cli *c, const char *prefix, const char *op, const void *body, size_t len,
-		 const char *content_type, const char *const *headers, json_t **ret_resp)
+int cli_http(struct cli *c, const char *method, const char *path, const char *prefix, const char *op,
+	     const void *body, size_t len, const char *content_type, const char *const *headers, json_t **ret_resp)
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf resp = { 0 };
@@ -58,6 +58,7 @@ int cli_call_raw(struct cli *c, const char *prefix, const char *op, const void *
 	CURLcode cc;
 	long status = 0;
 	json_t *j = NULL;
+	char *url = NULL;
 	int r;
 
 	c->err_type[0] = c->err_msg[0] = '\0';
@@ -66,12 +67,15 @@ int cli_call_raw(struct cli *c, const char *prefix, const char *op, const void *
 	if (!h)
 		return -ENOMEM;
 
-	snprintf(line, sizeof(line), "X-Amz-Target: %s.%s", prefix, op);
-	hdrs = curl_slist_append(hdrs, line);
+	if (prefix) {
+		snprintf(line, sizeof(line), "X-Amz-Target: %s.%s", prefix, op);
+		hdrs = curl_slist_append(hdrs, line);
+	} else {
+		prefix = method;
+	}
 	snprintf(line, sizeof(line), "Content-Type: %s", content_type);
 	hdrs = curl_slist_append(hdrs, line);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (c->session_token) {
 		snprintf(line, sizeof(line), "X-Amz-Security-Token: %s", c->session_token);
 		hdrs = curl_slist_append(hdrs, line);
@@ -82,9 +86,18 @@ int cli_call_raw(struct cli *c, const char *prefix, const char *op, const void *
 	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:codedeploy", c->region);
 	snprintf(userpwd, sizeof(userpwd), "%s:%s", c->access_key_id, c->secret_access_key);
 
-	curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
+	url = malloc(strlen(c->endpoint) + strlen(path) + 1);
+	if (!url) {
+		r = -ENOMEM;
+		goto out;
+	}
+	strcpy(url, c->endpoint);
+	strcat(url, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	if (strcmp(method, "POST") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
@@ -97,7 +110,7 @@ int cli_call_raw(struct cli *c, const char *prefix, const char *op, const void *
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(c->timeout_s > 0 ? c->timeout_s : 120));
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	if (c->verbose)
-		fprintf(stderr, "> POST %s %s.%s (%zu bytes)\n", c->endpoint, prefix, op, len);
+		fprintf(stderr, "> %s %s %s.%s (%zu bytes)\n", method, url, prefix, op ? op : path, len);
 
 	cc = curl_easy_perform(h);
 	if (cc != CURLE_OK) {
@@ -155,13 +168,20 @@ int cli_call_raw(struct cli *c, const char *prefix, const char *op, const void *
 	}
 	set_error(c, NULL, "%s answered HTTP %ld to %s.%s: %.200s", c->endpoint, status, prefix, op,
 		  resp.data ? resp.data : "");
-	r = status == 404 || status == 405 ? -EIO : -EREMOTEIO;
+	r = status == 404 || status == 405 ? -ENOENT : -EREMOTEIO;
 out:
+	free(url);
 	json_decref(j);
 	free(resp.data);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	return r;
+}
+
+int cli_call_raw(struct cli *c, const char *prefix, const char *op, const void *body, size_t len,
+		 const char *content_type, const char *const *headers, json_t **ret_resp)
+{
+	return cli_http(c, "POST", "/", prefix, op, body, len, content_type, headers, ret_resp);
 }
 
 int cli_call(struct cli *c, const char *prefix, const char *op, json_t *req, json_t **ret_resp)

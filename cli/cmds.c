@@ -1274,7 +1274,7 @@ int cmd_access_key(struct cli *c, int argc, char **argv)
 			cli_print_json(resp);
 			goto out;
 		}
-		keys = json_object_get(resp, "accessKeys");
+		keys = json_object_get(resp, "AccessKeys");
 		if (!keys) {
 			const char *k;
 			json_t *v;
@@ -1299,9 +1299,9 @@ int cmd_access_key(struct cli *c, int argc, char **argv)
 		REQUIRE(o.policy, "access-key create needs --policy (admin, deployer, readonly or agent)");
 		REQUIRE(strcmp(o.policy, "agent") != 0 || o.instance,
 			"an agent key is bound to one instance: add --instance NAME");
-		q = json_pack("{s:s, s:s}", "name", o.name, "policy", o.policy);
+		q = json_pack("{s:s, s:s}", "Name", o.name, "Policy", o.policy);
 		if (o.instance)
-			json_object_set_new(q, "instanceName", json_string(o.instance));
+			json_object_set_new(q, "InstanceName", json_string(o.instance));
 		ex = cli_simple_call(c, CLI_TARGET_ROLLOUTD, "CreateAccessKey", q, &resp);
 		if (ex != 0)
 			goto out;
@@ -1315,7 +1315,7 @@ int cmd_access_key(struct cli *c, int argc, char **argv)
 	} else if (strcmp(sub, "delete") == 0 || strcmp(sub, "rm") == 0) {
 		REQUIRE(n == 2, "access-key delete needs the ACCESS_KEY_ID");
 		ex = cli_simple_call(c, CLI_TARGET_ROLLOUTD, "DeleteAccessKey",
-				     json_pack("{s:s}", "accessKeyId", pos[1]), NULL);
+				     json_pack("{s:s}", "AccessKeyId", pos[1]), NULL);
 		if (ex == 0 && !c->json)
 			printf("access key %s deleted\n", pos[1]);
 	} else {

@@ -2,6 +2,7 @@
  * rollback, status. */
 #include "config.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -454,40 +455,73 @@ static json_t *local_revision(const char *path, bool dir)
 			 "localRevision", "location", abs, "bundleType", bt ? bt : "zip");
 }
 
-/* Uploads a bundle through Rolloutd_v1.UploadBundle; returns the revision. */
+/* Uploads a bundle through POST/PUT /bundles/uploads (docs/api-extensions.md
+ * §2) and returns the revision to deploy. */
 static int upload_bundle(struct cli *c, const char *app, const void *buf, size_t len, const char *bundle_type,
-			 const char *description, json_t **ret_rev)
+			 json_t **ret_rev)
 {
-	char h_app[512], h_type[64], h_sha[128], h_desc[1024], sha[65];
-	const char *headers[5] = { h_app, h_type, h_sha, NULL, NULL };
+	char sha[65], path[1024], *app_q = NULL;
 	json_t *resp = NULL, *rev;
+	size_t off = 0, part;
+	const char *id;
+	CURL *h = curl_easy_init();
 	int r;
 
+	if (!h)
+		return -ENOMEM;
+	app_q = curl_easy_escape(h, app, 0);
+	curl_easy_cleanup(h);
+	if (!app_q)
+		return -ENOMEM;
 	rd_sha256_hex(buf, len, sha);
-	snprintf(h_app, sizeof(h_app), "X-Rollout-Application-Name: %s", app);
-	snprintf(h_type, sizeof(h_type), "X-Rollout-Bundle-Type: %s", bundle_type);
-	snprintf(h_sha, sizeof(h_sha), "X-Rollout-Bundle-Sha256: %s", sha);
-	if (description) {
-		/* Header values must be one line of visible ASCII: percent-encode the rest. */
-		size_t k = (size_t)snprintf(h_desc, sizeof(h_desc), "X-Rollout-Description: ");
-		for (const unsigned char *p = (const unsigned char *)description; *p && k + 4 < sizeof(h_desc); p++)
-			k += (size_t)(*p < 0x20 || *p >= 0x7f || *p == '%'
-					      ? snprintf(h_desc + k, sizeof(h_desc) - k, "%%%02X", *p)
-					      : snprintf(h_desc + k, sizeof(h_desc) - k, "%c", *p));
-		headers[3] = h_desc;
-	}
-	r = cli_call_raw(c, CLI_TARGET_ROLLOUTD, "UploadBundle", buf, len, "application/octet-stream", headers, &resp);
+	snprintf(path, sizeof(path), "/bundles/uploads?applicationName=%s&bundleType=%s&sha256=%s&size=%zu", app_q,
+		 bundle_type, sha, len);
+	curl_free(app_q);
+	r = cli_http(c, "POST", path, NULL, "start upload", "", 0, "application/octet-stream", NULL, &resp);
 	if (r < 0)
 		return r;
+	part = (size_t)cli_json_number(json_object_get(resp, "partSize"));
+	if (part == 0)
+		part = 1024 * 1024;
+	id = cli_json_str(resp, "uploadId", NULL);
+	while (!json_is_true(json_object_get(resp, "complete"))) {
+		size_t n;
+		if (!id) {
+			snprintf(c->err_msg, sizeof(c->err_msg), "the upload start answered without an uploadId");
+			r = -EIO;
+			goto out;
+		}
+		off = (size_t)cli_json_number(json_object_get(resp, "offset"));
+		if (off >= len) {
+			snprintf(c->err_msg, sizeof(c->err_msg), "upload %s: the daemon expects offset %zu of %zu bytes",
+				 id, off, len);
+			r = -EIO;
+			goto out;
+		}
+		n = len - off < part ? len - off : part;
+		snprintf(path, sizeof(path), "/bundles/uploads/%s?offset=%zu", id, off);
+		json_t *next = NULL;
+		r = cli_http(c, "PUT", path, NULL, "upload part", (const char *)buf + off, n, "application/octet-stream",
+			     NULL, &next);
+		if (r < 0)
+			goto out;
+		/* keep the id alive: it points into resp */
+		json_object_set(next, "uploadId", json_object_get(resp, "uploadId"));
+		json_decref(resp);
+		resp = next;
+		id = cli_json_str(resp, "uploadId", NULL);
+	}
 	rev = json_object_get(resp, "revision");
 	if (!json_is_object(rev)) {
-		snprintf(c->err_msg, sizeof(c->err_msg), "UploadBundle answered without a 'revision' object");
-		json_decref(resp);
-		return -EIO;
+		snprintf(c->err_msg, sizeof(c->err_msg), "the finished upload has no 'revision' object");
+		r = -EIO;
+		goto out;
 	}
 	*ret_rev = json_incref(rev);
+	r = 0;
+out:
 	json_decref(resp);
-	return 0;
+	return r;
 }
 
 /* Turns SOURCE into a RevisionLocation, uploading when needed. */
@@ -543,11 +577,11 @@ static int resolve_source(struct cli *c, struct wopts *o, const char *src, json_
 		}
 		buf = data;
 	}
-	r = upload_bundle(c, o->app, buf, len, bt, o->description, ret_rev);
+	r = upload_bundle(c, o->app, buf, len, bt, ret_rev);
 	free(buf);
-	if (r == -EREMOTEIO && strcmp(c->err_type, "UnknownOperationException") == 0) {
+	if (r == -ENOENT) {
 		if (!is_loopback_endpoint(c->endpoint)) {
-			fprintf(stderr, "error: rolloutd at %s cannot receive uploads yet (no Rolloutd_v1.UploadBundle); "
+			fprintf(stderr, "error: rolloutd at %s cannot receive uploads (no /bundles/uploads); "
 					"put the bundle in S3 and deploy s3://BUCKET/KEY, or deploy github:OWNER/REPO@COMMIT\n",
 				c->endpoint);
 			return CLI_EXIT_FAILED;
@@ -559,7 +593,12 @@ static int resolve_source(struct cli *c, struct wopts *o, const char *src, json_
 		return 0;
 	}
 	if (r < 0)
-		return cli_report_error(c, "UploadBundle", r);
+		return cli_report_error(c, "bundle upload", r);
+	if (!c->json) {
+		char *d = cli_revision_describe(*ret_rev);
+		fprintf(stderr, "uploaded %s\n", d ? d : "the bundle");
+		free(d);
+	}
 	return 0;
 }
 
@@ -729,13 +768,13 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_sa);
 	for (;;) {
-		json_t *req = json_pack("{s:s}", "deploymentId", pos[0]), *resp = NULL, *items, *it;
+		json_t *req = json_pack("{s:s}", "DeploymentId", pos[0]), *resp = NULL, *items, *it;
 		size_t i;
 
 		if (o.instance)
-			json_object_set_new(req, "instanceId", json_string(o.instance));
+			json_object_set_new(req, "InstanceId", json_string(o.instance));
 		if (token)
-			json_object_set(req, "nextToken", token);
+			json_object_set(req, "NextToken", token);
 		r = cli_call(c, CLI_TARGET_ROLLOUTD, "GetDeploymentLogs", req, &resp);
 		json_decref(req);
 		if (r == -EREMOTEIO && !got_any && strcmp(c->err_type, "UnknownOperationException") == 0) {
@@ -748,7 +787,7 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 			goto done;
 		}
 		got_any = true;
-		items = json_object_get(resp, "logs");
+		items = json_object_get(resp, "Logs");
 		json_array_foreach(items, i, it) {
 			if (c->json) {
 				char *line = json_dumps(it, JSON_COMPACT);
@@ -756,14 +795,14 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 				free(line);
 			} else {
 				char prefix[400];
-				snprintf(prefix, sizeof(prefix), "%s %s | ", cli_json_str(it, "instanceId", "?"),
-					 cli_json_str(it, "lifecycleEventName", "?"));
-				print_prefixed(prefix, cli_json_str(it, "data", cli_json_str(it, "content", "")));
+				snprintf(prefix, sizeof(prefix), "%s %s | ", cli_json_str(it, "InstanceId", "?"),
+					 cli_json_str(it, "LifecycleEventName", "?"));
+				print_prefixed(prefix, cli_json_str(it, "Data", ""));
 			}
 		}
 		fflush(stdout);
-		json_t *next = json_object_get(resp, "nextToken");
-		bool complete = json_is_true(json_object_get(resp, "deploymentComplete"));
+		json_t *next = json_object_get(resp, "NextToken");
+		bool complete = json_is_true(json_object_get(resp, "DeploymentComplete"));
 		if (json_is_string(next) && json_string_length(next) > 0) {
 			json_decref(token);
 			token = json_incref(next);
@@ -942,8 +981,8 @@ int cmd_register_instance(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	ex = cli_simple_call(c, CLI_TARGET_ROLLOUTD, "CreateAccessKey",
-			     json_pack("{s:s, s:s, s:s}", "name", o.access_key_name ? o.access_key_name : keyname,
-				       "policy", "agent", "instanceName", pos[0]),
+			     json_pack("{s:s, s:s, s:s}", "Name", o.access_key_name ? o.access_key_name : keyname,
+				       "Policy", "agent", "InstanceName", pos[0]),
 			     &kresp);
 	if (ex != 0)
 		goto out;

@@ -23,9 +23,21 @@ struct table *table_new(size_t ncols, const char *const *headers)
 	t->ncols = ncols;
 	if (table_add_row(t, headers) < 0)
 		return table_free(t);
-	for (size_t i = 0; i < ncols; i++)
-		for (char *p = t->cells[i]; *p; p++)
-			*p = (char)toupper((unsigned char)*p);
+	/* "accessKeyId" -> "ACCESS KEY ID" */
+	for (size_t i = 0; i < ncols; i++) {
+		const char *h = t->cells[i];
+		char *u = malloc(strlen(h) * 2 + 1), *q = u;
+		if (!u)
+			return table_free(t);
+		for (const char *p = h; *p; p++) {
+			if (p > h && isupper((unsigned char)*p) && islower((unsigned char)p[-1]))
+				*q++ = ' ';
+			*q++ = (char)toupper((unsigned char)*p);
+		}
+		*q = '\0';
+		free(t->cells[i]);
+		t->cells[i] = u;
+	}
 	return t;
 }
 

@@ -1,0 +1,396 @@
+/* rolloutctl: progress rendering from GetDeployment / BatchGetDeploymentInstances
+ * JSON, batch planning, and directory packing. */
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli/cli.h"
+
+static json_t *load(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (!j)
+		fail_msg("bad test JSON at %d: %s", e.position, e.text);
+	return j;
+}
+
+static const char info_inprogress[] =
+	"{\"deploymentId\":\"d-ABCDEFGH1\",\"status\":\"InProgress\",\"applicationName\":\"web\","
+	"\"deploymentGroupName\":\"prod\",\"deploymentConfigName\":\"CodeDeployDefault.OneAtATime\","
+	"\"createTime\":1000,\"deploymentOverview\":{\"Pending\":1,\"InProgress\":1,\"Succeeded\":1,"
+	"\"Failed\":0,\"Skipped\":0,\"Ready\":0}}";
+
+/* host-1 done, host-2 in ApplicationStart, host-3 pending (ARN id). */
+static const char summaries_inprogress[] =
+	"[{\"instanceId\":\"host-2\",\"status\":\"InProgress\",\"lifecycleEvents\":["
+	"{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Succeeded\",\"startTime\":1010,\"endTime\":1011},"
+	"{\"lifecycleEventName\":\"DownloadBundle\",\"status\":\"Succeeded\",\"startTime\":1011,\"endTime\":1012},"
+	"{\"lifecycleEventName\":\"ApplicationStart\",\"status\":\"InProgress\",\"startTime\":1012},"
+	"{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Pending\"}]},"
+	"{\"instanceId\":\"host-1\",\"status\":\"Succeeded\",\"lifecycleEvents\":["
+	"{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Skipped\",\"startTime\":1001,\"endTime\":1001},"
+	"{\"lifecycleEventName\":\"DownloadBundle\",\"status\":\"Succeeded\",\"startTime\":1001,\"endTime\":1003},"
+	"{\"lifecycleEventName\":\"ApplicationStart\",\"status\":\"Succeeded\",\"startTime\":1003,\"endTime\":1005},"
+	"{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Succeeded\",\"startTime\":1005,\"endTime\":1009}]},"
+	"{\"instanceId\":\"arn:aws:codedeploy:us-east-1:000000000000:instance/host-3\",\"status\":\"Pending\","
+	"\"lifecycleEvents\":[{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Pending\"}]}]";
+
+static void test_progress_parse(void **state)
+{
+	struct progress p = { 0 };
+	json_t *info = load(info_inprogress), *sums = load(summaries_inprogress);
+
+	assert_int_equal(progress_update(&p, info, sums), 0);
+	assert_string_equal(p.deployment_id, "d-ABCDEFGH1");
+	assert_false(progress_is_terminal(&p));
+	assert_int_equal(p.n, 3);
+	/* sorted by name, ARN shortened */
+	assert_string_equal(p.inst[0].id, "host-1");
+	assert_string_equal(p.inst[1].id, "host-2");
+	assert_string_equal(p.inst[2].id, "host-3");
+	assert_string_equal(p.inst[0].event, "ValidateService");
+	assert_int_equal(p.inst[0].events_done, 4);
+	assert_string_equal(p.inst[1].event, "ApplicationStart");
+	assert_string_equal(p.inst[1].event_status, "InProgress");
+	assert_int_equal(p.inst[1].events_done, 2);
+	assert_int_equal(p.inst[1].events_total, 4);
+	assert_string_equal(p.inst[2].event, "");
+	assert_true(p.inst[0].start == 1001 && p.inst[0].end == 1009);
+	assert_int_equal(p.pending, 1);
+	assert_int_equal(p.succeeded, 1);
+	progress_clear(&p);
+	json_decref(info);
+	json_decref(sums);
+}
+
+static void test_progress_tty(void **state)
+{
+	struct progress p = { 0 };
+	json_t *info = load(info_inprogress), *sums = load(summaries_inprogress);
+	char *s;
+
+	progress_update(&p, info, sums);
+	s = progress_render_tty(&p, 1020, 80, false);
+	assert_non_null(s);
+	/* header with elapsed time since createTime */
+	assert_non_null(strstr(s, "Deployment d-ABCDEFGH1  web/prod  CodeDeployDefault.OneAtATime  InProgress  20s\n"));
+	/* overall bar: 1 of 3 done, 30 wide on an 80-column terminal */
+	assert_non_null(strstr(s, "[##########....................] 1/3 instances done, 1 in progress\n"));
+	/* one row per instance: status, current event, elapsed, event bar */
+	assert_non_null(strstr(s, "  host-1    Succeeded   ValidateService     8s       [#######] 4/4\n"));
+	assert_non_null(strstr(s, "  host-2    InProgress  ApplicationStart    10s      [####...] 2/4\n"));
+	assert_non_null(strstr(s, "  host-3    Pending     -                   -        [.......] 0/1\n"));
+	assert_null(strstr(s, "\033["));
+	free(s);
+	/* colour only when asked */
+	s = progress_render_tty(&p, 1020, 80, true);
+	assert_non_null(strstr(s, "\033[32mSucceeded"));
+	free(s);
+	progress_clear(&p);
+	json_decref(info);
+	json_decref(sums);
+}
+
+static char *changes(const struct progress *old, const struct progress *p, double now, int *ret_lines)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	*ret_lines = progress_render_changes(old, p, now, f);
+	fclose(f);
+	return buf;
+}
+
+static void test_progress_changes(void **state)
+{
+	struct progress empty = { 0 }, a = { 0 }, b = { 0 };
+	json_t *info = load(info_inprogress), *sums = load(summaries_inprogress);
+	json_t *info2, *sums2;
+	char *out;
+	int lines;
+
+	progress_update(&a, info, sums);
+	out = changes(&empty, &a, 1005, &lines);
+	assert_int_equal(lines, 4); /* deployment status + 3 instances */
+	assert_non_null(strstr(out, "[    5s] deployment d-ABCDEFGH1 InProgress\n"));
+	assert_non_null(strstr(out, "[    5s] host-2 ApplicationStart InProgress (instance InProgress, 2/4 events)\n"));
+	assert_non_null(strstr(out, "[    5s] host-3 Pending\n"));
+	free(out);
+	/* nothing changed: nothing printed */
+	out = changes(&a, &a, 1006, &lines);
+	assert_int_equal(lines, 0);
+	assert_string_equal(out, "");
+	free(out);
+	/* host-2 moves on to ValidateService and fails it; the deployment fails */
+	info2 = json_deep_copy(info);
+	json_object_set_new(info2, "status", json_string("Failed"));
+	sums2 = json_deep_copy(sums);
+	json_t *h2 = json_array_get(sums2, 0);
+	json_object_set_new(h2, "status", json_string("Failed"));
+	json_t *evs = json_object_get(h2, "lifecycleEvents");
+	json_object_set_new(json_array_get(evs, 2), "status", json_string("Succeeded"));
+	json_object_set_new(json_array_get(evs, 3), "status", json_string("Failed"));
+	progress_update(&b, info2, sums2);
+	out = changes(&a, &b, 1030, &lines);
+	assert_int_equal(lines, 2);
+	assert_non_null(strstr(out, "[   30s] deployment d-ABCDEFGH1 Failed\n"));
+	assert_non_null(strstr(out, "[   30s] host-2 ValidateService Failed (instance Failed, 3/4 events)\n"));
+	assert_true(progress_is_terminal(&b));
+	free(out);
+	progress_clear(&a);
+	progress_clear(&b);
+	json_decref(info);
+	json_decref(sums);
+	json_decref(info2);
+	json_decref(sums2);
+}
+
+static void test_progress_failure(void **state)
+{
+	struct progress p = { 0 };
+	json_t *info = load("{\"deploymentId\":\"d-FAILED001\",\"status\":\"Failed\","
+			    "\"errorInformation\":{\"code\":\"HEALTH_CONSTRAINTS\",\"message\":\"too many failed\"},"
+			    "\"rollbackInfo\":{\"rollbackDeploymentId\":\"d-ROLLBACK1\"},"
+			    "\"autoRollbackConfiguration\":{\"enabled\":true}}");
+	/* BatchGetDeploymentTargets shape is understood too */
+	json_t *targets = load("[{\"deploymentTargetType\":\"InstanceTarget\",\"instanceTarget\":{"
+			       "\"targetId\":\"web-2\",\"status\":\"Failed\",\"lifecycleEvents\":["
+			       "{\"lifecycleEventName\":\"ApplicationStart\",\"status\":\"Succeeded\"},"
+			       "{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Failed\",\"diagnostics\":{"
+			       "\"errorCode\":\"ScriptFailed\",\"scriptName\":\"scripts/validate.sh\","
+			       "\"message\":\"exit code 1\",\"logTail\":\"[stdout]checking\\n[stderr]HTTP 500\\n\"}}]}}]");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	progress_update(&p, info, targets);
+	assert_true(p.auto_rollback);
+	assert_string_equal(p.rollback_id, "d-ROLLBACK1");
+	f = open_memstream(&buf, &len);
+	progress_print_failure(&p, f);
+	fclose(f);
+	assert_string_equal(buf, "Deployment d-FAILED001 Failed: HEALTH_CONSTRAINTS: too many failed\n"
+				 "  instance web-2 failed at ValidateService (ScriptFailed)\n"
+				 "    script:  scripts/validate.sh\n"
+				 "    message: exit code 1\n"
+				 "    log tail:\n"
+				 "      | [stdout]checking\n"
+				 "      | [stderr]HTTP 500\n"
+				 "  rolled back by deployment d-ROLLBACK1 (follow it: rolloutctl wait d-ROLLBACK1)\n");
+	free(buf);
+	progress_clear(&p);
+	json_decref(info);
+	json_decref(targets);
+}
+
+/* ---- plan ---- */
+
+static json_t *instances(void)
+{
+	return load("[{\"instanceName\":\"web-3\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"}]},"
+		    "{\"instanceName\":\"web-1\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":\"web\"}]},"
+		    "{\"instanceName\":\"web-2\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":\"web\"}]},"
+		    "{\"instanceName\":\"db-1\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":\"db\"}]},"
+		    "{\"instanceName\":\"old\",\"deregisterTime\":5,\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"}]},"
+		    "{\"instanceName\":\"dev-1\",\"tags\":[{\"Key\":\"env\",\"Value\":\"dev\"}]}]");
+}
+
+static void test_plan_match(void **state)
+{
+	json_t *tags = load("[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":\"web\"}]");
+	json_t *g;
+
+	g = load("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}]}");
+	assert_true(plan_instance_matches(g, tags));
+	json_decref(g);
+	g = load("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"dev\",\"Type\":\"KEY_AND_VALUE\"},"
+		 "{\"Key\":\"role\",\"Type\":\"KEY_ONLY\"}]}");
+	assert_true(plan_instance_matches(g, tags)); /* OR */
+	json_decref(g);
+	g = load("{\"onPremisesInstanceTagFilters\":[{\"Value\":\"web\",\"Type\":\"VALUE_ONLY\"}]}");
+	assert_true(plan_instance_matches(g, tags));
+	json_decref(g);
+	g = load("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"dev\",\"Type\":\"KEY_AND_VALUE\"}]}");
+	assert_false(plan_instance_matches(g, tags));
+	json_decref(g);
+	/* tag set: AND of ORs */
+	g = load("{\"onPremisesTagSet\":{\"onPremisesTagSetList\":[[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}],"
+		 "[{\"Key\":\"role\",\"Value\":\"db\",\"Type\":\"KEY_AND_VALUE\"},{\"Key\":\"role\",\"Value\":\"web\",\"Type\":\"KEY_AND_VALUE\"}]]}}");
+	assert_true(plan_instance_matches(g, tags));
+	json_decref(g);
+	g = load("{\"onPremisesTagSet\":{\"onPremisesTagSetList\":[[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}],"
+		 "[{\"Key\":\"role\",\"Value\":\"db\",\"Type\":\"KEY_AND_VALUE\"}]]}}");
+	assert_false(plan_instance_matches(g, tags));
+	json_decref(g);
+	g = load("{}");
+	assert_false(plan_instance_matches(g, tags)); /* no filters: no targets */
+	json_decref(g);
+	json_decref(tags);
+}
+
+static void batch(const char *cfg_text, size_t n, size_t want_batch, size_t want_min)
+{
+	json_t *cfg = load(cfg_text);
+	size_t b = 99, m = 99;
+	char err[256];
+
+	assert_int_equal(plan_batch_size(cfg, n, &b, &m, err, sizeof(err)), 0);
+	if (b != want_batch || m != want_min)
+		fail_msg("%s with %zu hosts: batch %zu min %zu, want %zu/%zu", cfg_text, n, b, m, want_batch, want_min);
+	json_decref(cfg);
+}
+
+static void test_plan_batches(void **state)
+{
+	json_t *cfg;
+	size_t b, m;
+	char err[256];
+
+	batch("{\"minimumHealthyHosts\":{\"type\":\"MOST_CONCURRENCY\",\"value\":1}}", 3, 1, 2);
+	batch("{\"minimumHealthyHosts\":{\"type\":\"MOST_CONCURRENCY\",\"value\":1}}", 1, 1, 0);
+	batch("{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}", 9, 4, 5);
+	batch("{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}", 1, 1, 0);
+	batch("{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":0}}", 4, 4, 0);
+	batch("{\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":0}}", 5, 5, 0);
+	batch("{\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":2}}", 5, 3, 2);
+	cfg = load("{\"deploymentConfigName\":\"Tight\",\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":3}}");
+	assert_int_equal(plan_batch_size(cfg, 3, &b, &m, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "HEALTH_CONSTRAINTS_INVALID"));
+	json_decref(cfg);
+	cfg = load("{\"deploymentConfigName\":\"CodeDeployDefault.LambdaAllAtOnce\",\"trafficRoutingConfig\":{}}");
+	assert_int_equal(plan_batch_size(cfg, 3, &b, &m, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a server"));
+	json_decref(cfg);
+}
+
+static void test_plan_compute(void **state)
+{
+	json_t *g = load("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}]}");
+	json_t *cfg = load("{\"deploymentConfigName\":\"Half\",\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}");
+	json_t *inst = instances(), *failed = load("[\"web-3\"]"), *plan = NULL;
+	char err[256];
+
+	assert_int_equal(plan_compute(g, cfg, inst, failed, &plan, err, sizeof(err)), 0);
+	/* 4 targets (web-1, web-2, web-3, db-1); web-3 failed last time and goes first */
+	json_t *want = load("{\"deploymentConfigName\":\"Half\",\"targets\":[\"web-3\",\"db-1\",\"web-1\",\"web-2\"],"
+			    "\"batchSize\":2,\"minimumHealthy\":2,\"batches\":[[\"web-3\",\"db-1\"],[\"web-1\",\"web-2\"]],"
+			    "\"failedFirst\":[\"web-3\"],\"excluded\":[{\"instance\":\"old\",\"reason\":\"deregistered\"},"
+			    "{\"instance\":\"dev-1\",\"reason\":\"its tags match none of the group's tag filters\"}]}");
+	if (!json_equal(plan, want)) {
+		char *s = json_dumps(plan, JSON_COMPACT);
+		fail_msg("plan %s", s);
+	}
+	json_decref(want);
+	json_decref(plan);
+	json_decref(g);
+	json_decref(cfg);
+	json_decref(inst);
+	json_decref(failed);
+}
+
+/* ---- pack ---- */
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+static void check_archive(const void *buf, size_t len, bool want_exec)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	bool saw_appspec = false, saw_script = false, saw_git = false;
+
+	archive_read_support_format_all(a);
+	archive_read_support_filter_all(a);
+	assert_int_equal(archive_read_open_memory(a, buf, len), ARCHIVE_OK);
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *p = archive_entry_pathname(e);
+		if (strcmp(p, "appspec.yml") == 0) {
+			char data[64] = "";
+			saw_appspec = true;
+			archive_read_data(a, data, sizeof(data) - 1);
+			assert_string_equal(data, "version: 0.0\nos: linux\n");
+		}
+		if (strcmp(p, "scripts/start.sh") == 0) {
+			saw_script = true;
+			if (want_exec)
+				assert_true(archive_entry_perm(e) & 0100);
+		}
+		if (strncmp(p, ".git", 4) == 0)
+			saw_git = true;
+		assert_true(p[0] != '/');
+	}
+	archive_read_free(a);
+	assert_true(saw_appspec);
+	assert_true(saw_script);
+	assert_false(saw_git);
+}
+
+static void test_pack(void **state)
+{
+	char dir[] = "/tmp/test_cli_packXXXXXX", p[512], err[512] = "";
+	void *buf = NULL;
+	size_t len = 0;
+
+	assert_non_null(mkdtemp(dir));
+	/* no appspec: refused with a message */
+	assert_int_equal(pack_directory(dir, "zip", &buf, &len, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "appspec.yml"));
+
+	snprintf(p, sizeof(p), "%s/appspec.yml", dir);
+	write_file(p, "version: 0.0\nos: linux\n", 0644);
+	snprintf(p, sizeof(p), "%s/scripts", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/scripts/start.sh", dir);
+	write_file(p, "#!/bin/sh\necho hi\n", 0755);
+	snprintf(p, sizeof(p), "%s/.git", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/.git/HEAD", dir);
+	write_file(p, "ref\n", 0644);
+
+	assert_int_equal(pack_directory(dir, "zip", &buf, &len, err, sizeof(err)), 0);
+	assert_true(len > 22);
+	assert_memory_equal(buf, "PK", 2);
+	check_archive(buf, len, true);
+	free(buf);
+	assert_int_equal(pack_directory(dir, "tgz", &buf, &len, err, sizeof(err)), 0);
+	assert_memory_equal(buf, "\x1f\x8b", 2);
+	check_archive(buf, len, true);
+	free(buf);
+	assert_int_equal(pack_directory(dir, "rar", &buf, &len, err, sizeof(err)), -EINVAL);
+
+	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
+	assert_int_equal(system(p), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_progress_parse),  cmocka_unit_test(test_progress_tty),
+		cmocka_unit_test(test_progress_changes), cmocka_unit_test(test_progress_failure),
+		cmocka_unit_test(test_plan_match),      cmocka_unit_test(test_plan_batches),
+		cmocka_unit_test(test_plan_compute),    cmocka_unit_test(test_pack),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
