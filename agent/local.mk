@@ -4,6 +4,9 @@ lib_librollout_la_CFLAGS += $(ARCHIVE_CFLAGS)
 lib_librollout_la_LIBADD += $(ARCHIVE_LIBS) -lm
 
 bin_PROGRAMS += rollout-agent
-rollout_agent_SOURCES = agent/main.c
-rollout_agent_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)
-rollout_agent_LDADD = lib/librollout.la $(JANSSON_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(ARCHIVE_LIBS) $(YAML_LIBS)
+rollout_agent_SOURCES = agent/main.c agent/agent.h agent/settings.c agent/settings.h agent/client.c agent/client.h \
+	agent/spec.c agent/spec.h agent/runner.c agent/runner.h agent/install.c agent/install.h \
+	agent/deploy.c agent/tail.c
+rollout_agent_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)
+rollout_agent_LDADD = lib/librollout.la $(JANSSON_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(ARCHIVE_LIBS) $(YAML_LIBS) -lm
+EXTRA_DIST += agent/PROTOCOL.md

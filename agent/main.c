@@ -1,9 +1,321 @@
+/* rollout-agent: one process, one command at a time. The idle state is a
+ * single blocking PollHostCommand long-poll (no busy loop). */
 #include "config.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+#include "runner.h"
+#include "util.h"
+
+static struct agent agent;
+
+static void on_signal(int sig)
+{
+	agent.stop = 1;
+}
+
+static unsigned backoff_seconds(unsigned n)
+{
+	if (n > 10)
+		n = 10;
+	return (unsigned)floor(pow(1.2675, n) * 90.0 / pow(1.2675, 10));
+}
+
+static void sleep_interruptible(unsigned s)
+{
+	for (unsigned i = 0; i < s && !agent.stop; i++) {
+		runner_reap();
+		sleep(1);
+	}
+}
+
+static json_t *diagnostics(const struct cmd_outcome *o)
+{
+	json_t *p = json_pack("{s:i,s:s,s:s,s:s}", "error_code", o->error_code, "script_name", o->script_name,
+			      "message", o->message, "log", o->log);
+	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+	json_t *d = text ? json_pack("{s:s,s:s}", "Format", "JSON", "Payload", text) : NULL;
+	json_decref(p);
+	free(text);
+	return d;
+}
+
+/* PutHostCommandComplete, retried with back-off (at most 10 attempts). */
+static int complete(const char *hcid, const struct cmd_outcome *o)
+{
+	json_t *req = json_pack("{s:s,s:s,s:o}", "HostCommandIdentifier", hcid, "CommandStatus",
+				o->failed ? "Failed" : "Succeeded", "Diagnostics", diagnostics(o));
+	char err[512];
+	int r = -ENOMEM;
+
+	if (!req)
+		return r;
+	for (unsigned attempt = 1; attempt <= 10; attempt++) {
+		json_t *resp = NULL;
+		r = client_call(agent.client, "PutHostCommandComplete", req, 30, false, &resp, err, sizeof(err));
+		json_decref(resp);
+		if (r == 0)
+			break;
+		log_warning("PutHostCommandComplete failed (attempt %u): %s", attempt, err);
+		if (agent.stop && attempt >= 2)
+			break;
+		sleep_interruptible(agent.stop ? 1 : backoff_seconds(attempt));
+	}
+	json_decref(req);
+	return r;
+}
+
+static void tracking_path(const char *deployment_id, char *out, size_t len)
+{
+	snprintf(out, len, "%s/ongoing-deployment/%s", agent.cfg->root_dir, deployment_id);
+}
+
+/* host-agent.md §5.4: fail what was running when the agent died. */
+static void recover_after_restart(void)
+{
+	char dir[4200];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%s/ongoing-deployment", agent.cfg->root_dir);
+	if (!(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		char path[4500], *hcid = NULL;
+		size_t len;
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && time(NULL) - st.st_mtime < 86400 &&
+		    rd_read_file(path, 4096, &hcid, &len) == 0 && len > 0) {
+			struct cmd_outcome o = { .failed = true, .error_code = EC_FAILED_AFTER_RESTART };
+			while (len > 0 && hcid[len - 1] == '\n')
+				hcid[--len] = '\0';
+			snprintf(o.message, sizeof(o.message), "Failing in-progress lifecycle event after an agent restart.");
+			log_notice("reporting the command interrupted by the last agent stop as failed (deployment %s)",
+				   de->d_name);
+			complete(hcid, &o);
+		}
+		free(hcid);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+static void handle_command(json_t *hc)
+{
+	const char *hcid = json_string_value(json_object_get(hc, "HostCommandIdentifier"));
+	const char *host = json_string_value(json_object_get(hc, "HostIdentifier"));
+	const char *exec_id = json_string_value(json_object_get(hc, "DeploymentExecutionId"));
+	const char *command = json_string_value(json_object_get(hc, "CommandName"));
+	struct deploy_spec *spec = NULL;
+	struct cmd_outcome o = { 0 };
+	json_t *req = NULL, *resp = NULL;
+	char err[1024] = "", track[4400] = "";
+	bool noop = false, spec_ok = false;
+	const char *status;
+	int r;
+
+	if (!hcid || !command || !*command || !exec_id) {
+		log_error("PollHostCommand returned a command without HostCommandIdentifier, CommandName or "
+			  "DeploymentExecutionId; ignoring it");
+		return;
+	}
+	if (host && !strstr(agent.cfg->host_identifier, host)) {
+		log_error("command %s is for host %s, not for %s; ignoring it", command, host, agent.cfg->host_identifier);
+		return;
+	}
+	log_info("command %s (%s)", command, exec_id);
+	req = json_pack("{s:s,s:s}", "DeploymentExecutionId", exec_id, "HostIdentifier", agent.cfg->host_identifier);
+	r = client_call(agent.client, "GetDeploymentSpecification", req, 30, false, &resp, err, sizeof(err));
+	json_decref(req);
+	if (r < 0) {
+		snprintf(o.message, sizeof(o.message), "cannot get the deployment specification: %s", err);
+	} else if ((r = spec_verify_and_parse(resp, agent.cfg->daemon_cert, agent.cfg->developer_mode, &spec, err,
+					      sizeof(err))) < 0) {
+		snprintf(o.message, sizeof(o.message), "deployment specification rejected: %s", err);
+	} else
+		spec_ok = true;
+	json_decref(resp);
+	resp = NULL;
+	if (!spec_ok) {
+		log_error("%s: %s", command, o.message);
+		o.failed = true;
+		o.error_code = EC_UNKNOWN;
+	} else
+		noop = deploy_is_noop(&agent, command, spec);
+
+	/* acknowledge */
+	{
+		char payload[64];
+		snprintf(payload, sizeof(payload), "{\"IsCommandNoop\":%s}", noop ? "true" : "false");
+		req = json_pack("{s:s,s:{s:s,s:s}}", "HostCommandIdentifier", hcid, "Diagnostics", "Format", "JSON",
+				"Payload", payload);
+	}
+	r = client_call(agent.client, "PutHostCommandAcknowledgement", req, 30, false, &resp, err, sizeof(err));
+	json_decref(req);
+	if (r < 0) {
+		log_error("PutHostCommandAcknowledgement failed: %s", err);
+		goto out;
+	}
+	status = json_string_value(json_object_get(resp, "CommandStatus"));
+	if (status && strcmp(status, "Succeeded") == 0) {
+		log_info("%s: rolloutd says it is already done; skipping", command);
+		goto out;
+	}
+	if (status && strcmp(status, "Failed") == 0) {
+		log_info("%s: rolloutd refused the command; skipping", command);
+		if (noop && spec_ok) {
+			snprintf(o.message, sizeof(o.message), "Succeeded: CompletedNoopCommand");
+			complete(hcid, &o);
+		}
+		goto out;
+	}
+	if (spec_ok) {
+		char dir[4200];
+		snprintf(dir, sizeof(dir), "%s/ongoing-deployment", agent.cfg->root_dir);
+		tracking_path(spec->deployment_id, track, sizeof(track));
+		if (rd_mkdir_p(dir, 0755) < 0 || rd_write_file_atomic(track, hcid, strlen(hcid), 0644) < 0)
+			log_warning("cannot write %s: crash recovery will not know about this command", track);
+		deploy_execute(&agent, hcid, command, spec, &o);
+	}
+	if (o.failed)
+		log_error("%s failed (error_code %d): %s", command, o.error_code, o.message);
+	else
+		log_info("%s succeeded", command);
+	complete(hcid, &o);
+	if (track[0])
+		unlink(track);
+out:
+	json_decref(resp);
+	deploy_spec_free(spec);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: rollout-agent --config FILE\n"
+		   "       rollout-agent --version\n\n"
+		   "The rolloutd host agent: long-polls rolloutd for deployment commands, downloads and verifies\n"
+		   "bundles, and runs appspec lifecycle hooks. See agent/PROTOCOL.md.\n\n"
+		   "Config keys (YAML): endpoint, host_identifier, access_key_id, secret_access_key, region,\n"
+		   "root_dir, log_dir, max_revisions, daemon_cert, ca_file, developer_mode, hook_timeout_cap,\n"
+		   "kill_grace, heartbeat, poll_timeout, env_allow, scripts_log_max, log_level.\n");
+}
+
 int main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	puts("agent: not yet built");
-	return 1;
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					       { "version", no_argument, NULL, 'V' },
+					       { "help", no_argument, NULL, 'h' },
+					       { NULL, 0, NULL, 0 } };
+	const char *config = NULL;
+	char err[1024], lockpath[4200];
+	unsigned errors = 0;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int c, r, lockfd;
+
+	while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'V':
+			printf("rollout-agent %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	rd_log_init("rollout-agent", LOG_INFO);
+	if ((r = agent_config_load(config, &agent.cfg, err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	rd_log_set_level(agent.cfg->log_level);
+	if (!getenv("JOURNAL_STREAM") && rd_mkdir_p(agent.cfg->log_dir, 0755) == 0) {
+		char lp[4200];
+		int fd;
+		snprintf(lp, sizeof(lp), "%s/rollout-agent.log", agent.cfg->log_dir);
+		fd = open(lp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+	}
+	if ((r = rd_mkdir_p(agent.cfg->root_dir, 0755)) < 0) {
+		log_error("cannot create root_dir %s: %s", agent.cfg->root_dir, strerror(-r));
+		return 1;
+	}
+	snprintf(lockpath, sizeof(lockpath), "%s/.rollout-agent.lock", agent.cfg->root_dir);
+	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		log_error("another rollout-agent already uses root_dir %s (lock %s); stop it or use another root_dir",
+			  agent.cfg->root_dir, lockpath);
+		return 1;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = runner_init()) < 0)
+		log_warning("cannot become a child subreaper (%s): timed-out hooks' setsid escapees may survive",
+			    strerror(-r));
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if ((r = client_new(agent.cfg, &agent.stop, &agent.client)) < 0) {
+		log_error("cannot set up the HTTP client: %s", strerror(-r));
+		return 1;
+	}
+	log_info("rollout-agent %s polling %s as %s", PACKAGE_VERSION, agent.cfg->endpoint, agent.cfg->host_identifier);
+	recover_after_restart();
+
+	while (!agent.stop) {
+		json_t *req = json_pack("{s:s}", "HostIdentifier", agent.cfg->host_identifier), *resp = NULL, *hc;
+		runner_reap();
+		r = client_call(agent.client, "PollHostCommand", req, (long)agent.cfg->poll_timeout, true, &resp, err,
+				sizeof(err));
+		json_decref(req);
+		if (r == -EINTR)
+			break;
+		if (r < 0) {
+			unsigned s = backoff_seconds(++errors);
+			log_warning("%s; retrying in %u s", err, s);
+			sleep_interruptible(s);
+			continue;
+		}
+		errors = 0;
+		hc = json_object_get(resp, "HostCommand");
+		if (json_is_object(hc))
+			handle_command(hc);
+		json_decref(resp);
+	}
+	log_info("rollout-agent stopping");
+	client_free(agent.client);
+	agent_config_free(agent.cfg);
+	curl_global_cleanup();
+	close(lockfd);
+	return 0;
 }

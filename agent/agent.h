@@ -1,0 +1,56 @@
+/* rollout-agent: shared state of the single agent process. */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "client.h"
+#include "settings.h"
+#include "spec.h"
+
+struct agent {
+	struct agent_config *cfg;
+	struct client *client;
+	volatile sig_atomic_t stop; /* SIGTERM/SIGINT */
+};
+
+/* Diagnostics of one command (the official Complete payload). */
+struct cmd_outcome {
+	bool failed;
+	int error_code; /* 0..7, host-agent.md §4.10 */
+	char script_name[512];
+	char message[2048];
+	char log[2048]; /* the tail */
+};
+
+enum {
+	EC_SUCCEEDED = 0,
+	EC_SCRIPT_MISSING = 1,
+	EC_SCRIPT_NOT_EXECUTABLE = 2,
+	EC_SCRIPT_TIMED_OUT = 3,
+	EC_SCRIPT_FAILED = 4,
+	EC_UNKNOWN = 5,
+	EC_OUTPUTS_LEFT_OPEN = 6,
+	EC_FAILED_AFTER_RESTART = 7,
+};
+
+/* deploy.c */
+bool deploy_command_supported(const char *command);
+/* The ack-time noop flag: DownloadBundle and Install never are; a hook event
+ * is a noop when the appspec that would run has no scripts for it. */
+bool deploy_is_noop(struct agent *ag, const char *command, const struct deploy_spec *spec);
+/* Runs one command; fills *out. hcid is used for heartbeats and live output. */
+void deploy_execute(struct agent *ag, const char *hcid, const char *command, const struct deploy_spec *spec,
+		    struct cmd_outcome *out);
+
+/* tail.c: the diagnostics log tail (newest whole lines < 2048 characters; a
+ * longer last line is cut to its last 2047 characters, never dropped). */
+struct tail {
+	char buf[4096];
+	size_t len;	/* bytes in buf (the newest ones) */
+	bool dropped;	/* older bytes were pushed out */
+};
+void tail_reset(struct tail *t);
+void tail_add_line(struct tail *t, const char *prefix, const char *line, size_t len);
+/* Writes the tail into out (outlen >= 2048). */
+void tail_render(const struct tail *t, char *out, size_t outlen);

@@ -1,0 +1,32 @@
+/* The host-command protocol client (agent/PROTOCOL.md): AWS JSON 1.1 over
+ * libcurl, SigV4-signed by libcurl for the service codedeploy-commands. */
+#pragma once
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct agent_config;
+struct client;
+
+int client_new(const struct agent_config *cfg, volatile sig_atomic_t *stop, struct client **ret);
+struct client *client_free(struct client *c);
+
+/* Calls CodeDeployCommandService_v20141006.<op> with the JSON body req
+ * (borrowed). On success *ret_resp is a new reference (an empty object for an
+ * empty body). abortable: a set *stop flag aborts the transfer (-EINTR).
+ * Returns 0, -EINTR, -EPROTO (HTTP error; err holds "__type: message"),
+ * -EIO (transport) or -ENOMEM. timeout_s bounds the whole call. */
+int client_call(struct client *c, const char *op, json_t *req, long timeout_s, bool abortable, json_t **ret_resp,
+		char *err, size_t errlen);
+
+/* Downloads url (absolute, or a path resolved against the endpoint) to dest
+ * with SigV4, resuming <dest>.part with Range on retries (5 attempts), and
+ * checks size and sha256 (lower-case hex). tick is called about once a
+ * second during the transfer (heartbeats); returning < 0 aborts. */
+int client_download(struct client *c, const char *url, const char *dest, uint64_t size, const char *sha256,
+		    int (*tick)(void *ud), void *ud, char *err, size_t errlen);
+
+/* The user-visible agent version header value. */
+#define AGENT_VERSION_HEADER "ROLLOUT_AGENT_" PACKAGE_VERSION
