@@ -1,2 +1,5 @@
 # One include per in-tree plugin; each block is guarded by BUILD_PLUGIN_<name>.
 include plugins/s3/local.mk
+include plugins/github/local.mk
+include plugins/bitbucket/local.mk
+include plugins/http/local.mk

@@ -2,3 +2,6 @@ dnl One RD_PLUGIN line per in-tree plugin: name, shell-safe name, dependency
 dnl test, and what is missing when the test fails. The in-tree plugins only
 dnl use libraries the daemon requires anyway, so most tests are 'true'.
 RD_PLUGIN([s3], [s3], [true], [])
+RD_PLUGIN([github], [github], [true], [])
+RD_PLUGIN([bitbucket], [bitbucket], [true], [])
+RD_PLUGIN([http], [http], [true], [])
