@@ -10,3 +10,9 @@ tests_unit_test_agent_bundle_SOURCES = tests/unit/test_agent_bundle.c
 tests_unit_test_agent_bundle_CFLAGS = $(UNIT_CFLAGS) $(ARCHIVE_CFLAGS)
 tests_unit_test_agent_bundle_LDADD = $(UNIT_LIBS) $(ARCHIVE_LIBS)
 TESTS += tests/unit/test_agent_bundle
+
+check_PROGRAMS += tests/unit/test_agent_runner
+tests_unit_test_agent_runner_SOURCES = tests/unit/test_agent_runner.c agent/runner.c agent/tail.c
+tests_unit_test_agent_runner_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)
+tests_unit_test_agent_runner_LDADD = $(UNIT_LIBS)
+TESTS += tests/unit/test_agent_runner
