@@ -16,3 +16,9 @@ tests_unit_test_agent_runner_SOURCES = tests/unit/test_agent_runner.c agent/runn
 tests_unit_test_agent_runner_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)
 tests_unit_test_agent_runner_LDADD = $(UNIT_LIBS)
 TESTS += tests/unit/test_agent_runner
+
+check_PROGRAMS += tests/unit/test_agent_install
+tests_unit_test_agent_install_SOURCES = tests/unit/test_agent_install.c agent/install.c
+tests_unit_test_agent_install_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)
+tests_unit_test_agent_install_LDADD = $(UNIT_LIBS)
+TESTS += tests/unit/test_agent_install
