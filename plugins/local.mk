@@ -3,3 +3,4 @@ include plugins/s3/local.mk
 include plugins/github/local.mk
 include plugins/bitbucket/local.mk
 include plugins/http/local.mk
+include plugins/onprem/local.mk
