@@ -4,3 +4,4 @@ include plugins/github/local.mk
 include plugins/bitbucket/local.mk
 include plugins/http/local.mk
 include plugins/onprem/local.mk
+include plugins/haproxy/local.mk
