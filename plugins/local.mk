@@ -5,3 +5,6 @@ include plugins/bitbucket/local.mk
 include plugins/http/local.mk
 include plugins/onprem/local.mk
 include plugins/haproxy/local.mk
+include plugins/http-check/local.mk
+include plugins/prometheus/local.mk
+include plugins/cloudwatch/local.mk
