@@ -1,0 +1,251 @@
+"""Shared integration-test harness: real rolloutd processes on 127.0.0.1.
+
+ROLLOUT_BUILDDIR must name the build directory (the one holding ./rolloutd);
+scripts/test sets it. Nothing here guesses a default.
+
+Typical use (see conftest.py for the fixtures built on it):
+
+    d = Daemon(tmp_path, plugins={"example-health": {}})
+    keys = d.create_access_key("admin", "admin")   # offline, before start
+    d.start()                                       # waits for GET /health
+    ...
+    d.stop()                                        # SIGTERM, asserts exit 0
+
+Other areas add their own helpers in their own modules (agents, moto_server)
+and build on Daemon / free_port / plugin_dir from here.
+"""
+
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+AWS_CLI = "/usr/bin/aws"  # Debian's AWS CLI v2 (the one on PATH may be v1)
+REGION = "us-east-1"
+
+
+class HarnessError(RuntimeError):
+    pass
+
+
+def builddir():
+    """The build directory from ROLLOUT_BUILDDIR, or HarnessError saying how to set it."""
+    d = os.environ.get("ROLLOUT_BUILDDIR")
+    if not d:
+        raise HarnessError(
+            "ROLLOUT_BUILDDIR is not set: run scripts/test, or set it to your build directory "
+            "(the one containing ./rolloutd), e.g. ROLLOUT_BUILDDIR=$PWD/_build/me")
+    d = os.path.abspath(d)
+    if not os.access(os.path.join(d, "rolloutd"), os.X_OK):
+        raise HarnessError("ROLLOUT_BUILDDIR=%s has no executable ./rolloutd: run make there first" % d)
+    return d
+
+
+def srcdir():
+    """The source tree (two levels above this file)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def binary(name):
+    """Path of a built program: rolloutd, rollout-agent, rolloutctl."""
+    p = os.path.join(builddir(), name)
+    if not os.access(p, os.X_OK):
+        raise HarnessError("%s is not built in %s" % (name, builddir()))
+    return p
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def built_plugins():
+    """{name: path} of every plugin .so in the build tree (in-tree plugins and SDK examples)."""
+    b = builddir()
+    found = {}
+    for pattern in ("plugins/*/.libs/*.so", "sdk/examples/.libs/*.so"):
+        for so in glob.glob(os.path.join(b, pattern)):
+            found.setdefault(os.path.basename(so)[:-3], so)
+    return found
+
+
+def plugin_dir(path, names=None, extra=None):
+    """Makes `path` a plugin_dir: symlinks NAME.so to the built plugins
+    (all of them, or only `names`), plus `extra` {name: file}."""
+    os.makedirs(path, exist_ok=True)
+    avail = built_plugins()
+    for n in (names if names is not None else avail):
+        if n not in avail:
+            raise HarnessError("plugin %s is not built (have: %s)" % (n, ", ".join(sorted(avail))))
+        os.symlink(avail[n], os.path.join(path, n + ".so"))
+    for n, f in (extra or {}).items():
+        os.symlink(f, os.path.join(path, n + ".so"))
+    return str(path)
+
+
+def http_get(url, timeout=2.0):
+    """(status, body bytes) of a GET; status 0 when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except (urllib.error.URLError, OSError):
+        return 0, b""
+
+
+class Daemon:
+    """One rolloutd with its own port, data dir, plugin dir and config."""
+
+    def __init__(self, tmp_path, plugins=None, alarms=None, settings=None, name="rolloutd"):
+        self.dir = os.path.join(str(tmp_path), name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.data_dir = os.path.join(self.dir, "data")
+        self.plugin_dir = os.path.join(self.dir, "plugins")
+        self.config_path = os.path.join(self.dir, "rolloutd.yaml")
+        self.log_path = os.path.join(self.dir, "rolloutd.log")
+        self.plugins = dict(plugins or {})
+        self.alarms = dict(alarms or {})
+        self.settings = dict(settings or {})
+        self.proc = None
+        self._log = None
+        if not os.path.exists(self.plugin_dir):
+            plugin_dir(self.plugin_dir)
+        self.write_config()
+
+    def config(self):
+        cfg = {
+            "listen": "127.0.0.1:%d" % self.port,
+            "data_dir": self.data_dir,
+            "plugin_dir": self.plugin_dir,
+            "log_level": "debug",
+        }
+        cfg.update(self.settings)
+        if self.plugins:
+            cfg["plugins"] = self.plugins
+        if self.alarms:
+            cfg["alarms"] = self.alarms
+        return cfg
+
+    def write_config(self):
+        """Writes the config (JSON is YAML; scalars stay strings for the daemon to type)."""
+        with open(self.config_path, "w") as f:
+            json.dump(self.config(), f, indent=2)
+        return self.config_path
+
+    def run(self, *args, check=True, timeout=30):
+        """Runs `rolloutd --config CONFIG ARGS...` to completion; returns CompletedProcess."""
+        p = subprocess.run([binary("rolloutd"), "--config", self.config_path, *args],
+                           capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise HarnessError("rolloutd %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr.strip()))
+        return p
+
+    def create_access_key(self, name, policy="admin", instance=None):
+        """`rolloutd access-key create`; returns {"AccessKeyId", "SecretAccessKey"}."""
+        args = ["access-key", "create", "--name", name, "--policy", policy]
+        if instance:
+            args += ["--instance", instance]
+        out = self.run(*args).stdout
+        keys = json.loads(out)
+        assert keys["AccessKeyId"] and keys["SecretAccessKey"], out
+        return keys
+
+    def start(self, timeout=15.0):
+        assert self.proc is None, "already started"
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([binary("rolloutd"), "--config", self.config_path],
+                                     stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout=15.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise HarnessError("rolloutd exited with %d before it was healthy:\n%s"
+                                   % (self.proc.returncode, self.log_tail()))
+            status, _ = http_get(self.url + "/health", timeout=0.5)
+            if status == 200:
+                return
+            time.sleep(0.05)
+        raise HarnessError("rolloutd not healthy after %.0fs:\n%s" % (timeout, self.log_tail()))
+
+    def stop(self, timeout=20.0):
+        """SIGTERM, wait, and assert a clean exit (0, no sanitizer report)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise HarnessError("rolloutd did not stop within %.0fs of SIGTERM:\n%s" % (timeout, self.log_tail()))
+        finally:
+            self._log.close()
+        self.proc = None
+        log = self.log()
+        if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
+            raise HarnessError("rolloutd did not exit cleanly (exit %d):\n%s" % (rc, self.log_tail(60)))
+        return rc
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, n=30):
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def env(self, keys):
+        """Environment for AWS tools talking to this daemon with `keys`."""
+        env = dict(os.environ)
+        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
+            env.pop(k, None)
+        env.update({
+            "AWS_ACCESS_KEY_ID": keys["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": keys["SecretAccessKey"],
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_PAGER": "",
+        })
+        return env
+
+    def boto3_client(self, keys, service="codedeploy"):
+        import boto3
+        import botocore.config
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=REGION,
+            aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"],
+            config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=60))
+
+    def aws(self, keys, *args, check=True, timeout=60):
+        """Runs /usr/bin/aws ARGS --endpoint-url URL --output json; returns (CompletedProcess, parsed JSON or None)."""
+        if not os.access(AWS_CLI, os.X_OK):
+            raise HarnessError("%s missing: install Debian's awscli (scripts/install-deps)" % AWS_CLI)
+        p = subprocess.run([AWS_CLI, *args, "--endpoint-url", self.url, "--output", "json"],
+                           env=self.env(keys), capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise HarnessError("aws %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr.strip()))
+        out = None
+        if p.stdout.strip():
+            try:
+                out = json.loads(p.stdout)
+            except ValueError:
+                out = None
+        return p, out
