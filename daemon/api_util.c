@@ -10,6 +10,7 @@
 #include "api_util.h"
 #include "conf.h"
 #include "daemon.h"
+#include "store.h"
 #include "util.h"
 
 int api_check_fields(struct httpd_call *call, json_t *in, const struct api_field *f, size_t n)
@@ -175,4 +176,57 @@ void api_uuid(char out[37])
 	b[8] = (b[8] & 0x3f) | 0x80;
 	rd_hex(b, 16, hex);
 	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+int api_page_cursor(struct httpd_call *call, json_t *in, const char *key, char **ret_cursor)
+{
+	const char *tok = json_string_value(json_object_get(in, key));
+
+	*ret_cursor = NULL;
+	if (!tok || !*tok)
+		return 0;
+	if (api_token_parse(httpd_call_operation(call), tok, ret_cursor) < 0) {
+		httpd_call_error(call, "InvalidNextTokenException",
+				 "%s is not a token this operation returned; repeat the request without it", key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void api_page_next(struct httpd_call *call, json_t *out, const char *key, const char *cursor)
+{
+	char *t;
+
+	if (!cursor)
+		return;
+	t = api_token_make(httpd_call_operation(call), cursor);
+	if (t)
+		json_object_set_new(out, key, json_string(t));
+	free(t);
+}
+
+int api_need_app(struct rd_daemon *d, struct httpd_call *call, const char *name, json_t **ret_info)
+{
+	json_t *info = NULL;
+	int r = store_app_get(d->store, name, &info);
+
+	if (r == -ENOENT) {
+		httpd_call_error(call, "ApplicationDoesNotExistException",
+				 "No application found for name: %s (create it with CreateApplication)", name);
+		return r;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return r;
+	}
+	if (ret_info)
+		*ret_info = info;
+	else
+		json_decref(info);
+	return 0;
+}
+
+const char *api_str(json_t *in, const char *key)
+{
+	return json_string_value(json_object_get(in, key));
 }

@@ -47,3 +47,16 @@ char *api_arn_instance(struct rd_daemon *d, const char *instance);
 void api_uuid(char out[37]);
 
 #define API_PAGE_SIZE 100
+
+/* Reads the page cursor from in[key] ("nextToken" / "NextToken"); *ret is
+ * NULL on the first page. -EINVAL after completing call with
+ * InvalidNextTokenException. */
+int api_page_cursor(struct httpd_call *call, json_t *in, const char *key, char **ret_cursor);
+/* Sets out[key] to a token for cursor (when more items follow). */
+void api_page_next(struct httpd_call *call, json_t *out, const char *key, const char *cursor);
+
+/* Completes call with ApplicationDoesNotExistException unless the
+ * application exists; *ret_info (may be NULL) gets its ApplicationInfo. */
+int api_need_app(struct rd_daemon *d, struct httpd_call *call, const char *name, json_t **ret_info);
+/* The member as a C string, NULL when absent. */
+const char *api_str(json_t *in, const char *key);
