@@ -72,6 +72,11 @@ static void get_bundle(struct httpd_call *call, void *userdata)
 	httpd_call_add_header(call, "Accept-Ranges", "bytes");
 	httpd_call_add_header(call, "Cache-Control", "private, max-age=31536000, immutable");
 	r = bcache_parse_range(httpd_call_header(call, "Range"), (uint64_t)st.st_size, &off, &len);
+	if (r != -ERANGE && !strcmp(httpd_call_method(call), "HEAD")) {
+		/* libevent sends no body for HEAD and then omits the length */
+		snprintf(buf, sizeof(buf), "%" PRIu64, r == 1 ? len : (uint64_t)st.st_size);
+		httpd_call_add_header(call, "Content-Length", buf);
+	}
 	if (r == -ERANGE) {
 		close(fd);
 		snprintf(buf, sizeof(buf), "bytes */%" PRIu64, (uint64_t)st.st_size);
