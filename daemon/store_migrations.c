@@ -210,9 +210,31 @@ static const char m2_builtin_configs[] =
 	BUILTIN("CodeDeployDefault.ECSLinear10PercentEvery1Minutes", "ECS", LINEAR(10, 1))
 	BUILTIN("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", "ECS", LINEAR(10, 3));
 
+/* Trigger notifications (issue 9, daemon/triggers.c): one row per delivery
+ * of one event to one target; status Pending -> Delivered | Failed. */
+static const char m3_trigger_deliveries[] =
+	"CREATE TABLE trigger_deliveries ("
+	" id INTEGER PRIMARY KEY,"
+	" deployment_id TEXT,"
+	" instance_id TEXT,"
+	" event TEXT NOT NULL,"
+	" trigger_name TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT,"
+	" response TEXT,"
+	" subject TEXT,"
+	" message TEXT NOT NULL,"
+	" create_time INTEGER NOT NULL,"
+	" update_time INTEGER NOT NULL);"
+	"CREATE INDEX trigger_deliveries_deployment ON trigger_deliveries(deployment_id);"
+	"CREATE INDEX trigger_deliveries_pending ON trigger_deliveries(status) WHERE status = 'Pending';";
+
 const struct store_migration store_migrations[] = {
 	{ 1, "base schema", m1_base },
 	{ 2, "built-in deployment configs", m2_builtin_configs },
-	/* append here: { 3, "…", m3_… }, */
+	{ 3, "trigger deliveries", m3_trigger_deliveries },
+	/* append here: { 4, "…", m4_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);
