@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundles.h"
 #include "conf.h"
 #include "daemon.h"
 #include "engine_internal.h"
@@ -330,9 +331,9 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 {
 	const struct httpd_principal *p = httpd_call_principal(call);
 	const char *exec = jstr(body, "DeploymentExecutionId");
-	char depid[16], err[512];
+	char depid[16], err[512], url[128] = "";
 	struct eng_dep *dp;
-	json_t *row = NULL, *group = NULL, *env = NULL;
+	json_t *row = NULL, *group = NULL, *env = NULL, *bundle = NULL;
 	int r;
 
 	if (!exec || cmd_execution_id_parse(exec, depid, sizeof(depid)) < 0 || !jstr(body, "HostIdentifier")) {
@@ -353,6 +354,8 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 	if (dp) {
 		row = json_incref(dp->row);
 		group = json_incref(dp->group_doc);
+		if (dp->have_bundle)
+			bundle = json_pack("{s:s,s:I}", "sha256", dp->bundle_sha, "size", (json_int_t)dp->bundle_size);
 	} else {
 		r = store_eng_deployment(e->tx, depid, &row);
 		if (r == 0)
@@ -362,7 +365,10 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 			eng_reply_error(e, call, "ClientException", "deployment %s does not exist", depid);
 			return;
 		}
+		eng_store_error(e, store_eng_bundle_get(e->tx, depid, &bundle), "bundle");
 	}
+	if (jstr(bundle, "sha256"))
+		bundles_url(NULL, jstr(bundle, "sha256"), url, sizeof(url));
 	{
 		const json_t *doc = json_object_get(row, "doc");
 		struct spec_input in = {
@@ -373,11 +379,15 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 			.creator = jstr(row, "creator"),
 			.file_exists_behavior = jstr(doc, "fileExistsBehavior"),
 			.revision = json_object_get(row, "revision"),
+			.bundle_url = url[0] ? url : NULL,
+			.bundle_sha256 = jstr(bundle, "sha256"),
+			.bundle_size = json_integer_value(json_object_get(bundle, "size")),
 		};
 		r = spec_envelope(e->signer, &in, &env, err, sizeof(err));
 	}
 	json_decref(row);
 	json_decref(group);
+	json_decref(bundle);
 	if (r < 0) {
 		eng_reply_error(e, call, "ClientException", "cannot build the deployment specification of %s: %s", depid,
 				err);

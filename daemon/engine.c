@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bundles.h"
 #include "conf.h"
 #include "daemon.h"
 #include "engine.h"
@@ -444,7 +445,7 @@ static bool group_busy(struct engine *e, const struct eng_dep *self)
 }
 
 static void job_add(struct engine *e, int type, const char *dep, const char *app, const char *group,
-		    json_t *group_doc)
+		    json_t *group_doc, const json_t *revision)
 {
 	struct eng_job *j = calloc(1, sizeof(*j));
 
@@ -458,6 +459,8 @@ static void job_add(struct engine *e, int type, const char *dep, const char *app
 	snprintf(j->app, sizeof(j->app), "%s", app);
 	snprintf(j->group, sizeof(j->group), "%s", group);
 	j->group_json = json_dumps(group_doc, JSON_COMPACT);
+	if (revision)
+		j->revision_json = json_dumps(revision, JSON_COMPACT);
 	j->next = e->jobs;
 	e->jobs = j;
 }
@@ -500,7 +503,7 @@ static void dep_try_start(struct engine *e, struct eng_dep *dp)
 		const json_t *ti = json_object_get(json_object_get(dp->row, "doc"), "targetInstances");
 		if (g && json_is_object(ti))
 			json_object_set(g, "targetInstances", (json_t *)ti);
-		job_add(e, IN_RESOLVED, dp->id, dp->app, dp->group, g ? g : group);
+		job_add(e, IN_RESOLVED, dp->id, dp->app, dp->group, g ? g : group, json_object_get(dp->row, "revision"));
 		json_decref(g);
 	}
 	ELOG(LOG_INFO, "%s: started (%s/%s, %s, creator %s)", dp->id, dp->app, dp->group, dp->config, dp->creator);
@@ -644,6 +647,11 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const c
 	json_decref(last);
 	ELOG(status == DS_SUCCEEDED ? LOG_INFO : LOG_NOTICE, "%s: %s%s%s", dp->id, eng_dstatus_name[status],
 	     msg ? ": " : "", msg ? msg : "");
+	if (dp->have_bundle) {
+		if (status == DS_SUCCEEDED && jstr(dp->group_doc, "deploymentGroupId"))
+			bundles_set_last_good(e->d, jstr(dp->group_doc, "deploymentGroupId"), dp->bundle_sha);
+		bundles_unpin(e->d, dp->id);
+	}
 	if (status != DS_SUCCEEDED && rollback_wanted(dp, status))
 		rollback(e, dp, status);
 	start_next_in_group(e, dp->app, dp->group);
@@ -743,6 +751,21 @@ static int policy_for(struct engine *e, struct eng_dep *dp, int total, char *err
 static bool revision_equal(const json_t *a, const json_t *b)
 {
 	return a && b && json_equal((json_t *)a, (json_t *)b);
+}
+
+/* Pins the deployment's bundle and lets its instances download it. */
+static void dep_bundle_attach(struct engine *e, struct eng_dep *dp, const char *sha, uint64_t size)
+{
+	int r;
+
+	dp->have_bundle = true;
+	snprintf(dp->bundle_sha, sizeof(dp->bundle_sha), "%s", sha);
+	dp->bundle_size = size;
+	r = bundles_pin(e->d, sha, dp->id);
+	if (r < 0)
+		ELOG(LOG_WARNING, "%s: cannot pin bundle %s: %s", dp->id, sha, strerror(-r));
+	for (size_t i = 0; i < dp->nt; i++)
+		bundles_grant(e->d, dp->id, dp->t[i]->id);
 }
 
 static void on_resolved(struct engine *e, struct eng_input *in)
@@ -857,6 +880,13 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 			goto out;
 		}
 	}
+	if (in->have_bundle) {
+		json_t *b = json_pack("{s:s,s:I,s:s}", "sha256", in->sha256, "size", (json_int_t)in->size, "bundleType",
+				      in->bundle_type);
+		CHK(store_eng_bundle_set(e->tx, dp->id, b), "bundle");
+		json_decref(b);
+		dep_bundle_attach(e, dp, in->sha256, in->size);
+	}
 	ELOG(LOG_INFO, "%s: %zu target(s), %zu to deploy", dp->id, dp->nt, deploy);
 	dp->dirty = true;
 out:
@@ -963,6 +993,13 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 		}
 		json_decref(targets);
 		targets = NULL;
+		{
+			json_t *b = NULL;
+			if (store_eng_bundle_get(e->tx, dp->id, &b) == 0 && jstr(b, "sha256"))
+				dep_bundle_attach(e, dp, jstr(b, "sha256"),
+						  (uint64_t)json_integer_value(json_object_get(b, "size")));
+			json_decref(b);
+		}
 		if (dp->nt > 0) {
 			size_t deploy = 0;
 			char err[512];
@@ -985,6 +1022,16 @@ fail:
 
 /* ---------------------------------------------------------------- plugin jobs */
 
+/* Revisions without a bundle (Lambda/ECS AppSpec content). */
+static bool bundle_free_revision(const char *revision_json)
+{
+	json_t *rev = json_loads(revision_json, 0, NULL);
+	const char *t = jstr(rev, "revisionType");
+	bool r = !t || strcmp(t, "String") == 0 || strcmp(t, "AppSpecContent") == 0;
+	json_decref(rev);
+	return r;
+}
+
 static void job_run(void *arg)
 {
 	struct eng_job *j = arg;
@@ -997,6 +1044,7 @@ static void job_run(void *arg)
 	if (!in) {
 		/* Nothing to report back; the deployment is resumed after restart. */
 		free(j->group_json);
+		free(j->revision_json);
 		free(j);
 		json_decref(all);
 		return;
@@ -1004,6 +1052,27 @@ static void job_run(void *arg)
 	snprintf(in->dep, sizeof(in->dep), "%s", j->dep);
 	snprintf(in->app, sizeof(in->app), "%s", j->app);
 	snprintf(in->group, sizeof(in->group), "%s", j->group);
+	if (j->revision_json && !bundle_free_revision(j->revision_json)) {
+		struct cached_bundle cb;
+		int rb = bundles_ensure(e->d, j->revision_json, &cb, in->errcode, sizeof(in->errcode), in->errmsg,
+					sizeof(in->errmsg));
+		if (rb == -ESHUTDOWN) {
+			/* No bundle cache in this daemon: hosts fetch the revision
+			 * themselves from its location, as with CodeDeploy. */
+			in->errcode[0] = in->errmsg[0] = '\0';
+		} else if (rb < 0) {
+			if (!in->errcode[0])
+				snprintf(in->errcode, sizeof(in->errcode), "INTERNAL_ERROR");
+			json_decref(all);
+			all = NULL;
+			goto done;
+		} else {
+			in->have_bundle = true;
+		snprintf(in->sha256, sizeof(in->sha256), "%s", cb.sha256);
+		in->size = cb.size;
+			snprintf(in->bundle_type, sizeof(in->bundle_type), "%s", cb.bundle_type);
+		}
+	}
 	for (size_t i = 0; e->d->plugins && (p = plugins_platform_nth(e->d->plugins, "Server", i)); i++) {
 		struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(
 			.deployment_id = j->dep[0] ? j->dep : NULL, .application_name = j->app,
@@ -1048,8 +1117,10 @@ static void job_run(void *arg)
 		json_decref(all);
 		all = NULL;
 	}
+done:
 	in->targets = all;
 	free(j->group_json);
+	free(j->revision_json);
 	free(j);
 	eng_post(e, in);
 }
@@ -1073,6 +1144,7 @@ static void jobs_drop(struct engine *e)
 	for (; j; j = next) {
 		next = j->next;
 		free(j->group_json);
+		free(j->revision_json);
 		free(j);
 	}
 }
@@ -1099,7 +1171,7 @@ static void autoupdate_scan(struct engine *e)
 			continue;
 		if (json_is_object(json_object_get(doc, "lastSuccessfulDeployment")) &&
 		    json_is_object(json_object_get(doc, "targetRevision")))
-			job_add(e, IN_AUTOUPDATE, NULL, app, name, doc);
+			job_add(e, IN_AUTOUPDATE, NULL, app, name, doc, NULL);
 		json_decref(doc);
 	}
 	json_decref(groups);

@@ -68,6 +68,9 @@ struct eng_dep {
 	int stop_rollback; /* -1 unset, 0, 1 */
 	bool agent_issue;
 	json_t *spec; /* cached GetDeploymentSpecification answer */
+	bool have_bundle; /* the daemon's bundle cache holds the revision */
+	char bundle_sha[65];
+	uint64_t bundle_size;
 	bool ignore_stop_failures;
 	const char *feb; /* fileExistsBehavior, borrowed from row */
 };
@@ -140,6 +143,10 @@ struct eng_input {
 	char errmsg[1200];
 	char app[128], group[128];
 	struct eng_stopreq *stop;
+	bool have_bundle; /* IN_RESOLVED: bundles_ensure succeeded */
+	char sha256[65];
+	uint64_t size;
+	char bundle_type[8];
 };
 
 struct eng_job {
@@ -149,6 +156,7 @@ struct eng_job {
 	char dep[16];
 	char app[128], group[128];
 	char *group_json;
+	char *revision_json; /* IN_RESOLVED: fetched into the bundle cache first */
 };
 
 /* engine.c */

@@ -236,7 +236,10 @@ int store_eng_deployment_insert(struct store_tx *tx, const json_t *row)
 	store_bind_json(s, 8, json_object_get(row, "revision"));
 	store_bind_json(s, 9, json_object_get(row, "previous_revision"));
 	store_bind_json(s, 10, json_object_get(row, "rollback_info"));
-	store_bind_json(s, 11, json_object_get(row, "doc") ? json_object_get(row, "doc") : json_object());
+	if (json_object_get(row, "doc"))
+		store_bind_json(s, 11, json_object_get(row, "doc"));
+	else
+		store_bind_text(s, 11, "{}");
 	return step_done(s);
 }
 
@@ -373,7 +376,10 @@ int store_eng_target_insert(struct store_tx *tx, const char *dep, const char *ta
 	store_bind_text(s, 4, arn);
 	store_bind_text(s, 5, status);
 	sqlite3_bind_int64(s, 6, now);
-	store_bind_json(s, 7, doc ? doc : json_object());
+	if (doc)
+		store_bind_json(s, 7, doc);
+	else
+		store_bind_text(s, 7, "{}");
 	return step_done(s);
 }
 
@@ -806,4 +812,35 @@ int store_eng_instance_by_identifier(struct store_tx *tx, const char *host_ident
 	}
 	sqlite3_reset(s);
 	return r;
+}
+
+int store_eng_bundle_set(struct store_tx *tx, const char *dep, const json_t *bundle)
+{
+	sqlite3_stmt *s;
+	char key[64];
+	int r = store_prep(tx->c, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", &s);
+
+	if (r < 0)
+		return r;
+	snprintf(key, sizeof(key), "engine.bundle.%s", dep);
+	store_bind_text(s, 1, key);
+	store_bind_json(s, 2, bundle);
+	return step_done(s);
+}
+
+int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret)
+{
+	sqlite3_stmt *s;
+	char key[64];
+	int r, rc;
+
+	r = store_prep(tx->c, "SELECT value FROM meta WHERE key = ?", &s);
+	if (r < 0)
+		return r;
+	snprintf(key, sizeof(key), "engine.bundle.%s", dep);
+	store_bind_text(s, 1, key);
+	rc = sqlite3_step(s);
+	*ret = rc == SQLITE_ROW ? store_col_json(s, 0) : NULL;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_errno(rc);
 }

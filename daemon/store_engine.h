@@ -106,3 +106,8 @@ int store_eng_onprem_instances_nt(struct store *st, char **ret_json);
 int store_eng_instance_arn(struct store_tx *tx, const char *instance, char **ret);
 /* The instance whose IAM ARN or name is host_identifier; -ENOENT. *ret malloc'd. */
 int store_eng_instance_by_identifier(struct store_tx *tx, const char *host_identifier, char **ret);
+
+/* The cached bundle of a deployment ({sha256, size, bundleType}), kept in
+ * the meta table under "engine.bundle.<id>". *ret NULL when none. */
+int store_eng_bundle_set(struct store_tx *tx, const char *dep, const json_t *bundle);
+int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret);

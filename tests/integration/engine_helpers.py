@@ -1,0 +1,273 @@
+"""Helpers for the engine tests (issue 6): a scripted host-command client
+(FakeAgent) speaking the protocol of agent/PROTOCOL.md, signed with botocore
+exactly as an agent signs, plus fleet set-up through the control API.
+
+A FakeAgent runs in a thread: it long-polls, fetches the specification,
+acknowledges and completes each command according to a behaviour function
+behaviour(deployment_id, event) -> "ok" | "fail" | "noop" | "hang" | "silent",
+and records what it did in .done (list of (deployment_id, event, result)).
+"""
+
+import http.client
+import json
+import os
+import sqlite3
+import threading
+import time
+import urllib.parse
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+import harness
+
+CMD_PREFIX = "CodeDeployCommandService_v20141006"
+EVENTS = ["ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
+          "ApplicationStart", "ValidateService"]
+
+
+class CallError(Exception):
+    def __init__(self, status, body):
+        self.status = status
+        self.body = body
+        try:
+            self.type = json.loads(body).get("__type")
+        except ValueError:
+            self.type = None
+        super().__init__("HTTP %d: %s" % (status, body[:300]))
+
+
+class Signed:
+    """Signed AWS JSON 1.1 calls over one keep-alive connection."""
+
+    def __init__(self, url, keys, service, timeout=90):
+        self.url = url
+        u = urllib.parse.urlparse(url)
+        self.host, self.port = u.hostname, u.port
+        self.creds = Credentials(keys["AccessKeyId"], keys["SecretAccessKey"])
+        self.service = service
+        self.timeout = timeout
+        self.conn = None
+
+    def call(self, target, body, timeout=None):
+        data = json.dumps(body).encode()
+        req = AWSRequest(method="POST", url=self.url + "/", data=data,
+                         headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
+        SigV4Auth(self.creds, self.service, harness.REGION).add_auth(req)
+        for attempt in (0, 1):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
+                self.conn.timeout = timeout or self.timeout
+                if self.conn.sock is not None:
+                    self.conn.sock.settimeout(timeout or self.timeout)
+                self.conn.request("POST", "/", body=data, headers=dict(req.headers.items()))
+                r = self.conn.getresponse()
+                raw = r.read().decode()
+                break
+            except (http.client.HTTPException, ConnectionError, OSError):
+                self.conn = None
+                if attempt:
+                    raise
+        if r.status != 200:
+            raise CallError(r.status, raw)
+        return json.loads(raw) if raw.strip() else {}
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+
+
+def dep_of(execution_id):
+    return execution_id.rsplit("deployment/", 1)[1]
+
+
+class FakeAgent(threading.Thread):
+    def __init__(self, daemon, keys, host_identifier, behaviour=None, delay=0.0, name=None):
+        super().__init__(daemon=True, name=name or host_identifier)
+        self.d = daemon
+        self.client = Signed(daemon.url, keys, "codedeploy-commands")
+        self.hid = host_identifier
+        self.behaviour = behaviour or (lambda dep, ev: "ok")
+        self.delay = delay
+        self.done = []
+        self.errors = []
+        self.running = []  # commands being run now (for concurrency checks)
+        self.stop_flag = threading.Event()
+        self.hung = []
+
+    # one protocol call each
+    def poll(self, timeout=90):
+        return self.client.call(CMD_PREFIX + ".PollHostCommand", {"HostIdentifier": self.hid}, timeout=timeout)
+
+    def spec(self, exec_id):
+        return self.client.call(CMD_PREFIX + ".GetDeploymentSpecification",
+                                {"DeploymentExecutionId": exec_id, "HostIdentifier": self.hid})
+
+    def ack(self, cid, noop=False):
+        return self.client.call(CMD_PREFIX + ".PutHostCommandAcknowledgement", {
+            "HostCommandIdentifier": cid,
+            "Diagnostics": {"Format": "JSON", "Payload": json.dumps({"IsCommandNoop": noop})}})
+
+    def update(self, cid, log=None, seq=None):
+        body = {"HostCommandIdentifier": cid, "EstimatedCompletionTime": int(time.time()) + 60}
+        if log is not None:
+            body["Diagnostics"] = {"Format": "JSON", "Payload": json.dumps(
+                {"seq": seq, "script_name": "scripts/run.sh", "log": log})}
+        return self.client.call(CMD_PREFIX + ".PostHostCommandUpdate", body)
+
+    def complete(self, cid, ok=True, code=None, message=None, log="", script=""):
+        payload = {"error_code": 0 if ok else (4 if code is None else code), "script_name": script,
+                   "message": message or ("Succeeded: " if ok else "Script at specified location: %s failed "
+                                          "with exit code 1" % script),
+                   "log": log}
+        return self.client.call(CMD_PREFIX + ".PutHostCommandComplete", {
+            "HostCommandIdentifier": cid, "CommandStatus": "Succeeded" if ok else "Failed",
+            "Diagnostics": {"Format": "JSON", "Payload": json.dumps(payload)}})
+
+    def run_one(self, hc):
+        cid, ev = hc["HostCommandIdentifier"], hc["CommandName"]
+        dep = dep_of(hc["DeploymentExecutionId"])
+        assert self.hid.find(hc["HostIdentifier"]) >= 0, hc
+        spec = self.spec(hc["DeploymentExecutionId"])
+        env = spec["DeploymentSpecification"]["GenericEnvelope"]
+        assert spec["DeploymentSystem"] == "CodeDeploy" and env["Format"] == "PKCS7/JSON", spec
+        assert env["Payload"].startswith("-----BEGIN PKCS7-----"), env["Payload"][:40]
+        what = self.behaviour(dep, ev)
+        a = self.ack(cid, noop=(what == "noop"))
+        if a.get("CommandStatus") in ("Succeeded", "Failed"):
+            self.done.append((dep, ev, "skipped-by-server"))
+            return
+        if what == "silent":  # acknowledged, then the agent "dies"
+            self.done.append((dep, ev, "silent"))
+            self.stop_flag.set()
+            return
+        self.running.append(cid)
+        try:
+            if what == "hang":
+                self.hung.append(cid)
+                seq = 0
+                while not self.stop_flag.is_set():
+                    seq += 1
+                    r = self.update(cid, log="[stdout]still working %d\n" % seq, seq=seq)
+                    if r.get("CommandStatus") in ("Failed", "Succeeded"):
+                        self.complete(cid, ok=False, code=5, message="stopped by rolloutd")
+                        self.done.append((dep, ev, "stopped"))
+                        return
+                    time.sleep(0.2)
+                return
+            if self.delay:
+                time.sleep(self.delay)
+            if what == "fail":
+                self.complete(cid, ok=False, script="scripts/%s.sh" % ev, log="[stderr]boom\n")
+            else:
+                self.complete(cid, ok=True)
+            self.done.append((dep, ev, what))
+        finally:
+            self.running.remove(cid)
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            try:
+                r = self.poll()
+            except Exception as e:  # daemon restarting or stopped
+                self.errors.append(repr(e))
+                time.sleep(0.2)
+                continue
+            hc = r.get("HostCommand")
+            if not hc:
+                continue
+            try:
+                self.run_one(hc)
+            except Exception as e:
+                self.errors.append(repr(e))
+                time.sleep(0.2)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.client.close()
+
+
+class Fleet:
+    """An application, a deployment group selecting on-prem instances by tag,
+    registered instances with agent keys, and FakeAgents for them."""
+
+    def __init__(self, daemon, app="app", group="grp", config=None, n=3, tag=("env", "test"),
+                 auto_rollback=None, start_agents=True, behaviours=None, delay=0.0, prefix="host"):
+        self.d = daemon
+        self.cd = daemon.boto3_client(daemon.admin)
+        self.admin = Signed(daemon.url, daemon.admin, "codedeploy", timeout=30)
+        self.app, self.group = app, group
+        self.tag = tag
+        self.agents = {}
+        self.keys = {}
+        try:
+            self.cd.create_application(applicationName=app)
+        except self.cd.exceptions.ApplicationAlreadyExistsException:
+            pass
+        kw = dict(applicationName=app, deploymentGroupName=group, serviceRoleArn="arn:aws:iam::000000000000:role/cd",
+                  onPremisesInstanceTagFilters=[{"Key": tag[0], "Value": tag[1], "Type": "KEY_AND_VALUE"}])
+        if config:
+            kw["deploymentConfigName"] = config
+        if auto_rollback:
+            kw["autoRollbackConfiguration"] = auto_rollback
+        self.cd.create_deployment_group(**kw)
+        self.names = ["%s-%d" % (prefix, i) for i in range(n)]
+        for name in self.names:
+            self.add_instance(name, start=start_agents, behaviour=(behaviours or {}).get(name), delay=delay)
+
+    def add_instance(self, name, start=True, behaviour=None, delay=0.0, tag=True):
+        arn = "arn:aws:iam::000000000000:user/%s" % name
+        self.cd.register_on_premises_instance(instanceName=name, iamUserArn=arn)
+        self.keys[name] = self.admin.call("Rolloutd_v1.CreateAccessKey",
+                                          {"Name": "agent-" + name, "Policy": "agent", "InstanceName": name})
+        if tag:
+            self.cd.add_tags_to_on_premises_instances(tags=[{"Key": self.tag[0], "Value": self.tag[1]}],
+                                                      instanceNames=[name])
+        a = FakeAgent(self.d, self.keys[name], arn, behaviour=behaviour, delay=delay)
+        self.agents[name] = a
+        if start:
+            a.start()
+        return a
+
+    def deploy(self, revision, **kw):
+        return self.cd.create_deployment(applicationName=self.app, deploymentGroupName=self.group,
+                                         revision=revision, **kw)["deploymentId"]
+
+    def wait(self, dep, timeout=30, statuses=("Succeeded", "Failed", "Stopped")):
+        end = time.time() + timeout
+        info = None
+        while time.time() < end:
+            info = self.cd.get_deployment(deploymentId=dep)["deploymentInfo"]
+            if info["status"] in statuses:
+                return info
+            time.sleep(0.05)
+        raise AssertionError("deployment %s still %s after %ds:\n%s" % (
+            dep, info and info["status"], timeout, self.d.log_tail(40)))
+
+    def target(self, dep, name):
+        return self.cd.get_deployment_target(deploymentId=dep, targetId=name)["deploymentTarget"]["instanceTarget"]
+
+    def events(self, dep, name):
+        return {e["lifecycleEventName"]: e for e in self.target(dep, name)["lifecycleEvents"]}
+
+    def stop(self):
+        for a in self.agents.values():
+            a.stop()
+
+
+def s3_revision(key="app-v1.zip"):
+    """An S3 revision; the engine passes it through when no bundle cache runs."""
+    return {"revisionType": "S3", "s3Location": {"bucket": "bkt", "key": key, "bundleType": "zip",
+                                                 "eTag": "e-" + key}}
+
+
+def db_rows(daemon, sql, args=()):
+    """Reads the daemon's state.db (WAL: readable while it runs)."""
+    con = sqlite3.connect("file:%s?mode=ro" % os.path.join(daemon.data_dir, "state.db"), uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
