@@ -25,6 +25,11 @@
 #include "util.h"
 
 #define UPLOAD_MAX_BYTES (2ULL << 30)
+#ifdef HTTPD_MAX_RAW_BODY
+#define UPLOAD_PART_SIZE HTTPD_MAX_RAW_BODY
+#else
+#define UPLOAD_PART_SIZE HTTPD_MAX_BODY
+#endif
 #define UPLOAD_IDLE_S 3600
 
 static void get_bundle(struct httpd_call *call, void *userdata)
@@ -235,7 +240,7 @@ static void upload_start(struct httpd_call *call, struct bcache *c)
 	u->next = uploads;
 	uploads = u;
 	pthread_mutex_unlock(&uploads_lock);
-	httpd_call_reply(call, json_pack("{s:s, s:I, s:I}", "uploadId", u->id, "partSize", (json_int_t)HTTPD_MAX_BODY,
+	httpd_call_reply(call, json_pack("{s:s, s:I, s:I}", "uploadId", u->id, "partSize", (json_int_t)UPLOAD_PART_SIZE,
 					 "offset", (json_int_t)0));
 	u = NULL;
 out:
