@@ -548,8 +548,9 @@ static void rollback(struct engine *e, struct eng_dep *dp, int status)
 			 "Automatic rollback was not performed: deployment group %s has no earlier successful deployment "
 			 "to roll back to. Deploy a known good revision manually.",
 			 dp->group);
-		CHK(store_eng_deployment_rollback_info(e->tx, dp->id, json_pack("{s:s}", "rollbackMessage", msg)),
-		    "rollback info");
+		json_t *ri = json_pack("{s:s}", "rollbackMessage", msg);
+		CHK(store_eng_deployment_rollback_info(e->tx, dp->id, ri), "rollback info");
+		json_decref(ri);
 		ELOG(LOG_NOTICE, "%s: %s", dp->id, msg);
 		return;
 	}
@@ -588,9 +589,11 @@ static void rollback(struct engine *e, struct eng_dep *dp, int status)
 		return;
 	}
 	snprintf(msg, sizeof(msg), "Rolled back to the revision of %s by deployment %s", good, newid);
-	CHK(store_eng_deployment_rollback_info(
-		    e->tx, dp->id, json_pack("{s:s,s:s}", "rollbackDeploymentId", newid, "rollbackMessage", msg)),
-	    "rollback info");
+	{
+		json_t *ri = json_pack("{s:s,s:s}", "rollbackDeploymentId", newid, "rollbackMessage", msg);
+		CHK(store_eng_deployment_rollback_info(e->tx, dp->id, ri), "rollback info");
+		json_decref(ri);
+	}
 	ELOG(LOG_NOTICE, "%s: %s", dp->id, msg);
 	if (load_dep(e, newid, &nd) == 0)
 		dep_try_start(e, nd);
