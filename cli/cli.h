@@ -170,6 +170,7 @@ struct progress {
 	char error_message[512];
 	char rollback_id[64];   /* rollbackInfo.rollbackDeploymentId */
 	bool auto_rollback;     /* autoRollbackConfiguration.enabled */
+	size_t batch_size;      /* instances per batch when known (from the config), else 0 */
 	double create_time;
 	double complete_time;
 	long pending, in_progress, succeeded, failed, skipped, ready;

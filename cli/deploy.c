@@ -253,7 +253,8 @@ static int wait_one(struct cli *c, const char *id, int timeout_s, int interval_m
 	double start = now_s();
 	int lines = 0, r, ex = CLI_EXIT_OK;
 	char el[32];
-	bool tty = c->tty && !c->json;
+	bool tty = c->tty && !c->json, batch_known = false;
+	size_t batch_size = 0;
 
 	for (;;) {
 		json_t *info = NULL, *summaries = NULL;
@@ -266,6 +267,19 @@ static int wait_one(struct cli *c, const char *id, int timeout_s, int interval_m
 		progress_update(&p, info, summaries);
 		json_decref(info);
 		json_decref(summaries);
+		if (!batch_known && p.config[0] && p.n > 0) {
+			/* The batch size follows from the config and the number of targets. */
+			json_t *cr = NULL;
+			size_t bs = 0, mh = 0;
+			char e[256];
+			batch_known = true;
+			if (cli_call_new(c, CLI_TARGET_CODEDEPLOY, "GetDeploymentConfig",
+					 json_pack("{s:s}", "deploymentConfigName", p.config), &cr) == 0 &&
+			    plan_batch_size(json_object_get(cr, "deploymentConfigInfo"), p.n, &bs, &mh, e, sizeof(e)) == 0)
+				batch_size = bs;
+			json_decref(cr);
+		}
+		p.batch_size = batch_size;
 		if (tty) {
 			char *s = progress_render_tty(&p, now_s(), term_width(), c->color);
 			if (lines > 0)
@@ -579,18 +593,14 @@ static int resolve_source(struct cli *c, struct wopts *o, const char *src, json_
 	}
 	r = upload_bundle(c, o->app, buf, len, bt, ret_rev);
 	free(buf);
-	if (r == -ENOENT) {
-		if (!is_loopback_endpoint(c->endpoint)) {
-			fprintf(stderr, "error: rolloutd at %s cannot receive uploads (no /bundles/uploads); "
-					"put the bundle in S3 and deploy s3://BUCKET/KEY, or deploy github:OWNER/REPO@COMMIT\n",
-				c->endpoint);
-			return CLI_EXIT_FAILED;
-		}
-		fprintf(stderr, "note: this rolloutd cannot receive uploads yet; deploying %s as a local revision "
-				"read on this host\n",
-			src);
-		*ret_rev = local_revision(src, dir);
-		return 0;
+	if (r == -ENOENT || (r == -EREMOTEIO && strcmp(c->err_type, "UnknownOperationException") == 0)) {
+		fprintf(stderr,
+			"error: rolloutd at %s does not accept bundle uploads (POST /bundles/uploads is not served): "
+			"deploy s3://BUCKET/KEY or github:OWNER/REPO@COMMIT instead%s\n",
+			c->endpoint,
+			is_loopback_endpoint(c->endpoint) ? ", or --local if your rolloutd takes Local Directory revisions"
+							  : "");
+		return CLI_EXIT_FAILED;
 	}
 	if (r < 0)
 		return cli_report_error(c, "bundle upload", r);

@@ -256,6 +256,11 @@ char *progress_render_tty(const struct progress *p, double now, int width, bool 
 		sb_printf(&b, ", %ld in progress", running);
 	if (failed)
 		sb_printf(&b, ", %s%ld failed%s", status_color("Failed", color), failed, reset);
+	if (p->batch_size > 0 && total > 0) {
+		size_t nb = (total + p->batch_size - 1) / p->batch_size;
+		size_t cur = (size_t)done / p->batch_size + 1;
+		sb_printf(&b, " · batch %zu/%zu", cur > nb ? nb : cur, nb);
+	}
 	sb_printf(&b, "\n");
 	if (p->n == 0) {
 		sb_printf(&b, "  waiting for the engine to pick targets…\n");

@@ -97,6 +97,15 @@ static void test_progress_tty(void **state)
 	assert_non_null(strstr(s, "  host-3    Pending     -                   -        [.......] 0/1\n"));
 	assert_null(strstr(s, "\033["));
 	free(s);
+	/* with the batch size known (OneAtATime: 1), the current batch is shown */
+	p.batch_size = 1;
+	s = progress_render_tty(&p, 1020, 80, false);
+	assert_non_null(strstr(s, " 1/3 instances done, 1 in progress · batch 2/3\n"));
+	free(s);
+	p.batch_size = 2;
+	s = progress_render_tty(&p, 1020, 80, false);
+	assert_non_null(strstr(s, " · batch 1/2\n"));
+	free(s);
 	/* colour only when asked */
 	s = progress_render_tty(&p, 1020, 80, true);
 	assert_non_null(strstr(s, "\033[32mSucceeded"));
