@@ -1,0 +1,380 @@
+"""Control API: revisions, deployments, their targets (read side), on-premises
+instances; boto3 and /usr/bin/aws against a real rolloutd."""
+
+import datetime
+import json
+import os
+import re
+import sqlite3
+import time
+
+import pytest
+
+from api_helpers import call, error_code, model, raw_client
+
+ROLE = "arn:aws:iam::123456789012:role/CodeDeploy"
+S3 = lambda key, bucket="bkt": {"revisionType": "S3", "s3Location": {  # noqa: E731
+    "bucket": bucket, "key": key, "bundleType": "zip", "eTag": "abc"}}
+STATUSES = set(model()["shapes"]["DeploymentStatus"]["enum"])
+
+
+@pytest.fixture
+def cd(daemon):
+    c = raw_client(daemon, daemon.admin)
+    c.create_application(applicationName="app")
+    c.create_deployment_group(applicationName="app", deploymentGroupName="grp", serviceRoleArn=ROLE)
+    return c
+
+
+# ---------------------------------------------------------------- revisions
+
+def test_revisions(cd):
+    cd.register_application_revision(applicationName="app", revision=S3("a/v1.zip"), description="first")
+    time.sleep(0.01)
+    cd.register_application_revision(applicationName="app", revision=S3("a/v2.zip"))
+    cd.register_application_revision(applicationName="app", revision=S3("b/v3.zip", bucket="other"))
+    cd.register_application_revision(applicationName="app", revision={
+        "revisionType": "GitHub", "gitHubLocation": {"repository": "me/repo", "commitId": "abc123"}})
+    r = cd.get_application_revision(applicationName="app", revision=S3("a/v1.zip"))
+    assert r["applicationName"] == "app"
+    assert r["revision"] == S3("a/v1.zip")
+    assert r["revisionInfo"]["description"] == "first"
+    assert r["revisionInfo"]["deploymentGroups"] == []
+    assert "firstUsedTime" not in r["revisionInfo"]
+    assert error_code(cd.get_application_revision, applicationName="app", revision=S3("zzz.zip")) == \
+        "RevisionDoesNotExistException"
+    got = cd.batch_get_application_revisions(applicationName="app", revisions=[S3("a/v1.zip"), S3("nope.zip")])
+    assert [x["revisionLocation"] for x in got["revisions"]] == [S3("a/v1.zip")]
+    assert got["errorMessage"]
+    assert error_code(cd.batch_get_application_revisions, applicationName="app",
+                      revisions=[S3("k%d" % i) for i in range(26)]) == "BatchLimitExceededException"
+    revs = cd.list_application_revisions(applicationName="app")["revisions"]
+    assert len(revs) == 4
+    asc = cd.list_application_revisions(applicationName="app", sortBy="registerTime",
+                                        sortOrder="ascending")["revisions"]
+    desc = cd.list_application_revisions(applicationName="app", sortBy="registerTime",
+                                         sortOrder="descending")["revisions"]
+    assert asc == list(reversed(desc)) and asc[0] == S3("a/v1.zip")
+    only = cd.list_application_revisions(applicationName="app", s3Bucket="bkt", s3KeyPrefix="a/")["revisions"]
+    assert only == [S3("a/v1.zip"), S3("a/v2.zip")]
+    assert error_code(cd.list_application_revisions, applicationName="app", s3KeyPrefix="a/") == \
+        "BucketNameFilterRequiredException"
+    assert error_code(cd.list_application_revisions, applicationName="app", sortBy="size") == \
+        "InvalidSortByException"
+    assert error_code(cd.list_application_revisions, applicationName="app", sortOrder="up") == \
+        "InvalidSortOrderException"
+    assert error_code(cd.list_application_revisions, applicationName="app", deployed="maybe") == \
+        "InvalidDeployedStateFilterException"
+    # deploying marks a revision used
+    cd.create_deployment(applicationName="app", deploymentGroupName="grp", revision=S3("a/v2.zip"))
+    used = cd.list_application_revisions(applicationName="app", deployed="include")["revisions"]
+    assert used == [S3("a/v2.zip")]
+    assert len(cd.list_application_revisions(applicationName="app", deployed="exclude")["revisions"]) == 3
+    info = cd.get_application_revision(applicationName="app", revision=S3("a/v2.zip"))["revisionInfo"]
+    assert info["deploymentGroups"] == ["grp"] and info["firstUsedTime"] and info["lastUsedTime"]
+    for bad in [{"revisionType": "S3"}, {"revisionType": "S3", "s3Location": {"bucket": "b"}},
+                {"revisionType": "S3", "s3Location": {"bucket": "b", "key": "k", "bundleType": "rar"}},
+                {"revisionType": "GitHub", "gitHubLocation": {"repository": "norepo"}},
+                {"revisionType": "String", "string": {"content": "version: 0.0"}},
+                {"revisionType": "Floppy"}, {}]:
+        assert error_code(cd.register_application_revision, applicationName="app", revision=bad) == \
+            "InvalidRevisionException", bad
+    assert error_code(cd.register_application_revision, applicationName="ghost", revision=S3("x")) == \
+        "ApplicationDoesNotExistException"
+    assert error_code(cd.register_application_revision, applicationName="app", revision=S3("x"),
+                      description="d" * 9000) == "DescriptionTooLongException"
+
+
+def test_aws_cli_revisions(aws, cd):
+    aws("deploy", "register-application-revision", "--application-name", "app",
+        "--s3-location", "bucket=b,key=k.zip,bundleType=zip,eTag=e1", "--description", "cli")
+    _, out = aws("deploy", "list-application-revisions", "--application-name", "app")
+    assert out["revisions"] == [{"revisionType": "S3", "s3Location": {
+        "bucket": "b", "key": "k.zip", "bundleType": "zip", "eTag": "e1"}}]
+
+
+# ---------------------------------------------------------------- deployments
+
+def test_create_and_get_deployment(daemon, cd):
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)
+    dep = cd.create_deployment(applicationName="app", deploymentGroupName="grp", revision=S3("v1.zip"),
+                               description="ship it", ignoreApplicationStopFailures=True,
+                               fileExistsBehavior="OVERWRITE",
+                               autoRollbackConfiguration={"enabled": False, "events": ["DEPLOYMENT_FAILURE"]},
+                               overrideAlarmConfiguration={"enabled": False, "alarms": [{"name": "x"}]})
+    did = dep["deploymentId"]
+    assert re.fullmatch(r"d-[A-Z0-9]{9}", did)
+    info = cd.get_deployment(deploymentId=did)["deploymentInfo"]
+    assert info["deploymentId"] == did
+    assert info["applicationName"] == "app" and info["deploymentGroupName"] == "grp"
+    assert info["deploymentConfigName"] == "CodeDeployDefault.OneAtATime"
+    assert info["revision"] == S3("v1.zip")
+    assert info["status"] in STATUSES
+    assert info["creator"] == "user"
+    assert info["description"] == "ship it"
+    assert info["ignoreApplicationStopFailures"] is True
+    assert info["fileExistsBehavior"] == "OVERWRITE"
+    assert info["autoRollbackConfiguration"] == {"enabled": False, "events": ["DEPLOYMENT_FAILURE"]}
+    assert info["overrideAlarmConfiguration"] == {"enabled": False, "alarms": [{"name": "x"}]}
+    assert info["computePlatform"] == "Server"
+    assert info["deploymentStyle"]["deploymentType"] == "IN_PLACE"
+    assert info["createTime"] >= before
+    assert set(info["deploymentOverview"]) == {"Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready"}
+    # the raw wire form: epoch seconds as numbers
+    raw = call(daemon, daemon.admin, "GetDeployment", {"deploymentId": did}).json()["deploymentInfo"]
+    assert isinstance(raw["createTime"], (int, float)) and abs(raw["createTime"] - time.time()) < 60
+    # the group remembers it
+    g = cd.get_deployment_group(applicationName="app", deploymentGroupName="grp")["deploymentGroupInfo"]
+    assert g["lastAttemptedDeployment"]["deploymentId"] == did
+    assert g["targetRevision"] == S3("v1.zip")
+    # a second deployment without a revision reuses the group's target revision
+    d2 = cd.create_deployment(applicationName="app", deploymentGroupName="grp",
+                              deploymentConfigName="CodeDeployDefault.AllAtOnce")["deploymentId"]
+    i2 = cd.get_deployment(deploymentId=d2)["deploymentInfo"]
+    assert i2["revision"] == S3("v1.zip") and i2["deploymentConfigName"] == "CodeDeployDefault.AllAtOnce"
+    got = cd.batch_get_deployments(deploymentIds=[did, d2, "d-AAAAAAAAA"])["deploymentsInfo"]
+    assert sorted(x["deploymentId"] for x in got) == sorted([did, d2])
+
+
+def test_create_deployment_errors(cd):
+    cd.create_application(applicationName="fn", computePlatform="Lambda")
+    cd.create_deployment_group(applicationName="fn", deploymentGroupName="g", serviceRoleArn=ROLE)
+    base = dict(applicationName="app", deploymentGroupName="grp", revision=S3("x.zip"))
+    cases = [
+        ({"applicationName": "ghost"}, "ApplicationDoesNotExistException"),
+        ({"deploymentGroupName": None}, "DeploymentGroupNameRequiredException"),
+        ({"deploymentGroupName": "ghost"}, "DeploymentGroupDoesNotExistException"),
+        ({"revision": None}, "RevisionRequiredException"),
+        ({"revision": {"revisionType": "S3", "s3Location": {"bucket": "b"}}}, "InvalidRevisionException"),
+        ({"revision": {"revisionType": "String", "string": {"content": "x"}}}, "InvalidRevisionException"),
+        ({"deploymentConfigName": "Nope"}, "DeploymentConfigDoesNotExistException"),
+        ({"deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce"}, "InvalidDeploymentConfigNameException"),
+        ({"fileExistsBehavior": "CLOBBER"}, "InvalidFileExistsBehaviorException"),
+        ({"overrideAlarmConfiguration": {"enabled": True, "alarms": [{"name": "a%d" % i} for i in range(11)]}},
+         "AlarmsLimitExceededException"),
+        ({"autoRollbackConfiguration": {"enabled": True}}, "InvalidAutoRollbackConfigException"),
+        ({"targetInstances": {"autoScalingGroups": ["asg"]}}, "InvalidTargetInstancesException"),
+        ({"description": "d" * 9000}, "DescriptionTooLongException"),
+        ({"ignoreApplicationStopFailures": "yes"}, "SerializationException"),
+    ]
+    for extra, exc in cases:
+        args = {k: v for k, v in dict(base, **extra).items() if v is not None}
+        assert error_code(cd.create_deployment, **args) == exc, extra
+    # Lambda takes AppSpec content, not GitHub
+    assert error_code(cd.create_deployment, applicationName="fn", deploymentGroupName="g", revision={
+        "revisionType": "GitHub", "gitHubLocation": {"repository": "a/b", "commitId": "c"}}) == \
+        "InvalidRevisionException"
+    d = cd.create_deployment(applicationName="fn", deploymentGroupName="g", revision={
+        "revisionType": "AppSpecContent", "appSpecContent": {"content": "version: 0.0", "sha256": "00"}})
+    info = cd.get_deployment(deploymentId=d["deploymentId"])["deploymentInfo"]
+    assert info["computePlatform"] == "Lambda"
+    assert info["deploymentConfigName"] == "CodeDeployDefault.LambdaAllAtOnce"
+
+
+def test_deployment_id_errors(cd):
+    assert error_code(cd.get_deployment, deploymentId="d-AAAAAAAAA") == "DeploymentDoesNotExistException"
+    assert error_code(cd.get_deployment, deploymentId="nonsense") == "InvalidDeploymentIdException"
+    assert error_code(cd.get_deployment) == "DeploymentIdRequiredException"
+    assert error_code(cd.batch_get_deployments, deploymentIds=["d-AAAAAAAAA"] * 26) == "BatchLimitExceededException"
+    assert error_code(cd.stop_deployment, deploymentId="d-AAAAAAAAA") == "DeploymentDoesNotExistException"
+    assert error_code(cd.continue_deployment, deploymentId="d-AAAAAAAAA") == "DeploymentDoesNotExistException"
+    assert error_code(cd.continue_deployment, deploymentId="d-1", deploymentWaitType="LATER") == \
+        "InvalidDeploymentWaitTypeException"
+
+
+def test_list_deployments_filters_and_pages(cd):
+    cd.create_deployment_group(applicationName="app", deploymentGroupName="other", serviceRoleArn=ROLE)
+    ids = [cd.create_deployment(applicationName="app", deploymentGroupName="grp",
+                                revision=S3("v%d.zip" % i))["deploymentId"] for i in range(105)]
+    other = cd.create_deployment(applicationName="app", deploymentGroupName="other",
+                                 revision=S3("o.zip"))["deploymentId"]
+    everything = [i for p in cd.get_paginator("list_deployments").paginate() for i in p["deployments"]]
+    assert sorted(everything) == sorted(ids + [other])
+    page = cd.list_deployments(applicationName="app", deploymentGroupName="grp")
+    assert len(page["deployments"]) == 100 and page["nextToken"]
+    rest = cd.list_deployments(applicationName="app", deploymentGroupName="grp", nextToken=page["nextToken"])
+    assert sorted(page["deployments"] + rest["deployments"]) == sorted(ids)
+    assert cd.list_deployments(applicationName="app", deploymentGroupName="other")["deployments"] == [other]
+    assert error_code(cd.list_deployments, applicationName="app") == "DeploymentGroupNameRequiredException"
+    assert error_code(cd.list_deployments, deploymentGroupName="grp") == "ApplicationNameRequiredException"
+    assert error_code(cd.list_deployments, applicationName="ghost", deploymentGroupName="g") == \
+        "ApplicationDoesNotExistException"
+    assert error_code(cd.list_deployments, applicationName="app", deploymentGroupName="ghost") == \
+        "DeploymentGroupDoesNotExistException"
+    assert error_code(cd.list_deployments, includeOnlyStatuses=["Sleeping"]) == "InvalidDeploymentStatusException"
+    assert error_code(cd.list_deployments, nextToken="bogus") == "InvalidNextTokenException"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert cd.list_deployments(createTimeRange={"start": now + datetime.timedelta(hours=1)})["deployments"] == []
+    assert len([i for p in cd.get_paginator("list_deployments").paginate(
+        createTimeRange={"start": now - datetime.timedelta(hours=1), "end": now + datetime.timedelta(hours=1)})
+        for i in p["deployments"]]) == 106
+    assert error_code(cd.list_deployments, createTimeRange={"start": now, "end": now - datetime.timedelta(hours=1)}) \
+        == "InvalidTimeRangeException"
+    statuses = {cd.get_deployment(deploymentId=i)["deploymentInfo"]["status"] for i in ids[:3]}
+    some = statuses.pop()
+    listed = [i for p in cd.get_paginator("list_deployments").paginate(includeOnlyStatuses=[some])
+              for i in p["deployments"]]
+    assert set(ids[:3]) & set(listed)
+    none_status = sorted(STATUSES - {some} - statuses)[0]
+    assert not set(ids[:3]) & set(cd.list_deployments(includeOnlyStatuses=[none_status])["deployments"])
+
+
+def test_aws_cli_deployments(aws, cd):
+    _, out = aws("deploy", "create-deployment", "--application-name", "app", "--deployment-group-name", "grp",
+                 "--s3-location", "bucket=b,key=app.zip,bundleType=zip", "--description", "from cli")
+    did = out["deploymentId"]
+    _, out = aws("deploy", "get-deployment", "--deployment-id", did)
+    assert out["deploymentInfo"]["description"] == "from cli"
+    assert out["deploymentInfo"]["revision"]["s3Location"]["key"] == "app.zip"
+    _, out = aws("deploy", "list-deployments", "--application-name", "app", "--deployment-group-name", "grp")
+    assert out["deployments"] == [did]
+    p, _ = aws("deploy", "get-deployment", "--deployment-id", "d-NOTTHERE0", check=False)
+    assert p.returncode == 254 and "DeploymentDoesNotExistException" in p.stderr
+
+
+# ---------------------------------------------------------------- targets (rows the engine writes)
+
+def _insert_targets(daemon, did):
+    db = sqlite3.connect(os.path.join(daemon.data_dir, "state.db"), timeout=10)
+    now = int(time.time() * 1000)
+    with db:
+        db.execute("INSERT INTO deployments (id, application, deployment_group, deployment_config, compute_platform,"
+                   " status, creator, create_time, doc) VALUES (?, 'app', 'grp', 'CodeDeployDefault.OneAtATime',"
+                   " 'Server', 'Succeeded', 'user', ?, '{}')", (did, now))
+        for i, (t, st) in enumerate([("host-a", "Succeeded"), ("host-b", "Failed"), ("host-c", "Succeeded")]):
+            db.execute("INSERT INTO deployment_targets (deployment_id, target_id, seq, target_type, target_arn,"
+                       " status, last_updated) VALUES (?, ?, ?, 'InstanceTarget', ?, ?, ?)",
+                       (did, t, i, "arn:aws:codedeploy:us-east-1:000000000000:instance/" + t, st, now))
+            for j, ev in enumerate(["ApplicationStop", "DownloadBundle", "Install"]):
+                diag = json.dumps({"errorCode": "Success", "scriptName": "", "message": "ok", "logTail": ""})
+                db.execute("INSERT INTO lifecycle_events (deployment_id, target_id, seq, name, status, start_time,"
+                           " end_time, diagnostics) VALUES (?, ?, ?, ?, 'Succeeded', ?, ?, ?)",
+                           (did, t, j, ev, now, now + 5, diag))
+    db.close()
+
+
+def test_deployment_targets_read_side(daemon, cd):
+    did = "d-TARGETS01"
+    _insert_targets(daemon, did)
+    info = cd.get_deployment(deploymentId=did)["deploymentInfo"]
+    assert info["deploymentOverview"]["Succeeded"] == 2 and info["deploymentOverview"]["Failed"] == 1
+    assert cd.list_deployment_targets(deploymentId=did)["targetIds"] == ["host-a", "host-b", "host-c"]
+    assert cd.list_deployment_targets(deploymentId=did, targetFilters={"TargetStatus": ["Failed"]})[
+        "targetIds"] == ["host-b"]
+    t = cd.get_deployment_target(deploymentId=did, targetId="host-a")["deploymentTarget"]
+    assert t["deploymentTargetType"] == "InstanceTarget"
+    it = t["instanceTarget"]
+    assert it["targetId"] == "host-a" and it["status"] == "Succeeded" and it["deploymentId"] == did
+    assert it["targetArn"].endswith("instance/host-a")
+    assert [e["lifecycleEventName"] for e in it["lifecycleEvents"]] == ["ApplicationStop", "DownloadBundle", "Install"]
+    assert it["lifecycleEvents"][0]["diagnostics"]["errorCode"] == "Success"
+    got = cd.batch_get_deployment_targets(deploymentId=did, targetIds=["host-a", "host-c"])["deploymentTargets"]
+    assert [x["instanceTarget"]["targetId"] for x in got] == ["host-a", "host-c"]
+    assert error_code(cd.batch_get_deployment_targets, deploymentId=did, targetIds=["h%d" % i for i in range(26)]) \
+        == "DeploymentTargetListSizeExceededException"
+    assert error_code(cd.get_deployment_target, deploymentId=did, targetId="ghost") == \
+        "DeploymentTargetDoesNotExistException"
+    assert error_code(cd.list_deployment_targets, deploymentId=did, targetFilters={"Color": ["x"]}) == \
+        "InvalidTargetFilterNameException"
+    # the deprecated instance API reads the same rows
+    assert cd.list_deployment_instances(deploymentId=did, instanceStatusFilter=["Succeeded"])["instancesList"] == \
+        ["host-a", "host-c"]
+    s = cd.get_deployment_instance(deploymentId=did, instanceId="host-b")["instanceSummary"]
+    assert s["status"] == "Failed" and len(s["lifecycleEvents"]) == 3
+    b = cd.batch_get_deployment_instances(deploymentId=did, instanceIds=["host-a", "ghost"])
+    assert [x["instanceId"] for x in b["instancesSummary"]] == ["host-a"]
+    assert error_code(cd.get_deployment_instance, deploymentId=did, instanceId="ghost") == \
+        "InstanceDoesNotExistException"
+    assert error_code(cd.list_deployment_instances, deploymentId=did, instanceStatusFilter=["Asleep"]) == \
+        "InvalidInstanceStatusException"
+    assert error_code(cd.list_deployment_targets, deploymentId="d-AAAAAAAAA") == "DeploymentDoesNotExistException"
+    assert error_code(cd.stop_deployment, deploymentId=did) == "DeploymentAlreadyCompletedException"
+
+
+def test_lifecycle_hook_status_errors(cd):
+    did = cd.create_deployment(applicationName="app", deploymentGroupName="grp", revision=S3("x.zip"))["deploymentId"]
+    assert error_code(cd.put_lifecycle_event_hook_execution_status, deploymentId=did,
+                      lifecycleEventHookExecutionId="h", status="Succeeded") == \
+        "UnsupportedActionForDeploymentTypeException"
+    assert error_code(cd.put_lifecycle_event_hook_execution_status, deploymentId=did,
+                      lifecycleEventHookExecutionId="h", status="Pending") == \
+        "InvalidLifecycleEventHookExecutionStatusException"
+
+
+# ---------------------------------------------------------------- on-premises instances
+
+USER_ARN = "arn:aws:iam::123456789012:user/host-%s"
+SESSION_ARN = "arn:aws:sts::123456789012:assumed-role/CodeDeployHosts/host-%s"
+
+
+def test_on_premises_instances(cd):
+    cd.register_on_premises_instance(instanceName="web-1", iamUserArn=USER_ARN % 1)
+    cd.register_on_premises_instance(instanceName="web-2", iamSessionArn=SESSION_ARN % 2)
+    cd.register_on_premises_instance(instanceName="db-1", iamUserArn=USER_ARN % 3)
+    assert error_code(cd.register_on_premises_instance, instanceName="x") == "IamArnRequiredException"
+    assert error_code(cd.register_on_premises_instance, instanceName="x", iamUserArn=USER_ARN % 9,
+                      iamSessionArn=SESSION_ARN % 9) == "MultipleIamArnsProvidedException"
+    assert error_code(cd.register_on_premises_instance, instanceName="web-1", iamUserArn=USER_ARN % 8) == \
+        "InstanceNameAlreadyRegisteredException"
+    assert error_code(cd.register_on_premises_instance, instanceName="web-9", iamUserArn=USER_ARN % 1) == \
+        "IamUserArnAlreadyRegisteredException"
+    assert error_code(cd.register_on_premises_instance, instanceName="web-9", iamSessionArn=SESSION_ARN % 2) == \
+        "IamSessionArnAlreadyRegisteredException"
+    assert error_code(cd.register_on_premises_instance, instanceName="x", iamUserArn="arn:aws:iam::1:user/u") == \
+        "InvalidIamUserArnException"
+    assert error_code(cd.register_on_premises_instance, instanceName="x", iamSessionArn="arn:aws:iam::1:role/r") == \
+        "InvalidIamSessionArnException"
+    assert error_code(cd.register_on_premises_instance, instanceName="bad name!", iamUserArn=USER_ARN % 7) == \
+        "InvalidInstanceNameException"
+    info = cd.get_on_premises_instance(instanceName="web-1")["instanceInfo"]
+    assert info["instanceName"] == "web-1" and info["iamUserArn"] == USER_ARN % 1
+    assert info["instanceArn"] == "arn:aws:codedeploy:us-east-1:000000000000:instance/web-1"
+    assert info["registerTime"] and info["tags"] == [] and "deregisterTime" not in info
+    cd.add_tags_to_on_premises_instances(instanceNames=["web-1", "web-2"],
+                                         tags=[{"Key": "role", "Value": "web"}, {"Key": "env", "Value": "prod"}])
+    cd.add_tags_to_on_premises_instances(instanceNames=["db-1"], tags=[{"Key": "role", "Value": "db"}])
+    assert error_code(cd.add_tags_to_on_premises_instances, instanceNames=["ghost"],
+                      tags=[{"Key": "a", "Value": "b"}]) == "InstanceNotRegisteredException"
+    assert error_code(cd.add_tags_to_on_premises_instances, instanceNames=["web-1"],
+                      tags=[{"Key": "k%d" % i, "Value": "v"} for i in range(11)]) == "TagLimitExceededException"
+    assert error_code(cd.add_tags_to_on_premises_instances, instanceNames=["web-1"], tags=[]) == \
+        "TagRequiredException"
+    assert cd.get_on_premises_instance(instanceName="web-2")["instanceInfo"]["tags"] == [
+        {"Key": "env", "Value": "prod"}, {"Key": "role", "Value": "web"}]
+    ls = lambda **kw: cd.list_on_premises_instances(**kw)["instanceNames"]  # noqa: E731
+    assert ls() == ["db-1", "web-1", "web-2"]
+    assert ls(tagFilters=[{"Key": "role", "Value": "web", "Type": "KEY_AND_VALUE"}]) == ["web-1", "web-2"]
+    assert ls(tagFilters=[{"Value": "db", "Type": "VALUE_ONLY"}]) == ["db-1"]
+    assert ls(tagFilters=[{"Key": "env", "Type": "KEY_ONLY"}]) == ["web-1", "web-2"]
+    cd.remove_tags_from_on_premises_instances(instanceNames=["web-2"], tags=[{"Key": "role", "Value": "web"}])
+    assert ls(tagFilters=[{"Key": "role", "Value": "web", "Type": "KEY_AND_VALUE"}]) == ["web-1"]
+    cd.deregister_on_premises_instance(instanceName="web-1")
+    assert error_code(cd.deregister_on_premises_instance, instanceName="web-1") == "InstanceNotRegisteredException"
+    assert ls(registrationStatus="Registered") == ["db-1", "web-2"]
+    assert ls(registrationStatus="Deregistered") == ["web-1"]
+    assert error_code(cd.list_on_premises_instances, registrationStatus="Gone") == \
+        "InvalidRegistrationStatusException"
+    gone = cd.get_on_premises_instance(instanceName="web-1")["instanceInfo"]
+    assert gone["deregisterTime"] >= gone["registerTime"]
+    # the name and ARN are free again
+    cd.register_on_premises_instance(instanceName="web-1", iamUserArn=USER_ARN % 1)
+    got = cd.batch_get_on_premises_instances(instanceNames=["web-1", "db-1", "ghost"])["instanceInfos"]
+    assert sorted(i["instanceName"] for i in got) == ["db-1", "web-1"]
+    assert error_code(cd.batch_get_on_premises_instances, instanceNames=["i%d" % i for i in range(26)]) == \
+        "BatchLimitExceededException"
+    assert error_code(cd.get_on_premises_instance, instanceName="ghost") == "InstanceNotRegisteredException"
+
+
+def test_aws_cli_on_premises(aws):
+    aws("deploy", "register-on-premises-instance", "--instance-name", "cli-1", "--iam-user-arn", USER_ARN % "c")
+    aws("deploy", "add-tags-to-on-premises-instances", "--instance-names", "cli-1", "--tags", "Key=env,Value=qa")
+    _, out = aws("deploy", "list-on-premises-instances", "--tag-filters", "Key=env,Value=qa,Type=KEY_AND_VALUE")
+    assert out["instanceNames"] == ["cli-1"]
+    _, out = aws("deploy", "get-on-premises-instance", "--instance-name", "cli-1")
+    assert out["instanceInfo"]["tags"] == [{"Key": "env", "Value": "qa"}]
+
+
+def test_github_tokens_and_external_ids(cd):
+    assert cd.list_git_hub_account_token_names()["tokenNameList"] == []
+    assert error_code(cd.delete_git_hub_account_token, tokenName="t") == "GitHubAccountTokenDoesNotExistException"
+    cd.delete_resources_by_external_id(externalId="stack-1")
