@@ -25,7 +25,13 @@ struct client {
 	CURL *dlh; /* downloads (heartbeats go through h meanwhile) */
 	char *userpwd;
 	char *sigv4;
+	void (*on_idle)(void);
 };
+
+void client_set_idle_hook(struct client *c, void (*on_idle)(void))
+{
+	c->on_idle = on_idle;
+}
 
 struct buf {
 	char *data;
@@ -60,6 +66,8 @@ struct xfer {
 	void *ud;
 	int64_t last_tick;
 	int tick_r;
+	int64_t start;
+	bool idle_done;
 };
 
 static int xferinfo(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
@@ -67,6 +75,12 @@ static int xferinfo(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, cu
 	struct xfer *x = ud;
 	if (x->abortable && x->c->stop && *x->c->stop)
 		return 1;
+	/* a long-poll that has sent its request and waits: the agent is idle */
+	if (x->abortable && !x->tick && !x->idle_done && x->c->on_idle && ult == uln && dln == 0 &&
+	    rd_mono_ms() - x->start >= 2000) {
+		x->idle_done = true;
+		x->c->on_idle();
+	}
 	if (x->tick) {
 		int64_t now = rd_mono_ms();
 		if (now - x->last_tick >= 1000) {
@@ -145,7 +159,7 @@ int client_call(struct client *c, const char *op, json_t *req, long timeout_s, b
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf b = { 0 };
-	struct xfer x = { .c = c, .abortable = abortable };
+	struct xfer x = { .c = c, .abortable = abortable, .start = rd_mono_ms() };
 	char *body = NULL, *url = NULL, line[256], sha[65];
 	long status = 0;
 	CURLcode cc;

@@ -13,6 +13,10 @@ struct client;
 int client_new(const struct agent_config *cfg, volatile sig_atomic_t *stop, struct client **ret);
 struct client *client_free(struct client *c);
 
+/* on_idle is called once per abortable call (the long-poll), about 2 s
+ * after the request went out while no answer has arrived yet. */
+void client_set_idle_hook(struct client *c, void (*on_idle)(void));
+
 /* Calls CodeDeployCommandService_v20141006.<op> with the JSON body req
  * (borrowed). On success *ret_resp is a new reference (an empty object for an
  * empty body). abortable: a set *stop flag aborts the transfer (-EINTR).
