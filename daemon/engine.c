@@ -795,6 +795,8 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 	n = json_array_size(in->targets);
 	names = calloc(n + 1, sizeof(*names));
 	failed = calloc(n + 1, sizeof(*failed));
+	free(dp->t); /* empty after a restart while resolving */
+	dp->nt = 0;
 	dp->t = calloc(n + 1, sizeof(*dp->t));
 	if (!names || !failed || !dp->t) {
 		eng_store_error(e, -ENOMEM, "targets");

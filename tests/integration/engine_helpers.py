@@ -50,7 +50,22 @@ class Signed:
         self.timeout = timeout
         self.conn = None
 
-    def call(self, target, body, timeout=None):
+    def call(self, target, body, timeout=None, retry_for=0.0):
+        """One call; with retry_for > 0, connection failures and 5xx answers
+        are retried for that many seconds (as a real agent backs off)."""
+        end = time.monotonic() + retry_for
+        while True:
+            try:
+                return self._call(target, body, timeout)
+            except CallError as e:
+                if e.status < 500 or time.monotonic() > end:
+                    raise
+            except (http.client.HTTPException, ConnectionError, OSError):
+                if time.monotonic() > end:
+                    raise
+            time.sleep(0.1)
+
+    def _call(self, target, body, timeout=None):
         data = json.dumps(body).encode()
         req = AWSRequest(method="POST", url=self.url + "/", data=data,
                          headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
@@ -97,6 +112,9 @@ class FakeAgent(threading.Thread):
         self.running = []  # commands being run now (for concurrency checks)
         self.stop_flag = threading.Event()
         self.hung = []
+        self.gates = {}  # event -> (threading.Event, "ack" | "complete"): wait there
+        self.at_gate = []
+        self.retry_for = 0.0  # retry Complete/Ack/Update/Spec this long across daemon restarts
 
     # one protocol call each
     def poll(self, timeout=90):
@@ -104,19 +122,21 @@ class FakeAgent(threading.Thread):
 
     def spec(self, exec_id):
         return self.client.call(CMD_PREFIX + ".GetDeploymentSpecification",
-                                {"DeploymentExecutionId": exec_id, "HostIdentifier": self.hid})
+                                {"DeploymentExecutionId": exec_id, "HostIdentifier": self.hid},
+                                retry_for=self.retry_for)
 
     def ack(self, cid, noop=False):
         return self.client.call(CMD_PREFIX + ".PutHostCommandAcknowledgement", {
             "HostCommandIdentifier": cid,
-            "Diagnostics": {"Format": "JSON", "Payload": json.dumps({"IsCommandNoop": noop})}})
+            "Diagnostics": {"Format": "JSON", "Payload": json.dumps({"IsCommandNoop": noop})}},
+            retry_for=self.retry_for)
 
     def update(self, cid, log=None, seq=None):
         body = {"HostCommandIdentifier": cid, "EstimatedCompletionTime": int(time.time()) + 60}
         if log is not None:
             body["Diagnostics"] = {"Format": "JSON", "Payload": json.dumps(
                 {"seq": seq, "script_name": "scripts/run.sh", "log": log})}
-        return self.client.call(CMD_PREFIX + ".PostHostCommandUpdate", body)
+        return self.client.call(CMD_PREFIX + ".PostHostCommandUpdate", body, retry_for=self.retry_for)
 
     def complete(self, cid, ok=True, code=None, message=None, log="", script=""):
         payload = {"error_code": 0 if ok else (4 if code is None else code), "script_name": script,
@@ -125,7 +145,8 @@ class FakeAgent(threading.Thread):
                    "log": log}
         return self.client.call(CMD_PREFIX + ".PutHostCommandComplete", {
             "HostCommandIdentifier": cid, "CommandStatus": "Succeeded" if ok else "Failed",
-            "Diagnostics": {"Format": "JSON", "Payload": json.dumps(payload)}})
+            "Diagnostics": {"Format": "JSON", "Payload": json.dumps(payload)}},
+            retry_for=self.retry_for)
 
     def run_one(self, hc):
         cid, ev = hc["HostCommandIdentifier"], hc["CommandName"]
@@ -136,6 +157,10 @@ class FakeAgent(threading.Thread):
         assert spec["DeploymentSystem"] == "CodeDeploy" and env["Format"] == "PKCS7/JSON", spec
         assert env["Payload"].startswith("-----BEGIN PKCS7-----"), env["Payload"][:40]
         what = self.behaviour(dep, ev)
+        gate = self.gates.get(ev)
+        if gate and gate[1] == "ack":
+            self.at_gate.append((dep, ev))
+            gate[0].wait(60)
         a = self.ack(cid, noop=(what == "noop"))
         if a.get("CommandStatus") in ("Succeeded", "Failed"):
             self.done.append((dep, ev, "skipped-by-server"))
@@ -158,6 +183,9 @@ class FakeAgent(threading.Thread):
                         return
                     time.sleep(0.2)
                 return
+            if gate and gate[1] == "complete":
+                self.at_gate.append((dep, ev))
+                gate[0].wait(60)
             if self.delay:
                 time.sleep(self.delay)
             if what == "fail":
@@ -188,6 +216,15 @@ class FakeAgent(threading.Thread):
     def stop(self):
         self.stop_flag.set()
         self.client.close()
+
+
+def kill9_and_restart(daemon):
+    """kill -9 the daemon, then start it again on the same port and data."""
+    daemon.proc.kill()
+    daemon.proc.wait()
+    daemon._log.close()
+    daemon.proc = None
+    daemon.start()
 
 
 class Fleet:

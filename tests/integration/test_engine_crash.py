@@ -1,0 +1,118 @@
+"""Engine (issue 6): kill -9 of rolloutd at several points of a deployment,
+then restart. The deployment must end where it would have, with every
+lifecycle event recorded exactly once."""
+
+import random
+import threading
+import time
+
+import pytest
+
+from engine_helpers import EVENTS, Fleet, db_rows, kill9_and_restart, s3_revision
+
+
+@pytest.fixture
+def d(daemon_factory):
+    return daemon_factory(plugins={"onprem": {}}, settings={"long_poll": "1s"})
+
+
+def assert_exactly_once(d, f, dep, names, status="Succeeded"):
+    info = f.wait(dep, timeout=40)
+    assert info["status"] == status, (info, d.log_tail(40))
+    rows = db_rows(d, "SELECT target_id, command_name, COUNT(*) FROM host_commands WHERE deployment_id = ?"
+                      " GROUP BY target_id, command_name", (dep,))
+    assert all(r[2] == 1 for r in rows), rows
+    assert len(rows) == len(names) * len(EVENTS), rows
+    for n in names:
+        evs = f.target(dep, n)["lifecycleEvents"]
+        assert [e["lifecycleEventName"] for e in evs] == EVENTS
+        assert all(e["status"] == "Succeeded" for e in evs), evs
+        ran = [ev for (x, ev, _) in f.agents[n].done if x == dep]
+        assert sorted(ran) == sorted(EVENTS), (n, ran)
+    return info
+
+
+def test_kill_right_after_create(d):
+    f = Fleet(d, config="CodeDeployDefault.AllAtOnce", n=3)
+    for a in f.agents.values():
+        a.retry_for = 30
+    try:
+        dep = f.deploy(s3_revision())
+        kill9_and_restart(d)
+        assert_exactly_once(d, f, dep, f.names)
+    finally:
+        f.stop()
+
+
+@pytest.mark.parametrize("where", ["ack", "complete"])
+def test_kill_with_commands_in_flight(d, where):
+    """Every host holds BeforeInstall before acknowledging it, or after
+    acknowledging and before completing; the daemon dies meanwhile."""
+    gate = threading.Event()
+    f = Fleet(d, config="CodeDeployDefault.AllAtOnce", n=3)
+    for a in f.agents.values():
+        a.retry_for = 30
+        a.gates["BeforeInstall"] = (gate, where)
+    try:
+        dep = f.deploy(s3_revision())
+        end = time.time() + 15
+        while time.time() < end and not all(a.at_gate for a in f.agents.values()):
+            time.sleep(0.02)
+        assert all(a.at_gate for a in f.agents.values()), d.log_tail(30)
+        kill9_and_restart(d)
+        gate.set()
+        assert_exactly_once(d, f, dep, f.names)
+    finally:
+        gate.set()
+        f.stop()
+
+
+def test_kill_repeatedly_during_one_at_a_time(d):
+    f = Fleet(d, n=3, delay=0.03)
+    for a in f.agents.values():
+        a.retry_for = 30
+    rnd = random.Random(6)
+    try:
+        dep = f.deploy(s3_revision())
+        for _ in range(3):
+            time.sleep(rnd.uniform(0.15, 0.4))
+            if f.cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] != "InProgress":
+                break
+            kill9_and_restart(d)
+        assert_exactly_once(d, f, dep, f.names)
+    finally:
+        f.stop()
+
+
+def test_kill_during_failure_keeps_the_rollback_decision(d):
+    """The failing report is durable before it is answered: after a crash the
+    deployment is Failed and exactly one rollback deployment exists."""
+    bad = {}
+    gate = threading.Event()
+    f = Fleet(d, config="CodeDeployDefault.AllAtOnce", n=2,
+              auto_rollback={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+              behaviours={n: (lambda dep, ev: "fail" if dep == bad.get("d") and ev == "ApplicationStart" else "ok")
+                          for n in ("host-0", "host-1")})
+    for a in f.agents.values():
+        a.retry_for = 30
+    try:
+        assert f.wait(f.deploy(s3_revision("v1.zip")))["status"] == "Succeeded"
+        for a in f.agents.values():
+            a.gates["ApplicationStart"] = (gate, "complete")
+        bad["d"] = dep = f.cd.create_deployment(applicationName=f.app, deploymentGroupName=f.group,
+                                                revision=s3_revision("v2.zip"))["deploymentId"]
+        end = time.time() + 15
+        while time.time() < end and not all(a.at_gate for a in f.agents.values()):
+            time.sleep(0.02)
+        kill9_and_restart(d)
+        gate.set()
+        info = f.wait(dep, timeout=40)
+        assert info["status"] == "Failed"
+        rb = info["rollbackInfo"]["rollbackDeploymentId"]
+        assert f.wait(rb, timeout=40)["status"] == "Succeeded"
+        rollbacks = [x for x in f.cd.list_deployments(applicationName=f.app, deploymentGroupName=f.group)["deployments"]
+                     if f.cd.get_deployment(deploymentId=x)["deploymentInfo"]["creator"] == "codeDeployRollback"]
+        assert rollbacks == [rb]
+    finally:
+        gate.set()
+        f.stop()
