@@ -246,3 +246,29 @@ def test_live_output_is_stored_per_event(d):
         assert rows == [("ApplicationStop", 1, "[stdout]one\n"), ("ApplicationStop", 2, "[stderr]two\n")], rows
     finally:
         f.stop()
+
+
+def test_aws_cli_create_deployment_and_wait(d):
+    f = Fleet(d, config="CodeDeployDefault.OneAtATime", n=3)
+    try:
+        p, out = d.aws(d.admin, "deploy", "create-deployment", "--application-name", f.app,
+                       "--deployment-group-name", f.group,
+                       "--s3-location", "bucket=bkt,key=cli.zip,bundleType=zip,eTag=abc")
+        dep = out["deploymentId"]
+        t0 = time.monotonic()
+        p, _ = d.aws(d.admin, "deploy", "wait", "deployment-successful", "--deployment-id", dep, timeout=120)
+        assert p.returncode == 0
+        assert time.monotonic() - t0 < 40
+        p, out = d.aws(d.admin, "deploy", "get-deployment", "--deployment-id", dep)
+        assert out["deploymentInfo"]["status"] == "Succeeded"
+        assert out["deploymentInfo"]["deploymentOverview"]["Succeeded"] == 3
+        # a failed deployment makes the waiter fail
+        f.agents["host-0"].behaviour = lambda dep_, ev: "fail" if ev == "Install" else "ok"
+        p, out = d.aws(d.admin, "deploy", "create-deployment", "--application-name", f.app,
+                       "--deployment-group-name", f.group,
+                       "--s3-location", "bucket=bkt,key=cli2.zip,bundleType=zip,eTag=abc")
+        p, _ = d.aws(d.admin, "deploy", "wait", "deployment-successful", "--deployment-id", out["deploymentId"],
+                     check=False, timeout=120)
+        assert p.returncode == 255 and "terminal failure state" in p.stderr, p.stderr
+    finally:
+        f.stop()
