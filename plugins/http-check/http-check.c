@@ -117,8 +117,8 @@ static bool hc_status_spec_valid(const char *spec)
 			if (p[i] != ' ')
 				return false;
 		p += n;
-		if (*p == ',')
-			p++;
+		if (*p == ',' && !*++p)
+			return false; /* trailing comma */
 	}
 	return true;
 }

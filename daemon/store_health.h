@@ -1,0 +1,33 @@
+/* The store's queries for health alarms and trigger notifications (issue 9).
+ * SQL lives in store_health.c; conventions as in store.h (0 / negative
+ * errno, times in epoch milliseconds, json_t results owned by the caller). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct store;
+
+struct store_trigger_delivery {
+	const char *deployment_id; /* may be NULL */
+	const char *instance_id;   /* NULL for deployment events */
+	const char *event;	   /* TriggerEventType, e.g. "DeploymentSuccess" */
+	const char *trigger_name;
+	const char *target; /* SNS topic ARN or webhook URL */
+	const char *subject;
+	const char *message; /* the JSON text delivered */
+};
+
+/* Records a new delivery as Pending; *ret_id is its row id. */
+int store_trigger_delivery_insert(struct store *st, const struct store_trigger_delivery *td, int64_t *ret_id);
+/* Sets status ("Pending", "Delivered", "Failed"), attempts, last_error and
+ * response (SNS MessageId / HTTP status), each may be NULL. -ENOENT. */
+int store_trigger_delivery_update(struct store *st, int64_t id, const char *status, int attempts,
+				  const char *last_error, const char *response);
+/* Deliveries as [{id, deploymentId, instanceId, event, triggerName, target,
+ * status, attempts, lastError, response, subject, message, createTime,
+ * updateTime}] in id order: of one deployment (deployment_id non-NULL), or
+ * those still Pending (deployment_id NULL, pending_only true), or all. */
+int store_trigger_delivery_list(struct store *st, const char *deployment_id, bool pending_only, json_t **ret);
