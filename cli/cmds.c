@@ -209,6 +209,7 @@ struct opts {
 	int auto_rollback;  /* -1 unset, 0 off, 1 on */
 	bool ok;
 	char err[512];
+	char tags_err[512]; /* set when --tags holds filters that are not plain key=value tags */
 };
 
 enum {
@@ -268,10 +269,12 @@ static int on_opt(int opt, const char *arg, void *ud)
 	case O_AUTO_ROLLBACK: o->auto_rollback = 1; break;
 	case O_NO_AUTO_ROLLBACK: o->auto_rollback = 0; break;
 	case O_TAGS:
-		/* For groups --tags means the instance tag filters; for resources their own tags. */
-		r = cli_parse_tags(arg, &o->tags, o->err, sizeof(o->err));
-		if (r >= 0)
-			r = cli_parse_tag_filters(arg, &o->filters, o->err, sizeof(o->err));
+		/* For groups and lists --tags are tag filters; for resources their own tags
+		 * (checked by the commands that use them: "=v" is a filter, not a tag). */
+		r = cli_parse_tag_filters(arg, &o->filters, o->err, sizeof(o->err));
+		if (r >= 0 && !o->tags_err[0] &&
+		    cli_parse_tags(arg, &o->tags, o->tags_err, sizeof(o->tags_err)) < 0 && !o->tags_err[0])
+			snprintf(o->tags_err, sizeof(o->tags_err), "bad tags '%s'", arg);
 		break;
 	case O_TAG_FILTERS:
 		r = cli_parse_tag_filters(arg, &o->filters, o->err, sizeof(o->err));
@@ -400,6 +403,7 @@ int cmd_app(struct cli *c, int argc, char **argv)
 		}
 	} else if (strcmp(sub, "create") == 0) {
 		REQUIRE(n == 2, "app create needs the application NAME");
+		REQUIRE(!o.tags_err[0], "%s", o.tags_err);
 		json_t *req = json_pack("{s:s}", "applicationName", pos[1]);
 		json_object_set_new(req, "computePlatform", json_string(o.platform ? o.platform : "Server"));
 		if (o.tags)
@@ -1183,6 +1187,7 @@ int cmd_instance(struct cli *c, int argc, char **argv)
 				cli_print_kv(json_object_get(resp, "instanceInfo"), 0);
 		}
 	} else if (strcmp(sub, "register") == 0) {
+		REQUIRE(!o.tags_err[0], "%s", o.tags_err);
 		json_t *q = json_pack("{s:s}", "instanceName", pos[1]);
 		REQUIRE(!(o.iam_user_arn && o.iam_session_arn), "give --iam-user-arn or --iam-session-arn, not both");
 		if (o.iam_session_arn)
@@ -1206,6 +1211,7 @@ int cmd_instance(struct cli *c, int argc, char **argv)
 	} else if (strcmp(sub, "tag") == 0 || strcmp(sub, "untag") == 0) {
 		bool add = strcmp(sub, "tag") == 0;
 		REQUIRE(n == 3 || o.tags, "instance %s needs tags: NAME k=v,…", sub);
+		REQUIRE(n == 3 || !o.tags_err[0], "%s", o.tags_err);
 		if (n == 3)
 			REQUIRE(cli_parse_tags(pos[2], &tags, err, sizeof(err)) == 0, "%s", err);
 		else

@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
 	const struct command *cmd = NULL;
-	char err[1024];
+	char err[1024], *hv[4];
 	const char *name;
 	int ex, r;
 
@@ -147,9 +147,12 @@ int main(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		if (argc >= 3 && strcmp(argv[1], "help") == 0) {
 			/* "rolloutctl help deploy" = "rolloutctl deploy --help" */
-			char *hv[] = { argv[2], (char *)"--help", NULL };
+			hv[0] = argv[0];
+			hv[1] = argv[2];
+			hv[2] = (char *)"--help";
+			hv[3] = NULL;
 			argv = hv;
-			argc = 2;
+			argc = 3;
 		} else {
 			usage(argc < 2 ? stderr : stdout);
 			cli_settings_free(&c);
