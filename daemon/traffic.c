@@ -433,28 +433,41 @@ int traffic_bg_retire(const struct traffic_group *g, const char *const *blue, si
 	return block_all(g, blue, nblue, 1000, err);
 }
 
-int traffic_green_selector(const char *deployment_json, char **ret_json, struct rollout_error *err)
+int traffic_green_selector(const char *deployment_json, const char *group_json, char **ret_json,
+			   struct rollout_error *err)
 {
-	json_t *doc = json_loads(deployment_json ? deployment_json : "{}", 0, NULL);
-	json_t *ti = json_object_get(doc, "targetInstances"), *sel = NULL, *out = NULL;
+	json_t *dep = json_loads(deployment_json ? deployment_json : "{}", 0, NULL);
+	json_t *grp = json_loads(group_json ? group_json : "{}", 0, NULL);
+	json_t *ti = json_object_get(dep, "targetInstances"), *gf, *sel = NULL, *out = NULL, *v;
 	int r;
 
-	if (!json_is_object(ti) ||
-	    (json_array_size(json_object_get(ti, "tagFilters")) == 0 &&
-	     json_array_size(json_object_get(json_object_get(ti, "ec2TagSet"), "ec2TagSetList")) == 0)) {
-		r = rollout_error_set(err, -ENOENT, "MISSING_BLUE_GREEN_DEPLOYMENT_CONFIGURATION",
-				      "a blue/green deployment on servers needs the replacement (green) fleet: give "
-				      "targetInstances {tagFilters: [{Key, Value, Type}]} (or ec2TagSet) in "
-				      "CreateDeployment; rolloutd matches them against on-premises instance tags");
-		goto out;
-	}
+	gf = json_object_get(json_object_get(grp, "blueGreenDeploymentConfiguration"), "greenFleetProvisioningOption");
 	sel = json_object();
-	if (!sel || json_object_set(sel, "tagFilters", json_object_get(ti, "tagFilters") ?: json_array()) < 0) {
+	if (!sel) {
 		r = -ENOMEM;
 		goto out;
 	}
-	if (json_object_get(ti, "ec2TagSet"))
-		json_object_set(sel, "ec2TagSet", json_object_get(ti, "ec2TagSet"));
+	if (json_array_size(json_object_get(ti, "tagFilters")) ||
+	    json_array_size(json_object_get(json_object_get(ti, "ec2TagSet"), "ec2TagSetList"))) {
+		if ((v = json_object_get(ti, "tagFilters")) && json_array_size(v))
+			json_object_set(sel, "tagFilters", v);
+		if ((v = json_object_get(ti, "ec2TagSet")))
+			json_object_set(sel, "ec2TagSet", v);
+	} else if (json_array_size(json_object_get(gf, "onPremisesInstanceTagFilters")) ||
+		   json_array_size(json_object_get(json_object_get(gf, "onPremisesTagSet"), "onPremisesTagSetList"))) {
+		/* same shapes: TagFilter == EC2TagFilter, and the tag set's list
+		 * is renamed */
+		if ((v = json_object_get(gf, "onPremisesInstanceTagFilters")) && json_array_size(v))
+			json_object_set(sel, "tagFilters", v);
+		if ((v = json_object_get(json_object_get(gf, "onPremisesTagSet"), "onPremisesTagSetList")))
+			json_object_set_new(sel, "ec2TagSet", json_pack("{s:O}", "ec2TagSetList", v));
+	} else {
+		r = rollout_error_set(err, -ENOENT, "MISSING_BLUE_GREEN_DEPLOYMENT_CONFIGURATION",
+				      "no replacement (green) fleet is named: give targetInstances {tagFilters: "
+				      "[{Key, Value, Type}]} in CreateDeployment, or blueGreenDeploymentConfiguration."
+				      "greenFleetProvisioningOption.onPremisesInstanceTagFilters in the group");
+		goto out;
+	}
 	out = json_pack("{s:O}", "targetInstances", sel);
 	if (!out || !(*ret_json = json_dumps(out, JSON_COMPACT))) {
 		r = -ENOMEM;
@@ -464,8 +477,41 @@ int traffic_green_selector(const char *deployment_json, char **ret_json, struct 
 out:
 	json_decref(out);
 	json_decref(sel);
-	json_decref(doc);
+	json_decref(dep);
+	json_decref(grp);
 	return r;
+}
+
+int traffic_split_fleets(const struct traffic_group *g, const char *const *names, size_t n, size_t *ret_blue,
+			 size_t *ret_nblue, size_t *ret_green, size_t *ret_ngreen, struct rollout_error *err)
+{
+	size_t nb = 0, ng = 0;
+	int r;
+
+	if ((r = check_ready(g, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		bool serving = false;
+		for (size_t b = 0; b < g->nbackends && !serving; b++) {
+			enum rollout_traffic_state st;
+			if ((r = g->lb.ops->get_state(g->lb.state, g->backends[b], names[i], &st, err)) < 0)
+				return plugin_fail(g, r, "reading the state", g->backends[b], names[i], err);
+			serving = st == ROLLOUT_TRAFFIC_ALLOWED || st == ROLLOUT_TRAFFIC_DRAINING;
+		}
+		if (serving)
+			ret_blue[nb++] = i;
+		else
+			ret_green[ng++] = i;
+	}
+	if (nb == 0 || ng == 0)
+		return rollout_error_set(err, -ENOENT, "NO_INSTANCES",
+					 "cannot tell the fleets apart by traffic: %zu of %zu instances serve traffic; "
+					 "take the idle (green) fleet out of the load balancer, or name it with "
+					 "targetInstances tag filters",
+					 nb, n);
+	*ret_nblue = nb;
+	*ret_ngreen = ng;
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */

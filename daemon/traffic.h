@@ -159,11 +159,27 @@ int traffic_bg_retire(const struct traffic_group *g, const char *const *blue, si
 		      struct rollout_error *err);
 
 /* The platform-resolvable selector of the green fleet: a JSON object
- * {"targetInstances": {...}} built from a DeploymentInfo's targetInstances
- * (tagFilters, ec2TagSet), which the onprem platform plugin resolves like a
- * group. malloc'd; -ENOENT with err filled (MISSING_BLUE_GREEN_DEPLOYMENT_-
- * CONFIGURATION) when the deployment names no green fleet. */
-int traffic_green_selector(const char *deployment_json, char **ret_json, struct rollout_error *err);
+ * {"targetInstances": {...}} that the onprem platform plugin resolves like a
+ * group, built from (first found):
+ *   1. the deployment's targetInstances {tagFilters, ec2TagSet} (CodeDeploy's
+ *      member for the replacement fleet; rolloutd matches it against
+ *      on-premises instance tags);
+ *   2. the group's blueGreenDeploymentConfiguration.greenFleetProvisioningOption
+ *      {action: DISCOVER_EXISTING, onPremisesInstanceTagFilters: [...] |
+ *      onPremisesTagSet: {...}} (rolloutd extension).
+ * deployment_json / group_json may be NULL. malloc'd; -ENOENT with err
+ * filled (MISSING_BLUE_GREEN_DEPLOYMENT_CONFIGURATION) when neither names a
+ * green fleet: the engine then uses traffic_split_fleets(). */
+int traffic_green_selector(const char *deployment_json, const char *group_json, char **ret_json,
+			   struct rollout_error *err);
+
+/* The green fleet by traffic state (for alternating fleets, when no tags
+ * name it): of the group's instances, those out of service (BLOCKED or
+ * ABSENT) in every backend are green, those ALLOWED in any backend are blue.
+ * Writes indexes into names to ret_blue / ret_green (each of size n) and
+ * their counts. -ENOENT (NO_INSTANCES) when either fleet would be empty. */
+int traffic_split_fleets(const struct traffic_group *g, const char *const *names, size_t n, size_t *ret_blue,
+			 size_t *ret_nblue, size_t *ret_green, size_t *ret_ngreen, struct rollout_error *err);
 
 /* trafficRoutingConfig of a Server deployment config. */
 enum traffic_routing_type { TRAFFIC_ALL_AT_ONCE = 0, TRAFFIC_CANARY = 1, TRAFFIC_LINEAR = 2 };

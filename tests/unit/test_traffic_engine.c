@@ -384,14 +384,47 @@ static void test_green_selector(void **state)
 
 	assert_int_equal(traffic_green_selector("{\"targetInstances\":{\"tagFilters\":[{\"Key\":\"color\","
 						"\"Value\":\"green\",\"Type\":\"KEY_AND_VALUE\"}]}}",
-						&s, &err),
+						NULL, &s, &err),
 			 0);
 	assert_string_equal(s, "{\"targetInstances\":{\"tagFilters\":[{\"Key\":\"color\",\"Value\":\"green\","
 			       "\"Type\":\"KEY_AND_VALUE\"}]}}");
 	free(s);
-	assert_int_equal(traffic_green_selector("{}", &s, &err), -ENOENT);
+	/* the group's extension, when the deployment names none */
+	assert_int_equal(traffic_green_selector("{}",
+						"{\"blueGreenDeploymentConfiguration\":{\"greenFleetProvisioningOption\":"
+						"{\"action\":\"DISCOVER_EXISTING\",\"onPremisesTagSet\":{"
+						"\"onPremisesTagSetList\":[[{\"Key\":\"fleet\",\"Value\":\"b\"}]]}}}}",
+						&s, &err),
+			 0);
+	assert_string_equal(s, "{\"targetInstances\":{\"ec2TagSet\":{\"ec2TagSetList\":[[{\"Key\":\"fleet\","
+			       "\"Value\":\"b\"}]]}}}");
+	free(s);
+	assert_int_equal(traffic_green_selector("{}", NULL, &s, &err), -ENOENT);
 	assert_string_equal(err.code, "MISSING_BLUE_GREEN_DEPLOYMENT_CONFIGURATION");
 	assert_non_null(strstr(err.message, "targetInstances"));
+}
+
+static void test_split_fleets(void **state)
+{
+	struct traffic_group *g = parse(BG);
+	struct rollout_error err = ERR_INIT;
+	const char *names[] = { "b1", "g1", "b2", "g2", "nowhere" };
+	size_t blue[5], green[5], nb = 0, ng = 0;
+
+	F.s[2].blocked = F.s[3].blocked = true;
+	assert_int_equal(traffic_split_fleets(g, names, 5, blue, &nb, green, &ng, &err), 0);
+	assert_int_equal(nb, 2);
+	assert_int_equal(ng, 3);
+	assert_int_equal(blue[0], 0);
+	assert_int_equal(blue[1], 2);
+	assert_int_equal(green[0], 1);
+	assert_int_equal(green[1], 3);
+	assert_int_equal(green[2], 4); /* absent from the pool: idle */
+	F.s[2].blocked = F.s[3].blocked = false;
+	assert_int_equal(traffic_split_fleets(g, names, 4, blue, &nb, green, &ng, &err), -ENOENT);
+	assert_string_equal(err.code, "NO_INSTANCES");
+	assert_non_null(strstr(err.message, "4 of 4 instances serve traffic"));
+	traffic_group_free(g);
 }
 
 /* ---- weighted shift ------------------------------------------------------ */
@@ -483,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_routing),
 		cmocka_unit_test_setup(test_blue_green, setup),
 		cmocka_unit_test(test_green_selector),
+		cmocka_unit_test_setup(test_split_fleets, setup),
 		cmocka_unit_test_setup(test_shift_success, setup),
 		cmocka_unit_test_setup(test_shift_alarm, setup),
 	};
