@@ -37,6 +37,35 @@ static inline int hu_settings(const char *alarm, const char *settings_json, json
 	return 0;
 }
 
+/* "250ms", "5s", "2m", "1h" or a bare number of seconds -> milliseconds. */
+static inline int hu_parse_duration(const char *s, int64_t *ret_ms)
+{
+	char *end;
+	double v;
+	double mul = 1000;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0 || !isfinite(v))
+		return -EINVAL;
+	if (strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "s") == 0 || *end == '\0')
+		mul = 1000;
+	else if (strcmp(end, "m") == 0)
+		mul = 60000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600000;
+	else
+		return -EINVAL;
+	if (v * mul > 1e15)
+		return -ERANGE;
+	*ret_ms = (int64_t)(v * mul);
+	return 0;
+}
+
 /* -EINVAL naming the first key of o not in allowed (NULL-terminated) nor a
  * common key, and listing the accepted ones. */
 static inline int hu_known_keys(const char *alarm, const json_t *o, const char *const *allowed,
@@ -64,6 +93,18 @@ static inline int hu_known_keys(const char *alarm, const json_t *o, const char *
 						 alarm, k, list);
 		}
 	}
+	/* `interval` is the daemon's (alarm polling); checked here too so that a
+	 * bad one is refused at start, where plugins validate their alarms. */
+	v = json_object_get(o, "interval");
+	if (v) {
+		int64_t ms;
+		const char *s = json_string_value(v);
+		if (!s || hu_parse_duration(s, &ms) < 0 || ms < 100 || ms > 3600 * 1000)
+			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
+						 "alarm %s: interval '%s' is not a duration between 100ms and 1h (write "
+						 "e.g. 10s)",
+						 alarm, s ? s : "(not a value)");
+	}
 	return 0;
 }
 
@@ -81,35 +122,6 @@ static inline int hu_str(const char *alarm, const json_t *o, const char *key, co
 		return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
 					 "alarm %s: '%s' must be a single value, not a list or mapping", alarm, key);
 	*ret = json_string_value(v);
-	return 0;
-}
-
-/* "250ms", "5s", "2m", "1h" or a bare number of seconds -> milliseconds. */
-static inline int hu_parse_duration(const char *s, int64_t *ret_ms)
-{
-	char *end;
-	double v;
-	double mul = 1000;
-
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0 || !isfinite(v))
-		return -EINVAL;
-	if (strcmp(end, "ms") == 0)
-		mul = 1;
-	else if (strcmp(end, "s") == 0 || *end == '\0')
-		mul = 1000;
-	else if (strcmp(end, "m") == 0)
-		mul = 60000;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600000;
-	else
-		return -EINVAL;
-	if (v * mul > 1e15)
-		return -ERANGE;
-	*ret_ms = (int64_t)(v * mul);
 	return 0;
 }
 
