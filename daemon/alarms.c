@@ -41,14 +41,16 @@ struct watch {
 	bool ignore_failure, rollback;
 	alarms_stop_fn fn;
 	void *userdata;
-	bool stopped; /* under M.lock */
+	pthread_t thread;
+	bool stopped; /* under M.lock: the thread must end */
+	bool exited;  /* under M.lock: the thread has ended; join it */
 };
 
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC; broadcast on every stop */
-	struct watch *list;
-	size_t threads;
+	struct watch *list; /* running watches */
+	struct watch *dead; /* stopped; joined and freed once exited */
 	pthread_once_t once;
 } M = { .lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT };
 
@@ -237,13 +239,33 @@ static struct watch *watch_free(struct watch *w)
 	return NULL;
 }
 
-static void unlink_locked(struct watch *w)
+/* Moves w from the running list to the dead list and tells its thread. */
+static void kill_locked(struct watch *w)
 {
+	w->stopped = true;
 	for (struct watch **pp = &M.list; *pp; pp = &(*pp)->next)
 		if (*pp == w) {
 			*pp = w->next;
-			return;
+			w->next = M.dead;
+			M.dead = w;
+			break;
 		}
+	pthread_cond_broadcast(&M.cond);
+}
+
+/* Joins (promptly: they have returned) and frees the exited dead watches. */
+static void reap_locked(void)
+{
+	for (struct watch **pp = &M.dead; *pp;) {
+		struct watch *w = *pp;
+		if (!w->exited) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		pthread_join(w->thread, NULL);
+		watch_free(w);
+	}
 }
 
 static struct watch *find_locked(struct rd_daemon *d, const char *id)
@@ -330,8 +352,7 @@ static void *watch_main(void *arg)
 		fire = poll_due(w, now, msg, sizeof(msg));
 		pthread_mutex_lock(&M.lock);
 		if (fire && !w->stopped) {
-			w->stopped = true;
-			unlink_locked(w);
+			kill_locked(w);
 			pthread_mutex_unlock(&M.lock);
 			rd_logt(LOG_NOTICE, TAG, "%s: stopping the deployment (ALARM_ACTIVE%s): %s", w->id,
 				w->rollback ? ", then rolling back" : "", msg);
@@ -340,11 +361,9 @@ static void *watch_main(void *arg)
 			pthread_mutex_lock(&M.lock);
 		}
 	}
-	unlink_locked(w);
-	M.threads--;
+	w->exited = true;
 	pthread_cond_broadcast(&M.cond);
 	pthread_mutex_unlock(&M.lock);
-	watch_free(w);
 	return NULL;
 }
 
@@ -353,8 +372,6 @@ int alarms_watch_start(struct rd_daemon *d, const char *deployment_id, const cha
 {
 	const json_t *ac = alarms_effective_config(group_doc, deployment_doc), *al;
 	struct watch *w = NULL;
-	pthread_attr_t attr;
-	pthread_t th;
 	int64_t def = default_interval_ms(), now = rd_mono_ms();
 	size_t i;
 	int r;
@@ -410,22 +427,19 @@ int alarms_watch_start(struct rd_daemon *d, const char *deployment_id, const cha
 		return 0;
 	}
 	pthread_mutex_lock(&M.lock);
+	reap_locked();
 	if (find_locked(d, deployment_id)) {
 		pthread_mutex_unlock(&M.lock);
 		watch_free(w);
 		return -EEXIST;
 	}
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = -pthread_create(&th, &attr, watch_main, w);
-	pthread_attr_destroy(&attr);
+	r = -pthread_create(&w->thread, NULL, watch_main, w);
 	if (r < 0) {
 		pthread_mutex_unlock(&M.lock);
 		goto fail;
 	}
 	w->next = M.list;
 	M.list = w;
-	M.threads++;
 	pthread_mutex_unlock(&M.lock);
 	rd_logt(LOG_INFO, TAG, "%s: polling %zu alarm(s)%s%s", deployment_id, w->n,
 		w->ignore_failure ? ", ignoring poll failures" : "",
@@ -445,11 +459,9 @@ void alarms_watch_stop(struct rd_daemon *d, const char *deployment_id)
 	pthread_once(&M.once, module_init);
 	pthread_mutex_lock(&M.lock);
 	w = find_locked(d, deployment_id);
-	if (w) {
-		w->stopped = true;
-		unlink_locked(w);
-		pthread_cond_broadcast(&M.cond);
-	}
+	if (w)
+		kill_locked(w);
+	reap_locked();
 	pthread_mutex_unlock(&M.lock);
 }
 
@@ -470,16 +482,18 @@ void alarms_shutdown(struct rd_daemon *d)
 	pthread_mutex_lock(&M.lock);
 	for (struct watch *w = M.list, *next; w; w = next) {
 		next = w->next;
-		if (w->d == d) {
-			w->stopped = true;
-			unlink_locked(w);
-		}
+		if (w->d == d)
+			kill_locked(w);
 	}
-	pthread_cond_broadcast(&M.cond);
-	/* Threads of other daemons (tests) may keep running; wait for all, the
-	 * process has one daemon in practice. */
-	while (M.threads > 0)
+	for (;;) {
+		bool running = false;
+		reap_locked();
+		for (struct watch *w = M.dead; w; w = w->next)
+			running = running || w->d == d;
+		if (!running)
+			break;
 		pthread_cond_wait(&M.cond, &M.lock);
+	}
 	pthread_mutex_unlock(&M.lock);
 }
 

@@ -1,0 +1,109 @@
+"""Alarm polling (daemon/alarms.c) with real plugins, without the engine:
+health-driver watch starts a watch as the engine does and reports whether
+and why it would stop the deployment."""
+
+import time
+
+import pytest
+
+from health_helpers import (Exporter, Moto, Prometheus, Watch, aws_env, group_doc, write_config)
+
+
+@pytest.fixture
+def prom(tmp_path):
+    ex = Exporter()
+    p = Prometheus(tmp_path, [ex.port])
+    p.exporter = ex
+    yield p
+    p.close()
+    ex.close()
+
+
+def test_prometheus_alarm_fires_mid_watch(tmp_path, prom):
+    cfg = write_config(tmp_path, {"prometheus": {"url": prom.url}}, alarms={
+        "error-rate": {"plugin": "prometheus", "query": "app_error_ratio", "threshold": "0.1",
+                       "interval": "300ms"}})
+    prom.exporter.set_error_ratio(0.0)
+    prom.wait_value("app_error_ratio", lambda v: v == 0.0)
+    w = Watch(cfg, group_doc(["error-rate"]), seconds=30)
+    assert w.started == {"watching": True}
+    time.sleep(1.5)  # several OK polls: nothing happens
+    assert w.proc.poll() is None
+    raised = time.monotonic()
+    prom.exporter.set_error_ratio(0.6)
+    r = w.result()
+    assert r["fired"] and r["rollback"], r
+    assert "Alarm error-rate is in ALARM state" in r["message"] and "above the threshold 0.1" in r["message"], r
+    # scrape (500 ms) + poll interval (300 ms) + slack
+    assert time.monotonic() - raised < 5, time.monotonic() - raised
+
+
+def test_no_rollback_unless_stop_on_alarm_listed(tmp_path, prom):
+    cfg = write_config(tmp_path, {"prometheus": {"url": prom.url}}, alarms={
+        "error-rate": {"plugin": "prometheus", "query": "app_error_ratio", "threshold": "0.1",
+                       "interval": "200ms"}})
+    prom.exporter.set_error_ratio(0.9)
+    prom.wait_value("app_error_ratio", lambda v: v > 0.5)
+    w = Watch(cfg, group_doc(["error-rate"], rollback_on_alarm=False), seconds=20)
+    r = w.result()
+    assert r["fired"] and not r["rollback"], r
+
+
+def test_insufficient_data_does_not_pass_silently(tmp_path, prom):
+    cfg = write_config(tmp_path, {"prometheus": {"url": prom.url}}, alarms={
+        "silent": {"plugin": "prometheus", "query": "app_not_exported_total", "threshold": "0",
+                   "interval": "200ms"}})
+    # ignorePollAlarmFailure false: the deployment is stopped, saying why
+    w = Watch(cfg, group_doc(["silent"]), seconds=20)
+    r = w.result()
+    assert r["fired"], r
+    assert "Alarm silent has INSUFFICIENT_DATA" in r["message"] and "min_samples 1" in r["message"], r
+    assert "ignorePollAlarmFailure" in r["message"]
+    # ignorePollAlarmFailure true: polling goes on, and the log says so
+    w = Watch(cfg, group_doc(["silent"], ignore=True), seconds=2)
+    r = w.result()
+    assert r == {"fired": False}
+    assert "alarm silent (prometheus) is INSUFFICIENT_DATA" in w.stderr, w.stderr
+
+
+def test_disabled_and_override(tmp_path, prom):
+    cfg = write_config(tmp_path, {"prometheus": {"url": prom.url}}, alarms={
+        "bad": {"plugin": "prometheus", "query": "app_error_ratio", "threshold": "-1", "interval": "200ms"}})
+    # a disabled configuration is not polled at all
+    w = Watch(cfg, group_doc(["bad"], enabled=False), seconds=1)
+    assert w.started == {"watching": False}
+    assert w.result() == {"fired": False}
+    # a deployment's overrideAlarmConfiguration replaces the group's
+    w = Watch(cfg, group_doc(["bad"]), {"overrideAlarmConfiguration": {"enabled": False, "alarms": []}},
+              seconds=1)
+    assert w.started == {"watching": False}
+    w.result()
+    w = Watch(cfg, group_doc([], enabled=False),
+              {"overrideAlarmConfiguration": {"enabled": True, "alarms": [{"name": "bad"}]}}, seconds=10)
+    assert w.started == {"watching": True}
+    assert w.result()["fired"]
+
+
+def test_cloudwatch_fallback_flip_mid_watch(tmp_path):
+    moto = Moto(tmp_path)
+    try:
+        cw = moto.client("cloudwatch")
+        cw.put_metric_alarm(AlarmName="p99-latency", MetricName="Latency", Namespace="App", Statistic="Average",
+                            Period=60, EvaluationPeriods=1, Threshold=1.0,
+                            ComparisonOperator="GreaterThanThreshold")
+        cfg = write_config(tmp_path, {"cloudwatch": {"endpoint": moto.url}})
+        env = aws_env(ROLLOUTD_ALARM_INTERVAL_MS=300)
+        # p99-latency has no definition: the cloudwatch plugin reads it by name
+        w = Watch(cfg, group_doc(["p99-latency"]), seconds=30, env=env)
+        assert w.started == {"watching": True}
+        time.sleep(1.0)
+        assert w.proc.poll() is None
+        cw.set_alarm_state(AlarmName="p99-latency", StateValue="ALARM", StateReason="latency 3s")
+        r = w.result()
+        assert r["fired"] and r["rollback"] and "latency 3s" in r["message"], r
+        # an unknown alarm with ignorePollAlarmFailure: never fires
+        w = Watch(cfg, group_doc(["nope"], ignore=True), seconds=2, env=env)
+        assert w.result() == {"fired": False}
+        assert "no alarm named 'nope'" in w.stderr
+    finally:
+        moto.close()
