@@ -801,6 +801,14 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 	char err[1024] = "";
 	int r;
 
+	if (!s->has_rollout_bundle && !s->local_location) {
+		fail(out, EC_UNKNOWN,
+		     "the deployment specification has neither RolloutBundle nor a Local File/Directory revision "
+		     "(revision type %s); rollout-agent downloads bundles only from rolloutd's bundle cache (enable the "
+		     "source plugin of this revision type in rolloutd)",
+		     s->revision_type ? s->revision_type : "none");
+		return;
+	}
 	retention(ag, p);
 	if ((r = rd_mkdir_p(p->logs, 0755)) < 0 || (r = rd_mkdir_p(p->instr_dir, 0755)) < 0) {
 		fail(out, EC_UNKNOWN, "cannot create %s: %s", p->dep_dir, strerror(-r));

@@ -262,6 +262,10 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int c, r, lockfd;
 
+	/* before anything slow: a SIGTERM during start-up is a clean stop */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -309,9 +313,6 @@ int main(int argc, char **argv)
 			  agent.cfg->root_dir, lockpath);
 		return 1;
 	}
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if ((r = runner_init()) < 0)
 		log_warning("cannot become a child subreaper (%s): timed-out hooks' setsid escapees may survive",
 			    strerror(-r));

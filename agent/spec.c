@@ -234,13 +234,6 @@ static int parse_spec(const char *text, size_t len, struct deploy_spec **ret, ch
 		s->rb_size = (uint64_t)json_integer_value(sz);
 		s->has_rollout_bundle = true;
 	}
-	if (!s->has_rollout_bundle && !s->local_location) {
-		snprintf(err, errlen,
-			 "the deployment specification has neither RolloutBundle nor a Local File/Directory revision "
-			 "(revision type %s); rollout-agent downloads bundles only through rolloutd",
-			 s->revision_type ? s->revision_type : "none");
-		goto out;
-	}
 	o = json_object_get(json_object_get(j, "AgentActionOverrides"), "AgentOverrides");
 	if (json_is_object(o)) {
 		const char *feb = json_string_value(json_object_get(o, "FileExistsBehavior"));

@@ -296,9 +296,15 @@ class Agent:
             json.dump(cfg, f, indent=2)
         self.proc = None
 
-    def start(self):
+    def start(self, wait=True):
+        """Starts the agent; with wait, returns once it is polling (its signal handlers are set)."""
+        before = len(self.log())
         self.proc = subprocess.Popen([harness.binary("rollout-agent"), "--config", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if wait:
+            wait_for(lambda: " polling " in self.log()[before:] or self.proc.poll() is not None, 20,
+                     what="rollout-agent to start")
+            assert self.proc.poll() is None, "rollout-agent exited at start: %s" % self.proc.stderr.read().decode()
         return self
 
     def log(self):
