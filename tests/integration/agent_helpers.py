@@ -155,8 +155,15 @@ class FakeCommandService:
                     svc.requests.append((target, dict(self.headers), raw))
                 if hashlib.sha256(raw).hexdigest() != self.headers.get("X-Amz-Content-Sha256"):
                     return self._send(400, {"__type": "InvalidSignatureException", "message": "body hash"})
-                if "codedeploy-commands/aws4_request" not in self.headers.get("Authorization", ""):
+                auth = self.headers.get("Authorization", "")
+                if "codedeploy-commands/aws4_request" not in auth:
                     return self._send(400, {"__type": "InvalidSignatureException", "message": "scope"})
+                # every signed header must be present (as rolloutd checks)
+                signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";") if "SignedHeaders=" in auth else []
+                missing = [h for h in signed if h not in {k.lower() for k in self.headers.keys()}]
+                if missing or "x-amz-content-sha256" not in signed or "x-amz-target" not in signed:
+                    return self._send(400, {"__type": "IncompleteSignatureException",
+                                            "message": "signed headers %s missing or incomplete" % missing})
                 body = json.loads(raw or b"{}")
                 op = target.split(".")[-1]
                 if not target.startswith("CodeDeployCommandService_v20141006."):

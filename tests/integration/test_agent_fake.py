@@ -407,6 +407,22 @@ def test_config_errors(tmp_path):
     assert p.returncode == 1 and "'daemon_cert' is missing" in p.stderr
 
 
+def test_sigterm_during_a_hook_ends_it_and_reports(tmp_path, fake, agent):
+    www, events = str(tmp_path / "www"), str(tmp_path / "events.log")
+    started = str(tmp_path / "started")
+    sha, size = app_bundle(tmp_path, fake, "v1", www, events,
+                           hooks={"ApplicationStart": "touch %s; trap '' TERM; sleep 60" % started})
+    a = agent()
+    deploy(fake, "d-SIGTERM01", sha, size, commands=["DownloadBundle", "Install"])
+    hcid = fake.queue("ApplicationStart", spec_for("d-SIGTERM01", sha, size))
+    wait_for(lambda: os.path.exists(started), what="the hook to start")
+    t0 = time.monotonic()
+    a.stop(timeout=15)
+    assert time.monotonic() - t0 < 8  # TERM, 1 s grace (kill_grace), KILL, Complete
+    d = diag(fake.wait_complete(hcid, timeout=1))
+    assert d["error_code"] == 5 and "rollout-agent is shutting down" in d["message"]
+
+
 def test_backoff_and_clean_shutdown(tmp_path):
     port = harness.free_port()
     a = Agent(tmp_path, "http://127.0.0.1:%d" % port, HOST, "a", "s", "/nonexistent", developer_mode=True)
