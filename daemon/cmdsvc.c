@@ -160,8 +160,10 @@ void cmdsvc_dispatch(struct engine *e, struct eng_host *h)
 			 t->ev[t->cur].name, "Nonce", (json_int_t)(nonce & 0x7fffffffffffffffLL));
 	if (!body)
 		return;
+	/* Stored in this batch's transaction but answered at once: see
+	 * "durability" in engine.h. */
 	eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "InProgress", 0, 0, NULL), "dispatch");
-	eng_reply(e, h->poll, body);
+	eng_reply_now(e, h->poll, body);
 	h->poll = NULL;
 	t->phase = PH_DISPATCHED;
 	t->dispatched_ms = e->now_mono;
@@ -184,7 +186,7 @@ static void op_poll(struct engine *e, struct httpd_call *call, const json_t *bod
 	free(h->poll_identifier);
 	h->poll_identifier = strdup(hid);
 	if (h->poll) /* one held poll per host: the newer one wins */
-		eng_reply(e, h->poll, json_object());
+		eng_reply_now(e, h->poll, json_object());
 	h->poll = call;
 	h->poll_deadline = e->now_mono + e->long_poll_ms;
 	if (h->cur && h->cur->phase == PH_DISPATCHED && e->now_mono - h->cur->dispatched_ms > REDISPATCH_MS)
@@ -238,7 +240,7 @@ static void op_ack(struct engine *e, struct httpd_call *call, const json_t *body
 		return;
 	if (!t) {
 		/* Abandoned or unknown: tell the agent not to run it. */
-		eng_reply(e, call, json_pack("{s:s}", "CommandStatus", "Failed"));
+		eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "Failed"));
 		return;
 	}
 	payload = envelope_payload(body);
@@ -249,12 +251,12 @@ static void op_ack(struct engine *e, struct httpd_call *call, const json_t *body
 		eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "Succeeded", e->now_wall, e->now_wall, NULL),
 				"ack noop");
 		eng_event_end(e, t, ST_SKIPPED, NULL, false);
-		eng_reply(e, call, json_pack("{s:s}", "CommandStatus", "Succeeded"));
+		eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "Succeeded"));
 		return;
 	}
 	t->phase = PH_ACKED;
 	eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "InProgress", e->now_wall, 0, NULL), "ack");
-	eng_reply(e, call, json_pack("{s:s}", "CommandStatus", "InProgress"));
+	eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "InProgress"));
 }
 
 static void op_update(struct engine *e, struct httpd_call *call, const json_t *body)
@@ -268,7 +270,7 @@ static void op_update(struct engine *e, struct httpd_call *call, const json_t *b
 		return;
 	if (!t) {
 		/* Stopped or abandoned: the agent ends the hook (PROTOCOL.md). */
-		eng_reply(e, call, json_pack("{s:s}", "CommandStatus", "Failed"));
+		eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "Failed"));
 		return;
 	}
 	payload = envelope_payload(body);
@@ -282,7 +284,7 @@ static void op_update(struct engine *e, struct httpd_call *call, const json_t *b
 					"hook log");
 	}
 	json_decref(payload);
-	eng_reply(e, call, json_pack("{s:s}", "CommandStatus", "InProgress"));
+	eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "InProgress"));
 }
 
 static json_t *bounded_string(const char *s, size_t max)
@@ -348,7 +350,7 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 		return;
 	}
 	if (dp && dp->spec) {
-		eng_reply(e, call, json_incref(dp->spec));
+		eng_reply_now(e, call, json_incref(dp->spec));
 		return;
 	}
 	if (dp) {
@@ -395,7 +397,7 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 	}
 	if (dp)
 		dp->spec = json_incref(env);
-	eng_reply(e, call, env);
+	eng_reply_now(e, call, env);
 }
 
 void cmdsvc_handle(struct engine *e, struct httpd_call *call)

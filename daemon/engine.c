@@ -113,6 +113,12 @@ void eng_reply(struct engine *e, struct httpd_call *call, json_t *body)
 	out_push(e, r);
 }
 
+void eng_reply_now(struct engine *e, struct httpd_call *call, json_t *body)
+{
+	(void)e;
+	httpd_call_reply(call, body ? body : json_object());
+}
+
 void eng_reply_error(struct engine *e, struct httpd_call *call, const char *type, const char *fmt, ...)
 {
 	struct eng_reply *r = calloc(1, sizeof(*r));
@@ -973,10 +979,14 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 				 * runs it and will report (or fail it with error code 7). A
 				 * command handed out but never acknowledged is offered
 				 * again. */
-				if (cs && strcmp(cs, "InProgress") == 0 && json_is_integer(json_object_get(cmd, "acked_time"))) {
+				if (cs && strcmp(cs, "InProgress") == 0) {
 					struct eng_host *h = t->host;
 					if (h && h->cur == t) {
-						t->phase = PH_ACKED;
+						/* handed out (and maybe acknowledged) before the
+						 * restart: give the agent time to report before
+						 * offering it again (cmdsvc REDISPATCH_MS). */
+						t->phase = json_is_integer(json_object_get(cmd, "acked_time")) ? PH_ACKED
+														   : PH_DISPATCHED;
 						t->dispatched_ms = e->now_mono;
 						h->last_seen = e->now_mono;
 					}
@@ -1283,7 +1293,7 @@ static void check_timers(struct engine *e)
 		for (struct eng_host *h = e->hb[b]; h; h = h->hnext) {
 			struct eng_target *t = h->cur;
 			if (h->poll && e->now_mono >= h->poll_deadline) {
-				eng_reply(e, h->poll, json_object());
+				eng_reply_now(e, h->poll, json_object());
 				h->poll = NULL;
 				h->last_seen = e->now_mono;
 			}
@@ -1412,22 +1422,38 @@ static void clock_now(struct engine *e)
 	e->now_mono = rd_mono_ms();
 }
 
+/* How long a transaction holding only writes nobody waits for (commands
+ * handed out, acknowledgements, live output) may stay open to share its
+ * fsync with the next agent report. */
+#define LIGHT_TX_MS 25
+
 static void *engine_main(void *arg)
 {
 	struct engine *e = arg;
 	bool first = true;
-	int64_t last_tick = 0;
+	int64_t last_tick = 0, tx_deadline = 0;
 
 	for (;;) {
 		struct eng_input *batch, *in, *next;
-		bool quit;
-		int r;
+		bool quit, heavy;
+		int r = 0;
 
 		pthread_mutex_lock(&e->lock);
 		while (!e->in_head && !e->quit && !first) {
 			struct timespec ts;
+			int64_t wait_ms = 1000;
+			if (e->tx) {
+				wait_ms = tx_deadline - rd_mono_ms();
+				if (wait_ms <= 0)
+					break;
+			}
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
+			ts.tv_sec += wait_ms / 1000;
+			ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
 			if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) != 0)
 				break;
 		}
@@ -1437,12 +1463,16 @@ static void *engine_main(void *arg)
 		pthread_mutex_unlock(&e->lock);
 
 		clock_now(e);
-		e->tx_err = 0;
-		r = store_eng_begin(e->d->store, &e->tx);
-		if (r < 0) {
-			ELOG(LOG_ERR, "cannot begin a store transaction: %s", strerror(-r));
-			e->tx = NULL;
+		if (!e->tx) {
+			e->tx_err = 0;
+			r = store_eng_begin(e->d->store, &e->tx);
+			if (r < 0) {
+				ELOG(LOG_ERR, "cannot begin a store transaction: %s", strerror(-r));
+				e->tx = NULL;
+			}
+			tx_deadline = e->now_mono + LIGHT_TX_MS;
 		}
+		heavy = first || quit;
 		if (e->tx) {
 			if (first)
 				resume(e);
@@ -1452,6 +1482,8 @@ static void *engine_main(void *arg)
 					in->call = NULL;
 					continue;
 				}
+				if (in->type != IN_CALL)
+					heavy = true;
 				apply(e, in);
 				e->inputs_total++;
 			}
@@ -1474,6 +1506,19 @@ static void *engine_main(void *arg)
 				e->instances_changed = false;
 				autoupdate_scan(e);
 			}
+			/* Commit now when someone waits for it (a report's answer, a
+			 * stop, plugin work, a finished deployment) or the light
+			 * transaction is old enough; else keep it open (group commit). */
+			heavy = heavy || e->out_head || e->jobs || e->stops_done || e->tx_err;
+			for (struct eng_dep *dp = e->deps; dp && !heavy; dp = dp->next)
+				heavy = dp->finished;
+			if (!heavy && store_eng_has_writes(e->tx) && e->now_mono < tx_deadline) {
+				for (in = batch; in; in = next) {
+					next = in->next;
+					input_free(in);
+				}
+				continue;
+			}
 			if (e->tx_err == 0) {
 				r = store_eng_commit(e->tx);
 				e->commits++;
@@ -1483,9 +1528,9 @@ static void *engine_main(void *arg)
 			}
 			e->tx = NULL;
 		}
-		if (!e->tx && r < 0) {
-			/* Nothing of this batch is durable: refuse what was asked and
-			 * rebuild the state from the store. */
+		if (r < 0) {
+			/* Nothing of this transaction is durable: refuse what waited for
+			 * it and rebuild the state from the store. */
 			ELOG(LOG_ERR, "store transaction failed (%s); reloading the engine state", strerror(-r));
 			out_flush(e, true);
 			stops_signal(e, -EIO);

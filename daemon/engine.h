@@ -12,6 +12,17 @@
  * (group commit, DESIGN.md point 7) and an agent's report is answered only
  * once it is durable. A daemon killed at any point resumes from the store.
  *
+ * Durability of the host-command calls: PutHostCommandComplete is answered
+ * only after its transaction committed. Polls, specification requests,
+ * acknowledgements and updates are answered at once; what they change
+ * (handed out, acknowledged, live output) is written in the same batch's
+ * transaction and so is durable milliseconds later. If the daemon dies in
+ * that window, a command that looked handed out is offered again, which
+ * rollout-agent tolerates (it polls only between commands), and a command
+ * handed out before a restart is not offered again for 30 s, giving its
+ * agent time to acknowledge or complete it. This keeps one fsync per
+ * lifecycle event instead of three.
+ *
  * Liveness (host-agent protocol, agent/PROTOCOL.md):
  *  - a command not picked up by its host within 5 minutes fails its
  *    lifecycle event (deployment error AGENT_ISSUE if it fails for that);

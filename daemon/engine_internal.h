@@ -161,7 +161,10 @@ struct eng_job {
 
 /* engine.c */
 void eng_post(struct engine *e, struct eng_input *in);
+/* Answers once this batch's transaction committed (agent reports). */
 void eng_reply(struct engine *e, struct httpd_call *call, json_t *body);
+/* Answers at once (nothing the caller must find durable). */
+void eng_reply_now(struct engine *e, struct httpd_call *call, json_t *body);
 void eng_reply_error(struct engine *e, struct httpd_call *call, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 struct eng_dep *eng_dep_find(struct engine *e, const char *id);

@@ -12,6 +12,7 @@
 struct store_tx {
 	struct store *st;
 	struct store_conn *c;
+	sqlite3_int64 changes0;
 };
 
 int store_eng_begin(struct store *st, struct store_tx **ret)
@@ -33,8 +34,14 @@ int store_eng_begin(struct store *st, struct store_tx **ret)
 		free(tx);
 		return r;
 	}
+	tx->changes0 = sqlite3_total_changes64(tx->c->db);
 	*ret = tx;
 	return 0;
+}
+
+bool store_eng_has_writes(struct store_tx *tx)
+{
+	return sqlite3_total_changes64(tx->c->db) != tx->changes0;
 }
 
 int store_eng_commit(struct store_tx *tx)

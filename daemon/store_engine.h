@@ -20,6 +20,8 @@ int store_eng_begin(struct store *st, struct store_tx **ret);
  * also on failure. */
 int store_eng_commit(struct store_tx *tx);
 void store_eng_rollback(struct store_tx *tx);
+/* Whether anything was written since store_eng_begin(). */
+bool store_eng_has_writes(struct store_tx *tx);
 
 /* ---- deployments ---- */
 

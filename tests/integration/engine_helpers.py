@@ -8,6 +8,8 @@ behaviour(deployment_id, event) -> "ok" | "fail" | "noop" | "hang" | "silent",
 and records what it did in .done (list of (deployment_id, event, result)).
 """
 
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -49,6 +51,8 @@ class Signed:
         self.service = service
         self.timeout = timeout
         self.conn = None
+        self.fast_sign = False
+        self._key_day = None
 
     def call(self, target, body, timeout=None, retry_for=0.0):
         """One call; with retry_for > 0, connection failures and 5xx answers
@@ -65,11 +69,39 @@ class Signed:
                     raise
             time.sleep(0.1)
 
+    def _headers(self, target, data):
+        """SigV4 headers. botocore's signer by default; a direct hashlib/hmac
+        signer (same algorithm, ~20x cheaper) when fast_sign is set, for the
+        benchmark where the client's CPU would otherwise dominate."""
+        if not self.fast_sign:
+            req = AWSRequest(method="POST", url=self.url + "/", data=data,
+                             headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
+            SigV4Auth(self.creds, self.service, harness.REGION).add_auth(req)
+            return dict(req.headers.items())
+        now = time.gmtime()
+        amzdate = time.strftime("%Y%m%dT%H%M%SZ", now)
+        day = amzdate[:8]
+        host = "%s:%d" % (self.host, self.port)
+        payload = hashlib.sha256(data).hexdigest()
+        signed = "content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target"
+        canon = "POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:%s\nx-amz-content-sha256:%s\n" \
+                "x-amz-date:%s\nx-amz-target:%s\n\n%s\n%s" % (host, payload, amzdate, target, signed, payload)
+        scope = "%s/%s/%s/aws4_request" % (day, harness.REGION, self.service)
+        sts = "AWS4-HMAC-SHA256\n%s\n%s\n%s" % (amzdate, scope, hashlib.sha256(canon.encode()).hexdigest())
+        if self._key_day != day:
+            k = ("AWS4" + self.creds.secret_key).encode()
+            for part in (day, harness.REGION, self.service, "aws4_request"):
+                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+            self._key, self._key_day = k, day
+        sig = hmac.new(self._key, sts.encode(), hashlib.sha256).hexdigest()
+        return {"Content-Type": "application/x-amz-json-1.1", "Host": host, "X-Amz-Date": amzdate,
+                "X-Amz-Target": target, "X-Amz-Content-Sha256": payload,
+                "Authorization": "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s"
+                % (self.creds.access_key, scope, signed, sig)}
+
     def _call(self, target, body, timeout=None):
         data = json.dumps(body).encode()
-        req = AWSRequest(method="POST", url=self.url + "/", data=data,
-                         headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
-        SigV4Auth(self.creds, self.service, harness.REGION).add_auth(req)
+        headers = self._headers(target, data)
         for attempt in (0, 1):
             try:
                 if self.conn is None:
@@ -77,7 +109,7 @@ class Signed:
                 self.conn.timeout = timeout or self.timeout
                 if self.conn.sock is not None:
                     self.conn.sock.settimeout(timeout or self.timeout)
-                self.conn.request("POST", "/", body=data, headers=dict(req.headers.items()))
+                self.conn.request("POST", "/", body=data, headers=headers)
                 r = self.conn.getresponse()
                 raw = r.read().decode()
                 break
