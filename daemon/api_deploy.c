@@ -409,15 +409,30 @@ void api_op_put_lifecycle_event_hook_execution_status(struct rd_daemon *d, struc
 
 /* ---- targets and (deprecated) instances ---- */
 
-static int need_started(struct rd_daemon *d, struct httpd_call *call, const char *id)
+/* The deployment exists and has targets to show (not Created/Queued). */
+static int need_started_platform(struct rd_daemon *d, struct httpd_call *call, const char *id, char plat[16])
 {
-	char st[16], plat[16];
+	char st[16];
+	int r;
 
 	if (!id) {
 		httpd_call_error(call, "DeploymentIdRequiredException", "deploymentId is required");
 		return -EINVAL;
 	}
-	return need_deployment(d, call, id, st, plat);
+	r = need_deployment(d, call, id, st, plat);
+	if (r == 0 && (!strcmp(st, "Created") || !strcmp(st, "Queued"))) {
+		httpd_call_error(call, "DeploymentNotStartedException",
+				 "Deployment %s is %s: it has no targets yet; retry once it is InProgress", id, st);
+		return -EAGAIN;
+	}
+	return r;
+}
+
+static int need_started(struct rd_daemon *d, struct httpd_call *call, const char *id)
+{
+	char plat[16];
+
+	return need_started_platform(d, call, id, plat);
 }
 
 void api_op_list_deployment_targets(struct rd_daemon *d, struct httpd_call *call, json_t *in)
@@ -511,11 +526,11 @@ void api_op_list_deployment_instances(struct rd_daemon *d, struct httpd_call *ca
 	const char *id = api_str(in, "deploymentId");
 	json_t *statuses = json_object_get(in, "instanceStatusFilter"), *types = json_object_get(in, "instanceTypeFilter");
 	json_t *ids = NULL, *out;
-	char *cursor = NULL, st[16], plat[16];
+	char *cursor = NULL, plat[16];
 	bool more = false;
 	int r;
 
-	if (need_deployment(d, call, id, st, plat) < 0)
+	if (need_started_platform(d, call, id, plat) < 0)
 		return;
 	if (strcmp(plat, "Server")) {
 		httpd_call_error(call, "InvalidComputePlatformException",
@@ -542,10 +557,9 @@ void api_op_get_deployment_instance(struct rd_daemon *d, struct httpd_call *call
 {
 	const char *id = api_str(in, "deploymentId"), *iid = api_str(in, "instanceId");
 	json_t *s = NULL;
-	char st[16], plat[16];
 	int r;
 
-	if (need_deployment(d, call, id, st, plat) < 0)
+	if (need_started(d, call, id) < 0)
 		return;
 	r = store_instance_summary_get(d->store, id, iid, &s);
 	if (r == -ENOENT)
@@ -560,14 +574,14 @@ void api_op_batch_get_deployment_instances(struct rd_daemon *d, struct httpd_cal
 {
 	const char *id = api_str(in, "deploymentId");
 	json_t *iids = json_object_get(in, "instanceIds"), *n, *out;
-	char st[16], plat[16], errmsg[512] = "";
+	char errmsg[512] = "";
 	size_t i;
 
 	if (json_array_size(iids) > BATCH_MAX) {
 		httpd_call_error(call, "BatchLimitExceededException", "at most %d instanceIds per call", BATCH_MAX);
 		return;
 	}
-	if (need_deployment(d, call, id, st, plat) < 0)
+	if (need_started(d, call, id) < 0)
 		return;
 	out = json_array();
 	json_array_foreach(iids, i, n)

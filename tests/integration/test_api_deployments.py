@@ -289,6 +289,17 @@ def test_deployment_targets_read_side(daemon, cd):
         "InvalidInstanceStatusException"
     assert error_code(cd.list_deployment_targets, deploymentId="d-AAAAAAAAA") == "DeploymentDoesNotExistException"
     assert error_code(cd.stop_deployment, deploymentId=did) == "DeploymentAlreadyCompletedException"
+    # a deployment the engine has not started has no targets yet
+    db = sqlite3.connect(os.path.join(daemon.data_dir, "state.db"), timeout=10)
+    with db:
+        db.execute("INSERT INTO deployments (id, application, deployment_group, deployment_config, compute_platform,"
+                   " status, creator, create_time, doc) VALUES ('d-NOTSTART1', 'app', 'grp',"
+                   " 'CodeDeployDefault.OneAtATime', 'Server', 'Created', 'user', 0, '{}')")
+    db.close()
+    for fn, kw in [(cd.list_deployment_targets, {}), (cd.get_deployment_target, {"targetId": "x"}),
+                   (cd.batch_get_deployment_targets, {"targetIds": ["x"]}), (cd.list_deployment_instances, {}),
+                   (cd.get_deployment_instance, {"instanceId": "x"})]:
+        assert error_code(fn, deploymentId="d-NOTSTART1", **kw) == "DeploymentNotStartedException", fn
 
 
 def test_lifecycle_hook_status_errors(cd):
