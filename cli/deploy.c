@@ -193,7 +193,7 @@ static int parse_w(struct cli *c, struct wopts *o, const char *usage, int argc, 
 	o->c = c;
 	o->usage = usage;
 	o->auto_rollback = -1;
-	o->interval_ms = 1000;
+	o->interval_ms = 500;
 	r = cli_parse(argc, argv, wopts_table, usage, on_wopt, o, pos, maxpos, &npos);
 	if (r != 0) {
 		*ret_exit = r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -332,7 +332,7 @@ int cli_wait_deployment(struct cli *c, const char *id, int timeout_s)
 	struct progress p = { 0 };
 	int ex;
 
-	ex = wait_one(c, id, timeout_s, 1000, &p);
+	ex = wait_one(c, id, timeout_s, 500, &p);
 	progress_clear(&p);
 	return ex;
 }
@@ -414,7 +414,7 @@ static int wait_and_report(struct cli *c, const char *id, struct wopts *o)
 }
 
 static const char wait_usage[] =
-	"Usage: rolloutctl wait DEPLOYMENT_ID [--timeout DURATION] [--interval SECONDS] [--no-follow-rollback]\n"
+	"Usage: rolloutctl wait DEPLOYMENT_ID [--timeout DURATION] [--interval SECONDS (0.5)] [--no-follow-rollback]\n"
 	"\nFollows a deployment with live progress until it ends. Exit status 0 when it\n"
 	"succeeded, 1 when it failed or was stopped (the failing instance, event, script and\n"
 	"log tail are printed), 5 on --timeout. An automatic rollback is followed too.\n";

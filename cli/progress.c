@@ -60,6 +60,8 @@ static void fill_instance(struct progress_instance *pi, json_t *obj)
 			failed = (int)i;
 		}
 	}
+	if (strcmp(pi->status, "Skipped") == 0 && failed < 0 && current < 0)
+		return; /* nothing ran there: no event to show */
 	{
 		int pick = failed >= 0 ? failed : current >= 0 ? current : last_done;
 		if (pick < 0 && pi->events_total > 0 && strcmp(pi->status, "InProgress") == 0)

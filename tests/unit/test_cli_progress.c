@@ -73,6 +73,15 @@ static void test_progress_parse(void **state)
 	assert_true(p.inst[0].start == 1001 && p.inst[0].end == 1009);
 	assert_int_equal(p.pending, 1);
 	assert_int_equal(p.succeeded, 1);
+	/* an instance skipped after a failure elsewhere shows no event */
+	json_t *skipped = load("[{\"instanceId\":\"h9\",\"status\":\"Skipped\",\"lifecycleEvents\":["
+			       "{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Skipped\"},"
+			       "{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Skipped\"}]}]");
+	assert_int_equal(progress_update(&p, NULL, skipped), 0);
+	assert_string_equal(p.inst[0].status, "Skipped");
+	assert_string_equal(p.inst[0].event, "");
+	assert_string_equal(p.deployment_id, "d-ABCDEFGH1"); /* info kept when only instances change */
+	json_decref(skipped);
 	progress_clear(&p);
 	json_decref(info);
 	json_decref(sums);
