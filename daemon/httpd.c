@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -49,6 +50,8 @@ struct httpd_call {
 	struct httpd_call *prev, *next; /* pending list */
 	struct httpd_call *qnext;	/* completion queue */
 	bool gone;
+	evutil_socket_t fd;	/* the client connection, for gone detection */
+	struct event *watch;	/* EV_READ on fd while an on_gone callback waits */
 
 	const struct route *route;
 	char request_id[37];
@@ -119,6 +122,8 @@ static void call_free(struct httpd_call *c)
 	free(c->resp);
 	if (c->resp_fd >= 0)
 		close(c->resp_fd);
+	if (c->watch)
+		event_free(c->watch);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -149,6 +154,10 @@ static void send_call(struct httpd *h, struct httpd_call *c)
 	struct evkeyvalq *oh;
 
 	pending_del(h, c);
+	if (c->watch) {
+		event_free(c->watch);
+		c->watch = NULL;
+	}
 	if (!c->req)
 		goto out;
 	oh = evhttp_request_get_output_headers(c->req);
@@ -170,12 +179,7 @@ static void send_call(struct httpd *h, struct httpd_call *c)
 	} else if (c->resp_len) {
 		evbuffer_add(buf, c->resp, c->resp_len);
 	}
-	if (c->gone) {
-		/* libevent detached the request: sending frees it. */
-		evhttp_send_reply(c->req, c->status, NULL, buf);
-	} else {
-		evhttp_send_reply(c->req, c->status, NULL, buf);
-	}
+	evhttp_send_reply(c->req, c->status, NULL, buf);
 	evbuffer_free(buf);
 out:
 	c->req = NULL;
@@ -369,11 +373,21 @@ void httpd_call_error(struct httpd_call *c, const char *type, const char *fmt, .
 	va_end(ap);
 }
 
+static void watch_cb(evutil_socket_t fd, short what, void *arg);
+
 void httpd_call_on_gone(struct httpd_call *c, httpd_gone_fn fn, void *arg)
 {
 	pthread_mutex_lock(&c->lock);
 	c->gone_fn = fn;
 	c->gone_arg = arg;
+	/* libevent does not read from a connection whose request is being
+	 * answered, so it would not notice the client leaving: watch the
+	 * socket ourselves (event_add is thread-safe with evthread). */
+	if (!c->completed && !c->gone && !c->watch && c->fd >= 0) {
+		c->watch = event_new(c->h->d->base, c->fd, EV_READ | EV_PERSIST, watch_cb, c);
+		if (c->watch)
+			event_add(c->watch, NULL);
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -610,8 +624,69 @@ static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
 		}
 		pthread_mutex_unlock(&c->lock);
 		c->evcon = NULL;
+		/* The request may be freed with the connection: never touch it
+		 * again (a detached one then leaks, which beats a use after free). */
+		c->req = NULL;
+		if (c->watch) {
+			event_free(c->watch);
+			c->watch = NULL;
+		}
 		if (fn)
 			fn(c, fa);
+	}
+}
+
+/* The socket of a call waiting on on_gone became readable: EOF or an error
+ * means the client left; data (a pipelined request) ends the watch. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd_call *c = arg;
+	struct httpd *h = c->h;
+	struct evhttp_connection *evcon = c->evcon;
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
+		if (n > 0) {
+			event_free(c->watch);
+			c->watch = NULL;
+		}
+		return;
+	}
+	if (!evcon)
+		return;
+	/* Closing the connection frees its requests: forget them first, and
+	 * tell the owners of every call on it. */
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	struct httpd_call *gone[16];
+	size_t ngone = 0;
+	for (struct httpd_call *p = h->pending; p; p = p->next) {
+		if (p->evcon != evcon)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		p->gone = true;
+		pthread_mutex_unlock(&p->lock);
+		p->evcon = NULL;
+		p->req = NULL;
+		if (p->watch) {
+			event_free(p->watch);
+			p->watch = NULL;
+		}
+		if (ngone < 16)
+			gone[ngone++] = p;
+	}
+	evhttp_connection_free(evcon);
+	for (size_t i = 0; i < ngone; i++) {
+		httpd_gone_fn fn = NULL;
+		void *fa = NULL;
+		pthread_mutex_lock(&gone[i]->lock);
+		if (!gone[i]->completed) {
+			fn = gone[i]->gone_fn;
+			fa = gone[i]->gone_arg;
+		}
+		pthread_mutex_unlock(&gone[i]->lock);
+		if (fn)
+			fn(gone[i], fa);
 	}
 }
 
@@ -747,6 +822,12 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	c->h = h;
 	c->req = req;
 	c->evcon = evhttp_request_get_connection(req);
+	c->fd = -1;
+	{
+		struct bufferevent *bev = c->evcon ? evhttp_connection_get_bufferevent(c->evcon) : NULL;
+		if (bev)
+			c->fd = bufferevent_getfd(bev);
+	}
 	c->route = rt;
 	c->path = path;
 	path = NULL;
@@ -941,6 +1022,10 @@ struct httpd *httpd_free(struct httpd *h)
 		pending_del(h, c);
 		/* c may still be referenced by a buggy owner; leak rather than free. */
 		c->req = NULL;
+		if (c->watch) {
+			event_free(c->watch);
+			c->watch = NULL;
+		}
 	}
 	if (h->http)
 		evhttp_free(h->http);

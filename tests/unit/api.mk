@@ -22,3 +22,10 @@ tests_unit_test_api_validate_LDADD = $(UNIT_LIBS) -lm
 tests_unit_test_api_workpool_SOURCES = tests/unit/test_api_workpool.c daemon/workpool.c
 tests_unit_test_api_workpool_CFLAGS = $(API_UNIT_CFLAGS)
 tests_unit_test_api_workpool_LDADD = $(UNIT_LIBS) -lpthread
+
+check_PROGRAMS += tests/unit/test_api_httpd
+TESTS += tests/unit/test_api_httpd
+tests_unit_test_api_httpd_SOURCES = tests/unit/test_api_httpd.c daemon/httpd.c daemon/workpool.c daemon/store.c \
+	daemon/store_migrations.c daemon/store_api.c
+tests_unit_test_api_httpd_CFLAGS = $(API_UNIT_CFLAGS) $(EVENT_CFLAGS)
+tests_unit_test_api_httpd_LDADD = $(UNIT_LIBS) $(SQLITE_LIBS) $(EVENT_LIBS) -lpthread
