@@ -164,6 +164,20 @@ int64_t traffic_minute_ms(void)
 	return 60000;
 }
 
+int64_t traffic_drain_timeout_ms(void)
+{
+	const char *s = getenv("ROLLOUTD_TRAFFIC_DRAIN_TIMEOUT_MS");
+	long long v;
+	char *end;
+
+	if (s && *s) {
+		v = strtoll(s, &end, 10);
+		if (!*end && v > 0 && v <= 3600 * 1000)
+			return v;
+	}
+	return TRAFFIC_DRAIN_TIMEOUT_MS;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Plugin calls                                                               */
 /* ------------------------------------------------------------------------ */

@@ -233,3 +233,5 @@ int traffic_shift_run(const struct traffic_group *g, const char *const *blue, si
 
 /* minute_ms from the environment ROLLOUTD_TRAFFIC_MINUTE_MS (tests), else 60000. */
 int64_t traffic_minute_ms(void);
+/* BlockTraffic's drain timeout: ROLLOUTD_TRAFFIC_DRAIN_TIMEOUT_MS (tests), else TRAFFIC_DRAIN_TIMEOUT_MS. */
+int64_t traffic_drain_timeout_ms(void);

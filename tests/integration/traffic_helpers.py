@@ -283,3 +283,190 @@ def group_json(backends, blue_green=False):
                             "deploymentOption": "WITH_TRAFFIC_CONTROL"},
         "loadBalancerInfo": {"targetGroupInfoList": [{"name": b} for b in backends]},
     }
+
+
+# ---------------------------------------------------------------------------
+# End to end: rolloutd + real rollout-agents whose hooks run traffic_app.py
+
+HOOK_ENV = 'ROOT=$(cd "$(dirname "$0")/../../../.." && pwd); . "$ROOT/app.env"; ' \
+           'DIR=$(cd "$(dirname "$0")/.." && pwd); echo "$LIFECYCLE_EVENT $(cat "$DIR/VERSION")" >> "$ROOT/events.log"'
+
+HOOKS = {
+    "stop.sh": HOOK_ENV + '''
+if [ -f "$ROOT/app.pid" ]; then
+  pid=$(cat "$ROOT/app.pid"); kill "$pid" 2>/dev/null
+  i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  rm -f "$ROOT/app.pid"
+fi''',
+    "start.sh": HOOK_ENV + '''
+setsid /usr/bin/python3 "$DIR/app.py" --port "$APP_PORT" --name "$APP_NAME" --version "$(cat "$DIR/VERSION")" \\
+  --pidfile "$ROOT/app.pid" > "$ROOT/app.log" 2>&1 < /dev/null &
+i=0; while [ ! -f "$ROOT/app.pid" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+[ -f "$ROOT/app.pid" ]''',
+    "validate.sh": HOOK_ENV + '''
+want="$APP_NAME $(cat "$DIR/VERSION")"
+i=0; while [ $i -lt 100 ]; do
+  got=$(/usr/bin/python3 -c "import urllib.request,sys; print(urllib.request.urlopen('http://127.0.0.1:$APP_PORT/', timeout=1).read().decode().strip())" 2>/dev/null)
+  [ "$got" = "$want" ] && exit 0
+  sleep 0.05; i=$((i+1))
+done
+echo "app answered '$got', wanted '$want'" >&2; exit 1''',
+    "note.sh": HOOK_ENV,
+}
+
+APPSPEC = """version: 0.0
+os: linux
+hooks:
+  ApplicationStop:
+    - location: scripts/stop.sh
+  ApplicationStart:
+    - location: scripts/start.sh
+  ValidateService:
+    - location: scripts/validate.sh
+  BeforeBlockTraffic:
+    - location: scripts/note.sh
+  AfterBlockTraffic:
+    - location: scripts/note.sh
+  BeforeAllowTraffic:
+    - location: scripts/note.sh
+  AfterAllowTraffic:
+    - location: scripts/note.sh
+"""
+
+
+def make_app_bundle(path, version):
+    """A tgz revision: appspec.yml, the hook scripts, app.py (traffic_app.py) and VERSION."""
+    from agent_helpers import make_bundle, script
+    with open(APP) as f:
+        app = f.read()
+    files = {"appspec.yml": APPSPEC, "app.py": app, "VERSION": version + "\n"}
+    for name, body in HOOKS.items():
+        files["scripts/" + name] = script(body)
+    return make_bundle(path, files)
+
+
+MOTO = os.environ.get("MOTO_SERVER", "/root/.pyenv/shims/moto_server")
+
+
+class S3:
+    """moto_server on loopback: where revisions live; rolloutd's s3 plugin fetches them into its
+    bundle cache and agents download them from rolloutd."""
+
+    def __init__(self):
+        self.port = harness.free_port()
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port, 30)
+        import boto3
+        from botocore.config import Config
+        self.client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                                   aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
+                                   config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        self.client.create_bucket(Bucket="revisions")
+
+    def plugin_settings(self):
+        return {"endpoint": self.endpoint, "region": "us-east-1", "access_key_id": "AKIDTEST",
+                "secret_access_key": "secret"}
+
+    def put(self, path):
+        key = os.path.basename(path)
+        with open(path, "rb") as f:
+            etag = self.client.put_object(Bucket="revisions", Key=key, Body=f.read())["ETag"].strip('"')
+        return {"revisionType": "S3", "s3Location": {"bucket": "revisions", "key": key, "bundleType": "tgz",
+                                                     "eTag": etag}}
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+def serves_bundles(d):
+    """True when rolloutd runs its bundle cache (GET /bundles/ is routed), which real agents need."""
+    st, body = harness.http_get(d.url + "/bundles/" + "0" * 64)
+    return not (st == 400 and b"X-Amz-Target" in body)
+
+
+class AppFleet:
+    """An application and deployment group with traffic control over four (or n)
+    registered on-prem instances, each with a real rollout-agent whose hooks run
+    traffic_app.py on the instance's own port, behind one HAProxy backend."""
+
+    def __init__(self, d, tmp_path, ports, s3, group_kw=None, config=None, tags=None):
+        from engine_helpers import Signed
+        from agent_helpers import Agent
+        self.d = d
+        self.s3 = s3
+        self.tmp = str(tmp_path)
+        self.cd = d.boto3_client(d.admin)
+        self.admin = Signed(d.url, d.admin, "codedeploy", timeout=30)
+        self.app, self.group = "web-app", "web-group"
+        self.names = list(ports)
+        self.ports = dict(ports)
+        self.cd.create_application(applicationName=self.app)
+        kw = dict(applicationName=self.app, deploymentGroupName=self.group,
+                  serviceRoleArn="arn:aws:iam::000000000000:role/cd",
+                  onPremisesInstanceTagFilters=[{"Key": "role", "Value": "web", "Type": "KEY_AND_VALUE"}],
+                  deploymentStyle={"deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+                  loadBalancerInfo={"targetGroupInfoList": [{"name": "web"}]})
+        if config:
+            kw["deploymentConfigName"] = config
+        kw.update(group_kw or {})
+        self.cd.create_deployment_group(**kw)
+        self.agents = {}
+        for name in self.names:
+            arn = "arn:aws:iam::000000000000:user/%s" % name
+            self.cd.register_on_premises_instance(instanceName=name, iamUserArn=arn)
+            tagl = [{"Key": "role", "Value": "web"}] + [{"Key": k, "Value": v} for k, v in (tags or {}).get(name, {}).items()]
+            self.cd.add_tags_to_on_premises_instances(tags=tagl, instanceNames=[name])
+            keys = self.admin.call("Rolloutd_v1.CreateAccessKey",
+                                   {"Name": "agent-" + name, "Policy": "agent", "InstanceName": name})
+            a = Agent(self.tmp, d.url, arn, keys["AccessKeyId"], keys["SecretAccessKey"],
+                      os.path.join(d.data_dir, "daemon.crt"), name="agent-" + name, heartbeat="2s")
+            os.makedirs(a.root_dir, exist_ok=True)
+            with open(os.path.join(a.root_dir, "app.env"), "w") as f:
+                f.write("APP_PORT=%d\nAPP_NAME=%s\n" % (self.ports[name], name))
+            self.agents[name] = a.start()
+
+    def deploy(self, version, **kw):
+        path = os.path.join(self.tmp, "app-%s.tgz" % version)
+        make_app_bundle(path, version)
+        rev = self.s3.put(path)
+        body = {"applicationName": self.app, "deploymentGroupName": self.group, "revision": rev}
+        body.update(kw)
+        return self.admin.call("CodeDeploy_20141006.CreateDeployment", body)["deploymentId"]
+
+    def wait(self, dep, timeout=120):
+        end = time.time() + timeout
+        info = None
+        while time.time() < end:
+            info = self.cd.get_deployment(deploymentId=dep)["deploymentInfo"]
+            if info["status"] in ("Succeeded", "Failed", "Stopped"):
+                return info
+            time.sleep(0.1)
+        raise AssertionError("deployment %s still %s after %ds:\n%s" % (
+            dep, info and info["status"], timeout, self.d.log_tail(60)))
+
+    def events(self, dep, name):
+        t = self.cd.get_deployment_target(deploymentId=dep, targetId=name)["deploymentTarget"]["instanceTarget"]
+        return [(e["lifecycleEventName"], e["status"]) for e in t["lifecycleEvents"]]
+
+    def hook_log(self, name):
+        try:
+            with open(os.path.join(self.agents[name].root_dir, "events.log")) as f:
+                return f.read().split("\n")
+        except FileNotFoundError:
+            return []
+
+    def stop(self):
+        for name, a in self.agents.items():
+            if a.proc:
+                a.stop()
+            pidf = os.path.join(a.root_dir, "app.pid")
+            try:
+                with open(pidf) as f:
+                    os.kill(int(f.read().strip()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
