@@ -818,20 +818,19 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 		fail(out, EC_UNKNOWN, "cannot remove %s: %s", p->archive, strerror(-r));
 		return;
 	}
+	struct live live = { .ag = ag, .hcid = hcid, .last_update = rd_mono_ms(), .est_remaining_s = 600 };
+	struct tail t;
+	live.tail = &t;
 	if (s->has_rollout_bundle) {
-		struct live live = { .ag = ag, .hcid = hcid, .last_update = rd_mono_ms(), .est_remaining_s = 600 };
-		struct tail t;
-		live.tail = &t;
 		log_info("DownloadBundle: fetching %s (%llu bytes, sha256 %.12s…)", s->rb_url,
 			 (unsigned long long)s->rb_size, s->rb_sha256);
 		r = client_download(ag->client, s->rb_url, p->bundle, s->rb_size, s->rb_sha256, download_tick, &live,
 				    err, sizeof(err));
-		free(live.pending);
 		if (r < 0) {
 			fail(out, EC_UNKNOWN, "%s", err);
 			return;
 		}
-		r = bundle_extract(p->bundle, p->archive, NULL, err, sizeof(err));
+		r = bundle_extract_progress(p->bundle, p->archive, NULL, live_tick, &live, err, sizeof(err));
 		unlink(p->bundle); /* keep one copy: the unpacked tree */
 		if (r < 0) {
 			fail(out, EC_UNKNOWN, "the bundle cannot be unpacked: %s", err);
@@ -850,7 +849,8 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 			fail(out, EC_UNKNOWN, "cannot link %s: %s", p->bundle, strerror(errno));
 			return;
 		}
-		if ((r = bundle_extract(s->local_location, p->archive, NULL, err, sizeof(err))) < 0) {
+		if ((r = bundle_extract_progress(s->local_location, p->archive, NULL, live_tick, &live, err,
+						 sizeof(err))) < 0) {
 			fail(out, EC_UNKNOWN, "the bundle %s cannot be unpacked: %s", s->local_location, err);
 			rm_rf(p->archive);
 			return;
@@ -858,12 +858,21 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 	}
 	if ((r = write_marker(p->most_recent, p->dep_dir)) < 0)
 		fail(out, EC_UNKNOWN, "cannot write %s: %s", p->most_recent, strerror(-r));
+	free(live.pending);
 }
 
 /* --- Install --- */
 
-static void install(struct agent *ag, const struct deploy_spec *s, const struct paths *p, struct cmd_outcome *out)
+static int install_tick(void *ud)
 {
+	live_tick(ud);
+	return 0;
+}
+
+static void install(struct agent *ag, const char *hcid, const struct deploy_spec *s, const struct paths *p,
+		    struct cmd_outcome *out)
+{
+	struct live live = { .ag = ag, .hcid = hcid, .last_update = rd_mono_ms(), .est_remaining_s = 600 };
 	char err[2048] = "";
 	struct appspec *a = NULL;
 	struct install_ctx ctx = { 0 };
@@ -885,6 +894,8 @@ static void install(struct agent *ag, const struct deploy_spec *s, const struct 
 					  : APPSPEC_FEB_DISALLOW;
 	ctx.cleanup_path = p->cleanup;
 	ctx.install_json_path = p->install_json;
+	ctx.tick = install_tick;
+	ctx.ud = &live;
 	if ((r = rd_mkdir_p(p->instr_dir, 0755)) < 0) {
 		fail(out, EC_UNKNOWN, "cannot create %s: %s", p->instr_dir, strerror(-r));
 		goto out;
@@ -912,7 +923,7 @@ void deploy_execute(struct agent *ag, const char *hcid, const char *command, con
 	else if (strcmp(command, "DownloadBundle") == 0)
 		download_bundle(ag, hcid, s, &p, out);
 	else if (strcmp(command, "Install") == 0)
-		install(ag, s, &p, out);
+		install(ag, hcid, s, &p, out);
 	else
 		run_hook(ag, hcid, command, s, &p, out);
 	if (!out->failed)

@@ -503,8 +503,13 @@ int install_run(const struct install_ctx *ctx, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create %s: %s", ctx->cleanup_path, strerror(errno));
 		goto out;
 	}
+	int64_t last_tick = rd_mono_ms();
 	for (size_t i = 0; i < p.n; i++) {
 		const struct item *it = &p.v[i];
+		if (ctx->tick && rd_mono_ms() - last_tick >= 1000) {
+			last_tick = rd_mono_ms();
+			ctx->tick(ctx->ud);
+		}
 		if (it->skip)
 			continue;
 		if (it->op == OP_MKDIR) {

@@ -14,6 +14,8 @@ struct install_ctx {
 	enum appspec_feb feb;	       /* resolved: appspec, then deployment override, then DISALLOW */
 	const char *cleanup_path;      /* deployment-instructions/<group>-cleanup */
 	const char *install_json_path; /* deployment-instructions/<group>-install.json */
+	int (*tick)(void *ud);	       /* optional, called about once a second (heartbeats) */
+	void *ud;
 };
 
 /* Removes what the cleanup file lists, newest first (an unterminated last

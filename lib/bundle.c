@@ -283,8 +283,31 @@ out:
 	return r;
 }
 
-int bundle_extract(const char *bundle, const char *dest, const struct bundle_limits *limp, char *err, size_t errlen)
+int bundle_extract(const char *bundle, const char *dest, const struct bundle_limits *lim, char *err, size_t errlen)
 {
+	return bundle_extract_progress(bundle, dest, lim, NULL, NULL, err, errlen);
+}
+
+static int ticked(int (*tick)(void *ud), void *ud, int64_t *last, char *err, size_t errlen)
+{
+	int64_t now;
+	if (!tick)
+		return 0;
+	now = rd_mono_ms();
+	if (now - *last < 1000)
+		return 0;
+	*last = now;
+	if (tick(ud) < 0) {
+		snprintf(err, errlen, "extraction interrupted");
+		return -EINTR;
+	}
+	return 0;
+}
+
+int bundle_extract_progress(const char *bundle, const char *dest, const struct bundle_limits *limp,
+			    int (*tick)(void *ud), void *ud, char *err, size_t errlen)
+{
+	int64_t last_tick = rd_mono_ms();
 	struct bundle_limits lim;
 	struct archive *a = NULL, *w = NULL;
 	struct archive_entry *e;
@@ -336,6 +359,8 @@ int bundle_extract(const char *bundle, const char *dest, const struct bundle_lim
 			goto out;
 		if ((r = limit_check(&lim, ++entries, bytes, packed, bundle, err, errlen)) < 0)
 			goto out;
+		if ((r = ticked(tick, ud, &last_tick, err, errlen)) < 0)
+			goto out;
 		if (!rel[0])
 			continue;
 		free(full);
@@ -379,6 +404,8 @@ int bundle_extract(const char *bundle, const char *dest, const struct bundle_lim
 				}
 				bytes += size;
 				if ((r = limit_check(&lim, entries, bytes, packed, bundle, err, errlen)) < 0)
+					goto out;
+				if ((r = ticked(tick, ud, &last_tick, err, errlen)) < 0)
 					goto out;
 				if (archive_write_data_block(w, buf, size, off) < ARCHIVE_WARN) {
 					snprintf(err, errlen, "writing '%s': %s", rel, archive_error_string(w));

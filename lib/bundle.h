@@ -45,6 +45,10 @@ void bundle_limits_default(struct bundle_limits *lim);
  * -EINVAL (hostile or corrupt bundle, err says which entry and why), -EFBIG
  * (a limit was hit) or another -errno (I/O). */
 int bundle_extract(const char *bundle, const char *dest, const struct bundle_limits *lim, char *err, size_t errlen);
+/* The same, calling tick(ud) about once a second (heartbeats); a negative
+ * return from tick stops the extraction with -EINTR. */
+int bundle_extract_progress(const char *bundle, const char *dest, const struct bundle_limits *lim,
+			    int (*tick)(void *ud), void *ud, char *err, size_t errlen);
 
 /* Read-only inspection: one streaming pass, nothing written to disk. */
 struct bundle_info;
