@@ -59,3 +59,7 @@ tests_unit_test_foundation_http_CPPFLAGS = $(FOUNDATION_TEST_CPPFLAGS)
 tests_unit_test_foundation_http_CFLAGS = $(FOUNDATION_TEST_CFLAGS)
 tests_unit_test_foundation_http_LDADD = $(FOUNDATION_TEST_LIBS)
 TESTS += tests/unit/test_foundation_conf tests/unit/test_foundation_loader tests/unit/test_foundation_http
+
+# Magic numbers of boundary handles are unique (STYLE.md §11).
+TESTS += tests/unit/magic_check.sh
+EXTRA_DIST += tests/unit/magic_check.sh
