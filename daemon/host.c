@@ -130,6 +130,24 @@ static int store_value(struct rollout_handle *h, const struct rollout_option *o,
 		if (p)
 			*(int64_t *)p = v;
 		return 0;
+	case ROLLOUT_OPT_PATH: {
+		char *abs;
+		if ((r = yt_as_string(n, what, &s, err, errlen)) < 0)
+			return r;
+		if (!*s)
+			return yt_error(n, err, errlen, "%s: expected a path, found an empty string", what);
+		if (s[0] == '/' || !n->file || !strrchr(n->file, '/'))
+			abs = strdup(s);
+		else if (asprintf(&abs, "%.*s/%s", (int)(strrchr(n->file, '/') - n->file), n->file, s) < 0)
+			abs = NULL;
+		if (!abs)
+			return -ENOMEM;
+		if (!p) {
+			free(abs);
+			return 0;
+		}
+		return keep_string(h, abs, (const char **)p);
+	}
 	case ROLLOUT_OPT_JSON: {
 		json_t *j = yt_to_json(n);
 		char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;

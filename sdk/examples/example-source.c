@@ -30,7 +30,7 @@ struct state {
 };
 
 static const struct rollout_option options[] = {
-	{ .name = "root", .type = ROLLOUT_OPT_STRING, .required = true, .offset = offsetof(struct state, root),
+	{ .name = "root", .type = ROLLOUT_OPT_PATH, .required = true, .offset = offsetof(struct state, root),
 	  .help = "the directory revisions are read from" },
 	ROLLOUT_OPTION_END,
 };

@@ -344,6 +344,8 @@ struct opts {
 	bool b;
 	int64_t d;
 	const char *j;
+	const char *rel;
+	const char *abs;
 };
 
 static void test_host_config(void **st)
@@ -371,6 +373,8 @@ static void test_host_config(void **st)
 		{ .name = "b", .type = ROLLOUT_OPT_BOOL, .offset = offsetof(struct opts, b) },
 		{ .name = "d", .type = ROLLOUT_OPT_DURATION, .offset = offsetof(struct opts, d) },
 		{ .name = "j", .type = ROLLOUT_OPT_JSON, .offset = offsetof(struct opts, j) },
+		{ .name = "rel", .type = ROLLOUT_OPT_PATH, .offset = offsetof(struct opts, rel), .def = "sub/x" },
+		{ .name = "abs", .type = ROLLOUT_OPT_PATH, .offset = offsetof(struct opts, abs), .def = "/etc/x" },
 		ROLLOUT_AWS_OPTIONS,
 		ROLLOUT_OPTION_END,
 	};
@@ -380,6 +384,9 @@ static void test_host_config(void **st)
 	assert_true(o.b);
 	assert_int_equal(o.d, 250);
 	assert_string_equal(o.j, "[\"1\",{\"a\":\"b\"}]");
+	snprintf(want, sizeof(want), "%s/sub/x", dir);
+	assert_string_equal(o.rel, want);
+	assert_string_equal(o.abs, "/etc/x");
 
 	const struct rollout_option narrow[] = {
 		{ .name = "s", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },

@@ -242,6 +242,8 @@ enum rollout_opt_type {
 	ROLLOUT_OPT_BOOL = 3,	  /* bool */
 	ROLLOUT_OPT_DURATION = 4, /* int64_t milliseconds, "250ms", "30s", "5m", "2h", within [min, max] ms */
 	ROLLOUT_OPT_JSON = 5,	  /* const char * JSON text of any subtree (maps, lists) */
+	ROLLOUT_OPT_PATH = 6,	  /* const char * file path; relative ones are made absolute against the
+				   * directory of the config file (borrowed until destroy) */
 	_ROLLOUT_OPT_FORCE_32 = 0x7fffffff
 };
 
