@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_internal.h"
@@ -80,7 +82,58 @@ static void op_delete_access_key(struct rd_daemon *d, struct httpd_call *call, j
 	httpd_call_reply(call, NULL);
 }
 
+/* {DeploymentId, InstanceId?, NextToken?} -> {Logs: [{InstanceId, LifecycleEventName,
+ * Sequence, Time, Data}], NextToken, DeploymentComplete}. NextToken is always
+ * returned so that a follower can resume where it stopped. */
+static void op_get_deployment_logs(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	static const struct api_field fields[] = {
+		{ "DeploymentId", API_STR, true, 1, 64 },
+		{ "InstanceId", API_STR, false, 1, 512 },
+		{ "NextToken", API_STR, false, 0, 4096 },
+	};
+	char *cursor = NULL, *end, st[16], plat[16], buf[32];
+	int64_t after = 0, next = 0;
+	json_t *items = NULL, *out;
+	int r;
+
+	if (api_check_fields(call, in, fields, 3) < 0)
+		return;
+	const char *id = api_str(in, "DeploymentId");
+	if (api_page_cursor(call, in, "NextToken", &cursor) < 0)
+		return;
+	if (cursor) {
+		after = strtoll(cursor, &end, 10);
+		bool bad = *end || after < 0;
+		free(cursor);
+		if (bad) {
+			httpd_call_error(call, "InvalidNextTokenException", "NextToken is not valid; repeat without it");
+			return;
+		}
+	}
+	r = store_deployment_brief(d->store, id, st, plat);
+	if (r == -ENOENT) {
+		httpd_call_error(call, "DeploymentDoesNotExistException", "No deployment %s (see ListDeployments)", id);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	r = store_hook_logs_read(d->store, id, api_str(in, "InstanceId"), after, 500, &items, &next);
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	bool complete = !strcmp(st, "Succeeded") || !strcmp(st, "Failed") || !strcmp(st, "Stopped");
+	out = json_pack("{s:o, s:b}", "Logs", items, "DeploymentComplete", complete);
+	snprintf(buf, sizeof(buf), "%lld", (long long)next);
+	api_page_next(call, out, "NextToken", buf);
+	httpd_call_reply(call, out);
+}
+
 const struct api_op api_ext_ops[] = {
+	{ "GetDeploymentLogs", op_get_deployment_logs },
 	{ "CreateAccessKey", op_create_access_key },
 	{ "ListAccessKeys", op_list_access_keys },
 	{ "DeleteAccessKey", op_delete_access_key },

@@ -151,3 +151,10 @@ int store_instance_all(struct store *st, json_t **ret_infos);
 int store_tags_set(struct store *st, const char *arn, json_t *tags);	  /* [Tag] */
 int store_tags_remove(struct store *st, const char *arn, json_t *keys); /* [string] */
 int store_tags_list(struct store *st, const char *arn, json_t **ret_tags); /* [Tag] */
+
+/* Hook output (hook_logs) of a deployment in arrival order after cursor
+ * (0 = from the start), optionally of one target: [{InstanceId,
+ * LifecycleEventName, Sequence, Time, Data}]. *ret_cursor is the cursor to
+ * pass next time (unchanged when nothing new arrived). */
+int store_hook_logs_read(struct store *st, const char *deployment_id, const char *target_id, int64_t after,
+			 size_t limit, json_t **ret_items, int64_t *ret_cursor);

@@ -1303,3 +1303,46 @@ int store_tags_list(struct store *st, const char *arn, json_t **ret_tags)
 		json_decref(arr);
 	return r;
 }
+
+/* ------------------------------------------------------------ hook logs */
+
+int store_hook_logs_read(struct store *st, const char *deployment_id, const char *target_id, int64_t after,
+			 size_t limit, json_t **ret_items, int64_t *ret_cursor)
+{
+	json_t *arr = json_array();
+	int64_t cursor = after;
+	CONN();
+
+	r = store_prep(c,
+		       "SELECT rowid, target_id, lifecycle_event, seq, time, chunk FROM hook_logs "
+		       "WHERE deployment_id = ?1 AND (?2 IS NULL OR target_id = ?2) AND rowid > ?3 ORDER BY rowid LIMIT ?4",
+		       &s);
+	if (r == 0) {
+		int rc;
+		store_bind_text(s, 1, deployment_id);
+		store_bind_text(s, 2, target_id);
+		sqlite3_bind_int64(s, 3, after);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)limit);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			json_t *o = json_object();
+			cursor = sqlite3_column_int64(s, 0);
+			set_text(o, "InstanceId", s, 1);
+			set_text(o, "LifecycleEventName", s, 2);
+			json_object_set_new(o, "Sequence", json_integer(sqlite3_column_int64(s, 3)));
+			set_new(o, "Time", col_time(s, 4));
+			set_text(o, "Data", s, 5);
+			json_array_append_new(arr, o);
+		}
+		if (rc != SQLITE_DONE)
+			r = store_errno(rc);
+		sqlite3_reset(s);
+	}
+	store_conn_put(st, c);
+	if (r == 0) {
+		*ret_items = arr;
+		*ret_cursor = cursor;
+	} else {
+		json_decref(arr);
+	}
+	return r;
+}

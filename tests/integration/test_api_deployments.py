@@ -389,3 +389,35 @@ def test_github_tokens_and_external_ids(cd):
     assert cd.list_git_hub_account_token_names()["tokenNameList"] == []
     assert error_code(cd.delete_git_hub_account_token, tokenName="t") == "GitHubAccountTokenDoesNotExistException"
     cd.delete_resources_by_external_id(externalId="stack-1")
+
+
+def test_deployment_logs(daemon, cd):
+    from api_helpers import signed_request
+    did = "d-LOGS00001"
+    _insert_targets(daemon, did)
+    db = sqlite3.connect(os.path.join(daemon.data_dir, "state.db"), timeout=10)
+    with db:
+        for i, (t, ev, data) in enumerate([("host-a", "Install", "copying\n"), ("host-b", "Install", "oops\n"),
+                                           ("host-a", "ApplicationStart", "started\n")]):
+            db.execute("INSERT INTO hook_logs (deployment_id, target_id, lifecycle_event, seq, time, chunk)"
+                       " VALUES (?, ?, ?, ?, ?, ?)", (did, t, ev, i, 1700000000000 + i, data))
+    db.close()
+
+    def logs(**kw):
+        r = signed_request(daemon, daemon.admin, target="Rolloutd_v1.GetDeploymentLogs",
+                           body=json.dumps(dict(DeploymentId=did, **kw)).encode())
+        assert r.status == 200, r.body
+        return r.json()
+
+    out = logs()
+    assert [(x["InstanceId"], x["LifecycleEventName"], x["Data"]) for x in out["Logs"]] == [
+        ("host-a", "Install", "copying\n"), ("host-b", "Install", "oops\n"), ("host-a", "ApplicationStart", "started\n")]
+    assert out["DeploymentComplete"] is True and out["NextToken"]
+    assert logs(NextToken=out["NextToken"])["Logs"] == []
+    assert [x["Data"] for x in logs(InstanceId="host-b")["Logs"]] == ["oops\n"]
+    r = signed_request(daemon, daemon.admin, target="Rolloutd_v1.GetDeploymentLogs",
+                       body=json.dumps({"DeploymentId": "d-AAAAAAAAA"}).encode())
+    assert r.error_type == "DeploymentDoesNotExistException"
+    r = signed_request(daemon, daemon.admin, target="Rolloutd_v1.GetDeploymentLogs",
+                       body=json.dumps({"DeploymentId": did, "NextToken": "zzz"}).encode())
+    assert r.error_type == "InvalidNextTokenException"
