@@ -251,7 +251,10 @@ enum rollout_opt_type {
  * keys the host's HTTP client reads itself). */
 #define ROLLOUT_OPT_NOSTORE ((size_t)-1)
 
-/* One option. Arrays of options end with an entry whose name is NULL. */
+/* One option. Arrays of options end with an entry whose name is NULL.
+ * Append-only like every boundary struct; instead of a size member per
+ * entry, the element size travels with the array (config_parse's opt_size,
+ * which rollout_config_parse() fills with sizeof(struct rollout_option)). */
 struct rollout_option {
 	const char *name;	    /* the YAML key */
 	enum rollout_opt_type type;
@@ -265,7 +268,8 @@ struct rollout_option {
 
 /* The keys every AWS-calling plugin accepts, read by the host's HTTP client
  * when signing (see struct rollout_http_request.aws_service). Put this
- * macro in your option table to accept them. */
+ * macro in your option table to accept them; read `endpoint` and `region`
+ * for building URLs with host->config_string(). */
 #define ROLLOUT_AWS_OPTIONS                                                                                  \
 	{ .name = "endpoint", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },                   \
 		{ .name = "region", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },             \
