@@ -226,7 +226,28 @@ struct live {
 	uint64_t log_size, log_max;
 	bool log_full;
 	struct tail *tail;
+	/* <root>/deployment-logs/codedeploy-agent-deployments.log (all deployments) */
+	FILE *dlog;
+	const char *dep_id;
 };
+
+#define DEPLOYMENTS_LOG_MAX (64u << 20)
+
+/* Opens the deployments log, keeping one rotated file (.1) past 64 MiB. */
+static FILE *deployments_log_open(const struct agent *ag)
+{
+	char dir[4200], path[4300], old[4400];
+	struct stat st;
+	snprintf(dir, sizeof(dir), "%s/deployment-logs", ag->cfg->root_dir);
+	if (rd_mkdir_p(dir, 0755) < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/codedeploy-agent-deployments.log", dir);
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size > DEPLOYMENTS_LOG_MAX) {
+		snprintf(old, sizeof(old), "%s.1", path);
+		rename(path, old);
+	}
+	return fopen(path, "ae");
+}
 
 static void live_append(struct live *l, const char *s, size_t n)
 {
@@ -369,6 +390,17 @@ static void on_line(void *ud, int stream, const char *line, size_t len)
 
 	now_str(ts, sizeof(ts));
 	log_write(l, "%s %s%.*s\n", ts, prefix, (int)len, line);
+	if (l->dlog) {
+		struct timespec tsp;
+		struct tm tm;
+		char d[32];
+		clock_gettime(CLOCK_REALTIME, &tsp);
+		gmtime_r(&tsp.tv_sec, &tm);
+		strftime(d, sizeof(d), "%Y-%m-%d %H:%M:%S", &tm);
+		fprintf(l->dlog, "[%s.%03ld] [%s]%s%.*s\n", d, tsp.tv_nsec / 1000000, l->dep_id ? l->dep_id : "", prefix,
+			(int)len, line);
+		fflush(l->dlog);
+	}
 	tail_add_line(l->tail, prefix, line, len);
 	live_append(l, prefix, strlen(prefix));
 	live_append(l, line, len);
@@ -526,6 +558,8 @@ static void run_hook(struct agent *ag, const char *hcid, const char *event, cons
 	}
 	fseek(live.log, 0, SEEK_END);
 	live.log_size = (uint64_t)ftell(live.log);
+	live.dep_id = s->deployment_id;
+	live.dlog = deployments_log_open(ag);
 	now_str(ts, sizeof(ts));
 	log_write(&live, "%s LifecycleEvent - %s\n", ts, event);
 	for (size_t i = 0; i < h->n_scripts && !out->failed; i++) {
@@ -655,6 +689,8 @@ out:
 		out->script_name[0] = '\0';
 	if (live.log)
 		fclose(live.log);
+	if (live.dlog)
+		fclose(live.dlog);
 	free(live.pending);
 	appspec_free(a);
 }

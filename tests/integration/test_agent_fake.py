@@ -130,6 +130,8 @@ def test_inplace_deployment_end_to_end(tmp_path, fake, agent):
         assert os.path.join(www, "index.html") in f.read().split("\n")
     slog = a.scripts_log("dg-1", "d-AAAAAAAA1")
     assert "LifecycleEvent - BeforeInstall" in slog and "[stderr]to-stderr" in slog
+    with open(os.path.join(a.root_dir, "deployment-logs", "codedeploy-agent-deployments.log")) as f:
+        assert "] [d-AAAAAAAA1][stderr]to-stderr\n" in f.read()
     wait_for(lambda: os.listdir(os.path.join(a.root_dir, "ongoing-deployment")) == [], 5,
              what="the tracking file to be removed after Complete")
     # signed requests with the official headers
