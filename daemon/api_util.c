@@ -89,7 +89,6 @@ char *api_token_make(const char *op, const char *cursor)
 				break;
 			}
 		}
-		out[n] = out[n] ? '\0' : out[n];
 	}
 	free(plain);
 	return out;

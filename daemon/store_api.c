@@ -820,13 +820,23 @@ int store_deployment_list(struct store *st, const struct store_deployment_query 
 			  int64_t *ret_last_seq, bool *ret_more)
 {
 	CONN();
-	r = store_prep(c,
-		       "SELECT id, seq FROM deployments WHERE (?1 IS NULL OR application = ?1) "
-		       "AND (?2 IS NULL OR deployment_group = ?2) AND (?3 IS NULL OR external_id = ?3) "
-		       "AND (?4 IS NULL OR status IN (SELECT value FROM json_each(?4))) "
-		       "AND (?5 < 0 OR create_time >= ?5) AND (?6 < 0 OR create_time <= ?6) "
-		       "AND (?7 = 0 OR seq < ?7) ORDER BY seq DESC",
-		       &s);
+	/* With a group, walk the (application, deployment_group, seq) index. */
+	if (q->app && q->group)
+		r = store_prep(c,
+			       "SELECT id, seq FROM deployments WHERE application = ?1 AND deployment_group = ?2 "
+			       "AND (?3 IS NULL OR external_id = ?3) "
+			       "AND (?4 IS NULL OR status IN (SELECT value FROM json_each(?4))) "
+			       "AND (?5 < 0 OR create_time >= ?5) AND (?6 < 0 OR create_time <= ?6) "
+			       "AND seq < (CASE WHEN ?7 = 0 THEN 9223372036854775807 ELSE ?7 END) ORDER BY seq DESC",
+			       &s);
+	else
+		r = store_prep(c,
+			       "SELECT id, seq FROM deployments WHERE (?1 IS NULL OR application = ?1) "
+			       "AND (?2 IS NULL OR deployment_group = ?2) AND (?3 IS NULL OR external_id = ?3) "
+			       "AND (?4 IS NULL OR status IN (SELECT value FROM json_each(?4))) "
+			       "AND (?5 < 0 OR create_time >= ?5) AND (?6 < 0 OR create_time <= ?6) "
+			       "AND seq < (CASE WHEN ?7 = 0 THEN 9223372036854775807 ELSE ?7 END) ORDER BY seq DESC",
+			       &s);
 	if (r == 0) {
 		store_bind_text(s, 1, q->app);
 		store_bind_text(s, 2, q->group);
