@@ -9,4 +9,4 @@ rollout_agent_SOURCES = agent/main.c agent/agent.h agent/settings.c agent/settin
 	agent/deploy.c agent/tail.c
 rollout_agent_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)
 rollout_agent_LDADD = lib/librollout.la $(JANSSON_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(ARCHIVE_LIBS) $(YAML_LIBS) -lm
-EXTRA_DIST += agent/PROTOCOL.md
+EXTRA_DIST += agent/PROTOCOL.md agent/README.md bench/agent-rss

@@ -200,7 +200,13 @@ static void handle_command(json_t *hc)
 		req = json_pack("{s:s,s:{s:s,s:s}}", "HostCommandIdentifier", hcid, "Diagnostics", "Format", "JSON",
 				"Payload", payload);
 	}
-	r = client_call(agent.client, "PutHostCommandAcknowledgement", req, 30, false, &resp, err, sizeof(err));
+	for (unsigned attempt = 1; attempt <= 3; attempt++) {
+		r = client_call(agent.client, "PutHostCommandAcknowledgement", req, 30, false, &resp, err, sizeof(err));
+		if (r == 0 || agent.stop)
+			break;
+		log_warning("PutHostCommandAcknowledgement failed (attempt %u): %s", attempt, err);
+		sleep_interruptible(attempt * 2);
+	}
 	json_decref(req);
 	if (r < 0) {
 		log_error("PutHostCommandAcknowledgement failed: %s", err);
