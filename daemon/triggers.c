@@ -531,6 +531,40 @@ int triggers_fire(struct rd_daemon *d, const char *event, const json_t *group_do
 	return r;
 }
 
+int triggers_fire_status(struct rd_daemon *d, const char *event, const json_t *group_doc, const char *deployment_id,
+			 const char *status, const char *instance_id, const char *instance_status,
+			 const char *error_code, const char *error_message)
+{
+	char up[32];
+	size_t n = 0;
+	json_t *info;
+	int r;
+
+	if (json_array_size(json_object_get(group_doc, "triggerConfigurations")) == 0)
+		return 0;
+	/* "InProgress" -> "IN_PROGRESS" */
+	for (const char *p = status ? status : ""; *p && n + 2 < sizeof(up); p++) {
+		if (p != status && isupper((unsigned char)*p))
+			up[n++] = '_';
+		up[n++] = (char)toupper((unsigned char)*p);
+	}
+	up[n] = '\0';
+	info = json_pack("{s:s,s:s,s:I}", "deploymentId", deployment_id ? deployment_id : "", "status", up,
+			 "eventTime", (json_int_t)(rd_wall_ms() / 1000));
+	if (!info)
+		return -ENOMEM;
+	if (instance_id)
+		json_object_set_new(info, "instanceId", json_string(instance_id));
+	if (instance_status)
+		json_object_set_new(info, "instanceStatus", json_string(instance_status));
+	if (error_code)
+		json_object_set_new(info, "errorInformation",
+				    json_pack("{s:s,s:s}", "code", error_code, "message", error_message ? error_message : ""));
+	r = triggers_fire(d, event, group_doc, info);
+	json_decref(info);
+	return r;
+}
+
 int triggers_resume(struct rd_daemon *d)
 {
 	json_t *rows = NULL, *row;

@@ -50,6 +50,17 @@ struct rd_daemon;
  * subscribes), -EINVAL for an unknown event, -ENOMEM. */
 int triggers_fire(struct rd_daemon *d, const char *event, const json_t *group_doc, const json_t *info);
 
+/* triggers_fire with the info built from plain values (for the engine):
+ * status is the engine's deployment status name ("Created", "Queued",
+ * "InProgress", "Succeeded", "Failed", "Stopped", "Ready"), sent upper-case
+ * as CodeDeploy does (IN_PROGRESS, ...); instance_id / instance_status
+ * ("InProgress", "Succeeded", "Failed", "Skipped") for Instance* events and
+ * error_code / error_message (errorInformation) may be NULL. Returns at once
+ * when the group has no triggerConfigurations. */
+int triggers_fire_status(struct rd_daemon *d, const char *event, const json_t *group_doc, const char *deployment_id,
+			 const char *status, const char *instance_id, const char *instance_status,
+			 const char *error_code, const char *error_message);
+
 /* Re-queues the deliveries the store still has Pending (after a restart). */
 int triggers_resume(struct rd_daemon *d);
 

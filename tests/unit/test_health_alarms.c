@@ -192,6 +192,26 @@ static void test_trigger_records(void **state)
 	assert_int_equal(json_integer_value(json_object_get(row, "attempts")), 3);
 	assert_non_null(json_string_value(json_object_get(row, "lastError")));
 	json_decref(rows);
+
+	/* the engine's form: plain values, status upper-cased as CodeDeploy does */
+	assert_int_equal(triggers_fire_status(&d, "InstanceFailure", g, "d-TRIGGER02", "InProgress", "web-2", "Failed",
+					      "HEALTH_CONSTRAINTS", "too few"),
+			 0);
+	assert_int_equal(triggers_fire_status(&d, "DeploymentStart", g, "d-TRIGGER02", "InProgress", NULL, NULL, NULL,
+					      NULL),
+			 0);
+	assert_int_equal(triggers_drain(&d, 5000), 0);
+	assert_int_equal(store_trigger_delivery_list(d.store, "d-TRIGGER02", false, &rows), 0);
+	assert_int_equal(json_array_size(rows), 2);
+	{
+		json_t *m = J(json_string_value(json_object_get(json_array_get(rows, 0), "message")));
+		assert_string_equal(json_string_value(json_object_get(m, "status")), "IN_PROGRESS");
+		assert_string_equal(json_string_value(json_object_get(m, "instanceId")), "web-2");
+		assert_string_equal(json_string_value(json_object_get(m, "instanceStatus")), "Failed");
+		assert_non_null(strstr(json_string_value(json_object_get(m, "errorInformation")), "HEALTH_CONSTRAINTS"));
+		json_decref(m);
+	}
+	json_decref(rows);
 	triggers_shutdown(&d);
 	d.store = store_close(d.store);
 	json_decref(g);
