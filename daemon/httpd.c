@@ -90,6 +90,8 @@ struct httpd {
 	size_t n_services;
 	struct route *gets;
 	size_t n_gets;
+	struct route *raws;
+	size_t n_raws;
 	struct httpd_call *pending; /* I/O thread only */
 	pthread_mutex_t qlock;
 	struct httpd_call *qhead, *qtail;
@@ -737,6 +739,16 @@ static const struct route *find_service(struct httpd *h, const char *prefix, siz
 	return NULL;
 }
 
+static const struct route *find_prefix(const struct route *arr, size_t n, const char *path)
+{
+	const struct route *best = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (rd_str_has_prefix(path, arr[i].prefix) && (!best || strlen(arr[i].prefix) > strlen(best->prefix)))
+			best = &arr[i];
+	return best;
+}
+
 static const struct route *find_get(struct httpd *h, const char *path)
 {
 	const struct route *best = NULL;
@@ -774,6 +786,16 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		free(path);
 		quick_reply(req, 200, NULL, "{\"status\":\"ok\"}");
 		return;
+	}
+	if ((cmd == EVHTTP_REQ_PUT || (cmd == EVHTTP_REQ_POST && !evhttp_find_header(ih, "X-Amz-Target") &&
+					     strcmp(path, "/"))) &&
+	    (rt = find_prefix(h->raws, h->n_raws, path))) {
+		if (evbuffer_get_length(in) > HTTPD_MAX_RAW_BODY) {
+			free(path);
+			quick_reply(req, 413, "SerializationException", "the request body is too large");
+			return;
+		}
+		goto routed;
 	}
 	if (cmd == EVHTTP_REQ_POST) {
 		target = evhttp_find_header(ih, "X-Amz-Target");
@@ -814,6 +836,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 
+routed:
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto oom;
@@ -832,7 +855,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	c->path = path;
 	path = NULL;
 	make_request_id(c->request_id);
-	c->method = strdup(cmd == EVHTTP_REQ_POST ? "POST" : cmd == EVHTTP_REQ_HEAD ? "HEAD" : "GET");
+	c->method = strdup(cmd == EVHTTP_REQ_PUT ? "PUT" : cmd == EVHTTP_REQ_POST ? "POST" : cmd == EVHTTP_REQ_HEAD ? "HEAD" : "GET");
 	c->query = query ? strdup(query) : NULL;
 	if (!c->method || (query && !c->query))
 		goto oom;
@@ -916,6 +939,18 @@ int httpd_register_get(struct httpd *h, const char *path_prefix, const char *sig
 	return add_route(&h->gets, &h->n_gets, path_prefix, sigv4_service, authz, fn, userdata);
 }
 
+int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sigv4_service, enum httpd_authz authz,
+		       httpd_handler_fn fn, void *userdata)
+{
+	return add_route(&h->raws, &h->n_raws, path_prefix, sigv4_service, authz, fn, userdata);
+}
+
+const void *httpd_call_raw_body(const struct httpd_call *c, size_t *ret_len)
+{
+	*ret_len = c->body_len;
+	return c->body;
+}
+
 int httpd_port(const struct httpd *h)
 {
 	return h->port;
@@ -982,7 +1017,7 @@ int httpd_new(struct rd_daemon *d, struct httpd **ret, char *err, size_t errlen)
 	evhttp_set_max_body_size(h->http, 4 * HTTPD_MAX_BODY);
 	evhttp_set_max_headers_size(h->http, 64 * 1024);
 	evhttp_set_timeout(h->http, 120);
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT);
 	evhttp_set_default_content_type(h->http, HTTPD_JSON_TYPE);
 	evhttp_set_gencb(h->http, request_cb, h);
 	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
@@ -1041,6 +1076,11 @@ struct httpd *httpd_free(struct httpd *h)
 		free(h->gets[i].service);
 	}
 	free(h->gets);
+	for (size_t i = 0; i < h->n_raws; i++) {
+		free(h->raws[i].prefix);
+		free(h->raws[i].service);
+	}
+	free(h->raws);
 	pthread_mutex_destroy(&h->qlock);
 	free(h);
 	return NULL;

@@ -100,6 +100,17 @@ int httpd_register_service(struct httpd *h, const char *target_prefix, const cha
 int httpd_register_get(struct httpd *h, const char *path_prefix, const char *sigv4_service, enum httpd_authz authz,
 		       httpd_handler_fn fn, void *userdata);
 
+/* Raw-body routes: POST (without X-Amz-Target) and PUT requests whose path
+ * starts with path_prefix. The body (at most 4 * HTTPD_MAX_BODY bytes) is
+ * raw bytes, hashed by the SigV4 verifier, read with httpd_call_raw_body().
+ * Same rules as httpd_register_get. */
+#define HTTPD_HAVE_RAW_ROUTES 1
+#define HTTPD_MAX_RAW_BODY (4 * HTTPD_MAX_BODY)
+int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sigv4_service, enum httpd_authz authz,
+		       httpd_handler_fn fn, void *userdata);
+/* The request body as received; borrowed until completion. */
+const void *httpd_call_raw_body(const struct httpd_call *c, size_t *ret_len);
+
 /* ---- the call (all accessors may be used from any thread until completion) ---- */
 
 struct rd_daemon *httpd_call_daemon(const struct httpd_call *c);
