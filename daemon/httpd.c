@@ -299,7 +299,7 @@ void httpd_call_reply_fd(struct httpd_call *c, int status, const char *content_t
 
 void httpd_call_reply(struct httpd_call *c, json_t *body)
 {
-	char *txt = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
+	char *txt = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : strdup("{}");
 
 	json_decref(body);
 	if (!txt) {

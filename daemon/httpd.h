@@ -133,7 +133,9 @@ const char *httpd_call_header(const struct httpd_call *c, const char *name);
 /* Adds a response header (before completion). */
 int httpd_call_add_header(struct httpd_call *c, const char *name, const char *value);
 
-/* Completes with 200 and the JSON object body (NULL means {}). Steals body. */
+/* Completes with 200 and the JSON object body (NULL means {}). Steals body.
+ * Reals are written with 15 significant digits (epoch seconds keep their
+ * milliseconds: 1700000000.123). */
 void httpd_call_reply(struct httpd_call *c, json_t *body);
 /* Completes with an error: status 400, __type type, message from fmt. */
 void httpd_call_error(struct httpd_call *c, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -121,7 +121,10 @@ def test_create_and_get_deployment(daemon, cd):
     assert info["createTime"] >= before
     assert set(info["deploymentOverview"]) == {"Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready"}
     # the raw wire form: epoch seconds as numbers
-    raw = call(daemon, daemon.admin, "GetDeployment", {"deploymentId": did}).json()["deploymentInfo"]
+    resp = call(daemon, daemon.admin, "GetDeployment", {"deploymentId": did})
+    # epoch seconds with at most millisecond digits, like AWS's 1411081164.379
+    assert re.search(rb'"createTime":\d{10}(\.\d{1,3})?[,}]', resp.body), resp.body
+    raw = resp.json()["deploymentInfo"]
     assert isinstance(raw["createTime"], (int, float)) and abs(raw["createTime"] - time.time()) < 60
     # the group remembers it
     g = cd.get_deployment_group(applicationName="app", deploymentGroupName="grp")["deploymentGroupInfo"]
