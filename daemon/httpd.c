@@ -464,7 +464,7 @@ static bool op_is_read(const char *op)
 }
 
 /* NULL when allowed, else which policies would be. */
-static const char *authz_denied(enum httpd_authz a, const char *policy, const char *op)
+static const char *authz_denied(enum httpd_authz a, const char *policy, const char *op, bool is_get)
 {
 	bool admin = !strcmp(policy, "admin"), deployer = !strcmp(policy, "deployer"),
 	     readonly = !strcmp(policy, "readonly"), agent = !strcmp(policy, "agent");
@@ -475,7 +475,8 @@ static const char *authz_denied(enum httpd_authz a, const char *policy, const ch
 			return admin ? NULL : "admin";
 		if (admin || deployer)
 			return NULL;
-		if (readonly && op && op_is_read(op))
+		/* readonly: Get*/BatchGet*/List* operations and GET routes */
+		if (readonly && (op ? op_is_read(op) : is_get))
 			return NULL;
 		return "deployer or admin";
 	case HTTPD_AUTHZ_AGENT:
@@ -567,7 +568,8 @@ static bool authenticate(struct httpd_call *c)
 	c->principal.policy = c->key.policy;
 	c->principal.instance = c->key.instance[0] ? c->key.instance : NULL;
 	c->principal.region = c->region;
-	need = authz_denied(rt->authz, c->key.policy, c->op);
+	need = authz_denied(rt->authz, c->key.policy, c->op,
+			    !strcmp(c->method, "GET") || !strcmp(c->method, "HEAD"));
 	if (need) {
 		httpd_call_error_status(c, 400, "AccessDeniedException",
 					"User: %s (policy %s) is not authorized to perform: %s:%s; use an access key with "

@@ -49,7 +49,7 @@ struct httpd_call;
 /* Who may call a route. Policies are those of the access keys. */
 enum httpd_authz {
 	/* admin and deployer: every operation; readonly: operations named
-	 * Get*, BatchGet*, List*; agent: none. Operations whose name contains
+	 * Get*, BatchGet*, List* and GET routes; agent: none. Operations whose name contains
 	 * "AccessKey" need admin. */
 	HTTPD_AUTHZ_CONTROL = 0,
 	/* agent and admin (the host-command service, bundle downloads). The
