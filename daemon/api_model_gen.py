@@ -31,6 +31,22 @@ def patch(S):
     S["BatchGetDeploymentTargetsInput"]["required"] = ["deploymentId", "targetIds"]
     S["GetDeploymentTargetInput"]["required"] = ["deploymentId", "targetId"]
     S["ListDeploymentTargetsInput"]["required"] = ["deploymentId"]
+    # rolloutd's RevisionLocation extensions (docs/api-extensions.md section 1)
+    S["RevisionLocationType"]["enum"] = S["RevisionLocationType"]["enum"] + ["Bitbucket", "HTTP", "Bundle"]
+    S["RolloutdString"] = {"type": "string"}
+    S["RolloutdLong"] = {"type": "long"}
+    S["BitbucketLocation"] = {"type": "structure", "members": {
+        "repository": {"shape": "Repository"}, "commitId": {"shape": "CommitId"},
+        "bundleType": {"shape": "BundleType"}}}
+    S["HttpLocation"] = {"type": "structure", "members": {
+        "url": {"shape": "RolloutdString"}, "sha256": {"shape": "RolloutdString"},
+        "bundleType": {"shape": "BundleType"}}}
+    S["BundleLocation"] = {"type": "structure", "members": {
+        "sha256": {"shape": "RolloutdString"}, "bundleType": {"shape": "BundleType"},
+        "size": {"shape": "RolloutdLong"}}}
+    S["RevisionLocation"]["members"]["bitbucketLocation"] = {"shape": "BitbucketLocation"}
+    S["RevisionLocation"]["members"]["httpLocation"] = {"shape": "HttpLocation"}
+    S["RevisionLocation"]["members"]["bundleLocation"] = {"shape": "BundleLocation"}
 
 
 def main():

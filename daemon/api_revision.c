@@ -20,7 +20,7 @@ int api_check_revision(struct httpd_call *call, json_t *rev, const char *platfor
 	const char *exc = "InvalidRevisionException";
 
 	if (!type) {
-		httpd_call_error(call, exc, "revision.revisionType is required (S3, GitHub, String or AppSpecContent)");
+		httpd_call_error(call, exc, "revision.revisionType is required (S3, GitHub, String, AppSpecContent, or the rolloutd extensions Bitbucket, HTTP, Bundle)");
 		return -EINVAL;
 	}
 	if (!strcmp(type, "S3")) {
@@ -35,6 +35,28 @@ int api_check_revision(struct httpd_call *call, json_t *rev, const char *platfor
 			httpd_call_error(call, exc, "a GitHub revision needs gitHubLocation with repository (owner/name) and commitId");
 			return -EINVAL;
 		}
+	} else if (!strcmp(type, "Bitbucket")) {
+		json_t *bb = json_object_get(rev, "bitbucketLocation");
+		if (!api_str(bb, "repository") || !api_str(bb, "commitId") || !strchr(api_str(bb, "repository"), '/')) {
+			httpd_call_error(call, exc, "a Bitbucket revision needs bitbucketLocation with repository "
+					 "(workspace/repo_slug) and commitId");
+			return -EINVAL;
+		}
+	} else if (!strcmp(type, "HTTP")) {
+		json_t *hl = json_object_get(rev, "httpLocation");
+		const char *sha = api_str(hl, "sha256");
+		if (!api_str(hl, "url") || !sha || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64) {
+			httpd_call_error(call, exc, "an HTTP revision needs httpLocation with url and sha256 (64 lower-case "
+					 "hex characters of the bundle's sha256)");
+			return -EINVAL;
+		}
+	} else if (!strcmp(type, "Bundle")) {
+		const char *sha = api_str(json_object_get(rev, "bundleLocation"), "sha256");
+		if (!sha || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64) {
+			httpd_call_error(call, exc, "a Bundle revision needs bundleLocation.sha256 (64 lower-case hex "
+					 "characters), as returned by the upload");
+			return -EINVAL;
+		}
 	} else if (!strcmp(type, "String")) {
 		if (!api_str(json_object_get(rev, "string"), "content")) {
 			httpd_call_error(call, exc, "a String revision needs string.content (the AppSpec)");
@@ -46,8 +68,9 @@ int api_check_revision(struct httpd_call *call, json_t *rev, const char *platfor
 			return -EINVAL;
 		}
 	}
-	if (platform && !strcmp(platform, "Server") && strcmp(type, "S3") && strcmp(type, "GitHub")) {
-		httpd_call_error(call, exc, "Server applications deploy S3 or GitHub revisions, not %s", type);
+	if (platform && !strcmp(platform, "Server") && (!strcmp(type, "String") || !strcmp(type, "AppSpecContent"))) {
+		httpd_call_error(call, exc, "Server applications deploy S3, GitHub, Bitbucket, HTTP or Bundle revisions, "
+				 "not %s", type);
 		return -EINVAL;
 	}
 	if (platform && strcmp(platform, "Server") && !strcmp(type, "GitHub")) {

@@ -19,6 +19,7 @@
 #include <rollout/plugin.h>
 
 #include "api.h"
+#include "bundles.h"
 #include "conf.h"
 #include "daemon.h"
 #include "engine.h"
@@ -175,6 +176,11 @@ static int run(struct rd_daemon *d)
 		log_error("%s", err);
 		goto out;
 	}
+	r = bundles_start(d, err, sizeof(err));
+	if (r < 0) {
+		log_error("bundles: %s", err);
+		goto out;
+	}
 	r = engine_start(d, err, sizeof(err));
 	if (r < 0) {
 		log_error("engine: %s", err);
@@ -205,6 +211,7 @@ out:
 	if (engine_started)
 		engine_stop(d);
 	d->pool = workpool_free(d->pool);
+	bundles_stop(d);
 	d->httpd = httpd_free(d->httpd);
 	if (wd)
 		event_free(wd);
