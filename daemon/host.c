@@ -235,14 +235,55 @@ static int host_config_parse(struct rollout_handle *h, const struct rollout_opti
 			return r;
 		}
 	}
+	h->parsed = true;
 	return 0;
+}
+
+static void mark_read(struct rollout_handle *h, const char *key)
+{
+	const struct yt_node *s = h->settings;
+
+	for (size_t i = 0; s && s->type == YT_MAP && i < s->n; i++) {
+		if (strcmp(s->keys[i]->value, key) != 0)
+			continue;
+		pthread_mutex_lock(&h->lock);
+		bool seen = false;
+		for (size_t k = 0; k < h->n_read && !seen; k++)
+			seen = h->read[k] == s->keys[i];
+		if (!seen) {
+			const struct yt_node **nv = realloc(h->read, (h->n_read + 1) * sizeof(*nv));
+			if (nv) {
+				h->read = nv;
+				h->read[h->n_read++] = s->keys[i];
+			}
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
 }
 
 static const struct yt_node *get_key(struct rollout_handle *h, const char *key)
 {
 	const struct yt_node *n = yt_map_get(h->settings, key);
 
+	mark_read(h, key);
 	return n && !yt_is_null(n) ? n : NULL;
+}
+
+int host_check_settings_used(struct rollout_handle *h, char *err, size_t errlen)
+{
+	const struct yt_node *s = h->settings;
+
+	if (h->parsed || !s || s->type != YT_MAP)
+		return 0;
+	for (size_t i = 0; i < s->n; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < h->n_read && !seen; k++)
+			seen = h->read[k] == s->keys[i];
+		if (!seen)
+			return yt_error(s->keys[i], err, errlen, "plugins.%s: unknown setting '%s' (the plugin does not "
+					"read it)", h->name, s->keys[i]->value);
+	}
+	return 0;
 }
 
 static int host_config_string(struct rollout_handle *h, const char *key, const char *def, const char **ret, char *err,
@@ -315,6 +356,7 @@ static const char *host_config_json(struct rollout_handle *h)
 	if (!handle_ok(h, "config_json"))
 		return NULL;
 	pthread_mutex_lock(&h->lock);
+	h->parsed = true; /* the plugin took the whole subtree: its keys are its business */
 	if (!h->settings_json) {
 		json_t *j = h->settings ? yt_to_json(h->settings) : json_object();
 		h->settings_json = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
@@ -568,6 +610,7 @@ struct rollout_handle *host_handle_free(struct rollout_handle *h)
 	for (size_t i = 0; i < h->n_owned; i++)
 		free(h->owned[i]);
 	free(h->owned);
+	free(h->read);
 	free(h->settings_json);
 	free(h->name);
 	pthread_mutex_destroy(&h->lock);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <rollout/plugin.h>
@@ -31,7 +32,10 @@ struct rollout_handle {
 	char *settings_json;		    /* lazily built by config_json */
 	char **owned;			    /* strings handed out until destroy */
 	size_t n_owned;
-	pthread_mutex_t lock; /* guards settings_json and owned */
+	pthread_mutex_t lock; /* guards settings_json, owned and read */
+	bool parsed;	      /* config_parse succeeded once */
+	const struct yt_node **read; /* keys looked up through the single getters */
+	size_t n_read;
 };
 
 /* The table (static, valid forever). */
@@ -41,3 +45,8 @@ const struct rollout_host *host_table(void);
 int host_handle_new(const char *name, const struct yt_node *settings, const struct yt_node *settings_key,
 		    struct host_shared *shared, struct rollout_handle **ret);
 struct rollout_handle *host_handle_free(struct rollout_handle *h);
+
+/* After init: a plugin that never validated its settings with config_parse
+ * must at least have read each key through a getter; any other key is an
+ * unknown setting. 0 or -EINVAL with "FILE:LINE:COL: plugins.NAME: ...". */
+int host_check_settings_used(struct rollout_handle *h, char *err, size_t errlen);

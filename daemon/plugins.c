@@ -316,6 +316,9 @@ int plugins_load_config(const struct rd_config *cfg, struct rd_daemon *d, struct
 			}
 		}
 		l->inited = true;
+		r = host_check_settings_used(l->pub.handle, err, errlen);
+		if (r < 0)
+			goto out;
 	}
 	r = load_alarms(reg, cfg, err, errlen);
 out:

@@ -208,6 +208,14 @@ static void test_plugin_config_errors(void **st)
 		    "%s/rolloutd.yaml:5:6: alarms.a: set exactly one of 'file: PATH' or 'url: http://...' for alarm a");
 }
 
+static void test_unread_settings_are_unknown(void **st)
+{
+	/* "good" has no init and reads nothing: any setting is unknown. */
+	link_plugin(TEST_BROKEN_DIR, "good.so", "good");
+	expect_fail("plugins:\n  good: {colour: blue}\n", -EINVAL,
+		    "%s/rolloutd.yaml:3:10: plugins.good: unknown setting 'colour' (the plugin does not read it)");
+}
+
 static int fake_onprem(void *ud, char **ret_json, char *err, size_t errlen)
 {
 	*ret_json = strdup(ud);
@@ -437,6 +445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plugin_config_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unread_settings_are_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_config, setup, teardown),
 	};

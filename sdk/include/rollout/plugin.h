@@ -344,7 +344,10 @@ struct rollout_host {
 	int (*config_parse)(struct rollout_handle *h, const struct rollout_option *opts, size_t opt_size, void *dst,
 			    char *err, size_t errlen);
 	/* Single typed getters. A missing key gives the default and 0. Strings
-	 * are borrowed until destroy returns. */
+	 * are borrowed until destroy returns. A plugin that does not call
+	 * config_parse (or config_json) in init must read every key it accepts
+	 * through these during init: after init, any key it did not read is
+	 * refused as an unknown setting. */
 	int (*config_string)(struct rollout_handle *h, const char *key, const char *def, const char **ret, char *err,
 			     size_t errlen);
 	int (*config_int)(struct rollout_handle *h, const char *key, int64_t def, int64_t min, int64_t max,
