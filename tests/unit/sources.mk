@@ -12,3 +12,11 @@ tests_integration_sources_fetch_SOURCES = tests/integration/sources_fetch.c \
 	daemon/conf.c daemon/plugins.c daemon/host.c
 tests_integration_sources_fetch_CFLAGS = $(DAEMON_CFLAGS) -I$(top_srcdir)/daemon
 tests_integration_sources_fetch_LDADD = $(DAEMON_LIBS)
+
+# The s3 plugin's URL building and the source plugins' helpers.
+check_PROGRAMS += tests/unit/test_sources_s3url
+tests_unit_test_sources_s3url_SOURCES = tests/unit/test_sources_s3url.c plugins/s3/s3.c plugins/http/srcutil.c \
+	plugins/http/srcutil.h
+tests_unit_test_sources_s3url_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sources_s3url_LDADD = $(CMOCKA_LIBS) $(JANSSON_LIBS)
+TESTS += tests/unit/test_sources_s3url
