@@ -475,7 +475,7 @@ static const char *authz_denied(enum httpd_authz a, const char *policy, const ch
 			return admin ? NULL : "admin";
 		if (admin || deployer)
 			return NULL;
-		/* readonly: Get*/BatchGet*/List* operations and GET routes */
+		/* readonly: Get, BatchGet and List operations, and GET routes */
 		if (readonly && (op ? op_is_read(op) : is_get))
 			return NULL;
 		return "deployer or admin";
