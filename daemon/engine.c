@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alarms.h"
 #include "bundles.h"
 #include "conf.h"
 #include "daemon.h"
@@ -25,6 +26,7 @@
 #include "spec.h"
 #include "store.h"
 #include "store_engine.h"
+#include "triggers.h"
 #include "util.h"
 #include "workpool.h"
 
@@ -176,6 +178,79 @@ json_t *eng_diag(const char *code, const char *script, const char *message, cons
 {
 	return json_pack("{s:s,s:s,s:s,s:s}", "errorCode", code ? code : "UnknownError", "scriptName",
 			 script ? script : "", "message", message ? message : "", "logTail", log ? log : "");
+}
+
+/* ---------------------------------------------------------------- triggers */
+
+static void fire(struct engine *e, const char *event, struct eng_dep *dp, const char *status, const char *instance,
+		 const char *instance_status, const char *code, const char *msg)
+{
+	struct eng_fire *f;
+	const json_t *tc = json_object_get(dp->group_doc, "triggerConfigurations");
+
+	if (!dp->group_doc || json_array_size(tc) == 0)
+		return; /* nothing subscribes */
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return;
+	f->event = event;
+	f->group_doc = json_incref(dp->group_doc);
+	snprintf(f->dep, sizeof(f->dep), "%s", dp->id);
+	f->status = status;
+	f->instance = instance ? strdup(instance) : NULL;
+	f->instance_status = instance_status;
+	f->error_code = code ? strdup(code) : NULL;
+	f->error_message = msg ? strdup(msg) : NULL;
+	f->next = e->fires;
+	e->fires = f;
+}
+
+/* CodeDeploy's upper-case status in notifications: IN_PROGRESS, ... */
+static const char *upper_status(const char *s)
+{
+	static const char *const map[][2] = {{"Created", "CREATED"},	 {"Queued", "QUEUED"},
+					     {"InProgress", "IN_PROGRESS"}, {"Succeeded", "SUCCEEDED"},
+					     {"Failed", "FAILED"},	 {"Stopped", "STOPPED"}};
+	for (size_t i = 0; i < RD_ARRAY_SIZE(map); i++)
+		if (strcmp(s, map[i][0]) == 0)
+			return map[i][1];
+	return s;
+}
+
+/* Queues (sent = true) or drops the collected notifications, oldest first. */
+static void fires_flush(struct engine *e, bool send)
+{
+	struct eng_fire *f = e->fires, *rev = NULL, *next;
+
+	e->fires = NULL;
+	for (; f; f = next) {
+		next = f->next;
+		f->next = rev;
+		rev = f;
+	}
+	for (f = rev; f; f = next) {
+		next = f->next;
+		if (send) {
+			json_t *info = json_pack("{s:s,s:s}", "deploymentId", f->dep, "status", upper_status(f->status));
+			if (info && f->instance) {
+				json_object_set_new(info, "instanceId", json_string(f->instance));
+				if (f->instance_status)
+					json_object_set_new(info, "instanceStatus", json_string(f->instance_status));
+			}
+			if (info && f->error_code)
+				json_object_set_new(info, "errorInformation",
+						    json_pack("{s:s,s:s}", "code", f->error_code, "message",
+							      f->error_message ? f->error_message : ""));
+			if (info)
+				triggers_fire(e->d, f->event, f->group_doc, info);
+			json_decref(info);
+		}
+		json_decref(f->group_doc);
+		free(f->instance);
+		free(f->error_code);
+		free(f->error_message);
+		free(f);
+	}
 }
 
 /* ---------------------------------------------------------------- hosts */
@@ -354,6 +429,9 @@ static void event_start(struct engine *e, struct eng_target *t, int i)
 
 static void target_done(struct engine *e, struct eng_target *t, int status)
 {
+	if (status == ST_SUCCEEDED || status == ST_FAILED)
+		fire(e, status == ST_SUCCEEDED ? "InstanceSuccess" : "InstanceFailure", t->dep, "InProgress", t->id,
+		     eng_status_name[status], NULL, NULL);
 	t->status = status;
 	CHK(store_eng_target_status(e->tx, t->dep->id, t->id, eng_status_name[status], e->now_wall), "target");
 	for (int i = 0; i < t->nev; i++) {
@@ -369,6 +447,7 @@ static void target_start(struct engine *e, struct eng_target *t)
 {
 	t->status = ST_INPROGRESS;
 	CHK(store_eng_target_status(e->tx, t->dep->id, t->id, "InProgress", e->now_wall), "target start");
+	fire(e, "InstanceStart", t->dep, "InProgress", t->id, "InProgress", NULL, NULL);
 	event_start(e, t, 0);
 }
 
@@ -473,6 +552,40 @@ static void job_add(struct engine *e, int type, const char *dep, const char *app
 
 static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const char *code, const char *msg);
 
+/* alarms.h callback, on a poller thread: hand it to the engine thread. */
+static void on_alarm(struct rd_daemon *d, const char *deployment_id, bool rollback, const char *message,
+		     void *userdata)
+{
+	struct engine *e = userdata;
+	struct eng_input *in = input_new(IN_ALARM);
+
+	(void)d;
+	if (!in)
+		return;
+	snprintf(in->dep, sizeof(in->dep), "%s", deployment_id);
+	snprintf(in->errmsg, sizeof(in->errmsg), "%s", message ? message : "an alarm is active");
+	in->alarm_rollback = rollback;
+	eng_post(e, in);
+}
+
+static void dep_watch_alarms(struct engine *e, struct eng_dep *dp)
+{
+	int r = alarms_watch_start(e->d, dp->id, dp->creator, dp->group_doc, json_object_get(dp->row, "doc"),
+				   on_alarm, e);
+	if (r < 0 && r != -EEXIST)
+		ELOG(LOG_WARNING, "%s: cannot watch its alarms: %s", dp->id, strerror(-r));
+}
+
+static void on_alarm_input(struct engine *e, struct eng_input *in)
+{
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
+
+	if (!dp || dp->finished || dp->status != DS_INPROGRESS)
+		return; /* ended meanwhile */
+	dp->stop_rollback = in->alarm_rollback ? 1 : 0;
+	dep_finish(e, dp, DS_STOPPED, "ALARM_ACTIVE", in->errmsg);
+}
+
 /* Created/Queued -> InProgress (committed), then targets are resolved by
  * the platform plugins on a worker. */
 static void dep_try_start(struct engine *e, struct eng_dep *dp)
@@ -500,8 +613,11 @@ static void dep_try_start(struct engine *e, struct eng_dep *dp)
 	}
 	json_decref(dp->group_doc);
 	dp->group_doc = group;
-	if (dp->status != DS_INPROGRESS)
+	if (dp->status != DS_INPROGRESS) {
 		dep_set_status(e, dp, DS_INPROGRESS, e->now_wall, 0, NULL, NULL);
+		fire(e, "DeploymentStart", dp, "InProgress", NULL, NULL, NULL, NULL);
+	}
+	dep_watch_alarms(e, dp);
 	dp->resolving = true;
 	{
 		/* targetInstances of the deployment narrow the group's selection. */
@@ -595,6 +711,7 @@ static void rollback(struct engine *e, struct eng_dep *dp, int status)
 		return;
 	}
 	snprintf(msg, sizeof(msg), "Rolled back to the revision of %s by deployment %s", good, newid);
+	fire(e, "DeploymentRollback", dp, eng_dstatus_name[status], NULL, NULL, NULL, msg);
 	{
 		json_t *ri = json_pack("{s:s,s:s}", "rollbackDeploymentId", newid, "rollbackMessage", msg);
 		CHK(store_eng_deployment_rollback_info(e->tx, dp->id, ri), "rollback info");
@@ -644,6 +761,9 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const c
 		}
 	}
 	dep_set_status(e, dp, status, 0, e->now_wall, code, msg);
+	alarms_watch_stop(e->d, dp->id);
+	fire(e, status == DS_SUCCEEDED ? "DeploymentSuccess" : status == DS_STOPPED ? "DeploymentStop" : "DeploymentFailure",
+	     dp, eng_dstatus_name[status], NULL, NULL, code, msg);
 	ov = overview(dp);
 	CHK(store_eng_deployment_overview(e->tx, dp->id, ov), "overview");
 	json_decref(ov);
@@ -1369,6 +1489,8 @@ static void resume(struct engine *e)
 	for (dp = e->deps; dp; dp = dp->next)
 		if (dp->status == DS_INPROGRESS && dp->nt == 0)
 			dep_try_start(e, dp); /* crashed while resolving: resolve again */
+		else if (dp->status == DS_INPROGRESS)
+			dep_watch_alarms(e, dp);
 	for (dp = e->deps; dp; dp = dp->next)
 		if (dp->status == DS_CREATED || dp->status == DS_QUEUED)
 			dep_try_start(e, dp);
@@ -1398,6 +1520,9 @@ static void apply(struct engine *e, struct eng_input *in)
 		break;
 	case IN_INSTANCES:
 		e->instances_changed = true;
+		break;
+	case IN_ALARM:
+		on_alarm_input(e, in);
 		break;
 	}
 }
@@ -1509,7 +1634,7 @@ static void *engine_main(void *arg)
 			/* Commit now when someone waits for it (a report's answer, a
 			 * stop, plugin work, a finished deployment) or the light
 			 * transaction is old enough; else keep it open (group commit). */
-			heavy = heavy || e->out_head || e->jobs || e->stops_done || e->tx_err;
+			heavy = heavy || e->out_head || e->jobs || e->stops_done || e->fires || e->tx_err;
 			for (struct eng_dep *dp = e->deps; dp && !heavy; dp = dp->next)
 				heavy = dp->finished;
 			if (!heavy && store_eng_has_writes(e->tx) && e->now_mono < tx_deadline) {
@@ -1535,6 +1660,7 @@ static void *engine_main(void *arg)
 			out_flush(e, true);
 			stops_signal(e, -EIO);
 			jobs_drop(e);
+			fires_flush(e, false);
 			for (in = batch; in; in = in->next)
 				if (in->call) {
 					httpd_call_error_status(in->call, 500, "ServerException", "retry");
@@ -1546,6 +1672,7 @@ static void *engine_main(void *arg)
 			out_flush(e, false);
 			stops_signal(e, 0);
 			jobs_start(e);
+			fires_flush(e, true);
 			reap_finished(e);
 			first = false;
 		}
@@ -1629,6 +1756,9 @@ int engine_start(struct rd_daemon *d, char *err, size_t errlen)
 		goto fail;
 	}
 	e->thread_started = true;
+	r = triggers_resume(d);
+	if (r < 0)
+		ELOG(LOG_WARNING, "cannot resume pending trigger notifications: %s", strerror(-r));
 	ELOG(LOG_INFO, "started (long poll %lld ms, pick-up timeout %lld ms, heartbeat timeout %lld ms)",
 	     (long long)e->long_poll_ms, (long long)e->pickup_ms, (long long)e->heartbeat_ms);
 	return 0;
@@ -1654,6 +1784,8 @@ void engine_stop(struct rd_daemon *d)
 	pthread_mutex_unlock(&e->lock);
 	if (e->thread_started)
 		pthread_join(e->thread, NULL);
+	alarms_shutdown(d);
+	triggers_shutdown(d);
 	/* Inputs that arrived after the last batch. */
 	for (in = e->in_head; in; in = next) {
 		next = in->next;

@@ -117,11 +117,24 @@ struct engine {
 	struct eng_stopreq *stops_done;
 	int64_t now_wall, now_mono;
 	bool instances_changed;
+	struct eng_fire *fires; /* trigger notifications to queue after commit */
 	uint64_t commits, inputs_total;
 };
 
 /* Inputs to the engine thread. */
-enum { IN_CREATED, IN_CALL, IN_RESOLVED, IN_STOP, IN_INSTANCES, IN_AUTOUPDATE };
+enum { IN_CREATED, IN_CALL, IN_RESOLVED, IN_STOP, IN_INSTANCES, IN_AUTOUPDATE, IN_ALARM };
+
+/* A trigger notification (daemon/triggers.h), queued once committed. */
+struct eng_fire {
+	struct eng_fire *next;
+	const char *event; /* static */
+	json_t *group_doc; /* reference */
+	char dep[16];
+	const char *status; /* static */
+	char *instance;
+	const char *instance_status; /* static or NULL */
+	char *error_code, *error_message;
+};
 
 struct eng_stopreq {
 	struct eng_stopreq *next;
@@ -143,6 +156,7 @@ struct eng_input {
 	char errmsg[1200];
 	char app[128], group[128];
 	struct eng_stopreq *stop;
+	bool alarm_rollback; /* IN_ALARM: errmsg holds the alarm's message */
 	bool have_bundle; /* IN_RESOLVED: bundles_ensure succeeded */
 	char sha256[65];
 	uint64_t size;
