@@ -459,7 +459,45 @@ struct bundle_info {
 	const char *appspec_name;
 	char *names[3];
 	uint64_t total_entries, total_bytes;
+	size_t *slots; /* open-addressing index of entries by path: entry index + 1 */
+	size_t nslots;
 };
+
+static size_t path_hash(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static void index_put(struct bundle_info *info, size_t idx)
+{
+	for (size_t i = path_hash(info->entries[idx].path) & (info->nslots - 1);; i = (i + 1) & (info->nslots - 1))
+		if (!info->slots[i]) {
+			info->slots[i] = idx + 1;
+			return;
+		}
+}
+
+/* Makes room for one more entry in the index (load factor <= 1/2). */
+static int index_grow(struct bundle_info *info)
+{
+	size_t ns;
+	size_t *sl;
+	if ((info->n + 1) * 2 <= info->nslots)
+		return 0;
+	ns = info->nslots ? info->nslots * 2 : 256;
+	sl = calloc(ns, sizeof(*sl));
+	if (!sl)
+		return -ENOMEM;
+	free(info->slots);
+	info->slots = sl;
+	info->nslots = ns;
+	for (size_t i = 0; i < info->n; i++)
+		index_put(info, i);
+	return 0;
+}
 
 struct bundle_info *bundle_info_free(struct bundle_info *info)
 {
@@ -468,6 +506,7 @@ struct bundle_info *bundle_info_free(struct bundle_info *info)
 	for (size_t i = 0; i < info->n; i++)
 		free(info->entries[i].path);
 	free(info->entries);
+	free(info->slots);
 	free(info->prefix);
 	for (int d = 0; d < 2; d++)
 		for (int k = 0; k < 3; k++)
@@ -480,10 +519,14 @@ struct bundle_info *bundle_info_free(struct bundle_info *info)
 
 static const struct bentry *find_entry(const struct bundle_info *info, const char *path)
 {
-	for (size_t i = 0; i < info->n; i++)
-		if (strcmp(info->entries[i].path, path) == 0)
-			return &info->entries[i];
-	return NULL;
+	if (!info->nslots)
+		return NULL;
+	for (size_t i = path_hash(path) & (info->nslots - 1);; i = (i + 1) & (info->nslots - 1)) {
+		if (!info->slots[i])
+			return NULL;
+		if (strcmp(info->entries[info->slots[i] - 1].path, path) == 0)
+			return &info->entries[info->slots[i] - 1];
+	}
 }
 
 static bool has_children(const struct bundle_info *info, const char *dir)
@@ -604,8 +647,13 @@ int bundle_inspect(const char *bundle, const char *appspec_filename, const struc
 			info->entries = ne;
 			info->cap = nc;
 		}
+		if (index_grow(info) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
 		info->entries[info->n].path = rel;
 		info->entries[info->n].mode = mode;
+		index_put(info, info->n);
 		info->n++;
 		base = strrchr(rel, '/');
 		depth = base ? (strchr(rel, '/') == base ? 1 : 2) : 0;

@@ -21,6 +21,7 @@
 
 #include "appspec.h"
 #include "bundle.h"
+#include "util.h"
 
 enum kind { F, D, L, H, DEV };
 struct ent {
@@ -296,12 +297,51 @@ static void test_good_bundle(void **state)
 	assert_non_null(strstr(err, "is not a zip, tar or tgz archive"));
 }
 
+/* pre-flight cost stays linear: 50 000 hardlinks to one file */
+static void test_many_hardlinks_fast(void **state)
+{
+	char b[300], err[512] = "", name[32];
+	struct archive *a = archive_write_new();
+	struct bundle_info *info = NULL;
+	int64_t t0;
+
+	snprintf(b, sizeof(b), "%s/bundle-links", tmpdir);
+	archive_write_set_format_ustar(a);
+	assert_int_equal(archive_write_open_filename(a, b), ARCHIVE_OK);
+	for (int i = 0; i <= 50000; i++) {
+		struct archive_entry *e = archive_entry_new();
+		snprintf(name, sizeof(name), "d/f%d", i);
+		archive_entry_set_pathname(e, name);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		if (i)
+			archive_entry_set_hardlink(e, "d/f0");
+		else
+			archive_entry_set_size(e, 1);
+		archive_write_header(a, e);
+		if (!i)
+			archive_write_data(a, "x", 1);
+		archive_entry_free(e);
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+	t0 = rd_mono_ms();
+	if (bundle_inspect(b, NULL, NULL, &info, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(bundle_info_stat(info, "d/f49999", NULL), 0);
+	bundle_info_free(info);
+	print_message("inspect of 50001 entries: %lld ms\n", (long long)(rd_mono_ms() - t0));
+	if (rd_mono_ms() - t0 > 5000)
+		fail_msg("inspecting 50000 hardlinks took %lld ms", (long long)(rd_mono_ms() - t0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hostile_corpus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_good_bundle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_hardlinks_fast, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
