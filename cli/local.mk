@@ -13,3 +13,4 @@ rolloutctl_SOURCES = cli/main.c
 rolloutctl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
 rolloutctl_LDADD = cli/librolloutctl.la $(JANSSON_LIBS) $(CURL_LIBS)
 
+EXTRA_DIST += docs/cli.md examples
