@@ -22,6 +22,7 @@
 #include "bundles_internal.h"
 #include "daemon.h"
 #include "httpd.h"
+#include "store.h"
 #include "util.h"
 
 #define UPLOAD_MAX_BYTES (2ULL << 30)
@@ -109,6 +110,7 @@ struct upload {
 	char id[24];
 	char sha256[65];
 	char type[8];
+	char app[128]; /* register as a revision of this application; "" = no */
 	char tmp[4096];
 	int fd;
 	uint64_t size, received;
@@ -162,6 +164,27 @@ static int preflight_check(void *ctx, const char *path, const struct cached_bund
 	return bundles_preflight(path, errcode, errcodelen, msg, msglen);
 }
 
+/* RegisterApplicationRevision for an uploaded bundle; completes the call on error. */
+static int register_revision(struct httpd_call *call, const char *app, const struct cached_bundle *b)
+{
+	struct rd_daemon *d = httpd_call_daemon(call);
+	json_t *rev;
+	int r;
+
+	rev = json_pack("{s:s, s:{s:s, s:s, s:I}}", "revisionType", "Bundle", "bundleLocation", "sha256", b->sha256,
+			"bundleType", b->bundle_type, "size", (json_int_t)b->size);
+	r = rev && d->store ? store_revision_register(d->store, app, rev, "Uploaded to rolloutd") : -ENOMEM;
+	json_decref(rev);
+	if (r == -ENOENT)
+		httpd_call_error(call, "ApplicationDoesNotExistException",
+				 "application '%s' was deleted during the upload; the bundle is cached, register it "
+				 "with RegisterApplicationRevision",
+				 app);
+	else if (r < 0)
+		httpd_call_error_status(call, 500, "InternalFailure", "cannot register the revision: %s", strerror(-r));
+	return r;
+}
+
 static json_t *finished_json(const struct cached_bundle *b)
 {
 	return json_pack("{s:I, s:b, s:{s:s, s:I, s:s}, s:{s:s, s:{s:s, s:s, s:I}}}", "offset", (json_int_t)b->size,
@@ -173,7 +196,7 @@ static json_t *finished_json(const struct cached_bundle *b)
 static void upload_start(struct httpd_call *call, struct bcache *c)
 {
 	struct evkeyvalq q = { 0 };
-	const char *sha, *size_s, *type;
+	const char *sha, *size_s, *type, *app;
 	struct cached_bundle b;
 	struct upload *u = NULL;
 	unsigned long long size;
@@ -208,7 +231,20 @@ static void upload_start(struct httpd_call *call, struct bcache *c)
 				 size, (unsigned long long)UPLOAD_MAX_BYTES);
 		goto out;
 	}
+	app = query_get(&q, "applicationName");
+	if (app) {
+		json_t *info = NULL;
+		struct rd_daemon *d = httpd_call_daemon(call);
+		if (!*app || strlen(app) > 100 || !d->store || store_app_get(d->store, app, &info) < 0) {
+			httpd_call_error(call, "ApplicationDoesNotExistException",
+					 "no application '%s'; create it first or leave applicationName out", app);
+			goto out;
+		}
+		json_decref(info);
+	}
 	if (bcache_lookup(c, sha, &b) == 0) {
+		if (app && register_revision(call, app, &b) < 0)
+			goto out;
 		httpd_call_reply(call, finished_json(&b));
 		goto out;
 	}
@@ -233,6 +269,7 @@ static void upload_start(struct httpd_call *call, struct bcache *c)
 	}
 	rd_strlcpy(u->sha256, sha, sizeof(u->sha256));
 	rd_strlcpy(u->type, type, sizeof(u->type));
+	rd_strlcpy(u->app, app ? app : "", sizeof(u->app));
 	u->size = size;
 	u->last_ms = rd_mono_ms();
 	pthread_mutex_lock(&uploads_lock);
@@ -319,7 +356,7 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 	if (u->received == u->size) {
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
-		char got[65], code[BUNDLES_ERRCODE_MAX] = "", msg[1024] = "";
+		char got[65], code[BUNDLES_ERRCODE_MAX] = "", msg[1024] = "", u_app[128];
 		struct cached_bundle b;
 		int r;
 
@@ -344,6 +381,7 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 			upload_free(u);
 			goto out;
 		}
+		rd_strlcpy(u_app, u->app, sizeof(u_app));
 		r = bcache_commit(c, u->tmp, got, u->type, preflight_check, NULL, &b, code, sizeof(code), msg,
 				  sizeof(msg));
 		u->tmp[0] = '\0'; /* commit removed or moved it */
@@ -355,6 +393,8 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 			goto out;
 		}
 		bcache_gc(c, 0, NULL);
+		if (u_app[0] && register_revision(call, u_app, &b) < 0)
+			goto out;
 		httpd_call_reply(call, finished_json(&b));
 		goto out;
 	}

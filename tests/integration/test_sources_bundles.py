@@ -180,3 +180,24 @@ def test_upload_refusals(cached):
     st, _, b = signed(d, d.admin, "POST", "/bundles/uploads?sha256=%s&size=10&bundleType=rar" % ("ab" * 32),
                       service="codedeploy")
     assert st == 400 and b"zip, tar or tgz" in b
+
+
+def test_upload_registers_revision(cached):
+    d, _ = cached
+    import test_sources_preflight as tp
+    st, r = tp.api(d, "CreateApplication", {"applicationName": "web"})
+    assert st == 200, r
+    data = make_zip(dict(app_files(), **{"app/v2.txt": (b"2", 0o644)}))
+    st, r = upload(d, d.admin, data, applicationName="nope")
+    assert st == 400 and r["__type"] == "ApplicationDoesNotExistException"
+    st, r = upload(d, d.admin, data, applicationName="web")
+    assert st == 200, r
+    st, _, b = signed(d, d.admin, "PUT", "/bundles/uploads/%s?offset=0" % r["uploadId"], body=data,
+                      service="codedeploy")
+    assert st == 200, b
+    rev = json.loads(b)["revision"]
+    st, r = tp.api(d, "ListApplicationRevisions", {"applicationName": "web"})
+    assert st == 200, r
+    assert rev in r["revisions"]
+    st, r = tp.api(d, "GetApplicationRevision", {"applicationName": "web", "revision": rev})
+    assert st == 200 and r["revisionInfo"]["description"] == "Uploaded to rolloutd", r
