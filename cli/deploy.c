@@ -222,6 +222,45 @@ static bool is_loopback_endpoint(const char *endpoint)
 	return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost", 9) == 0 || strncmp(h, "[::1]", 5) == 0;
 }
 
+/* Prints text with every line cut to at most width visible characters
+ * (escape sequences and UTF-8 continuation bytes take no room); returns the
+ * number of lines. */
+static int print_clipped(const char *text, int width, bool color)
+{
+	int lines = 0;
+
+	while (*text) {
+		const char *nl = strchr(text, '\n');
+		size_t len = nl ? (size_t)(nl - text) : strlen(text);
+		int vis = 0;
+		bool clipped = false;
+
+		for (size_t i = 0; i < len; i++) {
+			unsigned char ch = (unsigned char)text[i];
+			if (ch == 0x1b) { /* copy the whole CSI sequence */
+				size_t j = i + 1;
+				while (j < len && !((text[j] >= 'A' && text[j] <= 'Z') || (text[j] >= 'a' && text[j] <= 'z')))
+					j++;
+				fwrite(text + i, 1, j < len ? j - i + 1 : len - i, stdout);
+				i = j;
+				continue;
+			}
+			if ((ch & 0xC0) != 0x80 && ++vis > width) {
+				clipped = true;
+				continue;
+			}
+			if (!clipped)
+				putchar(ch);
+		}
+		if (clipped && color)
+			fputs("\033[0m", stdout);
+		putchar('\n');
+		lines++;
+		text += len + (nl ? 1 : 0);
+	}
+	return lines;
+}
+
 /* One poll: deployment info + instance summaries. */
 static int poll_once(struct cli *c, const char *id, json_t **ret_info, json_t **ret_summaries)
 {
@@ -281,14 +320,13 @@ static int wait_one(struct cli *c, const char *id, int timeout_s, int interval_m
 		}
 		p.batch_size = batch_size;
 		if (tty) {
-			char *s = progress_render_tty(&p, now_s(), term_width(), c->color);
+			int width = term_width();
+			char *s = progress_render_tty(&p, now_s(), width, c->color);
 			if (lines > 0)
 				printf("\033[%dA\033[J", lines);
-			lines = 0;
-			for (const char *q = s; q && *q; q++)
-				if (*q == '\n')
-					lines++;
-			fputs(s ? s : "", stdout);
+			/* Lines must not wrap, or moving up by the line count would not reach the
+			 * top of the previous frame. */
+			lines = print_clipped(s ? s : "", width - 1, c->color);
 			fflush(stdout);
 			free(s);
 		} else if (!c->json) {
@@ -768,7 +806,7 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 	struct wopts o;
 	json_t *token = NULL;
 	int ex = 0, n, r;
-	bool got_any = false;
+	bool got_any = false, printed_any = false;
 	struct sigaction sa = { .sa_handler = on_sigint }, old_sa;
 
 	n = parse_w(c, &o, usage, argc, argv, pos, 1, &ex);
@@ -798,6 +836,8 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 		}
 		got_any = true;
 		items = json_object_get(resp, "Logs");
+		if (json_array_size(items) > 0)
+			printed_any = true;
 		json_array_foreach(items, i, it) {
 			if (c->json) {
 				char *line = json_dumps(it, JSON_COMPACT);
@@ -824,6 +864,9 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 			break;
 		sleep_ms(o.interval_ms);
 	}
+	if (ex == 0 && !printed_any && !c->json)
+		fprintf(stderr, "no hook output stored for %s%s%s yet\n", pos[0], o.instance ? " on " : "",
+			o.instance ? o.instance : "");
 done:
 	sigaction(SIGINT, &old_sa, NULL);
 out:

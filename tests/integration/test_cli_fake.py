@@ -4,6 +4,7 @@ exactly what it sends for bundle uploads and deployments, the --wait views
 status. The real-daemon side of the same flows is in test_cli_commands.py and
 test_cli_quickstart.py."""
 
+import fcntl
 import hashlib
 import io
 import json
@@ -11,8 +12,10 @@ import os
 import pty
 import re
 import select
+import struct
 import subprocess
 import tarfile
+import termios
 import time
 import zipfile
 
@@ -224,6 +227,41 @@ def test_wait_timeout_exits_5(fake_api, fake_ctl):
     assert "still InProgress after" in p.stderr and "rolloutctl wait d-SLOW00001" in p.stderr
 
 
+def run_on_pty(args, env, cols=100):
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
+    proc = subprocess.Popen([rolloutctl_path(), *args], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            close_fds=True)
+    os.close(slave)
+    out = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 10)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    rc = proc.wait(10)
+    os.close(master)
+    return rc, out.decode()
+
+
+def test_wait_on_a_narrow_terminal_never_wraps(fake_api, fake_ctl):
+    Script(fake_api, SUCCESS_FRAMES)
+    env = fake_ctl.env()
+    rc, text = run_on_pty(["wait", "d-NARROW001", "--interval", "0.05"], env, cols=40)
+    assert rc == 0
+    frames = re.split("\033\\[\\d+A\033\\[J", text.split("deployment d-NARROW001 succeeded")[0])
+    assert len(frames) >= 3
+    for f in frames:
+        for line in f.split("\r\n"):
+            assert len(re.sub("\033\\[[0-9;]*[A-Za-z]", "", line)) <= 39, repr(line)
+
+
 def test_wait_on_a_terminal_redraws_in_place(fake_api, fake_ctl):
     Script(fake_api, SUCCESS_FRAMES)
     master, slave = pty.openpty()
@@ -349,3 +387,9 @@ def test_api_errors_are_shown_with_their_exception(fake_api, fake_ctl):
     fake_api.ops["GetApplication"] = boom
     p = fake_ctl("app", "get", "nope", expect=1)
     assert p.stderr == "error: GetApplication: ApplicationDoesNotExistException: no application 'nope'\n"
+
+
+def test_logs_without_output_says_so(fake_api, fake_ctl):
+    fake_api.ops["GetDeploymentLogs"] = lambda b: {"Logs": [], "NextToken": "0", "DeploymentComplete": True}
+    p = fake_ctl("logs", "d-QUIET0001", "--instance", "h1")
+    assert p.stdout == "" and p.stderr == "no hook output stored for d-QUIET0001 on h1 yet\n"
