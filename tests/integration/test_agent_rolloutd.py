@@ -3,9 +3,10 @@ registered through the control API, agent keys bound to them, real
 rollout-agent processes verifying the daemon-signed specification, and
 deployments created with boto3.
 
-The revision is a local tgz on this host (revisionType "Local File", the
-rolloutd extension documented in daemon/spec.c), or an uploaded bundle served
-from /bundles/<sha256> when the daemon's bundle cache runs."""
+The revision is uploaded into the daemon's bundle cache (docs/api-extensions.md
+§2) and the agents download it from /bundles/<sha256> (SigV4, agent grant,
+sha256/size checked); a daemon without uploads falls back to a "Local File"
+revision, and the tests skip when neither is available."""
 
 import hashlib
 import json
@@ -22,7 +23,7 @@ from botocore.credentials import Credentials
 import harness
 
 from agent_helpers import Agent, make_bundle, script, wait_for
-from engine_helpers import Fleet
+from engine_helpers import Fleet, db_rows
 
 SETTINGS = {"long_poll": "5s"}
 LIFECYCLE = ["ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall", "ApplicationStart",
@@ -239,38 +240,43 @@ def test_timed_out_hook(d, fleet, tmp_path):
     assert "[stdout]starting" in ev["diagnostics"]["logTail"]
 
 
-def test_real_daemon_signed_spec_ack_and_complete(d, fleet, tmp_path):
-    """The protocol with the real daemon, whatever revision delivery exists: an S3 revision that rolloutd
-    passes through without a bundle cache. The agent verifies the daemon-signed spec (its CMS chain to
-    data_dir/daemon.crt), acknowledges ApplicationStop as a noop (first deployment: Skipped), and reports
-    DownloadBundle Failed with its own message, which it only reaches after the signature verified."""
-    f = fleet(n=1)
-    dep = f.f.deploy({"revisionType": "S3", "s3Location": {"bucket": "bkt", "key": "app.tgz", "bundleType": "tgz"}})
-    info = f.wait(dep)
-    ev = f.events(dep)
-    if "DownloadBundle" not in ev or ev["DownloadBundle"]["status"] != "Failed":
-        pytest.skip("this rolloutd resolves S3 revisions itself now (%s): covered by the tests above" % info.get(
-            "errorInformation"))
-    assert ev["ApplicationStop"]["status"] == "Skipped"
-    dl = ev["DownloadBundle"]["diagnostics"]
-    assert dl["errorCode"] == "UnknownError"
-    assert "neither RolloutBundle nor a Local File/Directory revision" in dl["message"], dl
-    assert not dl["message"].startswith("deployment specification rejected"), dl
-    a = f.agents[f.f.names[0]]
-    assert "deployment specification rejected" not in a.log()
-    # the agent really verifies: with another certificate pinned, the same deployment is refused
-    a.stop()
-    other = os.path.join(str(tmp_path), "other.crt")
+def test_spec_signed_by_another_daemon_is_refused(d, fleet, tmp_path):
+    """The agent pins daemon_cert: with another certificate configured, every command of a real
+    deployment is refused before anything runs, and rolloutd records why."""
     import subprocess
+    www, events = str(tmp_path / "www"), str(tmp_path / "events.log")
+    other = os.path.join(str(tmp_path), "other.crt")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", other + ".key", "-out", other, "-days", "1", "-subj", "/CN=other"], check=True,
+                    "-keyout", other + ".key", "-out", other, "-days", "1", "-subj", "/CN=rolloutd"], check=True,
                    capture_output=True)
-    keys = f.f.keys[f.f.names[0]]
-    b = Agent(tmp_path, d.url, "arn:aws:iam::000000000000:user/%s" % f.f.names[0], keys["AccessKeyId"],
-              keys["SecretAccessKey"], other, name="agent-other-cert")
-    f.agents["other"] = b.start()
-    dep = f.f.deploy({"revisionType": "S3", "s3Location": {"bucket": "bkt", "key": "app2.tgz", "bundleType": "tgz"}})
-    f.wait(dep)
-    ev = f.events(dep)
-    bad = [e for e in ev.values() if e["status"] == "Failed"]
-    assert bad and "deployment specification rejected" in bad[0]["diagnostics"]["message"], ev
+    f = fleet(n=1)
+    name = f.f.names[0]
+    f.agents[name].stop()
+    keys = f.f.keys[name]
+    f.agents[name] = Agent(tmp_path, d.url, "arn:aws:iam::000000000000:user/%s" % name, keys["AccessKeyId"],
+                           keys["SecretAccessKey"], other, name="agent-other-cert").start()
+    dep = f.deploy_local(revision(tmp_path, "v1", www, events))
+    info = f.wait(dep)
+    assert info["status"] == "Failed"
+    bad = [e for e in f.events(dep).values() if e["status"] == "Failed"]
+    assert bad and bad[0]["diagnostics"]["message"].startswith("deployment specification rejected"), bad
+    assert "does not verify against daemon_cert" in bad[0]["diagnostics"]["message"]
+    assert not os.path.exists(events) and not os.path.exists(www)
+
+
+def test_live_output_reaches_rolloutd(d, fleet, tmp_path):
+    """Hook output is sent while the hook runs and rolloutd stores it per instance and event."""
+    www, events = str(tmp_path / "www"), str(tmp_path / "events.log")
+    f = fleet(n=1)
+    hooks = {"ApplicationStart": "for i in 1 2 3 4; do echo tick$i; sleep 0.7; done"}
+    dep = f.deploy_local(revision(tmp_path, "v1", www, events, hooks=hooks))
+    info = f.wait(dep)
+    assert info["status"] == "Succeeded", info
+    ev = f.events(dep)["ApplicationStart"]
+    # the success diagnostics carry the tail too (rolloutd maps log -> logTail)
+    assert "[stdout]tick4" in ev["diagnostics"].get("logTail", ""), ev
+    # stored live, in order, in more than one update (about once a second while the hook ran)
+    rows = db_rows(d, "SELECT seq, chunk FROM hook_logs WHERE deployment_id = ? AND lifecycle_event = ? ORDER BY seq",
+                   (dep, "ApplicationStart"))
+    assert "".join(c for _, c in rows) == "".join("[stdout]tick%d\n" % i for i in range(1, 5)), rows
+    assert [q for q, _ in rows] == list(range(1, len(rows) + 1)) and len(rows) >= 2, rows
