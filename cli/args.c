@@ -78,7 +78,7 @@ static int add_tag(const char *item, size_t len, void *ud)
 
 static int parse_tag_list(const char *s, bool filter, json_t **array, char *errbuf, size_t errlen)
 {
-	struct tag_ctx t = { .filter = filter, .errbuf = errbuf, .errlen = errlen };
+	struct tag_ctx t = {.filter = filter, .errbuf = errbuf, .errlen = errlen};
 	bool created = false;
 	int r;
 
@@ -115,8 +115,8 @@ const char *cli_bundle_type_from_name(const char *name)
 	static const struct {
 		const char *suffix, *type;
 	} map[] = {
-		{ ".zip", "zip" }, { ".tar.gz", "tgz" }, { ".tgz", "tgz" }, { ".tar", "tar" },
-		{ ".yml", "YAML" }, { ".yaml", "YAML" }, { ".json", "JSON" },
+	    {".zip", "zip"},  {".tar.gz", "tgz"}, {".tgz", "tgz"},   {".tar", "tar"},
+	    {".yml", "YAML"}, {".yaml", "YAML"},  {".json", "JSON"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -176,8 +176,8 @@ static int parse_s3(const char *s, json_t **ret_rev, char *errbuf, size_t errlen
 	*ret_rev = rev;
 	goto out;
 bad:
-	snprintf(errbuf, errlen,
-		 "'%s' is not an S3 location: write s3://BUCKET/KEY[?bundleType=zip&version=V&eTag=E]", s);
+	snprintf(errbuf, errlen, "'%s' is not an S3 location: write s3://BUCKET/KEY[?bundleType=zip&version=V&eTag=E]",
+		 s);
 	r = -EINVAL;
 out:
 	free(copy);
@@ -198,10 +198,11 @@ static int parse_github(const char *s, json_t **ret_rev, char *errbuf, size_t er
 	}
 	for (const char *p = at + 1; *p; p++)
 		if (!isxdigit((unsigned char)*p)) {
-			snprintf(errbuf, errlen,
-				 "'%s': CodeDeploy needs the full commit id (hex), not a branch or tag name; find it with "
-				 "'git rev-parse BRANCH'",
-				 s);
+			snprintf(
+			    errbuf, errlen,
+			    "'%s': CodeDeploy needs the full commit id (hex), not a branch or tag name; find it with "
+			    "'git rev-parse BRANCH'",
+			    s);
 			return -EINVAL;
 		}
 	memcpy(repo, spec, at - spec);
@@ -249,7 +250,8 @@ char *cli_revision_describe(json_t *rev)
 		/* Extensions (bundle uploads, http, bitbucket): show the type and any sha256 we find. */
 		const char *key;
 		json_t *v;
-		json_object_foreach(rev, key, v) {
+		json_object_foreach(rev, key, v)
+		{
 			const char *sha = json_is_object(v) ? cli_json_str(v, "sha256", NULL) : NULL;
 			if (sha) {
 				if (asprintf(&out, "%s:sha256:%.12s", type, sha) < 0)

@@ -15,11 +15,11 @@
 /* Exit codes (documented in docs/cli.md). */
 enum {
 	CLI_EXIT_OK = 0,
-	CLI_EXIT_FAILED = 1,   /* the API refused, or the deployment failed / was stopped */
-	CLI_EXIT_USAGE = 2,    /* bad command line */
-	CLI_EXIT_CONFIG = 3,   /* no endpoint, credentials or region; unreadable file */
-	CLI_EXIT_NETWORK = 4,  /* the endpoint could not be reached or answered garbage */
-	CLI_EXIT_TIMEOUT = 5,  /* --wait gave up (--timeout) */
+	CLI_EXIT_FAILED = 1,  /* the API refused, or the deployment failed / was stopped */
+	CLI_EXIT_USAGE = 2,   /* bad command line */
+	CLI_EXIT_CONFIG = 3,  /* no endpoint, credentials or region; unreadable file */
+	CLI_EXIT_NETWORK = 4, /* the endpoint could not be reached or answered garbage */
+	CLI_EXIT_TIMEOUT = 5, /* --wait gave up (--timeout) */
 };
 
 #define CLI_TARGET_CODEDEPLOY "CodeDeploy_20141006"
@@ -33,9 +33,9 @@ struct cli {
 	char *session_token;
 	char *region;
 	char *profile;
-	bool json;     /* -o json */
-	bool verbose;  /* --debug: print requests to stderr */
-	bool tty;      /* stdout is a terminal */
+	bool json;    /* -o json */
+	bool verbose; /* --debug: print requests to stderr */
+	bool tty;     /* stdout is a terminal */
 	bool color;
 	int timeout_s; /* per request */
 	/* last API error, filled by cli_call when it returns -EREMOTEIO */
@@ -78,8 +78,8 @@ int cli_call_raw(struct cli *c, const char *prefix, const char *op, const void *
 /* Any signed request: method, path (with query) below the endpoint; prefix
  * and op name the X-Amz-Target (prefix NULL: no target header, op is only
  * used in messages). A 404/405 without an API error body gives -ENOENT. */
-int cli_http(struct cli *c, const char *method, const char *path, const char *prefix, const char *op,
-	     const void *body, size_t len, const char *content_type, const char *const *headers, json_t **ret_resp);
+int cli_http(struct cli *c, const char *method, const char *path, const char *prefix, const char *op, const void *body,
+	     size_t len, const char *content_type, const char *const *headers, json_t **ret_resp);
 
 /* Prints the error of the last failed call, with a hint, to stderr; returns
  * the exit code that matches it. */
@@ -146,14 +146,14 @@ const char *cli_json_str(json_t *obj, const char *key, const char *fallback);
 /* One instance as seen by --wait. */
 struct progress_instance {
 	char id[256];
-	char status[32];        /* InstanceStatus */
-	char event[64];         /* current (or failing / last) lifecycle event */
+	char status[32]; /* InstanceStatus */
+	char event[64];	 /* current (or failing / last) lifecycle event */
 	char event_status[32];
-	double start;           /* epoch seconds of the first event start, 0 when not started */
-	double end;             /* epoch seconds of the last event end when finished */
-	int events_done;        /* events Succeeded or Skipped */
+	double start;	 /* epoch seconds of the first event start, 0 when not started */
+	double end;	 /* epoch seconds of the last event end when finished */
+	int events_done; /* events Succeeded or Skipped */
 	int events_total;
-	char script[256];       /* diagnostics of a failed event */
+	char script[256]; /* diagnostics of a failed event */
 	char error_code[64];
 	char message[512];
 	char log_tail[4096];
@@ -168,9 +168,9 @@ struct progress {
 	char creator[64];
 	char error_code[64];
 	char error_message[512];
-	char rollback_id[64];   /* rollbackInfo.rollbackDeploymentId */
-	bool auto_rollback;     /* autoRollbackConfiguration.enabled */
-	size_t batch_size;      /* instances per batch when known (from the config), else 0 */
+	char rollback_id[64]; /* rollbackInfo.rollbackDeploymentId */
+	bool auto_rollback;   /* autoRollbackConfiguration.enabled */
+	size_t batch_size;    /* instances per batch when known (from the config), else 0 */
 	double create_time;
 	double complete_time;
 	long pending, in_progress, succeeded, failed, skipped, ready;

@@ -48,11 +48,11 @@ static void set_error(struct cli *c, const char *type, const char *fmt, ...)
 	va_end(ap);
 }
 
-int cli_http(struct cli *c, const char *method, const char *path, const char *prefix, const char *op,
-	     const void *body, size_t len, const char *content_type, const char *const *headers, json_t **ret_resp)
+int cli_http(struct cli *c, const char *method, const char *path, const char *prefix, const char *op, const void *body,
+	     size_t len, const char *content_type, const char *const *headers, json_t **ret_resp)
 {
 	struct curl_slist *hdrs = NULL;
-	struct buf resp = { 0 };
+	struct buf resp = {0};
 	char line[512], sigv4[256], userpwd[1024], errbuf[CURL_ERROR_SIZE] = "";
 	CURL *h;
 	CURLcode cc;
@@ -137,8 +137,10 @@ int cli_http(struct cli *c, const char *method, const char *path, const char *pr
 
 	if (status >= 200 && status < 300) {
 		if (!j || !json_is_object(j)) {
-			set_error(c, NULL, "%s answered %s.%s with something that is not a JSON object; is %s a rolloutd "
-				  "endpoint?", c->endpoint, prefix, op, c->endpoint);
+			set_error(c, NULL,
+				  "%s answered %s.%s with something that is not a JSON object; is %s a rolloutd "
+				  "endpoint?",
+				  c->endpoint, prefix, op, c->endpoint);
 			r = -EIO;
 			goto out;
 		}
@@ -252,6 +254,7 @@ int cli_report_error(struct cli *c, const char *what, int r)
 	}
 	fprintf(stderr, "error: %s: %s\n", what, c->err_msg[0] ? c->err_msg : strerror(-r));
 	if (r == -ECONNREFUSED)
-		fprintf(stderr, "hint: is rolloutd running? Set ROLLOUT_ENDPOINT or --endpoint to its 'listen' address\n");
+		fprintf(stderr,
+			"hint: is rolloutd running? Set ROLLOUT_ENDPOINT or --endpoint to its 'listen' address\n");
 	return r == -EREMOTEIO ? CLI_EXIT_FAILED : CLI_EXIT_NETWORK;
 }

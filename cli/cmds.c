@@ -47,7 +47,8 @@ void cli_print_kv(json_t *obj, int indent)
 	json_t *v;
 	char tbuf[64];
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		if (json_is_object(v) && json_object_size(v) > 0 && indent < 4) {
 			printf("%*s%s:\n", indent, "", key);
 			cli_print_kv(v, indent + 2);
@@ -77,7 +78,8 @@ void cli_print_objects(json_t *arr, size_t ncols, const char *const *cols)
 
 	if (!t)
 		return;
-	json_array_foreach(arr, i, o) {
+	json_array_foreach(arr, i, o)
+	{
 		const char *cells[16];
 		char bufs[16][128];
 		for (size_t k = 0; k < ncols && k < 16; k++) {
@@ -110,7 +112,8 @@ char *cli_tags_string(json_t *tags)
 
 	if (!f)
 		return NULL;
-	json_array_foreach(tags, i, t) {
+	json_array_foreach(tags, i, t)
+	{
 		const char *k = cli_json_str(t, "Key", "");
 		const char *v = cli_json_str(t, "Value", "");
 		const char *type = cli_json_str(t, "Type", "KEY_AND_VALUE");
@@ -128,8 +131,8 @@ char *cli_tags_string(json_t *tags)
 }
 
 /* Fetches objects for a list of names through a BatchGet operation. */
-int cli_batch_get(struct cli *c, const char *op, json_t *base_req, const char *names_key, json_t *names,
-		  size_t chunk, const char *result_key, json_t **ret_array)
+int cli_batch_get(struct cli *c, const char *op, json_t *base_req, const char *names_key, json_t *names, size_t chunk,
+		  const char *result_key, json_t **ret_array)
 {
 	json_t *all = json_array();
 	int r = 0;
@@ -203,46 +206,64 @@ struct opts {
 	const char *usage;
 	const char *app, *group, *name, *config, *platform, *description, *policy, *instance, *status;
 	const char *service_role, *new_name, *min_healthy, *iam_user_arn, *iam_session_arn, *limit;
-	json_t *tags;       /* [Tag] */
-	json_t *filters;    /* [TagFilter] */
-	json_t *tag_sets;   /* [[TagFilter]] */
-	int auto_rollback;  /* -1 unset, 0 off, 1 on */
+	json_t *tags;	   /* [Tag] */
+	json_t *filters;   /* [TagFilter] */
+	json_t *tag_sets;  /* [[TagFilter]] */
+	int auto_rollback; /* -1 unset, 0 off, 1 on */
 	bool ok;
 	char err[512];
 	char tags_err[512]; /* set when --tags holds filters that are not plain key=value tags */
 };
 
 enum {
-	O_APP = 1000, O_GROUP, O_NAME, O_CONFIG, O_PLATFORM, O_DESCRIPTION, O_POLICY, O_INSTANCE, O_STATUS,
-	O_TAGS, O_TAG_FILTERS, O_TAG_SET, O_AUTO_ROLLBACK, O_NO_AUTO_ROLLBACK, O_SERVICE_ROLE, O_NEW_NAME,
-	O_MIN_HEALTHY, O_IAM_USER_ARN, O_IAM_SESSION_ARN, O_LIMIT, O_OUTPUT,
+	O_APP = 1000,
+	O_GROUP,
+	O_NAME,
+	O_CONFIG,
+	O_PLATFORM,
+	O_DESCRIPTION,
+	O_POLICY,
+	O_INSTANCE,
+	O_STATUS,
+	O_TAGS,
+	O_TAG_FILTERS,
+	O_TAG_SET,
+	O_AUTO_ROLLBACK,
+	O_NO_AUTO_ROLLBACK,
+	O_SERVICE_ROLE,
+	O_NEW_NAME,
+	O_MIN_HEALTHY,
+	O_IAM_USER_ARN,
+	O_IAM_SESSION_ARN,
+	O_LIMIT,
+	O_OUTPUT,
 };
 
 static const struct option common_opts[] = {
-	{ "app", required_argument, NULL, O_APP },
-	{ "application", required_argument, NULL, O_APP },
-	{ "group", required_argument, NULL, O_GROUP },
-	{ "name", required_argument, NULL, O_NAME },
-	{ "config", required_argument, NULL, O_CONFIG },
-	{ "platform", required_argument, NULL, O_PLATFORM },
-	{ "description", required_argument, NULL, O_DESCRIPTION },
-	{ "policy", required_argument, NULL, O_POLICY },
-	{ "instance", required_argument, NULL, O_INSTANCE },
-	{ "status", required_argument, NULL, O_STATUS },
-	{ "tags", required_argument, NULL, O_TAGS },
-	{ "tag-filters", required_argument, NULL, O_TAG_FILTERS },
-	{ "tag-set", required_argument, NULL, O_TAG_SET },
-	{ "auto-rollback", no_argument, NULL, O_AUTO_ROLLBACK },
-	{ "no-auto-rollback", no_argument, NULL, O_NO_AUTO_ROLLBACK },
-	{ "service-role", required_argument, NULL, O_SERVICE_ROLE },
-	{ "new-name", required_argument, NULL, O_NEW_NAME },
-	{ "min-healthy", required_argument, NULL, O_MIN_HEALTHY },
-	{ "iam-user-arn", required_argument, NULL, O_IAM_USER_ARN },
-	{ "iam-session-arn", required_argument, NULL, O_IAM_SESSION_ARN },
-	{ "limit", required_argument, NULL, O_LIMIT },
-	{ "output", required_argument, NULL, 'o' },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
+    {"app", required_argument, NULL, O_APP},
+    {"application", required_argument, NULL, O_APP},
+    {"group", required_argument, NULL, O_GROUP},
+    {"name", required_argument, NULL, O_NAME},
+    {"config", required_argument, NULL, O_CONFIG},
+    {"platform", required_argument, NULL, O_PLATFORM},
+    {"description", required_argument, NULL, O_DESCRIPTION},
+    {"policy", required_argument, NULL, O_POLICY},
+    {"instance", required_argument, NULL, O_INSTANCE},
+    {"status", required_argument, NULL, O_STATUS},
+    {"tags", required_argument, NULL, O_TAGS},
+    {"tag-filters", required_argument, NULL, O_TAG_FILTERS},
+    {"tag-set", required_argument, NULL, O_TAG_SET},
+    {"auto-rollback", no_argument, NULL, O_AUTO_ROLLBACK},
+    {"no-auto-rollback", no_argument, NULL, O_NO_AUTO_ROLLBACK},
+    {"service-role", required_argument, NULL, O_SERVICE_ROLE},
+    {"new-name", required_argument, NULL, O_NEW_NAME},
+    {"min-healthy", required_argument, NULL, O_MIN_HEALTHY},
+    {"iam-user-arn", required_argument, NULL, O_IAM_USER_ARN},
+    {"iam-session-arn", required_argument, NULL, O_IAM_SESSION_ARN},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {0},
 };
 
 static int on_opt(int opt, const char *arg, void *ud)
@@ -251,29 +272,63 @@ static int on_opt(int opt, const char *arg, void *ud)
 	int r = 0;
 
 	switch (opt) {
-	case O_APP: o->app = arg; break;
-	case O_GROUP: o->group = arg; break;
-	case O_NAME: o->name = arg; break;
-	case O_CONFIG: o->config = arg; break;
-	case O_PLATFORM: o->platform = arg; break;
-	case O_DESCRIPTION: o->description = arg; break;
-	case O_POLICY: o->policy = arg; break;
-	case O_INSTANCE: o->instance = arg; break;
-	case O_STATUS: o->status = arg; break;
-	case O_SERVICE_ROLE: o->service_role = arg; break;
-	case O_NEW_NAME: o->new_name = arg; break;
-	case O_MIN_HEALTHY: o->min_healthy = arg; break;
-	case O_IAM_USER_ARN: o->iam_user_arn = arg; break;
-	case O_IAM_SESSION_ARN: o->iam_session_arn = arg; break;
-	case O_LIMIT: o->limit = arg; break;
-	case O_AUTO_ROLLBACK: o->auto_rollback = 1; break;
-	case O_NO_AUTO_ROLLBACK: o->auto_rollback = 0; break;
+	case O_APP:
+		o->app = arg;
+		break;
+	case O_GROUP:
+		o->group = arg;
+		break;
+	case O_NAME:
+		o->name = arg;
+		break;
+	case O_CONFIG:
+		o->config = arg;
+		break;
+	case O_PLATFORM:
+		o->platform = arg;
+		break;
+	case O_DESCRIPTION:
+		o->description = arg;
+		break;
+	case O_POLICY:
+		o->policy = arg;
+		break;
+	case O_INSTANCE:
+		o->instance = arg;
+		break;
+	case O_STATUS:
+		o->status = arg;
+		break;
+	case O_SERVICE_ROLE:
+		o->service_role = arg;
+		break;
+	case O_NEW_NAME:
+		o->new_name = arg;
+		break;
+	case O_MIN_HEALTHY:
+		o->min_healthy = arg;
+		break;
+	case O_IAM_USER_ARN:
+		o->iam_user_arn = arg;
+		break;
+	case O_IAM_SESSION_ARN:
+		o->iam_session_arn = arg;
+		break;
+	case O_LIMIT:
+		o->limit = arg;
+		break;
+	case O_AUTO_ROLLBACK:
+		o->auto_rollback = 1;
+		break;
+	case O_NO_AUTO_ROLLBACK:
+		o->auto_rollback = 0;
+		break;
 	case O_TAGS:
 		/* For groups and lists --tags are tag filters; for resources their own tags
 		 * (checked by the commands that use them: "=v" is a filter, not a tag). */
 		r = cli_parse_tag_filters(arg, &o->filters, o->err, sizeof(o->err));
-		if (r >= 0 && !o->tags_err[0] &&
-		    cli_parse_tags(arg, &o->tags, o->tags_err, sizeof(o->tags_err)) < 0 && !o->tags_err[0])
+		if (r >= 0 && !o->tags_err[0] && cli_parse_tags(arg, &o->tags, o->tags_err, sizeof(o->tags_err)) < 0 &&
+		    !o->tags_err[0])
 			snprintf(o->tags_err, sizeof(o->tags_err), "bad tags '%s'", arg);
 		break;
 	case O_TAG_FILTERS:
@@ -336,27 +391,26 @@ static int parse_sub(struct cli *c, struct opts *o, const char *usage, int argc,
 	return npos;
 }
 
-#define REQUIRE(cond, ...)                                                    \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			ex = cli_usage_error(usage, __VA_ARGS__);             \
-			goto out;                                             \
-		}                                                             \
+#define REQUIRE(cond, ...)                                                                                             \
+	do {                                                                                                           \
+		if (!(cond)) {                                                                                         \
+			ex = cli_usage_error(usage, __VA_ARGS__);                                                      \
+			goto out;                                                                                      \
+		}                                                                                                      \
 	} while (0)
 
 /* -------------------------------------------------------------------- app */
 
-static const char app_usage[] =
-	"Usage: rolloutctl app list\n"
-	"       rolloutctl app get NAME\n"
-	"       rolloutctl app create NAME [--platform Server|Lambda|ECS] [--tags k=v,…]\n"
-	"       rolloutctl app rename NAME NEW_NAME\n"
-	"       rolloutctl app delete NAME\n"
-	"\nApplications group deployment groups and revisions (CodeDeploy applications).\n";
+static const char app_usage[] = "Usage: rolloutctl app list\n"
+				"       rolloutctl app get NAME\n"
+				"       rolloutctl app create NAME [--platform Server|Lambda|ECS] [--tags k=v,…]\n"
+				"       rolloutctl app rename NAME NEW_NAME\n"
+				"       rolloutctl app delete NAME\n"
+				"\nApplications group deployment groups and revisions (CodeDeploy applications).\n";
 
 int cmd_app(struct cli *c, int argc, char **argv)
 {
-	const char *usage = app_usage, *pos[3] = { 0 };
+	const char *usage = app_usage, *pos[3] = {0};
 	struct opts o;
 	json_t *resp = NULL, *names = NULL, *infos = NULL;
 	int ex = CLI_EXIT_OK, n, r;
@@ -387,8 +441,8 @@ int cmd_app(struct cli *c, int argc, char **argv)
 			cli_print_json(j);
 			json_decref(j);
 		} else {
-			static const char *const cols[] = { "applicationName", "computePlatform", "createTime",
-							    "applicationId" };
+			static const char *const cols[] = {"applicationName", "computePlatform", "createTime",
+							   "applicationId"};
 			cli_print_objects(infos, 4, cols);
 		}
 	} else if (strcmp(sub, "get") == 0) {
@@ -413,7 +467,8 @@ int cmd_app(struct cli *c, int argc, char **argv)
 			if (c->json)
 				cli_print_json(resp);
 			else
-				printf("application %s created (id %s)\n", pos[1], cli_json_str(resp, "applicationId", "?"));
+				printf("application %s created (id %s)\n", pos[1],
+				       cli_json_str(resp, "applicationId", "?"));
 		}
 	} else if (strcmp(sub, "rename") == 0) {
 		REQUIRE(n == 3, "app rename needs NAME and NEW_NAME");
@@ -442,19 +497,19 @@ out:
 /* ------------------------------------------------------------------ group */
 
 static const char group_usage[] =
-	"Usage: rolloutctl group list --app APP\n"
-	"       rolloutctl group get --app APP NAME\n"
-	"       rolloutctl group create --app APP NAME [--config CONFIG] [--tags k=v,…] [--tag-set k=v,…]…\n"
-	"                               [--auto-rollback] [--service-role ARN] [--platform Server]\n"
-	"       rolloutctl group update --app APP NAME [--new-name N] [--config CONFIG] [--tags k=v,…]\n"
-	"                               [--tag-set k=v,…]… [--auto-rollback|--no-auto-rollback]\n"
-	"       rolloutctl group delete --app APP NAME\n"
-	"\n"
-	"  --tags k=v,…      on-premises instances with ANY of these tags are targets (k=v: key and value,\n"
-	"                    k: key only, =v: value only)\n"
-	"  --tag-set k=v,…   repeatable; an instance must match EVERY set (ANY tag within a set)\n"
-	"  --config NAME     deployment config, e.g. CodeDeployDefault.OneAtATime (the default)\n"
-	"  --auto-rollback   redeploy the last good revision when a deployment fails or is stopped\n";
+    "Usage: rolloutctl group list --app APP\n"
+    "       rolloutctl group get --app APP NAME\n"
+    "       rolloutctl group create --app APP NAME [--config CONFIG] [--tags k=v,…] [--tag-set k=v,…]…\n"
+    "                               [--auto-rollback] [--service-role ARN] [--platform Server]\n"
+    "       rolloutctl group update --app APP NAME [--new-name N] [--config CONFIG] [--tags k=v,…]\n"
+    "                               [--tag-set k=v,…]… [--auto-rollback|--no-auto-rollback]\n"
+    "       rolloutctl group delete --app APP NAME\n"
+    "\n"
+    "  --tags k=v,…      on-premises instances with ANY of these tags are targets (k=v: key and value,\n"
+    "                    k: key only, =v: value only)\n"
+    "  --tag-set k=v,…   repeatable; an instance must match EVERY set (ANY tag within a set)\n"
+    "  --config NAME     deployment config, e.g. CodeDeployDefault.OneAtATime (the default)\n"
+    "  --auto-rollback   redeploy the last good revision when a deployment fails or is stopped\n";
 
 static void group_fill(json_t *req, struct opts *o)
 {
@@ -476,13 +531,14 @@ static void group_fill(json_t *req, struct opts *o)
 
 static void group_rows(json_t *infos)
 {
-	static const char *const cols[] = { "name", "config", "targets", "auto-rollback", "last success",
-					    "last attempt" };
+	static const char *const cols[] = {"name",	    "config",	    "targets",
+					   "auto-rollback", "last success", "last attempt"};
 	struct table *t = table_new(6, cols);
 	size_t i;
 	json_t *g;
 
-	json_array_foreach(infos, i, g) {
+	json_array_foreach(infos, i, g)
+	{
 		json_t *set = json_object_get(json_object_get(g, "onPremisesTagSet"), "onPremisesTagSetList");
 		char *filters = NULL, last_ok[128], last_at[128];
 		json_t *ls = json_object_get(g, "lastSuccessfulDeployment");
@@ -496,7 +552,8 @@ static void group_rows(json_t *infos)
 			size_t len = 0, k;
 			json_t *grp;
 			FILE *f = open_memstream(&buf, &len);
-			json_array_foreach(set, k, grp) {
+			json_array_foreach(set, k, grp)
+			{
 				char *s = cli_tags_string(grp);
 				fprintf(f, "%s(%s)", k ? " AND " : "", s ? s : "");
 				free(s);
@@ -520,7 +577,7 @@ static void group_rows(json_t *infos)
 
 int cmd_group(struct cli *c, int argc, char **argv)
 {
-	const char *usage = group_usage, *pos[2] = { 0 };
+	const char *usage = group_usage, *pos[2] = {0};
 	struct opts o;
 	json_t *resp = NULL, *names = NULL, *infos = NULL, *req = NULL;
 	int ex = CLI_EXIT_OK, n, r;
@@ -560,7 +617,8 @@ int cmd_group(struct cli *c, int argc, char **argv)
 	REQUIRE(name, "group %s needs the group NAME", sub);
 	if (strcmp(sub, "get") == 0) {
 		ex = cli_simple_call(c, CLI_TARGET_CODEDEPLOY, "GetDeploymentGroup",
-				     json_pack("{s:s, s:s}", "applicationName", o.app, "deploymentGroupName", name), &resp);
+				     json_pack("{s:s, s:s}", "applicationName", o.app, "deploymentGroupName", name),
+				     &resp);
 		if (ex == 0) {
 			if (c->json)
 				cli_print_json(resp);
@@ -599,7 +657,8 @@ int cmd_group(struct cli *c, int argc, char **argv)
 		}
 	} else if (strcmp(sub, "delete") == 0 || strcmp(sub, "rm") == 0) {
 		ex = cli_simple_call(c, CLI_TARGET_CODEDEPLOY, "DeleteDeploymentGroup",
-				     json_pack("{s:s, s:s}", "applicationName", o.app, "deploymentGroupName", name), &resp);
+				     json_pack("{s:s, s:s}", "applicationName", o.app, "deploymentGroupName", name),
+				     &resp);
 		if (ex == 0 && !c->json)
 			printf("deployment group %s/%s deleted\n", o.app, name);
 		else if (ex == 0)
@@ -619,12 +678,12 @@ out:
 /* ----------------------------------------------------------------- config */
 
 static const char config_usage[] =
-	"Usage: rolloutctl config list\n"
-	"       rolloutctl config get NAME\n"
-	"       rolloutctl config create NAME --min-healthy HOST_COUNT:N|FLEET_PERCENT:P [--platform Server]\n"
-	"       rolloutctl config delete NAME\n"
-	"\nDeployment configs say how many instances must stay healthy, and so how many are\n"
-	"deployed to at once. --min-healthy also takes N (host count) or P% (fleet percent).\n";
+    "Usage: rolloutctl config list\n"
+    "       rolloutctl config get NAME\n"
+    "       rolloutctl config create NAME --min-healthy HOST_COUNT:N|FLEET_PERCENT:P [--platform Server]\n"
+    "       rolloutctl config delete NAME\n"
+    "\nDeployment configs say how many instances must stay healthy, and so how many are\n"
+    "deployed to at once. --min-healthy also takes N (host count) or P% (fleet percent).\n";
 
 static void config_describe(json_t *info, char *buf, size_t len)
 {
@@ -652,7 +711,7 @@ static void config_describe(json_t *info, char *buf, size_t len)
 
 int cmd_config(struct cli *c, int argc, char **argv)
 {
-	const char *usage = config_usage, *pos[2] = { 0 };
+	const char *usage = config_usage, *pos[2] = {0};
 	struct opts o;
 	json_t *resp = NULL, *names = NULL, *infos = json_array();
 	int ex = CLI_EXIT_OK, n, r;
@@ -673,10 +732,11 @@ int cmd_config(struct cli *c, int argc, char **argv)
 			ex = cli_report_error(c, "ListDeploymentConfigs", r);
 			goto out;
 		}
-		json_array_foreach(names, i, nm) {
+		json_array_foreach(names, i, nm)
+		{
 			json_t *one = NULL;
 			r = cli_call_new(c, CLI_TARGET_CODEDEPLOY, "GetDeploymentConfig",
-				     json_pack("{s:O}", "deploymentConfigName", nm), &one);
+					 json_pack("{s:O}", "deploymentConfigName", nm), &one);
 			if (r < 0) {
 				ex = cli_report_error(c, "GetDeploymentConfig", r);
 				goto out;
@@ -689,10 +749,11 @@ int cmd_config(struct cli *c, int argc, char **argv)
 			cli_print_json(j);
 			json_decref(j);
 		} else {
-			static const char *const cols[] = { "name", "platform", "rule" };
+			static const char *const cols[] = {"name", "platform", "rule"};
 			struct table *t = table_new(3, cols);
 			json_t *info;
-			json_array_foreach(infos, i, info) {
+			json_array_foreach(infos, i, info)
+			{
 				char d[128];
 				config_describe(info, d, sizeof(d));
 				table_add_rowv(t, cli_json_str(info, "deploymentConfigName", "?"),
@@ -746,14 +807,14 @@ out:
 /* --------------------------------------------------------------- revision */
 
 static const char revision_usage[] =
-	"Usage: rolloutctl revision list --app APP\n"
-	"       rolloutctl revision get --app APP LOCATION\n"
-	"       rolloutctl revision register --app APP LOCATION [--description TEXT]\n"
-	"\nLOCATION is s3://BUCKET/KEY[?bundleType=zip&version=V&eTag=E] or github:OWNER/REPO@COMMIT.\n";
+    "Usage: rolloutctl revision list --app APP\n"
+    "       rolloutctl revision get --app APP LOCATION\n"
+    "       rolloutctl revision register --app APP LOCATION [--description TEXT]\n"
+    "\nLOCATION is s3://BUCKET/KEY[?bundleType=zip&version=V&eTag=E] or github:OWNER/REPO@COMMIT.\n";
 
 int cmd_revision(struct cli *c, int argc, char **argv)
 {
-	const char *usage = revision_usage, *pos[2] = { 0 };
+	const char *usage = revision_usage, *pos[2] = {0};
 	struct opts o;
 	json_t *resp = NULL, *revs = NULL, *infos = NULL, *rev = NULL, *req = NULL;
 	int ex = CLI_EXIT_OK, n, r;
@@ -793,9 +854,10 @@ int cmd_revision(struct cli *c, int argc, char **argv)
 			json_decref(j);
 			goto out;
 		}
-		static const char *const cols[] = { "revision", "registered", "last used", "groups", "description" };
+		static const char *const cols[] = {"revision", "registered", "last used", "groups", "description"};
 		struct table *t = table_new(5, cols);
-		json_array_foreach(infos, i, info) {
+		json_array_foreach(infos, i, info)
+		{
 			json_t *gi = json_object_get(info, "genericRevisionInfo");
 			char *d = cli_revision_describe(json_object_get(info, "revisionLocation")), t1[64], t2[64];
 			char *groups = NULL;
@@ -803,7 +865,7 @@ int cmd_revision(struct cli *c, int argc, char **argv)
 			json_t *g;
 			FILE *f = open_memstream(&groups, &len);
 			json_array_foreach(json_object_get(gi, "deploymentGroups"), k, g)
-				fprintf(f, "%s%s", k ? "," : "", json_string_value(g));
+			    fprintf(f, "%s%s", k ? "," : "", json_string_value(g));
 			fclose(f);
 			table_add_rowv(t, d, cli_fmt_time(json_object_get(gi, "registerTime"), t1, sizeof(t1)),
 				       cli_fmt_time(json_object_get(gi, "lastUsedTime"), t2, sizeof(t2)), groups,
@@ -849,14 +911,14 @@ out:
 /* ------------------------------------------------------------- deployment */
 
 static const char deployment_usage[] =
-	"Usage: rolloutctl deployment list [--app APP --group GROUP] [--status S,…] [--limit N]\n"
-	"       rolloutctl deployment get ID\n"
-	"       rolloutctl deployment instances ID\n"
-	"       rolloutctl deployment create …    (same as 'rolloutctl deploy')\n"
-	"       rolloutctl deployment stop ID     (same as 'rolloutctl stop')\n"
-	"       rolloutctl deployment wait ID     (same as 'rolloutctl wait')\n"
-	"\n  --status   Created,Queued,InProgress,Succeeded,Failed,Stopped,Ready,Baking\n"
-	"  --limit    show at most N deployments, newest first (default 20)\n";
+    "Usage: rolloutctl deployment list [--app APP --group GROUP] [--status S,…] [--limit N]\n"
+    "       rolloutctl deployment get ID\n"
+    "       rolloutctl deployment instances ID\n"
+    "       rolloutctl deployment create …    (same as 'rolloutctl deploy')\n"
+    "       rolloutctl deployment stop ID     (same as 'rolloutctl stop')\n"
+    "       rolloutctl deployment wait ID     (same as 'rolloutctl wait')\n"
+    "\n  --status   Created,Queued,InProgress,Succeeded,Failed,Stopped,Ready,Baking\n"
+    "  --limit    show at most N deployments, newest first (default 20)\n";
 
 static int cmp_create_desc(const void *a, const void *b)
 {
@@ -938,8 +1000,8 @@ out:
 
 static void print_instances_table(json_t *summaries)
 {
-	struct progress p = { 0 };
-	static const char *const cols[] = { "instance", "status", "event", "event status", "events" };
+	struct progress p = {0};
+	static const char *const cols[] = {"instance", "status", "event", "event status", "events"};
 	struct table *t = table_new(5, cols);
 
 	progress_update(&p, NULL, summaries);
@@ -1000,14 +1062,14 @@ static void print_deployment(json_t *info, json_t *summaries)
 
 int cmd_deployment(struct cli *c, int argc, char **argv)
 {
-	const char *usage = deployment_usage, *pos[2] = { 0 };
+	const char *usage = deployment_usage, *pos[2] = {0};
 	struct opts o;
 	json_t *resp = NULL, *infos = NULL, *summaries = NULL;
 	int ex = CLI_EXIT_OK, n, r;
 	const char *sub;
 
-	if (argc >= 2 && (strcmp(argv[1], "create") == 0 || strcmp(argv[1], "stop") == 0 ||
-			  strcmp(argv[1], "wait") == 0)) {
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "create") == 0 || strcmp(argv[1], "stop") == 0 || strcmp(argv[1], "wait") == 0)) {
 		if (strcmp(argv[1], "create") == 0)
 			return cmd_deploy(c, argc - 1, argv + 1);
 		if (strcmp(argv[1], "stop") == 0)
@@ -1036,15 +1098,16 @@ int cmd_deployment(struct cli *c, int argc, char **argv)
 			json_decref(j);
 			goto out;
 		}
-		static const char *const cols[] = { "id", "app/group", "status", "creator", "revision", "created" };
+		static const char *const cols[] = {"id", "app/group", "status", "creator", "revision", "created"};
 		struct table *t = table_new(6, cols);
-		json_array_foreach(infos, i, info) {
+		json_array_foreach(infos, i, info)
+		{
 			char ag[260], tb[64];
 			char *rev = cli_revision_describe(json_object_get(info, "revision"));
 			snprintf(ag, sizeof(ag), "%s/%s", cli_json_str(info, "applicationName", "?"),
 				 cli_json_str(info, "deploymentGroupName", "?"));
-			table_add_rowv(t, cli_json_str(info, "deploymentId", "?"), ag, cli_json_str(info, "status", "?"),
-				       cli_json_str(info, "creator", "-"), rev,
+			table_add_rowv(t, cli_json_str(info, "deploymentId", "?"), ag,
+				       cli_json_str(info, "status", "?"), cli_json_str(info, "creator", "-"), rev,
 				       cli_fmt_time(json_object_get(info, "createTime"), tb, sizeof(tb)));
 			free(rev);
 		}
@@ -1054,8 +1117,8 @@ int cmd_deployment(struct cli *c, int argc, char **argv)
 	}
 	REQUIRE(n == 2, "deployment %s needs the deployment ID", sub);
 	if (strcmp(sub, "get") == 0) {
-		ex = cli_simple_call(c, CLI_TARGET_CODEDEPLOY, "GetDeployment", json_pack("{s:s}", "deploymentId", pos[1]),
-				     &resp);
+		ex = cli_simple_call(c, CLI_TARGET_CODEDEPLOY, "GetDeployment",
+				     json_pack("{s:s}", "deploymentId", pos[1]), &resp);
 		if (ex != 0)
 			goto out;
 		if (c->json) {
@@ -1092,14 +1155,14 @@ out:
 /* --------------------------------------------------------------- instance */
 
 static const char instance_usage[] =
-	"Usage: rolloutctl instance list [--tags k=v,…] [--status Registered|Deregistered]\n"
-	"       rolloutctl instance get NAME\n"
-	"       rolloutctl instance register NAME [--tags k=v,…] [--iam-user-arn ARN | --iam-session-arn ARN]\n"
-	"       rolloutctl instance deregister NAME\n"
-	"       rolloutctl instance tag NAME k=v,…\n"
-	"       rolloutctl instance untag NAME k=v,…\n"
-	"\nOn-premises instances. To register a host together with its agent key and config,\n"
-	"use 'rolloutctl register-instance'.\n";
+    "Usage: rolloutctl instance list [--tags k=v,…] [--status Registered|Deregistered]\n"
+    "       rolloutctl instance get NAME\n"
+    "       rolloutctl instance register NAME [--tags k=v,…] [--iam-user-arn ARN | --iam-session-arn ARN]\n"
+    "       rolloutctl instance deregister NAME\n"
+    "       rolloutctl instance tag NAME k=v,…\n"
+    "       rolloutctl instance untag NAME k=v,…\n"
+    "\nOn-premises instances. To register a host together with its agent key and config,\n"
+    "use 'rolloutctl register-instance'.\n";
 
 int cli_fetch_onprem(struct cli *c, json_t *filters, const char *status, json_t **ret_infos)
 {
@@ -1136,7 +1199,7 @@ char *cli_default_iam_arn(const char *name)
 
 int cmd_instance(struct cli *c, int argc, char **argv)
 {
-	const char *usage = instance_usage, *pos[3] = { 0 };
+	const char *usage = instance_usage, *pos[3] = {0};
 	struct opts o;
 	json_t *resp = NULL, *infos = NULL, *tags = NULL;
 	int ex = CLI_EXIT_OK, n, r;
@@ -1162,14 +1225,15 @@ int cmd_instance(struct cli *c, int argc, char **argv)
 			json_decref(j);
 			goto out;
 		}
-		static const char *const cols[] = { "name", "tags", "registered", "status" };
+		static const char *const cols[] = {"name", "tags", "registered", "status"};
 		struct table *t = table_new(4, cols);
-		json_array_foreach(infos, i, info) {
+		json_array_foreach(infos, i, info)
+		{
 			char *ts = cli_tags_string(json_object_get(info, "tags")), tb[64];
 			table_add_rowv(t, cli_json_str(info, "instanceName", "?"), ts,
 				       cli_fmt_time(json_object_get(info, "registerTime"), tb, sizeof(tb)),
 				       cli_json_number(json_object_get(info, "deregisterTime")) > 0 ? "Deregistered"
-												     : "Registered");
+												    : "Registered");
 			free(ts);
 		}
 		table_print(t, stdout);
@@ -1235,12 +1299,12 @@ out:
 /* ------------------------------------------------------------- access-key */
 
 static const char access_key_usage[] =
-	"Usage: rolloutctl access-key list\n"
-	"       rolloutctl access-key create --name NAME --policy admin|deployer|readonly|agent [--instance NAME]\n"
-	"       rolloutctl access-key delete ACCESS_KEY_ID\n"
-	"\nAccess keys sign requests to rolloutd (SigV4). 'agent' keys are bound to one\n"
-	"registered instance (--instance) and may only use the host-command operations.\n"
-	"The secret is shown once, at creation.\n";
+    "Usage: rolloutctl access-key list\n"
+    "       rolloutctl access-key create --name NAME --policy admin|deployer|readonly|agent [--instance NAME]\n"
+    "       rolloutctl access-key delete ACCESS_KEY_ID\n"
+    "\nAccess keys sign requests to rolloutd (SigV4). 'agent' keys are bound to one\n"
+    "registered instance (--instance) and may only use the host-command operations.\n"
+    "The secret is shown once, at creation.\n";
 
 /* AccessKeyId / SecretAccessKey, at the top level or inside "accessKey". */
 const char *cli_key_field(json_t *resp, const char *field)
@@ -1260,7 +1324,7 @@ const char *cli_key_field(json_t *resp, const char *field)
 
 int cmd_access_key(struct cli *c, int argc, char **argv)
 {
-	const char *usage = access_key_usage, *pos[2] = { 0 };
+	const char *usage = access_key_usage, *pos[2] = {0};
 	struct opts o;
 	json_t *resp = NULL;
 	int ex = CLI_EXIT_OK, n;
@@ -1284,17 +1348,17 @@ int cmd_access_key(struct cli *c, int argc, char **argv)
 		if (!keys) {
 			const char *k;
 			json_t *v;
-			json_object_foreach(resp, k, v)
-				if (json_is_array(v)) {
-					keys = v;
-					break;
-				}
+			json_object_foreach(resp, k, v) if (json_is_array(v))
+			{
+				keys = v;
+				break;
+			}
 		}
 		{
-			static const char *const cols[] = { "AccessKeyId", "Name", "Policy", "InstanceName",
-							    "CreateTime" };
-			static const char *const lcols[] = { "accessKeyId", "name", "policy", "instanceName",
-							     "createTime" };
+			static const char *const cols[] = {"AccessKeyId", "Name", "Policy", "InstanceName",
+							   "CreateTime"};
+			static const char *const lcols[] = {"accessKeyId", "name", "policy", "instanceName",
+							    "createTime"};
 			json_t *first = json_array_get(keys, 0);
 			cli_print_objects(keys ? keys : json_array(), 5,
 					  first && json_object_get(first, "accessKeyId") ? lcols : cols);

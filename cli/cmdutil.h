@@ -16,8 +16,8 @@ int cli_simple_call(struct cli *c, const char *prefix, const char *op, json_t *r
 void cli_print_kv(json_t *obj, int indent);
 void cli_print_objects(json_t *arr, size_t ncols, const char *const *cols);
 char *cli_tags_string(json_t *tags);
-int cli_batch_get(struct cli *c, const char *op, json_t *base_req, const char *names_key, json_t *names,
-		  size_t chunk, const char *result_key, json_t **ret_array);
+int cli_batch_get(struct cli *c, const char *op, json_t *base_req, const char *names_key, json_t *names, size_t chunk,
+		  const char *result_key, json_t **ret_array);
 
 /* getopt_long over argv[0..argc) (argv[0] is the command name) with options
  * and positionals mixed; -h/--help prints usage and returns 1; errors print

@@ -38,7 +38,7 @@ static void on_sigint(int sig)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	while (!interrupted && nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -68,41 +68,60 @@ struct wopts {
 };
 
 enum {
-	W_APP = 2000, W_GROUP, W_CONFIG, W_DESCRIPTION, W_INSTANCE, W_AGENT_CONFIG, W_ROOT_DIR, W_LOG_DIR,
-	W_DAEMON_CERT, W_BUNDLE_TYPE, W_FILE_EXISTS, W_TAGS, W_WAIT, W_LOCAL, W_IGNORE_STOP, W_ROLLBACK,
-	W_NO_ROLLBACK, W_TIMEOUT, W_INTERVAL, W_IAM_USER_ARN, W_NO_FOLLOW_ROLLBACK, W_KEY_NAME,
+	W_APP = 2000,
+	W_GROUP,
+	W_CONFIG,
+	W_DESCRIPTION,
+	W_INSTANCE,
+	W_AGENT_CONFIG,
+	W_ROOT_DIR,
+	W_LOG_DIR,
+	W_DAEMON_CERT,
+	W_BUNDLE_TYPE,
+	W_FILE_EXISTS,
+	W_TAGS,
+	W_WAIT,
+	W_LOCAL,
+	W_IGNORE_STOP,
+	W_ROLLBACK,
+	W_NO_ROLLBACK,
+	W_TIMEOUT,
+	W_INTERVAL,
+	W_IAM_USER_ARN,
+	W_NO_FOLLOW_ROLLBACK,
+	W_KEY_NAME,
 };
 
 static const struct option wopts_table[] = {
-	{ "app", required_argument, NULL, W_APP },
-	{ "application", required_argument, NULL, W_APP },
-	{ "group", required_argument, NULL, W_GROUP },
-	{ "config", required_argument, NULL, W_CONFIG },
-	{ "description", required_argument, NULL, W_DESCRIPTION },
-	{ "instance", required_argument, NULL, W_INSTANCE },
-	{ "agent-config", required_argument, NULL, W_AGENT_CONFIG },
-	{ "root-dir", required_argument, NULL, W_ROOT_DIR },
-	{ "log-dir", required_argument, NULL, W_LOG_DIR },
-	{ "daemon-cert", required_argument, NULL, W_DAEMON_CERT },
-	{ "bundle-type", required_argument, NULL, W_BUNDLE_TYPE },
-	{ "file-exists", required_argument, NULL, W_FILE_EXISTS },
-	{ "tags", required_argument, NULL, W_TAGS },
-	{ "wait", no_argument, NULL, W_WAIT },
-	{ "local", no_argument, NULL, W_LOCAL },
-	{ "ignore-stop-failures", no_argument, NULL, W_IGNORE_STOP },
-	{ "auto-rollback", no_argument, NULL, W_ROLLBACK },
-	{ "rollback", no_argument, NULL, W_ROLLBACK },
-	{ "no-auto-rollback", no_argument, NULL, W_NO_ROLLBACK },
-	{ "no-rollback", no_argument, NULL, W_NO_ROLLBACK },
-	{ "no-follow-rollback", no_argument, NULL, W_NO_FOLLOW_ROLLBACK },
-	{ "timeout", required_argument, NULL, W_TIMEOUT },
-	{ "interval", required_argument, NULL, W_INTERVAL },
-	{ "iam-user-arn", required_argument, NULL, W_IAM_USER_ARN },
-	{ "key-name", required_argument, NULL, W_KEY_NAME },
-	{ "follow", no_argument, NULL, 'f' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
+    {"app", required_argument, NULL, W_APP},
+    {"application", required_argument, NULL, W_APP},
+    {"group", required_argument, NULL, W_GROUP},
+    {"config", required_argument, NULL, W_CONFIG},
+    {"description", required_argument, NULL, W_DESCRIPTION},
+    {"instance", required_argument, NULL, W_INSTANCE},
+    {"agent-config", required_argument, NULL, W_AGENT_CONFIG},
+    {"root-dir", required_argument, NULL, W_ROOT_DIR},
+    {"log-dir", required_argument, NULL, W_LOG_DIR},
+    {"daemon-cert", required_argument, NULL, W_DAEMON_CERT},
+    {"bundle-type", required_argument, NULL, W_BUNDLE_TYPE},
+    {"file-exists", required_argument, NULL, W_FILE_EXISTS},
+    {"tags", required_argument, NULL, W_TAGS},
+    {"wait", no_argument, NULL, W_WAIT},
+    {"local", no_argument, NULL, W_LOCAL},
+    {"ignore-stop-failures", no_argument, NULL, W_IGNORE_STOP},
+    {"auto-rollback", no_argument, NULL, W_ROLLBACK},
+    {"rollback", no_argument, NULL, W_ROLLBACK},
+    {"no-auto-rollback", no_argument, NULL, W_NO_ROLLBACK},
+    {"no-rollback", no_argument, NULL, W_NO_ROLLBACK},
+    {"no-follow-rollback", no_argument, NULL, W_NO_FOLLOW_ROLLBACK},
+    {"timeout", required_argument, NULL, W_TIMEOUT},
+    {"interval", required_argument, NULL, W_INTERVAL},
+    {"iam-user-arn", required_argument, NULL, W_IAM_USER_ARN},
+    {"key-name", required_argument, NULL, W_KEY_NAME},
+    {"follow", no_argument, NULL, 'f'},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {0},
 };
 
 static int on_wopt(int opt, const char *arg, void *ud)
@@ -111,17 +130,39 @@ static int on_wopt(int opt, const char *arg, void *ud)
 	int r = 0, secs;
 
 	switch (opt) {
-	case W_APP: o->app = arg; break;
-	case W_GROUP: o->group = arg; break;
-	case W_CONFIG: o->config = arg; break;
-	case W_DESCRIPTION: o->description = arg; break;
-	case W_INSTANCE: o->instance = arg; break;
-	case W_AGENT_CONFIG: o->agent_config = arg; break;
-	case W_ROOT_DIR: o->root_dir = arg; break;
-	case W_LOG_DIR: o->log_dir = arg; break;
-	case W_DAEMON_CERT: o->daemon_cert = arg; break;
-	case W_IAM_USER_ARN: o->iam_user_arn = arg; break;
-	case W_KEY_NAME: o->access_key_name = arg; break;
+	case W_APP:
+		o->app = arg;
+		break;
+	case W_GROUP:
+		o->group = arg;
+		break;
+	case W_CONFIG:
+		o->config = arg;
+		break;
+	case W_DESCRIPTION:
+		o->description = arg;
+		break;
+	case W_INSTANCE:
+		o->instance = arg;
+		break;
+	case W_AGENT_CONFIG:
+		o->agent_config = arg;
+		break;
+	case W_ROOT_DIR:
+		o->root_dir = arg;
+		break;
+	case W_LOG_DIR:
+		o->log_dir = arg;
+		break;
+	case W_DAEMON_CERT:
+		o->daemon_cert = arg;
+		break;
+	case W_IAM_USER_ARN:
+		o->iam_user_arn = arg;
+		break;
+	case W_KEY_NAME:
+		o->access_key_name = arg;
+		break;
 	case W_BUNDLE_TYPE:
 		if (strcmp(arg, "zip") && strcmp(arg, "tgz") && strcmp(arg, "tar")) {
 			snprintf(o->err, sizeof(o->err), "--bundle-type takes zip, tgz or tar, not '%s'", arg);
@@ -137,14 +178,30 @@ static int on_wopt(int opt, const char *arg, void *ud)
 		}
 		o->file_exists = arg;
 		break;
-	case W_TAGS: r = cli_parse_tags(arg, &o->tags, o->err, sizeof(o->err)); break;
-	case W_WAIT: o->wait = true; break;
-	case 'f': o->follow = true; break;
-	case W_LOCAL: o->local = true; break;
-	case W_IGNORE_STOP: o->ignore_stop_failures = true; break;
-	case W_ROLLBACK: o->auto_rollback = 1; break;
-	case W_NO_ROLLBACK: o->auto_rollback = 0; break;
-	case W_NO_FOLLOW_ROLLBACK: o->no_follow_rollback = true; break;
+	case W_TAGS:
+		r = cli_parse_tags(arg, &o->tags, o->err, sizeof(o->err));
+		break;
+	case W_WAIT:
+		o->wait = true;
+		break;
+	case 'f':
+		o->follow = true;
+		break;
+	case W_LOCAL:
+		o->local = true;
+		break;
+	case W_IGNORE_STOP:
+		o->ignore_stop_failures = true;
+		break;
+	case W_ROLLBACK:
+		o->auto_rollback = 1;
+		break;
+	case W_NO_ROLLBACK:
+		o->auto_rollback = 0;
+		break;
+	case W_NO_FOLLOW_ROLLBACK:
+		o->no_follow_rollback = true;
+		break;
 	case W_TIMEOUT:
 		if (cli_parse_duration(arg, &secs) < 0) {
 			snprintf(o->err, sizeof(o->err), "--timeout takes a duration such as 90s, 10m or 1h, not '%s'",
@@ -204,12 +261,12 @@ static int parse_w(struct cli *c, struct wopts *o, const char *usage, int argc, 
 	return npos;
 }
 
-#define REQUIRE(cond, ...)                                                    \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			ex = cli_usage_error(usage, __VA_ARGS__);             \
-			goto out;                                             \
-		}                                                             \
+#define REQUIRE(cond, ...)                                                                                             \
+	do {                                                                                                           \
+		if (!(cond)) {                                                                                         \
+			ex = cli_usage_error(usage, __VA_ARGS__);                                                      \
+			goto out;                                                                                      \
+		}                                                                                                      \
 	} while (0)
 
 /* ------------------------------------------------------------------- wait */
@@ -239,7 +296,8 @@ static int print_clipped(const char *text, int width, bool color)
 			unsigned char ch = (unsigned char)text[i];
 			if (ch == 0x1b) { /* copy the whole CSI sequence */
 				size_t j = i + 1;
-				while (j < len && !((text[j] >= 'A' && text[j] <= 'Z') || (text[j] >= 'a' && text[j] <= 'z')))
+				while (j < len &&
+				       !((text[j] >= 'A' && text[j] <= 'Z') || (text[j] >= 'a' && text[j] <= 'z')))
 					j++;
 				fwrite(text + i, 1, j < len ? j - i + 1 : len - i, stdout);
 				i = j;
@@ -288,7 +346,7 @@ static int poll_once(struct cli *c, const char *id, json_t **ret_info, json_t **
 
 static int wait_one(struct cli *c, const char *id, int timeout_s, int interval_ms, struct progress *ret_p)
 {
-	struct progress old = { 0 }, p = { 0 };
+	struct progress old = {0}, p = {0};
 	double start = now_s();
 	int lines = 0, r, ex = CLI_EXIT_OK;
 	char el[32];
@@ -314,7 +372,8 @@ static int wait_one(struct cli *c, const char *id, int timeout_s, int interval_m
 			batch_known = true;
 			if (cli_call_new(c, CLI_TARGET_CODEDEPLOY, "GetDeploymentConfig",
 					 json_pack("{s:s}", "deploymentConfigName", p.config), &cr) == 0 &&
-			    plan_batch_size(json_object_get(cr, "deploymentConfigInfo"), p.n, &bs, &mh, e, sizeof(e)) == 0)
+			    plan_batch_size(json_object_get(cr, "deploymentConfigInfo"), p.n, &bs, &mh, e, sizeof(e)) ==
+				0)
 				batch_size = bs;
 			json_decref(cr);
 		}
@@ -344,14 +403,16 @@ static int wait_one(struct cli *c, const char *id, int timeout_s, int interval_m
 		if (progress_is_terminal(&p))
 			break;
 		if (interrupted) {
-			fprintf(stderr, "\ninterrupted: deployment %s goes on; follow it again with 'rolloutctl wait %s'\n",
-				id, id);
+			fprintf(stderr,
+				"\ninterrupted: deployment %s goes on; follow it again with 'rolloutctl wait %s'\n", id,
+				id);
 			ex = 130;
 			goto out;
 		}
 		if (timeout_s > 0 && now_s() - start > timeout_s) {
-			fprintf(stderr, "error: deployment %s is still %s after %s (--timeout); it goes on: follow it "
-					"with 'rolloutctl wait %s'\n",
+			fprintf(stderr,
+				"error: deployment %s is still %s after %s (--timeout); it goes on: follow it "
+				"with 'rolloutctl wait %s'\n",
 				id, p.status, cli_fmt_elapsed(now_s() - start, el, sizeof(el)), id);
 			ex = CLI_EXIT_TIMEOUT;
 			goto out;
@@ -367,7 +428,7 @@ out:
 
 int cli_wait_deployment(struct cli *c, const char *id, int timeout_s)
 {
-	struct progress p = { 0 };
+	struct progress p = {0};
 	int ex;
 
 	ex = wait_one(c, id, timeout_s, 500, &p);
@@ -378,10 +439,10 @@ int cli_wait_deployment(struct cli *c, const char *id, int timeout_s)
 /* Waits, then explains the result; follows an automatic rollback. */
 static int wait_and_report(struct cli *c, const char *id, struct wopts *o)
 {
-	struct progress p = { 0 };
+	struct progress p = {0};
 	char el[32];
 	int ex;
-	struct sigaction sa = { .sa_handler = on_sigint }, old_sa;
+	struct sigaction sa = {.sa_handler = on_sigint}, old_sa;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_sa);
@@ -393,44 +454,45 @@ static int wait_and_report(struct cli *c, const char *id, struct wopts *o)
 			json_decref(j);
 		} else
 			printf("deployment %s succeeded in %s\n", id,
-			       cli_fmt_elapsed(p.complete_time > 0 && p.create_time > 0 ? p.complete_time - p.create_time
-											  : 0,
-					       el, sizeof(el)));
+			       cli_fmt_elapsed(
+				   p.complete_time > 0 && p.create_time > 0 ? p.complete_time - p.create_time : 0, el,
+				   sizeof(el)));
 	} else if (ex == CLI_EXIT_FAILED) {
 		/* With automatic rollback on, the engine creates the rollback right after
 		 * failing: give rollbackInfo a moment to show up. */
 		if (!p.auto_rollback && p.app[0] && p.group[0]) {
 			json_t *g = NULL;
-			if (cli_call_new(c, CLI_TARGET_CODEDEPLOY, "GetDeploymentGroup",
-				     json_pack("{s:s, s:s}", "applicationName", p.app, "deploymentGroupName", p.group),
-				     &g) == 0)
-				p.auto_rollback = json_is_true(json_object_get(
-					json_object_get(json_object_get(g, "deploymentGroupInfo"), "autoRollbackConfiguration"),
-					"enabled"));
+			if (cli_call_new(
+				c, CLI_TARGET_CODEDEPLOY, "GetDeploymentGroup",
+				json_pack("{s:s, s:s}", "applicationName", p.app, "deploymentGroupName", p.group),
+				&g) == 0)
+				p.auto_rollback = json_is_true(
+				    json_object_get(json_object_get(json_object_get(g, "deploymentGroupInfo"),
+								    "autoRollbackConfiguration"),
+						    "enabled"));
 			json_decref(g);
 		}
-		for (int i = 0; i < 25 && p.auto_rollback && !p.rollback_id[0] && !o->no_follow_rollback &&
-				!interrupted;
-		     i++) {
+		for (int i = 0;
+		     i < 25 && p.auto_rollback && !p.rollback_id[0] && !o->no_follow_rollback && !interrupted; i++) {
 			json_t *resp = NULL;
 			sleep_ms(200);
-			if (cli_call_new(c, CLI_TARGET_CODEDEPLOY, "GetDeployment", json_pack("{s:s}", "deploymentId", id),
-				     &resp) < 0)
+			if (cli_call_new(c, CLI_TARGET_CODEDEPLOY, "GetDeployment",
+					 json_pack("{s:s}", "deploymentId", id), &resp) < 0)
 				break;
 			progress_update(&p, json_object_get(resp, "deploymentInfo"), NULL);
 			json_decref(resp);
 		}
 		progress_print_failure(&p, stderr);
 		if (c->json) {
-			json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "deploymentId", id, "status", p.status, "errorCode",
-					      p.error_code, "errorMessage", p.error_message);
+			json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "deploymentId", id, "status", p.status,
+					      "errorCode", p.error_code, "errorMessage", p.error_message);
 			if (p.rollback_id[0])
 				json_object_set_new(j, "rollbackDeploymentId", json_string(p.rollback_id));
 			cli_print_json(j);
 			json_decref(j);
 		}
 		if (p.rollback_id[0] && !o->no_follow_rollback && !interrupted) {
-			struct progress rp = { 0 };
+			struct progress rp = {0};
 			int rex;
 			if (!c->json)
 				printf("\nautomatic rollback: deployment %s redeploys the last good revision\n",
@@ -452,14 +514,14 @@ static int wait_and_report(struct cli *c, const char *id, struct wopts *o)
 }
 
 static const char wait_usage[] =
-	"Usage: rolloutctl wait DEPLOYMENT_ID [--timeout DURATION] [--interval SECONDS (0.5)] [--no-follow-rollback]\n"
-	"\nFollows a deployment with live progress until it ends. Exit status 0 when it\n"
-	"succeeded, 1 when it failed or was stopped (the failing instance, event, script and\n"
-	"log tail are printed), 5 on --timeout. An automatic rollback is followed too.\n";
+    "Usage: rolloutctl wait DEPLOYMENT_ID [--timeout DURATION] [--interval SECONDS (0.5)] [--no-follow-rollback]\n"
+    "\nFollows a deployment with live progress until it ends. Exit status 0 when it\n"
+    "succeeded, 1 when it failed or was stopped (the failing instance, event, script and\n"
+    "log tail are printed), 5 on --timeout. An automatic rollback is followed too.\n";
 
 int cmd_wait(struct cli *c, int argc, char **argv)
 {
-	const char *usage = wait_usage, *pos[1] = { 0 };
+	const char *usage = wait_usage, *pos[1] = {0};
 	struct wopts o;
 	int ex = 0, n;
 
@@ -476,24 +538,24 @@ out:
 /* ----------------------------------------------------------------- deploy */
 
 static const char deploy_usage[] =
-	"Usage: rolloutctl deploy --app APP --group GROUP [options] SOURCE\n"
-	"\nSOURCE is one of\n"
-	"  DIR                  a directory with appspec.yml: packed (zip) and uploaded to rolloutd\n"
-	"  FILE.zip|.tgz|.tar   a bundle: uploaded to rolloutd\n"
-	"  s3://BUCKET/KEY      a bundle in S3 (?bundleType=zip&version=V&eTag=E)\n"
-	"  github:OWNER/REPO@COMMIT\n"
-	"\nOptions:\n"
-	"  --config NAME          deployment config for this deployment (default: the group's)\n"
-	"  --description TEXT\n"
-	"  --wait                 follow the deployment live; exit 0 on success, 1 on failure\n"
-	"  --timeout DURATION     give up waiting after DURATION (e.g. 10m); exit 5\n"
-	"  --bundle-type zip|tgz  how to pack a directory (default zip)\n"
-	"  --local                do not upload: deploy DIR/FILE as a 'Local Directory'/'Local File'\n"
-	"                         revision read by the agents from this path (same host only)\n"
-	"  --auto-rollback | --no-auto-rollback   override the group's automatic rollback\n"
-	"  --ignore-stop-failures ApplicationStop failures do not fail the deployment\n"
-	"  --file-exists DISALLOW|OVERWRITE|RETAIN\n"
-	"  --no-follow-rollback   with --wait, do not follow an automatic rollback\n";
+    "Usage: rolloutctl deploy --app APP --group GROUP [options] SOURCE\n"
+    "\nSOURCE is one of\n"
+    "  DIR                  a directory with appspec.yml: packed (zip) and uploaded to rolloutd\n"
+    "  FILE.zip|.tgz|.tar   a bundle: uploaded to rolloutd\n"
+    "  s3://BUCKET/KEY      a bundle in S3 (?bundleType=zip&version=V&eTag=E)\n"
+    "  github:OWNER/REPO@COMMIT\n"
+    "\nOptions:\n"
+    "  --config NAME          deployment config for this deployment (default: the group's)\n"
+    "  --description TEXT\n"
+    "  --wait                 follow the deployment live; exit 0 on success, 1 on failure\n"
+    "  --timeout DURATION     give up waiting after DURATION (e.g. 10m); exit 5\n"
+    "  --bundle-type zip|tgz  how to pack a directory (default zip)\n"
+    "  --local                do not upload: deploy DIR/FILE as a 'Local Directory'/'Local File'\n"
+    "                         revision read by the agents from this path (same host only)\n"
+    "  --auto-rollback | --no-auto-rollback   override the group's automatic rollback\n"
+    "  --ignore-stop-failures ApplicationStop failures do not fail the deployment\n"
+    "  --file-exists DISALLOW|OVERWRITE|RETAIN\n"
+    "  --no-follow-rollback   with --wait, do not follow an automatic rollback\n";
 
 static json_t *local_revision(const char *path, bool dir)
 {
@@ -503,8 +565,8 @@ static json_t *local_revision(const char *path, bool dir)
 	if (!realpath(path, abs))
 		snprintf(abs, sizeof(abs), "%s", path);
 	bt = dir ? "directory" : cli_bundle_type_from_name(path);
-	return json_pack("{s:s, s:{s:s, s:s}}", "revisionType", dir ? "Local Directory" : "Local File",
-			 "localRevision", "location", abs, "bundleType", bt ? bt : "zip");
+	return json_pack("{s:s, s:{s:s, s:s}}", "revisionType", dir ? "Local Directory" : "Local File", "localRevision",
+			 "location", abs, "bundleType", bt ? bt : "zip");
 }
 
 /* Uploads a bundle through POST/PUT /bundles/uploads (docs/api-extensions.md
@@ -545,16 +607,16 @@ static int upload_bundle(struct cli *c, const char *app, const void *buf, size_t
 		}
 		off = (size_t)cli_json_number(json_object_get(resp, "offset"));
 		if (off >= len) {
-			snprintf(c->err_msg, sizeof(c->err_msg), "upload %s: the daemon expects offset %zu of %zu bytes",
-				 id, off, len);
+			snprintf(c->err_msg, sizeof(c->err_msg),
+				 "upload %s: the daemon expects offset %zu of %zu bytes", id, off, len);
 			r = -EIO;
 			goto out;
 		}
 		n = len - off < part ? len - off : part;
 		snprintf(path, sizeof(path), "/bundles/uploads/%s?offset=%zu", id, off);
 		json_t *next = NULL;
-		r = cli_http(c, "PUT", path, NULL, "upload part", (const char *)buf + off, n, "application/octet-stream",
-			     NULL, &next);
+		r = cli_http(c, "PUT", path, NULL, "upload part", (const char *)buf + off, n,
+			     "application/octet-stream", NULL, &next);
 		if (r < 0)
 			goto out;
 		/* keep the id alive: it points into resp */
@@ -615,8 +677,9 @@ static int resolve_source(struct cli *c, struct wopts *o, const char *src, json_
 	} else {
 		bt = o->bundle_type ? o->bundle_type : cli_bundle_type_from_name(src);
 		if (!bt || (strcmp(bt, "zip") && strcmp(bt, "tgz") && strcmp(bt, "tar"))) {
-			fprintf(stderr, "error: cannot tell the bundle type of %s: name it .zip, .tgz or .tar, or pass "
-					"--bundle-type\n",
+			fprintf(stderr,
+				"error: cannot tell the bundle type of %s: name it .zip, .tgz or .tar, or pass "
+				"--bundle-type\n",
 				src);
 			return CLI_EXIT_USAGE;
 		}
@@ -636,8 +699,9 @@ static int resolve_source(struct cli *c, struct wopts *o, const char *src, json_
 			"error: rolloutd at %s does not accept bundle uploads (POST /bundles/uploads is not served): "
 			"deploy s3://BUCKET/KEY or github:OWNER/REPO@COMMIT instead%s\n",
 			c->endpoint,
-			is_loopback_endpoint(c->endpoint) ? ", or --local if your rolloutd takes Local Directory revisions"
-							  : "");
+			is_loopback_endpoint(c->endpoint)
+			    ? ", or --local if your rolloutd takes Local Directory revisions"
+			    : "");
 		return CLI_EXIT_FAILED;
 	}
 	if (r < 0)
@@ -652,7 +716,7 @@ static int resolve_source(struct cli *c, struct wopts *o, const char *src, json_
 
 int cmd_deploy(struct cli *c, int argc, char **argv)
 {
-	const char *usage = deploy_usage, *pos[1] = { 0 };
+	const char *usage = deploy_usage, *pos[1] = {0};
 	struct wopts o;
 	json_t *rev = NULL, *req = NULL, *resp = NULL;
 	int ex = 0, n;
@@ -663,7 +727,8 @@ int cmd_deploy(struct cli *c, int argc, char **argv)
 		return ex;
 	REQUIRE(o.app, "deploy needs --app APP");
 	REQUIRE(o.group, "deploy needs --group GROUP");
-	REQUIRE(n == 1, "deploy needs a SOURCE: a directory, a bundle file, s3://BUCKET/KEY or github:OWNER/REPO@COMMIT");
+	REQUIRE(n == 1,
+		"deploy needs a SOURCE: a directory, a bundle file, s3://BUCKET/KEY or github:OWNER/REPO@COMMIT");
 	ex = resolve_source(c, &o, pos[0], &rev);
 	if (ex != 0)
 		goto out;
@@ -712,10 +777,9 @@ out:
 
 /* ------------------------------------------------------------------- logs */
 
-static const char logs_usage[] =
-	"Usage: rolloutctl logs DEPLOYMENT_ID [--instance NAME] [-f]\n"
-	"\nPrints the output of the lifecycle hook scripts of a deployment, per instance and\n"
-	"event. -f follows it live until the deployment ends.\n";
+static const char logs_usage[] = "Usage: rolloutctl logs DEPLOYMENT_ID [--instance NAME] [-f]\n"
+				 "\nPrints the output of the lifecycle hook scripts of a deployment, per instance and\n"
+				 "event. -f follows it live until the deployment ends.\n";
 
 /* Prints a block of log text with a prefix per line. */
 static void print_prefixed(const char *prefix, const char *text)
@@ -747,7 +811,8 @@ static int logs_from_diagnostics(struct cli *c, const char *id, const char *inst
 		terminal = strcmp(cli_json_str(info, "status", ""), "Succeeded") == 0 ||
 			   strcmp(cli_json_str(info, "status", ""), "Failed") == 0 ||
 			   strcmp(cli_json_str(info, "status", ""), "Stopped") == 0;
-		json_array_foreach(summaries, i, s) {
+		json_array_foreach(summaries, i, s)
+		{
 			const char *iid = cli_json_str(s, "instanceId", cli_json_str(s, "targetId", "?"));
 			const char *slash = strncmp(iid, "arn:", 4) == 0 ? strrchr(iid, '/') : NULL;
 			const char *name = slash ? slash + 1 : iid;
@@ -756,7 +821,8 @@ static int logs_from_diagnostics(struct cli *c, const char *id, const char *inst
 
 			if (instance && strcmp(name, instance) != 0 && strcmp(iid, instance) != 0)
 				continue;
-			json_array_foreach(json_object_get(s, "lifecycleEvents"), k, ev) {
+			json_array_foreach(json_object_get(s, "lifecycleEvents"), k, ev)
+			{
 				const char *evn = cli_json_str(ev, "lifecycleEventName", "?");
 				const char *st = cli_json_str(ev, "status", "Pending");
 				json_t *diag = json_object_get(ev, "diagnostics");
@@ -802,12 +868,12 @@ static int logs_from_diagnostics(struct cli *c, const char *id, const char *inst
 
 int cmd_logs(struct cli *c, int argc, char **argv)
 {
-	const char *usage = logs_usage, *pos[1] = { 0 };
+	const char *usage = logs_usage, *pos[1] = {0};
 	struct wopts o;
 	json_t *token = NULL;
 	int ex = 0, n, r;
 	bool got_any = false, printed_any = false;
-	struct sigaction sa = { .sa_handler = on_sigint }, old_sa;
+	struct sigaction sa = {.sa_handler = on_sigint}, old_sa;
 
 	n = parse_w(c, &o, usage, argc, argv, pos, 1, &ex);
 	if (n < 0)
@@ -838,7 +904,8 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 		items = json_object_get(resp, "Logs");
 		if (json_array_size(items) > 0)
 			printed_any = true;
-		json_array_foreach(items, i, it) {
+		json_array_foreach(items, i, it)
+		{
 			if (c->json) {
 				char *line = json_dumps(it, JSON_COMPACT);
 				printf("%s\n", line ? line : "{}");
@@ -877,17 +944,16 @@ out:
 
 /* ------------------------------------------------------------------- plan */
 
-static const char plan_usage[] =
-	"Usage: rolloutctl plan --app APP --group GROUP [--config CONFIG]\n"
-	"\nShows which instances a deployment to GROUP would reach, in which batches and in\n"
-	"which order, and why, without deploying anything.\n";
+static const char plan_usage[] = "Usage: rolloutctl plan --app APP --group GROUP [--config CONFIG]\n"
+				 "\nShows which instances a deployment to GROUP would reach, in which batches and in\n"
+				 "which order, and why, without deploying anything.\n";
 
 /* Names of the instances that failed in the group's last attempted deployment. */
 static json_t *failed_instances(struct cli *c, json_t *group_info)
 {
 	json_t *la = json_object_get(group_info, "lastAttemptedDeployment"), *out = json_array(), *sums = NULL;
 	const char *id = cli_json_str(la, "deploymentId", NULL);
-	struct progress p = { 0 };
+	struct progress p = {0};
 
 	if (!id || strcmp(cli_json_str(la, "status", ""), "Succeeded") == 0)
 		return out;
@@ -904,7 +970,7 @@ static json_t *failed_instances(struct cli *c, json_t *group_info)
 
 int cmd_plan(struct cli *c, int argc, char **argv)
 {
-	const char *usage = plan_usage, *pos[1] = { 0 };
+	const char *usage = plan_usage, *pos[1] = {0};
 	struct wopts o;
 	json_t *gresp = NULL, *cresp = NULL, *infos = NULL, *failed = NULL, *plan = NULL, *group, *config;
 	int ex = 0, n, r;
@@ -924,8 +990,8 @@ int cmd_plan(struct cli *c, int argc, char **argv)
 		goto out;
 	group = json_object_get(gresp, "deploymentGroupInfo");
 	cfg = o.config ? o.config : cli_json_str(group, "deploymentConfigName", "CodeDeployDefault.OneAtATime");
-	ex = cli_simple_call(c, CLI_TARGET_CODEDEPLOY, "GetDeploymentConfig", json_pack("{s:s}", "deploymentConfigName", cfg),
-			     &cresp);
+	ex = cli_simple_call(c, CLI_TARGET_CODEDEPLOY, "GetDeploymentConfig",
+			     json_pack("{s:s}", "deploymentConfigName", cfg), &cresp);
 	if (ex != 0)
 		goto out;
 	config = json_object_get(cresp, "deploymentConfigInfo");
@@ -961,19 +1027,19 @@ int cmd_plan(struct cli *c, int argc, char **argv)
 		} else {
 			printf("  %zu target instance%s, %lld at a time; at least %lld must stay healthy\n", nt,
 			       nt == 1 ? "" : "s", bs, mh);
-			json_array_foreach(json_object_get(plan, "batches"), i, b) {
+			json_array_foreach(json_object_get(plan, "batches"), i, b)
+			{
 				printf("  batch %zu:", i + 1);
-				json_array_foreach(b, k, x)
-					printf(" %s", json_string_value(x));
+				json_array_foreach(b, k, x) printf(" %s", json_string_value(x));
 				putchar('\n');
 			}
 			json_array_foreach(json_object_get(plan, "failedFirst"), i, x)
-				printf("  %s goes first: it failed in the group's last deployment\n", json_string_value(x));
+			    printf("  %s goes first: it failed in the group's last deployment\n", json_string_value(x));
 		}
 		if (json_array_size(json_object_get(plan, "excluded")) > 0) {
 			printf("Not targeted:\n");
 			json_array_foreach(json_object_get(plan, "excluded"), i, x)
-				printf("  %s: %s\n", cli_json_str(x, "instance", "?"), cli_json_str(x, "reason", ""));
+			    printf("  %s: %s\n", cli_json_str(x, "instance", "?"), cli_json_str(x, "reason", ""));
 		}
 	}
 out:
@@ -989,19 +1055,19 @@ out:
 /* ------------------------------------------------------- register-instance */
 
 static const char register_usage[] =
-	"Usage: rolloutctl register-instance NAME --agent-config FILE [--tags k=v,…]\n"
-	"                                    [--root-dir DIR] [--log-dir DIR] [--daemon-cert FILE]\n"
-	"                                    [--iam-user-arn ARN] [--key-name NAME]\n"
-	"\nRegisters an on-premises instance, tags it, creates its agent access key (policy\n"
-	"'agent', bound to the instance) and writes a ready rollout-agent config to FILE\n"
-	"(mode 0600). Start the agent on that host with: rollout-agent --config FILE\n"
-	"\n  --root-dir DIR      the agent's deployment root (default /var/lib/rollout-agent)\n"
-	"  --log-dir DIR       the agent's log directory (default /var/log/rollout-agent)\n"
-	"  --daemon-cert FILE  rolloutd's certificate (data_dir/daemon.crt) the agent pins\n";
+    "Usage: rolloutctl register-instance NAME --agent-config FILE [--tags k=v,…]\n"
+    "                                    [--root-dir DIR] [--log-dir DIR] [--daemon-cert FILE]\n"
+    "                                    [--iam-user-arn ARN] [--key-name NAME]\n"
+    "\nRegisters an on-premises instance, tags it, creates its agent access key (policy\n"
+    "'agent', bound to the instance) and writes a ready rollout-agent config to FILE\n"
+    "(mode 0600). Start the agent on that host with: rollout-agent --config FILE\n"
+    "\n  --root-dir DIR      the agent's deployment root (default /var/lib/rollout-agent)\n"
+    "  --log-dir DIR       the agent's log directory (default /var/log/rollout-agent)\n"
+    "  --daemon-cert FILE  rolloutd's certificate (data_dir/daemon.crt) the agent pins\n";
 
 int cmd_register_instance(struct cli *c, int argc, char **argv)
 {
-	const char *usage = register_usage, *pos[1] = { 0 };
+	const char *usage = register_usage, *pos[1] = {0};
 	struct wopts o;
 	json_t *req, *kresp = NULL, *iresp = NULL;
 	char *arn = NULL, *yaml = NULL, *cert = NULL, *keyname = NULL;
@@ -1041,7 +1107,7 @@ int cmd_register_instance(struct cli *c, int argc, char **argv)
 		goto out;
 	/* The identifier the agent sends is the IAM ARN rolloutd stored for the instance. */
 	if (cli_call_new(c, CLI_TARGET_CODEDEPLOY, "GetOnPremisesInstance", json_pack("{s:s}", "instanceName", pos[0]),
-		     &iresp) == 0) {
+			 &iresp) == 0) {
 		json_t *ii = json_object_get(iresp, "instanceInfo");
 		const char *stored = cli_json_str(ii, "iamUserArn", cli_json_str(ii, "iamSessionArn", NULL));
 		if (stored) {
@@ -1051,14 +1117,14 @@ int cmd_register_instance(struct cli *c, int argc, char **argv)
 	}
 	{
 		struct agent_config ac = {
-			.endpoint = c->endpoint,
-			.host_identifier = arn,
-			.access_key_id = cli_key_field(kresp, "AccessKeyId"),
-			.secret_access_key = cli_key_field(kresp, "SecretAccessKey"),
-			.region = c->region,
-			.root_dir = o.root_dir ? o.root_dir : "/var/lib/rollout-agent",
-			.log_dir = o.log_dir ? o.log_dir : "/var/log/rollout-agent",
-			.daemon_cert = cert,
+		    .endpoint = c->endpoint,
+		    .host_identifier = arn,
+		    .access_key_id = cli_key_field(kresp, "AccessKeyId"),
+		    .secret_access_key = cli_key_field(kresp, "SecretAccessKey"),
+		    .region = c->region,
+		    .root_dir = o.root_dir ? o.root_dir : "/var/lib/rollout-agent",
+		    .log_dir = o.log_dir ? o.log_dir : "/var/log/rollout-agent",
+		    .daemon_cert = cert,
 		};
 		if (!ac.access_key_id || !ac.secret_access_key) {
 			fprintf(stderr, "error: CreateAccessKey answered without AccessKeyId/SecretAccessKey\n");
@@ -1068,9 +1134,10 @@ int cmd_register_instance(struct cli *c, int argc, char **argv)
 		yaml = agent_config_render(&ac);
 		r = yaml ? rd_write_file_atomic(o.agent_config, yaml, strlen(yaml), 0600) : -ENOMEM;
 		if (r < 0) {
-			fprintf(stderr, "error: cannot write %s: %s; the instance is registered and key %s exists: "
-					"fix the path and run 'rolloutctl instance deregister %s' and "
-					"'rolloutctl access-key delete %s' before trying again\n",
+			fprintf(stderr,
+				"error: cannot write %s: %s; the instance is registered and key %s exists: "
+				"fix the path and run 'rolloutctl instance deregister %s' and "
+				"'rolloutctl access-key delete %s' before trying again\n",
 				o.agent_config, strerror(-r), ac.access_key_id, pos[0], ac.access_key_id);
 			ex = CLI_EXIT_CONFIG;
 			goto out;
@@ -1089,7 +1156,8 @@ int cmd_register_instance(struct cli *c, int argc, char **argv)
 	}
 out:
 	if (ex != 0 && registered && ex != CLI_EXIT_USAGE)
-		fprintf(stderr, "note: instance %s stays registered; remove it with 'rolloutctl instance deregister %s'\n",
+		fprintf(stderr,
+			"note: instance %s stays registered; remove it with 'rolloutctl instance deregister %s'\n",
 			pos[0], pos[0]);
 	free(arn);
 	free(yaml);
@@ -1104,13 +1172,13 @@ out:
 /* ------------------------------------------------------------------- stop */
 
 static const char stop_usage[] =
-	"Usage: rolloutctl stop DEPLOYMENT_ID [--rollback|--no-rollback] [--wait]\n"
-	"\nStops a running deployment. --rollback redeploys the last good revision afterwards\n"
-	"(default: the group's automatic-rollback setting).\n";
+    "Usage: rolloutctl stop DEPLOYMENT_ID [--rollback|--no-rollback] [--wait]\n"
+    "\nStops a running deployment. --rollback redeploys the last good revision afterwards\n"
+    "(default: the group's automatic-rollback setting).\n";
 
 int cmd_stop(struct cli *c, int argc, char **argv)
 {
-	const char *usage = stop_usage, *pos[1] = { 0 };
+	const char *usage = stop_usage, *pos[1] = {0};
 	struct wopts o;
 	json_t *req, *resp = NULL;
 	int ex = 0, n;
@@ -1145,13 +1213,13 @@ out:
 /* --------------------------------------------------------------- rollback */
 
 static const char rollback_usage[] =
-	"Usage: rolloutctl rollback --app APP --group GROUP [--wait] [--timeout DURATION]\n"
-	"\nRedeploys the newest revision that deployed successfully to GROUP before the\n"
-	"current one.\n";
+    "Usage: rolloutctl rollback --app APP --group GROUP [--wait] [--timeout DURATION]\n"
+    "\nRedeploys the newest revision that deployed successfully to GROUP before the\n"
+    "current one.\n";
 
 int cmd_rollback(struct cli *c, int argc, char **argv)
 {
-	const char *usage = rollback_usage, *pos[1] = { 0 };
+	const char *usage = rollback_usage, *pos[1] = {0};
 	struct wopts o;
 	json_t *gresp = NULL, *infos = NULL, *current = NULL, *pick = NULL, *req, *resp = NULL, *info;
 	int ex = 0, n, r;
@@ -1176,7 +1244,8 @@ int cmd_rollback(struct cli *c, int argc, char **argv)
 	current = json_object_get(json_object_get(gresp, "deploymentGroupInfo"), "targetRevision");
 	if (!current && json_array_size(infos) > 0)
 		current = json_object_get(json_array_get(infos, 0), "revision");
-	json_array_foreach(infos, i, info) {
+	json_array_foreach(infos, i, info)
+	{
 		json_t *rv = json_object_get(info, "revision");
 		if (strcmp(cli_json_str(info, "status", ""), "Succeeded") != 0 || !rv)
 			continue;
@@ -1186,8 +1255,9 @@ int cmd_rollback(struct cli *c, int argc, char **argv)
 		break;
 	}
 	if (!pick) {
-		fprintf(stderr, "error: %s/%s has no successful deployment of a revision other than the current one: "
-				"nothing to roll back to\n",
+		fprintf(stderr,
+			"error: %s/%s has no successful deployment of a revision other than the current one: "
+			"nothing to roll back to\n",
 			o.app, o.group);
 		ex = CLI_EXIT_FAILED;
 		goto out;
@@ -1205,7 +1275,8 @@ int cmd_rollback(struct cli *c, int argc, char **argv)
 		goto out;
 	if (!c->json)
 		printf("deployment %s rolls %s/%s back to %s (last deployed by %s)\n",
-		       cli_json_str(resp, "deploymentId", "?"), o.app, o.group, revs, cli_json_str(pick, "deploymentId", "?"));
+		       cli_json_str(resp, "deploymentId", "?"), o.app, o.group, revs,
+		       cli_json_str(pick, "deploymentId", "?"));
 	if (o.wait)
 		ex = wait_and_report(c, cli_json_str(resp, "deploymentId", "?"), &o);
 	else if (c->json)
@@ -1222,14 +1293,13 @@ out:
 
 /* ----------------------------------------------------------------- status */
 
-static const char status_usage[] =
-	"Usage: rolloutctl status --app APP --group GROUP\n"
-	"\nShows which revision each instance of GROUP runs (its newest successful\n"
-	"deployment) and how its last deployment attempt went.\n";
+static const char status_usage[] = "Usage: rolloutctl status --app APP --group GROUP\n"
+				   "\nShows which revision each instance of GROUP runs (its newest successful\n"
+				   "deployment) and how its last deployment attempt went.\n";
 
 int cmd_status(struct cli *c, int argc, char **argv)
 {
-	const char *usage = status_usage, *pos[1] = { 0 };
+	const char *usage = status_usage, *pos[1] = {0};
 	struct wopts o;
 	json_t *gresp = NULL, *infos = NULL, *rows = json_object(), *onprem = NULL, *info;
 	int ex = 0, n, r;
@@ -1249,7 +1319,8 @@ int cmd_status(struct cli *c, int argc, char **argv)
 		goto out;
 	/* Instances that are targets now, even if nothing was deployed to them yet. */
 	if (cli_fetch_onprem(c, NULL, "Registered", &onprem) == 0) {
-		json_array_foreach(onprem, i, info) {
+		json_array_foreach(onprem, i, info)
+		{
 			const char *name = cli_json_str(info, "instanceName", NULL);
 			if (name && plan_instance_matches(json_object_get(gresp, "deploymentGroupInfo"),
 							  json_object_get(info, "tags")))
@@ -1261,10 +1332,11 @@ int cmd_status(struct cli *c, int argc, char **argv)
 		ex = cli_report_error(c, "ListDeployments", r);
 		goto out;
 	}
-	json_array_foreach(infos, i, info) {
+	json_array_foreach(infos, i, info)
+	{
 		const char *id = cli_json_str(info, "deploymentId", "?");
 		json_t *sums = NULL;
-		struct progress p = { 0 };
+		struct progress p = {0};
 
 		if (cli_fetch_instances(c, id, &sums) < 0)
 			continue;
@@ -1276,8 +1348,9 @@ int cmd_status(struct cli *c, int argc, char **argv)
 				json_object_set_new(rows, p.inst[k].id, row);
 			}
 			if (!json_object_get(row, "lastAttempt"))
-				json_object_set_new(row, "lastAttempt",
-						    json_pack("{s:s, s:s}", "deploymentId", id, "status", p.inst[k].status));
+				json_object_set_new(
+				    row, "lastAttempt",
+				    json_pack("{s:s, s:s}", "deploymentId", id, "status", p.inst[k].status));
 			if (!json_object_get(row, "revision") && strcmp(p.inst[k].status, "Succeeded") == 0) {
 				json_object_set(row, "revision", json_object_get(info, "revision"));
 				json_object_set_new(row, "deploymentId", json_string(id));
@@ -1290,8 +1363,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		json_t *arr = json_array(), *v;
 		const char *k;
-		json_object_foreach(rows, k, v)
-			json_array_append(arr, v);
+		json_object_foreach(rows, k, v) json_array_append(arr, v);
 		json_t *j = json_pack("{s:s, s:s, s:o}", "applicationName", o.app, "deploymentGroupName", o.group,
 				      "instances", arr);
 		cli_print_json(j);
@@ -1299,13 +1371,16 @@ int cmd_status(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	{
-		static const char *const cols[] = { "instance", "revision", "deployed by", "deployed at", "last attempt" };
+		static const char *const cols[] = {"instance", "revision", "deployed by", "deployed at",
+						   "last attempt"};
 		struct table *t = table_new(5, cols);
 		const char *k;
 		json_t *v;
-		json_object_foreach(rows, k, v) {
-			char *rev = json_object_get(v, "revision") ? cli_revision_describe(json_object_get(v, "revision"))
-								  : strdup("(none yet)");
+		json_object_foreach(rows, k, v)
+		{
+			char *rev = json_object_get(v, "revision")
+					? cli_revision_describe(json_object_get(v, "revision"))
+					: strdup("(none yet)");
 			json_t *la = json_object_get(v, "lastAttempt");
 			char last[200], tb[64];
 			snprintf(last, sizeof(last), "%s %s", cli_json_str(la, "deploymentId", "-"),

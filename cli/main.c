@@ -15,30 +15,39 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "deploy", cmd_deploy, "deploy a directory, bundle, s3://… or github:… revision (--wait: live progress)" },
-	{ "wait", cmd_wait, "follow a deployment live until it ends" },
-	{ "logs", cmd_logs, "print the hook output of a deployment (-f: follow)" },
-	{ "plan", cmd_plan, "show the batches a deployment to a group would run, without deploying" },
-	{ "status", cmd_status, "which revision runs on which instance of a group" },
-	{ "stop", cmd_stop, "stop a deployment" },
-	{ "rollback", cmd_rollback, "redeploy the last good revision of a group" },
-	{ "register-instance", cmd_register_instance, "register a host, create its agent key, write its agent config" },
-	{ "app", cmd_app, "applications: list, get, create, rename, delete" },
-	{ "group", cmd_group, "deployment groups: list, get, create, update, delete" },
-	{ "config", cmd_config, "deployment configs: list, get, create, delete" },
-	{ "revision", cmd_revision, "revisions: list, get, register" },
-	{ "deployment", cmd_deployment, "deployments: list, get, instances, create, stop, wait" },
-	{ "instance", cmd_instance, "on-premises instances: list, get, register, deregister, tag, untag" },
-	{ "access-key", cmd_access_key, "access keys: list, create, delete" },
+    {"deploy", cmd_deploy, "deploy a directory, bundle, s3://… or github:… revision (--wait: live progress)"},
+    {"wait", cmd_wait, "follow a deployment live until it ends"},
+    {"logs", cmd_logs, "print the hook output of a deployment (-f: follow)"},
+    {"plan", cmd_plan, "show the batches a deployment to a group would run, without deploying"},
+    {"status", cmd_status, "which revision runs on which instance of a group"},
+    {"stop", cmd_stop, "stop a deployment"},
+    {"rollback", cmd_rollback, "redeploy the last good revision of a group"},
+    {"register-instance", cmd_register_instance, "register a host, create its agent key, write its agent config"},
+    {"app", cmd_app, "applications: list, get, create, rename, delete"},
+    {"group", cmd_group, "deployment groups: list, get, create, update, delete"},
+    {"config", cmd_config, "deployment configs: list, get, create, delete"},
+    {"revision", cmd_revision, "revisions: list, get, register"},
+    {"deployment", cmd_deployment, "deployments: list, get, instances, create, stop, wait"},
+    {"instance", cmd_instance, "on-premises instances: list, get, register, deregister, tag, untag"},
+    {"access-key", cmd_access_key, "access keys: list, create, delete"},
 };
 
 static const struct {
 	const char *alias, *name;
 } aliases[] = {
-	{ "apps", "app" }, { "application", "app" }, { "applications", "app" }, { "groups", "group" },
-	{ "deployment-group", "group" }, { "configs", "config" }, { "deployment-config", "config" },
-	{ "revisions", "revision" }, { "deployments", "deployment" }, { "instances", "instance" },
-	{ "access-keys", "access-key" }, { "keys", "access-key" }, { "log", "logs" },
+    {"apps", "app"},
+    {"application", "app"},
+    {"applications", "app"},
+    {"groups", "group"},
+    {"deployment-group", "group"},
+    {"configs", "config"},
+    {"deployment-config", "config"},
+    {"revisions", "revision"},
+    {"deployments", "deployment"},
+    {"instances", "instance"},
+    {"access-keys", "access-key"},
+    {"keys", "access-key"},
+    {"log", "logs"},
 };
 
 static void usage(FILE *f)
@@ -68,7 +77,7 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 		char **slot = NULL;
-		const char *names[] = { "--endpoint", "--profile", "--region" };
+		const char *names[] = {"--endpoint", "--profile", "--region"};
 
 		if (strcmp(a, "--") == 0) {
 			while (i < *argc)
@@ -110,7 +119,7 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct cli c = { 0 };
+	struct cli c = {0};
 	const struct command *cmd = NULL;
 	char err[1024], *hv[4];
 	const char *name;

@@ -52,7 +52,7 @@ int pack_directory(const char *dir, const char *format, void **ret_buf, size_t *
 {
 	struct archive *disk = NULL, *out = NULL;
 	struct archive_entry *entry = NULL;
-	struct membuf m = { 0 };
+	struct membuf m = {0};
 	char path[4096];
 	size_t dirlen;
 	struct stat st;

@@ -16,7 +16,8 @@ static bool filter_matches(json_t *filter, json_t *tags)
 
 	if (!type)
 		type = fk && fv && *fv ? "KEY_AND_VALUE" : fk ? "KEY_ONLY" : "VALUE_ONLY";
-	json_array_foreach(tags, i, t) {
+	json_array_foreach(tags, i, t)
+	{
 		const char *k = cli_json_str(t, "Key", "");
 		const char *v = cli_json_str(t, "Value", "");
 
@@ -38,9 +39,7 @@ static bool any_matches(json_t *filters, json_t *tags)
 	size_t i;
 	json_t *f;
 
-	json_array_foreach(filters, i, f)
-		if (filter_matches(f, tags))
-			return true;
+	json_array_foreach(filters, i, f) if (filter_matches(f, tags)) return true;
 	return false;
 }
 
@@ -54,9 +53,7 @@ bool plan_instance_matches(json_t *group, json_t *tags)
 	if (json_array_size(filters) > 0)
 		return any_matches(filters, tags);
 	if (json_array_size(set) > 0) {
-		json_array_foreach(set, i, g)
-			if (!any_matches(g, tags))
-				return false;
+		json_array_foreach(set, i, g) if (!any_matches(g, tags)) return false;
 		return true;
 	}
 	return false;
@@ -70,7 +67,8 @@ int plan_batch_size(json_t *config, size_t n, size_t *ret_batch, size_t *ret_min
 	size_t batch, min;
 
 	if (!type) {
-		snprintf(errbuf, errlen, "deployment config '%s' has no minimumHealthyHosts: it is not a server "
+		snprintf(errbuf, errlen,
+			 "deployment config '%s' has no minimumHealthyHosts: it is not a server "
 			 "(in-place) config; pick one such as CodeDeployDefault.OneAtATime",
 			 cli_json_str(config, "deploymentConfigName", "?"));
 		return -EINVAL;
@@ -121,9 +119,7 @@ static bool in_list(json_t *list, const char *name)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(list, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
-			return true;
+	json_array_foreach(list, i, v) if (json_is_string(v) && strcmp(json_string_value(v), name) == 0) return true;
 	return false;
 }
 
@@ -140,15 +136,16 @@ int plan_compute(json_t *group, json_t *config, json_t *infos, json_t *failed_fi
 	size_t i, n, batch = 0, min = 0;
 	int r;
 
-	json_array_foreach(infos, i, info) {
+	json_array_foreach(infos, i, info)
+	{
 		const char *name = cli_json_str(info, "instanceName", NULL);
 		double dereg = cli_json_number(json_object_get(info, "deregisterTime"));
 
 		if (!name)
 			continue;
 		if (dereg > 0) {
-			json_array_append_new(excluded, json_pack("{s:s, s:s}", "instance", name, "reason",
-								  "deregistered"));
+			json_array_append_new(excluded,
+					      json_pack("{s:s, s:s}", "instance", name, "reason", "deregistered"));
 			continue;
 		}
 		if (!plan_instance_matches(group, json_object_get(info, "tags"))) {

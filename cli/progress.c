@@ -42,7 +42,8 @@ static void fill_instance(struct progress_instance *pi, json_t *obj)
 	copy_str(pi->status, sizeof(pi->status), cli_json_str(obj, "status", "Unknown"));
 	events = json_object_get(obj, "lifecycleEvents");
 	pi->events_total = (int)json_array_size(events);
-	json_array_foreach(events, i, ev) {
+	json_array_foreach(events, i, ev)
+	{
 		const char *st = cli_json_str(ev, "status", "Pending");
 		double s = cli_json_number(json_object_get(ev, "startTime"));
 		double e = cli_json_number(json_object_get(ev, "endTime"));
@@ -99,8 +100,8 @@ int progress_update(struct progress *p, json_t *info, json_t *instances)
 		copy_str(p->error_message, sizeof(p->error_message), cli_json_str(err, "message", ""));
 		rb = json_object_get(info, "rollbackInfo");
 		copy_str(p->rollback_id, sizeof(p->rollback_id), cli_json_str(rb, "rollbackDeploymentId", ""));
-		p->auto_rollback = json_is_true(json_object_get(json_object_get(info, "autoRollbackConfiguration"),
-								"enabled"));
+		p->auto_rollback =
+		    json_is_true(json_object_get(json_object_get(info, "autoRollbackConfiguration"), "enabled"));
 		p->create_time = cli_json_number(json_object_get(info, "createTime"));
 		p->complete_time = cli_json_number(json_object_get(info, "completeTime"));
 		ov = json_object_get(info, "deploymentOverview");
@@ -118,8 +119,7 @@ int progress_update(struct progress *p, json_t *info, json_t *instances)
 		if (!ni)
 			return -ENOMEM;
 	}
-	json_array_foreach(instances, i, obj)
-		fill_instance(&ni[i], obj);
+	json_array_foreach(instances, i, obj) fill_instance(&ni[i], obj);
 	/* Stable order: by instance name. */
 	for (size_t a = 1; a < n; a++)
 		for (size_t b = a; b > 0 && strcmp(ni[b - 1].id, ni[b].id) > 0; b--) {
@@ -213,7 +213,7 @@ static double instance_elapsed(const struct progress_instance *pi, double now)
 
 char *progress_render_tty(const struct progress *p, double now, int width, bool color)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	char el[32];
 	size_t idw = 8, total = p->n;
 	long done = 0, failed = 0, running = 0;
@@ -245,7 +245,7 @@ char *progress_render_tty(const struct progress *p, double now, int width, bool 
 		  p->app[0] ? p->app : "-", p->group[0] ? p->group : "-", p->config[0] ? p->config : "-",
 		  status_color(p->status, color), p->status, reset,
 		  cli_fmt_elapsed((progress_is_terminal(p) && p->complete_time > 0 ? p->complete_time : now) -
-					  (p->create_time > 0 ? p->create_time : now),
+				      (p->create_time > 0 ? p->create_time : now),
 				  el, sizeof(el)));
 	barw = width - 50;
 	if (barw > 40)

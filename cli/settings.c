@@ -133,9 +133,10 @@ int cli_settings_resolve(struct cli *c, char *errbuf, size_t errlen)
 		c->region = strdup("us-east-1");
 
 	if (!c->endpoint) {
-		snprintf(errbuf, errlen,
-			 "no rolloutd endpoint: set ROLLOUT_ENDPOINT (e.g. export ROLLOUT_ENDPOINT=http://127.0.0.1:8740) "
-			 "or pass --endpoint URL");
+		snprintf(
+		    errbuf, errlen,
+		    "no rolloutd endpoint: set ROLLOUT_ENDPOINT (e.g. export ROLLOUT_ENDPOINT=http://127.0.0.1:8740) "
+		    "or pass --endpoint URL");
 		r = -ENOENT;
 		goto out;
 	}

@@ -82,7 +82,8 @@ static void test_revision(void **state)
 	free(d);
 	json_decref(r);
 
-	assert_int_equal(cli_parse_revision("s3://b/k.bin?bundleType=tgz&version=v1&eTag=abc", &r, err, sizeof(err)), 0);
+	assert_int_equal(cli_parse_revision("s3://b/k.bin?bundleType=tgz&version=v1&eTag=abc", &r, err, sizeof(err)),
+			 0);
 	assert_json(r, "{\"revisionType\":\"S3\",\"s3Location\":{\"bucket\":\"b\",\"key\":\"k.bin\","
 		       "\"bundleType\":\"tgz\",\"version\":\"v1\",\"eTag\":\"abc\"}}");
 	json_decref(r);
@@ -92,9 +93,8 @@ static void test_revision(void **state)
 	assert_int_equal(cli_parse_revision("s3://bucketonly", &r, err, sizeof(err)), -EINVAL);
 	assert_int_equal(cli_parse_revision("s3://b/k.zip?colour=red", &r, err, sizeof(err)), -EINVAL);
 
-	assert_int_equal(cli_parse_revision("github:me/app@0123456789abcdef0123456789abcdef01234567", &r, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+	    cli_parse_revision("github:me/app@0123456789abcdef0123456789abcdef01234567", &r, err, sizeof(err)), 0);
 	assert_json(r, "{\"revisionType\":\"GitHub\",\"gitHubLocation\":{\"repository\":\"me/app\","
 		       "\"commitId\":\"0123456789abcdef0123456789abcdef01234567\"}}");
 	d = cli_revision_describe(r);
@@ -178,7 +178,7 @@ static char *render_table(struct table *t)
 
 static void test_table(void **state)
 {
-	static const char *const cols[] = { "applicationName", "status", "x" };
+	static const char *const cols[] = {"applicationName", "status", "x"};
 	struct table *t = table_new(3, cols);
 	char *out;
 
@@ -215,13 +215,13 @@ static void test_fmt(void **state)
 static void test_agent_config(void **state)
 {
 	struct agent_config a = {
-		.endpoint = "http://127.0.0.1:8740",
-		.host_identifier = "arn:aws:iam::000000000000:user/rollout/web-1",
-		.access_key_id = "AKRDX",
-		.secret_access_key = "s3cr\"et\\/x",
-		.region = "us-east-1",
-		.root_dir = "/var/lib/rollout-agent",
-		.log_dir = "/var/log/rollout-agent",
+	    .endpoint = "http://127.0.0.1:8740",
+	    .host_identifier = "arn:aws:iam::000000000000:user/rollout/web-1",
+	    .access_key_id = "AKRDX",
+	    .secret_access_key = "s3cr\"et\\/x",
+	    .region = "us-east-1",
+	    .root_dir = "/var/lib/rollout-agent",
+	    .log_dir = "/var/log/rollout-agent",
 	};
 	char *y = agent_config_render(&a);
 
@@ -270,7 +270,7 @@ static void test_ini(void **state)
 
 static void test_settings(void **state)
 {
-	struct cli c = { 0 };
+	struct cli c = {0};
 	char err[512] = "";
 	char path[] = "/tmp/test_cli_credXXXXXX";
 	int fd = mkstemp(path);
@@ -320,10 +320,10 @@ static void test_settings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tags),       cmocka_unit_test(test_tag_filters), cmocka_unit_test(test_revision),
-		cmocka_unit_test(test_bundle_type), cmocka_unit_test(test_min_healthy), cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_table),      cmocka_unit_test(test_fmt),         cmocka_unit_test(test_agent_config),
-		cmocka_unit_test(test_ini),        cmocka_unit_test(test_settings),
+	    cmocka_unit_test(test_tags),	cmocka_unit_test(test_tag_filters), cmocka_unit_test(test_revision),
+	    cmocka_unit_test(test_bundle_type), cmocka_unit_test(test_min_healthy), cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_table),	cmocka_unit_test(test_fmt),	    cmocka_unit_test(test_agent_config),
+	    cmocka_unit_test(test_ini),		cmocka_unit_test(test_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,29 +30,29 @@ static json_t *load(const char *text)
 }
 
 static const char info_inprogress[] =
-	"{\"deploymentId\":\"d-ABCDEFGH1\",\"status\":\"InProgress\",\"applicationName\":\"web\","
-	"\"deploymentGroupName\":\"prod\",\"deploymentConfigName\":\"CodeDeployDefault.OneAtATime\","
-	"\"createTime\":1000,\"deploymentOverview\":{\"Pending\":1,\"InProgress\":1,\"Succeeded\":1,"
-	"\"Failed\":0,\"Skipped\":0,\"Ready\":0}}";
+    "{\"deploymentId\":\"d-ABCDEFGH1\",\"status\":\"InProgress\",\"applicationName\":\"web\","
+    "\"deploymentGroupName\":\"prod\",\"deploymentConfigName\":\"CodeDeployDefault.OneAtATime\","
+    "\"createTime\":1000,\"deploymentOverview\":{\"Pending\":1,\"InProgress\":1,\"Succeeded\":1,"
+    "\"Failed\":0,\"Skipped\":0,\"Ready\":0}}";
 
 /* host-1 done, host-2 in ApplicationStart, host-3 pending (ARN id). */
 static const char summaries_inprogress[] =
-	"[{\"instanceId\":\"host-2\",\"status\":\"InProgress\",\"lifecycleEvents\":["
-	"{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Succeeded\",\"startTime\":1010,\"endTime\":1011},"
-	"{\"lifecycleEventName\":\"DownloadBundle\",\"status\":\"Succeeded\",\"startTime\":1011,\"endTime\":1012},"
-	"{\"lifecycleEventName\":\"ApplicationStart\",\"status\":\"InProgress\",\"startTime\":1012},"
-	"{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Pending\"}]},"
-	"{\"instanceId\":\"host-1\",\"status\":\"Succeeded\",\"lifecycleEvents\":["
-	"{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Skipped\",\"startTime\":1001,\"endTime\":1001},"
-	"{\"lifecycleEventName\":\"DownloadBundle\",\"status\":\"Succeeded\",\"startTime\":1001,\"endTime\":1003},"
-	"{\"lifecycleEventName\":\"ApplicationStart\",\"status\":\"Succeeded\",\"startTime\":1003,\"endTime\":1005},"
-	"{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Succeeded\",\"startTime\":1005,\"endTime\":1009}]},"
-	"{\"instanceId\":\"arn:aws:codedeploy:us-east-1:000000000000:instance/host-3\",\"status\":\"Pending\","
-	"\"lifecycleEvents\":[{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Pending\"}]}]";
+    "[{\"instanceId\":\"host-2\",\"status\":\"InProgress\",\"lifecycleEvents\":["
+    "{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Succeeded\",\"startTime\":1010,\"endTime\":1011},"
+    "{\"lifecycleEventName\":\"DownloadBundle\",\"status\":\"Succeeded\",\"startTime\":1011,\"endTime\":1012},"
+    "{\"lifecycleEventName\":\"ApplicationStart\",\"status\":\"InProgress\",\"startTime\":1012},"
+    "{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Pending\"}]},"
+    "{\"instanceId\":\"host-1\",\"status\":\"Succeeded\",\"lifecycleEvents\":["
+    "{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Skipped\",\"startTime\":1001,\"endTime\":1001},"
+    "{\"lifecycleEventName\":\"DownloadBundle\",\"status\":\"Succeeded\",\"startTime\":1001,\"endTime\":1003},"
+    "{\"lifecycleEventName\":\"ApplicationStart\",\"status\":\"Succeeded\",\"startTime\":1003,\"endTime\":1005},"
+    "{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Succeeded\",\"startTime\":1005,\"endTime\":1009}]},"
+    "{\"instanceId\":\"arn:aws:codedeploy:us-east-1:000000000000:instance/host-3\",\"status\":\"Pending\","
+    "\"lifecycleEvents\":[{\"lifecycleEventName\":\"ApplicationStop\",\"status\":\"Pending\"}]}]";
 
 static void test_progress_parse(void **state)
 {
-	struct progress p = { 0 };
+	struct progress p = {0};
 	json_t *info = load(info_inprogress), *sums = load(summaries_inprogress);
 
 	assert_int_equal(progress_update(&p, info, sums), 0);
@@ -89,7 +89,7 @@ static void test_progress_parse(void **state)
 
 static void test_progress_tty(void **state)
 {
-	struct progress p = { 0 };
+	struct progress p = {0};
 	json_t *info = load(info_inprogress), *sums = load(summaries_inprogress);
 	char *s;
 
@@ -137,7 +137,7 @@ static char *changes(const struct progress *old, const struct progress *p, doubl
 
 static void test_progress_changes(void **state)
 {
-	struct progress empty = { 0 }, a = { 0 }, b = { 0 };
+	struct progress empty = {0}, a = {0}, b = {0};
 	json_t *info = load(info_inprogress), *sums = load(summaries_inprogress);
 	json_t *info2, *sums2;
 	char *out;
@@ -181,18 +181,19 @@ static void test_progress_changes(void **state)
 
 static void test_progress_failure(void **state)
 {
-	struct progress p = { 0 };
+	struct progress p = {0};
 	json_t *info = load("{\"deploymentId\":\"d-FAILED001\",\"status\":\"Failed\","
 			    "\"errorInformation\":{\"code\":\"HEALTH_CONSTRAINTS\",\"message\":\"too many failed\"},"
 			    "\"rollbackInfo\":{\"rollbackDeploymentId\":\"d-ROLLBACK1\"},"
 			    "\"autoRollbackConfiguration\":{\"enabled\":true}}");
 	/* BatchGetDeploymentTargets shape is understood too */
-	json_t *targets = load("[{\"deploymentTargetType\":\"InstanceTarget\",\"instanceTarget\":{"
-			       "\"targetId\":\"web-2\",\"status\":\"Failed\",\"lifecycleEvents\":["
-			       "{\"lifecycleEventName\":\"ApplicationStart\",\"status\":\"Succeeded\"},"
-			       "{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Failed\",\"diagnostics\":{"
-			       "\"errorCode\":\"ScriptFailed\",\"scriptName\":\"scripts/validate.sh\","
-			       "\"message\":\"exit code 1\",\"logTail\":\"[stdout]checking\\n[stderr]HTTP 500\\n\"}}]}}]");
+	json_t *targets =
+	    load("[{\"deploymentTargetType\":\"InstanceTarget\",\"instanceTarget\":{"
+		 "\"targetId\":\"web-2\",\"status\":\"Failed\",\"lifecycleEvents\":["
+		 "{\"lifecycleEventName\":\"ApplicationStart\",\"status\":\"Succeeded\"},"
+		 "{\"lifecycleEventName\":\"ValidateService\",\"status\":\"Failed\",\"diagnostics\":{"
+		 "\"errorCode\":\"ScriptFailed\",\"scriptName\":\"scripts/validate.sh\","
+		 "\"message\":\"exit code 1\",\"logTail\":\"[stdout]checking\\n[stderr]HTTP 500\\n\"}}]}}]");
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -222,9 +223,12 @@ static void test_progress_failure(void **state)
 static json_t *instances(void)
 {
 	return load("[{\"instanceName\":\"web-3\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"}]},"
-		    "{\"instanceName\":\"web-1\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":\"web\"}]},"
-		    "{\"instanceName\":\"web-2\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":\"web\"}]},"
-		    "{\"instanceName\":\"db-1\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":\"db\"}]},"
+		    "{\"instanceName\":\"web-1\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\","
+		    "\"Value\":\"web\"}]},"
+		    "{\"instanceName\":\"web-2\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\","
+		    "\"Value\":\"web\"}]},"
+		    "{\"instanceName\":\"db-1\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\","
+		    "\"Value\":\"db\"}]},"
 		    "{\"instanceName\":\"old\",\"deregisterTime\":5,\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"}]},"
 		    "{\"instanceName\":\"dev-1\",\"tags\":[{\"Key\":\"env\",\"Value\":\"dev\"}]}]");
 }
@@ -234,7 +238,8 @@ static void test_plan_match(void **state)
 	json_t *tags = load("[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":\"web\"}]");
 	json_t *g;
 
-	g = load("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}]}");
+	g = load(
+	    "{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}]}");
 	assert_true(plan_instance_matches(g, tags));
 	json_decref(g);
 	g = load("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"dev\",\"Type\":\"KEY_AND_VALUE\"},"
@@ -248,11 +253,14 @@ static void test_plan_match(void **state)
 	assert_false(plan_instance_matches(g, tags));
 	json_decref(g);
 	/* tag set: AND of ORs */
-	g = load("{\"onPremisesTagSet\":{\"onPremisesTagSetList\":[[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}],"
-		 "[{\"Key\":\"role\",\"Value\":\"db\",\"Type\":\"KEY_AND_VALUE\"},{\"Key\":\"role\",\"Value\":\"web\",\"Type\":\"KEY_AND_VALUE\"}]]}}");
+	g = load("{\"onPremisesTagSet\":{\"onPremisesTagSetList\":[[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_"
+		 "AND_VALUE\"}],"
+		 "[{\"Key\":\"role\",\"Value\":\"db\",\"Type\":\"KEY_AND_VALUE\"},{\"Key\":\"role\",\"Value\":\"web\","
+		 "\"Type\":\"KEY_AND_VALUE\"}]]}}");
 	assert_true(plan_instance_matches(g, tags));
 	json_decref(g);
-	g = load("{\"onPremisesTagSet\":{\"onPremisesTagSetList\":[[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}],"
+	g = load("{\"onPremisesTagSet\":{\"onPremisesTagSetList\":[[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_"
+		 "AND_VALUE\"}],"
 		 "[{\"Key\":\"role\",\"Value\":\"db\",\"Type\":\"KEY_AND_VALUE\"}]]}}");
 	assert_false(plan_instance_matches(g, tags));
 	json_decref(g);
@@ -287,7 +295,8 @@ static void test_plan_batches(void **state)
 	batch("{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":0}}", 4, 4, 0);
 	batch("{\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":0}}", 5, 5, 0);
 	batch("{\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":2}}", 5, 3, 2);
-	cfg = load("{\"deploymentConfigName\":\"Tight\",\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":3}}");
+	cfg =
+	    load("{\"deploymentConfigName\":\"Tight\",\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":3}}");
 	assert_int_equal(plan_batch_size(cfg, 3, &b, &m, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "HEALTH_CONSTRAINTS_INVALID"));
 	json_decref(cfg);
@@ -299,17 +308,20 @@ static void test_plan_batches(void **state)
 
 static void test_plan_compute(void **state)
 {
-	json_t *g = load("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}]}");
-	json_t *cfg = load("{\"deploymentConfigName\":\"Half\",\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}");
+	json_t *g = load(
+	    "{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}]}");
+	json_t *cfg = load(
+	    "{\"deploymentConfigName\":\"Half\",\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}");
 	json_t *inst = instances(), *failed = load("[\"web-3\"]"), *plan = NULL;
 	char err[256];
 
 	assert_int_equal(plan_compute(g, cfg, inst, failed, &plan, err, sizeof(err)), 0);
 	/* 4 targets (web-1, web-2, web-3, db-1); web-3 failed last time and goes first */
-	json_t *want = load("{\"deploymentConfigName\":\"Half\",\"targets\":[\"web-3\",\"db-1\",\"web-1\",\"web-2\"],"
-			    "\"batchSize\":2,\"minimumHealthy\":2,\"batches\":[[\"web-3\",\"db-1\"],[\"web-1\",\"web-2\"]],"
-			    "\"failedFirst\":[\"web-3\"],\"excluded\":[{\"instance\":\"old\",\"reason\":\"deregistered\"},"
-			    "{\"instance\":\"dev-1\",\"reason\":\"its tags match none of the group's tag filters\"}]}");
+	json_t *want =
+	    load("{\"deploymentConfigName\":\"Half\",\"targets\":[\"web-3\",\"db-1\",\"web-1\",\"web-2\"],"
+		 "\"batchSize\":2,\"minimumHealthy\":2,\"batches\":[[\"web-3\",\"db-1\"],[\"web-1\",\"web-2\"]],"
+		 "\"failedFirst\":[\"web-3\"],\"excluded\":[{\"instance\":\"old\",\"reason\":\"deregistered\"},"
+		 "{\"instance\":\"dev-1\",\"reason\":\"its tags match none of the group's tag filters\"}]}");
 	if (!json_equal(plan, want)) {
 		char *s = json_dumps(plan, JSON_COMPACT);
 		fail_msg("plan %s", s);
@@ -405,10 +417,10 @@ static void test_pack(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_progress_parse),  cmocka_unit_test(test_progress_tty),
-		cmocka_unit_test(test_progress_changes), cmocka_unit_test(test_progress_failure),
-		cmocka_unit_test(test_plan_match),      cmocka_unit_test(test_plan_batches),
-		cmocka_unit_test(test_plan_compute),    cmocka_unit_test(test_pack),
+	    cmocka_unit_test(test_progress_parse),   cmocka_unit_test(test_progress_tty),
+	    cmocka_unit_test(test_progress_changes), cmocka_unit_test(test_progress_failure),
+	    cmocka_unit_test(test_plan_match),	     cmocka_unit_test(test_plan_batches),
+	    cmocka_unit_test(test_plan_compute),     cmocka_unit_test(test_pack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
