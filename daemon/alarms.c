@@ -287,11 +287,10 @@ static bool poll_due(struct watch *w, int64_t now, char *msg, size_t msglen)
 
 		if (a->next_due > now)
 			continue;
-		if (a->plugin)
+		r = a->plugin ? 0 : resolve(w->d, a->name, &a->plugin, &a->settings_json, reason, sizeof(reason));
+		if (r == 0)
 			r = run_check(w->d, w->id, w->app, w->group, a->plugin, a->name, a->settings_json, &st, reason,
 				      sizeof(reason));
-		else
-			r = resolve(w->d, a->name, &a->plugin, &a->settings_json, reason, sizeof(reason));
 		a->next_due = rd_mono_ms() + a->interval_ms;
 		if (r < 0)
 			st = -1;
