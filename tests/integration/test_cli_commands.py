@@ -297,7 +297,8 @@ def test_revisions_and_s3_deployment_lifecycle(ctl, cli_daemon):
     p = ctl("revision", "register", "--app", "web", "github:me/web@main", expect=2)
     assert "full commit id" in p.stderr
 
-    # A deployment nobody picks up: created, listed, described, stopped.
+    # An S3 revision this daemon cannot fetch (no s3 plugin): created, listed, described, and
+    # --wait / wait report the failure with the engine's error.
     ctl("instance", "register", "web-1", "--tags", "env=prod")
     ctl("group", "create", "--app", "web", "prod", "--tags", "env=prod")
     p = ctl("deploy", "--app", "web", "--group", "prod", "s3://bkt/web-1.zip", "--description", "v1")
@@ -311,19 +312,43 @@ def test_revisions_and_s3_deployment_lifecycle(ctl, cli_daemon):
     assert [d["deploymentId"] for d in listed] == [dep]
     out = ctl("deployment", "get", dep).stdout
     assert "Deployment:   %s" % dep in out and "Revision:     s3://bkt/web-1.zip" in out
-    p = ctl("stop", dep, "--no-rollback", "--wait", "--timeout", "30s", "--interval", "0.1")
-    assert "stop of %s" % dep in p.stdout
-    assert "deployment %s Stopped" % dep in p.stdout
-    assert cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "Stopped"
-    # wait on a finished deployment: exit 1 and the reason
-    p = ctl("wait", dep, expect=1)
-    assert "Deployment %s Stopped" % dep in p.stderr and "MANUAL_STOP" in p.stderr
+    p = ctl("wait", dep, "--timeout", "60s", "--interval", "0.1", expect=1)
+    final = cd.get_deployment(deploymentId=dep)["deploymentInfo"]
+    assert final["status"] == "Failed"
+    assert "Deployment %s Failed: %s" % (dep, final["errorInformation"]["code"]) in p.stderr
+    # stopping a finished deployment is refused with the API's reason
+    p = ctl("stop", dep, expect=1)
+    assert "DeploymentAlreadyCompletedException" in p.stderr
     # nothing succeeded yet: nothing to roll back to
     p = ctl("rollback", "--app", "web", "--group", "prod", expect=1)
     assert "nothing to roll back to" in p.stderr
     st = ctl.json("status", "--app", "web", "--group", "prod")
     assert st["instances"][0]["instanceName"] == "web-1"
     assert "revision" not in st["instances"][0]
+
+
+def test_deploy_directory_then_stop_it(ctl, cli_daemon):
+    """A directory is packed and uploaded; with no agent running the deployment
+    waits for its host, and stop --wait ends it."""
+    cd = cli_daemon.boto3_client(cli_daemon.admin)
+    ctl("app", "create", "hello")
+    ctl("instance", "register", "web-1", "--tags", "env=prod")
+    ctl("group", "create", "--app", "hello", "prod", "--tags", "env=prod")
+    src = os.path.join(harness.srcdir(), "examples", "hello-web")
+    p = ctl("deploy", "--app", "hello", "--group", "prod", src)
+    dep = p.stdout.split()[1]
+    # (boto3 drops the extension members it does not know: read the raw JSON)
+    rev = ctl.json("deployment", "get", dep)["deploymentInfo"]["revision"]
+    assert rev["revisionType"] == "Bundle" and len(rev["bundleLocation"]["sha256"]) == 64
+    assert "uploaded Bundle:sha256:%s" % rev["bundleLocation"]["sha256"][:12] in p.stderr
+    # the upload registered the revision with the application
+    revs = ctl.json("revision", "list", "--app", "hello")["revisions"]
+    assert [r["revisionLocation"] for r in revs] == [rev]
+    p = ctl("stop", dep, "--no-rollback", "--wait", "--timeout", "30s", "--interval", "0.1")
+    assert "stop of %s" % dep in p.stdout and "deployment %s Stopped" % dep in p.stdout
+    assert cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "Stopped"
+    p = ctl("wait", dep, expect=1)
+    assert "Deployment %s Stopped" % dep in p.stderr and "MANUAL_STOP" in p.stderr
 
 
 def test_deploy_wait_reports_a_deployment_that_fails(ctl, cli_daemon):
