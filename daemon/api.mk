@@ -9,4 +9,4 @@ rolloutd_SOURCES += \
 	daemon/api_util.c daemon/api_util.h daemon/api_ext.c daemon/api_ops.h \
 	daemon/api_app.c daemon/api_config.c daemon/api_group.c daemon/api_revision.c daemon/api_deploy.c daemon/api_onprem.c
 lib_librollout_la_SOURCES += lib/sigv4.c lib/sigv4.h
-EXTRA_DIST += daemon/api_model_gen.py
+EXTRA_DIST += daemon/api_model_gen.py bench/api-bench
