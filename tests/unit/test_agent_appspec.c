@@ -146,12 +146,63 @@ static void test_events_and_helpers(void **state)
 	assert_int_equal(appspec_norm_relpath("a/../b", &p), -EINVAL);
 }
 
+/* Robustness: thousands of mutated appspecs (flips, cuts, insertions of YAML
+ * punctuation) parse or fail cleanly, never crash or leak (ASan). */
+static void test_mutations(void **state)
+{
+	static const char base[] = "version: 0.0\nos: linux\nfile_exists_behavior: OVERWRITE\nfiles:\n"
+				   "  - source: /web\n    destination: /var/www\npermissions:\n"
+				   "  - object: /var/www\n    pattern: \"*.sh\"\n    except: [a, b]\n    mode: 755\n"
+				   "    type: [file, directory]\nhooks:\n  BeforeInstall:\n"
+				   "    - location: scripts/a.sh\n      timeout: 30\n      runas: root\n";
+	static const char punct[] = ":-[]{}\"'\n #&*!|>?%@`,.0\t";
+	char buf[sizeof(base) + 64], err[512];
+	unsigned seed = 12345, ok = 0, bad = 0;
+
+	for (int i = 0; i < 10000; i++) {
+		size_t len = sizeof(base) - 1;
+		struct appspec *a = NULL;
+		int n = 1 + (int)(rand_r(&seed) % 4);
+		memcpy(buf, base, len);
+		for (int k = 0; k < n && len > 0; k++) {
+			size_t at = (size_t)rand_r(&seed) % len;
+			switch (rand_r(&seed) % 4) {
+			case 0:
+				buf[at] = punct[rand_r(&seed) % (sizeof(punct) - 1)];
+				break;
+			case 1:
+				buf[at] = (char)(rand_r(&seed) % 256);
+				break;
+			case 2:
+				len = at;
+				break;
+			default:
+				if (len + 1 < sizeof(buf)) {
+					memmove(buf + at + 1, buf + at, len - at);
+					buf[at] = punct[rand_r(&seed) % (sizeof(punct) - 1)];
+					len++;
+				}
+			}
+		}
+		err[0] = 0;
+		if (appspec_parse(buf, len, "m.yml", &a, err, sizeof(err)) == 0) {
+			ok++;
+			appspec_free(a);
+		} else {
+			bad++;
+			assert_true(err[0] != 0); /* every refusal says why */
+		}
+	}
+	assert_true(ok > 100 && bad > 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_events_and_helpers),
+		cmocka_unit_test(test_mutations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

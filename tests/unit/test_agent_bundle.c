@@ -297,6 +297,52 @@ static void test_good_bundle(void **state)
 	assert_non_null(strstr(err, "is not a zip, tar or tgz archive"));
 }
 
+/* Corrupted zip/tar/tgz bundles: inspection and extraction fail cleanly or
+ * succeed, never crash, leak, or write outside the target. */
+static void test_corrupt_bundles(void **state)
+{
+	const struct ent good[] = {
+		{ D, "app", NULL, 0 },		   { F, "app/appspec.yml", "version: 0.0\nos: linux\n", 0 },
+		{ F, "app/a.txt", "hello hello", 0 }, { L, "app/l", "a.txt", 0 },
+		{ F, "app/b/c.sh", "#!/bin/sh\n", 0755 },
+	};
+	char b[300], m[300], out[300], err[512];
+	unsigned seed = 777;
+
+	snprintf(out, sizeof(out), "%s/out", tmpdir);
+	for (int fmt = 0; fmt < 3; fmt++) {
+		char *data = NULL;
+		size_t len = 0;
+		snprintf(b, sizeof(b), "%s/bundle-src%d", tmpdir, fmt);
+		mkbundle(b, fmt == 1, fmt == 2, good, 5);
+		assert_int_equal(rd_read_file(b, 1 << 20, &data, &len), 0);
+		for (int i = 0; i < 100; i++) {
+			struct bundle_info *info = NULL;
+			char *mut = malloc(len);
+			FILE *f;
+			int flips = 1 + (int)(rand_r(&seed) % 8);
+			size_t mlen = len;
+			memcpy(mut, data, len);
+			for (int k = 0; k < flips; k++)
+				mut[rand_r(&seed) % len] ^= (char)(1 + rand_r(&seed) % 255);
+			if (rand_r(&seed) % 4 == 0)
+				mlen = rand_r(&seed) % len;
+			snprintf(m, sizeof(m), "%s/bundle-mut", tmpdir);
+			f = fopen(m, "w");
+			fwrite(mut, 1, mlen, f);
+			fclose(f);
+			free(mut);
+			if (bundle_inspect(m, NULL, NULL, &info, err, sizeof(err)) == 0)
+				bundle_info_free(info);
+			bundle_extract(m, out, NULL, err, sizeof(err));
+			assert_nothing_outside();
+			if (rmdir(out) < 0 && errno != ENOENT) /* usually empty or absent: fork only when not */
+				assert_int_equal(system("rm -rf /tmp/rollout-bundle-test-*/out"), 0);
+		}
+		free(data);
+	}
+}
+
 /* pre-flight cost stays linear: 50 000 hardlinks to one file */
 static void test_many_hardlinks_fast(void **state)
 {
@@ -342,6 +388,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_good_bundle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_hardlinks_fast, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_bundles, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
