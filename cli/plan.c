@@ -79,8 +79,9 @@ int plan_batch_size(json_t *config, size_t n, size_t *ret_batch, size_t *ret_min
 		return 0;
 	}
 	if (strcmp(type, "MOST_CONCURRENCY") == 0) {
+		/* As the engine (daemon/engine_plan.h): one at a time; a single host must succeed. */
 		batch = v > 0 ? (size_t)v : 1;
-		min = n > batch ? n - batch : 0;
+		min = n > batch ? n - batch : 1;
 	} else if (strcmp(type, "HOST_COUNT") == 0) {
 		if (v < 0 || (size_t)v >= n) {
 			if (v == 0) {
@@ -100,9 +101,17 @@ int plan_batch_size(json_t *config, size_t n, size_t *ret_batch, size_t *ret_min
 		}
 	} else if (strcmp(type, "FLEET_PERCENT") == 0) {
 		min = ((size_t)(v < 0 ? 0 : v) * n + 99) / 100;
-		batch = n > min ? n - min : 1;
-		if (min >= n)
-			min = n - 1;
+		if (min >= n) {
+			snprintf(
+			    errbuf, errlen,
+			    "deployment config '%s' needs %zu healthy host%s (%ld%% of %zu, rounded up) but the group "
+			    "has only %zu instance%s: CodeDeploy would fail with HEALTH_CONSTRAINTS_INVALID; lower the "
+			    "percentage or add instances",
+			    cli_json_str(config, "deploymentConfigName", "?"), min, min == 1 ? "" : "s", v, n, n,
+			    n == 1 ? "" : "s");
+			return -EINVAL;
+		}
+		batch = n - min;
 	} else {
 		snprintf(errbuf, errlen, "unknown minimumHealthyHosts type '%s'", type);
 		return -EINVAL;

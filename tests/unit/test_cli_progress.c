@@ -289,9 +289,10 @@ static void test_plan_batches(void **state)
 	char err[256];
 
 	batch("{\"minimumHealthyHosts\":{\"type\":\"MOST_CONCURRENCY\",\"value\":1}}", 3, 1, 2);
-	batch("{\"minimumHealthyHosts\":{\"type\":\"MOST_CONCURRENCY\",\"value\":1}}", 1, 1, 0);
+	batch("{\"minimumHealthyHosts\":{\"type\":\"MOST_CONCURRENCY\",\"value\":1}}", 1, 1, 1);
 	batch("{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}", 9, 4, 5);
-	batch("{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}", 1, 1, 0);
+	batch("{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}", 2, 1, 1);
+	batch("{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":75}}", 4, 1, 3);
 	batch("{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":0}}", 4, 4, 0);
 	batch("{\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":0}}", 5, 5, 0);
 	batch("{\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":2}}", 5, 3, 2);
@@ -299,6 +300,12 @@ static void test_plan_batches(void **state)
 	    load("{\"deploymentConfigName\":\"Tight\",\"minimumHealthyHosts\":{\"type\":\"HOST_COUNT\",\"value\":3}}");
 	assert_int_equal(plan_batch_size(cfg, 3, &b, &m, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "HEALTH_CONSTRAINTS_INVALID"));
+	json_decref(cfg);
+	/* as the engine: a single host under HalfAtATime leaves no host to take out of service */
+	cfg = load(
+	    "{\"deploymentConfigName\":\"Half\",\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}");
+	assert_int_equal(plan_batch_size(cfg, 1, &b, &m, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "needs 1 healthy host (50% of 1, rounded up)"));
 	json_decref(cfg);
 	cfg = load("{\"deploymentConfigName\":\"CodeDeployDefault.LambdaAllAtOnce\",\"trafficRoutingConfig\":{}}");
 	assert_int_equal(plan_batch_size(cfg, 3, &b, &m, err, sizeof(err)), -EINVAL);
