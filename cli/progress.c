@@ -261,7 +261,18 @@ char *progress_render_tty(const struct progress *p, double now, int width, bool 
 	if (p->batch_size > 0 && total > 0) {
 		size_t nb = (total + p->batch_size - 1) / p->batch_size;
 		size_t cur = (size_t)done / p->batch_size + 1;
+		int ev_done = 0, ev_total = 0;
 		sb_printf(&b, " · batch %zu/%zu", cur > nb ? nb : cur, nb);
+		/* the batch bar: lifecycle events done by the hosts in flight */
+		for (size_t i = 0; i < p->n; i++)
+			if (strcmp(p->inst[i].status, "InProgress") == 0) {
+				ev_done += p->inst[i].events_done;
+				ev_total += p->inst[i].events_total;
+			}
+		if (ev_total > 0) {
+			sb_printf(&b, " ");
+			sb_bar(&b, (double)ev_done / ev_total, 7);
+		}
 	}
 	sb_printf(&b, "\n");
 	if (p->n == 0) {

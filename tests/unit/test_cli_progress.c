@@ -109,11 +109,11 @@ static void test_progress_tty(void **state)
 	/* with the batch size known (OneAtATime: 1), the current batch is shown */
 	p.batch_size = 1;
 	s = progress_render_tty(&p, 1020, 80, false);
-	assert_non_null(strstr(s, " 1/3 instances done, 1 in progress · batch 2/3\n"));
+	assert_non_null(strstr(s, " 1/3 instances done, 1 in progress · batch 2/3 [####...]\n"));
 	free(s);
 	p.batch_size = 2;
 	s = progress_render_tty(&p, 1020, 80, false);
-	assert_non_null(strstr(s, " · batch 1/2\n"));
+	assert_non_null(strstr(s, " · batch 1/2 [####...]\n"));
 	free(s);
 	/* colour only when asked */
 	s = progress_render_tty(&p, 1020, 80, true);
