@@ -231,6 +231,47 @@ int traffic_shift_run(const struct traffic_group *g, const char *const *blue, si
 		      const char *const *green, size_t ngreen, const struct traffic_routing *rt,
 		      const struct traffic_shift_opts *opts, struct rollout_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* The whole traffic phase of a blue/green deployment (daemon/traffic_bg.c):  */
+/* what the engine runs, on a worker, once every green instance has passed   */
+/* BeforeAllowTraffic. Blocks for the ready wait, the routing steps and the  */
+/* termination wait.                                                          */
+/* ------------------------------------------------------------------------ */
+
+struct traffic_bg_run {
+	const struct plugin_registry *reg; /* platform plugins (blue fleet), health plugins (alarms) */
+	const struct rollout_deployment *dep;
+	const char *deployment_json; /* the deployment (its targetInstances), may be NULL */
+	const char *group_json;	     /* DeploymentGroupInfo: style, loadBalancerInfo, blueGreen..., alarmConfiguration */
+	const char *config_json;     /* DeploymentConfigInfo: trafficRoutingConfig, may be NULL */
+	const char *const *green;    /* the instances just deployed */
+	size_t ngreen;
+	/* May be NULL. 1 when ContinueDeployment(READY_WAIT) was called; 2 when
+	 * the deployment was stopped. Polled during waits. */
+	int (*poll)(void *userdata);
+	void *userdata;
+	int64_t poll_ms; /* 0 = 1000 */
+};
+
+/* 1. blue = the group's instances (platform plugins, without the
+ *    deployment's targetInstances) minus green;
+ * 2. ready wait: STOP_DEPLOYMENT waits for poll() == 1 up to ready_wait_ms,
+ *    else fails with TIMEOUT (green never gets traffic);
+ * 3. reroute (traffic_bg_reroute) or, with a trafficRoutingConfig, the
+ *    weighted shift (traffic_shift_run) with the group's alarms checked
+ *    through the health plugins; ALARM flips back and fails with ALARM_ACTIVE;
+ * 4. TERMINATE: waits terminate_wait_ms, then traffic_bg_retire(blue);
+ *    KEEP_ALIVE: blue stays registered, out of service.
+ * Returns 0, or a negative errno with err (code = errorInformation code).
+ * The number of blue instances is written to *ret_nblue (may be NULL). */
+int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct rollout_error *err);
+
+/* Before any hook runs on green: takes green out of service (drained,
+ * maint). Refuses (-EBUSY, code NO_INSTANCES) when green serves traffic and
+ * no blue instance does: that is the live fleet, and blocking it would stop
+ * the service (deploy to the other fleet). Uses run->green / ngreen. */
+int traffic_bg_begin(const struct traffic_bg_run *run, struct rollout_error *err);
+
 /* minute_ms from the environment ROLLOUTD_TRAFFIC_MINUTE_MS (tests), else 60000. */
 int64_t traffic_minute_ms(void);
 /* BlockTraffic's drain timeout: ROLLOUTD_TRAFFIC_DRAIN_TIMEOUT_MS (tests), else TRAFFIC_DRAIN_TIMEOUT_MS. */

@@ -9,12 +9,15 @@
  *         servers: {web-1.example.com: web1} # instance name -> server name (default: server_template)
  *         server_template: "{instance}"     # used for instances not in `servers`
  *         after_drain: maint                # state once drained: maint (default) or drain
+ *         ready_timeout: 60s                # allow waits this long for the health checks to pass
  *
  * What each op does (backend/server names after mapping):
  *   block         set server B/S state drain      (no new connections; open ones finish)
  *   wait_drained  polls `show stat` until the server has no session and no
  *                 queued request, then `set server B/S state maint` (after_drain)
- *   allow         set server B/S state ready
+ *   allow         set server B/S state ready, then waits (ready_timeout) until
+ *                 HAProxy runs it (srv_op_state 2: health checks passed, or none),
+ *                 as CodeDeploy's AllowTraffic waits for a healthy target
  *   get_state     `show servers state B` (admin state bits) and `show stat`
  *                 (sessions): ALLOWED, DRAINING, BLOCKED, or ABSENT when the
  *                 backend has no such server
@@ -59,6 +62,7 @@ struct hx_conf {
 	const char *servers_json;
 	const char *server_template;
 	const char *after_drain;
+	int64_t ready_timeout_ms;
 };
 
 struct hx {
@@ -83,6 +87,9 @@ static const struct rollout_option hx_options[] = {
 	  .def = "{instance}", .help = "server name for an instance not in `servers`; {instance} is replaced" },
 	{ .name = "after_drain", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct hx_conf, after_drain),
 	  .def = "maint", .help = "state of a blocked server once drained: maint or drain" },
+	{ .name = "ready_timeout", .type = ROLLOUT_OPT_DURATION, .offset = offsetof(struct hx_conf, ready_timeout_ms),
+	  .min = 0, .max = 3600000, .def = "60s",
+	  .help = "how long allow waits for HAProxy's health checks to see the server up (0: do not wait)" },
 	ROLLOUT_OPTION_END,
 };
 
@@ -639,7 +646,38 @@ static int hx_block(void *state, const char *backend, const char *target, struct
 
 static int hx_allow(void *state, const char *backend, const char *target, struct rollout_error *err)
 {
-	return hx_set(state, backend, target, "state ready", err);
+	struct hx *x = state;
+	char be[HX_MAX_NAME], srv[HX_MAX_NAME];
+	int64_t deadline, delay = 10;
+	struct hx_server s;
+	int r;
+
+	r = hx_set(x, backend, target, "state ready", err);
+	if (r < 0 || x->c.ready_timeout_ms <= 0)
+		return r;
+	/* in service only once HAProxy would send it requests: a server
+	 * leaving maint stays DOWN until its health check passes */
+	deadline = hx_now(x) + x->c.ready_timeout_ms;
+	for (;;) {
+		r = hx_read(x, backend, target, be, srv, &s, err);
+		if (r < 0)
+			return r;
+		if (!s.found || s.op == 2)
+			return 0;
+		if (hx_now(x) >= deadline)
+			return rollout_error_set(err, -ETIMEDOUT, "ELASTIC_LOAD_BALANCING_INVALID",
+						 "%s/%s is allowed but HAProxy's health checks have not seen it up within "
+						 "%lld ms (HAProxy state %s); check the application on %s or raise "
+						 "plugins.haproxy.ready_timeout",
+						 be, srv, (long long)x->c.ready_timeout_ms, s.op == 1 ? "starting" : "down",
+						 target);
+		{
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = delay * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		if (delay < 200)
+			delay *= 2;
+	}
 }
 
 static int hx_get_state(void *state, const char *backend, const char *target, enum rollout_traffic_state *ret,

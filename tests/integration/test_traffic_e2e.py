@@ -92,3 +92,137 @@ def test_in_place_one_at_a_time_with_traffic_control_no_failed_requests(stack):
     assert set(last) == {"v2"}, last
     st = hx.server_states("web")
     assert all(st[n][0] == 0 for n in NAMES), st  # everyone back in service
+
+
+# ---------------------------------------------------------------------------
+# Blue/green and weighted canary (rolloutd extensions for servers)
+
+BLUE, GREEN = ["web-0", "web-1"], ["web-2", "web-3"]
+FLEET_TAGS = {n: {"fleet": "a" if n in BLUE else "b"} for n in NAMES}
+MINUTE_MS = 3000
+
+
+def fleet_filter(value):
+    return {"tagFilters": [{"Key": "fleet", "Value": value, "Type": "KEY_AND_VALUE"}]}
+
+
+@pytest.fixture
+def bg_stack(tmp_path, daemon_factory, monkeypatch):
+    ports = {n: harness.free_port() for n in NAMES}
+    s3 = th.S3()
+    hx = th.Haproxy(tmp_path, {"web": [(n, p) for n, p in ports.items()]}).start()
+    alarm = os.path.join(str(tmp_path), "alarm-flag")
+    monkeypatch.setenv("ROLLOUTD_TRAFFIC_DRAIN_TIMEOUT_MS", "20000")
+    monkeypatch.setenv("ROLLOUTD_TRAFFIC_MINUTE_MS", str(MINUTE_MS))
+    fleet = None
+    try:
+        d = daemon_factory(plugins={"onprem": {}, "s3": s3.plugin_settings(), "example-health": {},
+                                    "haproxy": {"socket": hx.socket, "timeout": "2s"}},
+                           alarms={"canary-errors": {"plugin": "example-health", "file": alarm}},
+                           settings={"long_poll": "5s"})
+        if not th.serves_bundles(d):
+            pytest.skip("this rolloutd does not run its bundle cache (GET /bundles/ is not routed), so real "
+                        "agents cannot get a revision from it")
+        group_kw = {
+            "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+            "blueGreenDeploymentConfiguration": {
+                "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
+                "terminateBlueInstancesOnDeploymentSuccess": {"action": "KEEP_ALIVE"},
+                "greenFleetProvisioningOption": {"action": "DISCOVER_EXISTING"}},
+            "alarmConfiguration": {"enabled": True, "alarms": [{"name": "canary-errors"}]},
+            # no automatic redeploys to the idle fleet: it is the next green
+            "outdatedInstancesStrategy": "IGNORE",
+        }
+        fleet = th.AppFleet(d, tmp_path, ports, s3, group_kw=group_kw, tags=FLEET_TAGS)
+        # v1 on fleet a, which then takes all the traffic (fleet b idle)
+        dep = fleet.deploy("v1", targetInstances=fleet_filter("a"))
+        info = fleet.wait(dep)
+        if info["status"] != "Succeeded" and "not run by this engine" in str(info.get("errorInformation")):
+            pytest.skip("this engine runs no blue/green deployments yet: %s" % info["errorInformation"])
+        assert info["status"] == "Succeeded", (info, d.log_tail(80))
+        hx.wait_up("web", BLUE)
+        st = hx.server_states("web")
+        assert all(st[n][0] == 0 for n in BLUE) and all(st[n][0] & 0x01 for n in GREEN), st
+        yield d, hx, fleet, alarm
+    finally:
+        if fleet:
+            fleet.stop()
+        hx.stop()
+        s3.stop()
+
+
+def fleet_version(body):
+    name, version = body.split()
+    return ("a " if name in BLUE else "b ") + version
+
+
+def test_blue_green_no_failed_requests(bg_stack):
+    d, hx, fleet, alarm = bg_stack
+    c = th.Client(hx.port).start()
+    time.sleep(0.5)
+    c.mark("deploy v2 to fleet b (blue/green)")
+    dep = fleet.deploy("v2", targetInstances=fleet_filter("b"))
+    info = fleet.wait(dep, timeout=180)
+    c.mark("v2 %s" % info["status"])
+    time.sleep(0.6)
+    c.stop()
+    c.report("blue/green: fleet a v1 -> fleet b v2", bucket=1.0, key=fleet_version)
+    assert info["status"] == "Succeeded", (info, d.log_tail(60))
+    assert not c.failures(), c.failures()[:5]
+    t_deploy = c.marks[0][0]
+    # fleet b was deployed while fleet a alone served; then all traffic moved at once
+    assert set(c.counts(0, t_deploy + 1.0, fleet_version)) == {"a v1"}
+    assert set(c.counts(c.marks[1][0], 1e9, fleet_version)) == {"b v2"}
+    for n in GREEN:
+        ev = [e for e, _ in fleet.events(dep, n)]
+        assert "BlockTraffic" not in ev and ev[-3:] == ["BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"], ev
+        assert dict(fleet.events(dep, n))["AllowTraffic"] == "Succeeded"
+    st = hx.server_states("web")
+    assert all(st[n][0] & 0x01 for n in BLUE), st  # original fleet out of the pool, kept alive
+    assert all(st[n][0] == 0 for n in GREEN), st
+
+
+def test_weighted_canary_rolled_back_on_alarm_no_failed_requests(bg_stack):
+    d, hx, fleet, alarm = bg_stack
+    try:
+        fleet.cd.create_deployment_config(
+            deploymentConfigName="Canary25Percent1Minute", computePlatform="Server",
+            minimumHealthyHosts={"type": "HOST_COUNT", "value": 0},
+            trafficRoutingConfig={"type": "TimeBasedCanary",
+                                  "timeBasedCanary": {"canaryPercentage": 25, "canaryInterval": 1}})
+    except fleet.cd.exceptions.InvalidDeploymentConfigNameException:
+        raise
+    except Exception as e:  # noqa: BLE001
+        if "InvalidTrafficRoutingConfiguration" in str(e):
+            pytest.skip("the control API refuses trafficRoutingConfig on Server deployment configs: %s" % e)
+        raise
+    c = th.Client(hx.port, interval=0.003).start()
+    time.sleep(0.5)
+    c.mark("deploy v2 to fleet b, canary 25%% for 1 minute (%d ms)" % MINUTE_MS)
+    dep = fleet.deploy("v2", targetInstances=fleet_filter("b"), deploymentConfigName="Canary25Percent1Minute")
+
+    # raise the alarm once the canary takes traffic
+    def canary_seen():
+        return c.counts(c.marks[0][0], 1e9, fleet_version).get("b v2", 0) > 60
+    th.wait_until(canary_seen, 120, "the canary to take traffic")
+    c.mark("canary serving; alarm canary-errors -> ALARM")
+    open(alarm, "w").close()
+    info = fleet.wait(dep, timeout=60)
+    c.mark("v2 %s" % info["status"])
+    time.sleep(0.8)
+    c.stop()
+    c.report("weighted canary 25% rolled back on alarm", bucket=0.5, key=fleet_version)
+    assert info["status"] == "Failed", info
+    assert info["errorInformation"]["code"] == "ALARM_ACTIVE", info
+    assert not c.failures(), c.failures()[:5]
+    during = c.counts(c.marks[0][0], c.marks[1][0], fleet_version)
+    t_canary = next(t for t, _, body in c.results if t > c.marks[0][0] and fleet_version(body) == "b v2")
+    window = c.counts(t_canary + 0.3, c.marks[1][0], fleet_version)
+    share = window.get("b v2", 0) / float(sum(window.values()) or 1)
+    print("canary share of requests while it served: %.1f%% of %d (whole deploy window: %s)"
+          % (100 * share, sum(window.values()), during))
+    assert 0.12 <= share <= 0.38, window
+    assert set(c.counts(c.marks[2][0] + 0.3, 1e9, fleet_version)) == {"a v1"}
+    st = hx.server_states("web")
+    assert all(st[n][0] == 0 and st[n][1] == 100 for n in BLUE), st  # blue back, full weight
+    assert all(st[n][0] & 0x01 for n in GREEN), st

@@ -470,3 +470,12 @@ class AppFleet:
                     os.kill(int(f.read().strip()), signal.SIGTERM)
             except (OSError, ValueError):
                 pass
+
+
+def wait_until(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))

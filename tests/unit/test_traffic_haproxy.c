@@ -57,6 +57,8 @@ struct fsrv {
 	unsigned admin;
 	long weight, iweight;
 	long scur;
+	int op;		 /* srv_op_state, 2 = running */
+	int up_after;	 /* with op 0: running after this many `show servers state` */
 };
 
 static struct fake {
@@ -93,8 +95,12 @@ static void fake_answer(const char *cmd, char *out, size_t outlen)
 			     "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "
 			     "srv_iweight srv_time_since_last_change srv_check_status\n");
 		for (int i = 0; i < F.ns; i++)
-			k += snprintf(out + k, outlen - (size_t)k, "3 web %d %s 127.0.0.1 2 %u %ld %ld 3 1\n", i + 1,
-				      F.s[i].name, F.s[i].admin, F.s[i].weight, F.s[i].iweight);
+		{
+			if (F.s[i].op != 2 && F.s[i].up_after > 0 && --F.s[i].up_after == 0)
+				F.s[i].op = 2;
+			k += snprintf(out + k, outlen - (size_t)k, "3 web %d %s 127.0.0.1 %d %u %ld %ld 3 1\n", i + 1,
+				      F.s[i].name, F.s[i].op, F.s[i].admin, F.s[i].weight, F.s[i].iweight);
+		}
 		snprintf(out + k, outlen - (size_t)k, "\n");
 		return;
 	}
@@ -204,9 +210,9 @@ static int setup(void **state)
 	assert_true(F.lfd >= 0);
 	assert_int_equal(bind(F.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(F.lfd, 16), 0);
-	F.s[0] = (struct fsrv){ .name = "s1", .weight = 1, .iweight = 1 };
-	F.s[1] = (struct fsrv){ .name = "s2", .weight = 3, .iweight = 3 };
-	F.s[2] = (struct fsrv){ .name = "web-3.example", .weight = 1, .iweight = 1 };
+	F.s[0] = (struct fsrv){ .name = "s1", .weight = 1, .iweight = 1, .op = 2 };
+	F.s[1] = (struct fsrv){ .name = "s2", .weight = 3, .iweight = 3, .op = 2 };
+	F.s[2] = (struct fsrv){ .name = "web-3.example", .weight = 1, .iweight = 1, .op = 2 };
 	F.ns = 3;
 	F.drain_per_stat = 1;
 	pthread_create(&F.th, NULL, fake_run, NULL);
@@ -216,7 +222,8 @@ static int setup(void **state)
 				      .backends_json = "{\"web-tg\":\"web\"}",
 				      .servers_json = "{\"host-a\":\"s1\",\"host-b\":\"s2\"}",
 				      .server_template = "{instance}",
-				      .after_drain = "maint" };
+				      .after_drain = "maint",
+				      .ready_timeout_ms = 300 };
 	assert_int_equal(hx_init(&mock_host, NULL, &st, err, sizeof(err)), 0);
 	X = st;
 	return 0;
@@ -263,7 +270,7 @@ static void test_block_allow_state(void **state)
 	assert_int_equal(hx_get_state(X, "web-tg", "host-a", &st, &err), 0);
 	assert_int_equal(st, ROLLOUT_TRAFFIC_BLOCKED);
 	assert_int_equal(hx_allow(X, "web-tg", "host-a", &err), 0);
-	assert_string_equal(F.log[F.nlog - 1], "set server web/s1 state ready");
+	assert_string_equal(F.log[F.nlog - 3], "set server web/s1 state ready"); /* then reads it: up */
 	assert_int_equal(F.s[0].admin, 0);
 	assert_int_equal(hx_get_state(X, "web-tg", "host-a", &st, &err), 0);
 	assert_int_equal(st, ROLLOUT_TRAFFIC_ALLOWED);
@@ -304,6 +311,31 @@ static void test_wait_drained(void **state)
 	assert_non_null(strstr(err.message, "in service again"));
 }
 
+static void test_allow_waits_for_health_checks(void **state)
+{
+	struct rollout_error err = ERR_INIT;
+	int64_t t0;
+
+	/* down until the third look */
+	F.s[0].admin = 1;
+	F.s[0].op = 0;
+	F.s[0].up_after = 3;
+	t0 = mock_mono_ms();
+	assert_int_equal(hx_allow(X, "web-tg", "host-a", &err), 0);
+	assert_int_equal(F.s[0].op, 2);
+	assert_true(mock_mono_ms() - t0 < 250);
+	/* never up: a timeout naming the server and the fix */
+	F.s[0].op = 0;
+	F.s[0].up_after = 0;
+	assert_int_equal(hx_allow(X, "web-tg", "host-a", &err), -ETIMEDOUT);
+	assert_non_null(strstr(err.message, "web/s1 is allowed but HAProxy's health checks have not seen it up"));
+	assert_non_null(strstr(err.message, "plugins.haproxy.ready_timeout"));
+	assert_int_equal(F.s[0].admin, 0); /* it is allowed all the same */
+	/* ready_timeout 0: no wait */
+	X->c.ready_timeout_ms = 0;
+	assert_int_equal(hx_allow(X, "web-tg", "host-a", &err), 0);
+}
+
 static void test_after_drain_drain(void **state)
 {
 	struct rollout_error err = ERR_INIT;
@@ -338,7 +370,7 @@ static void test_mapping(void **state)
 	assert_string_equal(be, "web");
 	assert_string_equal(srv, "web-3.example");
 	assert_int_equal(hx_allow(X, "web", "web-3.example", &err), 0);
-	assert_string_equal(F.log[F.nlog - 1], "set server web/web-3.example state ready");
+	assert_string_equal(F.log[F.nlog - 3], "set server web/web-3.example state ready");
 
 	X->c.server_template = "app-{instance}-{instance}";
 	assert_int_equal(hx_map(X, "web-tg", "x", be, srv, &err), 0);
@@ -459,6 +491,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_block_allow_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_drained, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allow_waits_for_health_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_drain_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_weight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mapping, setup, teardown),

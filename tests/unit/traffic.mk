@@ -17,7 +17,7 @@ TESTS += tests/unit/test_traffic_engine
 # A driver of daemon/traffic.c and the traffic plugins for the integration
 # tests (real config and plugin loaders, no engine).
 check_PROGRAMS += tests/integration/traffic-ctl
-tests_integration_traffic_ctl_SOURCES = tests/integration/traffic_ctl.c daemon/traffic.c daemon/traffic.h \
+tests_integration_traffic_ctl_SOURCES = tests/integration/traffic_ctl.c daemon/traffic.c daemon/traffic.h daemon/traffic_bg.c \
 	daemon/conf.c daemon/plugins.c daemon/host.c
 tests_integration_traffic_ctl_CFLAGS = $(DAEMON_CFLAGS) -I$(top_srcdir)/daemon
 tests_integration_traffic_ctl_LDADD = $(DAEMON_LIBS)
