@@ -51,6 +51,7 @@ struct httpd_call {
 	struct httpd_call *qnext;	/* completion queue */
 	bool gone;
 	evutil_socket_t fd;	/* the client connection, for gone detection */
+	int64_t start_ms;	/* arrival (monotonic), for the debug access log */
 	struct event *watch;	/* EV_READ on fd while an on_gone callback waits */
 
 	const struct route *route;
@@ -160,6 +161,9 @@ static void send_call(struct httpd *h, struct httpd_call *c)
 		event_free(c->watch);
 		c->watch = NULL;
 	}
+	log_debug("%s %s %s -> %d%s (%lld ms, key %s)", c->request_id, c->method, c->op ? c->op : c->path, c->status,
+		  c->req ? "" : " client gone", (long long)(rd_mono_ms() - c->start_ms),
+		  c->principal.access_key_id ? c->principal.access_key_id : "-");
 	if (!c->req)
 		goto out;
 	oh = evhttp_request_get_output_headers(c->req);
@@ -844,6 +848,7 @@ routed:
 		goto oom;
 	pthread_mutex_init(&c->lock, NULL);
 	c->resp_fd = -1;
+	c->start_ms = rd_mono_ms();
 	c->h = h;
 	c->req = req;
 	c->evcon = evhttp_request_get_connection(req);
