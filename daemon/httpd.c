@@ -661,8 +661,11 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
-	if (!evcon)
+	if (!evcon) {
+		event_free(c->watch);
+		c->watch = NULL;
 		return;
+	}
 	/* Closing the connection frees its requests: forget them first, and
 	 * tell the owners of every call on it. */
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
