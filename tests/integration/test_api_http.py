@@ -268,3 +268,11 @@ def test_keep_alive_many_requests(daemon):
     for _ in range(50):
         assert c.list_applications()["applications"] == []
     assert error_code(c.get_application, applicationName="x") == "ApplicationDoesNotExistException"
+
+
+def test_regions_allowed(daemon_factory):
+    d = daemon_factory(settings={"regions_allowed": ["eu-west-1", "us-east-1"]})
+    assert call(d, d.admin, "ListApplications", {}, region="eu-west-1").status == 200
+    r = call(d, d.admin, "ListApplications", {}, region="ap-south-1")
+    assert r.error_type == "InvalidSignatureException"
+    assert "ap-south-1" in r.json()["message"]
