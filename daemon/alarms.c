@@ -287,7 +287,12 @@ static bool poll_due(struct watch *w, int64_t now, char *msg, size_t msglen)
 
 		if (a->next_due > now)
 			continue;
-		r = a->plugin ? 0 : resolve(w->d, a->name, &a->plugin, &a->settings_json, reason, sizeof(reason));
+		r = 0;
+		if (!a->plugin) {
+			pthread_mutex_lock(&M.lock); /* alarms_status reads a->plugin */
+			r = resolve(w->d, a->name, &a->plugin, &a->settings_json, reason, sizeof(reason));
+			pthread_mutex_unlock(&M.lock);
+		}
 		if (r == 0)
 			r = run_check(w->d, w->id, w->app, w->group, a->plugin, a->name, a->settings_json, &st, reason,
 				      sizeof(reason));
@@ -297,7 +302,9 @@ static bool poll_due(struct watch *w, int64_t now, char *msg, size_t msglen)
 		if (st != a->last_state)
 			rd_logt(st == ROLLOUT_ALARM_OK ? LOG_INFO : LOG_WARNING, TAG, "%s: alarm %s (%s) is %s: %s", w->id,
 				a->name, a->plugin ? a->plugin->name : "undefined", state_name(st), reason);
+		pthread_mutex_lock(&M.lock);
 		a->last_state = st;
+		pthread_mutex_unlock(&M.lock);
 		if (st == ROLLOUT_ALARM_ALARM) {
 			snprintf(msg, msglen, "Alarm %s is in ALARM state: %s. The deployment was stopped because of an "
 					      "active alarm (alarmConfiguration of the deployment group).",
@@ -524,6 +531,92 @@ int alarms_check_one(struct rd_daemon *d, const char *deployment_id, const char 
 	if (r == 0)
 		*ret_state = st;
 	return r;
+}
+
+int alarms_gate_instance(struct rd_daemon *d, const char *deployment_id, const json_t *group_doc,
+			 const json_t *deployment_doc, const char *instance, char *reason, size_t reasonlen)
+{
+	const json_t *ac = alarms_effective_config(group_doc, deployment_doc), *al;
+	size_t i;
+
+	if (!instance)
+		return -EINVAL;
+	if (!alarms_config_active(ac))
+		return 0;
+	json_array_foreach(json_object_get(ac, "alarms"), i, al)
+	{
+		const char *name = json_string_value(json_object_get(al, "name")), *g, *gt;
+		const struct plugin *p = NULL;
+		const char *settings = NULL;
+		json_t *j;
+		int64_t timeout = 0, end;
+		bool gate;
+
+		if (!name || !d || !d->plugins || plugins_alarm(d->plugins, name, &p, &settings) < 0)
+			continue; /* only defined alarms can be gates */
+		j = json_loads(settings, 0, NULL);
+		g = json_string_value(json_object_get(j, "gate"));
+		gt = json_string_value(json_object_get(j, "gate_timeout"));
+		gate = g && strcmp(g, "true") == 0;
+		if (gt && parse_duration(gt, &timeout) < 0)
+			timeout = 0;
+		json_decref(j);
+		if (!gate)
+			continue;
+		end = rd_mono_ms() + timeout;
+		for (;;) {
+			char why[768] = "";
+			int st = -1, r = alarms_check_one(d, deployment_id, name, instance, &st, why, sizeof(why));
+			if (r == -ENOMEM)
+				return r;
+			if (r == 0 && st == ROLLOUT_ALARM_OK)
+				break;
+			if (rd_mono_ms() >= end || (d && d->stopping)) {
+				snprintf(reason, reasonlen, "Health gate %s is %s for instance %s%s: %s", name,
+					 r < 0 ? "POLL_FAILED" : state_name(st), instance,
+					 timeout ? " at the end of its gate_timeout" : "", why);
+				return 1;
+			}
+			{
+				int64_t ms = end - rd_mono_ms();
+				struct timespec ts;
+				ms = ms > 1000 ? 1000 : ms < 1 ? 1 : ms;
+				ts.tv_sec = ms / 1000;
+				ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+	return 0;
+}
+
+int alarms_status(struct rd_daemon *d, const char *deployment_id, json_t **ret)
+{
+	struct watch *w;
+	json_t *arr;
+	int r = 0;
+
+	pthread_once(&M.once, module_init);
+	arr = json_array();
+	if (!arr)
+		return -ENOMEM;
+	pthread_mutex_lock(&M.lock);
+	w = deployment_id ? find_locked(d, deployment_id) : NULL;
+	if (!w)
+		r = -ENOENT;
+	for (size_t i = 0; w && i < w->n; i++) {
+		const struct watched_alarm *a = &w->alarms[i];
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", a->name, "plugin",
+						     a->plugin ? a->plugin->name : "", "state",
+						     a->last_state == 0 ? "NOT_POLLED" : state_name(a->last_state)));
+	}
+	pthread_mutex_unlock(&M.lock);
+	if (r < 0) {
+		json_decref(arr);
+		return r;
+	}
+	*ret = arr;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- config */

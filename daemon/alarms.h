@@ -94,6 +94,24 @@ bool alarms_config_active(const json_t *alarm_config);
  * is enabled and lists DEPLOYMENT_STOP_ON_ALARM. */
 bool alarms_rollback_on_alarm(const json_t *group_doc, const json_t *deployment_doc);
 
+/* Per-instance gate, an extension of ValidateService: the alarms of the
+ * deployment's effective (enabled) alarmConfiguration whose definition under
+ * `alarms:` says `gate: true` are checked for one instance (http-check polls
+ * only that host), e.g. right after its ApplicationStart succeeded. Each gate
+ * alarm is retried about once a second until it is OK or its `gate_timeout`
+ * (default 0: one check) has passed. Blocks: call it from a workpool job,
+ * never on the engine or I/O thread. Returns 0 when every gate alarm is OK
+ * (or there is none), 1 when one is not (reason names it and why: the engine
+ * should fail the instance's lifecycle event with it), negative errno on
+ * internal errors. */
+int alarms_gate_instance(struct rd_daemon *d, const char *deployment_id, const json_t *group_doc,
+			 const json_t *deployment_doc, const char *instance, char *reason, size_t reasonlen);
+
+/* The alarms being polled for deployment_id now, as [{"name", "plugin",
+ * "state": "OK"|"ALARM"|"INSUFFICIENT_DATA"|"POLL_FAILED"|"NOT_POLLED"}];
+ * -ENOENT when the deployment is not watched. *ret owned by the caller. */
+int alarms_status(struct rd_daemon *d, const char *deployment_id, json_t **ret);
+
 /* One synchronous check of alarm `name`, e.g. the per-instance gate after
  * ApplicationStart (instance: added to the alarm's settings as `instance`,
  * or NULL). Blocks on the plugin: worker threads only. ret_state is an enum

@@ -4,8 +4,9 @@
  *
  * Alarm settings arrive as the JSON text of the alarm's map under `alarms:`
  * (scalars as strings). Every alarm map also carries the keys the daemon
- * itself reads (daemon/alarms.c): `plugin`, `interval`, `description`;
- * plugins accept and ignore them. */
+ * itself reads (daemon/alarms.c): `plugin`, `interval`, `description`,
+ * `gate`, `gate_timeout`; plugins accept them (and check their values, so a
+ * bad one is refused at start) but otherwise ignore them. */
 #pragma once
 
 #include <ctype.h>
@@ -20,7 +21,7 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
-#define HU_COMMON_KEYS "plugin", "interval", "description"
+#define HU_COMMON_KEYS "plugin", "interval", "description", "gate", "gate_timeout"
 
 /* Parses settings_json into an object. */
 static inline int hu_settings(const char *alarm, const char *settings_json, json_t **ret, struct rollout_error *err)
@@ -89,7 +90,7 @@ static inline int hu_known_keys(const char *alarm, const json_t *o, const char *
 				n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", allowed[i]);
 			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
 						 "alarm %s: unknown setting '%s' (accepted: %s, plugin, interval, "
-						 "description)",
+						 "description, gate, gate_timeout)",
 						 alarm, k, list);
 		}
 	}
@@ -104,6 +105,23 @@ static inline int hu_known_keys(const char *alarm, const json_t *o, const char *
 						 "alarm %s: interval '%s' is not a duration between 100ms and 1h (write "
 						 "e.g. 10s)",
 						 alarm, s ? s : "(not a value)");
+	}
+	v = json_object_get(o, "gate_timeout");
+	if (v) {
+		int64_t ms;
+		const char *s = json_string_value(v);
+		if (!s || hu_parse_duration(s, &ms) < 0 || ms > 3600 * 1000)
+			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
+						 "alarm %s: gate_timeout '%s' is not a duration up to 1h (write e.g. "
+						 "30s)",
+						 alarm, s ? s : "(not a value)");
+	}
+	v = json_object_get(o, "gate");
+	if (v) {
+		const char *s = json_string_value(v);
+		if (!s || (strcmp(s, "true") && strcmp(s, "false")))
+			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
+						 "alarm %s: gate must be true or false", alarm);
 	}
 	return 0;
 }

@@ -10,6 +10,8 @@
  *       {"watching": bool} at once, then {"fired": true, "rollback", "message",
  *       "afterMs"} when the watch stops the deployment, or {"fired": false}
  *       after N seconds (default 30)
+ *   health-driver --config FILE gate GROUP_JSON [DEPLOYMENT_JSON] --instance NAME
+ *       alarms_gate_instance; prints {"passed": bool, "reason", "afterMs"}
  *   health-driver --config FILE trigger EVENT GROUP_JSON INFO_JSON [--seconds N]
  *       triggers_fire, waits until delivered/failed (at most N s), prints the
  *       store's trigger_deliveries rows as a JSON array
@@ -159,6 +161,28 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&W.m);
 		alarms_watch_stop(&d, "d-DRIVER0001");
 		alarms_shutdown(&d);
+		ret = 0;
+	} else if (strcmp(cmd, "gate") == 0 && instance && (optind == argc - 1 || optind == argc - 2)) {
+		json_t *g = parse_arg(argv[optind], "GROUP_JSON");
+		json_t *dj = optind == argc - 2 ? parse_arg(argv[optind + 1], "DEPLOYMENT_JSON") : NULL;
+		int64_t t0 = rd_mono_ms();
+		char reason[1024] = "";
+		int r;
+
+		if (!g || (optind == argc - 2 && !dj)) {
+			json_decref(g);
+			json_decref(dj);
+			goto out;
+		}
+		r = alarms_gate_instance(&d, "d-DRIVER0001", g, dj, instance, reason, sizeof(reason));
+		json_decref(g);
+		json_decref(dj);
+		if (r < 0) {
+			fprintf(stderr, "alarms_gate_instance: %s\n", strerror(-r));
+			goto out;
+		}
+		print_json(json_pack("{s:b,s:s,s:I}", "passed", r == 0, "reason", reason, "afterMs",
+				     (json_int_t)(rd_mono_ms() - t0)));
 		ret = 0;
 	} else if (strcmp(cmd, "trigger") == 0 && optind == argc - 3) {
 		json_t *g = parse_arg(argv[optind + 1], "GROUP_JSON"), *info = parse_arg(argv[optind + 2], "INFO_JSON");

@@ -203,19 +203,21 @@ def aws_env(moto=None, **extra):
 
 
 class HealthServer:
-    """http-check target: GET /health answers self.status with self.body."""
+    """http-check target: GET /health answers self.status with self.body
+    (503 for the first `unhealthy_first` requests)."""
 
-    def __init__(self, status=200, body='{"status": "ok"}'):
+    def __init__(self, status=200, body='{"status": "ok"}', unhealthy_first=0):
         self.status = status
         self.body = body
         self.hits = 0
+        self.unhealthy_first = unhealthy_first  # answer 503 to the first N requests (warming up)
         hs = self
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 hs.hits += 1
                 b = hs.body.encode()
-                self.send_response(hs.status)
+                self.send_response(503 if hs.hits <= hs.unhealthy_first else hs.status)
                 self.send_header("Content-Length", str(len(b)))
                 self.end_headers()
                 self.wfile.write(b)

@@ -2,11 +2,13 @@
 health-driver watch starts a watch as the engine does and reports whether
 and why it would stop the deployment."""
 
+import json
 import time
 
 import pytest
 
-from health_helpers import (Exporter, Moto, Prometheus, Watch, aws_env, group_doc, write_config)
+from health_helpers import (Exporter, HealthServer, Moto, Prometheus, Watch, aws_env, driver, group_doc,
+                            write_config)
 
 
 @pytest.fixture
@@ -107,3 +109,42 @@ def test_cloudwatch_fallback_flip_mid_watch(tmp_path):
         assert "no alarm named 'nope'" in w.stderr
     finally:
         moto.close()
+
+
+def gate(cfg, group, instance):
+    rc, out, err = driver(cfg, "gate", json.dumps(group), "--instance", instance)
+    assert rc == 0 and len(out) == 1, (rc, out, err)
+    return out[0]
+
+
+def test_per_instance_gate(tmp_path):
+    """alarms_gate_instance: the ValidateService extension the engine can run
+    after an instance's ApplicationStart."""
+    warm = HealthServer(unhealthy_first=2)
+    dead = HealthServer(status=500)
+    other = HealthServer()
+    try:
+        cfg = write_config(tmp_path, {"http-check": {"timeout": "1s"}}, alarms={
+            "web-gate": {"plugin": "http-check", "url": "http://{host}/health", "hosts": ["127.0.0.1:1"],
+                         "gate": "true", "gate_timeout": "4s"},
+            "strict-gate": {"plugin": "http-check", "url": "http://{host}/health", "hosts": ["127.0.0.1:1"],
+                            "gate": "true"},
+            "not-a-gate": {"plugin": "http-check", "url": "http://127.0.0.1:%d/health" % other.port}})
+        g = group_doc(["web-gate", "not-a-gate"])
+        # comes up after two 503s: passes within its gate_timeout, checking only that instance
+        r = gate(cfg, g, "127.0.0.1:%d" % warm.port)
+        assert r["passed"] and warm.hits == 3 and r["afterMs"] >= 1500, r
+        assert other.hits == 0  # only gate alarms are checked
+        # never healthy: fails at the end of gate_timeout, naming the gate and the answer
+        r = gate(cfg, g, "127.0.0.1:%d" % dead.port)
+        assert not r["passed"] and r["afterMs"] >= 3500, r
+        assert "Health gate web-gate is ALARM for instance 127.0.0.1:%d" % dead.port in r["reason"], r
+        assert "answered 500" in r["reason"], r
+        # no gate_timeout: one check
+        r = gate(cfg, group_doc(["strict-gate"]), "127.0.0.1:%d" % dead.port)
+        assert not r["passed"] and r["afterMs"] < 1500, r
+        # a disabled configuration gates nothing
+        assert gate(cfg, group_doc(["strict-gate"], enabled=False), "127.0.0.1:%d" % dead.port)["passed"]
+    finally:
+        for s in (warm, dead, other):
+            s.close()

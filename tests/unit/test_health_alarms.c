@@ -115,6 +115,15 @@ static void test_watch(void **state)
 	assert_int_equal(alarms_watch_start(&d, "d-IGN000001", "user", ign, NULL, on_stop, NULL), -EEXIST);
 	usleep(350000);
 	assert_int_equal(F.calls, 1);
+	{
+		json_t *st = NULL;
+		assert_int_equal(alarms_status(&d, "d-IGN000001", &st), 0);
+		assert_int_equal(json_array_size(st), 1);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "name")), "nowhere");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "state")), "POLL_FAILED");
+		json_decref(st);
+		assert_int_equal(alarms_status(&d, "d-NOTHING01", &st), -ENOENT);
+	}
 	alarms_watch_stop(&d, "d-IGN000001");
 	assert_false(alarms_watching(&d, "d-IGN000001"));
 	alarms_shutdown(&d);

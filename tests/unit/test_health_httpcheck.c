@@ -76,6 +76,12 @@ static void test_validate(void **state)
 	expect_invalid("{\"url\":\"http://x\",\"timeout\":\"forever\"}", "duration");
 	expect_invalid("{\"url\":\"http://x\",\"hosts\":[\"a b\"]}", "hosts[0]");
 	expect_invalid("{\"url\":\"http://x\",\"unreachable\":\"maybe\"}", "unreachable");
+	expect_invalid("{\"url\":\"http://x\",\"gate\":\"maybe\"}", "gate must be true or false");
+	expect_invalid("{\"url\":\"http://x\",\"gate_timeout\":\"soon\"}", "gate_timeout");
+	expect_invalid("{\"url\":\"http://x\",\"interval\":\"10ms\"}", "interval");
+	assert_int_equal(hc_validate_alarm(&S, "web", "{\"url\":\"http://x\",\"gate\":\"true\",\"gate_timeout\":\"30s\"}",
+					   &e),
+			 0);
 }
 
 static void test_check(void **state)
