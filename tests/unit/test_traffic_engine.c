@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,6 +23,51 @@ static const struct plugin *stub_plugin;
 const struct plugin *plugins_nth_of_kind(const struct plugin_registry *r, enum rollout_kind kind, size_t i)
 {
 	return i == 0 && kind == ROLLOUT_KIND_TRAFFIC ? stub_plugin : NULL;
+}
+
+/* traffic_bg.c resolves the group with the platform plugins and checks
+ * alarms with the health plugins: one stub of each. */
+static const char *stub_fleet = "[]";
+static int stub_resolve(void *st, const struct rollout_deployment *dep, const char *group_json, char **ret,
+			struct rollout_error *err)
+{
+	/* the group is resolved without the deployment's targetInstances */
+	assert_null(strstr(group_json, "targetInstances"));
+	*ret = strdup(stub_fleet);
+	return 0;
+}
+static const struct rollout_platform_ops stub_platform_ops = ROLLOUT_PLATFORM_OPS_INIT(.resolve = stub_resolve);
+static const struct rollout_plugin stub_platform_desc = ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_PLATFORM, .name = "plat",
+									       .ops.platform = &stub_platform_ops);
+static const struct plugin stub_platform = { .name = "plat", .kind = ROLLOUT_KIND_PLATFORM,
+					     .desc = &stub_platform_desc };
+const struct plugin *plugins_platform_nth(const struct plugin_registry *r, const char *cp, size_t i)
+{
+	return i == 0 ? &stub_platform : NULL;
+}
+
+static enum rollout_alarm_state stub_alarm_state = ROLLOUT_ALARM_OK;
+static int stub_alarm_checks;
+static int stub_check(void *st, const struct rollout_deployment *dep, const char *name, const char *settings,
+		      struct rollout_alarm_result *res, struct rollout_error *err)
+{
+	stub_alarm_checks++;
+	res->state = stub_alarm_state;
+	snprintf(res->reason, sizeof(res->reason), "errors above 5%%");
+	return 0;
+}
+static const struct rollout_health_ops stub_health_ops = ROLLOUT_HEALTH_OPS_INIT(.check = stub_check);
+static const struct rollout_plugin stub_health_desc = ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_HEALTH, .name = "health",
+									     .ops.health = &stub_health_ops);
+static const struct plugin stub_health = { .name = "health", .kind = ROLLOUT_KIND_HEALTH, .desc = &stub_health_desc };
+int plugins_alarm(const struct plugin_registry *r, const char *name, const struct plugin **ret_plugin,
+		  const char **ret_settings_json)
+{
+	if (strcmp(name, "errors") != 0)
+		return -ENOENT;
+	*ret_plugin = &stub_health;
+	*ret_settings_json = "{}";
+	return 0;
 }
 
 /* ---- fake plugin ---------------------------------------------------------- */
@@ -507,6 +553,164 @@ static void test_shift_alarm(void **state)
 	traffic_group_free(g);
 }
 
+/* ---- the blue/green traffic phase (traffic_bg.c) --------------------------- */
+
+#define BG_GROUP \
+	"{\"deploymentStyle\":{\"deploymentType\":\"BLUE_GREEN\",\"deploymentOption\":\"WITH_TRAFFIC_CONTROL\"}," \
+	"\"loadBalancerInfo\":{\"targetGroupInfoList\":[{\"name\":\"web\"}]}," \
+	"\"targetInstances\":{\"tagFilters\":[]}," \
+	"\"alarmConfiguration\":{\"enabled\":true,\"alarms\":[{\"name\":\"errors\"}]}," \
+	"\"blueGreenDeploymentConfiguration\":{%s}}"
+
+static int polls, poll_answer, poll_answer_after;
+static int poll_fn(void *ud)
+{
+	return ++polls >= poll_answer_after ? poll_answer : 0;
+}
+
+static void bg_setup_traffic_plugin(void)
+{
+	static const struct rollout_plugin desc = ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_TRAFFIC, .name = "fake",
+								       .ops.traffic = &ops_full);
+	static const struct plugin p = { .name = "fake", .kind = ROLLOUT_KIND_TRAFFIC, .desc = &desc };
+	stub_plugin = &p;
+	stub_fleet = "[{\"targetId\":\"b1\"},{\"targetId\":\"b2\"},{\"targetId\":\"g1\"},{\"targetId\":\"g2\"}]";
+	stub_alarm_state = ROLLOUT_ALARM_OK;
+	stub_alarm_checks = 0;
+	polls = poll_answer = poll_answer_after = 0;
+}
+
+static int run_bg(const char *bgconf, const char *config_json, size_t *nblue, struct rollout_error *err)
+{
+	char group[2048];
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.deployment_id = "d-TEST00000");
+	struct traffic_bg_run run = { .reg = (void *)1, .dep = &dep, .group_json = group, .config_json = config_json,
+				      .green = GREEN, .ngreen = 2, .poll = poll_fn, .poll_ms = 10 };
+	snprintf(group, sizeof(group), BG_GROUP, bgconf);
+	return traffic_bg_run(&run, nblue, err);
+}
+
+static void test_bg_run_reroute_keep_alive(void **state)
+{
+	struct rollout_error err = ERR_INIT;
+	size_t nblue = 0;
+
+	bg_setup_traffic_plugin();
+	F.s[2].blocked = F.s[3].blocked = true;
+	assert_int_equal(run_bg("\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"KEEP_ALIVE\"}", NULL,
+				&nblue, &err),
+			 0);
+	assert_int_equal(nblue, 2);
+	assert_true(F.s[0].blocked && F.s[1].blocked);
+	assert_false(F.s[2].blocked || F.s[3].blocked);
+	assert_int_equal(stub_alarm_checks, 1); /* checked once after the reroute */
+	stub_plugin = NULL;
+}
+
+static void test_bg_run_alarm_flips_back(void **state)
+{
+	struct rollout_error err = ERR_INIT;
+
+	bg_setup_traffic_plugin();
+	stub_alarm_state = ROLLOUT_ALARM_ALARM;
+	assert_int_equal(run_bg("\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"KEEP_ALIVE\"}", NULL,
+				NULL, &err),
+			 -ECANCELED);
+	assert_string_equal(err.code, "ALARM_ACTIVE");
+	assert_non_null(strstr(err.message, "alarm errors is in ALARM: errors above 5%"));
+	assert_false(F.s[0].blocked || F.s[1].blocked);
+	assert_true(F.s[2].blocked && F.s[3].blocked);
+
+	/* weighted: the canary step, then ALARM, then blue again at full weight */
+	bg_setup_traffic_plugin();
+	stub_alarm_state = ROLLOUT_ALARM_ALARM;
+	F.nlog = 0;
+	assert_int_equal(run_bg("\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"KEEP_ALIVE\"}",
+				"{\"trafficRoutingConfig\":{\"type\":\"TimeBasedCanary\",\"timeBasedCanary\":"
+				"{\"canaryPercentage\":10,\"canaryInterval\":1}}}",
+				NULL, &err),
+			 -ECANCELED);
+	assert_string_equal(err.code, "ALARM_ACTIVE");
+	assert_int_equal(F.s[0].weight, 100);
+	assert_true(F.s[2].blocked && F.s[3].blocked);
+	bool saw_canary = false;
+	for (int i = 0; i < F.nlog; i++)
+		saw_canary = saw_canary || strcmp(F.log[i], "weight web/g1 11") == 0;
+	assert_true(saw_canary);
+	stub_plugin = NULL;
+}
+
+static void test_bg_run_ready_wait(void **state)
+{
+	struct rollout_error err = ERR_INIT;
+	int64_t t0;
+	struct timespec ts;
+
+	/* STOP_DEPLOYMENT without ContinueDeployment: TIMEOUT after the wait, no traffic moved */
+	bg_setup_traffic_plugin();
+	F.s[2].blocked = F.s[3].blocked = true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	assert_int_equal(run_bg("\"deploymentReadyOption\":{\"actionOnTimeout\":\"STOP_DEPLOYMENT\","
+				"\"waitTimeInMinutes\":2}",
+				NULL, NULL, &err),
+			 -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	assert_true(ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0 >= 100); /* 2 minutes of 50 ms */
+	assert_string_equal(err.code, "TIMEOUT");
+	assert_non_null(strstr(err.message, "ContinueDeployment"));
+	assert_false(F.s[0].blocked);
+	assert_true(F.s[2].blocked);
+	/* ContinueDeployment on the third poll: rerouted, then TERMINATE waits and retires blue */
+	bg_setup_traffic_plugin();
+	poll_answer = 1;
+	poll_answer_after = 3;
+	assert_int_equal(run_bg("\"deploymentReadyOption\":{\"actionOnTimeout\":\"STOP_DEPLOYMENT\","
+				"\"waitTimeInMinutes\":100},\"terminateBlueInstancesOnDeploymentSuccess\":"
+				"{\"action\":\"TERMINATE\",\"terminationWaitTimeInMinutes\":1}",
+				NULL, NULL, &err),
+			 0);
+	assert_true(F.s[0].blocked && F.s[1].blocked);
+	assert_false(F.s[2].blocked);
+	/* a stop during the ready wait */
+	bg_setup_traffic_plugin();
+	F.s[2].blocked = true;
+	poll_answer = 2;
+	assert_int_equal(run_bg("\"deploymentReadyOption\":{\"actionOnTimeout\":\"STOP_DEPLOYMENT\","
+				"\"waitTimeInMinutes\":100}",
+				NULL, NULL, &err),
+			 -ECANCELED);
+	assert_string_equal(err.code, "MANUAL_STOP");
+	assert_true(F.s[2].blocked);
+	stub_plugin = NULL;
+}
+
+static void test_bg_begin(void **state)
+{
+	struct rollout_error err = ERR_INIT;
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.deployment_id = "d-TEST00000");
+	char group[2048];
+	struct traffic_bg_run run = { .reg = (void *)1, .dep = &dep, .group_json = group, .green = GREEN, .ngreen = 2 };
+
+	snprintf(group, sizeof(group), BG_GROUP, "");
+	bg_setup_traffic_plugin();
+	/* blue serves: green is taken out */
+	assert_int_equal(traffic_bg_begin(&run, &err), 0);
+	assert_true(F.s[2].blocked && F.s[3].blocked);
+	assert_false(F.s[0].blocked);
+	/* green is the live fleet: refused, nothing blocked */
+	F.s[0].blocked = F.s[1].blocked = true;
+	F.s[2].blocked = F.s[3].blocked = false;
+	assert_int_equal(traffic_bg_begin(&run, &err), -EBUSY);
+	assert_string_equal(err.code, "NO_INSTANCES");
+	assert_non_null(strstr(err.message, "deploy to the idle fleet"));
+	assert_false(F.s[2].blocked || F.s[3].blocked);
+	/* nothing serves at all (first deployment): fine */
+	F.s[2].blocked = F.s[3].blocked = true;
+	assert_int_equal(traffic_bg_begin(&run, &err), 0);
+	stub_plugin = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +723,10 @@ int main(void)
 		cmocka_unit_test_setup(test_split_fleets, setup),
 		cmocka_unit_test_setup(test_shift_success, setup),
 		cmocka_unit_test_setup(test_shift_alarm, setup),
+		cmocka_unit_test_setup(test_bg_run_reroute_keep_alive, setup),
+		cmocka_unit_test_setup(test_bg_run_alarm_flips_back, setup),
+		cmocka_unit_test_setup(test_bg_run_ready_wait, setup),
+		cmocka_unit_test_setup(test_bg_begin, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
