@@ -78,6 +78,29 @@ int store_trigger_delivery_update(struct store *st, int64_t id, const char *stat
 	return r;
 }
 
+int store_trigger_delivery_prune(struct store *st, int64_t before_ms, int64_t *ret_n)
+{
+	struct store_conn *c;
+	sqlite3_stmt *s;
+	int r;
+
+	if (!st)
+		return -EINVAL;
+	r = store_conn_get(st, &c);
+	if (r < 0)
+		return r;
+	r = store_prep(c, "DELETE FROM trigger_deliveries WHERE status <> 'Pending' AND update_time < ?", &s);
+	if (r == 0) {
+		sqlite3_bind_int64(s, 1, before_ms);
+		r = store_errno(sqlite3_step(s));
+		sqlite3_reset(s);
+		if (r == 0 && ret_n)
+			*ret_n = sqlite3_changes(c->db);
+	}
+	store_conn_put(st, c);
+	return r;
+}
+
 static void set_text(json_t *o, const char *k, sqlite3_stmt *s, int i)
 {
 	const char *v = store_col_text(s, i);

@@ -26,6 +26,9 @@ int store_trigger_delivery_insert(struct store *st, const struct store_trigger_d
  * response (SNS MessageId / HTTP status), each may be NULL. -ENOENT. */
 int store_trigger_delivery_update(struct store *st, int64_t id, const char *status, int attempts,
 				  const char *last_error, const char *response);
+/* Deletes Delivered and Failed rows last updated before before_ms; the
+ * number deleted in *ret_n (may be NULL). */
+int store_trigger_delivery_prune(struct store *st, int64_t before_ms, int64_t *ret_n);
 /* Deliveries as [{id, deploymentId, instanceId, event, triggerName, target,
  * status, attempts, lastError, response, subject, message, createTime,
  * updateTime}] in id order: of one deployment (deployment_id non-NULL), or

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "awscreds.h"
 #include "conf.h"
@@ -305,13 +306,29 @@ out:
 static int deliver_webhook(const struct delivery *x, char *response, size_t rlen, char *err, size_t errlen)
 {
 	struct http_response *resp = NULL;
-	char h_event[128], h_id[64];
+	char h_event[128], h_id[64], h_sig[128];
 	const char *headers[] = { "Content-Type: application/json", "User-Agent: rolloutd-trigger", h_event, h_id,
-				  NULL };
+				  NULL, NULL };
+	const char *secret = getenv("ROLLOUTD_WEBHOOK_SECRET");
 	int r;
 
 	snprintf(h_event, sizeof(h_event), "X-Rolloutd-Event: %s", x->event);
 	snprintf(h_id, sizeof(h_id), "X-Rolloutd-Delivery: %lld", (long long)x->id);
+	if (secret && *secret) {
+		/* X-Rolloutd-Signature: sha256=HEX(HMAC-SHA256(secret, body)), as GitHub signs its webhooks */
+		unsigned char mac[32];
+		size_t maclen = 0;
+		char hex[65];
+		if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret), (const unsigned char *)x->message,
+			       strlen(x->message), mac, sizeof(mac), &maclen) ||
+		    maclen != sizeof(mac)) {
+			snprintf(err, errlen, "cannot compute the webhook signature (OpenSSL HMAC failed)");
+			return 1;
+		}
+		rd_hex(mac, sizeof(mac), hex);
+		snprintf(h_sig, sizeof(h_sig), "X-Rolloutd-Signature: sha256=%s", hex);
+		headers[4] = h_sig;
+	}
 	struct http_request req = { .method = "POST",
 				    .url = x->target,
 				    .headers = headers,
@@ -574,6 +591,12 @@ int triggers_resume(struct rd_daemon *d)
 	pthread_once(&T.once, module_init);
 	if (!d || !d->store)
 		return 0;
+	{
+		int64_t n = 0;
+		int64_t keep_ms = env_int("ROLLOUTD_TRIGGER_KEEP_DAYS", 30, 0, 3650) * 86400000LL;
+		if (store_trigger_delivery_prune(d->store, rd_wall_ms() - keep_ms, &n) == 0 && n > 0)
+			rd_logt(LOG_INFO, TAG, "forgot %lld trigger deliveries older than the retention", (long long)n);
+	}
 	r = store_trigger_delivery_list(d->store, NULL, true, &rows);
 	if (r < 0)
 		return r;

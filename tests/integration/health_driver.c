@@ -15,6 +15,8 @@
  *   health-driver --config FILE trigger EVENT GROUP_JSON INFO_JSON [--seconds N]
  *       triggers_fire, waits until delivered/failed (at most N s), prints the
  *       store's trigger_deliveries rows as a JSON array
+ *   health-driver --config FILE resume [--seconds N]
+ *       triggers_resume (deliveries left Pending), then as trigger
  *
  * Exit 2 on usage or config errors (message on stderr). */
 #include "config.h"
@@ -184,19 +186,21 @@ int main(int argc, char **argv)
 		print_json(json_pack("{s:b,s:s,s:I}", "passed", r == 0, "reason", reason, "afterMs",
 				     (json_int_t)(rd_mono_ms() - t0)));
 		ret = 0;
-	} else if (strcmp(cmd, "trigger") == 0 && optind == argc - 3) {
-		json_t *g = parse_arg(argv[optind + 1], "GROUP_JSON"), *info = parse_arg(argv[optind + 2], "INFO_JSON");
+	} else if ((strcmp(cmd, "trigger") == 0 && optind == argc - 3) || (strcmp(cmd, "resume") == 0 && optind == argc)) {
+		bool resume = strcmp(cmd, "resume") == 0;
+		json_t *g = resume ? NULL : parse_arg(argv[optind + 1], "GROUP_JSON");
+		json_t *info = resume ? NULL : parse_arg(argv[optind + 2], "INFO_JSON");
 		json_t *rows = NULL;
 		int r;
 
-		if (!g || !info) {
+		if (!resume && (!g || !info)) {
 			json_decref(g);
 			json_decref(info);
 			goto out;
 		}
 		r = store_open(d.cfg->data_dir, &d.store, err, sizeof(err));
 		if (r == 0)
-			r = triggers_fire(&d, argv[optind], g, info);
+			r = resume ? triggers_resume(&d) : triggers_fire(&d, argv[optind], g, info);
 		json_decref(g);
 		json_decref(info);
 		if (r < 0) {

@@ -235,7 +235,7 @@ class HealthServer:
 class WebhookReceiver:
     """Records JSON POSTs; the first `fail_first` answer 500."""
 
-    def __init__(self, fail_first=0, status=200):
+    def __init__(self, fail_first=0, status=200, port=0):
         self.received = []
         self.fail_first = fail_first
         self.status = status
@@ -257,7 +257,9 @@ class WebhookReceiver:
             def log_message(self, *a):
                 pass
 
-        self.srv, self.port = serve(H)
+        self.srv = _Server(("127.0.0.1", port), H)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
         self.url = "http://127.0.0.1:%d/hook" % self.port
 
     def json_bodies(self):

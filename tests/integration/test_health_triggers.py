@@ -4,11 +4,13 @@ prints what the store recorded. SNS Publish is signed and sent to moto_server,
 and read back through an SQS queue subscribed to the topic; webhooks go to
 a local receiver."""
 
+import hashlib
+import hmac
 import json
 
 import pytest
 
-from health_helpers import Moto, WebhookReceiver, aws_env, driver, write_config
+from health_helpers import Moto, WebhookReceiver, aws_env, driver, free_port, write_config
 
 GROUP = {"applicationName": "shop", "deploymentGroupName": "web"}
 INFO = {"deploymentId": "d-TRIG00001", "status": "FAILED",
@@ -106,5 +108,45 @@ def test_webhook_gives_up_after_max_attempts(tmp_path):
                        aws_env(ROLLOUTD_TRIGGER_RETRY_BASE_MS=20, ROLLOUTD_TRIGGER_MAX_ATTEMPTS=4))
         assert rows[0]["status"] == "Failed" and rows[0]["attempts"] == 4, rows
         assert "answered HTTP 500" in rows[0]["lastError"] and len(rx.received) == 4
+    finally:
+        rx.close()
+
+
+def test_webhook_signature(tmp_path):
+    rx = WebhookReceiver()
+    try:
+        group = dict(GROUP, triggerConfigurations=[
+            {"triggerName": "hook", "triggerTargetArn": rx.url, "triggerEvents": ["DeploymentSuccess"]}])
+        rows, _ = fire(tmp_path, "DeploymentSuccess", group, {"deploymentId": "d-TRIG00005"},
+                       aws_env(ROLLOUTD_WEBHOOK_SECRET="s3cret"))
+        assert rows[0]["status"] == "Delivered", rows
+        r = rx.received[0]
+        want = hmac.new(b"s3cret", r["body"], hashlib.sha256).hexdigest()
+        assert r["headers"]["X-Rolloutd-Signature"] == "sha256=" + want, r["headers"]
+    finally:
+        rx.close()
+
+
+def test_pending_deliveries_resume_after_restart(tmp_path):
+    port = free_port()  # nothing listens there yet
+    url = "http://127.0.0.1:%d/hook" % port
+    group = dict(GROUP, triggerConfigurations=[
+        {"triggerName": "late", "triggerTargetArn": url, "triggerEvents": ["DeploymentStop"]}])
+    # first run: one failed attempt, the retry is a minute away, the process stops
+    rows, err = fire(tmp_path, "DeploymentStop", group, {"deploymentId": "d-TRIG00006", "status": "STOPPED"},
+                     aws_env(ROLLOUTD_TRIGGER_RETRY_BASE_MS=60000), seconds=1)
+    assert len(rows) == 1 and rows[0]["status"] == "Pending" and rows[0]["attempts"] == 1, rows
+    assert "Couldn't connect" in rows[0]["lastError"] or "connect" in rows[0]["lastError"].lower(), rows
+    # next start: the receiver is up, the pending delivery goes out
+    rx = WebhookReceiver(port=port)
+    try:
+        cfg = write_config(tmp_path, {"http-check": {}})
+        rc, out, err = driver(cfg, "--seconds", "10", "resume")
+        assert rc == 0, err
+        rows = out[0]
+        assert rows[0]["status"] == "Delivered" and rows[0]["attempts"] == 2, rows
+        assert rx.json_bodies()[0]["deploymentId"] == "d-TRIG00006"
+        assert rx.received[0]["headers"]["X-Rolloutd-Delivery"] == str(rows[0]["id"])
+        assert "resuming 1 pending trigger deliveries" in err
     finally:
         rx.close()
