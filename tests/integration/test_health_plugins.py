@@ -174,3 +174,29 @@ def test_undefined_alarm_without_cloudwatch(tmp_path):
     cfg = write_config(tmp_path, {"http-check": {}})
     rc, out, _ = driver(cfg, "check", "ghost")
     assert rc == 1 and "alarm 'ghost' is not defined" in out[0]["reason"], out
+
+
+def test_daemon_check_config_refuses_bad_alarms(tmp_path):
+    """rolloutd --check-config runs every alarm's validation: FILE:LINE:COL,
+    the alarm, what is wrong and what is accepted."""
+    import subprocess
+    import harness
+    cfg = write_config(tmp_path, {"prometheus": {"url": "http://127.0.0.1:9090"}}, alarms={
+        "error-rate": {"plugin": "prometheus", "query": "up", "treshold": "0.5"}})
+    p = subprocess.run([harness.binary("rolloutd"), "--config", cfg, "--check-config"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode != 0
+    assert "rolloutd.yml:" in p.stderr and "alarms.error-rate" in p.stderr, p.stderr
+    assert "unknown setting 'treshold'" in p.stderr and "threshold" in p.stderr, p.stderr
+    cfg = write_config(tmp_path, {"prometheus": {"url": "http://127.0.0.1:9090"}}, alarms={
+        "error-rate": {"plugin": "prometheus", "query": "up", "threshold": "0.5", "gate": "sometimes"}},
+        name="r2.yml")
+    p = subprocess.run([harness.binary("rolloutd"), "--config", cfg, "--check-config"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode != 0 and "gate must be true or false" in p.stderr, p.stderr
+    cfg = write_config(tmp_path, {"prometheus": {"url": "http://127.0.0.1:9090"}}, alarms={
+        "error-rate": {"plugin": "prometheus", "query": "up", "threshold": "0.5", "interval": "5s"}},
+        name="r3.yml")
+    p = subprocess.run([harness.binary("rolloutd"), "--config", cfg, "--check-config"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
