@@ -9,15 +9,15 @@ HEALTH_DAEMON_SRC = daemon/alarms.c daemon/alarms.h daemon/triggers.c daemon/tri
 # Each plugin's .c included into its test (static functions reachable).
 check_PROGRAMS += tests/unit/test_health_httpcheck tests/unit/test_health_prometheus \
 	tests/unit/test_health_cloudwatch tests/unit/test_health_alarms
-tests_unit_test_health_httpcheck_SOURCES = tests/unit/test_health_httpcheck.c
+tests_unit_test_health_httpcheck_SOURCES = tests/unit/test_health_httpcheck.c tests/unit/health_mock.h
 tests_unit_test_health_httpcheck_CPPFLAGS = $(HEALTH_TEST_CPPFLAGS)
 tests_unit_test_health_httpcheck_CFLAGS = $(HEALTH_TEST_CFLAGS)
 tests_unit_test_health_httpcheck_LDADD = $(HEALTH_TEST_LIBS)
-tests_unit_test_health_prometheus_SOURCES = tests/unit/test_health_prometheus.c
+tests_unit_test_health_prometheus_SOURCES = tests/unit/test_health_prometheus.c tests/unit/health_mock.h
 tests_unit_test_health_prometheus_CPPFLAGS = $(HEALTH_TEST_CPPFLAGS)
 tests_unit_test_health_prometheus_CFLAGS = $(HEALTH_TEST_CFLAGS)
 tests_unit_test_health_prometheus_LDADD = $(HEALTH_TEST_LIBS)
-tests_unit_test_health_cloudwatch_SOURCES = tests/unit/test_health_cloudwatch.c
+tests_unit_test_health_cloudwatch_SOURCES = tests/unit/test_health_cloudwatch.c tests/unit/health_mock.h
 tests_unit_test_health_cloudwatch_CPPFLAGS = $(HEALTH_TEST_CPPFLAGS)
 tests_unit_test_health_cloudwatch_CFLAGS = $(HEALTH_TEST_CFLAGS)
 tests_unit_test_health_cloudwatch_LDADD = $(HEALTH_TEST_LIBS)
