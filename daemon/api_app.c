@@ -196,9 +196,7 @@ static int resolve_arn(struct rd_daemon *d, struct httpd_call *call, const char 
 		const char *rest = arn + strlen(grp_prefix), *slash = strchr(rest, '/');
 		if (slash && slash != rest && slash[1]) {
 			char *app = strndup(rest, (size_t)(slash - rest));
-			json_t *info = NULL;
-			r = app ? store_group_get(d->store, app, slash + 1, &info) : -ENOMEM;
-			json_decref(info);
+			r = app ? store_group_exists(d->store, app, slash + 1) : -ENOMEM;
 			if (r == -ENOENT)
 				httpd_call_error(call, "DeploymentGroupDoesNotExistException",
 						 "No deployment group %s in application %s", slash + 1, app);

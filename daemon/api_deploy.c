@@ -279,11 +279,9 @@ void api_op_list_deployments(struct rd_daemon *d, struct httpd_call *call, json_
 		}
 	}
 	if (q.app) {
-		json_t *gi = NULL;
 		if (api_need_app(d, call, q.app, NULL) < 0)
 			return;
-		r = store_group_get(d->store, q.app, q.group, &gi);
-		json_decref(gi);
+		r = store_group_exists(d->store, q.app, q.group);
 		if (r == -ENOENT) {
 			httpd_call_error(call, "DeploymentGroupDoesNotExistException",
 					 "No deployment group named %s in application %s", q.group, q.app);

@@ -158,3 +158,5 @@ int store_tags_list(struct store *st, const char *arn, json_t **ret_tags); /* [T
  * pass next time (unchanged when nothing new arrived). */
 int store_hook_logs_read(struct store *st, const char *deployment_id, const char *target_id, int64_t after,
 			 size_t limit, json_t **ret_items, int64_t *ret_cursor);
+/* 0 when the deployment group exists, -ENOENT when not (cheap). */
+int store_group_exists(struct store *st, const char *app, const char *name);

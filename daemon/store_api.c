@@ -1356,3 +1356,18 @@ int store_hook_logs_read(struct store *st, const char *deployment_id, const char
 	}
 	return r;
 }
+
+int store_group_exists(struct store *st, const char *app, const char *name)
+{
+	CONN();
+	r = store_prep(c, "SELECT 1 FROM deployment_groups WHERE application = ? AND name = ?", &s);
+	if (r == 0) {
+		store_bind_text(s, 1, app);
+		store_bind_text(s, 2, name);
+		int rc = sqlite3_step(s);
+		r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+		sqlite3_reset(s);
+	}
+	store_conn_put(st, c);
+	return r;
+}
