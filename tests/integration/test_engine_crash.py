@@ -99,8 +99,7 @@ def test_kill_during_failure_keeps_the_rollback_decision(d):
         assert f.wait(f.deploy(s3_revision("v1.zip")))["status"] == "Succeeded"
         for a in f.agents.values():
             a.gates["ApplicationStart"] = (gate, "complete")
-        bad["d"] = dep = f.cd.create_deployment(applicationName=f.app, deploymentGroupName=f.group,
-                                                revision=s3_revision("v2.zip"))["deploymentId"]
+        bad["d"] = dep = f.deploy(s3_revision("v2.zip"))
         end = time.time() + 15
         while time.time() < end and not all(a.at_gate for a in f.agents.values()):
             time.sleep(0.02)

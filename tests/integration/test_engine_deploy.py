@@ -257,9 +257,12 @@ def test_live_output_is_stored_per_event(d):
 def test_aws_cli_create_deployment_and_wait(d):
     f = Fleet(d, config="CodeDeployDefault.OneAtATime", n=3)
     try:
+        # the group's target revision (set by a first deployment) is what the
+        # CLI deploys when no revision is given; with the daemon's bundle cache
+        # it is an uploaded bundle the CLI could not name itself
+        assert f.wait(f.deploy(s3_revision("cli.zip")))["status"] == "Succeeded"
         p, out = d.aws(d.admin, "deploy", "create-deployment", "--application-name", f.app,
-                       "--deployment-group-name", f.group,
-                       "--s3-location", "bucket=bkt,key=cli.zip,bundleType=zip,eTag=abc")
+                       "--deployment-group-name", f.group)
         dep = out["deploymentId"]
         t0 = time.monotonic()
         p, _ = d.aws(d.admin, "deploy", "wait", "deployment-successful", "--deployment-id", dep, timeout=120)
@@ -271,8 +274,7 @@ def test_aws_cli_create_deployment_and_wait(d):
         # a failed deployment makes the waiter fail
         f.agents["host-0"].behaviour = lambda dep_, ev: "fail" if ev == "Install" else "ok"
         p, out = d.aws(d.admin, "deploy", "create-deployment", "--application-name", f.app,
-                       "--deployment-group-name", f.group,
-                       "--s3-location", "bucket=bkt,key=cli2.zip,bundleType=zip,eTag=abc")
+                       "--deployment-group-name", f.group)
         p, _ = d.aws(d.admin, "deploy", "wait", "deployment-successful", "--deployment-id", out["deploymentId"],
                      check=False, timeout=120)
         assert p.returncode == 255 and "terminal failure state" in p.stderr, p.stderr

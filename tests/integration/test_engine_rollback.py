@@ -1,11 +1,18 @@
 """Engine (issue 6): rollback, stop, auto-update, liveness, ordering and the
 per-deployment options, with scripted agents."""
 
+import json
 import time
 
 import pytest
 
 from engine_helpers import Fleet, db_rows, s3_revision
+
+def stored_revision(d, dep):
+    """The deployment's RevisionLocation as stored (GetDeployment shows only
+    the members of the CodeDeploy model)."""
+    return json.loads(db_rows(d, "SELECT revision FROM deployments WHERE id = ?", (dep,))[0][0])
+
 
 ROLLBACK_ON_FAILURE = {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
 
@@ -31,8 +38,7 @@ def test_failure_rolls_back_to_last_good_revision(d):
         assert f.wait(good)["status"] == "Succeeded"
         # the agents fail v2's ValidateService everywhere
         f.cd.create_deployment  # noqa: B018
-        second = f.cd.create_deployment(applicationName=f.app, deploymentGroupName=f.group,
-                                        revision=s3_revision("v2.zip"))["deploymentId"]
+        second = f.deploy(s3_revision("v2.zip"))
         bad["bad"] = second
         info = f.wait(second)
         assert info["status"] == "Failed", info
@@ -41,7 +47,7 @@ def test_failure_rolls_back_to_last_good_revision(d):
         assert rinfo["status"] == "Succeeded", rinfo
         assert rinfo["creator"] == "codeDeployRollback"
         assert rinfo["rollbackInfo"]["rollbackTriggeringDeploymentId"] == second
-        assert rinfo["revision"]["s3Location"]["key"] == "v1.zip"
+        assert stored_revision(d, rb) == f.revisions["v1.zip"]
         # the group's last good deployment is the rollback now
         g = f.cd.get_deployment_group(applicationName=f.app, deploymentGroupName=f.group)["deploymentGroupInfo"]
         assert g["lastSuccessfulDeployment"]["deploymentId"] == rb
@@ -87,8 +93,7 @@ def test_stop_ends_hooks_and_rolls_back_on_request(d):
                           for n in ("host-0", "host-1")})
     try:
         assert f.wait(f.deploy(s3_revision("v1.zip")))["status"] == "Succeeded"
-        hold["dep"] = dep = f.cd.create_deployment(applicationName=f.app, deploymentGroupName=f.group,
-                                                   revision=s3_revision("v2.zip"))["deploymentId"]
+        hold["dep"] = dep = f.deploy(s3_revision("v2.zip"))
         end = time.time() + 10
         while time.time() < end and not all(a.hung for a in f.agents.values()):
             time.sleep(0.05)
@@ -120,8 +125,7 @@ def test_stop_without_rollback(d):
         behaviours={"host-0": lambda dep, ev: "hang" if dep == hold.get("dep") else "ok"})
     try:
         assert f.wait(f.deploy(s3_revision("v1.zip")))["status"] == "Succeeded"
-        hold["dep"] = dep = f.cd.create_deployment(applicationName=f.app, deploymentGroupName=f.group,
-                                                   revision=s3_revision("v2.zip"))["deploymentId"]
+        hold["dep"] = dep = f.deploy(s3_revision("v2.zip"))
         end = time.time() + 10
         while time.time() < end and not f.agents["host-0"].hung:
             time.sleep(0.05)
@@ -167,7 +171,7 @@ def test_new_instance_gets_last_good_revision(d):
         assert auto, "no auto-update deployment:\n" + d.log_tail(30)
         auto = f.wait(auto["deploymentId"])
         assert auto["status"] == "Succeeded"
-        assert auto["revision"]["s3Location"]["key"] == "v1.zip"
+        assert stored_revision(d, auto["deploymentId"]) == f.revisions["v1.zip"]
         assert f.cd.list_deployment_targets(deploymentId=auto["deploymentId"])["targetIds"] == ["late-1"]
         # the old hosts were not redeployed
         assert all(x[0] != auto["deploymentId"] for a in ("host-0", "host-1") for x in f.agents[a].done)
@@ -253,5 +257,11 @@ def test_file_exists_behavior_reaches_the_spec(d):
     spec = json.loads(out)
     assert spec["DeploymentId"] == dep
     assert spec["AgentActionOverrides"]["AgentOverrides"]["FileExistsBehavior"] == "RETAIN"
-    assert spec["Revision"]["S3Revision"]["Key"] == "app-v1.zip"
+    rev = f.revisions["app-v1.zip"]
+    if rev["revisionType"] == "Bundle":
+        # the daemon's bundle cache serves it: RolloutBundle names it
+        assert spec["RolloutBundle"]["Sha256"] == rev["bundleLocation"]["sha256"]
+        assert spec["RolloutBundle"]["Url"] == "/bundles/" + rev["bundleLocation"]["sha256"]
+    else:
+        assert spec["Revision"]["S3Revision"]["Key"] == "app-v1.zip"
     f.stop()
