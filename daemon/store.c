@@ -44,6 +44,7 @@ static void conn_free(struct store_conn *c)
 		return;
 	for (int i = 0; i < c->ncache; i++)
 		sqlite3_finalize(c->cache[i].stmt);
+	free(c->cache);
 	sqlite3_close_v2(c->db);
 	free(c);
 }
@@ -122,15 +123,17 @@ int store_prep(struct store_conn *c, const char *sql, sqlite3_stmt **ret)
 			return 0;
 		}
 	}
+	if (c->ncache == c->capcache) {
+		int cap = c->capcache ? 2 * c->capcache : 64;
+		struct store_stmt_entry *n = realloc(c->cache, (size_t)cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->cache = n;
+		c->capcache = cap;
+	}
 	rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
 	if (rc != SQLITE_OK)
 		return store_errno(rc);
-	if (c->ncache == STORE_STMT_CACHE) {
-		/* evict the oldest */
-		sqlite3_finalize(c->cache[0].stmt);
-		memmove(&c->cache[0], &c->cache[1], sizeof(c->cache[0]) * (STORE_STMT_CACHE - 1));
-		c->ncache--;
-	}
 	c->cache[c->ncache].sql = sql;
 	c->cache[c->ncache].stmt = s;
 	c->ncache++;

@@ -22,16 +22,19 @@
 
 #include "store.h"
 
-#define STORE_STMT_CACHE 96
+/* Statements are cached per connection by the address of their SQL literal
+ * and never evicted: the set of literals in the binary bounds the cache, and
+ * a statement handed out stays valid however many others are prepared. */
+struct store_stmt_entry {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
 
 struct store_conn {
 	sqlite3 *db;
 	struct store_conn *next;
-	struct {
-		const char *sql;
-		sqlite3_stmt *stmt;
-	} cache[STORE_STMT_CACHE];
-	int ncache;
+	struct store_stmt_entry *cache;
+	int ncache, capcache;
 };
 
 struct store {
