@@ -183,6 +183,10 @@ def test_deployment_id_errors(cd):
     assert error_code(cd.continue_deployment, deploymentId="d-AAAAAAAAA") == "DeploymentDoesNotExistException"
     assert error_code(cd.continue_deployment, deploymentId="d-1", deploymentWaitType="LATER") == \
         "InvalidDeploymentWaitTypeException"
+    assert error_code(cd.continue_deployment) == "DeploymentIdRequiredException"
+    assert error_code(cd.skip_wait_time_for_instance_termination, deploymentId="d-AAAAAAAAA") == \
+        "DeploymentDoesNotExistException"
+    assert error_code(cd.skip_wait_time_for_instance_termination) == "DeploymentIdRequiredException"
 
 
 def test_list_deployments_filters_and_pages(cd):
@@ -292,6 +296,9 @@ def test_deployment_targets_read_side(daemon, cd):
         "InvalidInstanceStatusException"
     assert error_code(cd.list_deployment_targets, deploymentId="d-AAAAAAAAA") == "DeploymentDoesNotExistException"
     assert error_code(cd.stop_deployment, deploymentId=did) == "DeploymentAlreadyCompletedException"
+    assert error_code(cd.continue_deployment, deploymentId=did) == "DeploymentAlreadyCompletedException"
+    assert error_code(cd.skip_wait_time_for_instance_termination, deploymentId=did) == \
+        "DeploymentAlreadyCompletedException"
     # a deployment the engine has not started has no targets yet
     db = sqlite3.connect(os.path.join(daemon.data_dir, "state.db"), timeout=10)
     with db:
@@ -299,6 +306,7 @@ def test_deployment_targets_read_side(daemon, cd):
                    " status, creator, create_time, doc) VALUES ('d-NOTSTART1', 'app', 'grp',"
                    " 'CodeDeployDefault.OneAtATime', 'Server', 'Created', 'user', 0, '{}')")
     db.close()
+    assert error_code(cd.continue_deployment, deploymentId="d-NOTSTART1") == "DeploymentIsNotInReadyStateException"
     for fn, kw in [(cd.list_deployment_targets, {}), (cd.get_deployment_target, {"targetId": "x"}),
                    (cd.batch_get_deployment_targets, {"targetIds": ["x"]}), (cd.list_deployment_instances, {}),
                    (cd.get_deployment_instance, {"instanceId": "x"})]:
