@@ -26,6 +26,7 @@
 #include "spec.h"
 #include "store.h"
 #include "store_engine.h"
+#include "traffic.h"
 #include "triggers.h"
 #include "util.h"
 #include "workpool.h"
@@ -402,17 +403,38 @@ static void dep_set_status(struct engine *e, struct eng_dep *dp, int status, int
 	    "deployment status");
 }
 
-static void events_init(struct eng_target *t)
+static void events_init(struct eng_target *t, bool traffic)
 {
 	struct eng_event_def defs[ENG_MAX_EVENTS];
-	size_t n = eng_lifecycle_events(false, defs, ENG_MAX_EVENTS);
+	size_t n = eng_lifecycle_events(traffic, defs, ENG_MAX_EVENTS);
 
 	t->nev = (int)n;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(t->ev[i].name, sizeof(t->ev[i].name), "%s", defs[i].name);
 		t->ev[i].status = ST_PENDING;
 		t->ev[i].noop_capable = defs[i].noop_capable;
+		t->ev[i].service_side = defs[i].service_side;
 	}
+}
+
+static void job_add(struct engine *e, int type, const char *dep, const char *app, const char *group,
+		    json_t *group_doc, const json_t *revision);
+
+/* BlockTraffic / AllowTraffic run through the traffic plugin on a worker
+ * (daemon/traffic.h); the result comes back as IN_TRAFFIC. Idempotent, so a
+ * restart simply runs it again. */
+static void traffic_job(struct engine *e, struct eng_target *t, int i)
+{
+	struct eng_dep *dp = t->dep;
+	struct eng_job *j;
+
+	job_add(e, IN_TRAFFIC, dp->id, dp->app, dp->group, dp->group_doc, NULL);
+	j = e->jobs;
+	if (!j || j->type != IN_TRAFFIC)
+		return;
+	snprintf(j->target, sizeof(j->target), "%s", t->id);
+	j->ev = i;
+	j->block = strcmp(t->ev[i].name, "BlockTraffic") == 0;
 }
 
 static void event_start(struct engine *e, struct eng_target *t, int i)
@@ -422,6 +444,10 @@ static void event_start(struct engine *e, struct eng_target *t, int i)
 	t->cur = i;
 	t->ev[i].status = ST_INPROGRESS;
 	CHK(store_eng_event_update(e->tx, dp->id, t->id, i, "InProgress", e->now_wall, 0, NULL), "event start");
+	if (t->ev[i].service_side) {
+		traffic_job(e, t, i);
+		return;
+	}
 	CHK(store_eng_cmd_insert(e->tx, t->id, dp->id, t->id, i, t->ev[i].name, e->now_wall, &t->cmd_id),
 	    "command insert");
 	cmd_queue(e, t);
@@ -574,6 +600,22 @@ static void dep_watch_alarms(struct engine *e, struct eng_dep *dp)
 				   on_alarm, e);
 	if (r < 0 && r != -EEXIST)
 		ELOG(LOG_WARNING, "%s: cannot watch its alarms: %s", dp->id, strerror(-r));
+}
+
+static void on_traffic(struct engine *e, struct eng_input *in)
+{
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
+	struct eng_target *t = dp && !dp->finished ? eng_target_find(dp, in->target) : NULL;
+
+	if (!t || t->status != ST_INPROGRESS || t->cur != in->ev || t->ev[in->ev].status != ST_INPROGRESS)
+		return; /* stopped or already handled */
+	if (in->ok) {
+		eng_event_end(e, t, ST_SUCCEEDED, eng_diag("Success", "", "Succeeded", ""), false);
+		return;
+	}
+	snprintf(dp->fail_code, sizeof(dp->fail_code), "%s", in->errcode);
+	ELOG(LOG_WARNING, "%s: %s of %s failed: %s", dp->id, t->ev[in->ev].name, t->id, in->errmsg);
+	eng_event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", in->errmsg, ""), false);
 }
 
 static void on_alarm_input(struct engine *e, struct eng_input *in)
@@ -829,7 +871,11 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 		return;
 	}
 	if (s.verdict == ENG_FAILED) {
-		if (dp->agent_issue)
+		if (dp->fail_code[0])
+			dep_finish(e, dp, DS_FAILED, dp->fail_code,
+				   "The deployment failed because traffic to an instance could not be blocked or allowed; "
+				   "see the instance's BlockTraffic/AllowTraffic event.");
+		else if (dp->agent_issue)
 			dep_finish(e, dp, DS_FAILED, "AGENT_ISSUE",
 				   "The deployment failed because an instance's agent did not pick up or stopped "
 				   "reporting on a lifecycle event. Check that rollout-agent runs on the failed "
@@ -915,6 +961,30 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		dep_finish(e, dp, DS_FAILED, in->errcode[0] ? in->errcode : "INTERNAL_ERROR", in->errmsg);
 		return;
 	}
+	{
+		/* Traffic control of the group (daemon/traffic.h): parsing only,
+		 * no plugin call. */
+		struct traffic_group *g = NULL;
+		struct rollout_error terr = {.size = sizeof(terr)};
+		char *gj = json_dumps(dp->group_doc, JSON_COMPACT);
+		int rt = traffic_group_parse(e->d->plugins, gj ? gj : "{}", &g, &terr);
+		bool bg;
+		free(gj);
+		if (rt < 0) {
+			dep_finish(e, dp, DS_FAILED, terr.code[0] ? terr.code : "ELASTIC_LOAD_BALANCING_INVALID",
+				   terr.message);
+			return;
+		}
+		bg = traffic_group_blue_green(g);
+		dp->traffic = traffic_group_in_place(g);
+		traffic_group_free(g);
+		if (bg) {
+			dep_finish(e, dp, DS_FAILED, "INTERNAL_ERROR",
+				   "BLUE_GREEN deployments to servers are not run by this rolloutd engine yet; set the "
+				   "group's deploymentStyle.deploymentType to IN_PLACE.");
+			return;
+		}
+	}
 	doc = json_object_get(dp->row, "doc");
 	only = json_object_get(doc, "rolloutTargetIds");
 	outdated_only = json_is_true(json_object_get(doc, "updateOutdatedInstancesOnly"));
@@ -982,7 +1052,7 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		t->dep = dp;
 		t->seq = (int)i;
 		t->last_failed = failed[i];
-		events_init(t);
+		events_init(t, dp->traffic);
 		t->status = ST_PENDING;
 		if (outdated_only) {
 			json_t *lr = NULL;
@@ -1084,8 +1154,12 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 					break;
 				snprintf(t->ev[j].name, sizeof(t->ev[j].name), "%s", jstr(ev, "name"));
 				t->ev[j].status = status_parse(jstr(ev, "status"));
+				t->ev[j].service_side = strcmp(t->ev[j].name, "BlockTraffic") == 0 ||
+							strcmp(t->ev[j].name, "AllowTraffic") == 0;
 				t->ev[j].noop_capable = strcmp(t->ev[j].name, "DownloadBundle") != 0 &&
-							strcmp(t->ev[j].name, "Install") != 0;
+							strcmp(t->ev[j].name, "Install") != 0 && !t->ev[j].service_side;
+				if (t->ev[j].service_side)
+					dp->traffic = true;
 				t->nev = (int)j + 1;
 				if (t->ev[j].status == ST_INPROGRESS)
 					t->cur = (int)j;
@@ -1187,6 +1261,26 @@ static void job_run(void *arg)
 	snprintf(in->dep, sizeof(in->dep), "%s", j->dep);
 	snprintf(in->app, sizeof(in->app), "%s", j->app);
 	snprintf(in->group, sizeof(in->group), "%s", j->group);
+	if (j->type == IN_TRAFFIC) {
+		struct traffic_group *g = NULL;
+		struct rollout_error terr = {.size = sizeof(terr)};
+		int r = traffic_group_parse(e->d->plugins, j->group_json ? j->group_json : "{}", &g, &terr);
+		if (r == 0)
+			r = j->block ? traffic_block(g, j->target, TRAFFIC_DRAIN_TIMEOUT_MS, &terr)
+				     : traffic_allow(g, j->target, &terr);
+		traffic_group_free(g);
+		snprintf(in->target, sizeof(in->target), "%s", j->target);
+		in->ev = j->ev;
+		in->ok = r == 0;
+		if (r < 0) {
+			snprintf(in->errcode, sizeof(in->errcode), "%s",
+				 terr.code[0] ? terr.code : "ELASTIC_LOAD_BALANCING_INVALID");
+			snprintf(in->errmsg, sizeof(in->errmsg), "%s", terr.message[0] ? terr.message : strerror(-r));
+		}
+		json_decref(all);
+		all = NULL;
+		goto done;
+	}
 	if (j->revision_json && !bundle_free_revision(j->revision_json)) {
 		struct cached_bundle cb;
 		int rb = bundles_ensure(e->d, j->revision_json, &cb, in->errcode, sizeof(in->errcode), in->errmsg,
@@ -1523,6 +1617,9 @@ static void apply(struct engine *e, struct eng_input *in)
 		break;
 	case IN_ALARM:
 		on_alarm_input(e, in);
+		break;
+	case IN_TRAFFIC:
+		on_traffic(e, in);
 		break;
 	}
 }

@@ -33,6 +33,7 @@ struct eng_event {
 	char name[32];
 	int status;
 	bool noop_capable;
+	bool service_side; /* BlockTraffic / AllowTraffic: run by the daemon */
 };
 
 struct eng_target {
@@ -72,6 +73,8 @@ struct eng_dep {
 	char bundle_sha[65];
 	uint64_t bundle_size;
 	bool ignore_stop_failures;
+	bool traffic;	      /* in-place WITH_TRAFFIC_CONTROL: 13 events per target */
+	char fail_code[64];   /* errorInformation code of a failure that is not a hook's */
 	const char *feb; /* fileExistsBehavior, borrowed from row */
 };
 
@@ -122,7 +125,7 @@ struct engine {
 };
 
 /* Inputs to the engine thread. */
-enum { IN_CREATED, IN_CALL, IN_RESOLVED, IN_STOP, IN_INSTANCES, IN_AUTOUPDATE, IN_ALARM };
+enum { IN_CREATED, IN_CALL, IN_RESOLVED, IN_STOP, IN_INSTANCES, IN_AUTOUPDATE, IN_ALARM, IN_TRAFFIC };
 
 /* A trigger notification (daemon/triggers.h), queued once committed. */
 struct eng_fire {
@@ -157,6 +160,9 @@ struct eng_input {
 	char app[128], group[128];
 	struct eng_stopreq *stop;
 	bool alarm_rollback; /* IN_ALARM: errmsg holds the alarm's message */
+	char target[128];    /* IN_TRAFFIC: the instance, event index, result */
+	int ev;
+	bool ok;
 	bool have_bundle; /* IN_RESOLVED: bundles_ensure succeeded */
 	char sha256[65];
 	uint64_t size;
@@ -171,6 +177,9 @@ struct eng_job {
 	char app[128], group[128];
 	char *group_json;
 	char *revision_json; /* IN_RESOLVED: fetched into the bundle cache first */
+	char target[128];    /* IN_TRAFFIC: block (BlockTraffic) or allow this instance */
+	int ev;
+	bool block;
 };
 
 /* engine.c */
