@@ -564,8 +564,11 @@ static void group_rows(json_t *infos)
 			filters = cli_tags_string(json_object_get(g, "ec2TagFilters"));
 		}
 		snprintf(last_ok, sizeof(last_ok), "%s", cli_json_str(ls, "deploymentId", "-"));
-		snprintf(last_at, sizeof(last_at), "%s %s", cli_json_str(la, "deploymentId", "-"),
-			 cli_json_str(la, "status", ""));
+		if (cli_json_str(la, "deploymentId", NULL))
+			snprintf(last_at, sizeof(last_at), "%s %s", cli_json_str(la, "deploymentId", ""),
+				 cli_json_str(la, "status", ""));
+		else
+			snprintf(last_at, sizeof(last_at), "-");
 		table_add_rowv(t, cli_json_str(g, "deploymentGroupName", "?"),
 			       cli_json_str(g, "deploymentConfigName", "-"), filters,
 			       json_is_true(json_object_get(ar, "enabled")) ? "on" : "off", last_ok, last_at);

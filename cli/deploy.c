@@ -1383,8 +1383,11 @@ int cmd_status(struct cli *c, int argc, char **argv)
 					: strdup("(none yet)");
 			json_t *la = json_object_get(v, "lastAttempt");
 			char last[200], tb[64];
-			snprintf(last, sizeof(last), "%s %s", cli_json_str(la, "deploymentId", "-"),
-				 cli_json_str(la, "status", ""));
+			if (la)
+				snprintf(last, sizeof(last), "%s %s", cli_json_str(la, "deploymentId", "?"),
+					 cli_json_str(la, "status", ""));
+			else
+				snprintf(last, sizeof(last), "-");
 			table_add_rowv(t, k, rev, cli_json_str(v, "deploymentId", "-"),
 				       cli_fmt_time(json_object_get(v, "deployedAt"), tb, sizeof(tb)), last);
 			free(rev);
