@@ -166,6 +166,8 @@ static void send_call(struct httpd *h, struct httpd_call *c)
 		  c->principal.access_key_id ? c->principal.access_key_id : "-");
 	if (!c->req)
 		goto out;
+	if (c->evcon)
+		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
 	oh = evhttp_request_get_output_headers(c->req);
 	evhttp_add_header(oh, "x-amzn-RequestId", c->request_id);
 	for (size_t i = 0; i < c->n_rh; i++)
@@ -615,33 +617,44 @@ static void work_cb(void *arg)
 
 /* ------------------------------------------------------------ routing */
 
+/* Marks c gone (I/O thread): forgets its connection and request, stops
+ * its watch, and returns the on_gone callback to run (NULL when none or
+ * already completed). */
+static httpd_gone_fn mark_gone(struct httpd_call *c, void **ret_arg)
+{
+	httpd_gone_fn fn = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	c->gone = true;
+	if (!c->completed) {
+		fn = c->gone_fn;
+		*ret_arg = c->gone_arg;
+	}
+	pthread_mutex_unlock(&c->lock);
+	c->evcon = NULL;
+	/* The request may be freed with the connection: never touch it again
+	 * (a detached one then leaks, which beats a use after free). */
+	c->req = NULL;
+	if (c->watch) {
+		event_free(c->watch);
+		c->watch = NULL;
+	}
+	return fn;
+}
+
+/* libevent closes a connection whose call is pending. One request is in
+ * flight per connection, so arg is that call. */
 static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
-	struct httpd *h = arg;
+	struct httpd_call *c = arg;
+	void *fa = NULL;
+	httpd_gone_fn fn;
 
-	for (struct httpd_call *c = h->pending; c; c = c->next) {
-		if (c->evcon != evcon || c->gone)
-			continue;
-		httpd_gone_fn fn = NULL;
-		void *fa = NULL;
-		pthread_mutex_lock(&c->lock);
-		c->gone = true;
-		if (!c->completed) {
-			fn = c->gone_fn;
-			fa = c->gone_arg;
-		}
-		pthread_mutex_unlock(&c->lock);
-		c->evcon = NULL;
-		/* The request may be freed with the connection: never touch it
-		 * again (a detached one then leaks, which beats a use after free). */
-		c->req = NULL;
-		if (c->watch) {
-			event_free(c->watch);
-			c->watch = NULL;
-		}
-		if (fn)
-			fn(c, fa);
-	}
+	if (c->evcon != evcon || c->gone)
+		return;
+	fn = mark_gone(c, &fa);
+	if (fn)
+		fn(c, fa);
 }
 
 /* The socket of a call waiting on on_gone became readable: EOF or an error
@@ -649,56 +662,25 @@ static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
 static void watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct httpd_call *c = arg;
-	struct httpd *h = c->h;
 	struct evhttp_connection *evcon = c->evcon;
+	httpd_gone_fn fn;
+	void *fa = NULL;
 	char b;
 	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 
-	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
-		if (n > 0) {
-			event_free(c->watch);
-			c->watch = NULL;
-		}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
-	}
-	if (!evcon) {
+	if (n > 0 || !evcon) {
 		event_free(c->watch);
 		c->watch = NULL;
 		return;
 	}
-	/* Closing the connection frees its requests: forget them first, and
-	 * tell the owners of every call on it. */
+	/* Closing the connection frees its request: forget it first. */
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	struct httpd_call *gone[16];
-	size_t ngone = 0;
-	for (struct httpd_call *p = h->pending; p; p = p->next) {
-		if (p->evcon != evcon)
-			continue;
-		pthread_mutex_lock(&p->lock);
-		p->gone = true;
-		pthread_mutex_unlock(&p->lock);
-		p->evcon = NULL;
-		p->req = NULL;
-		if (p->watch) {
-			event_free(p->watch);
-			p->watch = NULL;
-		}
-		if (ngone < 16)
-			gone[ngone++] = p;
-	}
+	fn = mark_gone(c, &fa);
 	evhttp_connection_free(evcon);
-	for (size_t i = 0; i < ngone; i++) {
-		httpd_gone_fn fn = NULL;
-		void *fa = NULL;
-		pthread_mutex_lock(&gone[i]->lock);
-		if (!gone[i]->completed) {
-			fn = gone[i]->gone_fn;
-			fa = gone[i]->gone_arg;
-		}
-		pthread_mutex_unlock(&gone[i]->lock);
-		if (fn)
-			fn(gone[i], fa);
-	}
+	if (fn)
+		fn(c, fa);
 }
 
 static void make_request_id(char out[37])
@@ -894,10 +876,11 @@ routed:
 	evbuffer_remove(in, c->body, c->body_len);
 	c->body[c->body_len] = '\0';
 
-	evhttp_connection_set_closecb(c->evcon, conn_close_cb, h);
+	evhttp_connection_set_closecb(c->evcon, conn_close_cb, c);
 	pending_add(h, c);
 	if (workpool_submit(h->d->pool, work_cb, c) < 0) {
 		pending_del(h, c);
+		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
 		c->req = NULL;
 		call_free(c);
 		quick_reply(req, 503, "ServiceUnavailableException", "the daemon is shutting down; retry later");
@@ -1066,6 +1049,8 @@ struct httpd *httpd_free(struct httpd *h)
 			    c->op ? c->op : c->path);
 		pending_del(h, c);
 		/* c may still be referenced by a buggy owner; leak rather than free. */
+		if (c->evcon)
+			evhttp_connection_set_closecb(c->evcon, NULL, NULL);
 		c->req = NULL;
 		if (c->watch) {
 			event_free(c->watch);
