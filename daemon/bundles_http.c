@@ -32,6 +32,7 @@
 #define UPLOAD_PART_SIZE HTTPD_MAX_BODY
 #endif
 #define UPLOAD_IDLE_S 3600
+#define UPLOAD_MAX_OPEN 16 /* unfinished uploads at once */
 
 static void get_bundle(struct httpd_call *call, void *userdata)
 {
@@ -274,6 +275,19 @@ static void upload_start(struct httpd_call *call, struct bcache *c)
 	u->last_ms = rd_mono_ms();
 	pthread_mutex_lock(&uploads_lock);
 	uploads_expire();
+	{
+		size_t open_n = 0;
+		for (struct upload *o = uploads; o; o = o->next)
+			open_n++;
+		if (open_n >= UPLOAD_MAX_OPEN) {
+			pthread_mutex_unlock(&uploads_lock);
+			httpd_call_error(call, "LimitExceededException",
+					 "%d uploads are already in progress; finish them or wait an hour for idle ones "
+					 "to expire",
+					 UPLOAD_MAX_OPEN);
+			goto out;
+		}
+	}
 	u->next = uploads;
 	uploads = u;
 	pthread_mutex_unlock(&uploads_lock);

@@ -201,3 +201,19 @@ def test_upload_registers_revision(cached):
     assert rev in r["revisions"]
     st, r = tp.api(d, "GetApplicationRevision", {"applicationName": "web", "revision": rev})
     assert st == 200 and r["revisionInfo"]["description"] == "Uploaded to rolloutd", r
+
+
+def test_upload_concurrency_cap(cached):
+    d, _ = cached
+    ids = []
+    for i in range(16):
+        st, r = upload(d, d.admin, b"x%d" % i)
+        assert st == 200, r
+        ids.append(r["uploadId"])
+    st, r = upload(d, d.admin, b"one too many")
+    assert st == 400 and r["__type"] == "LimitExceededException"
+    # finishing one frees a slot (it fails pre-flight, which also ends it)
+    st, _, b = signed(d, d.admin, "PUT", "/bundles/uploads/%s?offset=0" % ids[0], body=b"x0", service="codedeploy")
+    assert st == 400
+    st, r = upload(d, d.admin, b"now it fits")
+    assert st == 200, r
