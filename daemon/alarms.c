@@ -29,6 +29,7 @@ struct watched_alarm {
 	int64_t interval_ms;
 	int64_t next_due; /* monotonic ms */
 	int last_state;	  /* 0 never polled, enum rollout_alarm_state, or -1 poll failed */
+	bool insufficient_continue; /* on_insufficient_data: continue */
 };
 
 struct watch {
@@ -166,6 +167,16 @@ static int resolve(struct rd_daemon *d, const char *name, const struct plugin **
 	*ret_plugin = p;
 	*ret_settings = copy;
 	return 0;
+}
+
+static bool insufficient_continue_of(const char *settings_json)
+{
+	json_t *j = json_loads(settings_json, 0, NULL);
+	const char *s = json_string_value(json_object_get(j, "on_insufficient_data"));
+	bool r = s && strcmp(s, "continue") == 0;
+
+	json_decref(j);
+	return r;
 }
 
 static int64_t interval_of(const char *settings_json, int64_t def)
@@ -311,8 +322,9 @@ static bool poll_due(struct watch *w, int64_t now, char *msg, size_t msglen)
 				 a->name, reason);
 			return true;
 		}
-		if (st == ROLLOUT_ALARM_OK || w->ignore_failure)
-			continue;
+		if (st == ROLLOUT_ALARM_OK || w->ignore_failure ||
+		    (st == ROLLOUT_ALARM_INSUFFICIENT_DATA && a->insufficient_continue))
+			continue; /* logged above on every change */
 		if (st == ROLLOUT_ALARM_INSUFFICIENT_DATA)
 			snprintf(msg, msglen,
 				 "Alarm %s has INSUFFICIENT_DATA: %s. The deployment was stopped because the alarm "
@@ -424,8 +436,10 @@ int alarms_watch_start(struct rd_daemon *d, const char *deployment_id, const cha
 		r = resolve(d, name, &a->plugin, &a->settings_json, err, sizeof(err));
 		if (r == -ENOMEM)
 			goto fail;
-		if (r == 0)
+		if (r == 0) {
 			a->interval_ms = interval_of(a->settings_json, def);
+			a->insufficient_continue = insufficient_continue_of(a->settings_json);
+		}
 		/* an unresolved name is retried at each poll: a failed poll */
 	}
 	if (w->n == 0) {

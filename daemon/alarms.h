@@ -15,6 +15,8 @@
  *  - a failed poll (plugin error, unknown alarm) or INSUFFICIENT_DATA stops it
  *    too, unless ignorePollAlarmFailure is true (then it is logged, once per
  *    change, and polling goes on) -- INSUFFICIENT_DATA never passes silently;
+ *    an alarm defined with `on_insufficient_data: continue` lets its
+ *    INSUFFICIENT_DATA go on (logged) as CodeDeploy treats CloudWatch's;
  *  - a disabled configuration (enabled false, or no alarms) is not polled.
  *
  * ENGINE INTEGRATION (daemon/engine.c; exact places):

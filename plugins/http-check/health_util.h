@@ -5,7 +5,7 @@
  * Alarm settings arrive as the JSON text of the alarm's map under `alarms:`
  * (scalars as strings). Every alarm map also carries the keys the daemon
  * itself reads (daemon/alarms.c): `plugin`, `interval`, `description`,
- * `gate`, `gate_timeout`; plugins accept them (and check their values, so a
+ * `gate`, `gate_timeout`, `on_insufficient_data`; plugins accept them (and check their values, so a
  * bad one is refused at start) but otherwise ignore them. */
 #pragma once
 
@@ -21,7 +21,7 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
-#define HU_COMMON_KEYS "plugin", "interval", "description", "gate", "gate_timeout"
+#define HU_COMMON_KEYS "plugin", "interval", "description", "gate", "gate_timeout", "on_insufficient_data"
 
 /* Parses settings_json into an object. */
 static inline int hu_settings(const char *alarm, const char *settings_json, json_t **ret, struct rollout_error *err)
@@ -90,7 +90,7 @@ static inline int hu_known_keys(const char *alarm, const json_t *o, const char *
 				n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", allowed[i]);
 			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
 						 "alarm %s: unknown setting '%s' (accepted: %s, plugin, interval, "
-						 "description, gate, gate_timeout)",
+						 "description, gate, gate_timeout, on_insufficient_data)",
 						 alarm, k, list);
 		}
 	}
@@ -115,6 +115,14 @@ static inline int hu_known_keys(const char *alarm, const json_t *o, const char *
 						 "alarm %s: gate_timeout '%s' is not a duration up to 1h (write e.g. "
 						 "30s)",
 						 alarm, s ? s : "(not a value)");
+	}
+	v = json_object_get(o, "on_insufficient_data");
+	if (v) {
+		const char *s = json_string_value(v);
+		if (!s || (strcmp(s, "stop") && strcmp(s, "continue")))
+			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
+						 "alarm %s: on_insufficient_data must be stop (default) or continue",
+						 alarm);
 	}
 	v = json_object_get(o, "gate");
 	if (v) {

@@ -66,6 +66,19 @@ def test_insufficient_data_does_not_pass_silently(tmp_path, prom):
     r = w.result()
     assert r == {"fired": False}
     assert "alarm silent (prometheus) is INSUFFICIENT_DATA" in w.stderr, w.stderr
+    # on_insufficient_data: continue -- only that alarm's INSUFFICIENT_DATA goes on
+    cfg = write_config(tmp_path, {"prometheus": {"url": prom.url}}, alarms={
+        "silent": {"plugin": "prometheus", "query": "app_not_exported_total", "threshold": "0",
+                   "interval": "200ms", "on_insufficient_data": "continue"},
+        "broken": {"plugin": "prometheus", "query": "sum((", "interval": "200ms",
+                   "on_insufficient_data": "continue"}}, name="r2.yml")
+    w = Watch(cfg, group_doc(["silent"]), seconds=2)
+    assert w.result() == {"fired": False}
+    assert "alarm silent (prometheus) is INSUFFICIENT_DATA" in w.stderr, w.stderr
+    # ... a failed poll still stops it
+    w = Watch(cfg, group_doc(["broken"]), seconds=10)
+    r = w.result()
+    assert r["fired"] and "Could not poll alarm broken" in r["message"], r
 
 
 def test_disabled_and_override(tmp_path, prom):
