@@ -27,8 +27,8 @@ struct watched_alarm {
 	const struct plugin *plugin; /* NULL: no definition and no fallback */
 	char *settings_json;	     /* owned copy */
 	int64_t interval_ms;
-	int64_t next_due; /* monotonic ms */
-	int last_state;	  /* 0 never polled, enum rollout_alarm_state, or -1 poll failed */
+	int64_t next_due;	    /* monotonic ms */
+	int last_state;		    /* 0 never polled, enum rollout_alarm_state, or -1 poll failed */
 	bool insufficient_continue; /* on_insufficient_data: continue */
 };
 
@@ -50,10 +50,10 @@ struct watch {
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC; broadcast on every stop */
-	struct watch *list; /* running watches */
-	struct watch *dead; /* stopped; joined and freed once exited */
+	struct watch *list;  /* running watches */
+	struct watch *dead;  /* stopped; joined and freed once exited */
 	pthread_once_t once;
-} M = { .lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT };
+} M = {.lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT};
 
 static void module_init(void)
 {
@@ -193,16 +193,16 @@ static int64_t interval_of(const char *settings_json, int64_t def)
 
 /* Runs one check. 0 with *ret_state, or negative errno; reason filled either way. */
 static int run_check(struct rd_daemon *d, const char *dep_id, const char *app, const char *group,
-		     const struct plugin *p, const char *name, const char *settings_json, int *ret_state,
-		     char *reason, size_t reasonlen)
+		     const struct plugin *p, const char *name, const char *settings_json, int *ret_state, char *reason,
+		     size_t reasonlen)
 {
-	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(
-		.deployment_id = dep_id, .application_name = app && *app ? app : NULL,
-		.deployment_group_name = group && *group ? group : NULL, .compute_platform = "Server",
-		.region = d && d->cfg ? d->cfg->region : "us-east-1",
-		.account_id = d && d->cfg ? d->cfg->account_id : "000000000000");
-	struct rollout_alarm_result res = { .size = sizeof(res) };
-	struct rollout_error e = { .size = sizeof(e) };
+	struct rollout_deployment dep =
+	    ROLLOUT_DEPLOYMENT_INIT(.deployment_id = dep_id, .application_name = app && *app ? app : NULL,
+				    .deployment_group_name = group && *group ? group : NULL,
+				    .compute_platform = "Server", .region = d && d->cfg ? d->cfg->region : "us-east-1",
+				    .account_id = d && d->cfg ? d->cfg->account_id : "000000000000");
+	struct rollout_alarm_result res = {.size = sizeof(res)};
+	struct rollout_error e = {.size = sizeof(e)};
 	int r;
 
 	r = p->desc->ops.health->check(p->state, &dep, name, settings_json, &res, &e);
@@ -311,14 +311,15 @@ static bool poll_due(struct watch *w, int64_t now, char *msg, size_t msglen)
 		if (r < 0)
 			st = -1;
 		if (st != a->last_state)
-			rd_logt(st == ROLLOUT_ALARM_OK ? LOG_INFO : LOG_WARNING, TAG, "%s: alarm %s (%s) is %s: %s", w->id,
-				a->name, a->plugin ? a->plugin->name : "undefined", state_name(st), reason);
+			rd_logt(st == ROLLOUT_ALARM_OK ? LOG_INFO : LOG_WARNING, TAG, "%s: alarm %s (%s) is %s: %s",
+				w->id, a->name, a->plugin ? a->plugin->name : "undefined", state_name(st), reason);
 		pthread_mutex_lock(&M.lock);
 		a->last_state = st;
 		pthread_mutex_unlock(&M.lock);
 		if (st == ROLLOUT_ALARM_ALARM) {
-			snprintf(msg, msglen, "Alarm %s is in ALARM state: %s. The deployment was stopped because of an "
-					      "active alarm (alarmConfiguration of the deployment group).",
+			snprintf(msg, msglen,
+				 "Alarm %s is in ALARM state: %s. The deployment was stopped because of an "
+				 "active alarm (alarmConfiguration of the deployment group).",
 				 a->name, reason);
 			return true;
 		}
@@ -462,8 +463,7 @@ int alarms_watch_start(struct rd_daemon *d, const char *deployment_id, const cha
 	M.list = w;
 	pthread_mutex_unlock(&M.lock);
 	rd_logt(LOG_INFO, TAG, "%s: polling %zu alarm(s)%s%s", deployment_id, w->n,
-		w->ignore_failure ? ", ignoring poll failures" : "",
-		w->rollback ? ", rollback on alarm" : "");
+		w->ignore_failure ? ", ignoring poll failures" : "", w->rollback ? ", rollback on alarm" : "");
 	return 0;
 fail:
 	watch_free(w);

@@ -22,11 +22,12 @@ int store_trigger_delivery_insert(struct store *st, const struct store_trigger_d
 	r = store_conn_get(st, &c);
 	if (r < 0)
 		return r;
-	r = store_prep(c,
-		       "INSERT INTO trigger_deliveries (deployment_id, instance_id, event, trigger_name, target, status,"
-		       " attempts, subject, message, create_time, update_time)"
-		       " VALUES (?, ?, ?, ?, ?, 'Pending', 0, ?, ?, ?, ?)",
-		       &s);
+	r = store_prep(
+	    c,
+	    "INSERT INTO trigger_deliveries (deployment_id, instance_id, event, trigger_name, target, status,"
+	    " attempts, subject, message, create_time, update_time)"
+	    " VALUES (?, ?, ?, ?, ?, 'Pending', 0, ?, ?, ?, ?)",
+	    &s);
 	if (r == 0) {
 		store_bind_text(s, 1, td->deployment_id);
 		store_bind_text(s, 2, td->instance_id);

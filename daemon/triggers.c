@@ -27,9 +27,17 @@
 #define ATTEMPT_TIMEOUT_MS 10000
 #define MAX_DELAY_MS 60000
 
-static const char *const events[] = { "DeploymentStart",  "DeploymentSuccess", "DeploymentFailure", "DeploymentStop",
-				      "DeploymentRollback", "DeploymentReady", "InstanceStart",	    "InstanceSuccess",
-				      "InstanceFailure",  "InstanceReady",	NULL };
+static const char *const events[] = {"DeploymentStart",
+				     "DeploymentSuccess",
+				     "DeploymentFailure",
+				     "DeploymentStop",
+				     "DeploymentRollback",
+				     "DeploymentReady",
+				     "InstanceStart",
+				     "InstanceSuccess",
+				     "InstanceFailure",
+				     "InstanceReady",
+				     NULL};
 
 struct delivery {
 	struct delivery *next;
@@ -48,7 +56,7 @@ static struct {
 	size_t in_flight;
 	bool thread_started, quit;
 	pthread_t thread;
-} T = { .lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT };
+} T = {.lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT};
 
 static void module_init(void)
 {
@@ -124,8 +132,8 @@ int triggers_message(const char *event, const char *trigger_name, const char *re
 
 	app = json_string_value(json_object_get(group_doc, "applicationName"));
 	m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "region", region ? region : "", "accountId",
-		      account_id ? account_id : "", "eventTriggerName", trigger_name ? trigger_name : "",
-		      "eventType", event, "applicationName", app ? app : "", "deploymentGroupName",
+		      account_id ? account_id : "", "eventTriggerName", trigger_name ? trigger_name : "", "eventType",
+		      event, "applicationName", app ? app : "", "deploymentGroupName",
 		      json_string_value(json_object_get(group_doc, "deploymentGroupName")) ?: "");
 	if (!m)
 		return -ENOMEM;
@@ -221,11 +229,10 @@ static void xml_text(const char *xml, const char *tag, char *out, size_t outlen)
 /* 0 delivered; 1 retry later; negative: give up. err / response filled. */
 static int deliver_sns(const struct delivery *x, char *response, size_t rlen, char *err, size_t errlen)
 {
-	struct aws_cred_options o = { 0 };
+	struct aws_cred_options o = {0};
 	struct aws_credentials *creds = NULL;
 	struct http_response *resp = NULL;
-	static const char *const headers[] = { "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
-					       NULL };
+	static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL};
 	char region[64], url[1024], cerr[512], code[128], msg[512];
 	const char *ep;
 	char *body = NULL, *e_arn = NULL, *e_sub = NULL, *e_msg = NULL;
@@ -233,8 +240,9 @@ static int deliver_sns(const struct delivery *x, char *response, size_t rlen, ch
 	int r;
 
 	if (triggers_sns_region(x->target, region, sizeof(region)) < 0) {
-		snprintf(err, errlen, "'%s' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC) nor an http(s) "
-				      "URL; fix the triggerTargetArn of trigger %s",
+		snprintf(err, errlen,
+			 "'%s' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC) nor an http(s) "
+			 "URL; fix the triggerTargetArn of trigger %s",
 			 x->target, x->trigger_name);
 		return -EINVAL;
 	}
@@ -264,16 +272,16 @@ static int deliver_sns(const struct delivery *x, char *response, size_t rlen, ch
 		r = 1;
 		goto out;
 	}
-	struct http_request req = { .method = "POST",
-				    .url = url,
-				    .headers = headers,
-				    .body = body,
-				    .body_len = strlen(body),
-				    .timeout_ms = ATTEMPT_TIMEOUT_MS,
-				    .max_body = 1 << 20,
-				    .aws_service = "sns",
-				    .aws_region = region,
-				    .aws_creds = creds };
+	struct http_request req = {.method = "POST",
+				   .url = url,
+				   .headers = headers,
+				   .body = body,
+				   .body_len = strlen(body),
+				   .timeout_ms = ATTEMPT_TIMEOUT_MS,
+				   .max_body = 1 << 20,
+				   .aws_service = "sns",
+				   .aws_region = region,
+				   .aws_creds = creds};
 	r = http_perform(&req, &resp, err, errlen);
 	if (r < 0) {
 		r = 1;
@@ -307,8 +315,8 @@ static int deliver_webhook(const struct delivery *x, char *response, size_t rlen
 {
 	struct http_response *resp = NULL;
 	char h_event[128], h_id[64], h_sig[128];
-	const char *headers[] = { "Content-Type: application/json", "User-Agent: rolloutd-trigger", h_event, h_id,
-				  NULL, NULL };
+	const char *headers[] = {
+	    "Content-Type: application/json", "User-Agent: rolloutd-trigger", h_event, h_id, NULL, NULL};
 	const char *secret = getenv("ROLLOUTD_WEBHOOK_SECRET");
 	int r;
 
@@ -319,8 +327,8 @@ static int deliver_webhook(const struct delivery *x, char *response, size_t rlen
 		unsigned char mac[32];
 		size_t maclen = 0;
 		char hex[65];
-		if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret), (const unsigned char *)x->message,
-			       strlen(x->message), mac, sizeof(mac), &maclen) ||
+		if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret),
+			       (const unsigned char *)x->message, strlen(x->message), mac, sizeof(mac), &maclen) ||
 		    maclen != sizeof(mac)) {
 			snprintf(err, errlen, "cannot compute the webhook signature (OpenSSL HMAC failed)");
 			return 1;
@@ -329,13 +337,13 @@ static int deliver_webhook(const struct delivery *x, char *response, size_t rlen
 		snprintf(h_sig, sizeof(h_sig), "X-Rolloutd-Signature: sha256=%s", hex);
 		headers[4] = h_sig;
 	}
-	struct http_request req = { .method = "POST",
-				    .url = x->target,
-				    .headers = headers,
-				    .body = x->message,
-				    .body_len = strlen(x->message),
-				    .timeout_ms = ATTEMPT_TIMEOUT_MS,
-				    .max_body = 64 * 1024 };
+	struct http_request req = {.method = "POST",
+				   .url = x->target,
+				   .headers = headers,
+				   .body = x->message,
+				   .body_len = strlen(x->message),
+				   .timeout_ms = ATTEMPT_TIMEOUT_MS,
+				   .max_body = 64 * 1024};
 	r = http_perform(&req, &resp, err, errlen);
 	if (r < 0)
 		return r == -EINVAL ? r : 1;
@@ -357,13 +365,13 @@ static void record(struct delivery *x, const char *status, const char *err, cons
 	if (!x->d || !x->d->store)
 		return;
 	if (x->id == 0) {
-		struct store_trigger_delivery td = { .deployment_id = x->deployment_id,
-						     .instance_id = x->instance_id,
-						     .event = x->event,
-						     .trigger_name = x->trigger_name,
-						     .target = x->target,
-						     .subject = x->subject,
-						     .message = x->message };
+		struct store_trigger_delivery td = {.deployment_id = x->deployment_id,
+						    .instance_id = x->instance_id,
+						    .event = x->event,
+						    .trigger_name = x->trigger_name,
+						    .target = x->target,
+						    .subject = x->subject,
+						    .message = x->message};
 		r = store_trigger_delivery_insert(x->d->store, &td, &x->id);
 		if (r < 0) {
 			rd_logt(LOG_ERR, TAG, "cannot record the delivery of %s to %s: %s", x->event, x->target,
@@ -566,8 +574,8 @@ int triggers_fire_status(struct rd_daemon *d, const char *event, const json_t *g
 		up[n++] = (char)toupper((unsigned char)*p);
 	}
 	up[n] = '\0';
-	info = json_pack("{s:s,s:s,s:I}", "deploymentId", deployment_id ? deployment_id : "", "status", up,
-			 "eventTime", (json_int_t)(rd_wall_ms() / 1000));
+	info = json_pack("{s:s,s:s,s:I}", "deploymentId", deployment_id ? deployment_id : "", "status", up, "eventTime",
+			 (json_int_t)(rd_wall_ms() / 1000));
 	if (!info)
 		return -ENOMEM;
 	if (instance_id)
@@ -575,8 +583,9 @@ int triggers_fire_status(struct rd_daemon *d, const char *event, const json_t *g
 	if (instance_status)
 		json_object_set_new(info, "instanceStatus", json_string(instance_status));
 	if (error_code)
-		json_object_set_new(info, "errorInformation",
-				    json_pack("{s:s,s:s}", "code", error_code, "message", error_message ? error_message : ""));
+		json_object_set_new(
+		    info, "errorInformation",
+		    json_pack("{s:s,s:s}", "code", error_code, "message", error_message ? error_message : ""));
 	r = triggers_fire(d, event, group_doc, info);
 	json_decref(info);
 	return r;

@@ -39,17 +39,17 @@ struct cw {
 };
 
 static const struct rollout_option cw_options[] = {
-	ROLLOUT_AWS_OPTIONS,
-	{ .name = "timeout",
-	  .type = ROLLOUT_OPT_DURATION,
-	  .offset = offsetof(struct cw, timeout_ms),
-	  .min = 100,
-	  .max = 120000,
-	  .def = "10s" },
-	ROLLOUT_OPTION_END,
+    ROLLOUT_AWS_OPTIONS,
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct cw, timeout_ms),
+     .min = 100,
+     .max = 120000,
+     .def = "10s"},
+    ROLLOUT_OPTION_END,
 };
 
-static const char *const cw_keys[] = { "alarm_name", NULL };
+static const char *const cw_keys[] = {"alarm_name", NULL};
 
 /* The text of the first <tag>...</tag> in xml, entities decoded. */
 static int cw_xml_text(const char *xml, const char *tag, char *out, size_t outlen)
@@ -69,7 +69,7 @@ static int cw_xml_text(const char *xml, const char *tag, char *out, size_t outle
 		static const struct {
 			const char *ent;
 			char c;
-		} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' }, { "&apos;", '\'' } };
+		} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
 		bool done = false;
 		if (*p == '&')
 			for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !done; i++)
@@ -99,17 +99,17 @@ int cw_parse(const char *alarm, const char *cw_name, long status, const char *bo
 			snprintf(code, sizeof(code), "HTTP %ld", status);
 		if (cw_xml_text(body, "Message", msg, sizeof(msg)) < 0)
 			msg[0] = '\0';
-		return rollout_error_set(err, status == 403 || status == 401 ? -EACCES : -EIO, "CLOUDWATCH_ERROR",
-					 "alarm %s: CloudWatch DescribeAlarms failed: %s%s%s%s", alarm, code,
-					 msg[0] ? ": " : "", msg,
-					 status == 403 ? " (check the credentials and cloudwatch:DescribeAlarms permission)"
-						       : "");
+		return rollout_error_set(
+		    err, status == 403 || status == 401 ? -EACCES : -EIO, "CLOUDWATCH_ERROR",
+		    "alarm %s: CloudWatch DescribeAlarms failed: %s%s%s%s", alarm, code, msg[0] ? ": " : "", msg,
+		    status == 403 ? " (check the credentials and cloudwatch:DescribeAlarms permission)" : "");
 	}
 	if (cw_xml_text(body, "StateValue", state, sizeof(state)) < 0)
-		return rollout_error_set(err, -ENOENT, "CLOUDWATCH_ALARM_MISSING",
-					 "alarm %s: CloudWatch has no alarm named '%s'; create it, or define '%s' under "
-					 "alarms: in the daemon config, or fix the group's alarmConfiguration",
-					 alarm, cw_name, alarm);
+		return rollout_error_set(
+		    err, -ENOENT, "CLOUDWATCH_ALARM_MISSING",
+		    "alarm %s: CloudWatch has no alarm named '%s'; create it, or define '%s' under "
+		    "alarms: in the daemon config, or fix the group's alarmConfiguration",
+		    alarm, cw_name, alarm);
 	if (cw_xml_text(body, "StateReason", reason, sizeof(reason)) < 0)
 		reason[0] = '\0';
 	if (strcmp(state, "OK") == 0)
@@ -195,8 +195,8 @@ static int cw_check(void *state, const struct rollout_deployment *dep, const cha
 {
 	struct cw *s = state;
 	struct rollout_http_response *resp = NULL;
-	static const char *const headers[] = { "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
-					       "Accept: text/xml", NULL };
+	static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8",
+					      "Accept: text/xml", NULL};
 	char url[1200], body[1024], herr[512];
 	const char *name, *region;
 	size_t n;
@@ -215,13 +215,14 @@ static int cw_check(void *state, const struct rollout_deployment *dep, const cha
 	n = (size_t)snprintf(body, sizeof(body), "Action=DescribeAlarms&Version=2010-08-01&AlarmNames.member.1=");
 	if ((r = hu_urlencode(body, sizeof(body), &n, name)) < 0)
 		goto out;
-	struct rollout_http_request req = ROLLOUT_HTTP_REQUEST_INIT(
-		.method = "POST", .url = url, .headers = headers, .body = body, .body_len = n,
-		.timeout_ms = s->timeout_ms, .max_body = 1 << 20, .aws_service = "monitoring", .aws_region = region);
+	struct rollout_http_request req =
+	    ROLLOUT_HTTP_REQUEST_INIT(.method = "POST", .url = url, .headers = headers, .body = body, .body_len = n,
+				      .timeout_ms = s->timeout_ms, .max_body = 1 << 20, .aws_service = "monitoring",
+				      .aws_region = region);
 	r = s->host->http_request(s->h, &req, &resp, herr, sizeof(herr));
 	if (r < 0) {
-		r = rollout_error_set(err, r, "CLOUDWATCH_UNREACHABLE", "alarm %s: cannot reach CloudWatch at %.200s: %s",
-				      alarm, url, herr);
+		r = rollout_error_set(err, r, "CLOUDWATCH_UNREACHABLE",
+				      "alarm %s: cannot reach CloudWatch at %.200s: %s", alarm, url, herr);
 		goto out;
 	}
 	r = cw_parse(alarm, name, s->host->http_status(resp), s->host->http_body(resp, NULL), res, err);
@@ -232,12 +233,12 @@ out:
 	return r;
 }
 
-static const struct rollout_health_ops cw_ops = ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = cw_validate_alarm,
-									 .check = cw_check);
+static const struct rollout_health_ops cw_ops =
+    ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = cw_validate_alarm, .check = cw_check);
 
-static const struct rollout_plugin cw_plugin = ROLLOUT_PLUGIN_INIT(
-	ROLLOUT_KIND_HEALTH, .name = "cloudwatch", .version = "1.0.0",
-	.description = "alarm state of a CloudWatch alarm (DescribeAlarms, SigV4)", .init = cw_init,
-	.destroy = cw_destroy, .ops.health = &cw_ops);
+static const struct rollout_plugin cw_plugin =
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_HEALTH, .name = "cloudwatch", .version = "1.0.0",
+			.description = "alarm state of a CloudWatch alarm (DescribeAlarms, SigV4)", .init = cw_init,
+			.destroy = cw_destroy, .ops.health = &cw_ops);
 
 ROLLOUT_PLUGIN_EXPORT(cw_plugin)

@@ -72,7 +72,7 @@ static inline int hu_parse_duration(const char *s, int64_t *ret_ms)
 static inline int hu_known_keys(const char *alarm, const json_t *o, const char *const *allowed,
 				struct rollout_error *err)
 {
-	static const char *const common[] = { HU_COMMON_KEYS, NULL };
+	static const char *const common[] = {HU_COMMON_KEYS, NULL};
 	const char *k;
 	json_t *v;
 
@@ -101,10 +101,11 @@ static inline int hu_known_keys(const char *alarm, const json_t *o, const char *
 		int64_t ms;
 		const char *s = json_string_value(v);
 		if (!s || hu_parse_duration(s, &ms) < 0 || ms < 100 || ms > 3600 * 1000)
-			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
-						 "alarm %s: interval '%s' is not a duration between 100ms and 1h (write "
-						 "e.g. 10s)",
-						 alarm, s ? s : "(not a value)");
+			return rollout_error_set(
+			    err, -EINVAL, "INVALID_ALARM_CONFIG",
+			    "alarm %s: interval '%s' is not a duration between 100ms and 1h (write "
+			    "e.g. 10s)",
+			    alarm, s ? s : "(not a value)");
 	}
 	v = json_object_get(o, "gate_timeout");
 	if (v) {
@@ -191,8 +192,8 @@ static inline int hu_number(const char *alarm, const json_t *o, const char *key,
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || *end || !isfinite(v))
-		return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
-					 "alarm %s: '%s: %s' is not a number", alarm, key, s);
+		return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG", "alarm %s: '%s: %s' is not a number",
+					 alarm, key, s);
 	*ret = v;
 	*ret_set = true;
 	return 0;
@@ -217,8 +218,8 @@ static inline int hu_int(const char *alarm, const json_t *o, const char *key, lo
 	v = strtoll(s, &end, 10);
 	if (errno || end == s || *end || v < min || v > max)
 		return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
-					 "alarm %s: '%s: %s' is not a whole number between %lld and %lld", alarm, key, s,
-					 min, max);
+					 "alarm %s: '%s: %s' is not a whole number between %lld and %lld", alarm, key,
+					 s, min, max);
 	*ret = v;
 	return 0;
 }

@@ -37,18 +37,18 @@ struct hc {
 };
 
 static const struct rollout_option hc_options[] = {
-	{ .name = "timeout",
-	  .type = ROLLOUT_OPT_DURATION,
-	  .offset = offsetof(struct hc, timeout_ms),
-	  .min = 100,
-	  .max = 60000,
-	  .def = "5s",
-	  .help = "default per-request timeout of http-check alarms" },
-	ROLLOUT_OPTION_END,
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct hc, timeout_ms),
+     .min = 100,
+     .max = 60000,
+     .def = "5s",
+     .help = "default per-request timeout of http-check alarms"},
+    ROLLOUT_OPTION_END,
 };
 
-static const char *const hc_keys[] = { "url",	  "hosts",   "expected_status", "body_match",
-				       "timeout", "unreachable", "instance",	    NULL };
+static const char *const hc_keys[] = {"url",	 "hosts",	"expected_status", "body_match",
+				      "timeout", "unreachable", "instance",	   NULL};
 
 /* One parsed alarm. Strings are borrowed from `settings`. */
 struct hc_alarm {
@@ -195,7 +195,8 @@ static int hc_alarm_parse(const struct hc *s, const char *alarm, const char *set
 	r = -EINVAL;
 	if (!a->url) {
 		rollout_error_set(err, r, "INVALID_ALARM_CONFIG",
-				  "alarm %s: missing 'url': give the URL to GET, e.g. http://{host}:8080/health", alarm);
+				  "alarm %s: missing 'url': give the URL to GET, e.g. http://{host}:8080/health",
+				  alarm);
 		goto fail;
 	}
 	if (!hu_is_http_url(a->url) || strlen(a->url) > 2048) {
@@ -220,7 +221,8 @@ static int hc_alarm_parse(const struct hc *s, const char *alarm, const char *set
 			char m[256];
 			regerror(rc, &re, m, sizeof(m));
 			rollout_error_set(err, r, "INVALID_ALARM_CONFIG",
-					  "alarm %s: body_match is not a valid extended regular expression: %s", alarm, m);
+					  "alarm %s: body_match is not a valid extended regular expression: %s", alarm,
+					  m);
 			goto fail;
 		}
 		regfree(&re);
@@ -256,10 +258,11 @@ static int hc_alarm_parse(const struct hc *s, const char *alarm, const char *set
 		goto fail;
 	}
 	if (hc_has_placeholder(a->url) && !a->hosts && !a->instance) {
-		rollout_error_set(err, r, "INVALID_ALARM_CONFIG",
-				  "alarm %s: url has a {host} placeholder but no 'hosts: [...]' to poll; list the hosts "
-				  "(the per-instance gate fills it in itself)",
-				  alarm);
+		rollout_error_set(
+		    err, r, "INVALID_ALARM_CONFIG",
+		    "alarm %s: url has a {host} placeholder but no 'hosts: [...]' to poll; list the hosts "
+		    "(the per-instance gate fills it in itself)",
+		    alarm);
 		goto fail;
 	}
 	return 0;
@@ -307,8 +310,8 @@ static int hc_probe(struct hc *s, const struct hc_alarm *a, const regex_t *re, c
 		    size_t rlen)
 {
 	struct rollout_http_response *resp = NULL;
-	struct rollout_http_request req = ROLLOUT_HTTP_REQUEST_INIT(.url = url, .timeout_ms = a->timeout_ms,
-								     .max_body = 1 << 20);
+	struct rollout_http_request req =
+	    ROLLOUT_HTTP_REQUEST_INIT(.url = url, .timeout_ms = a->timeout_ms, .max_body = 1 << 20);
 	char herr[512];
 	const char *body;
 	size_t blen;
@@ -355,7 +358,8 @@ static int hc_check(void *state, const struct rollout_deployment *dep, const cha
 	if (a.body_match) {
 		if (regcomp(&re, a.body_match, REG_EXTENDED | REG_NOSUB) != 0) {
 			hc_alarm_free(&a);
-			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG", "alarm %s: bad body_match", alarm);
+			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG", "alarm %s: bad body_match",
+						 alarm);
 		}
 		have_re = true;
 	}
@@ -383,8 +387,9 @@ static int hc_check(void *state, const struct rollout_deployment *dep, const cha
 		if (!first_bad[0])
 			snprintf(first_bad, sizeof(first_bad), "%s", reason);
 	}
-	res->state = any_alarm ? ROLLOUT_ALARM_ALARM : any_unreachable ? ROLLOUT_ALARM_INSUFFICIENT_DATA
-								   : ROLLOUT_ALARM_OK;
+	res->state = any_alarm	       ? ROLLOUT_ALARM_ALARM
+		     : any_unreachable ? ROLLOUT_ALARM_INSUFFICIENT_DATA
+				       : ROLLOUT_ALARM_OK;
 	if (n_targets == 1)
 		snprintf(res->reason, sizeof(res->reason), "%s", first_bad[0] ? first_bad : last_ok);
 	else if (first_bad[0])
@@ -400,12 +405,12 @@ out:
 	return r;
 }
 
-static const struct rollout_health_ops hc_ops = ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = hc_validate_alarm,
-									 .check = hc_check);
+static const struct rollout_health_ops hc_ops =
+    ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = hc_validate_alarm, .check = hc_check);
 
 static const struct rollout_plugin hc_plugin = ROLLOUT_PLUGIN_INIT(
-	ROLLOUT_KIND_HEALTH, .name = "http-check", .version = "1.0.0",
-	.description = "alarm when a URL (fixed or per host) does not answer the expected status and body",
-	.init = hc_init, .destroy = hc_destroy, .ops.health = &hc_ops);
+    ROLLOUT_KIND_HEALTH, .name = "http-check", .version = "1.0.0",
+    .description = "alarm when a URL (fixed or per host) does not answer the expected status and body", .init = hc_init,
+    .destroy = hc_destroy, .ops.health = &hc_ops);
 
 ROLLOUT_PLUGIN_EXPORT(hc_plugin)

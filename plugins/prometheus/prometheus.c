@@ -41,20 +41,20 @@ struct prom {
 };
 
 static const struct rollout_option prom_options[] = {
-	{ .name = "url",
-	  .type = ROLLOUT_OPT_STRING,
-	  .offset = offsetof(struct prom, url),
-	  .help = "base URL of the Prometheus server, e.g. http://127.0.0.1:9090" },
-	{ .name = "timeout",
-	  .type = ROLLOUT_OPT_DURATION,
-	  .offset = offsetof(struct prom, timeout_ms),
-	  .min = 100,
-	  .max = 120000,
-	  .def = "5s" },
-	ROLLOUT_OPTION_END,
+    {.name = "url",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct prom, url),
+     .help = "base URL of the Prometheus server, e.g. http://127.0.0.1:9090"},
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct prom, timeout_ms),
+     .min = 100,
+     .max = 120000,
+     .def = "5s"},
+    ROLLOUT_OPTION_END,
 };
 
-static const char *const prom_keys[] = { "url", "query", "threshold", "comparison", "min_samples", "timeout", NULL };
+static const char *const prom_keys[] = {"url", "query", "threshold", "comparison", "min_samples", "timeout", NULL};
 
 /* How samples are judged. Exposed for the unit test. */
 struct prom_rule {
@@ -124,7 +124,8 @@ static int prom_alarm_parse(const struct prom *s, const char *alarm, const char 
 	}
 	if (cmp && !a->rule.has_threshold) {
 		rollout_error_set(err, r, "INVALID_ALARM_CONFIG",
-				  "alarm %s: comparison needs a threshold (without one, any sample is an alarm)", alarm);
+				  "alarm %s: comparison needs a threshold (without one, any sample is an alarm)",
+				  alarm);
 		goto fail;
 	}
 	a->rule.below = cmp && strcmp(cmp, "below") == 0;
@@ -234,8 +235,8 @@ int prom_evaluate(const char *alarm, long status, const char *body, const struct
 			snprintf(res->reason, sizeof(res->reason), "%.250s = %g is %s the threshold %g", worst_labels,
 				 worst, rule->below ? "below" : "above", rule->threshold);
 		else
-			snprintf(res->reason, sizeof(res->reason), "the alert query returned %zu sample(s), e.g. %.250s",
-				 count, worst_labels);
+			snprintf(res->reason, sizeof(res->reason),
+				 "the alert query returned %zu sample(s), e.g. %.250s", count, worst_labels);
 	} else if ((long long)count < rule->min_samples) {
 		res->state = ROLLOUT_ALARM_INSUFFICIENT_DATA;
 		snprintf(res->reason, sizeof(res->reason),
@@ -294,8 +295,8 @@ static int prom_validate_alarm(void *state, const char *alarm, const char *setti
 	return r;
 }
 
-static int prom_check(void *state, const struct rollout_deployment *dep, const char *alarm,
-		      const char *settings_json, struct rollout_alarm_result *res, struct rollout_error *err)
+static int prom_check(void *state, const struct rollout_deployment *dep, const char *alarm, const char *settings_json,
+		      struct rollout_alarm_result *res, struct rollout_error *err)
 {
 	struct prom *s = state;
 	struct prom_alarm a;
@@ -320,12 +321,12 @@ static int prom_check(void *state, const struct rollout_deployment *dep, const c
 	n = (size_t)snprintf(url, ulen, "%.*s/api/v1/query?query=", (int)n, a.url);
 	if ((r = hu_urlencode(url, ulen, &n, a.query)) < 0)
 		goto out;
-	struct rollout_http_request req = ROLLOUT_HTTP_REQUEST_INIT(.url = url, .timeout_ms = a.timeout_ms,
-								     .max_body = 8 << 20);
+	struct rollout_http_request req =
+	    ROLLOUT_HTTP_REQUEST_INIT(.url = url, .timeout_ms = a.timeout_ms, .max_body = 8 << 20);
 	r = s->host->http_request(s->h, &req, &resp, herr, sizeof(herr));
 	if (r < 0) {
-		r = rollout_error_set(err, r, "PROMETHEUS_UNREACHABLE", "alarm %s: cannot query Prometheus at %.200s: %s",
-				      alarm, a.url, herr);
+		r = rollout_error_set(err, r, "PROMETHEUS_UNREACHABLE",
+				      "alarm %s: cannot query Prometheus at %.200s: %s", alarm, a.url, herr);
 		goto out;
 	}
 	body = s->host->http_body(resp, NULL);
@@ -338,12 +339,12 @@ out:
 	return r;
 }
 
-static const struct rollout_health_ops prom_ops = ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = prom_validate_alarm,
-									   .check = prom_check);
+static const struct rollout_health_ops prom_ops =
+    ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = prom_validate_alarm, .check = prom_check);
 
 static const struct rollout_plugin prom_plugin = ROLLOUT_PLUGIN_INIT(
-	ROLLOUT_KIND_HEALTH, .name = "prometheus", .version = "1.0.0",
-	.description = "alarm when a PromQL instant query returns a sample above a threshold (or any sample)",
-	.init = prom_init, .destroy = prom_destroy, .ops.health = &prom_ops);
+    ROLLOUT_KIND_HEALTH, .name = "prometheus", .version = "1.0.0",
+    .description = "alarm when a PromQL instant query returns a sample above a threshold (or any sample)",
+    .init = prom_init, .destroy = prom_destroy, .ops.health = &prom_ops);
 
 ROLLOUT_PLUGIN_EXPORT(prom_plugin)

@@ -61,7 +61,7 @@ static struct {
 	pthread_cond_t c;
 	bool fired, rollback;
 	char msg[2048];
-} W = { .m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER };
+} W = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER};
 
 static void on_stop(struct rd_daemon *d, const char *id, bool rollback, const char *message, void *ud)
 {
@@ -89,12 +89,12 @@ static json_t *parse_arg(const char *s, const char *what)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "instance", required_argument, NULL, 'i' },
-		{ "seconds", required_argument, NULL, 's' },
-		{ 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"instance", required_argument, NULL, 'i'},
+	    {"seconds", required_argument, NULL, 's'},
+	    {0},
 	};
-	struct rd_daemon d = { 0 };
+	struct rd_daemon d = {0};
 	const char *config = NULL, *instance = NULL, *cmd;
 	int seconds = 30, o, ret = 2;
 	char err[1024];
@@ -124,7 +124,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "check") == 0 && optind == argc - 1) {
 		char reason[1024] = "";
-		int st = 0, r = alarms_check_one(&d, "d-DRIVER0001", argv[optind], instance, &st, reason, sizeof(reason));
+		int st = 0,
+		    r = alarms_check_one(&d, "d-DRIVER0001", argv[optind], instance, &st, reason, sizeof(reason));
 		if (r < 0)
 			print_json(json_pack("{s:i,s:s}", "error", -r, "reason", reason));
 		else
@@ -186,7 +187,8 @@ int main(int argc, char **argv)
 		print_json(json_pack("{s:b,s:s,s:I}", "passed", r == 0, "reason", reason, "afterMs",
 				     (json_int_t)(rd_mono_ms() - t0)));
 		ret = 0;
-	} else if ((strcmp(cmd, "trigger") == 0 && optind == argc - 3) || (strcmp(cmd, "resume") == 0 && optind == argc)) {
+	} else if ((strcmp(cmd, "trigger") == 0 && optind == argc - 3) ||
+		   (strcmp(cmd, "resume") == 0 && optind == argc)) {
 		bool resume = strcmp(cmd, "resume") == 0;
 		json_t *g = resume ? NULL : parse_arg(argv[optind + 1], "GROUP_JSON");
 		json_t *info = resume ? NULL : parse_arg(argv[optind + 2], "INFO_JSON");

@@ -83,10 +83,10 @@ static struct rollout_http_response *mock_http_free(struct rollout_http_response
 }
 
 static const struct rollout_host mock_host = {
-	.size = sizeof(struct rollout_host),
-	.log = mock_log,
-	.http_request = mock_http_request,
-	.http_status = mock_http_status,
-	.http_body = mock_http_body,
-	.http_free = mock_http_free,
+    .size = sizeof(struct rollout_host),
+    .log = mock_log,
+    .http_request = mock_http_request,
+    .http_status = mock_http_status,
+    .http_body = mock_http_body,
+    .http_free = mock_http_free,
 };

@@ -80,7 +80,7 @@ static void wait_calls(int n, int64_t ms)
 
 static void test_watch(void **state)
 {
-	struct rd_daemon d = { 0 };
+	struct rd_daemon d = {0};
 	json_t *g = J("{\"applicationName\":\"app\",\"deploymentGroupName\":\"grp\","
 		      "\"alarmConfiguration\":{\"enabled\":true,\"alarms\":[{\"name\":\"nowhere\"}]},"
 		      "\"autoRollbackConfiguration\":{\"enabled\":true,\"events\":[\"DEPLOYMENT_STOP_ON_ALARM\"]}}");
@@ -150,8 +150,8 @@ static void test_trigger_helpers(void **state)
 	assert_int_equal(triggers_sns_region("arn:aws:sns:eu-west-1:123456789012:", region, sizeof(region)), -EINVAL);
 	assert_int_equal(triggers_sns_region("https://example.com/hook", region, sizeof(region)), -EINVAL);
 
-	assert_int_equal(triggers_message("DeploymentFailure", "t1", "us-east-1", "000000000000", g, info, &msg, &subject),
-			 0);
+	assert_int_equal(
+	    triggers_message("DeploymentFailure", "t1", "us-east-1", "000000000000", g, info, &msg, &subject), 0);
 	assert_string_equal(subject, "FAILED: rolloutd DeploymentFailure d-ABCDEFGHI in us-east-1 to app");
 	m = J(msg);
 	assert_string_equal(json_string_value(json_object_get(m, "eventTriggerName")), "t1");
@@ -169,7 +169,7 @@ static void test_trigger_helpers(void **state)
 
 static void test_trigger_records(void **state)
 {
-	struct rd_daemon d = { 0 };
+	struct rd_daemon d = {0};
 	char dir[] = "/tmp/rd-health-XXXXXX", err[512];
 	json_t *g = J("{\"applicationName\":\"app\",\"deploymentGroupName\":\"grp\",\"triggerConfigurations\":["
 		      "{\"triggerName\":\"hook\",\"triggerTargetArn\":\"http://127.0.0.1:1/hook\","
@@ -206,9 +206,8 @@ static void test_trigger_records(void **state)
 	assert_int_equal(triggers_fire_status(&d, "InstanceFailure", g, "d-TRIGGER02", "InProgress", "web-2", "Failed",
 					      "HEALTH_CONSTRAINTS", "too few"),
 			 0);
-	assert_int_equal(triggers_fire_status(&d, "DeploymentStart", g, "d-TRIGGER02", "InProgress", NULL, NULL, NULL,
-					      NULL),
-			 0);
+	assert_int_equal(
+	    triggers_fire_status(&d, "DeploymentStart", g, "d-TRIGGER02", "InProgress", NULL, NULL, NULL, NULL), 0);
 	assert_int_equal(triggers_drain(&d, 5000), 0);
 	assert_int_equal(store_trigger_delivery_list(d.store, "d-TRIGGER02", false, &rows), 0);
 	assert_int_equal(json_array_size(rows), 2);
@@ -217,7 +216,8 @@ static void test_trigger_records(void **state)
 		assert_string_equal(json_string_value(json_object_get(m, "status")), "IN_PROGRESS");
 		assert_string_equal(json_string_value(json_object_get(m, "instanceId")), "web-2");
 		assert_string_equal(json_string_value(json_object_get(m, "instanceStatus")), "Failed");
-		assert_non_null(strstr(json_string_value(json_object_get(m, "errorInformation")), "HEALTH_CONSTRAINTS"));
+		assert_non_null(
+		    strstr(json_string_value(json_object_get(m, "errorInformation")), "HEALTH_CONSTRAINTS"));
 		json_decref(m);
 	}
 	json_decref(rows);
@@ -235,10 +235,10 @@ static void test_trigger_records(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_effective),
-		cmocka_unit_test(test_watch),
-		cmocka_unit_test(test_trigger_helpers),
-		cmocka_unit_test(test_trigger_records),
+	    cmocka_unit_test(test_effective),
+	    cmocka_unit_test(test_watch),
+	    cmocka_unit_test(test_trigger_helpers),
+	    cmocka_unit_test(test_trigger_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

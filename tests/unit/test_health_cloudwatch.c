@@ -10,15 +10,15 @@
 
 #include "../../plugins/cloudwatch/cloudwatch.c"
 
-#define ANSWER(state, reason)                                                                                 \
-	"<DescribeAlarmsResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><DescribeAlarmsResult>" \
-	"<MetricAlarms><member><AlarmName>cpu</AlarmName><StateValue>" state "</StateValue><StateReason>" reason \
+#define ANSWER(state, reason)                                                                                          \
+	"<DescribeAlarmsResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><DescribeAlarmsResult>"     \
+	"<MetricAlarms><member><AlarmName>cpu</AlarmName><StateValue>" state "</StateValue><StateReason>" reason       \
 	"</StateReason></member></MetricAlarms></DescribeAlarmsResult></DescribeAlarmsResponse>"
 
 static void test_parse(void **state)
 {
-	struct rollout_alarm_result res = { .size = sizeof(res) };
-	struct rollout_error e = { .size = sizeof(e) };
+	struct rollout_alarm_result res = {.size = sizeof(res)};
+	struct rollout_error e = {.size = sizeof(e)};
 	(void)state;
 
 	assert_int_equal(cw_parse("a", "cpu", 200, ANSWER("OK", "fine"), &res, &e), 0);
@@ -45,11 +45,11 @@ static void test_parse(void **state)
 
 static void test_check(void **state)
 {
-	struct cw s = { .host = &mock_host, .timeout_ms = 1000, .endpoint = "http://cw:5000/" };
+	struct cw s = {.host = &mock_host, .timeout_ms = 1000, .endpoint = "http://cw:5000/"};
 	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.region = "eu-west-1");
-	struct rollout_alarm_result res = { .size = sizeof(res) };
-	struct rollout_error e = { .size = sizeof(e) };
-	static const struct mock_answer answers[] = { { "http://cw:5000/", 200, ANSWER("ALARM", "x") }, { NULL } };
+	struct rollout_alarm_result res = {.size = sizeof(res)};
+	struct rollout_error e = {.size = sizeof(e)};
+	static const struct mock_answer answers[] = {{"http://cw:5000/", 200, ANSWER("ALARM", "x")}, {NULL}};
 	(void)state;
 
 	MOCK.answers = answers;
@@ -66,8 +66,8 @@ static void test_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@
 
 #include "../../plugins/http-check/http-check.c"
 
-static struct hc S = { .host = &mock_host, .timeout_ms = 5000 };
+static struct hc S = {.host = &mock_host, .timeout_ms = 5000};
 
 static int run(const char *settings, const struct mock_answer *answers, struct rollout_alarm_result *res,
 	       struct rollout_error *e)
@@ -45,14 +45,14 @@ static void test_expand(void **state)
 	(void)state;
 	assert_int_equal(hc_expand("http://{host}:8080/{instance}", "web-1", out, sizeof(out)), 0);
 	assert_string_equal(out, "http://web-1:8080/web-1");
-	assert_int_equal(hc_expand("http://{host}:8080/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "web-1", out,
-				   sizeof(out)),
+	assert_int_equal(hc_expand("http://{host}:8080/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "web-1",
+				   out, sizeof(out)),
 			 -ENOSPC);
 }
 
 static void expect_invalid(const char *settings, const char *needle)
 {
-	struct rollout_error e = { .size = sizeof(e) };
+	struct rollout_error e = {.size = sizeof(e)};
 	assert_int_equal(hc_validate_alarm(&S, "web", settings, &e), -EINVAL);
 	if (!strstr(e.message, needle))
 		fail_msg("message '%s' lacks '%s'", e.message, needle);
@@ -60,7 +60,7 @@ static void expect_invalid(const char *settings, const char *needle)
 
 static void test_validate(void **state)
 {
-	struct rollout_error e = { .size = sizeof(e) };
+	struct rollout_error e = {.size = sizeof(e)};
 	(void)state;
 	assert_int_equal(hc_validate_alarm(&S, "web",
 					   "{\"plugin\":\"http-check\",\"interval\":\"2s\",\"url\":\"http://{host}/h\","
@@ -79,20 +79,18 @@ static void test_validate(void **state)
 	expect_invalid("{\"url\":\"http://x\",\"gate\":\"maybe\"}", "gate must be true or false");
 	expect_invalid("{\"url\":\"http://x\",\"gate_timeout\":\"soon\"}", "gate_timeout");
 	expect_invalid("{\"url\":\"http://x\",\"interval\":\"10ms\"}", "interval");
-	assert_int_equal(hc_validate_alarm(&S, "web", "{\"url\":\"http://x\",\"gate\":\"true\",\"gate_timeout\":\"30s\"}",
-					   &e),
-			 0);
+	assert_int_equal(
+	    hc_validate_alarm(&S, "web", "{\"url\":\"http://x\",\"gate\":\"true\",\"gate_timeout\":\"30s\"}", &e), 0);
 }
 
 static void test_check(void **state)
 {
 	struct rollout_alarm_result res;
 	struct rollout_error e;
-	static const struct mock_answer ok[] = { { "http://web/", 200, "{\"status\": \"ok\"}" }, { NULL } };
-	static const struct mock_answer bad[] = { { "http://web/", 503, "down" }, { NULL } };
+	static const struct mock_answer ok[] = {{"http://web/", 200, "{\"status\": \"ok\"}"}, {NULL}};
+	static const struct mock_answer bad[] = {{"http://web/", 503, "down"}, {NULL}};
 	static const struct mock_answer mixed[] = {
-		{ "http://a:1/", 200, "ok" }, { "http://b:1/", 500, "no" }, { "http://c:1/", 0, NULL }, { NULL }
-	};
+	    {"http://a:1/", 200, "ok"}, {"http://b:1/", 500, "no"}, {"http://c:1/", 0, NULL}, {NULL}};
 	(void)state;
 
 	assert_int_equal(run("{\"url\":\"http://web/h\"}", ok, &res, &e), 0);
@@ -124,9 +122,8 @@ static void test_check(void **state)
 	assert_non_null(strstr(res.reason, "http://b:1/h"));
 
 	/* the gate: only the instance given */
-	assert_int_equal(run("{\"url\":\"http://{host}:1/h\",\"hosts\":[\"a\",\"b\"],\"instance\":\"a\"}", mixed, &res,
-			     &e),
-			 0);
+	assert_int_equal(
+	    run("{\"url\":\"http://{host}:1/h\",\"hosts\":[\"a\",\"b\"],\"instance\":\"a\"}", mixed, &res, &e), 0);
 	assert_int_equal(MOCK.calls, 1);
 	assert_string_equal(MOCK.last_url, "http://a:1/h");
 	assert_int_equal(res.state, ROLLOUT_ALARM_OK);
@@ -135,10 +132,10 @@ static void test_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_status_spec),
-		cmocka_unit_test(test_expand),
-		cmocka_unit_test(test_validate),
-		cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_status_spec),
+	    cmocka_unit_test(test_expand),
+	    cmocka_unit_test(test_validate),
+	    cmocka_unit_test(test_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,14 +11,15 @@
 
 #include "../../plugins/prometheus/prometheus.c"
 
-static struct prom S = { .host = &mock_host, .url = "http://prom:9090/", .timeout_ms = 5000 };
+static struct prom S = {.host = &mock_host, .url = "http://prom:9090/", .timeout_ms = 5000};
 
 #define VEC(...) "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[" __VA_ARGS__ "]}}"
-#define SAMPLE(inst, v) "{\"metric\":{\"__name__\":\"err\",\"instance\":\"" inst "\"},\"value\":[1700000000.1,\"" v "\"]}"
+#define SAMPLE(inst, v)                                                                                                \
+	"{\"metric\":{\"__name__\":\"err\",\"instance\":\"" inst "\"},\"value\":[1700000000.1,\"" v "\"]}"
 
 static int eval(const char *body, struct prom_rule rule, struct rollout_alarm_result *res)
 {
-	struct rollout_error e = { .size = sizeof(e) };
+	struct rollout_error e = {.size = sizeof(e)};
 	memset(res, 0, sizeof(*res));
 	res->size = sizeof(*res);
 	return prom_evaluate("a", 200, body, &rule, res, &e);
@@ -27,8 +28,8 @@ static int eval(const char *body, struct prom_rule rule, struct rollout_alarm_re
 static void test_threshold(void **state)
 {
 	struct rollout_alarm_result res;
-	struct prom_rule above = { .has_threshold = true, .threshold = 0.1, .min_samples = 1 };
-	struct prom_rule below = { .has_threshold = true, .threshold = 5, .below = true, .min_samples = 2 };
+	struct prom_rule above = {.has_threshold = true, .threshold = 0.1, .min_samples = 1};
+	struct prom_rule below = {.has_threshold = true, .threshold = 5, .below = true, .min_samples = 2};
 	(void)state;
 
 	assert_int_equal(eval(VEC(SAMPLE("a", "0.05") "," SAMPLE("b", "0.02")), above, &res), 0);
@@ -54,20 +55,20 @@ static void test_threshold(void **state)
 	assert_int_equal(eval(VEC(SAMPLE("a", "7") "," SAMPLE("b", "1")), below, &res), 0);
 	assert_int_equal(res.state, ROLLOUT_ALARM_ALARM);
 	/* a breach wins over too few samples */
-	struct prom_rule many = { .has_threshold = true, .threshold = 0.1, .min_samples = 5 };
+	struct prom_rule many = {.has_threshold = true, .threshold = 0.1, .min_samples = 5};
 	assert_int_equal(eval(VEC(SAMPLE("a", "0.9")), many, &res), 0);
 	assert_int_equal(res.state, ROLLOUT_ALARM_ALARM);
 	/* scalar results count as one sample */
-	assert_int_equal(eval("{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1,\"0.3\"]}}",
-			      above, &res),
-			 0);
+	assert_int_equal(
+	    eval("{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1,\"0.3\"]}}", above, &res),
+	    0);
 	assert_int_equal(res.state, ROLLOUT_ALARM_ALARM);
 }
 
 static void test_alert_style(void **state)
 {
 	struct rollout_alarm_result res;
-	struct prom_rule alert = { .has_threshold = false, .min_samples = 0 };
+	struct prom_rule alert = {.has_threshold = false, .min_samples = 0};
 	(void)state;
 
 	assert_int_equal(eval(VEC(), alert, &res), 0);
@@ -79,9 +80,9 @@ static void test_alert_style(void **state)
 
 static void test_errors(void **state)
 {
-	struct rollout_alarm_result res = { .size = sizeof(res) };
-	struct rollout_error e = { .size = sizeof(e) };
-	struct prom_rule above = { .has_threshold = true, .threshold = 0.1, .min_samples = 1 };
+	struct rollout_alarm_result res = {.size = sizeof(res)};
+	struct rollout_error e = {.size = sizeof(e)};
+	struct prom_rule above = {.has_threshold = true, .threshold = 0.1, .min_samples = 1};
 	(void)state;
 
 	assert_int_equal(prom_evaluate("a", 400,
@@ -101,7 +102,7 @@ static void test_errors(void **state)
 
 static void expect_invalid(struct prom *s, const char *settings, const char *needle)
 {
-	struct rollout_error e = { .size = sizeof(e) };
+	struct rollout_error e = {.size = sizeof(e)};
 	assert_int_equal(prom_validate_alarm(s, "a", settings, &e), -EINVAL);
 	if (!strstr(e.message, needle))
 		fail_msg("message '%s' lacks '%s'", e.message, needle);
@@ -109,13 +110,12 @@ static void expect_invalid(struct prom *s, const char *settings, const char *nee
 
 static void test_validate(void **state)
 {
-	struct rollout_error e = { .size = sizeof(e) };
-	struct prom nourl = { .host = &mock_host, .timeout_ms = 5000 };
+	struct rollout_error e = {.size = sizeof(e)};
+	struct prom nourl = {.host = &mock_host, .timeout_ms = 5000};
 	(void)state;
 
-	assert_int_equal(prom_validate_alarm(&S, "a", "{\"plugin\":\"prometheus\",\"query\":\"up\",\"threshold\":\"1\"}",
-					     &e),
-			 0);
+	assert_int_equal(
+	    prom_validate_alarm(&S, "a", "{\"plugin\":\"prometheus\",\"query\":\"up\",\"threshold\":\"1\"}", &e), 0);
 	expect_invalid(&S, "{\"threshold\":\"1\"}", "missing 'query'");
 	expect_invalid(&S, "{\"query\":\"up\",\"threshold\":\"high\"}", "not a number");
 	expect_invalid(&S, "{\"query\":\"up\",\"comparison\":\"above\"}", "needs a threshold");
@@ -127,15 +127,16 @@ static void test_validate(void **state)
 
 static void test_check_url(void **state)
 {
-	struct rollout_alarm_result res = { .size = sizeof(res) };
-	struct rollout_error e = { .size = sizeof(e) };
-	static const struct mock_answer answers[] = { { "http://prom:9090/api/v1/query?query=", 200, VEC(SAMPLE("a", "2")) },
-						       { "http://down:1/", 0, NULL },
-						       { NULL } };
+	struct rollout_alarm_result res = {.size = sizeof(res)};
+	struct rollout_error e = {.size = sizeof(e)};
+	static const struct mock_answer answers[] = {
+	    {"http://prom:9090/api/v1/query?query=", 200, VEC(SAMPLE("a", "2"))}, {"http://down:1/", 0, NULL}, {NULL}};
 	(void)state;
 	MOCK.answers = answers;
-	assert_int_equal(prom_check(&S, NULL, "a", "{\"query\":\"sum(rate(x[1m])) > 0\",\"threshold\":\"1\"}", &res, &e), 0);
-	assert_string_equal(MOCK.last_url, "http://prom:9090/api/v1/query?query=sum%28rate%28x%5B1m%5D%29%29%20%3E%200");
+	assert_int_equal(
+	    prom_check(&S, NULL, "a", "{\"query\":\"sum(rate(x[1m])) > 0\",\"threshold\":\"1\"}", &res, &e), 0);
+	assert_string_equal(MOCK.last_url,
+			    "http://prom:9090/api/v1/query?query=sum%28rate%28x%5B1m%5D%29%29%20%3E%200");
 	assert_int_equal(res.state, ROLLOUT_ALARM_ALARM);
 	/* an unreachable server is a failed poll, never OK */
 	assert_true(prom_check(&S, NULL, "a", "{\"url\":\"http://down:1\",\"query\":\"up\"}", &res, &e) < 0);
@@ -145,8 +146,8 @@ static void test_check_url(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_threshold), cmocka_unit_test(test_alert_style), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_validate),  cmocka_unit_test(test_check_url),
+	    cmocka_unit_test(test_threshold), cmocka_unit_test(test_alert_style), cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_validate),  cmocka_unit_test(test_check_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
