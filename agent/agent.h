@@ -12,6 +12,7 @@ struct agent {
 	struct agent_config *cfg;
 	struct client *client;
 	volatile sig_atomic_t stop; /* SIGTERM/SIGINT */
+	char extract_helper[4096];  /* path of rollout-agent-extract */
 };
 
 /* Diagnostics of one command (the official Complete payload). */

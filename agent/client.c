@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <poll.h>
+#include <sys/select.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 struct client {
 	const struct agent_config *cfg;
 	volatile sig_atomic_t *stop;
+	CURLM *multi; /* drives h: waits without waking up every second */
 	CURL *h;   /* protocol calls */
 	CURL *dlh; /* downloads (heartbeats go through h meanwhile) */
 	char *userpwd;
@@ -75,12 +78,7 @@ static int xferinfo(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, cu
 	struct xfer *x = ud;
 	if (x->abortable && x->c->stop && *x->c->stop)
 		return 1;
-	/* a long-poll that has sent its request and waits: the agent is idle */
-	if (x->abortable && !x->tick && !x->idle_done && x->c->on_idle && ult == uln && dln == 0 &&
-	    rd_mono_ms() - x->start >= 2000) {
-		x->idle_done = true;
-		x->c->on_idle();
-	}
+
 	if (x->tick) {
 		int64_t now = rd_mono_ms();
 		if (now - x->last_tick >= 1000) {
@@ -101,7 +99,8 @@ int client_new(const struct agent_config *cfg, volatile sig_atomic_t *stop, stru
 	c->stop = stop;
 	c->h = curl_easy_init();
 	c->dlh = curl_easy_init();
-	if (!c->h || !c->dlh || asprintf(&c->userpwd, "%s:%s", cfg->access_key_id, cfg->secret_access_key) < 0 ||
+	c->multi = curl_multi_init();
+	if (!c->h || !c->dlh || !c->multi || asprintf(&c->userpwd, "%s:%s", cfg->access_key_id, cfg->secret_access_key) < 0 ||
 	    asprintf(&c->sigv4, "aws:amz:%s:codedeploy-commands", cfg->region) < 0) {
 		client_free(c);
 		return -ENOMEM;
@@ -116,6 +115,8 @@ struct client *client_free(struct client *c)
 		return NULL;
 	if (c->h)
 		curl_easy_cleanup(c->h);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
 	if (c->dlh)
 		curl_easy_cleanup(c->dlh);
 	if (c->userpwd) {
@@ -152,6 +153,69 @@ static void http_error(const struct buf *b, long status, char *err, size_t errle
 	} else
 		snprintf(err, errlen, "HTTP %ld: %.200s", status, b->data ? b->data : "");
 	json_decref(j);
+}
+
+/* Runs c->h on the multi handle. Unlike curl_easy_perform, which wakes up
+ * every second, this sleeps in poll() until curl has work or a signal
+ * arrives, so an idle long-poll costs no CPU and touches no pages. A set
+ * *stop aborts abortable calls; their on_idle hook runs once, 2 s in. */
+static CURLcode perform(struct client *c, struct xfer *x)
+{
+	CURLcode cc = CURLE_OK;
+	CURLMsg *msg;
+	int running = 1, q;
+
+	if (curl_multi_add_handle(c->multi, c->h) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	for (;;) {
+		long to = -1;
+		if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (!running)
+			break;
+		if (x->abortable && c->stop && *c->stop) {
+			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		curl_multi_timeout(c->multi, &to);
+		if (x->abortable && !x->idle_done && c->on_idle) {
+			int64_t left = 2000 - (rd_mono_ms() - x->start);
+			if (left <= 0) {
+				/* trim, then block right away on curl's sockets, so that
+				 * hardly any page is touched again while idle */
+				struct pollfd pfd[8];
+				fd_set rs, ws, es;
+				int maxfd = -1;
+				nfds_t n = 0;
+				FD_ZERO(&rs);
+				FD_ZERO(&ws);
+				FD_ZERO(&es);
+				x->idle_done = true;
+				curl_multi_fdset(c->multi, &rs, &ws, &es, &maxfd);
+				for (int fd = 0; fd <= maxfd && fd < FD_SETSIZE && n < 8; fd++)
+					if (FD_ISSET(fd, &rs) || FD_ISSET(fd, &ws))
+						pfd[n++] = (struct pollfd){ .fd = fd,
+									    .events = (short)((FD_ISSET(fd, &rs) ? POLLIN : 0) |
+										      (FD_ISSET(fd, &ws) ? POLLOUT : 0)) };
+				c->on_idle();
+				if (n)
+					poll(pfd, n, to < 0 || to > 600000 ? 600000 : (int)to);
+				continue;
+			}
+			if (to < 0 || to > left)
+				to = (long)left;
+		}
+		if (to < 0 || to > 600000)
+			to = 600000;
+		curl_multi_poll(c->multi, NULL, 0, (int)to, NULL); /* EINTR returns early */
+	}
+	while ((msg = curl_multi_info_read(c->multi, &q)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->h && cc == CURLE_OK)
+			cc = msg->data.result;
+	curl_multi_remove_handle(c->multi, c->h);
+	return cc;
 }
 
 int client_call(struct client *c, const char *op, json_t *req, long timeout_s, bool abortable, json_t **ret_resp,
@@ -193,10 +257,7 @@ int client_call(struct client *c, const char *op, json_t *req, long timeout_s, b
 	curl_easy_setopt(c->h, CURLOPT_TIMEOUT, timeout_s);
 	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, buf_write);
 	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, xferinfo);
-	curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, &x);
-	cc = curl_easy_perform(c->h);
+	cc = perform(c, &x);
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		snprintf(err, errlen, "%s: interrupted", op);
 		r = -EINTR;

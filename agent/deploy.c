@@ -11,7 +11,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,6 @@
 
 #include "agent.h"
 #include "appspec.h"
-#include "bundle.h"
 #include "install.h"
 #include "log.h"
 #include "runner.h"
@@ -697,6 +699,73 @@ out:
 
 /* --- DownloadBundle --- */
 
+/* Unpacks bundle into dest with the rollout-agent-extract helper (libarchive
+ * lives only there), calling tick about once a second. */
+static int extract(const struct agent *ag, const char *bundle, const char *dest, int (*tick)(void *ud), void *ud,
+		   char *err, size_t errlen)
+{
+	int pfd[2], st = 0, r = 0;
+	size_t elen = 0;
+	bool interrupted = false;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return r;
+	}
+	if (pid == 0) {
+		char *argv[] = { (char *)ag->extract_helper, (char *)bundle, (char *)dest, NULL };
+		dup2(pfd[1], STDOUT_FILENO);
+		dup2(pfd[1], STDERR_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		execv(ag->extract_helper, argv);
+		dprintf(pfd[1], "cannot run %s: %s", ag->extract_helper, strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	err[0] = '\0';
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char buf[512];
+		ssize_t n;
+		int pr = poll(&p, 1, 1000);
+		if (pr < 0 && errno != EINTR)
+			break;
+		if (tick && tick(ud) < 0) {
+			kill(pid, SIGKILL);
+			interrupted = true;
+			break;
+		}
+		if (pr <= 0)
+			continue;
+		n = read(pfd[0], buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != '\1' && buf[i] != '\n' && elen + 1 < errlen) {
+				err[elen++] = buf[i];
+				err[elen] = '\0';
+			}
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (interrupted) {
+		snprintf(err, errlen, "extraction interrupted");
+		return -EINTR;
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (!err[0])
+		snprintf(err, errlen, "%s ended with status %d", ag->extract_helper, st);
+	return -EINVAL;
+}
+
 struct rev {
 	char path[4400];
 	struct timespec mtime;
@@ -866,7 +935,7 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 			fail(out, EC_UNKNOWN, "%s", err);
 			return;
 		}
-		r = bundle_extract_progress(p->bundle, p->archive, NULL, live_tick, &live, err, sizeof(err));
+		r = extract(ag, p->bundle, p->archive, live_tick, &live, err, sizeof(err));
 		unlink(p->bundle); /* keep one copy: the unpacked tree */
 		if (r < 0) {
 			fail(out, EC_UNKNOWN, "the bundle cannot be unpacked: %s", err);
@@ -885,8 +954,7 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 			fail(out, EC_UNKNOWN, "cannot link %s: %s", p->bundle, strerror(errno));
 			return;
 		}
-		if ((r = bundle_extract_progress(s->local_location, p->archive, NULL, live_tick, &live, err,
-						 sizeof(err))) < 0) {
+		if ((r = extract(ag, s->local_location, p->archive, live_tick, &live, err, sizeof(err))) < 0) {
 			fail(out, EC_UNKNOWN, "the bundle %s cannot be unpacked: %s", s->local_location, err);
 			rm_rf(p->archive);
 			return;

@@ -31,33 +31,74 @@ static void on_signal(int sig)
 	agent.stop = 1;
 }
 
-/* Going idle: return freed heap to the kernel and ask it to reclaim the
- * clean file-backed pages (library code and data touched at start-up or by
- * the last command). They are shared/page-cache pages, faulted back in on
- * demand; dirty and anonymous pages are untouched (MADV_PAGEOUT never loses
- * data). This keeps the idle agent's resident set small instead of carrying
- * libcurl's and OpenSSL's whole dependency tree. */
+/* Going idle: return freed heap to the kernel and drop this process's
+ * mappings of clean library pages (code and read-only data touched at
+ * start-up or by the last command: libcurl's dependency tree alone is ~10 MB
+ * of them). Only read-only file mappings are touched, and in them only pages
+ * that /proc/self/pagemap reports as file pages (never a private copy-on-
+ * write page, e.g. relocated RELRO data), so MADV_DONTNEED loses nothing: the
+ * pages stay in the page cache and fault back in on demand. Writable and
+ * anonymous memory is never touched. */
 static void trim_idle_memory(void)
 {
-	FILE *f = fopen("/proc/self/maps", "re");
+	struct range {
+		unsigned long lo, hi;
+	} *rs = NULL;
+	size_t n = 0, cap = 0;
+	long pg = sysconf(_SC_PAGESIZE);
+	FILE *f;
 	char line[4096];
+	int pm;
 
 	malloc_trim(0);
+	f = fopen("/proc/self/maps", "re");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
 		char perms[8] = "";
 		unsigned long long off;
+		unsigned long a, b;
 		unsigned inode = 0;
-		int n = 0;
-		if (sscanf(line, "%lx-%lx %7s %llx %*s %u %n", &lo, &hi, perms, &off, &inode, &n) < 5 || inode == 0)
+
+		if (sscanf(line, "%lx-%lx %7s %llx %*s %u", &a, &b, perms, &off, &inode) != 5 || inode == 0 ||
+		    strchr(perms, 'w') || strchr(line, '[') || strstr(line, "(deleted)"))
 			continue;
-		if (strchr(line, '[') || strstr(line, "(deleted)"))
-			continue;
-		madvise((void *)lo, hi - lo, MADV_PAGEOUT);
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct range *nr = realloc(rs, nc * sizeof(*nr));
+			if (!nr)
+				break;
+			rs = nr;
+			cap = nc;
+		}
+		rs[n].lo = a;
+		rs[n].hi = b;
+		n++;
 	}
 	fclose(f);
+	/* no fault-around: a page touched while idle brings in that page, not 64 KiB */
+	for (size_t i = 0; i < n; i++)
+		madvise((void *)rs[i].lo, rs[i].hi - rs[i].lo, MADV_RANDOM);
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	for (size_t i = 0; pm >= 0 && i < n; i++) {
+		unsigned long run = 0;
+		for (unsigned long a = rs[i].lo; a <= rs[i].hi; a += (unsigned long)pg) {
+			uint64_t e = 0;
+			/* bit 63 present, bit 61 file page (0: private anonymous copy) */
+			bool drop = a < rs[i].hi &&
+				    pread(pm, &e, sizeof(e), (off_t)(a / (unsigned long)pg) * 8) == (ssize_t)sizeof(e) &&
+				    (e >> 63 & 1) && (e >> 61 & 1);
+			if (drop && !run)
+				run = a;
+			if (!drop && run) {
+				madvise((void *)run, a - run, MADV_DONTNEED);
+				run = 0;
+			}
+		}
+	}
+	if (pm >= 0)
+		close(pm);
+	free(rs);
 }
 
 static unsigned backoff_seconds(unsigned n)
@@ -318,6 +359,34 @@ int main(int argc, char **argv)
 		log_error("another rollout-agent already uses root_dir %s (lock %s); stop it or use another root_dir",
 			  agent.cfg->root_dir, lockpath);
 		return 1;
+	}
+	/* the extraction helper: next to this binary (build tree, or both in one
+	 * bin dir), else the installed libexec path */
+	{
+		char self[4096];
+		ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		const char *env = getenv("ROLLOUT_AGENT_EXTRACT");
+		agent.extract_helper[0] = '\0';
+		if (env && *env)
+			rd_strlcpy(agent.extract_helper, env, sizeof(agent.extract_helper));
+		else if (l > 0) {
+			char *slash;
+			self[l] = '\0';
+			slash = strrchr(self, '/');
+			if (slash) {
+				slash[1] = '\0';
+				snprintf(agent.extract_helper, sizeof(agent.extract_helper), "%srollout-agent-extract", self);
+			}
+		}
+		if (!agent.extract_helper[0] || access(agent.extract_helper, X_OK) < 0)
+			rd_strlcpy(agent.extract_helper, AGENT_LIBEXECDIR "/rollout-agent-extract",
+				   sizeof(agent.extract_helper));
+		if (access(agent.extract_helper, X_OK) < 0) {
+			log_error("cannot find the bundle extraction helper rollout-agent-extract (looked next to this "
+				  "program and in %s); reinstall rollout-agent or set ROLLOUT_AGENT_EXTRACT",
+				  AGENT_LIBEXECDIR);
+			return 1;
+		}
 	}
 	if ((r = runner_init()) < 0)
 		log_warning("cannot become a child subreaper (%s): timed-out hooks' setsid escapees may survive",
