@@ -96,11 +96,31 @@ out:
 	return r;
 }
 
+struct fetch_ctx {
+	struct rd_daemon *d;
+	const struct plugin *p;
+	const char *revision_json;
+	const char *platform; /* "Server", "Lambda", "ECS" or NULL */
+	char type[16];	      /* what the plugin fetched */
+};
+
 static int preflight_cb(void *ctx, const char *path, const struct cached_bundle *b, char *errcode, size_t errcodelen,
 			char *msg, size_t msglen)
 {
-	(void)ctx;
-	(void)b;
+	/* A Lambda/ECS AppSpec file (S3 bundleType YAML/JSON) is no archive:
+	 * the platform plugin reads it; nothing to open here. */
+	struct fetch_ctx *fc = ctx;
+
+	if (bcache_is_appspec_type(b->bundle_type)) {
+		if (fc && fc->platform && !strcmp(fc->platform, "Server")) {
+			set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+				"the revision is a %s AppSpec file (for Lambda and ECS); a server deployment needs a "
+				"zip, tar or tgz bundle with appspec.yml and the application's files",
+				b->bundle_type);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	return bundles_preflight(path, errcode, errcodelen, msg, msglen);
 }
 
@@ -168,17 +188,11 @@ static const char *obj_str(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-struct fetch_ctx {
-	struct rd_daemon *d;
-	const struct plugin *p;
-	const char *revision_json;
-};
-
 static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, char *errcode, size_t errcodelen,
 			   char *msg, size_t msglen)
 {
 	struct fetch_ctx *fc = ctx;
-	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.compute_platform = "Server");
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.compute_platform = fc->platform);
 	struct rollout_fetch_result res = { .size = sizeof(res) };
 	struct rollout_error e = { .size = sizeof(e) };
 	int r;
@@ -195,15 +209,23 @@ static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, c
 		return r;
 	}
 	rd_strlcpy(bundle_type, res.bundle_type, 8);
+	rd_strlcpy(fc->type, res.bundle_type, sizeof(fc->type));
 	return 0;
 }
 
 int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, char *errcode,
 		   size_t errcodelen, char *msg, size_t msglen)
 {
+	return bundles_ensure_platform(d, revision_json, NULL, ret, errcode, errcodelen, msg, msglen);
+}
+
+int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, const char *compute_platform,
+			    struct cached_bundle *ret, char *errcode, size_t errcodelen, char *msg, size_t msglen)
+{
 	json_t *rev = NULL, *loc = NULL;
 	const char *type, *pname, *locname = NULL, *expect = NULL;
-	struct fetch_ctx fc = { .d = d, .revision_json = revision_json };
+	struct fetch_ctx fc = { .d = d, .revision_json = revision_json, .platform = compute_platform };
+	struct cached_bundle got;
 	char *lockey = NULL, *key = NULL;
 	bool cacheable = false;
 	json_error_t jerr;
@@ -293,8 +315,19 @@ int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached
 		set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR", "out of memory");
 		goto out;
 	}
-	r = bcache_ensure(the_cache, key, cacheable, expect, plugin_fetch_cb, preflight_cb, &fc, ret, errcode,
+	r = bcache_ensure(the_cache, key, cacheable, expect, plugin_fetch_cb, preflight_cb, &fc, &got, errcode,
 			  errcodelen, msg, msglen);
+	/* also when the answer came from the cache, fetched for another platform */
+	if (r == 0 && compute_platform && !strcmp(compute_platform, "Server") &&
+	    bcache_is_appspec_type(got.bundle_type)) {
+		r = -EINVAL;
+		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+			"the revision is a %s AppSpec file (for Lambda and ECS); a server deployment needs a zip, tar "
+			"or tgz bundle with appspec.yml and the application's files",
+			got.bundle_type);
+	}
+	if (r == 0)
+		*ret = got;
 out:
 	free(key);
 	free(lockey);

@@ -52,7 +52,7 @@ struct rd_daemon;
 struct cached_bundle {
 	char sha256[65];     /* lower-case hex of the bundle file */
 	uint64_t size;	     /* bytes */
-	char bundle_type[8]; /* "zip", "tar" or "tgz" */
+	char bundle_type[8]; /* "zip", "tar" or "tgz" (from the content); "YAML"/"JSON" for AppSpec files */
 };
 
 /* Creates <data_dir>/bundles/ and the cache state, registers GET /bundles/
@@ -85,6 +85,15 @@ void bundles_stop(struct rd_daemon *d);
  * errorInformation {code, message} before any lifecycle event runs. */
 int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, char *errcode,
 		   size_t errcodelen, char *msg, size_t msglen);
+
+/* The same, for a deployment of compute_platform ("Server", "Lambda", "ECS";
+ * NULL = unknown, as bundles_ensure). An S3 revision may be an AppSpec file
+ * (bundleType YAML or JSON, for Lambda/ECS): it is cached as is with
+ * bundle_type "YAML"/"JSON" and no archive pre-flight; for "Server" it is
+ * refused with INVALID_REVISION. With NULL, a caller deploying to servers must
+ * refuse bundle_type YAML/JSON itself. */
+int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, const char *compute_platform,
+			    struct cached_bundle *ret, char *errcode, size_t errcodelen, char *msg, size_t msglen);
 
 /* Pins sha256 for an active deployment so GC keeps it, until
  * bundles_unpin(deployment_id). Idempotent. 0, -ENOENT (not cached), -errno. */

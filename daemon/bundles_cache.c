@@ -71,6 +71,11 @@ bool bcache_valid_sha256(const char *s)
 	return s[64] == '\0';
 }
 
+bool bcache_is_appspec_type(const char *t)
+{
+	return t && (!strcmp(t, "YAML") || !strcmp(t, "JSON"));
+}
+
 bool bcache_valid_type(const char *t)
 {
 	return t && (!strcmp(t, "zip") || !strcmp(t, "tar") || !strcmp(t, "tgz"));
@@ -314,6 +319,12 @@ static int memo_get(struct bcache *c, const char *key, struct cached_bundle *ret
 	memcpy(sha, buf, 64);
 	sha[64] = '\0';
 	r = bcache_lookup(c, sha, ret);
+	if (r == 0 && len > 65) {
+		char t[8] = "";
+		sscanf(buf + 65, "%7s", t);
+		if (bcache_is_appspec_type(t))
+			rd_strlcpy(ret->bundle_type, t, sizeof(ret->bundle_type));
+	}
 out:
 	free(buf);
 	return r;
@@ -355,7 +366,6 @@ int bcache_commit(struct bcache *c, const char *tmp_path, const char *sha256, co
 	struct stat st;
 	int r;
 
-	(void)bundle_type;
 	r = bcache_path(c, sha256, dst, sizeof(dst));
 	if (r < 0)
 		goto out;
@@ -368,7 +378,10 @@ int bcache_commit(struct bcache *c, const char *tmp_path, const char *sha256, co
 	}
 	rd_strlcpy(info.sha256, sha256, sizeof(info.sha256));
 	info.size = (uint64_t)st.st_size;
-	detect_type(tmp_path, info.bundle_type);
+	if (bcache_is_appspec_type(bundle_type))
+		rd_strlcpy(info.bundle_type, bundle_type, sizeof(info.bundle_type));
+	else
+		detect_type(tmp_path, info.bundle_type);
 	if (check) {
 		r = check(ctx, tmp_path, &info, errcode, errcodelen, msg, msglen);
 		if (r < 0)

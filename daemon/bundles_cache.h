@@ -23,7 +23,9 @@
 struct bcache;
 
 /* Writes the bundle into tmp_path (an existing empty file, mode 0600) and
- * fills bundle_type ("zip", "tar", "tgz"; at least 8 bytes). 0 or negative
+ * fills bundle_type ("zip", "tar", "tgz", or "YAML"/"JSON" for a Lambda/ECS
+ * AppSpec file; at least 8 bytes). Archive types are re-detected from the
+ * content; YAML/JSON are kept as claimed. 0 or negative
  * errno, with errcode (a deployment ErrorCode) and a user-facing msg. */
 typedef int (*bcache_fetch_fn)(void *ctx, const char *tmp_path, char *bundle_type, char *errcode, size_t errcodelen,
 			       char *msg, size_t msglen);
@@ -76,6 +78,8 @@ int bcache_gc(struct bcache *c, uint64_t max_bytes, uint64_t *ret_freed);
 int bcache_sha256_file(const char *path, char out[65], uint64_t *ret_size);
 bool bcache_valid_sha256(const char *s);
 bool bcache_valid_type(const char *t);
+/* "YAML" / "JSON": an AppSpec file for Lambda/ECS, not an archive. */
+bool bcache_is_appspec_type(const char *t);
 
 /* A Range header against a file of size bytes. 0: no header (whole file);
  * 1: ret_off and ret_len set (206); -EINVAL: malformed or several ranges

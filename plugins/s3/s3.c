@@ -206,10 +206,17 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 				      key);
 		goto out;
 	}
-	if (!src_valid_type(type)) {
+	if (!src_valid_type(type) && strcmp(type, "YAML") && strcmp(type, "JSON")) {
 		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				      "s3Location.bundleType '%s' cannot be deployed to servers; use zip, tar or tgz "
-				      "(YAML and JSON are AppSpec files for Lambda and ECS)",
+				      "s3Location.bundleType '%s' is not zip, tar, tgz (archives for servers) or YAML, "
+				      "JSON (AppSpec files for Lambda and ECS)",
+				      type);
+		goto out;
+	}
+	if (dep && dep->compute_platform && !strcmp(dep->compute_platform, "Server") && !src_valid_type(type)) {
+		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+				      "s3Location.bundleType %s is an AppSpec file for Lambda and ECS; a server "
+				      "deployment needs a zip, tar or tgz bundle",
 				      type);
 		goto out;
 	}

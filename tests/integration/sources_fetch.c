@@ -2,7 +2,7 @@
  * real config loader, plugin loader and host table, without the HTTP side,
  * so integration tests can exercise source plugins and pre-flight directly.
  *
- *   sources-fetch --config FILE [--parallel N] REVISION_JSON
+ *   sources-fetch --config FILE [--parallel N] [--platform Server|Lambda|ECS] REVISION_JSON
  *
  * Prints one JSON object per call: {"ok": true, "sha256", "size",
  * "bundleType", "path"} or {"ok": false, "errorCode", "message"}; exits 0
@@ -37,6 +37,7 @@ void bundles_http_unregister(struct rd_daemon *d)
 struct job {
 	struct rd_daemon *d;
 	const char *rev;
+	const char *platform;
 	int r;
 	struct cached_bundle b;
 	char code[BUNDLES_ERRCODE_MAX];
@@ -47,7 +48,8 @@ static void *run(void *arg)
 {
 	struct job *j = arg;
 
-	j->r = bundles_ensure(j->d, j->rev, &j->b, j->code, sizeof(j->code), j->msg, sizeof(j->msg));
+	j->r = bundles_ensure_platform(j->d, j->rev, j->platform, &j->b, j->code, sizeof(j->code), j->msg,
+				       sizeof(j->msg));
 	return NULL;
 }
 
@@ -56,25 +58,28 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "parallel", required_argument, NULL, 'p' },
+		{ "platform", required_argument, NULL, 'P' },
 		{ 0 },
 	};
 	struct rd_daemon d = { 0 };
-	const char *config = NULL;
+	const char *config = NULL, *platform = NULL;
 	struct job *jobs = NULL;
 	pthread_t *t = NULL;
 	char err[1024];
 	int n = 1, i, o, ret = 2;
 
-	while ((o = getopt_long(argc, argv, "c:p:", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:p:P:", opts, NULL)) != -1) {
 		if (o == 'c')
 			config = optarg;
+		else if (o == 'P')
+			platform = optarg;
 		else if (o == 'p')
 			n = atoi(optarg);
 		else
 			return 2;
 	}
 	if (!config || optind != argc - 1 || n < 1 || n > 64) {
-		fprintf(stderr, "usage: sources-fetch --config FILE [--parallel N] REVISION_JSON\n");
+		fprintf(stderr, "usage: sources-fetch --config FILE [--parallel N] [--platform P] REVISION_JSON\n");
 		return 2;
 	}
 	if (config_load(config, &d.cfg, err, sizeof(err)) < 0) {
@@ -96,6 +101,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		jobs[i].d = &d;
 		jobs[i].rev = argv[optind];
+		jobs[i].platform = platform;
 		pthread_create(&t[i], NULL, run, &jobs[i]);
 	}
 	ret = 0;

@@ -85,7 +85,7 @@ def write_config(tmp_path, plugins, data_dir=None, extra=None):
     return str(p)
 
 
-def fetch(config, revision, parallel=1, env=None, timeout=60):
+def fetch(config, revision, parallel=1, env=None, timeout=60, platform=None):
     """Runs sources-fetch; returns (exit code, [result dicts], stderr)."""
     tool = os.path.join(builddir(), "tests", "integration", "sources-fetch")
     if not os.path.exists(tool):
@@ -93,7 +93,10 @@ def fetch(config, revision, parallel=1, env=None, timeout=60):
     e = dict(os.environ)
     if env is not None:
         e = env
-    p = subprocess.run([tool, "--config", config, "--parallel", str(parallel), json.dumps(revision)],
+    args = [tool, "--config", config, "--parallel", str(parallel)]
+    if platform:
+        args += ["--platform", platform]
+    p = subprocess.run(args + [json.dumps(revision)],
                        capture_output=True, text=True, timeout=timeout, env=e)
     res = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
     return p.returncode, res, p.stderr

@@ -123,10 +123,18 @@ def test_bad_bundle_fails_preflight(tmp_path, moto):
 def test_bundle_type_checks(tmp_path, moto):
     c = s3_client(moto)
     c.create_bucket(Bucket="bkt")
-    c.put_object(Bucket="bkt", Key="appspec.yaml", Body=b"version: 0.0\n")
+    lambda_spec = b"version: 0.0\nResources:\n  - fn:\n      Type: AWS::Lambda::Function\n"
+    c.put_object(Bucket="bkt", Key="appspec.yaml", Body=lambda_spec)
     conf = s3_conf(tmp_path, moto)
-    rc, res, _ = fetch(conf, rev("bkt", "appspec.yaml", bundleType="YAML"))
+    # a Lambda/ECS AppSpec file is cached as is
+    rc, res, err = fetch(conf, rev("bkt", "appspec.yaml", bundleType="YAML"), platform="Lambda")
+    assert rc == 0, (res, err)
+    assert res[0]["bundleType"] == "YAML" and res[0]["sha256"] == sha256(lambda_spec)
+    # ...and refused for servers
+    rc, res, _ = fetch(conf, rev("bkt", "appspec.yaml", bundleType="YAML"), platform="Server")
     assert rc == 1 and res[0]["errorCode"] == "INVALID_REVISION" and "zip, tar or tgz" in res[0]["message"]
+    rc, res, _ = fetch(conf, rev("bkt", "appspec.yaml", bundleType="rar"))
+    assert rc == 1 and res[0]["errorCode"] == "INVALID_REVISION" and "rar" in res[0]["message"]
     rc, res, _ = fetch(conf, {"revisionType": "S3", "s3Location": {"bucket": "bkt", "key": "x"}})
     assert rc == 1 and res[0]["errorCode"] == "INVALID_REVISION" and "bundleType" in res[0]["message"]
 
