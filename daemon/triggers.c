@@ -343,7 +343,7 @@ static int deliver_webhook(const struct delivery *x, char *response, size_t rlen
 				   .body = x->message,
 				   .body_len = strlen(x->message),
 				   .timeout_ms = ATTEMPT_TIMEOUT_MS,
-				   .max_body = 64 * 1024};
+				   .max_body = 4 << 20};
 	r = http_perform(&req, &resp, err, errlen);
 	if (r < 0)
 		return r == -EINVAL ? r : 1;
