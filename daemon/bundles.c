@@ -33,8 +33,8 @@ struct bcache *bundles_cache(struct rd_daemon *d)
 	return the_cache;
 }
 
-static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt,
-		    ...) __attribute__((format(printf, 6, 7)));
+static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -193,16 +193,15 @@ static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, c
 {
 	struct fetch_ctx *fc = ctx;
 	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.compute_platform = fc->platform);
-	struct rollout_fetch_result res = { .size = sizeof(res) };
-	struct rollout_error e = { .size = sizeof(e) };
+	struct rollout_fetch_result res = {.size = sizeof(res)};
+	struct rollout_error e = {.size = sizeof(e)};
 	int r;
 
 	if (fc->d && fc->d->cfg) {
 		dep.region = fc->d->cfg->region;
 		dep.account_id = fc->d->cfg->account_id;
 	}
-	r = fc->p->desc->ops.source->fetch(fc->p->state, &dep, fc->revision_json, tmp_path, FETCH_TIMEOUT_MS, &res,
-					   &e);
+	r = fc->p->desc->ops.source->fetch(fc->p->state, &dep, fc->revision_json, tmp_path, FETCH_TIMEOUT_MS, &res, &e);
 	if (r < 0) {
 		set_err(errcode, errcodelen, msg, msglen, e.code[0] ? e.code : "INTERNAL_ERROR", "%s",
 			e.message[0] ? e.message : "the source plugin failed without saying why");
@@ -224,7 +223,7 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 {
 	json_t *rev = NULL, *loc = NULL;
 	const char *type, *pname, *locname = NULL, *expect = NULL;
-	struct fetch_ctx fc = { .d = d, .revision_json = revision_json, .platform = compute_platform };
+	struct fetch_ctx fc = {.d = d, .revision_json = revision_json, .platform = compute_platform};
 	struct cached_bundle got;
 	char *lockey = NULL, *key = NULL;
 	bool cacheable = false;

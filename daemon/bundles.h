@@ -46,7 +46,7 @@
 
 struct rd_daemon;
 
-#define BUNDLES_ERRCODE_MAX 48	 /* room for any ErrorCode value */
+#define BUNDLES_ERRCODE_MAX 48			/* room for any ErrorCode value */
 #define BUNDLES_DEFAULT_MAX_BYTES (10ULL << 30) /* 10 GiB cache cap */
 
 struct cached_bundle {

@@ -44,8 +44,8 @@ struct bcache {
 	struct grant *grants;
 };
 
-static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt,
-		    ...) __attribute__((format(printf, 6, 7)));
+static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -146,7 +146,7 @@ out:
  * the revision claimed. */
 static void detect_type(const char *path, char type[8])
 {
-	unsigned char b[4] = { 0 };
+	unsigned char b[4] = {0};
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	rd_strlcpy(type, "tar", 8);
@@ -195,7 +195,7 @@ static void clear_dir(const char *dir)
 
 int bcache_new(const char *dir, uint64_t max_bytes, struct bcache **ret)
 {
-	static const char *const subs[] = { "objects", "loc", "refs", "tmp" };
+	static const char *const subs[] = {"objects", "loc", "refs", "tmp"};
 	struct bcache *c;
 	char p[4096];
 	size_t i;
@@ -279,7 +279,7 @@ int bcache_path(struct bcache *c, const char *sha256, char *buf, size_t buflen)
 
 int bcache_lookup(struct bcache *c, const char *sha256, struct cached_bundle *ret)
 {
-	struct cached_bundle info = { 0 };
+	struct cached_bundle info = {0};
 	struct stat st;
 	char p[4096];
 	int r;
@@ -361,7 +361,7 @@ int bcache_commit(struct bcache *c, const char *tmp_path, const char *sha256, co
 		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
 		  char *msg, size_t msglen)
 {
-	struct cached_bundle info = { 0 };
+	struct cached_bundle info = {0};
 	char dst[4096], objdir[4096];
 	struct stat st;
 	int r;
@@ -436,10 +436,11 @@ static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_
 	}
 	if (expect_sha256 && *expect_sha256 && strcmp(expect_sha256, sha) != 0) {
 		unlink(tmp);
-		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-			"the bundle's sha256 is %s but the revision says %s; fix the sha256 in the revision or the file "
-			"at its location",
-			sha, expect_sha256);
+		set_err(
+		    errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+		    "the bundle's sha256 is %s but the revision says %s; fix the sha256 in the revision or the file "
+		    "at its location",
+		    sha, expect_sha256);
 		return -EBADMSG;
 	}
 	{
@@ -452,9 +453,9 @@ static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_
 	return bcache_commit(c, tmp, sha, type, check, ctx, ret, errcode, errcodelen, msg, msglen);
 }
 
-int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256,
-		  bcache_fetch_fn fetch, bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode,
-		  size_t errcodelen, char *msg, size_t msglen)
+int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256, bcache_fetch_fn fetch,
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
+		  char *msg, size_t msglen)
 {
 	struct cached_bundle info;
 	struct flight *f, **pp;
@@ -486,8 +487,8 @@ int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char 
 		c->flights = f;
 		pthread_mutex_unlock(&c->lock);
 
-		f->r = fetch_into_cache(c, expect_sha256, fetch, check, ctx, &f->info, f->errcode,
-					sizeof(f->errcode), f->msg, sizeof(f->msg));
+		f->r = fetch_into_cache(c, expect_sha256, fetch, check, ctx, &f->info, f->errcode, sizeof(f->errcode),
+					f->msg, sizeof(f->msg));
 		if (f->r == 0 && cacheable)
 			memo_put(c, key, &f->info);
 

@@ -46,9 +46,9 @@ uint64_t bcache_max_bytes(const struct bcache *c);
  * later call is answered from the cache without fetching. expect_sha256 (may
  * be NULL) is checked against what was fetched. check (may be NULL) runs on
  * bundles not yet in the cache. */
-int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256,
-		  bcache_fetch_fn fetch, bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode,
-		  size_t errcodelen, char *msg, size_t msglen);
+int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256, bcache_fetch_fn fetch,
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
+		  char *msg, size_t msglen);
 
 /* Creates an empty file in tmp/ for an upload; path gets its name. */
 int bcache_tmpfile(struct bcache *c, char *path, size_t pathlen, int *ret_fd);

@@ -157,8 +157,8 @@ static const char *query_get(struct evkeyvalq *q, const char *k)
 	return evhttp_find_header(q, k);
 }
 
-static int preflight_check(void *ctx, const char *path, const struct cached_bundle *b, char *errcode,
-			   size_t errcodelen, char *msg, size_t msglen)
+static int preflight_check(void *ctx, const char *path, const struct cached_bundle *b, char *errcode, size_t errcodelen,
+			   char *msg, size_t msglen)
 {
 	(void)ctx;
 	(void)b;
@@ -196,7 +196,7 @@ static json_t *finished_json(const struct cached_bundle *b)
 
 static void upload_start(struct httpd_call *call, struct bcache *c)
 {
-	struct evkeyvalq q = { 0 };
+	struct evkeyvalq q = {0};
 	const char *sha, *size_s, *type, *app;
 	struct cached_bundle b;
 	struct upload *u = NULL;
@@ -281,10 +281,11 @@ static void upload_start(struct httpd_call *call, struct bcache *c)
 			open_n++;
 		if (open_n >= UPLOAD_MAX_OPEN) {
 			pthread_mutex_unlock(&uploads_lock);
-			httpd_call_error(call, "LimitExceededException",
-					 "%d uploads are already in progress; finish them or wait an hour for idle ones "
-					 "to expire",
-					 UPLOAD_MAX_OPEN);
+			httpd_call_error(
+			    call, "LimitExceededException",
+			    "%d uploads are already in progress; finish them or wait an hour for idle ones "
+			    "to expire",
+			    UPLOAD_MAX_OPEN);
 			goto out;
 		}
 	}
@@ -301,7 +302,7 @@ out:
 
 static void upload_part(struct httpd_call *call, struct bcache *c, const char *id)
 {
-	struct evkeyvalq q = { 0 };
+	struct evkeyvalq q = {0};
 	struct upload *u, **pp;
 	const unsigned char *body;
 	unsigned long long off;
@@ -401,9 +402,9 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 		u->tmp[0] = '\0'; /* commit removed or moved it */
 		upload_free(u);
 		if (r < 0) {
-			httpd_call_error(call, !strcmp(code, "INVALID_REVISION") ? "InvalidRevisionException"
-										 : "InternalFailure",
-					 "%s", msg);
+			httpd_call_error(
+			    call, !strcmp(code, "INVALID_REVISION") ? "InvalidRevisionException" : "InternalFailure",
+			    "%s", msg);
 			goto out;
 		}
 		bcache_gc(c, 0, NULL);
@@ -449,8 +450,8 @@ int bundles_http_register(struct rd_daemon *d, char *err, size_t errlen)
 
 	if (!d->httpd)
 		return 0;
-	r = httpd_register_get(d->httpd, "/bundles/", "codedeploy-commands", HTTPD_AUTHZ_AGENT_OR_DEPLOYER,
-			       get_bundle, NULL);
+	r = httpd_register_get(d->httpd, "/bundles/", "codedeploy-commands", HTTPD_AUTHZ_AGENT_OR_DEPLOYER, get_bundle,
+			       NULL);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot register GET /bundles/: %s", strerror(-r));
 		return r;

@@ -44,19 +44,21 @@ struct bitbucket {
 };
 
 static const struct rollout_option bitbucket_options[] = {
-	{ .name = "url", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct bitbucket, url),
-	  .def = "https://bitbucket.org" },
-	{ .name = "server", .type = ROLLOUT_OPT_BOOL, .offset = offsetof(struct bitbucket, server), .def = "false" },
-	{ .name = "token", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct bitbucket, token) },
-	{ .name = "username", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct bitbucket, username) },
-	{ .name = "app_password", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct bitbucket, app_password) },
-	{ .name = "timeout",
-	  .type = ROLLOUT_OPT_DURATION,
-	  .offset = offsetof(struct bitbucket, timeout_ms),
-	  .min = 1000,
-	  .max = 24LL * 3600 * 1000,
-	  .def = "30m" },
-	ROLLOUT_OPTION_END,
+    {.name = "url",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct bitbucket, url),
+     .def = "https://bitbucket.org"},
+    {.name = "server", .type = ROLLOUT_OPT_BOOL, .offset = offsetof(struct bitbucket, server), .def = "false"},
+    {.name = "token", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct bitbucket, token)},
+    {.name = "username", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct bitbucket, username)},
+    {.name = "app_password", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct bitbucket, app_password)},
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct bitbucket, timeout_ms),
+     .min = 1000,
+     .max = 24LL * 3600 * 1000,
+     .def = "30m"},
+    ROLLOUT_OPTION_END,
 };
 
 static int bitbucket_init(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err,
@@ -75,8 +77,8 @@ static int bitbucket_init(const struct rollout_host *host, struct rollout_handle
 		goto fail;
 	if ((strncmp(b->url, "http://", 7) && strncmp(b->url, "https://", 8)) ||
 	    src_strip_slash(b->url, b->base, sizeof(b->base)) < 0) {
-		snprintf(err, errlen, "plugins.bitbucket.url: '%s' must be an http(s) URL such as https://bitbucket.org",
-			 b->url);
+		snprintf(err, errlen,
+			 "plugins.bitbucket.url: '%s' must be an http(s) URL such as https://bitbucket.org", b->url);
 		r = -EINVAL;
 		goto fail;
 	}
@@ -150,10 +152,11 @@ static int bitbucket_fetch(void *state, const struct rollout_deployment *dep, co
 		type = "zip";
 	slash = repo ? strchr(repo, '/') : NULL;
 	if (!slash || !valid_part(repo, (size_t)(slash - repo)) || !valid_part(slash + 1, strlen(slash + 1))) {
-		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				      "bitbucketLocation.repository must be 'workspace/repo_slug' (or 'PROJECT/repo_slug' "
-				      "on Bitbucket Server), found '%s'",
-				      repo ? repo : "");
+		r = rollout_error_set(
+		    err, -EINVAL, "INVALID_REVISION",
+		    "bitbucketLocation.repository must be 'workspace/repo_slug' (or 'PROJECT/repo_slug' "
+		    "on Bitbucket Server), found '%s'",
+		    repo ? repo : "");
 		goto out;
 	}
 	if (!commit || !valid_part(commit, strlen(commit))) {
@@ -179,10 +182,12 @@ static int bitbucket_fetch(void *state, const struct rollout_deployment *dep, co
 		headers[nh++] = b->auth;
 	headers[nh] = NULL;
 	{
-		struct rollout_http_request req = ROLLOUT_HTTP_REQUEST_INIT(
-				.method = "GET", .url = url, .headers = headers, .output_path = dest_path,
-				.timeout_ms = timeout_ms > 0 && timeout_ms < b->timeout_ms ? timeout_ms : b->timeout_ms,
-				.follow_redirects = true);
+		struct rollout_http_request req =
+		    ROLLOUT_HTTP_REQUEST_INIT(.method = "GET", .url = url, .headers = headers, .output_path = dest_path,
+					      .timeout_ms = timeout_ms > 0 && timeout_ms < b->timeout_ms
+								? timeout_ms
+								: b->timeout_ms,
+					      .follow_redirects = true);
 		r = host->http_request(b->h, &req, &resp, herr, sizeof(herr));
 	}
 	if (r < 0) {
@@ -196,23 +201,23 @@ static int bitbucket_fetch(void *state, const struct rollout_deployment *dep, co
 		src_read_head(dest_path, body, sizeof(body));
 		src_error_text(body, msg, sizeof(msg));
 		if (status == 401 || (status == 403 && !b->auth[0]))
-			r = rollout_error_set(err, -EACCES, "MISSING_GITHUB_TOKEN",
-					      "Bitbucket refused %s@%s (HTTP %ld%s%s); %s", repo, commit, status,
-					      msg[0] ? ": " : "", msg,
-					      b->auth[0] ? "check plugins.bitbucket.token (or username/app_password)"
-							 : "set plugins.bitbucket.token (or username and app_password)");
+			r = rollout_error_set(
+			    err, -EACCES, "MISSING_GITHUB_TOKEN", "Bitbucket refused %s@%s (HTTP %ld%s%s); %s", repo,
+			    commit, status, msg[0] ? ": " : "", msg,
+			    b->auth[0] ? "check plugins.bitbucket.token (or username/app_password)"
+				       : "set plugins.bitbucket.token (or username and app_password)");
 		else if (status == 403)
 			r = rollout_error_set(err, -EACCES, "MISSING_GITHUB_TOKEN",
 					      "the Bitbucket credentials may not read %s (HTTP 403%s%s); grant them "
 					      "repository read access",
 					      repo, msg[0] ? ": " : "", msg);
 		else if (status == 404)
-			r = rollout_error_set(err, -ENOENT, "REVISION_MISSING",
-					      "Bitbucket has no commit %s in %s (HTTP 404%s%s)%s", commit, repo,
-					      msg[0] ? ": " : "", msg,
-					      b->auth[0] ? "; check repository and commitId"
-							 : "; check repository and commitId, or set plugins.bitbucket.token "
-							   "for a private repository");
+			r = rollout_error_set(
+			    err, -ENOENT, "REVISION_MISSING", "Bitbucket has no commit %s in %s (HTTP 404%s%s)%s",
+			    commit, repo, msg[0] ? ": " : "", msg,
+			    b->auth[0] ? "; check repository and commitId"
+				       : "; check repository and commitId, or set plugins.bitbucket.token "
+					 "for a private repository");
 		else if (status == 429)
 			r = rollout_error_set(err, -EAGAIN, "THROTTLED", "Bitbucket rate-limited the download of %s",
 					      repo);
@@ -232,14 +237,14 @@ out:
 	return r;
 }
 
-static const char *const bitbucket_types[] = { "Bitbucket", NULL };
+static const char *const bitbucket_types[] = {"Bitbucket", NULL};
 
 static const struct rollout_source_ops bitbucket_ops =
-	ROLLOUT_SOURCE_OPS_INIT(.revision_types = bitbucket_types, .fetch = bitbucket_fetch);
+    ROLLOUT_SOURCE_OPS_INIT(.revision_types = bitbucket_types, .fetch = bitbucket_fetch);
 
 static const struct rollout_plugin bitbucket_plugin = ROLLOUT_PLUGIN_INIT(
-	ROLLOUT_KIND_SOURCE, .name = "bitbucket", .version = "1.0.0",
-	.description = "Bitbucket Cloud and Server revisions (repository archives; a rolloutd extension)",
-	.init = bitbucket_init, .destroy = bitbucket_destroy, .ops.source = &bitbucket_ops);
+    ROLLOUT_KIND_SOURCE, .name = "bitbucket", .version = "1.0.0",
+    .description = "Bitbucket Cloud and Server revisions (repository archives; a rolloutd extension)",
+    .init = bitbucket_init, .destroy = bitbucket_destroy, .ops.source = &bitbucket_ops);
 
 ROLLOUT_PLUGIN_EXPORT(bitbucket_plugin)

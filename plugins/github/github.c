@@ -37,23 +37,23 @@ struct github {
 };
 
 static const struct rollout_option github_options[] = {
-	{ .name = "token", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct github, token) },
-	{ .name = "api_url",
-	  .type = ROLLOUT_OPT_STRING,
-	  .offset = offsetof(struct github, api_url),
-	  .def = "https://api.github.com" },
-	{ .name = "archive",
-	  .type = ROLLOUT_OPT_STRING,
-	  .offset = offsetof(struct github, archive),
-	  .def = "tarball",
-	  .help = "tarball or zipball" },
-	{ .name = "timeout",
-	  .type = ROLLOUT_OPT_DURATION,
-	  .offset = offsetof(struct github, timeout_ms),
-	  .min = 1000,
-	  .max = 24LL * 3600 * 1000,
-	  .def = "30m" },
-	ROLLOUT_OPTION_END,
+    {.name = "token", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct github, token)},
+    {.name = "api_url",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct github, api_url),
+     .def = "https://api.github.com"},
+    {.name = "archive",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct github, archive),
+     .def = "tarball",
+     .help = "tarball or zipball"},
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct github, timeout_ms),
+     .min = 1000,
+     .max = 24LL * 3600 * 1000,
+     .def = "30m"},
+    ROLLOUT_OPTION_END,
 };
 
 static int github_init(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err,
@@ -77,8 +77,10 @@ static int github_init(const struct rollout_host *host, struct rollout_handle *h
 	}
 	if ((strncmp(g->api_url, "http://", 7) && strncmp(g->api_url, "https://", 8)) ||
 	    src_strip_slash(g->api_url, g->base, sizeof(g->base)) < 0) {
-		snprintf(err, errlen, "plugins.github.api_url: '%s' must be an http(s) URL such as https://api.github.com "
-			 "or https://github.example.com/api/v3", g->api_url);
+		snprintf(err, errlen,
+			 "plugins.github.api_url: '%s' must be an http(s) URL such as https://api.github.com "
+			 "or https://github.example.com/api/v3",
+			 g->api_url);
 		r = -EINVAL;
 		goto fail;
 	}
@@ -161,15 +163,19 @@ static int github_fetch(void *state, const struct rollout_deployment *dep, const
 	}
 	headers[nh] = NULL;
 	{
-		struct rollout_http_request req = ROLLOUT_HTTP_REQUEST_INIT(
-				.method = "GET", .url = url, .headers = headers, .output_path = dest_path,
-				.timeout_ms = timeout_ms > 0 && timeout_ms < g->timeout_ms ? timeout_ms : g->timeout_ms,
-				.follow_redirects = true);
+		struct rollout_http_request req =
+		    ROLLOUT_HTTP_REQUEST_INIT(.method = "GET", .url = url, .headers = headers, .output_path = dest_path,
+					      .timeout_ms = timeout_ms > 0 && timeout_ms < g->timeout_ms
+								? timeout_ms
+								: g->timeout_ms,
+					      .follow_redirects = true);
 		r = host->http_request(g->h, &req, &resp, herr, sizeof(herr));
 	}
 	if (r < 0) {
-		r = rollout_error_set(err, r, "INTERNAL_ERROR", "cannot reach GitHub at %s: %s; check plugins.github.api_url "
-				      "and the network", g->base, herr);
+		r = rollout_error_set(err, r, "INTERNAL_ERROR",
+				      "cannot reach GitHub at %s: %s; check plugins.github.api_url "
+				      "and the network",
+				      g->base, herr);
 		goto out;
 	}
 	status = host->http_status(resp);
@@ -191,10 +197,11 @@ static int github_fetch(void *state, const struct rollout_deployment *dep, const
 					      "GitHub's API rate limit is used up; retry later or use a token with a "
 					      "higher limit");
 		else if (status == 403)
-			r = rollout_error_set(err, -EACCES, "MISSING_GITHUB_TOKEN",
-					      "plugins.github.token may not read %s (HTTP 403%s%s); grant it read access "
-					      "to the repository's contents",
-					      repo, msg[0] ? ": " : "", msg);
+			r = rollout_error_set(
+			    err, -EACCES, "MISSING_GITHUB_TOKEN",
+			    "plugins.github.token may not read %s (HTTP 403%s%s); grant it read access "
+			    "to the repository's contents",
+			    repo, msg[0] ? ": " : "", msg);
 		else if (status == 404 || status == 422)
 			r = rollout_error_set(err, -ENOENT, "REVISION_MISSING",
 					      "GitHub has no commit %s in %s (HTTP %ld%s%s); check repository and "
@@ -216,14 +223,14 @@ out:
 	return r;
 }
 
-static const char *const github_types[] = { "GitHub", NULL };
+static const char *const github_types[] = {"GitHub", NULL};
 
-static const struct rollout_source_ops github_ops = ROLLOUT_SOURCE_OPS_INIT(.revision_types = github_types,
-									     .fetch = github_fetch);
+static const struct rollout_source_ops github_ops =
+    ROLLOUT_SOURCE_OPS_INIT(.revision_types = github_types, .fetch = github_fetch);
 
 static const struct rollout_plugin github_plugin = ROLLOUT_PLUGIN_INIT(
-	ROLLOUT_KIND_SOURCE, .name = "github", .version = "1.0.0",
-	.description = "GitHub revisions (repository archives through the REST API; GitHub Enterprise too)",
-	.init = github_init, .destroy = github_destroy, .ops.source = &github_ops);
+    ROLLOUT_KIND_SOURCE, .name = "github", .version = "1.0.0",
+    .description = "GitHub revisions (repository archives through the REST API; GitHub Enterprise too)",
+    .init = github_init, .destroy = github_destroy, .ops.source = &github_ops);
 
 ROLLOUT_PLUGIN_EXPORT(github_plugin)

@@ -36,16 +36,15 @@ struct httpsrc {
 };
 
 static const struct rollout_option http_options[] = {
-	{ .name = "allow_http", .type = ROLLOUT_OPT_BOOL, .offset = offsetof(struct httpsrc, allow_http),
-	  .def = "true" },
-	{ .name = "headers", .type = ROLLOUT_OPT_JSON, .offset = offsetof(struct httpsrc, headers_json) },
-	{ .name = "timeout",
-	  .type = ROLLOUT_OPT_DURATION,
-	  .offset = offsetof(struct httpsrc, timeout_ms),
-	  .min = 1000,
-	  .max = 24LL * 3600 * 1000,
-	  .def = "30m" },
-	ROLLOUT_OPTION_END,
+    {.name = "allow_http", .type = ROLLOUT_OPT_BOOL, .offset = offsetof(struct httpsrc, allow_http), .def = "true"},
+    {.name = "headers", .type = ROLLOUT_OPT_JSON, .offset = offsetof(struct httpsrc, headers_json)},
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct httpsrc, timeout_ms),
+     .min = 1000,
+     .max = 24LL * 3600 * 1000,
+     .def = "30m"},
+    ROLLOUT_OPTION_END,
 };
 
 static void http_destroy(void *state)
@@ -83,11 +82,13 @@ static int http_init(const struct rollout_host *host, struct rollout_handle *h, 
 			r = -EINVAL;
 			goto fail;
 		}
-		json_object_foreach(hj, k, v) {
+		json_object_foreach(hj, k, v)
+		{
 			if (n == MAX_HEADERS || !json_is_string(v) || strpbrk(k, ":\r\n") ||
 			    strpbrk(json_string_value(v), "\r\n")) {
-				snprintf(err, errlen, "plugins.http.headers.%s: at most %d headers, each a one-line string",
-					 k, MAX_HEADERS);
+				snprintf(err, errlen,
+					 "plugins.http.headers.%s: at most %d headers, each a one-line string", k,
+					 MAX_HEADERS);
 				r = -EINVAL;
 				goto fail;
 			}
@@ -141,10 +142,11 @@ static int http_fetch(void *state, const struct rollout_deployment *dep, const c
 		goto out;
 	}
 	if (!s->allow_http && strncmp(url, "https://", 8)) {
-		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				      "httpLocation.url %s is not https and plugins.http.allow_http is false; serve the "
-				      "bundle over https",
-				      url);
+		r = rollout_error_set(
+		    err, -EINVAL, "INVALID_REVISION",
+		    "httpLocation.url %s is not https and plugins.http.allow_http is false; serve the "
+		    "bundle over https",
+		    url);
 		goto out;
 	}
 	if (!valid_sha(sha)) {
@@ -162,11 +164,13 @@ static int http_fetch(void *state, const struct rollout_deployment *dep, const c
 		goto out;
 	}
 	{
-		struct rollout_http_request req = ROLLOUT_HTTP_REQUEST_INIT(
-				.method = "GET", .url = url, .headers = (const char *const *)s->headers,
-				.output_path = dest_path,
-				.timeout_ms = timeout_ms > 0 && timeout_ms < s->timeout_ms ? timeout_ms : s->timeout_ms,
-				.follow_redirects = true);
+		struct rollout_http_request req =
+		    ROLLOUT_HTTP_REQUEST_INIT(.method = "GET", .url = url, .headers = (const char *const *)s->headers,
+					      .output_path = dest_path,
+					      .timeout_ms = timeout_ms > 0 && timeout_ms < s->timeout_ms
+								? timeout_ms
+								: s->timeout_ms,
+					      .follow_redirects = true);
 		r = host->http_request(s->h, &req, &resp, herr, sizeof(herr));
 	}
 	if (r < 0) {
@@ -210,14 +214,14 @@ out:
 	return r;
 }
 
-static const char *const http_types[] = { "HTTP", NULL };
+static const char *const http_types[] = {"HTTP", NULL};
 
-static const struct rollout_source_ops http_ops = ROLLOUT_SOURCE_OPS_INIT(.revision_types = http_types,
-									   .fetch = http_fetch);
+static const struct rollout_source_ops http_ops =
+    ROLLOUT_SOURCE_OPS_INIT(.revision_types = http_types, .fetch = http_fetch);
 
-static const struct rollout_plugin http_plugin = ROLLOUT_PLUGIN_INIT(
-	ROLLOUT_KIND_SOURCE, .name = "http", .version = "1.0.0",
-	.description = "bundles from http(s) URLs pinned by sha256 (a rolloutd extension)", .init = http_init,
-	.destroy = http_destroy, .ops.source = &http_ops);
+static const struct rollout_plugin http_plugin =
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "http", .version = "1.0.0",
+			.description = "bundles from http(s) URLs pinned by sha256 (a rolloutd extension)",
+			.init = http_init, .destroy = http_destroy, .ops.source = &http_ops);
 
 ROLLOUT_PLUGIN_EXPORT(http_plugin)

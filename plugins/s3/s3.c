@@ -36,19 +36,19 @@ struct s3 {
 };
 
 static const struct rollout_option s3_options[] = {
-	ROLLOUT_AWS_OPTIONS,
-	{ .name = "addressing",
-	  .type = ROLLOUT_OPT_STRING,
-	  .offset = offsetof(struct s3, addressing),
-	  .def = "auto",
-	  .help = "auto, path or virtual" },
-	{ .name = "timeout",
-	  .type = ROLLOUT_OPT_DURATION,
-	  .offset = offsetof(struct s3, timeout_ms),
-	  .min = 1000,
-	  .max = 24LL * 3600 * 1000,
-	  .def = "30m" },
-	ROLLOUT_OPTION_END,
+    ROLLOUT_AWS_OPTIONS,
+    {.name = "addressing",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct s3, addressing),
+     .def = "auto",
+     .help = "auto, path or virtual"},
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct s3, timeout_ms),
+     .min = 1000,
+     .max = 24LL * 3600 * 1000,
+     .def = "30m"},
+    ROLLOUT_OPTION_END,
 };
 
 static int s3_init(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err,
@@ -108,10 +108,10 @@ static bool dns_bucket(const char *b)
 }
 
 /* Builds the GetObject URL. Exposed (non-static) for the unit test. */
-int s3_object_url(const char *endpoint, const char *region, const char *addressing, const char *bucket,
-		  const char *key, const char *version, char *out, size_t outlen);
-int s3_object_url(const char *endpoint, const char *region, const char *addressing, const char *bucket,
-		  const char *key, const char *version, char *out, size_t outlen)
+int s3_object_url(const char *endpoint, const char *region, const char *addressing, const char *bucket, const char *key,
+		  const char *version, char *out, size_t outlen);
+int s3_object_url(const char *endpoint, const char *region, const char *addressing, const char *bucket, const char *key,
+		  const char *version, char *out, size_t outlen)
 {
 	char ep[1024], ekey[3 * 1024 + 1], ever[3 * 256 + 1] = "", scheme[8];
 	const char *host, *rest;
@@ -171,9 +171,8 @@ static void strip_quotes(const char *in, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-static int s3_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json,
-		    const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
-		    struct rollout_error *err)
+static int s3_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json, const char *dest_path,
+		    int64_t timeout_ms, struct rollout_fetch_result *res, struct rollout_error *err)
 {
 	struct s3 *s = state;
 	const struct rollout_host *host = s->host;
@@ -202,8 +201,8 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 		type = src_type_from_name(key);
 	if (!type) {
 		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				      "s3Location.bundleType is missing for s3://%s/%s; set it to zip, tar or tgz", bucket,
-				      key);
+				      "s3Location.bundleType is missing for s3://%s/%s; set it to zip, tar or tgz",
+				      bucket, key);
 		goto out;
 	}
 	if (!src_valid_type(type) && strcmp(type, "YAML") && strcmp(type, "JSON")) {
@@ -220,8 +219,11 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 				      type);
 		goto out;
 	}
-	r = s3_object_url(s->endpoint, s->region ? s->region : dep ? dep->region : NULL, s->addressing, bucket, key,
-			  version, url, sizeof(url));
+	r = s3_object_url(s->endpoint,
+			  s->region ? s->region
+			  : dep	    ? dep->region
+				    : NULL,
+			  s->addressing, bucket, key, version, url, sizeof(url));
 	if (r < 0) {
 		r = rollout_error_set(err, r, "INVALID_REVISION",
 				      "cannot build a virtual-hosted S3 URL for bucket '%s'; set plugins.s3.addressing "
@@ -230,10 +232,12 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 		goto out;
 	}
 	{
-		struct rollout_http_request req = ROLLOUT_HTTP_REQUEST_INIT(
-				.method = "GET", .url = url, .output_path = dest_path,
-				.timeout_ms = timeout_ms > 0 && timeout_ms < s->timeout_ms ? timeout_ms : s->timeout_ms,
-				.aws_service = "s3", .aws_region = s->region);
+		struct rollout_http_request req =
+		    ROLLOUT_HTTP_REQUEST_INIT(.method = "GET", .url = url, .output_path = dest_path,
+					      .timeout_ms = timeout_ms > 0 && timeout_ms < s->timeout_ms
+								? timeout_ms
+								: s->timeout_ms,
+					      .aws_service = "s3", .aws_region = s->region);
 		r = host->http_request(s->h, &req, &resp, herr, sizeof(herr));
 	}
 	if (r == -ENOKEY) {
@@ -245,7 +249,8 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 		goto out;
 	}
 	if (r < 0) {
-		r = rollout_error_set(err, r, "INTERNAL_ERROR", "cannot reach S3 for s3://%s/%s: %s; check plugins.s3.endpoint and the network",
+		r = rollout_error_set(err, r, "INTERNAL_ERROR",
+				      "cannot reach S3 for s3://%s/%s: %s; check plugins.s3.endpoint and the network",
 				      bucket, key, herr);
 		goto out;
 	}
@@ -272,7 +277,10 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 			r = rollout_error_set(err, -EINVAL, "REVISION_MISSING",
 					      "bucket '%s' is not in region %s (%s); set plugins.s3.region to the "
 					      "bucket's region",
-					      bucket, s->region ? s->region : dep && dep->region ? dep->region : "?",
+					      bucket,
+					      s->region		   ? s->region
+					      : dep && dep->region ? dep->region
+								   : "?",
 					      code[0] ? code : "HTTP 301");
 		else if (status == 503 || !strcmp(code, "SlowDown"))
 			r = rollout_error_set(err, -EAGAIN, "THROTTLED", "S3 throttled reading s3://%s/%s (%s)", bucket,
@@ -287,21 +295,23 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 		strip_quotes(etag, want_etag, sizeof(want_etag));
 		strip_quotes(host->http_header(resp, "ETag"), got_etag, sizeof(got_etag));
 		if (strcmp(want_etag, got_etag) != 0) {
-			r = rollout_error_set(err, -EBADMSG, "INVALID_REVISION",
-					      "s3://%s/%s has ETag %s but the revision says eTag %s: the object changed "
-					      "since the revision was registered; register the revision again with the "
-					      "current eTag (or a version)",
-					      bucket, key, got_etag[0] ? got_etag : "(none)", want_etag);
+			r = rollout_error_set(
+			    err, -EBADMSG, "INVALID_REVISION",
+			    "s3://%s/%s has ETag %s but the revision says eTag %s: the object changed "
+			    "since the revision was registered; register the revision again with the "
+			    "current eTag (or a version)",
+			    bucket, key, got_etag[0] ? got_etag : "(none)", want_etag);
 			goto out;
 		}
 	}
 	if (version) {
 		const char *gv = host->http_header(resp, "x-amz-version-id");
 		if (!gv || strcmp(gv, version) != 0) {
-			r = rollout_error_set(err, -EBADMSG, "INVALID_REVISION",
-					      "S3 returned version %s of s3://%s/%s but the revision asks for version %s; "
-					      "check that versioning is enabled on the bucket and the version id is right",
-					      gv ? gv : "(none)", bucket, key, version);
+			r = rollout_error_set(
+			    err, -EBADMSG, "INVALID_REVISION",
+			    "S3 returned version %s of s3://%s/%s but the revision asks for version %s; "
+			    "check that versioning is enabled on the bucket and the version id is right",
+			    gv ? gv : "(none)", bucket, key, version);
 			goto out;
 		}
 	}
@@ -317,14 +327,13 @@ out:
 	return r;
 }
 
-static const char *const s3_types[] = { "S3", NULL };
+static const char *const s3_types[] = {"S3", NULL};
 
-static const struct rollout_source_ops s3_ops = ROLLOUT_SOURCE_OPS_INIT(.revision_types = s3_types,
-									 .fetch = s3_fetch);
+static const struct rollout_source_ops s3_ops = ROLLOUT_SOURCE_OPS_INIT(.revision_types = s3_types, .fetch = s3_fetch);
 
-static const struct rollout_plugin s3_plugin = ROLLOUT_PLUGIN_INIT(
-	ROLLOUT_KIND_SOURCE, .name = "s3", .version = "1.0.0",
-	.description = "S3 revisions (GetObject with SigV4; versions, eTags, custom endpoints)", .init = s3_init,
-	.destroy = s3_destroy, .ops.source = &s3_ops);
+static const struct rollout_plugin s3_plugin =
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "s3", .version = "1.0.0",
+			.description = "S3 revisions (GetObject with SigV4; versions, eTags, custom endpoints)",
+			.init = s3_init, .destroy = s3_destroy, .ops.source = &s3_ops);
 
 ROLLOUT_PLUGIN_EXPORT(s3_plugin)

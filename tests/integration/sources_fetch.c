@@ -48,20 +48,20 @@ static void *run(void *arg)
 {
 	struct job *j = arg;
 
-	j->r = bundles_ensure_platform(j->d, j->rev, j->platform, &j->b, j->code, sizeof(j->code), j->msg,
-				       sizeof(j->msg));
+	j->r =
+	    bundles_ensure_platform(j->d, j->rev, j->platform, &j->b, j->code, sizeof(j->code), j->msg, sizeof(j->msg));
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "parallel", required_argument, NULL, 'p' },
-		{ "platform", required_argument, NULL, 'P' },
-		{ 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"parallel", required_argument, NULL, 'p'},
+	    {"platform", required_argument, NULL, 'P'},
+	    {0},
 	};
-	struct rd_daemon d = { 0 };
+	struct rd_daemon d = {0};
 	const char *config = NULL, *platform = NULL;
 	struct job *jobs = NULL;
 	pthread_t *t = NULL;

@@ -80,28 +80,27 @@ static void rmrf(const char *dir)
 
 static void test_ensure_memo(void **state)
 {
-	struct src s = { .content = "PK\x03\x04hello", .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct src s = {.content = "PK\x03\x04hello", .lock = PTHREAD_MUTEX_INITIALIZER};
 	struct cached_bundle a, b;
 	char code[48] = "", msg[256] = "", want[65], p[4096];
 	struct bcache *c;
 	char *dir = mkcache(&c);
 
 	rd_sha256_hex(s.content, strlen(s.content), want);
-	assert_int_equal(bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &a, code, sizeof(code), msg,
-				       sizeof(msg)),
-			 0);
+	assert_int_equal(
+	    bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &a, code, sizeof(code), msg, sizeof(msg)),
+	    0);
 	assert_string_equal(a.sha256, want);
 	assert_int_equal(a.size, strlen(s.content));
 	assert_string_equal(a.bundle_type, "zip");
-	assert_int_equal(bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &b, code, sizeof(code), msg,
-				       sizeof(msg)),
-			 0);
+	assert_int_equal(
+	    bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &b, code, sizeof(code), msg, sizeof(msg)),
+	    0);
 	assert_int_equal(s.calls, 1);
 	assert_string_equal(b.sha256, want);
 	/* not cacheable: fetched again, same object */
-	assert_int_equal(bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &b, code, sizeof(code), msg,
-				       sizeof(msg)),
-			 0);
+	assert_int_equal(
+	    bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &b, code, sizeof(code), msg, sizeof(msg)), 0);
 	assert_int_equal(s.calls, 2);
 	assert_int_equal(bcache_path(c, want, p, sizeof(p)), 0);
 	assert_int_equal(access(p, R_OK), 0);
@@ -111,9 +110,9 @@ static void test_ensure_memo(void **state)
 	bcache_free(c);
 	/* the memo survives a restart */
 	assert_int_equal(bcache_new(dir, 1 << 20, &c), 0);
-	assert_int_equal(bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &b, code, sizeof(code), msg,
-				       sizeof(msg)),
-			 0);
+	assert_int_equal(
+	    bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &b, code, sizeof(code), msg, sizeof(msg)),
+	    0);
 	assert_int_equal(s.calls, 2);
 	bcache_free(c);
 	rmrf(dir);
@@ -132,14 +131,14 @@ static void *run_ensure(void *arg)
 	struct worker *w = arg;
 	char code[48], msg[256];
 
-	w->r = bcache_ensure(w->c, "GitHub:o/r@abc", false, NULL, fake_fetch, NULL, w->s, &w->info, code,
-			     sizeof(code), msg, sizeof(msg));
+	w->r = bcache_ensure(w->c, "GitHub:o/r@abc", false, NULL, fake_fetch, NULL, w->s, &w->info, code, sizeof(code),
+			     msg, sizeof(msg));
 	return NULL;
 }
 
 static void test_single_flight(void **state)
 {
-	struct src s = { .content = "single flight body", .delay_ms = 300, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct src s = {.content = "single flight body", .delay_ms = 300, .lock = PTHREAD_MUTEX_INITIALIZER};
 	struct worker w[8];
 	pthread_t t[8];
 	struct bcache *c;
@@ -147,7 +146,7 @@ static void test_single_flight(void **state)
 	int i;
 
 	for (i = 0; i < 8; i++) {
-		w[i] = (struct worker){ .c = c, .s = &s };
+		w[i] = (struct worker){.c = c, .s = &s};
 		assert_int_equal(pthread_create(&t[i], NULL, run_ensure, &w[i]), 0);
 	}
 	for (i = 0; i < 8; i++) {
@@ -164,7 +163,7 @@ static void test_single_flight(void **state)
 
 static void test_errors(void **state)
 {
-	struct src s = { .content = "abc", .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct src s = {.content = "abc", .lock = PTHREAD_MUTEX_INITIALIZER};
 	char code[48] = "", msg[256] = "", sha[65];
 	struct cached_bundle info;
 	struct bcache *c;
@@ -178,8 +177,8 @@ static void test_errors(void **state)
 	assert_string_equal(code, "INVALID_REVISION");
 	assert_non_null(strstr(msg, "1111111111"));
 	/* pre-flight refuses: nothing enters the cache */
-	assert_int_equal(bcache_ensure(c, "HTTP:y", true, NULL, fake_fetch, reject_check, &s, &info, code,
-				       sizeof(code), msg, sizeof(msg)),
+	assert_int_equal(bcache_ensure(c, "HTTP:y", true, NULL, fake_fetch, reject_check, &s, &info, code, sizeof(code),
+				       msg, sizeof(msg)),
 			 -EINVAL);
 	assert_string_equal(code, "INVALID_REVISION");
 	assert_string_equal(msg, "appspec.yml is missing");
@@ -187,9 +186,9 @@ static void test_errors(void **state)
 	assert_int_equal(bcache_lookup(c, sha, &info), -ENOENT);
 	/* the source's own error comes through */
 	s.fail = 1;
-	assert_int_equal(bcache_ensure(c, "HTTP:z", true, NULL, fake_fetch, NULL, &s, &info, code, sizeof(code), msg,
-				       sizeof(msg)),
-			 -ENOENT);
+	assert_int_equal(
+	    bcache_ensure(c, "HTTP:z", true, NULL, fake_fetch, NULL, &s, &info, code, sizeof(code), msg, sizeof(msg)),
+	    -ENOENT);
 	assert_string_equal(code, "REVISION_MISSING");
 	assert_string_equal(msg, "no such object");
 	bcache_free(c);
@@ -199,14 +198,14 @@ static void test_errors(void **state)
 
 static void put(struct bcache *c, const char *content, char sha[65], time_t age)
 {
-	struct src s = { .content = content, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct src s = {.content = content, .lock = PTHREAD_MUTEX_INITIALIZER};
 	struct timespec ts[2];
 	struct cached_bundle info;
 	char code[48], msg[256], p[4096];
 
-	assert_int_equal(bcache_ensure(c, content, false, NULL, fake_fetch, NULL, &s, &info, code, sizeof(code), msg,
-				       sizeof(msg)),
-			 0);
+	assert_int_equal(
+	    bcache_ensure(c, content, false, NULL, fake_fetch, NULL, &s, &info, code, sizeof(code), msg, sizeof(msg)),
+	    0);
 	strcpy(sha, info.sha256);
 	bcache_path(c, sha, p, sizeof(p));
 	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
@@ -258,7 +257,7 @@ static void test_gc_pins_grants(void **state)
 
 	/* once unpinned (and not recently used) it can go; b stays as last good */
 	{
-		struct timespec ts[2] = { { time(NULL) - 9000, 0 }, { time(NULL) - 9000, 0 } };
+		struct timespec ts[2] = {{time(NULL) - 9000, 0}, {time(NULL) - 9000, 0}};
 		char p[4096];
 		bcache_path(c, a, p, sizeof(p));
 		utimensat(AT_FDCWD, p, ts, 0);
@@ -286,8 +285,7 @@ static void test_commit_upload(void **state)
 	assert_int_equal(write(fd, "\x1f\x8b\x08\x00zz", 6), 6);
 	close(fd);
 	rd_sha256_hex("\x1f\x8b\x08\x00zz", 6, sha);
-	assert_int_equal(bcache_commit(c, tmp, sha, "tgz", NULL, NULL, &info, code, sizeof(code), msg, sizeof(msg)),
-			 0);
+	assert_int_equal(bcache_commit(c, tmp, sha, "tgz", NULL, NULL, &info, code, sizeof(code), msg, sizeof(msg)), 0);
 	assert_string_equal(info.bundle_type, "tgz");
 	assert_int_equal(info.size, 6);
 	assert_int_not_equal(access(tmp, F_OK), 0);
@@ -330,12 +328,8 @@ static void test_range(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ensure_memo),
-		cmocka_unit_test(test_single_flight),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_gc_pins_grants),
-		cmocka_unit_test(test_commit_upload),
-		cmocka_unit_test(test_range),
+	    cmocka_unit_test(test_ensure_memo),	   cmocka_unit_test(test_single_flight), cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_gc_pins_grants), cmocka_unit_test(test_commit_upload), cmocka_unit_test(test_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

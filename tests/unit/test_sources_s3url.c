@@ -12,8 +12,8 @@
 
 #include "../../plugins/http/srcutil.h"
 
-int s3_object_url(const char *endpoint, const char *region, const char *addressing, const char *bucket,
-		  const char *key, const char *version, char *out, size_t outlen);
+int s3_object_url(const char *endpoint, const char *region, const char *addressing, const char *bucket, const char *key,
+		  const char *version, char *out, size_t outlen);
 
 static void test_addressing(void **state)
 {
@@ -26,7 +26,8 @@ static void test_addressing(void **state)
 	assert_int_equal(s3_object_url(NULL, "us-east-1", "auto", "my.bucket", "k", NULL, u, sizeof(u)), 0);
 	assert_string_equal(u, "https://s3.us-east-1.amazonaws.com/my.bucket/k");
 	/* custom endpoint, auto: path style; trailing slash dropped */
-	assert_int_equal(s3_object_url("http://127.0.0.1:9000/", NULL, "auto", "rel", "a/b.tgz", NULL, u, sizeof(u)), 0);
+	assert_int_equal(s3_object_url("http://127.0.0.1:9000/", NULL, "auto", "rel", "a/b.tgz", NULL, u, sizeof(u)),
+			 0);
 	assert_string_equal(u, "http://127.0.0.1:9000/rel/a/b.tgz");
 	/* custom endpoint, virtual requested */
 	assert_int_equal(s3_object_url("https://minio.example:9000", NULL, "virtual", "rel", "k", NULL, u, sizeof(u)),
@@ -43,9 +44,8 @@ static void test_encoding(void **state)
 {
 	char u[4096];
 
-	assert_int_equal(s3_object_url("http://h:1", NULL, "path", "b", "dir/my app+1 é.zip", "3/L4kq=Jl", u,
-				       sizeof(u)),
-			 0);
+	assert_int_equal(
+	    s3_object_url("http://h:1", NULL, "path", "b", "dir/my app+1 é.zip", "3/L4kq=Jl", u, sizeof(u)), 0);
 	assert_string_equal(u, "http://h:1/b/dir/my%20app%2B1%20%C3%A9.zip?versionId=3%2FL4kq%3DJl");
 	assert_int_equal(s3_object_url("http://h:1", NULL, "path", "b", "k", NULL, u, 10), -ENOSPC);
 }
@@ -77,9 +77,9 @@ static void test_srcutil(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_addressing),
-		cmocka_unit_test(test_encoding),
-		cmocka_unit_test(test_srcutil),
+	    cmocka_unit_test(test_addressing),
+	    cmocka_unit_test(test_encoding),
+	    cmocka_unit_test(test_srcutil),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
