@@ -63,3 +63,19 @@ TESTS += tests/unit/test_foundation_conf tests/unit/test_foundation_loader tests
 # Magic numbers of boundary handles are unique (STYLE.md §11).
 TESTS += tests/unit/magic_check.sh
 EXTRA_DIST += tests/unit/magic_check.sh
+
+# `EXTRA_DIST += tests/integration` (tests/local.mk) copies that directory
+# from the BUILD tree when it exists there (it does: helper programs are
+# built into it), which ships objects instead of the Python tests. Replace it
+# in the distribution with the source tree's files.
+dist-hook: foundation-dist-integration
+foundation-dist-integration:
+	rm -rf $(distdir)/tests/integration
+	$(MKDIR_P) $(distdir)/tests/integration
+	cd $(srcdir)/tests/integration && \
+	for f in $$(find . -type f ! -name '*.o' ! -name '*.pyc' ! -name '.dirstamp' ! -path '*/.deps/*' \
+			! -path '*/__pycache__/*' ! -path '*/.pytest_cache/*'); do \
+		$(MKDIR_P) "$(abs_top_builddir)/$(distdir)/tests/integration/$$(dirname $$f)" && \
+		cp -p "$$f" "$(abs_top_builddir)/$(distdir)/tests/integration/$$f" || exit 1; \
+	done
+.PHONY: foundation-dist-integration
