@@ -255,3 +255,41 @@ def test_insufficient_data_stops_the_deployment(daemon_factory, tmp_path, made):
     info = fl.wait(dep2)
     assert info["status"] == "Succeeded", (info, d.log_tail(40))
     assert "alarm latency (prometheus) is INSUFFICIENT_DATA" in d.log()
+
+
+def test_alarm_watch_survives_a_daemon_crash(daemon_factory, tmp_path, made, monkeypatch):
+    """kill -9 while a deployment runs: after the restart its alarms are
+    polled again, and an alarm that fires then still stops it."""
+    import threading
+    from engine_helpers import kill9_and_restart
+
+    moto = Moto(tmp_path)
+    made.append(moto)
+    cw = moto.client("cloudwatch")
+    cw.put_metric_alarm(AlarmName="web-5xx", MetricName="5xx", Namespace="Web", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=10.0, ComparisonOperator="GreaterThanThreshold")
+    monkeypatch.setenv("ROLLOUTD_ALARM_INTERVAL_MS", "300")
+    d = daemon_factory(plugins={"onprem": {}, "s3": s3_plugin(moto), "cloudwatch": s3_plugin(moto)},
+                       settings={"long_poll": "1s"})
+    gate = threading.Event()
+    f = Fleet(d, n=2, config="CodeDeployDefault.OneAtATime", auto_rollback=STOP_ON_ALARM)
+    try:
+        f.cd.update_deployment_group(applicationName=f.app, currentDeploymentGroupName=f.group,
+                                     deploymentConfigName="CodeDeployDefault.OneAtATime",
+                                     alarmConfiguration={"enabled": True, "alarms": [{"name": "web-5xx"}]})
+        for a in f.agents.values():
+            a.retry_for = 30
+            a.gates["BeforeInstall"] = (gate, "complete")
+        dep = f.deploy(s3_revision(moto, bundle(tmp_path, "v1", str(tmp_path))))
+        wait_for(lambda: any(a.at_gate for a in f.agents.values()), timeout=20,
+                 what="the first host to hold BeforeInstall")
+        kill9_and_restart(d)
+        # the resumed deployment is watched again by the new process
+        assert d.log().count("%s: polling 1 alarm(s)" % dep) == 2, d.log_tail(20)
+        cw.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="after the restart")
+        info = f.wait(dep, timeout=20)
+        assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE", info
+        assert "after the restart" in info["errorInformation"]["message"], info
+    finally:
+        gate.set()
+        f.stop()
