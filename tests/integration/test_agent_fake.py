@@ -395,6 +395,49 @@ def test_local_revisions_and_retention(tmp_path, fake, agent):
     assert "d-LOCAL0003" in os.listdir(os.path.join(a.root_dir, "dg-1"))
 
 
+@pytest.fixture
+def request_cleanup():
+    fns = []
+    yield fns
+    for f in fns:
+        f()
+
+
+def test_runas_switches_user_without_a_shell(tmp_path, fake, agent, request_cleanup):
+    import pwd
+    if os.geteuid() != 0:
+        pytest.skip("runas needs the agent to run as root")
+    import shutil
+    import tempfile
+    nobody = pwd.getpwnam("nobody")
+    www, events = str(tmp_path / "www"), str(tmp_path / "events.log")
+    # pytest's tmp dirs are 0700: the deployment root and the output must be reachable for nobody
+    shared = tempfile.mkdtemp(prefix="rollout-runas-")
+    request_cleanup.append(lambda: shutil.rmtree(shared, ignore_errors=True))
+    os.chmod(shared, 0o755)
+    out = os.path.join(shared, "out")
+    os.makedirs(out)
+    os.chmod(out, 0o777)
+    appspec_hooks = ("version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: scripts/who.sh\n"
+                     "      runas: nobody\n")
+    sha, size = app_bundle(tmp_path, fake, "v1", www, events, hooks={"AfterInstall": "true"}, extra_files={
+        "appspec.yml": appspec_hooks,
+        "scripts/who.sh": script('echo "$(id -u) $(id -g) $HOME $USER" > %s/who' % out)})
+    a = agent(hook_timeout_cap="30s", root_dir=os.path.join(shared, "root"))
+    res = deploy(fake, "d-RUNAS0001", sha, size, commands=["DownloadBundle", "Install", "AfterInstall"])
+    assert res["AfterInstall"][0] == "Succeeded", res
+    assert open(os.path.join(out, "who")).read().split() == [str(nobody.pw_uid), str(nobody.pw_gid),
+                                                             nobody.pw_dir, "nobody"]
+    # an unknown user is a clear ScriptFailed, nothing runs
+    sha2, size2 = app_bundle(tmp_path, fake, "v2", www, events, hooks={"AfterInstall": "true"}, extra_files={
+        "appspec.yml": appspec_hooks.replace("nobody", "no-such-user-42"),
+        "scripts/who.sh": script("touch %s/ran" % out)})
+    res = deploy(fake, "d-RUNAS0002", sha2, size2, commands=["DownloadBundle", "Install", "AfterInstall"])
+    st, d = res["AfterInstall"]
+    assert st == "Failed" and d["error_code"] == 4 and "runas user 'no-such-user-42' does not exist" in d["message"]
+    assert not os.path.exists(os.path.join(out, "ran"))
+
+
 def test_config_errors(tmp_path):
     cfg = tmp_path / "agent.yaml"
     cfg.write_text("endpoint: http://127.0.0.1:1\nhost_identifier: h\naccess_key_id: a\n"
