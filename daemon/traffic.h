@@ -260,8 +260,12 @@ struct traffic_bg_run {
  * 3. reroute (traffic_bg_reroute) or, with a trafficRoutingConfig, the
  *    weighted shift (traffic_shift_run) with the group's alarms checked
  *    through the health plugins; ALARM flips back and fails with ALARM_ACTIVE;
- * 4. TERMINATE: waits terminate_wait_ms, then traffic_bg_retire(blue);
+ * 4. TERMINATE: waits terminate_wait_ms, then traffic_bg_retire(blue); a
+ *    stop (poll() == 2) during that wait flips back to blue (-ECANCELED,
+ *    MANUAL_STOP): rollback before blue is retired is a flip, not a redeploy.
  *    KEEP_ALIVE: blue stays registered, out of service.
+ * A stop during the ready wait leaves traffic on blue; during a weighted
+ * shift it flips back like an alarm.
  * Returns 0, or a negative errno with err (code = errorInformation code).
  * The number of blue instances is written to *ret_nblue (may be NULL). */
 int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct rollout_error *err);

@@ -232,8 +232,17 @@ int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct r
 	if (g->terminate_action == TRAFFIC_BLUE_TERMINATE && nblue > 0) {
 		int64_t end = mono_ms() + g->terminate_wait_ms;
 		while (mono_ms() < end) {
-			if (run->poll && run->poll(run->userdata) == 2)
-				break;
+			if (run->poll && run->poll(run->userdata) == 2) {
+				/* stopped (or rolled back) before blue was retired: flip back */
+				struct rollout_error e2 = { .size = sizeof(e2) };
+				r = traffic_bg_flip_back(g, blue, nblue, run->green, run->ngreen, 0, &e2);
+				rollout_error_set(err, -ECANCELED, "MANUAL_STOP",
+						  "the deployment was stopped before the original (blue) fleet was "
+						  "retired; traffic flipped back to it%s%s",
+						  r < 0 ? ", but: " : "", r < 0 ? e2.message : "");
+				r = -ECANCELED;
+				goto out;
+			}
 			sleep_ms(poll_ms < end - mono_ms() ? poll_ms : end - mono_ms());
 		}
 		r = traffic_bg_retire(g, blue, nblue, err);

@@ -672,6 +672,19 @@ static void test_bg_run_ready_wait(void **state)
 			 0);
 	assert_true(F.s[0].blocked && F.s[1].blocked);
 	assert_false(F.s[2].blocked);
+	/* a stop during the termination wait flips back to blue */
+	bg_setup_traffic_plugin();
+	F.s[2].blocked = F.s[3].blocked = true;
+	poll_answer = 2;
+	poll_answer_after = 2; /* after the reroute */
+	assert_int_equal(run_bg("\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"TERMINATE\","
+				"\"terminationWaitTimeInMinutes\":100}",
+				NULL, NULL, &err),
+			 -ECANCELED);
+	assert_string_equal(err.code, "MANUAL_STOP");
+	assert_non_null(strstr(err.message, "traffic flipped back"));
+	assert_false(F.s[0].blocked || F.s[1].blocked);
+	assert_true(F.s[2].blocked && F.s[3].blocked);
 	/* a stop during the ready wait */
 	bg_setup_traffic_plugin();
 	F.s[2].blocked = true;
