@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "bundles_internal.h"
 #include "conf.h"
 #include "daemon.h"
+#include "log.h"
 #include "plugins.h"
 #include "util.h"
 
@@ -110,6 +112,7 @@ static int preflight_cb(void *ctx, const char *path, const struct cached_bundle 
 	/* A Lambda/ECS AppSpec file (S3 bundleType YAML/JSON) is no archive:
 	 * the platform plugin reads it; nothing to open here. */
 	struct fetch_ctx *fc = ctx;
+	int r;
 
 	if (bcache_is_appspec_type(b->bundle_type)) {
 		if (fc && fc->platform && !strcmp(fc->platform, "Server")) {
@@ -121,7 +124,10 @@ static int preflight_cb(void *ctx, const char *path, const struct cached_bundle 
 		}
 		return 0;
 	}
-	return bundles_preflight(path, errcode, errcodelen, msg, msglen);
+	r = bundles_preflight(path, errcode, errcodelen, msg, msglen);
+	if (r < 0)
+		rd_logt(LOG_NOTICE, "bundles", "bundle %s refused by pre-flight: %s", b->sha256, msg ? msg : "");
+	return r;
 }
 
 int bundles_start(struct rd_daemon *d, char *err, size_t errlen)
@@ -195,20 +201,26 @@ static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, c
 	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.compute_platform = fc->platform);
 	struct rollout_fetch_result res = {.size = sizeof(res)};
 	struct rollout_error e = {.size = sizeof(e)};
+	int64_t t0;
 	int r;
 
 	if (fc->d && fc->d->cfg) {
 		dep.region = fc->d->cfg->region;
 		dep.account_id = fc->d->cfg->account_id;
 	}
+	t0 = rd_mono_ms();
 	r = fc->p->desc->ops.source->fetch(fc->p->state, &dep, fc->revision_json, tmp_path, FETCH_TIMEOUT_MS, &res, &e);
 	if (r < 0) {
+		rd_logt(LOG_NOTICE, "bundles", "plugin %s could not fetch a revision: %s: %s", fc->p->name,
+			e.code[0] ? e.code : "INTERNAL_ERROR", e.message);
 		set_err(errcode, errcodelen, msg, msglen, e.code[0] ? e.code : "INTERNAL_ERROR", "%s",
 			e.message[0] ? e.message : "the source plugin failed without saying why");
 		return r;
 	}
 	rd_strlcpy(bundle_type, res.bundle_type, 8);
 	rd_strlcpy(fc->type, res.bundle_type, sizeof(fc->type));
+	rd_logt(LOG_INFO, "bundles", "plugin %s fetched %" PRIu64 " bytes (%s%s%s) in %" PRId64 " ms", fc->p->name,
+		res.bytes, res.bundle_type, res.version[0] ? ", " : "", res.version, rd_mono_ms() - t0);
 	return 0;
 }
 
