@@ -33,9 +33,10 @@ struct cli {
 	char *session_token;
 	char *region;
 	char *profile;
-	bool json;    /* -o json */
-	bool verbose; /* --debug: print requests to stderr */
-	bool tty;     /* stdout is a terminal */
+	char *ca_file; /* --ca-file / ROLLOUT_CA_FILE: CA bundle for an https endpoint */
+	bool json;     /* -o json */
+	bool verbose;  /* --debug: print requests to stderr */
+	bool tty;      /* stdout is a terminal */
 	bool color;
 	int timeout_s; /* per request */
 	/* last API error, filled by cli_call when it returns -EREMOTEIO */

@@ -109,6 +109,8 @@ int cli_http(struct cli *c, const char *method, const char *path, const char *pr
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(c->timeout_s > 0 ? c->timeout_s : 120));
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (c->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	if (c->verbose)
 		fprintf(stderr, "> %s %s %s.%s (%zu bytes)\n", method, url, prefix, op ? op : path, len);
 

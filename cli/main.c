@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util.h"
 
 struct command {
 	const char *name;
@@ -60,6 +61,7 @@ static void usage(FILE *f)
 		   "  --endpoint URL   rolloutd's address (default: $ROLLOUT_ENDPOINT)\n"
 		   "  --profile NAME   credentials from ~/.aws/credentials [NAME] (default: $AWS_ACCESS_KEY_ID/…)\n"
 		   "  --region R       SigV4 region (default: $AWS_DEFAULT_REGION, then us-east-1)\n"
+		   "  --ca-file FILE   CA certificates for an https endpoint (default: $ROLLOUT_CA_FILE, system CAs)\n"
 		   "  -o, --output F   table (default) or json\n"
 		   "  --debug          print each request and answer to stderr\n"
 		   "  --no-color       plain output even on a terminal\n"
@@ -77,7 +79,7 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 		char **slot = NULL;
-		const char *names[] = {"--endpoint", "--profile", "--region"};
+		const char *names[] = {"--endpoint", "--profile", "--region", "--ca-file"};
 
 		if (strcmp(a, "--") == 0) {
 			while (i < *argc)
@@ -92,11 +94,11 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 			c->color = false;
 			continue;
 		}
-		for (size_t k = 0; k < 3; k++) {
+		for (size_t k = 0; k < RD_ARRAY_SIZE(names); k++) {
 			size_t l = strlen(names[k]);
 			if (strncmp(a, names[k], l) != 0 || (a[l] != '\0' && a[l] != '='))
 				continue;
-			slot = k == 0 ? &c->endpoint : k == 1 ? &c->profile : &c->region;
+			slot = k == 0 ? &c->endpoint : k == 1 ? &c->profile : k == 2 ? &c->region : &c->ca_file;
 			free(*slot);
 			if (a[l] == '=') {
 				*slot = strdup(a + l + 1);

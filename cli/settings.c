@@ -94,6 +94,7 @@ int cli_settings_resolve(struct cli *c, char *errbuf, size_t errlen)
 	int r = 0;
 
 	set_from_env(&c->endpoint, "ROLLOUT_ENDPOINT");
+	set_from_env(&c->ca_file, "ROLLOUT_CA_FILE");
 	set_from_env(&c->profile, "AWS_PROFILE");
 	/* An explicit --profile wins over keys in the environment. */
 	if (!from_profile) {
@@ -182,5 +183,7 @@ void cli_settings_free(struct cli *c)
 	free(c->session_token);
 	free(c->region);
 	free(c->profile);
+	free(c->ca_file);
 	c->endpoint = c->access_key_id = c->secret_access_key = c->session_token = c->region = c->profile = NULL;
+	c->ca_file = NULL;
 }

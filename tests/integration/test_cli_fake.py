@@ -393,3 +393,29 @@ def test_logs_without_output_says_so(fake_api, fake_ctl):
     fake_api.ops["GetDeploymentLogs"] = lambda b: {"Logs": [], "NextToken": "0", "DeploymentComplete": True}
     p = fake_ctl("logs", "d-QUIET0001", "--instance", "h1")
     assert p.stdout == "" and p.stderr == "no hook output stored for d-QUIET0001 on h1 yet\n"
+
+
+def test_https_endpoint_with_ca_file(fake_api, fake_ctl, tmp_path):
+    """--ca-file / ROLLOUT_CA_FILE trust a private CA for an https endpoint;
+    without it the certificate is refused."""
+    import ssl
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    fake_api.server.socket = ctx.wrap_socket(fake_api.server.socket, server_side=True)
+    fake_api.ops["ListApplications"] = lambda b: {"applications": []}
+    fake_api.ops["BatchGetApplications"] = lambda b: {"applicationsInfo": []}
+    https = fake_api.url.replace("http://", "https://")
+    env = fake_ctl.env(ROLLOUT_ENDPOINT=https)
+    p = subprocess.run([rolloutctl_path(), "app", "list"], capture_output=True, text=True, env=env, timeout=30)
+    assert p.returncode == 4 and "cannot reach rolloutd at %s" % https in p.stderr, p.stderr
+    p = subprocess.run([rolloutctl_path(), "--ca-file", str(cert), "app", "list", "-o", "json"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"applicationsInfo": []}
+    env["ROLLOUT_CA_FILE"] = str(cert)
+    p = subprocess.run([rolloutctl_path(), "app", "list"], capture_output=True, text=True, env=env, timeout=30)
+    assert p.returncode == 0, p.stderr
