@@ -1061,7 +1061,7 @@ static const char register_usage[] =
     "\nRegisters an on-premises instance, tags it, creates its agent access key (policy\n"
     "'agent', bound to the instance) and writes a ready rollout-agent config to FILE\n"
     "(mode 0600). Start the agent on that host with: rollout-agent --config FILE\n"
-    "\n  --root-dir DIR      the agent's deployment root (default /var/lib/rollout-agent)\n"
+    "\n  --root-dir DIR      the agent's deployment root (default /var/lib/rollout-agent/deployment-root)\n"
     "  --log-dir DIR       the agent's log directory (default /var/log/rollout-agent)\n"
     "  --daemon-cert FILE  rolloutd's certificate (data_dir/daemon.crt) the agent pins\n";
 
@@ -1122,7 +1122,7 @@ int cmd_register_instance(struct cli *c, int argc, char **argv)
 		    .access_key_id = cli_key_field(kresp, "AccessKeyId"),
 		    .secret_access_key = cli_key_field(kresp, "SecretAccessKey"),
 		    .region = c->region,
-		    .root_dir = o.root_dir ? o.root_dir : "/var/lib/rollout-agent",
+		    .root_dir = o.root_dir ? o.root_dir : "/var/lib/rollout-agent/deployment-root",
 		    .log_dir = o.log_dir ? o.log_dir : "/var/log/rollout-agent",
 		    .daemon_cert = cert,
 		};
@@ -1153,6 +1153,12 @@ int cmd_register_instance(struct cli *c, int argc, char **argv)
 			       o.agent_config);
 			printf("start the agent on that host: rollout-agent --config %s\n", o.agent_config);
 		}
+		if (!cert)
+			fprintf(stderr,
+				"note: no --daemon-cert: copy rolloutd's data_dir/daemon.crt to the host and add "
+				"'daemon_cert: PATH' to %s; the agent verifies deployment specifications with it and "
+				"does not start without it\n",
+				o.agent_config);
 	}
 out:
 	if (ex != 0 && registered && ex != CLI_EXIT_USAGE)

@@ -360,3 +360,14 @@ def test_deploy_wait_reports_a_deployment_that_fails(ctl, cli_daemon):
             "--interval", "0.1", expect=1)
     assert "Failed" in p.stdout
     assert "NO_INSTANCES" in p.stderr or "no instance" in p.stderr.lower(), p.stderr
+
+
+def test_register_instance_without_daemon_cert_says_what_to_add(ctl, tmp_path):
+    conf = tmp_path / "web-2.yaml"
+    p = ctl("register-instance", "web-2", "--agent-config", str(conf))
+    assert "no --daemon-cert" in p.stderr and str(conf) in p.stderr
+    c = yaml.safe_load(conf.read_text())
+    assert "daemon_cert" not in c
+    assert c["root_dir"] == "/var/lib/rollout-agent/deployment-root"
+    assert c["log_dir"] == "/var/log/rollout-agent"
+    assert "# daemon_cert:" in conf.read_text()
