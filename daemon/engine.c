@@ -351,6 +351,28 @@ static void cmd_queue(struct engine *e, struct eng_target *t)
 	eng_host_pump(e, h);
 }
 
+/* ---------------------------------------------------------------- blue/green */
+
+static struct eng_bgctl *bgctl_ref(struct eng_bgctl *c)
+{
+	if (c)
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_SEQ_CST);
+	return c;
+}
+
+static void bgctl_unref(struct eng_bgctl *c)
+{
+	if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_SEQ_CST) == 0)
+		free(c);
+}
+
+/* traffic_bg_run's poll: 2 once the deployment was stopped. */
+static int bg_poll(void *userdata)
+{
+	struct eng_bgctl *c = userdata;
+	return __atomic_load_n(&c->stop, __ATOMIC_SEQ_CST);
+}
+
 /* ---------------------------------------------------------------- deployments */
 
 static void target_free(struct eng_target *t)
@@ -366,6 +388,7 @@ static void dep_free(struct eng_dep *dp)
 {
 	if (!dp)
 		return;
+	bgctl_unref(dp->bgctl);
 	for (size_t i = 0; i < dp->nt; i++)
 		target_free(dp->t[i]);
 	free(dp->t);
@@ -401,6 +424,26 @@ static void dep_set_status(struct engine *e, struct eng_dep *dp, int status, int
 	dp->status = status;
 	CHK(store_eng_deployment_status(e->tx, dp->id, eng_dstatus_name[status], start, complete, code, msg),
 	    "deployment status");
+}
+
+/* The replacement (green) instances of a blue/green deployment (host-agent.md
+ * §4.6): the in-place events, then BeforeAllowTraffic, AllowTraffic (the
+ * traffic phase, for the whole green fleet at once), AfterAllowTraffic. */
+static void events_init_green(struct eng_target *t)
+{
+	struct eng_event_def defs[ENG_MAX_EVENTS];
+	size_t n = eng_lifecycle_events(true, defs, ENG_MAX_EVENTS), k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strstr(defs[i].name, "BlockTraffic"))
+			continue;
+		snprintf(t->ev[k].name, sizeof(t->ev[k].name), "%s", defs[i].name);
+		t->ev[k].status = ST_PENDING;
+		t->ev[k].noop_capable = defs[i].noop_capable;
+		t->ev[k].service_side = defs[i].service_side;
+		k++;
+	}
+	t->nev = (int)k;
 }
 
 static void events_init(struct eng_target *t, bool traffic)
@@ -444,6 +487,12 @@ static void event_start(struct engine *e, struct eng_target *t, int i)
 	t->cur = i;
 	t->ev[i].status = ST_INPROGRESS;
 	CHK(store_eng_event_update(e->tx, dp->id, t->id, i, "InProgress", e->now_wall, 0, NULL), "event start");
+	if (t->ev[i].service_side && dp->bg) {
+		/* AllowTraffic of a green instance: moved for the whole fleet */
+		t->bg_wait = true;
+		dp->dirty = true;
+		return;
+	}
 	if (t->ev[i].service_side) {
 		traffic_job(e, t, i);
 		return;
@@ -661,15 +710,9 @@ static void dep_try_start(struct engine *e, struct eng_dep *dp)
 	}
 	dep_watch_alarms(e, dp);
 	dp->resolving = true;
-	{
-		/* targetInstances of the deployment narrow the group's selection. */
-		json_t *g = json_deep_copy(group);
-		const json_t *ti = json_object_get(json_object_get(dp->row, "doc"), "targetInstances");
-		if (g && json_is_object(ti))
-			json_object_set(g, "targetInstances", (json_t *)ti);
-		job_add(e, IN_RESOLVED, dp->id, dp->app, dp->group, g ? g : group, json_object_get(dp->row, "revision"));
-		json_decref(g);
-	}
+	job_add(e, IN_RESOLVED, dp->id, dp->app, dp->group, group, json_object_get(dp->row, "revision"));
+	if (e->jobs && e->jobs->type == IN_RESOLVED)
+		e->jobs->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
 	ELOG(LOG_INFO, "%s: started (%s/%s, %s, creator %s)", dp->id, dp->app, dp->group, dp->config, dp->creator);
 }
 
@@ -783,8 +826,11 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const c
 	if (dp->finished)
 		return;
 	dp->finished = true;
+	if (dp->bgctl)
+		__atomic_store_n(&dp->bgctl->stop, 2, __ATOMIC_SEQ_CST); /* a running traffic phase flips back */
 	for (size_t i = 0; i < dp->nt; i++) {
 		struct eng_target *t = dp->t[i];
+		t->bg_wait = false;
 		if (t->status == ST_PENDING) {
 			target_done(e, t, ST_SKIPPED);
 		} else if (t->status == ST_INPROGRESS) {
@@ -830,6 +876,69 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const c
 		e->instances_changed = true; /* new hosts may have appeared meanwhile */
 }
 
+/* Every green instance passed BeforeAllowTraffic: run the traffic phase. */
+static void bg_start(struct engine *e, struct eng_dep *dp)
+{
+	struct eng_job *j;
+	json_t *cfg = NULL;
+	size_t k = 0;
+
+	job_add(e, IN_BG, dp->id, dp->app, dp->group, dp->group_doc, NULL);
+	j = e->jobs;
+	if (!j || j->type != IN_BG)
+		return;
+	j->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
+	if (store_eng_config(e->tx, dp->config, &cfg) == 0) {
+		json_object_set_new(cfg, "deploymentConfigName", json_string(dp->config));
+		j->config_json = json_dumps(cfg, JSON_COMPACT);
+	}
+	json_decref(cfg);
+	j->green = calloc(dp->nt + 1, sizeof(*j->green));
+	for (size_t i = 0; j->green && i < dp->nt; i++)
+		if (dp->t[i]->bg_wait)
+			j->green[k++] = strdup(dp->t[i]->id);
+	j->ngreen = k;
+	if (!dp->bgctl) {
+		dp->bgctl = calloc(1, sizeof(*dp->bgctl));
+		if (dp->bgctl)
+			dp->bgctl->refs = 1;
+	}
+	j->bgctl = bgctl_ref(dp->bgctl);
+	dp->bg_phase = 1;
+	ELOG(LOG_INFO, "%s: green fleet ready (%zu instances); moving traffic", dp->id, k);
+}
+
+static void on_bg(struct engine *e, struct eng_input *in)
+{
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
+
+	if (!dp || dp->finished || dp->bg_phase != 1)
+		return;
+	dp->bg_phase = 2;
+	if (!in->ok) {
+		snprintf(dp->fail_code, sizeof(dp->fail_code), "%s", in->errcode);
+		ELOG(LOG_NOTICE, "%s: traffic phase failed: %s", dp->id, in->errmsg);
+	}
+	for (size_t i = 0; i < dp->nt; i++) {
+		struct eng_target *t = dp->t[i];
+		if (!t->bg_wait)
+			continue;
+		t->bg_wait = false;
+		eng_event_end(e, t, in->ok ? ST_SUCCEEDED : ST_FAILED,
+			      in->ok ? eng_diag("Success", "", "Succeeded", "") : eng_diag("UnknownError", "", in->errmsg, ""),
+			      false);
+	}
+	if (!in->ok) {
+		/* The whole green fleet failed AllowTraffic: the deployment fails
+		 * with the traffic phase's code (traffic already flipped back). */
+		if (strcmp(in->errcode, "ALARM_ACTIVE") == 0) {
+			dep_finish(e, dp, DS_STOPPED, "ALARM_ACTIVE", in->errmsg);
+		} else {
+			dep_finish(e, dp, DS_FAILED, in->errcode, in->errmsg);
+		}
+	}
+}
+
 static void dep_advance(struct engine *e, struct eng_dep *dp)
 {
 	struct eng_counts c = {0};
@@ -848,7 +957,12 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 			c.pending++;
 			break;
 		case ST_INPROGRESS:
-			c.in_progress++;
+			/* a green instance waiting for the traffic phase is done
+			 * as far as batching goes */
+			if (dp->t[i]->bg_wait)
+				c.succeeded++;
+			else
+				c.in_progress++;
 			break;
 		case ST_SUCCEEDED:
 			c.succeeded++;
@@ -866,6 +980,11 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 		return;
 	}
 	s = eng_plan_step(&dp->pol, &c);
+	if (s.verdict == ENG_SUCCEEDED && dp->bg && dp->bg_phase < 2) {
+		if (dp->bg_phase == 0)
+			bg_start(e, dp);
+		return;
+	}
 	if (s.verdict == ENG_SUCCEEDED) {
 		dep_finish(e, dp, DS_SUCCEEDED, NULL, NULL);
 		return;
@@ -978,12 +1097,7 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		bg = traffic_group_blue_green(g);
 		dp->traffic = traffic_group_in_place(g);
 		traffic_group_free(g);
-		if (bg) {
-			dep_finish(e, dp, DS_FAILED, "INTERNAL_ERROR",
-				   "BLUE_GREEN deployments to servers are not run by this rolloutd engine yet; set the "
-				   "group's deploymentStyle.deploymentType to IN_PLACE.");
-			return;
-		}
+		dp->bg = bg && in->bg;
 	}
 	doc = json_object_get(dp->row, "doc");
 	only = json_object_get(doc, "rolloutTargetIds");
@@ -1052,7 +1166,10 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		t->dep = dp;
 		t->seq = (int)i;
 		t->last_failed = failed[i];
-		events_init(t, dp->traffic);
+		if (dp->bg)
+			events_init_green(t);
+		else
+			events_init(t, dp->traffic);
 		t->status = ST_PENDING;
 		if (outdated_only) {
 			json_t *lr = NULL;
@@ -1160,6 +1277,8 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 							strcmp(t->ev[j].name, "Install") != 0 && !t->ev[j].service_side;
 				if (t->ev[j].service_side)
 					dp->traffic = true;
+				if (strcmp(t->ev[j].name, "BeforeAllowTraffic") == 0 && j == 7)
+					dp->bg = true; /* green: AllowTraffic right after ValidateService */
 				t->nev = (int)j + 1;
 				if (t->ev[j].status == ST_INPROGRESS)
 					t->cur = (int)j;
@@ -1241,6 +1360,41 @@ static bool bundle_free_revision(const char *revision_json)
 	return r;
 }
 
+static void job_free(struct eng_job *j)
+{
+	free(j->group_json);
+	free(j->revision_json);
+	free(j->deployment_json);
+	free(j->config_json);
+	for (size_t i = 0; i < j->ngreen; i++)
+		free(j->green[i]);
+	free(j->green);
+	bgctl_unref(j->bgctl);
+	free(j);
+}
+
+/* The blue/green traffic phase (daemon/traffic.h traffic_bg_run), on a worker:
+ * ready wait, reroute or weighted shift, termination wait. */
+static void bg_job_run(struct engine *e, struct eng_job *j, struct eng_input *in)
+{
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(
+		.deployment_id = j->dep, .application_name = j->app, .deployment_group_name = j->group,
+		.compute_platform = "Server", .region = e->d->cfg ? e->d->cfg->region : NULL,
+		.account_id = e->d->cfg ? e->d->cfg->account_id : NULL);
+	struct traffic_bg_run run = {
+		.reg = e->d->plugins, .dep = &dep, .deployment_json = j->deployment_json, .group_json = j->group_json,
+		.config_json = j->config_json, .green = (const char *const *)j->green, .ngreen = j->ngreen,
+		.poll = bg_poll, .userdata = j->bgctl, .poll_ms = 200};
+	struct rollout_error terr = {.size = sizeof(terr)};
+	int r = traffic_bg_run(&run, NULL, &terr);
+
+	in->ok = r == 0;
+	if (r < 0) {
+		snprintf(in->errcode, sizeof(in->errcode), "%s", terr.code[0] ? terr.code : "INTERNAL_ERROR");
+		snprintf(in->errmsg, sizeof(in->errmsg), "%s", terr.message[0] ? terr.message : strerror(-r));
+	}
+}
+
 static void job_run(void *arg)
 {
 	struct eng_job *j = arg;
@@ -1250,17 +1404,24 @@ static void job_run(void *arg)
 	const struct plugin *p;
 	bool any = false;
 
+	json_t *resolve_group = NULL;
+	char *resolve_json = NULL;
+
 	if (!in) {
 		/* Nothing to report back; the deployment is resumed after restart. */
-		free(j->group_json);
-		free(j->revision_json);
-		free(j);
+		job_free(j);
 		json_decref(all);
 		return;
 	}
 	snprintf(in->dep, sizeof(in->dep), "%s", j->dep);
 	snprintf(in->app, sizeof(in->app), "%s", j->app);
 	snprintf(in->group, sizeof(in->group), "%s", j->group);
+	if (j->type == IN_BG) {
+		bg_job_run(e, j, in);
+		json_decref(all);
+		all = NULL;
+		goto done;
+	}
 	if (j->type == IN_TRAFFIC) {
 		struct traffic_group *g = NULL;
 		struct rollout_error terr = {.size = sizeof(terr)};
@@ -1302,6 +1463,43 @@ static void job_run(void *arg)
 			snprintf(in->bundle_type, sizeof(in->bundle_type), "%s", cb.bundle_type);
 		}
 	}
+	/* What to resolve: the group, narrowed by the deployment's
+	 * targetInstances; for blue/green the green fleet's selector. */
+	resolve_group = json_loads(j->group_json ? j->group_json : "{}", 0, NULL);
+	if (!json_is_object(resolve_group)) {
+		json_decref(resolve_group);
+		resolve_group = json_object();
+	}
+	if (j->type == IN_RESOLVED) {
+		struct traffic_group *g = NULL;
+		struct rollout_error terr = {.size = sizeof(terr)};
+		json_t *doc = j->deployment_json ? json_loads(j->deployment_json, 0, NULL) : NULL;
+		if (traffic_group_parse(e->d->plugins, j->group_json ? j->group_json : "{}", &g, &terr) == 0)
+			in->bg = traffic_group_blue_green(g);
+		traffic_group_free(g);
+		if (in->bg) {
+			char *sel = NULL;
+			json_t *selj;
+			if (traffic_green_selector(j->deployment_json, j->group_json, &sel, &terr) < 0) {
+				snprintf(in->errcode, sizeof(in->errcode), "%s",
+					 terr.code[0] ? terr.code : "MISSING_BLUE_GREEN_DEPLOYMENT_CONFIGURATION");
+				snprintf(in->errmsg, sizeof(in->errmsg), "%s", terr.message);
+				json_decref(doc);
+				json_decref(all);
+				all = NULL;
+				goto done;
+			}
+			selj = json_loads(sel, 0, NULL);
+			free(sel);
+			if (json_object_get(selj, "targetInstances"))
+				json_object_set(resolve_group, "targetInstances", json_object_get(selj, "targetInstances"));
+			json_decref(selj);
+		} else if (json_is_object(json_object_get(doc, "targetInstances"))) {
+			json_object_set(resolve_group, "targetInstances", json_object_get(doc, "targetInstances"));
+		}
+		json_decref(doc);
+	}
+	resolve_json = json_dumps(resolve_group, JSON_COMPACT);
 	for (size_t i = 0; e->d->plugins && (p = plugins_platform_nth(e->d->plugins, "Server", i)); i++) {
 		struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(
 			.deployment_id = j->dep[0] ? j->dep : NULL, .application_name = j->app,
@@ -1314,7 +1512,7 @@ static void job_run(void *arg)
 		int r;
 
 		any = true;
-		r = p->desc->ops.platform->resolve(p->state, &dep, j->group_json ? j->group_json : "{}", &out, &perr);
+		r = p->desc->ops.platform->resolve(p->state, &dep, resolve_json ? resolve_json : "{}", &out, &perr);
 		if (r < 0) {
 			snprintf(in->errcode, sizeof(in->errcode), "%s", perr.code[0] ? perr.code : "INTERNAL_ERROR");
 			snprintf(in->errmsg, sizeof(in->errmsg), "platform plugin %s: %s", p->name,
@@ -1346,11 +1544,37 @@ static void job_run(void *arg)
 		json_decref(all);
 		all = NULL;
 	}
+	if (all && in->bg && json_array_size(all) > 0) {
+		/* Green out of service before any hook runs on it. */
+		struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(
+			.deployment_id = j->dep, .application_name = j->app, .deployment_group_name = j->group,
+			.compute_platform = "Server", .region = e->d->cfg ? e->d->cfg->region : NULL,
+			.account_id = e->d->cfg ? e->d->cfg->account_id : NULL);
+		size_t n = json_array_size(all), k = 0;
+		const char **green = calloc(n, sizeof(*green));
+		struct rollout_error terr = {.size = sizeof(terr)};
+		const json_t *t;
+		size_t x;
+		json_array_foreach(all, x, t)
+		{
+			if (green && json_string_value(json_object_get(t, "targetId")))
+				green[k++] = json_string_value(json_object_get(t, "targetId"));
+		}
+		struct traffic_bg_run run = {.reg = e->d->plugins, .dep = &dep, .deployment_json = j->deployment_json,
+					     .group_json = j->group_json, .green = green, .ngreen = k};
+		if (!green || traffic_bg_begin(&run, &terr) < 0) {
+			snprintf(in->errcode, sizeof(in->errcode), "%s", terr.code[0] ? terr.code : "INTERNAL_ERROR");
+			snprintf(in->errmsg, sizeof(in->errmsg), "%s", terr.message[0] ? terr.message : "out of memory");
+			json_decref(all);
+			all = NULL;
+		}
+		free(green);
+	}
 done:
 	in->targets = all;
-	free(j->group_json);
-	free(j->revision_json);
-	free(j);
+	json_decref(resolve_group);
+	free(resolve_json);
+	job_free(j);
 	eng_post(e, in);
 }
 
@@ -1372,9 +1596,7 @@ static void jobs_drop(struct engine *e)
 	e->jobs = NULL;
 	for (; j; j = next) {
 		next = j->next;
-		free(j->group_json);
-		free(j->revision_json);
-		free(j);
+		job_free(j);
 	}
 }
 
@@ -1620,6 +1842,9 @@ static void apply(struct engine *e, struct eng_input *in)
 		break;
 	case IN_TRAFFIC:
 		on_traffic(e, in);
+		break;
+	case IN_BG:
+		on_bg(e, in);
 		break;
 	}
 }

@@ -53,6 +53,7 @@ struct eng_target {
 	struct eng_host *host;
 	struct eng_target *hnext; /* in host queue */
 	bool queued_on_host;
+	bool bg_wait; /* blue/green: at AllowTraffic, waiting for the whole green fleet */
 };
 
 struct eng_dep {
@@ -74,6 +75,9 @@ struct eng_dep {
 	uint64_t bundle_size;
 	bool ignore_stop_failures;
 	bool traffic;	      /* in-place WITH_TRAFFIC_CONTROL: 13 events per target */
+	bool bg;	      /* BLUE_GREEN: targets are the green fleet, 10 events each */
+	int bg_phase;	      /* 0 deploying green, 1 traffic phase running, 2 traffic moved */
+	struct eng_bgctl *bgctl; /* shared with the running traffic phase */
 	char fail_code[64];   /* errorInformation code of a failure that is not a hook's */
 	const char *feb; /* fileExistsBehavior, borrowed from row */
 };
@@ -125,7 +129,14 @@ struct engine {
 };
 
 /* Inputs to the engine thread. */
-enum { IN_CREATED, IN_CALL, IN_RESOLVED, IN_STOP, IN_INSTANCES, IN_AUTOUPDATE, IN_ALARM, IN_TRAFFIC };
+enum { IN_CREATED, IN_CALL, IN_RESOLVED, IN_STOP, IN_INSTANCES, IN_AUTOUPDATE, IN_ALARM, IN_TRAFFIC, IN_BG };
+
+/* Stop flag of a blue/green traffic phase, shared by the engine and the
+ * worker running it; freed by whoever drops the last reference. */
+struct eng_bgctl {
+	int refs;
+	int stop; /* 2 = the deployment was stopped (traffic_bg_run's poll) */
+};
 
 /* A trigger notification (daemon/triggers.h), queued once committed. */
 struct eng_fire {
@@ -160,6 +171,7 @@ struct eng_input {
 	char app[128], group[128];
 	struct eng_stopreq *stop;
 	bool alarm_rollback; /* IN_ALARM: errmsg holds the alarm's message */
+	bool bg;	     /* IN_RESOLVED: targets are a blue/green green fleet */
 	char target[128];    /* IN_TRAFFIC: the instance, event index, result */
 	int ev;
 	bool ok;
@@ -177,6 +189,11 @@ struct eng_job {
 	char app[128], group[128];
 	char *group_json;
 	char *revision_json; /* IN_RESOLVED: fetched into the bundle cache first */
+	char *deployment_json; /* the deployment's doc (targetInstances) */
+	char *config_json;     /* IN_BG: DeploymentConfigInfo */
+	char **green;	       /* IN_BG: the green fleet */
+	size_t ngreen;
+	struct eng_bgctl *bgctl;
 	char target[128];    /* IN_TRAFFIC: block (BlockTraffic) or allow this instance */
 	int ev;
 	bool block;
