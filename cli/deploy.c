@@ -555,6 +555,7 @@ static const char deploy_usage[] =
     "  --auto-rollback | --no-auto-rollback   override the group's automatic rollback\n"
     "  --ignore-stop-failures ApplicationStop failures do not fail the deployment\n"
     "  --file-exists DISALLOW|OVERWRITE|RETAIN\n"
+    "  --interval SECONDS     with --wait, time between polls (default 0.5)\n"
     "  --no-follow-rollback   with --wait, do not follow an automatic rollback\n";
 
 static json_t *local_revision(const char *path, bool dir)
