@@ -185,7 +185,9 @@ def test_blue_green_no_failed_requests(bg_stack):
     assert all(st[n][0] == 0 for n in GREEN), st
 
 
-def test_weighted_canary_rolled_back_on_alarm_no_failed_requests(bg_stack):
+@pytest.mark.parametrize("how", ["alarm", "stop"])
+def test_weighted_canary_rolled_back_on_alarm_no_failed_requests(bg_stack, how):
+    """how: the canary-errors alarm goes to ALARM, or StopDeployment is called, mid-canary."""
     d, hx, fleet, alarm = bg_stack
     try:
         fleet.cd.create_deployment_config(
@@ -208,15 +210,25 @@ def test_weighted_canary_rolled_back_on_alarm_no_failed_requests(bg_stack):
     def canary_seen():
         return c.counts(c.marks[0][0], 1e9, fleet_version).get("b v2", 0) > 60
     th.wait_until(canary_seen, 120, "the canary to take traffic")
-    c.mark("canary serving; alarm canary-errors -> ALARM")
-    open(alarm, "w").close()
+    if how == "alarm":
+        c.mark("canary serving; alarm canary-errors -> ALARM")
+        open(alarm, "w").close()
+    else:
+        c.mark("canary serving; StopDeployment")
+        fleet.cd.stop_deployment(deploymentId=dep, autoRollbackEnabled=False)
     info = fleet.wait(dep, timeout=60)
     c.mark("v2 %s" % info["status"])
+    # the traffic phase notices within a poll interval (1 s) and flips back
+    th.wait_until(lambda: all(hx.server_states("web")[n][0] & 0x01 for n in GREEN), 10, "green out of the pool")
+    c.mark("green out of the pool")
     time.sleep(0.8)
     c.stop()
-    c.report("weighted canary 25% rolled back on alarm", bucket=0.5, key=fleet_version)
-    assert info["status"] == "Failed", info
-    assert info["errorInformation"]["code"] == "ALARM_ACTIVE", info
+    c.report("weighted canary 25%% rolled back (%s)" % how, bucket=0.5, key=fleet_version)
+    if how == "alarm":
+        assert info["status"] == "Failed", info
+        assert info["errorInformation"]["code"] == "ALARM_ACTIVE", info
+    else:
+        assert info["status"] == "Stopped", info
     assert not c.failures(), c.failures()[:5]
     during = c.counts(c.marks[0][0], c.marks[1][0], fleet_version)
     t_canary = next(t for t, _, body in c.results if t > c.marks[0][0] and fleet_version(body) == "b v2")
@@ -225,7 +237,7 @@ def test_weighted_canary_rolled_back_on_alarm_no_failed_requests(bg_stack):
     print("canary share of requests while it served: %.1f%% of %d (whole deploy window: %s)"
           % (100 * share, sum(window.values()), during))
     assert 0.12 <= share <= 0.38, window
-    assert set(c.counts(c.marks[2][0] + 0.3, 1e9, fleet_version)) == {"a v1"}
+    assert set(c.counts(c.marks[3][0] + 0.2, 1e9, fleet_version)) == {"a v1"}
     st = hx.server_states("web")
     assert all(st[n][0] == 0 and st[n][1] == 100 for n in BLUE), st  # blue back, full weight
     assert all(st[n][0] & 0x01 for n in GREEN), st
