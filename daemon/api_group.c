@@ -418,7 +418,7 @@ void api_op_update_deployment_group(struct rd_daemon *d, struct httpd_call *call
 {
 	const char *app = api_str(in, "applicationName"), *name = api_str(in, "currentDeploymentGroupName");
 	const char *new_name = api_str(in, "newDeploymentGroupName"), *config = api_str(in, "deploymentConfigName");
-	json_t *ai = NULL, *gi = NULL;
+	json_t *ai = NULL, *gi = NULL, *cfg_node = NULL;
 	char *oa = NULL, *na = NULL;
 	int r;
 
@@ -429,8 +429,11 @@ void api_op_update_deployment_group(struct rd_daemon *d, struct httpd_call *call
 	const char *platform = api_str(ai, "computePlatform") ?: "Server";
 	if (config && check_config(d, call, config, platform) < 0)
 		goto out;
-	if (!config)
-		config = api_str(gi, "deploymentConfigName");
+	if (!config) {
+		/* keep the string alive: the computed members are dropped from gi below */
+		cfg_node = json_incref(json_object_get(gi, "deploymentConfigName"));
+		config = json_string_value(cfg_node);
+	}
 	for (size_t i = 0; i < sizeof(computed) / sizeof(computed[0]); i++)
 		json_object_del(gi, computed[i]);
 	/* an update replacing filters with the other form drops the old form */
@@ -472,6 +475,7 @@ void api_op_update_deployment_group(struct rd_daemon *d, struct httpd_call *call
 out:
 	free(oa);
 	free(na);
+	json_decref(cfg_node);
 	json_decref(ai);
 	json_decref(gi);
 }

@@ -259,6 +259,13 @@ def test_deployment_group_update_and_delete(cd):
     assert cd.list_tags_for_resource(ResourceArn=ARN_GROUP % ("shop", "g2"))["Tags"] == [{"Key": "k", "Value": "v"}]
     assert error_code(cd.get_deployment_group, applicationName="shop", deploymentGroupName="g") == \
         "DeploymentGroupDoesNotExistException"
+    # an update that leaves the config alone keeps it
+    cd.update_deployment_group(applicationName="shop", currentDeploymentGroupName="g2",
+                               autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]})
+    info = cd.get_deployment_group(applicationName="shop", deploymentGroupName="g2")["deploymentGroupInfo"]
+    assert info["deploymentConfigName"] == "CodeDeployDefault.AllAtOnce"
+    assert info["autoRollbackConfiguration"] == {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+    assert info["ec2TagSet"] == {"ec2TagSetList": [[{"Key": "x", "Type": "KEY_ONLY"}]]}
     assert error_code(cd.update_deployment_group, applicationName="shop", currentDeploymentGroupName="zz") == \
         "DeploymentGroupDoesNotExistException"
     # renaming the application keeps the group's tags
