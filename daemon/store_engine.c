@@ -851,3 +851,33 @@ int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret)
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_errno(rc);
 }
+
+int store_eng_group_active_nt(struct store *st, const char *app, const char *group, char *ret_id)
+{
+	struct store_conn *c = NULL;
+	sqlite3_stmt *s;
+	int r, rc;
+
+	r = store_conn_get(st, &c);
+	if (r < 0)
+		return r;
+	r = store_prep(c,
+		       "SELECT id FROM deployments WHERE application = ? AND deployment_group = ?"
+		       " AND status IN ('Created', 'Queued', 'InProgress') ORDER BY seq LIMIT 1",
+		       &s);
+	if (r < 0)
+		goto out;
+	store_bind_text(s, 1, app);
+	store_bind_text(s, 2, group);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(ret_id, 16, "%s", store_col_text(s, 0));
+		r = 0;
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+	}
+	sqlite3_reset(s);
+out:
+	store_conn_put(st, c);
+	return r;
+}

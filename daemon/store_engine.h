@@ -113,3 +113,8 @@ int store_eng_instance_by_identifier(struct store_tx *tx, const char *host_ident
  * the meta table under "engine.bundle.<id>". *ret NULL when none. */
 int store_eng_bundle_set(struct store_tx *tx, const char *dep, const json_t *bundle);
 int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret);
+
+/* For CreateDeployment (DeploymentLimitExceededException): the id of a
+ * deployment of the group that is Created, Queued or InProgress, into
+ * ret_id (>= 16 bytes); -ENOENT when the group is idle. */
+int store_eng_group_active_nt(struct store *st, const char *app, const char *group, char *ret_id);
