@@ -285,7 +285,8 @@ def test_alarm_watch_survives_a_daemon_crash(daemon_factory, tmp_path, made, mon
                  what="the first host to hold BeforeInstall")
         kill9_and_restart(d)
         # the resumed deployment is watched again by the new process
-        assert d.log().count("%s: polling 1 alarm(s)" % dep) == 2, d.log_tail(20)
+        wait_for(lambda: d.log().count("%s: polling 1 alarm(s)" % dep) == 2, timeout=10,
+                 what="the resumed deployment's alarm watch (log: %s)" % d.log_tail(10))
         cw.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="after the restart")
         info = f.wait(dep, timeout=20)
         assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE", info
