@@ -1706,6 +1706,29 @@ static void on_stop(struct engine *e, struct eng_input *in)
 	e->stops_done = sr;
 }
 
+static void on_continue(struct engine *e, struct eng_input *in)
+{
+	struct eng_stopreq *sr = in->stop;
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
+
+	if (!dp || dp->finished) {
+		json_t *row = NULL;
+		int r = store_eng_deployment(e->tx, in->dep, &row);
+		sr->result = r == -ENOENT ? -ENOENT : r < 0 ? r : -EALREADY;
+		json_decref(row);
+	} else if (!dp->bg) {
+		sr->result = -ENOTSUP;
+	} else if (dp->bg_phase != 1 || !dp->bgctl) {
+		sr->result = -EAGAIN;
+	} else {
+		int zero = 0;
+		__atomic_compare_exchange_n(&dp->bgctl->stop, &zero, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		sr->result = 0;
+	}
+	sr->next = e->stops_done;
+	e->stops_done = sr;
+}
+
 static void stops_signal(struct engine *e, int fail)
 {
 	struct eng_stopreq *sr = e->stops_done, *next;
@@ -1845,6 +1868,9 @@ static void apply(struct engine *e, struct eng_input *in)
 		break;
 	case IN_BG:
 		on_bg(e, in);
+		break;
+	case IN_CONTINUE:
+		on_continue(e, in);
 		break;
 	}
 }
@@ -2183,6 +2209,34 @@ int engine_stop_deployment(struct rd_daemon *d, const char *deployment_id, int a
 		snprintf(status_msg, msglen, "%s", sr.msg);
 	if (r == 0 && ret_status)
 		*ret_status = "Succeeded";
+	pthread_mutex_destroy(&sr.m);
+	pthread_cond_destroy(&sr.c);
+	return r;
+}
+
+int engine_continue_deployment(struct rd_daemon *d, const char *deployment_id, const char *wait_type)
+{
+	struct eng_stopreq sr = {0};
+	struct eng_input *in;
+	int r;
+
+	if (wait_type && strcmp(wait_type, "READY_WAIT") != 0)
+		return -ENOTSUP; /* the termination wait is not interruptible yet */
+	if (!d || !d->engine)
+		return -ESHUTDOWN;
+	in = input_new(IN_CONTINUE);
+	if (!in)
+		return -ENOMEM;
+	pthread_mutex_init(&sr.m, NULL);
+	pthread_cond_init(&sr.c, NULL);
+	snprintf(in->dep, sizeof(in->dep), "%s", deployment_id);
+	in->stop = &sr;
+	eng_post(d->engine, in);
+	pthread_mutex_lock(&sr.m);
+	while (!sr.done)
+		pthread_cond_wait(&sr.c, &sr.m);
+	pthread_mutex_unlock(&sr.m);
+	r = sr.result;
 	pthread_mutex_destroy(&sr.m);
 	pthread_cond_destroy(&sr.c);
 	return r;

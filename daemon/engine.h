@@ -59,3 +59,11 @@ void engine_notify_instances_changed(struct rd_daemon *d);
  * or another negative errno. status_msg gets a sentence for statusMessage. */
 int engine_stop_deployment(struct rd_daemon *d, const char *deployment_id, int auto_rollback,
 			   const char **ret_status, char *status_msg, size_t msglen);
+
+/* ContinueDeployment(READY_WAIT) of a blue/green deployment whose green
+ * fleet waits for the go-ahead (deploymentReadyOption STOP_DEPLOYMENT):
+ * traffic moves now. Blocks like engine_stop_deployment. 0; -ENOENT no such
+ * deployment; -EALREADY it completed; -EAGAIN it is not waiting
+ * (DeploymentIsNotInReadyStateException); -ENOTSUP for TERMINATION_WAIT or a
+ * deployment that is not blue/green (UnsupportedActionForDeploymentType). */
+int engine_continue_deployment(struct rd_daemon *d, const char *deployment_id, const char *wait_type);

@@ -129,7 +129,8 @@ struct engine {
 };
 
 /* Inputs to the engine thread. */
-enum { IN_CREATED, IN_CALL, IN_RESOLVED, IN_STOP, IN_INSTANCES, IN_AUTOUPDATE, IN_ALARM, IN_TRAFFIC, IN_BG };
+enum { IN_CREATED, IN_CALL, IN_RESOLVED, IN_STOP, IN_INSTANCES, IN_AUTOUPDATE, IN_ALARM, IN_TRAFFIC, IN_BG,
+       IN_CONTINUE };
 
 /* Stop flag of a blue/green traffic phase, shared by the engine and the
  * worker running it; freed by whoever drops the last reference. */
