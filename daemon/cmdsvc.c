@@ -45,7 +45,11 @@ static void handler(struct httpd_call *call, void *userdata)
 	}
 	in->type = IN_CALL;
 	in->call = call;
-	eng_post(e, in); /* deferred: the engine thread completes it */
+	/* deferred: the engine thread completes it; refused once it stopped */
+	if (eng_post_if_running(e, in) < 0) {
+		httpd_call_error_status(call, 503, "ServerException", "rolloutd is shutting down; retry");
+		free(in);
+	}
 }
 
 int cmdsvc_register(struct engine *e, char *err, size_t errlen)

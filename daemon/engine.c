@@ -76,6 +76,28 @@ void eng_post(struct engine *e, struct eng_input *in)
 	pthread_mutex_unlock(&e->lock);
 }
 
+/* The engine that takes HTTP calls; cleared by engine_stop before it frees. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct engine *live_engine;
+
+int eng_post_if_running(struct engine *e, struct eng_input *in)
+{
+	int r = -ESHUTDOWN;
+
+	pthread_mutex_lock(&live_lock);
+	if (live_engine == e) {
+		pthread_mutex_lock(&e->lock);
+		bool quit = e->quit;
+		pthread_mutex_unlock(&e->lock);
+		if (!quit) {
+			eng_post(e, in);
+			r = 0;
+		}
+	}
+	pthread_mutex_unlock(&live_lock);
+	return r;
+}
+
 static struct eng_input *input_new(int type)
 {
 	struct eng_input *in = calloc(1, sizeof(*in));
@@ -1411,6 +1433,7 @@ static void job_run(void *arg)
 		/* Nothing to report back; the deployment is resumed after restart. */
 		job_free(j);
 		json_decref(all);
+		__atomic_sub_fetch(&e->jobs_running, 1, __ATOMIC_SEQ_CST);
 		return;
 	}
 	snprintf(in->dep, sizeof(in->dep), "%s", j->dep);
@@ -1576,6 +1599,7 @@ done:
 	free(resolve_json);
 	job_free(j);
 	eng_post(e, in);
+	__atomic_sub_fetch(&e->jobs_running, 1, __ATOMIC_SEQ_CST);
 }
 
 static void jobs_start(struct engine *e)
@@ -1585,6 +1609,7 @@ static void jobs_start(struct engine *e)
 	e->jobs = NULL;
 	for (; j; j = next) {
 		next = j->next;
+		__atomic_add_fetch(&e->jobs_running, 1, __ATOMIC_SEQ_CST);
 		if (!e->d->pool || workpool_submit(e->d->pool, job_run, j) < 0)
 			job_run(j);
 	}
@@ -1790,6 +1815,8 @@ static void free_state(struct engine *e)
 
 	for (; dp; dp = next) {
 		next = dp->next;
+		if (dp->bgctl) /* a running traffic phase ends (flips back) */
+			__atomic_store_n(&dp->bgctl->stop, 2, __ATOMIC_SEQ_CST);
 		dep_free(dp);
 	}
 	e->deps = NULL;
@@ -2104,6 +2131,9 @@ int engine_start(struct rd_daemon *d, char *err, size_t errlen)
 		goto fail;
 	}
 	e->thread_started = true;
+	pthread_mutex_lock(&live_lock);
+	live_engine = e;
+	pthread_mutex_unlock(&live_lock);
 	r = triggers_resume(d);
 	if (r < 0)
 		ELOG(LOG_WARNING, "cannot resume pending trigger notifications: %s", strerror(-r));
@@ -2119,23 +2149,16 @@ fail:
 	return r;
 }
 
-void engine_stop(struct rd_daemon *d)
+/* Inputs that arrived after the engine thread ended: refused. */
+static void drain_inputs(struct engine *e)
 {
-	struct engine *e = d ? d->engine : NULL;
 	struct eng_input *in, *next;
 
-	if (!e)
-		return;
 	pthread_mutex_lock(&e->lock);
-	e->quit = true;
-	pthread_cond_signal(&e->cond);
+	in = e->in_head;
+	e->in_head = e->in_tail = NULL;
 	pthread_mutex_unlock(&e->lock);
-	if (e->thread_started)
-		pthread_join(e->thread, NULL);
-	alarms_shutdown(d);
-	triggers_shutdown(d);
-	/* Inputs that arrived after the last batch. */
-	for (in = e->in_head; in; in = next) {
+	for (; in; in = next) {
 		next = in->next;
 		if (in->call)
 			httpd_call_error_status(in->call, 503, "ServerException", "rolloutd is shutting down");
@@ -2148,7 +2171,39 @@ void engine_stop(struct rd_daemon *d)
 		}
 		input_free(in);
 	}
-	e->in_head = e->in_tail = NULL;
+}
+
+void engine_stop(struct rd_daemon *d)
+{
+	struct engine *e = d ? d->engine : NULL;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&live_lock);
+	if (live_engine == e)
+		live_engine = NULL;
+	pthread_mutex_unlock(&live_lock);
+	pthread_mutex_lock(&e->lock);
+	e->quit = true;
+	pthread_cond_signal(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	if (e->thread_started)
+		pthread_join(e->thread, NULL);
+	alarms_shutdown(d);
+	triggers_shutdown(d);
+	/* Plugin jobs still on workers post back into e: wait for them. */
+	for (int i = 0; i < 6000 && __atomic_load_n(&e->jobs_running, __ATOMIC_SEQ_CST) > 0; i++) {
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		drain_inputs(e);
+	}
+	if (__atomic_load_n(&e->jobs_running, __ATOMIC_SEQ_CST) > 0) {
+		ELOG(LOG_WARNING, "%d plugin job(s) still running after 60 s; leaving the engine allocated",
+		     e->jobs_running);
+		d->engine = NULL;
+		return;
+	}
+	drain_inputs(e);
 	ELOG(LOG_INFO, "stopped after %llu inputs in %llu transactions", (unsigned long long)e->inputs_total,
 	     (unsigned long long)e->commits);
 	spec_signer_free(e->signer);

@@ -126,6 +126,7 @@ struct engine {
 	bool instances_changed;
 	struct eng_fire *fires; /* trigger notifications to queue after commit */
 	uint64_t commits, inputs_total;
+	int jobs_running; /* plugin jobs on workers (atomic); engine_stop waits for them */
 };
 
 /* Inputs to the engine thread. */
@@ -202,6 +203,9 @@ struct eng_job {
 
 /* engine.c */
 void eng_post(struct engine *e, struct eng_input *in);
+/* eng_post for callers that may race with engine_stop (HTTP handlers on
+ * workers): -ESHUTDOWN (input not taken) once the engine stopped. */
+int eng_post_if_running(struct engine *e, struct eng_input *in);
 /* Answers once this batch's transaction committed (agent reports). */
 void eng_reply(struct engine *e, struct httpd_call *call, json_t *body);
 /* Answers at once (nothing the caller must find durable). */
