@@ -173,6 +173,13 @@ void api_op_create_deployment(struct rd_daemon *d, struct httpd_call *call, json
 		httpd_call_error(call, "ApplicationDoesNotExistException", "No application found for name: %s", app);
 		goto out;
 	}
+	if (r == -EALREADY) {
+		httpd_call_error(call, "DeploymentLimitExceededException",
+				 "deployment group %s of application %s already has an active deployment %s; wait for it "
+				 "to finish or stop it (StopDeployment)",
+				 group, app, nd.active_id);
+		goto out;
+	}
 	if (r < 0) {
 		api_store_error(call, r);
 		goto out;

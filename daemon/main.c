@@ -1,6 +1,8 @@
 /* rolloutd: start-up, the I/O loop, shut-down, and the offline commands.
  * Start order: config -> store (migrations) -> plugins -> workpool ->
- * httpd (+ API services) -> engine_start; stop runs the reverse. */
+ * httpd (+ API services) -> engine_start. Stop: drain the workpool (so no
+ * job outlives the engine), engine_stop (completes held long-polls),
+ * bundles, httpd, plugins, store. */
 #include "config.h"
 
 #include <errno.h>
@@ -208,11 +210,15 @@ static int run(struct rd_daemon *d)
 	ret = d->stopping ? 0 : 1;
 out:
 	d->stopping = true;
+	/* Drain the workers first: handlers and the engine's plugin jobs may
+	 * still call into the engine. Late submissions fail with -ESHUTDOWN
+	 * (the engine then runs its job inline). */
+	workpool_shutdown(d->pool);
 	if (engine_started)
 		engine_stop(d);
-	d->pool = workpool_free(d->pool);
 	bundles_stop(d);
 	d->httpd = httpd_free(d->httpd);
+	d->pool = workpool_free(d->pool);
 	if (wd)
 		event_free(wd);
 	if (sigterm)

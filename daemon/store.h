@@ -105,10 +105,13 @@ struct store_new_deployment {
 	const char *id, *app, *group, *config, *platform, *creator, *external_id;
 	json_t *revision; /* RevisionLocation or NULL */
 	json_t *doc;	  /* the other DeploymentInfo members */
+	char active_id[16]; /* out: with -EALREADY, the group's active deployment */
 };
-/* Stores it Created, marks the revision used, sets the group's
- * targetRevision and lastAttemptedDeployment. -EEXIST on an id clash. */
-int store_deployment_create(struct store *st, const struct store_new_deployment *nd);
+/* Stores it Created and marks the revision used (the group's targetRevision
+ * and lastAttemptedDeployment follow from it). -EEXIST on an id clash;
+ * -EALREADY when the group already has a deployment that is Created, Queued,
+ * InProgress, Baking or Ready (one at a time per group, as on AWS). */
+int store_deployment_create(struct store *st, struct store_new_deployment *nd);
 int store_deployment_get(struct store *st, const char *id, json_t **ret_info); /* DeploymentInfo */
 struct store_deployment_query {
 	const char *app, *group, *external_id; /* NULL = any */

@@ -654,7 +654,7 @@ int store_revision_list(struct store *st, const struct store_revision_query *q, 
 
 /* ------------------------------------------------------------ deployments */
 
-int store_deployment_create(struct store *st, const struct store_new_deployment *nd)
+int store_deployment_create(struct store *st, struct store_new_deployment *nd)
 {
 	int64_t now = rd_wall_ms();
 	CONN();
@@ -662,6 +662,26 @@ int store_deployment_create(struct store *st, const struct store_new_deployment 
 	r = store_tx_begin(c);
 	if (r < 0)
 		goto out;
+	if (nd->group) {
+		r = store_prep(c,
+			       "SELECT id FROM deployments WHERE application = ? AND deployment_group = ? "
+			       "AND status IN ('Created', 'Queued', 'InProgress', 'Baking', 'Ready') ORDER BY seq LIMIT 1",
+			       &s);
+		if (r < 0)
+			goto out;
+		store_bind_text(s, 1, nd->app);
+		store_bind_text(s, 2, nd->group);
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			rd_strlcpy(nd->active_id, store_col_text(s, 0), sizeof(nd->active_id));
+			r = -EALREADY;
+		} else if (rc != SQLITE_DONE) {
+			r = store_errno(rc);
+		}
+		sqlite3_reset(s);
+		if (r < 0)
+			goto out;
+	}
 	r = store_prep(c,
 		       "INSERT INTO deployments (id, application, deployment_group, deployment_config, compute_platform, "
 		       "status, creator, external_id, create_time, revision, previous_revision, doc) "

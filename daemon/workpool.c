@@ -116,16 +116,24 @@ size_t workpool_queued(struct workpool *p)
 	return n;
 }
 
-struct workpool *workpool_free(struct workpool *p)
+void workpool_shutdown(struct workpool *p)
 {
 	if (!p)
-		return NULL;
+		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	for (int i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
+	p->nthreads = 0;
+}
+
+struct workpool *workpool_free(struct workpool *p)
+{
+	if (!p)
+		return NULL;
+	workpool_shutdown(p);
 	free(p->threads);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);

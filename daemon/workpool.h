@@ -21,5 +21,12 @@ int workpool_submit(struct workpool *pool, workpool_fn fn, void *arg);
 /* Number of jobs queued and not yet started (for metrics / back-pressure). */
 size_t workpool_queued(struct workpool *pool);
 
-/* Runs every job already queued, joins the threads, frees. NULL-safe. */
+/* Stops taking jobs (workpool_submit then fails with -ESHUTDOWN), runs
+ * every job already queued and joins the threads. The pool stays valid, so
+ * late submitters get -ESHUTDOWN instead of a freed pointer. Idempotent;
+ * not from a job. main.c calls it before engine_stop(), so no job of the
+ * engine's outlives the engine. */
+void workpool_shutdown(struct workpool *pool);
+
+/* workpool_shutdown() if not done, then frees. NULL-safe. */
 struct workpool *workpool_free(struct workpool *pool);

@@ -18,6 +18,34 @@ S3 = lambda key, bucket="bkt": {"revisionType": "S3", "s3Location": {  # noqa: E
 STATUSES = set(model()["shapes"]["DeploymentStatus"]["enum"])
 
 
+ACTIVE = {"Created", "Queued", "InProgress", "Baking", "Ready"}
+
+
+def wait_idle(cd, did, timeout=20):
+    """Waits until the engine has finished did (with no platform plugin loaded it fails at once)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cd.get_deployment(deploymentId=did)["deploymentInfo"]["status"] not in ACTIVE:
+            return
+        time.sleep(0.05)
+    raise AssertionError("deployment %s still active after %ds" % (did, timeout))
+
+
+def insert_deployments(daemon, group, n, status="Succeeded", prefix="d-BULK"):
+    """Adds n finished deployments straight to the store (fast fixtures for the read side)."""
+    db = sqlite3.connect(os.path.join(daemon.data_dir, "state.db"), timeout=10)
+    now = int(time.time() * 1000)
+    ids = ["%s%0*d" % (prefix, 11 - len(prefix), i) for i in range(n)]
+    with db:
+        for i, did in enumerate(ids):
+            db.execute("INSERT INTO deployments (id, application, deployment_group, deployment_config,"
+                       " compute_platform, status, creator, create_time, revision, doc) VALUES (?, 'app', ?,"
+                       " 'CodeDeployDefault.OneAtATime', 'Server', ?, 'user', ?, ?, '{}')",
+                       (did, group, status, now + i, json.dumps(S3("v%d.zip" % i))))
+    db.close()
+    return ids
+
+
 @pytest.fixture
 def cd(daemon):
     c = raw_client(daemon, daemon.admin)
@@ -131,6 +159,7 @@ def test_create_and_get_deployment(daemon, cd):
     assert g["lastAttemptedDeployment"]["deploymentId"] == did
     assert g["targetRevision"] == S3("v1.zip")
     # a second deployment without a revision reuses the group's target revision
+    wait_idle(cd, did)
     d2 = cd.create_deployment(applicationName="app", deploymentGroupName="grp",
                               deploymentConfigName="CodeDeployDefault.AllAtOnce")["deploymentId"]
     i2 = cd.get_deployment(deploymentId=d2)["deploymentInfo"]
@@ -174,6 +203,15 @@ def test_create_deployment_errors(cd):
     assert info["deploymentConfigName"] == "CodeDeployDefault.LambdaAllAtOnce"
 
 
+def test_one_active_deployment_per_group(daemon, cd):
+    insert_deployments(daemon, "grp", 1, status="InProgress", prefix="d-ACTIVE")
+    r = error_code(cd.create_deployment, applicationName="app", deploymentGroupName="grp", revision=S3("x.zip"))
+    assert r == "DeploymentLimitExceededException"
+    # another group is not affected
+    cd.create_deployment_group(applicationName="app", deploymentGroupName="g2", serviceRoleArn=ROLE)
+    assert cd.create_deployment(applicationName="app", deploymentGroupName="g2", revision=S3("x.zip"))
+
+
 def test_deployment_id_errors(cd):
     assert error_code(cd.get_deployment, deploymentId="d-AAAAAAAAA") == "DeploymentDoesNotExistException"
     assert error_code(cd.get_deployment, deploymentId="nonsense") == "InvalidDeploymentIdException"
@@ -189,10 +227,11 @@ def test_deployment_id_errors(cd):
     assert error_code(cd.skip_wait_time_for_instance_termination) == "DeploymentIdRequiredException"
 
 
-def test_list_deployments_filters_and_pages(cd):
+def test_list_deployments_filters_and_pages(daemon, cd):
     cd.create_deployment_group(applicationName="app", deploymentGroupName="other", serviceRoleArn=ROLE)
-    ids = [cd.create_deployment(applicationName="app", deploymentGroupName="grp",
-                                revision=S3("v%d.zip" % i))["deploymentId"] for i in range(105)]
+    first = cd.create_deployment(applicationName="app", deploymentGroupName="grp", revision=S3("v.zip"))
+    wait_idle(cd, first["deploymentId"])
+    ids = [first["deploymentId"]] + insert_deployments(daemon, "grp", 104)
     other = cd.create_deployment(applicationName="app", deploymentGroupName="other",
                                  revision=S3("o.zip"))["deploymentId"]
     everything = [i for p in cd.get_paginator("list_deployments").paginate() for i in p["deployments"]]
