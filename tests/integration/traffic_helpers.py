@@ -464,12 +464,17 @@ class AppFleet:
         for name, a in self.agents.items():
             if a.proc:
                 a.stop()
-            pidf = os.path.join(a.root_dir, "app.pid")
-            try:
-                with open(pidf) as f:
-                    os.kill(int(f.read().strip()), signal.SIGTERM)
-            except (OSError, ValueError):
-                pass
+            # every app the hooks started under this instance's root (not only the last pid file)
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % pid, "rb") as f:
+                        cmd = f.read().decode(errors="replace")
+                    if a.root_dir + "/" in cmd and "app.py" in cmd:
+                        os.kill(int(pid), signal.SIGTERM)
+                except OSError:
+                    pass
 
 
 def wait_until(pred, timeout, what):
