@@ -337,8 +337,9 @@ static bool terminal(const char *status)
 
 void api_op_continue_deployment(struct rd_daemon *d, struct httpd_call *call, json_t *in)
 {
-	const char *id = api_str(in, "deploymentId");
+	const char *id = api_str(in, "deploymentId"), *wait_type = api_str(in, "deploymentWaitType");
 	char st[16], plat[16];
+	int r;
 
 	if (!id) {
 		httpd_call_error(call, "DeploymentIdRequiredException", "deploymentId is required");
@@ -350,14 +351,24 @@ void api_op_continue_deployment(struct rd_daemon *d, struct httpd_call *call, js
 		httpd_call_error(call, "DeploymentAlreadyCompletedException", "Deployment %s is already completed (%s)", id, st);
 		return;
 	}
-	if (strcmp(st, "Ready") != 0) {
+	r = engine_continue_deployment(d, id, wait_type);
+	if (r == 0)
+		httpd_call_reply(call, NULL);
+	else if (r == -ENOENT)
+		httpd_call_error(call, "DeploymentDoesNotExistException", "No deployment %s", id);
+	else if (r == -EALREADY)
+		httpd_call_error(call, "DeploymentAlreadyCompletedException", "Deployment %s is already completed", id);
+	else if (r == -EAGAIN)
 		httpd_call_error(call, "DeploymentIsNotInReadyStateException",
-				 "Deployment %s is %s, not Ready: only a blue/green deployment waiting for traffic rerouting "
-				 "can be continued", id, st);
-		return;
-	}
-	httpd_call_error(call, "UnsupportedActionForDeploymentTypeException",
-			 "continuing blue/green deployments is not supported by this rolloutd yet");
+				 "Deployment %s is %s, not waiting for ContinueDeployment: only a blue/green deployment whose "
+				 "green fleet waits for traffic rerouting (deploymentReadyOption STOP_DEPLOYMENT) can be continued",
+				 id, st);
+	else if (r == -ENOTSUP)
+		httpd_call_error(call, "UnsupportedActionForDeploymentTypeException",
+				 "Deployment %s cannot be continued with deploymentWaitType %s: only READY_WAIT of a blue/green "
+				 "deployment is supported", id, wait_type ? wait_type : "READY_WAIT");
+	else
+		httpd_call_error_status(call, 500, "InternalFailure", "cannot continue %s: %s", id, strerror(-r));
 }
 
 void api_op_skip_wait_time_for_instance_termination(struct rd_daemon *d, struct httpd_call *call, json_t *in)

@@ -1713,7 +1713,10 @@ static void on_stop(struct engine *e, struct eng_input *in)
 	if (!dp || dp->finished) {
 		json_t *row = NULL;
 		int r = store_eng_deployment(e->tx, in->dep, &row);
-		sr->result = r == -ENOENT ? -ENOENT : r < 0 ? r : -EALREADY;
+		const char *st = r == 0 ? json_string_value(json_object_get(row, "status")) : NULL;
+		bool done = st && (!strcmp(st, "Succeeded") || !strcmp(st, "Failed") || !strcmp(st, "Stopped"));
+		/* not (yet) running here: Created or Queued is simply not waiting */
+		sr->result = r == -ENOENT ? -ENOENT : r < 0 ? r : done ? -EALREADY : -EAGAIN;
 		json_decref(row);
 		if (sr->result == -EALREADY)
 			snprintf(sr->msg, sizeof(sr->msg), "Deployment %s has already completed.", in->dep);
@@ -1739,7 +1742,10 @@ static void on_continue(struct engine *e, struct eng_input *in)
 	if (!dp || dp->finished) {
 		json_t *row = NULL;
 		int r = store_eng_deployment(e->tx, in->dep, &row);
-		sr->result = r == -ENOENT ? -ENOENT : r < 0 ? r : -EALREADY;
+		const char *st = r == 0 ? json_string_value(json_object_get(row, "status")) : NULL;
+		bool done = st && (!strcmp(st, "Succeeded") || !strcmp(st, "Failed") || !strcmp(st, "Stopped"));
+		/* not (yet) running here: Created or Queued is simply not waiting */
+		sr->result = r == -ENOENT ? -ENOENT : r < 0 ? r : done ? -EALREADY : -EAGAIN;
 		json_decref(row);
 	} else if (!dp->bg) {
 		sr->result = -ENOTSUP;
