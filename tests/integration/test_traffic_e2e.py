@@ -172,9 +172,13 @@ def test_blue_green_no_failed_requests(bg_stack):
     c.report("blue/green: fleet a v1 -> fleet b v2", bucket=1.0, key=fleet_version)
     assert info["status"] == "Succeeded", (info, d.log_tail(60))
     assert not c.failures(), c.failures()[:5]
-    t_deploy = c.marks[0][0]
-    # fleet b was deployed while fleet a alone served; then all traffic moved at once
-    assert set(c.counts(0, t_deploy + 1.0, fleet_version)) == {"a v1"}
+    # fleet b was deployed while fleet a alone served; then all traffic moved at once:
+    # only "a v1" before the switch, only "b v2" after it, overlapping at most while a drains
+    assert set(c.counts(0, 1e9, fleet_version)) == {"a v1", "b v2"}
+    last_a = max(t for t, st, body in c.results if st == 200 and fleet_version(body) == "a v1")
+    first_b = min(t for t, st, body in c.results if st == 200 and fleet_version(body) == "b v2")
+    print("switch: first b v2 at %.2fs, last a v1 at %.2fs" % (first_b, last_a))
+    assert last_a - first_b < 1.0, (first_b, last_a)
     assert set(c.counts(c.marks[1][0], 1e9, fleet_version)) == {"b v2"}
     for n in GREEN:
         ev = [e for e, _ in fleet.events(dep, n)]

@@ -96,7 +96,7 @@ class Haproxy:
             lines += ["backend %s" % be, "  balance roundrobin"]
             for name, port in servers:
                 lines.append("  server %s 127.0.0.1:%d%s" % (
-                    name, port, " check inter 100ms fall 1 rise 1" if checks else ""))
+                    name, port, " check inter 100ms fall 3 rise 1" if checks else ""))
         with open(self.cfg, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None
