@@ -33,29 +33,26 @@
  *  fails after BlockTraffic stays blocked (as on CodeDeploy); the rollback
  *  deployment (also in-place with traffic control) allows it again.
  *
- *  BLUE_GREEN on servers (traffic_group_blue_green()): blue = the group's
- *  current selection minus green; green = the deployment's targetInstances
- *  (tagFilters / ec2TagSet matched against on-prem instance tags — rolloutd's
- *  extension, see docs/traffic.md), resolved by the platform plugin with
- *  traffic_green_selector().
- *      1. traffic_bg_prepare(g, green)         green out of service before any hook runs
- *      2. green: ApplicationStop .. ValidateService, BeforeAllowTraffic (agent)
- *      3. ready wait (g->ready_action): CONTINUE_DEPLOYMENT goes on at once;
- *         STOP_DEPLOYMENT waits for ContinueDeployment(READY_WAIT) up to
- *         g->ready_wait_ms, then the deployment is Stopped (green never
- *         gets traffic; no flip needed)
- *      4. AllowTraffic of green + BlockTraffic of blue:
- *         traffic_bg_reroute(g, blue, green) — or, when the deployment config
- *         has a trafficRoutingConfig, traffic_shift_run() (weighted canary /
- *         linear, alarms polled between steps, flips back on ALARM)
- *      5. green: AfterAllowTraffic; blue: BeforeBlockTraffic/AfterBlockTraffic hooks
- *      6. g->terminate_action: KEEP_ALIVE leaves blue registered but blocked;
- *         TERMINATE waits g->terminate_wait_ms (or ContinueDeployment
- *         TERMINATION_WAIT) and then traffic_bg_retire(g, blue) takes blue out
- *         (HAProxy: maint; rolloutd never powers off a server).
- *      Rollback / failure / stop before step 6 ended: traffic_bg_flip_back(g,
- *      blue, green) — blue gets the traffic again, green is blocked; no
- *      redeploy.
+ *  BLUE_GREEN on servers (traffic_group_blue_green()): the deployment's
+ *  targets are the green fleet, resolved by the platform plugins with the
+ *  selector of traffic_green_selector() (the deployment's targetInstances, or
+ *  the group's greenFleetProvisioningOption tag filters — rolloutd extensions,
+ *  see docs/traffic.md); blue = the group's selection minus green.
+ *      1. traffic_bg_begin(run)      green out of service before any hook runs
+ *                                    (refused when green is the live fleet)
+ *      2. green, all at once: ApplicationStop .. ValidateService, BeforeAllowTraffic
+ *      3. AllowTraffic of the whole fleet = ONE traffic_bg_run(run) on a worker:
+ *         ready wait (CONTINUE_DEPLOYMENT / STOP_DEPLOYMENT + ContinueDeployment
+ *         through run->poll), reroute (green in, then blue drained out) or the
+ *         weighted shift of the config's trafficRoutingConfig with the group's
+ *         alarms checked between steps (ALARM flips back, ALARM_ACTIVE), then
+ *         TERMINATE's wait and traffic_bg_retire(blue) (KEEP_ALIVE: blue stays
+ *         registered, out of service)
+ *      4. green: AfterAllowTraffic
+ *      A stop (run->poll() == 2) before blue is retired flips traffic back to
+ *      blue: a rollback is a flip, not a redeploy. The building blocks
+ *      (traffic_bg_prepare/reroute/flip_back/retire, traffic_shift_run) are
+ *      usable on their own.
  *
  *  Weighted rollouts use the DeploymentConfigInfo's trafficRoutingConfig on a
  *  Server config (TimeBasedCanary / TimeBasedLinear / AllAtOnce), see
