@@ -697,6 +697,44 @@ static int cmp_obj(const void *a, const void *b)
 	return strcmp(x->sha, y->sha);
 }
 
+/* Removes loc/ entries naming a bundle that objects/ no longer holds (or
+ * unreadable ones). Caller holds c->lock. */
+static int gc_memos(struct bcache *c)
+{
+	char p[4096], obj[4096], *buf = NULL, sha[65];
+	struct dirent *de;
+	struct stat st;
+	size_t len;
+	DIR *dh;
+	int dfd;
+
+	if (subpath(c, "loc", NULL, p, sizeof(p)) < 0)
+		return -ENAMETOOLONG;
+	dh = opendir(p);
+	if (!dh)
+		return errno == ENOENT ? 0 : -errno;
+	dfd = dirfd(dh);
+	while ((de = readdir(dh))) {
+		bool keep = false;
+
+		if (!bcache_valid_sha256(de->d_name))
+			continue; /* ".", "..", temporary files of rd_write_file_atomic */
+		if (snprintf(obj, sizeof(obj), "%s/%s", p, de->d_name) >= (int)sizeof(obj))
+			continue;
+		if (rd_read_file(obj, 256, &buf, &len) == 0 && len >= 64) {
+			memcpy(sha, buf, 64);
+			sha[64] = '\0';
+			keep = bcache_path(c, sha, obj, sizeof(obj)) == 0 && stat(obj, &st) == 0;
+		}
+		free(buf);
+		buf = NULL;
+		if (!keep)
+			unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(dh);
+	return 0;
+}
+
 int bcache_gc(struct bcache *c, uint64_t max_bytes, uint64_t *ret_freed)
 {
 	struct obj *objs = NULL;
@@ -743,7 +781,7 @@ int bcache_gc(struct bcache *c, uint64_t max_bytes, uint64_t *ret_freed)
 	closedir(dh);
 	dh = NULL;
 	if (total <= max_bytes)
-		goto out;
+		goto memos;
 
 	/* pinned: every ref names a sha */
 	subpath(c, "refs", NULL, p, sizeof(p));
@@ -772,6 +810,11 @@ int bcache_gc(struct bcache *c, uint64_t max_bytes, uint64_t *ret_freed)
 		total -= objs[i].size;
 		freed += objs[i].size;
 	}
+memos:
+	/* Location memos whose bundle is gone (removed above or by hand) would
+	 * only cost a failed lookup and a refetch; drop them. Under c->lock, so
+	 * no memo written by bcache_ensure is judged before its bundle lands. */
+	r = gc_memos(c);
 out:
 	if (dh)
 		closedir(dh);

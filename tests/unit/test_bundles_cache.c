@@ -2,6 +2,7 @@
  * pre-flight hook, pins, grants and GC. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -273,6 +274,80 @@ static void test_gc_pins_grants(void **state)
 	free(dir);
 }
 
+static int count_memos(const char *dir)
+{
+	char p[4200];
+	struct dirent *de;
+	int n = 0;
+	DIR *dh;
+
+	snprintf(p, sizeof(p), "%s/loc", dir);
+	dh = opendir(p);
+	assert_non_null(dh);
+	while ((de = readdir(dh)))
+		n += de->d_name[0] != '.';
+	closedir(dh);
+	return n;
+}
+
+static void age(struct bcache *c, const char *sha, time_t secs)
+{
+	struct timespec ts[2] = {{time(NULL) - secs, 0}, {time(NULL) - secs, 0}};
+	char p[4096];
+
+	assert_int_equal(bcache_path(c, sha, p, sizeof(p)), 0);
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+/* GC drops loc/ memos whose bundle is gone, and keeps the others. */
+static void test_gc_memos(void **state)
+{
+	struct src sa = {.content = "PK\x03\x04aaaaaaaaaaaaaaaa", .lock = PTHREAD_MUTEX_INITIALIZER};
+	struct src sb = {.content = "PK\x03\x04bb", .lock = PTHREAD_MUTEX_INITIALIZER};
+	char code[48] = "", msg[256] = "", p[4096];
+	struct cached_bundle a, b, info;
+	uint64_t freed = 0;
+	struct bcache *c;
+	char *dir = mkcache(&c);
+
+	assert_int_equal(bcache_ensure(c, "GitHub:o/r@a", true, NULL, fake_fetch, NULL, &sa, &a, code, sizeof(code),
+				       msg, sizeof(msg)),
+			 0);
+	assert_int_equal(bcache_ensure(c, "GitHub:o/r@b", true, NULL, fake_fetch, NULL, &sb, &b, code, sizeof(code),
+				       msg, sizeof(msg)),
+			 0);
+	assert_int_equal(count_memos(dir), 2);
+	/* under the cap, every bundle there: nothing goes */
+	assert_int_equal(bcache_gc(c, 1 << 20, &freed), 0);
+	assert_int_equal(count_memos(dir), 2);
+
+	/* a is evicted by the cap: its memo goes with it, b's stays */
+	age(c, a.sha256, 5000);
+	assert_int_equal(bcache_gc(c, b.size, &freed), 0);
+	assert_int_equal(freed, a.size);
+	assert_int_equal(bcache_lookup(c, a.sha256, &info), -ENOENT);
+	assert_int_equal(count_memos(dir), 1);
+	assert_int_equal(bcache_ensure(c, "GitHub:o/r@b", true, NULL, fake_fetch, NULL, &sb, &info, code, sizeof(code),
+				       msg, sizeof(msg)),
+			 0);
+	assert_int_equal(sb.calls, 1); /* still answered from the memo */
+
+	/* a bundle removed by hand: its memo goes at the next GC, even under the cap */
+	assert_int_equal(bcache_path(c, b.sha256, p, sizeof(p)), 0);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(bcache_gc(c, 1 << 20, &freed), 0);
+	assert_int_equal(count_memos(dir), 0);
+	/* and the location is fetched again */
+	assert_int_equal(bcache_ensure(c, "GitHub:o/r@b", true, NULL, fake_fetch, NULL, &sb, &info, code, sizeof(code),
+				       msg, sizeof(msg)),
+			 0);
+	assert_int_equal(sb.calls, 2);
+	assert_int_equal(count_memos(dir), 1);
+	bcache_free(c);
+	rmrf(dir);
+	free(dir);
+}
+
 static void test_commit_upload(void **state)
 {
 	char tmp[4096], sha[65], code[48] = "", msg[256] = "";
@@ -329,7 +404,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ensure_memo),	   cmocka_unit_test(test_single_flight), cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_gc_pins_grants), cmocka_unit_test(test_commit_upload), cmocka_unit_test(test_range),
+	    cmocka_unit_test(test_gc_pins_grants), cmocka_unit_test(test_gc_memos),
+	    cmocka_unit_test(test_commit_upload),  cmocka_unit_test(test_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
