@@ -141,7 +141,7 @@ int bundles_start(struct rd_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "data_dir '%s' is too long", d->cfg->data_dir);
 		return -ENAMETOOLONG;
 	}
-	r = bcache_new(dir, BUNDLES_DEFAULT_MAX_BYTES, &the_cache);
+	r = bcache_new(dir, d->cfg->bundle_cache_max, &the_cache);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot create the bundle cache in %s: %s; check that data_dir is writable", dir,
 			 strerror(-r));

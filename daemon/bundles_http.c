@@ -20,12 +20,12 @@
 #include "bundles.h"
 #include "bundles_cache.h"
 #include "bundles_internal.h"
+#include "conf.h"
 #include "daemon.h"
 #include "httpd.h"
 #include "store.h"
 #include "util.h"
 
-#define UPLOAD_MAX_BYTES (2ULL << 30)
 #ifdef HTTPD_MAX_RAW_BODY
 #define UPLOAD_PART_SIZE HTTPD_MAX_RAW_BODY
 #else
@@ -201,6 +201,7 @@ static void upload_start(struct httpd_call *call, struct bcache *c)
 	struct cached_bundle b;
 	struct upload *u = NULL;
 	unsigned long long size;
+	uint64_t upload_max = httpd_call_daemon(call)->cfg->bundle_upload_max;
 	char *end;
 	int r;
 
@@ -225,11 +226,12 @@ static void upload_start(struct httpd_call *call, struct bcache *c)
 		httpd_call_error(call, "InvalidInputException", "bundleType must be zip, tar or tgz");
 		goto out;
 	}
-	if (size > UPLOAD_MAX_BYTES) {
+	if (size > upload_max) {
 		httpd_call_error(call, "BundleTooLargeException",
-				 "the bundle is %llu bytes; the daemon accepts uploads of at most %llu bytes: leave "
-				 "large files out of the bundle or serve it from S3 or HTTP",
-				 size, (unsigned long long)UPLOAD_MAX_BYTES);
+				 "the bundle is %llu bytes; this daemon accepts uploads of at most %llu bytes "
+				 "(bundle_upload_max in its config): leave large files out of the bundle, serve it "
+				 "from S3 or HTTP, or raise bundle_upload_max",
+				 size, (unsigned long long)upload_max);
 		goto out;
 	}
 	app = query_get(&q, "applicationName");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
 #include "log.h"
@@ -22,8 +23,11 @@
 
 static const char *const top_keys[] = {
 	"listen",   "data_dir",	   "plugin_dir", "region",  "account_id", "log_level",
-	"long_poll", "workers", "regions_allowed", "plugins", "alarms",
+	"long_poll", "workers", "regions_allowed", "plugins", "alarms", "bundle_cache_max", "bundle_upload_max",
 };
+
+#define SIZE_KIB 1024ULL
+#define SIZE_GIB (1ULL << 30)
 
 /* Relative paths are taken relative to the directory of the config file, so
  * a config and its data can be moved together. */
@@ -78,6 +82,111 @@ int config_check_listen(const char *listen, char *err, size_t errlen)
 bad:
 	snprintf(err, errlen, "expected HOST:PORT (e.g. 127.0.0.1:8740 or [::1]:8740), found '%s'", listen);
 	return -EINVAL;
+}
+
+int config_parse_size(const char *s, uint64_t *ret, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		uint64_t mult;
+	} units[] = {
+		{"", 1},
+		{"b", 1},
+		{"k", 1ULL << 10},
+		{"kib", 1ULL << 10},
+		{"kb", 1000ULL},
+		{"m", 1ULL << 20},
+		{"mib", 1ULL << 20},
+		{"mb", 1000ULL * 1000},
+		{"g", 1ULL << 30},
+		{"gib", 1ULL << 30},
+		{"gb", 1000ULL * 1000 * 1000},
+		{"t", 1ULL << 40},
+		{"tib", 1ULL << 40},
+		{"tb", 1000ULL * 1000 * 1000 * 1000},
+	};
+	const char *p = s, *unit;
+	long double v;
+	char *end;
+
+	if (*p < '0' || *p > '9')
+		goto bad;
+	errno = 0;
+	v = strtold(p, &end);
+	if (errno || end == p || end[-1] == '.')
+		goto bad;
+	/* digits with at most one '.', nothing else (no exponents, hex, inf) */
+	if (strspn(p, "0123456789.") != (size_t)(end - p))
+		goto bad;
+	unit = end;
+	while (*unit == ' ')
+		unit++;
+	for (size_t i = 0; i < RD_ARRAY_SIZE(units); i++) {
+		long double bytes;
+
+		if (strcasecmp(unit, units[i].name) != 0 || (unit != end && !*unit))
+			continue;
+		bytes = v * (long double)units[i].mult;
+		if (bytes >= 9223372036854775808.0L) {
+			snprintf(err, errlen, "'%s' is too large (at most 8EiB)", s);
+			return -ERANGE;
+		}
+		if (bytes != (long double)(uint64_t)bytes) {
+			snprintf(err, errlen, "'%s' is not a whole number of bytes", s);
+			return -EINVAL;
+		}
+		*ret = (uint64_t)bytes;
+		return 0;
+	}
+bad:
+	snprintf(err, errlen,
+		 "expected a size such as 4096, 512MiB, 10GiB or 1.5GB (units B, KiB, MiB, GiB, TiB, KB, MB, GB, TB), "
+		 "found '%s'",
+		 s);
+	return -EINVAL;
+}
+
+/* A size setting of at least min bytes, with FILE:LINE:COL errors. */
+static int load_size(const struct yt_node *n, const char *what, uint64_t min, uint64_t *ret, char *err, size_t errlen)
+{
+	char msg[256];
+	const char *s;
+	uint64_t v;
+	int r;
+
+	if ((r = yt_as_string(n, what, &s, err, errlen)) < 0)
+		return r;
+	if (config_parse_size(s, &v, msg, sizeof(msg)) < 0)
+		return yt_error(n, err, errlen, "%s: %s", what, msg);
+	if (v < min)
+		return yt_error(n, err, errlen, "%s: '%s' is too small; use at least %llu bytes", what, s,
+				(unsigned long long)min);
+	*ret = v;
+	return 0;
+}
+
+static int load_bundle_sizes(struct rd_config *cfg, const struct yt_node *root, char *err, size_t errlen)
+{
+	const struct yt_node *cache = yt_map_get(root, "bundle_cache_max");
+	const struct yt_node *upload = yt_map_get(root, "bundle_upload_max");
+	int r;
+
+	if (cache && (r = load_size(cache, "bundle_cache_max", SIZE_KIB, &cfg->bundle_cache_max, err, errlen)) < 0)
+		return r;
+	if (upload) {
+		if ((r = load_size(upload, "bundle_upload_max", 1, &cfg->bundle_upload_max, err, errlen)) < 0)
+			return r;
+		if (cfg->bundle_upload_max > cfg->bundle_cache_max)
+			return yt_error(upload, err, errlen,
+					"bundle_upload_max: %llu bytes is more than bundle_cache_max (%llu bytes), so "
+					"an upload that large could not stay in the cache; lower bundle_upload_max or "
+					"raise bundle_cache_max",
+					(unsigned long long)cfg->bundle_upload_max,
+					(unsigned long long)cfg->bundle_cache_max);
+	} else if (cfg->bundle_upload_max > cfg->bundle_cache_max) {
+		cfg->bundle_upload_max = cfg->bundle_cache_max;
+	}
+	return 0;
 }
 
 static int check_name(const struct yt_node *key, const char *what, char *err, size_t errlen)
@@ -193,7 +302,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 		if (!known)
 			return yt_error(root->keys[i], err, errlen,
 					"unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
-					"log_level, long_poll, workers, regions_allowed, plugins, alarms)",
+					"log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
+					"bundle_upload_max)",
 					root->keys[i]->value);
 	}
 
@@ -264,6 +374,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 	}
 	if ((r = load_regions(cfg, yt_map_get(root, "regions_allowed"), err, errlen)) < 0)
 		return r;
+	if ((r = load_bundle_sizes(cfg, root, err, errlen)) < 0)
+		return r;
 	if ((r = load_plugins(cfg, yt_map_get(root, "plugins"), err, errlen)) < 0)
 		return r;
 	if ((r = load_alarms(cfg, yt_map_get(root, "alarms"), err, errlen)) < 0)
@@ -279,6 +391,8 @@ static int set_defaults(struct rd_config *cfg)
 		return -ENOMEM;
 	cfg->long_poll_ms = 50000;
 	cfg->workers = 4;
+	cfg->bundle_cache_max = 10 * SIZE_GIB;
+	cfg->bundle_upload_max = 2 * SIZE_GIB;
 	return 0;
 }
 

@@ -21,6 +21,8 @@ struct rd_config {
 	int64_t long_poll_ms;  /* PollHostCommand hold, default 50000 (< 80 s agent timeout) */
 	int workers;	       /* worker threads for blocking work, default 4 */
 	char **regions_allowed; /* NULL-terminated; NULL = any region in SigV4 scopes */
+	uint64_t bundle_cache_max;  /* bytes the bundle cache keeps, default 10 GiB */
+	uint64_t bundle_upload_max; /* largest bundle upload accepted, default 2 GiB (<= bundle_cache_max) */
 
 	/* Owned by root; borrowed pointers into it. NULL when absent. */
 	struct yt_node *root;
@@ -43,6 +45,9 @@ struct rd_config *config_free(struct rd_config *cfg);
  *   long_poll: DURATION          default 50s (1s..70s)
  *   workers: 1..256              default 4
  *   regions_allowed: [NAME...]   default any
+ *   bundle_cache_max: SIZE       default 10GiB (at least 1KiB)
+ *   bundle_upload_max: SIZE      default 2GiB, or bundle_cache_max when that is smaller;
+ *                                never more than bundle_cache_max
  *   plugins: {NAME: {settings} | null}
  *   alarms: {NAME: {plugin: NAME, settings...}}   (plugin must be under plugins:)
  * Relative data_dir/plugin_dir are resolved against the config file's directory. */
@@ -50,6 +55,12 @@ struct rd_config *config_free(struct rd_config *cfg);
 /* The settings subtree of plugin `name` (borrowed; NULL when the plugin is
  * named with no settings or not named at all). */
 const struct yt_node *config_plugin_settings(const struct rd_config *cfg, const char *name);
+
+/* A size: bytes as digits, or a number with a unit: B, KiB/MiB/GiB/TiB
+ * (also K/M/G/T; powers of 1024) or KB/MB/GB/TB (powers of 1000); the unit is
+ * case-insensitive and may follow a space ("512MiB", "1.5 GiB", "4096").
+ * 0 and *ret, or -EINVAL (malformed) / -ERANGE (over 2^63) with a message. */
+int config_parse_size(const char *s, uint64_t *ret, char *err, size_t errlen);
 
 /* 0 when s is HOST:PORT or [V6]:PORT; else -EINVAL with a message. */
 int config_check_listen(const char *s, char *err, size_t errlen);

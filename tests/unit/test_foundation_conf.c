@@ -118,7 +118,7 @@ static void test_unknown_keys(void **st)
 {
 	expect_error("listen: 127.0.0.1:1\nlisen: x\n",
 		     "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
-		     "long_poll, workers, regions_allowed, plugins, alarms)");
+		     "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max)");
 }
 
 static void test_bad_values(void **st)
@@ -139,6 +139,72 @@ static void test_bad_values(void **st)
 	expect_error("regions_allowed: us-east-1\n",
 		     "1:18: regions_allowed: expected a list of region names, e.g. [us-east-1]");
 	expect_error("- a\n", "1:1: the configuration must be a mapping of settings (key: value)");
+}
+
+/* bundle_cache_max / bundle_upload_max: sizes with units (daemon/bundles*.c). */
+static void test_bundle_sizes(void **st)
+{
+	static const struct {
+		const char *in;
+		uint64_t want;
+	} ok[] = {
+		{"4096", 4096},
+		{"0", 0},
+		{"10GiB", 10ULL << 30},
+		{"2gib", 2ULL << 30},
+		{"512MiB", 512ULL << 20},
+		{"512 MiB", 512ULL << 20},
+		{"1.5GiB", 3ULL << 29},
+		{"3K", 3072},
+		{"2KB", 2000},
+		{"1GB", 1000000000ULL},
+		{"1TiB", 1ULL << 40},
+		{"7B", 7},
+	};
+	static const char *const bad[] = {"", "GiB", "-1GiB", "1e3", "0x10", "10 GiBs", "1.5.2MiB", "5.", ".5K",
+					  "1.5B", "10 ", "10PiB"};
+	struct rd_config *cfg = NULL;
+	char err[512];
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = 1;
+		err[0] = '\0';
+		assert_int_equal(config_parse_size(ok[i].in, &v, err, sizeof(err)), 0);
+		assert_true(v == ok[i].want);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(config_parse_size(bad[i], &v, err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_parse_size("9000000TiB", &v, err, sizeof(err)), -ERANGE);
+	assert_string_equal(err, "'9000000TiB' is too large (at most 8EiB)");
+
+	/* defaults */
+	assert_int_equal(load("", &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->bundle_cache_max == 10ULL << 30);
+	assert_true(cfg->bundle_upload_max == 2ULL << 30);
+	cfg = config_free(cfg);
+	assert_int_equal(load("bundle_cache_max: 20GiB\nbundle_upload_max: '100 MB'\n", &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->bundle_cache_max == 20ULL << 30);
+	assert_true(cfg->bundle_upload_max == 100000000ULL);
+	cfg = config_free(cfg);
+	/* a cache smaller than the default upload cap lowers the upload cap */
+	assert_int_equal(load("bundle_cache_max: 1GiB\n", &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->bundle_cache_max == 1ULL << 30);
+	assert_true(cfg->bundle_upload_max == 1ULL << 30);
+	cfg = config_free(cfg);
+
+	expect_error("bundle_cache_max: 10 gigs\n",
+		     "1:19: bundle_cache_max: expected a size such as 4096, 512MiB, 10GiB or 1.5GB (units B, KiB, MiB, "
+		     "GiB, TiB, KB, MB, GB, TB), found '10 gigs'");
+	expect_error("bundle_cache_max: 100\n",
+		     "1:19: bundle_cache_max: '100' is too small; use at least 1024 bytes");
+	expect_error("bundle_upload_max: 0\n",
+		     "1:20: bundle_upload_max: '0' is too small; use at least 1 bytes");
+	expect_error("bundle_upload_max: [1]\n", "1:20: bundle_upload_max: expected a string, found a list");
+	expect_error("bundle_cache_max: 1MiB\nbundle_upload_max: 2MiB\n",
+		     "2:20: bundle_upload_max: 2097152 bytes is more than bundle_cache_max (1048576 bytes), so an "
+		     "upload that large could not stay in the cache; lower bundle_upload_max or raise "
+		     "bundle_cache_max");
 }
 
 static void test_plugins_section(void **st)
@@ -199,6 +265,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_all_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bundle_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plugins_section, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alarms_section, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
