@@ -46,10 +46,8 @@ static int check_traffic(struct httpd_call *call, json_t *t, const char *platfor
 		httpd_call_error(call, exc, "trafficRoutingConfig.type is required (TimeBasedCanary, TimeBasedLinear or AllAtOnce)");
 		return -EINVAL;
 	}
-	if (!strcmp(platform, "Server") && strcmp(type, "AllAtOnce")) {
-		httpd_call_error(call, exc, "Server deployment configs shift no traffic: trafficRoutingConfig.type must be AllAtOnce or be left out");
-		return -EINVAL;
-	}
+	/* Server configs may shift traffic too: rolloutd moves it by load-balancer
+	 * weights between a blue and a green fleet (docs/traffic.md section 4). */
 	if (!strcmp(type, "TimeBasedCanary")) {
 		json_int_t p = json_integer_value(json_object_get(canary, "canaryPercentage"));
 		json_int_t i = json_integer_value(json_object_get(canary, "canaryInterval"));

@@ -201,39 +201,41 @@ static const struct api_member m_DeploymentReadyOption[] = {
 	{ "waitTimeInMinutes", 99, false },
 };
 static const char *const e_GreenFleetProvisioningAction[] = { "DISCOVER_EXISTING", "COPY_AUTO_SCALING_GROUP" };
+static const struct api_member m_OnPremisesTagSet[] = {
+	{ "onPremisesTagSetList", 104, false },
+};
 static const struct api_member m_GreenFleetProvisioningOption[] = {
 	{ "action", 103, false },
+	{ "onPremisesInstanceTagFilters", 86, false },
+	{ "onPremisesTagSet", 105, false },
 };
 static const struct api_member m_BlueGreenDeploymentConfiguration[] = {
 	{ "terminateBlueInstancesOnDeploymentSuccess", 100, false },
 	{ "deploymentReadyOption", 102, false },
-	{ "greenFleetProvisioningOption", 104, false },
+	{ "greenFleetProvisioningOption", 106, false },
 };
 static const struct api_member m_ELBInfo[] = {
-	{ "name", 106, false },
+	{ "name", 108, false },
 };
 static const struct api_member m_TargetGroupInfo[] = {
-	{ "name", 109, false },
+	{ "name", 111, false },
 };
 static const struct api_member m_TrafficRoute[] = {
-	{ "listenerArns", 113, false },
+	{ "listenerArns", 115, false },
 };
 static const struct api_member m_TargetGroupPairInfo[] = {
-	{ "targetGroups", 111, false },
-	{ "prodTrafficRoute", 114, false },
-	{ "testTrafficRoute", 114, false },
+	{ "targetGroups", 113, false },
+	{ "prodTrafficRoute", 116, false },
+	{ "testTrafficRoute", 116, false },
 };
 static const struct api_member m_LoadBalancerInfo[] = {
-	{ "elbInfoList", 108, false },
-	{ "targetGroupInfoList", 111, false },
-	{ "targetGroupPairInfoList", 116, false },
+	{ "elbInfoList", 110, false },
+	{ "targetGroupInfoList", 113, false },
+	{ "targetGroupPairInfoList", 118, false },
 };
 static const struct api_member m_ECSService[] = {
-	{ "serviceName", 118, false },
-	{ "clusterName", 119, false },
-};
-static const struct api_member m_OnPremisesTagSet[] = {
-	{ "onPremisesTagSetList", 122, false },
+	{ "serviceName", 120, false },
+	{ "clusterName", 121, false },
 };
 static const struct api_member m_CreateDeploymentGroupInput[] = {
 	{ "applicationName", 7, true },
@@ -248,11 +250,11 @@ static const struct api_member m_CreateDeploymentGroupInput[] = {
 	{ "autoRollbackConfiguration", 62, false },
 	{ "outdatedInstancesStrategy", 94, false },
 	{ "deploymentStyle", 97, false },
-	{ "blueGreenDeploymentConfiguration", 105, false },
-	{ "loadBalancerInfo", 117, false },
+	{ "blueGreenDeploymentConfiguration", 107, false },
+	{ "loadBalancerInfo", 119, false },
 	{ "ec2TagSet", 58, false },
-	{ "ecsServices", 121, false },
-	{ "onPremisesTagSet", 123, false },
+	{ "ecsServices", 123, false },
+	{ "onPremisesTagSet", 105, false },
 	{ "tags", 3, false },
 	{ "terminationHookEnabled", 124, false },
 };
@@ -418,11 +420,11 @@ static const struct api_member m_UpdateDeploymentGroupInput[] = {
 	{ "autoRollbackConfiguration", 62, false },
 	{ "outdatedInstancesStrategy", 94, false },
 	{ "deploymentStyle", 97, false },
-	{ "blueGreenDeploymentConfiguration", 105, false },
-	{ "loadBalancerInfo", 117, false },
+	{ "blueGreenDeploymentConfiguration", 107, false },
+	{ "loadBalancerInfo", 119, false },
 	{ "ec2TagSet", 58, false },
-	{ "ecsServices", 121, false },
-	{ "onPremisesTagSet", 123, false },
+	{ "ecsServices", 123, false },
+	{ "onPremisesTagSet", 105, false },
 	{ "terminationHookEnabled", 124, false },
 };
 
@@ -531,26 +533,26 @@ const struct api_shape api_shapes[] = {
 	[101] = { .name = "DeploymentReadyAction", .type = AT_STRING, .enums = e_DeploymentReadyAction, .n_enums = 2 },
 	[102] = { .name = "DeploymentReadyOption", .type = AT_STRUCT, .members = m_DeploymentReadyOption, .n_members = 2 },
 	[103] = { .name = "GreenFleetProvisioningAction", .type = AT_STRING, .enums = e_GreenFleetProvisioningAction, .n_enums = 2 },
-	[104] = { .name = "GreenFleetProvisioningOption", .type = AT_STRUCT, .members = m_GreenFleetProvisioningOption, .n_members = 1 },
-	[105] = { .name = "BlueGreenDeploymentConfiguration", .type = AT_STRUCT, .members = m_BlueGreenDeploymentConfiguration, .n_members = 3 },
-	[106] = { .name = "ELBName", .type = AT_STRING },
-	[107] = { .name = "ELBInfo", .type = AT_STRUCT, .members = m_ELBInfo, .n_members = 1 },
-	[108] = { .name = "ELBInfoList", .type = AT_LIST, .member = 107 },
-	[109] = { .name = "TargetGroupName", .type = AT_STRING },
-	[110] = { .name = "TargetGroupInfo", .type = AT_STRUCT, .members = m_TargetGroupInfo, .n_members = 1 },
-	[111] = { .name = "TargetGroupInfoList", .type = AT_LIST, .member = 110 },
-	[112] = { .name = "ListenerArn", .type = AT_STRING },
-	[113] = { .name = "ListenerArnList", .type = AT_LIST, .member = 112 },
-	[114] = { .name = "TrafficRoute", .type = AT_STRUCT, .members = m_TrafficRoute, .n_members = 1 },
-	[115] = { .name = "TargetGroupPairInfo", .type = AT_STRUCT, .members = m_TargetGroupPairInfo, .n_members = 3 },
-	[116] = { .name = "TargetGroupPairInfoList", .type = AT_LIST, .member = 115 },
-	[117] = { .name = "LoadBalancerInfo", .type = AT_STRUCT, .members = m_LoadBalancerInfo, .n_members = 3 },
-	[118] = { .name = "ECSServiceName", .type = AT_STRING },
-	[119] = { .name = "ECSClusterName", .type = AT_STRING },
-	[120] = { .name = "ECSService", .type = AT_STRUCT, .members = m_ECSService, .n_members = 2 },
-	[121] = { .name = "ECSServiceList", .type = AT_LIST, .member = 120 },
-	[122] = { .name = "OnPremisesTagSetList", .type = AT_LIST, .member = 86 },
-	[123] = { .name = "OnPremisesTagSet", .type = AT_STRUCT, .members = m_OnPremisesTagSet, .n_members = 1 },
+	[104] = { .name = "OnPremisesTagSetList", .type = AT_LIST, .member = 86 },
+	[105] = { .name = "OnPremisesTagSet", .type = AT_STRUCT, .members = m_OnPremisesTagSet, .n_members = 1 },
+	[106] = { .name = "GreenFleetProvisioningOption", .type = AT_STRUCT, .members = m_GreenFleetProvisioningOption, .n_members = 3 },
+	[107] = { .name = "BlueGreenDeploymentConfiguration", .type = AT_STRUCT, .members = m_BlueGreenDeploymentConfiguration, .n_members = 3 },
+	[108] = { .name = "ELBName", .type = AT_STRING },
+	[109] = { .name = "ELBInfo", .type = AT_STRUCT, .members = m_ELBInfo, .n_members = 1 },
+	[110] = { .name = "ELBInfoList", .type = AT_LIST, .member = 109 },
+	[111] = { .name = "TargetGroupName", .type = AT_STRING },
+	[112] = { .name = "TargetGroupInfo", .type = AT_STRUCT, .members = m_TargetGroupInfo, .n_members = 1 },
+	[113] = { .name = "TargetGroupInfoList", .type = AT_LIST, .member = 112 },
+	[114] = { .name = "ListenerArn", .type = AT_STRING },
+	[115] = { .name = "ListenerArnList", .type = AT_LIST, .member = 114 },
+	[116] = { .name = "TrafficRoute", .type = AT_STRUCT, .members = m_TrafficRoute, .n_members = 1 },
+	[117] = { .name = "TargetGroupPairInfo", .type = AT_STRUCT, .members = m_TargetGroupPairInfo, .n_members = 3 },
+	[118] = { .name = "TargetGroupPairInfoList", .type = AT_LIST, .member = 117 },
+	[119] = { .name = "LoadBalancerInfo", .type = AT_STRUCT, .members = m_LoadBalancerInfo, .n_members = 3 },
+	[120] = { .name = "ECSServiceName", .type = AT_STRING },
+	[121] = { .name = "ECSClusterName", .type = AT_STRING },
+	[122] = { .name = "ECSService", .type = AT_STRUCT, .members = m_ECSService, .n_members = 2 },
+	[123] = { .name = "ECSServiceList", .type = AT_LIST, .member = 122 },
 	[124] = { .name = "NullableBoolean", .type = AT_BOOL },
 	[125] = { .name = "CreateDeploymentGroupInput", .type = AT_STRUCT, .members = m_CreateDeploymentGroupInput, .n_members = 19 },
 	[126] = { .name = "DeleteApplicationInput", .type = AT_STRUCT, .members = m_DeleteApplicationInput, .n_members = 1 },

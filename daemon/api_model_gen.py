@@ -47,6 +47,9 @@ def patch(S):
     S["RevisionLocation"]["members"]["bitbucketLocation"] = {"shape": "BitbucketLocation"}
     S["RevisionLocation"]["members"]["httpLocation"] = {"shape": "HttpLocation"}
     S["RevisionLocation"]["members"]["bundleLocation"] = {"shape": "BundleLocation"}
+    # rolloutd's blue/green extension for servers: the green fleet by tags (docs/traffic.md section 3)
+    S["GreenFleetProvisioningOption"]["members"]["onPremisesInstanceTagFilters"] = {"shape": "TagFilterList"}
+    S["GreenFleetProvisioningOption"]["members"]["onPremisesTagSet"] = {"shape": "OnPremisesTagSet"}
 
 
 def main():
