@@ -2,10 +2,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "util.h"
 
 static int split_each(const char *s, int (*fn)(const char *item, size_t len, void *ud), void *ud)
 {
@@ -212,14 +216,186 @@ static int parse_github(const char *s, json_t **ret_rev, char *errbuf, size_t er
 	return *ret_rev ? 0 : -ENOMEM;
 }
 
-int cli_parse_revision(const char *s, json_t **ret_rev, char *errbuf, size_t errlen)
+static int parse_bitbucket(const char *s, const char *bundle_type, json_t **ret_rev, char *errbuf, size_t errlen)
 {
+	const char *spec = s + strlen("bitbucket:");
+	const char *at = strrchr(spec, '@');
+	const char *slash = strchr(spec, '/');
+	char repo[512];
+	json_t *loc;
+
+	if (!at || !slash || slash > at || slash == spec || at[1] == '\0' || slash + 1 == at ||
+	    memchr(slash + 1, '/', (size_t)(at - slash - 1)) || (size_t)(at - spec) >= sizeof(repo)) {
+		snprintf(errbuf, errlen,
+			 "'%s' is not a Bitbucket revision: write bitbucket:WORKSPACE/REPO@COMMIT (PROJECT/REPO on "
+			 "Bitbucket Server)",
+			 s);
+		return -EINVAL;
+	}
+	for (const char *p = at + 1; *p; p++)
+		if (!isxdigit((unsigned char)*p)) {
+			snprintf(errbuf, errlen,
+				 "'%s': a Bitbucket revision needs a commit id (hex), not a branch or tag name; find it "
+				 "with 'git rev-parse BRANCH'",
+				 s);
+			return -EINVAL;
+		}
+	if (bundle_type && strcmp(bundle_type, "zip") && strcmp(bundle_type, "tgz")) {
+		snprintf(errbuf, errlen, "'%s': Bitbucket serves zip or tgz archives, not %s", s, bundle_type);
+		return -EINVAL;
+	}
+	memcpy(repo, spec, (size_t)(at - spec));
+	repo[at - spec] = '\0';
+	loc = json_pack("{s:s, s:s}", "repository", repo, "commitId", at + 1);
+	if (loc && bundle_type)
+		json_object_set_new(loc, "bundleType", json_string(bundle_type));
+	*ret_rev = loc ? json_pack("{s:s, s:o}", "revisionType", "Bitbucket", "bitbucketLocation", loc) : NULL;
+	return *ret_rev ? 0 : -ENOMEM;
+}
+
+static bool is_sha256_hex(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return i == 64;
+}
+
+/* https://HOST/PATH[#sha256=HEX[&bundleType=T]]; the fragment never reaches
+ * the server, so it is a safe place for what the URL cannot say. */
+static int parse_http(const char *s, const char *sha256, const char *bundle_type, json_t **ret_rev, char *errbuf,
+		      size_t errlen)
+{
+	char *url = strdup(s), *frag, *path_end, sha[65] = "";
+	const char *host, *bt = bundle_type;
+	json_t *loc;
+	int r = 0;
+
+	if (!url)
+		return -ENOMEM;
+	frag = strchr(url, '#');
+	if (frag) {
+		*frag++ = '\0';
+		for (char *tok = strtok(frag, "&"); tok; tok = strtok(NULL, "&")) {
+			char *eq = strchr(tok, '=');
+			if (!eq)
+				goto bad_frag;
+			*eq++ = '\0';
+			if (strcmp(tok, "sha256") == 0) {
+				if (!is_sha256_hex(eq))
+					goto bad_sha;
+				rd_strlcpy(sha, eq, sizeof(sha));
+			} else if (strcmp(tok, "bundleType") == 0) {
+				if (!bt)
+					bt = eq;
+			} else {
+				goto bad_frag;
+			}
+		}
+	}
+	if (sha256) {
+		if (!is_sha256_hex(sha256)) {
+			snprintf(errbuf, errlen,
+				 "--sha256 takes the 64 hex digits of the bundle's sha256 (sha256sum FILE), not '%s'",
+				 sha256);
+			r = -EINVAL;
+			goto out;
+		}
+		if (sha[0] && strcasecmp(sha, sha256) != 0) {
+			snprintf(errbuf, errlen, "'%s': the URL's #sha256= and --sha256 %s differ; give one of them", s,
+				 sha256);
+			r = -EINVAL;
+			goto out;
+		}
+		rd_strlcpy(sha, sha256, sizeof(sha));
+	}
+	if (!sha[0]) {
+		snprintf(errbuf, errlen,
+			 "'%s': an HTTP revision needs the bundle's sha256: append #sha256=HEX to the URL or pass "
+			 "--sha256 HEX (from sha256sum FILE)",
+			 s);
+		r = -EINVAL;
+		goto out;
+	}
+	for (char *p = sha; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	host = strstr(url, "://") + 3;
+	if (!*host || *host == '/') {
+		snprintf(errbuf, errlen, "'%s' is not an HTTP revision: write https://HOST/PATH#sha256=HEX", s);
+		r = -EINVAL;
+		goto out;
+	}
+	if (!bt) {
+		/* the type from the path's suffix, without any query */
+		path_end = strchr(host, '?');
+		if (path_end) {
+			char save = *path_end;
+			*path_end = '\0';
+			bt = cli_bundle_type_from_name(host);
+			*path_end = save;
+		} else {
+			bt = cli_bundle_type_from_name(host);
+		}
+		if (bt && strcmp(bt, "zip") && strcmp(bt, "tgz") && strcmp(bt, "tar"))
+			bt = NULL;
+	} else if (strcmp(bt, "zip") && strcmp(bt, "tgz") && strcmp(bt, "tar")) {
+		snprintf(errbuf, errlen, "'%s': bundleType must be zip, tgz or tar, not '%s'", s, bt);
+		r = -EINVAL;
+		goto out;
+	}
+	loc = json_pack("{s:s, s:s}", "url", url, "sha256", sha);
+	if (loc && bt)
+		json_object_set_new(loc, "bundleType", json_string(bt));
+	*ret_rev = loc ? json_pack("{s:s, s:o}", "revisionType", "HTTP", "httpLocation", loc) : NULL;
+	r = *ret_rev ? 0 : -ENOMEM;
+	goto out;
+bad_sha:
+	snprintf(errbuf, errlen, "'%s': #sha256= takes the 64 hex digits of the bundle's sha256 (sha256sum FILE)", s);
+	r = -EINVAL;
+	goto out;
+bad_frag:
+	snprintf(errbuf, errlen, "'%s': after '#' write sha256=HEX (and optionally &bundleType=zip|tgz|tar)", s);
+	r = -EINVAL;
+out:
+	free(url);
+	return r;
+}
+
+int cli_parse_revision_ext(const char *s, const char *sha256, const char *bundle_type, json_t **ret_rev,
+			   char *errbuf, size_t errlen)
+{
+	bool http = strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+
+	if (sha256 && !http) {
+		snprintf(errbuf, errlen, "--sha256 is for http:// and https:// sources only, not '%s'", s);
+		return -EINVAL;
+	}
 	if (strncmp(s, "s3://", 5) == 0)
 		return parse_s3(s, ret_rev, errbuf, errlen);
 	if (strncmp(s, "github:", 7) == 0)
 		return parse_github(s, ret_rev, errbuf, errlen);
-	snprintf(errbuf, errlen, "'%s' is not a revision location: use s3://BUCKET/KEY or github:OWNER/REPO@COMMIT", s);
+	if (strncmp(s, "bitbucket:", 10) == 0)
+		return parse_bitbucket(s, bundle_type, ret_rev, errbuf, errlen);
+	if (http)
+		return parse_http(s, sha256, bundle_type, ret_rev, errbuf, errlen);
+	snprintf(errbuf, errlen,
+		 "'%s' is not a revision location: use s3://BUCKET/KEY, github:OWNER/REPO@COMMIT, "
+		 "bitbucket:WORKSPACE/REPO@COMMIT or https://HOST/PATH#sha256=HEX",
+		 s);
 	return -EINVAL;
+}
+
+int cli_parse_revision(const char *s, json_t **ret_rev, char *errbuf, size_t errlen)
+{
+	return cli_parse_revision_ext(s, NULL, NULL, ret_rev, errbuf, errlen);
+}
+
+bool cli_is_revision_location(const char *s)
+{
+	return strncmp(s, "s3://", 5) == 0 || strncmp(s, "github:", 7) == 0 || strncmp(s, "bitbucket:", 10) == 0 ||
+	       strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
 char *cli_revision_describe(json_t *rev)
@@ -238,6 +414,13 @@ char *cli_revision_describe(json_t *rev)
 	} else if (strcmp(type, "GitHub") == 0 && (l = json_object_get(rev, "gitHubLocation"))) {
 		const char *commit = cli_json_str(l, "commitId", "?");
 		if (asprintf(&out, "github:%s@%.12s", cli_json_str(l, "repository", "?"), commit) < 0)
+			out = NULL;
+	} else if (strcmp(type, "Bitbucket") == 0 && (l = json_object_get(rev, "bitbucketLocation"))) {
+		const char *commit = cli_json_str(l, "commitId", "?");
+		if (asprintf(&out, "bitbucket:%s@%.12s", cli_json_str(l, "repository", "?"), commit) < 0)
+			out = NULL;
+	} else if (strcmp(type, "HTTP") == 0 && (l = json_object_get(rev, "httpLocation"))) {
+		if (asprintf(&out, "%s#sha256=%.12s", cli_json_str(l, "url", "?"), cli_json_str(l, "sha256", "?")) < 0)
 			out = NULL;
 	} else if ((l = json_object_get(rev, "localRevision"))) {
 		if (asprintf(&out, "%s:%s", type, cli_json_str(l, "location", "?")) < 0)

@@ -103,8 +103,18 @@ int cli_parse_tag_filters(const char *s, json_t **array, char *errbuf, size_t er
 /* Parses a revision location given on the command line:
  *   s3://bucket/key[?bundleType=zip&version=V&eTag=E]  (bundleType guessed from the suffix)
  *   github:owner/repo@commit
+ *   bitbucket:workspace/repo@commit                     (rolloutd extension, Bitbucket)
+ *   https://host/path[#sha256=HEX[&bundleType=T]]      (rolloutd extension, HTTP; http:// too)
  * Returns a new RevisionLocation object. -EINVAL with a message otherwise. */
 int cli_parse_revision(const char *s, json_t **ret_rev, char *errbuf, size_t errlen);
+/* The same with deploy's --sha256 (HTTP only; must agree with any #sha256=)
+ * and --bundle-type (HTTP: zip, tgz or tar; Bitbucket: zip or tgz). Both may
+ * be NULL. */
+int cli_parse_revision_ext(const char *s, const char *sha256, const char *bundle_type, json_t **ret_rev,
+			   char *errbuf, size_t errlen);
+/* Whether s is written as a revision location (s3://, github:, bitbucket:,
+ * http://, https://) rather than a local path. */
+bool cli_is_revision_location(const char *s);
 
 /* A one-line human description of a RevisionLocation. malloc'd. */
 char *cli_revision_describe(json_t *rev);

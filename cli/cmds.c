@@ -813,7 +813,8 @@ static const char revision_usage[] =
     "Usage: rolloutctl revision list --app APP\n"
     "       rolloutctl revision get --app APP LOCATION\n"
     "       rolloutctl revision register --app APP LOCATION [--description TEXT]\n"
-    "\nLOCATION is s3://BUCKET/KEY[?bundleType=zip&version=V&eTag=E] or github:OWNER/REPO@COMMIT.\n";
+    "\nLOCATION is s3://BUCKET/KEY[?bundleType=zip&version=V&eTag=E], github:OWNER/REPO@COMMIT,\n"
+    "bitbucket:WORKSPACE/REPO@COMMIT or https://HOST/PATH#sha256=HEX[&bundleType=zip|tgz|tar].\n";
 
 int cmd_revision(struct cli *c, int argc, char **argv)
 {

@@ -58,7 +58,7 @@ struct wopts {
 	struct cli *c;
 	const char *usage;
 	const char *app, *group, *config, *description, *instance, *agent_config, *root_dir, *log_dir;
-	const char *daemon_cert, *bundle_type, *file_exists, *iam_user_arn, *access_key_name;
+	const char *daemon_cert, *bundle_type, *file_exists, *iam_user_arn, *access_key_name, *sha256;
 	json_t *tags;
 	bool wait, follow, local, ignore_stop_failures, no_follow_rollback;
 	int auto_rollback; /* -1 unset */
@@ -90,6 +90,7 @@ enum {
 	W_IAM_USER_ARN,
 	W_NO_FOLLOW_ROLLBACK,
 	W_KEY_NAME,
+	W_SHA256,
 };
 
 static const struct option wopts_table[] = {
@@ -118,6 +119,7 @@ static const struct option wopts_table[] = {
     {"interval", required_argument, NULL, W_INTERVAL},
     {"iam-user-arn", required_argument, NULL, W_IAM_USER_ARN},
     {"key-name", required_argument, NULL, W_KEY_NAME},
+    {"sha256", required_argument, NULL, W_SHA256},
     {"follow", no_argument, NULL, 'f'},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
@@ -162,6 +164,9 @@ static int on_wopt(int opt, const char *arg, void *ud)
 		break;
 	case W_KEY_NAME:
 		o->access_key_name = arg;
+		break;
+	case W_SHA256:
+		o->sha256 = arg;
 		break;
 	case W_BUNDLE_TYPE:
 		if (strcmp(arg, "zip") && strcmp(arg, "tgz") && strcmp(arg, "tar")) {
@@ -544,12 +549,17 @@ static const char deploy_usage[] =
     "  FILE.zip|.tgz|.tar   a bundle: uploaded to rolloutd\n"
     "  s3://BUCKET/KEY      a bundle in S3 (?bundleType=zip&version=V&eTag=E)\n"
     "  github:OWNER/REPO@COMMIT\n"
+    "  bitbucket:WORKSPACE/REPO@COMMIT   (rolloutd's Bitbucket source; --bundle-type zip|tgz)\n"
+    "  https://HOST/PATH#sha256=HEX      (rolloutd's HTTP source; or --sha256 HEX;\n"
+    "                                    bundle type from the path, #...&bundleType=T or --bundle-type)\n"
     "\nOptions:\n"
     "  --config NAME          deployment config for this deployment (default: the group's)\n"
     "  --description TEXT\n"
     "  --wait                 follow the deployment live; exit 0 on success, 1 on failure\n"
     "  --timeout DURATION     give up waiting after DURATION (e.g. 10m); exit 5\n"
-    "  --bundle-type zip|tgz  how to pack a directory (default zip)\n"
+    "  --bundle-type zip|tgz  how to pack a directory (default zip); the type of a bitbucket: or\n"
+    "                         https:// source\n"
+    "  --sha256 HEX           the sha256 of the bundle at an http(s):// SOURCE\n"
     "  --local                do not upload: deploy DIR/FILE as a 'Local Directory'/'Local File'\n"
     "                         revision read by the agents from this path (same host only)\n"
     "  --auto-rollback | --no-auto-rollback   override the group's automatic rollback\n"
@@ -650,15 +660,22 @@ static int resolve_source(struct cli *c, struct wopts *o, const char *src, json_
 	bool dir;
 	int r;
 
-	if (strncmp(src, "s3://", 5) == 0 || strncmp(src, "github:", 7) == 0) {
-		r = cli_parse_revision(src, ret_rev, err, sizeof(err));
+	if (cli_is_revision_location(src)) {
+		r = cli_parse_revision_ext(src, o->sha256, o->bundle_type, ret_rev, err, sizeof(err));
 		if (r < 0)
 			fprintf(stderr, "error: %s\n", err);
 		return r < 0 ? CLI_EXIT_USAGE : 0;
 	}
+	if (o->sha256) {
+		fprintf(stderr, "error: --sha256 is for http:// and https:// sources only; an uploaded bundle's "
+				"hash is computed for you\n");
+		return CLI_EXIT_USAGE;
+	}
 	if (stat(src, &st) < 0) {
-		fprintf(stderr, "error: %s: %s; SOURCE is a directory, a bundle file, s3://… or github:…\n", src,
-			strerror(errno));
+		fprintf(stderr,
+			"error: %s: %s; SOURCE is a directory, a bundle file, s3://…, github:…, bitbucket:… or "
+			"https://…#sha256=…\n",
+			src, strerror(errno));
 		return CLI_EXIT_USAGE;
 	}
 	dir = S_ISDIR(st.st_mode);
@@ -728,8 +745,8 @@ int cmd_deploy(struct cli *c, int argc, char **argv)
 		return ex;
 	REQUIRE(o.app, "deploy needs --app APP");
 	REQUIRE(o.group, "deploy needs --group GROUP");
-	REQUIRE(n == 1,
-		"deploy needs a SOURCE: a directory, a bundle file, s3://BUCKET/KEY or github:OWNER/REPO@COMMIT");
+	REQUIRE(n == 1, "deploy needs a SOURCE: a directory, a bundle file, s3://BUCKET/KEY, github:OWNER/REPO@COMMIT, "
+			"bitbucket:WORKSPACE/REPO@COMMIT or https://HOST/PATH#sha256=HEX");
 	ex = resolve_source(c, &o, pos[0], &rev);
 	if (ex != 0)
 		goto out;

@@ -106,6 +106,83 @@ static void test_revision(void **state)
 	assert_int_equal(cli_parse_revision("github:app@abc", &r, err, sizeof(err)), -EINVAL);
 	assert_int_equal(cli_parse_revision("ftp://x", &r, err, sizeof(err)), -EINVAL);
 
+	/* rolloutd's Bitbucket and HTTP extensions (docs/api-extensions.md §1.2, §1.3) */
+	assert_int_equal(cli_parse_revision("bitbucket:team/site@0123456789abcdef0123456789abcdef01234567", &r, err,
+					    sizeof(err)),
+			 0);
+	assert_json(r, "{\"revisionType\":\"Bitbucket\",\"bitbucketLocation\":{\"repository\":\"team/site\","
+		       "\"commitId\":\"0123456789abcdef0123456789abcdef01234567\"}}");
+	d = cli_revision_describe(r);
+	assert_string_equal(d, "bitbucket:team/site@0123456789ab");
+	free(d);
+	json_decref(r);
+	assert_int_equal(cli_parse_revision_ext("bitbucket:PROJ/site@abc1234", NULL, "tgz", &r, err, sizeof(err)), 0);
+	assert_json(r, "{\"revisionType\":\"Bitbucket\",\"bitbucketLocation\":{\"repository\":\"PROJ/site\","
+		       "\"commitId\":\"abc1234\",\"bundleType\":\"tgz\"}}");
+	json_decref(r);
+	assert_int_equal(cli_parse_revision("bitbucket:team/site@main", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "git rev-parse"));
+	assert_int_equal(cli_parse_revision("bitbucket:site@abc", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "bitbucket:WORKSPACE/REPO@COMMIT"));
+	assert_int_equal(cli_parse_revision("bitbucket:a/b/c@abc", &r, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cli_parse_revision_ext("bitbucket:a/b@abc", NULL, "tar", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "zip or tgz"));
+
+	{
+		const char *h = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+		const char *lh = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+		char src[512], want[512];
+
+		snprintf(src, sizeof(src), "https://files.example.com/rel/app-1.4.tgz?sig=x#sha256=%s", h);
+		assert_int_equal(cli_parse_revision(src, &r, err, sizeof(err)), 0);
+		snprintf(want, sizeof(want),
+			 "{\"revisionType\":\"HTTP\",\"httpLocation\":{\"url\":\"https://files.example.com/rel/"
+			 "app-1.4.tgz?sig=x\",\"sha256\":\"%s\",\"bundleType\":\"tgz\"}}",
+			 lh);
+		assert_json(r, want);
+		d = cli_revision_describe(r);
+		assert_string_equal(d, "https://files.example.com/rel/app-1.4.tgz?sig=x#sha256=abcdef012345");
+		free(d);
+		json_decref(r);
+		/* --sha256 and --bundle-type; no type from a path without suffix */
+		assert_int_equal(cli_parse_revision_ext("http://h:8000/dl", lh, "zip", &r, err, sizeof(err)), 0);
+		snprintf(want, sizeof(want),
+			 "{\"revisionType\":\"HTTP\",\"httpLocation\":{\"url\":\"http://h:8000/dl\",\"sha256\":\"%s\","
+			 "\"bundleType\":\"zip\"}}",
+			 lh);
+		assert_json(r, want);
+		json_decref(r);
+		snprintf(src, sizeof(src), "http://h/dl#bundleType=tar&sha256=%s", lh);
+		assert_int_equal(cli_parse_revision(src, &r, err, sizeof(err)), 0);
+		assert_string_equal(json_string_value(json_object_get(json_object_get(r, "httpLocation"), "bundleType")),
+				    "tar");
+		json_decref(r);
+		assert_int_equal(cli_parse_revision_ext("http://h/dl", lh, NULL, &r, err, sizeof(err)), 0);
+		assert_null(json_object_get(json_object_get(r, "httpLocation"), "bundleType"));
+		json_decref(r);
+		/* the same hash twice is fine, two different ones are not */
+		snprintf(src, sizeof(src), "https://h/a.zip#sha256=%s", lh);
+		assert_int_equal(cli_parse_revision_ext(src, h, NULL, &r, err, sizeof(err)), 0);
+		json_decref(r);
+		assert_int_equal(cli_parse_revision_ext(src,
+							"0000000000000000000000000000000000000000000000000000000000000000",
+							NULL, &r, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "differ"));
+	}
+	assert_int_equal(cli_parse_revision("https://h/a.zip", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "needs the bundle's sha256"));
+	assert_int_equal(cli_parse_revision("https://h/a.zip#sha256=abc", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "64 hex digits"));
+	assert_int_equal(cli_parse_revision("https://h/a.zip#md5=abc", &r, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cli_parse_revision_ext("https://h/a.zip", "xyz", NULL, &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--sha256"));
+	assert_int_equal(cli_parse_revision_ext("s3://b/k.zip", "00", NULL, &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "http:// and https://"));
+	assert_true(cli_is_revision_location("bitbucket:a/b@c"));
+	assert_true(cli_is_revision_location("https://x"));
+	assert_false(cli_is_revision_location("./site"));
+
 	/* Extension revisions are described by type and hash. */
 	r = json_pack("{s:s, s:{s:s, s:s}}", "revisionType", "Bundle", "bundleLocation", "sha256",
 		      "aabbccddeeff00112233", "bundleType", "zip");
