@@ -514,8 +514,12 @@ static int build_env(const struct agent *ag, const struct deploy_spec *s, const 
 		    (r = env_add(e, "BUNDLE_VERSION", s->s3_version)) == 0)
 			r = env_add(e, "BUNDLE_ETAG", s->s3_etag);
 	}
-	if (r == 0 && s->commit_id)
+	if (r == 0 && s->commit_id) /* GitHub and Bitbucket */
 		r = env_add(e, "BUNDLE_COMMIT", s->commit_id);
+	if (r == 0 && s->http_url)
+		r = env_add(e, "BUNDLE_URL", s->http_url);
+	if (r == 0 && s->location_sha256) /* HTTP and Bundle */
+		r = env_add(e, "BUNDLE_SHA256", s->location_sha256);
 	if (r == 0 && !e->v)
 		r = env_add(e, "PATH", "/usr/bin:/bin");
 	return r;

@@ -22,7 +22,7 @@ struct deploy_spec *deploy_spec_free(struct deploy_spec *s)
 			  &s->creator,	     &s->type,		&s->appspec_filename, &s->revision_type,
 			  &s->bundle_type,   &s->s3_bucket,	&s->s3_key,	     &s->s3_version,
 			  &s->s3_etag,	     &s->commit_id,	&s->local_location,  &s->rb_url,
-			  &s->rb_sha256 };
+			  &s->rb_sha256,     &s->http_url,	&s->location_sha256 };
 	for (size_t i = 0; i < RD_ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
 	for (size_t i = 0; i < s->n_all_events; i++)
@@ -218,6 +218,20 @@ static int parse_spec(const char *text, size_t len, struct deploy_spec **ret, ch
 		}
 		if ((o = json_object_get(rev, "LocalRevision"))) {
 			if (jdup(o, "Location", &s->local_location) < 0 || jdup(o, "BundleType", &s->bundle_type) < 0)
+				goto nomem;
+		}
+		/* rolloutd's extension types carry their original RevisionLocation
+		 * (docs/api-extensions.md §1.2-1.4): only what BUNDLE_* needs. */
+		if ((o = json_object_get(rev, "Location")) && json_is_object(o)) {
+			json_t *l;
+			if ((l = json_object_get(o, "bitbucketLocation")) && !s->commit_id &&
+			    jdup(l, "commitId", &s->commit_id) < 0)
+				goto nomem;
+			if ((l = json_object_get(o, "httpLocation")) &&
+			    (jdup(l, "url", &s->http_url) < 0 || jdup(l, "sha256", &s->location_sha256) < 0))
+				goto nomem;
+			if ((l = json_object_get(o, "bundleLocation")) && !s->location_sha256 &&
+			    jdup(l, "sha256", &s->location_sha256) < 0)
 				goto nomem;
 		}
 	}

@@ -29,9 +29,9 @@
  * the spec extension "RolloutBundle": {"Url", "Sha256", "Size"} built with
  * bundles_url() and the cached_bundle below. For the extension revision types
  * (Bitbucket, HTTP, Bundle), which the official agent cannot download, the
- * engine puts "RevisionType": "Local File" style data only if it must; our
- * agent uses RolloutBundle and sets BUNDLE_COMMIT (Bitbucket), BUNDLE_URL
- * (HTTP) or nothing (Bundle).
+ * spec's Revision carries the original location under "Location"; our agent
+ * downloads from RolloutBundle and sets BUNDLE_COMMIT (Bitbucket), BUNDLE_URL
+ * and BUNDLE_SHA256 (HTTP) or BUNDLE_SHA256 (Bundle) from it.
  *
  * Garbage collection keeps the cache under its size cap (least recently used
  * first) and never removes a bundle that is pinned, i.e. referenced by an
