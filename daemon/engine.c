@@ -42,6 +42,10 @@ const char *const eng_dstatus_name[DS_N] = {"Created", "Queued", "InProgress", "
 
 static int dstatus_parse(const char *s)
 {
+	/* Ready (blue/green, waiting for ContinueDeployment) runs like InProgress;
+	 * only the stored status differs (dp->ready). */
+	if (s && strcmp(s, "Ready") == 0)
+		return DS_INPROGRESS;
 	for (int i = 0; s && i < DS_N; i++)
 		if (strcmp(s, eng_dstatus_name[i]) == 0)
 			return i;
@@ -898,6 +902,22 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const c
 		e->instances_changed = true; /* new hosts may have appeared meanwhile */
 }
 
+/* deploymentReadyOption.actionOnTimeout STOP_DEPLOYMENT (parsing only, no
+ * plugin call). */
+static bool bg_waits_for_continue(struct engine *e, struct eng_dep *dp)
+{
+	struct traffic_group *g = NULL;
+	struct rollout_error terr = {.size = sizeof(terr)};
+	char *gj = json_dumps(dp->group_doc, JSON_COMPACT);
+	bool r = false;
+
+	if (traffic_group_parse(e->d->plugins, gj ? gj : "{}", &g, &terr) == 0)
+		r = g->ready_action == TRAFFIC_READY_STOP;
+	traffic_group_free(g);
+	free(gj);
+	return r;
+}
+
 /* Every green instance passed BeforeAllowTraffic: run the traffic phase. */
 static void bg_start(struct engine *e, struct eng_dep *dp)
 {
@@ -927,6 +947,17 @@ static void bg_start(struct engine *e, struct eng_dep *dp)
 	}
 	j->bgctl = bgctl_ref(dp->bgctl);
 	dp->bg_phase = 1;
+	if (bg_waits_for_continue(e, dp)) {
+		/* deploymentReadyOption STOP_DEPLOYMENT: the traffic phase waits for
+		 * ContinueDeployment (or waitTimeInMinutes); the deployment is Ready
+		 * meanwhile, as on CodeDeploy. */
+		dp->ready = true;
+		CHK(store_eng_deployment_status(e->tx, dp->id, "Ready", 0, 0, NULL, NULL), "deployment ready");
+		fire(e, "DeploymentReady", dp, "Ready", NULL, NULL, NULL, NULL);
+		ELOG(LOG_INFO, "%s: green fleet ready (%zu instances); Ready, waiting for ContinueDeployment", dp->id,
+		     k);
+		return;
+	}
 	ELOG(LOG_INFO, "%s: green fleet ready (%zu instances); moving traffic", dp->id, k);
 }
 
@@ -937,6 +968,18 @@ static void on_bg(struct engine *e, struct eng_input *in)
 	if (!dp || dp->finished || dp->bg_phase != 1)
 		return;
 	dp->bg_phase = 2;
+	if (!in->ok && dp->ready && strcmp(in->errcode, "TIMEOUT") == 0) {
+		/* STOP_DEPLOYMENT and nobody continued within waitTimeInMinutes:
+		 * Stopped, as on CodeDeploy; green never got traffic. */
+		char m[1200];
+		snprintf(m, sizeof(m), "%s", in->errmsg);
+		dp->ready = false;
+		for (size_t i = 0; i < dp->nt; i++)
+			dp->t[i]->bg_wait = false;
+		dep_finish(e, dp, DS_STOPPED, "TIMEOUT", m);
+		return;
+	}
+	dp->ready = false;
 	if (!in->ok) {
 		snprintf(dp->fail_code, sizeof(dp->fail_code), "%s", in->errcode);
 		ELOG(LOG_NOTICE, "%s: traffic phase failed: %s", dp->id, in->errmsg);
@@ -1749,15 +1792,34 @@ static void on_continue(struct engine *e, struct eng_input *in)
 		json_decref(row);
 	} else if (!dp->bg) {
 		sr->result = -ENOTSUP;
-	} else if (dp->bg_phase != 1 || !dp->bgctl) {
+	} else if (dp->bg_phase != 1 || !dp->bgctl || !dp->ready) {
 		sr->result = -EAGAIN;
 	} else {
-		int zero = 0;
-		__atomic_compare_exchange_n(&dp->bgctl->stop, &zero, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		/* committed (InProgress again) before the traffic phase acts on
+		 * it: continues_release() tells it once this transaction is durable */
+		dp->ready = false;
+		dp->continue_pending = true;
+		dep_set_status(e, dp, DS_INPROGRESS, 0, 0, NULL, NULL);
+		ELOG(LOG_INFO, "%s: ContinueDeployment: rerouting traffic to the green fleet", dp->id);
 		sr->result = 0;
 	}
 	sr->next = e->stops_done;
 	e->stops_done = sr;
+}
+
+/* ContinueDeployment is durable (status InProgress again): let the waiting
+ * traffic phase reroute. */
+static void continues_release(struct engine *e)
+{
+	for (struct eng_dep *dp = e->deps; dp; dp = dp->next) {
+		int zero = 0;
+		if (!dp->continue_pending)
+			continue;
+		dp->continue_pending = false;
+		if (dp->bgctl && !dp->finished)
+			__atomic_compare_exchange_n(&dp->bgctl->stop, &zero, 1, false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST);
+	}
 }
 
 static void stops_signal(struct engine *e, int fail)
@@ -2052,6 +2114,7 @@ static void *engine_main(void *arg)
 		} else {
 			out_flush(e, false);
 			stops_signal(e, 0);
+			continues_release(e);
 			jobs_start(e);
 			fires_flush(e, true);
 			reap_finished(e);

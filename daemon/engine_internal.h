@@ -78,6 +78,8 @@ struct eng_dep {
 	bool bg;	      /* BLUE_GREEN: targets are the green fleet, 10 events each */
 	int bg_phase;	      /* 0 deploying green, 1 traffic phase running, 2 traffic moved */
 	struct eng_bgctl *bgctl; /* shared with the running traffic phase */
+	bool ready;	      /* stored status Ready: the traffic phase waits for ContinueDeployment */
+	bool continue_pending; /* ContinueDeployment taken; told to the traffic phase once committed */
 	char fail_code[64];   /* errorInformation code of a failure that is not a hook's */
 	const char *feb; /* fileExistsBehavior, borrowed from row */
 };

@@ -142,7 +142,7 @@ int store_eng_active_ids(struct store_tx *tx, json_t **ret)
 	if (!a)
 		return -ENOMEM;
 	r = store_prep(tx->c,
-		       "SELECT id FROM deployments WHERE status IN ('Created', 'Queued', 'InProgress') ORDER BY seq", &s);
+		       "SELECT id FROM deployments WHERE status IN ('Created', 'Queued', 'InProgress', 'Ready') ORDER BY seq", &s);
 	if (r < 0) {
 		json_decref(a);
 		return r;
@@ -863,7 +863,7 @@ int store_eng_group_active_nt(struct store *st, const char *app, const char *gro
 		return r;
 	r = store_prep(c,
 		       "SELECT id FROM deployments WHERE application = ? AND deployment_group = ?"
-		       " AND status IN ('Created', 'Queued', 'InProgress') ORDER BY seq LIMIT 1",
+		       " AND status IN ('Created', 'Queued', 'InProgress', 'Ready') ORDER BY seq LIMIT 1",
 		       &s);
 	if (r < 0)
 		goto out;

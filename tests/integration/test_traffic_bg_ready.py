@@ -1,0 +1,103 @@
+"""Blue/green with deploymentReadyOption STOP_DEPLOYMENT, end to end (the stack of
+test_traffic_e2e.py: rolloutd, real HAProxy, four real rollout-agents running an
+HTTP app, a client sending requests throughout). The green fleet is deployed,
+the deployment is Ready and traffic stays on blue until ContinueDeployment; without
+it the deployment is Stopped after waitTimeInMinutes (CodeDeploy's behaviour)."""
+
+import os
+import time
+
+import pytest
+
+import traffic_helpers as th
+from test_traffic_e2e import BLUE, GREEN, MINUTE_MS, bg_stack, fleet_filter, fleet_version  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not os.access(th.HAPROXY, os.X_OK), reason="haproxy is not installed")
+
+
+def set_ready_option(fleet, option):
+    bg = fleet.cd.get_deployment_group(applicationName=fleet.app, deploymentGroupName=fleet.group)[
+        "deploymentGroupInfo"]["blueGreenDeploymentConfiguration"]
+    bg["deploymentReadyOption"] = option
+    fleet.cd.update_deployment_group(applicationName=fleet.app, currentDeploymentGroupName=fleet.group,
+                                     blueGreenDeploymentConfiguration=bg)
+
+
+def wait_status(fleet, dep, want, timeout=120):
+    seen = []
+    end = time.time() + timeout
+    while time.time() < end:
+        st = fleet.cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"]
+        if not seen or seen[-1] != st:
+            seen.append(st)
+        if st == want:
+            return seen
+        assert st not in ("Succeeded", "Failed", "Stopped"), (want, seen, fleet.d.log_tail(60))
+        time.sleep(0.1)
+    raise AssertionError("deployment %s never %s: %s\n%s" % (dep, want, seen, fleet.d.log_tail(60)))
+
+
+def test_blue_green_ready_then_continue_no_failed_requests(bg_stack):
+    d, hx, fleet, alarm = bg_stack
+    # 20 "minutes" of ready wait (60 s at MINUTE_MS): only ContinueDeployment moves traffic
+    set_ready_option(fleet, {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 20})
+    c = th.Client(hx.port).start()
+    time.sleep(0.4)
+    c.mark("deploy v2 to fleet b (STOP_DEPLOYMENT)")
+    dep = fleet.deploy("v2", targetInstances=fleet_filter("b"))
+    seen = wait_status(fleet, dep, "Ready")
+    c.mark("Ready")
+    for n in GREEN:
+        ev = dict(fleet.events(dep, n))
+        assert ev["BeforeAllowTraffic"] == "Succeeded" and ev["AllowTraffic"] == "InProgress", ev
+    # a Ready deployment keeps serving from blue
+    time.sleep(1.5)
+    assert fleet.cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "Ready"
+    assert set(c.counts(0, 1e9, fleet_version)) == {"a v1"}, c.counts(0, 1e9, fleet_version)
+    st = hx.server_states("web")
+    assert all(st[n][0] & 0x01 for n in GREEN), st
+    c.mark("ContinueDeployment")
+    fleet.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")
+    info = fleet.wait(dep, timeout=60)
+    c.mark("v2 %s" % info["status"])
+    time.sleep(0.5)
+    c.stop()
+    c.report("blue/green STOP_DEPLOYMENT: Ready, ContinueDeployment, fleet a v1 -> fleet b v2", bucket=1.0,
+             key=fleet_version)
+    print("statuses seen: %s -> %s" % (seen, info["status"]))
+    assert info["status"] == "Succeeded", (info, d.log_tail(60))
+    assert not c.failures(), c.failures()[:5]
+    # traffic moved only after ContinueDeployment
+    assert set(c.counts(0, c.marks[2][0], fleet_version)) == {"a v1"}
+    first_b = min(t for t, s, body in c.results if s == 200 and fleet_version(body) == "b v2")
+    assert first_b >= c.marks[2][0], (first_b, c.marks)
+    assert set(c.counts(c.marks[3][0], 1e9, fleet_version)) == {"b v2"}
+    for n in GREEN:
+        assert dict(fleet.events(dep, n))["AllowTraffic"] == "Succeeded"
+    st = hx.server_states("web")
+    assert all(st[n][0] & 0x01 for n in BLUE), st
+    assert all(st[n][0] == 0 for n in GREEN), st
+    # a finished deployment cannot be continued again
+    with pytest.raises(fleet.cd.exceptions.DeploymentAlreadyCompletedException):
+        fleet.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")
+
+
+def test_blue_green_ready_wait_times_out_stopped(bg_stack):
+    d, hx, fleet, alarm = bg_stack
+    set_ready_option(fleet, {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 1})  # 3 s
+    c = th.Client(hx.port).start()
+    time.sleep(0.3)
+    dep = fleet.deploy("v2", targetInstances=fleet_filter("b"))
+    wait_status(fleet, dep, "Ready")
+    info = fleet.wait(dep, timeout=30)
+    time.sleep(0.3)
+    c.stop()
+    assert info["status"] == "Stopped", (info, d.log_tail(40))
+    assert info["errorInformation"]["code"] == "TIMEOUT", info
+    assert "ContinueDeployment" in info["errorInformation"]["message"], info
+    assert not c.failures(), c.failures()[:5]
+    assert set(c.counts(0, 1e9, fleet_version)) == {"a v1"}
+    st = hx.server_states("web")
+    assert all(st[n][0] == 0 for n in BLUE), st
+    assert all(st[n][0] & 0x01 for n in GREEN), st
+
