@@ -115,6 +115,7 @@ static void input_free(struct eng_input *in)
 	if (!in)
 		return;
 	json_decref(in->targets);
+	json_decref(in->blue);
 	free(in);
 }
 
@@ -470,6 +471,17 @@ static void events_init_green(struct eng_target *t)
 		k++;
 	}
 	t->nev = (int)k;
+}
+
+/* The original (blue) instances of a blue/green deployment: BlockTraffic,
+ * done by the traffic phase when it moves traffic to green. */
+static void events_init_blue(struct eng_target *t)
+{
+	snprintf(t->ev[0].name, sizeof(t->ev[0].name), "BlockTraffic");
+	t->ev[0].status = ST_PENDING;
+	t->ev[0].noop_capable = false;
+	t->ev[0].service_side = true;
+	t->nev = 1;
 }
 
 static void events_init(struct eng_target *t, bool traffic)
@@ -937,7 +949,7 @@ static void bg_start(struct engine *e, struct eng_dep *dp)
 	json_decref(cfg);
 	j->green = calloc(dp->nt + 1, sizeof(*j->green));
 	for (size_t i = 0; j->green && i < dp->nt; i++)
-		if (dp->t[i]->bg_wait)
+		if (dp->t[i]->bg_wait && !dp->t[i]->blue)
 			j->green[k++] = strdup(dp->t[i]->id);
 	j->ngreen = k;
 	if (!dp->bgctl) {
@@ -974,8 +986,17 @@ static void on_bg(struct engine *e, struct eng_input *in)
 		char m[1200];
 		snprintf(m, sizeof(m), "%s", in->errmsg);
 		dp->ready = false;
-		for (size_t i = 0; i < dp->nt; i++)
-			dp->t[i]->bg_wait = false;
+		for (size_t i = 0; i < dp->nt; i++) {
+			struct eng_target *t = dp->t[i];
+			t->bg_wait = false;
+			if (t->blue && t->status == ST_INPROGRESS) {
+				/* blue kept its traffic: its BlockTraffic never happened */
+				t->ev[t->cur].status = ST_SKIPPED;
+				CHK(store_eng_event_update(e->tx, dp->id, t->id, t->cur, "Skipped", 0, e->now_wall, NULL),
+				    "blue skip");
+				target_done(e, t, ST_SKIPPED);
+			}
+		}
 		dep_finish(e, dp, DS_STOPPED, "TIMEOUT", m);
 		return;
 	}
@@ -1017,6 +1038,8 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 		return;
 	}
 	for (size_t i = 0; i < dp->nt; i++) {
+		if (dp->t[i]->blue)
+			continue; /* blue/green: the original fleet is not deployed to */
 		switch (dp->t[i]->status) {
 		case ST_PENDING:
 			c.pending++;
@@ -1046,8 +1069,13 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 	}
 	s = eng_plan_step(&dp->pol, &c);
 	if (s.verdict == ENG_SUCCEEDED && dp->bg && dp->bg_phase < 2) {
-		if (dp->bg_phase == 0)
+		if (dp->bg_phase == 0) {
+			/* the original fleet's BlockTraffic is the traffic phase's */
+			for (size_t i = 0; i < dp->nt; i++)
+				if (dp->t[i]->blue && dp->t[i]->status == ST_PENDING)
+					target_start(e, dp->t[i]);
 			bg_start(e, dp);
+		}
 		return;
 	}
 	if (s.verdict == ENG_SUCCEEDED) {
@@ -1069,7 +1097,7 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 		return;
 	}
 	for (size_t i = 0; i < dp->nt && s.start > 0; i++) {
-		if (dp->t[i]->status == ST_PENDING) {
+		if (dp->t[i]->status == ST_PENDING && !dp->t[i]->blue) {
 			target_start(e, dp->t[i]);
 			s.start--;
 		}
@@ -1172,7 +1200,7 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 	failed = calloc(n + 1, sizeof(*failed));
 	free(dp->t); /* empty after a restart while resolving */
 	dp->nt = 0;
-	dp->t = calloc(n + 1, sizeof(*dp->t));
+	dp->t = calloc(n + json_array_size(in->blue) + 1, sizeof(*dp->t));
 	if (!names || !failed || !dp->t) {
 		eng_store_error(e, -ENOMEM, "targets");
 		goto out;
@@ -1244,8 +1272,8 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 			json_decref(lr);
 		}
 		dp->t[dp->nt++] = t;
-		CHK(store_eng_target_insert(e->tx, dp->id, t->id, t->seq, t->arn, eng_status_name[t->status], NULL,
-					    e->now_wall),
+		CHK(store_eng_target_insert(e->tx, dp->id, t->id, t->seq, t->arn, eng_status_name[t->status],
+					    dp->bg ? "Green" : NULL, NULL, e->now_wall),
 		    "target insert");
 		for (int j = 0; j < t->nev; j++) {
 			if (t->status == ST_SKIPPED)
@@ -1255,6 +1283,35 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		}
 		if (t->status == ST_PENDING)
 			deploy++;
+	}
+	if (dp->bg) {
+		/* The original (blue) fleet: targets labelled Blue, whose
+		 * BlockTraffic is done by the traffic phase. */
+		json_array_foreach(in->blue, i, tj)
+		{
+			const char *id = jstr(tj, "targetId");
+			struct eng_target *t;
+			if (!id || !*id || eng_target_find(dp, id))
+				continue;
+			t = calloc(1, sizeof(*t));
+			if (!t || !(t->id = strdup(id))) {
+				free(t);
+				eng_store_error(e, -ENOMEM, "target");
+				goto out;
+			}
+			t->arn = jstr(tj, "targetArn") ? strdup(jstr(tj, "targetArn")) : NULL;
+			t->dep = dp;
+			t->seq = (int)dp->nt;
+			t->blue = true;
+			events_init_blue(t);
+			t->status = ST_PENDING;
+			dp->t[dp->nt++] = t;
+			CHK(store_eng_target_insert(e->tx, dp->id, t->id, t->seq, t->arn, "Pending", "Blue", NULL,
+						    e->now_wall),
+			    "target insert");
+			for (int j = 0; j < t->nev; j++)
+				CHK(store_eng_event_insert(e->tx, dp->id, t->id, j, t->ev[j].name, "Pending"), "event insert");
+		}
 	}
 	if (deploy > 0) {
 		r = policy_for(e, dp, (int)deploy, err, sizeof(err));
@@ -1329,6 +1386,7 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 			t->arn = jstr(tj, "target_arn") ? strdup(jstr(tj, "target_arn")) : NULL;
 			t->seq = (int)json_integer_value(json_object_get(tj, "seq"));
 			t->status = status_parse(jstr(tj, "status"));
+			t->blue = jstr(tj, "instance_label") && strcmp(jstr(tj, "instance_label"), "Blue") == 0;
 			dp->t[dp->nt++] = t;
 			json_array_foreach(json_object_get(tj, "events"), j, ev)
 			{
@@ -1397,7 +1455,7 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 			size_t deploy = 0;
 			char err[512];
 			for (size_t x = 0; x < dp->nt; x++)
-				deploy += dp->t[x]->status != ST_SKIPPED;
+				deploy += dp->t[x]->status != ST_SKIPPED && !dp->t[x]->blue;
 			if (deploy > 0 && policy_for(e, dp, (int)deploy, err, sizeof(err)) < 0)
 				dp->pol = (struct eng_policy){.total = (int)deploy, .min_healthy = 1, .max_unhealthy = 1,
 							      .one_at_a_time = true};
@@ -1458,6 +1516,57 @@ static void bg_job_run(struct engine *e, struct eng_job *j, struct eng_input *in
 		snprintf(in->errcode, sizeof(in->errcode), "%s", terr.code[0] ? terr.code : "INTERNAL_ERROR");
 		snprintf(in->errmsg, sizeof(in->errmsg), "%s", terr.message[0] ? terr.message : strerror(-r));
 	}
+}
+
+/* The original (blue) fleet of a blue/green deployment, for its targets
+ * (instanceLabel Blue): every instance the group selects (without the
+ * deployment's targetInstances) that is not green. On a worker; NULL when
+ * the platform cannot say (traffic_bg_run resolves blue again anyway). */
+static json_t *resolve_blue(struct engine *e, struct eng_job *j, const struct rollout_deployment *dep,
+			    const json_t *green)
+{
+	json_t *g = json_loads(j->group_json ? j->group_json : "{}", 0, NULL), *blue = json_array(), *v;
+	const struct plugin *p;
+	char *gj = NULL;
+	size_t x;
+
+	if (!json_is_object(g) || !blue)
+		goto fail;
+	json_object_del(g, "targetInstances");
+	gj = json_dumps(g, JSON_COMPACT);
+	for (size_t i = 0; gj && e->d->plugins && (p = plugins_platform_nth(e->d->plugins, "Server", i)); i++) {
+		struct rollout_error perr = {.size = sizeof(perr)};
+		char *out = NULL;
+		json_t *arr;
+		if (p->desc->ops.platform->resolve(p->state, dep, gj, &out, &perr) < 0) {
+			free(out);
+			goto fail;
+		}
+		arr = out ? json_loads(out, 0, NULL) : NULL;
+		free(out);
+		json_array_foreach(arr, x, v)
+		{
+			const char *id = jstr(v, "targetId");
+			bool is_green = false;
+			size_t k;
+			const json_t *gv;
+			json_array_foreach(green, k, gv)
+			{
+				is_green = is_green || (jstr(gv, "targetId") && id && strcmp(jstr(gv, "targetId"), id) == 0);
+			}
+			if (id && !is_green)
+				json_array_append(blue, v);
+		}
+		json_decref(arr);
+	}
+	free(gj);
+	json_decref(g);
+	return blue;
+fail:
+	free(gj);
+	json_decref(g);
+	json_decref(blue);
+	return NULL;
 }
 
 static void job_run(void *arg)
@@ -1633,6 +1742,8 @@ static void job_run(void *arg)
 			snprintf(in->errmsg, sizeof(in->errmsg), "%s", terr.message[0] ? terr.message : "out of memory");
 			json_decref(all);
 			all = NULL;
+		} else {
+			in->blue = resolve_blue(e, j, &dep, all);
 		}
 		free(green);
 	}

@@ -53,7 +53,8 @@ struct eng_target {
 	struct eng_host *host;
 	struct eng_target *hnext; /* in host queue */
 	bool queued_on_host;
-	bool bg_wait; /* blue/green: at AllowTraffic, waiting for the whole green fleet */
+	bool bg_wait; /* blue/green: at AllowTraffic / BlockTraffic, waiting for the traffic phase */
+	bool blue;    /* blue/green: an original (blue) instance, label Blue; not batched */
 };
 
 struct eng_dep {
@@ -170,6 +171,7 @@ struct eng_input {
 	char dep[16];
 	struct httpd_call *call;
 	json_t *targets; /* IN_RESOLVED / IN_AUTOUPDATE: array, or NULL on error */
+	json_t *blue;	 /* IN_RESOLVED of a blue/green deployment: the original fleet's targets */
 	char errcode[64];
 	char errmsg[1200];
 	char app[128], group[128];

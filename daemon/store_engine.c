@@ -368,12 +368,12 @@ int store_eng_server_groups(struct store_tx *tx, json_t **ret)
 }
 
 int store_eng_target_insert(struct store_tx *tx, const char *dep, const char *target, int seq, const char *arn,
-			    const char *status, const json_t *doc, int64_t now)
+			    const char *status, const char *label, const json_t *doc, int64_t now)
 {
 	sqlite3_stmt *s;
 	int r = store_prep(tx->c,
 			   "INSERT INTO deployment_targets (deployment_id, target_id, seq, target_type, target_arn, status,"
-			   " last_updated, doc) VALUES (?, ?, ?, 'InstanceTarget', ?, ?, ?, ?)",
+			   " last_updated, doc, instance_label) VALUES (?, ?, ?, 'InstanceTarget', ?, ?, ?, ?, ?)",
 			   &s);
 	if (r < 0)
 		return r;
@@ -387,6 +387,7 @@ int store_eng_target_insert(struct store_tx *tx, const char *dep, const char *ta
 		store_bind_json(s, 7, doc);
 	else
 		store_bind_text(s, 7, "{}");
+	store_bind_text(s, 8, label);
 	return step_done(s);
 }
 
@@ -458,7 +459,8 @@ int store_eng_targets(struct store_tx *tx, const char *dep, json_t **ret)
 		goto fail;
 	}
 	r = store_prep(tx->c,
-		       "SELECT target_id, seq, target_arn, status, doc FROM deployment_targets WHERE deployment_id = ?"
+		       "SELECT target_id, seq, target_arn, status, doc, instance_label FROM deployment_targets"
+		       " WHERE deployment_id = ?"
 		       " ORDER BY seq",
 		       &s);
 	if (r < 0)
@@ -471,6 +473,7 @@ int store_eng_targets(struct store_tx *tx, const char *dep, json_t **ret)
 		set_col_text(t, "target_arn", s, 2);
 		set_col_text(t, "status", s, 3);
 		set_col_json(t, "doc", s, 4);
+		set_col_text(t, "instance_label", s, 5);
 		json_object_set_new(t, "events", json_array());
 		json_object_set_new(t, "command", json_null());
 		json_object_set(byid, store_col_text(s, 0), t);
@@ -614,7 +617,8 @@ int store_eng_instance_last_revision(struct store_tx *tx, const char *app, const
 	r = store_prep(tx->c,
 		       "SELECT d.revision FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
 		       " WHERE t.target_id = ?3 AND d.application = ?1 AND d.deployment_group = ?2"
-		       " AND t.status = 'Succeeded' ORDER BY d.seq DESC LIMIT 1",
+		       " AND t.status = 'Succeeded' AND COALESCE(t.instance_label, '') != 'Blue'" /* blue kept its revision */
+		       " ORDER BY d.seq DESC LIMIT 1",
 		       &s);
 	if (r < 0)
 		return r;

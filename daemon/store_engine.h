@@ -57,8 +57,9 @@ int store_eng_server_groups(struct store_tx *tx, json_t **ret);
 
 /* ---- targets, lifecycle events, host commands ---- */
 
+/* label: instanceLabel (Blue / Green) of a blue/green deployment's target, else NULL. */
 int store_eng_target_insert(struct store_tx *tx, const char *dep, const char *target, int seq, const char *arn,
-			    const char *status, const json_t *doc, int64_t now);
+			    const char *status, const char *label, const json_t *doc, int64_t now);
 int store_eng_target_status(struct store_tx *tx, const char *dep, const char *target, const char *status,
 			    int64_t now);
 int store_eng_event_insert(struct store_tx *tx, const char *dep, const char *target, int seq, const char *name,

@@ -37,6 +37,32 @@ def wait_status(fleet, dep, want, timeout=120):
     raise AssertionError("deployment %s never %s: %s\n%s" % (dep, want, seen, fleet.d.log_tail(60)))
 
 
+def check_labels(fleet, dep):
+    """Targets of a blue/green deployment: the replacement fleet labelled Green, the
+    original one Blue (GetDeploymentTarget, BatchGetDeploymentTargets,
+    ListDeploymentInstances / GetDeploymentInstance as on CodeDeploy)."""
+    cd = fleet.cd
+    for n in BLUE + GREEN:
+        t = cd.get_deployment_target(deploymentId=dep, targetId=n)["deploymentTarget"]["instanceTarget"]
+        assert t["instanceLabel"] == ("Blue" if n in BLUE else "Green"), t
+    got = cd.batch_get_deployment_targets(deploymentId=dep, targetIds=BLUE + GREEN)["deploymentTargets"]
+    assert {t["instanceTarget"]["targetId"]: t["instanceTarget"]["instanceLabel"] for t in got} == \
+        {n: "Blue" if n in BLUE else "Green" for n in BLUE + GREEN}, got
+    assert sorted(cd.list_deployment_instances(deploymentId=dep)["instancesList"]) == sorted(BLUE + GREEN)
+    assert sorted(cd.list_deployment_instances(deploymentId=dep, instanceTypeFilter=["Green"])[
+        "instancesList"]) == GREEN
+    assert sorted(cd.list_deployment_instances(deploymentId=dep, instanceTypeFilter=["Blue"])[
+        "instancesList"]) == BLUE
+    assert sorted(cd.list_deployment_targets(deploymentId=dep, targetFilters={"ServerInstanceLabel": ["Blue"]})[
+        "targetIds"]) == BLUE
+    s = cd.get_deployment_instance(deploymentId=dep, instanceId=BLUE[0])["instanceSummary"]
+    assert s["instanceType"] == "Blue", s
+    for n in BLUE:
+        ev = fleet.events(dep, n)
+        assert "BlockTraffic" in [e for e, _ in ev] and dict(ev)["BlockTraffic"] == "Succeeded", ev
+    return got
+
+
 def test_blue_green_ready_then_continue_no_failed_requests(bg_stack):
     d, hx, fleet, alarm = bg_stack
     # 20 "minutes" of ready wait (60 s at MINUTE_MS): only ContinueDeployment moves traffic
@@ -77,6 +103,7 @@ def test_blue_green_ready_then_continue_no_failed_requests(bg_stack):
     st = hx.server_states("web")
     assert all(st[n][0] & 0x01 for n in BLUE), st
     assert all(st[n][0] == 0 for n in GREEN), st
+    check_labels(fleet, dep)
     # a finished deployment cannot be continued again
     with pytest.raises(fleet.cd.exceptions.DeploymentAlreadyCompletedException):
         fleet.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")

@@ -277,6 +277,10 @@ def test_blue_green_green_fleet_from_group_tags(bg_stack):
     c.report("blue/green, green fleet by the group's tags", bucket=1.0, key=fleet_version)
     assert info["status"] == "Succeeded", (info, d.log_tail(60))
     assert not c.failures(), c.failures()[:5]
-    targets = fleet.cd.list_deployment_targets(deploymentId=dep)["targetIds"]
+    # the green fleet is the deployed one; the original (blue) fleet is listed too, labelled Blue, as on CodeDeploy
+    targets = fleet.cd.list_deployment_targets(deploymentId=dep, targetFilters={"ServerInstanceLabel": ["Green"]})[
+        "targetIds"]
     assert sorted(targets) == GREEN, targets
+    targets = fleet.cd.list_deployment_targets(deploymentId=dep)["targetIds"]
+    assert sorted(targets) == sorted(BLUE + GREEN), targets
     assert set(c.counts(c.marks[1][0], 1e9, fleet_version)) == {"b v2"}
