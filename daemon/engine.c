@@ -473,15 +473,22 @@ static void events_init_green(struct eng_target *t)
 	t->nev = (int)k;
 }
 
-/* The original (blue) instances of a blue/green deployment: BlockTraffic,
- * done by the traffic phase when it moves traffic to green. */
+/* The original (blue) instances of a blue/green deployment (host-agent.md
+ * §4.6): BeforeBlockTraffic, BlockTraffic (done by the traffic phase when it
+ * moves traffic to green), AfterBlockTraffic. The agent runs the two hooks
+ * from the instance's last successful revision (§4.7): blue never gets the
+ * new one. */
 static void events_init_blue(struct eng_target *t)
 {
-	snprintf(t->ev[0].name, sizeof(t->ev[0].name), "BlockTraffic");
-	t->ev[0].status = ST_PENDING;
-	t->ev[0].noop_capable = false;
-	t->ev[0].service_side = true;
-	t->nev = 1;
+	static const char *const names[] = {"BeforeBlockTraffic", "BlockTraffic", "AfterBlockTraffic"};
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(t->ev[i].name, sizeof(t->ev[i].name), "%s", names[i]);
+		t->ev[i].status = ST_PENDING;
+		t->ev[i].service_side = i == 1;
+		t->ev[i].noop_capable = i != 1;
+	}
+	t->nev = 3;
 }
 
 static void events_init(struct eng_target *t, bool traffic)
@@ -916,15 +923,17 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const c
 
 /* deploymentReadyOption.actionOnTimeout STOP_DEPLOYMENT (parsing only, no
  * plugin call). */
-static bool bg_waits_for_continue(struct engine *e, struct eng_dep *dp)
+static bool bg_waits_for_continue(struct engine *e, struct eng_dep *dp, int64_t *ret_wait_ms)
 {
 	struct traffic_group *g = NULL;
 	struct rollout_error terr = {.size = sizeof(terr)};
 	char *gj = json_dumps(dp->group_doc, JSON_COMPACT);
 	bool r = false;
 
-	if (traffic_group_parse(e->d->plugins, gj ? gj : "{}", &g, &terr) == 0)
+	if (traffic_group_parse(e->d->plugins, gj ? gj : "{}", &g, &terr) == 0) {
 		r = g->ready_action == TRAFFIC_READY_STOP;
+		*ret_wait_ms = g->ready_wait_ms;
+	}
 	traffic_group_free(g);
 	free(gj);
 	return r;
@@ -959,18 +968,43 @@ static void bg_start(struct engine *e, struct eng_dep *dp)
 	}
 	j->bgctl = bgctl_ref(dp->bgctl);
 	dp->bg_phase = 1;
-	if (bg_waits_for_continue(e, dp)) {
-		/* deploymentReadyOption STOP_DEPLOYMENT: the traffic phase waits for
-		 * ContinueDeployment (or waitTimeInMinutes); the deployment is Ready
-		 * meanwhile, as on CodeDeploy. */
-		dp->ready = true;
-		CHK(store_eng_deployment_status(e->tx, dp->id, "Ready", 0, 0, NULL, NULL), "deployment ready");
-		fire(e, "DeploymentReady", dp, "Ready", NULL, NULL, NULL, NULL);
-		ELOG(LOG_INFO, "%s: green fleet ready (%zu instances); Ready, waiting for ContinueDeployment", dp->id,
-		     k);
-		return;
+	{
+		/* The ready wait is the engine's (bg_ready): the traffic phase
+		 * reroutes at once. */
+		json_t *gd = json_loads(j->group_json ? j->group_json : "{}", 0, NULL);
+		json_t *bgc = json_object_get(gd, "blueGreenDeploymentConfiguration");
+		json_t *ro = json_object_get(bgc, "deploymentReadyOption");
+		if (json_is_object(ro)) {
+			json_object_set_new(ro, "actionOnTimeout", json_string("CONTINUE_DEPLOYMENT"));
+			free(j->group_json);
+			j->group_json = json_dumps(gd, JSON_COMPACT);
+		}
+		json_decref(gd);
 	}
 	ELOG(LOG_INFO, "%s: green fleet ready (%zu instances); moving traffic", dp->id, k);
+}
+
+/* Every green instance passed BeforeAllowTraffic. deploymentReadyOption
+ * STOP_DEPLOYMENT: the deployment is Ready (stored, trigger DeploymentReady)
+ * until ContinueDeployment or waitTimeInMinutes (check_timers: Stopped,
+ * TIMEOUT). Else, or once continued, the original fleet's BeforeBlockTraffic
+ * starts (dp->bg_go). */
+static void bg_ready(struct engine *e, struct eng_dep *dp)
+{
+	int64_t wait_ms = 0;
+
+	if (dp->bg_go || dp->ready)
+		return;
+	if (!bg_waits_for_continue(e, dp, &wait_ms)) {
+		dp->bg_go = true;
+		return;
+	}
+	dp->ready = true;
+	dp->ready_deadline = e->now_mono + wait_ms;
+	CHK(store_eng_deployment_status(e->tx, dp->id, "Ready", 0, 0, NULL, NULL), "deployment ready");
+	fire(e, "DeploymentReady", dp, "Ready", NULL, NULL, NULL, NULL);
+	ELOG(LOG_INFO, "%s: green fleet ready; Ready, waiting up to %lld ms for ContinueDeployment", dp->id,
+	     (long long)wait_ms);
 }
 
 static void on_bg(struct engine *e, struct eng_input *in)
@@ -1068,15 +1102,46 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 		return;
 	}
 	s = eng_plan_step(&dp->pol, &c);
-	if (s.verdict == ENG_SUCCEEDED && dp->bg && dp->bg_phase < 2) {
-		if (dp->bg_phase == 0) {
-			/* the original fleet's BlockTraffic is the traffic phase's */
-			for (size_t i = 0; i < dp->nt; i++)
-				if (dp->t[i]->blue && dp->t[i]->status == ST_PENDING)
-					target_start(e, dp->t[i]);
-			bg_start(e, dp);
+	if (dp->bg && s.verdict != ENG_FAILED) {
+		/* the original (blue) fleet: BeforeBlockTraffic once green is ready
+		 * and continued, BlockTraffic with the traffic phase, then
+		 * AfterBlockTraffic */
+		size_t active = 0;
+		struct eng_target *bad = NULL;
+		for (size_t i = 0; i < dp->nt; i++) {
+			struct eng_target *t = dp->t[i];
+			if (!t->blue)
+				continue;
+			if (t->status == ST_FAILED && !bad)
+				bad = t;
+			if ((t->status == ST_INPROGRESS && !t->bg_wait) || t->status == ST_PENDING)
+				active++;
 		}
-		return;
+		if (bad) {
+			char m[512];
+			snprintf(m, sizeof(m),
+				 "The deployment failed because %s of the original (blue) instance %s failed%s; see "
+				 "that instance's lifecycle events.",
+				 bad->ev[bad->cur].name, bad->id,
+				 dp->bg_phase < 2 ? " (traffic stays on the original fleet)" : "");
+			dep_finish(e, dp, DS_FAILED, "HEALTH_CONSTRAINTS", m);
+			return;
+		}
+		if (s.verdict == ENG_SUCCEEDED && dp->bg_phase == 0) {
+			bg_ready(e, dp);
+			if (!dp->bg_go)
+				return;
+			for (size_t i = 0; i < dp->nt; i++)
+				if (dp->t[i]->blue && dp->t[i]->status == ST_PENDING) {
+					target_start(e, dp->t[i]);
+					active++;
+				}
+			if (active == 0) /* every blue instance at BlockTraffic */
+				bg_start(e, dp);
+			return;
+		}
+		if (s.verdict == ENG_SUCCEEDED && (dp->bg_phase == 1 || active > 0))
+			return;
 	}
 	if (s.verdict == ENG_SUCCEEDED) {
 		dep_finish(e, dp, DS_SUCCEEDED, NULL, NULL);
@@ -1387,6 +1452,8 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 			t->seq = (int)json_integer_value(json_object_get(tj, "seq"));
 			t->status = status_parse(jstr(tj, "status"));
 			t->blue = jstr(tj, "instance_label") && strcmp(jstr(tj, "instance_label"), "Blue") == 0;
+			if (t->blue && t->status != ST_PENDING)
+				dp->bg_go = true; /* continued (or no ready wait) before the restart */
 			dp->t[dp->nt++] = t;
 			json_array_foreach(json_object_get(tj, "events"), j, ev)
 			{
@@ -1903,34 +1970,21 @@ static void on_continue(struct engine *e, struct eng_input *in)
 		json_decref(row);
 	} else if (!dp->bg) {
 		sr->result = -ENOTSUP;
-	} else if (dp->bg_phase != 1 || !dp->bgctl || !dp->ready) {
+	} else if (!dp->ready) {
 		sr->result = -EAGAIN;
 	} else {
-		/* committed (InProgress again) before the traffic phase acts on
-		 * it: continues_release() tells it once this transaction is durable */
+		/* InProgress again; the original fleet's BeforeBlockTraffic is
+		 * queued in the same transaction, so both are durable before any
+		 * host or the traffic phase acts on them */
 		dp->ready = false;
-		dp->continue_pending = true;
+		dp->bg_go = true;
+		dp->dirty = true;
 		dep_set_status(e, dp, DS_INPROGRESS, 0, 0, NULL, NULL);
 		ELOG(LOG_INFO, "%s: ContinueDeployment: rerouting traffic to the green fleet", dp->id);
 		sr->result = 0;
 	}
 	sr->next = e->stops_done;
 	e->stops_done = sr;
-}
-
-/* ContinueDeployment is durable (status InProgress again): let the waiting
- * traffic phase reroute. */
-static void continues_release(struct engine *e)
-{
-	for (struct eng_dep *dp = e->deps; dp; dp = dp->next) {
-		int zero = 0;
-		if (!dp->continue_pending)
-			continue;
-		dp->continue_pending = false;
-		if (dp->bgctl && !dp->finished)
-			__atomic_compare_exchange_n(&dp->bgctl->stop, &zero, 1, false, __ATOMIC_SEQ_CST,
-						    __ATOMIC_SEQ_CST);
-	}
 }
 
 static void stops_signal(struct engine *e, int fail)
@@ -1952,6 +2006,17 @@ static void stops_signal(struct engine *e, int fail)
 
 static void check_timers(struct engine *e)
 {
+	for (struct eng_dep *dp = e->deps; dp; dp = dp->next) {
+		if (dp->ready && !dp->finished && e->now_mono >= dp->ready_deadline) {
+			char m[512];
+			dp->ready = false;
+			snprintf(m, sizeof(m),
+				 "nobody called ContinueDeployment within waitTimeInMinutes, so traffic stays on the "
+				 "original (blue) fleet (deploymentReadyOption STOP_DEPLOYMENT); deploy again, and "
+				 "call ContinueDeployment in time or use CONTINUE_DEPLOYMENT");
+			dep_finish(e, dp, DS_STOPPED, "TIMEOUT", m);
+		}
+	}
 	for (size_t b = 0; b < e->nhb; b++) {
 		for (struct eng_host *h = e->hb[b]; h; h = h->hnext) {
 			struct eng_target *t = h->cur;
@@ -2225,7 +2290,6 @@ static void *engine_main(void *arg)
 		} else {
 			out_flush(e, false);
 			stops_signal(e, 0);
-			continues_release(e);
 			jobs_start(e);
 			fires_flush(e, true);
 			reap_finished(e);

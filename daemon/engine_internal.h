@@ -80,7 +80,8 @@ struct eng_dep {
 	int bg_phase;	      /* 0 deploying green, 1 traffic phase running, 2 traffic moved */
 	struct eng_bgctl *bgctl; /* shared with the running traffic phase */
 	bool ready;	      /* stored status Ready: the traffic phase waits for ContinueDeployment */
-	bool continue_pending; /* ContinueDeployment taken; told to the traffic phase once committed */
+	int64_t ready_deadline; /* monotonic: Stopped (TIMEOUT) unless continued by then */
+	bool bg_go;	      /* green ready and continued: the original fleet's BeforeBlockTraffic may run */
 	char fail_code[64];   /* errorInformation code of a failure that is not a hook's */
 	const char *feb; /* fileExistsBehavior, borrowed from row */
 };

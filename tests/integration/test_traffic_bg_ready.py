@@ -58,8 +58,14 @@ def check_labels(fleet, dep):
     s = cd.get_deployment_instance(deploymentId=dep, instanceId=BLUE[0])["instanceSummary"]
     assert s["instanceType"] == "Blue", s
     for n in BLUE:
+        # CodeDeploy's order for the original instances of a blue/green deployment
         ev = fleet.events(dep, n)
-        assert "BlockTraffic" in [e for e, _ in ev] and dict(ev)["BlockTraffic"] == "Succeeded", ev
+        assert ev == [("BeforeBlockTraffic", "Succeeded"), ("BlockTraffic", "Succeeded"),
+                      ("AfterBlockTraffic", "Succeeded")], ev
+        # the hooks of blue's last successful revision (v1); blue never installs v2
+        log = [ln for ln in fleet.hook_log(n) if ln]
+        assert log[-2:] == ["BeforeBlockTraffic v1", "AfterBlockTraffic v1"], log
+        assert not any("v2" in ln for ln in log), log
     return got
 
 
@@ -76,6 +82,9 @@ def test_blue_green_ready_then_continue_no_failed_requests(bg_stack):
     for n in GREEN:
         ev = dict(fleet.events(dep, n))
         assert ev["BeforeAllowTraffic"] == "Succeeded" and ev["AllowTraffic"] == "InProgress", ev
+    for n in BLUE:  # the original fleet is not touched before ContinueDeployment
+        assert all(st == "Pending" for _, st in fleet.events(dep, n)), fleet.events(dep, n)
+        assert not any("BlockTraffic" in ln for ln in fleet.hook_log(n)), fleet.hook_log(n)
     # a Ready deployment keeps serving from blue
     time.sleep(1.5)
     assert fleet.cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "Ready"
@@ -124,6 +133,8 @@ def test_blue_green_ready_wait_times_out_stopped(bg_stack):
     assert "ContinueDeployment" in info["errorInformation"]["message"], info
     assert not c.failures(), c.failures()[:5]
     assert set(c.counts(0, 1e9, fleet_version)) == {"a v1"}
+    for n in BLUE:  # never continued: blue ran none of its traffic hooks
+        assert all(st == "Skipped" for _, st in fleet.events(dep, n)), fleet.events(dep, n)
     st = hx.server_states("web")
     assert all(st[n][0] == 0 for n in BLUE), st
     assert all(st[n][0] & 0x01 for n in GREEN), st
