@@ -39,6 +39,7 @@ const char *const eng_dstatus_name[DS_N] = {"Created", "Queued", "InProgress", "
 
 #define PICKUP_TIMEOUT_MS (5 * 60 * 1000)
 #define HEARTBEAT_TIMEOUT_MS (45 * 1000)
+#define GATE_WORKERS 8
 
 static int dstatus_parse(const char *s)
 {
@@ -525,6 +526,46 @@ static void traffic_job(struct engine *e, struct eng_target *t, int i)
 	j->block = strcmp(t->ev[i].name, "BlockTraffic") == 0;
 }
 
+/* Whether the deployment's effective alarmConfiguration (its
+ * overrideAlarmConfiguration, else the group's) is enabled and names alarms:
+ * only then can one of them be a per-instance gate (alarms_gate_instance). */
+static bool dep_may_gate(const struct eng_dep *dp)
+{
+	const json_t *doc = json_object_get(dp->row, "doc");
+	const json_t *ov = json_object_get(doc, "overrideAlarmConfiguration");
+	const json_t *ac = json_is_object(ov) ? ov : json_object_get(dp->group_doc, "alarmConfiguration");
+
+	return json_is_true(json_object_get(ac, "enabled")) && json_array_size(json_object_get(ac, "alarms")) > 0;
+}
+
+/* The per-instance health gate (docs/health.md), right after the instance's
+ * ApplicationStart: alarms_gate_instance blocks (up to each gate's
+ * gate_timeout), so it runs on a worker, one job per instance; the result
+ * comes back as IN_GATE. ValidateService is InProgress meanwhile; a restart
+ * runs the gate again. */
+static void gate_job(struct engine *e, struct eng_target *t, int i)
+{
+	struct eng_dep *dp = t->dep;
+	struct eng_job *j;
+
+	job_add(e, IN_GATE, dp->id, dp->app, dp->group, dp->group_doc, NULL);
+	j = e->jobs;
+	if (!j || j->type != IN_GATE)
+		return;
+	snprintf(j->target, sizeof(j->target), "%s", t->id);
+	j->ev = i;
+	j->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
+}
+
+static void event_command(struct engine *e, struct eng_target *t, int i)
+{
+	struct eng_dep *dp = t->dep;
+
+	CHK(store_eng_cmd_insert(e->tx, t->id, dp->id, t->id, i, t->ev[i].name, e->now_wall, &t->cmd_id),
+	    "command insert");
+	cmd_queue(e, t);
+}
+
 static void event_start(struct engine *e, struct eng_target *t, int i)
 {
 	struct eng_dep *dp = t->dep;
@@ -542,9 +583,12 @@ static void event_start(struct engine *e, struct eng_target *t, int i)
 		traffic_job(e, t, i);
 		return;
 	}
-	CHK(store_eng_cmd_insert(e->tx, t->id, dp->id, t->id, i, t->ev[i].name, e->now_wall, &t->cmd_id),
-	    "command insert");
-	cmd_queue(e, t);
+	if (strcmp(t->ev[i].name, "ValidateService") == 0 && i > 0 &&
+	    strcmp(t->ev[i - 1].name, "ApplicationStart") == 0 && dep_may_gate(dp)) {
+		gate_job(e, t, i);
+		return;
+	}
+	event_command(e, t, i);
 }
 
 static void target_done(struct engine *e, struct eng_target *t, int status)
@@ -709,6 +753,24 @@ static void on_traffic(struct engine *e, struct eng_input *in)
 	}
 	snprintf(dp->fail_code, sizeof(dp->fail_code), "%s", in->errcode);
 	ELOG(LOG_WARNING, "%s: %s of %s failed: %s", dp->id, t->ev[in->ev].name, t->id, in->errmsg);
+	eng_event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", in->errmsg, ""), false);
+}
+
+/* The gate's verdict: healthy, ValidateService's hook runs; not healthy,
+ * ValidateService fails with the gate's reason (and the instance with it). */
+static void on_gate(struct engine *e, struct eng_input *in)
+{
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
+	struct eng_target *t = dp && !dp->finished ? eng_target_find(dp, in->target) : NULL;
+
+	if (!t || t->status != ST_INPROGRESS || t->cur != in->ev || t->ev[in->ev].status != ST_INPROGRESS ||
+	    t->phase != PH_NONE)
+		return; /* stopped or already handled */
+	if (in->ok) {
+		event_command(e, t, in->ev);
+		return;
+	}
+	ELOG(LOG_NOTICE, "%s: health gate of %s failed: %s", dp->id, t->id, in->errmsg);
 	eng_event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", in->errmsg, ""), false);
 }
 
@@ -1664,6 +1726,27 @@ static void job_run(void *arg)
 		all = NULL;
 		goto done;
 	}
+	if (j->type == IN_GATE) {
+		json_t *gd = json_loads(j->group_json ? j->group_json : "{}", 0, NULL);
+		json_t *dd = j->deployment_json ? json_loads(j->deployment_json, 0, NULL) : NULL;
+		char reason[1024] = "";
+		int r = alarms_gate_instance(e->d, j->dep, gd, dd, j->target, reason, sizeof(reason));
+		json_decref(gd);
+		json_decref(dd);
+		snprintf(in->target, sizeof(in->target), "%s", j->target);
+		in->ev = j->ev;
+		in->ok = r == 0;
+		if (r < 0)
+			snprintf(in->errmsg, sizeof(in->errmsg),
+				 "The health gate of instance %s could not be checked: %s; check the alarms: "
+				 "definitions in the rolloutd config",
+				 j->target, strerror(-r));
+		else if (r > 0)
+			snprintf(in->errmsg, sizeof(in->errmsg), "%s", reason);
+		json_decref(all);
+		all = NULL;
+		goto done;
+	}
 	if (j->type == IN_TRAFFIC) {
 		struct traffic_group *g = NULL;
 		struct rollout_error terr = {.size = sizeof(terr)};
@@ -1831,6 +1914,8 @@ static void jobs_start(struct engine *e)
 	for (; j; j = next) {
 		next = j->next;
 		__atomic_add_fetch(&e->jobs_running, 1, __ATOMIC_SEQ_CST);
+		if (j->type == IN_GATE && e->gate_pool && workpool_submit(e->gate_pool, job_run, j) == 0)
+			continue;
 		if (!e->d->pool || workpool_submit(e->d->pool, job_run, j) < 0)
 			job_run(j);
 	}
@@ -2137,6 +2222,9 @@ static void apply(struct engine *e, struct eng_input *in)
 	case IN_TRAFFIC:
 		on_traffic(e, in);
 		break;
+	case IN_GATE:
+		on_gate(e, in);
+		break;
 	case IN_BG:
 		on_bg(e, in);
 		break;
@@ -2359,6 +2447,16 @@ int engine_start(struct rd_daemon *d, char *err, size_t errlen)
 	r = spec_signer_open(d->cfg->data_dir, &e->signer, err, errlen);
 	if (r < 0)
 		goto fail;
+	/* Health gates block up to their gate_timeout: their own threads, so a
+	 * slow gate never holds up the daemon's workers (API, traffic, sources). */
+	{
+		int64_t n = env_ms("ROLLOUTD_GATE_WORKERS", GATE_WORKERS);
+		r = workpool_new(n < 1 ? 1 : n > 256 ? 256 : (int)n, &e->gate_pool);
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start the health gate threads: %s", strerror(-r));
+		goto fail;
+	}
 	if (d->plugins)
 		plugins_set_onprem_source(d->plugins, onprem_source, d);
 	if (d->httpd) {
@@ -2386,6 +2484,7 @@ int engine_start(struct rd_daemon *d, char *err, size_t errlen)
 	return 0;
 fail:
 	spec_signer_free(e->signer);
+	e->gate_pool = workpool_free(e->gate_pool);
 	free(e->hb);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->cond);
@@ -2433,6 +2532,8 @@ void engine_stop(struct rd_daemon *d)
 	pthread_mutex_unlock(&e->lock);
 	if (e->thread_started)
 		pthread_join(e->thread, NULL);
+	/* queued gates still run (they end at once once d->stopping), then post */
+	workpool_shutdown(e->gate_pool);
 	alarms_shutdown(d);
 	triggers_shutdown(d);
 	/* Plugin jobs still on workers post back into e: wait for them. */
@@ -2451,6 +2552,7 @@ void engine_stop(struct rd_daemon *d)
 	ELOG(LOG_INFO, "stopped after %llu inputs in %llu transactions", (unsigned long long)e->inputs_total,
 	     (unsigned long long)e->commits);
 	spec_signer_free(e->signer);
+	e->gate_pool = workpool_free(e->gate_pool);
 	free(e->hb);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->cond);

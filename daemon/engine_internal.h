@@ -131,11 +131,12 @@ struct engine {
 	struct eng_fire *fires; /* trigger notifications to queue after commit */
 	uint64_t commits, inputs_total;
 	int jobs_running; /* plugin jobs on workers (atomic); engine_stop waits for them */
+	struct workpool *gate_pool; /* per-instance health gates: they wait up to gate_timeout, so not on d->pool */
 };
 
 /* Inputs to the engine thread. */
 enum { IN_CREATED, IN_CALL, IN_RESOLVED, IN_STOP, IN_INSTANCES, IN_AUTOUPDATE, IN_ALARM, IN_TRAFFIC, IN_BG,
-       IN_CONTINUE };
+       IN_CONTINUE, IN_GATE };
 
 /* Stop flag of a blue/green traffic phase, shared by the engine and the
  * worker running it; freed by whoever drops the last reference. */
@@ -179,7 +180,7 @@ struct eng_input {
 	struct eng_stopreq *stop;
 	bool alarm_rollback; /* IN_ALARM: errmsg holds the alarm's message */
 	bool bg;	     /* IN_RESOLVED: targets are a blue/green green fleet */
-	char target[128];    /* IN_TRAFFIC: the instance, event index, result */
+	char target[128];    /* IN_TRAFFIC / IN_GATE: the instance, event index, result */
 	int ev;
 	bool ok;
 	bool have_bundle; /* IN_RESOLVED: bundles_ensure succeeded */
@@ -201,7 +202,7 @@ struct eng_job {
 	char **green;	       /* IN_BG: the green fleet */
 	size_t ngreen;
 	struct eng_bgctl *bgctl;
-	char target[128];    /* IN_TRAFFIC: block (BlockTraffic) or allow this instance */
+	char target[128];    /* IN_TRAFFIC: block (BlockTraffic) or allow this instance; IN_GATE: gate it */
 	int ev;
 	bool block;
 };
