@@ -139,3 +139,31 @@ def test_blue_green_ready_wait_times_out_stopped(bg_stack):
     assert all(st[n][0] == 0 for n in BLUE), st
     assert all(st[n][0] & 0x01 for n in GREEN), st
 
+
+
+def test_blue_green_ready_survives_kill9(bg_stack):
+    """Ready is stored: rolloutd killed while green waits comes back Ready, and
+    ContinueDeployment after the restart moves traffic as before."""
+    from engine_helpers import kill9_and_restart
+    d, hx, fleet, alarm = bg_stack
+    set_ready_option(fleet, {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 20})
+    c = th.Client(hx.port).start()
+    time.sleep(0.3)
+    dep = fleet.deploy("v2", targetInstances=fleet_filter("b"))
+    wait_status(fleet, dep, "Ready")
+    kill9_and_restart(d)
+    fleet.cd = d.boto3_client(d.admin)
+    assert fleet.cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "Ready"
+    wait_status(fleet, dep, "Ready")
+    time.sleep(0.5)
+    assert set(c.counts(0, 1e9, fleet_version)) == {"a v1"}
+    c.mark("ContinueDeployment after restart")
+    fleet.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")
+    info = fleet.wait(dep, timeout=60)
+    time.sleep(0.4)
+    c.stop()
+    assert info["status"] == "Succeeded", (info, d.log_tail(60))
+    assert not c.failures(), c.failures()[:5]
+    assert set(c.counts(c.marks[-1][0], 1e9, fleet_version)) <= {"a v1", "b v2"}
+    assert c.results[-1][2].startswith("web-2") or c.results[-1][2].startswith("web-3"), c.results[-1]
+    check_labels(fleet, dep)
