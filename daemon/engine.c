@@ -2584,61 +2584,55 @@ void engine_notify_instances_changed(struct rd_daemon *d)
 		eng_post(d->engine, in);
 }
 
+/* Posts a stop/continue request to the engine thread and waits until it has
+ * been committed and answered (sr is filled in by the engine thread). */
+static int eng_request_wait(struct engine *e, int kind, const char *deployment_id, struct eng_stopreq *sr)
+{
+	struct eng_input *in = input_new(kind);
+	int r;
+
+	if (!in)
+		return -ENOMEM;
+	pthread_mutex_init(&sr->m, NULL);
+	pthread_cond_init(&sr->c, NULL);
+	snprintf(in->dep, sizeof(in->dep), "%s", deployment_id);
+	in->stop = sr;
+	eng_post(e, in);
+	pthread_mutex_lock(&sr->m);
+	while (!sr->done)
+		pthread_cond_wait(&sr->c, &sr->m);
+	pthread_mutex_unlock(&sr->m);
+	r = sr->result;
+	pthread_mutex_destroy(&sr->m);
+	pthread_cond_destroy(&sr->c);
+	return r;
+}
+
 int engine_stop_deployment(struct rd_daemon *d, const char *deployment_id, int auto_rollback,
 			   const char **ret_status, char *status_msg, size_t msglen)
 {
 	struct eng_stopreq sr = {.auto_rollback = auto_rollback};
-	struct eng_input *in;
 	int r;
 
 	if (!d || !d->engine)
 		return -ESHUTDOWN;
-	in = input_new(IN_STOP);
-	if (!in)
-		return -ENOMEM;
-	pthread_mutex_init(&sr.m, NULL);
-	pthread_cond_init(&sr.c, NULL);
-	snprintf(in->dep, sizeof(in->dep), "%s", deployment_id);
-	in->stop = &sr;
-	eng_post(d->engine, in);
-	pthread_mutex_lock(&sr.m);
-	while (!sr.done)
-		pthread_cond_wait(&sr.c, &sr.m);
-	pthread_mutex_unlock(&sr.m);
-	r = sr.result;
+	r = eng_request_wait(d->engine, IN_STOP, deployment_id, &sr);
+	if (r == -ENOMEM && !sr.done)
+		return r;
 	if (status_msg && msglen)
 		snprintf(status_msg, msglen, "%s", sr.msg);
 	if (r == 0 && ret_status)
 		*ret_status = "Succeeded";
-	pthread_mutex_destroy(&sr.m);
-	pthread_cond_destroy(&sr.c);
 	return r;
 }
 
 int engine_continue_deployment(struct rd_daemon *d, const char *deployment_id, const char *wait_type)
 {
 	struct eng_stopreq sr = {0};
-	struct eng_input *in;
-	int r;
 
 	if (wait_type && strcmp(wait_type, "READY_WAIT") != 0)
 		return -ENOTSUP; /* the termination wait is not interruptible yet */
 	if (!d || !d->engine)
 		return -ESHUTDOWN;
-	in = input_new(IN_CONTINUE);
-	if (!in)
-		return -ENOMEM;
-	pthread_mutex_init(&sr.m, NULL);
-	pthread_cond_init(&sr.c, NULL);
-	snprintf(in->dep, sizeof(in->dep), "%s", deployment_id);
-	in->stop = &sr;
-	eng_post(d->engine, in);
-	pthread_mutex_lock(&sr.m);
-	while (!sr.done)
-		pthread_cond_wait(&sr.c, &sr.m);
-	pthread_mutex_unlock(&sr.m);
-	r = sr.result;
-	pthread_mutex_destroy(&sr.m);
-	pthread_cond_destroy(&sr.c);
-	return r;
+	return eng_request_wait(d->engine, IN_CONTINUE, deployment_id, &sr);
 }
