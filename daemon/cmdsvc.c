@@ -174,6 +174,13 @@ void cmdsvc_dispatch(struct engine *e, struct eng_host *h)
 	h->last_seen = e->now_mono;
 }
 
+/* rollout-agent (agent/PROTOCOL.md) sends its version with this prefix. */
+static bool polls_between_commands(const struct httpd_call *call)
+{
+	const char *v = httpd_call_header(call, "x-amz-codedeploy-agent-version");
+	return v && strncmp(v, "ROLLOUT_AGENT_", 14) == 0;
+}
+
 static void op_poll(struct engine *e, struct httpd_call *call, const json_t *body)
 {
 	const char *hid = jstr(body, "HostIdentifier");
@@ -193,8 +200,14 @@ static void op_poll(struct engine *e, struct httpd_call *call, const json_t *bod
 		eng_reply_now(e, h->poll, json_object());
 	h->poll = call;
 	h->poll_deadline = e->now_mono + e->long_poll_ms;
-	if (h->cur && h->cur->phase == PH_DISPATCHED && e->now_mono - h->cur->dispatched_ms > REDISPATCH_MS)
-		h->cur->phase = PH_QUEUED; /* the answer never reached the agent */
+	/* A command handed out but not acknowledged is offered again: at once to
+	 * rollout-agent, which polls only between commands (it never got the
+	 * answer, or dropped the command because it could not fetch the
+	 * specification); after REDISPATCH_MS to agents that poll while they
+	 * work (the official one). */
+	if (h->cur && h->cur->phase == PH_DISPATCHED &&
+	    (polls_between_commands(call) || e->now_mono - h->cur->dispatched_ms > REDISPATCH_MS))
+		h->cur->phase = PH_QUEUED;
 	eng_host_pump(e, h);
 }
 
@@ -321,8 +334,8 @@ static void op_complete(struct engine *e, struct httpd_call *call, const json_t 
 	}
 	payload = envelope_payload(body);
 	code = json_is_integer(json_object_get(payload, "error_code"))
-		       ? (int)json_integer_value(json_object_get(payload, "error_code"))
-		       : (strcmp(status, "Succeeded") == 0 ? 0 : 5);
+		   ? (int)json_integer_value(json_object_get(payload, "error_code"))
+		   : (strcmp(status, "Succeeded") == 0 ? 0 : 5);
 	diag = json_pack("{s:s,s:o,s:o,s:o}", "errorCode", eng_lifecycle_error_code(code), "scriptName",
 			 bounded_string(jstr(payload, "script_name"), 1024), "message",
 			 bounded_string(jstr(payload, "message"), 4096), "logTail",
@@ -343,8 +356,9 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 	int r;
 
 	if (!exec || cmd_execution_id_parse(exec, depid, sizeof(depid)) < 0 || !jstr(body, "HostIdentifier")) {
-		eng_reply_error(e, call, "ClientException",
-				"DeploymentExecutionId (as returned by PollHostCommand) and HostIdentifier are required");
+		eng_reply_error(
+		    e, call, "ClientException",
+		    "DeploymentExecutionId (as returned by PollHostCommand) and HostIdentifier are required");
 		return;
 	}
 	dp = eng_dep_find(e, depid);
@@ -368,7 +382,9 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 			r = store_eng_group(e->tx, jstr(row, "application"), jstr(row, "deployment_group"), &group);
 		if (r < 0) {
 			json_decref(row);
-			eng_reply_error(e, call, "ClientException", "deployment %s does not exist", depid);
+			/* the agent drops the command on this answer (agent/PROTOCOL.md) */
+			eng_reply_error(e, call, "DeploymentDoesNotExistException", "deployment %s does not exist",
+					depid);
 			return;
 		}
 		eng_store_error(e, store_eng_bundle_get(e->tx, depid, &bundle), "bundle");
@@ -378,16 +394,16 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 	{
 		const json_t *doc = json_object_get(row, "doc");
 		struct spec_input in = {
-			.deployment_id = depid,
-			.application_name = jstr(row, "application"),
-			.deployment_group_name = jstr(row, "deployment_group"),
-			.deployment_group_id = jstr(group, "deploymentGroupId"),
-			.creator = jstr(row, "creator"),
-			.file_exists_behavior = jstr(doc, "fileExistsBehavior"),
-			.revision = json_object_get(row, "revision"),
-			.bundle_url = url[0] ? url : NULL,
-			.bundle_sha256 = jstr(bundle, "sha256"),
-			.bundle_size = json_integer_value(json_object_get(bundle, "size")),
+		    .deployment_id = depid,
+		    .application_name = jstr(row, "application"),
+		    .deployment_group_name = jstr(row, "deployment_group"),
+		    .deployment_group_id = jstr(group, "deploymentGroupId"),
+		    .creator = jstr(row, "creator"),
+		    .file_exists_behavior = jstr(doc, "fileExistsBehavior"),
+		    .revision = json_object_get(row, "revision"),
+		    .bundle_url = url[0] ? url : NULL,
+		    .bundle_sha256 = jstr(bundle, "sha256"),
+		    .bundle_size = json_integer_value(json_object_get(bundle, "size")),
 		};
 		r = spec_envelope(e->signer, &in, &env, err, sizeof(err));
 	}
@@ -395,8 +411,8 @@ static void op_spec(struct engine *e, struct httpd_call *call, const json_t *bod
 	json_decref(group);
 	json_decref(bundle);
 	if (r < 0) {
-		eng_reply_error(e, call, "ClientException", "cannot build the deployment specification of %s: %s", depid,
-				err);
+		eng_reply_error(e, call, "ClientException", "cannot build the deployment specification of %s: %s",
+				depid, err);
 		return;
 	}
 	if (dp)

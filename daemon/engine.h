@@ -18,10 +18,13 @@
  * (handed out, acknowledged, live output) is written in the same batch's
  * transaction and so is durable milliseconds later. If the daemon dies in
  * that window, a command that looked handed out is offered again, which
- * rollout-agent tolerates (it polls only between commands), and a command
- * handed out before a restart is not offered again for 30 s, giving its
- * agent time to acknowledge or complete it. This keeps one fsync per
- * lifecycle event instead of three.
+ * rollout-agent tolerates (it polls only between commands). A command
+ * handed out but not acknowledged (before a restart or not) is offered
+ * again when rollout-agent polls, since it polls only between commands;
+ * other agents get it again after 30 s, time to acknowledge or complete it.
+ * A completion for a command handed out but never acknowledged is accepted
+ * (the official agent sends one when its specification call fails). This
+ * keeps one fsync per lifecycle event instead of three.
  *
  * Liveness (host-agent protocol, agent/PROTOCOL.md):
  *  - a command not picked up by its host within 5 minutes fails its

@@ -57,6 +57,7 @@ class Signed:
         self.conn = None
         self.fast_sign = False
         self._key_day = None
+        self.extra_headers = {}  # sent (and signed) with every call
 
     def call(self, target, body, timeout=None, retry_for=0.0):
         """One call; with retry_for > 0, connection failures and 5xx answers
@@ -79,7 +80,8 @@ class Signed:
         benchmark where the client's CPU would otherwise dominate."""
         if not self.fast_sign:
             req = AWSRequest(method="POST", url=self.url + "/", data=data,
-                             headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
+                             headers=dict({"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
+                                          **self.extra_headers))
             SigV4Auth(self.creds, self.service, harness.REGION).add_auth(req)
             return dict(req.headers.items())
         now = time.gmtime()

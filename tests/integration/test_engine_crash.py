@@ -115,3 +115,74 @@ def test_kill_during_failure_keeps_the_rollback_decision(d):
     finally:
         gate.set()
         f.stop()
+
+
+def _first_command(agent, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        hc = agent.poll(timeout=10).get("HostCommand")
+        if hc:
+            return hc
+    raise AssertionError("no command offered within %ds" % timeout)
+
+
+def test_completion_without_acknowledgement_is_accepted(d):
+    """The official agent completes a command Failed without acknowledging it
+    when its specification call raises: rolloutd takes that report and the
+    deployment follows the normal failure rules."""
+    f = Fleet(d, n=1, start_agents=False)
+    a = f.agents[f.names[0]]
+    try:
+        dep = f.deploy(s3_revision())
+        hc = _first_command(a)
+        a.complete(hc["HostCommandIdentifier"], ok=False, code=5,
+                   message="cannot get the deployment specification: boom")
+        info = f.wait(dep)
+        assert info["status"] == "Failed", info
+        ev = f.events(dep, f.names[0])[hc["CommandName"]]
+        assert ev["status"] == "Failed" and "cannot get the deployment specification" in ev["diagnostics"]["message"]
+    finally:
+        f.stop()
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_unacknowledged_command_is_offered_again_to_rollout_agent(d, restart):
+    """rollout-agent polls only between commands: a command it was handed but
+    never acknowledged (it could not fetch the specification, or the answer
+    was lost in a crash) is offered again on its next poll, with or without
+    a daemon restart in between, and its specification is served again for
+    the same DeploymentExecutionId; then it runs to the end."""
+    f = Fleet(d, n=1, start_agents=False)
+    a = f.agents[f.names[0]]
+    a.client.extra_headers["X-Amz-Codedeploy-Agent-Version"] = "ROLLOUT_AGENT_test"
+    try:
+        dep = f.deploy(s3_revision())
+        hc = _first_command(a)
+        time.sleep(0.2)  # the hand-out is durable (written in the poll's batch)
+        if restart:
+            a.client.close()
+            kill9_and_restart(d)
+        again = _first_command(a, timeout=5)
+        assert again["HostCommandIdentifier"] == hc["HostCommandIdentifier"]
+        assert again["DeploymentExecutionId"] == hc["DeploymentExecutionId"]
+        spec = a.spec(again["DeploymentExecutionId"])
+        assert spec["DeploymentSpecification"]["GenericEnvelope"]["Format"] == "PKCS7/JSON"
+        a.start()
+        info = f.wait(dep)
+        assert info["status"] == "Succeeded", (info, a.errors)
+        rows = db_rows(d, "SELECT command_name, COUNT(*) FROM host_commands WHERE deployment_id = ?"
+                          " GROUP BY command_name", (dep,))
+        assert all(r[1] == 1 for r in rows) and len(rows) == len(EVENTS), rows
+    finally:
+        f.stop()
+
+
+def test_specification_of_an_unknown_deployment_is_not_found(d):
+    f = Fleet(d, n=1, start_agents=False)
+    a = f.agents[f.names[0]]
+    try:
+        with pytest.raises(Exception) as ei:
+            a.spec("CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:000000000000:deployment/d-NOSUCH000")
+        assert getattr(ei.value, "type", "").endswith("DeploymentDoesNotExistException"), ei.value
+    finally:
+        f.stop()
