@@ -48,8 +48,8 @@ void deploy_execute(struct agent *ag, const char *hcid, const char *command, con
  * longer last line is cut to its last 2047 characters, never dropped). */
 struct tail {
 	char buf[4096];
-	size_t len;	/* bytes in buf (the newest ones) */
-	bool dropped;	/* older bytes were pushed out */
+	size_t len;   /* bytes in buf (the newest ones) */
+	bool dropped; /* older bytes were pushed out */
 };
 void tail_reset(struct tail *t);
 void tail_add_line(struct tail *t, const char *prefix, const char *line, size_t len);

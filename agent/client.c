@@ -24,8 +24,8 @@ struct client {
 	const struct agent_config *cfg;
 	volatile sig_atomic_t *stop;
 	CURLM *multi; /* drives h: waits without waking up every second */
-	CURL *h;   /* protocol calls */
-	CURL *dlh; /* downloads (heartbeats go through h meanwhile) */
+	CURL *h;      /* protocol calls */
+	CURL *dlh;    /* downloads (heartbeats go through h meanwhile) */
 	char *userpwd;
 	char *sigv4;
 	void (*on_idle)(void);
@@ -100,7 +100,8 @@ int client_new(const struct agent_config *cfg, volatile sig_atomic_t *stop, stru
 	c->h = curl_easy_init();
 	c->dlh = curl_easy_init();
 	c->multi = curl_multi_init();
-	if (!c->h || !c->dlh || !c->multi || asprintf(&c->userpwd, "%s:%s", cfg->access_key_id, cfg->secret_access_key) < 0 ||
+	if (!c->h || !c->dlh || !c->multi ||
+	    asprintf(&c->userpwd, "%s:%s", cfg->access_key_id, cfg->secret_access_key) < 0 ||
 	    asprintf(&c->sigv4, "aws:amz:%s:codedeploy-commands", cfg->region) < 0) {
 		client_free(c);
 		return -ENOMEM;
@@ -196,9 +197,10 @@ static CURLcode perform(struct client *c, struct xfer *x)
 				curl_multi_fdset(c->multi, &rs, &ws, &es, &maxfd);
 				for (int fd = 0; fd <= maxfd && fd < FD_SETSIZE && n < 8; fd++)
 					if (FD_ISSET(fd, &rs) || FD_ISSET(fd, &ws))
-						pfd[n++] = (struct pollfd){ .fd = fd,
-									    .events = (short)((FD_ISSET(fd, &rs) ? POLLIN : 0) |
-										      (FD_ISSET(fd, &ws) ? POLLOUT : 0)) };
+						pfd[n++] = (struct pollfd){
+						    .fd = fd,
+						    .events = (short)((FD_ISSET(fd, &rs) ? POLLIN : 0) |
+								      (FD_ISSET(fd, &ws) ? POLLOUT : 0))};
 				c->on_idle();
 				if (n)
 					poll(pfd, n, to < 0 || to > 600000 ? 600000 : (int)to);
@@ -222,8 +224,8 @@ int client_call(struct client *c, const char *op, json_t *req, long timeout_s, b
 		char *err, size_t errlen)
 {
 	struct curl_slist *hdrs = NULL;
-	struct buf b = { 0 };
-	struct xfer x = { .c = c, .abortable = abortable, .start = rd_mono_ms() };
+	struct buf b = {0};
+	struct xfer x = {.c = c, .abortable = abortable, .start = rd_mono_ms()};
 	char *body = NULL, *url = NULL, line[256], sha[65];
 	long status = 0;
 	CURLcode cc;
@@ -370,7 +372,7 @@ int client_download(struct client *c, const char *url, const char *dest, uint64_
 		    int (*tick)(void *ud), void *ud, char *err, size_t errlen)
 {
 	char *full = NULL, *part = NULL, got[65];
-	struct xfer x = { .c = c, .abortable = true, .tick = tick, .ud = ud, .last_tick = rd_mono_ms() };
+	struct xfer x = {.c = c, .abortable = true, .tick = tick, .ud = ud, .last_tick = rd_mono_ms()};
 	int fd = -1, r = -EIO;
 	struct stat st;
 
@@ -388,7 +390,7 @@ int client_download(struct client *c, const char *url, const char *dest, uint64_
 	}
 	for (int attempt = 1; attempt <= 5; attempt++) {
 		struct curl_slist *hdrs = NULL;
-		struct dl d = { .fd = fd, .h = c->dlh };
+		struct dl d = {.fd = fd, .h = c->dlh};
 		char range[64];
 		CURLcode cc;
 
@@ -454,7 +456,8 @@ int client_download(struct client *c, const char *url, const char *dest, uint64_
 			r = 0;
 			break;
 		}
-		snprintf(err, errlen, "bundle download from %s (attempt %d): %s", full, attempt, curl_easy_strerror(cc));
+		snprintf(err, errlen, "bundle download from %s (attempt %d): %s", full, attempt,
+			 curl_easy_strerror(cc));
 		r = -EIO;
 		if (attempt < 5)
 			sleep((unsigned)attempt);

@@ -37,8 +37,8 @@ extern char **environ;
 #define LIVE_TOTAL_MAX (1024 * 1024)
 
 static const char *const hook_events[] = {
-	"ApplicationStop",    "BeforeInstall",	   "AfterInstall",	"ApplicationStart", "ValidateService",
-	"BeforeBlockTraffic", "AfterBlockTraffic", "BeforeAllowTraffic", "AfterAllowTraffic",
+    "ApplicationStop",	  "BeforeInstall",     "AfterInstall",	     "ApplicationStart",  "ValidateService",
+    "BeforeBlockTraffic", "AfterBlockTraffic", "BeforeAllowTraffic", "AfterAllowTraffic",
 };
 
 bool deploy_command_supported(const char *command)
@@ -135,8 +135,8 @@ static int rm_rf(const char *path)
 
 /* Fills dir with the deployment directory whose scripts run the event, or
  * returns -ENOENT when there is none (a silent noop). */
-static int hook_revision(const struct agent *ag, const struct deploy_spec *s, const char *event,
-			 const struct paths *p, char *dir, size_t dirlen)
+static int hook_revision(const struct agent *ag, const struct deploy_spec *s, const char *event, const struct paths *p,
+			 char *dir, size_t dirlen)
 {
 	bool bg_rollback = strcmp(s->creator, "codeDeployRollback") == 0 && strcmp(s->type, "BLUE_GREEN") == 0;
 	const char *marker = NULL;
@@ -163,7 +163,7 @@ static int hook_revision(const struct agent *ag, const struct deploy_spec *s, co
 static int load_appspec(const char *dep_dir, const struct deploy_spec *s, bool fallback, struct appspec **ret,
 			char *err, size_t errlen)
 {
-	const char *names[3] = { s->appspec_filename, "appspec.yaml", "appspec.yml" };
+	const char *names[3] = {s->appspec_filename, "appspec.yaml", "appspec.yml"};
 	char path[4400], *buf = NULL;
 	size_t len = 0;
 	int r = -ENOENT;
@@ -175,7 +175,8 @@ static int load_appspec(const char *dep_dir, const struct deploy_spec *s, bool f
 			break;
 	}
 	if (r == -ENOENT) {
-		snprintf(err, errlen, "did not find an AppSpec file (%s) in %s/deployment-archive; add it to the revision",
+		snprintf(err, errlen,
+			 "did not find an AppSpec file (%s) in %s/deployment-archive; add it to the revision",
 			 s->appspec_filename, dep_dir);
 		return r;
 	}
@@ -361,7 +362,8 @@ static void log_write(struct live *l, const char *fmt, ...)
 	if (!l->log || l->log_full)
 		return;
 	if (l->log_size >= l->log_max) {
-		fprintf(l->log, "[rollout-agent] scripts.log size limit (%llu bytes) reached; further output is not logged\n",
+		fprintf(l->log,
+			"[rollout-agent] scripts.log size limit (%llu bytes) reached; further output is not logged\n",
 			(unsigned long long)l->log_max);
 		fflush(l->log);
 		l->log_full = true;
@@ -399,8 +401,8 @@ static void on_line(void *ud, int stream, const char *line, size_t len)
 		clock_gettime(CLOCK_REALTIME, &tsp);
 		gmtime_r(&tsp.tv_sec, &tm);
 		strftime(d, sizeof(d), "%Y-%m-%d %H:%M:%S", &tm);
-		fprintf(l->dlog, "[%s.%03ld] [%s]%s%.*s\n", d, tsp.tv_nsec / 1000000, l->dep_id ? l->dep_id : "", prefix,
-			(int)len, line);
+		fprintf(l->dlog, "[%s.%03ld] [%s]%s%.*s\n", d, tsp.tv_nsec / 1000000, l->dep_id ? l->dep_id : "",
+			prefix, (int)len, line);
 		fflush(l->dlog);
 	}
 	tail_add_line(l->tail, prefix, line, len);
@@ -457,9 +459,9 @@ static void env_free(struct envbuf *e)
 
 static bool env_denied(const char *name, size_t l)
 {
-	static const char *const deny[] = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-					    "AWS_ACCESS_KEY",	 "AWS_SECRET_KEY",	  "AWS_CREDENTIALS_FILE",
-					    "AWS_SECURITY_TOKEN" };
+	static const char *const deny[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+					   "AWS_ACCESS_KEY",	"AWS_SECRET_KEY",	 "AWS_CREDENTIALS_FILE",
+					   "AWS_SECURITY_TOKEN"};
 	for (size_t i = 0; i < RD_ARRAY_SIZE(deny); i++)
 		if (strlen(deny[i]) == l && strncmp(name, deny[i], l) == 0)
 			return true;
@@ -468,7 +470,7 @@ static bool env_denied(const char *name, size_t l)
 
 static bool env_allowed(const struct agent_config *cfg, const char *name, size_t l)
 {
-	static const char *const base[] = { "PATH", "LANG", "LANGUAGE", "TZ", "LC_*" };
+	static const char *const base[] = {"PATH", "LANG", "LANGUAGE", "TZ", "LC_*"};
 	if (env_denied(name, l))
 		return false;
 	for (size_t i = 0; i < RD_ARRAY_SIZE(base) + cfg->n_env_allow; i++) {
@@ -510,7 +512,8 @@ static int build_env(const struct agent *ag, const struct deploy_spec *s, const 
 	    (r = env_add(e, "DEPLOYMENT_GROUP_NAME", s->group_name)) == 0)
 		r = env_add(e, "DEPLOYMENT_GROUP_ID", s->group_id);
 	if (r == 0 && s->s3_bucket) {
-		if ((r = env_add(e, "BUNDLE_BUCKET", s->s3_bucket)) == 0 && (r = env_add(e, "BUNDLE_KEY", s->s3_key)) == 0 &&
+		if ((r = env_add(e, "BUNDLE_BUCKET", s->s3_bucket)) == 0 &&
+		    (r = env_add(e, "BUNDLE_KEY", s->s3_key)) == 0 &&
 		    (r = env_add(e, "BUNDLE_VERSION", s->s3_version)) == 0)
 			r = env_add(e, "BUNDLE_ETAG", s->s3_etag);
 	}
@@ -534,8 +537,8 @@ static void run_hook(struct agent *ag, const char *hcid, const char *event, cons
 	struct appspec *a = NULL;
 	const struct appspec_hook *h;
 	struct tail tail;
-	struct live live = { .ag = ag, .hcid = hcid, .log_max = ag->cfg->scripts_log_max, .tail = &tail,
-			     .last_update = rd_mono_ms() };
+	struct live live = {
+	    .ag = ag, .hcid = hcid, .log_max = ag->cfg->scripts_log_max, .tail = &tail, .last_update = rd_mono_ms()};
 	bool previous;
 	int r;
 
@@ -570,9 +573,9 @@ static void run_hook(struct agent *ag, const char *hcid, const char *event, cons
 	log_write(&live, "%s LifecycleEvent - %s\n", ts, event);
 	for (size_t i = 0; i < h->n_scripts && !out->failed; i++) {
 		const struct appspec_script *sc = &h->scripts[i];
-		struct run_spec rs = { 0 };
+		struct run_spec rs = {0};
 		struct run_result res;
-		struct envbuf env = { 0 };
+		struct envbuf env = {0};
 		struct passwd *pw = NULL, pwcopy;
 		char path[8192], *pwname = NULL, *pwdir = NULL, *pwshell = NULL;
 		struct stat st;
@@ -591,8 +594,8 @@ static void run_hook(struct agent *ag, const char *hcid, const char *event, cons
 		}
 		if (access(path, X_OK) < 0) {
 			if (chmod(path, (st.st_mode & 07777) | 0111) < 0 || access(path, X_OK) < 0) {
-				fail(out, EC_SCRIPT_NOT_EXECUTABLE, "Script at specified location: %s is not executable",
-				     sc->location);
+				fail(out, EC_SCRIPT_NOT_EXECUTABLE,
+				     "Script at specified location: %s is not executable", sc->location);
 				break;
 			}
 		}
@@ -653,8 +656,9 @@ static void run_hook(struct agent *ag, const char *hcid, const char *event, cons
 			     sc->location, res.code);
 			break;
 		case RUN_TIMED_OUT:
-			fail(out, EC_SCRIPT_TIMED_OUT, "Script at specified location: %s failed to complete in %u seconds",
-			     sc->location, timeout);
+			fail(out, EC_SCRIPT_TIMED_OUT,
+			     "Script at specified location: %s failed to complete in %u seconds", sc->location,
+			     timeout);
 			break;
 		case RUN_ABORTED:
 			fail(out, EC_UNKNOWN, "Script at specified location: %s was stopped: %s", sc->location,
@@ -671,8 +675,9 @@ static void run_hook(struct agent *ag, const char *hcid, const char *event, cons
 			break;
 		}
 		if (res.outputs_left_open) {
-			const char *m = "a background process still held the script's stdout/stderr open; rollout-agent "
-					"stopped reading it (redirect its output, e.g. > /dev/null 2>&1)";
+			const char *m =
+			    "a background process still held the script's stdout/stderr open; rollout-agent "
+			    "stopped reading it (redirect its output, e.g. > /dev/null 2>&1)";
 			log_write(&live, "[rollout-agent] %s\n", m);
 			on_line(&live, 2, m, strlen(m));
 		}
@@ -723,7 +728,7 @@ static int extract(const struct agent *ag, const char *bundle, const char *dest,
 		return r;
 	}
 	if (pid == 0) {
-		char *argv[] = { (char *)ag->extract_helper, (char *)bundle, (char *)dest, NULL };
+		char *argv[] = {(char *)ag->extract_helper, (char *)bundle, (char *)dest, NULL};
 		dup2(pfd[1], STDOUT_FILENO);
 		dup2(pfd[1], STDERR_FILENO);
 		signal(SIGPIPE, SIG_DFL);
@@ -734,7 +739,7 @@ static int extract(const struct agent *ag, const char *bundle, const char *dest,
 	close(pfd[1]);
 	err[0] = '\0';
 	for (;;) {
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
 		char buf[512];
 		ssize_t n;
 		int pr = poll(&p, 1, 1000);
@@ -911,11 +916,12 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 	int r;
 
 	if (!s->has_rollout_bundle && !s->local_location) {
-		fail(out, EC_UNKNOWN,
-		     "the deployment specification has neither RolloutBundle nor a Local File/Directory revision "
-		     "(revision type %s); rollout-agent downloads bundles only from rolloutd's bundle cache (enable the "
-		     "source plugin of this revision type in rolloutd)",
-		     s->revision_type ? s->revision_type : "none");
+		fail(
+		    out, EC_UNKNOWN,
+		    "the deployment specification has neither RolloutBundle nor a Local File/Directory revision "
+		    "(revision type %s); rollout-agent downloads bundles only from rolloutd's bundle cache (enable the "
+		    "source plugin of this revision type in rolloutd)",
+		    s->revision_type ? s->revision_type : "none");
 		return;
 	}
 	retention(ag, p);
@@ -927,7 +933,7 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 		fail(out, EC_UNKNOWN, "cannot remove %s: %s", p->archive, strerror(-r));
 		return;
 	}
-	struct live live = { .ag = ag, .hcid = hcid, .last_update = rd_mono_ms(), .est_remaining_s = 600 };
+	struct live live = {.ag = ag, .hcid = hcid, .last_update = rd_mono_ms(), .est_remaining_s = 600};
 	struct tail t;
 	live.tail = &t;
 	if (s->has_rollout_bundle) {
@@ -980,10 +986,10 @@ static int install_tick(void *ud)
 static void install(struct agent *ag, const char *hcid, const struct deploy_spec *s, const struct paths *p,
 		    struct cmd_outcome *out)
 {
-	struct live live = { .ag = ag, .hcid = hcid, .last_update = rd_mono_ms(), .est_remaining_s = 600 };
+	struct live live = {.ag = ag, .hcid = hcid, .last_update = rd_mono_ms(), .est_remaining_s = 600};
 	char err[2048] = "";
 	struct appspec *a = NULL;
-	struct install_ctx ctx = { 0 };
+	struct install_ctx ctx = {0};
 	int r;
 
 	if ((r = load_appspec(p->dep_dir, s, true, &a, err, sizeof(err))) < 0) {

@@ -83,7 +83,7 @@ static int plan_add(struct plan *p, enum op op, const char *src, const char *dst
 		for (size_t i = 0; i < p->n; i++)
 			plan_index(p, i);
 	}
-	p->v[p->n] = (struct item){ .op = op, .perm = -1 };
+	p->v[p->n] = (struct item){.op = op, .perm = -1};
 	if (!(p->v[p->n].dst = strdup(dst)) || (src && !(p->v[p->n].src = strdup(src)))) {
 		free(p->v[p->n].dst);
 		return -ENOMEM;
@@ -166,15 +166,16 @@ static int plan_dirs(struct plan *p, const char *dir, char *err, size_t errlen)
 		it = plan_find(p, path);
 		if (it) {
 			if (it->op != OP_MKDIR) {
-				snprintf(err, errlen, "files: %s is both a copied file and a directory; fix the destinations",
-					 path);
+				snprintf(err, errlen,
+					 "files: %s is both a copied file and a directory; fix the destinations", path);
 				r = -EINVAL;
 				break;
 			}
 		} else if (lstat(path, &st) == 0) {
 			if (!S_ISDIR(st.st_mode)) {
-				snprintf(err, errlen, "files: %s exists and is not a directory, but files are to be copied "
-						      "into it",
+				snprintf(err, errlen,
+					 "files: %s exists and is not a directory, but files are to be copied "
+					 "into it",
 					 path);
 				r = -EEXIST;
 				break;
@@ -278,7 +279,7 @@ static int copy_one(const struct item *it, char *err, size_t errlen)
 	if (fchmod(out, st.st_mode & 01777) < 0)
 		goto fail;
 	{
-		struct timespec ts[2] = { st.st_atim, st.st_mtim };
+		struct timespec ts[2] = {st.st_atim, st.st_mtim};
 		futimens(out, ts);
 	}
 	goto out;
@@ -366,16 +367,18 @@ static int apply_permissions(const struct install_ctx *ctx, struct plan *p, json
 			if (it->skip || !perm_matches(pm, it, &is_object))
 				continue;
 			if (is_object && (strcmp(pm->pattern, "**") != 0 || pm->n_except)) {
-				snprintf(err, errlen,
-					 "permissions[%zu]: object %s is a file, so pattern must be '**' and except empty", k,
-					 pm->object);
+				snprintf(
+				    err, errlen,
+				    "permissions[%zu]: object %s is a file, so pattern must be '**' and except empty",
+				    k, pm->object);
 				return -EINVAL;
 			}
 			if (lstat(it->dst, &st) < 0 || S_ISLNK(st.st_mode))
 				continue;
 			if (it->perm >= 0) {
-				snprintf(err, errlen, "permissions[%zu] and permissions[%d] both apply to %s; make them "
-						      "disjoint",
+				snprintf(err, errlen,
+					 "permissions[%zu] and permissions[%d] both apply to %s; make them "
+					 "disjoint",
 					 k, it->perm, it->dst);
 				return -EINVAL;
 			}
@@ -387,8 +390,8 @@ static int apply_permissions(const struct install_ctx *ctx, struct plan *p, json
 					return -errno;
 				}
 				snprintf(m, sizeof(m), "%03o", pm->mode);
-				json_array_append_new(instr, json_pack("{s:s,s:s,s:s}", "type", "chmod", "mode", m, "file",
-								       it->dst));
+				json_array_append_new(
+				    instr, json_pack("{s:s,s:s,s:s}", "type", "chmod", "mode", m, "file", it->dst));
 			}
 			if (pm->owner || pm->group) {
 				if (lchown(it->dst, uid, gid) < 0) {
@@ -411,7 +414,7 @@ static int apply_permissions(const struct install_ctx *ctx, struct plan *p, json
 int install_run(const struct install_ctx *ctx, char *err, size_t errlen)
 {
 	const struct appspec *spec = ctx->spec;
-	struct plan p = { 0 };
+	struct plan p = {0};
 	json_t *doc = NULL, *instr;
 	char *text = NULL;
 	int fd = -1, r;
@@ -492,10 +495,10 @@ int install_run(const struct install_ctx *ctx, char *err, size_t errlen)
 		const struct item *it = &p.v[i];
 		if (it->skip)
 			continue;
-		json_array_append_new(instr, it->op == OP_MKDIR ? json_pack("{s:s,s:s}", "type", "mkdir", "directory",
-									    it->dst)
-								: json_pack("{s:s,s:s,s:s}", "type", "copy", "source",
-									    it->src, "destination", it->dst));
+		json_array_append_new(
+		    instr, it->op == OP_MKDIR
+			       ? json_pack("{s:s,s:s}", "type", "mkdir", "directory", it->dst)
+			       : json_pack("{s:s,s:s,s:s}", "type", "copy", "source", it->src, "destination", it->dst));
 	}
 	fd = open(ctx->cleanup_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -514,7 +517,8 @@ int install_run(const struct install_ctx *ctx, char *err, size_t errlen)
 			continue;
 		if (it->op == OP_MKDIR) {
 			struct stat st;
-			if (mkdir(it->dst, 0755) < 0 && !(errno == EEXIST && stat(it->dst, &st) == 0 && S_ISDIR(st.st_mode))) {
+			if (mkdir(it->dst, 0755) < 0 &&
+			    !(errno == EEXIST && stat(it->dst, &st) == 0 && S_ISDIR(st.st_mode))) {
 				r = -errno;
 				snprintf(err, errlen, "mkdir %s: %s", it->dst, strerror(errno));
 				goto out;

@@ -9,7 +9,7 @@
 #include "appspec.h"
 
 struct install_ctx {
-	const char *archive_dir;       /* the revision's deployment-archive */
+	const char *archive_dir; /* the revision's deployment-archive */
 	const struct appspec *spec;
 	enum appspec_feb feb;	       /* resolved: appspec, then deployment override, then DISALLOW */
 	const char *cleanup_path;      /* deployment-instructions/<group>-cleanup */

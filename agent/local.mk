@@ -1,7 +1,4 @@
-# rollout-agent, plus the appspec parser and bundle code it shares with rolloutd (lib/).
-lib_librollout_la_SOURCES += lib/appspec.c lib/appspec.h lib/bundle.c lib/bundle.h
-lib_librollout_la_CFLAGS += $(ARCHIVE_CFLAGS)
-lib_librollout_la_LIBADD += $(ARCHIVE_LIBS) -lm
+# rollout-agent and its extraction helper.
 
 bin_PROGRAMS += rollout-agent
 rollout_agent_SOURCES = agent/main.c agent/agent.h agent/settings.c agent/settings.h agent/client.c agent/client.h \

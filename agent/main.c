@@ -85,9 +85,10 @@ static void trim_idle_memory(void)
 		for (unsigned long a = rs[i].lo; a <= rs[i].hi; a += (unsigned long)pg) {
 			uint64_t e = 0;
 			/* bit 63 present, bit 61 file page (0: private anonymous copy) */
-			bool drop = a < rs[i].hi &&
-				    pread(pm, &e, sizeof(e), (off_t)(a / (unsigned long)pg) * 8) == (ssize_t)sizeof(e) &&
-				    (e >> 63 & 1) && (e >> 61 & 1);
+			bool drop =
+			    a < rs[i].hi &&
+			    pread(pm, &e, sizeof(e), (off_t)(a / (unsigned long)pg) * 8) == (ssize_t)sizeof(e) &&
+			    (e >> 63 & 1) && (e >> 61 & 1);
 			if (drop && !run)
 				run = a;
 			if (!drop && run) {
@@ -177,10 +178,11 @@ static void recover_after_restart(void)
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (stat(path, &st) == 0 && time(NULL) - st.st_mtime < 86400 &&
 		    rd_read_file(path, 4096, &hcid, &len) == 0 && len > 0) {
-			struct cmd_outcome o = { .failed = true, .error_code = EC_FAILED_AFTER_RESTART };
+			struct cmd_outcome o = {.failed = true, .error_code = EC_FAILED_AFTER_RESTART};
 			while (len > 0 && hcid[len - 1] == '\n')
 				hcid[--len] = '\0';
-			snprintf(o.message, sizeof(o.message), "Failing in-progress lifecycle event after an agent restart.");
+			snprintf(o.message, sizeof(o.message),
+				 "Failing in-progress lifecycle event after an agent restart.");
 			log_notice("reporting the command interrupted by the last agent stop as failed (deployment %s)",
 				   de->d_name);
 			complete(hcid, &o);
@@ -198,7 +200,7 @@ static void handle_command(json_t *hc)
 	const char *exec_id = json_string_value(json_object_get(hc, "DeploymentExecutionId"));
 	const char *command = json_string_value(json_object_get(hc, "CommandName"));
 	struct deploy_spec *spec = NULL;
-	struct cmd_outcome o = { 0 };
+	struct cmd_outcome o = {0};
 	json_t *req = NULL, *resp = NULL;
 	char err[1024] = "", track[4400] = "";
 	bool noop = false, spec_ok = false;
@@ -211,7 +213,8 @@ static void handle_command(json_t *hc)
 		return;
 	}
 	if (host && !strstr(agent.cfg->host_identifier, host)) {
-		log_error("command %s is for host %s, not for %s; ignoring it", command, host, agent.cfg->host_identifier);
+		log_error("command %s is for host %s, not for %s; ignoring it", command, host,
+			  agent.cfg->host_identifier);
 		return;
 	}
 	log_info("command %s (%s)", command, exec_id);
@@ -299,14 +302,14 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					       { "version", no_argument, NULL, 'V' },
-					       { "help", no_argument, NULL, 'h' },
-					       { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	const char *config = NULL;
 	char err[1024], lockpath[4200];
 	unsigned errors = 0;
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	int c, r, lockfd;
 
 	/* before anything slow: a SIGTERM during start-up is a clean stop */
@@ -375,7 +378,8 @@ int main(int argc, char **argv)
 			slash = strrchr(self, '/');
 			if (slash) {
 				slash[1] = '\0';
-				snprintf(agent.extract_helper, sizeof(agent.extract_helper), "%srollout-agent-extract", self);
+				snprintf(agent.extract_helper, sizeof(agent.extract_helper), "%srollout-agent-extract",
+					 self);
 			}
 		}
 		if (!agent.extract_helper[0] || access(agent.extract_helper, X_OK) < 0)

@@ -93,7 +93,7 @@ static int proc_table(struct pidset *pids, struct pidset *ppids)
 
 static void children_of_self(struct pidset *out)
 {
-	struct pidset pids = { 0 }, ppids = { 0 };
+	struct pidset pids = {0}, ppids = {0};
 	pid_t self = getpid();
 	if (proc_table(&pids, &ppids) == 0)
 		for (size_t i = 0; i < pids.n; i++)
@@ -108,7 +108,7 @@ static void children_of_self(struct pidset *out)
  * their descendants. Returns how many processes were signalled. */
 static unsigned kill_tree(pid_t script, bool script_alive, const struct pidset *before, int sig)
 {
-	struct pidset pids = { 0 }, ppids = { 0 }, tree = { 0 };
+	struct pidset pids = {0}, ppids = {0}, tree = {0};
 	pid_t self = getpid();
 	unsigned n = 0;
 	bool grew = true;
@@ -200,14 +200,14 @@ struct spawn_err {
 	int err;
 };
 
-static const char *const stages[] = { "", "setgid", "initgroups", "setuid", "chdir", "exec", "stdio" };
+static const char *const stages[] = {"", "setgid", "initgroups", "setuid", "chdir", "exec", "stdio"};
 
 static void __attribute__((noreturn)) child(const struct run_spec *rs, int out, int errfd, int status_fd)
 {
-	struct spawn_err se = { 0 };
+	struct spawn_err se = {0};
 	sigset_t none;
 	int nul;
-	char *argv[] = { (char *)rs->path, NULL };
+	char *argv[] = {(char *)rs->path, NULL};
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -249,10 +249,10 @@ fail:
 
 int runner_run(const struct run_spec *rs, struct run_result *ret)
 {
-	struct run_result res = { 0 };
-	struct stream so = { .fd = -1, .id = 1 }, se = { .fd = -1, .id = 2 };
-	struct pidset before = { 0 };
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, ps[2] = { -1, -1 };
+	struct run_result res = {0};
+	struct stream so = {.fd = -1, .id = 1}, se = {.fd = -1, .id = 2};
+	struct pidset before = {0};
+	int po[2] = {-1, -1}, pe[2] = {-1, -1}, ps[2] = {-1, -1};
 	int64_t start, deadline, kill_at = 0, exited_at = 0, last_tick;
 	bool alive = true, killing = false, escalated = false;
 	struct spawn_err spe;
@@ -321,7 +321,8 @@ int runner_run(const struct run_spec *rs, struct run_result *ret)
 			if (kill_tree(pid, false, &before, 0) == 0 || now - kill_at > ((int64_t)rs->grace_s + 5) * 1000)
 				break;
 		}
-		if (!alive && !killing && exited_at && now - exited_at > DRAIN_AFTER_EXIT_MS && (so.fd >= 0 || se.fd >= 0)) {
+		if (!alive && !killing && exited_at && now - exited_at > DRAIN_AFTER_EXIT_MS &&
+		    (so.fd >= 0 || se.fd >= 0)) {
 			res.outputs_left_open = true;
 			stream_close(&so, rs);
 			stream_close(&se, rs);

@@ -18,8 +18,8 @@
 #include <sys/types.h>
 
 enum run_status {
-	RUN_EXITED = 0,	  /* code = exit status */
-	RUN_SIGNALED,	  /* code = signal number */
+	RUN_EXITED = 0, /* code = exit status */
+	RUN_SIGNALED,	/* code = signal number */
 	RUN_TIMED_OUT,
 	RUN_ABORTED,	  /* on_tick asked to stop; the tree was killed */
 	RUN_SPAWN_FAILED, /* code = errno; stage says where */

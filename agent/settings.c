@@ -54,9 +54,9 @@ static int dup_default(char **dst, const char *v)
 
 int agent_config_load(const char *path, struct agent_config **ret, char *err, size_t errlen)
 {
-	static const char *const strkeys[] = { "endpoint",    "host_identifier", "access_key_id", "secret_access_key",
-					       "region",      "root_dir",	 "log_dir",	  "daemon_cert",
-					       "ca_file" };
+	static const char *const strkeys[] = {"endpoint",	   "host_identifier", "access_key_id",
+					      "secret_access_key", "region",	      "root_dir",
+					      "log_dir",	   "daemon_cert",     "ca_file"};
 	struct yt_node *root = NULL;
 	struct agent_config *c = calloc(1, sizeof(*c));
 	int r;
@@ -78,9 +78,9 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 	for (size_t i = 0; i < root->n; i++) {
 		const char *k = root->keys[i]->value;
 		const struct yt_node *v = root->items[i];
-		char **strdst[] = { &c->endpoint, &c->host_identifier, &c->access_key_id, &c->secret_access_key,
-				    &c->region,	  &c->root_dir,	       &c->log_dir,	   &c->daemon_cert,
-				    &c->ca_file };
+		char **strdst[] = {&c->endpoint,	  &c->host_identifier, &c->access_key_id,
+				   &c->secret_access_key, &c->region,	       &c->root_dir,
+				   &c->log_dir,		  &c->daemon_cert,     &c->ca_file};
 		int64_t iv;
 		bool done = false;
 
@@ -124,13 +124,14 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 			if ((r = yt_as_string(v, k, &s, err, errlen)) < 0)
 				goto out;
 			if ((c->log_level = rd_log_level_parse(s)) < 0) {
-				r = yt_error(v, err, errlen, "log_level: '%s' is not one of debug, info, notice, warning, error",
-					     s);
+				r = yt_error(v, err, errlen,
+					     "log_level: '%s' is not one of debug, info, notice, warning, error", s);
 				goto out;
 			}
 		} else if (strcmp(k, "env_allow") == 0) {
 			if (v->type != YT_SEQ) {
-				r = yt_error(v, err, errlen, "env_allow: expected a list of variable names (NAME or PREFIX*)");
+				r = yt_error(v, err, errlen,
+					     "env_allow: expected a list of variable names (NAME or PREFIX*)");
 				goto out;
 			}
 			c->env_allow = calloc(v->n ? v->n : 1, sizeof(char *));
@@ -144,20 +145,21 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 				c->n_env_allow = j + 1;
 			}
 		} else {
-			r = yt_error(root->keys[i], err, errlen,
-				     "unknown setting '%s'; valid: endpoint, host_identifier, access_key_id, "
-				     "secret_access_key, region, root_dir, log_dir, max_revisions, daemon_cert, ca_file, "
-				     "developer_mode, hook_timeout_cap, kill_grace, heartbeat, poll_timeout, env_allow, "
-				     "scripts_log_max, log_level",
-				     k);
+			r = yt_error(
+			    root->keys[i], err, errlen,
+			    "unknown setting '%s'; valid: endpoint, host_identifier, access_key_id, "
+			    "secret_access_key, region, root_dir, log_dir, max_revisions, daemon_cert, ca_file, "
+			    "developer_mode, hook_timeout_cap, kill_grace, heartbeat, poll_timeout, env_allow, "
+			    "scripts_log_max, log_level",
+			    k);
 			goto out;
 		}
 	}
 	{
-		const char *missing = !c->endpoint	    ? "endpoint"
-				      : !c->host_identifier ? "host_identifier"
-				      : !c->access_key_id   ? "access_key_id"
-				      : !c->secret_access_key ? "secret_access_key"
+		const char *missing = !c->endpoint				? "endpoint"
+				      : !c->host_identifier			? "host_identifier"
+				      : !c->access_key_id			? "access_key_id"
+				      : !c->secret_access_key			? "secret_access_key"
 				      : (!c->daemon_cert && !c->developer_mode) ? "daemon_cert"
 										: NULL;
 		if (missing) {

@@ -6,20 +6,20 @@
 #include <stdint.h>
 
 struct agent_config {
-	char *endpoint;		 /* http(s)://host:port of rolloutd (required) */
-	char *host_identifier;	 /* the instance's IAM user/session ARN (required) */
-	char *access_key_id;	 /* agent key (required) */
-	char *secret_access_key; /* (required) */
-	char *region;		 /* default us-east-1 */
-	char *root_dir;		 /* default /var/lib/rollout-agent/deployment-root */
-	char *log_dir;		 /* default /var/log/rollout-agent */
-	int max_revisions;	 /* default 5, >= 1 */
-	char *daemon_cert;	 /* PEM certificate (or CA) the deployment specs must chain to (required) */
-	char *ca_file;		 /* CA bundle for an HTTPS endpoint; NULL = system store */
-	bool developer_mode;	 /* accept unsigned TEXT/JSON specs */
+	char *endpoint;		   /* http(s)://host:port of rolloutd (required) */
+	char *host_identifier;	   /* the instance's IAM user/session ARN (required) */
+	char *access_key_id;	   /* agent key (required) */
+	char *secret_access_key;   /* (required) */
+	char *region;		   /* default us-east-1 */
+	char *root_dir;		   /* default /var/lib/rollout-agent/deployment-root */
+	char *log_dir;		   /* default /var/log/rollout-agent */
+	int max_revisions;	   /* default 5, >= 1 */
+	char *daemon_cert;	   /* PEM certificate (or CA) the deployment specs must chain to (required) */
+	char *ca_file;		   /* CA bundle for an HTTPS endpoint; NULL = system store */
+	bool developer_mode;	   /* accept unsigned TEXT/JSON specs */
 	unsigned hook_timeout_cap; /* seconds; 0 = no cap beyond the appspec's timeout */
-	unsigned kill_grace;	 /* seconds between SIGTERM and SIGKILL, default 5 */
-	char **env_allow;	 /* extra environment variables hooks inherit (NAME or PREFIX*) */
+	unsigned kill_grace;	   /* seconds between SIGTERM and SIGKILL, default 5 */
+	char **env_allow;	   /* extra environment variables hooks inherit (NAME or PREFIX*) */
 	size_t n_env_allow;
 	uint64_t scripts_log_max; /* bytes per deployment scripts.log, default 16 MiB */
 	unsigned heartbeat;	  /* seconds between heartbeats while a command runs, default 10 */

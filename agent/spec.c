@@ -18,11 +18,11 @@ struct deploy_spec *deploy_spec_free(struct deploy_spec *s)
 {
 	if (!s)
 		return NULL;
-	char **strs[] = { &s->deployment_id, &s->group_id,	&s->group_name,	     &s->application_name,
-			  &s->creator,	     &s->type,		&s->appspec_filename, &s->revision_type,
-			  &s->bundle_type,   &s->s3_bucket,	&s->s3_key,	     &s->s3_version,
-			  &s->s3_etag,	     &s->commit_id,	&s->local_location,  &s->rb_url,
-			  &s->rb_sha256,     &s->http_url,	&s->location_sha256 };
+	char **strs[] = {&s->deployment_id, &s->group_id,  &s->group_name,	 &s->application_name,
+			 &s->creator,	    &s->type,	   &s->appspec_filename, &s->revision_type,
+			 &s->bundle_type,   &s->s3_bucket, &s->s3_key,		 &s->s3_version,
+			 &s->s3_etag,	    &s->commit_id, &s->local_location,	 &s->rb_url,
+			 &s->rb_sha256,	    &s->http_url,  &s->location_sha256};
 	for (size_t i = 0; i < RD_ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
 	for (size_t i = 0; i < s->n_all_events; i++)
@@ -67,7 +67,8 @@ int spec_cms_verify(const char *pem, const char *cert_pem_path, char **ret, size
 	}
 	ERR_clear_error();
 	if (n == 0) {
-		snprintf(err, errlen, "daemon_cert %s holds no PEM certificate; copy rolloutd's data_dir/daemon.crt there",
+		snprintf(err, errlen,
+			 "daemon_cert %s holds no PEM certificate; copy rolloutd's data_dir/daemon.crt there",
 			 cert_pem_path);
 		r = -EIO;
 		goto out;
@@ -157,18 +158,18 @@ static int parse_spec(const char *text, size_t len, struct deploy_spec **ret, ch
 		goto out;
 	}
 	if (jdup(j, "DeploymentId", &s->deployment_id) < 0 || jdup(j, "DeploymentGroupId", &s->group_id) < 0 ||
-	    jdup(j, "DeploymentGroupName", &s->group_name) < 0 || jdup(j, "ApplicationName", &s->application_name) < 0 ||
-	    jdup(j, "DeploymentCreator", &s->creator) < 0 || jdup(j, "DeploymentType", &s->type) < 0 ||
-	    jdup(j, "AppSpecFilename", &s->appspec_filename) < 0) {
+	    jdup(j, "DeploymentGroupName", &s->group_name) < 0 ||
+	    jdup(j, "ApplicationName", &s->application_name) < 0 || jdup(j, "DeploymentCreator", &s->creator) < 0 ||
+	    jdup(j, "DeploymentType", &s->type) < 0 || jdup(j, "AppSpecFilename", &s->appspec_filename) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
 	{
-		const char *missing = !s->deployment_id	      ? "DeploymentId"
-				      : !s->group_id	      ? "DeploymentGroupId"
-				      : !s->group_name	      ? "DeploymentGroupName"
+		const char *missing = !s->deployment_id	     ? "DeploymentId"
+				      : !s->group_id	     ? "DeploymentGroupId"
+				      : !s->group_name	     ? "DeploymentGroupName"
 				      : !s->application_name ? "ApplicationName"
-							      : NULL;
+							     : NULL;
 		if (missing) {
 			snprintf(err, errlen, "the deployment specification has no %s", missing);
 			goto out;
@@ -311,8 +312,9 @@ int spec_verify_and_parse(json_t *resp, const char *cert_pem_path, bool develope
 			return r == -ENOMEM ? r : -EBADMSG;
 	} else if (strcmp(fmt, "TEXT/JSON") == 0) {
 		if (!developer_mode) {
-			snprintf(err, errlen, "unsigned TEXT/JSON deployment specification refused (set developer_mode: "
-					      "true in the agent config only for local development)");
+			snprintf(err, errlen,
+				 "unsigned TEXT/JSON deployment specification refused (set developer_mode: "
+				 "true in the agent config only for local development)");
 			return -EBADMSG;
 		}
 		if (!(text = strdup(payload)))

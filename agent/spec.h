@@ -13,15 +13,15 @@ struct deploy_spec {
 	char *group_id;
 	char *group_name;
 	char *application_name;
-	char *creator;	/* default "user" */
-	char *type;	/* IN_PLACE | BLUE_GREEN */
+	char *creator;		/* default "user" */
+	char *type;		/* IN_PLACE | BLUE_GREEN */
 	char *appspec_filename; /* default appspec.yml */
 	char *revision_type;	/* S3 | GitHub | Local File | Local Directory | ... */
 	char *bundle_type;	/* tar | tgz | zip | directory (may be NULL) */
 	char *s3_bucket, *s3_key, *s3_version, *s3_etag;
-	char *commit_id;	/* GitHub, or Bitbucket (Revision.Location.bitbucketLocation) */
-	char *http_url;		/* HTTP: Revision.Location.httpLocation.url */
-	char *location_sha256;	/* HTTP / Bundle: the sha256 their location names */
+	char *commit_id;       /* GitHub, or Bitbucket (Revision.Location.bitbucketLocation) */
+	char *http_url;	       /* HTTP: Revision.Location.httpLocation.url */
+	char *location_sha256; /* HTTP / Bundle: the sha256 their location names */
 	char *local_location;
 	bool has_rollout_bundle;
 	char *rb_url, *rb_sha256;

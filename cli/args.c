@@ -234,10 +234,11 @@ static int parse_bitbucket(const char *s, const char *bundle_type, json_t **ret_
 	}
 	for (const char *p = at + 1; *p; p++)
 		if (!isxdigit((unsigned char)*p)) {
-			snprintf(errbuf, errlen,
-				 "'%s': a Bitbucket revision needs a commit id (hex), not a branch or tag name; find it "
-				 "with 'git rev-parse BRANCH'",
-				 s);
+			snprintf(
+			    errbuf, errlen,
+			    "'%s': a Bitbucket revision needs a commit id (hex), not a branch or tag name; find it "
+			    "with 'git rev-parse BRANCH'",
+			    s);
 			return -EINVAL;
 		}
 	if (bundle_type && strcmp(bundle_type, "zip") && strcmp(bundle_type, "tgz")) {
@@ -363,8 +364,8 @@ out:
 	return r;
 }
 
-int cli_parse_revision_ext(const char *s, const char *sha256, const char *bundle_type, json_t **ret_rev,
-			   char *errbuf, size_t errlen)
+int cli_parse_revision_ext(const char *s, const char *sha256, const char *bundle_type, json_t **ret_rev, char *errbuf,
+			   size_t errlen)
 {
 	bool http = strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 

@@ -110,8 +110,8 @@ int cli_parse_revision(const char *s, json_t **ret_rev, char *errbuf, size_t err
 /* The same with deploy's --sha256 (HTTP only; must agree with any #sha256=)
  * and --bundle-type (HTTP: zip, tgz or tar; Bitbucket: zip or tgz). Both may
  * be NULL. */
-int cli_parse_revision_ext(const char *s, const char *sha256, const char *bundle_type, json_t **ret_rev,
-			   char *errbuf, size_t errlen);
+int cli_parse_revision_ext(const char *s, const char *sha256, const char *bundle_type, json_t **ret_rev, char *errbuf,
+			   size_t errlen);
 /* Whether s is written as a revision location (s3://, github:, bitbucket:,
  * http://, https://) rather than a local path. */
 bool cli_is_revision_location(const char *s);

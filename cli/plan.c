@@ -79,7 +79,7 @@ int plan_batch_size(json_t *config, size_t n, size_t *ret_batch, size_t *ret_min
 		return 0;
 	}
 	if (strcmp(type, "MOST_CONCURRENCY") == 0) {
-		/* As the engine (daemon/engine_plan.h): one at a time; a single host must succeed. */
+		/* As the engine (daemon/engine/engine_plan.h): one at a time; a single host must succeed. */
 		batch = v > 0 ? (size_t)v : 1;
 		min = n > batch ? n - batch : 1;
 	} else if (strcmp(type, "HOST_COUNT") == 0) {

@@ -20,16 +20,16 @@
 
 #include <rollout/plugin.h>
 
-#include "api.h"
-#include "bundles.h"
-#include "conf.h"
-#include "daemon.h"
-#include "engine.h"
-#include "httpd.h"
+#include "api/api.h"
+#include "bundles/bundles.h"
+#include "core/conf.h"
+#include "core/daemon.h"
+#include "engine/engine.h"
+#include "core/httpd.h"
 #include "log.h"
-#include "plugins.h"
-#include "store.h"
-#include "workpool.h"
+#include "core/plugins.h"
+#include "store/store.h"
+#include "core/workpool.h"
 
 static void usage(FILE *f)
 {
@@ -72,10 +72,10 @@ static int cmd_access_key(struct rd_config *cfg, int argc, char **argv)
 	}
 	if (!strcmp(argv[0], "create")) {
 		static const struct option opts[] = {
-			{ "name", required_argument, NULL, 'n' },
-			{ "policy", required_argument, NULL, 'p' },
-			{ "instance", required_argument, NULL, 'i' },
-			{ 0 },
+		    {"name", required_argument, NULL, 'n'},
+		    {"policy", required_argument, NULL, 'p'},
+		    {"instance", required_argument, NULL, 'i'},
+		    {0},
 		};
 		const char *name = NULL, *policy = NULL, *instance = NULL;
 		struct store_access_key k;
@@ -197,7 +197,8 @@ static int run(struct rd_daemon *d)
 		goto out;
 	}
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
-		struct timeval tv = { .tv_sec = (time_t)(wd_usec / 2 / 1000000), .tv_usec = (suseconds_t)(wd_usec / 2 % 1000000) };
+		struct timeval tv = {.tv_sec = (time_t)(wd_usec / 2 / 1000000),
+				     .tv_usec = (suseconds_t)(wd_usec / 2 % 1000000)};
 		wd = event_new(d->base, -1, EV_PERSIST, on_watchdog, NULL);
 		if (wd)
 			event_add(wd, &tv);
@@ -233,11 +234,11 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'k' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'k'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *config_path = NULL;
 	bool check = false;

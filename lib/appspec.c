@@ -12,8 +12,8 @@
 #include "yamltree.h"
 
 static const char *const host_events[] = {
-	"ApplicationStop",  "BeforeInstall",	  "AfterInstall",      "ApplicationStart",  "ValidateService",
-	"BeforeBlockTraffic", "AfterBlockTraffic", "BeforeAllowTraffic", "AfterAllowTraffic",
+    "ApplicationStop",	  "BeforeInstall",     "AfterInstall",	     "ApplicationStart",  "ValidateService",
+    "BeforeBlockTraffic", "AfterBlockTraffic", "BeforeAllowTraffic", "AfterAllowTraffic",
 };
 
 bool appspec_is_host_event(const char *event)
@@ -40,7 +40,7 @@ const char *appspec_feb_name(enum appspec_feb feb)
 
 enum appspec_feb appspec_feb_parse(const char *s, bool upcase)
 {
-	static const char *const names[] = { "DISALLOW", "OVERWRITE", "RETAIN" };
+	static const char *const names[] = {"DISALLOW", "OVERWRITE", "RETAIN"};
 	if (!s)
 		return APPSPEC_FEB_UNSET;
 	for (size_t i = 0; i < RD_ARRAY_SIZE(names); i++)
@@ -215,8 +215,8 @@ int appspec_check_events(const struct appspec *spec, const char *const *allowed,
 }
 
 /* Required scalar string (non-empty after trimming). */
-static int get_str(const struct yt_node *map, const char *key, const char *ctx, bool required, char **ret,
-		   char *err, size_t errlen)
+static int get_str(const struct yt_node *map, const char *key, const char *ctx, bool required, char **ret, char *err,
+		   size_t errlen)
 {
 	const struct yt_node *n = yt_map_get(map, key);
 	const char *s, *e;
@@ -284,8 +284,9 @@ static int parse_timeout(const struct yt_node *n, const char *ctx, unsigned *ret
 	errno = 0;
 	v = strtod(n->value, &end);
 	if (errno || end == n->value || *end || !isfinite(v) || strpbrk(n->value, "xXnN"))
-		return yt_error(n, err, errlen, "%s.timeout: '%s' is not a number of seconds; write e.g. 'timeout: 300'",
-				ctx, n->value);
+		return yt_error(n, err, errlen,
+				"%s.timeout: '%s' is not a number of seconds; write e.g. 'timeout: 300'", ctx,
+				n->value);
 	if (v < 1 || v > 4294967295.0)
 		return yt_error(n, err, errlen, "%s.timeout: %s must be at least 1 second", ctx, n->value);
 	*ret = (unsigned)v; /* truncated like the official agent (5.7 -> 5) */
@@ -300,22 +301,22 @@ static int parse_script(const struct yt_node *n, const char *ctx, struct appspec
 
 	s->line = n->line;
 	if (n->type != YT_MAP)
-		return yt_error(n, err, errlen, "%s: expected a mapping with 'location' (and optionally timeout, runas)",
-				ctx);
+		return yt_error(n, err, errlen,
+				"%s: expected a mapping with 'location' (and optionally timeout, runas)", ctx);
 	if ((r = get_str(n, "location", ctx, true, &loc, err, errlen)) < 0)
 		return r;
 	r = appspec_norm_relpath(loc, &s->location);
 	if (r == -EINVAL) {
 		r = yt_error(yt_map_get(n, "location"), err, errlen,
-			     "%s.location: '%s' leaves the bundle ('..'); scripts must be files inside the revision", ctx,
-			     loc);
+			     "%s.location: '%s' leaves the bundle ('..'); scripts must be files inside the revision",
+			     ctx, loc);
 		goto out;
 	}
 	if (r < 0)
 		goto out;
 	if (!s->location[0]) {
-		r = yt_error(yt_map_get(n, "location"), err, errlen, "%s.location: '%s' names the bundle root, not a script",
-			     ctx, loc);
+		r = yt_error(yt_map_get(n, "location"), err, errlen,
+			     "%s.location: '%s' names the bundle root, not a script", ctx, loc);
 		goto out;
 	}
 	if ((r = parse_timeout(yt_map_get(n, "timeout"), ctx, &s->timeout, err, errlen)) < 0)
@@ -340,7 +341,8 @@ static int parse_hooks(const struct yt_node *hooks, struct appspec *spec, char *
 	if (yt_is_null(hooks))
 		return 0;
 	if (hooks->type != YT_MAP)
-		return yt_error(hooks, err, errlen, "hooks: expected a mapping of lifecycle event name to a list of scripts");
+		return yt_error(hooks, err, errlen,
+				"hooks: expected a mapping of lifecycle event name to a list of scripts");
 	spec->hooks = calloc(hooks->n ? hooks->n : 1, sizeof(*spec->hooks));
 	if (!spec->hooks)
 		return -ENOMEM;
@@ -409,7 +411,8 @@ static int parse_files(const struct yt_node *files, struct appspec *spec, char *
 			goto next;
 		if (dst[0] != '/') {
 			r = yt_error(yt_map_get(f, "destination"), err, errlen,
-				     "%s.destination: '%s' is not an absolute path; write e.g. '/var/www/app'", ctx, dst);
+				     "%s.destination: '%s' is not an absolute path; write e.g. '/var/www/app'", ctx,
+				     dst);
 			goto next;
 		}
 		r = norm_abspath(dst, &af->destination);
@@ -531,8 +534,8 @@ static int parse_permission(const struct yt_node *n, const char *ctx, struct app
 			else if (strcmp(types[i], "directory") == 0)
 				p->types |= APPSPEC_TYPE_DIRECTORY;
 			else
-				r = yt_error(t, err, errlen, "%s.type: '%s' is not a type; use file and/or directory", ctx,
-					     types[i]);
+				r = yt_error(t, err, errlen, "%s.type: '%s' is not a type; use file and/or directory",
+					     ctx, types[i]);
 		}
 		for (size_t i = 0; i < nt; i++)
 			free(types[i]);
@@ -592,7 +595,8 @@ int appspec_parse(const char *text, size_t len, const char *name, struct appspec
 	for (size_t i = 0; i < len && blank; i++)
 		blank = isspace((unsigned char)text[i]);
 	if (blank) {
-		snprintf(err, errlen, "%s: the appspec is empty; it needs at least 'version: 0.0' and 'os: linux'", name);
+		snprintf(err, errlen, "%s: the appspec is empty; it needs at least 'version: 0.0' and 'os: linux'",
+			 name);
 		return -EINVAL;
 	}
 	if ((r = yt_parse_buffer(text, len, name, &root, err, errlen)) < 0)
@@ -626,10 +630,11 @@ int appspec_parse(const char *text, size_t len, const char *name, struct appspec
 	if (n && !yt_is_null(n)) {
 		if (n->type != YT_SCALAR ||
 		    (spec->file_exists_behavior = appspec_feb_parse(n->value, false)) == APPSPEC_FEB_UNSET) {
-			r = yt_error(n, err, errlen,
-				     "file_exists_behavior: '%s' is not valid; use DISALLOW, OVERWRITE or RETAIN (upper "
-				     "case)",
-				     n->type == YT_SCALAR ? n->value : "(not a string)");
+			r = yt_error(
+			    n, err, errlen,
+			    "file_exists_behavior: '%s' is not valid; use DISALLOW, OVERWRITE or RETAIN (upper "
+			    "case)",
+			    n->type == YT_SCALAR ? n->value : "(not a string)");
 			goto out;
 		}
 	}

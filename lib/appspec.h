@@ -52,14 +52,14 @@ struct appspec_file {
 enum { APPSPEC_TYPE_FILE = 1, APPSPEC_TYPE_DIRECTORY = 2 };
 
 struct appspec_permission {
-	char *object;	 /* absolute, normalised */
-	char *pattern;	 /* default "**" */
-	char **except;	 /* simple globs */
+	char *object;  /* absolute, normalised */
+	char *pattern; /* default "**" */
+	char **except; /* simple globs */
 	size_t n_except;
-	unsigned types;	 /* APPSPEC_TYPE_* mask; default both */
-	char *owner;	 /* NULL when not given */
-	char *group;	 /* NULL when not given */
-	int mode;	 /* -1 when not given, else 0..07777 */
+	unsigned types; /* APPSPEC_TYPE_* mask; default both */
+	char *owner;	/* NULL when not given */
+	char *group;	/* NULL when not given */
+	int mode;	/* -1 when not given, else 0..07777 */
 	unsigned line;
 };
 

@@ -146,20 +146,25 @@ static int from_file(const struct aws_cred_options *o, struct aws_credentials **
 		else
 			snprintf(err, errlen, "AWS credentials file %s: %s%s", file, strerror(-r),
 				 r == -ENOENT ? "; create it or point credentials_file / AWS_SHARED_CREDENTIALS_FILE "
-						"at an existing one" : "");
+						"at an existing one"
+					      : "");
 		goto out;
 	}
 	if (!ini_find(buf, profile, &akid, &secret, &token)) {
 		if (explicit_profile) {
-			snprintf(err, errlen, "AWS credentials file %s has no profile [%s]; add it or choose another "
-				 "profile", file, profile);
+			snprintf(err, errlen,
+				 "AWS credentials file %s has no profile [%s]; add it or choose another "
+				 "profile",
+				 file, profile);
 			r = -ENOKEY;
 		}
 		goto out;
 	}
 	if (!akid || !secret || !*akid || !*secret) {
-		snprintf(err, errlen, "AWS credentials file %s: profile [%s] lacks aws_access_key_id or "
-			 "aws_secret_access_key", file, profile);
+		snprintf(err, errlen,
+			 "AWS credentials file %s: profile [%s] lacks aws_access_key_id or "
+			 "aws_secret_access_key",
+			 file, profile);
 		r = -EINVAL;
 		goto out;
 	}
@@ -177,7 +182,7 @@ out:
 
 static int64_t parse_iso8601_ms(const char *s)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	const char *end;
 
 	if (!s || !(end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
@@ -189,7 +194,7 @@ static int imds_get(const char *base, const char *path, const char *token, int64
 		    long *ret_status, char *err, size_t errlen)
 {
 	char url[1024], hdr[1200];
-	const char *hdrs[] = { hdr, NULL };
+	const char *hdrs[] = {hdr, NULL};
 	struct http_response *resp = NULL;
 	int r;
 
@@ -199,11 +204,11 @@ static int imds_get(const char *base, const char *path, const char *token, int64
 	else
 		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token-ttl-seconds: 21600");
 	struct http_request req = {
-		.method = token ? "GET" : "PUT",
-		.url = url,
-		.headers = hdrs,
-		.timeout_ms = timeout_ms,
-		.max_body = 64 * 1024,
+	    .method = token ? "GET" : "PUT",
+	    .url = url,
+	    .headers = hdrs,
+	    .timeout_ms = timeout_ms,
+	    .max_body = 64 * 1024,
 	};
 	r = http_perform(&req, &resp, err, errlen);
 	if (r < 0)
@@ -260,8 +265,8 @@ static int from_imds(const struct aws_cred_options *o, struct aws_credentials **
 	snprintf(path, sizeof(path), "/latest/meta-data/iam/security-credentials/%s", role);
 	r = imds_get(base_buf, path, token, timeout, &body, &status, err, errlen);
 	if (r < 0 || status != 200) {
-		snprintf(err, errlen, "EC2 instance metadata: cannot read the credentials of role '%s' (HTTP %ld)", role,
-			 r < 0 ? 0L : status);
+		snprintf(err, errlen, "EC2 instance metadata: cannot read the credentials of role '%s' (HTTP %ld)",
+			 role, r < 0 ? 0L : status);
 		r = -EIO;
 		goto out;
 	}
@@ -295,17 +300,17 @@ out:
 	return r;
 }
 
-int aws_credentials_resolve(const struct aws_cred_options *o, struct aws_credentials **ret, char *err,
-			    size_t errlen)
+int aws_credentials_resolve(const struct aws_cred_options *o, struct aws_credentials **ret, char *err, size_t errlen)
 {
-	static const struct aws_cred_options none = { 0 };
+	static const struct aws_cred_options none = {0};
 	int r;
 
 	if (!o)
 		o = &none;
 	if (o->access_key_id || o->secret_access_key) {
 		if (!o->access_key_id || !o->secret_access_key || !*o->access_key_id || !*o->secret_access_key) {
-			snprintf(err, errlen, "set both access_key_id and secret_access_key, or neither (to use the "
+			snprintf(err, errlen,
+				 "set both access_key_id and secret_access_key, or neither (to use the "
 				 "environment, ~/.aws/credentials or instance metadata)");
 			return -EINVAL;
 		}
@@ -327,7 +332,8 @@ int aws_credentials_resolve(const struct aws_cred_options *o, struct aws_credent
 				return r < 0 ? r : 0;
 		}
 	}
-	snprintf(err, errlen, "no AWS credentials found: set access_key_id and secret_access_key in the config, or "
+	snprintf(err, errlen,
+		 "no AWS credentials found: set access_key_id and secret_access_key in the config, or "
 		 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials, or run on EC2 "
 		 "with an instance role");
 	return -ENOKEY;

@@ -33,16 +33,15 @@ struct aws_cred_options {
 	const char *profile;	      /* an explicitly named profile must exist */
 	const char *credentials_file; /* an explicitly named file must exist */
 	const char *imds_endpoint;
-	bool no_env;	  /* skip step 2 (tests) */
-	bool no_imds;	  /* skip step 4 */
+	bool no_env;		 /* skip step 2 (tests) */
+	bool no_imds;		 /* skip step 4 */
 	int64_t imds_timeout_ms; /* per request; 0 = 1000 */
 };
 
 /* Resolves credentials. -ENOKEY when the chain found nothing, with a
  * message listing what to set; -EINVAL for half-given or malformed input;
  * other negative errno for I/O. *ret owned by the caller. */
-int aws_credentials_resolve(const struct aws_cred_options *o, struct aws_credentials **ret, char *err,
-			    size_t errlen);
+int aws_credentials_resolve(const struct aws_cred_options *o, struct aws_credentials **ret, char *err, size_t errlen);
 struct aws_credentials *aws_credentials_free(struct aws_credentials *c);
 
 /* Forgets cached IMDS credentials (tests). */

@@ -120,7 +120,8 @@ static int check_entry(struct walk *w, struct archive_entry *e, char **ret_rel, 
 	}
 	r = appspec_norm_relpath(path, &rel);
 	if (r == -EINVAL) {
-		snprintf(err, errlen, "bundle entry '%s' contains '..'; it would be written outside the deployment", path);
+		snprintf(err, errlen, "bundle entry '%s' contains '..'; it would be written outside the deployment",
+			 path);
 		return r;
 	}
 	if (r < 0)
@@ -136,8 +137,8 @@ static int check_entry(struct walk *w, struct archive_entry *e, char **ret_rel, 
 	}
 	if (hl) {
 		if (hl[0] == '/' || appspec_norm_relpath(hl, &link) < 0 || !link[0]) {
-			snprintf(err, errlen, "bundle entry '%s' is a hardlink to '%s', outside the bundle; refused", path,
-				 hl);
+			snprintf(err, errlen, "bundle entry '%s' is a hardlink to '%s', outside the bundle; refused",
+				 path, hl);
 			r = -EINVAL;
 			goto fail;
 		}
@@ -165,8 +166,9 @@ static int check_entry(struct walk *w, struct archive_entry *e, char **ret_rel, 
 		}
 		w->n_links++;
 	} else if (type != AE_IFREG && type != AE_IFDIR) {
-		snprintf(err, errlen, "bundle entry '%s' is a device, fifo or socket; bundles may hold only files, "
-				      "directories and links",
+		snprintf(err, errlen,
+			 "bundle entry '%s' is a device, fifo or socket; bundles may hold only files, "
+			 "directories and links",
 			 path);
 		r = -EINVAL;
 		goto fail;
@@ -184,20 +186,23 @@ static int limit_check(const struct bundle_limits *lim, uint64_t entries, uint64
 		       const char *bundle, char *err, size_t errlen)
 {
 	if (entries > lim->max_entries) {
-		snprintf(err, errlen, "bundle %s has more than %llu entries; refused (raise the entry limit if this is "
-				      "intended)",
+		snprintf(err, errlen,
+			 "bundle %s has more than %llu entries; refused (raise the entry limit if this is "
+			 "intended)",
 			 bundle, (unsigned long long)lim->max_entries);
 		return -EFBIG;
 	}
 	if (bytes > lim->max_bytes) {
-		snprintf(err, errlen, "bundle %s unpacks to more than %llu bytes; refused (raise the size limit if this "
-				      "is intended)",
+		snprintf(err, errlen,
+			 "bundle %s unpacks to more than %llu bytes; refused (raise the size limit if this "
+			 "is intended)",
 			 bundle, (unsigned long long)lim->max_bytes);
 		return -EFBIG;
 	}
 	if (bytes > RATIO_MIN_BYTES && packed > 0 && bytes / packed > lim->max_ratio) {
-		snprintf(err, errlen, "bundle %s expands more than %llu times (%llu bytes from %llu); refused as a "
-				      "decompression bomb",
+		snprintf(err, errlen,
+			 "bundle %s expands more than %llu times (%llu bytes from %llu); refused as a "
+			 "decompression bomb",
 			 bundle, (unsigned long long)lim->max_ratio, (unsigned long long)bytes,
 			 (unsigned long long)packed);
 		return -EFBIG;
@@ -313,7 +318,7 @@ int bundle_extract_progress(const char *bundle, const char *dest, const struct b
 	struct archive_entry *e;
 	uint64_t packed = 0, bytes = 0, entries = 0;
 	char *rel = NULL, *link = NULL, *full = NULL, *fulllink = NULL, *real = NULL;
-	struct walk walk = { 0 };
+	struct walk walk = {0};
 	int r, ar;
 
 	if (limp)
@@ -340,8 +345,9 @@ int bundle_extract_progress(const char *bundle, const char *dest, const struct b
 	}
 	/* Our own checks refuse absolute and '..' names; the target is made
 	 * canonical so SECURE_SYMLINKS only ever meets links the bundle made. */
-	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-						  ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK);
+	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+					      ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+					      ARCHIVE_EXTRACT_UNLINK);
 
 	for (;;) {
 		ar = archive_read_next_header(a, &e);
@@ -585,7 +591,7 @@ int bundle_inspect(const char *bundle, const char *appspec_filename, const struc
 	struct archive_entry *e;
 	uint64_t packed = 0;
 	char *rel = NULL, *link = NULL;
-	struct walk walk = { 0 };
+	struct walk walk = {0};
 	int r, ar;
 
 	if (limp)

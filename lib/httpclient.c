@@ -160,7 +160,7 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 {
 	struct http_response *resp = NULL;
 	struct curl_slist *hdrs = NULL;
-	struct xfer x = { .fd = -1 };
+	struct xfer x = {.fd = -1};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char sigv4[256], body_hash[65], hash_hdr[100], *userpwd = NULL, *tok_hdr = NULL;
 	const char *method = req->method ? req->method : "GET";

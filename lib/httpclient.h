@@ -11,7 +11,7 @@
 struct aws_credentials;
 
 struct http_request {
-	const char *method;	    /* NULL = GET */
+	const char *method; /* NULL = GET */
 	const char *url;
 	const char *const *headers; /* NULL-terminated "Name: value", or NULL */
 	const void *body;

@@ -1,7 +1,16 @@
+# librollout: code shared by rolloutd, rollout-agent and rolloutctl (never
+# linked into plugins). lib/ never logs: it returns errors and messages.
 noinst_LTLIBRARIES += lib/librollout.la
 lib_librollout_la_SOURCES = \
 	lib/log.c lib/log.h \
 	lib/yamltree.c lib/yamltree.h \
-	lib/util.c lib/util.h
-lib_librollout_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS)
-lib_librollout_la_LIBADD = $(YAML_LIBS) $(JANSSON_LIBS) $(OPENSSL_LIBS) $(SYSTEMD_LIBS)
+	lib/util.c lib/util.h \
+	lib/appspec.c lib/appspec.h \
+	lib/bundle.c lib/bundle.h \
+	lib/sigv4.c lib/sigv4.h \
+	lib/httpclient.c lib/httpclient.h \
+	lib/awscreds.c lib/awscreds.h
+lib_librollout_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) \
+	$(ARCHIVE_CFLAGS) $(CURL_CFLAGS)
+lib_librollout_la_LIBADD = $(YAML_LIBS) $(JANSSON_LIBS) $(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(ARCHIVE_LIBS) \
+	$(CURL_LIBS) $(PTHREAD_LIBS) -lm

@@ -18,9 +18,8 @@ static int log_min = LOG_INFO;
 static int log_journal;
 
 static const char *const level_names[] = {
-	[LOG_EMERG] = "EMERG",	 [LOG_ALERT] = "ALERT",	  [LOG_CRIT] = "CRIT",
-	[LOG_ERR] = "ERROR",	 [LOG_WARNING] = "WARNING", [LOG_NOTICE] = "NOTICE",
-	[LOG_INFO] = "INFO",	 [LOG_DEBUG] = "DEBUG",
+    [LOG_EMERG] = "EMERG",     [LOG_ALERT] = "ALERT",	[LOG_CRIT] = "CRIT", [LOG_ERR] = "ERROR",
+    [LOG_WARNING] = "WARNING", [LOG_NOTICE] = "NOTICE", [LOG_INFO] = "INFO", [LOG_DEBUG] = "DEBUG",
 };
 
 void rd_log_init(const char *ident, int min_level)
@@ -38,16 +37,25 @@ void rd_log_init(const char *ident, int min_level)
 	}
 }
 
-void rd_log_set_level(int min_level) { log_min = min_level; }
-int rd_log_level(void) { return log_min; }
+void rd_log_set_level(int min_level)
+{
+	log_min = min_level;
+}
+int rd_log_level(void)
+{
+	return log_min;
+}
 
 int rd_log_level_parse(const char *s)
 {
 	static const struct {
 		const char *name;
 		int level;
-	} t[] = { { "debug", LOG_DEBUG }, { "info", LOG_INFO },	       { "notice", LOG_NOTICE },
-		  { "warning", LOG_WARNING }, { "error", LOG_ERR } };
+	} t[] = {{"debug", LOG_DEBUG},
+		 {"info", LOG_INFO},
+		 {"notice", LOG_NOTICE},
+		 {"warning", LOG_WARNING},
+		 {"error", LOG_ERR}};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (strcmp(s, t[i].name) == 0)
 			return t[i].level;
@@ -63,11 +71,11 @@ void rd_logv(int level, const char *tag, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_journal) {
 		if (tag)
-			sd_journal_send("MESSAGE=[%s] %s", tag, msg, "PRIORITY=%d", level,
-					"SYSLOG_IDENTIFIER=%s", log_ident, "ROLLOUT_TAG=%s", tag, NULL);
+			sd_journal_send("MESSAGE=[%s] %s", tag, msg, "PRIORITY=%d", level, "SYSLOG_IDENTIFIER=%s",
+					log_ident, "ROLLOUT_TAG=%s", tag, NULL);
 		else
-			sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level, "SYSLOG_IDENTIFIER=%s",
-					log_ident, NULL);
+			sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level, "SYSLOG_IDENTIFIER=%s", log_ident,
+					NULL);
 		return;
 	}
 
@@ -78,9 +86,8 @@ void rd_logv(int level, const char *tag, const char *fmt, va_list ap)
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	flockfile(stderr);
-	fprintf(stderr, "%s.%03ldZ %s[%d] %s %s%s%s%s\n", ts, (long)tv.tv_usec / 1000, log_ident,
-		(int)getpid(), level_names[level & 7], tag ? "[" : "", tag ? tag : "", tag ? "] " : "",
-		msg);
+	fprintf(stderr, "%s.%03ldZ %s[%d] %s %s%s%s%s\n", ts, (long)tv.tv_usec / 1000, log_ident, (int)getpid(),
+		level_names[level & 7], tag ? "[" : "", tag ? tag : "", tag ? "] " : "", msg);
 	funlockfile(stderr);
 }
 

@@ -26,9 +26,9 @@ void rd_logt(int level, const char *tag, const char *fmt, ...) __attribute__((fo
 #ifdef NDEBUG_LOG
 #define log_debug(...) ((void)0)
 #else
-#define log_debug(...) \
-	do { \
-		if (rd_log_level() >= LOG_DEBUG) \
-			rd_logt(LOG_DEBUG, NULL, __VA_ARGS__); \
+#define log_debug(...)                                                                                                 \
+	do {                                                                                                           \
+		if (rd_log_level() >= LOG_DEBUG)                                                                       \
+			rd_logt(LOG_DEBUG, NULL, __VA_ARGS__);                                                         \
 	} while (0)
 #endif

@@ -96,8 +96,7 @@ static char *pct_decode(const char *s, size_t n, size_t *ret_len)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
 			out[o++] = (char)(hi * 16 + lo);
 			i += 2;
 		} else {
@@ -176,7 +175,7 @@ static int canonical_query(const char *q, struct sbuf *out)
 				}
 				ps = np;
 			}
-			struct sbuf ek = { 0 }, ev = { 0 };
+			struct sbuf ek = {0}, ev = {0};
 			if (k && v) {
 				sb_add_uri_encoded(&ek, k, dk, false);
 				sb_add_uri_encoded(&ev, v, dv, false);
@@ -228,7 +227,8 @@ int sigv4_parse_authorization(const char *a, struct sigv4_auth *ret, char *err, 
 
 	memset(&au, 0, sizeof(au));
 	if (!a || !rd_str_has_prefix(a, "AWS4-HMAC-SHA256 ")) {
-		ERR("the Authorization header must use AWS4-HMAC-SHA256 (sign the request with AWS Signature Version 4)");
+		ERR("the Authorization header must use AWS4-HMAC-SHA256 (sign the request with AWS Signature Version "
+		    "4)");
 		return -EINVAL;
 	}
 	p = a + strlen("AWS4-HMAC-SHA256 ");
@@ -288,7 +288,8 @@ int sigv4_parse_authorization(const char *a, struct sigv4_auth *ret, char *err, 
 	*ret = au;
 	return 0;
 bad:
-	ERR("malformed Authorization header: expected 'AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, "
+	ERR("malformed Authorization header: expected 'AWS4-HMAC-SHA256 "
+	    "Credential=KEY/DATE/REGION/SERVICE/aws4_request, "
 	    "SignedHeaders=..., Signature=<64 hex>'");
 	return -EINVAL;
 }
@@ -339,7 +340,7 @@ static int payload_hash(const struct sigv4_request *req, const struct sigv4_auth
 int sigv4_signature(const struct sigv4_request *req, const struct sigv4_auth *auth, const char *amz_date,
 		    const char *secret, char ret_hex[65], char *err, size_t errlen)
 {
-	struct sbuf cr = { 0 }, sts = { 0 };
+	struct sbuf cr = {0}, sts = {0};
 	char hash[65], cr_hash[65];
 	unsigned char k[32];
 	int r = 0;
@@ -415,7 +416,7 @@ int sigv4_signature(const struct sigv4_request *req, const struct sigv4_auth *au
 	sb_add(&sts, "/aws4_request\n");
 	sb_add(&sts, cr_hash);
 	{
-		struct sbuf key = { 0 };
+		struct sbuf key = {0};
 		sb_add(&key, "AWS4");
 		sb_add(&key, secret);
 		if (sts.oom || key.oom) {
@@ -474,10 +475,11 @@ int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *auth,
 		strftime(now_str, sizeof(now_str), "%Y%m%dT%H%M%SZ", gmtime_r(&now_t, &tm));
 		strftime(lim_str, sizeof(lim_str), "%Y%m%dT%H%M%SZ", gmtime_r(&lim_t, &tm));
 		if (t < now_s)
-			ERR("Signature expired: %s is now earlier than %s (%s - %lld min.); check the client's clock", amz_date,
-			    lim_str, now_str, (long long)(max_skew_s / 60));
+			ERR("Signature expired: %s is now earlier than %s (%s - %lld min.); check the client's clock",
+			    amz_date, lim_str, now_str, (long long)(max_skew_s / 60));
 		else
-			ERR("Signature not yet current: %s is still later than %s (%s + %lld min.); check the client's clock",
+			ERR("Signature not yet current: %s is still later than %s (%s + %lld min.); check the client's "
+			    "clock",
 			    amz_date, lim_str, now_str, (long long)(max_skew_s / 60));
 		return -ETIMEDOUT;
 	}
@@ -487,7 +489,8 @@ int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *auth,
 			char actual[65];
 			rd_sha256_hex(req->body ? req->body : "", req->body_len, actual);
 			if (strcasecmp(h, actual) != 0) {
-				ERR("the X-Amz-Content-Sha256 header does not match the body received; resend the request");
+				ERR("the X-Amz-Content-Sha256 header does not match the body received; resend the "
+				    "request");
 				return -EBADMSG;
 			}
 		}

@@ -32,7 +32,7 @@ struct sigv4_request {
 /* The parsed Authorization header. */
 struct sigv4_auth {
 	char access_key[129];
-	char date[9];	     /* yyyymmdd of the scope */
+	char date[9]; /* yyyymmdd of the scope */
 	char region[64];
 	char service[64];
 	char signed_headers[1024]; /* "content-type;host;..." */

@@ -222,10 +222,9 @@ static int parse_node(struct parser *p, yaml_event_t *ev, int depth, struct yt_n
 	}
 }
 
-int yt_parse_buffer(const char *buf, size_t len, const char *name, struct yt_node **ret_root, char *err,
-		    size_t errlen)
+int yt_parse_buffer(const char *buf, size_t len, const char *name, struct yt_node **ret_root, char *err, size_t errlen)
 {
-	struct parser p = { .file = name ? name : "<input>", .err = err, .errlen = errlen };
+	struct parser p = {.file = name ? name : "<input>", .err = err, .errlen = errlen};
 	struct yt_node *root = NULL;
 	char *fname = strdup(p.file);
 	int r = 0, docs = 0;
@@ -265,7 +264,7 @@ int yt_parse_buffer(const char *buf, size_t len, const char *name, struct yt_nod
 		yaml_event_delete(&ev);
 	}
 	if (!root) {
-		yaml_event_t fake = { 0 };
+		yaml_event_t fake = {0};
 		root = node_new(&p, YT_MAP, &fake);
 		if (!root) {
 			r = -ENOMEM;
@@ -363,8 +362,8 @@ int yt_as_int(const struct yt_node *n, const char *what, int64_t min, int64_t ma
 
 int yt_as_bool(const struct yt_node *n, const char *what, bool *ret, char *err, size_t errlen)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
-	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+	static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
+	static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
 
 	if (n && n->type == YT_SCALAR)
 		for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {

@@ -15,15 +15,15 @@ enum yt_type { YT_SCALAR = 1, YT_MAP, YT_SEQ };
 
 struct yt_node {
 	enum yt_type type;
-	char *value;	  /* YT_SCALAR: the text; NULL otherwise */
-	bool plain;	  /* scalar was unquoted (so "null", "~", "" mean null) */
-	unsigned line;	  /* 1-based */
-	unsigned col;	  /* 1-based */
-	const char *file; /* borrowed from the root; valid while the tree lives */
-	size_t n;	  /* number of items (seq) or pairs (map) */
-	struct yt_node **keys;	 /* YT_MAP: scalar key nodes */
-	struct yt_node **items;	 /* YT_MAP: values; YT_SEQ: items */
-	char *file_owned; /* set on the root only */
+	char *value;		/* YT_SCALAR: the text; NULL otherwise */
+	bool plain;		/* scalar was unquoted (so "null", "~", "" mean null) */
+	unsigned line;		/* 1-based */
+	unsigned col;		/* 1-based */
+	const char *file;	/* borrowed from the root; valid while the tree lives */
+	size_t n;		/* number of items (seq) or pairs (map) */
+	struct yt_node **keys;	/* YT_MAP: scalar key nodes */
+	struct yt_node **items; /* YT_MAP: values; YT_SEQ: items */
+	char *file_owned;	/* set on the root only */
 };
 
 #define YT_MAX_DEPTH 64
@@ -34,8 +34,7 @@ struct yt_node {
  * and writes "FILE:LINE:COL: message" into err. *ret_root on success is
  * owned by the caller: free with yt_free(). */
 int yt_parse_file(const char *path, size_t max_bytes, struct yt_node **ret_root, char *err, size_t errlen);
-int yt_parse_buffer(const char *buf, size_t len, const char *name, struct yt_node **ret_root, char *err,
-		    size_t errlen);
+int yt_parse_buffer(const char *buf, size_t len, const char *name, struct yt_node **ret_root, char *err, size_t errlen);
 struct yt_node *yt_free(struct yt_node *root);
 
 /* Lookups. Return borrowed nodes or NULL. */
@@ -55,7 +54,7 @@ int yt_as_duration_ms(const struct yt_node *n, const char *what, int64_t min_ms,
 
 /* Writes "FILE:LINE:COL: " + formatted message into err. Returns -EINVAL. */
 int yt_error(const struct yt_node *n, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Converts a (sub)tree to JSON text-equivalent values: scalars become
  * strings (plain true/false/null and numbers stay strings too: YAML typing

@@ -28,7 +28,7 @@
 #include <openssl/evp.h>
 #include <rollout/plugin.h>
 
-#include "../http/srcutil.h"
+#include "srcutil.h"
 
 struct bitbucket {
 	const struct rollout_host *host;

@@ -24,7 +24,7 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
-#include "../http/srcutil.h"
+#include "srcutil.h"
 
 struct github {
 	const struct rollout_host *host;

@@ -75,22 +75,44 @@ struct hx {
 };
 
 static const struct rollout_option hx_options[] = {
-	{ .name = "socket", .type = ROLLOUT_OPT_STRING, .required = true, .offset = offsetof(struct hx_conf, socket),
-	  .help = "path of HAProxy's stats socket (haproxy.cfg: stats socket PATH level admin), or HOST:PORT" },
-	{ .name = "timeout", .type = ROLLOUT_OPT_DURATION, .offset = offsetof(struct hx_conf, timeout_ms), .min = 10,
-	  .max = 600000, .def = "5s", .help = "time allowed for one Runtime API command" },
-	{ .name = "backends", .type = ROLLOUT_OPT_JSON, .offset = offsetof(struct hx_conf, backends_json),
-	  .help = "map of target-group name to HAProxy backend name" },
-	{ .name = "servers", .type = ROLLOUT_OPT_JSON, .offset = offsetof(struct hx_conf, servers_json),
-	  .help = "map of instance name to HAProxy server name" },
-	{ .name = "server_template", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct hx_conf, server_template),
-	  .def = "{instance}", .help = "server name for an instance not in `servers`; {instance} is replaced" },
-	{ .name = "after_drain", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct hx_conf, after_drain),
-	  .def = "maint", .help = "state of a blocked server once drained: maint or drain" },
-	{ .name = "ready_timeout", .type = ROLLOUT_OPT_DURATION, .offset = offsetof(struct hx_conf, ready_timeout_ms),
-	  .min = 0, .max = 3600000, .def = "60s",
-	  .help = "how long allow waits for HAProxy's health checks to see the server up (0: do not wait)" },
-	ROLLOUT_OPTION_END,
+    {.name = "socket",
+     .type = ROLLOUT_OPT_STRING,
+     .required = true,
+     .offset = offsetof(struct hx_conf, socket),
+     .help = "path of HAProxy's stats socket (haproxy.cfg: stats socket PATH level admin), or HOST:PORT"},
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct hx_conf, timeout_ms),
+     .min = 10,
+     .max = 600000,
+     .def = "5s",
+     .help = "time allowed for one Runtime API command"},
+    {.name = "backends",
+     .type = ROLLOUT_OPT_JSON,
+     .offset = offsetof(struct hx_conf, backends_json),
+     .help = "map of target-group name to HAProxy backend name"},
+    {.name = "servers",
+     .type = ROLLOUT_OPT_JSON,
+     .offset = offsetof(struct hx_conf, servers_json),
+     .help = "map of instance name to HAProxy server name"},
+    {.name = "server_template",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct hx_conf, server_template),
+     .def = "{instance}",
+     .help = "server name for an instance not in `servers`; {instance} is replaced"},
+    {.name = "after_drain",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct hx_conf, after_drain),
+     .def = "maint",
+     .help = "state of a blocked server once drained: maint or drain"},
+    {.name = "ready_timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct hx_conf, ready_timeout_ms),
+     .min = 0,
+     .max = 3600000,
+     .def = "60s",
+     .help = "how long allow waits for HAProxy's health checks to see the server up (0: do not wait)"},
+    ROLLOUT_OPTION_END,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -143,7 +165,8 @@ static int hx_init(const struct rollout_host *host, struct rollout_handle *h, vo
 	if (r < 0)
 		goto fail;
 	if (!x->c.socket || !*x->c.socket) {
-		snprintf(err, errlen, "plugins.haproxy.socket is empty; set it to the stats socket path of haproxy.cfg");
+		snprintf(err, errlen,
+			 "plugins.haproxy.socket is empty; set it to the stats socket path of haproxy.cfg");
 		r = -EINVAL;
 		goto fail;
 	}
@@ -198,8 +221,8 @@ static bool hx_name_ok(const char *s)
 }
 
 /* Maps (target group, instance) to (backend, server). server may be NULL. */
-static int hx_map(struct hx *x, const char *group, const char *instance, char be[HX_MAX_NAME],
-		  char srv[HX_MAX_NAME], struct rollout_error *err)
+static int hx_map(struct hx *x, const char *group, const char *instance, char be[HX_MAX_NAME], char srv[HX_MAX_NAME],
+		  struct rollout_error *err)
 {
 	const char *b = json_string_value(json_object_get(x->backends, group ? group : ""));
 	const char *s;
@@ -242,10 +265,11 @@ static int hx_map(struct hx *x, const char *group, const char *instance, char be
 		strcpy(srv + n, t);
 	}
 	if (!hx_name_ok(srv))
-		return rollout_error_set(err, -EINVAL, "ELB_INVALID_INSTANCE",
-					 "instance '%s' maps to '%s', which cannot be an HAProxy server name; map it in "
-					 "plugins.haproxy.servers",
-					 instance, srv);
+		return rollout_error_set(
+		    err, -EINVAL, "ELB_INVALID_INSTANCE",
+		    "instance '%s' maps to '%s', which cannot be an HAProxy server name; map it in "
+		    "plugins.haproxy.servers",
+		    instance, srv);
 	return 0;
 toolong:
 	return rollout_error_set(err, -ENAMETOOLONG, "ELB_INVALID_INSTANCE",
@@ -267,7 +291,7 @@ static int hx_wait_fd(int fd, short ev, int64_t deadline, struct hx *x)
 {
 	for (;;) {
 		int64_t left = deadline - hx_now(x);
-		struct pollfd p = { .fd = fd, .events = ev };
+		struct pollfd p = {.fd = fd, .events = ev};
 		int r;
 
 		if (left <= 0)
@@ -286,7 +310,7 @@ static int hx_connect(struct hx *x, int64_t deadline, int *ret_fd)
 	int fd = -1, r;
 
 	if (sock[0] == '/' || strncmp(sock, "unix@", 5) == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		const char *path = sock[0] == '/' ? sock : sock + 5;
 		if (strlen(path) >= sizeof(sa.sun_path))
 			return -ENAMETOOLONG;
@@ -303,7 +327,7 @@ static int hx_connect(struct hx *x, int64_t deadline, int *ret_fd)
 		char host[256];
 		const char *colon = strrchr(sock, ':');
 		const char *h0 = strncmp(sock, "ipv4@", 5) == 0 ? sock + 5 : sock;
-		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
 		if (!colon || colon < h0 || (size_t)(colon - h0) >= sizeof(host))
 			return -EINVAL;
 		memcpy(host, h0, (size_t)(colon - h0));
@@ -433,8 +457,7 @@ static int hx_check_reply(struct hx *x, const char *reply, const char *be, const
 {
 	if (!reply[0] || strspn(reply, "\r\n") == strlen(reply))
 		return 0;
-	if (strstr(reply, "No such backend") || strstr(reply, "Can't find backend") ||
-	    strstr(reply, "No such proxy"))
+	if (strstr(reply, "No such backend") || strstr(reply, "Can't find backend") || strstr(reply, "No such proxy"))
 		return rollout_error_set(err, -ENOENT, "ELASTIC_LOAD_BALANCING_INVALID",
 					 "HAProxy has no backend '%s' (for target group '%s'); name an existing "
 					 "backend in loadBalancerInfo.targetGroupInfoList or map it in "
@@ -458,8 +481,7 @@ static int hx_check_reply(struct hx *x, const char *reply, const char *be, const
 	}
 }
 
-static int hx_set(struct hx *x, const char *group, const char *instance, const char *what,
-		  struct rollout_error *err)
+static int hx_set(struct hx *x, const char *group, const char *instance, const char *what, struct rollout_error *err)
 {
 	char be[HX_MAX_NAME], srv[HX_MAX_NAME], cmd[800], *reply = NULL;
 	int r;
@@ -485,11 +507,11 @@ static int hx_set(struct hx *x, const char *group, const char *instance, const c
 struct hx_server {
 	bool found;
 	long be_id, srv_id;
-	unsigned admin;	    /* srv_admin_state */
-	int op;		    /* srv_op_state: 0 stopped, 1 starting, 2 running, 3 stopping */
+	unsigned admin; /* srv_admin_state */
+	int op;		/* srv_op_state: 0 stopped, 1 starting, 2 running, 3 stopping */
 	long uweight, iweight;
-	long scur, qcur;    /* from show stat; -1 unknown */
-	char status[32];    /* show stat status, e.g. "UP", "DOWN", "MAINT", "DRAIN" */
+	long scur, qcur; /* from show stat; -1 unknown */
+	char status[32]; /* show stat status, e.g. "UP", "DOWN", "MAINT", "DRAIN" */
 };
 
 /* Splits s on sep into at most max fields in place. Returns the count. */
@@ -580,11 +602,11 @@ static int hx_parse_stat(char *reply, const char *srv, struct hx_server *ret)
 	return -ENOENT;
 }
 
-static int hx_read(struct hx *x, const char *group, const char *instance, char be[HX_MAX_NAME],
-		   char srv[HX_MAX_NAME], struct hx_server *ret, struct rollout_error *err)
+static int hx_read(struct hx *x, const char *group, const char *instance, char be[HX_MAX_NAME], char srv[HX_MAX_NAME],
+		   struct hx_server *ret, struct rollout_error *err)
 {
 	char cmd[800], *reply = NULL;
-	struct hx_server s = { .scur = -1, .qcur = -1 };
+	struct hx_server s = {.scur = -1, .qcur = -1};
 	int r;
 
 	r = hx_map(x, group, instance, be, srv, err);
@@ -665,14 +687,14 @@ static int hx_allow(void *state, const char *backend, const char *target, struct
 		if (!s.found || s.op == 2)
 			return 0;
 		if (hx_now(x) >= deadline)
-			return rollout_error_set(err, -ETIMEDOUT, "ELASTIC_LOAD_BALANCING_INVALID",
-						 "%s/%s is allowed but HAProxy's health checks have not seen it up within "
-						 "%lld ms (HAProxy state %s); check the application on %s or raise "
-						 "plugins.haproxy.ready_timeout",
-						 be, srv, (long long)x->c.ready_timeout_ms, s.op == 1 ? "starting" : "down",
-						 target);
+			return rollout_error_set(
+			    err, -ETIMEDOUT, "ELASTIC_LOAD_BALANCING_INVALID",
+			    "%s/%s is allowed but HAProxy's health checks have not seen it up within "
+			    "%lld ms (HAProxy state %s); check the application on %s or raise "
+			    "plugins.haproxy.ready_timeout",
+			    be, srv, (long long)x->c.ready_timeout_ms, s.op == 1 ? "starting" : "down", target);
 		{
-			struct timespec ts = { .tv_sec = 0, .tv_nsec = delay * 1000000 };
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = delay * 1000000};
 			nanosleep(&ts, NULL);
 		}
 		if (delay < 200)
@@ -720,14 +742,15 @@ static int hx_wait_drained(void *state, const char *backend, const char *target,
 		if (s.scur <= 0 && s.qcur <= 0)
 			break;
 		if (hx_now(x) >= deadline)
-			return rollout_error_set(err, -ETIMEDOUT, "ELASTIC_LOAD_BALANCING_INVALID",
-						 "%s/%s still has %ld sessions and %ld queued requests after %lld ms of "
-						 "draining; raise the drain timeout or shorten the clients' keep-alive",
-						 be, srv, s.scur, s.qcur, (long long)timeout_ms);
+			return rollout_error_set(
+			    err, -ETIMEDOUT, "ELASTIC_LOAD_BALANCING_INVALID",
+			    "%s/%s still has %ld sessions and %ld queued requests after %lld ms of "
+			    "draining; raise the drain timeout or shorten the clients' keep-alive",
+			    be, srv, s.scur, s.qcur, (long long)timeout_ms);
 		{
 			int64_t left = deadline - hx_now(x);
 			int64_t d = delay < left ? delay : left;
-			struct timespec ts = { .tv_sec = d / 1000, .tv_nsec = (d % 1000) * 1000000 };
+			struct timespec ts = {.tv_sec = d / 1000, .tv_nsec = (d % 1000) * 1000000};
 			if (d > 0)
 				nanosleep(&ts, NULL);
 		}
@@ -751,13 +774,13 @@ static int hx_set_weight(void *state, const char *backend, const char *target, u
 	return hx_set(state, backend, target, what, err);
 }
 
-static const struct rollout_traffic_ops hx_ops = ROLLOUT_TRAFFIC_OPS_INIT(
-	.block = hx_block, .allow = hx_allow, .get_state = hx_get_state, .wait_drained = hx_wait_drained,
-	.set_weight = hx_set_weight);
+static const struct rollout_traffic_ops hx_ops =
+    ROLLOUT_TRAFFIC_OPS_INIT(.block = hx_block, .allow = hx_allow, .get_state = hx_get_state,
+			     .wait_drained = hx_wait_drained, .set_weight = hx_set_weight);
 
-static const struct rollout_plugin hx_plugin = ROLLOUT_PLUGIN_INIT(
-	ROLLOUT_KIND_TRAFFIC, .name = "haproxy", .version = "1.0.0",
-	.description = "blocks, allows and weights servers in HAProxy backends through its Runtime API",
-	.init = hx_init, .destroy = hx_destroy, .ops.traffic = &hx_ops);
+static const struct rollout_plugin hx_plugin =
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_TRAFFIC, .name = "haproxy", .version = "1.0.0",
+			.description = "blocks, allows and weights servers in HAProxy backends through its Runtime API",
+			.init = hx_init, .destroy = hx_destroy, .ops.traffic = &hx_ops);
 
 ROLLOUT_PLUGIN_EXPORT(hx_plugin)

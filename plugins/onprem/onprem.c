@@ -189,8 +189,7 @@ static int onprem_resolve(void *state, const struct rollout_deployment *dep, con
 		const char *hid = json_string_value(json_object_get(inst, "iamSessionArn"));
 		json_t *t;
 
-		if (!name || (status && strcmp(status, "Registered") != 0) ||
-		    json_object_get(inst, "deregisterTime"))
+		if (!name || (status && strcmp(status, "Registered") != 0) || json_object_get(inst, "deregisterTime"))
 			continue;
 		if (!onprem_selects(group, tags))
 			continue;
@@ -223,12 +222,12 @@ out:
 	return r;
 }
 
-static const struct rollout_platform_ops onprem_ops = ROLLOUT_PLATFORM_OPS_INIT(
-	.compute_platforms = ROLLOUT_COMPUTE_SERVER, .resolve = onprem_resolve);
+static const struct rollout_platform_ops onprem_ops =
+    ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_SERVER, .resolve = onprem_resolve);
 
 static const struct rollout_plugin onprem_plugin =
-	ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_PLATFORM, .name = "onprem", .version = "1.0",
-			    .description = "registered on-premises instances, selected by tag filters or tag sets",
-			    .init = onprem_init, .destroy = onprem_destroy, .ops.platform = &onprem_ops);
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_PLATFORM, .name = "onprem", .version = "1.0",
+			.description = "registered on-premises instances, selected by tag filters or tag sets",
+			.init = onprem_init, .destroy = onprem_destroy, .ops.platform = &onprem_ops);
 
 ROLLOUT_PLUGIN_EXPORT(onprem_plugin)

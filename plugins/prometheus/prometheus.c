@@ -31,7 +31,7 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
-#include "../http-check/health_util.h"
+#include "health_util.h"
 
 struct prom {
 	const struct rollout_host *host;

@@ -25,9 +25,13 @@ struct state {
 };
 
 static const struct rollout_option options[] = {
-	{ .name = "timeout", .type = ROLLOUT_OPT_DURATION, .offset = offsetof(struct state, timeout_ms),
-	  .min = 100, .max = 60000, .def = "2s" },
-	ROLLOUT_OPTION_END,
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct state, timeout_ms),
+     .min = 100,
+     .max = 60000,
+     .def = "2s"},
+    ROLLOUT_OPTION_END,
 };
 
 static int init(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err, size_t errlen)
@@ -96,9 +100,10 @@ static int check(void *state, const struct rollout_deployment *dep, const char *
 		return 0;
 	}
 	if (field(settings_json, "url", v, sizeof(v)) < 0)
-		return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG", "alarm %s has neither file nor url", alarm);
-	struct rollout_http_request req = ROLLOUT_HTTP_REQUEST_INIT(.url = v, .timeout_ms = s->timeout_ms,
-								     .max_body = 65536);
+		return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG", "alarm %s has neither file nor url",
+					 alarm);
+	struct rollout_http_request req =
+	    ROLLOUT_HTTP_REQUEST_INIT(.url = v, .timeout_ms = s->timeout_ms, .max_body = 65536);
 	r = s->host->http_request(s->h, &req, &resp, herr, sizeof(herr));
 	if (r < 0) {
 		res->state = ROLLOUT_ALARM_INSUFFICIENT_DATA;
@@ -112,16 +117,11 @@ static int check(void *state, const struct rollout_deployment *dep, const char *
 	return 0;
 }
 
-static const struct rollout_health_ops ops = ROLLOUT_HEALTH_OPS_INIT(
-	.validate_alarm = validate_alarm,
-	.check = check);
+static const struct rollout_health_ops ops = ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = validate_alarm, .check = check);
 
-static const struct rollout_plugin plugin = ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_HEALTH,
-	.name = "example-health",
-	.version = "1.0.0",
-	.description = "alarms on a flag file or on an HTTP endpoint answering 5xx",
-	.init = init,
-	.destroy = destroy,
-	.ops.health = &ops);
+static const struct rollout_plugin plugin =
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_HEALTH, .name = "example-health", .version = "1.0.0",
+			.description = "alarms on a flag file or on an HTTP endpoint answering 5xx", .init = init,
+			.destroy = destroy, .ops.health = &ops);
 
 ROLLOUT_PLUGIN_EXPORT(plugin)

@@ -20,16 +20,21 @@
 struct state {
 	const struct rollout_host *host;
 	struct rollout_handle *h;
-	const char *targets;	   /* borrowed from the config until destroy */
+	const char *targets; /* borrowed from the config until destroy */
 	const char *instance_type;
 };
 
 static const struct rollout_option options[] = {
-	{ .name = "targets", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct state, targets), .def = "",
-	  .help = "space-separated target ids" },
-	{ .name = "instance_type", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct state, instance_type),
-	  .def = "OnPremises" },
-	ROLLOUT_OPTION_END,
+    {.name = "targets",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct state, targets),
+     .def = "",
+     .help = "space-separated target ids"},
+    {.name = "instance_type",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct state, instance_type),
+     .def = "OnPremises"},
+    ROLLOUT_OPTION_END,
 };
 
 static int init(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err, size_t errlen)
@@ -87,8 +92,8 @@ static int resolve(void *state, const struct rollout_deployment *dep, const char
 		n = strcspn(p, " ");
 		if (n == 0)
 			break;
-		int k = snprintf(item, sizeof(item), "%s{\"targetId\":\"%.*s\",\"instanceType\":\"%s\"}", first ? "" : ",",
-				 (int)(n > 200 ? 200 : n), p, s->instance_type);
+		int k = snprintf(item, sizeof(item), "%s{\"targetId\":\"%.*s\",\"instanceType\":\"%s\"}",
+				 first ? "" : ",", (int)(n > 200 ? 200 : n), p, s->instance_type);
 		if (append(&out, &len, item, (size_t)k) < 0) {
 			free(out);
 			return rollout_error_set(err, -ENOMEM, "INTERNAL_ERROR", "out of memory");
@@ -105,16 +110,12 @@ static int resolve(void *state, const struct rollout_deployment *dep, const char
 	return 0;
 }
 
-static const struct rollout_platform_ops ops = ROLLOUT_PLATFORM_OPS_INIT(
-	.compute_platforms = ROLLOUT_COMPUTE_SERVER,
-	.resolve = resolve);
+static const struct rollout_platform_ops ops =
+    ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_SERVER, .resolve = resolve);
 
-static const struct rollout_plugin plugin = ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_PLATFORM,
-	.name = "example-platform",
-	.version = "1.0.0",
-	.description = "resolves every deployment group to a fixed list of targets",
-	.init = init,
-	.destroy = destroy,
-	.ops.platform = &ops);
+static const struct rollout_plugin plugin =
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_PLATFORM, .name = "example-platform", .version = "1.0.0",
+			.description = "resolves every deployment group to a fixed list of targets", .init = init,
+			.destroy = destroy, .ops.platform = &ops);
 
 ROLLOUT_PLUGIN_EXPORT(plugin)

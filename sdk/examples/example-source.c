@@ -30,9 +30,12 @@ struct state {
 };
 
 static const struct rollout_option options[] = {
-	{ .name = "root", .type = ROLLOUT_OPT_PATH, .required = true, .offset = offsetof(struct state, root),
-	  .help = "the directory revisions are read from" },
-	ROLLOUT_OPTION_END,
+    {.name = "root",
+     .type = ROLLOUT_OPT_PATH,
+     .required = true,
+     .offset = offsetof(struct state, root),
+     .help = "the directory revisions are read from"},
+    ROLLOUT_OPTION_END,
 };
 
 static int init(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err, size_t errlen)
@@ -77,8 +80,7 @@ static int json_string_field(const char *json, const char *key, char *out, size_
 	if (*p++ != ':')
 		return -EINVAL;
 	p += strspn(p, " \t\r\n");
-	if (*p++ != '"' || !(end = strchr(p, '"')) || memchr(p, '\\', (size_t)(end - p)) ||
-	    (size_t)(end - p) >= outlen)
+	if (*p++ != '"' || !(end = strchr(p, '"')) || memchr(p, '\\', (size_t)(end - p)) || (size_t)(end - p) >= outlen)
 		return -EINVAL;
 	memcpy(out, p, (size_t)(end - p));
 	out[end - p] = '\0';
@@ -89,8 +91,8 @@ static const char *bundle_type_of(const char *path)
 {
 	static const struct {
 		const char *suffix, *type;
-	} map[] = { { ".zip", "zip" }, { ".tar", "tar" }, { ".tgz", "tgz" }, { ".tar.gz", "tgz" },
-		    { ".yml", "YAML" }, { ".yaml", "YAML" }, { ".json", "JSON" } };
+	} map[] = {{".zip", "zip"},  {".tar", "tar"},	{".tgz", "tgz"},  {".tar.gz", "tgz"},
+		   {".yml", "YAML"}, {".yaml", "YAML"}, {".json", "JSON"}};
 	size_t n = strlen(path);
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -156,11 +158,13 @@ static int fetch(void *state, const struct rollout_deployment *dep, const char *
 					 rel, s->root);
 	if (!(type = bundle_type_of(rel)))
 		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-					 "cannot tell the bundle type of '%s': name it .zip, .tar, .tgz, .yml or .json", rel);
+					 "cannot tell the bundle type of '%s': name it .zip, .tar, .tgz, .yml or .json",
+					 rel);
 	snprintf(src, sizeof(src), "%s/%s", s->root, rel);
 	r = copy_file(src, dest_path);
 	if (r == -ENOENT)
-		return rollout_error_set(err, r, "REVISION_MISSING", "revision %s does not exist; upload it first", src);
+		return rollout_error_set(err, r, "REVISION_MISSING", "revision %s does not exist; upload it first",
+					 src);
 	if (r < 0)
 		return rollout_error_set(err, r, "REVISION_MISSING", "cannot copy %s: %s", src, strerror(-r));
 	r = s->host->file_sha256(s->h, dest_path, res->sha256, &res->bytes);
@@ -173,18 +177,13 @@ static int fetch(void *state, const struct rollout_deployment *dep, const char *
 	return 0;
 }
 
-static const char *const revision_types[] = { "Local", NULL };
+static const char *const revision_types[] = {"Local", NULL};
 
-static const struct rollout_source_ops ops = ROLLOUT_SOURCE_OPS_INIT(
-	.revision_types = revision_types,
-	.fetch = fetch);
+static const struct rollout_source_ops ops = ROLLOUT_SOURCE_OPS_INIT(.revision_types = revision_types, .fetch = fetch);
 
-static const struct rollout_plugin plugin = ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE,
-	.name = "example-source",
-	.version = "1.0.0",
-	.description = "copies revisions from a local directory (revisionType Local)",
-	.init = init,
-	.destroy = destroy,
-	.ops.source = &ops);
+static const struct rollout_plugin plugin =
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "example-source", .version = "1.0.0",
+			.description = "copies revisions from a local directory (revisionType Local)", .init = init,
+			.destroy = destroy, .ops.source = &ops);
 
 ROLLOUT_PLUGIN_EXPORT(plugin)

@@ -35,9 +35,13 @@ struct state {
 };
 
 static const struct rollout_option options[] = {
-	{ .name = "drain_time", .type = ROLLOUT_OPT_DURATION, .offset = offsetof(struct state, drain_ms), .min = 0,
-	  .max = 600000, .def = "100ms" },
-	ROLLOUT_OPTION_END,
+    {.name = "drain_time",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct state, drain_ms),
+     .min = 0,
+     .max = 600000,
+     .def = "100ms"},
+    ROLLOUT_OPTION_END,
 };
 
 static int init(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err, size_t errlen)
@@ -104,8 +108,10 @@ static int set_blocked(struct state *s, const char *backend, const char *target,
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (!e)
-		return rollout_error_set(err, -ENOSPC, "TRAFFIC_ERROR", "cannot track %s in %s: names over 127 "
-					 "characters or more than %d entries", target, backend, MAX_ENTRIES);
+		return rollout_error_set(err, -ENOSPC, "TRAFFIC_ERROR",
+					 "cannot track %s in %s: names over 127 "
+					 "characters or more than %d entries",
+					 target, backend, MAX_ENTRIES);
 	s->host->log(s->h, LOG_INFO, "%s %s in %s", blocked ? "blocked" : "allowed", target, backend);
 	return 0;
 }
@@ -151,19 +157,18 @@ static int wait_drained(void *state, const char *backend, const char *target, in
 		if (st == ROLLOUT_TRAFFIC_BLOCKED || st == ROLLOUT_TRAFFIC_ABSENT)
 			return 0;
 		if (st == ROLLOUT_TRAFFIC_ALLOWED)
-			return rollout_error_set(err, -EINVAL, "TRAFFIC_ERROR", "%s in %s is not blocked; block it first",
-						 target, backend);
+			return rollout_error_set(err, -EINVAL, "TRAFFIC_ERROR",
+						 "%s in %s is not blocked; block it first", target, backend);
 		if (s->host->mono_ms() >= deadline)
 			return rollout_error_set(err, -ETIMEDOUT, "TRAFFIC_ERROR",
 						 "%s in %s still draining after %lld ms", target, backend,
 						 (long long)timeout_ms);
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 }
 
-static int set_weight(void *state, const char *backend, const char *target, uint32_t weight,
-		      struct rollout_error *err)
+static int set_weight(void *state, const char *backend, const char *target, uint32_t weight, struct rollout_error *err)
 {
 	struct state *s = state;
 	struct entry *e;
@@ -178,19 +183,13 @@ static int set_weight(void *state, const char *backend, const char *target, uint
 	return e ? 0 : rollout_error_set(err, -ENOSPC, "TRAFFIC_ERROR", "cannot track %s in %s", target, backend);
 }
 
-static const struct rollout_traffic_ops ops = ROLLOUT_TRAFFIC_OPS_INIT(
-	.block = block,
-	.allow = allow,
-	.get_state = get_state,
-	.wait_drained = wait_drained,
-	.set_weight = set_weight);
+static const struct rollout_traffic_ops ops =
+    ROLLOUT_TRAFFIC_OPS_INIT(.block = block, .allow = allow, .get_state = get_state, .wait_drained = wait_drained,
+			     .set_weight = set_weight);
 
-static const struct rollout_plugin plugin = ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_TRAFFIC,
-	.name = "example-traffic",
-	.version = "1.0.0",
-	.description = "in-memory backends: block, allow, drain, weights",
-	.init = init,
-	.destroy = destroy,
-	.ops.traffic = &ops);
+static const struct rollout_plugin plugin =
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_TRAFFIC, .name = "example-traffic", .version = "1.0.0",
+			.description = "in-memory backends: block, allow, drain, weights", .init = init,
+			.destroy = destroy, .ops.traffic = &ops);
 
 ROLLOUT_PLUGIN_EXPORT(plugin)

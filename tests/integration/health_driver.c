@@ -32,13 +32,13 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
-#include "alarms.h"
-#include "conf.h"
-#include "daemon.h"
-#include "plugins.h"
-#include "store.h"
-#include "store_health.h"
-#include "triggers.h"
+#include "health/alarms.h"
+#include "core/conf.h"
+#include "core/daemon.h"
+#include "core/plugins.h"
+#include "store/store.h"
+#include "store/store_health.h"
+#include "health/triggers.h"
 #include "util.h"
 
 static void print_json(json_t *o)

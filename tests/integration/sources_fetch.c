@@ -1,4 +1,4 @@
-/* sources-fetch: drives the daemon's bundle cache (daemon/bundles.c) with the
+/* sources-fetch: drives the daemon's bundle cache (daemon/bundles/bundles.c) with the
  * real config loader, plugin loader and host table, without the HTTP side,
  * so integration tests can exercise source plugins and pre-flight directly.
  *
@@ -18,11 +18,11 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "bundles.h"
-#include "bundles_internal.h"
-#include "conf.h"
-#include "daemon.h"
-#include "plugins.h"
+#include "bundles/bundles.h"
+#include "bundles/bundles_internal.h"
+#include "core/conf.h"
+#include "core/daemon.h"
+#include "core/plugins.h"
 
 /* The HTTP routes are not part of this tool. */
 int bundles_http_register(struct rd_daemon *d, char *err, size_t errlen)

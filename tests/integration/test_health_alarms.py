@@ -1,4 +1,4 @@
-"""Alarm polling (daemon/alarms.c) with real plugins, without the engine:
+"""Alarm polling (daemon/health/alarms.c) with real plugins, without the engine:
 health-driver watch starts a watch as the engine does and reports whether
 and why it would stop the deployment."""
 

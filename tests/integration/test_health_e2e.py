@@ -75,7 +75,7 @@ class AlarmFleet:
         self.f = Fleet(d, n=n, start_agents=False, config="CodeDeployDefault.OneAtATime",
                        auto_rollback=STOP_ON_ALARM)
         # deploymentConfigName given explicitly: UpdateDeploymentGroup without it reads
-        # freed memory in daemon/api_group.c (reported to the API area)
+        # freed memory in daemon/api/api_group.c (reported to the API area)
         self.f.cd.update_deployment_group(
             applicationName=self.f.app, currentDeploymentGroupName=self.f.group,
             deploymentConfigName="CodeDeployDefault.OneAtATime",

@@ -1,4 +1,4 @@
-"""Trigger notifications (daemon/triggers.c) without the engine: health-driver
+"""Trigger notifications (daemon/health/triggers.c) without the engine: health-driver
 trigger fires one event for a deployment group, waits for the deliveries and
 prints what the store recorded. SNS Publish is signed and sent to moto_server,
 and read back through an SQS queue subscribed to the topic; webhooks go to

@@ -1,4 +1,4 @@
-"""The haproxy traffic plugin and daemon/traffic.c against a real HAProxy
+"""The haproxy traffic plugin and daemon/traffic/traffic.c against a real HAProxy
 (Debian's), driven through tests/integration/traffic-ctl (real config and
 plugin loaders, no engine): drain with a session waiting, maint, ready,
 weights, state, errors; then rolling, blue/green and weighted-canary

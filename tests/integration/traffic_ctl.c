@@ -1,4 +1,4 @@
-/* traffic-ctl: drives daemon/traffic.c and the traffic plugin through the
+/* traffic-ctl: drives daemon/traffic/traffic.c and the traffic plugin through the
  * real config loader, plugin loader and host table, without the engine, so
  * integration tests can exercise a real HAProxy.
  *
@@ -28,9 +28,9 @@
 
 #include <jansson.h>
 
-#include "conf.h"
-#include "plugins.h"
-#include "traffic.h"
+#include "core/conf.h"
+#include "core/plugins.h"
+#include "traffic/traffic.h"
 
 static int64_t t0;
 
@@ -100,18 +100,18 @@ static const char *state_name(enum rollout_traffic_state s)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },   { "group", required_argument, NULL, 'g' },
-		{ "blue", required_argument, NULL, 'b' },     { "green", required_argument, NULL, 'G' },
-		{ "routing", required_argument, NULL, 'r' },  { "alarm-file", required_argument, NULL, 'a' },
-		{ "minute-ms", required_argument, NULL, 'm' }, { "poll-ms", required_argument, NULL, 'p' },
-		{ "drain-ms", required_argument, NULL, 'd' }, { 0 },
+	    {"config", required_argument, NULL, 'c'},	 {"group", required_argument, NULL, 'g'},
+	    {"blue", required_argument, NULL, 'b'},	 {"green", required_argument, NULL, 'G'},
+	    {"routing", required_argument, NULL, 'r'},	 {"alarm-file", required_argument, NULL, 'a'},
+	    {"minute-ms", required_argument, NULL, 'm'}, {"poll-ms", required_argument, NULL, 'p'},
+	    {"drain-ms", required_argument, NULL, 'd'},	 {0},
 	};
 	const char *config = NULL, *group = NULL, *routing = NULL, *alarm = NULL, *blue_s = NULL, *green_s = NULL;
 	int64_t minute_ms = 0, poll_ms = 200, drain_ms = 10000;
 	struct rd_config *cfg = NULL;
 	struct plugin_registry *reg = NULL;
 	struct traffic_group *g = NULL;
-	struct rollout_error err = { .size = sizeof(err) };
+	struct rollout_error err = {.size = sizeof(err)};
 	char ebuf[1024], *bcopy = NULL, *gcopy = NULL;
 	const char *blue[64], *green[64], *cmd;
 	size_t nb, ng;
@@ -120,16 +120,35 @@ int main(int argc, char **argv)
 	t0 = mono();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'c': config = optarg; break;
-		case 'g': group = optarg; break;
-		case 'b': blue_s = optarg; break;
-		case 'G': green_s = optarg; break;
-		case 'r': routing = optarg; break;
-		case 'a': alarm = optarg; break;
-		case 'm': minute_ms = atoll(optarg); break;
-		case 'p': poll_ms = atoll(optarg); break;
-		case 'd': drain_ms = atoll(optarg); break;
-		default: return 2;
+		case 'c':
+			config = optarg;
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'b':
+			blue_s = optarg;
+			break;
+		case 'G':
+			green_s = optarg;
+			break;
+		case 'r':
+			routing = optarg;
+			break;
+		case 'a':
+			alarm = optarg;
+			break;
+		case 'm':
+			minute_ms = atoll(optarg);
+			break;
+		case 'p':
+			poll_ms = atoll(optarg);
+			break;
+		case 'd':
+			drain_ms = atoll(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!config || !group || optind >= argc) {
@@ -184,9 +203,12 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "shift") == 0) {
 		struct traffic_routing rt;
 		bool present;
-		struct traffic_shift_opts so = { .minute_ms = minute_ms, .poll_ms = poll_ms,
-						 .drain_timeout_ms = drain_ms, .check = check_alarm,
-						 .progress = progress, .userdata = (void *)alarm };
+		struct traffic_shift_opts so = {.minute_ms = minute_ms,
+						.poll_ms = poll_ms,
+						.drain_timeout_ms = drain_ms,
+						.check = check_alarm,
+						.progress = progress,
+						.userdata = (void *)alarm};
 		r = traffic_routing_parse(routing, &rt, &present, &err);
 		if (r == 0)
 			r = traffic_shift_run(g, blue, nb, green, ng, &rt, &so, &err);

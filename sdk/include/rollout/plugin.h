@@ -126,8 +126,7 @@ extern "C" {
 #endif
 
 /* True when a struct of `size` bytes (its own size member) contains `member`. */
-#define ROLLOUT_HAS(ptr, type, member) \
-	((ptr)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
+#define ROLLOUT_HAS(ptr, type, member) ((ptr)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
 /* ------------------------------------------------------------------------ */
 /* Kinds and enums (32 bits wide; values are appended only).                  */
@@ -193,7 +192,7 @@ static inline int rollout_error_setv(struct rollout_error *e, int r, const char 
  *     return rollout_error_set(err, -ENOENT, "REVISION_MISSING", "no object %s", key);
  * reports and fails in one line. */
 static inline int rollout_error_set(struct rollout_error *e, int r, const char *code, const char *fmt, ...)
-	ROLLOUT_PRINTF(4, 5);
+    ROLLOUT_PRINTF(4, 5);
 static inline int rollout_error_set(struct rollout_error *e, int r, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -229,8 +228,10 @@ struct rollout_deployment {
 	const char *region;		   /* the daemon's region */
 	const char *account_id;		   /* the daemon's account id */
 };
-#define ROLLOUT_DEPLOYMENT_INIT(...) \
-	{ .size = sizeof(struct rollout_deployment), __VA_ARGS__ }
+#define ROLLOUT_DEPLOYMENT_INIT(...)                                                                                   \
+	{                                                                                                              \
+		.size = sizeof(struct rollout_deployment), __VA_ARGS__                                                 \
+	}
 
 /* ------------------------------------------------------------------------ */
 /* Configuration options, declared by the plugin (see host->config_parse).    */
@@ -256,29 +257,32 @@ enum rollout_opt_type {
  * entry, the element size travels with the array (config_parse's opt_size,
  * which rollout_config_parse() fills with sizeof(struct rollout_option)). */
 struct rollout_option {
-	const char *name;	    /* the YAML key */
+	const char *name; /* the YAML key */
 	enum rollout_opt_type type;
-	bool required;		    /* missing key is an error (else `def` applies) */
-	size_t offset;		    /* offsetof(your struct, field) or ROLLOUT_OPT_NOSTORE */
-	int64_t min, max;	    /* INT and DURATION bounds (both 0: unbounded) */
-	const char *def;	    /* default, written as in YAML ("30s", "true", "8"); NULL: leave field as is */
-	const char *help;	    /* one line shown in errors about this key; may be NULL */
+	bool required;	  /* missing key is an error (else `def` applies) */
+	size_t offset;	  /* offsetof(your struct, field) or ROLLOUT_OPT_NOSTORE */
+	int64_t min, max; /* INT and DURATION bounds (both 0: unbounded) */
+	const char *def;  /* default, written as in YAML ("30s", "true", "8"); NULL: leave field as is */
+	const char *help; /* one line shown in errors about this key; may be NULL */
 };
-#define ROLLOUT_OPTION_END { .name = NULL }
+#define ROLLOUT_OPTION_END                                                                                             \
+	{                                                                                                              \
+		.name = NULL                                                                                           \
+	}
 
 /* The keys every AWS-calling plugin accepts, read by the host's HTTP client
  * when signing (see struct rollout_http_request.aws_service). Put this
  * macro in your option table to accept them; read `endpoint` and `region`
  * for building URLs with host->config_string(). */
-#define ROLLOUT_AWS_OPTIONS                                                                                  \
-	{ .name = "endpoint", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },                   \
-		{ .name = "region", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },             \
-		{ .name = "access_key_id", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },      \
-		{ .name = "secret_access_key", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },  \
-		{ .name = "session_token", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },      \
-		{ .name = "profile", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE },            \
-	{                                                                                                    \
-		.name = "credentials_file", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE        \
+#define ROLLOUT_AWS_OPTIONS                                                                                            \
+	{.name = "endpoint", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                               \
+	    {.name = "region", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                             \
+	    {.name = "access_key_id", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                      \
+	    {.name = "secret_access_key", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                  \
+	    {.name = "session_token", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                      \
+	    {.name = "profile", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                            \
+	{                                                                                                              \
+		.name = "credentials_file", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE                  \
 	}
 
 /* ------------------------------------------------------------------------ */
@@ -287,12 +291,12 @@ struct rollout_option {
 
 struct rollout_http_request {
 	uint32_t size;
-	const char *method;		/* "GET", "PUT", ...; NULL = GET */
-	const char *url;		/* absolute http(s) URL */
-	const char *const *headers;	/* NULL-terminated "Name: value" lines, or NULL */
-	const void *body;		/* request body (borrowed), or NULL */
+	const char *method;	    /* "GET", "PUT", ...; NULL = GET */
+	const char *url;	    /* absolute http(s) URL */
+	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+	const void *body;	    /* request body (borrowed), or NULL */
 	size_t body_len;
-	int64_t timeout_ms;		/* whole transfer; 0 = 60 s */
+	int64_t timeout_ms; /* whole transfer; 0 = 60 s */
 	/* When set, the response body goes to this file (created/truncated,
 	 * mode 0600) instead of memory, and its sha256 and size are computed
 	 * while streaming. Otherwise the body is kept in memory, at most
@@ -309,10 +313,12 @@ struct rollout_http_request {
 	 * else the daemon's. */
 	const char *aws_service;
 	const char *aws_region;
-	bool follow_redirects;		/* at most 5; default no */
+	bool follow_redirects; /* at most 5; default no */
 };
-#define ROLLOUT_HTTP_REQUEST_INIT(...) \
-	{ .size = sizeof(struct rollout_http_request), __VA_ARGS__ }
+#define ROLLOUT_HTTP_REQUEST_INIT(...)                                                                                 \
+	{                                                                                                              \
+		.size = sizeof(struct rollout_http_request), __VA_ARGS__                                               \
+	}
 
 /* ------------------------------------------------------------------------ */
 /* The host-services table. Given to init (borrowed, valid until destroy).    */
@@ -448,8 +454,10 @@ struct rollout_platform_ops {
 	int (*finish)(void *state, const struct rollout_deployment *dep, const char *state_json, bool success,
 		      struct rollout_error *err);
 };
-#define ROLLOUT_PLATFORM_OPS_INIT(...) \
-	{ .size = sizeof(struct rollout_platform_ops), __VA_ARGS__ }
+#define ROLLOUT_PLATFORM_OPS_INIT(...)                                                                                 \
+	{                                                                                                              \
+		.size = sizeof(struct rollout_platform_ops), __VA_ARGS__                                               \
+	}
 
 /* ------------------------------------------------------------------------ */
 /* SOURCE plugins: revision location -> file.                                 */
@@ -457,10 +465,10 @@ struct rollout_platform_ops {
 
 struct rollout_fetch_result {
 	uint32_t size;
-	uint64_t bytes;		 /* size of the file written */
-	char sha256[65];	 /* lower-case hex of the file written */
-	char bundle_type[16];	 /* "zip", "tar", "tgz", "YAML" or "JSON" */
-	char version[256];	 /* what was fetched, e.g. S3 version id / commit id; may be "" */
+	uint64_t bytes;	      /* size of the file written */
+	char sha256[65];      /* lower-case hex of the file written */
+	char bundle_type[16]; /* "zip", "tar", "tgz", "YAML" or "JSON" */
+	char version[256];    /* what was fetched, e.g. S3 version id / commit id; may be "" */
 };
 
 struct rollout_source_ops {
@@ -484,8 +492,10 @@ struct rollout_source_ops {
 		     const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
 		     struct rollout_error *err);
 };
-#define ROLLOUT_SOURCE_OPS_INIT(...) \
-	{ .size = sizeof(struct rollout_source_ops), __VA_ARGS__ }
+#define ROLLOUT_SOURCE_OPS_INIT(...)                                                                                   \
+	{                                                                                                              \
+		.size = sizeof(struct rollout_source_ops), __VA_ARGS__                                                 \
+	}
 
 /* ------------------------------------------------------------------------ */
 /* HEALTH plugins: alarm -> OK / ALARM / INSUFFICIENT_DATA.                   */
@@ -510,8 +520,10 @@ struct rollout_health_ops {
 	int (*check)(void *state, const struct rollout_deployment *dep, const char *alarm_name,
 		     const char *settings_json, struct rollout_alarm_result *res, struct rollout_error *err);
 };
-#define ROLLOUT_HEALTH_OPS_INIT(...) \
-	{ .size = sizeof(struct rollout_health_ops), __VA_ARGS__ }
+#define ROLLOUT_HEALTH_OPS_INIT(...)                                                                                   \
+	{                                                                                                              \
+		.size = sizeof(struct rollout_health_ops), __VA_ARGS__                                                 \
+	}
 
 /* ------------------------------------------------------------------------ */
 /* TRAFFIC plugins: block / allow a target in a named backend.                */
@@ -536,8 +548,10 @@ struct rollout_traffic_ops {
 	int (*set_weight)(void *state, const char *backend, const char *target, uint32_t weight,
 			  struct rollout_error *err);
 };
-#define ROLLOUT_TRAFFIC_OPS_INIT(...) \
-	{ .size = sizeof(struct rollout_traffic_ops), __VA_ARGS__ }
+#define ROLLOUT_TRAFFIC_OPS_INIT(...)                                                                                  \
+	{                                                                                                              \
+		.size = sizeof(struct rollout_traffic_ops), __VA_ARGS__                                                \
+	}
 
 /* ------------------------------------------------------------------------ */
 /* The descriptor.                                                            */
@@ -545,10 +559,10 @@ struct rollout_traffic_ops {
 
 struct rollout_plugin {
 	/* Header: checked by the loader before anything else is read. */
-	uint32_t magic;		/* ROLLOUT_PLUGIN_MAGIC */
-	uint32_t abi_major;	/* ROLLOUT_ABI_MAJOR the plugin was built with */
-	uint32_t abi_minor;	/* ROLLOUT_ABI_MINOR the plugin was built with */
-	uint32_t size;		/* sizeof(struct rollout_plugin) */
+	uint32_t magic;	    /* ROLLOUT_PLUGIN_MAGIC */
+	uint32_t abi_major; /* ROLLOUT_ABI_MAJOR the plugin was built with */
+	uint32_t abi_minor; /* ROLLOUT_ABI_MINOR the plugin was built with */
+	uint32_t size;	    /* sizeof(struct rollout_plugin) */
 	enum rollout_kind kind;
 
 	const char *name;	 /* [a-z0-9_-]{1,64}; normally the file's name without .so */
@@ -581,10 +595,10 @@ struct rollout_plugin {
 #define ROLLOUT_PLUGIN_SIZE_1_0 (offsetof(struct rollout_plugin, ops) + sizeof(const void *))
 
 /* Fills the header: ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "s3", ...) */
-#define ROLLOUT_PLUGIN_INIT(kind_, ...)                                                                       \
-	{                                                                                                     \
-		.magic = ROLLOUT_PLUGIN_MAGIC, .abi_major = ROLLOUT_ABI_MAJOR, .abi_minor = ROLLOUT_ABI_MINOR, \
-		.size = sizeof(struct rollout_plugin), .kind = (kind_), __VA_ARGS__                          \
+#define ROLLOUT_PLUGIN_INIT(kind_, ...)                                                                                \
+	{                                                                                                              \
+		.magic = ROLLOUT_PLUGIN_MAGIC, .abi_major = ROLLOUT_ABI_MAJOR, .abi_minor = ROLLOUT_ABI_MINOR,         \
+		.size = sizeof(struct rollout_plugin), .kind = (kind_), __VA_ARGS__                                    \
 	}
 
 /* The entry point every plugin defines, e.g.
@@ -597,10 +611,10 @@ struct rollout_plugin {
 typedef const struct rollout_plugin *(*rollout_entry_fn)(void);
 ROLLOUT_EXPORT const struct rollout_plugin *rollout_plugin_v1(void);
 
-#define ROLLOUT_PLUGIN_EXPORT(desc)                                 \
-	ROLLOUT_EXPORT const struct rollout_plugin *rollout_plugin_v1(void) \
-	{                                                           \
-		return &(desc);                                     \
+#define ROLLOUT_PLUGIN_EXPORT(desc)                                                                                    \
+	ROLLOUT_EXPORT const struct rollout_plugin *rollout_plugin_v1(void)                                            \
+	{                                                                                                              \
+		return &(desc);                                                                                        \
 	}
 
 #ifdef __cplusplus

@@ -1,0 +1,78 @@
+/* Dispatch of the control API: model validation, then the operation's
+ * handler. Operations live in api_*.c, one file per resource. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/api_internal.h"
+#include "api/api_model.h"
+#include "core/daemon.h"
+#include "core/httpd.h"
+#include "log.h"
+
+static const struct api_op *find_op(const struct api_op *tab, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(tab[i].name, name))
+			return &tab[i];
+	return NULL;
+}
+
+static void codedeploy_handler(struct httpd_call *call, void *userdata)
+{
+	struct rd_daemon *d = userdata;
+	const char *name = httpd_call_operation(call);
+	const struct api_op_model *m = api_model_op(name);
+	const struct api_op *op = find_op(api_codedeploy_ops, api_n_codedeploy_ops, name);
+	const char *exc = NULL;
+	json_t *in = NULL;
+	char msg[1024];
+	int r;
+
+	if (!m || !op) {
+		httpd_call_error(call, "UnknownOperationException",
+				 "unknown operation %s.%s; see the CodeDeploy API (2014-10-06) for the operations",
+				 httpd_call_target_prefix(call), name);
+		return;
+	}
+	r = api_validate(m, httpd_call_body(call), &in, &exc, msg, sizeof(msg));
+	if (r == -ENOMEM) {
+		httpd_call_error_status(call, 500, "InternalFailure", "out of memory");
+		return;
+	}
+	if (r < 0) {
+		httpd_call_error(call, exc, "%s", msg);
+		return;
+	}
+	op->fn(d, call, in);
+	json_decref(in);
+}
+
+static void ext_handler(struct httpd_call *call, void *userdata)
+{
+	struct rd_daemon *d = userdata;
+	const char *name = httpd_call_operation(call);
+	const struct api_op *op = find_op(api_ext_ops, api_n_ext_ops, name);
+
+	if (!op) {
+		httpd_call_error(call, "UnknownOperationException", "unknown operation Rolloutd_v1.%s", name);
+		return;
+	}
+	op->fn(d, call, httpd_call_body(call));
+}
+
+int api_register(struct rd_daemon *d, char *err, size_t errlen)
+{
+	int r;
+
+	r = httpd_register_service(d->httpd, "CodeDeploy_20141006", "codedeploy", HTTPD_AUTHZ_CONTROL,
+				   codedeploy_handler, d);
+	if (r == 0)
+		r = httpd_register_service(d->httpd, "Rolloutd_v1", "codedeploy", HTTPD_AUTHZ_CONTROL, ext_handler, d);
+	if (r < 0)
+		snprintf(err, errlen, "cannot register the control API: %s", strerror(-r));
+	return r;
+}

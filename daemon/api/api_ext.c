@@ -1,0 +1,142 @@
+/* rolloutd's own extensions (X-Amz-Target Rolloutd_v1.<Op>). Access-key
+ * operations need an admin key (httpd's CONTROL authz). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "api/api_util.h"
+#include "core/daemon.h"
+#include "store/store.h"
+
+/* {Name, Policy, InstanceName?} -> {AccessKeyId, SecretAccessKey, Name, Policy, InstanceName?} */
+static void op_create_access_key(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	const char *name = NULL, *policy = NULL, *instance = NULL;
+	struct store_access_key k;
+	char err[256];
+	static const struct api_field fields[] = {
+	    {"Name", API_STR, true, 1, 128},
+	    {"Policy", API_STR, true, 1, 16},
+	    {"InstanceName", API_STR, false, 1, 128},
+	};
+	if (api_check_fields(call, in, fields, 3) < 0)
+		return;
+	name = json_string_value(json_object_get(in, "Name"));
+	policy = json_string_value(json_object_get(in, "Policy"));
+	instance = json_string_value(json_object_get(in, "InstanceName"));
+	int r = store_access_key_create(d->store, name, policy, instance, &k, err, sizeof(err));
+	if (r == -EINVAL) {
+		httpd_call_error(call, "InvalidInputException", "%s", err);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "AccessKeyId", k.id, "SecretAccessKey", k.secret, "Name", k.name,
+			      "Policy", k.policy);
+	if (o && k.instance[0])
+		json_object_set_new(o, "InstanceName", json_string(k.instance));
+	httpd_call_reply(call, o);
+}
+
+static void op_list_access_keys(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	json_t *l = NULL;
+	int r = store_access_key_list(d->store, &l);
+
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	httpd_call_reply(call, json_pack("{s:o}", "AccessKeys", l));
+}
+
+static void op_delete_access_key(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	static const struct api_field fields[] = {
+	    {"AccessKeyId", API_STR, true, 1, 128},
+	};
+	if (api_check_fields(call, in, fields, 1) < 0)
+		return;
+	const char *id = json_string_value(json_object_get(in, "AccessKeyId"));
+	if (!strcmp(id, httpd_call_principal(call)->access_key_id)) {
+		httpd_call_error(
+		    call, "InvalidInputException",
+		    "refusing to delete the access key %s that signed this request; sign with another admin key", id);
+		return;
+	}
+	int r = store_access_key_delete(d->store, id);
+	if (r == -ENOENT) {
+		httpd_call_error(call, "ResourceNotFoundException", "no access key %s (see ListAccessKeys)", id);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	httpd_call_reply(call, NULL);
+}
+
+/* {DeploymentId, InstanceId?, NextToken?} -> {Logs: [{InstanceId, LifecycleEventName,
+ * Sequence, Time, Data}], NextToken, DeploymentComplete}. NextToken is always
+ * returned so that a follower can resume where it stopped. */
+static void op_get_deployment_logs(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	static const struct api_field fields[] = {
+	    {"DeploymentId", API_STR, true, 1, 64},
+	    {"InstanceId", API_STR, false, 1, 512},
+	    {"NextToken", API_STR, false, 0, 4096},
+	};
+	char *cursor = NULL, *end, st[16], plat[16], buf[32];
+	int64_t after = 0, next = 0;
+	json_t *items = NULL, *out;
+	int r;
+
+	if (api_check_fields(call, in, fields, 3) < 0)
+		return;
+	const char *id = api_str(in, "DeploymentId");
+	if (api_page_cursor(call, in, "NextToken", &cursor) < 0)
+		return;
+	if (cursor) {
+		after = strtoll(cursor, &end, 10);
+		bool bad = *end || after < 0;
+		free(cursor);
+		if (bad) {
+			httpd_call_error(call, "InvalidNextTokenException",
+					 "NextToken is not valid; repeat without it");
+			return;
+		}
+	}
+	r = store_deployment_brief(d->store, id, st, plat);
+	if (r == -ENOENT) {
+		httpd_call_error(call, "DeploymentDoesNotExistException", "No deployment %s (see ListDeployments)", id);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	r = store_hook_logs_read(d->store, id, api_str(in, "InstanceId"), after, 500, &items, &next);
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	bool complete = !strcmp(st, "Succeeded") || !strcmp(st, "Failed") || !strcmp(st, "Stopped");
+	out = json_pack("{s:o, s:b}", "Logs", items, "DeploymentComplete", complete);
+	snprintf(buf, sizeof(buf), "%lld", (long long)next);
+	api_page_next(call, out, "NextToken", buf);
+	httpd_call_reply(call, out);
+}
+
+const struct api_op api_ext_ops[] = {
+    {"GetDeploymentLogs", op_get_deployment_logs},
+    {"CreateAccessKey", op_create_access_key},
+    {"ListAccessKeys", op_list_access_keys},
+    {"DeleteAccessKey", op_delete_access_key},
+};
+const size_t api_n_ext_ops = sizeof(api_ext_ops) / sizeof(api_ext_ops[0]);

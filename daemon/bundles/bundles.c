@@ -1,0 +1,395 @@
+/* The daemon side of the bundle cache: revision JSON -> source plugin ->
+ * content-addressed cache (bundles_cache.c), with pre-flight validation
+ * through the shared appspec parser and bundle inspection (lib/). */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "appspec.h"
+#include "bundle.h"
+#include "bundles/bundles.h"
+#include "bundles/bundles_cache.h"
+#include "bundles/bundles_internal.h"
+#include "core/conf.h"
+#include "core/daemon.h"
+#include "log.h"
+#include "core/plugins.h"
+#include "util.h"
+
+#define FETCH_TIMEOUT_MS (30LL * 60 * 1000)
+
+/* One cache per process: struct rd_daemon has no slot for it yet. */
+static struct bcache *the_cache;
+
+struct bcache *bundles_cache(struct rd_daemon *d)
+{
+	(void)d;
+	return the_cache;
+}
+
+static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errcode && errcodelen)
+		rd_strlcpy(errcode, code, errcodelen);
+	if (msg && msglen) {
+		va_start(ap, fmt);
+		vsnprintf(msg, msglen, fmt, ap);
+		va_end(ap);
+	}
+}
+
+int bundles_preflight(const char *path, char *errcode, size_t errcodelen, char *msg, size_t msglen)
+{
+	struct bundle_info *info = NULL;
+	struct appspec *spec = NULL;
+	const char *text, *name = NULL;
+	char err[768] = "";
+	size_t len = 0;
+	int r;
+
+	r = bundle_inspect(path, NULL, NULL, &info, err, sizeof(err));
+	if (r < 0) {
+		if (r == -EINVAL || r == -EFBIG)
+			set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+				"the revision's bundle cannot be used: %s; rebuild the archive (zip, tar or tgz) "
+				"from the application directory",
+				err[0] ? err : strerror(-r));
+		else
+			set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR",
+				"could not read the revision's bundle: %s", err[0] ? err : strerror(-r));
+		goto out;
+	}
+	text = bundle_info_appspec(info, &len, &name);
+	if (!text) {
+		r = -ENOENT;
+		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+			"the revision has no appspec.yml (nor appspec.yaml) at the root of its bundle; add one next to "
+			"your application's files and create the revision again");
+		goto out;
+	}
+	r = appspec_parse(text, len, name ? name : "appspec.yml", &spec, err, sizeof(err));
+	if (r < 0) {
+		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION", "the revision's appspec is invalid: %s",
+			err[0] ? err : strerror(-r));
+		goto out;
+	}
+	r = bundle_check_appspec(info, spec, true, err, sizeof(err));
+	if (r < 0) {
+		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+			"the revision does not match its appspec: %s", err[0] ? err : strerror(-r));
+		goto out;
+	}
+	r = 0;
+out:
+	appspec_free(spec);
+	bundle_info_free(info);
+	return r;
+}
+
+struct fetch_ctx {
+	struct rd_daemon *d;
+	const struct plugin *p;
+	const char *revision_json;
+	const char *platform; /* "Server", "Lambda", "ECS" or NULL */
+	char type[16];	      /* what the plugin fetched */
+};
+
+static int preflight_cb(void *ctx, const char *path, const struct cached_bundle *b, char *errcode, size_t errcodelen,
+			char *msg, size_t msglen)
+{
+	/* A Lambda/ECS AppSpec file (S3 bundleType YAML/JSON) is no archive:
+	 * the platform plugin reads it; nothing to open here. */
+	struct fetch_ctx *fc = ctx;
+	int r;
+
+	if (bcache_is_appspec_type(b->bundle_type)) {
+		if (fc && fc->platform && !strcmp(fc->platform, "Server")) {
+			set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+				"the revision is a %s AppSpec file (for Lambda and ECS); a server deployment needs a "
+				"zip, tar or tgz bundle with appspec.yml and the application's files",
+				b->bundle_type);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	r = bundles_preflight(path, errcode, errcodelen, msg, msglen);
+	if (r < 0)
+		rd_logt(LOG_NOTICE, "bundles", "bundle %s refused by pre-flight: %s", b->sha256, msg ? msg : "");
+	return r;
+}
+
+int bundles_start(struct rd_daemon *d, char *err, size_t errlen)
+{
+	char dir[4096];
+	int r;
+
+	if (the_cache)
+		return 0;
+	if (snprintf(dir, sizeof(dir), "%s/bundles", d->cfg->data_dir) >= (int)sizeof(dir)) {
+		snprintf(err, errlen, "data_dir '%s' is too long", d->cfg->data_dir);
+		return -ENAMETOOLONG;
+	}
+	r = bcache_new(dir, d->cfg->bundle_cache_max, &the_cache);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create the bundle cache in %s: %s; check that data_dir is writable", dir,
+			 strerror(-r));
+		return r;
+	}
+	r = bundles_http_register(d, err, errlen);
+	if (r < 0) {
+		the_cache = bcache_free(the_cache);
+		return r;
+	}
+	return 0;
+}
+
+void bundles_stop(struct rd_daemon *d)
+{
+	(void)d;
+	bundles_http_unregister(d);
+	the_cache = bcache_free(the_cache);
+}
+
+/* ---- revision locations ---- */
+
+static const char *plugin_for_type(const char *type)
+{
+	if (!strcmp(type, "S3"))
+		return "s3";
+	if (!strcmp(type, "GitHub"))
+		return "github";
+	if (!strcmp(type, "Bitbucket"))
+		return "bitbucket";
+	if (!strcmp(type, "HTTP"))
+		return "http";
+	return NULL;
+}
+
+static bool is_full_commit(const char *s)
+{
+	size_t i;
+
+	if (!s || strlen(s) != 40)
+		return false;
+	for (i = 0; i < 40; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+			return false;
+	return true;
+}
+
+static const char *obj_str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, char *errcode, size_t errcodelen,
+			   char *msg, size_t msglen)
+{
+	struct fetch_ctx *fc = ctx;
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.compute_platform = fc->platform);
+	struct rollout_fetch_result res = {.size = sizeof(res)};
+	struct rollout_error e = {.size = sizeof(e)};
+	int64_t t0;
+	int r;
+
+	if (fc->d && fc->d->cfg) {
+		dep.region = fc->d->cfg->region;
+		dep.account_id = fc->d->cfg->account_id;
+	}
+	t0 = rd_mono_ms();
+	r = fc->p->desc->ops.source->fetch(fc->p->state, &dep, fc->revision_json, tmp_path, FETCH_TIMEOUT_MS, &res, &e);
+	if (r < 0) {
+		rd_logt(LOG_NOTICE, "bundles", "plugin %s could not fetch a revision: %s: %s", fc->p->name,
+			e.code[0] ? e.code : "INTERNAL_ERROR", e.message);
+		set_err(errcode, errcodelen, msg, msglen, e.code[0] ? e.code : "INTERNAL_ERROR", "%s",
+			e.message[0] ? e.message : "the source plugin failed without saying why");
+		return r;
+	}
+	rd_strlcpy(bundle_type, res.bundle_type, 8);
+	rd_strlcpy(fc->type, res.bundle_type, sizeof(fc->type));
+	rd_logt(LOG_INFO, "bundles", "plugin %s fetched %" PRIu64 " bytes (%s%s%s) in %" PRId64 " ms", fc->p->name,
+		res.bytes, res.bundle_type, res.version[0] ? ", " : "", res.version, rd_mono_ms() - t0);
+	return 0;
+}
+
+int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, char *errcode,
+		   size_t errcodelen, char *msg, size_t msglen)
+{
+	return bundles_ensure_platform(d, revision_json, NULL, ret, errcode, errcodelen, msg, msglen);
+}
+
+int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, const char *compute_platform,
+			    struct cached_bundle *ret, char *errcode, size_t errcodelen, char *msg, size_t msglen)
+{
+	json_t *rev = NULL, *loc = NULL;
+	const char *type, *pname, *locname = NULL, *expect = NULL;
+	struct fetch_ctx fc = {.d = d, .revision_json = revision_json, .platform = compute_platform};
+	struct cached_bundle got;
+	char *lockey = NULL, *key = NULL;
+	bool cacheable = false;
+	json_error_t jerr;
+	int r;
+
+	if (!the_cache) {
+		set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR", "the bundle cache is not running");
+		return -ESHUTDOWN;
+	}
+	rev = json_loads(revision_json ? revision_json : "", 0, &jerr);
+	if (!json_is_object(rev) || !(type = obj_str(rev, "revisionType"))) {
+		r = -EINVAL;
+		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+			"the revision has no revisionType; give one of S3, GitHub, Bitbucket, HTTP or Bundle");
+		goto out;
+	}
+	if (!strcmp(type, "String") || !strcmp(type, "AppSpecContent")) {
+		r = -EINVAL;
+		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+			"a %s revision has no bundle to deploy to servers; use an S3, GitHub, Bitbucket, HTTP or "
+			"uploaded (Bundle) revision",
+			type);
+		goto out;
+	}
+	if (!strcmp(type, "Bundle")) {
+		const char *sha;
+		loc = json_object_get(rev, "bundleLocation");
+		sha = obj_str(loc, "sha256");
+		if (!bcache_valid_sha256(sha)) {
+			r = -EINVAL;
+			set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+				"bundleLocation.sha256 must be 64 lower-case hex characters");
+			goto out;
+		}
+		r = bcache_lookup(the_cache, sha, ret);
+		if (r < 0)
+			set_err(errcode, errcodelen, msg, msglen, "REVISION_MISSING",
+				"bundle %s is not in the daemon's cache (never uploaded, or removed to keep the cache "
+				"under its size cap); upload it again, e.g. with 'rolloutctl deploy DIR'",
+				sha);
+		goto out;
+	}
+	pname = plugin_for_type(type);
+	if (!strcmp(type, "S3"))
+		locname = "s3Location";
+	else if (!strcmp(type, "GitHub"))
+		locname = "gitHubLocation";
+	else if (!strcmp(type, "Bitbucket"))
+		locname = "bitbucketLocation";
+	else if (!strcmp(type, "HTTP"))
+		locname = "httpLocation";
+	loc = locname ? json_object_get(rev, locname) : NULL;
+	fc.p = d->plugins ? plugins_source_for(d->plugins, type) : NULL;
+	if (!fc.p) {
+		r = -ENOENT;
+		if (pname)
+			set_err(errcode, errcodelen, msg, msglen, "REVISION_MISSING",
+				"no source plugin serves %s revisions; enable the '%s' plugin under 'plugins:' in the "
+				"daemon config",
+				type, pname);
+		else
+			set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+				"unknown revisionType '%s'; use S3, GitHub, Bitbucket, HTTP or Bundle", type);
+		goto out;
+	}
+	if (locname && !json_is_object(loc)) {
+		r = -EINVAL;
+		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION", "a %s revision needs its %s object", type,
+			locname);
+		goto out;
+	}
+
+	/* The location pins its content when it names a version, an eTag, a
+	 * full commit or a hash: then fetch once for the cache's lifetime. */
+	if (!strcmp(type, "S3"))
+		cacheable = obj_str(loc, "version") || obj_str(loc, "eTag");
+	else if (!strcmp(type, "GitHub") || !strcmp(type, "Bitbucket"))
+		cacheable = is_full_commit(obj_str(loc, "commitId"));
+	else if (!strcmp(type, "HTTP")) {
+		expect = obj_str(loc, "sha256");
+		cacheable = expect != NULL;
+	}
+	lockey = loc ? json_dumps(loc, JSON_COMPACT | JSON_SORT_KEYS) : json_dumps(rev, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!lockey || asprintf(&key, "%s:%s", type, lockey) < 0) {
+		key = NULL;
+		r = -ENOMEM;
+		set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR", "out of memory");
+		goto out;
+	}
+	r = bcache_ensure(the_cache, key, cacheable, expect, plugin_fetch_cb, preflight_cb, &fc, &got, errcode,
+			  errcodelen, msg, msglen);
+	/* also when the answer came from the cache, fetched for another platform */
+	if (r == 0 && compute_platform && !strcmp(compute_platform, "Server") &&
+	    bcache_is_appspec_type(got.bundle_type)) {
+		r = -EINVAL;
+		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
+			"the revision is a %s AppSpec file (for Lambda and ECS); a server deployment needs a zip, tar "
+			"or tgz bundle with appspec.yml and the application's files",
+			got.bundle_type);
+	}
+	if (r == 0)
+		*ret = got;
+out:
+	free(key);
+	free(lockey);
+	json_decref(rev);
+	return r;
+}
+
+int bundles_pin(struct rd_daemon *d, const char *sha256, const char *deployment_id)
+{
+	return the_cache ? bcache_pin(the_cache, sha256, deployment_id) : -ESHUTDOWN;
+}
+
+int bundles_unpin(struct rd_daemon *d, const char *deployment_id)
+{
+	return the_cache ? bcache_unpin(the_cache, deployment_id) : -ESHUTDOWN;
+}
+
+int bundles_set_last_good(struct rd_daemon *d, const char *deployment_group_id, const char *sha256)
+{
+	return the_cache ? bcache_set_last_good(the_cache, deployment_group_id, sha256) : -ESHUTDOWN;
+}
+
+int bundles_grant(struct rd_daemon *d, const char *deployment_id, const char *instance_name)
+{
+	return the_cache ? bcache_grant(the_cache, deployment_id, instance_name) : -ESHUTDOWN;
+}
+
+int bundles_url(const char *base, const char *sha256, char *buf, size_t buflen)
+{
+	int n;
+
+	if (!bcache_valid_sha256(sha256))
+		return -EINVAL;
+	n = snprintf(buf, buflen, "%s/bundles/%s", base ? base : "", sha256);
+	return n < 0 || (size_t)n >= buflen ? -ENOSPC : 0;
+}
+
+int bundles_path(struct rd_daemon *d, const char *sha256, char *buf, size_t buflen)
+{
+	struct stat st;
+	int r;
+
+	if (!the_cache)
+		return -ESHUTDOWN;
+	r = bcache_path(the_cache, sha256, buf, buflen);
+	if (r < 0)
+		return r;
+	return stat(buf, &st) == 0 ? 0 : -ENOENT;
+}
+
+int bundles_gc(struct rd_daemon *d, uint64_t max_bytes, uint64_t *ret_freed)
+{
+	return the_cache ? bcache_gc(the_cache, max_bytes, ret_freed) : -ESHUTDOWN;
+}

@@ -1,0 +1,126 @@
+/* The daemon's bundle cache (issue 7).
+ *
+ * Every revision a deployment needs is fetched once, by the source plugin of
+ * its revision type, into a content-addressed cache under
+ * <data_dir>/bundles/, validated (appspec.yml present and valid, every hook
+ * script it names present and executable) and served to agents at
+ * GET /bundles/<sha256>. Hosts therefore need no cloud credentials.
+ *
+ * Threads: bundles_ensure() blocks (network, disk) and must be called from a
+ * worker thread (daemon/core/workpool.h), never from the I/O thread. Every other
+ * function here is short, thread-safe and may be called from any thread.
+ *
+ * Revision JSON: a CodeDeploy RevisionLocation object, i.e. exactly what
+ * CreateDeployment / RegisterApplicationRevision carry in "revision":
+ *   {"revisionType": "S3",     "s3Location": {bucket, key, bundleType, version?, eTag?}}
+ *   {"revisionType": "GitHub", "gitHubLocation": {repository, commitId}}
+ * plus the rolloutd extensions documented in docs/api-extensions.md:
+ *   {"revisionType": "Bitbucket", "bitbucketLocation": {repository, commitId, bundleType?}}
+ *   {"revisionType": "HTTP",      "httpLocation": {url, sha256, bundleType}}
+ *   {"revisionType": "Bundle",    "bundleLocation": {sha256, bundleType, size?}}  (uploaded)
+ * "String" and "AppSpecContent" revisions have no bundle: bundles_ensure()
+ * answers -ENOENT with errcode INVALID_REVISION for them (the engine of
+ * Lambda/ECS deployments does not call it).
+ *
+ * BUNDLE_* environment variables: the engine keeps the ORIGINAL location in
+ * the deployment specification's "Revision" (S3Revision / GitHubRevision), so
+ * the agent still sets BUNDLE_BUCKET/KEY/VERSION/ETAG or BUNDLE_COMMIT from it
+ * exactly as CodeDeploy does; only the download comes from the daemon, through
+ * the spec extension "RolloutBundle": {"Url", "Sha256", "Size"} built with
+ * bundles_url() and the cached_bundle below. For the extension revision types
+ * (Bitbucket, HTTP, Bundle), which the official agent cannot download, the
+ * spec's Revision carries the original location under "Location"; our agent
+ * downloads from RolloutBundle and sets BUNDLE_COMMIT (Bitbucket), BUNDLE_URL
+ * and BUNDLE_SHA256 (HTTP) or BUNDLE_SHA256 (Bundle) from it.
+ *
+ * Garbage collection keeps the cache under its size cap (least recently used
+ * first) and never removes a bundle that is pinned, i.e. referenced by an
+ * active deployment (bundles_pin) or by a deployment group's last successful
+ * revision (bundles_set_last_good). Pins and last-good marks are persistent
+ * (files under <data_dir>/bundles/refs/), so they survive a restart.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rd_daemon;
+
+#define BUNDLES_ERRCODE_MAX 48			/* room for any ErrorCode value */
+#define BUNDLES_DEFAULT_MAX_BYTES (10ULL << 30) /* 10 GiB cache cap */
+
+struct cached_bundle {
+	char sha256[65];     /* lower-case hex of the bundle file */
+	uint64_t size;	     /* bytes */
+	char bundle_type[8]; /* "zip", "tar" or "tgz" (from the content); "YAML"/"JSON" for AppSpec files */
+};
+
+/* Creates <data_dir>/bundles/ and the cache state, registers GET /bundles/
+ * and the upload routes with the HTTP server. Called once by main.c after the
+ * store, plugins and httpd are up; returns 0 or negative errno with a message. */
+int bundles_start(struct rd_daemon *d, char *err, size_t errlen);
+/* Waits for in-flight fetches to finish; safe to call when start failed. */
+void bundles_stop(struct rd_daemon *d);
+
+/* Makes sure the bundle of revision_json (a RevisionLocation, see above) is in
+ * the cache and valid, fetching it when needed. Blocks: call from a worker.
+ * Several callers asking for the same revision at the same time share one
+ * fetch (single-flight); a location that pins its content (S3 with version
+ * or eTag, GitHub/Bitbucket with a full commit id, HTTP, Bundle) is fetched
+ * at most once per cache lifetime.
+ *
+ * On success fills *ret and returns 0. On failure returns a negative errno,
+ * writes into errcode one of the deployment ErrorCode values
+ *   INVALID_REVISION      the bundle is unusable (bad/missing appspec, hook
+ *                         script missing or not executable, bad archive,
+ *                         sha256/eTag/version mismatch, malformed location)
+ *   REVISION_MISSING      the source says it does not exist (404, no such
+ *                         bucket/key/version/commit), or no plugin serves
+ *                         the revision type
+ *   MISSING_GITHUB_TOKEN  GitHub/Bitbucket refused for lack of credentials
+ *   THROTTLED             the source throttled us
+ *   INTERNAL_ERROR        anything else (disk full, network down, ...)
+ * and into msg one line a user can act on (what is wrong, how to fix it).
+ * errcode/msg may be NULL. The caller fails the deployment with them as
+ * errorInformation {code, message} before any lifecycle event runs. */
+int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, char *errcode,
+		   size_t errcodelen, char *msg, size_t msglen);
+
+/* The same, for a deployment of compute_platform ("Server", "Lambda", "ECS";
+ * NULL = unknown, as bundles_ensure). An S3 revision may be an AppSpec file
+ * (bundleType YAML or JSON, for Lambda/ECS): it is cached as is with
+ * bundle_type "YAML"/"JSON" and no archive pre-flight; for "Server" it is
+ * refused with INVALID_REVISION. With NULL, a caller deploying to servers must
+ * refuse bundle_type YAML/JSON itself. */
+int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, const char *compute_platform,
+			    struct cached_bundle *ret, char *errcode, size_t errcodelen, char *msg, size_t msglen);
+
+/* Pins sha256 for an active deployment so GC keeps it, until
+ * bundles_unpin(deployment_id). Idempotent. 0, -ENOENT (not cached), -errno. */
+int bundles_pin(struct rd_daemon *d, const char *sha256, const char *deployment_id);
+int bundles_unpin(struct rd_daemon *d, const char *deployment_id);
+
+/* Records sha256 as the last successful revision of a deployment group
+ * (replacing the previous mark), so GC keeps it for rollbacks. */
+int bundles_set_last_good(struct rd_daemon *d, const char *deployment_group_id, const char *sha256);
+
+/* Allows the agent key bound to instance_name to GET the bundle pinned by
+ * deployment_id. Admin and deployer keys may GET any bundle; agent keys only
+ * bundles of deployments they were granted. Grants live in memory and end
+ * with bundles_unpin(deployment_id); after a restart the engine grants again
+ * when it resumes a deployment. 0, -ENOENT (deployment not pinned), -ENOMEM. */
+int bundles_grant(struct rd_daemon *d, const char *deployment_id, const char *instance_name);
+
+/* The download URL for the spec's RolloutBundle.Url: base (e.g.
+ * "https://deploy.example:8740", no trailing slash) + "/bundles/<sha256>".
+ * With base NULL or "" the URL is the bare path "/bundles/<sha256>", which
+ * agents resolve against their configured endpoint. 0 or -ENOSPC. */
+int bundles_url(const char *base, const char *sha256, char *buf, size_t buflen);
+
+/* Absolute path of a cached bundle (for the engine or tests). 0, -ENOENT, -ENOSPC. */
+int bundles_path(struct rd_daemon *d, const char *sha256, char *buf, size_t buflen);
+
+/* Removes least-recently-used unpinned bundles until the cache is at most
+ * max_bytes (0 = the configured cap). *ret_freed (may be NULL) gets the bytes
+ * removed. Runs automatically after each fetch or upload. */
+int bundles_gc(struct rd_daemon *d, uint64_t max_bytes, uint64_t *ret_freed);

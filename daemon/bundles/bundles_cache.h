@@ -1,0 +1,87 @@
+/* The content-addressed bundle store behind daemon/bundles/bundles.h, independent of
+ * the rest of the daemon so it can be unit-tested on its own.
+ *
+ * Layout under dir:
+ *   objects/<sha256>            validated bundles, read-only, mtime = last use
+ *   loc/<sha256 of location key> "<sha256> <bundleType>\n": memo of immutable locations
+ *   refs/d-<deployment id>      "<sha256>\n": pinned by an active deployment
+ *   refs/g-<group id>           "<sha256>\n": a group's last successful revision
+ *   tmp/                        partial fetches and uploads (emptied at start)
+ * Every file is written to tmp/ (or next to its target) and renamed into place,
+ * so a crash leaves either the old state or the new one.
+ *
+ * Thread-safe: every function may be called from any thread; bcache_ensure()
+ * and bcache_commit() block on disk and on the fetch callback. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundles/bundles.h"
+
+struct bcache;
+
+/* Writes the bundle into tmp_path (an existing empty file, mode 0600) and
+ * fills bundle_type ("zip", "tar", "tgz", or "YAML"/"JSON" for a Lambda/ECS
+ * AppSpec file; at least 8 bytes). Archive types are re-detected from the
+ * content; YAML/JSON are kept as claimed. 0 or negative
+ * errno, with errcode (a deployment ErrorCode) and a user-facing msg. */
+typedef int (*bcache_fetch_fn)(void *ctx, const char *tmp_path, char *bundle_type, char *errcode, size_t errcodelen,
+			       char *msg, size_t msglen);
+/* Validates a fetched bundle before it enters the cache (pre-flight). */
+typedef int (*bcache_check_fn)(void *ctx, const char *path, const struct cached_bundle *info, char *errcode,
+			       size_t errcodelen, char *msg, size_t msglen);
+
+int bcache_new(const char *dir, uint64_t max_bytes, struct bcache **ret);
+/* Waits for nothing: callers must have finished. NULL-safe; returns NULL. */
+struct bcache *bcache_free(struct bcache *c);
+
+const char *bcache_dir(const struct bcache *c);
+uint64_t bcache_max_bytes(const struct bcache *c);
+
+/* Single-flight fetch. key identifies the location (canonical string);
+ * callers passing the same key concurrently share one fetch and its result.
+ * With cacheable, the key -> sha256 mapping is remembered (on disk), and a
+ * later call is answered from the cache without fetching. expect_sha256 (may
+ * be NULL) is checked against what was fetched. check (may be NULL) runs on
+ * bundles not yet in the cache. */
+int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256, bcache_fetch_fn fetch,
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
+		  char *msg, size_t msglen);
+
+/* Creates an empty file in tmp/ for an upload; path gets its name. */
+int bcache_tmpfile(struct bcache *c, char *path, size_t pathlen, int *ret_fd);
+/* Moves a finished tmp file (whose sha256 the caller computed) into the
+ * cache after check; removes tmp_path in every case. */
+int bcache_commit(struct bcache *c, const char *tmp_path, const char *sha256, const char *bundle_type,
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
+		  char *msg, size_t msglen);
+
+/* Looks up a cached bundle: 0 and *ret, or -ENOENT. */
+int bcache_lookup(struct bcache *c, const char *sha256, struct cached_bundle *ret);
+int bcache_path(struct bcache *c, const char *sha256, char *buf, size_t buflen);
+
+int bcache_pin(struct bcache *c, const char *sha256, const char *deployment_id);
+int bcache_unpin(struct bcache *c, const char *deployment_id);
+int bcache_set_last_good(struct bcache *c, const char *group_id, const char *sha256);
+int bcache_grant(struct bcache *c, const char *deployment_id, const char *instance_name);
+/* Whether instance_name was granted a deployment pinning sha256. */
+bool bcache_granted(struct bcache *c, const char *sha256, const char *instance_name);
+
+/* Never removes pinned bundles nor ones used in the last BCACHE_GC_GRACE_S
+ * seconds (just fetched, about to be pinned). */
+#define BCACHE_GC_GRACE_S 120
+int bcache_gc(struct bcache *c, uint64_t max_bytes, uint64_t *ret_freed);
+
+/* sha256 of a file as 64 hex + NUL. */
+int bcache_sha256_file(const char *path, char out[65], uint64_t *ret_size);
+bool bcache_valid_sha256(const char *s);
+bool bcache_valid_type(const char *t);
+/* "YAML" / "JSON": an AppSpec file for Lambda/ECS, not an archive. */
+bool bcache_is_appspec_type(const char *t);
+
+/* A Range header against a file of size bytes. 0: no header (whole file);
+ * 1: ret_off and ret_len set (206); -EINVAL: malformed or several ranges
+ * (serve the whole file, as RFC 9110 allows); -ERANGE: unsatisfiable (416). */
+int bcache_parse_range(const char *hdr, uint64_t size, uint64_t *ret_off, uint64_t *ret_len);

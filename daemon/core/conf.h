@@ -1,0 +1,66 @@
+/* The daemon's configuration: one YAML file parsed once at start
+ * (lib/yamltree.h), validated completely, with errors as FILE:LINE:COL.
+ * Plugins get only their own subtree (plugins.<name>) through the host
+ * table. Unknown keys anywhere are errors. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct yt_node;
+
+struct rd_config {
+	char *path;		    /* the file it came from */
+	char *listen;		    /* "127.0.0.1:8740" (host:port; [v6]:port) */
+	char *data_dir;		    /* state.db, daemon.crt/key, bundle cache */
+	char *plugin_dir;	    /* default PLUGINDIR */
+	char *region;		    /* default us-east-1 */
+	char *account_id;	    /* default 000000000000 */
+	char *log_level;	    /* default info */
+	int64_t long_poll_ms;	    /* PollHostCommand hold, default 50000 (< 80 s agent timeout) */
+	int workers;		    /* worker threads for blocking work, default 4 */
+	char **regions_allowed;	    /* NULL-terminated; NULL = any region in SigV4 scopes */
+	uint64_t bundle_cache_max;  /* bytes the bundle cache keeps, default 10 GiB */
+	uint64_t bundle_upload_max; /* largest bundle upload accepted, default 2 GiB (<= bundle_cache_max) */
+
+	/* Owned by root; borrowed pointers into it. NULL when absent. */
+	struct yt_node *root;
+	const struct yt_node *plugins; /* map: plugin name -> its settings (map or null) */
+	const struct yt_node *alarms;  /* map: alarm name -> {plugin: X, ...settings} */
+};
+
+/* Loads and validates path. On error returns negative errno and writes a
+ * one-line message (FILE:LINE:COL: ...) into err. *ret owned by caller. */
+int config_load(const char *path, struct rd_config **ret, char *err, size_t errlen);
+struct rd_config *config_free(struct rd_config *cfg);
+
+/* Settings keys (YAML), all optional:
+ *   listen: HOST:PORT            default 127.0.0.1:8740
+ *   data_dir: PATH               default LOCALSTATEDIR/lib/rolloutd
+ *   plugin_dir: PATH             default PLUGINDIR ($(libdir)/rolloutd/plugins)
+ *   region: NAME                 default us-east-1
+ *   account_id: 12 digits        default 000000000000
+ *   log_level: debug|info|notice|warning|error   default info
+ *   long_poll: DURATION          default 50s (1s..70s)
+ *   workers: 1..256              default 4
+ *   regions_allowed: [NAME...]   default any
+ *   bundle_cache_max: SIZE       default 10GiB (at least 1KiB)
+ *   bundle_upload_max: SIZE      default 2GiB, or bundle_cache_max when that is smaller;
+ *                                never more than bundle_cache_max
+ *   plugins: {NAME: {settings} | null}
+ *   alarms: {NAME: {plugin: NAME, settings...}}   (plugin must be under plugins:)
+ * Relative data_dir/plugin_dir are resolved against the config file's directory. */
+
+/* The settings subtree of plugin `name` (borrowed; NULL when the plugin is
+ * named with no settings or not named at all). */
+const struct yt_node *config_plugin_settings(const struct rd_config *cfg, const char *name);
+
+/* A size: bytes as digits, or a number with a unit: B, KiB/MiB/GiB/TiB
+ * (also K/M/G/T; powers of 1024) or KB/MB/GB/TB (powers of 1000); the unit is
+ * case-insensitive and may follow a space ("512MiB", "1.5 GiB", "4096").
+ * 0 and *ret, or -EINVAL (malformed) / -ERANGE (over 2^63) with a message. */
+int config_parse_size(const char *s, uint64_t *ret, char *err, size_t errlen);
+
+/* 0 when s is HOST:PORT or [V6]:PORT; else -EINVAL with a message. */
+int config_check_listen(const char *s, char *err, size_t errlen);

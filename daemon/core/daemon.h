@@ -1,0 +1,26 @@
+/* The daemon's top-level context: one per process, created by main.c and
+ * handed (borrowed) to every module. Modules keep their own state behind
+ * their own opaque pointers here. */
+#pragma once
+
+#include <stdbool.h>
+
+struct event_base;
+struct rd_config;
+struct store;
+struct plugin_registry;
+struct workpool;
+struct httpd;
+struct engine;
+struct rollout_host;
+
+struct rd_daemon {
+	struct rd_config *cfg;		 /* daemon/core/conf.h */
+	struct event_base *base;	 /* the I/O thread's libevent loop */
+	struct store *store;		 /* daemon/store/store.h: the only module with SQL */
+	struct plugin_registry *plugins; /* daemon/core/plugins.h */
+	struct workpool *pool;		 /* daemon/core/workpool.h: blocking work off the I/O thread */
+	struct httpd *httpd;		 /* daemon/core/httpd.h: evhttp listener, dispatch, SigV4 */
+	struct engine *engine;		 /* daemon/engine/engine.h: deployments (issue 6) */
+	volatile bool stopping;
+};

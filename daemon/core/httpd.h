@@ -1,0 +1,157 @@
+/* The HTTP front end: one libevent evhttp listener on cfg->listen, serving
+ *   POST /            AWS JSON 1.1, dispatched by X-Amz-Target "<prefix>.<Op>"
+ *                     to the service registered for <prefix>;
+ *   GET  <prefix>...  routes registered by path prefix (e.g. /bundles/);
+ *   GET  /health      {"status":"ok"}, no signature.
+ *
+ * Every request except /health is verified with SigV4 against the access
+ * keys in the store (lib/sigv4.h), then authorised by the route's policy
+ * class, before its handler runs. Every response carries x-amzn-RequestId;
+ * JSON responses Content-Type application/x-amz-json-1.1; errors are
+ * {"__type": T, "message": M} with header x-amzn-ErrorType: T and status
+ * 400 (413 for bodies over HTTPD_MAX_BODY, 5xx only for genuine faults).
+ *
+ * THREADS. The I/O thread (the one running d->base) only parses and routes.
+ * Authentication and the handler run on a workpool thread (daemon/core/workpool.h);
+ * handlers may block on the store or plugins. A handler completes its call
+ * with exactly one of httpd_call_reply*() / httpd_call_error*() — from any
+ * thread, at any later time. Returning from the handler without completing
+ * DEFERS the call (e.g. a long-poll held until a command is queued); the
+ * owner must then complete it later, exactly once, and must complete every
+ * deferred call before httpd_free() (engine_stop() runs first for this).
+ * After completing, the call must not be touched: it is freed on the I/O
+ * thread once the reply is handed to libevent.
+ *
+ * CLIENT GONE. httpd_call_on_gone() registers a callback run on the I/O
+ * thread, at most once, when the client's connection closes before the call
+ * was completed. The call stays valid during the callback; it must still be
+ * completed exactly once (the reply is then discarded). The callback may
+ * race with a completion from another thread: guard with your own lock.
+ * The callback must not block. Detection is best effort (libevent notices a
+ * closed connection only when it reads or writes). */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct rd_daemon;
+struct httpd;
+struct httpd_call;
+
+#define HTTPD_MAX_BODY (1024 * 1024)
+#define HTTPD_JSON_TYPE "application/x-amz-json-1.1"
+
+/* Who may call a route. Policies are those of the access keys. */
+enum httpd_authz {
+	/* admin and deployer: every operation; readonly: operations named
+	 * Get*, BatchGet*, List* and GET routes; agent: none. Operations whose name contains
+	 * "AccessKey" need admin. */
+	HTTPD_AUTHZ_CONTROL = 0,
+	/* agent and admin (the host-command service, bundle downloads). The
+	 * handler checks the agent's bound instance itself. */
+	HTTPD_AUTHZ_AGENT = 1,
+	/* admin only */
+	HTTPD_AUTHZ_ADMIN = 2,
+	/* agent, admin and deployer (e.g. bundle downloads by tooling) */
+	HTTPD_AUTHZ_AGENT_OR_DEPLOYER = 3,
+};
+
+/* The verified caller. Strings live as long as the call. */
+struct httpd_principal {
+	const char *access_key_id;
+	const char *name;     /* the key's name */
+	const char *policy;   /* "admin" | "deployer" | "readonly" | "agent" */
+	const char *instance; /* the instance an agent key is bound to; NULL otherwise */
+	const char *region;   /* from the SigV4 credential scope */
+};
+
+/* Runs on a workpool thread. userdata as registered. */
+typedef void (*httpd_handler_fn)(struct httpd_call *call, void *userdata);
+/* Runs on the I/O thread; see CLIENT GONE above. */
+typedef void (*httpd_gone_fn)(struct httpd_call *call, void *arg);
+
+/* Creates the server and binds cfg->listen (the port is bound here, so a
+ * busy port fails start-up with a message). Requests are served once
+ * d->base runs. d->pool and d->store must exist. */
+int httpd_new(struct rd_daemon *d, struct httpd **ret, char *err, size_t errlen);
+/* Stops listening, sends replies already completed, closes connections.
+ * Every deferred call must have been completed and the workpool drained
+ * (workpool_free) before this. NULL-safe. */
+struct httpd *httpd_free(struct httpd *h);
+/* The bound port (useful with "127.0.0.1:0"). */
+int httpd_port(const struct httpd *h);
+
+/* Registers a JSON service: requests with X-Amz-Target "<target_prefix>.<Op>"
+ * must be signed for SigV4 service sigv4_service (e.g. "codedeploy",
+ * "codedeploy-commands"); several prefixes may share one handler. Call
+ * before d->base runs (not thread-safe against requests). -EEXIST if the
+ * prefix is taken. */
+int httpd_register_service(struct httpd *h, const char *target_prefix, const char *sigv4_service,
+			   enum httpd_authz authz, httpd_handler_fn fn, void *userdata);
+
+/* Registers GET (and HEAD) requests whose path starts with path_prefix
+ * (e.g. "/bundles/"), signed for sigv4_service (query string included in
+ * the canonical request). Longest prefix wins. Same rules as above. */
+int httpd_register_get(struct httpd *h, const char *path_prefix, const char *sigv4_service, enum httpd_authz authz,
+		       httpd_handler_fn fn, void *userdata);
+
+/* Raw-body routes: POST (without X-Amz-Target) and PUT requests whose path
+ * starts with path_prefix. The body (at most 4 * HTTPD_MAX_BODY bytes) is
+ * raw bytes, hashed by the SigV4 verifier, read with httpd_call_raw_body().
+ * Same rules as httpd_register_get. */
+#define HTTPD_HAVE_RAW_ROUTES 1
+#define HTTPD_MAX_RAW_BODY (4 * HTTPD_MAX_BODY)
+int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sigv4_service, enum httpd_authz authz,
+		       httpd_handler_fn fn, void *userdata);
+/* The request body as received; borrowed until completion. */
+const void *httpd_call_raw_body(const struct httpd_call *c, size_t *ret_len);
+
+/* ---- the call (all accessors may be used from any thread until completion) ---- */
+
+struct rd_daemon *httpd_call_daemon(const struct httpd_call *c);
+/* "CreateApplication" for JSON services; NULL for GET routes. */
+const char *httpd_call_operation(const struct httpd_call *c);
+/* The X-Amz-Target prefix the request came in on ("CodeDeploy_20141006"); NULL for GET. */
+const char *httpd_call_target_prefix(const struct httpd_call *c);
+/* The parsed JSON body, always an object for JSON services ("{}" when the
+ * body was empty); NULL for GET. Borrowed: valid until completion. */
+json_t *httpd_call_body(const struct httpd_call *c);
+const struct httpd_principal *httpd_call_principal(const struct httpd_call *c);
+const char *httpd_call_request_id(const struct httpd_call *c);
+const char *httpd_call_method(const struct httpd_call *c);
+/* The decoded path ("/bundles/ab12...") and raw query string (NULL if none). */
+const char *httpd_call_path(const struct httpd_call *c);
+const char *httpd_call_query(const struct httpd_call *c);
+/* A request header by case-insensitive name; NULL if absent. */
+const char *httpd_call_header(const struct httpd_call *c, const char *name);
+
+/* Adds a response header (before completion). */
+int httpd_call_add_header(struct httpd_call *c, const char *name, const char *value);
+
+/* Completes with 200 and the JSON object body (NULL means {}). Steals body.
+ * Reals are written with 15 significant digits (epoch seconds keep their
+ * milliseconds: 1700000000.123). */
+void httpd_call_reply(struct httpd_call *c, json_t *body);
+/* Completes with an error: status 400, __type type, message from fmt. */
+void httpd_call_error(struct httpd_call *c, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void httpd_call_errorv(struct httpd_call *c, int status, const char *type, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+void httpd_call_error_status(struct httpd_call *c, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Completes with raw bytes (copied). */
+void httpd_call_reply_bytes(struct httpd_call *c, int status, const char *content_type, const void *data, size_t len);
+/* Completes with length bytes of fd from offset, sent without copying
+ * (sendfile). Takes ownership of fd (closed after sending or on failure).
+ * Add Content-Range etc. with httpd_call_add_header() first. */
+void httpd_call_reply_fd(struct httpd_call *c, int status, const char *content_type, int fd, off_t offset,
+			 off_t length);
+
+/* See CLIENT GONE above. Call at most once per call, before completing. */
+void httpd_call_on_gone(struct httpd_call *c, httpd_gone_fn fn, void *arg);
+bool httpd_call_is_gone(struct httpd_call *c);

@@ -1,0 +1,10 @@
+# The daemon's core: configuration, plugin loader and registry, the
+# host-services table handed to plugins, the HTTP transport and the worker pool.
+daemon_core_sources = \
+	daemon/core/daemon.h daemon/core/error.h \
+	daemon/core/conf.c daemon/core/conf.h \
+	daemon/core/plugins.c daemon/core/plugins.h \
+	daemon/core/plugin_host.c daemon/core/plugin_host.h
+rolloutd_SOURCES += $(daemon_core_sources) \
+	daemon/core/httpd.c daemon/core/httpd.h \
+	daemon/core/workpool.c daemon/core/workpool.h

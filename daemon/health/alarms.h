@@ -1,0 +1,123 @@
+/* Alarm polling while a deployment runs (issue 9).
+ *
+ * A deployment group's alarmConfiguration (or a deployment's
+ * overrideAlarmConfiguration) names alarms as CodeDeploy names CloudWatch
+ * alarms. Each name is looked up under the daemon config's `alarms:` (name ->
+ * {plugin, settings}); a name with no definition falls back to the
+ * `cloudwatch` plugin (CloudWatch alarm of that name) when it is enabled.
+ *
+ * While a deployment runs, one poller thread per watched deployment checks
+ * its alarms (first at once, then every `interval` of each alarm, default
+ * 10 s, or $ROLLOUTD_ALARM_INTERVAL_MS). Plugin calls happen on that thread:
+ * never on the engine thread, never on the I/O thread.
+ *
+ *  - an alarm in ALARM stops the deployment;
+ *  - a failed poll (plugin error, unknown alarm) or INSUFFICIENT_DATA stops it
+ *    too, unless ignorePollAlarmFailure is true (then it is logged, once per
+ *    change, and polling goes on) -- INSUFFICIENT_DATA never passes silently;
+ *    an alarm defined with `on_insufficient_data: continue` lets its
+ *    INSUFFICIENT_DATA go on (logged) as CodeDeploy treats CloudWatch's;
+ *  - a disabled configuration (enabled false, or no alarms) is not polled.
+ *
+ * ENGINE INTEGRATION (daemon/engine/engine.c; exact places):
+ *  1. When a deployment becomes InProgress (dep_try_start, after the
+ *     InProgress transition is committed; and in resume() for every
+ *     InProgress deployment after a restart):
+ *         alarms_watch_start(d, dp->id, dp->creator, dp->group_doc,
+ *                            json_object_get(dp->row, "doc"), on_alarm, e);
+ *  2. When it ends (dep_finish, whatever the status):
+ *         alarms_watch_stop(d, dp->id);
+ *  3. In engine_stop(), before the plugins are unloaded:
+ *         alarms_shutdown(d);
+ *  4. on_alarm (called on the poller thread) must not block on the engine
+ *     thread: post an input and return. On the engine thread, if the
+ *     deployment is still running: set stop_rollback = rollback ? 1 : 0 and
+ *     finish it as Stopped with errorInformation code "ALARM_ACTIVE" and the
+ *     message given (the rollback then happens as for a stop request).
+ *     The callback may arrive after alarms_watch_stop() returned (it does
+ *     not wait for a poll in flight): ignore it for finished deployments.
+ *
+ * Thread-safety: every function may be called from any thread except that
+ * alarms_shutdown must not be called from a callback. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct rd_daemon;
+struct rd_config;
+
+#define ALARMS_DEFAULT_INTERVAL_MS 10000
+#define ALARMS_MIN_INTERVAL_MS 100
+#define ALARMS_MAX_INTERVAL_MS (3600 * 1000)
+
+/* Tells the engine to stop deployment_id with ALARM_ACTIVE. rollback: the
+ * deployment's (else the group's) autoRollbackConfiguration is enabled and
+ * lists DEPLOYMENT_STOP_ON_ALARM. message: one sentence naming the alarm
+ * and its reason (borrowed, valid during the call). Called at most once per
+ * watch, on the watch's poller thread. */
+typedef void (*alarms_stop_fn)(struct rd_daemon *d, const char *deployment_id, bool rollback, const char *message,
+			       void *userdata);
+
+/* Validates the daemon-level keys of every `alarms:` entry (`interval`,
+ * `description`) with FILE:LINE:COL errors; the plugin checks the rest at
+ * load (plugins.c calls its validate_alarm). For main.c / --check-config. */
+int alarms_check_config(const struct rd_config *cfg, char *err, size_t errlen);
+
+/* Starts polling the alarms that apply to a deployment. group_doc: the
+ * DeploymentGroupInfo (alarmConfiguration, autoRollbackConfiguration);
+ * deployment_doc: the deployment's own members (overrideAlarmConfiguration,
+ * autoRollbackConfiguration), may be NULL; both borrowed (copied). creator:
+ * "codeDeployRollback" deployments are not watched (a rollback must be able
+ * to finish while the alarm that caused it still fires). Returns 0 (also
+ * when there is nothing to poll), -EEXIST when already watched. */
+int alarms_watch_start(struct rd_daemon *d, const char *deployment_id, const char *creator, const json_t *group_doc,
+		       const json_t *deployment_doc, alarms_stop_fn fn, void *userdata);
+/* Stops polling; does not wait for a check in flight. No-op when not watched. */
+void alarms_watch_stop(struct rd_daemon *d, const char *deployment_id);
+/* Whether deployment_id is being watched (tests, diagnostics). */
+bool alarms_watching(struct rd_daemon *d, const char *deployment_id);
+/* Stops every watch of d and waits until their threads have returned from
+ * plugin calls (call before plugins_unload). */
+void alarms_shutdown(struct rd_daemon *d);
+
+/* ---- pure helpers (unit-tested) ---- */
+
+/* The AlarmConfiguration that applies: deployment_doc's
+ * overrideAlarmConfiguration when it is an object, else group_doc's
+ * alarmConfiguration; NULL when none. Borrowed. */
+const json_t *alarms_effective_config(const json_t *group_doc, const json_t *deployment_doc);
+/* True when the configuration is enabled and names at least one alarm. */
+bool alarms_config_active(const json_t *alarm_config);
+/* The autoRollbackConfiguration that applies (deployment's, else group's)
+ * is enabled and lists DEPLOYMENT_STOP_ON_ALARM. */
+bool alarms_rollback_on_alarm(const json_t *group_doc, const json_t *deployment_doc);
+
+/* Per-instance gate, an extension of ValidateService: the alarms of the
+ * deployment's effective (enabled) alarmConfiguration whose definition under
+ * `alarms:` says `gate: true` are checked for one instance (http-check polls
+ * only that host), e.g. right after its ApplicationStart succeeded. Each gate
+ * alarm is retried about once a second until it is OK or its `gate_timeout`
+ * (default 0: one check) has passed. Blocks: call it from a workpool job,
+ * never on the engine or I/O thread. Returns 0 when every gate alarm is OK
+ * (or there is none), 1 when one is not (reason names it and why: the engine
+ * should fail the instance's lifecycle event with it), negative errno on
+ * internal errors. */
+int alarms_gate_instance(struct rd_daemon *d, const char *deployment_id, const json_t *group_doc,
+			 const json_t *deployment_doc, const char *instance, char *reason, size_t reasonlen);
+
+/* The alarms being polled for deployment_id now, as [{"name", "plugin",
+ * "state": "OK"|"ALARM"|"INSUFFICIENT_DATA"|"POLL_FAILED"|"NOT_POLLED"}];
+ * -ENOENT when the deployment is not watched. *ret owned by the caller. */
+int alarms_status(struct rd_daemon *d, const char *deployment_id, json_t **ret);
+
+/* One synchronous check of alarm `name`, e.g. the per-instance gate after
+ * ApplicationStart (instance: added to the alarm's settings as `instance`,
+ * or NULL). Blocks on the plugin: worker threads only. ret_state is an enum
+ * rollout_alarm_state; reason gets one line. 0, or negative errno with
+ * reason explaining (unknown alarm: -ENOENT). */
+int alarms_check_one(struct rd_daemon *d, const char *deployment_id, const char *name, const char *instance,
+		     int *ret_state, char *reason, size_t reasonlen);

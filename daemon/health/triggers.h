@@ -1,0 +1,83 @@
+/* Trigger notifications (issue 9): a deployment group's
+ * triggerConfigurations [{triggerName, triggerTargetArn, triggerEvents}]
+ * fire on their events (DeploymentStart, DeploymentSuccess,
+ * DeploymentFailure, DeploymentStop, DeploymentRollback, DeploymentReady,
+ * InstanceStart, InstanceSuccess, InstanceFailure, InstanceReady).
+ *
+ *  - triggerTargetArn an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME):
+ *    SNS Publish (query API, SigV4 service "sns", region from the ARN),
+ *    credentials from the standard chain (environment, shared credentials
+ *    file, IMDSv2), endpoint $AWS_ENDPOINT_URL_SNS, else $AWS_ENDPOINT_URL,
+ *    else https://sns.REGION.amazonaws.com/ (the AWS SDKs' variables).
+ *  - triggerTargetArn an http:// or https:// URL (rolloutd extension): the
+ *    same JSON message is POSTed with Content-Type application/json and
+ *    X-Rolloutd-Event / X-Rolloutd-Delivery headers; any 2xx is delivered.
+ *
+ * Delivery happens on one delivery thread, never on the caller's: fire only
+ * queues. Every delivery is recorded in the store (trigger_deliveries:
+ * Pending -> Delivered | Failed, attempts, last error, SNS MessageId / HTTP
+ * status). Transport errors, 5xx and throttling are retried with
+ * exponential backoff (1 s, 2 s, 4 s, ... at most 60 s apart, 6 attempts;
+ * $ROLLOUTD_TRIGGER_RETRY_BASE_MS and $ROLLOUTD_TRIGGER_MAX_ATTEMPTS change
+ * them); other 4xx answers fail at once. Deliveries still Pending at
+ * shutdown are resumed by triggers_resume() at the next start.
+ *
+ * ENGINE INTEGRATION (daemon/engine/engine.c; after the transition is committed):
+ *   triggers_fire(d, "DeploymentStart", dp->group_doc, info)    dep InProgress
+ *   triggers_fire(d, "DeploymentSuccess"|"DeploymentFailure"|"DeploymentStop", ...)   dep_finish
+ *   triggers_fire(d, "DeploymentRollback", ...)                  rollback() created the rollback deployment
+ *   triggers_fire(d, "InstanceStart", ...)                       target_start
+ *   triggers_fire(d, "InstanceSuccess"|"InstanceFailure", ...)   target_done
+ *   (DeploymentReady / InstanceReady: blue/green, issue 10)
+ * with info = {"deploymentId", "status" (CodeDeploy's upper-case: CREATED,
+ * IN_PROGRESS, SUCCEEDED, FAILED, STOPPED), "createTime", "completeTime",
+ * "deploymentOverview" {...}, "errorInformation" {...}, "instanceId",
+ * "instanceStatus", "rollbackDeploymentId"} -- any subset; see
+ * docs/health.md for the message. engine_start: triggers_resume(d) once the
+ * store is open; engine_stop: triggers_shutdown(d). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct rd_daemon;
+
+/* Queues one delivery per trigger of group_doc subscribed to event (group_doc
+ * and info borrowed; copied). Never blocks on I/O. 0 (also when nothing
+ * subscribes), -EINVAL for an unknown event, -ENOMEM. */
+int triggers_fire(struct rd_daemon *d, const char *event, const json_t *group_doc, const json_t *info);
+
+/* triggers_fire with the info built from plain values (for the engine):
+ * status is the engine's deployment status name ("Created", "Queued",
+ * "InProgress", "Succeeded", "Failed", "Stopped", "Ready"), sent upper-case
+ * as CodeDeploy does (IN_PROGRESS, ...); instance_id / instance_status
+ * ("InProgress", "Succeeded", "Failed", "Skipped") for Instance* events and
+ * error_code / error_message (errorInformation) may be NULL. Returns at once
+ * when the group has no triggerConfigurations. */
+int triggers_fire_status(struct rd_daemon *d, const char *event, const json_t *group_doc, const char *deployment_id,
+			 const char *status, const char *instance_id, const char *instance_status,
+			 const char *error_code, const char *error_message);
+
+/* Re-queues the deliveries the store still has Pending (after a restart). */
+int triggers_resume(struct rd_daemon *d);
+
+/* Waits at most timeout_ms until nothing is queued or in flight (tests,
+ * drivers). 0, or -ETIMEDOUT. */
+int triggers_drain(struct rd_daemon *d, int64_t timeout_ms);
+
+/* Stops the delivery thread after the attempt in flight; what is still
+ * queued stays Pending in the store. */
+void triggers_shutdown(struct rd_daemon *d);
+
+/* ---- pure helpers (unit-tested) ---- */
+
+/* True for the ten TriggerEventType names. */
+bool triggers_event_valid(const char *event);
+/* The region of an SNS topic ARN into out; -EINVAL when target is not one. */
+int triggers_sns_region(const char *arn, char *out, size_t outlen);
+/* The notification body and SNS subject (malloc'd; the caller frees). */
+int triggers_message(const char *event, const char *trigger_name, const char *region, const char *account_id,
+		     const json_t *group_doc, const json_t *info, char **ret_message, char **ret_subject);

@@ -1,0 +1,120 @@
+/* The engine's queries (daemon/store/store_engine.c; SQL stays in the store).
+ *
+ * The engine thread works in transactions: store_eng_begin() ... one or
+ * many calls ... store_eng_commit(). Every call below except the
+ * *_nt ("no transaction") ones takes the open transaction. Times are epoch
+ * milliseconds. json_t results are new references owned by the caller. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct store;
+struct store_tx;
+
+int store_eng_begin(struct store *st, struct store_tx **ret);
+/* Commits (durable: WAL + synchronous=FULL) and releases the transaction,
+ * also on failure. */
+int store_eng_commit(struct store_tx *tx);
+void store_eng_rollback(struct store_tx *tx);
+/* Whether anything was written since store_eng_begin(). */
+bool store_eng_has_writes(struct store_tx *tx);
+
+/* ---- deployments ---- */
+
+/* Deployment row as an object: id, application, deployment_group,
+ * deployment_config, compute_platform, status, creator, create_time,
+ * start_time, revision (json or null), doc (json object), rollback_info. */
+int store_eng_deployment(struct store_tx *tx, const char *id, json_t **ret);
+/* Ids of deployments in status Created, Queued or InProgress, oldest first. */
+int store_eng_active_ids(struct store_tx *tx, json_t **ret);
+int store_eng_deployment_status(struct store_tx *tx, const char *id, const char *status, int64_t start_time,
+				int64_t complete_time, const char *error_code, const char *error_message);
+int store_eng_deployment_overview(struct store_tx *tx, const char *id, const json_t *overview);
+int store_eng_deployment_rollback_info(struct store_tx *tx, const char *id, const json_t *info);
+int store_eng_deployment_add_message(struct store_tx *tx, const char *id, const char *message);
+/* Inserts a deployment the engine creates (rollback, auto-update) in status
+ * Created, copying the columns named in row (same shape as above). */
+int store_eng_deployment_insert(struct store_tx *tx, const json_t *row);
+
+/* ---- groups and configs ---- */
+
+/* DeploymentGroupInfo-like object: the stored doc plus applicationName,
+ * deploymentGroupName, deploymentGroupId, deploymentConfigName,
+ * computePlatform, lastSuccessfulDeployment, targetRevision. */
+int store_eng_group(struct store_tx *tx, const char *app, const char *group, json_t **ret);
+/* The doc of a deployment config ({minimumHealthyHosts, ...}). */
+int store_eng_config(struct store_tx *tx, const char *name, json_t **ret);
+/* Sets lastAttemptedDeployment (and, when succeeded, lastSuccessfulDeployment
+ * and targetRevision) of the group. */
+int store_eng_group_finished(struct store_tx *tx, const char *app, const char *group, const json_t *last_info,
+			     bool succeeded, const json_t *revision);
+/* [{application, name}] of every deployment group of compute platform Server. */
+int store_eng_server_groups(struct store_tx *tx, json_t **ret);
+
+/* ---- targets, lifecycle events, host commands ---- */
+
+/* label: instanceLabel (Blue / Green) of a blue/green deployment's target, else NULL. */
+int store_eng_target_insert(struct store_tx *tx, const char *dep, const char *target, int seq, const char *arn,
+			    const char *status, const char *label, const json_t *doc, int64_t now);
+int store_eng_target_status(struct store_tx *tx, const char *dep, const char *target, const char *status, int64_t now);
+int store_eng_event_insert(struct store_tx *tx, const char *dep, const char *target, int seq, const char *name,
+			   const char *status);
+int store_eng_event_update(struct store_tx *tx, const char *dep, const char *target, int seq, const char *status,
+			   int64_t start_time, int64_t end_time, const json_t *diagnostics);
+/* Targets of a deployment in seq order: [{target_id, seq, target_arn, status,
+ * doc, events: [{seq, name, status, start_time, end_time, diagnostics}],
+ * command: {id, host, lifecycle_seq, status, acked_time} (latest, or null)}]. */
+int store_eng_targets(struct store_tx *tx, const char *dep, json_t **ret);
+
+/* Inserts a host command (status Pending) and returns its row id. */
+int store_eng_cmd_insert(struct store_tx *tx, const char *host, const char *dep, const char *target, int lseq,
+			 const char *name, int64_t now, int64_t *ret_id);
+/* Sets status; acked/complete times when > 0; diagnostics when non-NULL. */
+int store_eng_cmd_update(struct store_tx *tx, int64_t id, const char *status, int64_t acked_time, int64_t complete_time,
+			 const json_t *diagnostics);
+
+/* Status of the instance's target in its most recent finished deployment
+ * other than exclude_dep ("Succeeded", "Failed", ...); *ret NULL when none.
+ * ret is malloc'd. */
+int store_eng_instance_last_status(struct store_tx *tx, const char *instance, const char *exclude_dep, char **ret);
+/* Revision (json) of the instance's most recent Succeeded target in the
+ * group; *ret NULL when none. */
+int store_eng_instance_last_revision(struct store_tx *tx, const char *app, const char *group, const char *instance,
+				     json_t **ret);
+/* Whether the instance was ever a target of a deployment of the group. */
+int store_eng_instance_in_group(struct store_tx *tx, const char *app, const char *group, const char *instance,
+				bool *ret);
+/* Id of the last Succeeded deployment of the group other than exclude_dep,
+ * with its revision; -ENOENT when none. ret_id >= 16 bytes. */
+int store_eng_last_good(struct store_tx *tx, const char *app, const char *group, const char *exclude_dep, char *ret_id,
+			json_t **ret_revision);
+
+/* Stores hook-output chunk number seq (the agent's, per command; a seq
+ * already stored is ignored), keeping at most cap_bytes per instance and
+ * event (older chunks are dropped first). */
+int store_eng_hook_log(struct store_tx *tx, const char *dep, const char *target, const char *event, int64_t seq,
+		       int64_t now, const char *chunk, size_t cap_bytes);
+
+/* ---- instances (no transaction needed) ---- */
+
+/* InstanceInfo array for host->onprem_instances (see plugin.h), malloc'd text. */
+int store_eng_onprem_instances_nt(struct store *st, char **ret_json);
+/* The instance's identifiers: iam user/session ARN; -ENOENT when unknown.
+ * *ret malloc'd (NULL when the instance has neither). */
+int store_eng_instance_arn(struct store_tx *tx, const char *instance, char **ret);
+/* The instance whose IAM ARN or name is host_identifier; -ENOENT. *ret malloc'd. */
+int store_eng_instance_by_identifier(struct store_tx *tx, const char *host_identifier, char **ret);
+
+/* The cached bundle of a deployment ({sha256, size, bundleType}), kept in
+ * the meta table under "engine.bundle.<id>". *ret NULL when none. */
+int store_eng_bundle_set(struct store_tx *tx, const char *dep, const json_t *bundle);
+int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret);
+
+/* For CreateDeployment (DeploymentLimitExceededException): the id of a
+ * deployment of the group that is Created, Queued or InProgress, into
+ * ret_id (>= 16 bytes); -ENOENT when the group is idle. */
+int store_eng_group_active_nt(struct store *st, const char *app, const char *group, char *ret_id);

@@ -1,0 +1,249 @@
+/* Schema migrations, applied in order by store_open(). APPEND-ONLY: add a new
+ * entry with the next version number at the end; never edit a shipped one.
+ * Owners: 1-2 control API (issue 4); the engine (issue 6) and bundle cache
+ * (issue 7) append their own. Times are epoch milliseconds; nested
+ * CodeDeploy documents are JSON text ('doc' columns). */
+#include "config.h"
+
+#include "store/store_internal.h"
+#include "util.h"
+
+#define NOW_MS "(CAST(strftime('%s','now') AS INTEGER) * 1000)"
+
+static const char m1_base[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+
+    "CREATE TABLE applications ("
+    " name TEXT PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " compute_platform TEXT NOT NULL,"
+    " create_time INTEGER NOT NULL,"
+    " github_account TEXT);"
+
+    /* doc: {minimumHealthyHosts?, trafficRoutingConfig?, zonalConfig?} */
+    "CREATE TABLE deployment_configs ("
+    " name TEXT PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " compute_platform TEXT NOT NULL,"
+    " builtin INTEGER NOT NULL DEFAULT 0,"
+    " create_time INTEGER NOT NULL,"
+    " doc TEXT NOT NULL);"
+
+    /* doc: the group's settings as DeploymentGroupInfo members (the input
+     * members of Create/UpdateDeploymentGroup, validated). */
+    "CREATE TABLE deployment_groups ("
+    " application TEXT NOT NULL REFERENCES applications(name) ON UPDATE CASCADE ON DELETE CASCADE,"
+    " name TEXT NOT NULL,"
+    " id TEXT NOT NULL UNIQUE,"
+    " deployment_config TEXT NOT NULL,"
+    " create_time INTEGER NOT NULL,"
+    " doc TEXT NOT NULL,"
+    " target_revision TEXT,"		/* RevisionLocation JSON */
+    " last_successful_deployment TEXT," /* LastDeploymentInfo JSON */
+    " last_attempted_deployment TEXT,"
+    " PRIMARY KEY (application, name));"
+
+    /* rkey: canonical JSON of the RevisionLocation (identity). */
+    "CREATE TABLE revisions ("
+    " seq INTEGER PRIMARY KEY,"
+    " application TEXT NOT NULL REFERENCES applications(name) ON UPDATE CASCADE ON DELETE CASCADE,"
+    " rkey TEXT NOT NULL,"
+    " revision TEXT NOT NULL,"
+    " revision_type TEXT NOT NULL,"
+    " s3_bucket TEXT,"
+    " s3_key TEXT,"
+    " description TEXT,"
+    " register_time INTEGER,"
+    " first_used_time INTEGER,"
+    " last_used_time INTEGER,"
+    " deployment_groups TEXT NOT NULL DEFAULT '[]',"
+    " UNIQUE (application, rkey));"
+
+    /* doc: DeploymentInfo members not held in columns (description,
+     * targetInstances, autoRollbackConfiguration, deploymentStyle, ...). */
+    "CREATE TABLE deployments ("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " application TEXT NOT NULL REFERENCES applications(name) ON UPDATE CASCADE ON DELETE CASCADE,"
+    " deployment_group TEXT,"
+    " deployment_config TEXT NOT NULL,"
+    " compute_platform TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " creator TEXT NOT NULL,"
+    " external_id TEXT,"
+    " create_time INTEGER NOT NULL,"
+    " start_time INTEGER,"
+    " complete_time INTEGER,"
+    " revision TEXT,"
+    " previous_revision TEXT,"
+    " error_code TEXT,"
+    " error_message TEXT,"
+    " overview TEXT,"	     /* DeploymentOverview JSON, NULL = derive from targets */
+    " status_messages TEXT," /* JSON [string] */
+    " rollback_info TEXT,"   /* RollbackInfo JSON */
+    " doc TEXT NOT NULL);"
+    "CREATE INDEX deployments_group ON deployments(application, deployment_group, seq);"
+    "CREATE INDEX deployments_status ON deployments(status);"
+    "CREATE INDEX deployments_external ON deployments(external_id);"
+
+    /* One row per target (instance, Lambda function, ECS service) per
+     * deployment. doc: type-specific members (lambdaFunctionInfo,
+     * taskSetsInfo, resourceType, targetVersionWeight). */
+    "CREATE TABLE deployment_targets ("
+    " deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,"
+    " target_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " target_type TEXT NOT NULL DEFAULT 'InstanceTarget',"
+    " target_arn TEXT,"
+    " status TEXT NOT NULL DEFAULT 'Pending',"
+    " instance_label TEXT," /* Blue | Green */
+    " last_updated INTEGER NOT NULL,"
+    " doc TEXT NOT NULL DEFAULT '{}',"
+    " PRIMARY KEY (deployment_id, target_id));"
+
+    /* The lifecycle events of one target, in order (seq). */
+    "CREATE TABLE lifecycle_events ("
+    " deployment_id TEXT NOT NULL,"
+    " target_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'Pending',"
+    " start_time INTEGER,"
+    " end_time INTEGER,"
+    " diagnostics TEXT," /* Diagnostics JSON */
+    " hook_execution_id TEXT UNIQUE,"
+    " PRIMARY KEY (deployment_id, target_id, seq),"
+    " FOREIGN KEY (deployment_id, target_id) REFERENCES deployment_targets(deployment_id, target_id)"
+    "  ON DELETE CASCADE);"
+
+    /* Commands queued for a host's agent (PollHostCommand). */
+    "CREATE TABLE host_commands ("
+    " id INTEGER PRIMARY KEY,"
+    " host TEXT NOT NULL,"
+    " deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,"
+    " target_id TEXT NOT NULL,"
+    " lifecycle_seq INTEGER,"
+    " command_name TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'Pending'," /* Pending | InProgress | Succeeded | Failed */
+    " create_time INTEGER NOT NULL,"
+    " acked_time INTEGER,"
+    " complete_time INTEGER,"
+    " diagnostics TEXT);"
+    "CREATE INDEX host_commands_host ON host_commands(host, status);"
+
+    "CREATE TABLE instances ("
+    " name TEXT PRIMARY KEY,"
+    " iam_session_arn TEXT,"
+    " iam_user_arn TEXT,"
+    " instance_arn TEXT NOT NULL,"
+    " status TEXT NOT NULL," /* Registered | Deregistered */
+    " register_time INTEGER NOT NULL,"
+    " deregister_time INTEGER);"
+
+    "CREATE TABLE instance_tags ("
+    " instance TEXT NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (instance, key));"
+
+    "CREATE TABLE access_keys ("
+    " id TEXT PRIMARY KEY,"
+    " secret TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " policy TEXT NOT NULL,"
+    " instance TEXT,"
+    " create_time INTEGER NOT NULL);"
+
+    /* Tags on application and deployment-group ARNs. */
+    "CREATE TABLE resource_tags ("
+    " arn TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (arn, key));"
+
+    /* Hook output, appended in chunks as agents report. */
+    "CREATE TABLE hook_logs ("
+    " deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,"
+    " target_id TEXT NOT NULL,"
+    " lifecycle_event TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " time INTEGER NOT NULL,"
+    " chunk TEXT NOT NULL,"
+    " PRIMARY KEY (deployment_id, target_id, lifecycle_event, seq));"
+
+    /* The content-addressed bundle cache (files under data_dir/bundles). */
+    "CREATE TABLE bundles ("
+    " sha256 TEXT PRIMARY KEY,"
+    " size INTEGER NOT NULL,"
+    " source_key TEXT," /* canonical revision identity it was fetched for */
+    " bundle_type TEXT,"
+    " create_time INTEGER NOT NULL,"
+    " last_used_time INTEGER NOT NULL);"
+    "CREATE INDEX bundles_source ON bundles(source_key);";
+
+#define BUILTIN(n, plat, doc)                                                                                          \
+	"INSERT INTO deployment_configs (name, id, compute_platform, builtin, create_time, doc) VALUES ('" n           \
+	"', lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "                                 \
+	"substr(lower(hex(randomblob(2))), 2)"                                                                         \
+	" || '-a' || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))), '" plat "', 1, " NOW_MS \
+	", '" doc "');"
+#define CANARY(p, i)                                                                                                   \
+	"{\"trafficRoutingConfig\":{\"type\":\"TimeBasedCanary\",\"timeBasedCanary\":{\"canaryPercentage\":" #p        \
+	",\"canaryInterval\":" #i "}}}"
+#define LINEAR(p, i)                                                                                                   \
+	"{\"trafficRoutingConfig\":{\"type\":\"TimeBasedLinear\",\"timeBasedLinear\":{\"linearPercentage\":" #p        \
+	",\"linearInterval\":" #i "}}}"
+#define ALLATONCE "{\"trafficRoutingConfig\":{\"type\":\"AllAtOnce\"}}"
+
+/* The 17 built-in configs, exactly as reference/codedeploy-api.md §12. */
+static const char m2_builtin_configs[] = BUILTIN(
+    "CodeDeployDefault.OneAtATime", "Server", "{\"minimumHealthyHosts\":{\"type\":\"MOST_CONCURRENCY\",\"value\":1}}")
+    BUILTIN("CodeDeployDefault.HalfAtATime", "Server",
+	    "{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":50}}")
+	BUILTIN("CodeDeployDefault.AllAtOnce", "Server",
+		"{\"minimumHealthyHosts\":{\"type\":\"FLEET_PERCENT\",\"value\":0}}")
+	    BUILTIN("CodeDeployDefault.LambdaAllAtOnce", "Lambda",
+		    ALLATONCE) BUILTIN("CodeDeployDefault.LambdaCanary10Percent5Minutes", "Lambda", CANARY(10, 5))
+		BUILTIN("CodeDeployDefault.LambdaCanary10Percent10Minutes", "Lambda", CANARY(10, 10))
+		    BUILTIN("CodeDeployDefault.LambdaCanary10Percent15Minutes", "Lambda", CANARY(10, 15)) BUILTIN(
+			"CodeDeployDefault.LambdaCanary10Percent30Minutes", "Lambda", CANARY(10, 30))
+			BUILTIN("CodeDeployDefault.LambdaLinear10PercentEvery1Minute", "Lambda", LINEAR(10, 1)) BUILTIN(
+			    "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes", "Lambda", LINEAR(10, 2))
+			    BUILTIN("CodeDeployDefault.LambdaLinear10PercentEvery3Minutes", "Lambda", LINEAR(10, 3))
+				BUILTIN("CodeDeployDefault.LambdaLinear10PercentEvery10Minutes", "Lambda",
+					LINEAR(10, 10)) BUILTIN("CodeDeployDefault.ECSAllAtOnce", "ECS", ALLATONCE)
+				    BUILTIN("CodeDeployDefault.ECSCanary10Percent5Minutes", "ECS", CANARY(10, 5))
+					BUILTIN("CodeDeployDefault.ECSCanary10Percent15Minutes", "ECS", CANARY(10, 15))
+					    BUILTIN("CodeDeployDefault.ECSLinear10PercentEvery1Minutes", "ECS",
+						    LINEAR(10, 1))
+						BUILTIN("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", "ECS",
+							LINEAR(10, 3));
+
+/* Trigger notifications (issue 9, daemon/health/triggers.c): one row per delivery
+ * of one event to one target; status Pending -> Delivered | Failed. */
+static const char m3_trigger_deliveries[] =
+    "CREATE TABLE trigger_deliveries ("
+    " id INTEGER PRIMARY KEY,"
+    " deployment_id TEXT,"
+    " instance_id TEXT,"
+    " event TEXT NOT NULL,"
+    " trigger_name TEXT NOT NULL,"
+    " target TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT,"
+    " response TEXT,"
+    " subject TEXT,"
+    " message TEXT NOT NULL,"
+    " create_time INTEGER NOT NULL,"
+    " update_time INTEGER NOT NULL);"
+    "CREATE INDEX trigger_deliveries_deployment ON trigger_deliveries(deployment_id);"
+    "CREATE INDEX trigger_deliveries_pending ON trigger_deliveries(status) WHERE status = 'Pending';";
+
+const struct store_migration store_migrations[] = {
+    {1, "base schema", m1_base},
+    {2, "built-in deployment configs", m2_builtin_configs},
+    {3, "trigger deliveries", m3_trigger_deliveries},
+    /* append here: { 4, "…", m4_… }, */
+};
+const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

@@ -1,0 +1,74 @@
+# Unit tests of daemon/core: config, plugin loader (with deliberately broken plugins), workpool, HTTP transport.
+check_PROGRAMS += tests/unit/daemon/core/test_conf
+TESTS += tests/unit/daemon/core/test_conf
+tests_unit_daemon_core_test_conf_SOURCES = tests/unit/daemon/core/test_conf.c $(daemon_core_sources)
+tests_unit_daemon_core_test_conf_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_daemon_core_test_conf_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_conf_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/daemon/core/test_plugins
+TESTS += tests/unit/daemon/core/test_plugins
+tests_unit_daemon_core_test_plugins_SOURCES = tests/unit/daemon/core/test_plugins.c $(daemon_core_sources)
+tests_unit_daemon_core_test_plugins_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_daemon_core_test_plugins_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_plugins_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/daemon/core/test_workpool
+TESTS += tests/unit/daemon/core/test_workpool
+tests_unit_daemon_core_test_workpool_SOURCES = tests/unit/daemon/core/test_workpool.c daemon/core/workpool.c
+tests_unit_daemon_core_test_workpool_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_core_test_workpool_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_workpool_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/daemon/core/test_httpd
+TESTS += tests/unit/daemon/core/test_httpd
+tests_unit_daemon_core_test_httpd_SOURCES = tests/unit/daemon/core/test_httpd.c daemon/core/httpd.c daemon/core/workpool.c $(daemon_store_sources) daemon/store/store_api.c
+tests_unit_daemon_core_test_httpd_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_core_test_httpd_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_httpd_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+# Broken plugins, one per defect the loader must name (built from one source).
+broken_plugin_ldflags = -module -avoid-version -shared -rpath /nowhere $(SAN_LDFLAGS)
+CORE_TEST_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-DTEST_BROKEN_DIR='"$(abs_top_builddir)/tests/unit/daemon/core/broken/.libs"' \
+	-DTEST_EXAMPLES_DIR='"$(abs_top_builddir)/sdk/examples/.libs"'
+check_LTLIBRARIES += tests/unit/daemon/core/broken/no-entry.la
+tests_unit_daemon_core_broken_no_entry_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_no_entry_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_NO_ENTRY
+tests_unit_daemon_core_broken_no_entry_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/bad-magic.la
+tests_unit_daemon_core_broken_bad_magic_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_bad_magic_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_MAGIC
+tests_unit_daemon_core_broken_bad_magic_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/other-major.la
+tests_unit_daemon_core_broken_other_major_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_other_major_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_MAJOR
+tests_unit_daemon_core_broken_other_major_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/newer-minor.la
+tests_unit_daemon_core_broken_newer_minor_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_newer_minor_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_MINOR
+tests_unit_daemon_core_broken_newer_minor_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/too-small.la
+tests_unit_daemon_core_broken_too_small_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_too_small_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_SMALL
+tests_unit_daemon_core_broken_too_small_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/no-op.la
+tests_unit_daemon_core_broken_no_op_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_no_op_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_NO_OP
+tests_unit_daemon_core_broken_no_op_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/dup-a.la
+tests_unit_daemon_core_broken_dup_a_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_dup_a_la_CPPFLAGS = $(AM_CPPFLAGS) -DNAME='"dup"'
+tests_unit_daemon_core_broken_dup_a_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/dup-b.la
+tests_unit_daemon_core_broken_dup_b_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_dup_b_la_CPPFLAGS = $(AM_CPPFLAGS) -DNAME='"dup"'
+tests_unit_daemon_core_broken_dup_b_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/init-fails.la
+tests_unit_daemon_core_broken_init_fails_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_init_fails_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_INIT_FAILS -DNAME='"init-fails"'
+tests_unit_daemon_core_broken_init_fails_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/good.la
+tests_unit_daemon_core_broken_good_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_good_la_CPPFLAGS = $(AM_CPPFLAGS) -DNAME='"good"'
+tests_unit_daemon_core_broken_good_la_LDFLAGS = $(broken_plugin_ldflags)

@@ -1,0 +1,276 @@
+/* daemon/core/conf.c: defaults, every setting, and the FILE:LINE:COL errors. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/conf.h"
+#include "tmpdir.h"
+#include "yamltree.h"
+
+static char *dir;
+
+static int setup(void **st)
+{
+	dir = tu_mkdtemp();
+	return dir ? 0 : -1;
+}
+
+static int teardown(void **st)
+{
+	tu_rm_rf(dir);
+	dir = NULL;
+	return 0;
+}
+
+/* Loads text as a config; returns r and leaves the message in err. */
+static int load(const char *text, struct rd_config **ret, char *err, size_t errlen)
+{
+	char path[4200];
+
+	tu_write(dir, "rolloutd.yaml", "%s", text);
+	snprintf(path, sizeof(path), "%s/rolloutd.yaml", dir);
+	err[0] = '\0';
+	return config_load(path, ret, err, errlen);
+}
+
+/* The error must be "DIR/rolloutd.yaml:" + suffix. */
+static void expect_error(const char *text, const char *suffix)
+{
+	struct rd_config *cfg = NULL;
+	char err[1024], want[2048];
+
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	assert_null(cfg);
+	snprintf(want, sizeof(want), "%s/rolloutd.yaml:%s", dir, suffix);
+	assert_string_equal(err, want);
+}
+
+static void test_defaults(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[512];
+
+	assert_int_equal(load("", &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->listen, "127.0.0.1:8740");
+	assert_string_equal(cfg->region, "us-east-1");
+	assert_string_equal(cfg->account_id, "000000000000");
+	assert_string_equal(cfg->log_level, "info");
+	assert_string_equal(cfg->plugin_dir, PLUGINDIR);
+	assert_string_equal(cfg->data_dir, LOCALSTATEDIR "/lib/rolloutd");
+	assert_int_equal(cfg->long_poll_ms, 50000);
+	assert_int_equal(cfg->workers, 4);
+	assert_null(cfg->regions_allowed);
+	assert_null(cfg->plugins);
+	assert_null(cfg->alarms);
+	cfg = config_free(cfg);
+	assert_null(config_free(NULL));
+}
+
+static void test_all_settings(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[512], want[4200];
+
+	assert_int_equal(load("listen: '[::1]:9000'\n"
+			      "data_dir: data\n"
+			      "plugin_dir: /opt/plugins\n"
+			      "region: eu-west-1\n"
+			      "account_id: '123456789012'\n"
+			      "log_level: debug\n"
+			      "long_poll: 20s\n"
+			      "workers: 8\n"
+			      "regions_allowed: [eu-west-1, us-east-1]\n"
+			      "plugins:\n"
+			      "  onprem:\n"
+			      "  s3: {endpoint: 'http://127.0.0.1:1'}\n"
+			      "  example-health: {}\n"
+			      "alarms:\n"
+			      "  web: {plugin: example-health, url: 'http://x/'}\n",
+			      &cfg, err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg->listen, "[::1]:9000");
+	snprintf(want, sizeof(want), "%s/data", dir);
+	assert_string_equal(cfg->data_dir, want); /* relative to the config file */
+	assert_string_equal(cfg->plugin_dir, "/opt/plugins");
+	assert_string_equal(cfg->region, "eu-west-1");
+	assert_string_equal(cfg->account_id, "123456789012");
+	assert_string_equal(cfg->log_level, "debug");
+	assert_int_equal(cfg->long_poll_ms, 20000);
+	assert_int_equal(cfg->workers, 8);
+	assert_string_equal(cfg->regions_allowed[0], "eu-west-1");
+	assert_string_equal(cfg->regions_allowed[1], "us-east-1");
+	assert_null(cfg->regions_allowed[2]);
+	assert_non_null(cfg->plugins);
+	assert_int_equal(cfg->plugins->n, 3);
+	assert_true(yt_is_null(config_plugin_settings(cfg, "onprem")));
+	assert_string_equal(yt_map_get(config_plugin_settings(cfg, "s3"), "endpoint")->value, "http://127.0.0.1:1");
+	assert_null(config_plugin_settings(cfg, "github"));
+	assert_int_equal(cfg->alarms->n, 1);
+	config_free(cfg);
+}
+
+static void test_unknown_keys(void **st)
+{
+	expect_error(
+	    "listen: 127.0.0.1:1\nlisen: x\n",
+	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
+	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max)");
+}
+
+static void test_bad_values(void **st)
+{
+	expect_error("listen: localhost\n",
+		     "1:9: listen: expected HOST:PORT (e.g. 127.0.0.1:8740 or [::1]:8740), found 'localhost'");
+	expect_error("listen: 'a:70000'\n",
+		     "1:9: listen: expected HOST:PORT (e.g. 127.0.0.1:8740 or [::1]:8740), found 'a:70000'");
+	expect_error("workers: 0\n", "1:10: workers: 0 is out of range [1, 256]");
+	expect_error("workers: many\n", "1:10: workers: expected an integer, found 'many'");
+	expect_error("account_id: 12\n", "1:13: account_id: expected 12 digits (e.g. '000000000000'), found '12'");
+	expect_error("log_level: loud\n",
+		     "1:12: log_level: expected debug, info, notice, warning or error, found 'loud'");
+	expect_error("long_poll: 5 minutes\n",
+		     "1:12: long_poll: expected a duration like 250ms, 30s, 5m or 2h, found '5 minutes'");
+	expect_error("long_poll: 2m\n", "1:12: long_poll: '2m' is out of range [1000ms, 70000ms]");
+	expect_error("region: [a]\n", "1:9: region: expected a string, found a list");
+	expect_error("regions_allowed: us-east-1\n",
+		     "1:18: regions_allowed: expected a list of region names, e.g. [us-east-1]");
+	expect_error("- a\n", "1:1: the configuration must be a mapping of settings (key: value)");
+}
+
+/* bundle_cache_max / bundle_upload_max: sizes with units (daemon/bundles*.c). */
+static void test_bundle_sizes(void **st)
+{
+	static const struct {
+		const char *in;
+		uint64_t want;
+	} ok[] = {
+	    {"4096", 4096},
+	    {"0", 0},
+	    {"10GiB", 10ULL << 30},
+	    {"2gib", 2ULL << 30},
+	    {"512MiB", 512ULL << 20},
+	    {"512 MiB", 512ULL << 20},
+	    {"1.5GiB", 3ULL << 29},
+	    {"3K", 3072},
+	    {"2KB", 2000},
+	    {"1GB", 1000000000ULL},
+	    {"1TiB", 1ULL << 40},
+	    {"7B", 7},
+	};
+	static const char *const bad[] = {"",	      "GiB", "-1GiB", "1e3",  "0x10", "10 GiBs",
+					  "1.5.2MiB", "5.",  ".5K",   "1.5B", "10 ",  "10PiB"};
+	struct rd_config *cfg = NULL;
+	char err[512];
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = 1;
+		err[0] = '\0';
+		assert_int_equal(config_parse_size(ok[i].in, &v, err, sizeof(err)), 0);
+		assert_true(v == ok[i].want);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(config_parse_size(bad[i], &v, err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_parse_size("9000000TiB", &v, err, sizeof(err)), -ERANGE);
+	assert_string_equal(err, "'9000000TiB' is too large (at most 8EiB)");
+
+	/* defaults */
+	assert_int_equal(load("", &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->bundle_cache_max == 10ULL << 30);
+	assert_true(cfg->bundle_upload_max == 2ULL << 30);
+	cfg = config_free(cfg);
+	assert_int_equal(load("bundle_cache_max: 20GiB\nbundle_upload_max: '100 MB'\n", &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->bundle_cache_max == 20ULL << 30);
+	assert_true(cfg->bundle_upload_max == 100000000ULL);
+	cfg = config_free(cfg);
+	/* a cache smaller than the default upload cap lowers the upload cap */
+	assert_int_equal(load("bundle_cache_max: 1GiB\n", &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->bundle_cache_max == 1ULL << 30);
+	assert_true(cfg->bundle_upload_max == 1ULL << 30);
+	cfg = config_free(cfg);
+
+	expect_error("bundle_cache_max: 10 gigs\n",
+		     "1:19: bundle_cache_max: expected a size such as 4096, 512MiB, 10GiB or 1.5GB (units B, KiB, MiB, "
+		     "GiB, TiB, KB, MB, GB, TB), found '10 gigs'");
+	expect_error("bundle_cache_max: 100\n", "1:19: bundle_cache_max: '100' is too small; use at least 1024 bytes");
+	expect_error("bundle_upload_max: 0\n", "1:20: bundle_upload_max: '0' is too small; use at least 1 bytes");
+	expect_error("bundle_upload_max: [1]\n", "1:20: bundle_upload_max: expected a string, found a list");
+	expect_error("bundle_cache_max: 1MiB\nbundle_upload_max: 2MiB\n",
+		     "2:20: bundle_upload_max: 2097152 bytes is more than bundle_cache_max (1048576 bytes), so an "
+		     "upload that large could not stay in the cache; lower bundle_upload_max or raise "
+		     "bundle_cache_max");
+}
+
+static void test_plugins_section(void **st)
+{
+	expect_error("plugins: [onprem]\n",
+		     "1:10: plugins: expected a mapping of plugin name to its settings (e.g. 'plugins: {onprem: {}}')");
+	expect_error("plugins:\n  Bad/Name: {}\n",
+		     "2:3: plugins: plugin name 'Bad/Name': use 1 to 64 characters of a-z, 0-9, '-' and '_' (it names "
+		     "the file NAME.so)");
+	expect_error("plugins:\n  s3: [1]\n",
+		     "2:7: plugins.s3: expected a mapping of settings or nothing, found a list");
+	expect_error("plugins:\n  s3: {}\n  s3: {}\n", "3:3: duplicate key 's3' (first at line 2)");
+}
+
+static void test_alarms_section(void **st)
+{
+	expect_error("alarms:\n  web: {url: x}\n",
+		     "2:8: alarms.web: missing 'plugin': name the health plugin that checks this alarm");
+	expect_error("alarms:\n  web: {plugin: http-check}\n",
+		     "2:17: alarms.web: plugin 'http-check' is not enabled: add it under 'plugins:' or pick another");
+	expect_error("alarms:\n  web: 3\n", "2:8: alarms.web: expected a mapping with at least 'plugin: NAME'");
+}
+
+static void test_missing_file(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[512];
+
+	assert_int_equal(config_load("/nonexistent/rolloutd.yaml", &cfg, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "/nonexistent/rolloutd.yaml: cannot read the configuration: No such file or "
+				 "directory; pass an existing file with --config FILE");
+}
+
+static void test_yaml_syntax(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[512], want[1024];
+
+	assert_int_equal(load("listen: [\n", &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s/rolloutd.yaml:", dir);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+}
+
+static void test_check_listen(void **st)
+{
+	char err[256];
+
+	assert_int_equal(config_check_listen("0.0.0.0:0", err, sizeof(err)), 0);
+	assert_int_equal(config_check_listen("[::]:443", err, sizeof(err)), 0);
+	assert_int_equal(config_check_listen("::1:443", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_check_listen(":80", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_check_listen("h:", err, sizeof(err)), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_all_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bundle_sizes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_plugins_section, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alarms_section, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_yaml_syntax, setup, teardown),
+	    cmocka_unit_test(test_check_listen),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

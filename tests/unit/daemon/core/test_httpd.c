@@ -1,0 +1,270 @@
+/* daemon/httpd: a real listener on 127.0.0.1:0 with a stub daemon. Checks the
+ * contract others build on: replies from another thread after the handler
+ * returned (deferral), the client-gone callback for a deferred call, GET
+ * routes, and the JSON error format. Requests are signed with lib/sigv4. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "core/conf.h"
+#include "core/daemon.h"
+#include "tmpdir.h"
+#include "core/httpd.h"
+#include "sigv4.h"
+#include "store/store.h"
+#include "util.h"
+#include "core/workpool.h"
+
+static struct rd_daemon d;
+static struct rd_config cfg;
+static struct store_access_key key;
+static char *dir;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct httpd_call *held;
+static int gone_calls;
+
+static void *late_reply(void *arg)
+{
+	struct httpd_call *c = arg;
+
+	usleep(100 * 1000);
+	httpd_call_reply(c, json_pack("{s:s}", "from", "another thread"));
+	return NULL;
+}
+
+/* Replies later from a thread of its own. */
+static void h_later(struct httpd_call *c, void *ud)
+{
+	pthread_t t;
+
+	assert_string_equal(httpd_call_operation(c), "Later");
+	assert_string_equal(httpd_call_principal(c)->policy, "admin");
+	assert_int_equal(pthread_create(&t, NULL, late_reply, c), 0);
+	pthread_detach(t);
+}
+
+static void on_gone(struct httpd_call *c, void *arg)
+{
+	pthread_mutex_lock(&lock);
+	gone_calls++;
+	assert_ptr_equal(c, held);
+	held = NULL;
+	pthread_mutex_unlock(&lock);
+	/* the call must still be completed once; the reply goes nowhere */
+	httpd_call_reply(c, NULL);
+	event_base_loopbreak(d.base);
+}
+
+/* Holds the call until the client goes away (a long-poll). */
+static void h_hold(struct httpd_call *c, void *ud)
+{
+	pthread_mutex_lock(&lock);
+	held = c;
+	httpd_call_on_gone(c, on_gone, NULL);
+	pthread_mutex_unlock(&lock);
+}
+
+static void h_get(struct httpd_call *c, void *ud)
+{
+	static const char data[] = "bundle-bytes";
+	assert_null(httpd_call_operation(c));
+	assert_string_equal(httpd_call_path(c), "/things/abc");
+	httpd_call_add_header(c, "X-Test", "1");
+	httpd_call_reply_bytes(c, 200, "application/octet-stream", data, sizeof(data) - 1);
+}
+
+static int connect_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)httpd_port(d.httpd))};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Sends a signed request; returns the socket. */
+static int send_signed(const char *method, const char *path, const char *target, const char *body)
+{
+	char host[64], amz[17], sig[65], err[256], req[4096];
+	struct sigv4_auth au;
+	time_t now = time(NULL);
+	struct tm tm;
+	int n = 0;
+
+	snprintf(host, sizeof(host), "127.0.0.1:%d", httpd_port(d.httpd));
+	strftime(amz, sizeof(amz), "%Y%m%dT%H%M%SZ", gmtime_r(&now, &tm));
+	struct sigv4_header h[] = {{"Host", host}, {"X-Amz-Date", amz}, {"X-Amz-Target", target ? target : ""}};
+	struct sigv4_request sr = {.method = method,
+				   .path = path,
+				   .headers = h,
+				   .n_headers = target ? 3 : 2,
+				   .body = body,
+				   .body_len = strlen(body)};
+	memset(&au, 0, sizeof(au));
+	strcpy(au.access_key, key.id);
+	memcpy(au.date, amz, 8);
+	strcpy(au.region, "us-east-1");
+	strcpy(au.service, "test");
+	strcpy(au.signed_headers, target ? "host;x-amz-date;x-amz-target" : "host;x-amz-date");
+	assert_int_equal(sigv4_signature(&sr, &au, amz, key.secret, sig, err, sizeof(err)), 0);
+	n = snprintf(req, sizeof(req),
+		     "%s %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\n%s%s%sContent-Length: %zu\r\n"
+		     "Authorization: AWS4-HMAC-SHA256 Credential=%s/%.8s/us-east-1/test/aws4_request, "
+		     "SignedHeaders=%s, Signature=%s\r\n\r\n%s",
+		     method, path, host, amz, target ? "X-Amz-Target: " : "", target ? target : "",
+		     target ? "\r\n" : "", strlen(body), key.id, amz, au.signed_headers, sig, body);
+	int fd = connect_port();
+	assert_int_equal(write(fd, req, (size_t)n), n);
+	return fd;
+}
+
+struct client {
+	const char *method, *path, *target;
+	bool close_early;
+	char resp[4096];
+};
+
+static void *client_main(void *arg)
+{
+	struct client *cl = arg;
+	int fd = send_signed(cl->method, cl->path, cl->target, "{}");
+	size_t o = 0;
+	ssize_t n;
+
+	if (cl->close_early) {
+		usleep(200 * 1000);
+		close(fd);
+		return NULL;
+	}
+	while (o < sizeof(cl->resp) - 1 && (n = read(fd, cl->resp + o, sizeof(cl->resp) - 1 - o)) > 0) {
+		o += (size_t)n;
+		cl->resp[o] = '\0';
+		char *hdr_end = strstr(cl->resp, "\r\n\r\n");
+		char *cl_hdr = strstr(cl->resp, "Content-Length: ");
+		if (hdr_end && cl_hdr && (size_t)(cl->resp + o - (hdr_end + 4)) >= (size_t)atoi(cl_hdr + 16))
+			break;
+	}
+	cl->resp[o] = '\0';
+	close(fd);
+	event_base_loopbreak(d.base);
+	return NULL;
+}
+
+static void run_client(struct client *cl)
+{
+	pthread_t t;
+	struct timeval tv = {10, 0};
+
+	assert_int_equal(pthread_create(&t, NULL, client_main, cl), 0);
+	event_base_loopexit(d.base, &tv);
+	event_base_dispatch(d.base);
+	pthread_join(t, NULL);
+}
+
+static int setup(void **state)
+{
+	char err[512];
+
+	evthread_use_pthreads();
+	dir = tu_mkdtemp();
+	cfg.listen = "127.0.0.1:0";
+	d.cfg = &cfg;
+	d.base = event_base_new();
+	assert_int_equal(store_open(dir, &d.store, err, sizeof(err)), 0);
+	assert_int_equal(store_access_key_create(d.store, "t", "admin", NULL, &key, err, sizeof(err)), 0);
+	assert_int_equal(workpool_new(2, &d.pool), 0);
+	assert_int_equal(httpd_new(&d, &d.httpd, err, sizeof(err)), 0);
+	assert_true(httpd_port(d.httpd) > 0);
+	assert_int_equal(httpd_register_service(d.httpd, "Test_v1", "test", HTTPD_AUTHZ_CONTROL, h_later, NULL), 0);
+	assert_int_equal(httpd_register_service(d.httpd, "Test_v1", "test", HTTPD_AUTHZ_CONTROL, h_later, NULL),
+			 -EEXIST);
+	assert_int_equal(httpd_register_service(d.httpd, "Hold_v1", "test", HTTPD_AUTHZ_AGENT, h_hold, NULL), 0);
+	assert_int_equal(httpd_register_get(d.httpd, "/things/", "test", HTTPD_AUTHZ_CONTROL, h_get, NULL), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	d.pool = workpool_free(d.pool);
+	d.httpd = httpd_free(d.httpd);
+	d.store = store_close(d.store);
+	event_base_free(d.base);
+	libevent_global_shutdown();
+	tu_rm_rf(dir);
+	return 0;
+}
+
+static void test_deferred_reply_from_thread(void **state)
+{
+	struct client cl = {.method = "POST", .path = "/", .target = "Test_v1.Later"};
+
+	run_client(&cl);
+	assert_non_null(strstr(cl.resp, "HTTP/1.1 200"));
+	assert_non_null(strstr(cl.resp, "x-amzn-RequestId: "));
+	assert_non_null(strstr(cl.resp, "Content-Type: application/x-amz-json-1.1"));
+	assert_non_null(strstr(cl.resp, "{\"from\":\"another thread\"}"));
+}
+
+static void test_client_gone(void **state)
+{
+	struct client cl = {.method = "POST", .path = "/", .target = "Hold_v1.Poll", .close_early = true};
+	pthread_t t;
+	struct timeval tv = {10, 0};
+
+	assert_int_equal(pthread_create(&t, NULL, client_main, &cl), 0);
+	event_base_loopexit(d.base, &tv);
+	event_base_dispatch(d.base); /* on_gone breaks the loop */
+	pthread_join(t, NULL);
+	pthread_mutex_lock(&lock);
+	assert_int_equal(gone_calls, 1);
+	assert_null(held);
+	pthread_mutex_unlock(&lock);
+}
+
+static void test_get_route_and_errors(void **state)
+{
+	struct client cl = {.method = "GET", .path = "/things/abc"};
+
+	run_client(&cl);
+	assert_non_null(strstr(cl.resp, "HTTP/1.1 200"));
+	assert_non_null(strstr(cl.resp, "X-Test: 1"));
+	assert_non_null(strstr(cl.resp, "bundle-bytes"));
+
+	struct client un = {.method = "POST", .path = "/", .target = "Nobody_v1.Op"};
+	run_client(&un);
+	assert_non_null(strstr(un.resp, "HTTP/1.1 400"));
+	assert_non_null(strstr(un.resp, "x-amzn-ErrorType: UnknownOperationException"));
+	assert_non_null(strstr(un.resp, "\"__type\":\"UnknownOperationException\""));
+
+	struct client nf = {.method = "GET", .path = "/elsewhere"};
+	run_client(&nf);
+	assert_non_null(strstr(nf.resp, "HTTP/1.1 404"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_deferred_reply_from_thread),
+	    cmocka_unit_test(test_client_gone),
+	    cmocka_unit_test(test_get_route_and_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

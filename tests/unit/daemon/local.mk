@@ -1,0 +1,10 @@
+# Unit tests of the daemon's parts; each compiles the part's sources it needs.
+DAEMON_UNIT_CFLAGS = $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(EVENT_CFLAGS)
+DAEMON_UNIT_LIBS = $(CURL_LIBS) $(SQLITE_LIBS) $(EVENT_LIBS) $(PTHREAD_LIBS) -lm $(LIBS)
+include tests/unit/daemon/core/local.mk
+include tests/unit/daemon/store/local.mk
+include tests/unit/daemon/api/local.mk
+include tests/unit/daemon/bundles/local.mk
+include tests/unit/daemon/health/local.mk
+include tests/unit/daemon/traffic/local.mk
+include tests/unit/daemon/engine/local.mk

@@ -1,0 +1,35 @@
+# Unit tests of lib/.
+check_PROGRAMS += tests/unit/lib/test_yamltree
+TESTS += tests/unit/lib/test_yamltree
+tests_unit_lib_test_yamltree_SOURCES = tests/unit/lib/test_yamltree.c
+tests_unit_lib_test_yamltree_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_yamltree_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_yamltree_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_appspec
+TESTS += tests/unit/lib/test_appspec
+tests_unit_lib_test_appspec_SOURCES = tests/unit/lib/test_appspec.c
+tests_unit_lib_test_appspec_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_appspec_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_appspec_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_bundle
+TESTS += tests/unit/lib/test_bundle
+tests_unit_lib_test_bundle_SOURCES = tests/unit/lib/test_bundle.c
+tests_unit_lib_test_bundle_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_bundle_CFLAGS = $(UNIT_CFLAGS) $(ARCHIVE_CFLAGS)
+tests_unit_lib_test_bundle_LDADD = $(UNIT_LIBS) $(ARCHIVE_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_sigv4
+TESTS += tests/unit/lib/test_sigv4
+tests_unit_lib_test_sigv4_SOURCES = tests/unit/lib/test_sigv4.c
+tests_unit_lib_test_sigv4_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_sigv4_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_sigv4_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_httpclient
+TESTS += tests/unit/lib/test_httpclient
+tests_unit_lib_test_httpclient_SOURCES = tests/unit/lib/test_httpclient.c
+tests_unit_lib_test_httpclient_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_httpclient_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS)
+tests_unit_lib_test_httpclient_LDADD = $(UNIT_LIBS) $(CURL_LIBS) $(PTHREAD_LIBS) $(LIBS)

@@ -1,0 +1,158 @@
+/* The onprem platform plugin, its .c included, against a mock host table. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "plugins/onprem/onprem.c"
+
+static const char *instances_json;
+
+static int mock_onprem_instances(struct rollout_handle *h, char **ret_json, char *err, size_t errlen)
+{
+	*ret_json = strdup(instances_json);
+	return *ret_json ? 0 : -ENOMEM;
+}
+
+static int mock_config_parse(struct rollout_handle *h, const struct rollout_option *opts, size_t opt_size, void *dst,
+			     char *err, size_t errlen)
+{
+	return 0;
+}
+
+static bool mock_log_enabled(struct rollout_handle *h, int level)
+{
+	return false;
+}
+
+static void mock_free(void *p)
+{
+	free(p);
+}
+
+static struct rollout_host mock_host = {
+    .size = sizeof(struct rollout_host),
+    .config_parse = mock_config_parse,
+    .log_enabled = mock_log_enabled,
+    .onprem_instances = mock_onprem_instances,
+    .free = mock_free,
+};
+
+static const char *fleet =
+    "["
+    "{\"instanceName\":\"a\",\"iamUserArn\":\"arn:aws:iam::0:user/a\",\"instanceArn\":\"arn:i/a\","
+    "\"registrationStatus\":\"Registered\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":"
+    "\"web\"}]},"
+    "{\"instanceName\":\"b\",\"iamSessionArn\":\"arn:aws:sts::0:assumed-role/r/b\","
+    "\"registrationStatus\":\"Registered\",\"tags\":[{\"Key\":\"env\",\"Value\":\"staging\"},{\"Key\":\"role\","
+    "\"Value\":\"web\"}]},"
+    "{\"instanceName\":\"c\",\"iamUserArn\":\"arn:aws:iam::0:user/c\","
+    "\"registrationStatus\":\"Registered\",\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"},{\"Key\":\"role\",\"Value\":"
+    "\"db\"}]},"
+    "{\"instanceName\":\"d\",\"iamUserArn\":\"arn:aws:iam::0:user/d\","
+    "\"registrationStatus\":\"Deregistered\",\"deregisterTime\":5,\"tags\":[{\"Key\":\"env\",\"Value\":\"prod\"}]},"
+    "{\"instanceName\":\"e\",\"iamUserArn\":\"arn:aws:iam::0:user/e\","
+    "\"registrationStatus\":\"Registered\",\"tags\":[{\"Key\":\"owner\",\"Value\":\"prod\"}]}"
+    "]";
+
+/* Resolves group and returns the selected names joined by ',' (static buffer). */
+static const char *resolve(const char *group)
+{
+	static char names[256];
+	struct onprem o = {.host = &mock_host};
+	struct rollout_error err = {.size = sizeof(err)};
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.deployment_id = "d-TEST00000");
+	char *out = NULL;
+	json_t *arr;
+	size_t i;
+	json_t *t;
+
+	instances_json = fleet;
+	if (onprem_resolve(&o, &dep, group, &out, &err) < 0)
+		fail_msg("resolve failed: %s %s", err.code, err.message);
+	arr = json_loads(out, 0, NULL);
+	assert_non_null(arr);
+	names[0] = 0;
+	json_array_foreach(arr, i, t)
+	{
+		if (i)
+			strcat(names, ",");
+		strcat(names, json_string_value(json_object_get(t, "targetId")));
+		assert_string_equal(json_string_value(json_object_get(t, "instanceType")), "OnPremises");
+		assert_non_null(json_object_get(t, "hostIdentifier"));
+	}
+	json_decref(arr);
+	free(out);
+	return names;
+}
+
+static void test_filters(void **state)
+{
+	/* KEY_AND_VALUE */
+	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Value\":\"prod\","
+				    "\"Type\":\"KEY_AND_VALUE\"}]}"),
+			    "a,c");
+	/* KEY_ONLY: d is deregistered and never a target */
+	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Type\":\"KEY_ONLY\"}]}"),
+			    "a,b,c");
+	/* VALUE_ONLY matches any key */
+	assert_string_equal(
+	    resolve("{\"onPremisesInstanceTagFilters\":[{\"Value\":\"prod\",\"Type\":\"VALUE_ONLY\"}]}"), "a,c,e");
+	/* OR of filters */
+	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":["
+				    "{\"Key\":\"role\",\"Value\":\"db\",\"Type\":\"KEY_AND_VALUE\"},"
+				    "{\"Key\":\"env\",\"Value\":\"staging\",\"Type\":\"KEY_AND_VALUE\"}]}"),
+			    "b,c");
+	/* no Type: inferred */
+	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"role\",\"Value\":\"web\"}]}"),
+			    "a,b");
+	/* nothing selects nothing */
+	assert_string_equal(resolve("{}"), "");
+	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[]}"), "");
+}
+
+static void test_tag_set(void **state)
+{
+	/* (env=prod) AND (role=web OR role=db) */
+	assert_string_equal(resolve("{\"onPremisesTagSet\":{\"onPremisesTagSetList\":["
+				    "[{\"Key\":\"env\",\"Value\":\"prod\",\"Type\":\"KEY_AND_VALUE\"}],"
+				    "[{\"Key\":\"role\",\"Value\":\"web\",\"Type\":\"KEY_AND_VALUE\"},"
+				    " {\"Key\":\"role\",\"Value\":\"db\",\"Type\":\"KEY_AND_VALUE\"}]]}}"),
+			    "a,c");
+	/* (role=web) AND (env=staging) */
+	assert_string_equal(resolve("{\"onPremisesTagSet\":{\"onPremisesTagSetList\":["
+				    "[{\"Key\":\"role\",\"Value\":\"web\",\"Type\":\"KEY_AND_VALUE\"}],"
+				    "[{\"Key\":\"env\",\"Value\":\"staging\",\"Type\":\"KEY_AND_VALUE\"}]]}}"),
+			    "b");
+	/* targetInstances overrides the group's selection */
+	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"env\",\"Type\":\"KEY_ONLY\"}],"
+				    "\"targetInstances\":{\"tagFilters\":[{\"Key\":\"role\",\"Value\":\"db\",\"Type\":"
+				    "\"KEY_AND_VALUE\"}]}}"),
+			    "c");
+}
+
+static void test_descriptor(void **state)
+{
+	const struct rollout_plugin *p = rollout_plugin_v1();
+	assert_int_equal(p->magic, ROLLOUT_PLUGIN_MAGIC);
+	assert_int_equal(p->kind, ROLLOUT_KIND_PLATFORM);
+	assert_string_equal(p->name, "onprem");
+	assert_non_null(p->ops.platform->resolve);
+	assert_true(p->ops.platform->compute_platforms & ROLLOUT_COMPUTE_SERVER);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_filters),
+	    cmocka_unit_test(test_tag_set),
+	    cmocka_unit_test(test_descriptor),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
