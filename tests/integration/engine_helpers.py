@@ -1,4 +1,4 @@
-"""Helpers for the engine tests (issue 6): a scripted host-command client
+"""Helpers for the engine tests: a scripted host-command client
 (FakeAgent) speaking the protocol of agent/PROTOCOL.md, signed with botocore
 exactly as an agent signs, plus fleet set-up through the control API.
 

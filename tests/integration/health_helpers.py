@@ -1,4 +1,4 @@
-"""Fixtures and helpers for the health, alarm and trigger tests (issue 9).
+"""Fixtures and helpers for the health, alarm and trigger tests.
 
 Everything runs on 127.0.0.1 with free ports: a real Prometheus (Debian's
 /usr/bin/prometheus) scraping a small in-process exporter whose error rate a

@@ -1,4 +1,4 @@
-"""Fixtures and helpers for the revision-source and bundle-cache tests (issue 7).
+"""Fixtures and helpers for the revision-source and bundle-cache tests.
 
 Everything runs on 127.0.0.1 with free ports: moto_server for S3, small
 http.server instances for GitHub, Bitbucket, plain HTTP and IMDS.

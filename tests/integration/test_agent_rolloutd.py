@@ -1,4 +1,4 @@
-"""rollout-agent against the real rolloutd (issue 5 "Proof"): on-prem instances
+"""rollout-agent against the real rolloutd: on-prem instances
 registered through the control API, agent keys bound to them, real
 rollout-agent processes verifying the daemon-signed specification, and
 deployments created with boto3.

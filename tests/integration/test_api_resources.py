@@ -82,7 +82,7 @@ CANARY = lambda p, i: {"type": "TimeBasedCanary", "timeBasedCanary": {"canaryPer
 LINEAR = lambda p, i: {"type": "TimeBasedLinear", "timeBasedLinear": {"linearPercentage": p, "linearInterval": i}}  # noqa
 ALL = {"type": "AllAtOnce"}
 
-# reference/codedeploy-api.md §12
+# the 17 built-in configs as CodeDeploy defines them
 BUILTINS = {
     "CodeDeployDefault.OneAtATime": ("Server", {"minimumHealthyHosts": {"type": "MOST_CONCURRENCY", "value": 1}}),
     "CodeDeployDefault.HalfAtATime": ("Server", {"minimumHealthyHosts": {"type": "FLEET_PERCENT", "value": 50}}),

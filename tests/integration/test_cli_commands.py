@@ -1,4 +1,4 @@
-"""rolloutctl (issue 8) against a real rolloutd: settings and exit codes, the
+"""rolloutctl against a real rolloutd: settings and exit codes, the
 resource commands (cross-checked with boto3), access keys, register-instance,
 plan, deployments and their failure reporting."""
 

@@ -1,4 +1,4 @@
-"""Foundation (issue 3): the daemon's command line, config checking, plugin
+"""The daemon: the daemon's command line, config checking, plugin
 loading by a real rolloutd, start/stop, and the shared harness itself."""
 
 import json

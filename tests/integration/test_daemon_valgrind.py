@@ -1,4 +1,4 @@
-"""Foundation (issue 3): valgrind finds no leaks or errors in the daemon's
+"""The daemon: valgrind finds no leaks or errors in the daemon's
 start/stop path, with plugins loaded. Needs a build WITHOUT sanitizers
 (valgrind and ASan do not mix): scripts/test makes one and passes it in
 ROLLOUT_VALGRIND_BUILDDIR; without it this test is skipped."""

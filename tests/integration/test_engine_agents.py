@@ -1,4 +1,4 @@
-"""Engine (issue 6) end to end with real rollout-agent processes: 4 on-prem
+"""Engine end to end with real rollout-agent processes: 4 on-prem
 hosts on loopback, each with its own agent key and deployment root, a
 revision uploaded into the daemon's bundle cache and downloaded by the agents
 from /bundles/<sha256>. Skips when this rolloutd cannot deliver bundles.

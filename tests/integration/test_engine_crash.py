@@ -1,4 +1,4 @@
-"""Engine (issue 6): kill -9 of rolloutd at several points of a deployment,
+"""Engine: kill -9 of rolloutd at several points of a deployment,
 then restart. The deployment must end where it would have, with every
 lifecycle event recorded exactly once."""
 

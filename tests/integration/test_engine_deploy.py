@@ -1,4 +1,4 @@
-"""Engine (issue 6): deployments to on-prem fleets driven through the
+"""Engine: deployments to on-prem fleets driven through the
 host-command protocol by scripted agents (engine_helpers.FakeAgent)."""
 
 import time

@@ -1,4 +1,4 @@
-"""Engine (issue 6): rollback, stop, auto-update, liveness, ordering and the
+"""Engine: rollback, stop, auto-update, liveness, ordering and the
 per-deployment options, with scripted agents."""
 
 import json

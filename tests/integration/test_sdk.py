@@ -1,4 +1,4 @@
-"""Foundation (issue 3): `make install` into a scratch DESTDIR, then the SDK
+"""The daemon: `make install` into a scratch DESTDIR, then the SDK
 examples built out of tree against that installed SDK using nothing but
 `pkg-config rollout-plugin`, and loaded by rolloutd."""
 
