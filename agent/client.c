@@ -141,7 +141,7 @@ static void common_opts(struct client *c, CURL *h)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cfg->ca_file);
 }
 
-static void http_error(const struct buf *b, long status, char *err, size_t errlen)
+static void http_error(const struct buf *b, long status, char *ret_type, size_t typelen, char *err, size_t errlen)
 {
 	json_t *j = b->data ? json_loadb(b->data, b->len, 0, NULL) : NULL;
 	const char *type = j ? json_string_value(json_object_get(j, "__type")) : NULL;
@@ -150,7 +150,10 @@ static void http_error(const struct buf *b, long status, char *err, size_t errle
 		msg = json_string_value(json_object_get(j, "Message"));
 	if (type) {
 		const char *hash = strrchr(type, '#');
-		snprintf(err, errlen, "HTTP %ld %s: %s", status, hash ? hash + 1 : type, msg ? msg : "");
+		type = hash ? hash + 1 : type;
+		snprintf(err, errlen, "HTTP %ld %s: %s", status, type, msg ? msg : "");
+		if (ret_type)
+			snprintf(ret_type, typelen, "%s", type);
 	} else
 		snprintf(err, errlen, "HTTP %ld: %.200s", status, b->data ? b->data : "");
 	json_decref(j);
@@ -221,7 +224,7 @@ static CURLcode perform(struct client *c, struct xfer *x)
 }
 
 int client_call(struct client *c, const char *op, json_t *req, long timeout_s, bool abortable, json_t **ret_resp,
-		char *err, size_t errlen)
+		struct client_reply *ret_rep, char *err, size_t errlen)
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf b = {0};
@@ -232,6 +235,8 @@ int client_call(struct client *c, const char *op, json_t *req, long timeout_s, b
 	json_t *resp;
 	int r;
 
+	ret_rep->status = 0;
+	ret_rep->type[0] = '\0';
 	body = json_dumps(req, JSON_COMPACT);
 	if (!body || asprintf(&url, "%s/", c->cfg->endpoint) < 0) {
 		r = -ENOMEM;
@@ -272,9 +277,10 @@ int client_call(struct client *c, const char *op, json_t *req, long timeout_s, b
 		goto out;
 	}
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+	ret_rep->status = status;
 	if (status != 200) {
 		char e2[400];
-		http_error(&b, status, e2, sizeof(e2));
+		http_error(&b, status, ret_rep->type, sizeof(ret_rep->type), e2, sizeof(e2));
 		snprintf(err, errlen, "%s: %s", op, e2);
 		r = -EPROTO;
 		goto out;
@@ -443,7 +449,7 @@ int client_download(struct client *c, const char *url, const char *dest, uint64_
 		}
 		if (cc == CURLE_OK && d.status != 200 && d.status != 206) {
 			char e2[300];
-			http_error(&d.errbody, d.status, e2, sizeof(e2));
+			http_error(&d.errbody, d.status, NULL, 0, e2, sizeof(e2));
 			free(d.errbody.data);
 			snprintf(err, errlen, "bundle download from %s: %s", full, e2);
 			r = -EPROTO;

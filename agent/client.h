@@ -17,13 +17,20 @@ struct client *client_free(struct client *c);
  * after the request went out while no answer has arrived yet. */
 void client_set_idle_hook(struct client *c, void (*on_idle)(void));
 
+/* What came back from one call, for sorting its errors (hostcmd.h). */
+struct client_reply {
+	long status;   /* HTTP status; 0 when no HTTP answer arrived */
+	char type[96]; /* the error's __type without its namespace, or "" */
+};
+
 /* Calls CodeDeployCommandService_v20141006.<op> with the JSON body req
  * (borrowed). On success *ret_resp is a new reference (an empty object for an
  * empty body). abortable: a set *stop flag aborts the transfer (-EINTR).
- * Returns 0, -EINTR, -EPROTO (HTTP error; err holds "__type: message"),
- * -EIO (transport) or -ENOMEM. timeout_s bounds the whole call. */
+ * Returns 0, -EINTR, -EPROTO (HTTP error or a reply that is not a JSON
+ * object; err holds "__type: message"), -EIO (transport) or -ENOMEM, and
+ * always fills *ret_rep. timeout_s bounds the whole call. */
 int client_call(struct client *c, const char *op, json_t *req, long timeout_s, bool abortable, json_t **ret_resp,
-		char *err, size_t errlen);
+		struct client_reply *ret_rep, char *err, size_t errlen);
 
 /* Downloads url (absolute, or a path resolved against the endpoint) to dest
  * with SigV4, resuming <dest>.part with Range on retries (5 attempts), and

@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "appspec.h"
+#include "hostcmd.h"
 #include "install.h"
 #include "log.h"
 #include "runner.h"
@@ -222,6 +223,7 @@ struct live {
 	bool limit_hit, dropped;
 	long seq;
 	int64_t last_update;
+	unsigned faults; /* consecutive failed updates */
 	unsigned est_remaining_s;
 	bool stop_requested;
 	/* scripts.log */
@@ -274,6 +276,7 @@ static void live_append(struct live *l, const char *s, size_t n)
 static int live_send(struct live *l)
 {
 	json_t *req, *resp = NULL;
+	struct client_reply rep;
 	char err[512];
 	size_t n = 0;
 	int r;
@@ -317,11 +320,21 @@ static int live_send(struct live *l)
 		json_object_set_new(req, "Diagnostics", json_pack("{s:s,s:s}", "Format", "JSON", "Payload", text));
 		free(text);
 	}
-	r = client_call(l->ag->client, "PostHostCommandUpdate", req, 15, false, &resp, err, sizeof(err));
+	r = client_call(l->ag->client, "PostHostCommandUpdate", req, 15, false, &resp, &rep, err, sizeof(err));
 	json_decref(req);
 	l->last_update = rd_mono_ms();
-	if (r < 0) {
-		log_warning("PostHostCommandUpdate failed (will retry): %s", err);
+	switch (hostcmd_classify(r, &rep)) {
+	case HOSTCMD_OK:
+		l->faults = 0;
+		break;
+	case HOSTCMD_ANSWER:
+		/* the same update would be refused again: its output stays in scripts.log only */
+		log_warning("rolloutd refused PostHostCommandUpdate: %s", err);
+		l->faults = 0;
+		break;
+	default:
+		l->faults++;
+		log_warning("PostHostCommandUpdate failed (retrying in %u s): %s", hostcmd_delay_s(l->faults), err);
 		return r;
 	}
 	if (n) {
@@ -346,10 +359,14 @@ static int live_tick(void *ud)
 	struct live *l = ud;
 	int64_t now = rd_mono_ms();
 	int64_t since = now - l->last_update;
+	int64_t wait = l->pending_len ? 1000 : (int64_t)l->ag->cfg->heartbeat * 1000;
 
 	if (l->ag->stop)
 		return -1;
-	if ((l->pending_len && since >= 1000) || since >= (int64_t)l->ag->cfg->heartbeat * 1000)
+	if (l->faults) /* the host-command schedule, never slower than the heartbeat */
+		wait = 1000 * (int64_t)(hostcmd_delay_s(l->faults) < l->ag->cfg->heartbeat ? hostcmd_delay_s(l->faults)
+											   : l->ag->cfg->heartbeat);
+	if (since >= wait)
 		live_send(l);
 	return l->stop_requested ? -1 : 0;
 }

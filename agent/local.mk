@@ -1,7 +1,7 @@
 # rollout-agent and its extraction helper.
 
 bin_PROGRAMS += rollout-agent
-rollout_agent_SOURCES = agent/main.c agent/agent.h agent/settings.c agent/settings.h agent/client.c agent/client.h \
+rollout_agent_SOURCES = agent/main.c agent/agent.h agent/hostcmd.c agent/hostcmd.h agent/settings.c agent/settings.h agent/client.c agent/client.h \
 	agent/spec.c agent/spec.h agent/runner.c agent/runner.h agent/install.c agent/install.h \
 	agent/deploy.c agent/tail.c
 rollout_agent_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)

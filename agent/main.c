@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "hostcmd.h"
 #include "log.h"
 #include "runner.h"
 #include "util.h"
@@ -102,19 +103,14 @@ static void trim_idle_memory(void)
 	free(rs);
 }
 
-static unsigned backoff_seconds(unsigned n)
+/* Back-off of a poll that rolloutd refuses (a 4xx answer: an unregistered
+ * instance, a wrong key): someone must fix the set-up, so this waits like
+ * the official agent, 10, 13, 17, 21, 27, 34, 44, 56, 71, then 90 s. */
+static unsigned refused_poll_backoff_s(unsigned n)
 {
 	if (n > 10)
 		n = 10;
 	return (unsigned)floor(pow(1.2675, n) * 90.0 / pow(1.2675, 10));
-}
-
-static void sleep_interruptible(unsigned s)
-{
-	for (unsigned i = 0; i < s && !agent.stop; i++) {
-		runner_reap();
-		sleep(1);
-	}
 }
 
 static json_t *diagnostics(const struct cmd_outcome *o)
@@ -128,29 +124,31 @@ static json_t *diagnostics(const struct cmd_outcome *o)
 	return d;
 }
 
-/* PutHostCommandComplete, retried with back-off (at most 10 attempts). */
-static int complete(const char *hcid, const struct cmd_outcome *o)
+/* PutHostCommandComplete under the host-command error rule (hostcmd.h). */
+static void complete(const char *hcid, const struct cmd_outcome *o)
 {
 	json_t *req = json_pack("{s:s,s:s,s:o}", "HostCommandIdentifier", hcid, "CommandStatus",
 				o->failed ? "Failed" : "Succeeded", "Diagnostics", diagnostics(o));
+	json_t *resp = NULL;
 	char err[512];
-	int r = -ENOMEM;
 
-	if (!req)
-		return r;
-	for (unsigned attempt = 1; attempt <= 10; attempt++) {
-		json_t *resp = NULL;
-		r = client_call(agent.client, "PutHostCommandComplete", req, 30, false, &resp, err, sizeof(err));
-		json_decref(resp);
-		if (r == 0)
-			break;
-		log_warning("PutHostCommandComplete failed (attempt %u): %s", attempt, err);
-		if (agent.stop && attempt >= 2)
-			break;
-		sleep_interruptible(agent.stop ? 1 : backoff_seconds(attempt));
+	if (!req) {
+		log_error("cannot report command %s: out of memory", hcid);
+		return;
 	}
+	switch (hostcmd_call(&agent, "PutHostCommandComplete", req, &resp, NULL, err, sizeof(err))) {
+	case HOSTCMD_OK:
+		break;
+	case HOSTCMD_ANSWER:
+		log_error("rolloutd refused the report of command %s: %s", hcid, err);
+		break;
+	default:
+		/* rolloutd fails the event when this agent polls again (agent/PROTOCOL.md) */
+		log_error("cannot report command %s to rolloutd: %s", hcid, err);
+		break;
+	}
+	json_decref(resp);
 	json_decref(req);
-	return r;
 }
 
 static void tracking_path(const char *deployment_id, char *out, size_t len)
@@ -193,6 +191,40 @@ static void recover_after_restart(void)
 	closedir(d);
 }
 
+/* GetDeploymentSpecification. 1: run with *ret_spec; 0: the command is
+ * dropped (no acknowledgement, no completion: rolloutd offers it again or has
+ * moved on); -1: the command fails with o->message (a specification that
+ * does not verify, or rolloutd refusing to give one). */
+static int fetch_spec(const char *command, const char *exec_id, struct deploy_spec **ret_spec, struct cmd_outcome *o)
+{
+	json_t *req =
+	    json_pack("{s:s,s:s}", "DeploymentExecutionId", exec_id, "HostIdentifier", agent.cfg->host_identifier);
+	json_t *resp = NULL;
+	struct client_reply rep;
+	char err[1024] = "out of memory";
+	enum hostcmd_outcome oc = HOSTCMD_FAULT;
+	int r = 1;
+
+	if (req)
+		oc = hostcmd_call(&agent, "GetDeploymentSpecification", req, &resp, &rep, err, sizeof(err));
+	json_decref(req);
+	if (oc == HOSTCMD_ANSWER && !hostcmd_not_found(&rep)) {
+		snprintf(o->message, sizeof(o->message), "cannot get the deployment specification: %s", err);
+		r = -1;
+	} else if (oc != HOSTCMD_OK) {
+		log_warning("%s: no deployment specification (%s); dropping the command, rolloutd offers it again or "
+			    "has moved on",
+			    command, oc == HOSTCMD_STOPPED ? "rollout-agent is stopping" : err);
+		r = 0;
+	} else if (spec_verify_and_parse(resp, agent.cfg->daemon_cert, agent.cfg->developer_mode, ret_spec, err,
+					 sizeof(err)) < 0) {
+		snprintf(o->message, sizeof(o->message), "deployment specification rejected: %s", err);
+		r = -1;
+	}
+	json_decref(resp);
+	return r;
+}
+
 static void handle_command(json_t *hc)
 {
 	const char *hcid = json_string_value(json_object_get(hc, "HostCommandIdentifier"));
@@ -218,42 +250,36 @@ static void handle_command(json_t *hc)
 		return;
 	}
 	log_info("command %s (%s)", command, exec_id);
-	req = json_pack("{s:s,s:s}", "DeploymentExecutionId", exec_id, "HostIdentifier", agent.cfg->host_identifier);
-	r = client_call(agent.client, "GetDeploymentSpecification", req, 30, false, &resp, err, sizeof(err));
-	json_decref(req);
+	r = fetch_spec(command, exec_id, &spec, &o);
+	if (r == 0 || agent.stop)
+		goto out;
 	if (r < 0) {
-		snprintf(o.message, sizeof(o.message), "cannot get the deployment specification: %s", err);
-	} else if ((r = spec_verify_and_parse(resp, agent.cfg->daemon_cert, agent.cfg->developer_mode, &spec, err,
-					      sizeof(err))) < 0) {
-		snprintf(o.message, sizeof(o.message), "deployment specification rejected: %s", err);
-	} else
-		spec_ok = true;
-	json_decref(resp);
-	resp = NULL;
-	if (!spec_ok) {
 		log_error("%s: %s", command, o.message);
 		o.failed = true;
 		o.error_code = EC_UNKNOWN;
-	} else
+	} else {
+		spec_ok = true;
 		noop = deploy_is_noop(&agent, command, spec);
+	}
 
-	/* acknowledge */
 	{
 		char payload[64];
 		snprintf(payload, sizeof(payload), "{\"IsCommandNoop\":%s}", noop ? "true" : "false");
 		req = json_pack("{s:s,s:{s:s,s:s}}", "HostCommandIdentifier", hcid, "Diagnostics", "Format", "JSON",
 				"Payload", payload);
 	}
-	for (unsigned attempt = 1; attempt <= 3; attempt++) {
-		r = client_call(agent.client, "PutHostCommandAcknowledgement", req, 30, false, &resp, err, sizeof(err));
-		if (r == 0 || agent.stop)
-			break;
-		log_warning("PutHostCommandAcknowledgement failed (attempt %u): %s", attempt, err);
-		sleep_interruptible(attempt * 2);
-	}
-	json_decref(req);
-	if (r < 0) {
-		log_error("PutHostCommandAcknowledgement failed: %s", err);
+	if (!req)
+		goto out;
+	switch (hostcmd_call(&agent, "PutHostCommandAcknowledgement", req, &resp, NULL, err, sizeof(err))) {
+	case HOSTCMD_OK:
+		break;
+	case HOSTCMD_ANSWER:
+		log_error("%s: rolloutd refused the acknowledgement (%s); not running it", command, err);
+		goto out;
+	default:
+		/* not acknowledged, so not run: rolloutd offers it again */
+		log_warning("%s: cannot acknowledge the command (%s); dropping it", command,
+			    agent.stop ? "rollout-agent is stopping" : err);
 		goto out;
 	}
 	status = json_string_value(json_object_get(resp, "CommandStatus"));
@@ -285,6 +311,7 @@ static void handle_command(json_t *hc)
 	if (track[0])
 		unlink(track);
 out:
+	json_decref(req);
 	json_decref(resp);
 	deploy_spec_free(spec);
 }
@@ -308,7 +335,9 @@ int main(int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	const char *config = NULL;
 	char err[1024], lockpath[4200];
-	unsigned errors = 0;
+	unsigned faults = 0, refusals = 0;
+	struct client_reply rep;
+	enum hostcmd_outcome oc;
 	struct sigaction sa = {.sa_handler = on_signal};
 	int c, r, lockfd;
 
@@ -407,18 +436,25 @@ int main(int argc, char **argv)
 	while (!agent.stop) {
 		json_t *req = json_pack("{s:s}", "HostIdentifier", agent.cfg->host_identifier), *resp = NULL, *hc;
 		runner_reap();
-		r = client_call(agent.client, "PollHostCommand", req, (long)agent.cfg->poll_timeout, true, &resp, err,
-				sizeof(err));
+		r = client_call(agent.client, "PollHostCommand", req, (long)agent.cfg->poll_timeout, true, &resp, &rep,
+				err, sizeof(err));
 		json_decref(req);
-		if (r == -EINTR)
+		oc = hostcmd_classify(r, &rep);
+		if (oc == HOSTCMD_STOPPED)
 			break;
-		if (r < 0) {
-			unsigned s = backoff_seconds(++errors);
-			log_warning("%s; retrying in %u s", err, s);
-			sleep_interruptible(s);
+		if (oc != HOSTCMD_OK) {
+			/* the poll never gives up: faults on the short schedule
+			 * (rolloutd restarting), refusals on the long one */
+			unsigned s =
+			    oc == HOSTCMD_ANSWER ? refused_poll_backoff_s(++refusals) : hostcmd_delay_s(++faults);
+			if (oc == HOSTCMD_ANSWER)
+				log_error("%s; retrying in %u s", err, s);
+			else
+				log_warning("%s; retrying in %u s", err, s);
+			hostcmd_sleep(&agent, s);
 			continue;
 		}
-		errors = 0;
+		faults = refusals = 0;
 		hc = json_object_get(resp, "HostCommand");
 		if (json_is_object(hc))
 			handle_command(hc);

@@ -208,6 +208,22 @@ static void op_poll(struct engine *e, struct httpd_call *call, const json_t *bod
 	if (h->cur && h->cur->phase == PH_DISPATCHED &&
 	    (polls_between_commands(call) || e->now_mono - h->cur->dispatched_ms > REDISPATCH_MS))
 		h->cur->phase = PH_QUEUED;
+	/* rollout-agent polling with its command acknowledged gave up reporting
+	 * it: without this the held polls would keep the host looking alive and
+	 * the event would wait for ever. It may have run, so it is not offered
+	 * again. */
+	if (h->cur && h->cur->phase == PH_ACKED && polls_between_commands(call)) {
+		struct eng_target *t = h->cur;
+		char m[512];
+		snprintf(m, sizeof(m),
+			 "rollout-agent on instance %s polled for new work without reporting %s: it could not reach "
+			 "rolloutd to report it, or was restarted without its deployment root; see its log.",
+			 t->id, t->ev[t->cur].name);
+		eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "Failed", 0, e->now_wall, NULL),
+				"unreported");
+		rd_logt(LOG_WARNING, TAG, "%s: %s", t->dep->id, m);
+		eng_event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", m, ""), true);
+	}
 	eng_host_pump(e, h);
 }
 

@@ -186,3 +186,25 @@ def test_specification_of_an_unknown_deployment_is_not_found(d):
         assert getattr(ei.value, "type", "").endswith("DeploymentDoesNotExistException"), ei.value
     finally:
         f.stop()
+
+
+def test_rollout_agent_polling_with_an_unreported_command_fails_it(d):
+    """rollout-agent polls only between commands: a poll while its command
+    is acknowledged means it gave up reporting it (rolloutd unreachable for
+    its whole retry window). The event fails at once instead of waiting for
+    ever behind the agent's held polls, and is not offered again."""
+    f = Fleet(d, n=1, start_agents=False)
+    a = f.agents[f.names[0]]
+    a.client.extra_headers["X-Amz-Codedeploy-Agent-Version"] = "ROLLOUT_AGENT_test"
+    try:
+        dep = f.deploy(s3_revision())
+        hc = _first_command(a)
+        a.spec(hc["DeploymentExecutionId"])
+        assert a.ack(hc["HostCommandIdentifier"])["CommandStatus"] == "InProgress"
+        assert a.poll(timeout=10) == {}
+        info = f.wait(dep)
+        assert info["status"] == "Failed", info
+        ev = f.events(dep, f.names[0])[hc["CommandName"]]
+        assert ev["status"] == "Failed" and "without reporting" in ev["diagnostics"]["message"], ev
+    finally:
+        f.stop()
