@@ -11,6 +11,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
+def pytest_configure(config):
+    # CI runs the slow tests too; `-m "not slow"` leaves them out of a quick run
+    config.addinivalue_line("markers", "slow: long randomized tests (minutes); still part of the suite")
+
+
 @pytest.fixture(scope="session")
 def builddir():
     """The build directory (ROLLOUT_BUILDDIR); fails clearly when unset."""
