@@ -39,7 +39,7 @@ enum hostcmd_outcome hostcmd_classify(int r, const struct client_reply *rep)
 
 unsigned hostcmd_delay_s(unsigned n)
 {
-	return n >= 4 ? 10 : 1u << (n ? n - 1 : 0);
+	return n >= 5 ? 10 : 1u << (n ? n - 1 : 0);
 }
 
 bool hostcmd_not_found(const struct client_reply *rep)
