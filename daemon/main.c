@@ -22,8 +22,10 @@
 
 #include "api/api.h"
 #include "bundles/bundles.h"
+#include "bundles/bundles_routes.h"
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "core/error.h"
 #include "engine/engine.h"
 #include "core/httpd.h"
 #include "log.h"
@@ -147,6 +149,7 @@ out:
 
 static int run(struct rd_daemon *d)
 {
+	struct rd_error e = RD_ERROR_INIT;
 	char err[1024];
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL;
 	uint64_t wd_usec = 0;
@@ -178,9 +181,18 @@ static int run(struct rd_daemon *d)
 		log_error("%s", err);
 		goto out;
 	}
-	r = bundles_start(d, err, sizeof(err));
+	r = bundles_start(d, &e);
 	if (r < 0) {
-		log_error("bundles: %s", err);
+		log_error("bundles: %s", e.message);
+		goto out;
+	}
+	r = httpd_register_get(d->httpd, BUNDLES_ROUTE_GET_PREFIX, BUNDLES_ROUTE_GET_SERVICE,
+			       HTTPD_AUTHZ_AGENT_OR_DEPLOYER, bundles_route_get, NULL);
+	if (r == 0)
+		r = httpd_register_raw(d->httpd, BUNDLES_ROUTE_UPLOADS_PREFIX, BUNDLES_ROUTE_UPLOADS_SERVICE,
+				       HTTPD_AUTHZ_CONTROL, bundles_route_uploads, NULL);
+	if (r < 0) {
+		log_error("cannot register the /bundles routes: %s", strerror(-r));
 		goto out;
 	}
 	r = engine_start(d, err, sizeof(err));
@@ -217,6 +229,7 @@ out:
 	workpool_shutdown(d->pool);
 	if (engine_started)
 		engine_stop(d);
+	bundles_routes_stop(d);
 	bundles_stop(d);
 	d->httpd = httpd_free(d->httpd);
 	d->pool = workpool_free(d->pool);

@@ -17,9 +17,9 @@
 #include "bundle.h"
 #include "bundles/bundles.h"
 #include "bundles/bundles_cache.h"
-#include "bundles/bundles_internal.h"
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "core/error.h"
 #include "log.h"
 #include "core/plugins.h"
 #include "util.h"
@@ -130,35 +130,27 @@ static int preflight_cb(void *ctx, const char *path, const struct cached_bundle 
 	return r;
 }
 
-int bundles_start(struct rd_daemon *d, char *err, size_t errlen)
+int bundles_start(struct rd_daemon *d, struct rd_error *err)
 {
 	char dir[4096];
 	int r;
 
 	if (the_cache)
 		return 0;
-	if (snprintf(dir, sizeof(dir), "%s/bundles", d->cfg->data_dir) >= (int)sizeof(dir)) {
-		snprintf(err, errlen, "data_dir '%s' is too long", d->cfg->data_dir);
-		return -ENAMETOOLONG;
-	}
+	if (snprintf(dir, sizeof(dir), "%s/bundles", d->cfg->data_dir) >= (int)sizeof(dir))
+		return rd_error_set(err, -ENAMETOOLONG, "InvalidConfiguration",
+				    "data_dir '%s' is too long; use a shorter path", d->cfg->data_dir);
 	r = bcache_new(dir, d->cfg->bundle_cache_max, &the_cache);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot create the bundle cache in %s: %s; check that data_dir is writable", dir,
-			 strerror(-r));
-		return r;
-	}
-	r = bundles_http_register(d, err, errlen);
-	if (r < 0) {
-		the_cache = bcache_free(the_cache);
-		return r;
-	}
+	if (r < 0)
+		return rd_error_set(err, r, "InternalFailure",
+				    "cannot create the bundle cache in %s: %s; check that data_dir is writable", dir,
+				    strerror(-r));
 	return 0;
 }
 
 void bundles_stop(struct rd_daemon *d)
 {
 	(void)d;
-	bundles_http_unregister(d);
 	the_cache = bcache_free(the_cache);
 }
 

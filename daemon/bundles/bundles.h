@@ -1,4 +1,4 @@
-/* The daemon's bundle cache (issue 7).
+/* The daemon's bundle cache.
  *
  * Every revision a deployment needs is fetched once, by the source plugin of
  * its revision type, into a content-addressed cache under
@@ -44,7 +44,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct bcache;
 struct rd_daemon;
+struct rd_error;
 
 #define BUNDLES_ERRCODE_MAX 48			/* room for any ErrorCode value */
 #define BUNDLES_DEFAULT_MAX_BYTES (10ULL << 30) /* 10 GiB cache cap */
@@ -55,12 +57,20 @@ struct cached_bundle {
 	char bundle_type[8]; /* "zip", "tar" or "tgz" (from the content); "YAML"/"JSON" for AppSpec files */
 };
 
-/* Creates <data_dir>/bundles/ and the cache state, registers GET /bundles/
- * and the upload routes with the HTTP server. Called once by main.c after the
- * store, plugins and httpd are up; returns 0 or negative errno with a message. */
-int bundles_start(struct rd_daemon *d, char *err, size_t errlen);
+/* Creates <data_dir>/bundles/ and the cache state. Called once by main.c
+ * after the store and plugins are up; returns 0 or negative errno with a
+ * message. The HTTP routes over the cache are bundles_routes.h's. */
+int bundles_start(struct rd_daemon *d, struct rd_error *err);
 /* Waits for in-flight fetches to finish; safe to call when start failed. */
 void bundles_stop(struct rd_daemon *d);
+/* The process's cache (NULL before bundles_start / after bundles_stop), for
+ * code that works on it directly (bundles_cache.h), such as the routes. */
+struct bcache *bundles_cache(struct rd_daemon *d);
+
+/* Pre-flight of a bundle file: appspec present and valid, hook scripts
+ * present and executable, files[].source present. 0 or negative errno with
+ * errcode INVALID_REVISION (or INTERNAL_ERROR) and a user-facing msg. */
+int bundles_preflight(const char *path, char *errcode, size_t errcodelen, char *msg, size_t msglen);
 
 /* Makes sure the bundle of revision_json (a RevisionLocation, see above) is in
  * the cache and valid, fetching it when needed. Blocks: call from a worker.

@@ -19,20 +19,10 @@
 #include <jansson.h>
 
 #include "bundles/bundles.h"
-#include "bundles/bundles_internal.h"
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "core/error.h"
 #include "core/plugins.h"
-
-/* The HTTP routes are not part of this tool. */
-int bundles_http_register(struct rd_daemon *d, char *err, size_t errlen)
-{
-	return 0;
-}
-
-void bundles_http_unregister(struct rd_daemon *d)
-{
-}
 
 struct job {
 	struct rd_daemon *d;
@@ -65,6 +55,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *platform = NULL;
 	struct job *jobs = NULL;
 	pthread_t *t = NULL;
+	struct rd_error e = RD_ERROR_INIT;
 	char err[1024];
 	int n = 1, i, o, ret = 2;
 
@@ -90,8 +81,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
-	if (bundles_start(&d, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (bundles_start(&d, &e) < 0) {
+		fprintf(stderr, "%s\n", e.message);
 		goto out;
 	}
 	jobs = calloc((size_t)n, sizeof(*jobs));

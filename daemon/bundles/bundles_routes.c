@@ -1,5 +1,6 @@
-/* GET /bundles/<sha256> for agents (Range, zero-copy through sendfile), and
- * the chunked upload routes /bundles/uploads (docs/api-extensions.md §2). */
+/* The HTTP routes over the bundle cache: GET /bundles/<sha256> for agents
+ * (Range, zero-copy through sendfile), and the chunked uploads under
+ * /bundles/uploads (docs/api-extensions.md). */
 #include "config.h"
 
 #include <errno.h>
@@ -19,22 +20,18 @@
 
 #include "bundles/bundles.h"
 #include "bundles/bundles_cache.h"
-#include "bundles/bundles_internal.h"
+#include "bundles/bundles_routes.h"
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "core/httpd.h"
 #include "store/store.h"
 #include "util.h"
 
-#ifdef HTTPD_MAX_RAW_BODY
 #define UPLOAD_PART_SIZE HTTPD_MAX_RAW_BODY
-#else
-#define UPLOAD_PART_SIZE HTTPD_MAX_BODY
-#endif
 #define UPLOAD_IDLE_S 3600
 #define UPLOAD_MAX_OPEN 16 /* unfinished uploads at once */
 
-static void get_bundle(struct httpd_call *call, void *userdata)
+void bundles_route_get(struct httpd_call *call, void *userdata)
 {
 	struct rd_daemon *d = httpd_call_daemon(call);
 	const struct httpd_principal *pr = httpd_call_principal(call);
@@ -103,7 +100,6 @@ static void get_bundle(struct httpd_call *call, void *userdata)
 	httpd_call_reply_fd(call, 200, "application/octet-stream", fd, 0, st.st_size);
 }
 
-#ifdef HTTPD_HAVE_RAW_ROUTES
 /* ---- uploads ---- */
 
 struct upload {
@@ -424,7 +420,7 @@ out:
 	evhttp_clear_headers(&q);
 }
 
-static void uploads_route(struct httpd_call *call, void *userdata)
+void bundles_route_uploads(struct httpd_call *call, void *userdata)
 {
 	struct bcache *c = bundles_cache(httpd_call_daemon(call));
 	const char *path = httpd_call_path(call), *method = httpd_call_method(call);
@@ -444,34 +440,9 @@ static void uploads_route(struct httpd_call *call, void *userdata)
 					"use POST /bundles/uploads to start an upload and PUT "
 					"/bundles/uploads/<uploadId>?offset=N to send parts");
 }
-#endif
-
-int bundles_http_register(struct rd_daemon *d, char *err, size_t errlen)
-{
-	int r;
-
-	if (!d->httpd)
-		return 0;
-	r = httpd_register_get(d->httpd, "/bundles/", "codedeploy-commands", HTTPD_AUTHZ_AGENT_OR_DEPLOYER, get_bundle,
-			       NULL);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot register GET /bundles/: %s", strerror(-r));
-		return r;
-	}
-#ifdef HTTPD_HAVE_RAW_ROUTES
-	r = httpd_register_raw(d->httpd, "/bundles/uploads", "codedeploy", HTTPD_AUTHZ_CONTROL, uploads_route, NULL);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot register /bundles/uploads: %s", strerror(-r));
-		return r;
-	}
-#endif
-	return 0;
-}
-
-void bundles_http_unregister(struct rd_daemon *d)
+void bundles_routes_stop(struct rd_daemon *d)
 {
 	(void)d;
-#ifdef HTTPD_HAVE_RAW_ROUTES
 	pthread_mutex_lock(&uploads_lock);
 	while (uploads) {
 		struct upload *u = uploads;
@@ -479,5 +450,4 @@ void bundles_http_unregister(struct rd_daemon *d)
 		upload_free(u);
 	}
 	pthread_mutex_unlock(&uploads_lock);
-#endif
 }
