@@ -9,7 +9,8 @@ lib_librollout_la_SOURCES = \
 	lib/bundle.c lib/bundle.h \
 	lib/sigv4.c lib/sigv4.h \
 	lib/httpclient.c lib/httpclient.h \
-	lib/awscreds.c lib/awscreds.h
+	lib/awscreds.c lib/awscreds.h \
+	lib/tagfilter.c lib/tagfilter.h
 lib_librollout_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) \
 	$(ARCHIVE_CFLAGS) $(CURL_CFLAGS)
 lib_librollout_la_LIBADD = $(YAML_LIBS) $(JANSSON_LIBS) $(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(ARCHIVE_LIBS) \

@@ -33,3 +33,10 @@ tests_unit_lib_test_httpclient_SOURCES = tests/unit/lib/test_httpclient.c
 tests_unit_lib_test_httpclient_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_lib_test_httpclient_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS)
 tests_unit_lib_test_httpclient_LDADD = $(UNIT_LIBS) $(CURL_LIBS) $(PTHREAD_LIBS) $(LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_tagfilter
+TESTS += tests/unit/lib/test_tagfilter
+tests_unit_lib_test_tagfilter_SOURCES = tests/unit/lib/test_tagfilter.c
+tests_unit_lib_test_tagfilter_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_tagfilter_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_tagfilter_LDADD = $(UNIT_LIBS)
