@@ -13,6 +13,7 @@ rolloutd_CFLAGS = $(DAEMON_CFLAGS)
 rolloutd_LDADD = $(DAEMON_LIBS)
 
 include daemon/core/local.mk
+include daemon/auth/local.mk
 include daemon/store/local.mk
 include daemon/api/local.mk
 include daemon/bundles/local.mk

@@ -21,6 +21,7 @@
 #include <rollout/plugin.h>
 
 #include "api/api.h"
+#include "auth/auth.h"
 #include "bundles/bundles.h"
 #include "bundles/bundles_routes.h"
 #include "core/conf.h"
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "core/plugins.h"
 #include "store/store.h"
+#include "util.h"
 #include "core/workpool.h"
 
 static void usage(FILE *f)
@@ -147,9 +149,29 @@ out:
 	return ret;
 }
 
+/* The authenticator's access keys are the store's. */
+static int lookup_access_key(void *userdata, const char *id, struct auth_key *ret)
+{
+	struct rd_daemon *d = userdata;
+	struct store_access_key k;
+	int r;
+
+	r = store_access_key_get(d->store, id, &k);
+	if (r < 0)
+		return r;
+	rd_strlcpy(ret->id, k.id, sizeof(ret->id));
+	rd_strlcpy(ret->secret, k.secret, sizeof(ret->secret));
+	rd_strlcpy(ret->name, k.name, sizeof(ret->name));
+	rd_strlcpy(ret->policy, k.policy, sizeof(ret->policy));
+	rd_strlcpy(ret->instance, k.instance, sizeof(ret->instance));
+	explicit_bzero(k.secret, sizeof(k.secret));
+	return 0;
+}
+
 static int run(struct rd_daemon *d)
 {
 	struct rd_error e = RD_ERROR_INIT;
+	struct auth *auth = NULL;
 	char err[1024];
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL;
 	uint64_t wd_usec = 0;
@@ -171,11 +193,17 @@ static int run(struct rd_daemon *d)
 		log_error("cannot start worker threads: %s", strerror(-r));
 		goto out;
 	}
-	r = httpd_new(d, &d->httpd, err, sizeof(err));
+	r = auth_new(lookup_access_key, d, d->cfg->regions_allowed, &auth);
 	if (r < 0) {
-		log_error("%s", err);
+		log_error("cannot set up authentication: %s", strerror(-r));
 		goto out;
 	}
+	r = httpd_new(d, &d->httpd, &e);
+	if (r < 0) {
+		log_error("%s", e.message);
+		goto out;
+	}
+	httpd_set_auth(d->httpd, auth_check_call, auth);
 	r = api_register(d, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
@@ -186,11 +214,10 @@ static int run(struct rd_daemon *d)
 		log_error("bundles: %s", e.message);
 		goto out;
 	}
-	r = httpd_register_get(d->httpd, BUNDLES_ROUTE_GET_PREFIX, BUNDLES_ROUTE_GET_SERVICE,
-			       HTTPD_AUTHZ_AGENT_OR_DEPLOYER, bundles_route_get, NULL);
+	r = httpd_register_get(d->httpd, BUNDLES_ROUTE_GET_PREFIX, BUNDLES_ROUTE_GET_SERVICE, bundles_route_get, NULL);
 	if (r == 0)
 		r = httpd_register_raw(d->httpd, BUNDLES_ROUTE_UPLOADS_PREFIX, BUNDLES_ROUTE_UPLOADS_SERVICE,
-				       HTTPD_AUTHZ_CONTROL, bundles_route_uploads, NULL);
+				       bundles_route_uploads, NULL);
 	if (r < 0) {
 		log_error("cannot register the /bundles routes: %s", strerror(-r));
 		goto out;
@@ -233,6 +260,7 @@ out:
 	bundles_stop(d);
 	d->httpd = httpd_free(d->httpd);
 	d->pool = workpool_free(d->pool);
+	auth = auth_free(auth);
 	if (wd)
 		event_free(wd);
 	if (sigterm)

@@ -68,10 +68,9 @@ int api_register(struct rd_daemon *d, char *err, size_t errlen)
 {
 	int r;
 
-	r = httpd_register_service(d->httpd, "CodeDeploy_20141006", "codedeploy", HTTPD_AUTHZ_CONTROL,
-				   codedeploy_handler, d);
+	r = httpd_register_service(d->httpd, "CodeDeploy_20141006", "codedeploy", codedeploy_handler, d);
 	if (r == 0)
-		r = httpd_register_service(d->httpd, "Rolloutd_v1", "codedeploy", HTTPD_AUTHZ_CONTROL, ext_handler, d);
+		r = httpd_register_service(d->httpd, "Rolloutd_v1", "codedeploy", ext_handler, d);
 	if (r < 0)
 		snprintf(err, errlen, "cannot register the control API: %s", strerror(-r));
 	return r;

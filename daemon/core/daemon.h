@@ -20,7 +20,7 @@ struct rd_daemon {
 	struct store *store;		 /* daemon/store/store.h: the only module with SQL */
 	struct plugin_registry *plugins; /* daemon/core/plugins.h */
 	struct workpool *pool;		 /* daemon/core/workpool.h: blocking work off the I/O thread */
-	struct httpd *httpd;		 /* daemon/core/httpd.h: evhttp listener, dispatch, SigV4 */
-	struct engine *engine;		 /* daemon/engine/engine.h: deployments (issue 6) */
+	struct httpd *httpd;		 /* daemon/core/httpd.h: evhttp listener, dispatch */
+	struct engine *engine;		 /* daemon/engine/engine.h: deployments */
 	volatile bool stopping;
 };

@@ -21,19 +21,16 @@
 
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "core/error.h"
 #include "core/httpd.h"
 #include "log.h"
 #include "sigv4.h"
-#include "store/store.h"
 #include "util.h"
 #include "core/workpool.h"
-
-#define ERR(...) (err && errlen ? (void)snprintf(err, errlen, __VA_ARGS__) : (void)0)
 
 struct route {
 	char *prefix; /* target prefix (JSON) or path prefix (GET) */
 	char *service;
-	enum httpd_authz authz;
 	httpd_handler_fn fn;
 	void *userdata;
 };
@@ -63,9 +60,8 @@ struct httpd_call {
 	size_t body_len;
 	json_t *json;
 
-	struct store_access_key key;
+	struct httpd_identity id; /* filled by the authenticator */
 	struct httpd_principal principal;
-	char region[64];
 
 	pthread_mutex_t lock; /* guards the fields below */
 	bool completed;
@@ -87,6 +83,8 @@ struct httpd {
 	struct evhttp_bound_socket *sock;
 	struct event *wake;
 	int port;
+	httpd_auth_fn auth_fn;
+	void *auth_ud;
 	struct route *services;
 	size_t n_services;
 	struct route *gets;
@@ -163,7 +161,7 @@ static void send_call(struct httpd *h, struct httpd_call *c)
 	}
 	log_debug("%s %s %s -> %d%s (%lld ms, key %s)", c->request_id, c->method, c->op ? c->op : c->path, c->status,
 		  c->req ? "" : " client gone", (long long)(rd_mono_ms() - c->start_ms),
-		  c->principal.access_key_id ? c->principal.access_key_id : "-");
+		  c->id.access_key_id[0] ? c->id.access_key_id : "-");
 	if (!c->req)
 		goto out;
 	if (c->evcon)
@@ -461,129 +459,51 @@ const char *httpd_call_header(const struct httpd_call *c, const char *name)
 	return NULL;
 }
 
+const char *httpd_call_service(const struct httpd_call *c)
+{
+	return c->route->service;
+}
+
+void httpd_call_signed_request(const struct httpd_call *c, struct sigv4_request *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->method = c->method;
+	ret->path = c->path;
+	ret->query = c->query;
+	ret->headers = c->headers;
+	ret->n_headers = c->n_headers;
+	ret->body = c->body;
+	ret->body_len = c->body_len;
+}
+
 /* ------------------------------------------------------- authentication */
-
-static bool op_is_read(const char *op)
-{
-	return rd_str_has_prefix(op, "Get") || rd_str_has_prefix(op, "BatchGet") || rd_str_has_prefix(op, "List");
-}
-
-/* NULL when allowed, else which policies would be. */
-static const char *authz_denied(enum httpd_authz a, const char *policy, const char *op, bool is_get)
-{
-	bool admin = !strcmp(policy, "admin"), deployer = !strcmp(policy, "deployer"),
-	     readonly = !strcmp(policy, "readonly"), agent = !strcmp(policy, "agent");
-
-	switch (a) {
-	case HTTPD_AUTHZ_CONTROL:
-		if (op && strstr(op, "AccessKey"))
-			return admin ? NULL : "admin";
-		if (admin || deployer)
-			return NULL;
-		/* readonly: Get, BatchGet and List operations, and GET routes */
-		if (readonly && (op ? op_is_read(op) : is_get))
-			return NULL;
-		return "deployer or admin";
-	case HTTPD_AUTHZ_AGENT:
-		return admin || agent ? NULL : "agent or admin";
-	case HTTPD_AUTHZ_ADMIN:
-		return admin ? NULL : "admin";
-	case HTTPD_AUTHZ_AGENT_OR_DEPLOYER:
-		return admin || agent || deployer ? NULL : "agent, deployer or admin";
-	}
-	return "admin";
-}
-
-static bool region_allowed(const struct rd_config *cfg, const char *region)
-{
-	if (!cfg || !cfg->regions_allowed)
-		return true;
-	for (char **r = cfg->regions_allowed; *r; r++)
-		if (!strcmp(*r, region))
-			return true;
-	return false;
-}
 
 /* Returns true when the call may proceed; else it has been completed. */
 static bool authenticate(struct httpd_call *c)
 {
-	struct rd_daemon *d = c->h->d;
-	const struct route *rt = c->route;
-	const char *authz = httpd_call_header(c, "Authorization");
-	struct sigv4_auth au;
-	struct sigv4_request sr;
-	char err[512];
-	const char *need;
+	struct httpd *h = c->h;
+	struct rd_error e = RD_ERROR_INIT;
 	int r;
 
-	if (!authz) {
-		httpd_call_error_status(c, 403, "MissingAuthenticationTokenException",
-					"Missing Authentication Token: sign the request with AWS Signature Version 4 "
-					"using an access key from 'rolloutd access-key create'");
+	if (!h->auth_fn) {
+		httpd_call_error_status(c, 500, "InternalFailure", "the daemon has no authenticator; this is a bug");
 		return false;
 	}
-	r = sigv4_parse_authorization(authz, &au, err, sizeof(err));
+	r = h->auth_fn(h->auth_ud, c, &c->id, &e);
 	if (r < 0) {
-		httpd_call_error_status(c, 403, "IncompleteSignatureException", "%s", err);
+		httpd_call_error_status(c,
+					r == -EPERM    ? 403
+					: r == -EACCES ? 400
+						       : 500,
+					e.code[0] ? e.code : "InternalFailure", "%s",
+					e.message[0] ? e.message : strerror(-r));
 		return false;
 	}
-	if (strcmp(au.service, rt->service) != 0) {
-		httpd_call_error_status(
-		    c, 403, "InvalidSignatureException",
-		    "Credential should be scoped to correct service: '%s' (the request was signed for "
-		    "'%s')",
-		    rt->service, au.service);
-		return false;
-	}
-	if (!region_allowed(d->cfg, au.region)) {
-		httpd_call_error_status(
-		    c, 403, "InvalidSignatureException",
-		    "Credential should be scoped to a valid region: '%s' is not one of this daemon's "
-		    "regions_allowed",
-		    au.region);
-		return false;
-	}
-	r = store_access_key_get(d->store, au.access_key, &c->key);
-	if (r == -ENOENT) {
-		httpd_call_error_status(c, 403, "UnrecognizedClientException",
-					"The security token included in the request is invalid: no access key '%s' "
-					"(create one with 'rolloutd access-key create')",
-					au.access_key);
-		return false;
-	}
-	if (r < 0) {
-		httpd_call_error_status(c, 500, "InternalFailure", "cannot read access keys: %s", strerror(-r));
-		return false;
-	}
-	memset(&sr, 0, sizeof(sr));
-	sr.method = c->method;
-	sr.path = c->path;
-	sr.query = c->query;
-	sr.headers = c->headers;
-	sr.n_headers = c->n_headers;
-	sr.body = c->body;
-	sr.body_len = c->body_len;
-	r = sigv4_verify(&sr, &au, c->key.secret, rd_wall_ms() / 1000, SIGV4_MAX_SKEW_S, err, sizeof(err));
-	if (r < 0) {
-		httpd_call_error_status(
-		    c, 403, r == -EINVAL ? "IncompleteSignatureException" : "InvalidSignatureException", "%s", err);
-		return false;
-	}
-	rd_strlcpy(c->region, au.region, sizeof(c->region));
-	c->principal.access_key_id = c->key.id;
-	c->principal.name = c->key.name;
-	c->principal.policy = c->key.policy;
-	c->principal.instance = c->key.instance[0] ? c->key.instance : NULL;
-	c->principal.region = c->region;
-	need = authz_denied(rt->authz, c->key.policy, c->op, !strcmp(c->method, "GET") || !strcmp(c->method, "HEAD"));
-	if (need) {
-		httpd_call_error_status(
-		    c, 400, "AccessDeniedException",
-		    "User: %s (policy %s) is not authorized to perform: %s:%s; use an access key with "
-		    "policy %s",
-		    c->key.id, c->key.policy, rt->service, c->op ? c->op : c->path, need);
-		return false;
-	}
+	c->principal.access_key_id = c->id.access_key_id;
+	c->principal.name = c->id.name;
+	c->principal.policy = c->id.policy;
+	c->principal.instance = c->id.instance[0] ? c->id.instance : NULL;
+	c->principal.region = c->id.region;
 	return true;
 }
 
@@ -903,8 +823,8 @@ oom:
 
 /* ------------------------------------------------------------ setup */
 
-static int add_route(struct route **arr, size_t *n, const char *prefix, const char *service, enum httpd_authz authz,
-		     httpd_handler_fn fn, void *userdata)
+static int add_route(struct route **arr, size_t *n, const char *prefix, const char *service, httpd_handler_fn fn,
+		     void *userdata)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (!strcmp((*arr)[i].prefix, prefix))
@@ -915,7 +835,6 @@ static int add_route(struct route **arr, size_t *n, const char *prefix, const ch
 	*arr = na;
 	na[*n].prefix = strdup(prefix);
 	na[*n].service = strdup(service);
-	na[*n].authz = authz;
 	na[*n].fn = fn;
 	na[*n].userdata = userdata;
 	if (!na[*n].prefix || !na[*n].service) {
@@ -927,22 +846,28 @@ static int add_route(struct route **arr, size_t *n, const char *prefix, const ch
 	return 0;
 }
 
-int httpd_register_service(struct httpd *h, const char *target_prefix, const char *sigv4_service,
-			   enum httpd_authz authz, httpd_handler_fn fn, void *userdata)
+int httpd_register_service(struct httpd *h, const char *target_prefix, const char *sigv4_service, httpd_handler_fn fn,
+			   void *userdata)
 {
-	return add_route(&h->services, &h->n_services, target_prefix, sigv4_service, authz, fn, userdata);
+	return add_route(&h->services, &h->n_services, target_prefix, sigv4_service, fn, userdata);
 }
 
-int httpd_register_get(struct httpd *h, const char *path_prefix, const char *sigv4_service, enum httpd_authz authz,
-		       httpd_handler_fn fn, void *userdata)
+int httpd_register_get(struct httpd *h, const char *path_prefix, const char *sigv4_service, httpd_handler_fn fn,
+		       void *userdata)
 {
-	return add_route(&h->gets, &h->n_gets, path_prefix, sigv4_service, authz, fn, userdata);
+	return add_route(&h->gets, &h->n_gets, path_prefix, sigv4_service, fn, userdata);
 }
 
-int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sigv4_service, enum httpd_authz authz,
-		       httpd_handler_fn fn, void *userdata)
+int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sigv4_service, httpd_handler_fn fn,
+		       void *userdata)
 {
-	return add_route(&h->raws, &h->n_raws, path_prefix, sigv4_service, authz, fn, userdata);
+	return add_route(&h->raws, &h->n_raws, path_prefix, sigv4_service, fn, userdata);
+}
+
+void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata)
+{
+	h->auth_fn = fn;
+	h->auth_ud = userdata;
 }
 
 const void *httpd_call_raw_body(const struct httpd_call *c, size_t *ret_len)
@@ -990,26 +915,25 @@ static int split_listen(const char *listen, char *host, size_t hostlen, int *ret
 	return 0;
 }
 
-int httpd_new(struct rd_daemon *d, struct httpd **ret, char *err, size_t errlen)
+int httpd_new(struct rd_daemon *d, struct httpd **ret, struct rd_error *err)
 {
 	struct httpd *h;
 	char host[256];
 	int port, r;
 	const char *listen = d->cfg && d->cfg->listen ? d->cfg->listen : "127.0.0.1:8740";
 
-	if (split_listen(listen, host, sizeof(host), &port) < 0) {
-		ERR("listen '%s' is not host:port (e.g. 127.0.0.1:8740 or [::1]:8740)", listen);
-		return -EINVAL;
-	}
+	if (split_listen(listen, host, sizeof(host), &port) < 0)
+		return rd_error_set(err, -EINVAL, "InvalidConfiguration",
+				    "listen '%s' is not host:port (e.g. 127.0.0.1:8740 or [::1]:8740)", listen);
 	h = calloc(1, sizeof(*h));
 	if (!h)
-		return -ENOMEM;
+		return rd_error_set(err, -ENOMEM, "InternalFailure", "out of memory");
 	h->d = d;
 	pthread_mutex_init(&h->qlock, NULL);
 	h->http = evhttp_new(d->base);
 	h->wake = event_new(d->base, -1, 0, wake_cb, h);
 	if (!h->http || !h->wake) {
-		r = -ENOMEM;
+		r = rd_error_set(err, -ENOMEM, "InternalFailure", "out of memory");
 		goto fail;
 	}
 	/* evhttp refuses larger bodies itself (413); the API's own limit is
@@ -1022,9 +946,9 @@ int httpd_new(struct rd_daemon *d, struct httpd **ret, char *err, size_t errlen)
 	evhttp_set_gencb(h->http, request_cb, h);
 	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
 	if (!h->sock) {
-		r = -EADDRINUSE;
-		ERR("cannot listen on %s: %s; pick a free port in 'listen' or stop the other process", listen,
-		    strerror(errno ? errno : EADDRINUSE));
+		r = rd_error_set(err, -EADDRINUSE, "InvalidConfiguration",
+				 "cannot listen on %s: %s; pick a free port in 'listen' or stop the other process",
+				 listen, strerror(errno ? errno : EADDRINUSE));
 		goto fail;
 	}
 	{

@@ -4,9 +4,9 @@
  *   GET  <prefix>...  routes registered by path prefix (e.g. /bundles/);
  *   GET  /health      {"status":"ok"}, no signature.
  *
- * Every request except /health is verified with SigV4 against the access
- * keys in the store (lib/sigv4.h), then authorised by the route's policy
- * class, before its handler runs. Every response carries x-amzn-RequestId;
+ * Every request except /health goes through the authenticator given to
+ * httpd_set_auth() (main.c gives daemon/auth's: SigV4 and the access-key
+ * policies) before its handler runs. Every response carries x-amzn-RequestId;
  * JSON responses Content-Type application/x-amz-json-1.1; errors are
  * {"__type": T, "message": M} with header x-amzn-ErrorType: T and status
  * 400 (413 for bodies over HTTPD_MAX_BODY, 5xx only for genuine faults).
@@ -39,29 +39,16 @@
 
 #include <jansson.h>
 
-struct rd_daemon;
 struct httpd;
 struct httpd_call;
+struct rd_daemon;
+struct rd_error;
+struct sigv4_request;
 
 #define HTTPD_MAX_BODY (1024 * 1024)
 #define HTTPD_JSON_TYPE "application/x-amz-json-1.1"
 
-/* Who may call a route. Policies are those of the access keys. */
-enum httpd_authz {
-	/* admin and deployer: every operation; readonly: operations named
-	 * Get*, BatchGet*, List* and GET routes; agent: none. Operations whose name contains
-	 * "AccessKey" need admin. */
-	HTTPD_AUTHZ_CONTROL = 0,
-	/* agent and admin (the host-command service, bundle downloads). The
-	 * handler checks the agent's bound instance itself. */
-	HTTPD_AUTHZ_AGENT = 1,
-	/* admin only */
-	HTTPD_AUTHZ_ADMIN = 2,
-	/* agent, admin and deployer (e.g. bundle downloads by tooling) */
-	HTTPD_AUTHZ_AGENT_OR_DEPLOYER = 3,
-};
-
-/* The verified caller. Strings live as long as the call. */
+/* The verified caller, as the handlers see it. Strings live as long as the call. */
 struct httpd_principal {
 	const char *access_key_id;
 	const char *name;     /* the key's name */
@@ -70,15 +57,37 @@ struct httpd_principal {
 	const char *region;   /* from the SigV4 credential scope */
 };
 
+/* The verified caller, as the authenticator fills it in. */
+struct httpd_identity {
+	char access_key_id[129];
+	char name[129];
+	char policy[16];
+	char instance[129]; /* "" when the key is bound to none */
+	char region[64];
+};
+
 /* Runs on a workpool thread. userdata as registered. */
 typedef void (*httpd_handler_fn)(struct httpd_call *call, void *userdata);
 /* Runs on the I/O thread; see CLIENT GONE above. */
 typedef void (*httpd_gone_fn)(struct httpd_call *call, void *arg);
 
+/* Decides who calls and whether they may call what they ask for. Runs on a
+ * workpool thread before the handler, for every request but /health, and
+ * may run on several threads at once. Returns 0 with *ret filled in, or a
+ * negative errno with err set (the code is the reply's __type): -EPERM when
+ * the caller is not authenticated (answered 403), -EACCES when the caller
+ * may not make this call (400, as AWS answers AccessDeniedException), any
+ * other error a fault on our side (500). */
+typedef int (*httpd_auth_fn)(void *userdata, const struct httpd_call *call, struct httpd_identity *ret,
+			     struct rd_error *err);
+
 /* Creates the server and binds cfg->listen (the port is bound here, so a
  * busy port fails start-up with a message). Requests are served once
- * d->base runs. d->pool and d->store must exist. */
-int httpd_new(struct rd_daemon *d, struct httpd **ret, char *err, size_t errlen);
+ * d->base runs. d->pool must exist. */
+int httpd_new(struct rd_daemon *d, struct httpd **ret, struct rd_error *err);
+/* Sets the authenticator; call before d->base runs. Until one is set every
+ * request is refused (500), so no route is ever served unauthenticated. */
+void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata);
 /* Stops listening, sends replies already completed, closes connections.
  * Every deferred call must have been completed and the workpool drained
  * (workpool_free) before this. NULL-safe. */
@@ -91,24 +100,23 @@ int httpd_port(const struct httpd *h);
  * "codedeploy-commands"); several prefixes may share one handler. Call
  * before d->base runs (not thread-safe against requests). -EEXIST if the
  * prefix is taken. */
-int httpd_register_service(struct httpd *h, const char *target_prefix, const char *sigv4_service,
-			   enum httpd_authz authz, httpd_handler_fn fn, void *userdata);
+int httpd_register_service(struct httpd *h, const char *target_prefix, const char *sigv4_service, httpd_handler_fn fn,
+			   void *userdata);
 
 /* Registers GET (and HEAD) requests whose path starts with path_prefix
  * (e.g. "/bundles/"), signed for sigv4_service (query string included in
  * the canonical request). Longest prefix wins. Same rules as above. */
-int httpd_register_get(struct httpd *h, const char *path_prefix, const char *sigv4_service, enum httpd_authz authz,
-		       httpd_handler_fn fn, void *userdata);
+int httpd_register_get(struct httpd *h, const char *path_prefix, const char *sigv4_service, httpd_handler_fn fn,
+		       void *userdata);
 
 /* Raw-body routes: POST (without X-Amz-Target) and PUT requests whose path
  * starts with path_prefix. The body (at most 4 * HTTPD_MAX_BODY bytes) is
  * raw bytes, hashed by the SigV4 verifier, read with httpd_call_raw_body().
  * Same rules as httpd_register_get. */
-#define HTTPD_HAVE_RAW_ROUTES 1
 #define HTTPD_MAX_RAW_BODY (4 * HTTPD_MAX_BODY)
-int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sigv4_service, enum httpd_authz authz,
-		       httpd_handler_fn fn, void *userdata);
-/* The request body as received; borrowed until completion. */
+int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sigv4_service, httpd_handler_fn fn,
+		       void *userdata);
+/* The request body as received (any route); borrowed until completion. */
 const void *httpd_call_raw_body(const struct httpd_call *c, size_t *ret_len);
 
 /* ---- the call (all accessors may be used from any thread until completion) ---- */
@@ -129,6 +137,11 @@ const char *httpd_call_path(const struct httpd_call *c);
 const char *httpd_call_query(const struct httpd_call *c);
 /* A request header by case-insensitive name; NULL if absent. */
 const char *httpd_call_header(const struct httpd_call *c, const char *name);
+/* The SigV4 service the route was registered with ("codedeploy"). */
+const char *httpd_call_service(const struct httpd_call *c);
+/* The request as a SigV4 verifier reads it: method, the decoded path, the
+ * raw query, every header and the body. Borrowed until completion. */
+void httpd_call_signed_request(const struct httpd_call *c, struct sigv4_request *ret);
 
 /* Adds a response header (before completion). */
 int httpd_call_add_header(struct httpd_call *c, const char *name, const char *value);

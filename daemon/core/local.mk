@@ -5,6 +5,8 @@ daemon_core_sources = \
 	daemon/core/conf.c daemon/core/conf.h \
 	daemon/core/plugins.c daemon/core/plugins.h \
 	daemon/core/plugin_host.c daemon/core/plugin_host.h
-rolloutd_SOURCES += $(daemon_core_sources) \
-	daemon/core/httpd.c daemon/core/httpd.h \
+# The HTTP transport, on its own for the tests that drive it.
+daemon_httpd_sources = \
+	daemon/core/httpd.c daemon/core/httpd.h
+rolloutd_SOURCES += $(daemon_core_sources) $(daemon_httpd_sources) \
 	daemon/core/workpool.c daemon/core/workpool.h

@@ -56,11 +56,11 @@ int cmdsvc_register(struct engine *e, char *err, size_t errlen)
 {
 	int r;
 
-	r = httpd_register_service(e->d->httpd, "CodeDeployCommandService_v20141006", "codedeploy-commands",
-				   HTTPD_AUTHZ_AGENT, handler, e);
+	r = httpd_register_service(e->d->httpd, "CodeDeployCommandService_v20141006", "codedeploy-commands", handler,
+				   e);
 	if (r == 0)
 		r = httpd_register_service(e->d->httpd, "CodeDeployCommandService", "codedeploy-commands-secure",
-					   HTTPD_AUTHZ_AGENT, handler, e);
+					   handler, e);
 	if (r < 0)
 		snprintf(err, errlen, "cannot register the host-command service: %s", strerror(-r));
 	return r;

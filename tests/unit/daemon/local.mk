@@ -2,6 +2,7 @@
 DAEMON_UNIT_CFLAGS = $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(EVENT_CFLAGS)
 DAEMON_UNIT_LIBS = $(CURL_LIBS) $(SQLITE_LIBS) $(EVENT_LIBS) $(PTHREAD_LIBS) -lm $(LIBS)
 include tests/unit/daemon/core/local.mk
+include tests/unit/daemon/auth/local.mk
 include tests/unit/daemon/store/local.mk
 include tests/unit/daemon/api/local.mk
 include tests/unit/daemon/bundles/local.mk

@@ -1,4 +1,5 @@
-# Unit tests of daemon/core: config, plugin loader (with deliberately broken plugins), workpool, HTTP transport.
+# Unit tests of daemon/core: config, plugin loader (with deliberately broken plugins), workpool, HTTP transport
+# (authenticated by daemon/auth, as in the daemon).
 check_PROGRAMS += tests/unit/daemon/core/test_conf
 TESTS += tests/unit/daemon/core/test_conf
 tests_unit_daemon_core_test_conf_SOURCES = tests/unit/daemon/core/test_conf.c $(daemon_core_sources)
@@ -22,7 +23,8 @@ tests_unit_daemon_core_test_workpool_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/core/test_httpd
 TESTS += tests/unit/daemon/core/test_httpd
-tests_unit_daemon_core_test_httpd_SOURCES = tests/unit/daemon/core/test_httpd.c daemon/core/httpd.c daemon/core/workpool.c $(daemon_store_sources) daemon/store/store_api.c
+tests_unit_daemon_core_test_httpd_SOURCES = tests/unit/daemon/core/test_httpd.c $(daemon_httpd_sources) \
+	daemon/core/workpool.c $(daemon_auth_sources)
 tests_unit_daemon_core_test_httpd_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_httpd_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_core_test_httpd_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)

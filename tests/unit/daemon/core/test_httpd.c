@@ -1,7 +1,8 @@
-/* daemon/httpd: a real listener on 127.0.0.1:0 with a stub daemon. Checks the
- * contract others build on: replies from another thread after the handler
- * returned (deferral), the client-gone callback for a deferred call, GET
- * routes, and the JSON error format. Requests are signed with lib/sigv4. */
+/* daemon/core/httpd: a real listener on 127.0.0.1:0 with a stub daemon. Checks
+ * the contract others build on: replies from another thread after the
+ * handler returned (deferral), the client-gone callback for a deferred call,
+ * GET routes, and the JSON error format. Requests are signed with lib/sigv4
+ * and authenticated by daemon/auth over one key kept in memory. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -22,19 +23,32 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "auth/auth.h"
 #include "core/conf.h"
 #include "core/daemon.h"
-#include "tmpdir.h"
+#include "core/error.h"
 #include "core/httpd.h"
-#include "sigv4.h"
-#include "store/store.h"
-#include "util.h"
 #include "core/workpool.h"
+#include "sigv4.h"
+#include "util.h"
 
 static struct rd_daemon d;
 static struct rd_config cfg;
-static struct store_access_key key;
-static char *dir;
+static struct auth_key key = {
+    .id = "AKRDTEST0000000000001",
+    .secret = "test-secret-0123456789012345678901234567",
+    .name = "t",
+    .policy = "admin",
+};
+static struct auth *auth;
+
+static int lookup(void *userdata, const char *id, struct auth_key *ret)
+{
+	if (strcmp(id, key.id) != 0)
+		return -ENOENT;
+	*ret = key;
+	return 0;
+}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct httpd_call *held;
@@ -181,23 +195,21 @@ static void run_client(struct client *cl)
 
 static int setup(void **state)
 {
-	char err[512];
+	struct rd_error e = RD_ERROR_INIT;
 
 	evthread_use_pthreads();
-	dir = tu_mkdtemp();
 	cfg.listen = "127.0.0.1:0";
 	d.cfg = &cfg;
 	d.base = event_base_new();
-	assert_int_equal(store_open(dir, &d.store, err, sizeof(err)), 0);
-	assert_int_equal(store_access_key_create(d.store, "t", "admin", NULL, &key, err, sizeof(err)), 0);
 	assert_int_equal(workpool_new(2, &d.pool), 0);
-	assert_int_equal(httpd_new(&d, &d.httpd, err, sizeof(err)), 0);
+	assert_int_equal(auth_new(lookup, NULL, NULL, &auth), 0);
+	assert_int_equal(httpd_new(&d, &d.httpd, &e), 0);
+	httpd_set_auth(d.httpd, auth_check_call, auth);
 	assert_true(httpd_port(d.httpd) > 0);
-	assert_int_equal(httpd_register_service(d.httpd, "Test_v1", "test", HTTPD_AUTHZ_CONTROL, h_later, NULL), 0);
-	assert_int_equal(httpd_register_service(d.httpd, "Test_v1", "test", HTTPD_AUTHZ_CONTROL, h_later, NULL),
-			 -EEXIST);
-	assert_int_equal(httpd_register_service(d.httpd, "Hold_v1", "test", HTTPD_AUTHZ_AGENT, h_hold, NULL), 0);
-	assert_int_equal(httpd_register_get(d.httpd, "/things/", "test", HTTPD_AUTHZ_CONTROL, h_get, NULL), 0);
+	assert_int_equal(httpd_register_service(d.httpd, "Test_v1", "test", h_later, NULL), 0);
+	assert_int_equal(httpd_register_service(d.httpd, "Test_v1", "test", h_later, NULL), -EEXIST);
+	assert_int_equal(httpd_register_service(d.httpd, "Hold_v1", "test", h_hold, NULL), 0);
+	assert_int_equal(httpd_register_get(d.httpd, "/things/", "test", h_get, NULL), 0);
 	return 0;
 }
 
@@ -205,10 +217,9 @@ static int teardown(void **state)
 {
 	d.pool = workpool_free(d.pool);
 	d.httpd = httpd_free(d.httpd);
-	d.store = store_close(d.store);
+	auth = auth_free(auth);
 	event_base_free(d.base);
 	libevent_global_shutdown();
-	tu_rm_rf(dir);
 	return 0;
 }
 

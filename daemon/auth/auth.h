@@ -1,0 +1,86 @@
+/* Who is calling, and may they: the daemon's authentication.
+ *
+ * A request is signed with AWS Signature Version 4 by an access key the
+ * daemon minted ('rolloutd access-key create', Rolloutd_v1.CreateAccessKey).
+ * auth_check() verifies the signature (lib/sigv4.h) with the key's secret,
+ * which it gets through a lookup function (main.c gives one over the store,
+ * so this part knows no storage), and then asks the policy table whether
+ * the key's policy may make the call.
+ *
+ * Policies (auth_policy.c holds the table, the one place that says who may
+ * call what):
+ *   admin     everything
+ *   deployer  the control API and bundle uploads and downloads, but not the
+ *             access-key operations
+ *   readonly  the control API's Get*, BatchGet* and List* operations
+ *   agent     the host-command service and bundle downloads (the bundle
+ *             route further limits an agent key to the bundles of its
+ *             instance's deployments)
+ *
+ * Errors, as the control API answers them (code = the reply's __type):
+ *   -EPERM   MissingAuthenticationTokenException, IncompleteSignatureException,
+ *            InvalidSignatureException (wrong service or region scope, a
+ *            tampered request, "Signature expired"), UnrecognizedClientException
+ *   -EACCES  AccessDeniedException, naming the policies that would do
+ *   other    InternalFailure (the access keys cannot be read)
+ *
+ * Thread-safe: auth_check() runs on workpool threads, several at a time. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sigv4.h"
+
+struct httpd_call;
+struct httpd_identity;
+struct rd_error;
+
+/* An access key, as the lookup function returns it. */
+struct auth_key {
+	char id[129];
+	char secret[129];
+	char name[129];
+	char policy[16];    /* admin | deployer | readonly | agent */
+	char instance[129]; /* the instance an agent key is bound to; "" otherwise */
+};
+
+/* Finds access key id: 0 and *ret; -ENOENT when there is no such key;
+ * another negative errno when the keys cannot be read. Called on workpool
+ * threads, several at a time. */
+typedef int (*auth_lookup_fn)(void *userdata, const char *id, struct auth_key *ret);
+
+struct auth;
+
+/* regions_allowed: NULL-terminated list of the regions a request may be
+ * scoped to, or NULL for any; borrowed, must outlive the auth. */
+int auth_new(auth_lookup_fn lookup, void *userdata, char *const *regions_allowed, struct auth **ret);
+struct auth *auth_free(struct auth *a);
+
+/* A request as authentication sees it. */
+struct auth_request {
+	struct sigv4_request signed_request; /* as received */
+	const char *service;		     /* the SigV4 service the route expects ("codedeploy") */
+	const char *target_prefix;	     /* "CodeDeploy_20141006" for a JSON service; NULL otherwise */
+	const char *operation;		     /* "ListApplications" for a JSON service; NULL otherwise */
+};
+
+/* Verifies req at wall-clock time now_s (epoch seconds) and decides on the
+ * key's policy. 0 with *ret filled in, or an error as listed above. */
+int auth_check(const struct auth *a, const struct auth_request *req, int64_t now_s, struct httpd_identity *ret,
+	       struct rd_error *err);
+
+/* auth_check() for the HTTP transport: an httpd_auth_fn (core/httpd.h)
+ * whose userdata is the struct auth. */
+int auth_check_call(void *auth, const struct httpd_call *call, struct httpd_identity *ret, struct rd_error *err);
+
+/* ---- the policy table (auth_policy.c) ----
+ * A call is named "<target prefix>.<operation>" for a JSON service
+ * ("CodeDeploy_20141006.ListApplications") and "<METHOD> <path>" for the
+ * other routes ("GET /bundles/<sha256>"). */
+
+/* Whether policy may make the call named action. An unknown policy may do nothing. */
+bool auth_policy_allows(const char *policy, const char *action);
+/* The policies that may make the call, for a message: "deployer or admin". */
+void auth_policy_who_may(const char *action, char *buf, size_t buflen);
