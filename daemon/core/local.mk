@@ -7,6 +7,7 @@ daemon_core_sources = \
 	daemon/core/plugin_host.c daemon/core/plugin_host.h
 # The HTTP transport, on its own for the tests that drive it.
 daemon_httpd_sources = \
-	daemon/core/httpd.c daemon/core/httpd.h
+	daemon/core/httpd.c daemon/core/httpd.h daemon/core/httpd_internal.h \
+	daemon/core/httpd_call.c daemon/core/httpd_route.c
 rolloutd_SOURCES += $(daemon_core_sources) $(daemon_httpd_sources) \
 	daemon/core/workpool.c daemon/core/workpool.h

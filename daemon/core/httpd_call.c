@@ -1,0 +1,594 @@
+/* The call: one request as its handler sees it, and its reply. A handler
+ * completes the call from any thread; the completion queue hands it to the
+ * I/O thread, which alone talks to libevent and sends it. A call held for
+ * later (a long-poll) stays on the pending list, and its connection is
+ * watched so that its owner learns when the client leaves. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/daemon.h"
+#include "core/httpd.h"
+#include "core/httpd_internal.h"
+#include "log.h"
+#include "util.h"
+
+void httpd_call_free(struct httpd_call *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_headers; i++) {
+		free((char *)c->headers[i].name);
+		free((char *)c->headers[i].value);
+	}
+	free(c->headers);
+	for (size_t i = 0; i < c->n_rh; i++) {
+		free(c->rh[i].name);
+		free(c->rh[i].value);
+	}
+	free(c->rh);
+	free(c->method);
+	free(c->path);
+	free(c->query);
+	free(c->op);
+	free(c->target_prefix);
+	free(c->body);
+	json_decref(c->json);
+	free(c->ctype);
+	free(c->resp);
+	if (c->resp_fd >= 0)
+		close(c->resp_fd);
+	if (c->watch)
+		event_free(c->watch);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static void pending_add(struct httpd *h, struct httpd_call *c)
+{
+	c->prev = NULL;
+	c->next = h->pending;
+	if (h->pending)
+		h->pending->prev = c;
+	h->pending = c;
+}
+
+static void pending_del(struct httpd *h, struct httpd_call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->pending = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void send_call(struct httpd *h, struct httpd_call *c)
+{
+	struct evbuffer *buf;
+	struct evkeyvalq *oh;
+
+	pending_del(h, c);
+	if (c->watch) {
+		event_free(c->watch);
+		c->watch = NULL;
+	}
+	log_debug("%s %s %s -> %d%s (%lld ms, key %s)", c->request_id, c->method, c->op ? c->op : c->path, c->status,
+		  c->req ? "" : " client gone", (long long)(rd_mono_ms() - c->start_ms),
+		  c->id.access_key_id[0] ? c->id.access_key_id : "-");
+	if (!c->req)
+		goto out;
+	if (c->evcon)
+		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+	oh = evhttp_request_get_output_headers(c->req);
+	evhttp_add_header(oh, "x-amzn-RequestId", c->request_id);
+	for (size_t i = 0; i < c->n_rh; i++)
+		evhttp_add_header(oh, c->rh[i].name, c->rh[i].value);
+	if (c->ctype)
+		evhttp_add_header(oh, "Content-Type", c->ctype);
+	buf = evbuffer_new();
+	if (!buf) {
+		evhttp_send_error(c->req, 500, NULL);
+		goto out;
+	}
+	if (c->resp_fd >= 0) {
+		if (c->fd_len > 0) {
+			if (evbuffer_add_file(buf, c->resp_fd, c->fd_off, c->fd_len) == 0)
+				c->resp_fd = -1; /* owned by the buffer now */
+		}
+	} else if (c->resp_len) {
+		evbuffer_add(buf, c->resp, c->resp_len);
+	}
+	evhttp_send_reply(c->req, c->status, NULL, buf);
+	evbuffer_free(buf);
+out:
+	c->req = NULL;
+	httpd_call_free(c);
+}
+
+static void send_completed(struct httpd *h)
+{
+	struct httpd_call *c;
+
+	pthread_mutex_lock(&h->qlock);
+	c = h->qhead;
+	h->qhead = h->qtail = NULL;
+	pthread_mutex_unlock(&h->qlock);
+	while (c) {
+		struct httpd_call *n = c->qnext;
+		send_call(h, c);
+		c = n;
+	}
+}
+
+void httpd_calls_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	send_completed(arg);
+}
+
+/* Marks c completed and queues it for the I/O thread. False if it already was. */
+static bool complete_begin(struct httpd_call *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->completed) {
+		pthread_mutex_unlock(&c->lock);
+		log_error("httpd: call %s completed twice (a bug in its handler); ignoring the second reply",
+			  c->request_id);
+		return false;
+	}
+	return true; /* still locked */
+}
+
+static void complete_end(struct httpd_call *c)
+{
+	struct httpd *h = c->h;
+
+	c->completed = true;
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&h->qlock);
+	c->qnext = NULL;
+	if (h->qtail)
+		h->qtail->qnext = c;
+	else
+		h->qhead = c;
+	h->qtail = c;
+	pthread_mutex_unlock(&h->qlock);
+	event_active(h->wake, EV_READ, 0);
+}
+
+int httpd_call_add_header(struct httpd_call *c, const char *name, const char *value)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	struct resp_header *n = realloc(c->rh, (c->n_rh + 1) * sizeof(*n));
+	if (n) {
+		c->rh = n;
+		n[c->n_rh].name = strdup(name);
+		n[c->n_rh].value = strdup(value);
+		if (n[c->n_rh].name && n[c->n_rh].value) {
+			c->n_rh++;
+		} else {
+			free(n[c->n_rh].name);
+			free(n[c->n_rh].value);
+			r = -ENOMEM;
+		}
+	} else {
+		r = -ENOMEM;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void httpd_call_reply_bytes(struct httpd_call *c, int status, const char *content_type, const void *data, size_t len)
+{
+	if (!complete_begin(c))
+		return;
+	c->status = status;
+	free(c->ctype);
+	c->ctype = content_type ? strdup(content_type) : NULL;
+	c->resp = len ? malloc(len) : NULL;
+	if (len && !c->resp) {
+		c->status = 500;
+		c->resp_len = 0;
+	} else {
+		if (len)
+			memcpy(c->resp, data, len);
+		c->resp_len = len;
+	}
+	complete_end(c);
+}
+
+void httpd_call_reply_fd(struct httpd_call *c, int status, const char *content_type, int fd, off_t offset, off_t length)
+{
+	if (!complete_begin(c)) {
+		close(fd);
+		return;
+	}
+	c->status = status;
+	free(c->ctype);
+	c->ctype = content_type ? strdup(content_type) : NULL;
+	c->resp_fd = fd;
+	c->fd_off = offset;
+	c->fd_len = length;
+	complete_end(c);
+}
+
+void httpd_call_reply(struct httpd_call *c, json_t *body)
+{
+	char *txt = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : strdup("{}");
+
+	json_decref(body);
+	if (!txt) {
+		httpd_call_error_status(c, 500, "InternalFailure", "out of memory while encoding the response");
+		return;
+	}
+	if (!complete_begin(c)) {
+		free(txt);
+		return;
+	}
+	c->status = 200;
+	free(c->ctype);
+	c->ctype = strdup(HTTPD_JSON_TYPE);
+	c->resp = txt;
+	c->resp_len = strlen(txt);
+	complete_end(c);
+}
+
+void httpd_call_errorv(struct httpd_call *c, int status, const char *type, const char *fmt, va_list ap)
+{
+	char msg[2048];
+	json_t *o;
+	char *txt;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	o = json_pack("{s:s, s:s}", "__type", type, "message", msg);
+	txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (status >= 500)
+		log_error("request %s (%s): %s: %s", c->request_id, c->op ? c->op : c->path, type, msg);
+	else
+		log_debug("request %s (%s): %s: %s", c->request_id, c->op ? c->op : c->path, type, msg);
+	if (!complete_begin(c)) {
+		free(txt);
+		return;
+	}
+	c->status = status;
+	free(c->ctype);
+	c->ctype = strdup(HTTPD_JSON_TYPE);
+	c->resp = txt;
+	c->resp_len = txt ? strlen(txt) : 0;
+	/* the header goes with the error only */
+	struct resp_header *n = realloc(c->rh, (c->n_rh + 1) * sizeof(*n));
+	if (n) {
+		c->rh = n;
+		n[c->n_rh].name = strdup("x-amzn-ErrorType");
+		n[c->n_rh].value = strdup(type);
+		if (n[c->n_rh].name && n[c->n_rh].value)
+			c->n_rh++;
+		else {
+			free(n[c->n_rh].name);
+			free(n[c->n_rh].value);
+		}
+	}
+	complete_end(c);
+}
+
+void httpd_call_error_status(struct httpd_call *c, int status, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	httpd_call_errorv(c, status, type, fmt, ap);
+	va_end(ap);
+}
+
+void httpd_call_error(struct httpd_call *c, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	httpd_call_errorv(c, 400, type, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- accessors ---- */
+
+struct rd_daemon *httpd_call_daemon(const struct httpd_call *c)
+{
+	return c->h->d;
+}
+
+const char *httpd_call_operation(const struct httpd_call *c)
+{
+	return c->op;
+}
+
+const char *httpd_call_target_prefix(const struct httpd_call *c)
+{
+	return c->target_prefix;
+}
+
+json_t *httpd_call_body(const struct httpd_call *c)
+{
+	return c->json;
+}
+
+const struct httpd_principal *httpd_call_principal(const struct httpd_call *c)
+{
+	return &c->principal;
+}
+
+const char *httpd_call_request_id(const struct httpd_call *c)
+{
+	return c->request_id;
+}
+
+const char *httpd_call_method(const struct httpd_call *c)
+{
+	return c->method;
+}
+
+const char *httpd_call_path(const struct httpd_call *c)
+{
+	return c->path;
+}
+
+const char *httpd_call_query(const struct httpd_call *c)
+{
+	return c->query;
+}
+
+const char *httpd_call_header(const struct httpd_call *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_headers; i++)
+		if (strcasecmp(c->headers[i].name, name) == 0)
+			return c->headers[i].value;
+	return NULL;
+}
+
+const char *httpd_call_service(const struct httpd_call *c)
+{
+	return c->route->service;
+}
+
+void httpd_call_signed_request(const struct httpd_call *c, struct sigv4_request *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->method = c->method;
+	ret->path = c->path;
+	ret->query = c->query;
+	ret->headers = c->headers;
+	ret->n_headers = c->n_headers;
+	ret->body = c->body;
+	ret->body_len = c->body_len;
+}
+
+const void *httpd_call_raw_body(const struct httpd_call *c, size_t *ret_len)
+{
+	*ret_len = c->body_len;
+	return c->body;
+}
+
+/* ---- client gone ---- */
+
+/* Marks c gone (I/O thread): forgets its connection and request, stops
+ * its watch, and returns the on_gone callback to run (NULL when none or
+ * already completed). */
+static httpd_gone_fn mark_gone(struct httpd_call *c, void **ret_arg)
+{
+	httpd_gone_fn fn = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	c->gone = true;
+	if (!c->completed) {
+		fn = c->gone_fn;
+		*ret_arg = c->gone_arg;
+	}
+	pthread_mutex_unlock(&c->lock);
+	c->evcon = NULL;
+	/* The request may be freed with the connection: never touch it again
+	 * (a detached one then leaks, which beats a use after free). */
+	c->req = NULL;
+	if (c->watch) {
+		event_free(c->watch);
+		c->watch = NULL;
+	}
+	return fn;
+}
+
+/* libevent closes a connection whose call is pending. One request is in
+ * flight per connection, so arg is that call. */
+static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct httpd_call *c = arg;
+	void *fa = NULL;
+	httpd_gone_fn fn;
+
+	if (c->evcon != evcon || c->gone)
+		return;
+	fn = mark_gone(c, &fa);
+	if (fn)
+		fn(c, fa);
+}
+
+/* The socket of a call waiting on on_gone became readable: EOF or an error
+ * means the client left; data (a pipelined request) ends the watch. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd_call *c = arg;
+	struct evhttp_connection *evcon = c->evcon;
+	httpd_gone_fn fn;
+	void *fa = NULL;
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n > 0 || !evcon) {
+		event_free(c->watch);
+		c->watch = NULL;
+		return;
+	}
+	/* Closing the connection frees its request: forget it first. */
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	fn = mark_gone(c, &fa);
+	evhttp_connection_free(evcon);
+	if (fn)
+		fn(c, fa);
+}
+
+void httpd_call_on_gone(struct httpd_call *c, httpd_gone_fn fn, void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	c->gone_fn = fn;
+	c->gone_arg = arg;
+	/* libevent does not read from a connection whose request is being
+	 * answered, so it would not notice the client leaving: watch the
+	 * socket ourselves (event_add is thread-safe with evthread). */
+	if (!c->completed && !c->gone && !c->watch && c->fd >= 0) {
+		c->watch = event_new(c->h->d->base, c->fd, EV_READ | EV_PERSIST, watch_cb, c);
+		if (c->watch)
+			event_add(c->watch, NULL);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+bool httpd_call_is_gone(struct httpd_call *c)
+{
+	bool g;
+
+	pthread_mutex_lock(&c->lock);
+	g = c->gone;
+	pthread_mutex_unlock(&c->lock);
+	return g;
+}
+
+/* ---- life cycle ---- */
+
+void httpd_request_id(char out[37])
+{
+	unsigned char b[16];
+	char hex[33];
+
+	if (rd_random_bytes(b, sizeof(b)) < 0)
+		memset(b, 0, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	rd_hex(b, 16, hex);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+struct httpd_call *httpd_call_new(struct httpd *h, struct evhttp_request *req, const struct route *rt, char *path,
+				  const char *target)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *dot = target ? strrchr(target, '.') : NULL;
+	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct bufferevent *bev;
+	struct httpd_call *c;
+	size_t n = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		free(path);
+		return NULL;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	c->resp_fd = -1;
+	c->start_ms = rd_mono_ms();
+	c->h = h;
+	c->req = req;
+	c->evcon = evhttp_request_get_connection(req);
+	c->fd = -1;
+	bev = c->evcon ? evhttp_connection_get_bufferevent(c->evcon) : NULL;
+	if (bev)
+		c->fd = bufferevent_getfd(bev);
+	c->route = rt;
+	c->path = path;
+	httpd_request_id(c->request_id);
+	c->method = strdup(cmd == EVHTTP_REQ_PUT    ? "PUT"
+			   : cmd == EVHTTP_REQ_POST ? "POST"
+			   : cmd == EVHTTP_REQ_HEAD ? "HEAD"
+						    : "GET");
+	c->query = query ? strdup(query) : NULL;
+	if (!c->method || (query && !c->query))
+		goto oom;
+	if (dot) {
+		c->op = strdup(dot + 1);
+		c->target_prefix = strndup(target, (size_t)(dot - target));
+		if (!c->op || !c->target_prefix)
+			goto oom;
+	}
+	for (struct evkeyval *kv = ih->tqh_first; kv; kv = kv->next.tqe_next)
+		n++;
+	c->headers = calloc(n ? n : 1, sizeof(*c->headers));
+	if (!c->headers)
+		goto oom;
+	for (struct evkeyval *kv = ih->tqh_first; kv; kv = kv->next.tqe_next) {
+		c->headers[c->n_headers].name = strdup(kv->key);
+		c->headers[c->n_headers].value = strdup(kv->value);
+		c->n_headers++;
+		if (!c->headers[c->n_headers - 1].name || !c->headers[c->n_headers - 1].value)
+			goto oom;
+	}
+	c->body_len = evbuffer_get_length(in);
+	c->body = malloc(c->body_len + 1);
+	if (!c->body)
+		goto oom;
+	evbuffer_remove(in, c->body, c->body_len);
+	c->body[c->body_len] = '\0';
+	return c;
+oom:
+	httpd_call_free(c);
+	return NULL;
+}
+
+void httpd_call_track(struct httpd_call *c)
+{
+	evhttp_connection_set_closecb(c->evcon, conn_close_cb, c);
+	pending_add(c->h, c);
+}
+
+void httpd_call_untrack(struct httpd_call *c)
+{
+	pending_del(c->h, c);
+	evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+	c->req = NULL;
+}
+
+void httpd_calls_shutdown(struct httpd *h)
+{
+	send_completed(h);
+	while (h->pending) {
+		struct httpd_call *c = h->pending;
+		log_warning("httpd: request %s (%s) was never answered; dropping it", c->request_id,
+			    c->op ? c->op : c->path);
+		pending_del(h, c);
+		/* c may still be referenced by a buggy owner; leak rather than free. */
+		if (c->evcon)
+			evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+		c->req = NULL;
+		if (c->watch) {
+			event_free(c->watch);
+			c->watch = NULL;
+		}
+	}
+}

@@ -1,0 +1,112 @@
+/* The HTTP transport's own header, shared by its files only:
+ *   httpd.c        the server: listener, start and stop
+ *   httpd_route.c  the route tables and dispatch of a request to its handler
+ *   httpd_call.c   the call: one request, its reply (completed from any thread,
+ *                  sent by the I/O thread) and client-gone detection
+ * The public interface is core/httpd.h. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/http.h>
+#include <event2/util.h>
+#include <jansson.h>
+
+#include "core/httpd.h"
+#include "sigv4.h"
+
+struct route {
+	char *prefix; /* target prefix (JSON) or path prefix (GET) */
+	char *service;
+	httpd_handler_fn fn;
+	void *userdata;
+};
+
+struct resp_header {
+	char *name, *value;
+};
+
+struct httpd_call {
+	struct httpd *h;
+	/* I/O thread only */
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct httpd_call *prev, *next; /* pending list */
+	struct httpd_call *qnext;	/* completion queue */
+	bool gone;
+	evutil_socket_t fd;  /* the client connection, for gone detection */
+	int64_t start_ms;    /* arrival (monotonic), for the debug access log */
+	struct event *watch; /* EV_READ on fd while an on_gone callback waits */
+
+	const struct route *route;
+	char request_id[37];
+	char *method, *path, *query, *op, *target_prefix;
+	struct sigv4_header *headers;
+	size_t n_headers;
+	char *body;
+	size_t body_len;
+	json_t *json;
+
+	struct httpd_identity id; /* filled by the authenticator */
+	struct httpd_principal principal;
+
+	pthread_mutex_t lock; /* guards the fields below */
+	bool completed;
+	httpd_gone_fn gone_fn;
+	void *gone_arg;
+	int status;
+	char *ctype;
+	char *resp;
+	size_t resp_len;
+	int resp_fd;
+	off_t fd_off, fd_len;
+	struct resp_header *rh;
+	size_t n_rh;
+};
+
+struct httpd {
+	struct rd_daemon *d;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+	struct event *wake;
+	int port;
+	httpd_auth_fn auth_fn;
+	void *auth_ud;
+	struct route *services;
+	size_t n_services;
+	struct route *gets;
+	size_t n_gets;
+	struct route *raws;
+	size_t n_raws;
+	struct httpd_call *pending; /* I/O thread only */
+	pthread_mutex_t qlock;
+	struct httpd_call *qhead, *qtail;
+};
+
+/* ---- httpd_call.c ---- */
+
+/* A call for req, routed to rt: copies the method, the query, the target's
+ * prefix and operation (target NULL for path routes), the headers and the
+ * body. Takes path (decoded) in every case. NULL when out of memory. */
+struct httpd_call *httpd_call_new(struct httpd *h, struct evhttp_request *req, const struct route *rt, char *path,
+				  const char *target);
+void httpd_call_free(struct httpd_call *c);
+/* Watches the call's connection until it is sent (I/O thread). */
+void httpd_call_track(struct httpd_call *c);
+/* Stops watching a call that never reached its handler, before freeing it. */
+void httpd_call_untrack(struct httpd_call *c);
+/* A fresh x-amzn-RequestId (a UUID). */
+void httpd_request_id(char out[37]);
+/* Sends the replies completed since the last wake-up (I/O thread). */
+void httpd_calls_wake_cb(evutil_socket_t fd, short what, void *arg);
+/* Sends what is completed and forgets calls that never were (at shut-down). */
+void httpd_calls_shutdown(struct httpd *h);
+
+/* ---- httpd_route.c ---- */
+
+/* evhttp's callback for every request (I/O thread). */
+void httpd_route_request_cb(struct evhttp_request *req, void *arg);
+void httpd_routes_free(struct httpd *h);
