@@ -290,7 +290,7 @@ static void test_policy_table(void **state)
 	    {"CodeDeploy_20141006.BatchGetDeployments", true, true, true, false},
 	    {"CodeDeploy_20141006.GetDeployment", true, true, true, false},
 	    {"CodeDeploy_20141006.NoSuchOperation", true, true, false, false},
-	    {"Rolloutd_v1.PlanDeployment", true, true, false, false},
+	    {"Rolloutd_v1.NoSuchOperation", true, true, false, false},
 	    {"Rolloutd_v1.CreateAccessKey", true, false, false, false},
 	    {"Rolloutd_v1.ListAccessKeys", true, false, false, false},
 	    {"Rolloutd_v1.DeleteAccessKey", true, false, false, false},
