@@ -1,5 +1,7 @@
 /* The host-command protocol client (agent/PROTOCOL.md): AWS JSON 1.1 over
- * libcurl, SigV4-signed by libcurl for the service codedeploy-commands. */
+ * lib/httpclient, SigV4-signed for the service codedeploy-commands; bundle
+ * downloads from rolloutd. Reports what came back; hostcmd.h decides what
+ * an error means. */
 #pragma once
 
 #include <jansson.h>

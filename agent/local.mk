@@ -4,12 +4,12 @@ bin_PROGRAMS += rollout-agent
 rollout_agent_SOURCES = agent/main.c agent/agent.h agent/hostcmd.c agent/hostcmd.h agent/settings.c agent/settings.h agent/client.c agent/client.h \
 	agent/spec.c agent/spec.h agent/runner.c agent/runner.h agent/install.c agent/install.h \
 	agent/deploy.c agent/tail.c
-rollout_agent_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)
+rollout_agent_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)
 rollout_agent_CPPFLAGS = $(AM_CPPFLAGS) -DAGENT_LIBEXECDIR='"$(pkglibexecdir)"'
 # --as-needed: libarchive (used only by the extraction helper) stays out of the agent;
 # -z now: no lazy symbol resolution (walking every library's symbol tables) while idle
 rollout_agent_LDFLAGS = $(AM_LDFLAGS) -Wl,--as-needed -Wl,-z,now
-rollout_agent_LDADD = lib/librollout.la $(JANSSON_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(YAML_LIBS) -lm
+rollout_agent_LDADD = lib/librollout.la $(JANSSON_LIBS) $(OPENSSL_LIBS) $(YAML_LIBS) -lm
 
 # Unpacks bundles for rollout-agent in a process of its own (agent/extract_main.c).
 bin_PROGRAMS += rollout-agent-extract

@@ -2,7 +2,6 @@
  * single blocking PollHostCommand long-poll (no busy loop). */
 #include "config.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -424,7 +423,6 @@ int main(int argc, char **argv)
 	if ((r = runner_init()) < 0)
 		log_warning("cannot become a child subreaper (%s): timed-out hooks' setsid escapees may survive",
 			    strerror(-r));
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if ((r = client_new(agent.cfg, &agent.stop, &agent.client)) < 0) {
 		log_error("cannot set up the HTTP client: %s", strerror(-r));
 		return 1;
@@ -463,7 +461,6 @@ int main(int argc, char **argv)
 	log_info("rollout-agent stopping");
 	client_free(agent.client);
 	agent_config_free(agent.cfg);
-	curl_global_cleanup();
 	close(lockfd);
 	return 0;
 }

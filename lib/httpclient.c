@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/select.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +29,43 @@ static void curl_init(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+struct http_session {
+	CURL *easy;
+	CURLM *multi;
+};
+
+int http_session_new(struct http_session **ret)
+{
+	struct http_session *s = calloc(1, sizeof(*s));
+
+	pthread_once(&curl_once, curl_init);
+	if (!s)
+		return -ENOMEM;
+	s->easy = curl_easy_init();
+	s->multi = curl_multi_init();
+	if (!s->easy || !s->multi) {
+		http_session_free(s);
+		return -ENOMEM;
+	}
+	*ret = s;
+	return 0;
+}
+
+struct http_session *http_session_free(struct http_session *s)
+{
+	if (!s)
+		return NULL;
+	if (s->multi)
+		curl_multi_cleanup(s->multi);
+	if (s->easy)
+		curl_easy_cleanup(s->easy);
+	free(s);
+	return NULL;
+}
+
 struct xfer {
 	struct http_response *resp;
+	CURL *c;
 	size_t cap;
 	size_t max_body;
 	int fd;
@@ -35,7 +73,32 @@ struct xfer {
 	bool too_big;
 	bool write_failed;
 	int write_errno;
+	/* output_resume */
+	bool resume, started, to_memory;
+	uint64_t have; /* bytes the file held before this transfer */
 };
+
+/* output_resume: the first body bytes tell whether the answer continues the
+ * file (206), replaces it (200) or is an error (its body goes to memory). */
+static int resume_start(struct xfer *x)
+{
+	long status = 0;
+
+	x->started = true;
+	curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200 && status != 206) {
+		x->to_memory = true;
+		return 0;
+	}
+	if (status == 200 && x->have > 0) {
+		if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
+			return -errno;
+		if (!EVP_DigestInit_ex(x->md, EVP_sha256(), NULL))
+			return -ENOMEM;
+		x->have = 0;
+	}
+	return 0;
+}
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -43,7 +106,15 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	struct http_response *resp = x->resp;
 	size_t n = size * nmemb;
 
-	if (x->fd >= 0) {
+	if (x->resume && !x->started) {
+		int r = resume_start(x);
+		if (r < 0) {
+			x->write_failed = true;
+			x->write_errno = -r;
+			return 0;
+		}
+	}
+	if (x->fd >= 0 && !x->to_memory) {
 		for (size_t off = 0; off < n;) {
 			ssize_t w = write(x->fd, ptr + off, n - off);
 			if (w < 0) {
@@ -136,6 +207,101 @@ int http_sigv4_param(const char *region, const char *service, char *out, size_t 
 	return 0;
 }
 
+/* Hashes what path already holds (output_resume). */
+static int hash_prefix(int fd, EVP_MD_CTX *md, uint64_t *ret_size)
+{
+	unsigned char buf[65536];
+	uint64_t total = 0;
+	ssize_t n;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	if (n < 0)
+		return -errno;
+	*ret_size = total;
+	return 0;
+}
+
+/* Runs c on multi, sleeping in poll(2) until the connection has work (or
+ * a tick is due, or a signal arrives), unlike curl_easy_perform, which
+ * wakes up every second: an idle long poll then costs no CPU and touches
+ * no pages. After idle_after_ms without an answer on_idle runs once, and
+ * the wait then blocks on the connection's sockets directly. */
+static CURLcode drive(CURL *c, CURLM *multi, const struct http_request *req)
+{
+	int64_t start = rd_mono_ms(), last_tick = start;
+	bool idle_done = !req->on_idle;
+	CURLcode cc = CURLE_OK;
+	CURLMsg *msg;
+	int running = 1, q;
+
+	if (curl_multi_add_handle(multi, c) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	for (;;) {
+		long to = -1;
+		if (curl_multi_perform(multi, &running) != CURLM_OK) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (!running)
+			break;
+		if (req->cancel && *req->cancel) {
+			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (req->tick && rd_mono_ms() - last_tick >= 1000) {
+			last_tick = rd_mono_ms();
+			if (req->tick(req->ud) < 0) {
+				cc = CURLE_ABORTED_BY_CALLBACK;
+				break;
+			}
+		}
+		curl_multi_timeout(multi, &to);
+		if (req->tick && (to < 0 || to > 1000))
+			to = 1000;
+		if (!idle_done) {
+			int64_t left = req->idle_after_ms - (rd_mono_ms() - start);
+			if (left <= 0) {
+				/* from here on only the connection wakes us, so that
+				 * hardly any page is touched again while idle */
+				struct pollfd pfd[8];
+				fd_set rs, ws, es;
+				int maxfd = -1;
+				nfds_t n = 0;
+				FD_ZERO(&rs);
+				FD_ZERO(&ws);
+				FD_ZERO(&es);
+				idle_done = true;
+				curl_multi_fdset(multi, &rs, &ws, &es, &maxfd);
+				for (int fd = 0; fd <= maxfd && fd < FD_SETSIZE && n < 8; fd++)
+					if (FD_ISSET(fd, &rs) || FD_ISSET(fd, &ws))
+						pfd[n++] = (struct pollfd){
+						    .fd = fd,
+						    .events = (short)((FD_ISSET(fd, &rs) ? POLLIN : 0) |
+								      (FD_ISSET(fd, &ws) ? POLLOUT : 0))};
+				req->on_idle(req->ud);
+				if (n)
+					poll(pfd, n, to < 0 || to > 600000 ? 600000 : (int)to);
+				continue;
+			}
+			if (to < 0 || to > left)
+				to = (long)left;
+		}
+		if (to < 0 || to > 600000)
+			to = 600000;
+		curl_multi_poll(multi, NULL, 0, (int)to, NULL); /* a signal returns early */
+	}
+	while ((msg = curl_multi_info_read(multi, &q)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c && cc == CURLE_OK)
+			cc = msg->data.result;
+	curl_multi_remove_handle(multi, c);
+	return cc;
+}
+
 static int map_curl_error(CURLcode c)
 {
 	switch (c) {
@@ -151,6 +317,8 @@ static int map_curl_error(CURLcode c)
 		return -EINVAL;
 	case CURLE_OUT_OF_MEMORY:
 		return -ENOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return -ECANCELED;
 	default:
 		return -EIO;
 	}
@@ -162,11 +330,15 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 	struct curl_slist *hdrs = NULL;
 	struct xfer x = {.fd = -1};
 	char errbuf[CURL_ERROR_SIZE] = "";
-	char sigv4[256], body_hash[65], hash_hdr[100], *userpwd = NULL, *tok_hdr = NULL;
+	char sigv4[256], body_hash[65], hash_hdr[100], range[64], *userpwd = NULL, *tok_hdr = NULL;
 	const char *method = req->method ? req->method : "GET";
-	int64_t timeout = req->timeout_ms > 0 ? req->timeout_ms : 60000;
-	int64_t ctimeout = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : (timeout < 10000 ? timeout : 10000);
+	int64_t timeout = req->timeout_ms > 0 ? req->timeout_ms : req->stall_timeout_ms > 0 ? 0 : 60000;
+	int64_t ctimeout = req->connect_timeout_ms > 0	      ? req->connect_timeout_ms
+			   : (timeout > 0 && timeout < 10000) ? timeout
+							      : 10000;
 	CURL *c = NULL;
+	CURLM *multi = NULL;
+	bool driven = req->session || req->cancel || req->tick || req->on_idle;
 	CURLcode cc;
 	int r;
 
@@ -180,8 +352,16 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 		return -EIO;
 	}
 	resp = calloc(1, sizeof(*resp));
-	c = curl_easy_init();
-	if (!resp || !c) {
+	if (req->session) {
+		c = req->session->easy;
+		multi = req->session->multi;
+		curl_easy_reset(c); /* keeps the connection */
+	} else {
+		c = curl_easy_init();
+		if (driven)
+			multi = curl_multi_init();
+	}
+	if (!resp || !c || (driven && !multi)) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -195,9 +375,12 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 	}
 	x.cap = 1;
 	x.resp = resp;
+	x.c = c;
 	x.max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
 	if (req->output_path) {
-		x.fd = open(req->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		x.resume = req->output_resume;
+		x.fd = open(req->output_path,
+			    x.resume ? O_RDWR | O_CREAT | O_CLOEXEC : O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (x.fd < 0) {
 			r = -errno;
 			snprintf(err, errlen, "%s: cannot create: %s", req->output_path, strerror(errno));
@@ -208,6 +391,17 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 			r = -ENOMEM;
 			snprintf(err, errlen, "out of memory");
 			goto out;
+		}
+		if (x.resume && (r = hash_prefix(x.fd, x.md, &x.have)) < 0) {
+			snprintf(err, errlen, "%s: cannot read: %s", req->output_path, strerror(-r));
+			goto out;
+		}
+		if (x.have > 0) {
+			snprintf(range, sizeof(range), "Range: bytes=%llu-", (unsigned long long)x.have);
+			if (!(hdrs = curl_slist_append(hdrs, range))) {
+				r = -ENOMEM;
+				goto out;
+			}
 		}
 	}
 
@@ -264,11 +458,15 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)ctimeout);
+	if (req->stall_timeout_ms > 0) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((req->stall_timeout_ms + 999) / 1000));
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "rolloutd/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, req->user_agent ? req->user_agent : "rolloutd/" PACKAGE_VERSION);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	if (req->follow_redirects) {
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
@@ -287,14 +485,18 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 			curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		}
 	}
-	/* Our own Expect handling is not needed; drop the 1 s 100-continue wait. */
-	if (!(hdrs = curl_slist_append(hdrs, "Expect:"))) {
+	/* Our own Expect handling is not needed; drop the 1 s 100-continue wait,
+	 * which libcurl adds only past 1 MiB of body. Not below that: with
+	 * SigV4, libcurl (7.88) would list the empty "Expect:" among the
+	 * signed headers without sending it, which a strict verifier (rolloutd)
+	 * refuses. */
+	if (req->body_len > (1u << 20) && !(hdrs = curl_slist_append(hdrs, "Expect:"))) {
 		r = -ENOMEM;
 		goto out;
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 
-	cc = curl_easy_perform(c);
+	cc = driven ? drive(c, multi, req) : curl_easy_perform(c);
 	if (x.too_big) {
 		snprintf(err, errlen, "%s: response body larger than %zu bytes", req->url, x.max_body);
 		r = -EFBIG;
@@ -303,6 +505,11 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 	if (x.write_failed) {
 		snprintf(err, errlen, "%s: writing %s failed: %s", req->url, req->output_path, strerror(x.write_errno));
 		r = -x.write_errno;
+		goto out;
+	}
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(err, errlen, "%s %s: cancelled", method, req->url);
+		r = -ECANCELED;
 		goto out;
 	}
 	if (cc != CURLE_OK) {
@@ -314,7 +521,7 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 	if (x.fd >= 0) {
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned mdlen = 0;
-		if (fsync(x.fd) < 0 || close(x.fd) < 0) {
+		if ((!req->output_no_sync && fsync(x.fd) < 0) || close(x.fd) < 0) {
 			x.fd = -1;
 			r = -errno;
 			snprintf(err, errlen, "%s: %s", req->output_path, strerror(errno));
@@ -329,9 +536,16 @@ out:
 	if (x.fd >= 0)
 		close(x.fd);
 	EVP_MD_CTX_free(x.md);
+	if (req->session) {
+		/* the handle keeps pointers to this call's strings: drop them */
+		curl_easy_reset(c);
+	} else {
+		if (multi)
+			curl_multi_cleanup(multi);
+		if (c)
+			curl_easy_cleanup(c);
+	}
 	curl_slist_free_all(hdrs);
-	if (c)
-		curl_easy_cleanup(c);
 	if (userpwd) {
 		explicit_bzero(userpwd, strlen(userpwd));
 		free(userpwd);

@@ -472,7 +472,10 @@ def test_backoff_and_clean_shutdown(tmp_path):
     port = harness.free_port()
     a = Agent(tmp_path, "http://127.0.0.1:%d" % port, HOST, "a", "s", "/nonexistent", developer_mode=True)
     a.start()
-    wait_for(lambda: "retrying in 10 s" in a.log(), 10, what="the first back-off")
+    # nobody listens: a fault, retried on the short schedule 1, 2, 4, 8, 10 s (PROTOCOL.md, Errors)
+    wait_for(lambda: "retrying in 4 s" in a.log(), 10, what="the third back-off")
+    log = a.log()
+    assert log.index("retrying in 1 s") < log.index("retrying in 2 s") < log.index("retrying in 4 s"), log
     t0 = time.monotonic()
     a.stop()
     assert time.monotonic() - t0 < 3

@@ -17,5 +17,5 @@ check_PROGRAMS += tests/unit/agent/test_hostcmd
 TESTS += tests/unit/agent/test_hostcmd
 tests_unit_agent_test_hostcmd_SOURCES = tests/unit/agent/test_hostcmd.c agent/hostcmd.c
 tests_unit_agent_test_hostcmd_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_agent_test_hostcmd_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS)
+tests_unit_agent_test_hostcmd_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_agent_test_hostcmd_LDADD = $(UNIT_LIBS)

@@ -38,6 +38,13 @@ static struct seen seen[16];
 static int n_seen;
 static volatile int delay_ms;
 
+#define PATTERN_LEN 50000
+static void pattern(char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)('a' + i % 26);
+}
+
 /* Answers by path. */
 static void respond(int fd, const struct seen *s)
 {
@@ -45,7 +52,16 @@ static void respond(int fd, const struct seen *s)
 	const char *status = "200 OK", *body = "hello", *extra = "X-One: 1\r\nx-multi: a\r\nX-Multi: b\r\n";
 	static char big[70000];
 
-	if (strcmp(s->path, "/big") == 0) {
+	if (strcmp(s->path, "/range") == 0 || strcmp(s->path, "/norange") == 0) {
+		/* PATTERN_LEN bytes of pattern(); /range honours "Range: bytes=N-" */
+		const char *rg = strstr(s->headers, "range: bytes=");
+		size_t from = rg && strcmp(s->path, "/range") == 0 ? (size_t)atol(rg + 13) : 0;
+		pattern(big, PATTERN_LEN);
+		big[PATTERN_LEN] = '\0';
+		body = big + from;
+		if (from)
+			status = "206 Partial Content";
+	} else if (strcmp(s->path, "/big") == 0) {
 		memset(big, 'x', sizeof(big) - 1);
 		body = big;
 	} else if (strcmp(s->path, "/missing") == 0) {
@@ -277,6 +293,9 @@ static void test_sigv4(void **st)
 	snprintf(want, sizeof(want), "x-amz-content-sha256: %s", sha);
 	assert_non_null(strstr(h, want));
 
+	/* libcurl would sign an empty "Expect:" it does not send */
+	assert_null(strstr(auth, "expect"));
+
 	/* No credentials: refused before anything is sent. */
 	req.aws_creds = NULL;
 	assert_int_equal(http_perform(&req, &resp, err, sizeof(err)), -ENOKEY);
@@ -285,6 +304,117 @@ static void test_sigv4(void **st)
 	assert_int_equal(http_sigv4_param("us-east-1", "ec2", p, sizeof(p)), 0);
 	assert_string_equal(p, "aws:amz:us-east-1:ec2");
 	assert_int_equal(http_sigv4_param("us:east", "ec2", p, sizeof(p)), -EINVAL);
+}
+
+static void test_output_resume(void **st)
+{
+	struct http_response *resp = NULL;
+	char u[256], err[512], path[4200], *buf = NULL, sha[65], want[PATTERN_LEN];
+	size_t len;
+	char *dir = tu_mkdtemp();
+	FILE *f;
+
+	pattern(want, sizeof(want));
+	rd_sha256_hex(want, sizeof(want), sha);
+	snprintf(path, sizeof(path), "%s/part", dir);
+	/* what an interrupted transfer left: asks for the rest, appends, hashes all */
+	f = fopen(path, "w");
+	fwrite(want, 1, 1000, f);
+	fclose(f);
+	url(u, sizeof(u), "/range");
+	struct http_request req = {.url = u, .output_path = path, .output_resume = true, .max_body = 100};
+	assert_int_equal(http_perform(&req, &resp, err, sizeof(err)), 0);
+	assert_int_equal(resp->status, 206);
+	assert_non_null(strstr(seen[0].headers, "range: bytes=1000-"));
+	assert_int_equal(resp->out_bytes, PATTERN_LEN - 1000);
+	assert_string_equal(resp->out_sha256, sha);
+	http_response_free(resp);
+	assert_int_equal(rd_read_file(path, 1 << 20, &buf, &len), 0);
+	assert_int_equal(len, PATTERN_LEN);
+	assert_memory_equal(buf, want, PATTERN_LEN);
+	free(buf);
+
+	/* a server that ignores Range: the file starts over */
+	f = fopen(path, "w");
+	fputs("garbage", f);
+	fclose(f);
+	url(u, sizeof(u), "/norange");
+	req.url = u;
+	assert_int_equal(http_perform(&req, &resp, err, sizeof(err)), 0);
+	assert_int_equal(resp->status, 200);
+	assert_string_equal(resp->out_sha256, sha);
+	http_response_free(resp);
+	assert_int_equal(rd_read_file(path, 1 << 20, &buf, &len), 0);
+	assert_int_equal(len, PATTERN_LEN);
+	free(buf);
+
+	/* an error answer goes to body; the file keeps what it had */
+	truncate(path, 10);
+	url(u, sizeof(u), "/missing");
+	req.url = u;
+	assert_int_equal(http_perform(&req, &resp, err, sizeof(err)), 0);
+	assert_int_equal(resp->status, 404);
+	assert_string_equal(resp->body, "{\"message\":\"nope\"}");
+	http_response_free(resp);
+	assert_int_equal(rd_read_file(path, 1 << 20, &buf, &len), 0);
+	assert_int_equal(len, 10);
+	assert_memory_equal(buf, want, 10);
+	free(buf);
+	tu_rm_rf(dir);
+}
+
+static int ticks, idles;
+static volatile sig_atomic_t cancel_flag;
+
+static int count_tick(void *ud)
+{
+	ticks++;
+	return ud ? -1 : 0; /* a non-NULL ud asks to stop */
+}
+
+static void count_idle(void *ud)
+{
+	idles++;
+}
+
+static void test_session_cancel_tick_idle(void **st)
+{
+	struct http_response *resp = NULL;
+	struct http_session *sess = NULL;
+	char u[256], err[512];
+
+	assert_int_equal(http_session_new(&sess), 0);
+	url(u, sizeof(u), "/hello");
+	struct http_request req = {.url = u, .session = sess, .user_agent = "tester/1"};
+	for (int i = 0; i < 2; i++) { /* the handle is reused */
+		assert_int_equal(http_perform(&req, &resp, err, sizeof(err)), 0);
+		assert_string_equal(resp->body, "hello");
+		http_response_free(resp);
+	}
+	assert_non_null(strstr(seen[1].headers, "user-agent: tester/1"));
+
+	/* a slow answer: on_idle once, ticks about every second, then the answer */
+	delay_ms = 1500;
+	ticks = idles = 0;
+	struct http_request slow = {
+	    .url = u, .session = sess, .tick = count_tick, .on_idle = count_idle, .idle_after_ms = 100};
+	assert_int_equal(http_perform(&slow, &resp, err, sizeof(err)), 0);
+	assert_int_equal(resp->status, 200);
+	http_response_free(resp);
+	assert_int_equal(idles, 1);
+	assert_true(ticks >= 1);
+
+	/* a tick asking to stop, and a cancel flag already set */
+	slow.ud = &ticks;
+	assert_int_equal(http_perform(&slow, &resp, err, sizeof(err)), -ECANCELED);
+	assert_non_null(strstr(err, "cancelled"));
+	cancel_flag = 1;
+	resp = NULL;
+	struct http_request cancelled = {.url = u, .cancel = &cancel_flag};
+	assert_int_equal(http_perform(&cancelled, &resp, err, sizeof(err)), -ECANCELED);
+	assert_null(resp);
+	http_session_free(sess);
+	assert_null(http_session_free(NULL));
 }
 
 /* ---- awscreds ---- */
@@ -440,6 +570,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_output_file, reset),
 	    cmocka_unit_test_setup(test_refused_and_timeout, reset),
 	    cmocka_unit_test_setup(test_sigv4, reset),
+	    cmocka_unit_test_setup(test_output_resume, reset),
+	    cmocka_unit_test_setup(test_session_cancel_tick_idle, reset),
 	    cmocka_unit_test_setup(test_creds_explicit_and_env, reset),
 	    cmocka_unit_test_setup(test_creds_file, reset),
 	    cmocka_unit_test_setup(test_creds_imds, reset),
