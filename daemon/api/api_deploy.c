@@ -57,84 +57,120 @@ static int need_deployment(struct rd_daemon *d, struct httpd_call *call, const c
 static const char *const copied_from_group[] = {"deploymentStyle", "blueGreenDeploymentConfiguration",
 						"loadBalancerInfo"};
 
-void api_op_create_deployment(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+void api_deployment_request_free(struct api_deployment_request *q)
+{
+	json_decref(q->app_info);
+	json_decref(q->group_info);
+	json_decref(q->config_info);
+	q->app_info = q->group_info = q->config_info = NULL;
+}
+
+int api_deployment_request_check(struct rd_daemon *d, struct httpd_call *call, json_t *in, bool need_revision,
+				 struct api_deployment_request *q)
 {
 	const char *app = api_str(in, "applicationName"), *group = api_str(in, "deploymentGroupName");
-	const char *config = api_str(in, "deploymentConfigName");
-	json_t *ai = NULL, *gi = NULL, *ci = NULL, *doc = NULL, *rev = json_object_get(in, "revision");
-	char id[12];
 	int r;
 
-	if (api_check_description(call, in) < 0)
-		return;
-	if (api_need_app(d, call, app, &ai) < 0)
-		return;
-	const char *platform = api_str(ai, "computePlatform") ?: "Server";
+	*q = (struct api_deployment_request){.app = app,
+					     .group = group,
+					     .config = api_str(in, "deploymentConfigName"),
+					     .revision = json_object_get(in, "revision")};
+	if (api_need_app(d, call, app, &q->app_info) < 0)
+		return -EINVAL;
+	q->platform = api_str(q->app_info, "computePlatform") ?: "Server";
 	if (!group) {
 		httpd_call_error(call, "DeploymentGroupNameRequiredException",
 				 "deploymentGroupName is required; name the group to deploy to");
-		goto out;
+		goto fail;
 	}
-	r = store_group_get(d->store, app, group, &gi);
+	r = store_group_get(d->store, app, group, &q->group_info);
 	if (r == -ENOENT) {
 		httpd_call_error(call, "DeploymentGroupDoesNotExistException",
 				 "No deployment group named %s in application %s", group, app);
-		goto out;
+		goto fail;
 	}
 	if (r < 0) {
 		api_store_error(call, r);
-		goto out;
+		goto fail;
 	}
-	if (!rev)
-		rev = json_object_get(gi, "targetRevision");
-	if (!rev) {
+	if (!q->revision)
+		q->revision = json_object_get(q->group_info, "targetRevision");
+	if (!q->revision && need_revision) {
 		httpd_call_error(call, "RevisionRequiredException",
 				 "revision is required: the deployment group has no previous revision to deploy");
-		goto out;
+		goto fail;
 	}
-	if (api_check_revision(call, rev, platform) < 0)
-		goto out;
-	if (!config)
-		config = api_str(gi, "deploymentConfigName");
-	r = store_config_get(d->store, config, &ci);
+	if (q->revision && api_check_revision(call, q->revision, q->platform) < 0)
+		goto fail;
+	if (!q->config)
+		q->config = api_str(q->group_info, "deploymentConfigName");
+	r = store_config_get(d->store, q->config, &q->config_info);
 	if (r == -ENOENT) {
 		httpd_call_error(call, "DeploymentConfigDoesNotExistException", "No deployment configuration named %s",
-				 config);
-		goto out;
+				 q->config);
+		goto fail;
 	}
 	if (r < 0) {
 		api_store_error(call, r);
-		goto out;
+		goto fail;
 	}
-	if (api_str(ci, "computePlatform") && strcmp(api_str(ci, "computePlatform"), platform)) {
+	if (api_str(q->config_info, "computePlatform") &&
+	    strcmp(api_str(q->config_info, "computePlatform"), q->platform)) {
 		httpd_call_error(call, "InvalidDeploymentConfigNameException",
-				 "deployment configuration %s is for %s, but application %s is %s", config,
-				 api_str(ci, "computePlatform"), app, platform);
-		goto out;
+				 "deployment configuration %s is for %s, but application %s is %s: it is not a %s "
+				 "config; use one such as %s",
+				 q->config, api_str(q->config_info, "computePlatform"), app, q->platform,
+				 strcmp(q->platform, "Server") == 0 ? "server (in-place)" : q->platform,
+				 api_default_config(q->platform));
+		goto fail;
 	}
 	if (api_check_alarms(call, json_object_get(in, "overrideAlarmConfiguration")) < 0 ||
 	    api_check_auto_rollback(call, json_object_get(in, "autoRollbackConfiguration")) < 0)
-		goto out;
+		goto fail;
 	{
 		json_t *ti = json_object_get(in, "targetInstances");
 		if (json_array_size(json_object_get(ti, "tagFilters")) && json_object_get(ti, "ec2TagSet")) {
 			httpd_call_error(call, "InvalidTargetInstancesException",
 					 "targetInstances takes tagFilters or ec2TagSet, not both");
-			goto out;
+			goto fail;
 		}
-		const char *dt = api_str(json_object_get(gi, "deploymentStyle"), "deploymentType");
+		const char *dt = api_str(json_object_get(q->group_info, "deploymentStyle"), "deploymentType");
 		if (ti && (!dt || strcmp(dt, "BLUE_GREEN"))) {
 			httpd_call_error(call, "InvalidTargetInstancesException",
 					 "targetInstances applies to blue/green deployments only");
-			goto out;
+			goto fail;
 		}
 		if (json_is_true(json_object_get(in, "updateOutdatedInstancesOnly")) && dt &&
 		    !strcmp(dt, "BLUE_GREEN")) {
 			httpd_call_error(call, "InvalidUpdateOutdatedInstancesOnlyValueException",
 					 "updateOutdatedInstancesOnly applies to in-place deployments only");
-			goto out;
+			goto fail;
 		}
 	}
+	return 0;
+fail:
+	api_deployment_request_free(q);
+	return -EINVAL;
+}
+
+void api_op_create_deployment(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	struct api_deployment_request q = {0};
+	const char *app, *group, *config, *platform;
+	json_t *gi, *doc = NULL, *rev;
+	char id[12];
+	int r;
+
+	if (api_check_description(call, in) < 0)
+		return;
+	if (api_deployment_request_check(d, call, in, true, &q) < 0)
+		return;
+	app = q.app;
+	group = q.group;
+	config = q.config;
+	platform = q.platform;
+	gi = q.group_info;
+	rev = q.revision;
 
 	doc = json_object();
 	const char *k;
@@ -195,9 +231,7 @@ void api_op_create_deployment(struct rd_daemon *d, struct httpd_call *call, json
 	engine_notify_created(d, id);
 	httpd_call_reply(call, json_pack("{s:s}", "deploymentId", id));
 out:
-	json_decref(ai);
-	json_decref(gi);
-	json_decref(ci);
+	api_deployment_request_free(&q);
 	json_decref(doc);
 }
 

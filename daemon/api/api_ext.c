@@ -1,5 +1,7 @@
-/* rolloutd's own extensions (X-Amz-Target Rolloutd_v1.<Op>). Access-key
- * operations need an admin key (httpd's CONTROL authz). */
+/* rolloutd's own extensions (X-Amz-Target Rolloutd_v1.<Op>), documented in
+ * docs/api-extensions.md. Access-key operations need an admin key; the
+ * reading ones (GetDeploymentLogs, PlanDeployment) a readonly key or above
+ * (httpd's CONTROL authz). */
 #include "config.h"
 
 #include <errno.h>
@@ -8,9 +10,13 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/api_model.h"
+#include "api/api_ops.h"
 #include "api/api_util.h"
 #include "core/daemon.h"
+#include "engine/engine.h"
 #include "store/store.h"
+#include "util.h"
 
 /* {Name, Policy, InstanceName?} -> {AccessKeyId, SecretAccessKey, Name, Policy, InstanceName?} */
 static void op_create_access_key(struct rd_daemon *d, struct httpd_call *call, json_t *in)
@@ -133,10 +139,71 @@ static void op_get_deployment_logs(struct rd_daemon *d, struct httpd_call *call,
 	httpd_call_reply(call, out);
 }
 
+/* {applicationName, deploymentGroupName, deploymentConfigName?,
+ * targetInstances?, updateOutdatedInstancesOnly?, revision?} -> the batches a
+ * deployment would run now (engine_plan_deployment). Members mean what they
+ * mean in CreateDeployment and are checked the same way. */
+static void op_plan_deployment(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	static const struct api_field fields[] = {
+	    {"applicationName", API_STR, true, 1, 100},
+	    {"deploymentGroupName", API_STR, true, 1, 100},
+	    {"deploymentConfigName", API_STR, false, 1, 100},
+	    {"targetInstances", API_OBJ, false, 0, 0},
+	    {"updateOutdatedInstancesOnly", API_BOOL, false, 0, 0},
+	    {"revision", API_OBJ, false, 0, 0},
+	};
+	struct api_deployment_request q = {0};
+	struct rd_error err = RD_ERROR_INIT;
+	const char *exc = NULL;
+	json_t *clean = NULL, *plan = NULL;
+	char msg[1024];
+	int r;
+
+	if (api_check_fields(call, in, fields, RD_ARRAY_SIZE(fields)) < 0)
+		return;
+	/* nested members (targetInstances, revision) as CreateDeployment's model has them */
+	r = api_validate(api_model_op("CreateDeployment"), in, &clean, &exc, msg, sizeof(msg));
+	if (r == -ENOMEM) {
+		httpd_call_error_status(call, 500, "InternalFailure", "out of memory");
+		return;
+	}
+	if (r < 0) {
+		httpd_call_error(call, exc, "%s", msg);
+		return;
+	}
+	if (api_deployment_request_check(d, call, clean, false, &q) < 0)
+		goto out;
+	if (strcmp(q.platform, "Server") != 0) {
+		httpd_call_error(
+		    call, "InvalidComputePlatformException",
+		    "PlanDeployment plans server deployments (in-place and blue/green); application %s is %s", q.app,
+		    q.platform);
+		goto out;
+	}
+	struct engine_plan_request req = {
+	    .application_name = q.app,
+	    .deployment_group_name = q.group,
+	    .deployment_config_name = q.config,
+	    .target_instances = json_object_get(clean, "targetInstances"),
+	    .update_outdated_instances_only = json_is_true(json_object_get(clean, "updateOutdatedInstancesOnly")),
+	    .revision = q.revision,
+	};
+	r = engine_plan_deployment(d, &req, &plan, &err);
+	if (r < 0) {
+		httpd_call_error_status(call, strcmp(err.code, "InternalFailure") == 0 ? 500 : 400, err.code, "%s",
+					err.message);
+		goto out;
+	}
+	httpd_call_reply(call, plan);
+out:
+	api_deployment_request_free(&q);
+	json_decref(clean);
+}
+
 const struct api_op api_ext_ops[] = {
-    {"GetDeploymentLogs", op_get_deployment_logs},
-    {"CreateAccessKey", op_create_access_key},
-    {"ListAccessKeys", op_list_access_keys},
+    {"GetDeploymentLogs", op_get_deployment_logs}, {"PlanDeployment", op_plan_deployment},
+    {"CreateAccessKey", op_create_access_key},	   {"ListAccessKeys", op_list_access_keys},
     {"DeleteAccessKey", op_delete_access_key},
 };
 const size_t api_n_ext_ops = sizeof(api_ext_ops) / sizeof(api_ext_ops[0]);

@@ -59,4 +59,21 @@ int api_check_auto_rollback(struct httpd_call *call, json_t *auto_rollback_confi
 int api_check_revision(struct httpd_call *call, json_t *revision, const char *platform);
 int api_check_description(struct httpd_call *call, json_t *in);
 const char *api_default_config(const char *platform);
+
+/* What CreateDeployment checks before it stores a deployment, shared with
+ * Rolloutd_v1.PlanDeployment: the application, the group, the revision (the
+ * request's, else the group's targetRevision; required with need_revision),
+ * the config (the request's, else the group's) and its compute platform,
+ * alarm and rollback overrides, and targetInstances /
+ * updateOutdatedInstancesOnly against the group's deployment style. 0 with
+ * q filled (infos owned by q: api_deployment_request_free), or -EINVAL
+ * after completing call with the exception CreateDeployment answers. */
+struct api_deployment_request {
+	const char *app, *group, *config, *platform; /* borrowed from the request or the infos */
+	json_t *revision;			     /* borrowed; NULL when none */
+	json_t *app_info, *group_info, *config_info;
+};
+int api_deployment_request_check(struct rd_daemon *d, struct httpd_call *call, json_t *in, bool need_revision,
+				 struct api_deployment_request *q);
+void api_deployment_request_free(struct api_deployment_request *q);
 bool api_deployment_id_valid(const char *id);

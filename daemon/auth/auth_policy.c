@@ -58,6 +58,8 @@ static const struct policy {
 		"Rolloutd_v1.Get*",
 		"Rolloutd_v1.BatchGet*",
 		"Rolloutd_v1.List*",
+		/* it deploys nothing */
+		"Rolloutd_v1.PlanDeployment",
 	    },
 	/* Listing keys shows who may do what: admin's business. */
 	.deny =

@@ -4,6 +4,7 @@ daemon_core_sources = \
 	daemon/core/daemon.h daemon/core/error.h \
 	daemon/core/conf.c daemon/core/conf.h \
 	daemon/core/plugins.c daemon/core/plugins.h \
+	daemon/core/platforms.c daemon/core/platforms.h \
 	daemon/core/plugin_host.c daemon/core/plugin_host.h
 # The HTTP transport, on its own for the tests that drive it.
 daemon_httpd_sources = \

@@ -20,6 +20,7 @@
 #include "core/daemon.h"
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
+#include "engine/engine_targets.h"
 #include "core/httpd.h"
 #include "log.h"
 #include "core/plugins.h"
@@ -1238,40 +1239,6 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 	json_decref(ov);
 }
 
-static int policy_for(struct engine *e, struct eng_dep *dp, int total, char *err, size_t errlen)
-{
-	json_t *cfg = NULL;
-	const json_t *mhh;
-	enum eng_mhh_type type = ENG_MHH_MOST_CONCURRENCY;
-	int value = 1, r;
-
-	r = store_eng_config(e->tx, dp->config, &cfg);
-	if (r < 0) {
-		snprintf(err, errlen, "deployment config %s does not exist; create it or use a CodeDeployDefault one",
-			 dp->config);
-		return r;
-	}
-	mhh = json_object_get(cfg, "minimumHealthyHosts");
-	if (json_is_object(mhh)) {
-		if (eng_mhh_type_parse(jstr(mhh, "type"), &type) < 0) {
-			snprintf(err, errlen,
-				 "deployment config %s has minimumHealthyHosts type %s; use HOST_COUNT or "
-				 "FLEET_PERCENT",
-				 dp->config, jstr(mhh, "type") ? jstr(mhh, "type") : "(none)");
-			json_decref(cfg);
-			return -EINVAL;
-		}
-		value = (int)json_integer_value(json_object_get(mhh, "value"));
-	}
-	json_decref(cfg);
-	return eng_policy_compute(type, value, total, &dp->pol, err, errlen);
-}
-
-static bool revision_equal(const json_t *a, const json_t *b)
-{
-	return a && b && json_equal((json_t *)a, (json_t *)b);
-}
-
 /* Pins the deployment's bundle and lets its instances download it. */
 static void dep_bundle_attach(struct engine *e, struct eng_dep *dp, const char *sha, uint64_t size)
 {
@@ -1290,12 +1257,10 @@ static void dep_bundle_attach(struct engine *e, struct eng_dep *dp, const char *
 static void on_resolved(struct engine *e, struct eng_input *in)
 {
 	struct eng_dep *dp = eng_dep_find(e, in->dep);
-	const json_t *doc, *only, *tj;
-	bool outdated_only;
-	size_t n, i, k = 0, deploy = 0;
-	char err[1024];
-	const char **names = NULL;
-	bool *failed = NULL;
+	struct eng_selection sel = {0};
+	struct rd_error perr = RD_ERROR_INIT;
+	const json_t *doc, *tj;
+	size_t i, deploy = 0;
 	int r;
 
 	if (!dp || dp->finished || !dp->resolving)
@@ -1325,65 +1290,28 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		dp->bg = bg && in->bg;
 	}
 	doc = json_object_get(dp->row, "doc");
-	only = json_object_get(doc, "rolloutTargetIds");
-	outdated_only = json_is_true(json_object_get(doc, "updateOutdatedInstancesOnly"));
-	n = json_array_size(in->targets);
-	names = calloc(n + 1, sizeof(*names));
-	failed = calloc(n + 1, sizeof(*failed));
+	r = eng_targets_select(e->tx, dp->id, dp->app, dp->group, in->targets, json_object_get(doc, "rolloutTargetIds"),
+			       json_is_true(json_object_get(doc, "updateOutdatedInstancesOnly")),
+			       json_object_get(dp->row, "revision"), &sel);
+	if (r < 0) {
+		eng_store_error(e, r, "target selection");
+		return;
+	}
 	free(dp->t); /* empty after a restart while resolving */
 	dp->nt = 0;
-	dp->t = calloc(n + json_array_size(in->blue) + 1, sizeof(*dp->t));
-	if (!names || !failed || !dp->t) {
+	dp->t = calloc(sel.n + json_array_size(in->blue) + 1, sizeof(*dp->t));
+	if (!dp->t) {
 		eng_store_error(e, -ENOMEM, "targets");
 		goto out;
 	}
-	json_array_foreach(in->targets, i, tj)
-	{
-		const char *id = jstr(tj, "targetId");
-		bool dup = false;
-		if (!id || !*id)
-			continue;
-		for (size_t x = 0; x < k; x++)
-			dup = dup || strcmp(names[x], id) == 0;
-		if (dup)
-			continue;
-		if (json_is_array(only)) {
-			bool in_list = false;
-			size_t x;
-			const json_t *v;
-			json_array_foreach(only, x, v)
-			{
-				in_list = in_list || (json_string_value(v) && strcmp(json_string_value(v), id) == 0);
-			}
-			if (!in_list)
-				continue;
-		}
-		char *last = NULL;
-		CHK(store_eng_instance_last_status(e->tx, id, dp->id, &last), "last status");
-		failed[k] = last && strcmp(last, "Failed") == 0;
-		free(last);
-		names[k++] = id;
-	}
-	if (k == 0) {
-		dep_finish(
-		    e, dp, DS_FAILED, "NO_INSTANCES",
-		    "The deployment failed because no instances were found for the deployment group. Register "
-		    "on-premises instances and tag them to match the group's tag filters, or check the filters.");
+	if (sel.n == 0) {
+		dep_finish(e, dp, DS_FAILED, "NO_INSTANCES", ENG_MSG_NO_INSTANCES);
 		goto out;
 	}
-	eng_order_targets(names, failed, k);
-	for (i = 0; i < k; i++) {
+	for (i = 0; i < sel.n; i++) {
 		struct eng_target *t = calloc(1, sizeof(*t));
-		const json_t *src = NULL;
-		size_t x;
-		json_array_foreach(in->targets, x, tj)
-		{
-			if (jstr(tj, "targetId") && strcmp(jstr(tj, "targetId"), names[i]) == 0) {
-				src = tj;
-				break;
-			}
-		}
-		if (!t || !(t->id = strdup(names[i]))) {
+		const json_t *src = sel.v[i].src;
+		if (!t || !(t->id = strdup(sel.v[i].id))) {
 			free(t);
 			eng_store_error(e, -ENOMEM, "target");
 			goto out;
@@ -1391,19 +1319,12 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		t->arn = jstr(src, "targetArn") ? strdup(jstr(src, "targetArn")) : NULL;
 		t->dep = dp;
 		t->seq = (int)i;
-		t->last_failed = failed[i];
+		t->last_failed = sel.v[i].last_failed;
 		if (dp->bg)
 			events_init_green(t);
 		else
 			events_init(t, dp->traffic);
-		t->status = ST_PENDING;
-		if (outdated_only) {
-			json_t *lr = NULL;
-			CHK(store_eng_instance_last_revision(e->tx, dp->app, dp->group, t->id, &lr), "last revision");
-			if (revision_equal(lr, json_object_get(dp->row, "revision")))
-				t->status = ST_SKIPPED;
-			json_decref(lr);
-		}
+		t->status = sel.v[i].up_to_date ? ST_SKIPPED : ST_PENDING;
 		dp->t[dp->nt++] = t;
 		CHK(store_eng_target_insert(e->tx, dp->id, t->id, t->seq, t->arn, eng_status_name[t->status],
 					    dp->bg ? "Green" : NULL, NULL, e->now_wall),
@@ -1449,10 +1370,9 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		}
 	}
 	if (deploy > 0) {
-		r = policy_for(e, dp, (int)deploy, err, sizeof(err));
+		r = eng_targets_policy(e->tx, dp->config, (int)deploy, &dp->pol, &perr);
 		if (r < 0) {
-			dep_finish(e, dp, DS_FAILED, r == -ERANGE ? "HEALTH_CONSTRAINTS_INVALID" : "INTERNAL_ERROR",
-				   err);
+			dep_finish(e, dp, DS_FAILED, perr.code, perr.message);
 			goto out;
 		}
 	}
@@ -1466,8 +1386,7 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 	ELOG(LOG_INFO, "%s: %zu target(s), %zu to deploy", dp->id, dp->nt, deploy);
 	dp->dirty = true;
 out:
-	free(names);
-	free(failed);
+	eng_selection_free(&sel);
 }
 
 /* Loads a deployment row into memory (once). */
@@ -1593,10 +1512,9 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 		}
 		if (dp->nt > 0) {
 			size_t deploy = 0;
-			char err[512];
 			for (size_t x = 0; x < dp->nt; x++)
 				deploy += dp->t[x]->status != ST_SKIPPED && !dp->t[x]->blue;
-			if (deploy > 0 && policy_for(e, dp, (int)deploy, err, sizeof(err)) < 0)
+			if (deploy > 0 && eng_targets_policy(e->tx, dp->config, (int)deploy, &dp->pol, NULL) < 0)
 				dp->pol = (struct eng_policy){
 				    .total = (int)deploy, .min_healthy = 1, .max_unhealthy = 1, .one_at_a_time = true};
 		}
@@ -1665,69 +1583,12 @@ static void bg_job_run(struct engine *e, struct eng_job *j, struct eng_input *in
 	}
 }
 
-/* The original (blue) fleet of a blue/green deployment, for its targets
- * (instanceLabel Blue): every instance the group selects (without the
- * deployment's targetInstances) that is not green. On a worker; NULL when
- * the platform cannot say (traffic_bg_run resolves blue again anyway). */
-static json_t *resolve_blue(struct engine *e, struct eng_job *j, const struct rollout_deployment *dep,
-			    const json_t *green)
-{
-	json_t *g = json_loads(j->group_json ? j->group_json : "{}", 0, NULL), *blue = json_array(), *v;
-	const struct plugin *p;
-	char *gj = NULL;
-	size_t x;
-
-	if (!json_is_object(g) || !blue)
-		goto fail;
-	json_object_del(g, "targetInstances");
-	gj = json_dumps(g, JSON_COMPACT);
-	for (size_t i = 0; gj && e->d->plugins && (p = plugins_platform_nth(e->d->plugins, "Server", i)); i++) {
-		struct rollout_error perr = {.size = sizeof(perr)};
-		char *out = NULL;
-		json_t *arr;
-		if (p->desc->ops.platform->resolve(p->state, dep, gj, &out, &perr) < 0) {
-			free(out);
-			goto fail;
-		}
-		arr = out ? json_loads(out, 0, NULL) : NULL;
-		free(out);
-		json_array_foreach(arr, x, v)
-		{
-			const char *id = jstr(v, "targetId");
-			bool is_green = false;
-			size_t k;
-			const json_t *gv;
-			json_array_foreach(green, k, gv)
-			{
-				is_green =
-				    is_green || (jstr(gv, "targetId") && id && strcmp(jstr(gv, "targetId"), id) == 0);
-			}
-			if (id && !is_green)
-				json_array_append(blue, v);
-		}
-		json_decref(arr);
-	}
-	free(gj);
-	json_decref(g);
-	return blue;
-fail:
-	free(gj);
-	json_decref(g);
-	json_decref(blue);
-	return NULL;
-}
-
 static void job_run(void *arg)
 {
 	struct eng_job *j = arg;
 	struct engine *e = j->e;
 	struct eng_input *in = input_new(j->type);
 	json_t *all = json_array();
-	const struct plugin *p;
-	bool any = false;
-
-	json_t *resolve_group = NULL;
-	char *resolve_json = NULL;
 
 	if (!in) {
 		/* Nothing to report back; the deployment is resumed after restart. */
@@ -1807,126 +1668,61 @@ static void job_run(void *arg)
 			snprintf(in->bundle_type, sizeof(in->bundle_type), "%s", cb.bundle_type);
 		}
 	}
-	/* What to resolve: the group, narrowed by the deployment's
-	 * targetInstances; for blue/green the green fleet's selector. */
-	resolve_group = json_loads(j->group_json ? j->group_json : "{}", 0, NULL);
-	if (!json_is_object(resolve_group)) {
-		json_decref(resolve_group);
-		resolve_group = json_object();
-	}
-	if (j->type == IN_RESOLVED) {
-		struct traffic_group *g = NULL;
-		struct rollout_error terr = {.size = sizeof(terr)};
-		json_t *doc = j->deployment_json ? json_loads(j->deployment_json, 0, NULL) : NULL;
-		if (traffic_group_parse(e->d->plugins, j->group_json ? j->group_json : "{}", &g, &terr) == 0)
-			in->bg = traffic_group_blue_green(g);
-		traffic_group_free(g);
-		if (in->bg) {
-			char *sel = NULL;
-			json_t *selj;
-			if (traffic_green_selector(j->deployment_json, j->group_json, &sel, &terr) < 0) {
-				snprintf(in->errcode, sizeof(in->errcode), "%s",
-					 terr.code[0] ? terr.code : "MISSING_BLUE_GREEN_DEPLOYMENT_CONFIGURATION");
-				snprintf(in->errmsg, sizeof(in->errmsg), "%s", terr.message);
-				json_decref(doc);
-				json_decref(all);
-				all = NULL;
-				goto done;
-			}
-			selj = json_loads(sel, 0, NULL);
-			free(sel);
-			if (json_object_get(selj, "targetInstances"))
-				json_object_set(resolve_group, "targetInstances",
-						json_object_get(selj, "targetInstances"));
-			json_decref(selj);
-		} else if (json_is_object(json_object_get(doc, "targetInstances"))) {
-			json_object_set(resolve_group, "targetInstances", json_object_get(doc, "targetInstances"));
-		}
-		json_decref(doc);
-	}
-	resolve_json = json_dumps(resolve_group, JSON_COMPACT);
-	for (size_t i = 0; e->d->plugins && (p = plugins_platform_nth(e->d->plugins, "Server", i)); i++) {
+	{
 		struct rollout_deployment dep =
 		    ROLLOUT_DEPLOYMENT_INIT(.deployment_id = j->dep[0] ? j->dep : NULL, .application_name = j->app,
 					    .deployment_group_name = j->group, .compute_platform = "Server",
 					    .region = e->d->cfg ? e->d->cfg->region : NULL,
 					    .account_id = e->d->cfg ? e->d->cfg->account_id : NULL);
-		struct rollout_error perr = {.size = sizeof(perr)};
-		char *out = NULL;
-		json_t *arr;
-		int r;
+		json_t *group = json_loads(j->group_json ? j->group_json : "{}", 0, NULL);
+		json_t *doc = j->type == IN_RESOLVED
+				  ? (j->deployment_json ? json_loads(j->deployment_json, 0, NULL) : json_object())
+				  : NULL;
+		struct rd_error rerr = RD_ERROR_INIT;
+		bool bg = false;
 
-		any = true;
-		r = p->desc->ops.platform->resolve(p->state, &dep, resolve_json ? resolve_json : "{}", &out, &perr);
-		if (r < 0) {
-			snprintf(in->errcode, sizeof(in->errcode), "%s", perr.code[0] ? perr.code : "INTERNAL_ERROR");
-			snprintf(in->errmsg, sizeof(in->errmsg), "platform plugin %s: %s", p->name,
-				 perr.message[0] ? perr.message : strerror(-r));
-			free(out);
-			json_decref(all);
-			all = NULL;
-			break;
-		}
-		arr = out ? json_loads(out, 0, NULL) : NULL;
-		free(out);
-		if (!json_is_array(arr)) {
-			snprintf(in->errcode, sizeof(in->errcode), "INTERNAL_ERROR");
-			snprintf(in->errmsg, sizeof(in->errmsg), "platform plugin %s returned no JSON array of targets",
-				 p->name);
-			json_decref(arr);
-			json_decref(all);
-			all = NULL;
-			break;
-		}
-		json_array_extend(all, arr);
-		json_decref(arr);
-	}
-	if (all && !any) {
-		snprintf(in->errcode, sizeof(in->errcode), "INTERNAL_ERROR");
-		snprintf(in->errmsg, sizeof(in->errmsg),
-			 "no platform plugin serves compute platform Server; add `onprem:` under `plugins:` in the "
-			 "rolloutd config");
 		json_decref(all);
 		all = NULL;
-	}
-	if (all && in->bg && json_array_size(all) > 0) {
-		/* Green out of service before any hook runs on it. */
-		struct rollout_deployment dep =
-		    ROLLOUT_DEPLOYMENT_INIT(.deployment_id = j->dep, .application_name = j->app,
-					    .deployment_group_name = j->group, .compute_platform = "Server",
-					    .region = e->d->cfg ? e->d->cfg->region : NULL,
-					    .account_id = e->d->cfg ? e->d->cfg->account_id : NULL);
-		size_t n = json_array_size(all), k = 0;
-		const char **green = calloc(n, sizeof(*green));
-		struct rollout_error terr = {.size = sizeof(terr)};
-		const json_t *t;
-		size_t x;
-		json_array_foreach(all, x, t)
-		{
-			if (green && json_string_value(json_object_get(t, "targetId")))
-				green[k++] = json_string_value(json_object_get(t, "targetId"));
+		if (eng_targets_resolve(e->d->plugins, &dep, group, doc, &all, &bg, &rerr) < 0) {
+			snprintf(in->errcode, sizeof(in->errcode), "%s", rerr.code);
+			snprintf(in->errmsg, sizeof(in->errmsg), "%s", rerr.message);
 		}
-		struct traffic_bg_run run = {.reg = e->d->plugins,
-					     .dep = &dep,
-					     .deployment_json = j->deployment_json,
-					     .group_json = j->group_json,
-					     .green = green,
-					     .ngreen = k};
-		if (!green || traffic_bg_begin(&run, &terr) < 0) {
-			snprintf(in->errcode, sizeof(in->errcode), "%s", terr.code[0] ? terr.code : "INTERNAL_ERROR");
-			snprintf(in->errmsg, sizeof(in->errmsg), "%s",
-				 terr.message[0] ? terr.message : "out of memory");
-			json_decref(all);
-			all = NULL;
-		} else {
-			in->blue = resolve_blue(e, j, &dep, all);
+		in->bg = bg;
+		if (all && bg && json_array_size(all) > 0) {
+			/* Green out of service before any hook runs on it. */
+			size_t n = json_array_size(all), k = 0;
+			const char **green = calloc(n, sizeof(*green));
+			struct rollout_error terr = {.size = sizeof(terr)};
+			const json_t *t;
+			size_t x;
+			json_array_foreach(all, x, t)
+			{
+				if (green && json_string_value(json_object_get(t, "targetId")))
+					green[k++] = json_string_value(json_object_get(t, "targetId"));
+			}
+			struct traffic_bg_run run = {.reg = e->d->plugins,
+						     .dep = &dep,
+						     .deployment_json = j->deployment_json,
+						     .group_json = j->group_json,
+						     .green = green,
+						     .ngreen = k};
+			if (!green || traffic_bg_begin(&run, &terr) < 0) {
+				snprintf(in->errcode, sizeof(in->errcode), "%s",
+					 terr.code[0] ? terr.code : "INTERNAL_ERROR");
+				snprintf(in->errmsg, sizeof(in->errmsg), "%s",
+					 terr.message[0] ? terr.message : "out of memory");
+				json_decref(all);
+				all = NULL;
+			} else {
+				in->blue = eng_targets_blue(e->d->plugins, &dep, group, all);
+			}
+			free(green);
 		}
-		free(green);
+		json_decref(group);
+		json_decref(doc);
 	}
 done:
 	in->targets = all;
-	json_decref(resolve_group);
-	free(resolve_json);
 	job_free(j);
 	eng_post(e, in);
 	__atomic_sub_fetch(&e->jobs_running, 1, __ATOMIC_SEQ_CST);

@@ -38,7 +38,12 @@
  * ROLLOUTD_PICKUP_TIMEOUT_MS and ROLLOUTD_HEARTBEAT_TIMEOUT_MS. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include <jansson.h>
+
+#include "core/error.h"
 
 struct rd_daemon;
 
@@ -70,3 +75,27 @@ int engine_stop_deployment(struct rd_daemon *d, const char *deployment_id, int a
  * (DeploymentIsNotInReadyStateException); -ENOTSUP for TERMINATION_WAIT or a
  * deployment that is not blue/green (UnsupportedActionForDeploymentType). */
 int engine_continue_deployment(struct rd_daemon *d, const char *deployment_id, const char *wait_type);
+
+/* Rolloutd_v1.PlanDeployment: what a deployment to the group would do now,
+ * computed by the functions the engine deploys with (engine_targets.h),
+ * without deploying. */
+struct engine_plan_request {
+	const char *application_name;
+	const char *deployment_group_name;
+	const char *deployment_config_name; /* NULL: the group's */
+	const json_t *target_instances;	    /* the deployment's targetInstances, or NULL */
+	bool update_outdated_instances_only;
+	const json_t *revision; /* compared under updateOutdatedInstancesOnly; NULL: the group's targetRevision */
+};
+
+/* Resolves the group through the platform plugins (blocks: call it from a
+ * worker) and answers the plan: {applicationName, deploymentGroupName,
+ * computePlatform, deploymentConfigName, minimumHealthyHosts?, batchSize,
+ * minimumHealthy, targets, batches, failedFirst, excluded: [{instance,
+ * reason}], errorInformation?: {code, message}} (errorInformation: the
+ * deployment would fail before its first batch, e.g. NO_INSTANCES). 0 with
+ * *ret (owned by the caller), or a negative errno with err (code: the API
+ * exception, DeploymentGroupDoesNotExistException,
+ * DeploymentConfigDoesNotExistException or InternalFailure). */
+int engine_plan_deployment(struct rd_daemon *d, const struct engine_plan_request *req, json_t **ret,
+			   struct rd_error *err);

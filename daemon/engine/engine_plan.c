@@ -105,6 +105,22 @@ struct eng_step eng_plan_step(const struct eng_policy *p, const struct eng_count
 	return s;
 }
 
+size_t eng_plan_batches(const struct eng_policy *p, int n, int *sizes, size_t max)
+{
+	struct eng_counts c = {.pending = n};
+	size_t k = 0;
+
+	while (k < max && c.pending > 0) {
+		struct eng_step s = eng_plan_step(p, &c);
+		if (s.verdict != ENG_CONTINUE || s.start <= 0)
+			break;
+		sizes[k++] = s.start;
+		c.pending -= s.start;
+		c.succeeded += s.start;
+	}
+	return k;
+}
+
 static const struct eng_event_def events_traffic_before[] = {
     {"BeforeBlockTraffic", false, true},
     {"BlockTraffic", true, false},

@@ -68,6 +68,17 @@ struct eng_step {
  * nothing in flight happened on the last host. */
 struct eng_step eng_plan_step(const struct eng_policy *p, const struct eng_counts *c);
 
+/* The batches a deployment of n hosts runs under p when every host
+ * succeeds: hosts start in order, each batch being what eng_plan_step lets
+ * start at once. Writes at most max batch sizes to sizes and returns how
+ * many it wrote. */
+size_t eng_plan_batches(const struct eng_policy *p, int n, int *sizes, size_t max);
+
+/* The message of a deployment that finds no instance (NO_INSTANCES). */
+#define ENG_MSG_NO_INSTANCES                                                                                           \
+	"The deployment failed because no instances were found for the deployment group. Register on-premises "        \
+	"instances and tag them to match the group's tag filters, or check the filters."
+
 /* The message AWS gives for a HEALTH_CONSTRAINTS failure. */
 #define ENG_MSG_HEALTH_CONSTRAINTS                                                                                     \
 	"The overall deployment failed because too many individual instances failed deployment, too few healthy "      \

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "core/platforms.h"
 #include "core/plugins.h"
 #include "traffic/traffic.h"
 
@@ -33,29 +34,21 @@ static void sleep_ms(int64_t ms)
  * targetInstances left out), as a malloc'd array of malloc'd names. */
 static int resolve_group(const struct traffic_bg_run *run, char ***ret, size_t *ret_n, struct rollout_error *err)
 {
-	json_t *g = json_loads(run->group_json ? run->group_json : "{}", 0, NULL), *all = json_array(), *v;
-	const struct plugin *p;
-	char *gj = NULL, **names = NULL;
+	json_t *g = json_loads(run->group_json ? run->group_json : "{}", 0, NULL), *all = NULL, *v;
+	struct rd_error rerr = RD_ERROR_INIT;
+	char **names = NULL;
 	size_t n = 0, i;
-	int r = 0;
+	int r;
 
-	if (!json_is_object(g) || !all) {
+	if (!json_is_object(g)) {
 		r = rollout_error_set(err, -EINVAL, "INTERNAL_ERROR", "deployment group is not a JSON object");
 		goto out;
 	}
 	json_object_del(g, "targetInstances");
-	gj = json_dumps(g, JSON_COMPACT);
-	for (i = 0; run->reg && (p = plugins_platform_nth(run->reg, "Server", i)); i++) {
-		char *out = NULL;
-		json_t *arr;
-		r = p->desc->ops.platform->resolve(p->state, run->dep, gj ? gj : "{}", &out, err);
-		if (r < 0)
-			goto out;
-		arr = out ? json_loads(out, 0, NULL) : NULL;
-		free(out);
-		if (json_is_array(arr))
-			json_array_extend(all, arr);
-		json_decref(arr);
+	r = platforms_resolve(run->reg, run->dep, "Server", g, &all, &rerr);
+	if (r < 0) {
+		rollout_error_set(err, r, rerr.code, "%s", rerr.message);
+		goto out;
 	}
 	names = calloc(json_array_size(all) + 1, sizeof(*names));
 	if (!names) {
@@ -79,7 +72,6 @@ out:
 		for (i = 0; i < n; i++)
 			free(names[i]);
 	free(names);
-	free(gj);
 	json_decref(all);
 	json_decref(g);
 	return r;

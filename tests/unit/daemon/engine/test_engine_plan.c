@@ -235,6 +235,30 @@ static void test_order(void **state)
 	assert_true(failed[0] && failed[1] && !failed[2]);
 }
 
+/* The batches a plan shows: what eng_plan_step starts at once when every
+ * host succeeds. */
+static void test_batches(void **state)
+{
+	int sizes[16];
+	struct eng_policy p;
+
+	p = policy(ENG_MHH_MOST_CONCURRENCY, 1, 3);
+	assert_int_equal(eng_plan_batches(&p, 3, sizes, 16), 3);
+	assert_true(sizes[0] == 1 && sizes[1] == 1 && sizes[2] == 1);
+	p = policy(ENG_MHH_FLEET_PERCENT, 50, 5); /* 3 must stay healthy: 2 at a time */
+	assert_int_equal(eng_plan_batches(&p, 5, sizes, 16), 3);
+	assert_true(sizes[0] == 2 && sizes[1] == 2 && sizes[2] == 1);
+	p = policy(ENG_MHH_HOST_COUNT, 0, 4);
+	assert_int_equal(eng_plan_batches(&p, 4, sizes, 16), 1);
+	assert_int_equal(sizes[0], 4);
+	p = policy(ENG_MHH_HOST_COUNT, 1, 1 + 7);
+	assert_int_equal(eng_plan_batches(&p, 8, sizes, 1), 1); /* max honoured */
+	assert_int_equal(sizes[0], 7);
+	p = policy(ENG_MHH_MOST_CONCURRENCY, 1, 1);
+	assert_int_equal(eng_plan_batches(&p, 1, sizes, 16), 1);
+	assert_int_equal(eng_plan_batches(&p, 0, sizes, 16), 0);
+}
+
 static void test_ids(void **state)
 {
 	char id[12];
@@ -290,7 +314,7 @@ int main(void)
 	    cmocka_unit_test(test_all_at_once),	  cmocka_unit_test(test_host_count),
 	    cmocka_unit_test(test_invalid),	  cmocka_unit_test(test_events),
 	    cmocka_unit_test(test_order),	  cmocka_unit_test(test_ids),
-	    cmocka_unit_test(test_cmd_id),
+	    cmocka_unit_test(test_cmd_id),	  cmocka_unit_test(test_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,69 @@
+/* The platform plugins taken together; see platforms.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/platforms.h"
+#include "core/plugins.h"
+
+int platforms_resolve(const struct plugin_registry *reg, const struct rollout_deployment *dep,
+		      const char *compute_platform, const json_t *group, json_t **ret, struct rd_error *err)
+{
+	json_t *all = json_array(), *seen = json_object();
+	char *gj = json_is_object(group) ? json_dumps(group, JSON_COMPACT) : strdup("{}");
+	const struct plugin *p;
+	size_t i;
+	int r = 0;
+
+	if (!all || !seen || !gj) {
+		r = rd_error_set(err, -ENOMEM, "INTERNAL_ERROR", "out of memory resolving the deployment group");
+		goto out;
+	}
+	for (i = 0; reg && (p = plugins_platform_nth(reg, compute_platform, i)); i++) {
+		struct rollout_error perr = {.size = sizeof(perr)};
+		char *out = NULL;
+		json_t *arr, *v;
+		size_t k;
+
+		r = p->desc->ops.platform->resolve(p->state, dep, gj, &out, &perr);
+		if (r < 0) {
+			free(out);
+			rd_error_set(err, r, perr.code[0] ? perr.code : "INTERNAL_ERROR", "platform plugin %s: %s",
+				     p->name, perr.message[0] ? perr.message : strerror(-r));
+			goto out;
+		}
+		arr = out ? json_loads(out, 0, NULL) : NULL;
+		free(out);
+		if (!json_is_array(arr)) {
+			json_decref(arr);
+			r = rd_error_set(err, -EPROTO, "INTERNAL_ERROR",
+					 "platform plugin %s returned no JSON array of targets", p->name);
+			goto out;
+		}
+		json_array_foreach(arr, k, v)
+		{
+			const char *id = json_string_value(json_object_get(v, "targetId"));
+			if (id && *id && !json_object_get(seen, id)) {
+				json_object_set_new(seen, id, json_true());
+				json_array_append(all, v);
+			}
+		}
+		json_decref(arr);
+	}
+	if (i == 0) {
+		r = rd_error_set(err, -ENOENT, "INTERNAL_ERROR",
+				 "no platform plugin serves compute platform %s; add `onprem:` under `plugins:` in the "
+				 "rolloutd config",
+				 compute_platform ? compute_platform : "(none)");
+		goto out;
+	}
+	*ret = all;
+	all = NULL;
+out:
+	json_decref(all);
+	json_decref(seen);
+	free(gj);
+	return r;
+}
