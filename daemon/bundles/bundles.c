@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,60 +34,46 @@ struct bcache *bundles_cache(struct rd_daemon *d)
 	return the_cache;
 }
 
-static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errcode && errcodelen)
-		rd_strlcpy(errcode, code, errcodelen);
-	if (msg && msglen) {
-		va_start(ap, fmt);
-		vsnprintf(msg, msglen, fmt, ap);
-		va_end(ap);
-	}
-}
-
-int bundles_preflight(const char *path, char *errcode, size_t errcodelen, char *msg, size_t msglen)
+int bundles_preflight(const char *path, struct rd_error *err)
 {
 	struct bundle_info *info = NULL;
 	struct appspec *spec = NULL;
 	const char *text, *name = NULL;
-	char err[768] = "";
+	char why[768] = "";
 	size_t len = 0;
 	int r;
 
-	r = bundle_inspect(path, NULL, NULL, &info, err, sizeof(err));
+	r = bundle_inspect(path, NULL, NULL, &info, why, sizeof(why));
 	if (r < 0) {
 		if (r == -EINVAL || r == -EFBIG)
-			set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-				"the revision's bundle cannot be used: %s; rebuild the archive (zip, tar or tgz) "
-				"from the application directory",
-				err[0] ? err : strerror(-r));
+			rd_error_set(err, r, "INVALID_REVISION",
+				     "the revision's bundle cannot be used: %s; rebuild the archive (zip, tar or tgz) "
+				     "from the application directory",
+				     why[0] ? why : strerror(-r));
 		else
-			set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR",
-				"could not read the revision's bundle: %s", err[0] ? err : strerror(-r));
+			rd_error_set(err, r, "INTERNAL_ERROR", "could not read the revision's bundle: %s",
+				     why[0] ? why : strerror(-r));
 		goto out;
 	}
 	text = bundle_info_appspec(info, &len, &name);
 	if (!text) {
 		r = -ENOENT;
-		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-			"the revision has no appspec.yml (nor appspec.yaml) at the root of its bundle; add one next to "
-			"your application's files and create the revision again");
+		rd_error_set(
+		    err, r, "INVALID_REVISION",
+		    "the revision has no appspec.yml (nor appspec.yaml) at the root of its bundle; add one next to "
+		    "your application's files and create the revision again");
 		goto out;
 	}
-	r = appspec_parse(text, len, name ? name : "appspec.yml", &spec, err, sizeof(err));
+	r = appspec_parse(text, len, name ? name : "appspec.yml", &spec, why, sizeof(why));
 	if (r < 0) {
-		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION", "the revision's appspec is invalid: %s",
-			err[0] ? err : strerror(-r));
+		rd_error_set(err, r, "INVALID_REVISION", "the revision's appspec is invalid: %s",
+			     why[0] ? why : strerror(-r));
 		goto out;
 	}
-	r = bundle_check_appspec(info, spec, true, err, sizeof(err));
+	r = bundle_check_appspec(info, spec, true, why, sizeof(why));
 	if (r < 0) {
-		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-			"the revision does not match its appspec: %s", err[0] ? err : strerror(-r));
+		rd_error_set(err, r, "INVALID_REVISION", "the revision does not match its appspec: %s",
+			     why[0] ? why : strerror(-r));
 		goto out;
 	}
 	r = 0;
@@ -106,8 +91,7 @@ struct fetch_ctx {
 	char type[16];	      /* what the plugin fetched */
 };
 
-static int preflight_cb(void *ctx, const char *path, const struct cached_bundle *b, char *errcode, size_t errcodelen,
-			char *msg, size_t msglen)
+static int preflight_cb(void *ctx, const char *path, const struct cached_bundle *b, struct rd_error *err)
 {
 	/* A Lambda/ECS AppSpec file (S3 bundleType YAML/JSON) is no archive:
 	 * the platform plugin reads it; nothing to open here. */
@@ -116,17 +100,18 @@ static int preflight_cb(void *ctx, const char *path, const struct cached_bundle 
 
 	if (bcache_is_appspec_type(b->bundle_type)) {
 		if (fc && fc->platform && !strcmp(fc->platform, "Server")) {
-			set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-				"the revision is a %s AppSpec file (for Lambda and ECS); a server deployment needs a "
-				"zip, tar or tgz bundle with appspec.yml and the application's files",
-				b->bundle_type);
-			return -EINVAL;
+			return rd_error_set(
+			    err, -EINVAL, "INVALID_REVISION",
+			    "the revision is a %s AppSpec file (for Lambda and ECS); a server deployment "
+			    "needs a zip, tar or tgz bundle with appspec.yml and the application's files",
+			    b->bundle_type);
 		}
 		return 0;
 	}
-	r = bundles_preflight(path, errcode, errcodelen, msg, msglen);
+	r = bundles_preflight(path, err);
 	if (r < 0)
-		rd_logt(LOG_NOTICE, "bundles", "bundle %s refused by pre-flight: %s", b->sha256, msg ? msg : "");
+		rd_logt(LOG_NOTICE, "bundles", "bundle %s refused by pre-flight: %s", b->sha256,
+			err ? err->message : "");
 	return r;
 }
 
@@ -186,8 +171,7 @@ static const char *obj_str(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, char *errcode, size_t errcodelen,
-			   char *msg, size_t msglen)
+static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, struct rd_error *err)
 {
 	struct fetch_ctx *fc = ctx;
 	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.compute_platform = fc->platform);
@@ -205,9 +189,7 @@ static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, c
 	if (r < 0) {
 		rd_logt(LOG_NOTICE, "bundles", "plugin %s could not fetch a revision: %s: %s", fc->p->name,
 			e.code[0] ? e.code : "INTERNAL_ERROR", e.message);
-		set_err(errcode, errcodelen, msg, msglen, e.code[0] ? e.code : "INTERNAL_ERROR", "%s",
-			e.message[0] ? e.message : "the source plugin failed without saying why");
-		return r;
+		return rd_error_from_plugin(err, r, &e, "INTERNAL_ERROR");
 	}
 	rd_strlcpy(bundle_type, res.bundle_type, 8);
 	rd_strlcpy(fc->type, res.bundle_type, sizeof(fc->type));
@@ -216,14 +198,13 @@ static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, c
 	return 0;
 }
 
-int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, char *errcode,
-		   size_t errcodelen, char *msg, size_t msglen)
+int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, struct rd_error *err)
 {
-	return bundles_ensure_platform(d, revision_json, NULL, ret, errcode, errcodelen, msg, msglen);
+	return bundles_ensure_platform(d, revision_json, NULL, ret, err);
 }
 
 int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, const char *compute_platform,
-			    struct cached_bundle *ret, char *errcode, size_t errcodelen, char *msg, size_t msglen)
+			    struct cached_bundle *ret, struct rd_error *err)
 {
 	json_t *rev = NULL, *loc = NULL;
 	const char *type, *pname, *locname = NULL, *expect = NULL;
@@ -234,23 +215,20 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 	json_error_t jerr;
 	int r;
 
-	if (!the_cache) {
-		set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR", "the bundle cache is not running");
-		return -ESHUTDOWN;
-	}
+	if (!the_cache)
+		return rd_error_set(err, -ESHUTDOWN, "INTERNAL_ERROR", "the bundle cache is not running");
 	rev = json_loads(revision_json ? revision_json : "", 0, &jerr);
 	if (!json_is_object(rev) || !(type = obj_str(rev, "revisionType"))) {
-		r = -EINVAL;
-		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-			"the revision has no revisionType; give one of S3, GitHub, Bitbucket, HTTP or Bundle");
+		r = rd_error_set(err, -EINVAL, "INVALID_REVISION",
+				 "the revision has no revisionType; give one of S3, GitHub, Bitbucket, HTTP or Bundle");
 		goto out;
 	}
 	if (!strcmp(type, "String") || !strcmp(type, "AppSpecContent")) {
-		r = -EINVAL;
-		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-			"a %s revision has no bundle to deploy to servers; use an S3, GitHub, Bitbucket, HTTP or "
-			"uploaded (Bundle) revision",
-			type);
+		r = rd_error_set(
+		    err, -EINVAL, "INVALID_REVISION",
+		    "a %s revision has no bundle to deploy to servers; use an S3, GitHub, Bitbucket, HTTP or "
+		    "uploaded (Bundle) revision",
+		    type);
 		goto out;
 	}
 	if (!strcmp(type, "Bundle")) {
@@ -258,17 +236,17 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 		loc = json_object_get(rev, "bundleLocation");
 		sha = obj_str(loc, "sha256");
 		if (!bcache_valid_sha256(sha)) {
-			r = -EINVAL;
-			set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-				"bundleLocation.sha256 must be 64 lower-case hex characters");
+			r = rd_error_set(err, -EINVAL, "INVALID_REVISION",
+					 "bundleLocation.sha256 must be 64 lower-case hex characters");
 			goto out;
 		}
 		r = bcache_lookup(the_cache, sha, ret);
 		if (r < 0)
-			set_err(errcode, errcodelen, msg, msglen, "REVISION_MISSING",
-				"bundle %s is not in the daemon's cache (never uploaded, or removed to keep the cache "
-				"under its size cap); upload it again, e.g. with 'rolloutctl deploy DIR'",
-				sha);
+			rd_error_set(
+			    err, r, "REVISION_MISSING",
+			    "bundle %s is not in the daemon's cache (never uploaded, or removed to keep the cache "
+			    "under its size cap); upload it again, e.g. with 'rolloutctl deploy DIR'",
+			    sha);
 		goto out;
 	}
 	pname = plugin_for_type(type);
@@ -285,19 +263,18 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 	if (!fc.p) {
 		r = -ENOENT;
 		if (pname)
-			set_err(errcode, errcodelen, msg, msglen, "REVISION_MISSING",
-				"no source plugin serves %s revisions; enable the '%s' plugin under 'plugins:' in the "
-				"daemon config",
-				type, pname);
+			rd_error_set(
+			    err, r, "REVISION_MISSING",
+			    "no source plugin serves %s revisions; enable the '%s' plugin under 'plugins:' in the "
+			    "daemon config",
+			    type, pname);
 		else
-			set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-				"unknown revisionType '%s'; use S3, GitHub, Bitbucket, HTTP or Bundle", type);
+			rd_error_set(err, r, "INVALID_REVISION",
+				     "unknown revisionType '%s'; use S3, GitHub, Bitbucket, HTTP or Bundle", type);
 		goto out;
 	}
 	if (locname && !json_is_object(loc)) {
-		r = -EINVAL;
-		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION", "a %s revision needs its %s object", type,
-			locname);
+		r = rd_error_set(err, -EINVAL, "INVALID_REVISION", "a %s revision needs its %s object", type, locname);
 		goto out;
 	}
 
@@ -314,20 +291,18 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 	lockey = loc ? json_dumps(loc, JSON_COMPACT | JSON_SORT_KEYS) : json_dumps(rev, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!lockey || asprintf(&key, "%s:%s", type, lockey) < 0) {
 		key = NULL;
-		r = -ENOMEM;
-		set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR", "out of memory");
+		r = rd_error_set(err, -ENOMEM, "INTERNAL_ERROR", "out of memory");
 		goto out;
 	}
-	r = bcache_ensure(the_cache, key, cacheable, expect, plugin_fetch_cb, preflight_cb, &fc, &got, errcode,
-			  errcodelen, msg, msglen);
+	r = bcache_ensure(the_cache, key, cacheable, expect, plugin_fetch_cb, preflight_cb, &fc, &got, err);
 	/* also when the answer came from the cache, fetched for another platform */
 	if (r == 0 && compute_platform && !strcmp(compute_platform, "Server") &&
 	    bcache_is_appspec_type(got.bundle_type)) {
-		r = -EINVAL;
-		set_err(errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-			"the revision is a %s AppSpec file (for Lambda and ECS); a server deployment needs a zip, tar "
-			"or tgz bundle with appspec.yml and the application's files",
-			got.bundle_type);
+		r = rd_error_set(
+		    err, -EINVAL, "INVALID_REVISION",
+		    "the revision is a %s AppSpec file (for Lambda and ECS); a server deployment needs a zip, tar "
+		    "or tgz bundle with appspec.yml and the application's files",
+		    got.bundle_type);
 	}
 	if (r == 0)
 		*ret = got;

@@ -44,11 +44,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
+
 struct bcache;
 struct rd_daemon;
-struct rd_error;
 
-#define BUNDLES_ERRCODE_MAX 48			/* room for any ErrorCode value */
 #define BUNDLES_DEFAULT_MAX_BYTES (10ULL << 30) /* 10 GiB cache cap */
 
 struct cached_bundle {
@@ -69,8 +69,8 @@ struct bcache *bundles_cache(struct rd_daemon *d);
 
 /* Pre-flight of a bundle file: appspec present and valid, hook scripts
  * present and executable, files[].source present. 0 or negative errno with
- * errcode INVALID_REVISION (or INTERNAL_ERROR) and a user-facing msg. */
-int bundles_preflight(const char *path, char *errcode, size_t errcodelen, char *msg, size_t msglen);
+ * err's code INVALID_REVISION (or INTERNAL_ERROR) and a user-facing message. */
+int bundles_preflight(const char *path, struct rd_error *err);
 
 /* Makes sure the bundle of revision_json (a RevisionLocation, see above) is in
  * the cache and valid, fetching it when needed. Blocks: call from a worker.
@@ -79,8 +79,8 @@ int bundles_preflight(const char *path, char *errcode, size_t errcodelen, char *
  * or eTag, GitHub/Bitbucket with a full commit id, HTTP, Bundle) is fetched
  * at most once per cache lifetime.
  *
- * On success fills *ret and returns 0. On failure returns a negative errno,
- * writes into errcode one of the deployment ErrorCode values
+ * On success fills *ret and returns 0. On failure returns a negative errno
+ * and sets err's code to one of the deployment ErrorCode values
  *   INVALID_REVISION      the bundle is unusable (bad/missing appspec, hook
  *                         script missing or not executable, bad archive,
  *                         sha256/eTag/version mismatch, malformed location)
@@ -90,11 +90,10 @@ int bundles_preflight(const char *path, char *errcode, size_t errcodelen, char *
  *   MISSING_GITHUB_TOKEN  GitHub/Bitbucket refused for lack of credentials
  *   THROTTLED             the source throttled us
  *   INTERNAL_ERROR        anything else (disk full, network down, ...)
- * and into msg one line a user can act on (what is wrong, how to fix it).
- * errcode/msg may be NULL. The caller fails the deployment with them as
+ * and its message to one line a user can act on (what is wrong, how to fix
+ * it). err may be NULL. The caller fails the deployment with it as
  * errorInformation {code, message} before any lifecycle event runs. */
-int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, char *errcode,
-		   size_t errcodelen, char *msg, size_t msglen);
+int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, struct rd_error *err);
 
 /* The same, for a deployment of compute_platform ("Server", "Lambda", "ECS";
  * NULL = unknown, as bundles_ensure). An S3 revision may be an AppSpec file
@@ -103,7 +102,7 @@ int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached
  * refused with INVALID_REVISION. With NULL, a caller deploying to servers must
  * refuse bundle_type YAML/JSON itself. */
 int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, const char *compute_platform,
-			    struct cached_bundle *ret, char *errcode, size_t errcodelen, char *msg, size_t msglen);
+			    struct cached_bundle *ret, struct rd_error *err);
 
 /* Pins sha256 for an active deployment so GC keeps it, until
  * bundles_unpin(deployment_id). Idempotent. 0, -ENOENT (not cached), -errno. */

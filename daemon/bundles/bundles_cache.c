@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "bundles/bundles_cache.h"
+#include "core/error.h"
 #include "util.h"
 
 struct flight {
@@ -23,8 +23,7 @@ struct flight {
 	bool done;
 	int r;
 	struct cached_bundle info;
-	char errcode[BUNDLES_ERRCODE_MAX];
-	char msg[512];
+	struct rd_error err;
 };
 
 struct grant {
@@ -43,21 +42,6 @@ struct bcache {
 	struct flight *flights;
 	struct grant *grants;
 };
-
-static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-static void set_err(char *errcode, size_t errcodelen, char *msg, size_t msglen, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errcode && errcodelen)
-		rd_strlcpy(errcode, code, errcodelen);
-	if (msg && msglen) {
-		va_start(ap, fmt);
-		vsnprintf(msg, msglen, fmt, ap);
-		va_end(ap);
-	}
-}
 
 bool bcache_valid_sha256(const char *s)
 {
@@ -358,8 +342,7 @@ int bcache_tmpfile(struct bcache *c, char *path, size_t pathlen, int *ret_fd)
 }
 
 int bcache_commit(struct bcache *c, const char *tmp_path, const char *sha256, const char *bundle_type,
-		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
-		  char *msg, size_t msglen)
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, struct rd_error *err)
 {
 	struct cached_bundle info = {0};
 	char dst[4096], objdir[4096];
@@ -383,7 +366,7 @@ int bcache_commit(struct bcache *c, const char *tmp_path, const char *sha256, co
 	else
 		detect_type(tmp_path, info.bundle_type);
 	if (check) {
-		r = check(ctx, tmp_path, &info, errcode, errcodelen, msg, msglen);
+		r = check(ctx, tmp_path, &info, err);
 		if (r < 0)
 			goto out_noerr;
 	}
@@ -398,31 +381,30 @@ done:
 	r = 0;
 out:
 	if (r < 0)
-		set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR",
-			"could not store the bundle in the cache %s: %s; check free space and permissions of data_dir",
-			c->dir, strerror(-r));
+		rd_error_set(
+		    err, r, "INTERNAL_ERROR",
+		    "could not store the bundle in the cache %s: %s; check free space and permissions of data_dir",
+		    c->dir, strerror(-r));
 out_noerr:
 	unlink(tmp_path);
 	return r;
 }
 
 static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_fetch_fn fetch, bcache_check_fn check,
-			    void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen, char *msg,
-			    size_t msglen)
+			    void *ctx, struct cached_bundle *ret, struct rd_error *err)
 {
 	char tmp[4096], sha[65], type[8] = "";
 	uint64_t size;
 	int fd, r;
 
 	r = bcache_tmpfile(c, tmp, sizeof(tmp), &fd);
-	if (r < 0) {
-		set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR",
-			"could not create a file in %s/tmp: %s; check free space and permissions of data_dir", c->dir,
-			strerror(-r));
-		return r;
-	}
+	if (r < 0)
+		return rd_error_set(
+		    err, r, "INTERNAL_ERROR",
+		    "could not create a file in %s/tmp: %s; check free space and permissions of data_dir", c->dir,
+		    strerror(-r));
 	close(fd);
-	r = fetch(ctx, tmp, type, errcode, errcodelen, msg, msglen);
+	r = fetch(ctx, tmp, type, err);
 	if (r < 0) {
 		unlink(tmp);
 		return r;
@@ -430,18 +412,15 @@ static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_
 	r = bcache_sha256_file(tmp, sha, &size);
 	if (r < 0) {
 		unlink(tmp);
-		set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR", "could not read the fetched bundle: %s",
-			strerror(-r));
-		return r;
+		return rd_error_set(err, r, "INTERNAL_ERROR", "could not read the fetched bundle: %s", strerror(-r));
 	}
 	if (expect_sha256 && *expect_sha256 && strcmp(expect_sha256, sha) != 0) {
 		unlink(tmp);
-		set_err(
-		    errcode, errcodelen, msg, msglen, "INVALID_REVISION",
-		    "the bundle's sha256 is %s but the revision says %s; fix the sha256 in the revision or the file "
-		    "at its location",
+		return rd_error_set(
+		    err, -EBADMSG, "INVALID_REVISION",
+		    "the bundle's sha256 is %s but the revision says %s; fix the sha256 in the revision "
+		    "or the file at its location",
 		    sha, expect_sha256);
-		return -EBADMSG;
 	}
 	{
 		int fd2 = open(tmp, O_RDONLY | O_CLOEXEC);
@@ -450,12 +429,11 @@ static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_
 			close(fd2);
 		}
 	}
-	return bcache_commit(c, tmp, sha, type, check, ctx, ret, errcode, errcodelen, msg, msglen);
+	return bcache_commit(c, tmp, sha, type, check, ctx, ret, err);
 }
 
 int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256, bcache_fetch_fn fetch,
-		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
-		  char *msg, size_t msglen)
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, struct rd_error *err)
 {
 	struct cached_bundle info;
 	struct flight *f, **pp;
@@ -479,16 +457,14 @@ int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char 
 		if (!f || !(f->key = strdup(key))) {
 			free(f);
 			pthread_mutex_unlock(&c->lock);
-			set_err(errcode, errcodelen, msg, msglen, "INTERNAL_ERROR", "out of memory");
-			return -ENOMEM;
+			return rd_error_set(err, -ENOMEM, "INTERNAL_ERROR", "out of memory");
 		}
 		f->waiters = 1;
 		f->next = c->flights;
 		c->flights = f;
 		pthread_mutex_unlock(&c->lock);
 
-		f->r = fetch_into_cache(c, expect_sha256, fetch, check, ctx, &f->info, f->errcode, sizeof(f->errcode),
-					f->msg, sizeof(f->msg));
+		f->r = fetch_into_cache(c, expect_sha256, fetch, check, ctx, &f->info, &f->err);
 		if (f->r == 0 && cacheable)
 			memo_put(c, key, &f->info);
 
@@ -500,8 +476,8 @@ int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char 
 	if (r == 0)
 		*ret = f->info;
 	else
-		set_err(errcode, errcodelen, msg, msglen, f->errcode[0] ? f->errcode : "INTERNAL_ERROR", "%s",
-			f->msg[0] ? f->msg : "fetching the revision failed");
+		rd_error_set(err, r, f->err.code[0] ? f->err.code : "INTERNAL_ERROR", "%s",
+			     f->err.message[0] ? f->err.message : "fetching the revision failed");
 	if (--f->waiters == 0) {
 		for (pp = &c->flights; *pp; pp = &(*pp)->next)
 			if (*pp == f) {

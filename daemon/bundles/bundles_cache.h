@@ -21,17 +21,16 @@
 #include "bundles/bundles.h"
 
 struct bcache;
+struct rd_error;
 
 /* Writes the bundle into tmp_path (an existing empty file, mode 0600) and
  * fills bundle_type ("zip", "tar", "tgz", or "YAML"/"JSON" for a Lambda/ECS
  * AppSpec file; at least 8 bytes). Archive types are re-detected from the
- * content; YAML/JSON are kept as claimed. 0 or negative
- * errno, with errcode (a deployment ErrorCode) and a user-facing msg. */
-typedef int (*bcache_fetch_fn)(void *ctx, const char *tmp_path, char *bundle_type, char *errcode, size_t errcodelen,
-			       char *msg, size_t msglen);
+ * content; YAML/JSON are kept as claimed. 0 or negative errno, with err's
+ * code a deployment ErrorCode and its message one a user can act on. */
+typedef int (*bcache_fetch_fn)(void *ctx, const char *tmp_path, char *bundle_type, struct rd_error *err);
 /* Validates a fetched bundle before it enters the cache (pre-flight). */
-typedef int (*bcache_check_fn)(void *ctx, const char *path, const struct cached_bundle *info, char *errcode,
-			       size_t errcodelen, char *msg, size_t msglen);
+typedef int (*bcache_check_fn)(void *ctx, const char *path, const struct cached_bundle *info, struct rd_error *err);
 
 int bcache_new(const char *dir, uint64_t max_bytes, struct bcache **ret);
 /* Waits for nothing: callers must have finished. NULL-safe; returns NULL. */
@@ -47,16 +46,14 @@ uint64_t bcache_max_bytes(const struct bcache *c);
  * be NULL) is checked against what was fetched. check (may be NULL) runs on
  * bundles not yet in the cache. */
 int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256, bcache_fetch_fn fetch,
-		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
-		  char *msg, size_t msglen);
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, struct rd_error *err);
 
 /* Creates an empty file in tmp/ for an upload; path gets its name. */
 int bcache_tmpfile(struct bcache *c, char *path, size_t pathlen, int *ret_fd);
 /* Moves a finished tmp file (whose sha256 the caller computed) into the
  * cache after check; removes tmp_path in every case. */
 int bcache_commit(struct bcache *c, const char *tmp_path, const char *sha256, const char *bundle_type,
-		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, char *errcode, size_t errcodelen,
-		  char *msg, size_t msglen);
+		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, struct rd_error *err);
 
 /* Looks up a cached bundle: 0 and *ret, or -ENOENT. */
 int bcache_lookup(struct bcache *c, const char *sha256, struct cached_bundle *ret);

@@ -23,6 +23,7 @@
 #include "bundles/bundles_routes.h"
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "core/error.h"
 #include "core/httpd.h"
 #include "store/store.h"
 #include "util.h"
@@ -153,12 +154,11 @@ static const char *query_get(struct evkeyvalq *q, const char *k)
 	return evhttp_find_header(q, k);
 }
 
-static int preflight_check(void *ctx, const char *path, const struct cached_bundle *b, char *errcode, size_t errcodelen,
-			   char *msg, size_t msglen)
+static int preflight_check(void *ctx, const char *path, const struct cached_bundle *b, struct rd_error *err)
 {
 	(void)ctx;
 	(void)b;
-	return bundles_preflight(path, errcode, errcodelen, msg, msglen);
+	return bundles_preflight(path, err);
 }
 
 /* RegisterApplicationRevision for an uploaded bundle; completes the call on error. */
@@ -369,7 +369,8 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 	if (u->received == u->size) {
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
-		char got[65], code[BUNDLES_ERRCODE_MAX] = "", msg[1024] = "", u_app[128];
+		char got[65], u_app[128];
+		struct rd_error e = RD_ERROR_INIT;
 		struct cached_bundle b;
 		int r;
 
@@ -395,14 +396,13 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 			goto out;
 		}
 		rd_strlcpy(u_app, u->app, sizeof(u_app));
-		r = bcache_commit(c, u->tmp, got, u->type, preflight_check, NULL, &b, code, sizeof(code), msg,
-				  sizeof(msg));
+		r = bcache_commit(c, u->tmp, got, u->type, preflight_check, NULL, &b, &e);
 		u->tmp[0] = '\0'; /* commit removed or moved it */
 		upload_free(u);
 		if (r < 0) {
 			httpd_call_error(
-			    call, !strcmp(code, "INVALID_REVISION") ? "InvalidRevisionException" : "InternalFailure",
-			    "%s", msg);
+			    call, !strcmp(e.code, "INVALID_REVISION") ? "InvalidRevisionException" : "InternalFailure",
+			    "%s", e.message);
 			goto out;
 		}
 		bcache_gc(c, 0, NULL);

@@ -1649,15 +1649,15 @@ static void job_run(void *arg)
 	}
 	if (j->revision_json && !bundle_free_revision(j->revision_json)) {
 		struct cached_bundle cb;
-		int rb = bundles_ensure(e->d, j->revision_json, &cb, in->errcode, sizeof(in->errcode), in->errmsg,
-					sizeof(in->errmsg));
+		struct rd_error be = RD_ERROR_INIT;
+		int rb = bundles_ensure(e->d, j->revision_json, &cb, &be);
 		if (rb == -ESHUTDOWN) {
 			/* No bundle cache in this daemon: hosts fetch the revision
 			 * themselves from its location, as with CodeDeploy. */
 			in->errcode[0] = in->errmsg[0] = '\0';
 		} else if (rb < 0) {
-			if (!in->errcode[0])
-				snprintf(in->errcode, sizeof(in->errcode), "INTERNAL_ERROR");
+			snprintf(in->errcode, sizeof(in->errcode), "%s", be.code[0] ? be.code : "INTERNAL_ERROR");
+			snprintf(in->errmsg, sizeof(in->errmsg), "%s", be.message);
 			json_decref(all);
 			all = NULL;
 			goto done;

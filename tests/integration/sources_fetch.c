@@ -30,16 +30,14 @@ struct job {
 	const char *platform;
 	int r;
 	struct cached_bundle b;
-	char code[BUNDLES_ERRCODE_MAX];
-	char msg[1024];
+	struct rd_error err;
 };
 
 static void *run(void *arg)
 {
 	struct job *j = arg;
 
-	j->r =
-	    bundles_ensure_platform(j->d, j->rev, j->platform, &j->b, j->code, sizeof(j->code), j->msg, sizeof(j->msg));
+	j->r = bundles_ensure_platform(j->d, j->rev, j->platform, &j->b, &j->err);
 	return NULL;
 }
 
@@ -105,7 +103,8 @@ int main(int argc, char **argv)
 			o2 = json_pack("{s:b, s:s, s:I, s:s, s:s}", "ok", 1, "sha256", jobs[i].b.sha256, "size",
 				       (json_int_t)jobs[i].b.size, "bundleType", jobs[i].b.bundle_type, "path", path);
 		} else {
-			o2 = json_pack("{s:b, s:s, s:s}", "ok", 0, "errorCode", jobs[i].code, "message", jobs[i].msg);
+			o2 = json_pack("{s:b, s:s, s:s}", "ok", 0, "errorCode", jobs[i].err.code, "message",
+				       jobs[i].err.message);
 			ret = 1;
 		}
 		txt = json_dumps(o2, JSON_COMPACT);

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "bundles/bundles_cache.h"
+#include "core/error.h"
 #include "util.h"
 
 struct src {
@@ -29,7 +30,7 @@ struct src {
 	pthread_mutex_t lock;
 };
 
-static int fake_fetch(void *ctx, const char *tmp, char *type, char *errcode, size_t el, char *msg, size_t ml)
+static int fake_fetch(void *ctx, const char *tmp, char *type, struct rd_error *err)
 {
 	struct src *s = ctx;
 	FILE *f;
@@ -40,9 +41,7 @@ static int fake_fetch(void *ctx, const char *tmp, char *type, char *errcode, siz
 	if (s->delay_ms)
 		usleep((useconds_t)s->delay_ms * 1000);
 	if (s->fail) {
-		snprintf(errcode, el, "REVISION_MISSING");
-		snprintf(msg, ml, "no such object");
-		return -ENOENT;
+		return rd_error_set(err, -ENOENT, "REVISION_MISSING", "no such object");
 	}
 	f = fopen(tmp, "w");
 	if (!f)
@@ -53,12 +52,9 @@ static int fake_fetch(void *ctx, const char *tmp, char *type, char *errcode, siz
 	return 0;
 }
 
-static int reject_check(void *ctx, const char *path, const struct cached_bundle *info, char *errcode, size_t el,
-			char *msg, size_t ml)
+static int reject_check(void *ctx, const char *path, const struct cached_bundle *info, struct rd_error *err)
 {
-	snprintf(errcode, el, "INVALID_REVISION");
-	snprintf(msg, ml, "appspec.yml is missing");
-	return -EINVAL;
+	return rd_error_set(err, -EINVAL, "INVALID_REVISION", "appspec.yml is missing");
 }
 
 static char *mkcache(struct bcache **c)
@@ -83,25 +79,21 @@ static void test_ensure_memo(void **state)
 {
 	struct src s = {.content = "PK\x03\x04hello", .lock = PTHREAD_MUTEX_INITIALIZER};
 	struct cached_bundle a, b;
-	char code[48] = "", msg[256] = "", want[65], p[4096];
+	struct rd_error e = RD_ERROR_INIT;
+	char want[65], p[4096];
 	struct bcache *c;
 	char *dir = mkcache(&c);
 
 	rd_sha256_hex(s.content, strlen(s.content), want);
-	assert_int_equal(
-	    bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &a, code, sizeof(code), msg, sizeof(msg)),
-	    0);
+	assert_int_equal(bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &a, &e), 0);
 	assert_string_equal(a.sha256, want);
 	assert_int_equal(a.size, strlen(s.content));
 	assert_string_equal(a.bundle_type, "zip");
-	assert_int_equal(
-	    bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &b, code, sizeof(code), msg, sizeof(msg)),
-	    0);
+	assert_int_equal(bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &b, &e), 0);
 	assert_int_equal(s.calls, 1);
 	assert_string_equal(b.sha256, want);
 	/* not cacheable: fetched again, same object */
-	assert_int_equal(
-	    bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &b, code, sizeof(code), msg, sizeof(msg)), 0);
+	assert_int_equal(bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &b, &e), 0);
 	assert_int_equal(s.calls, 2);
 	assert_int_equal(bcache_path(c, want, p, sizeof(p)), 0);
 	assert_int_equal(access(p, R_OK), 0);
@@ -111,9 +103,7 @@ static void test_ensure_memo(void **state)
 	bcache_free(c);
 	/* the memo survives a restart */
 	assert_int_equal(bcache_new(dir, 1 << 20, &c), 0);
-	assert_int_equal(
-	    bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &b, code, sizeof(code), msg, sizeof(msg)),
-	    0);
+	assert_int_equal(bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &b, &e), 0);
 	assert_int_equal(s.calls, 2);
 	bcache_free(c);
 	rmrf(dir);
@@ -130,10 +120,9 @@ struct worker {
 static void *run_ensure(void *arg)
 {
 	struct worker *w = arg;
-	char code[48], msg[256];
+	struct rd_error e = RD_ERROR_INIT;
 
-	w->r = bcache_ensure(w->c, "GitHub:o/r@abc", false, NULL, fake_fetch, NULL, w->s, &w->info, code, sizeof(code),
-			     msg, sizeof(msg));
+	w->r = bcache_ensure(w->c, "GitHub:o/r@abc", false, NULL, fake_fetch, NULL, w->s, &w->info, &e);
 	return NULL;
 }
 
@@ -165,7 +154,8 @@ static void test_single_flight(void **state)
 static void test_errors(void **state)
 {
 	struct src s = {.content = "abc", .lock = PTHREAD_MUTEX_INITIALIZER};
-	char code[48] = "", msg[256] = "", sha[65];
+	struct rd_error e = RD_ERROR_INIT;
+	char sha[65];
 	struct cached_bundle info;
 	struct bcache *c;
 	char *dir = mkcache(&c);
@@ -173,25 +163,21 @@ static void test_errors(void **state)
 	/* wrong expected sha256 */
 	assert_int_equal(bcache_ensure(c, "HTTP:x", true,
 				       "1111111111111111111111111111111111111111111111111111111111111111", fake_fetch,
-				       NULL, &s, &info, code, sizeof(code), msg, sizeof(msg)),
+				       NULL, &s, &info, &e),
 			 -EBADMSG);
-	assert_string_equal(code, "INVALID_REVISION");
-	assert_non_null(strstr(msg, "1111111111"));
+	assert_string_equal(e.code, "INVALID_REVISION");
+	assert_non_null(strstr(e.message, "1111111111"));
 	/* pre-flight refuses: nothing enters the cache */
-	assert_int_equal(bcache_ensure(c, "HTTP:y", true, NULL, fake_fetch, reject_check, &s, &info, code, sizeof(code),
-				       msg, sizeof(msg)),
-			 -EINVAL);
-	assert_string_equal(code, "INVALID_REVISION");
-	assert_string_equal(msg, "appspec.yml is missing");
+	assert_int_equal(bcache_ensure(c, "HTTP:y", true, NULL, fake_fetch, reject_check, &s, &info, &e), -EINVAL);
+	assert_string_equal(e.code, "INVALID_REVISION");
+	assert_string_equal(e.message, "appspec.yml is missing");
 	rd_sha256_hex("abc", 3, sha);
 	assert_int_equal(bcache_lookup(c, sha, &info), -ENOENT);
 	/* the source's own error comes through */
 	s.fail = 1;
-	assert_int_equal(
-	    bcache_ensure(c, "HTTP:z", true, NULL, fake_fetch, NULL, &s, &info, code, sizeof(code), msg, sizeof(msg)),
-	    -ENOENT);
-	assert_string_equal(code, "REVISION_MISSING");
-	assert_string_equal(msg, "no such object");
+	assert_int_equal(bcache_ensure(c, "HTTP:z", true, NULL, fake_fetch, NULL, &s, &info, &e), -ENOENT);
+	assert_string_equal(e.code, "REVISION_MISSING");
+	assert_string_equal(e.message, "no such object");
 	bcache_free(c);
 	rmrf(dir);
 	free(dir);
@@ -202,11 +188,10 @@ static void put(struct bcache *c, const char *content, char sha[65], time_t age)
 	struct src s = {.content = content, .lock = PTHREAD_MUTEX_INITIALIZER};
 	struct timespec ts[2];
 	struct cached_bundle info;
-	char code[48], msg[256], p[4096];
+	struct rd_error e = RD_ERROR_INIT;
+	char p[4096];
 
-	assert_int_equal(
-	    bcache_ensure(c, content, false, NULL, fake_fetch, NULL, &s, &info, code, sizeof(code), msg, sizeof(msg)),
-	    0);
+	assert_int_equal(bcache_ensure(c, content, false, NULL, fake_fetch, NULL, &s, &info, &e), 0);
 	strcpy(sha, info.sha256);
 	bcache_path(c, sha, p, sizeof(p));
 	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
@@ -302,20 +287,21 @@ static void age(struct bcache *c, const char *sha, time_t secs)
 /* GC drops loc/ memos whose bundle is gone, and keeps the others. */
 static void test_gc_memos(void **state)
 {
-	struct src sa = {.content = "PK\x03\x04aaaaaaaaaaaaaaaa", .lock = PTHREAD_MUTEX_INITIALIZER};
-	struct src sb = {.content = "PK\x03\x04bb", .lock = PTHREAD_MUTEX_INITIALIZER};
-	char code[48] = "", msg[256] = "", p[4096];
+	struct src sa = {.content = "PK\x03\x04"
+				    "aaaaaaaaaaaaaaaa",
+			 .lock = PTHREAD_MUTEX_INITIALIZER};
+	struct src sb = {.content = "PK\x03\x04"
+				    "bb",
+			 .lock = PTHREAD_MUTEX_INITIALIZER};
+	struct rd_error e = RD_ERROR_INIT;
+	char p[4096];
 	struct cached_bundle a, b, info;
 	uint64_t freed = 0;
 	struct bcache *c;
 	char *dir = mkcache(&c);
 
-	assert_int_equal(bcache_ensure(c, "GitHub:o/r@a", true, NULL, fake_fetch, NULL, &sa, &a, code, sizeof(code),
-				       msg, sizeof(msg)),
-			 0);
-	assert_int_equal(bcache_ensure(c, "GitHub:o/r@b", true, NULL, fake_fetch, NULL, &sb, &b, code, sizeof(code),
-				       msg, sizeof(msg)),
-			 0);
+	assert_int_equal(bcache_ensure(c, "GitHub:o/r@a", true, NULL, fake_fetch, NULL, &sa, &a, &e), 0);
+	assert_int_equal(bcache_ensure(c, "GitHub:o/r@b", true, NULL, fake_fetch, NULL, &sb, &b, &e), 0);
 	assert_int_equal(count_memos(dir), 2);
 	/* under the cap, every bundle there: nothing goes */
 	assert_int_equal(bcache_gc(c, 1 << 20, &freed), 0);
@@ -327,9 +313,7 @@ static void test_gc_memos(void **state)
 	assert_int_equal(freed, a.size);
 	assert_int_equal(bcache_lookup(c, a.sha256, &info), -ENOENT);
 	assert_int_equal(count_memos(dir), 1);
-	assert_int_equal(bcache_ensure(c, "GitHub:o/r@b", true, NULL, fake_fetch, NULL, &sb, &info, code, sizeof(code),
-				       msg, sizeof(msg)),
-			 0);
+	assert_int_equal(bcache_ensure(c, "GitHub:o/r@b", true, NULL, fake_fetch, NULL, &sb, &info, &e), 0);
 	assert_int_equal(sb.calls, 1); /* still answered from the memo */
 
 	/* a bundle removed by hand: its memo goes at the next GC, even under the cap */
@@ -338,9 +322,7 @@ static void test_gc_memos(void **state)
 	assert_int_equal(bcache_gc(c, 1 << 20, &freed), 0);
 	assert_int_equal(count_memos(dir), 0);
 	/* and the location is fetched again */
-	assert_int_equal(bcache_ensure(c, "GitHub:o/r@b", true, NULL, fake_fetch, NULL, &sb, &info, code, sizeof(code),
-				       msg, sizeof(msg)),
-			 0);
+	assert_int_equal(bcache_ensure(c, "GitHub:o/r@b", true, NULL, fake_fetch, NULL, &sb, &info, &e), 0);
 	assert_int_equal(sb.calls, 2);
 	assert_int_equal(count_memos(dir), 1);
 	bcache_free(c);
@@ -350,7 +332,8 @@ static void test_gc_memos(void **state)
 
 static void test_commit_upload(void **state)
 {
-	char tmp[4096], sha[65], code[48] = "", msg[256] = "";
+	struct rd_error e = RD_ERROR_INIT;
+	char tmp[4096], sha[65];
 	struct cached_bundle info;
 	struct bcache *c;
 	char *dir = mkcache(&c);
@@ -360,7 +343,7 @@ static void test_commit_upload(void **state)
 	assert_int_equal(write(fd, "\x1f\x8b\x08\x00zz", 6), 6);
 	close(fd);
 	rd_sha256_hex("\x1f\x8b\x08\x00zz", 6, sha);
-	assert_int_equal(bcache_commit(c, tmp, sha, "tgz", NULL, NULL, &info, code, sizeof(code), msg, sizeof(msg)), 0);
+	assert_int_equal(bcache_commit(c, tmp, sha, "tgz", NULL, NULL, &info, &e), 0);
 	assert_string_equal(info.bundle_type, "tgz");
 	assert_int_equal(info.size, 6);
 	assert_int_not_equal(access(tmp, F_OK), 0);
