@@ -1,8 +1,9 @@
 /* rolloutd: start-up, the I/O loop, shut-down, and the offline commands.
  * Start order: config -> store (migrations) -> plugins -> workpool ->
- * httpd (+ API services) -> engine_start. Stop: drain the workpool (so no
- * job outlives the engine), engine_stop (completes held long-polls),
- * bundles, httpd, plugins, store. */
+ * authentication (over the store's access keys) -> httpd (+ API services)
+ * -> bundle cache (+ its routes) -> engine_start. Stop: drain the workpool
+ * (so no job outlives the engine), engine_stop (completes held long-polls),
+ * uploads, bundles, httpd, authentication, plugins, store. */
 #include "config.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* rolloutd's own extensions (X-Amz-Target Rolloutd_v1.<Op>), documented in
  * docs/api-extensions.md. Access-key operations need an admin key; the
  * reading ones (GetDeploymentLogs, PlanDeployment) a readonly key or above
- * (httpd's CONTROL authz). */
+ * (the policy table in daemon/auth/auth_policy.c). */
 #include "config.h"
 
 #include <errno.h>
