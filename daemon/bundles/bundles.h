@@ -27,7 +27,7 @@
  * the agent still sets BUNDLE_BUCKET/KEY/VERSION/ETAG or BUNDLE_COMMIT from it
  * exactly as CodeDeploy does; only the download comes from the daemon, through
  * the spec extension "RolloutBundle": {"Url", "Sha256", "Size"} built with
- * bundles_url() and the cached_bundle below. For the extension revision types
+ * bundles_url() and the cached_bundle (bundles_cache.h). For the extension revision types
  * (Bitbucket, HTTP, Bundle), which the official agent cannot download, the
  * spec's Revision carries the original location under "Location"; our agent
  * downloads from RolloutBundle and sets BUNDLE_COMMIT (Bitbucket), BUNDLE_URL
@@ -44,18 +44,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bundles/bundles_cache.h" /* struct cached_bundle */
 #include "core/error.h"
 
 struct bcache;
 struct rd_daemon;
-
-#define BUNDLES_DEFAULT_MAX_BYTES (10ULL << 30) /* 10 GiB cache cap */
-
-struct cached_bundle {
-	char sha256[65];     /* lower-case hex of the bundle file */
-	uint64_t size;	     /* bytes */
-	char bundle_type[8]; /* "zip", "tar" or "tgz" (from the content); "YAML"/"JSON" for AppSpec files */
-};
 
 /* Creates <data_dir>/bundles/ and the cache state. Called once by main.c
  * after the store and plugins are up; returns 0 or negative errno with a

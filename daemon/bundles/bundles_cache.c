@@ -189,7 +189,7 @@ int bcache_new(const char *dir, uint64_t max_bytes, struct bcache **ret)
 	if (!c)
 		return -ENOMEM;
 	c->dir = strdup(dir);
-	c->max_bytes = max_bytes ? max_bytes : BUNDLES_DEFAULT_MAX_BYTES;
+	c->max_bytes = max_bytes ? max_bytes : BCACHE_DEFAULT_MAX_BYTES;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	if (!c->dir) {

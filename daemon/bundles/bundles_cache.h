@@ -18,10 +18,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bundles/bundles.h"
-
 struct bcache;
 struct rd_error;
+
+#define BCACHE_DEFAULT_MAX_BYTES (10ULL << 30) /* the size cap when none is configured: 10 GiB */
+
+/* A bundle in the cache. */
+struct cached_bundle {
+	char sha256[65];     /* lower-case hex of the bundle file */
+	uint64_t size;	     /* bytes */
+	char bundle_type[8]; /* "zip", "tar" or "tgz" (from the content); "YAML"/"JSON" for AppSpec files */
+};
 
 /* Writes the bundle into tmp_path (an existing empty file, mode 0600) and
  * fills bundle_type ("zip", "tar", "tgz", or "YAML"/"JSON" for a Lambda/ECS
