@@ -2,7 +2,9 @@
 #pragma once
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "client.h"
 #include "settings.h"
@@ -18,7 +20,7 @@ struct agent {
 /* Diagnostics of one command (the official Complete payload). */
 struct cmd_outcome {
 	bool failed;
-	int error_code; /* 0..7, host-agent.md §4.10 */
+	int error_code; /* 0..7: the EC_* below, as the official agent reports them */
 	char script_name[512];
 	char message[2048];
 	char log[2048]; /* the tail */
@@ -34,6 +36,20 @@ enum {
 	EC_OUTPUTS_LEFT_OPEN = 6,
 	EC_FAILED_AFTER_RESTART = 7,
 };
+
+/* Marks out failed with error code code and a message. */
+static inline void cmd_fail(struct cmd_outcome *out, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void cmd_fail(struct cmd_outcome *out, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->failed = true;
+	out->error_code = code;
+	va_start(ap, fmt);
+	vsnprintf(out->message, sizeof(out->message), fmt, ap);
+	va_end(ap);
+}
 
 /* deploy.c */
 bool deploy_command_supported(const char *command);

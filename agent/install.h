@@ -1,4 +1,4 @@
-/* The Install lifecycle event (host-agent.md §4.2–4.4, §5.2): replay the
+/* The Install lifecycle event, as the official agent runs it: replay the
  * previous cleanup file in reverse, plan the copies of `files`, check
  * file_exists_behavior, write <group>-install.json, copy while writing the
  * new cleanup file, then apply `permissions` (chmod, then chown). */

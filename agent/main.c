@@ -155,7 +155,7 @@ static void tracking_path(const char *deployment_id, char *out, size_t len)
 	snprintf(out, len, "%s/ongoing-deployment/%s", agent.cfg->root_dir, deployment_id);
 }
 
-/* host-agent.md §5.4: fail what was running when the agent died. */
+/* Fails what was running when the agent died, as the official agent does. */
 static void recover_after_restart(void)
 {
 	char dir[4200];

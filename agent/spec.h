@@ -1,5 +1,6 @@
 /* The deployment specification: envelope verification (CMS against
- * daemon_cert) and the fields of host-agent.md §3.2 plus RolloutBundle. */
+ * daemon_cert) and the fields of the official deployment specification plus
+ * RolloutBundle. */
 #pragma once
 
 #include <jansson.h>
