@@ -22,6 +22,7 @@
 #include <rollout/plugin.h>
 
 #include "api/api.h"
+#include "api/api_info.h"
 #include "auth/auth.h"
 #include "bundles/bundles.h"
 #include "bundles/bundles_routes.h"
@@ -122,12 +123,18 @@ static int cmd_access_key(struct rd_config *cfg, int argc, char **argv)
 		json_decref(o2);
 		ret = txt ? 0 : 1;
 	} else if (!strcmp(argv[0], "list")) {
-		json_t *l = NULL;
-		r = store_access_key_list(st, &l);
+		struct store_access_key *keys = NULL;
+		json_t *l = json_array();
+		size_t n = 0;
+		r = store_access_key_list(st, &keys, &n);
 		if (r < 0) {
+			json_decref(l);
 			fprintf(stderr, "rolloutd: cannot list access keys: %s\n", strerror(-r));
 			goto out;
 		}
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(l, api_access_key_json(&keys[i]));
+		free(keys);
 		char *txt = json_dumps(l, JSON_INDENT(2));
 		printf("%s\n", txt ? txt : "[]");
 		free(txt);

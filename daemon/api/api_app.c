@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_info.h"
 #include "api/api_internal.h"
 #include "api/api_ops.h"
 #include "api/api_util.h"
@@ -56,7 +57,7 @@ void api_op_create_application(struct rd_daemon *d, struct httpd_call *call, jso
 		return;
 	}
 	if (tags && (arn = api_arn_application(d, name))) {
-		store_tags_set(d->store, arn, tags);
+		api_tags_store(d, arn, tags);
 		free(arn);
 	}
 	httpd_call_reply(call, json_pack("{s:s}", "applicationId", id));
@@ -86,7 +87,7 @@ void api_op_batch_get_applications(struct rd_daemon *d, struct httpd_call *call,
 	json_array_foreach(names, i, n)
 	{
 		json_t *info = NULL;
-		int r = store_app_get(d->store, json_string_value(n), &info);
+		int r = api_app_get(d, json_string_value(n), &info);
 		if (r == -ENOENT) {
 			json_decref(out);
 			httpd_call_error(call, "ApplicationDoesNotExistException", "No application found for name: %s",
@@ -189,9 +190,9 @@ static int resolve_arn(struct rd_daemon *d, struct httpd_call *call, const char 
 	/* api_arn_group(d, "", NULL) is ".../deploymentgroup:" */
 	if (app_prefix && !strncmp(arn, app_prefix, strlen(app_prefix)) && arn[strlen(app_prefix)]) {
 		const char *app = arn + strlen(app_prefix);
-		json_t *info = NULL;
-		r = store_app_get(d->store, app, &info);
-		json_decref(info);
+		struct store_app *a = NULL;
+		r = store_app_get(d->store, app, &a);
+		store_app_free(a);
 		if (r == -ENOENT)
 			httpd_call_error(call, "ApplicationDoesNotExistException", "No application found for name: %s",
 					 app);
@@ -235,7 +236,7 @@ void api_op_tag_resource(struct rd_daemon *d, struct httpd_call *call, json_t *i
 		return;
 	if (check_tags(call, tags, "InvalidTagsToAddException") < 0)
 		return;
-	r = store_tags_set(d->store, arn, tags);
+	r = api_tags_store(d, arn, tags);
 	if (r < 0)
 		api_store_error(call, r);
 	else
@@ -259,7 +260,7 @@ void api_op_untag_resource(struct rd_daemon *d, struct httpd_call *call, json_t 
 void api_op_list_tags_for_resource(struct rd_daemon *d, struct httpd_call *call, json_t *in)
 {
 	const char *arn = api_str(in, "ResourceArn");
-	json_t *tags = NULL;
+	struct store_tags tags = {0};
 	char *cursor = NULL;
 	int r;
 
@@ -272,7 +273,8 @@ void api_op_list_tags_for_resource(struct rd_daemon *d, struct httpd_call *call,
 	if (r < 0)
 		api_store_error(call, r);
 	else
-		httpd_call_reply(call, json_pack("{s:o}", "Tags", tags));
+		httpd_call_reply(call, json_pack("{s:o}", "Tags", api_tags_json(&tags)));
+	store_tags_clear(&tags);
 }
 
 /* ---- GitHub tokens: rolloutd keeps GitHub credentials in the github plugin's config ---- */

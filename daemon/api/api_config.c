@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_info.h"
 #include "api/api_internal.h"
 #include "api/api_ops.h"
 #include "api/api_util.h"
@@ -152,7 +153,7 @@ void api_op_get_deployment_config(struct rd_daemon *d, struct httpd_call *call, 
 {
 	const char *name = api_str(in, "deploymentConfigName");
 	json_t *info = NULL;
-	int r = store_config_get(d->store, name, &info);
+	int r = api_config_get(d, name, &info);
 
 	if (r == -ENOENT)
 		httpd_call_error(call, "DeploymentConfigDoesNotExistException",

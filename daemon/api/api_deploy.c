@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_info.h"
 #include "api/api_internal.h"
 #include "api/api_ops.h"
 #include "api/api_util.h"
@@ -83,7 +84,7 @@ int api_deployment_request_check(struct rd_daemon *d, struct httpd_call *call, j
 				 "deploymentGroupName is required; name the group to deploy to");
 		goto fail;
 	}
-	r = store_group_get(d->store, app, group, &q->group_info);
+	r = api_group_get(d, app, group, &q->group_info);
 	if (r == -ENOENT) {
 		httpd_call_error(call, "DeploymentGroupDoesNotExistException",
 				 "No deployment group named %s in application %s", group, app);
@@ -104,7 +105,7 @@ int api_deployment_request_check(struct rd_daemon *d, struct httpd_call *call, j
 		goto fail;
 	if (!q->config)
 		q->config = api_str(q->group_info, "deploymentConfigName");
-	r = store_config_get(d->store, q->config, &q->config_info);
+	r = api_config_get(d, q->config, &q->config_info);
 	if (r == -ENOENT) {
 		httpd_call_error(call, "DeploymentConfigDoesNotExistException", "No deployment configuration named %s",
 				 q->config);
@@ -243,7 +244,7 @@ void api_op_get_deployment(struct rd_daemon *d, struct httpd_call *call, json_t 
 
 	if (check_id(call, id) < 0)
 		return;
-	r = store_deployment_get(d->store, id, &info);
+	r = api_deployment_get(d, id, &info);
 	if (r == -ENOENT)
 		httpd_call_error(call, "DeploymentDoesNotExistException", "No deployment %s (see ListDeployments)", id);
 	else if (r < 0)
@@ -267,7 +268,7 @@ void api_op_batch_get_deployments(struct rd_daemon *d, struct httpd_call *call, 
 	json_array_foreach(ids, i, n)
 	{
 		json_t *info = NULL;
-		int r = store_deployment_get(d->store, json_string_value(n), &info);
+		int r = api_deployment_get(d, json_string_value(n), &info);
 		if (r == 0)
 			json_array_append_new(out, info);
 		else if (r != -ENOENT) {
@@ -541,7 +542,7 @@ void api_op_get_deployment_target(struct rd_daemon *d, struct httpd_call *call, 
 		httpd_call_error(call, "DeploymentTargetIdRequiredException", "targetId is required");
 		return;
 	}
-	r = store_target_get(d->store, id, tid, &t);
+	r = api_target_get(d, id, tid, &t);
 	if (r == -ENOENT)
 		httpd_call_error(call, "DeploymentTargetDoesNotExistException", "No target %s in deployment %s", tid,
 				 id);
@@ -573,7 +574,7 @@ void api_op_batch_get_deployment_targets(struct rd_daemon *d, struct httpd_call 
 	json_array_foreach(tids, i, n)
 	{
 		json_t *t = NULL;
-		int r = store_target_get(d->store, id, json_string_value(n), &t);
+		int r = api_target_get(d, id, json_string_value(n), &t);
 		if (r == -ENOENT) {
 			json_decref(out);
 			httpd_call_error(call, "DeploymentTargetDoesNotExistException", "No target %s in deployment %s",
@@ -631,7 +632,7 @@ void api_op_get_deployment_instance(struct rd_daemon *d, struct httpd_call *call
 
 	if (need_started(d, call, id) < 0)
 		return;
-	r = store_instance_summary_get(d->store, id, iid, &s);
+	r = api_instance_summary_get(d, id, iid, &s);
 	if (r == -ENOENT)
 		httpd_call_error(call, "InstanceDoesNotExistException", "No instance %s in deployment %s", iid, id);
 	else if (r < 0)
@@ -657,7 +658,7 @@ void api_op_batch_get_deployment_instances(struct rd_daemon *d, struct httpd_cal
 	json_array_foreach(iids, i, n)
 	{
 		json_t *s = NULL;
-		int r = store_instance_summary_get(d->store, id, json_string_value(n), &s);
+		int r = api_instance_summary_get(d, id, json_string_value(n), &s);
 		if (r == 0)
 			json_array_append_new(out, s);
 		else if (r == -ENOENT)

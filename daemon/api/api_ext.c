@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_info.h"
 #include "api/api_internal.h"
 #include "api/api_model.h"
 #include "api/api_ops.h"
@@ -52,13 +53,19 @@ static void op_create_access_key(struct rd_daemon *d, struct httpd_call *call, j
 
 static void op_list_access_keys(struct rd_daemon *d, struct httpd_call *call, json_t *in)
 {
-	json_t *l = NULL;
-	int r = store_access_key_list(d->store, &l);
+	struct store_access_key *keys = NULL;
+	json_t *l = json_array();
+	size_t n = 0;
+	int r = store_access_key_list(d->store, &keys, &n);
 
 	if (r < 0) {
+		json_decref(l);
 		api_store_error(call, r);
 		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(l, api_access_key_json(&keys[i]));
+	free(keys);
 	httpd_call_reply(call, json_pack("{s:o}", "AccessKeys", l));
 }
 
@@ -100,7 +107,8 @@ static void op_get_deployment_logs(struct rd_daemon *d, struct httpd_call *call,
 	};
 	char *cursor = NULL, *end, st[16], plat[16], buf[32];
 	int64_t after = 0, next = 0;
-	json_t *items = NULL, *out;
+	struct store_hook_logs logs = {0};
+	json_t *out;
 	int r;
 
 	if (api_check_fields(call, in, fields, 3) < 0)
@@ -127,13 +135,14 @@ static void op_get_deployment_logs(struct rd_daemon *d, struct httpd_call *call,
 		api_store_error(call, r);
 		return;
 	}
-	r = store_hook_logs_read(d->store, id, api_str(in, "InstanceId"), after, 500, &items, &next);
+	r = store_hook_logs_read(d->store, id, api_str(in, "InstanceId"), after, 500, &logs, &next);
 	if (r < 0) {
 		api_store_error(call, r);
 		return;
 	}
 	bool complete = !strcmp(st, "Succeeded") || !strcmp(st, "Failed") || !strcmp(st, "Stopped");
-	out = json_pack("{s:o, s:b}", "Logs", items, "DeploymentComplete", complete);
+	out = json_pack("{s:o, s:b}", "Logs", api_hook_logs_json(&logs), "DeploymentComplete", complete);
+	store_hook_logs_clear(&logs);
 	snprintf(buf, sizeof(buf), "%lld", (long long)next);
 	api_page_next(call, out, "NextToken", buf);
 	httpd_call_reply(call, out);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_info.h"
 #include "api/api_internal.h"
 #include "api/api_ops.h"
 #include "api/api_util.h"
@@ -249,7 +250,7 @@ static void set_default(json_t *doc, const char *k, json_t *v)
 static int check_config(struct rd_daemon *d, struct httpd_call *call, const char *config, const char *platform)
 {
 	json_t *ci = NULL;
-	int r = store_config_get(d->store, config, &ci);
+	int r = api_config_get(d, config, &ci);
 
 	if (r == -ENOENT) {
 		httpd_call_error(call, "DeploymentConfigDoesNotExistException",
@@ -325,7 +326,7 @@ void api_op_create_deployment_group(struct rd_daemon *d, struct httpd_call *call
 		if (tags) {
 			char *arn = api_arn_group(d, app, name);
 			if (arn)
-				store_tags_set(d->store, arn, tags);
+				api_tags_store(d, arn, tags);
 			free(arn);
 		}
 		httpd_call_reply(call, json_pack("{s:s}", "deploymentGroupId", id));
@@ -337,7 +338,7 @@ out:
 
 static int need_group(struct rd_daemon *d, struct httpd_call *call, const char *app, const char *name, json_t **ret)
 {
-	int r = store_group_get(d->store, app, name, ret);
+	int r = api_group_get(d, app, name, ret);
 
 	if (r == -ENOENT)
 		httpd_call_error(call, "DeploymentGroupDoesNotExistException",
@@ -375,7 +376,7 @@ void api_op_batch_get_deployment_groups(struct rd_daemon *d, struct httpd_call *
 	json_array_foreach(names, i, n)
 	{
 		json_t *gi = NULL;
-		int r = store_group_get(d->store, app, json_string_value(n), &gi);
+		int r = api_group_get(d, app, json_string_value(n), &gi);
 		if (r == 0)
 			json_array_append_new(out, gi);
 		else if (r == -ENOENT) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_info.h"
 #include "api/api_internal.h"
 #include "api/api_ops.h"
 #include "api/api_util.h"
@@ -151,7 +152,7 @@ void api_op_get_on_premises_instance(struct rd_daemon *d, struct httpd_call *cal
 
 	if (check_name(call, name) < 0)
 		return;
-	r = store_instance_get(d->store, name, &info);
+	r = api_instance_get(d, name, &info);
 	if (r == -ENOENT)
 		httpd_call_error(call, "InstanceNotRegisteredException", "No on-premises instance named %s", name);
 	else if (r < 0)
@@ -175,7 +176,7 @@ void api_op_batch_get_on_premises_instances(struct rd_daemon *d, struct httpd_ca
 	json_array_foreach(names, i, n)
 	{
 		json_t *info = NULL;
-		int r = store_instance_get(d->store, json_string_value(n), &info);
+		int r = api_instance_get(d, json_string_value(n), &info);
 		if (r == 0)
 			json_array_append_new(out, info);
 		else if (r != -ENOENT) {
@@ -260,8 +261,12 @@ static void tags_change(struct rd_daemon *d, struct httpd_call *call, json_t *in
 			return;
 		}
 	}
-	r = add ? store_instance_tags_add(d->store, names, tags, &missing)
-		: store_instance_tags_remove(d->store, names, tags, &missing);
+	struct store_tags st = {0};
+	r = api_tags_parse(tags, &st);
+	if (r == 0)
+		r = add ? store_instance_tags_add(d->store, names, st.v, st.n, &missing)
+			: store_instance_tags_remove(d->store, names, st.v, st.n, &missing);
+	store_tags_clear(&st);
 	if (r == -ENOENT)
 		httpd_call_error(call, "InstanceNotRegisteredException", "No registered on-premises instance named %s",
 				 missing ? missing : "?");

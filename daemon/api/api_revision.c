@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_info.h"
 #include "api/api_internal.h"
 #include "api/api_ops.h"
 #include "api/api_util.h"
@@ -131,7 +132,7 @@ void api_op_get_application_revision(struct rd_daemon *d, struct httpd_call *cal
 
 	if (api_need_app(d, call, app, NULL) < 0 || api_check_revision(call, rev, NULL) < 0)
 		return;
-	r = store_revision_get(d->store, app, rev, &info);
+	r = api_revision_get(d, app, rev, &info);
 	if (r == -ENOENT)
 		httpd_call_error(call, "RevisionDoesNotExistException",
 				 "this revision is not registered for application %s (RegisterApplicationRevision)",
@@ -162,7 +163,7 @@ void api_op_batch_get_application_revisions(struct rd_daemon *d, struct httpd_ca
 	json_array_foreach(revs, i, rev)
 	{
 		json_t *info = NULL;
-		int r = store_revision_get(d->store, app, rev, &info);
+		int r = api_revision_get(d, app, rev, &info);
 		if (r == -ENOENT) {
 			snprintf(errmsg, sizeof(errmsg), "some revisions are not registered for application %s", app);
 			continue;

@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "api/api_info.h"
 #include "api/api_util.h"
 #include "core/conf.h"
 #include "core/daemon.h"
@@ -207,7 +208,7 @@ void api_page_next(struct httpd_call *call, json_t *out, const char *key, const 
 int api_need_app(struct rd_daemon *d, struct httpd_call *call, const char *name, json_t **ret_info)
 {
 	json_t *info = NULL;
-	int r = store_app_get(d->store, name, &info);
+	int r = api_app_get(d, name, &info);
 
 	if (r == -ENOENT) {
 		httpd_call_error(call, "ApplicationDoesNotExistException",

@@ -232,14 +232,14 @@ static void upload_start(struct httpd_call *call, struct bcache *c)
 	}
 	app = query_get(&q, "applicationName");
 	if (app) {
-		json_t *info = NULL;
+		struct store_app *a = NULL;
 		struct rd_daemon *d = httpd_call_daemon(call);
-		if (!*app || strlen(app) > 100 || !d->store || store_app_get(d->store, app, &info) < 0) {
+		if (!*app || strlen(app) > 100 || !d->store || store_app_get(d->store, app, &a) < 0) {
 			httpd_call_error(call, "ApplicationDoesNotExistException",
 					 "no application '%s'; create it first or leave applicationName out", app);
 			goto out;
 		}
-		json_decref(info);
+		store_app_free(a);
 	}
 	if (bcache_lookup(c, sha, &b) == 0) {
 		if (app && register_revision(call, app, &b) < 0)

@@ -1,7 +1,9 @@
-# The store: every SQL statement of the daemon, migrations included.
+# The store: every SQL statement of the daemon, migrations included; one file per entity.
 daemon_store_sources = \
-	daemon/store/store.c daemon/store/store.h daemon/store/store_internal.h daemon/store/store_migrations.c
-rolloutd_SOURCES += $(daemon_store_sources) \
-	daemon/store/store_api.c \
-	daemon/store/store_engine.c daemon/store/store_engine.h \
+	daemon/store/store.c daemon/store/store.h daemon/store/store_internal.h \
+	daemon/store/store_migrations.c \
+	daemon/store/store_app.c daemon/store/store_tags.c daemon/store/store_group.c \
+	daemon/store/store_revision.c daemon/store/store_deployment.c daemon/store/store_instance.c \
+	daemon/store/store_access_key.c daemon/store/store_engine.h \
 	daemon/store/store_health.c daemon/store/store_health.h
+rolloutd_SOURCES += $(daemon_store_sources)

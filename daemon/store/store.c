@@ -1,3 +1,5 @@
+/* Connections, the statement helper, transactions and the migrations
+ * runner (see store_internal.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -15,6 +17,8 @@
 
 int store_errno(int rc)
 {
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return -ENOENT;
 	switch (rc & 0xff) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
@@ -101,6 +105,10 @@ void store_conn_put(struct store *st, struct store_conn *c)
 {
 	if (!c)
 		return;
+	/* A statement left mid-way would keep its read snapshot for the next user. */
+	for (sqlite3_stmt *s = sqlite3_next_stmt(c->db, NULL); s; s = sqlite3_next_stmt(c->db, s))
+		if (sqlite3_stmt_busy(s))
+			sqlite3_reset(s);
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_lock(&st->lock);
@@ -109,7 +117,34 @@ void store_conn_put(struct store *st, struct store_conn *c)
 	pthread_mutex_unlock(&st->lock);
 }
 
-int store_prep(struct store_conn *c, const char *sql, sqlite3_stmt **ret)
+int store_exec(struct store_conn *c, const char *sql)
+{
+	return store_errno(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
+}
+
+int store_tx_begin(struct store_conn *c)
+{
+	return store_exec(c, "BEGIN IMMEDIATE");
+}
+
+int store_tx_commit(struct store_conn *c)
+{
+	int r = store_exec(c, "COMMIT");
+	if (r < 0)
+		store_tx_rollback(c);
+	return r;
+}
+
+void store_tx_rollback(struct store_conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- the statement helper ---- */
+
+/* The cached statement for a SQL literal, reset and unbound. */
+static int prepare(struct store_conn *c, const char *sql, sqlite3_stmt **ret)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -141,63 +176,183 @@ int store_prep(struct store_conn *c, const char *sql, sqlite3_stmt **ret)
 	return 0;
 }
 
-int store_exec(struct store_conn *c, const char *sql)
+static int bind(sqlite3_stmt *s, const struct store_arg *args, size_t nargs)
 {
-	return store_errno(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
+	for (size_t i = 0; i < nargs; i++) {
+		const struct store_arg *a = &args[i];
+		int k = (int)i + 1, rc = SQLITE_OK;
+		char *txt;
+
+		switch (a->type) {
+		case STORE_ARG_NULL:
+			rc = sqlite3_bind_null(s, k);
+			break;
+		case STORE_ARG_TEXT:
+			rc = a->u.text ? sqlite3_bind_text(s, k, a->u.text, -1, SQLITE_TRANSIENT)
+				       : sqlite3_bind_null(s, k);
+			break;
+		case STORE_ARG_INT:
+			rc = sqlite3_bind_int64(s, k, a->u.i);
+			break;
+		case STORE_ARG_JSON:
+			if (!a->u.json) {
+				rc = sqlite3_bind_null(s, k);
+				break;
+			}
+			txt = json_dumps(a->u.json, JSON_COMPACT | JSON_ENCODE_ANY);
+			if (!txt)
+				return -ENOMEM;
+			rc = sqlite3_bind_text(s, k, txt, -1, free);
+			break;
+		}
+		if (rc != SQLITE_OK)
+			return store_errno(rc);
+	}
+	return 0;
 }
 
-int store_tx_begin(struct store_conn *c)
+int store_query_(struct store_conn *c, struct store_q *q, const char *sql, const struct store_arg *args, size_t nargs)
 {
-	return store_exec(c, "BEGIN IMMEDIATE");
-}
+	int r;
 
-int store_tx_commit(struct store_conn *c)
-{
-	int r = store_exec(c, "COMMIT");
-	if (r < 0)
-		store_tx_rollback(c);
+	q->s = NULL;
+	q->rc = SQLITE_DONE;
+	r = prepare(c, sql, &q->s);
+	if (r == 0)
+		r = bind(q->s, args, nargs);
+	if (r == 0)
+		q->rc = SQLITE_OK;
 	return r;
 }
 
-void store_tx_rollback(struct store_conn *c)
+bool store_next(struct store_q *q)
 {
-	if (!sqlite3_get_autocommit(c->db))
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!q->s || (q->rc != SQLITE_OK && q->rc != SQLITE_ROW))
+		return false;
+	q->rc = sqlite3_step(q->s);
+	return q->rc == SQLITE_ROW;
 }
 
-int store_bind_text(sqlite3_stmt *s, int i, const char *v)
+int store_done(struct store_q *q, int r)
 {
-	return store_errno(v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i));
+	if (q->s) {
+		sqlite3_reset(q->s);
+		q->s = NULL;
+	}
+	if (r < 0)
+		return r;
+	return q->rc == SQLITE_OK || q->rc == SQLITE_ROW || q->rc == SQLITE_DONE ? 0 : store_errno(q->rc);
 }
 
-int store_bind_json(sqlite3_stmt *s, int i, const json_t *v)
+int store_run_(struct store_conn *c, const char *sql, const struct store_arg *args, size_t nargs)
 {
-	char *txt;
-	int rc;
+	struct store_q q;
+	int r = store_query_(c, &q, sql, args, nargs);
 
-	if (!v)
-		return store_errno(sqlite3_bind_null(s, i));
-	txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (!txt)
-		return -ENOMEM;
-	rc = sqlite3_bind_text(s, i, txt, -1, free);
-	return store_errno(rc);
+	while (r == 0 && store_next(&q))
+		;
+	return store_done(&q, r);
 }
 
-const char *store_col_text(sqlite3_stmt *s, int i)
+int store_one_(struct store_conn *c, struct store_q *q, const char *sql, const struct store_arg *args, size_t nargs)
 {
-	return (const char *)sqlite3_column_text(s, i);
+	int r = store_query_(c, q, sql, args, nargs);
+
+	if (r == 0 && store_next(q))
+		return 0;
+	r = store_done(q, r);
+	return r < 0 ? r : -ENOENT;
 }
 
-json_t *store_col_json(sqlite3_stmt *s, int i)
+bool store_isnull(struct store_q *q, int i)
 {
-	const char *t = store_col_text(s, i);
+	return sqlite3_column_type(q->s, i) == SQLITE_NULL;
+}
+
+const char *store_text(struct store_q *q, int i)
+{
+	return (const char *)sqlite3_column_text(q->s, i);
+}
+
+int64_t store_int(struct store_q *q, int i)
+{
+	return sqlite3_column_int64(q->s, i);
+}
+
+json_t *store_json(struct store_q *q, int i)
+{
+	const char *t = store_text(q, i);
 	return t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+int store_dup(struct store_q *q, int i, char **ret)
+{
+	const char *t = store_text(q, i);
+
+	*ret = NULL;
+	if (!t)
+		return 0;
+	*ret = strdup(t);
+	return *ret ? 0 : -ENOMEM;
+}
+
+void store_copy(struct store_q *q, int i, char *buf, size_t size)
+{
+	const char *t = store_text(q, i);
+	rd_strlcpy(buf, t ? t : "", size);
+}
+
+int store_collect_names(struct store_q *q, int r, size_t limit, json_t **ret_names, bool *ret_more)
+{
+	json_t *arr = json_array();
+	bool more = false;
+
+	if (!arr && r == 0)
+		r = -ENOMEM;
+	while (r == 0 && store_next(q)) {
+		if (json_array_size(arr) == limit) {
+			more = true;
+			break;
+		}
+		if (json_array_append_new(arr, json_string(store_text(q, 0))) < 0)
+			r = -ENOMEM;
+	}
+	r = store_done(q, r);
+	if (r < 0) {
+		json_decref(arr);
+		return r;
+	}
+	*ret_names = arr;
+	*ret_more = more;
+	return 0;
+}
+
+int64_t store_changes(struct store_conn *c)
+{
+	return sqlite3_changes64(c->db);
+}
+
+int64_t store_last_rowid(struct store_conn *c)
+{
+	return sqlite3_last_insert_rowid(c->db);
+}
+
+void store_new_id(char out[37])
+{
+	unsigned char b[16];
+	char hex[33];
+
+	if (rd_random_bytes(b, sizeof(b)) < 0)
+		memset(b, 0, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	rd_hex(b, 16, hex);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
 static int migrate(struct store_conn *c, char *err, size_t errlen)
 {
-	sqlite3_stmt *s;
+	struct store_q q;
 	int r, current = 0;
 
 	r = store_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
@@ -206,12 +361,11 @@ static int migrate(struct store_conn *c, char *err, size_t errlen)
 		ERR("cannot create schema_migrations: %s", sqlite3_errmsg(c->db));
 		return r;
 	}
-	r = store_prep(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &s);
+	r = store_one(c, &q, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
 	if (r < 0)
 		return r;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		current = sqlite3_column_int(s, 0);
-	sqlite3_reset(s);
+	current = (int)store_int(&q, 0);
+	store_done(&q, 0);
 	if (store_n_migrations > 0 && current > store_migrations[store_n_migrations - 1].version) {
 		ERR("state.db has schema version %d but this rolloutd knows only up to %d; run a newer rolloutd",
 		    current, store_migrations[store_n_migrations - 1].version);
@@ -222,29 +376,19 @@ static int migrate(struct store_conn *c, char *err, size_t errlen)
 		if (m->version <= current)
 			continue;
 		r = store_tx_begin(c);
-		if (r < 0)
-			goto fail;
-		r = store_exec(c, m->sql);
-		if (r < 0)
-			goto fail;
-		r = store_prep(c, "INSERT INTO schema_migrations (version, name, applied_time) VALUES (?, ?, ?)", &s);
-		if (r < 0)
-			goto fail;
-		sqlite3_bind_int(s, 1, m->version);
-		sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, rd_wall_ms());
-		r = store_errno(sqlite3_step(s));
-		sqlite3_reset(s);
-		if (r < 0)
-			goto fail;
-		r = store_tx_commit(c);
-		if (r < 0)
-			goto fail;
-		continue;
-	fail:
-		ERR("schema migration %d (%s) failed: %s", m->version, m->name, sqlite3_errmsg(c->db));
-		store_tx_rollback(c);
-		return r;
+		if (r == 0)
+			r = store_exec(c, m->sql);
+		if (r == 0)
+			r = store_run(c,
+				      "INSERT INTO schema_migrations (version, name, applied_time) VALUES (?1, ?2, ?3)",
+				      SQL_INT(m->version), SQL_TEXT(m->name), SQL_INT(rd_wall_ms()));
+		if (r == 0)
+			r = store_tx_commit(c);
+		if (r < 0) {
+			ERR("schema migration %d (%s) failed: %s", m->version, m->name, sqlite3_errmsg(c->db));
+			store_tx_rollback(c);
+			return r;
+		}
 	}
 	return 0;
 }
@@ -310,183 +454,64 @@ struct store *store_close(struct store *st)
 int store_schema_version(struct store *st, int *ret_version)
 {
 	struct store_conn *c;
-	sqlite3_stmt *s;
+	struct store_q q;
 	int r = store_conn_get(st, &c);
 
 	if (r < 0)
 		return r;
-	r = store_prep(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &s);
+	r = store_one(c, &q, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
 	if (r == 0) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			*ret_version = sqlite3_column_int(s, 0);
-		else
-			r = -EIO;
-		sqlite3_reset(s);
+		*ret_version = (int)store_int(&q, 0);
+		store_done(&q, 0);
 	}
 	store_conn_put(st, c);
 	return r;
 }
 
-/* ---- access keys ---- */
+/* ---- the engine's transactions (store_engine.h) ---- */
 
-bool store_policy_valid(const char *p)
+int store_eng_begin(struct store *st, struct store_tx **ret)
 {
-	return p && (!strcmp(p, "admin") || !strcmp(p, "deployer") || !strcmp(p, "readonly") || !strcmp(p, "agent"));
-}
-
-int store_access_key_create(struct store *st, const char *name, const char *policy, const char *instance,
-			    struct store_access_key *ret, char *err, size_t errlen)
-{
-	struct store_access_key k;
-	struct store_conn *c = NULL;
-	sqlite3_stmt *s;
+	struct store_tx *tx = calloc(1, sizeof(*tx));
 	int r;
 
-	if (!name || !*name || strlen(name) >= sizeof(k.name)) {
-		ERR("an access key needs a name of 1 to %zu characters", sizeof(k.name) - 1);
-		return -EINVAL;
-	}
-	if (!store_policy_valid(policy)) {
-		ERR("unknown policy '%s': use admin, deployer, readonly or agent", policy ? policy : "");
-		return -EINVAL;
-	}
-	if ((strcmp(policy, "agent") == 0) != (instance && *instance)) {
-		ERR("%s", !strcmp(policy, "agent")
-			      ? "an agent key must be bound to an instance: give its instance name"
-			      : "only agent keys are bound to an instance; drop the instance name");
-		return -EINVAL;
-	}
-	if (instance && strlen(instance) >= sizeof(k.instance)) {
-		ERR("instance name too long (at most %zu characters)", sizeof(k.instance) - 1);
-		return -EINVAL;
-	}
-	memset(&k, 0, sizeof(k));
-	memcpy(k.id, "AKRD", 4);
-	r = rd_random_string(k.id + 4, STORE_KEY_ID_LEN - 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
-	if (r == 0)
-		r = rd_random_string(k.secret, STORE_SECRET_LEN,
-				     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-	if (r < 0)
-		return r;
-	rd_strlcpy(k.name, name, sizeof(k.name));
-	rd_strlcpy(k.policy, policy, sizeof(k.policy));
-	rd_strlcpy(k.instance, instance ? instance : "", sizeof(k.instance));
-	k.create_time = rd_wall_ms();
-
-	r = store_conn_get(st, &c);
-	if (r < 0)
-		return r;
-	r = store_prep(
-	    c, "INSERT INTO access_keys (id, secret, name, policy, instance, create_time) VALUES (?,?,?,?,?,?)", &s);
-	if (r < 0)
-		goto out;
-	store_bind_text(s, 1, k.id);
-	store_bind_text(s, 2, k.secret);
-	store_bind_text(s, 3, k.name);
-	store_bind_text(s, 4, k.policy);
-	store_bind_text(s, 5, k.instance[0] ? k.instance : NULL);
-	sqlite3_bind_int64(s, 6, k.create_time);
-	r = store_errno(sqlite3_step(s));
-	sqlite3_reset(s);
-	if (r < 0)
-		ERR("cannot store the access key: %s", sqlite3_errmsg(c->db));
-out:
-	store_conn_put(st, c);
-	if (r == 0)
-		*ret = k;
-	return r;
-}
-
-int store_access_key_get(struct store *st, const char *id, struct store_access_key *ret)
-{
-	struct store_conn *c;
-	sqlite3_stmt *s;
-	int r = store_conn_get(st, &c);
-
-	if (r < 0)
-		return r;
-	r = store_prep(c, "SELECT id, secret, name, policy, instance, create_time FROM access_keys WHERE id = ?", &s);
-	if (r < 0)
-		goto out;
-	store_bind_text(s, 1, id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		struct store_access_key k;
-		memset(&k, 0, sizeof(k));
-		rd_strlcpy(k.id, store_col_text(s, 0), sizeof(k.id));
-		rd_strlcpy(k.secret, store_col_text(s, 1), sizeof(k.secret));
-		rd_strlcpy(k.name, store_col_text(s, 2), sizeof(k.name));
-		rd_strlcpy(k.policy, store_col_text(s, 3), sizeof(k.policy));
-		if (store_col_text(s, 4))
-			rd_strlcpy(k.instance, store_col_text(s, 4), sizeof(k.instance));
-		k.create_time = sqlite3_column_int64(s, 5);
-		*ret = k;
-		r = 0;
-	} else {
-		r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
-	}
-	sqlite3_reset(s);
-out:
-	store_conn_put(st, c);
-	return r;
-}
-
-int store_access_key_list(struct store *st, json_t **ret)
-{
-	struct store_conn *c;
-	sqlite3_stmt *s;
-	json_t *arr = json_array();
-	int r, rc;
-
-	if (!arr)
+	if (!tx)
 		return -ENOMEM;
-	r = store_conn_get(st, &c);
+	tx->st = st;
+	r = store_conn_get(st, &tx->c);
 	if (r < 0) {
-		json_decref(arr);
+		free(tx);
 		return r;
 	}
-	r = store_prep(c, "SELECT id, name, policy, instance, create_time FROM access_keys ORDER BY id", &s);
-	if (r < 0)
-		goto out;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "AccessKeyId", store_col_text(s, 0), "Name",
-				      store_col_text(s, 1), "Policy", store_col_text(s, 2), "CreateTime",
-				      (double)sqlite3_column_int64(s, 4) / 1000.0);
-		if (o && store_col_text(s, 3))
-			json_object_set_new(o, "InstanceName", json_string(store_col_text(s, 3)));
-		if (!o || json_array_append_new(arr, o) < 0) {
-			r = -ENOMEM;
-			break;
-		}
+	r = store_tx_begin(tx->c);
+	if (r < 0) {
+		store_conn_put(st, tx->c);
+		free(tx);
+		return r;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_errno(rc);
-	sqlite3_reset(s);
-out:
-	store_conn_put(st, c);
-	if (r == 0)
-		*ret = arr;
-	else
-		json_decref(arr);
+	tx->changes0 = sqlite3_total_changes64(tx->c->db);
+	*ret = tx;
+	return 0;
+}
+
+bool store_eng_has_writes(struct store_tx *tx)
+{
+	return sqlite3_total_changes64(tx->c->db) != tx->changes0;
+}
+
+int store_eng_commit(struct store_tx *tx)
+{
+	int r = store_tx_commit(tx->c);
+	store_conn_put(tx->st, tx->c);
+	free(tx);
 	return r;
 }
 
-int store_access_key_delete(struct store *st, const char *id)
+void store_eng_rollback(struct store_tx *tx)
 {
-	struct store_conn *c;
-	sqlite3_stmt *s;
-	int r = store_conn_get(st, &c);
-
-	if (r < 0)
-		return r;
-	r = store_prep(c, "DELETE FROM access_keys WHERE id = ?", &s);
-	if (r == 0) {
-		store_bind_text(s, 1, id);
-		r = store_errno(sqlite3_step(s));
-		sqlite3_reset(s);
-		if (r == 0 && sqlite3_changes(c->db) == 0)
-			r = -ENOENT;
-	}
-	store_conn_put(st, c);
-	return r;
+	if (!tx)
+		return;
+	store_tx_rollback(tx->c);
+	store_conn_put(tx->st, tx->c);
+	free(tx);
 }

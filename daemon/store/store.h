@@ -5,10 +5,19 @@
  *
  * Conventions: 0 or negative errno; -ENOENT "no such row", -EEXIST
  * "already exists"; ret_ parameters written only on success; json_t results
- * are new references owned by the caller. Times are epoch milliseconds.
+ * are new references owned by the caller; row structs come with a _free()
+ * that accepts NULL and returns NULL. Times are epoch milliseconds, 0 when
+ * unset.
  *
- * Nested CodeDeploy documents are validated by the API layer and stored as
- * JSON text next to indexed columns. */
+ * The store returns rows, not API shapes: the control API (daemon/api/)
+ * makes the CodeDeploy JSON from them. Nested CodeDeploy documents that the
+ * API validated (a group's settings, a revision location, a deployment's
+ * other members) are kept as JSON text next to indexed columns and handed
+ * back as they were stored.
+ *
+ * List functions page by a cursor: pass the last item of the previous page
+ * (NULL for the first page); *ret_more tells whether more items follow.
+ * Lists of names are JSON arrays of strings. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,7 +34,235 @@ struct store *store_close(struct store *st);
 /* Highest applied migration version. */
 int store_schema_version(struct store *st, int *ret_version);
 
-/* ---- access keys (SigV4 credentials) ---- */
+/* A tag: on an application or deployment group (by ARN), or on an
+ * on-premises instance. */
+struct store_tag {
+	char *key;
+	char *value; /* read: "" when the tag has no value; written: NULL = none (see each function) */
+};
+struct store_tags {
+	struct store_tag *v;
+	size_t n;
+};
+void store_tags_clear(struct store_tags *tags);
+
+/* ==== applications (store_app.c) ==== */
+
+struct store_app {
+	char *name, *id, *compute_platform;
+	char *github_account; /* NULL when not linked to GitHub */
+	int64_t create_time;
+};
+struct store_app *store_app_free(struct store_app *a);
+
+int store_app_create(struct store *st, const char *name, const char *platform, char ret_id[37]);
+int store_app_get(struct store *st, const char *name, struct store_app **ret);
+int store_app_list(struct store *st, const char *after, size_t limit, json_t **ret_names, bool *ret_more);
+/* Renames; moves tags from old_arn to new_arn and group ARNs under
+ * old_group_arn_prefix to new_group_arn_prefix. -ENOENT, -EEXIST. */
+int store_app_rename(struct store *st, const char *name, const char *new_name, const char *old_arn, const char *new_arn,
+		     const char *old_group_arn_prefix, const char *new_group_arn_prefix);
+/* Deletes the application, its groups, revisions, deployments and tags. */
+int store_app_delete(struct store *st, const char *name, const char *arn, const char *group_arn_prefix);
+
+/* ==== resource tags by ARN (store_tags.c) ==== */
+
+/* Adds or replaces each tag. */
+int store_tags_set(struct store *st, const char *arn, const struct store_tag *tags, size_t n);
+/* keys: [string] */
+int store_tags_remove(struct store *st, const char *arn, json_t *keys);
+/* The tags ordered by key. */
+int store_tags_list(struct store *st, const char *arn, struct store_tags *ret);
+
+/* ==== deployment configs and groups (store_group.c) ==== */
+
+/* doc = {minimumHealthyHosts?, trafficRoutingConfig?, zonalConfig?} */
+struct store_config {
+	char *name, *id, *compute_platform;
+	bool builtin;
+	int64_t create_time;
+	json_t *doc;
+};
+struct store_config *store_config_free(struct store_config *cf);
+
+int store_config_create(struct store *st, const char *name, const char *platform, json_t *doc, char ret_id[37]);
+int store_config_get(struct store *st, const char *name, struct store_config **ret);
+int store_config_list(struct store *st, const char *after, size_t limit, json_t **ret_names, bool *ret_more);
+/* -ENOENT, -EPERM (built-in), -EBUSY (a deployment group uses it) */
+int store_config_delete(struct store *st, const char *name);
+
+/* A group's latest deployment (id "" when it has none). */
+struct store_last_deployment {
+	char id[16];
+	char status[16];
+	int64_t create_time, complete_time;
+	json_t *revision; /* NULL when the deployment names none */
+};
+
+/* doc = the group's settings in DeploymentGroupInfo form */
+struct store_group {
+	char *app, *name, *id, *config, *compute_platform;
+	json_t *doc;
+	struct store_last_deployment last_attempted, last_successful;
+};
+struct store_group *store_group_free(struct store_group *g);
+
+int store_group_create(struct store *st, const char *app, const char *name, const char *config, json_t *doc,
+		       char ret_id[37]);
+int store_group_get(struct store *st, const char *app, const char *name, struct store_group **ret);
+int store_group_list(struct store *st, const char *app, const char *after, size_t limit, json_t **ret_names,
+		     bool *ret_more);
+/* 0 when the deployment group exists, -ENOENT when not (cheap). */
+int store_group_exists(struct store *st, const char *app, const char *name);
+/* Replaces settings (and renames when new_name differs). -ENOENT, -EEXIST. */
+int store_group_update(struct store *st, const char *app, const char *name, const char *new_name, const char *config,
+		       json_t *doc, const char *old_arn, const char *new_arn);
+int store_group_delete(struct store *st, const char *app, const char *name, const char *arn);
+
+/* ==== revisions (store_revision.c) ==== */
+
+/* revision: a validated RevisionLocation */
+int store_revision_register(struct store *st, const char *app, json_t *revision, const char *description);
+
+struct store_revision {
+	char *description;	   /* NULL when none */
+	json_t *deployment_groups; /* [string] */
+	int64_t register_time, first_used_time, last_used_time;
+};
+struct store_revision *store_revision_free(struct store_revision *rv);
+/* -ENOENT when not registered or used */
+int store_revision_get(struct store *st, const char *app, json_t *revision, struct store_revision **ret);
+
+struct store_revision_query {
+	const char *app;
+	const char *sort_by; /* registerTime | firstUsedTime | lastUsedTime | NULL (registration order) */
+	bool descending;
+	const char *s3_bucket, *s3_key_prefix; /* NULL = any */
+	const char *deployed;		       /* include | exclude | ignore | NULL */
+	int64_t offset;
+	size_t limit;
+};
+/* The revision locations as stored: [RevisionLocation]. */
+int store_revision_list(struct store *st, const struct store_revision_query *q, json_t **ret_revisions, bool *ret_more);
+
+/* ==== deployments, targets, lifecycle events, hook logs (store_deployment.c) ==== */
+
+struct store_new_deployment {
+	const char *id, *app, *group, *config, *platform, *creator, *external_id;
+	json_t *revision;   /* RevisionLocation or NULL */
+	json_t *doc;	    /* the other DeploymentInfo members */
+	char active_id[16]; /* out: with -EALREADY, the group's active deployment */
+};
+/* Stores it Created and marks the revision used (the group's last attempted
+ * deployment follows from it). -EEXIST on an id clash; -ENOENT when the
+ * application is gone; -EALREADY when the group already has a deployment
+ * that is Created, Queued, InProgress, Baking or Ready (one at a time per
+ * group, as on AWS). */
+int store_deployment_create(struct store *st, struct store_new_deployment *nd);
+
+/* Targets per status, counted when the engine has stored no overview. */
+struct store_target_counts {
+	int64_t pending, in_progress, succeeded, failed, skipped, ready;
+};
+
+struct store_deployment {
+	char *id, *app, *group, *config, *compute_platform, *status, *creator;
+	char *external_id, *error_code, *error_message; /* NULL when none */
+	int64_t create_time, start_time, complete_time;
+	json_t *revision, *previous_revision; /* RevisionLocation or NULL */
+	json_t *overview;		      /* as the engine stored it, or NULL: see counts */
+	struct store_target_counts counts;
+	json_t *status_messages; /* [string] or NULL */
+	json_t *rollback_info;	 /* or NULL */
+	json_t *doc;		 /* the other DeploymentInfo members (object) */
+};
+struct store_deployment *store_deployment_free(struct store_deployment *dp);
+int store_deployment_get(struct store *st, const char *id, struct store_deployment **ret);
+
+struct store_deployment_query {
+	const char *app, *group, *external_id; /* NULL = any */
+	json_t *statuses;		       /* [string] or NULL */
+	int64_t start_ms, end_ms;	       /* -1 = open */
+	int64_t before_seq;		       /* 0 = first page (newest first) */
+	size_t limit;
+};
+int store_deployment_list(struct store *st, const struct store_deployment_query *q, json_t **ret_ids,
+			  int64_t *ret_last_seq, bool *ret_more);
+/* The deployment's status and compute platform; -ENOENT. */
+int store_deployment_brief(struct store *st, const char *id, char ret_status[16], char ret_platform[16]);
+
+/* A deployment target (filled by the engine) with its lifecycle events. */
+struct store_event {
+	char *name, *status;
+	int64_t start_time, end_time;
+	json_t *diagnostics; /* or NULL */
+};
+struct store_target {
+	char *deployment_id, *target_id;
+	char *type;		    /* InstanceTarget | LambdaTarget | ECSTarget | CloudFormationTarget */
+	char *arn, *status, *label; /* label: Blue | Green | NULL */
+	int64_t last_updated;
+	json_t *doc; /* type-specific members (object) */
+	struct store_event *events;
+	size_t n_events;
+};
+struct store_target *store_target_free(struct store_target *t);
+int store_target_get(struct store *st, const char *deployment_id, const char *target_id, struct store_target **ret);
+/* Ids in order; statuses / labels: [string] or NULL. */
+int store_target_list(struct store *st, const char *deployment_id, json_t *statuses, json_t *labels, const char *after,
+		      size_t limit, json_t **ret_ids, bool *ret_more);
+
+/* Hook output (hook_logs) of a deployment in arrival order after cursor
+ * (0 = from the start), optionally of one target. *ret_cursor is the cursor
+ * to pass next time (unchanged when nothing new arrived). */
+struct store_hook_log {
+	char *target_id, *event, *data;
+	int64_t seq, time;
+};
+struct store_hook_logs {
+	struct store_hook_log *v;
+	size_t n;
+};
+void store_hook_logs_clear(struct store_hook_logs *logs);
+int store_hook_logs_read(struct store *st, const char *deployment_id, const char *target_id, int64_t after,
+			 size_t limit, struct store_hook_logs *ret, int64_t *ret_cursor);
+
+/* ==== on-premises instances (store_instance.c) ==== */
+
+struct store_instance {
+	char *name, *iam_session_arn, *iam_user_arn, *instance_arn; /* the IAM ARNs may be NULL */
+	char *status;						    /* Registered | Deregistered */
+	int64_t register_time, deregister_time;
+	struct store_tags tags; /* ordered by key */
+};
+struct store_instances {
+	struct store_instance *v;
+	size_t n;
+};
+struct store_instance *store_instance_free(struct store_instance *in);
+void store_instances_clear(struct store_instances *ins);
+
+/* -EEXIST name registered, -EADDRINUSE when the ARN is another instance's */
+int store_instance_register(struct store *st, const char *name, const char *session_arn, const char *user_arn,
+			    const char *instance_arn);
+int store_instance_deregister(struct store *st, const char *name);
+int store_instance_get(struct store *st, const char *name, struct store_instance **ret);
+/* Every instance (registered or not) with its tags, ordered by name. */
+int store_instance_all(struct store *st, struct store_instances *ret);
+/* Names ordered by name. registration_status: Registered | Deregistered |
+ * NULL; tag_filters: [TagFilter] (any matches) or NULL. */
+int store_instance_list(struct store *st, const char *registration_status, json_t *tag_filters, const char *after,
+			size_t limit, json_t **ret_names, bool *ret_more);
+/* names: [string]. -ENOENT (with *ret_missing, borrowed from names) when
+ * one is not registered; nothing is changed then. Removing a tag whose value
+ * is NULL removes the key whatever its value. */
+int store_instance_tags_add(struct store *st, json_t *names, const struct store_tag *tags, size_t n,
+			    const char **ret_missing);
+int store_instance_tags_remove(struct store *st, json_t *names, const struct store_tag *tags, size_t n,
+			       const char **ret_missing);
+
+/* ==== access keys: SigV4 credentials (store_access_key.c) ==== */
+
 #define STORE_KEY_ID_LEN 20
 #define STORE_SECRET_LEN 40
 
@@ -44,121 +281,6 @@ bool store_policy_valid(const char *policy);
 int store_access_key_create(struct store *st, const char *name, const char *policy, const char *instance,
 			    struct store_access_key *ret, char *err, size_t errlen);
 int store_access_key_get(struct store *st, const char *id, struct store_access_key *ret);
-/* [{AccessKeyId, Name, Policy, InstanceName?, CreateTime(seconds)}] ordered by id, no secrets. */
-int store_access_key_list(struct store *st, json_t **ret);
+/* Every key ordered by id, secrets blanked; *ret malloc'd. */
+int store_access_key_list(struct store *st, struct store_access_key **ret, size_t *ret_n);
 int store_access_key_delete(struct store *st, const char *id);
-
-/* ==== control API queries (store_api.c) ====
- * Get functions return the CodeDeploy output shape (ApplicationInfo,
- * DeploymentGroupInfo, ...) as JSON with epoch-second timestamps. List
- * functions page by a cursor: pass the last item of the previous page (NULL
- * for the first page); *ret_more tells whether more items follow. */
-
-/* applications */
-int store_app_create(struct store *st, const char *name, const char *platform, char ret_id[37]);
-int store_app_get(struct store *st, const char *name, json_t **ret_info);
-int store_app_list(struct store *st, const char *after, size_t limit, json_t **ret_names, bool *ret_more);
-/* Renames; moves tags from old_arn to new_arn and group ARNs under
- * old_group_arn_prefix to new_group_arn_prefix. -ENOENT, -EEXIST. */
-int store_app_rename(struct store *st, const char *name, const char *new_name, const char *old_arn, const char *new_arn,
-		     const char *old_group_arn_prefix, const char *new_group_arn_prefix);
-/* Deletes the application, its groups, revisions, deployments and tags. */
-int store_app_delete(struct store *st, const char *name, const char *arn, const char *group_arn_prefix);
-
-/* deployment configs; doc = {minimumHealthyHosts?, trafficRoutingConfig?, zonalConfig?} */
-int store_config_create(struct store *st, const char *name, const char *platform, json_t *doc, char ret_id[37]);
-int store_config_get(struct store *st, const char *name, json_t **ret_info);
-int store_config_list(struct store *st, const char *after, size_t limit, json_t **ret_names, bool *ret_more);
-/* -ENOENT, -EPERM (built-in), -EBUSY (a deployment group uses it) */
-int store_config_delete(struct store *st, const char *name);
-
-/* deployment groups; doc = settings in DeploymentGroupInfo form */
-int store_group_create(struct store *st, const char *app, const char *name, const char *config, json_t *doc,
-		       char ret_id[37]);
-int store_group_get(struct store *st, const char *app, const char *name, json_t **ret_info);
-int store_group_list(struct store *st, const char *app, const char *after, size_t limit, json_t **ret_names,
-		     bool *ret_more);
-/* Replaces settings (and renames when new_name differs). -ENOENT, -EEXIST. */
-int store_group_update(struct store *st, const char *app, const char *name, const char *new_name, const char *config,
-		       json_t *doc, const char *old_arn, const char *new_arn);
-int store_group_delete(struct store *st, const char *app, const char *name, const char *arn);
-
-/* revisions (revision: a validated RevisionLocation) */
-int store_revision_register(struct store *st, const char *app, json_t *revision, const char *description);
-/* GenericRevisionInfo. -ENOENT */
-int store_revision_get(struct store *st, const char *app, json_t *revision, json_t **ret_info);
-struct store_revision_query {
-	const char *app;
-	const char *sort_by; /* registerTime | firstUsedTime | lastUsedTime | NULL (registration order) */
-	bool descending;
-	const char *s3_bucket, *s3_key_prefix; /* NULL = any */
-	const char *deployed;		       /* include | exclude | ignore | NULL */
-	int64_t offset;
-	size_t limit;
-};
-/* [RevisionLocation] */
-int store_revision_list(struct store *st, const struct store_revision_query *q, json_t **ret_revisions, bool *ret_more);
-
-/* deployments */
-struct store_new_deployment {
-	const char *id, *app, *group, *config, *platform, *creator, *external_id;
-	json_t *revision;   /* RevisionLocation or NULL */
-	json_t *doc;	    /* the other DeploymentInfo members */
-	char active_id[16]; /* out: with -EALREADY, the group's active deployment */
-};
-/* Stores it Created and marks the revision used (the group's targetRevision
- * and lastAttemptedDeployment follow from it). -EEXIST on an id clash;
- * -EALREADY when the group already has a deployment that is Created, Queued,
- * InProgress, Baking or Ready (one at a time per group, as on AWS). */
-int store_deployment_create(struct store *st, struct store_new_deployment *nd);
-int store_deployment_get(struct store *st, const char *id, json_t **ret_info); /* DeploymentInfo */
-struct store_deployment_query {
-	const char *app, *group, *external_id; /* NULL = any */
-	json_t *statuses;		       /* [string] or NULL */
-	int64_t start_ms, end_ms;	       /* -1 = open */
-	int64_t before_seq;		       /* 0 = first page (newest first) */
-	size_t limit;
-};
-int store_deployment_list(struct store *st, const struct store_deployment_query *q, json_t **ret_ids,
-			  int64_t *ret_last_seq, bool *ret_more);
-/* The deployment's status, compute platform and group; -ENOENT. */
-int store_deployment_brief(struct store *st, const char *id, char ret_status[16], char ret_platform[16]);
-
-/* deployment targets (filled by the engine) */
-/* DeploymentTarget {deploymentTargetType, instanceTarget|lambdaTarget|...} */
-int store_target_get(struct store *st, const char *deployment_id, const char *target_id, json_t **ret_target);
-/* InstanceSummary (deprecated API) */
-int store_instance_summary_get(struct store *st, const char *deployment_id, const char *target_id, json_t **ret);
-/* Ids in order; statuses / labels: [string] or NULL. */
-int store_target_list(struct store *st, const char *deployment_id, json_t *statuses, json_t *labels, const char *after,
-		      size_t limit, json_t **ret_ids, bool *ret_more);
-
-/* on-premises instances */
-/* -EEXIST name registered, -EADDRINUSE when the ARN is another instance's */
-int store_instance_register(struct store *st, const char *name, const char *session_arn, const char *user_arn,
-			    const char *instance_arn);
-int store_instance_deregister(struct store *st, const char *name);
-int store_instance_get(struct store *st, const char *name, json_t **ret_info); /* InstanceInfo */
-/* registration_status: Registered | Deregistered | NULL; tag_filters: [TagFilter] (any matches) or NULL */
-int store_instance_list(struct store *st, const char *registration_status, json_t *tag_filters, const char *after,
-			size_t limit, json_t **ret_names, bool *ret_more);
-/* names: [string], tags: [Tag]. -ENOENT (with *ret_missing, borrowed from
- * names) when one is not registered; nothing is changed then. */
-int store_instance_tags_add(struct store *st, json_t *names, json_t *tags, const char **ret_missing);
-int store_instance_tags_remove(struct store *st, json_t *names, json_t *tags, const char **ret_missing);
-/* Registered instance names, tags: for platform plugins. */
-int store_instance_all(struct store *st, json_t **ret_infos);
-
-/* resource tags by ARN */
-int store_tags_set(struct store *st, const char *arn, json_t *tags);	   /* [Tag] */
-int store_tags_remove(struct store *st, const char *arn, json_t *keys);	   /* [string] */
-int store_tags_list(struct store *st, const char *arn, json_t **ret_tags); /* [Tag] */
-
-/* Hook output (hook_logs) of a deployment in arrival order after cursor
- * (0 = from the start), optionally of one target: [{InstanceId,
- * LifecycleEventName, Sequence, Time, Data}]. *ret_cursor is the cursor to
- * pass next time (unchanged when nothing new arrived). */
-int store_hook_logs_read(struct store *st, const char *deployment_id, const char *target_id, int64_t after,
-			 size_t limit, json_t **ret_items, int64_t *ret_cursor);
-/* 0 when the deployment group exists, -ENOENT when not (cheap). */
-int store_group_exists(struct store *st, const char *app, const char *name);

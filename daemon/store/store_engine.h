@@ -1,4 +1,7 @@
-/* The engine's queries (daemon/store/store_engine.c; SQL stays in the store).
+/* The engine's queries. They live with the entity they touch:
+ * transactions in store.c, groups and configs in store_group.c, deployments,
+ * targets, events, host commands, hook logs and bundles in
+ * store_deployment.c, instances in store_instance.c.
  *
  * The engine thread works in transactions: store_eng_begin() ... one or
  * many calls ... store_eng_commit(). Every call below except the
@@ -23,7 +26,7 @@ void store_eng_rollback(struct store_tx *tx);
 /* Whether anything was written since store_eng_begin(). */
 bool store_eng_has_writes(struct store_tx *tx);
 
-/* ---- deployments ---- */
+/* ---- deployments (store_deployment.c) ---- */
 
 /* Deployment row as an object: id, application, deployment_group,
  * deployment_config, compute_platform, status, creator, create_time,
@@ -40,7 +43,7 @@ int store_eng_deployment_add_message(struct store_tx *tx, const char *id, const 
  * Created, copying the columns named in row (same shape as above). */
 int store_eng_deployment_insert(struct store_tx *tx, const json_t *row);
 
-/* ---- groups and configs ---- */
+/* ---- groups and configs (store_group.c) ---- */
 
 /* DeploymentGroupInfo-like object: the stored doc plus applicationName,
  * deploymentGroupName, deploymentGroupId, deploymentConfigName,
@@ -55,7 +58,7 @@ int store_eng_group_finished(struct store_tx *tx, const char *app, const char *g
 /* [{application, name}] of every deployment group of compute platform Server. */
 int store_eng_server_groups(struct store_tx *tx, json_t **ret);
 
-/* ---- targets, lifecycle events, host commands ---- */
+/* ---- targets, lifecycle events, host commands, hook logs (store_deployment.c) ---- */
 
 /* label: instanceLabel (Blue / Green) of a blue/green deployment's target, else NULL. */
 int store_eng_target_insert(struct store_tx *tx, const char *dep, const char *target, int seq, const char *arn,
@@ -99,7 +102,7 @@ int store_eng_last_good(struct store_tx *tx, const char *app, const char *group,
 int store_eng_hook_log(struct store_tx *tx, const char *dep, const char *target, const char *event, int64_t seq,
 		       int64_t now, const char *chunk, size_t cap_bytes);
 
-/* ---- instances (no transaction needed) ---- */
+/* ---- instances (store_instance.c) ---- */
 
 /* InstanceInfo array for host->onprem_instances (see plugin.h), malloc'd text. */
 int store_eng_onprem_instances_nt(struct store *st, char **ret_json);
@@ -109,12 +112,9 @@ int store_eng_instance_arn(struct store_tx *tx, const char *instance, char **ret
 /* The instance whose IAM ARN or name is host_identifier; -ENOENT. *ret malloc'd. */
 int store_eng_instance_by_identifier(struct store_tx *tx, const char *host_identifier, char **ret);
 
+/* ---- the deployment's bundle (store_deployment.c) ---- */
+
 /* The cached bundle of a deployment ({sha256, size, bundleType}), kept in
  * the meta table under "engine.bundle.<id>". *ret NULL when none. */
 int store_eng_bundle_set(struct store_tx *tx, const char *dep, const json_t *bundle);
 int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret);
-
-/* For CreateDeployment (DeploymentLimitExceededException): the id of a
- * deployment of the group that is Created, Queued or InProgress, into
- * ret_id (>= 16 bytes); -ENOENT when the group is idle. */
-int store_eng_group_active_nt(struct store *st, const char *app, const char *group, char *ret_id);

@@ -1,10 +1,9 @@
-/* SQL for health alarms and trigger notifications. See store_health.h. */
+/* Trigger-notification deliveries (table trigger_deliveries). See store_health.h. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
-#include <time.h>
 
 #include "store/store_health.h"
 #include "store/store_internal.h"
@@ -13,7 +12,6 @@
 int store_trigger_delivery_insert(struct store *st, const struct store_trigger_delivery *td, int64_t *ret_id)
 {
 	struct store_conn *c;
-	sqlite3_stmt *s;
 	int64_t now = rd_wall_ms();
 	int r;
 
@@ -22,27 +20,15 @@ int store_trigger_delivery_insert(struct store *st, const struct store_trigger_d
 	r = store_conn_get(st, &c);
 	if (r < 0)
 		return r;
-	r = store_prep(
-	    c,
-	    "INSERT INTO trigger_deliveries (deployment_id, instance_id, event, trigger_name, target, status,"
-	    " attempts, subject, message, create_time, update_time)"
-	    " VALUES (?, ?, ?, ?, ?, 'Pending', 0, ?, ?, ?, ?)",
-	    &s);
-	if (r == 0) {
-		store_bind_text(s, 1, td->deployment_id);
-		store_bind_text(s, 2, td->instance_id);
-		store_bind_text(s, 3, td->event);
-		store_bind_text(s, 4, td->trigger_name);
-		store_bind_text(s, 5, td->target);
-		store_bind_text(s, 6, td->subject);
-		store_bind_text(s, 7, td->message);
-		sqlite3_bind_int64(s, 8, now);
-		sqlite3_bind_int64(s, 9, now);
-		r = store_errno(sqlite3_step(s));
-		sqlite3_reset(s);
-		if (r == 0 && ret_id)
-			*ret_id = sqlite3_last_insert_rowid(c->db);
-	}
+	r = store_run(c,
+		      "INSERT INTO trigger_deliveries (deployment_id, instance_id, event, trigger_name, target, status,"
+		      " attempts, subject, message, create_time, update_time)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', 0, ?6, ?7, ?8, ?8)",
+		      SQL_TEXT(td->deployment_id), SQL_TEXT(td->instance_id), SQL_TEXT(td->event),
+		      SQL_TEXT(td->trigger_name), SQL_TEXT(td->target), SQL_TEXT(td->subject), SQL_TEXT(td->message),
+		      SQL_INT(now));
+	if (r == 0 && ret_id)
+		*ret_id = store_last_rowid(c);
 	store_conn_put(st, c);
 	return r;
 }
@@ -51,7 +37,6 @@ int store_trigger_delivery_update(struct store *st, int64_t id, const char *stat
 				  const char *last_error, const char *response)
 {
 	struct store_conn *c;
-	sqlite3_stmt *s;
 	int r;
 
 	if (!st || !status)
@@ -59,22 +44,13 @@ int store_trigger_delivery_update(struct store *st, int64_t id, const char *stat
 	r = store_conn_get(st, &c);
 	if (r < 0)
 		return r;
-	r = store_prep(c,
-		       "UPDATE trigger_deliveries SET status = ?, attempts = ?, last_error = ?, response = ?,"
-		       " update_time = ? WHERE id = ?",
-		       &s);
-	if (r == 0) {
-		store_bind_text(s, 1, status);
-		sqlite3_bind_int(s, 2, attempts);
-		store_bind_text(s, 3, last_error);
-		store_bind_text(s, 4, response);
-		sqlite3_bind_int64(s, 5, rd_wall_ms());
-		sqlite3_bind_int64(s, 6, id);
-		r = store_errno(sqlite3_step(s));
-		sqlite3_reset(s);
-		if (r == 0 && sqlite3_changes(c->db) == 0)
-			r = -ENOENT;
-	}
+	r = store_run(c,
+		      "UPDATE trigger_deliveries SET status = ?2, attempts = ?3, last_error = ?4, response = ?5,"
+		      " update_time = ?6 WHERE id = ?1",
+		      SQL_INT(id), SQL_TEXT(status), SQL_INT(attempts), SQL_TEXT(last_error), SQL_TEXT(response),
+		      SQL_INT(rd_wall_ms()));
+	if (r == 0 && store_changes(c) == 0)
+		r = -ENOENT;
 	store_conn_put(st, c);
 	return r;
 }
@@ -82,7 +58,6 @@ int store_trigger_delivery_update(struct store *st, int64_t id, const char *stat
 int store_trigger_delivery_prune(struct store *st, int64_t before_ms, int64_t *ret_n)
 {
 	struct store_conn *c;
-	sqlite3_stmt *s;
 	int r;
 
 	if (!st)
@@ -90,21 +65,17 @@ int store_trigger_delivery_prune(struct store *st, int64_t before_ms, int64_t *r
 	r = store_conn_get(st, &c);
 	if (r < 0)
 		return r;
-	r = store_prep(c, "DELETE FROM trigger_deliveries WHERE status <> 'Pending' AND update_time < ?", &s);
-	if (r == 0) {
-		sqlite3_bind_int64(s, 1, before_ms);
-		r = store_errno(sqlite3_step(s));
-		sqlite3_reset(s);
-		if (r == 0 && ret_n)
-			*ret_n = sqlite3_changes(c->db);
-	}
+	r = store_run(c, "DELETE FROM trigger_deliveries WHERE status <> 'Pending' AND update_time < ?1",
+		      SQL_INT(before_ms));
+	if (r == 0 && ret_n)
+		*ret_n = store_changes(c);
 	store_conn_put(st, c);
 	return r;
 }
 
-static void set_text(json_t *o, const char *k, sqlite3_stmt *s, int i)
+static void set_text(json_t *o, const char *k, struct store_q *q, int i)
 {
-	const char *v = store_col_text(s, i);
+	const char *v = store_text(q, i);
 
 	if (v)
 		json_object_set_new(o, k, json_string(v));
@@ -113,9 +84,9 @@ static void set_text(json_t *o, const char *k, sqlite3_stmt *s, int i)
 int store_trigger_delivery_list(struct store *st, const char *deployment_id, bool pending_only, json_t **ret)
 {
 	struct store_conn *c;
-	sqlite3_stmt *s;
+	struct store_q q;
 	json_t *arr;
-	int r, rc;
+	int r;
 
 	if (!st || !ret)
 		return -EINVAL;
@@ -127,54 +98,34 @@ int store_trigger_delivery_list(struct store *st, const char *deployment_id, boo
 		json_decref(arr);
 		return r;
 	}
-	if (deployment_id)
-		r = store_prep(c,
-			       "SELECT id, deployment_id, instance_id, event, trigger_name, target, status, attempts,"
-			       " last_error, response, subject, message, create_time, update_time"
-			       " FROM trigger_deliveries WHERE deployment_id = ? ORDER BY id",
-			       &s);
-	else if (pending_only)
-		r = store_prep(c,
-			       "SELECT id, deployment_id, instance_id, event, trigger_name, target, status, attempts,"
-			       " last_error, response, subject, message, create_time, update_time"
-			       " FROM trigger_deliveries WHERE status = 'Pending' ORDER BY id",
-			       &s);
-	else
-		r = store_prep(c,
-			       "SELECT id, deployment_id, instance_id, event, trigger_name, target, status, attempts,"
-			       " last_error, response, subject, message, create_time, update_time"
-			       " FROM trigger_deliveries ORDER BY id",
-			       &s);
-	if (r < 0)
-		goto out;
-	if (deployment_id)
-		store_bind_text(s, 1, deployment_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	r = store_query(c, &q,
+			"SELECT id, deployment_id, instance_id, event, trigger_name, target, status, attempts,"
+			" last_error, response, subject, message, create_time, update_time FROM trigger_deliveries"
+			" WHERE (?1 IS NULL OR deployment_id = ?1) AND (?2 = 0 OR status = 'Pending') ORDER BY id",
+			SQL_TEXT(deployment_id), SQL_INT(!deployment_id && pending_only));
+	while (r == 0 && store_next(&q)) {
 		json_t *o = json_object();
 		if (!o) {
 			r = -ENOMEM;
 			break;
 		}
-		json_object_set_new(o, "id", json_integer(sqlite3_column_int64(s, 0)));
-		set_text(o, "deploymentId", s, 1);
-		set_text(o, "instanceId", s, 2);
-		set_text(o, "event", s, 3);
-		set_text(o, "triggerName", s, 4);
-		set_text(o, "target", s, 5);
-		set_text(o, "status", s, 6);
-		json_object_set_new(o, "attempts", json_integer(sqlite3_column_int(s, 7)));
-		set_text(o, "lastError", s, 8);
-		set_text(o, "response", s, 9);
-		set_text(o, "subject", s, 10);
-		set_text(o, "message", s, 11);
-		json_object_set_new(o, "createTime", json_integer(sqlite3_column_int64(s, 12)));
-		json_object_set_new(o, "updateTime", json_integer(sqlite3_column_int64(s, 13)));
+		json_object_set_new(o, "id", json_integer(store_int(&q, 0)));
+		set_text(o, "deploymentId", &q, 1);
+		set_text(o, "instanceId", &q, 2);
+		set_text(o, "event", &q, 3);
+		set_text(o, "triggerName", &q, 4);
+		set_text(o, "target", &q, 5);
+		set_text(o, "status", &q, 6);
+		json_object_set_new(o, "attempts", json_integer(store_int(&q, 7)));
+		set_text(o, "lastError", &q, 8);
+		set_text(o, "response", &q, 9);
+		set_text(o, "subject", &q, 10);
+		set_text(o, "message", &q, 11);
+		json_object_set_new(o, "createTime", json_integer(store_int(&q, 12)));
+		json_object_set_new(o, "updateTime", json_integer(store_int(&q, 13)));
 		json_array_append_new(arr, o);
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_errno(rc);
-	sqlite3_reset(s);
-out:
+	r = store_done(&q, r);
 	store_conn_put(st, c);
 	if (r < 0) {
 		json_decref(arr);

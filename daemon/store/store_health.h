@@ -1,5 +1,5 @@
-/* The store's queries for health alarms and trigger notifications (issue 9).
- * SQL lives in store_health.c; conventions as in store.h (0 / negative
+/* The store's records for health: trigger-notification deliveries, one row
+ * per delivery of one event to one target (store_health.c); conventions as in store.h (0 / negative
  * errno, times in epoch milliseconds, json_t results owned by the caller). */
 #pragma once
 

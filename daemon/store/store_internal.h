@@ -1,26 +1,55 @@
-/* Internals shared by the store's .c files (store.c: connections,
- * migrations, access keys; store_api.c: the control API's queries;
- * store_engine.c: the engine's queries). Only store*.c include this; SQL
- * lives nowhere else.
+/* Internals shared by the store's .c files; only daemon/store/ includes
+ * this, and SQL lives nowhere else. One file per entity, each holding every
+ * statement on its tables:
+ *
+ *   store.c             connections, the statement helper, transactions, migrations runner
+ *   store_migrations.c  the schema, as numbered migrations
+ *   store_app.c         applications
+ *   store_tags.c        resource tags (on application and deployment-group ARNs)
+ *   store_group.c       deployment groups and deployment configs
+ *   store_revision.c    application revisions
+ *   store_deployment.c  deployments, their targets, lifecycle events, host commands,
+ *                       hook logs and cached bundles
+ *   store_instance.c    on-premises instances and their tags
+ *   store_access_key.c  access keys
+ *   store_health.c      trigger-notification deliveries
+ *
+ * A file that needs another entity's table inside its own transaction calls
+ * that entity's store_<entity>_*_c() function below instead of writing SQL.
  *
  * Connections: one SQLite connection per concurrent user, kept in a small
  * pool. store_conn_get() hands one to the calling thread; store_conn_put()
  * returns it. Every connection runs WAL, synchronous=FULL, foreign_keys=ON,
- * busy_timeout 10 s. Statements are prepared once per connection and cached
- * by the address of their (static) SQL text: pass string literals only.
+ * busy_timeout 10 s.
+ *
+ * Statements: store_run() / store_query() / store_one() prepare a statement
+ * once per connection (cached by the address of its SQL literal, which the
+ * macros insist on), bind the arguments in order to ?1, ?2, ... and step it.
+ * Arguments are typed: SQL_TEXT(const char *, NULL binds NULL),
+ * SQL_INT(any integer), SQL_JSON(const json_t *, NULL binds NULL; bound as
+ * compact JSON text), SQL_NULL. A value of another type does not compile.
+ *
+ *     r = store_run(c, "UPDATE t SET a = ?2 WHERE id = ?1", SQL_TEXT(id), SQL_INT(now));
+ *
+ *     struct store_q q;
+ *     r = store_query(c, &q, "SELECT a, b FROM t WHERE k = ?1", SQL_TEXT(k));
+ *     while (r == 0 && store_next(&q))
+ *             use(store_text(&q, 0), store_int(&q, 1));
+ *     r = store_done(&q, r);
  *
  * Writing: store_tx_begin() (BEGIN IMMEDIATE) ... store_tx_commit() or
- * store_tx_rollback(). Group commit (DESIGN.md point 7) will batch several
- * callers' transactions here later without changing callers. */
+ * store_tx_rollback(). */
 #pragma once
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "store/store.h"
+#include "store/store_engine.h"
 
 /* Statements are cached per connection by the address of their SQL literal
  * and never evicted: the set of literals in the binary bounds the cache, and
@@ -43,6 +72,13 @@ struct store {
 	struct store_conn *idle;
 };
 
+/* The engine's transaction (store_engine.h). */
+struct store_tx {
+	struct store *st;
+	struct store_conn *c;
+	sqlite3_int64 changes0;
+};
+
 /* A migration: applied in version order, each in its own transaction,
  * recorded in schema_migrations(version, name, applied_time). Append-only:
  * never edit a migration that has shipped; add a new one. */
@@ -57,23 +93,122 @@ extern const size_t store_n_migrations;
 int store_conn_get(struct store *st, struct store_conn **ret);
 void store_conn_put(struct store *st, struct store_conn *c);
 
-/* Prepared, cached statement for a string literal; reset + unbound when
- * handed out. Do not finalize it. */
-int store_prep(struct store_conn *c, const char *sql, sqlite3_stmt **ret);
-/* Runs SQL with no result rows (may hold several statements). */
+/* Runs SQL with no result rows and no parameters (may hold several
+ * statements; not cached). */
 int store_exec(struct store_conn *c, const char *sql);
 
 int store_tx_begin(struct store_conn *c);
 int store_tx_commit(struct store_conn *c);
 void store_tx_rollback(struct store_conn *c);
 
-/* SQLite result code -> negative errno: CONSTRAINT -> -EEXIST, BUSY/LOCKED
- * -> -EBUSY, NOMEM -> -ENOMEM, FULL -> -ENOSPC, else -EIO. */
+/* SQLite result code -> negative errno: a foreign key that points nowhere
+ * -> -ENOENT, other constraints -> -EEXIST, BUSY/LOCKED -> -EBUSY, NOMEM ->
+ * -ENOMEM, FULL -> -ENOSPC, READONLY/PERM/AUTH -> -EACCES, else -EIO. */
 int store_errno(int rc);
 
-/* Binding helpers: NULL text binds SQL NULL. */
-int store_bind_text(sqlite3_stmt *s, int i, const char *v);
-int store_bind_json(sqlite3_stmt *s, int i, const json_t *v); /* NULL -> SQL NULL */
-/* Column helpers: NULL when SQL NULL. */
-const char *store_col_text(sqlite3_stmt *s, int i);
-json_t *store_col_json(sqlite3_stmt *s, int i); /* new reference or NULL */
+/* ---- the statement helper ---- */
+
+enum store_arg_type { STORE_ARG_NULL, STORE_ARG_TEXT, STORE_ARG_INT, STORE_ARG_JSON };
+
+struct store_arg {
+	enum store_arg_type type;
+	union {
+		const char *text;
+		int64_t i;
+		const json_t *json;
+	} u;
+};
+
+/* _Generic with no default: a value of any other type is a compile error. */
+#define SQL_TEXT(v)                                                                                                    \
+	((struct store_arg){.type = STORE_ARG_TEXT, .u.text = _Generic((v), char *: (v), const char *: (v), void *: (v))})
+#define SQL_INT(v)                                                                                                     \
+	((struct store_arg){.type = STORE_ARG_INT,                                                                     \
+			    .u.i = _Generic((v), _Bool                                                                 \
+					    : (v), int                                                                 \
+					    : (v), unsigned                                                            \
+					    : (v), long                                                                \
+					    : (v), unsigned long                                                       \
+					    : (v), long long                                                           \
+					    : (v), unsigned long long                                                  \
+					    : (v))})
+#define SQL_JSON(v)                                                                                                    \
+	((struct store_arg){.type = STORE_ARG_JSON, .u.json = _Generic((v), json_t * : (v), const json_t * : (v))})
+#define SQL_NULL ((struct store_arg){.type = STORE_ARG_NULL})
+
+/* The arguments as (array, count); element 0 is a placeholder so that an
+ * empty list is still a valid initializer. */
+#define STORE_ARGV(...)                                                                                                \
+	((const struct store_arg[]){{0}, __VA_ARGS__}) + 1,                                                            \
+	    sizeof((const struct store_arg[]){{0}, __VA_ARGS__}) / sizeof(struct store_arg) - 1
+
+/* A statement being stepped. */
+struct store_q {
+	sqlite3_stmt *s;
+	int rc; /* last sqlite3_step() result */
+};
+
+/* Steps the statement to its end (rows are ignored). 0 or negative errno. */
+#define store_run(c, sql, ...) store_run_((c), "" sql, STORE_ARGV(__VA_ARGS__))
+/* Starts a query: 0 and *q ready for store_next(), or negative errno (then
+ * store_done(q, r) is still safe). */
+#define store_query(c, q, sql, ...) store_query_((c), (q), "" sql, STORE_ARGV(__VA_ARGS__))
+/* Starts a query and steps to its first row: 0 with the row in *q (call
+ * store_done() after reading it), -ENOENT when there is none (q is done),
+ * or another negative errno. */
+#define store_one(c, q, sql, ...) store_one_((c), (q), "" sql, STORE_ARGV(__VA_ARGS__))
+
+int store_run_(struct store_conn *c, const char *sql, const struct store_arg *args, size_t nargs);
+int store_query_(struct store_conn *c, struct store_q *q, const char *sql, const struct store_arg *args, size_t nargs);
+int store_one_(struct store_conn *c, struct store_q *q, const char *sql, const struct store_arg *args, size_t nargs);
+/* Steps to the next row: true while there is one. */
+bool store_next(struct store_q *q);
+/* Ends the query (resets the statement). Returns r when it is an error,
+ * else the error that ended the stepping, else 0. */
+int store_done(struct store_q *q, int r);
+
+/* Columns of the current row. */
+bool store_isnull(struct store_q *q, int i);
+const char *store_text(struct store_q *q, int i); /* NULL when SQL NULL; valid until the next step */
+int64_t store_int(struct store_q *q, int i);	  /* 0 when SQL NULL */
+json_t *store_json(struct store_q *q, int i);	  /* new reference, NULL when SQL NULL */
+/* Copies of column i: -ENOMEM, else 0 (*ret NULL when SQL NULL). */
+int store_dup(struct store_q *q, int i, char **ret);
+/* Copies of column i into fixed buffers (truncated to size). */
+void store_copy(struct store_q *q, int i, char *buf, size_t size);
+
+/* Ends a query collecting column 0 of its rows as strings: at most limit,
+ * *ret_more when a row is left. r as for store_done(). */
+int store_collect_names(struct store_q *q, int r, size_t limit, json_t **ret_names, bool *ret_more);
+
+/* Rows changed by the last statement; rowid of the last insert. */
+int64_t store_changes(struct store_conn *c);
+int64_t store_last_rowid(struct store_conn *c);
+
+/* ---- one entity's statements used inside another's transaction ---- */
+
+/* store_tags.c: moves tags of old_arn to new_arn and of ARNs under
+ * old_prefix to new_prefix (either may be NULL); deletes the tags of arn and
+ * of ARNs under prefix (NULL: none). */
+int store_tags_move_c(struct store_conn *c, const char *old_arn, const char *new_arn, const char *old_prefix,
+		      const char *new_prefix);
+int store_tags_delete_c(struct store_conn *c, const char *arn, const char *prefix);
+/* Appends the current row's columns k (key) and k+1 (value, NULL read as "")
+ * to tags. */
+int store_tags_append(struct store_tags *tags, struct store_q *q, int k);
+
+/* store_revision.c: registers (registering) or records (first use by a
+ * deployment) the revision; marks it used now by group (NULL: none). */
+int store_revision_upsert_c(struct store_conn *c, const char *app, const json_t *revision, const char *description,
+			    bool registering, int64_t now);
+int store_revision_mark_used_c(struct store_conn *c, const char *app, const json_t *revision, const char *group,
+			       int64_t now);
+
+/* store_deployment.c: the group's deployments follow its rename; the
+ * group's last (optionally last Succeeded) deployment, -ENOENT when none. */
+int store_deployment_rename_group_c(struct store_conn *c, const char *app, const char *group, const char *new_group);
+int store_deployment_last_c(struct store_conn *c, const char *app, const char *group, bool succeeded,
+			    struct store_last_deployment *ret);
+
+/* A new random UUID v4 (36 characters and NUL). */
+void store_new_id(char out[37]);

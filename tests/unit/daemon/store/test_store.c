@@ -1,5 +1,6 @@
-/* daemon/store: migrations, file mode, access keys, built-in configs and the
- * API queries' main invariants. */
+/* daemon/store: migrations, file mode, the statement helper, access keys,
+ * built-in configs, times in milliseconds and the API queries' main
+ * invariants. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,6 +15,9 @@
 
 #include "tmpdir.h"
 #include "store/store.h"
+#include "store/store_engine.h"
+#include "store/store_internal.h"
+#include "util.h"
 
 static void test_open_migrate_mode(void **state)
 {
@@ -62,8 +66,8 @@ static void test_access_keys(void **state)
 {
 	char *dir = tu_mkdtemp(), err[512];
 	struct store *st = NULL;
-	struct store_access_key k, got, agent;
-	json_t *list = NULL;
+	struct store_access_key k, got, agent, *list = NULL;
+	size_t n = 0;
 
 	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
 	assert_int_equal(store_access_key_create(st, "ci", "deployer", NULL, &k, err, sizeof(err)), 0);
@@ -81,10 +85,11 @@ static void test_access_keys(void **state)
 	assert_int_equal(store_access_key_create(st, "x", "agent", NULL, &got, err, sizeof(err)), -EINVAL);
 	assert_int_equal(store_access_key_create(st, "x", "admin", "host", &got, err, sizeof(err)), -EINVAL);
 	assert_int_equal(store_access_key_create(st, "", "admin", NULL, &got, err, sizeof(err)), -EINVAL);
-	assert_int_equal(store_access_key_list(st, &list), 0);
-	assert_int_equal(json_array_size(list), 2);
-	assert_null(json_object_get(json_array_get(list, 0), "SecretAccessKey"));
-	json_decref(list);
+	assert_int_equal(store_access_key_list(st, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].secret, "");
+	assert_string_equal(list[1].secret, "");
+	free(list);
 	assert_int_equal(store_access_key_delete(st, k.id), 0);
 	assert_int_equal(store_access_key_delete(st, k.id), -ENOENT);
 	assert_int_equal(store_access_key_get(st, k.id, &got), -ENOENT);
@@ -96,7 +101,10 @@ static void test_app_group_cascade(void **state)
 {
 	char *dir = tu_mkdtemp(), err[512], id[37];
 	struct store *st = NULL;
-	json_t *info = NULL, *doc = json_pack("{s:s}", "serviceRoleArn", "arn:r");
+	struct store_group *g = NULL;
+	struct store_tags tags = {0};
+	json_t *doc = json_pack("{s:s}", "serviceRoleArn", "arn:r");
+	struct store_tag tag = {.key = "k", .value = "v"};
 
 	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), 0);
@@ -104,24 +112,221 @@ static void test_app_group_cascade(void **state)
 	assert_int_equal(store_group_create(st, "a", "g", "CodeDeployDefault.OneAtATime", doc, id), 0);
 	assert_int_equal(store_group_create(st, "nope", "g", "CodeDeployDefault.OneAtATime", doc, id), -ENOENT);
 	assert_int_equal(store_config_delete(st, "CodeDeployDefault.OneAtATime"), -EPERM);
-	json_t *tags = json_pack("[{s:s, s:s}]", "Key", "k", "Value", "v");
-	assert_int_equal(store_tags_set(st, "arn:app/a", tags), 0);
-	assert_int_equal(store_tags_set(st, "arn:grp/a/g", tags), 0);
-	json_decref(tags);
+	assert_int_equal(store_tags_set(st, "arn:app/a", &tag, 1), 0);
+	assert_int_equal(store_tags_set(st, "arn:grp/a/g", &tag, 1), 0);
 	assert_int_equal(store_app_rename(st, "a", "b", "arn:app/a", "arn:app/b", "arn:grp/a/", "arn:grp/b/"), 0);
-	assert_int_equal(store_group_get(st, "b", "g", &info), 0);
-	assert_string_equal(json_string_value(json_object_get(info, "applicationName")), "b");
-	assert_string_equal(json_string_value(json_object_get(info, "serviceRoleArn")), "arn:r");
-	json_decref(info);
+	assert_int_equal(store_group_get(st, "b", "g", &g), 0);
+	assert_string_equal(g->app, "b");
+	assert_string_equal(g->compute_platform, "Server");
+	assert_string_equal(json_string_value(json_object_get(g->doc, "serviceRoleArn")), "arn:r");
+	assert_string_equal(g->last_attempted.id, "");
+	g = store_group_free(g);
 	assert_int_equal(store_tags_list(st, "arn:grp/b/g", &tags), 0);
-	assert_int_equal(json_array_size(tags), 1);
-	json_decref(tags);
+	assert_int_equal(tags.n, 1);
+	assert_string_equal(tags.v[0].value, "v");
+	store_tags_clear(&tags);
 	assert_int_equal(store_app_delete(st, "b", "arn:app/b", "arn:grp/b/"), 0);
-	assert_int_equal(store_group_get(st, "b", "g", &info), -ENOENT);
+	assert_int_equal(store_group_get(st, "b", "g", &g), -ENOENT);
+	assert_null(g);
 	assert_int_equal(store_tags_list(st, "arn:grp/b/g", &tags), 0);
-	assert_int_equal(json_array_size(tags), 0);
-	json_decref(tags);
+	assert_int_equal(tags.n, 0);
+	store_tags_clear(&tags);
 	json_decref(doc);
+	store_close(st);
+	tu_rm_rf(dir);
+}
+
+/* The same SQL literal, run from one place, so its statement is cached once. */
+static int insert_row(struct store_conn *c, const char *k, int64_t n, const json_t *j)
+{
+	return store_run(c, "INSERT INTO t (k, n, j, z) VALUES (?1, ?2, ?3, ?4)", SQL_TEXT(k), SQL_INT(n), SQL_JSON(j),
+			 SQL_NULL);
+}
+
+static void test_statement_helper(void **state)
+{
+	char *dir = tu_mkdtemp(), err[512];
+	struct store *st = NULL;
+	struct store_conn *c = NULL, *c2 = NULL;
+	struct store_q q;
+	json_t *obj = json_pack("{s:i}", "a", 1), *names = NULL, *j;
+	bool more = false;
+	size_t size = 3;
+	int n = 0;
+
+	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_conn_get(st, &c), 0);
+	assert_int_equal(store_exec(c, "CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, j TEXT, z TEXT);"
+				       "CREATE TABLE u (k TEXT REFERENCES t(k));"),
+			 0);
+
+	/* typed arguments bind in order; NULL text and json bind SQL NULL */
+	assert_int_equal(insert_row(c, "a", INT64_MAX, obj), 0);
+	int cached = c->ncache;
+	assert_int_equal(insert_row(c, "b", -1, NULL), 0);
+	assert_int_equal(c->ncache, cached);
+	assert_int_equal(
+	    store_run(c, "INSERT INTO t (k, n, z) VALUES (?1, ?2, ?3)", SQL_TEXT("c"), SQL_INT(size), SQL_TEXT(NULL)),
+	    0);
+	assert_int_equal(store_changes(c), 1);
+	assert_int_equal(store_run(c, "UPDATE t SET z = ?2 WHERE k = ?1", SQL_TEXT("c"), SQL_INT(true)), 0);
+
+	/* errors: a duplicate key, a foreign key that points nowhere, bad SQL */
+	assert_int_equal(insert_row(c, "a", 0, NULL), -EEXIST);
+	assert_int_equal(store_run(c, "INSERT INTO u (k) VALUES (?1)", SQL_TEXT("nope")), -ENOENT);
+	assert_true(store_run(c, "SELECT nosuchcolumn FROM t") < 0);
+
+	/* one row, or -ENOENT */
+	assert_int_equal(store_one(c, &q, "SELECT n, j, z FROM t WHERE k = ?1", SQL_TEXT("a")), 0);
+	assert_true(store_int(&q, 0) == INT64_MAX);
+	j = store_json(&q, 1);
+	assert_true(json_equal(j, obj));
+	json_decref(j);
+	assert_true(store_isnull(&q, 2));
+	assert_null(store_text(&q, 2));
+	assert_int_equal(store_done(&q, 0), 0);
+	assert_int_equal(store_one(c, &q, "SELECT n, j, z FROM t WHERE k = ?1", SQL_TEXT("b")), 0);
+	assert_true(store_int(&q, 0) == -1);
+	assert_true(store_isnull(&q, 1));
+	assert_null(store_json(&q, 1));
+	store_done(&q, 0);
+	assert_int_equal(store_one(c, &q, "SELECT n, j, z FROM t WHERE k = ?1", SQL_TEXT("zz")), -ENOENT);
+	assert_int_equal(store_one(c, &q, "SELECT z FROM t WHERE k = ?1", SQL_TEXT("c")), 0);
+	assert_string_equal(store_text(&q, 0), "1");
+	store_done(&q, 0);
+
+	/* rows in order */
+	int r = store_query(c, &q, "SELECT k FROM t ORDER BY k");
+	while (r == 0 && store_next(&q))
+		n++;
+	assert_int_equal(store_done(&q, r), 0);
+	assert_int_equal(n, 3);
+	r = store_query(c, &q, "SELECT k FROM t ORDER BY k");
+	assert_int_equal(store_collect_names(&q, r, 2, &names, &more), 0);
+	assert_int_equal(json_array_size(names), 2);
+	assert_true(more);
+	json_decref(names);
+	r = store_query(c, &q, "SELECT k FROM t WHERE k > ?1 ORDER BY k", SQL_TEXT("a"));
+	assert_int_equal(store_collect_names(&q, r, 2, &names, &more), 0);
+	assert_int_equal(json_array_size(names), 2);
+	assert_false(more);
+	json_decref(names);
+
+	/* a query abandoned mid-way is reset when the connection goes back, so
+	 * the next user does not read an old snapshot */
+	assert_int_equal(store_query(c, &q, "SELECT k FROM t"), 0);
+	assert_true(store_next(&q));
+	store_conn_put(st, c);
+	assert_false(sqlite3_stmt_busy(q.s));
+	assert_int_equal(store_conn_get(st, &c), 0);
+	assert_int_equal(store_conn_get(st, &c2), 0);
+	assert_ptr_not_equal(c, c2);
+	assert_int_equal(insert_row(c2, "d", 4, NULL), 0);
+	assert_int_equal(store_one(c, &q, "SELECT COUNT(*) FROM t"), 0);
+	assert_int_equal(store_int(&q, 0), 4);
+	store_done(&q, 0);
+	store_conn_put(st, c2);
+	store_conn_put(st, c);
+	json_decref(obj);
+	store_close(st);
+	tu_rm_rf(dir);
+}
+
+#define ASSERT_MS(t, t0, t1)                                                                                           \
+	do {                                                                                                           \
+		assert_true((t) >= (t0));                                                                              \
+		assert_true((t) <= (t1));                                                                              \
+	} while (0)
+
+/* Every time the store keeps is epoch milliseconds. */
+static void test_times_in_ms(void **state)
+{
+	char *dir = tu_mkdtemp(), err[512], id[37];
+	struct store *st = NULL;
+	struct store_app *a = NULL;
+	struct store_config *cf = NULL;
+	struct store_group *g = NULL;
+	struct store_revision *rv = NULL;
+	struct store_deployment *dp = NULL;
+	struct store_instance *in = NULL;
+	struct store_target *t = NULL;
+	struct store_access_key k;
+	struct store_tx *tx = NULL;
+	json_t *doc = json_object(), *rev = json_pack("{s:s, s:{s:s, s:s, s:s}}", "revisionType", "S3", "s3Location",
+						      "bucket", "b", "key", "k.zip", "bundleType", "zip");
+	json_t *cfg_doc = json_pack("{s:{s:s, s:i}}", "minimumHealthyHosts", "type", "HOST_COUNT", "value", 1);
+	int64_t t0 = rd_wall_ms(), t1;
+
+	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_app_create(st, "a", "Server", id), 0);
+	assert_int_equal(store_config_create(st, "c", "Server", cfg_doc, id), 0);
+	assert_int_equal(store_group_create(st, "a", "g", "c", doc, id), 0);
+	assert_int_equal(store_revision_register(st, "a", rev, "first"), 0);
+	struct store_new_deployment nd = {.id = "d-AAAAAAAAA",
+					  .app = "a",
+					  .group = "g",
+					  .config = "c",
+					  .platform = "Server",
+					  .revision = rev,
+					  .doc = doc};
+	assert_int_equal(store_deployment_create(st, &nd), 0);
+	assert_int_equal(store_instance_register(st, "h1", NULL, "arn:aws:iam::123456789012:user/h1", "arn:i/h1"), 0);
+	assert_int_equal(store_access_key_create(st, "k", "admin", NULL, &k, err, sizeof(err)), 0);
+	assert_int_equal(store_eng_begin(st, &tx), 0);
+	assert_int_equal(store_eng_deployment_status(tx, "d-AAAAAAAAA", "InProgress", rd_wall_ms(), 0, NULL, NULL), 0);
+	assert_int_equal(
+	    store_eng_target_insert(tx, "d-AAAAAAAAA", "h1", 0, "arn:i/h1", "InProgress", NULL, NULL, rd_wall_ms()), 0);
+	assert_int_equal(store_eng_event_insert(tx, "d-AAAAAAAAA", "h1", 0, "ApplicationStop", "Pending"), 0);
+	assert_int_equal(
+	    store_eng_event_update(tx, "d-AAAAAAAAA", "h1", 0, "Succeeded", rd_wall_ms(), rd_wall_ms(), NULL), 0);
+	assert_int_equal(store_eng_deployment_status(tx, "d-AAAAAAAAA", "Succeeded", 0, rd_wall_ms(), NULL, NULL), 0);
+	assert_int_equal(store_eng_commit(tx), 0);
+	assert_int_equal(store_instance_deregister(st, "h1"), 0);
+	t1 = rd_wall_ms();
+
+	assert_int_equal(store_app_get(st, "a", &a), 0);
+	ASSERT_MS(a->create_time, t0, t1);
+	assert_int_equal(store_config_get(st, "c", &cf), 0);
+	ASSERT_MS(cf->create_time, t0, t1);
+	assert_false(cf->builtin);
+	assert_int_equal(store_revision_get(st, "a", rev, &rv), 0);
+	ASSERT_MS(rv->register_time, t0, t1);
+	ASSERT_MS(rv->first_used_time, t0, t1);
+	ASSERT_MS(rv->last_used_time, t0, t1);
+	assert_string_equal(rv->description, "first");
+	assert_int_equal(store_deployment_get(st, "d-AAAAAAAAA", &dp), 0);
+	ASSERT_MS(dp->create_time, t0, t1);
+	ASSERT_MS(dp->start_time, t0, t1);
+	ASSERT_MS(dp->complete_time, t0, t1);
+	assert_null(dp->overview);
+	assert_int_equal(dp->counts.in_progress, 1);
+	assert_int_equal(store_group_get(st, "a", "g", &g), 0);
+	assert_string_equal(g->last_attempted.id, "d-AAAAAAAAA");
+	assert_string_equal(g->last_successful.status, "Succeeded");
+	ASSERT_MS(g->last_successful.create_time, t0, t1);
+	ASSERT_MS(g->last_successful.complete_time, t0, t1);
+	assert_true(json_equal(g->last_attempted.revision, rev));
+	assert_int_equal(store_target_get(st, "d-AAAAAAAAA", "h1", &t), 0);
+	ASSERT_MS(t->last_updated, t0, t1);
+	assert_int_equal(t->n_events, 1);
+	ASSERT_MS(t->events[0].start_time, t0, t1);
+	ASSERT_MS(t->events[0].end_time, t0, t1);
+	assert_int_equal(store_instance_get(st, "h1", &in), 0);
+	ASSERT_MS(in->register_time, t0, t1);
+	ASSERT_MS(in->deregister_time, t0, t1);
+	assert_string_equal(in->status, "Deregistered");
+	ASSERT_MS(k.create_time, t0, t1);
+
+	store_app_free(a);
+	store_config_free(cf);
+	store_group_free(g);
+	store_revision_free(rv);
+	store_deployment_free(dp);
+	store_target_free(t);
+	store_instance_free(in);
+	json_decref(doc);
+	json_decref(rev);
+	json_decref(cfg_doc);
 	store_close(st);
 	tu_rm_rf(dir);
 }
@@ -129,10 +334,9 @@ static void test_app_group_cascade(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_open_migrate_mode),
-	    cmocka_unit_test(test_unusable_dir),
-	    cmocka_unit_test(test_access_keys),
-	    cmocka_unit_test(test_app_group_cascade),
+	    cmocka_unit_test(test_open_migrate_mode), cmocka_unit_test(test_unusable_dir),
+	    cmocka_unit_test(test_access_keys),	      cmocka_unit_test(test_app_group_cascade),
+	    cmocka_unit_test(test_statement_helper),  cmocka_unit_test(test_times_in_ms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,825 @@
+/* Deployments and everything recorded while they run: their targets
+ * (deployment_targets), the targets' lifecycle events (lifecycle_events),
+ * the commands queued for hosts (host_commands), hook output (hook_logs) and
+ * the bundle a deployment was resolved to (meta "engine.bundle.<id>").
+ * The control API reads them; the engine writes them in its transactions. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+#include "util.h"
+
+/* ==== the control API's side ==== */
+
+int store_deployment_create(struct store *st, struct store_new_deployment *nd)
+{
+	int64_t now = rd_wall_ms();
+	struct store_conn *c;
+	struct store_q q;
+	int r = store_conn_get(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_tx_begin(c);
+	if (r == 0 && nd->group) {
+		r = store_one(
+		    c, &q,
+		    "SELECT id FROM deployments WHERE application = ?1 AND deployment_group = ?2 "
+		    "AND status IN ('Created', 'Queued', 'InProgress', 'Baking', 'Ready') ORDER BY seq LIMIT 1",
+		    SQL_TEXT(nd->app), SQL_TEXT(nd->group));
+		if (r == 0) {
+			store_copy(&q, 0, nd->active_id, sizeof(nd->active_id));
+			store_done(&q, 0);
+			r = -EALREADY;
+		} else if (r == -ENOENT) {
+			r = 0;
+		}
+	}
+	/* a foreign-key failure (-ENOENT) means the application is gone */
+	if (r == 0)
+		r = store_run(
+		    c,
+		    "INSERT INTO deployments (id, application, deployment_group, deployment_config, "
+		    "compute_platform, status, creator, external_id, create_time, revision, previous_revision, "
+		    "doc) VALUES (?1, ?2, ?3, ?4, ?5, 'Created', ?6, ?7, ?8, ?9, "
+		    "(SELECT revision FROM deployments WHERE application = ?2 AND deployment_group = ?3 "
+		    " AND status = 'Succeeded' ORDER BY seq DESC LIMIT 1), ?10)",
+		    SQL_TEXT(nd->id), SQL_TEXT(nd->app), SQL_TEXT(nd->group), SQL_TEXT(nd->config),
+		    SQL_TEXT(nd->platform), SQL_TEXT(nd->creator ? nd->creator : "user"), SQL_TEXT(nd->external_id),
+		    SQL_INT(now), SQL_JSON(nd->revision), SQL_JSON(nd->doc));
+	if (r == 0 && nd->revision) {
+		r = store_revision_upsert_c(c, nd->app, nd->revision, NULL, false, now);
+		if (r == 0)
+			r = store_revision_mark_used_c(c, nd->app, nd->revision, nd->group, now);
+	}
+	if (r == 0)
+		r = store_tx_commit(c);
+	store_tx_rollback(c);
+	store_conn_put(st, c);
+	return r;
+}
+
+struct store_deployment *store_deployment_free(struct store_deployment *dp)
+{
+	if (!dp)
+		return NULL;
+	free(dp->id);
+	free(dp->app);
+	free(dp->group);
+	free(dp->config);
+	free(dp->compute_platform);
+	free(dp->status);
+	free(dp->creator);
+	free(dp->external_id);
+	free(dp->error_code);
+	free(dp->error_message);
+	json_decref(dp->revision);
+	json_decref(dp->previous_revision);
+	json_decref(dp->overview);
+	json_decref(dp->status_messages);
+	json_decref(dp->rollback_info);
+	json_decref(dp->doc);
+	free(dp);
+	return NULL;
+}
+
+static int count_targets(struct store_conn *c, const char *id, struct store_target_counts *ret)
+{
+	struct store_target_counts n = {0};
+	struct store_q q;
+	int r = store_query(c, &q,
+			    "SELECT status, COUNT(*) FROM deployment_targets WHERE deployment_id = ?1 GROUP BY status",
+			    SQL_TEXT(id));
+
+	while (r == 0 && store_next(&q)) {
+		const char *s = store_text(&q, 0);
+		int64_t k = store_int(&q, 1);
+		if (!s)
+			continue;
+		if (!strcmp(s, "Pending"))
+			n.pending = k;
+		else if (!strcmp(s, "InProgress"))
+			n.in_progress = k;
+		else if (!strcmp(s, "Succeeded"))
+			n.succeeded = k;
+		else if (!strcmp(s, "Failed"))
+			n.failed = k;
+		else if (!strcmp(s, "Skipped"))
+			n.skipped = k;
+		else if (!strcmp(s, "Ready"))
+			n.ready = k;
+	}
+	r = store_done(&q, r);
+	if (r == 0)
+		*ret = n;
+	return r;
+}
+
+int store_deployment_get(struct store *st, const char *id, struct store_deployment **ret)
+{
+	struct store_deployment *dp = calloc(1, sizeof(*dp));
+	struct store_conn *c = NULL;
+	struct store_q q;
+	int r = dp ? store_conn_get(st, &c) : -ENOMEM;
+
+	if (r < 0)
+		goto out;
+	r = store_one(c, &q,
+		      "SELECT id, application, deployment_group, deployment_config, compute_platform, status, creator, "
+		      "external_id, error_code, error_message, create_time, start_time, complete_time, revision, "
+		      "previous_revision, overview, status_messages, rollback_info, doc FROM deployments WHERE id = ?1",
+		      SQL_TEXT(id));
+	if (r < 0)
+		goto out;
+	char **text[] = {&dp->id,     &dp->app,	    &dp->group,	      &dp->config,     &dp->compute_platform,
+			 &dp->status, &dp->creator, &dp->external_id, &dp->error_code, &dp->error_message};
+	for (size_t i = 0; r == 0 && i < RD_ARRAY_SIZE(text); i++)
+		r = store_dup(&q, (int)i, text[i]);
+	dp->create_time = store_int(&q, 10);
+	dp->start_time = store_int(&q, 11);
+	dp->complete_time = store_int(&q, 12);
+	dp->revision = store_json(&q, 13);
+	dp->previous_revision = store_json(&q, 14);
+	dp->overview = store_json(&q, 15);
+	dp->status_messages = store_json(&q, 16);
+	dp->rollback_info = store_json(&q, 17);
+	dp->doc = store_json(&q, 18);
+	store_done(&q, 0);
+	if (!json_is_object(dp->doc)) {
+		json_decref(dp->doc);
+		dp->doc = json_object();
+	}
+	if (!json_is_object(dp->overview)) {
+		dp->overview = (json_decref(dp->overview), NULL);
+		if (r == 0)
+			r = count_targets(c, id, &dp->counts);
+	}
+out:
+	store_conn_put(st, c);
+	if (r < 0) {
+		store_deployment_free(dp);
+		return r;
+	}
+	*ret = dp;
+	return 0;
+}
+
+int store_deployment_brief(struct store *st, const char *id, char ret_status[16], char ret_platform[16])
+{
+	struct store_conn *c;
+	struct store_q q;
+	int r = store_conn_get(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_one(c, &q, "SELECT status, compute_platform FROM deployments WHERE id = ?1", SQL_TEXT(id));
+	if (r == 0) {
+		store_copy(&q, 0, ret_status, 16);
+		store_copy(&q, 1, ret_platform, 16);
+		store_done(&q, 0);
+	}
+	store_conn_put(st, c);
+	return r;
+}
+
+int store_deployment_list(struct store *st, const struct store_deployment_query *dq, json_t **ret_ids,
+			  int64_t *ret_last_seq, bool *ret_more)
+{
+	json_t *arr = json_array();
+	int64_t last = 0;
+	struct store_conn *c;
+	struct store_q q;
+	bool more = false;
+	int r;
+
+	if (!arr)
+		return -ENOMEM;
+	r = store_conn_get(st, &c);
+	if (r < 0) {
+		json_decref(arr);
+		return r;
+	}
+	/* With a group, walk the (application, deployment_group, seq) index. */
+	if (dq->app && dq->group)
+		r = store_query(c, &q,
+				"SELECT id, seq FROM deployments WHERE application = ?1 AND deployment_group = ?2 "
+				"AND (?3 IS NULL OR external_id = ?3) "
+				"AND (?4 IS NULL OR status IN (SELECT value FROM json_each(?4))) "
+				"AND (?5 < 0 OR create_time >= ?5) AND (?6 < 0 OR create_time <= ?6) "
+				"AND seq < (CASE WHEN ?7 = 0 THEN 9223372036854775807 ELSE ?7 END) ORDER BY seq DESC",
+				SQL_TEXT(dq->app), SQL_TEXT(dq->group), SQL_TEXT(dq->external_id),
+				SQL_JSON(dq->statuses), SQL_INT(dq->start_ms), SQL_INT(dq->end_ms),
+				SQL_INT(dq->before_seq));
+	else
+		r = store_query(c, &q,
+				"SELECT id, seq FROM deployments WHERE (?1 IS NULL OR application = ?1) "
+				"AND (?2 IS NULL OR deployment_group = ?2) AND (?3 IS NULL OR external_id = ?3) "
+				"AND (?4 IS NULL OR status IN (SELECT value FROM json_each(?4))) "
+				"AND (?5 < 0 OR create_time >= ?5) AND (?6 < 0 OR create_time <= ?6) "
+				"AND seq < (CASE WHEN ?7 = 0 THEN 9223372036854775807 ELSE ?7 END) ORDER BY seq DESC",
+				SQL_TEXT(dq->app), SQL_TEXT(dq->group), SQL_TEXT(dq->external_id),
+				SQL_JSON(dq->statuses), SQL_INT(dq->start_ms), SQL_INT(dq->end_ms),
+				SQL_INT(dq->before_seq));
+	while (r == 0 && store_next(&q)) {
+		if (json_array_size(arr) == dq->limit) {
+			more = true;
+			break;
+		}
+		if (json_array_append_new(arr, json_string(store_text(&q, 0))) < 0)
+			r = -ENOMEM;
+		last = store_int(&q, 1);
+	}
+	r = store_done(&q, r);
+	store_conn_put(st, c);
+	if (r < 0) {
+		json_decref(arr);
+		return r;
+	}
+	*ret_ids = arr;
+	*ret_last_seq = last;
+	*ret_more = more;
+	return 0;
+}
+
+int store_deployment_rename_group_c(struct store_conn *c, const char *app, const char *group, const char *new_group)
+{
+	return store_run(
+	    c, "UPDATE deployments SET deployment_group = ?3 WHERE application = ?1 AND deployment_group = ?2",
+	    SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(new_group));
+}
+
+int store_deployment_last_c(struct store_conn *c, const char *app, const char *group, bool succeeded,
+			    struct store_last_deployment *ret)
+{
+	struct store_q q;
+	int r = store_one(c, &q,
+			  "SELECT id, status, create_time, complete_time, revision FROM deployments "
+			  "WHERE application = ?1 AND deployment_group = ?2 AND (?3 = 0 OR status = 'Succeeded') "
+			  "ORDER BY seq DESC LIMIT 1",
+			  SQL_TEXT(app), SQL_TEXT(group), SQL_INT(succeeded));
+
+	if (r < 0)
+		return r;
+	store_copy(&q, 0, ret->id, sizeof(ret->id));
+	store_copy(&q, 1, ret->status, sizeof(ret->status));
+	ret->create_time = store_int(&q, 2);
+	ret->complete_time = store_int(&q, 3);
+	ret->revision = store_json(&q, 4);
+	store_done(&q, 0);
+	return 0;
+}
+
+struct store_target *store_target_free(struct store_target *t)
+{
+	if (!t)
+		return NULL;
+	free(t->deployment_id);
+	free(t->target_id);
+	free(t->type);
+	free(t->arn);
+	free(t->status);
+	free(t->label);
+	json_decref(t->doc);
+	for (size_t i = 0; i < t->n_events; i++) {
+		free(t->events[i].name);
+		free(t->events[i].status);
+		json_decref(t->events[i].diagnostics);
+	}
+	free(t->events);
+	free(t);
+	return NULL;
+}
+
+static int target_events(struct store_conn *c, struct store_target *t)
+{
+	struct store_q q;
+	int r = store_query(c, &q,
+			    "SELECT name, status, start_time, end_time, diagnostics FROM lifecycle_events "
+			    "WHERE deployment_id = ?1 AND target_id = ?2 ORDER BY seq",
+			    SQL_TEXT(t->deployment_id), SQL_TEXT(t->target_id));
+
+	while (r == 0 && store_next(&q)) {
+		struct store_event *nv = realloc(t->events, (t->n_events + 1) * sizeof(*nv)), *e;
+		if (!nv) {
+			r = -ENOMEM;
+			break;
+		}
+		t->events = nv;
+		e = memset(&nv[t->n_events++], 0, sizeof(*e));
+		if (store_dup(&q, 0, &e->name) < 0 || store_dup(&q, 1, &e->status) < 0)
+			r = -ENOMEM;
+		e->start_time = store_int(&q, 2);
+		e->end_time = store_int(&q, 3);
+		e->diagnostics = store_json(&q, 4);
+	}
+	return store_done(&q, r);
+}
+
+int store_target_get(struct store *st, const char *deployment_id, const char *target_id, struct store_target **ret)
+{
+	struct store_target *t = calloc(1, sizeof(*t));
+	struct store_conn *c = NULL;
+	struct store_q q;
+	int r = t ? store_conn_get(st, &c) : -ENOMEM;
+
+	if (r < 0)
+		goto out;
+	r = store_one(
+	    c, &q,
+	    "SELECT deployment_id, target_id, target_type, target_arn, status, instance_label, last_updated, doc "
+	    "FROM deployment_targets WHERE deployment_id = ?1 AND target_id = ?2",
+	    SQL_TEXT(deployment_id), SQL_TEXT(target_id));
+	if (r < 0)
+		goto out;
+	char **text[] = {&t->deployment_id, &t->target_id, &t->type, &t->arn, &t->status, &t->label};
+	for (size_t i = 0; r == 0 && i < RD_ARRAY_SIZE(text); i++)
+		r = store_dup(&q, (int)i, text[i]);
+	t->last_updated = store_int(&q, 6);
+	t->doc = store_json(&q, 7);
+	store_done(&q, 0);
+	if (!json_is_object(t->doc)) {
+		json_decref(t->doc);
+		t->doc = json_object();
+	}
+	if (r == 0)
+		r = target_events(c, t);
+out:
+	store_conn_put(st, c);
+	if (r < 0) {
+		store_target_free(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+int store_target_list(struct store *st, const char *deployment_id, json_t *statuses, json_t *labels, const char *after,
+		      size_t limit, json_t **ret_ids, bool *ret_more)
+{
+	struct store_conn *c;
+	struct store_q q;
+	int r = store_conn_get(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_query(c, &q,
+			"SELECT target_id FROM deployment_targets WHERE deployment_id = ?1 "
+			"AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2))) "
+			"AND (?3 IS NULL OR instance_label IN (SELECT value FROM json_each(?3))) "
+			"AND (?4 IS NULL OR target_id > ?4) ORDER BY target_id",
+			SQL_TEXT(deployment_id), SQL_JSON(statuses), SQL_JSON(labels), SQL_TEXT(after));
+	r = store_collect_names(&q, r, limit, ret_ids, ret_more);
+	store_conn_put(st, c);
+	return r;
+}
+
+void store_hook_logs_clear(struct store_hook_logs *logs)
+{
+	if (!logs)
+		return;
+	for (size_t i = 0; i < logs->n; i++) {
+		free(logs->v[i].target_id);
+		free(logs->v[i].event);
+		free(logs->v[i].data);
+	}
+	free(logs->v);
+	logs->v = NULL;
+	logs->n = 0;
+}
+
+int store_hook_logs_read(struct store *st, const char *deployment_id, const char *target_id, int64_t after,
+			 size_t limit, struct store_hook_logs *ret, int64_t *ret_cursor)
+{
+	struct store_hook_logs logs = {0};
+	int64_t cursor = after;
+	struct store_conn *c;
+	struct store_q q;
+	int r = store_conn_get(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_query(
+	    c, &q,
+	    "SELECT rowid, target_id, lifecycle_event, seq, time, chunk FROM hook_logs "
+	    "WHERE deployment_id = ?1 AND (?2 IS NULL OR target_id = ?2) AND rowid > ?3 ORDER BY rowid LIMIT ?4",
+	    SQL_TEXT(deployment_id), SQL_TEXT(target_id), SQL_INT(after), SQL_INT(limit));
+	while (r == 0 && store_next(&q)) {
+		struct store_hook_log *nv = realloc(logs.v, (logs.n + 1) * sizeof(*nv)), *l;
+		if (!nv) {
+			r = -ENOMEM;
+			break;
+		}
+		logs.v = nv;
+		l = memset(&nv[logs.n++], 0, sizeof(*l));
+		cursor = store_int(&q, 0);
+		if (store_dup(&q, 1, &l->target_id) < 0 || store_dup(&q, 2, &l->event) < 0 ||
+		    store_dup(&q, 5, &l->data) < 0)
+			r = -ENOMEM;
+		l->seq = store_int(&q, 3);
+		l->time = store_int(&q, 4);
+	}
+	r = store_done(&q, r);
+	store_conn_put(st, c);
+	if (r < 0) {
+		store_hook_logs_clear(&logs);
+		return r;
+	}
+	*ret = logs;
+	*ret_cursor = cursor;
+	return 0;
+}
+
+/* ==== the engine's side: rows as JSON objects named after the columns ==== */
+
+static void set_text(json_t *o, const char *k, struct store_q *q, int i)
+{
+	const char *t = store_text(q, i);
+	json_object_set_new(o, k, t ? json_string(t) : json_null());
+}
+
+static void set_int(json_t *o, const char *k, struct store_q *q, int i)
+{
+	json_object_set_new(o, k, store_isnull(q, i) ? json_null() : json_integer(store_int(q, i)));
+}
+
+static void set_json(json_t *o, const char *k, struct store_q *q, int i)
+{
+	json_t *v = store_json(q, i);
+	json_object_set_new(o, k, v ? v : json_null());
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+int store_eng_deployment(struct store_tx *tx, const char *id, json_t **ret)
+{
+	struct store_q q;
+	json_t *o;
+	int r =
+	    store_one(tx->c, &q,
+		      "SELECT id, application, deployment_group, deployment_config, compute_platform, status, creator, "
+		      "create_time, start_time, revision, doc, rollback_info, complete_time FROM deployments "
+		      "WHERE id = ?1",
+		      SQL_TEXT(id));
+
+	if (r < 0)
+		return r;
+	o = json_object();
+	if (!o) {
+		store_done(&q, 0);
+		return -ENOMEM;
+	}
+	set_text(o, "id", &q, 0);
+	set_text(o, "application", &q, 1);
+	set_text(o, "deployment_group", &q, 2);
+	set_text(o, "deployment_config", &q, 3);
+	set_text(o, "compute_platform", &q, 4);
+	set_text(o, "status", &q, 5);
+	set_text(o, "creator", &q, 6);
+	set_int(o, "create_time", &q, 7);
+	set_int(o, "start_time", &q, 8);
+	set_json(o, "revision", &q, 9);
+	set_json(o, "doc", &q, 10);
+	set_json(o, "rollback_info", &q, 11);
+	set_int(o, "complete_time", &q, 12);
+	if (!json_is_object(json_object_get(o, "doc")))
+		json_object_set_new(o, "doc", json_object());
+	store_done(&q, 0);
+	*ret = o;
+	return 0;
+}
+
+int store_eng_active_ids(struct store_tx *tx, json_t **ret)
+{
+	struct store_q q;
+	bool more;
+	int r = store_query(
+	    tx->c, &q,
+	    "SELECT id FROM deployments WHERE status IN ('Created', 'Queued', 'InProgress', 'Ready') ORDER BY seq");
+
+	return store_collect_names(&q, r, SIZE_MAX, ret, &more);
+}
+
+int store_eng_deployment_status(struct store_tx *tx, const char *id, const char *status, int64_t start_time,
+				int64_t complete_time, const char *error_code, const char *error_message)
+{
+	return store_run(tx->c,
+			 "UPDATE deployments SET status = ?2,"
+			 " start_time = CASE WHEN ?3 > 0 THEN ?3 ELSE start_time END,"
+			 " complete_time = CASE WHEN ?4 > 0 THEN ?4 ELSE complete_time END,"
+			 " error_code = COALESCE(?5, error_code), error_message = COALESCE(?6, error_message)"
+			 " WHERE id = ?1",
+			 SQL_TEXT(id), SQL_TEXT(status), SQL_INT(start_time), SQL_INT(complete_time),
+			 SQL_TEXT(error_code), SQL_TEXT(error_message));
+}
+
+int store_eng_deployment_overview(struct store_tx *tx, const char *id, const json_t *overview)
+{
+	return store_run(tx->c, "UPDATE deployments SET overview = ?2 WHERE id = ?1", SQL_TEXT(id), SQL_JSON(overview));
+}
+
+int store_eng_deployment_rollback_info(struct store_tx *tx, const char *id, const json_t *info)
+{
+	return store_run(tx->c, "UPDATE deployments SET rollback_info = ?2 WHERE id = ?1", SQL_TEXT(id),
+			 SQL_JSON(info));
+}
+
+int store_eng_deployment_add_message(struct store_tx *tx, const char *id, const char *message)
+{
+	return store_run(
+	    tx->c,
+	    "UPDATE deployments SET status_messages = json_insert(COALESCE(status_messages, '[]'), '$[#]', ?2)"
+	    " WHERE id = ?1",
+	    SQL_TEXT(id), SQL_TEXT(message));
+}
+
+int store_eng_deployment_insert(struct store_tx *tx, const json_t *row)
+{
+	const json_t *doc = json_object_get(row, "doc");
+
+	return store_run(
+	    tx->c,
+	    "INSERT INTO deployments (id, application, deployment_group, deployment_config, compute_platform,"
+	    " status, creator, create_time, revision, previous_revision, rollback_info, doc)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, 'Created', ?6, ?7, ?8, ?9, ?10, COALESCE(?11, '{}'))",
+	    SQL_TEXT(jstr(row, "id")), SQL_TEXT(jstr(row, "application")), SQL_TEXT(jstr(row, "deployment_group")),
+	    SQL_TEXT(jstr(row, "deployment_config")),
+	    SQL_TEXT(jstr(row, "compute_platform") ? jstr(row, "compute_platform") : "Server"),
+	    SQL_TEXT(jstr(row, "creator")), SQL_INT(json_integer_value(json_object_get(row, "create_time"))),
+	    SQL_JSON(json_object_get(row, "revision")), SQL_JSON(json_object_get(row, "previous_revision")),
+	    SQL_JSON(json_object_get(row, "rollback_info")), SQL_JSON(doc));
+}
+
+int store_eng_target_insert(struct store_tx *tx, const char *dep, const char *target, int seq, const char *arn,
+			    const char *status, const char *label, const json_t *doc, int64_t now)
+{
+	return store_run(
+	    tx->c,
+	    "INSERT INTO deployment_targets (deployment_id, target_id, seq, target_type, target_arn, status,"
+	    " last_updated, doc, instance_label)"
+	    " VALUES (?1, ?2, ?3, 'InstanceTarget', ?4, ?5, ?6, COALESCE(?7, '{}'), ?8)",
+	    SQL_TEXT(dep), SQL_TEXT(target), SQL_INT(seq), SQL_TEXT(arn), SQL_TEXT(status), SQL_INT(now), SQL_JSON(doc),
+	    SQL_TEXT(label));
+}
+
+int store_eng_target_status(struct store_tx *tx, const char *dep, const char *target, const char *status, int64_t now)
+{
+	return store_run(
+	    tx->c,
+	    "UPDATE deployment_targets SET status = ?3, last_updated = ?4 WHERE deployment_id = ?1 AND target_id = ?2",
+	    SQL_TEXT(dep), SQL_TEXT(target), SQL_TEXT(status), SQL_INT(now));
+}
+
+int store_eng_event_insert(struct store_tx *tx, const char *dep, const char *target, int seq, const char *name,
+			   const char *status)
+{
+	return store_run(
+	    tx->c,
+	    "INSERT INTO lifecycle_events (deployment_id, target_id, seq, name, status) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    SQL_TEXT(dep), SQL_TEXT(target), SQL_INT(seq), SQL_TEXT(name), SQL_TEXT(status));
+}
+
+int store_eng_event_update(struct store_tx *tx, const char *dep, const char *target, int seq, const char *status,
+			   int64_t start_time, int64_t end_time, const json_t *diagnostics)
+{
+	return store_run(tx->c,
+			 "UPDATE lifecycle_events SET status = ?4,"
+			 " start_time = CASE WHEN ?5 > 0 THEN ?5 ELSE start_time END,"
+			 " end_time = CASE WHEN ?6 > 0 THEN ?6 ELSE end_time END,"
+			 " diagnostics = COALESCE(?7, diagnostics)"
+			 " WHERE deployment_id = ?1 AND target_id = ?2 AND seq = ?3",
+			 SQL_TEXT(dep), SQL_TEXT(target), SQL_INT(seq), SQL_TEXT(status), SQL_INT(start_time),
+			 SQL_INT(end_time), SQL_JSON(diagnostics));
+}
+
+int store_eng_targets(struct store_tx *tx, const char *dep, json_t **ret)
+{
+	json_t *a = json_array(), *byid = json_object();
+	struct store_q q = {0};
+	int r = a && byid ? 0 : -ENOMEM;
+
+	if (r == 0)
+		r = store_query(tx->c, &q,
+				"SELECT target_id, seq, target_arn, status, doc, instance_label FROM deployment_targets"
+				" WHERE deployment_id = ?1 ORDER BY seq",
+				SQL_TEXT(dep));
+	while (r == 0 && store_next(&q)) {
+		json_t *t = json_object();
+		if (!t) {
+			r = -ENOMEM;
+			break;
+		}
+		set_text(t, "target_id", &q, 0);
+		set_int(t, "seq", &q, 1);
+		set_text(t, "target_arn", &q, 2);
+		set_text(t, "status", &q, 3);
+		set_json(t, "doc", &q, 4);
+		set_text(t, "instance_label", &q, 5);
+		json_object_set_new(t, "events", json_array());
+		json_object_set_new(t, "command", json_null());
+		json_object_set(byid, store_text(&q, 0), t);
+		json_array_append_new(a, t);
+	}
+	r = store_done(&q, r);
+	if (r == 0)
+		r = store_query(tx->c, &q,
+				"SELECT target_id, seq, name, status, start_time, end_time, diagnostics FROM "
+				"lifecycle_events WHERE deployment_id = ?1 ORDER BY target_id, seq",
+				SQL_TEXT(dep));
+	while (r == 0 && store_next(&q)) {
+		json_t *t = json_object_get(byid, store_text(&q, 0)), *e;
+		if (!t)
+			continue;
+		e = json_object();
+		set_int(e, "seq", &q, 1);
+		set_text(e, "name", &q, 2);
+		set_text(e, "status", &q, 3);
+		set_int(e, "start_time", &q, 4);
+		set_int(e, "end_time", &q, 5);
+		set_json(e, "diagnostics", &q, 6);
+		json_array_append_new(json_object_get(t, "events"), e);
+	}
+	r = store_done(&q, r);
+	/* The latest command of each target (ids grow). */
+	if (r == 0)
+		r = store_query(tx->c, &q,
+				"SELECT target_id, id, host, lifecycle_seq, status, acked_time FROM host_commands"
+				" WHERE deployment_id = ?1 ORDER BY id",
+				SQL_TEXT(dep));
+	while (r == 0 && store_next(&q)) {
+		json_t *t = json_object_get(byid, store_text(&q, 0)), *cmd;
+		if (!t)
+			continue;
+		cmd = json_object();
+		set_int(cmd, "id", &q, 1);
+		set_text(cmd, "host", &q, 2);
+		set_int(cmd, "lifecycle_seq", &q, 3);
+		set_text(cmd, "status", &q, 4);
+		set_int(cmd, "acked_time", &q, 5);
+		json_object_set_new(t, "command", cmd);
+	}
+	r = store_done(&q, r);
+	json_decref(byid);
+	if (r < 0) {
+		json_decref(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+int store_eng_cmd_insert(struct store_tx *tx, const char *host, const char *dep, const char *target, int lseq,
+			 const char *name, int64_t now, int64_t *ret_id)
+{
+	int r =
+	    store_run(tx->c,
+		      "INSERT INTO host_commands (host, deployment_id, target_id, lifecycle_seq, command_name, status,"
+		      " create_time) VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', ?6)",
+		      SQL_TEXT(host), SQL_TEXT(dep), SQL_TEXT(target), SQL_INT(lseq), SQL_TEXT(name), SQL_INT(now));
+
+	if (r == 0)
+		*ret_id = store_last_rowid(tx->c);
+	return r;
+}
+
+int store_eng_cmd_update(struct store_tx *tx, int64_t id, const char *status, int64_t acked_time, int64_t complete_time,
+			 const json_t *diagnostics)
+{
+	return store_run(tx->c,
+			 "UPDATE host_commands SET status = ?2,"
+			 " acked_time = CASE WHEN ?3 > 0 THEN ?3 ELSE acked_time END,"
+			 " complete_time = CASE WHEN ?4 > 0 THEN ?4 ELSE complete_time END,"
+			 " diagnostics = COALESCE(?5, diagnostics) WHERE id = ?1",
+			 SQL_INT(id), SQL_TEXT(status), SQL_INT(acked_time), SQL_INT(complete_time),
+			 SQL_JSON(diagnostics));
+}
+
+int store_eng_instance_last_status(struct store_tx *tx, const char *instance, const char *exclude_dep, char **ret)
+{
+	struct store_q q;
+	char *status = NULL;
+	int r = store_one(tx->c, &q,
+			  "SELECT t.status FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
+			  " WHERE t.target_id = ?1 AND t.deployment_id != ?2 AND t.status IN ('Succeeded', 'Failed')"
+			  " ORDER BY d.seq DESC LIMIT 1",
+			  SQL_TEXT(instance), SQL_TEXT(exclude_dep));
+
+	if (r == 0) {
+		r = store_dup(&q, 0, &status);
+		store_done(&q, 0);
+	} else if (r == -ENOENT) {
+		r = 0;
+	}
+	if (r == 0)
+		*ret = status;
+	return r;
+}
+
+int store_eng_instance_last_revision(struct store_tx *tx, const char *app, const char *group, const char *instance,
+				     json_t **ret)
+{
+	struct store_q q;
+	int r = store_one(
+	    tx->c, &q,
+	    "SELECT d.revision FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
+	    " WHERE t.target_id = ?3 AND d.application = ?1 AND d.deployment_group = ?2"
+	    " AND t.status = 'Succeeded' AND COALESCE(t.instance_label, '') != 'Blue'" /* blue kept its revision */
+	    " ORDER BY d.seq DESC LIMIT 1",
+	    SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(instance));
+
+	if (r == 0) {
+		*ret = store_json(&q, 0);
+		store_done(&q, 0);
+	} else if (r == -ENOENT) {
+		*ret = NULL;
+		r = 0;
+	}
+	return r;
+}
+
+int store_eng_instance_in_group(struct store_tx *tx, const char *app, const char *group, const char *instance,
+				bool *ret)
+{
+	struct store_q q;
+	int r = store_one(tx->c, &q,
+			  "SELECT 1 FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
+			  " WHERE t.target_id = ?3 AND d.application = ?1 AND d.deployment_group = ?2 LIMIT 1",
+			  SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(instance));
+
+	if (r == 0)
+		store_done(&q, 0);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	*ret = r == 0;
+	return 0;
+}
+
+int store_eng_last_good(struct store_tx *tx, const char *app, const char *group, const char *exclude_dep, char *ret_id,
+			json_t **ret_revision)
+{
+	struct store_q q;
+	int r = store_one(tx->c, &q,
+			  "SELECT id, revision FROM deployments WHERE application = ?1 AND deployment_group = ?2"
+			  " AND status = 'Succeeded' AND id != ?3 AND revision IS NOT NULL ORDER BY seq DESC LIMIT 1",
+			  SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(exclude_dep));
+
+	if (r < 0)
+		return r;
+	store_copy(&q, 0, ret_id, 16);
+	*ret_revision = store_json(&q, 1);
+	store_done(&q, 0);
+	return 0;
+}
+
+int store_eng_hook_log(struct store_tx *tx, const char *dep, const char *target, const char *event, int64_t seq,
+		       int64_t now, const char *chunk, size_t cap_bytes)
+{
+	int r =
+	    store_run(tx->c,
+		      "INSERT OR IGNORE INTO hook_logs (deployment_id, target_id, lifecycle_event, seq, time, chunk)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		      SQL_TEXT(dep), SQL_TEXT(target), SQL_TEXT(event), SQL_INT(seq), SQL_INT(now), SQL_TEXT(chunk));
+
+	if (r < 0)
+		return r;
+	/* Drop the oldest chunks beyond the cap (newest output is kept). */
+	return store_run(tx->c,
+			 "DELETE FROM hook_logs WHERE deployment_id = ?1 AND target_id = ?2 AND lifecycle_event = ?3"
+			 " AND seq IN (SELECT seq FROM (SELECT seq, SUM(length(chunk)) OVER (ORDER BY seq DESC) AS tot"
+			 " FROM hook_logs WHERE deployment_id = ?1 AND target_id = ?2 AND lifecycle_event = ?3)"
+			 " WHERE tot > ?4)",
+			 SQL_TEXT(dep), SQL_TEXT(target), SQL_TEXT(event), SQL_INT(cap_bytes));
+}
+
+int store_eng_bundle_set(struct store_tx *tx, const char *dep, const json_t *bundle)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "engine.bundle.%s", dep);
+	return store_run(tx->c, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", SQL_TEXT(key),
+			 SQL_JSON(bundle));
+}
+
+int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret)
+{
+	struct store_q q;
+	char key[64];
+	int r;
+
+	snprintf(key, sizeof(key), "engine.bundle.%s", dep);
+	r = store_one(tx->c, &q, "SELECT value FROM meta WHERE key = ?1", SQL_TEXT(key));
+	if (r == 0) {
+		*ret = store_json(&q, 0);
+		store_done(&q, 0);
+	} else if (r == -ENOENT) {
+		*ret = NULL;
+		r = 0;
+	}
+	return r;
+}
