@@ -155,7 +155,8 @@ void cmdsvc_dispatch(struct engine *e, struct eng_host *h)
 	if (cmd_id_encode(&id, idtxt, sizeof(idtxt)) < 0 ||
 	    cmd_execution_id(e->d->cfg->region, e->d->cfg->account_id, t->dep->id, exec, sizeof(exec)) < 0) {
 		/* Instance names are validated by the API; this is a bug. */
-		rd_logt(LOG_ERR, TAG, "cannot encode the command of %s on %s", t->dep->id, t->id);
+		rd_logf(LOG_ERR, TAG, RD_LOG_FIELDS(t->dep->id, t->id, t->ev[t->cur].name),
+			"cannot encode the command of %s on %s", t->dep->id, t->id);
 		return;
 	}
 	rd_random_bytes(&nonce, sizeof(nonce));
@@ -221,7 +222,8 @@ static void op_poll(struct engine *e, struct httpd_call *call, const json_t *bod
 			 t->id, t->ev[t->cur].name);
 		eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "Failed", 0, e->now_wall, NULL),
 				"unreported");
-		rd_logt(LOG_WARNING, TAG, "%s: %s", t->dep->id, m);
+		rd_logf(LOG_WARNING, TAG, RD_LOG_FIELDS(t->dep->id, t->id, t->ev[t->cur].name), "%s: %s", t->dep->id,
+			m);
 		eng_event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", m, ""), true);
 	}
 	eng_host_pump(e, h);

@@ -34,6 +34,9 @@
 
 #define TAG "engine"
 #define ELOG(level, ...) rd_logt((level), TAG, __VA_ARGS__)
+/* a line about a deployment (and an instance, a lifecycle event): the
+ * journal gets them as fields of their own (lib/log.h) */
+#define DLOG(level, dep, inst, ev, ...) rd_logf((level), TAG, RD_LOG_FIELDS((dep), (inst), (ev)), __VA_ARGS__)
 
 const char *const eng_status_name[ST_N] = {"Pending", "InProgress", "Succeeded", "Failed", "Skipped"};
 const char *const eng_dstatus_name[DS_N] = {"Created", "Queued", "InProgress", "Succeeded", "Failed", "Stopped"};
@@ -624,6 +627,8 @@ void eng_event_end(struct engine *e, struct eng_target *t, int status, json_t *d
 	bool go_on;
 
 	t->ev[i].status = status;
+	DLOG(status == ST_FAILED ? LOG_NOTICE : LOG_DEBUG, dp->id, t->id, t->ev[i].name, "%s: %s on %s: %s", dp->id,
+	     t->ev[i].name, t->id, eng_status_name[status]);
 	CHK(store_eng_event_update(e->tx, dp->id, t->id, i, eng_status_name[status], 0, e->now_wall, diag),
 	    "event end");
 	json_decref(diag);
@@ -737,7 +742,7 @@ static void dep_watch_alarms(struct engine *e, struct eng_dep *dp)
 	int r =
 	    alarms_watch_start(e->d, dp->id, dp->creator, dp->group_doc, json_object_get(dp->row, "doc"), on_alarm, e);
 	if (r < 0 && r != -EEXIST)
-		ELOG(LOG_WARNING, "%s: cannot watch its alarms: %s", dp->id, strerror(-r));
+		DLOG(LOG_WARNING, dp->id, NULL, NULL, "%s: cannot watch its alarms: %s", dp->id, strerror(-r));
 }
 
 static void on_traffic(struct engine *e, struct eng_input *in)
@@ -752,7 +757,8 @@ static void on_traffic(struct engine *e, struct eng_input *in)
 		return;
 	}
 	snprintf(dp->fail_code, sizeof(dp->fail_code), "%s", in->errcode);
-	ELOG(LOG_WARNING, "%s: %s of %s failed: %s", dp->id, t->ev[in->ev].name, t->id, in->errmsg);
+	DLOG(LOG_WARNING, dp->id, t->id, t->ev[in->ev].name, "%s: %s of %s failed: %s", dp->id, t->ev[in->ev].name,
+	     t->id, in->errmsg);
 	eng_event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", in->errmsg, ""), false);
 }
 
@@ -770,7 +776,8 @@ static void on_gate(struct engine *e, struct eng_input *in)
 		event_command(e, t, in->ev);
 		return;
 	}
-	ELOG(LOG_NOTICE, "%s: health gate of %s failed: %s", dp->id, t->id, in->errmsg);
+	DLOG(LOG_NOTICE, dp->id, t->id, t->ev[in->ev].name, "%s: health gate of %s failed: %s", dp->id, t->id,
+	     in->errmsg);
 	eng_event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", in->errmsg, ""), false);
 }
 
@@ -820,7 +827,8 @@ static void dep_try_start(struct engine *e, struct eng_dep *dp)
 	job_add(e, IN_RESOLVED, dp->id, dp->app, dp->group, group, json_object_get(dp->row, "revision"));
 	if (e->jobs && e->jobs->type == IN_RESOLVED)
 		e->jobs->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
-	ELOG(LOG_INFO, "%s: started (%s/%s, %s, creator %s)", dp->id, dp->app, dp->group, dp->config, dp->creator);
+	DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: started (%s/%s, %s, creator %s)", dp->id, dp->app, dp->group,
+	     dp->config, dp->creator);
 }
 
 static int load_dep(struct engine *e, const char *id, struct eng_dep **ret);
@@ -866,7 +874,7 @@ static void rollback(struct engine *e, struct eng_dep *dp, int status)
 		json_t *ri = json_pack("{s:s}", "rollbackMessage", msg);
 		CHK(store_eng_deployment_rollback_info(e->tx, dp->id, ri), "rollback info");
 		json_decref(ri);
-		ELOG(LOG_NOTICE, "%s: %s", dp->id, msg);
+		DLOG(LOG_NOTICE, dp->id, NULL, NULL, "%s: %s", dp->id, msg);
 		return;
 	}
 	if (r < 0) {
@@ -908,7 +916,7 @@ static void rollback(struct engine *e, struct eng_dep *dp, int status)
 		CHK(store_eng_deployment_rollback_info(e->tx, dp->id, ri), "rollback info");
 		json_decref(ri);
 	}
-	ELOG(LOG_NOTICE, "%s: %s", dp->id, msg);
+	DLOG(LOG_NOTICE, dp->id, NULL, NULL, "%s: %s", dp->id, msg);
 	if (load_dep(e, newid, &nd) == 0)
 		dep_try_start(e, nd);
 }
@@ -971,8 +979,8 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const c
 				     json_object_get(dp->row, "revision")),
 	    "group last deployment");
 	json_decref(last);
-	ELOG(status == DS_SUCCEEDED ? LOG_INFO : LOG_NOTICE, "%s: %s%s%s", dp->id, eng_dstatus_name[status],
-	     msg ? ": " : "", msg ? msg : "");
+	DLOG(status == DS_SUCCEEDED ? LOG_INFO : LOG_NOTICE, dp->id, NULL, NULL, "%s: %s%s%s", dp->id,
+	     eng_dstatus_name[status], msg ? ": " : "", msg ? msg : "");
 	if (dp->have_bundle) {
 		if (status == DS_SUCCEEDED && jstr(dp->group_doc, "deploymentGroupId"))
 			bundles_set_last_good(e->d, jstr(dp->group_doc, "deploymentGroupId"), dp->bundle_sha);
@@ -1045,7 +1053,7 @@ static void bg_start(struct engine *e, struct eng_dep *dp)
 		}
 		json_decref(gd);
 	}
-	ELOG(LOG_INFO, "%s: green fleet ready (%zu instances); moving traffic", dp->id, k);
+	DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: green fleet ready (%zu instances); moving traffic", dp->id, k);
 }
 
 /* Every green instance passed BeforeAllowTraffic. deploymentReadyOption
@@ -1067,8 +1075,8 @@ static void bg_ready(struct engine *e, struct eng_dep *dp)
 	dp->ready_deadline = e->now_mono + wait_ms;
 	CHK(store_eng_deployment_status(e->tx, dp->id, "Ready", 0, 0, NULL, NULL), "deployment ready");
 	fire(e, "DeploymentReady", dp, "Ready", NULL, NULL, NULL, NULL);
-	ELOG(LOG_INFO, "%s: green fleet ready; Ready, waiting up to %lld ms for ContinueDeployment", dp->id,
-	     (long long)wait_ms);
+	DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: green fleet ready; Ready, waiting up to %lld ms for ContinueDeployment",
+	     dp->id, (long long)wait_ms);
 }
 
 static void on_bg(struct engine *e, struct eng_input *in)
@@ -1102,7 +1110,7 @@ static void on_bg(struct engine *e, struct eng_input *in)
 	dp->ready = false;
 	if (!in->ok) {
 		snprintf(dp->fail_code, sizeof(dp->fail_code), "%s", in->errcode);
-		ELOG(LOG_NOTICE, "%s: traffic phase failed: %s", dp->id, in->errmsg);
+		DLOG(LOG_NOTICE, dp->id, NULL, NULL, "%s: traffic phase failed: %s", dp->id, in->errmsg);
 	}
 	for (size_t i = 0; i < dp->nt; i++) {
 		struct eng_target *t = dp->t[i];
@@ -1249,7 +1257,7 @@ static void dep_bundle_attach(struct engine *e, struct eng_dep *dp, const char *
 	dp->bundle_size = size;
 	r = bundles_pin(e->d, sha, dp->id);
 	if (r < 0)
-		ELOG(LOG_WARNING, "%s: cannot pin bundle %s: %s", dp->id, sha, strerror(-r));
+		DLOG(LOG_WARNING, dp->id, NULL, NULL, "%s: cannot pin bundle %s: %s", dp->id, sha, strerror(-r));
 	for (size_t i = 0; i < dp->nt; i++)
 		bundles_grant(e->d, dp->id, dp->t[i]->id);
 }
@@ -1383,7 +1391,7 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		json_decref(b);
 		dep_bundle_attach(e, dp, in->sha256, in->size);
 	}
-	ELOG(LOG_INFO, "%s: %zu target(s), %zu to deploy", dp->id, dp->nt, deploy);
+	DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: %zu target(s), %zu to deploy", dp->id, dp->nt, deploy);
 	dp->dirty = true;
 out:
 	eng_selection_free(&sel);
@@ -1822,9 +1830,9 @@ static void on_autoupdate(struct engine *e, struct eng_input *in)
 	if (!row)
 		return;
 	if (store_eng_deployment_insert(e->tx, row) == 0) {
-		ELOG(LOG_NOTICE, "%s: auto-update of %s/%s to %zu new instance(s) (revision of %s)", newid, in->app,
-		     in->group, json_array_size(json_object_get(json_object_get(row, "doc"), "rolloutTargetIds")),
-		     good);
+		DLOG(LOG_NOTICE, newid, NULL, NULL, "%s: auto-update of %s/%s to %zu new instance(s) (revision of %s)",
+		     newid, in->app, in->group,
+		     json_array_size(json_object_get(json_object_get(row, "doc"), "rolloutTargetIds")), good);
 		if (load_dep(e, newid, &nd) == 0)
 			dep_try_start(e, nd);
 	}
@@ -1887,7 +1895,8 @@ static void on_continue(struct engine *e, struct eng_input *in)
 		dp->bg_go = true;
 		dp->dirty = true;
 		dep_set_status(e, dp, DS_INPROGRESS, 0, 0, NULL, NULL);
-		ELOG(LOG_INFO, "%s: ContinueDeployment: rerouting traffic to the green fleet", dp->id);
+		DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: ContinueDeployment: rerouting traffic to the green fleet",
+		     dp->id);
 		sr->result = 0;
 	}
 	sr->next = e->stops_done;
@@ -1941,7 +1950,7 @@ static void check_timers(struct engine *e)
 					 "rollout-agent runs there and can reach rolloutd.",
 					 t->id, t->ev[t->cur].name, (long long)(e->pickup_ms / 1000));
 				CHK(store_eng_cmd_update(e->tx, t->cmd_id, "Failed", 0, e->now_wall, NULL), "timeout");
-				ELOG(LOG_WARNING, "%s: %s", t->dep->id, m);
+				DLOG(LOG_WARNING, t->dep->id, t->id, t->ev[t->cur].name, "%s: %s", t->dep->id, m);
 				eng_event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", m, ""), true);
 			} else if ((t->phase == PH_DISPATCHED || t->phase == PH_ACKED) && !h->poll &&
 				   e->now_mono - h->last_seen > e->heartbeat_ms) {
@@ -1953,7 +1962,7 @@ static void check_timers(struct engine *e)
 				    t->id, t->ev[t->cur].name, (long long)(e->heartbeat_ms / 1000));
 				CHK(store_eng_cmd_update(e->tx, t->cmd_id, "Failed", 0, e->now_wall, NULL),
 				    "heartbeat");
-				ELOG(LOG_WARNING, "%s: %s", t->dep->id, m);
+				DLOG(LOG_WARNING, t->dep->id, t->id, t->ev[t->cur].name, "%s: %s", t->dep->id, m);
 				eng_event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", m, ""), true);
 			}
 		}
@@ -2002,7 +2011,7 @@ static void resume(struct engine *e)
 	json_array_foreach(ids, i, v)
 	{
 		if (load_dep(e, json_string_value(v), &dp) == 0)
-			ELOG(LOG_INFO, "%s: resumed (%s)", dp->id, eng_dstatus_name[dp->status]);
+			DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: resumed (%s)", dp->id, eng_dstatus_name[dp->status]);
 	}
 	json_decref(ids);
 	for (dp = e->deps; dp; dp = dp->next)
