@@ -15,6 +15,7 @@
 #include "core/daemon.h"
 #include "engine/engine.h"
 #include "store/store.h"
+#include "tagfilter.h"
 
 #define MAX_TAGS 10
 #define MAX_INSTANCES 100
@@ -190,29 +191,34 @@ void api_op_batch_get_on_premises_instances(struct rd_daemon *d, struct httpd_ca
 
 void api_op_list_on_premises_instances(struct rd_daemon *d, struct httpd_call *call, json_t *in)
 {
-	char *cursor = NULL;
-	json_t *names = NULL, *out, *filters = json_object_get(in, "tagFilters"), *f;
+	char *cursor = NULL, err[256];
+	json_t *names = NULL, *out, *filters = json_object_get(in, "tagFilters");
+	struct tagfilter_set *set = NULL;
 	bool more = false;
-	size_t i;
 	int r;
 
-	json_array_foreach(filters, i, f)
-	{
-		const char *type = api_str(f, "Type");
-		if ((!type || strcmp(type, "VALUE_ONLY")) && !api_str(f, "Key")) {
-			httpd_call_error(call, "InvalidTagFilterException", "tagFilters[%zu] needs a Key", i);
-			return;
-		}
-		if (type && !strcmp(type, "VALUE_ONLY") && !api_str(f, "Value")) {
-			httpd_call_error(call, "InvalidTagFilterException",
-					 "tagFilters[%zu] (VALUE_ONLY) needs a Value", i);
-			return;
-		}
-	}
-	if (api_page_cursor(call, in, "nextToken", &cursor) < 0)
+	/* the one tag-filter rule (lib/tagfilter.h): {Key} alone is KEY_ONLY,
+	 * {Value} alone VALUE_ONLY; a filter that can select nothing is refused */
+	if (json_array_size(filters) && tagfilter_parse(filters, "tagFilters", &set, err, sizeof(err)) < 0) {
+		httpd_call_error(call, "InvalidTagFilterException", "%s", err);
 		return;
-	r = store_instance_list(d->store, api_str(in, "registrationStatus"), json_array_size(filters) ? filters : NULL,
-				cursor, API_PAGE_SIZE, &names, &more);
+	}
+	for (size_t i = 0; set && i < set->n; i++)
+		for (size_t j = 0; j < set->groups[i].n; j++) {
+			const char *problem = tagfilter_problem(&set->groups[i].filters[j]);
+			if (problem) {
+				httpd_call_error(call, "InvalidTagFilterException", "tagFilters[%zu] %s", j, problem);
+				tagfilter_set_free(set);
+				return;
+			}
+		}
+	if (api_page_cursor(call, in, "nextToken", &cursor) < 0) {
+		tagfilter_set_free(set);
+		return;
+	}
+	/* no tagFilters (or an empty list) lists every instance */
+	r = store_instance_list(d->store, api_str(in, "registrationStatus"), set, cursor, API_PAGE_SIZE, &names, &more);
+	tagfilter_set_free(set);
 	free(cursor);
 	if (r < 0) {
 		api_store_error(call, r);

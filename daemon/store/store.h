@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 struct store;
+struct tagfilter_set;
 
 /* Opens (creating with mode 0600) dir/state.db and migrates it. */
 int store_open(const char *data_dir, struct store **ret, char *err, size_t errlen);
@@ -250,9 +251,10 @@ int store_instance_get(struct store *st, const char *name, struct store_instance
 /* Every instance (registered or not) with its tags, ordered by name. */
 int store_instance_all(struct store *st, struct store_instances *ret);
 /* Names ordered by name. registration_status: Registered | Deregistered |
- * NULL; tag_filters: [TagFilter] (any matches) or NULL. */
-int store_instance_list(struct store *st, const char *registration_status, json_t *tag_filters, const char *after,
-			size_t limit, json_t **ret_names, bool *ret_more);
+ * NULL; filter: the instances whose tags it matches (lib/tagfilter.h), NULL
+ * for every instance. */
+int store_instance_list(struct store *st, const char *registration_status, const struct tagfilter_set *filter,
+			const char *after, size_t limit, json_t **ret_names, bool *ret_more);
 /* names: [string]. -ENOENT (with *ret_missing, borrowed from names) when
  * one is not registered; nothing is changed then. Removing a tag whose value
  * is NULL removes the key whatever its value. */

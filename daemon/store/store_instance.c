@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "store/store_internal.h"
+#include "tagfilter.h"
 #include "util.h"
 
 static void instance_clear(struct store_instance *in)
@@ -181,30 +182,92 @@ int store_instance_all(struct store *st, struct store_instances *ret)
 	return 0;
 }
 
-int store_instance_list(struct store *st, const char *registration_status, json_t *tag_filters, const char *after,
-			size_t limit, json_t **ret_names, bool *ret_more)
+/* One instance's tags while store_instance_list() reads them. */
+struct tag_buf {
+	char *name;
+	struct store_tags tags;
+	struct tagfilter_tag *match;
+	size_t cap;
+};
+
+static void tag_buf_reset(struct tag_buf *b)
 {
+	free(b->name);
+	b->name = NULL;
+	store_tags_clear(&b->tags);
+}
+
+/* Whether the instance in b is selected; then appends its name to names. */
+static int tag_buf_flush(struct tag_buf *b, const struct tagfilter_set *filter, json_t *names)
+{
+	if (!b->name)
+		return 0;
+	if (filter) {
+		if (b->cap < b->tags.n) {
+			struct tagfilter_tag *n = realloc(b->match, b->tags.n * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			b->match = n;
+			b->cap = b->tags.n;
+		}
+		for (size_t i = 0; i < b->tags.n; i++)
+			b->match[i] = (struct tagfilter_tag){.key = b->tags.v[i].key, .value = b->tags.v[i].value};
+		if (!tagfilter_match(filter, b->match, b->tags.n))
+			return 0;
+	}
+	return json_array_append_new(names, json_string(b->name)) < 0 ? -ENOMEM : 0;
+}
+
+int store_instance_list(struct store *st, const char *registration_status, const struct tagfilter_set *filter,
+			const char *after, size_t limit, json_t **ret_names, bool *ret_more)
+{
+	struct tag_buf b = {0};
+	json_t *names = json_array();
 	struct store_conn *c;
 	struct store_q q;
-	int r = store_conn_get(st, &c);
+	int r;
 
-	if (r < 0)
+	if (!names)
+		return -ENOMEM;
+	r = store_conn_get(st, &c);
+	if (r < 0) {
+		json_decref(names);
 		return r;
+	}
+	/* The tags are matched here, by the one tag-filter rule (lib/tagfilter.h),
+	 * not in SQL: one row per tag, instances in name order; one more name
+	 * than the page tells that more follow. */
 	r = store_query(
 	    c, &q,
-	    "SELECT i.name FROM instances i WHERE (?1 IS NULL OR i.status = ?1) "
-	    "AND (?3 IS NULL OR i.name > ?3) "
-	    "AND (?2 IS NULL OR json_array_length(?2) = 0 OR EXISTS (SELECT 1 FROM instance_tags t, json_each(?2) f "
-	    " WHERE t.instance = i.name AND CASE COALESCE(json_extract(f.value, '$.Type'), 'KEY_AND_VALUE') "
-	    "  WHEN 'KEY_ONLY' THEN t.key = json_extract(f.value, '$.Key') "
-	    "  WHEN 'VALUE_ONLY' THEN t.value = json_extract(f.value, '$.Value') "
-	    "  ELSE t.key = json_extract(f.value, '$.Key') AND t.value = COALESCE(json_extract(f.value, '$.Value'), "
-	    "'') END)) "
-	    "ORDER BY i.name",
-	    SQL_TEXT(registration_status), SQL_JSON(tag_filters), SQL_TEXT(after));
-	r = store_collect_names(&q, r, limit, ret_names, ret_more);
+	    "SELECT i.name, t.key, t.value FROM instances i LEFT JOIN instance_tags t ON t.instance = i.name "
+	    "WHERE (?1 IS NULL OR i.status = ?1) AND (?2 IS NULL OR i.name > ?2) ORDER BY i.name, t.key",
+	    SQL_TEXT(registration_status), SQL_TEXT(after));
+	while (r == 0 && json_array_size(names) <= limit && store_next(&q)) {
+		const char *name = store_text(&q, 0);
+		if (!b.name || strcmp(b.name, name) != 0) {
+			r = tag_buf_flush(&b, filter, names);
+			tag_buf_reset(&b);
+			if (r == 0 && !(b.name = strdup(name)))
+				r = -ENOMEM;
+		}
+		if (r == 0 && !store_isnull(&q, 1))
+			r = store_tags_append(&b.tags, &q, 1);
+	}
+	if (r == 0 && json_array_size(names) <= limit)
+		r = tag_buf_flush(&b, filter, names);
+	r = store_done(&q, r);
 	store_conn_put(st, c);
-	return r;
+	tag_buf_reset(&b);
+	free(b.match);
+	if (r < 0) {
+		json_decref(names);
+		return r;
+	}
+	*ret_more = json_array_size(names) > limit;
+	if (*ret_more)
+		json_array_remove(names, limit);
+	*ret_names = names;
+	return 0;
 }
 
 static int instance_tags_change(struct store *st, json_t *names, const struct store_tag *tags, size_t n, bool add,

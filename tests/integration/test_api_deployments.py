@@ -407,6 +407,16 @@ def test_on_premises_instances(cd):
     assert ls(tagFilters=[{"Key": "role", "Value": "web", "Type": "KEY_AND_VALUE"}]) == ["web-1", "web-2"]
     assert ls(tagFilters=[{"Value": "db", "Type": "VALUE_ONLY"}]) == ["db-1"]
     assert ls(tagFilters=[{"Key": "env", "Type": "KEY_ONLY"}]) == ["web-1", "web-2"]
+    # without a Type: {Key} alone is KEY_ONLY, {Value} alone VALUE_ONLY, both KEY_AND_VALUE
+    assert ls(tagFilters=[{"Key": "role"}]) == ["db-1", "web-1", "web-2"]
+    assert ls(tagFilters=[{"Value": "prod"}]) == ["web-1", "web-2"]
+    assert ls(tagFilters=[{"Key": "role", "Value": "db"}]) == ["db-1"]
+    assert ls(tagFilters=[{"Key": "role", "Value": "db"}, {"Key": "env"}]) == ["db-1", "web-1", "web-2"]
+    assert ls(tagFilters=[{"Key": "nope"}]) == []
+    assert error_code(cd.list_on_premises_instances, tagFilters=[{"Type": "KEY_ONLY"}]) == \
+        "InvalidTagFilterException"
+    assert error_code(cd.list_on_premises_instances, tagFilters=[{"Type": "VALUE_ONLY"}]) == \
+        "InvalidTagFilterException"
     cd.remove_tags_from_on_premises_instances(instanceNames=["web-2"], tags=[{"Key": "role", "Value": "web"}])
     assert ls(tagFilters=[{"Key": "role", "Value": "web", "Type": "KEY_AND_VALUE"}]) == ["web-1"]
     cd.deregister_on_premises_instance(instanceName="web-1")

@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "store/store_engine.h"
 #include "store/store_internal.h"
+#include "tagfilter.h"
 #include "util.h"
 
 static void test_open_migrate_mode(void **state)
@@ -331,12 +332,88 @@ static void test_times_in_ms(void **state)
 	tu_rm_rf(dir);
 }
 
+static json_t *list_instances(struct store *st, const char *filter_json, const char *after, size_t limit,
+			      bool *ret_more)
+{
+	struct tagfilter_set *set = NULL;
+	json_t *names = NULL;
+	char err[256];
+
+	if (filter_json)
+		assert_int_equal(tagfilter_parse_text(filter_json, "tagFilters", &set, err, sizeof(err)), 0);
+	assert_int_equal(store_instance_list(st, NULL, set, after, limit, &names, ret_more), 0);
+	tagfilter_set_free(set);
+	return names;
+}
+
+static void assert_names(json_t *names, const char *want)
+{
+	char *got = json_dumps(names, JSON_COMPACT);
+	assert_string_equal(got, want);
+	free(got);
+	json_decref(names);
+}
+
+/* ListOnPremisesInstances matches tags by lib/tagfilter's rule, page by page. */
+static void test_instance_list_tags(void **state)
+{
+	char *dir = tu_mkdtemp(), err[512];
+	struct store *st = NULL;
+	struct store_tag web[] = {{.key = "env", .value = "prod"}, {.key = "role", .value = "web"}};
+	struct store_tag db[] = {{.key = "role", .value = "db"}, {.key = "empty", .value = NULL}};
+	json_t *w = json_pack("[s, s]", "w1", "w2"), *d = json_pack("[s]", "d1");
+	const char *missing = NULL;
+	bool more = true;
+
+	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_instance_register(st, "d1", NULL, "arn:u/d1", "arn:i/d1"), 0);
+	assert_int_equal(store_instance_register(st, "n1", NULL, "arn:u/n1", "arn:i/n1"), 0);
+	assert_int_equal(store_instance_register(st, "w1", NULL, "arn:u/w1", "arn:i/w1"), 0);
+	assert_int_equal(store_instance_register(st, "w2", NULL, "arn:u/w2", "arn:i/w2"), 0);
+	assert_int_equal(store_instance_tags_add(st, w, web, 2, &missing), 0);
+	assert_int_equal(store_instance_tags_add(st, d, db, 2, &missing), 0);
+
+	assert_names(list_instances(st, NULL, NULL, 10, &more), "[\"d1\",\"n1\",\"w1\",\"w2\"]");
+	assert_false(more);
+	/* {Key} alone is KEY_ONLY: every value of the key, not the value "" */
+	assert_names(list_instances(st, "[{\"Key\":\"role\"}]", NULL, 10, &more), "[\"d1\",\"w1\",\"w2\"]");
+	assert_names(list_instances(st, "[{\"Key\":\"empty\"}]", NULL, 10, &more), "[\"d1\"]");
+	assert_names(list_instances(st, "[{\"Value\":\"prod\"}]", NULL, 10, &more), "[\"w1\",\"w2\"]");
+	assert_names(list_instances(st, "[{\"Key\":\"role\",\"Value\":\"db\"}]", NULL, 10, &more), "[\"d1\"]");
+	assert_names(
+	    list_instances(st, "[{\"Key\":\"empty\",\"Value\":\"\",\"Type\":\"KEY_AND_VALUE\"}]", NULL, 10, &more),
+	    "[\"d1\"]");
+	assert_names(list_instances(st, "[{\"Key\":\"nope\"}]", NULL, 10, &more), "[]");
+	assert_false(more);
+	/* pages: one name each, more while a matching one follows */
+	assert_names(list_instances(st, "[{\"Key\":\"role\"}]", NULL, 1, &more), "[\"d1\"]");
+	assert_true(more);
+	assert_names(list_instances(st, "[{\"Key\":\"role\"}]", "d1", 1, &more), "[\"w1\"]");
+	assert_true(more);
+	assert_names(list_instances(st, "[{\"Key\":\"role\"}]", "w1", 1, &more), "[\"w2\"]");
+	assert_false(more);
+	assert_names(list_instances(st, "[{\"Value\":\"db\"}]", NULL, 1, &more), "[\"d1\"]");
+	assert_false(more);
+	/* removing a tag without a value removes the key */
+	assert_int_equal(store_instance_tags_remove(st, d, db, 1, &missing), 0);
+	assert_names(list_instances(st, "[{\"Key\":\"role\"}]", NULL, 10, &more), "[\"w1\",\"w2\"]");
+	json_t *ghost = json_pack("[s]", "ghost");
+	assert_int_equal(store_instance_tags_add(st, ghost, web, 1, &missing), -ENOENT);
+	assert_string_equal(missing, "ghost");
+	json_decref(ghost);
+	json_decref(w);
+	json_decref(d);
+	store_close(st);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_open_migrate_mode), cmocka_unit_test(test_unusable_dir),
-	    cmocka_unit_test(test_access_keys),	      cmocka_unit_test(test_app_group_cascade),
-	    cmocka_unit_test(test_statement_helper),  cmocka_unit_test(test_times_in_ms),
+	    cmocka_unit_test(test_open_migrate_mode),  cmocka_unit_test(test_unusable_dir),
+	    cmocka_unit_test(test_access_keys),	       cmocka_unit_test(test_app_group_cascade),
+	    cmocka_unit_test(test_statement_helper),   cmocka_unit_test(test_times_in_ms),
+	    cmocka_unit_test(test_instance_list_tags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
