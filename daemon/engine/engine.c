@@ -934,7 +934,7 @@ static void start_next_in_group(struct engine *e, const char *app, const char *g
 
 static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const char *code, const char *msg)
 {
-	json_t *ov, *last;
+	json_t *ov;
 	const char *why = status == DS_STOPPED ? "the deployment was stopped" : "the deployment failed";
 
 	if (dp->finished)
@@ -972,13 +972,10 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const c
 	ov = overview(dp);
 	CHK(store_eng_deployment_overview(e->tx, dp->id, ov), "overview");
 	json_decref(ov);
-	last = json_pack("{s:s,s:s,s:I,s:I}", "deploymentId", dp->id, "status", eng_dstatus_name[status], "endTime",
-			 (json_int_t)(e->now_wall / 1000), "createTime",
-			 (json_int_t)(json_integer_value(json_object_get(dp->row, "create_time")) / 1000));
-	CHK(store_eng_group_finished(e->tx, dp->app, dp->group, last, status == DS_SUCCEEDED,
-				     json_object_get(dp->row, "revision")),
-	    "group last deployment");
-	json_decref(last);
+	/* the group's last deployments are read from the deployments themselves */
+	if (status == DS_SUCCEEDED)
+		CHK(store_eng_group_succeeded(e->tx, dp->app, dp->group, json_object_get(dp->row, "revision")),
+		    "group target revision");
 	DLOG(status == DS_SUCCEEDED ? LOG_INFO : LOG_NOTICE, dp->id, NULL, NULL, "%s: %s%s%s", dp->id,
 	     eng_dstatus_name[status], msg ? ": " : "", msg ? msg : "");
 	if (dp->have_bundle) {
@@ -1781,8 +1778,8 @@ static void autoupdate_scan(struct engine *e)
 			continue;
 		if (store_eng_group(e->tx, app, name, &doc) < 0)
 			continue;
-		if (json_is_object(json_object_get(doc, "lastSuccessfulDeployment")) &&
-		    json_is_object(json_object_get(doc, "targetRevision")))
+		/* a group has a targetRevision once a deployment to it succeeded */
+		if (json_is_object(json_object_get(doc, "targetRevision")))
 			job_add(e, IN_AUTOUPDATE, NULL, app, name, doc, NULL);
 		json_decref(doc);
 	}

@@ -45,16 +45,17 @@ int store_eng_deployment_insert(struct store_tx *tx, const json_t *row);
 
 /* ---- groups and configs (store_group.c) ---- */
 
-/* DeploymentGroupInfo-like object: the stored doc plus applicationName,
+/* The group's stored settings document (DeploymentGroupInfo members) with
+ * its row added under the same member names: applicationName,
  * deploymentGroupName, deploymentGroupId, deploymentConfigName,
- * computePlatform, lastSuccessfulDeployment, targetRevision. */
+ * computePlatform, and targetRevision (the revision of the group's last
+ * successful deployment, or null). */
 int store_eng_group(struct store_tx *tx, const char *app, const char *group, json_t **ret);
 /* The doc of a deployment config ({minimumHealthyHosts, ...}). */
 int store_eng_config(struct store_tx *tx, const char *name, json_t **ret);
-/* Sets lastAttemptedDeployment (and, when succeeded, lastSuccessfulDeployment
- * and targetRevision) of the group. */
-int store_eng_group_finished(struct store_tx *tx, const char *app, const char *group, const json_t *last_info,
-			     bool succeeded, const json_t *revision);
+/* A deployment of the group succeeded: its revision (when not NULL) becomes
+ * the group's targetRevision. */
+int store_eng_group_succeeded(struct store_tx *tx, const char *app, const char *group, const json_t *revision);
 /* [{application, name}] of every deployment group of compute platform Server. */
 int store_eng_server_groups(struct store_tx *tx, json_t **ret);
 

@@ -319,8 +319,8 @@ int store_eng_group(struct store_tx *tx, const char *app, const char *group, jso
 	struct store_q q;
 	json_t *doc;
 	int r = store_one(tx->c, &q,
-			  "SELECT g.id, g.deployment_config, g.doc, g.last_successful_deployment, g.target_revision,"
-			  " a.compute_platform FROM deployment_groups g JOIN applications a ON a.name = g.application"
+			  "SELECT g.id, g.deployment_config, g.doc, g.target_revision, a.compute_platform"
+			  " FROM deployment_groups g JOIN applications a ON a.name = g.application"
 			  " WHERE g.application = ?1 AND g.name = ?2",
 			  SQL_TEXT(app), SQL_TEXT(group));
 
@@ -335,26 +335,19 @@ int store_eng_group(struct store_tx *tx, const char *app, const char *group, jso
 	json_object_set_new(doc, "deploymentGroupName", json_string(group));
 	set_text(doc, "deploymentGroupId", &q, 0);
 	set_text(doc, "deploymentConfigName", &q, 1);
-	set_json(doc, "lastSuccessfulDeployment", &q, 3);
-	set_json(doc, "targetRevision", &q, 4);
-	set_text(doc, "computePlatform", &q, 5);
+	set_json(doc, "targetRevision", &q, 3);
+	set_text(doc, "computePlatform", &q, 4);
 	store_done(&q, 0);
 	*ret = doc;
 	return 0;
 }
 
-int store_eng_group_finished(struct store_tx *tx, const char *app, const char *group, const json_t *last_info,
-			     bool succeeded, const json_t *revision)
+int store_eng_group_succeeded(struct store_tx *tx, const char *app, const char *group, const json_t *revision)
 {
-	if (succeeded)
-		return store_run(tx->c,
-				 "UPDATE deployment_groups SET last_attempted_deployment = ?3,"
-				 " last_successful_deployment = ?3, target_revision = COALESCE(?4, target_revision)"
-				 " WHERE application = ?1 AND name = ?2",
-				 SQL_TEXT(app), SQL_TEXT(group), SQL_JSON(last_info), SQL_JSON(revision));
-	return store_run(
-	    tx->c, "UPDATE deployment_groups SET last_attempted_deployment = ?3 WHERE application = ?1 AND name = ?2",
-	    SQL_TEXT(app), SQL_TEXT(group), SQL_JSON(last_info));
+	return store_run(tx->c,
+			 "UPDATE deployment_groups SET target_revision = COALESCE(?3, target_revision)"
+			 " WHERE application = ?1 AND name = ?2",
+			 SQL_TEXT(app), SQL_TEXT(group), SQL_JSON(revision));
 }
 
 int store_eng_server_groups(struct store_tx *tx, json_t **ret)

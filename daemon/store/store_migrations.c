@@ -1,8 +1,7 @@
 /* Schema migrations, applied in order by store_open(). APPEND-ONLY: add a new
  * entry with the next version number at the end; never edit a shipped one.
- * Owners: 1-2 control API (issue 4); the engine (issue 6) and bundle cache
- * (issue 7) append their own. Times are epoch milliseconds; nested
- * CodeDeploy documents are JSON text ('doc' columns). */
+ * Times are epoch milliseconds; nested CodeDeploy documents are JSON text
+ * ('doc' columns). */
 #include "config.h"
 
 #include "store/store_internal.h"
@@ -195,7 +194,7 @@ static const char m1_base[] =
 	",\"linearInterval\":" #i "}}}"
 #define ALLATONCE "{\"trafficRoutingConfig\":{\"type\":\"AllAtOnce\"}}"
 
-/* The 17 built-in configs, exactly as reference/codedeploy-api.md §12. */
+/* The 17 built-in configs of CodeDeploy, with their names and settings. */
 static const char m2_builtin_configs[] = BUILTIN(
     "CodeDeployDefault.OneAtATime", "Server", "{\"minimumHealthyHosts\":{\"type\":\"MOST_CONCURRENCY\",\"value\":1}}")
     BUILTIN("CodeDeployDefault.HalfAtATime", "Server",
@@ -219,7 +218,7 @@ static const char m2_builtin_configs[] = BUILTIN(
 						BUILTIN("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", "ECS",
 							LINEAR(10, 3));
 
-/* Trigger notifications (issue 9, daemon/health/triggers.c): one row per delivery
+/* Trigger notifications (daemon/health/triggers.c): one row per delivery
  * of one event to one target; status Pending -> Delivered | Failed. */
 static const char m3_trigger_deliveries[] =
     "CREATE TABLE trigger_deliveries ("
@@ -240,10 +239,18 @@ static const char m3_trigger_deliveries[] =
     "CREATE INDEX trigger_deliveries_deployment ON trigger_deliveries(deployment_id);"
     "CREATE INDEX trigger_deliveries_pending ON trigger_deliveries(status) WHERE status = 'Pending';";
 
+/* A group's last attempted and last successful deployments are read from
+ * its deployments (epoch-ms columns). The copies the engine kept here were
+ * LastDeploymentInfo JSON with times in seconds, written only when a
+ * deployment finished: everything they held is in deployments, so they go. */
+static const char m4_group_last_deployments[] = "ALTER TABLE deployment_groups DROP COLUMN last_successful_deployment;"
+						"ALTER TABLE deployment_groups DROP COLUMN last_attempted_deployment;";
+
 const struct store_migration store_migrations[] = {
     {1, "base schema", m1_base},
     {2, "built-in deployment configs", m2_builtin_configs},
     {3, "trigger deliveries", m3_trigger_deliveries},
-    /* append here: { 4, "…", m4_… }, */
+    {4, "group last deployments from deployments", m4_group_last_deployments},
+    /* append here: { 5, "…", m5_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

@@ -407,13 +407,81 @@ static void test_instance_list_tags(void **state)
 	tu_rm_rf(dir);
 }
 
+/* A state.db from before migration 4 (the engine kept each group's last
+ * deployments as LastDeploymentInfo JSON in seconds) opens with its data:
+ * the last deployments now come from the deployments, in milliseconds. */
+static void test_migration_group_last_deployments(void **state)
+{
+	char *dir = tu_mkdtemp(), path[4200], err[512];
+	struct store *st = NULL;
+	struct store_group *g = NULL;
+	struct store_tx *tx = NULL;
+	sqlite3 *db = NULL;
+	json_t *doc = NULL;
+	int v = 0;
+
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+				      " applied_time INTEGER NOT NULL)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_migrations[i].version, i + 1);
+		assert_int_equal(sqlite3_exec(db, store_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	assert_int_equal(
+	    sqlite3_exec(
+		db,
+		"INSERT INTO schema_migrations VALUES (1, 'a', 0), (2, 'b', 0), (3, 'c', 0);"
+		"INSERT INTO applications (name, id, compute_platform, create_time) VALUES ('a', 'ai', 'Server', "
+		"1700000000000);"
+		"INSERT INTO deployment_groups (application, name, id, deployment_config, create_time, doc, "
+		"target_revision, last_successful_deployment, last_attempted_deployment) VALUES ('a', 'g', 'gi', "
+		"'CodeDeployDefault.OneAtATime', 1700000000000, '{\"serviceRoleArn\":\"arn:r\"}', "
+		"'{\"revisionType\":\"S3\"}', "
+		"'{\"deploymentId\":\"d-AAAAAAAA1\",\"status\":\"Succeeded\",\"endTime\":1700000100,"
+		"\"createTime\":1700000001}', "
+		"'{\"deploymentId\":\"d-AAAAAAAA1\",\"status\":\"Succeeded\",\"endTime\":1700000100,"
+		"\"createTime\":1700000001}');"
+		"INSERT INTO deployments (id, application, deployment_group, deployment_config, compute_platform, "
+		"status, creator, create_time, start_time, complete_time, revision, doc) VALUES ('d-AAAAAAAA1', 'a', "
+		"'g', 'CodeDeployDefault.OneAtATime', 'Server', 'Succeeded', 'user', 1700000001000, 1700000002000, "
+		"1700000100000, '{\"revisionType\":\"S3\"}', '{}');",
+		NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(st, &v), 0);
+	assert_true(v >= 4);
+	assert_int_equal(store_group_get(st, "a", "g", &g), 0);
+	assert_string_equal(json_string_value(json_object_get(g->doc, "serviceRoleArn")), "arn:r");
+	assert_string_equal(g->last_successful.id, "d-AAAAAAAA1");
+	assert_true(g->last_successful.create_time == 1700000001000);
+	assert_true(g->last_successful.complete_time == 1700000100000);
+	assert_string_equal(g->last_attempted.id, "d-AAAAAAAA1");
+	g = store_group_free(g);
+	assert_int_equal(store_eng_begin(st, &tx), 0);
+	assert_int_equal(store_eng_group(tx, "a", "g", &doc), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "targetRevision"), "revisionType")),
+			    "S3");
+	assert_string_equal(json_string_value(json_object_get(doc, "deploymentGroupId")), "gi");
+	assert_null(json_object_get(doc, "lastSuccessfulDeployment"));
+	json_decref(doc);
+	store_eng_rollback(tx);
+	store_close(st);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_open_migrate_mode),  cmocka_unit_test(test_unusable_dir),
 	    cmocka_unit_test(test_access_keys),	       cmocka_unit_test(test_app_group_cascade),
 	    cmocka_unit_test(test_statement_helper),   cmocka_unit_test(test_times_in_ms),
-	    cmocka_unit_test(test_instance_list_tags),
+	    cmocka_unit_test(test_instance_list_tags), cmocka_unit_test(test_migration_group_last_deployments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
