@@ -217,6 +217,8 @@ static int run(struct rd_daemon *d)
 		log_error("%s", err);
 		goto out;
 	}
+	if (d->plugins)
+		plugins_set_onprem_source(d->plugins, api_onprem_instances, d);
 	r = bundles_start(d, &e);
 	if (r < 0) {
 		log_error("bundles: %s", e.message);

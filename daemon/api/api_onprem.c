@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "api/api_info.h"
 #include "api/api_internal.h"
 #include "api/api_ops.h"
@@ -292,4 +293,26 @@ void api_op_add_tags_to_on_premises_instances(struct rd_daemon *d, struct httpd_
 void api_op_remove_tags_from_on_premises_instances(struct rd_daemon *d, struct httpd_call *call, json_t *in)
 {
 	tags_change(d, call, in, false);
+}
+
+int api_onprem_instances(void *userdata, char **ret_json, char *err, size_t errlen)
+{
+	struct rd_daemon *d = userdata;
+	struct store_instances ins = {0};
+	json_t *arr = json_array();
+	int r = arr ? store_instance_all(d->store, &ins) : -ENOMEM;
+
+	for (size_t i = 0; r == 0 && i < ins.n; i++) {
+		json_t *o = api_instance_info(&ins.v[i]);
+		if (!o || json_object_set_new(o, "registrationStatus", json_string(ins.v[i].status)) < 0 ||
+		    json_array_append_new(arr, o) < 0)
+			r = -ENOMEM;
+	}
+	if (r == 0 && !(*ret_json = json_dumps(arr, JSON_COMPACT)))
+		r = -ENOMEM;
+	if (r < 0)
+		snprintf(err, errlen, "cannot read on-premises instances from the store: %s", strerror(-r));
+	store_instances_clear(&ins);
+	json_decref(arr);
+	return r;
 }

@@ -2230,15 +2230,6 @@ static void *engine_main(void *arg)
 
 /* ---------------------------------------------------------------- public */
 
-static int onprem_source(void *userdata, char **ret_json, char *err, size_t errlen)
-{
-	struct rd_daemon *d = userdata;
-	int r = store_eng_onprem_instances_nt(d->store, ret_json);
-	if (r < 0)
-		snprintf(err, errlen, "cannot read on-premises instances from the store: %s", strerror(-r));
-	return r;
-}
-
 static int64_t env_ms(const char *name, int64_t def)
 {
 	const char *v = getenv(name);
@@ -2287,8 +2278,6 @@ int engine_start(struct rd_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the health gate threads: %s", strerror(-r));
 		goto fail;
 	}
-	if (d->plugins)
-		plugins_set_onprem_source(d->plugins, onprem_source, d);
 	if (d->httpd) {
 		r = cmdsvc_register(e, err, errlen);
 		if (r < 0)

@@ -13,6 +13,7 @@
 #include "core/platforms.h"
 #include "engine/engine.h"
 #include "engine/engine_targets.h"
+#include "store/store.h"
 #include "store/store_engine.h"
 #include "traffic/traffic.h"
 
@@ -239,8 +240,8 @@ static void exclude(json_t *plan, const char *instance, const char *reason)
 /* Registered on-premises instances that are no target, and why. */
 static void exclude_others(struct rd_daemon *d, json_t *plan, const json_t *targets, const json_t *blue)
 {
-	char *txt = NULL;
-	json_t *all, *known = json_object(), *v;
+	struct store_instances all = {0};
+	json_t *known = json_object(), *v;
 	size_t i;
 
 	json_array_foreach(targets, i, v)
@@ -253,18 +254,15 @@ static void exclude_others(struct rd_daemon *d, json_t *plan, const json_t *targ
 		if (jstr(v, "targetId") && !json_object_get(known, jstr(v, "targetId")))
 			json_object_set_new(known, jstr(v, "targetId"), json_string("blue"));
 	}
-	if (store_eng_onprem_instances_nt(d->store, &txt) < 0) {
+	if (store_instance_all(d->store, &all) < 0) {
 		json_decref(known);
 		return;
 	}
-	all = json_loads(txt, 0, NULL);
-	free(txt);
-	json_array_foreach(all, i, v)
-	{
-		const char *name = jstr(v, "instanceName"), *why = jstr(known, name ? name : "");
-		if (!name || (why && strcmp(why, "target") == 0))
+	for (i = 0; i < all.n; i++) {
+		const char *name = all.v[i].name, *why = jstr(known, name);
+		if (why && strcmp(why, "target") == 0)
 			continue;
-		if (json_object_get(v, "deregisterTime"))
+		if (all.v[i].deregister_time)
 			exclude(plan, name, "deregistered");
 		else if (why)
 			exclude(plan, name,
@@ -273,7 +271,7 @@ static void exclude_others(struct rd_daemon *d, json_t *plan, const json_t *targ
 		else
 			exclude(plan, name, "its tags match none of the group's tag filters");
 	}
-	json_decref(all);
+	store_instances_clear(&all);
 	json_decref(known);
 }
 

@@ -105,8 +105,6 @@ int store_eng_hook_log(struct store_tx *tx, const char *dep, const char *target,
 
 /* ---- instances (store_instance.c) ---- */
 
-/* InstanceInfo array for host->onprem_instances (see plugin.h), malloc'd text. */
-int store_eng_onprem_instances_nt(struct store *st, char **ret_json);
 /* The instance's identifiers: iam user/session ARN; -ENOENT when unknown.
  * *ret malloc'd (NULL when the instance has neither). */
 int store_eng_instance_arn(struct store_tx *tx, const char *instance, char **ret);

@@ -354,38 +354,3 @@ int store_eng_instance_by_identifier(struct store_tx *tx, const char *host_ident
 	store_done(&q, 0);
 	return r;
 }
-
-int store_eng_onprem_instances_nt(struct store *st, char **ret_json)
-{
-	struct store_instances ins = {0};
-	json_t *a = json_array();
-	int r = a ? store_instance_all(st, &ins) : -ENOMEM;
-
-	for (size_t i = 0; r == 0 && i < ins.n; i++) {
-		struct store_instance *in = &ins.v[i];
-		json_t *o = json_object(), *tags = json_array();
-		json_object_set_new(o, "instanceName", json_string(in->name));
-		if (in->iam_session_arn)
-			json_object_set_new(o, "iamSessionArn", json_string(in->iam_session_arn));
-		if (in->iam_user_arn)
-			json_object_set_new(o, "iamUserArn", json_string(in->iam_user_arn));
-		json_object_set_new(o, "instanceArn", json_string(in->instance_arn));
-		json_object_set_new(o, "registrationStatus", json_string(in->status));
-		json_object_set_new(o, "registerTime", json_integer(in->register_time / 1000));
-		if (in->deregister_time)
-			json_object_set_new(o, "deregisterTime", json_integer(in->deregister_time / 1000));
-		for (size_t j = 0; j < in->tags.n; j++)
-			json_array_append_new(
-			    tags, json_pack("{s:s,s:s}", "Key", in->tags.v[j].key, "Value", in->tags.v[j].value));
-		json_object_set_new(o, "tags", tags);
-		if (json_array_append_new(a, o) < 0)
-			r = -ENOMEM;
-	}
-	if (r == 0) {
-		*ret_json = json_dumps(a, JSON_COMPACT);
-		r = *ret_json ? 0 : -ENOMEM;
-	}
-	store_instances_clear(&ins);
-	json_decref(a);
-	return r;
-}
