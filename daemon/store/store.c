@@ -451,23 +451,6 @@ struct store *store_close(struct store *st)
 	return NULL;
 }
 
-int store_schema_version(struct store *st, int *ret_version)
-{
-	struct store_conn *c;
-	struct store_q q;
-	int r = store_conn_get(st, &c);
-
-	if (r < 0)
-		return r;
-	r = store_one(c, &q, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-	if (r == 0) {
-		*ret_version = (int)store_int(&q, 0);
-		store_done(&q, 0);
-	}
-	store_conn_put(st, c);
-	return r;
-}
-
 /* ---- the engine's transactions (store_engine.h) ---- */
 
 int store_eng_begin(struct store *st, struct store_tx **ret)

@@ -32,8 +32,6 @@ struct tagfilter_set;
 /* Opens (creating with mode 0600) dir/state.db and migrates it. */
 int store_open(const char *data_dir, struct store **ret, char *err, size_t errlen);
 struct store *store_close(struct store *st);
-/* Highest applied migration version. */
-int store_schema_version(struct store *st, int *ret_version);
 
 /* A tag: on an application or deployment group (by ARN), or on an
  * on-premises instance. */

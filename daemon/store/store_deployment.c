@@ -530,15 +530,6 @@ int store_eng_deployment_rollback_info(struct store_tx *tx, const char *id, cons
 			 SQL_JSON(info));
 }
 
-int store_eng_deployment_add_message(struct store_tx *tx, const char *id, const char *message)
-{
-	return store_run(
-	    tx->c,
-	    "UPDATE deployments SET status_messages = json_insert(COALESCE(status_messages, '[]'), '$[#]', ?2)"
-	    " WHERE id = ?1",
-	    SQL_TEXT(id), SQL_TEXT(message));
-}
-
 int store_eng_deployment_insert(struct store_tx *tx, const json_t *row)
 {
 	const json_t *doc = json_object_get(row, "doc");

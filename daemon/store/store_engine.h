@@ -38,7 +38,6 @@ int store_eng_deployment_status(struct store_tx *tx, const char *id, const char 
 				int64_t complete_time, const char *error_code, const char *error_message);
 int store_eng_deployment_overview(struct store_tx *tx, const char *id, const json_t *overview);
 int store_eng_deployment_rollback_info(struct store_tx *tx, const char *id, const json_t *info);
-int store_eng_deployment_add_message(struct store_tx *tx, const char *id, const char *message);
 /* Inserts a deployment the engine creates (rollback, auto-update) in status
  * Created, copying the columns named in row (same shape as above). */
 int store_eng_deployment_insert(struct store_tx *tx, const json_t *row);
