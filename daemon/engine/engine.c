@@ -1,4 +1,4 @@
-/* The deployment engine for servers (issue 6); see engine.h for the model.
+/* The deployment engine for servers; see engine.h for the model.
  *
  * One thread. Each iteration takes every queued input, applies them and the
  * resulting deployment steps inside one store transaction, commits, and only
