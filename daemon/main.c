@@ -8,10 +8,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -44,6 +46,8 @@ static void usage(FILE *f)
 		   "[--instance NAME]\n"
 		   "       rolloutd --config FILE access-key list\n"
 		   "       rolloutd --config FILE access-key delete ACCESS_KEY_ID\n"
+		   "       rolloutd --config FILE backup OUT      (online; safe while rolloutd runs)\n"
+		   "       rolloutd --config FILE restore BACKUP  (into a data_dir without a store)\n"
 		   "       rolloutd --version\n");
 }
 
@@ -157,6 +161,101 @@ out:
 	return ret;
 }
 
+/* Run as root, the offline commands act as the owner of data_dir (the
+ * daemon's user): files SQLite creates beside the store (-wal, -shm) or a
+ * restore writes must stay the daemon's. */
+static int become_data_dir_owner(const struct rd_config *cfg)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(cfg->data_dir, &st) < 0 || st.st_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
+		fprintf(stderr, "rolloutd: cannot switch to the owner of %s (uid %u): %s\n", cfg->data_dir,
+			(unsigned)st.st_uid, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int cmd_backup(struct rd_config *cfg, int argc, char **argv)
+{
+	struct store *st = NULL;
+	char err[1024];
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "rolloutd: backup needs one argument, the file to write (e.g. backup "
+				"/var/backups/rolloutd.db)\n");
+		return 2;
+	}
+	r = store_open(cfg->data_dir, &st, err, sizeof(err));
+	if (r == 0)
+		r = store_backup(st, cfg->data_dir, argv[0], err, sizeof(err));
+	store_close(st);
+	if (r < 0) {
+		fprintf(stderr, "rolloutd: backup: %s\n", err);
+		return 1;
+	}
+	printf("%s: backup of %s written\n", argv[0], cfg->data_dir);
+	return 0;
+}
+
+static int cmd_restore(struct rd_config *cfg, int argc, char **argv)
+{
+	char err[1024];
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "rolloutd: restore needs one argument, a file made by 'rolloutd backup'\n");
+		return 2;
+	}
+	r = store_restore(argv[0], cfg->data_dir, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "rolloutd: restore: %s\n", err);
+		return 1;
+	}
+	printf("%s: restored into %s; start rolloutd\n", argv[0], cfg->data_dir);
+	return 0;
+}
+
+/* Retention runs as a job on the worker pool, one bounded store step after
+ * another, so neither the I/O thread nor the engine waits for more than one
+ * batch. */
+#define RETENTION_BATCH 500
+
+static void retention_job(void *arg)
+{
+	struct rd_daemon *d = arg;
+	struct store_retention_counts n = {0};
+	int64_t now = rd_wall_ms();
+	const struct rd_config *cfg = d->cfg;
+	bool more = true;
+	int r = 0;
+
+	while (more && !d->stopping && r == 0)
+		r = store_retention_step(
+		    d->store, cfg->retention_deployments_ms ? now - cfg->retention_deployments_ms : 0,
+		    cfg->retention_hook_logs_ms ? now - cfg->retention_hook_logs_ms : 0, RETENTION_BATCH, &n, &more);
+	if (r < 0)
+		log_warning("retention: %s; trying again in %lld s", strerror(-r),
+			    (long long)(cfg->retention_interval_ms / 1000));
+	if (n.rows)
+		log_info("retention: removed %zu deployment(s) and %zu hook-log chunk(s) (%zu rows)", n.deployments,
+			 n.hook_logs, n.rows);
+	__atomic_store_n(&d->retention_running, false, __ATOMIC_RELEASE);
+}
+
+static void on_retention(evutil_socket_t fd, short what, void *arg)
+{
+	struct rd_daemon *d = arg;
+
+	if (__atomic_exchange_n(&d->retention_running, true, __ATOMIC_ACQ_REL))
+		return;
+	if (workpool_submit(d->pool, retention_job, d) < 0)
+		__atomic_store_n(&d->retention_running, false, __ATOMIC_RELEASE);
+}
+
 /* The authenticator's access keys are the store's. */
 static int lookup_access_key(void *userdata, const char *id, struct auth_key *ret)
 {
@@ -181,7 +280,7 @@ static int run(struct rd_daemon *d)
 	struct rd_error e = RD_ERROR_INIT;
 	struct auth *auth = NULL;
 	char err[1024];
-	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL, *retention = NULL;
 	uint64_t wd_usec = 0;
 	bool engine_started = false;
 	int r, ret = 1;
@@ -252,6 +351,16 @@ static int run(struct rd_daemon *d)
 		if (wd)
 			event_add(wd, &tv);
 	}
+	if (d->cfg->retention_deployments_ms || d->cfg->retention_hook_logs_ms) {
+		struct timeval tv = {.tv_sec = (time_t)(d->cfg->retention_interval_ms / 1000),
+				     .tv_usec = (suseconds_t)(d->cfg->retention_interval_ms % 1000 * 1000)};
+		retention = event_new(d->base, -1, EV_PERSIST, on_retention, d);
+		if (!retention || event_add(retention, &tv) < 0) {
+			log_error("cannot set up the retention timer");
+			goto out;
+		}
+		event_active(retention, EV_TIMEOUT, 0); /* once at start-up too */
+	}
 	log_notice("rolloutd %s listening on %s (port %d), data in %s", PACKAGE_VERSION, d->cfg->listen,
 		   httpd_port(d->httpd), d->cfg->data_dir);
 	sd_notify(0, "READY=1\nSTATUS=serving");
@@ -273,6 +382,8 @@ out:
 	auth = auth_free(auth);
 	if (wd)
 		event_free(wd);
+	if (retention)
+		event_free(retention);
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)
@@ -330,13 +441,21 @@ int main(int argc, char **argv)
 	}
 	rd_log_init("rolloutd", d.cfg->log_level ? rd_log_level_parse(d.cfg->log_level) : LOG_INFO);
 	if (optind < argc) {
-		if (strcmp(argv[optind], "access-key") != 0) {
-			fprintf(stderr, "rolloutd: unknown command '%s'\n", argv[optind]);
+		const char *cmd = argv[optind];
+		if (strcmp(cmd, "access-key") != 0 && strcmp(cmd, "backup") != 0 && strcmp(cmd, "restore") != 0) {
+			fprintf(stderr, "rolloutd: unknown command '%s'\n", cmd);
 			usage(stderr);
 			config_free(d.cfg);
 			return 2;
 		}
-		ret = cmd_access_key(d.cfg, argc - optind - 1, argv + optind + 1);
+		if (become_data_dir_owner(d.cfg) < 0)
+			ret = 1;
+		else if (strcmp(cmd, "backup") == 0)
+			ret = cmd_backup(d.cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(cmd, "restore") == 0)
+			ret = cmd_restore(d.cfg, argc - optind - 1, argv + optind + 1);
+		else
+			ret = cmd_access_key(d.cfg, argc - optind - 1, argv + optind + 1);
 		config_free(d.cfg);
 		return ret;
 	}

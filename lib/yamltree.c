@@ -402,6 +402,8 @@ int yt_as_duration_ms(const struct yt_node *n, const char *what, int64_t min_ms,
 		v *= 60000;
 	else if (strcmp(end, "h") == 0)
 		v *= 3600000;
+	else if (strcmp(end, "d") == 0)
+		v *= 86400000;
 	else
 		goto bad;
 	if (v > 9e15)
@@ -412,7 +414,7 @@ int yt_as_duration_ms(const struct yt_node *n, const char *what, int64_t min_ms,
 	*ret = ms;
 	return 0;
 bad:
-	return yt_error(n, err, errlen, "%s: expected a duration like 250ms, 30s, 5m or 2h, found '%s'", what,
+	return yt_error(n, err, errlen, "%s: expected a duration like 250ms, 30s, 5m, 2h or 90d, found '%s'", what,
 			n->value);
 range:
 	return yt_error(n, err, errlen, "%s: '%s' is out of range [%" PRId64 "ms, %" PRId64 "ms]", what, n->value,

@@ -23,7 +23,7 @@
 
 static const char *const top_keys[] = {
     "listen",  "data_dir",	  "plugin_dir", "region", "account_id",	      "log_level",	   "long_poll",
-    "workers", "regions_allowed", "plugins",	"alarms", "bundle_cache_max", "bundle_upload_max",
+    "workers", "regions_allowed", "plugins",	"alarms", "bundle_cache_max", "bundle_upload_max", "retention",
 };
 
 #define SIZE_KIB 1024ULL
@@ -162,6 +162,50 @@ static int load_size(const struct yt_node *n, const char *what, uint64_t min, ui
 		return yt_error(n, err, errlen, "%s: '%s' is too small; use at least %llu bytes", what, s,
 				(unsigned long long)min);
 	*ret = v;
+	return 0;
+}
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+/* retention: {deployments: DURATION, hook_logs: DURATION, interval: DURATION} */
+static int load_retention(struct rd_config *cfg, const struct yt_node *n, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"deployments", "hook_logs", "interval"};
+	const struct yt_node *v;
+	int64_t ms;
+	int r;
+
+	if (!n)
+		return 0;
+	if (n->type != YT_MAP)
+		return yt_error(n, err, errlen,
+				"retention: expected a mapping such as {deployments: 90d, hook_logs: 30d}");
+	for (size_t i = 0; i < n->n; i++) {
+		bool known = false;
+		for (size_t k = 0; k < RD_ARRAY_SIZE(keys); k++)
+			known |= strcmp(n->keys[i]->value, keys[k]) == 0;
+		if (!known)
+			return yt_error(n->keys[i], err, errlen,
+					"retention: unknown setting '%s' (known: deployments, hook_logs, interval)",
+					n->keys[i]->value);
+	}
+	if ((v = yt_map_get(n, "deployments"))) {
+		if ((r = yt_as_duration_ms(v, "retention.deployments", 3600 * 1000LL, 36500 * DAY_MS, &ms, err,
+					   errlen)) < 0)
+			return r;
+		cfg->retention_deployments_ms = ms;
+	}
+	if ((v = yt_map_get(n, "hook_logs"))) {
+		if ((r = yt_as_duration_ms(v, "retention.hook_logs", 3600 * 1000LL, 36500 * DAY_MS, &ms, err, errlen)) <
+		    0)
+			return r;
+		cfg->retention_hook_logs_ms = ms;
+	}
+	if ((v = yt_map_get(n, "interval"))) {
+		if ((r = yt_as_duration_ms(v, "retention.interval", 1000, DAY_MS, &ms, err, errlen)) < 0)
+			return r;
+		cfg->retention_interval_ms = ms;
+	}
 	return 0;
 }
 
@@ -306,7 +350,7 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			    root->keys[i], err, errlen,
 			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
 			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
-			    "bundle_upload_max)",
+			    "bundle_upload_max, retention)",
 			    root->keys[i]->value);
 	}
 
@@ -379,6 +423,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 		return r;
 	if ((r = load_bundle_sizes(cfg, root, err, errlen)) < 0)
 		return r;
+	if ((r = load_retention(cfg, yt_map_get(root, "retention"), err, errlen)) < 0)
+		return r;
 	if ((r = load_plugins(cfg, yt_map_get(root, "plugins"), err, errlen)) < 0)
 		return r;
 	if ((r = load_alarms(cfg, yt_map_get(root, "alarms"), err, errlen)) < 0)
@@ -396,6 +442,7 @@ static int set_defaults(struct rd_config *cfg)
 	cfg->workers = 4;
 	cfg->bundle_cache_max = 10 * SIZE_GIB;
 	cfg->bundle_upload_max = 2 * SIZE_GIB;
+	cfg->retention_interval_ms = 3600 * 1000;
 	return 0;
 }
 

@@ -11,18 +11,21 @@
 struct yt_node;
 
 struct rd_config {
-	char *path;		    /* the file it came from */
-	char *listen;		    /* "127.0.0.1:8740" (host:port; [v6]:port) */
-	char *data_dir;		    /* state.db, daemon.crt/key, bundle cache */
-	char *plugin_dir;	    /* default PLUGINDIR */
-	char *region;		    /* default us-east-1 */
-	char *account_id;	    /* default 000000000000 */
-	char *log_level;	    /* default info */
-	int64_t long_poll_ms;	    /* PollHostCommand hold, default 50000 (< 80 s agent timeout) */
-	int workers;		    /* worker threads for blocking work, default 4 */
-	char **regions_allowed;	    /* NULL-terminated; NULL = any region in SigV4 scopes */
-	uint64_t bundle_cache_max;  /* bytes the bundle cache keeps, default 10 GiB */
-	uint64_t bundle_upload_max; /* largest bundle upload accepted, default 2 GiB (<= bundle_cache_max) */
+	char *path;			  /* the file it came from */
+	char *listen;			  /* "127.0.0.1:8740" (host:port; [v6]:port) */
+	char *data_dir;			  /* state.db, daemon.crt/key, bundle cache */
+	char *plugin_dir;		  /* default PLUGINDIR */
+	char *region;			  /* default us-east-1 */
+	char *account_id;		  /* default 000000000000 */
+	char *log_level;		  /* default info */
+	int64_t long_poll_ms;		  /* PollHostCommand hold, default 50000 (< 80 s agent timeout) */
+	int workers;			  /* worker threads for blocking work, default 4 */
+	char **regions_allowed;		  /* NULL-terminated; NULL = any region in SigV4 scopes */
+	uint64_t bundle_cache_max;	  /* bytes the bundle cache keeps, default 10 GiB */
+	uint64_t bundle_upload_max;	  /* largest bundle upload accepted, default 2 GiB (<= bundle_cache_max) */
+	int64_t retention_deployments_ms; /* finished deployments older than this are removed; 0 = kept */
+	int64_t retention_hook_logs_ms;	  /* hook logs of finished deployments older than this; 0 = kept */
+	int64_t retention_interval_ms;	  /* how often retention runs, default 1 h */
 
 	/* Owned by root; borrowed pointers into it. NULL when absent. */
 	struct yt_node *root;
@@ -50,6 +53,8 @@ struct rd_config *config_free(struct rd_config *cfg);
  *                                never more than bundle_cache_max
  *   plugins: {NAME: {settings} | null}
  *   alarms: {NAME: {plugin: NAME, settings...}}   (plugin must be under plugins:)
+ *   retention: {deployments: DURATION, hook_logs: DURATION, interval: DURATION}
+ *                                default: everything kept; interval 1h
  * Relative data_dir/plugin_dir are resolved against the config file's directory. */
 
 /* The settings subtree of plugin `name` (borrowed; NULL when the plugin is

@@ -23,4 +23,5 @@ struct rd_daemon {
 	struct httpd *httpd;		 /* daemon/core/httpd.h: evhttp listener, dispatch */
 	struct engine *engine;		 /* daemon/engine/engine.h: deployments */
 	volatile bool stopping;
+	bool retention_running; /* a retention job is queued or running (main.c) */
 };

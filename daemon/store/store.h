@@ -284,3 +284,30 @@ int store_access_key_get(struct store *st, const char *id, struct store_access_k
 /* Every key ordered by id, secrets blanked; *ret malloc'd. */
 int store_access_key_list(struct store *st, struct store_access_key **ret, size_t *ret_n);
 int store_access_key_delete(struct store *st, const char *id);
+
+/* ==== backup and restore (store_backup.c) ==== */
+
+/* Writes a consistent copy of the store, taken in one read transaction while
+ * the daemon may go on writing, to `out` (mode 0600, replaced atomically),
+ * with data_dir's signing key and certificate inside. */
+int store_backup(struct store *st, const char *data_dir, const char *out, char *err, size_t errlen);
+/* Restores a backup into data_dir, which must hold no state.db yet (it is
+ * created when missing). The next store_open() migrates it when it comes
+ * from an older version. */
+int store_restore(const char *backup, const char *data_dir, char *err, size_t errlen);
+
+/* ==== retention (store_retention.c) ==== */
+
+struct store_retention_counts {
+	size_t deployments; /* deployments removed */
+	size_t hook_logs;   /* hook-log chunks removed on their own */
+	size_t rows;	    /* rows removed in all */
+};
+/* One bounded step: removes at most about `batch` rows in one transaction:
+ * of the oldest finished deployment completed before deployments_before_ms
+ * (0 = keep deployments), or else hook logs of finished deployments
+ * completed before hook_logs_before_ms (0 = keep). Unfinished deployments and
+ * each group's latest attempted and latest successful deployment are kept.
+ * *ret_more: call again, there is more to remove. Adds to *counts. */
+int store_retention_step(struct store *st, int64_t deployments_before_ms, int64_t hook_logs_before_ms, size_t batch,
+			 struct store_retention_counts *counts, bool *ret_more);

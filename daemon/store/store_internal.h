@@ -13,6 +13,8 @@
  *   store_instance.c    on-premises instances and their tags
  *   store_access_key.c  access keys
  *   store_health.c      trigger-notification deliveries
+ *   store_backup.c      online backup and restore (SQLite backup API)
+ *   store_retention.c   removal of old finished deployments and hook logs, in batches
  *
  * A file that needs another entity's table inside its own transaction calls
  * that entity's store_<entity>_*_c() function below instead of writing SQL.

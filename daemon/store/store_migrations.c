@@ -245,12 +245,18 @@ static const char m3_trigger_deliveries[] =
  * deployment finished: everything they held is in deployments, so they go. */
 static const char m4_group_last_deployments[] = "ALTER TABLE deployment_groups DROP COLUMN last_successful_deployment;"
 						"ALTER TABLE deployment_groups DROP COLUMN last_attempted_deployment;";
+/* Retention removes finished deployments by completion time and their host
+ * commands by deployment (a cascade without this index scans them all). */
+static const char m5_retention_indexes[] = "CREATE INDEX deployments_finished ON deployments(complete_time)"
+					   " WHERE status IN ('Succeeded', 'Failed', 'Stopped');"
+					   "CREATE INDEX host_commands_deployment ON host_commands(deployment_id);";
 
 const struct store_migration store_migrations[] = {
     {1, "base schema", m1_base},
     {2, "built-in deployment configs", m2_builtin_configs},
     {3, "trigger deliveries", m3_trigger_deliveries},
     {4, "group last deployments from deployments", m4_group_last_deployments},
-    /* append here: { 5, "…", m5_… }, */
+    {5, "retention indexes", m5_retention_indexes},
+    /* append here: { 6, "…", m6_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

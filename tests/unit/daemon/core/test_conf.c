@@ -119,7 +119,31 @@ static void test_unknown_keys(void **st)
 	expect_error(
 	    "listen: 127.0.0.1:1\nlisen: x\n",
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
-	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max)");
+	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention)");
+}
+
+static void test_retention(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[1024];
+
+	assert_int_equal(load("listen: 127.0.0.1:1\n", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->retention_deployments_ms, 0);
+	assert_int_equal(cfg->retention_hook_logs_ms, 0);
+	assert_int_equal(cfg->retention_interval_ms, 3600 * 1000);
+	config_free(cfg);
+	assert_int_equal(load("retention: {deployments: 90d, hook_logs: 36h, interval: 10m}\n", &cfg, err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg->retention_deployments_ms, 90LL * 86400 * 1000);
+	assert_int_equal(cfg->retention_hook_logs_ms, 36LL * 3600 * 1000);
+	assert_int_equal(cfg->retention_interval_ms, 600 * 1000);
+	config_free(cfg);
+	expect_error("retention: 90d\n",
+		     "1:12: retention: expected a mapping such as {deployments: 90d, hook_logs: 30d}");
+	expect_error("retention:\n  deploys: 90d\n",
+		     "2:3: retention: unknown setting 'deploys' (known: deployments, hook_logs, interval)");
+	expect_error("retention: {deployments: 10m}\n",
+		     "1:26: retention.deployments: '10m' is out of range [3600000ms, 3153600000000ms]");
 }
 
 static void test_bad_values(void **st)
@@ -134,7 +158,7 @@ static void test_bad_values(void **st)
 	expect_error("log_level: loud\n",
 		     "1:12: log_level: expected debug, info, notice, warning or error, found 'loud'");
 	expect_error("long_poll: 5 minutes\n",
-		     "1:12: long_poll: expected a duration like 250ms, 30s, 5m or 2h, found '5 minutes'");
+		     "1:12: long_poll: expected a duration like 250ms, 30s, 5m, 2h or 90d, found '5 minutes'");
 	expect_error("long_poll: 2m\n", "1:12: long_poll: '2m' is out of range [1000ms, 70000ms]");
 	expect_error("region: [a]\n", "1:9: region: expected a string, found a list");
 	expect_error("regions_allowed: us-east-1\n",
@@ -271,6 +295,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_yaml_syntax, setup, teardown),
 	    cmocka_unit_test(test_check_listen),
+	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
