@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "duration.h"
 #include "util.h"
 
 static int split_each(const char *s, int (*fn)(const char *item, size_t len, void *ud), void *ud)
@@ -401,33 +402,34 @@ bool cli_is_revision_location(const char *s)
 
 char *cli_revision_describe(json_t *rev)
 {
-	const char *type = cli_json_str(rev, "revisionType", NULL);
+	const char *type = rd_json_str_or(rev, "revisionType", NULL);
 	char *out = NULL;
 	json_t *l;
 
 	if (!type)
 		return strdup("-");
 	if (strcmp(type, "S3") == 0 && (l = json_object_get(rev, "s3Location"))) {
-		const char *v = cli_json_str(l, "version", NULL);
-		if (asprintf(&out, "s3://%s/%s%s%s", cli_json_str(l, "bucket", "?"), cli_json_str(l, "key", "?"),
+		const char *v = rd_json_str_or(l, "version", NULL);
+		if (asprintf(&out, "s3://%s/%s%s%s", rd_json_str_or(l, "bucket", "?"), rd_json_str_or(l, "key", "?"),
 			     v ? "?version=" : "", v ? v : "") < 0)
 			out = NULL;
 	} else if (strcmp(type, "GitHub") == 0 && (l = json_object_get(rev, "gitHubLocation"))) {
-		const char *commit = cli_json_str(l, "commitId", "?");
-		if (asprintf(&out, "github:%s@%.12s", cli_json_str(l, "repository", "?"), commit) < 0)
+		const char *commit = rd_json_str_or(l, "commitId", "?");
+		if (asprintf(&out, "github:%s@%.12s", rd_json_str_or(l, "repository", "?"), commit) < 0)
 			out = NULL;
 	} else if (strcmp(type, "Bitbucket") == 0 && (l = json_object_get(rev, "bitbucketLocation"))) {
-		const char *commit = cli_json_str(l, "commitId", "?");
-		if (asprintf(&out, "bitbucket:%s@%.12s", cli_json_str(l, "repository", "?"), commit) < 0)
+		const char *commit = rd_json_str_or(l, "commitId", "?");
+		if (asprintf(&out, "bitbucket:%s@%.12s", rd_json_str_or(l, "repository", "?"), commit) < 0)
 			out = NULL;
 	} else if (strcmp(type, "HTTP") == 0 && (l = json_object_get(rev, "httpLocation"))) {
-		if (asprintf(&out, "%s#sha256=%.12s", cli_json_str(l, "url", "?"), cli_json_str(l, "sha256", "?")) < 0)
+		if (asprintf(&out, "%s#sha256=%.12s", rd_json_str_or(l, "url", "?"), rd_json_str_or(l, "sha256", "?")) <
+		    0)
 			out = NULL;
 	} else if ((l = json_object_get(rev, "localRevision"))) {
-		if (asprintf(&out, "%s:%s", type, cli_json_str(l, "location", "?")) < 0)
+		if (asprintf(&out, "%s:%s", type, rd_json_str_or(l, "location", "?")) < 0)
 			out = NULL;
 	} else if ((l = json_object_get(rev, "string")) || (l = json_object_get(rev, "appSpecContent"))) {
-		const char *sha = cli_json_str(l, "sha256", NULL);
+		const char *sha = rd_json_str_or(l, "sha256", NULL);
 		if (asprintf(&out, "%s%s%.12s", type, sha ? ":sha256:" : "", sha ? sha : "") < 0)
 			out = NULL;
 	} else {
@@ -436,7 +438,7 @@ char *cli_revision_describe(json_t *rev)
 		json_t *v;
 		json_object_foreach(rev, key, v)
 		{
-			const char *sha = json_is_object(v) ? cli_json_str(v, "sha256", NULL) : NULL;
+			const char *sha = json_is_object(v) ? rd_json_str_or(v, "sha256", NULL) : NULL;
 			if (sha) {
 				if (asprintf(&out, "%s:sha256:%.12s", type, sha) < 0)
 					out = NULL;
@@ -485,24 +487,12 @@ int cli_parse_min_healthy(const char *s, json_t **ret_obj, char *errbuf, size_t 
 
 int cli_parse_duration(const char *s, int *ret_seconds)
 {
-	char *end;
-	long v, mult = 1;
+	int64_t ms;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end == s || errno != 0 || v < 0)
+	if (rd_duration_parse_ms(s, CLI_DURATION_MAX_MS, &ms) < 0)
 		return -EINVAL;
-	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
-		mult = 1;
-	else if (strcmp(end, "m") == 0)
-		mult = 60;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600;
-	else
-		return -EINVAL;
-	if (v > 7 * 24 * 3600 / mult)
-		return -EINVAL;
-	*ret_seconds = (int)(v * mult);
+	/* Round up: a timeout of 500ms must not become "no timeout". */
+	*ret_seconds = (int)((ms + 999) / 1000);
 	return 0;
 }
 

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "jsonutil.h"
+
 /* Exit codes (documented in docs/cli.md). */
 enum {
 	CLI_EXIT_OK = 0,
@@ -55,10 +57,6 @@ struct cli {
  * ~/.aws/config). On error returns -ENOENT / -EINVAL and a message. */
 int cli_settings_resolve(struct cli *c, char *errbuf, size_t errlen);
 void cli_settings_free(struct cli *c);
-
-/* Looks up key in [section] of an INI file ("profile NAME" sections in the
- * config file are matched too). Returns 0 and a malloc'd value, -ENOENT. */
-int cli_ini_lookup(const char *path, const char *section, const char *key, char **ret_value);
 
 /* ---- HTTP client (cli/client.c) ---- */
 
@@ -125,7 +123,11 @@ const char *cli_bundle_type_from_name(const char *name);
 /* "HOST_COUNT:2", "FLEET_PERCENT:50", "2" (host count), "50%" (percent). */
 int cli_parse_min_healthy(const char *s, json_t **ret_obj, char *errbuf, size_t errlen);
 
-/* Duration: "90", "90s", "5m", "1h". Returns seconds or -EINVAL. */
+/* Longest duration rolloutctl takes (--timeout): a week. */
+#define CLI_DURATION_MAX_MS (7 * 24 * 3600 * 1000LL)
+
+/* A duration (lib/duration.h: "90", "90s", "1.5m", "500ms", "1h", "1d") in whole
+ * seconds, rounded up. -EINVAL when it is not one or is over a week. */
 int cli_parse_duration(const char *s, int *ret_seconds);
 
 /* ---- output (cli/table.c) ---- */
@@ -147,10 +149,6 @@ void cli_print_json(json_t *j);
 const char *cli_fmt_time(json_t *ts, char *buf, size_t len);
 /* Seconds -> "3s", "1m05s", "2h03m". */
 const char *cli_fmt_elapsed(double seconds, char *buf, size_t len);
-/* Number from a JSON number, numeric string, or 0. */
-double cli_json_number(json_t *j);
-/* String member or fallback. */
-const char *cli_json_str(json_t *obj, const char *key, const char *fallback);
 
 /* ---- progress rendering (cli/progress.c) ---- */
 

@@ -152,23 +152,9 @@ int cli_http(struct cli *c, const char *method, const char *path, const char *pr
 		goto out;
 	}
 
-	if (j && json_is_object(j)) {
-		const char *type = cli_json_str(j, "__type", NULL);
-		const char *msg = cli_json_str(j, "message", cli_json_str(j, "Message", ""));
-		const char *hash;
-
-		if (type && (hash = strrchr(type, '#')))
-			type = hash + 1;
-		if (type) {
-			char t[128];
-			snprintf(t, sizeof(t), "%s", type);
-			char *colon = strchr(t, ':');
-			if (colon)
-				*colon = '\0';
-			set_error(c, t, "%s", msg);
-			r = -EREMOTEIO;
-			goto out;
-		}
+	if (rd_json_aws_error(resp.data, resp.len, c->err_type, sizeof(c->err_type), c->err_msg, sizeof(c->err_msg))) {
+		r = -EREMOTEIO;
+		goto out;
 	}
 	set_error(c, NULL, "%s answered HTTP %ld to %s.%s: %.200s", c->endpoint, status, prefix, op,
 		  resp.data ? resp.data : "");

@@ -58,7 +58,7 @@ void cli_print_kv(json_t *obj, int indent)
 		if (json_is_string(v))
 			printf("%s", json_string_value(v));
 		else if (json_is_number(v) && (strstr(key, "Time") || strstr(key, "time") || strstr(key, "At")) &&
-			 cli_json_number(v) > 1e8)
+			 rd_json_number(v) > 1e8)
 			printf("%s", cli_fmt_time(v, tbuf, sizeof(tbuf)));
 		else {
 			char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -86,7 +86,7 @@ void cli_print_objects(json_t *arr, size_t ncols, const char *const *cols)
 			json_t *v = json_object_get(o, cols[k]);
 			if (json_is_string(v))
 				cells[k] = json_string_value(v);
-			else if (json_is_number(v) && cli_json_number(v) > 1e8)
+			else if (json_is_number(v) && rd_json_number(v) > 1e8)
 				cells[k] = cli_fmt_time(v, bufs[k], sizeof(bufs[k]));
 			else if (v && !json_is_null(v)) {
 				char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -114,9 +114,9 @@ char *cli_tags_string(json_t *tags)
 		return NULL;
 	json_array_foreach(tags, i, t)
 	{
-		const char *k = cli_json_str(t, "Key", "");
-		const char *v = cli_json_str(t, "Value", "");
-		const char *type = cli_json_str(t, "Type", "KEY_AND_VALUE");
+		const char *k = rd_json_str_or(t, "Key", "");
+		const char *v = rd_json_str_or(t, "Value", "");
+		const char *type = rd_json_str_or(t, "Type", "KEY_AND_VALUE");
 		if (i)
 			fputc(',', f);
 		if (strcmp(type, "KEY_ONLY") == 0)
@@ -468,7 +468,7 @@ int cmd_app(struct cli *c, int argc, char **argv)
 				cli_print_json(resp);
 			else
 				printf("application %s created (id %s)\n", pos[1],
-				       cli_json_str(resp, "applicationId", "?"));
+				       rd_json_str_or(resp, "applicationId", "?"));
 		}
 	} else if (strcmp(sub, "rename") == 0) {
 		REQUIRE(n == 3, "app rename needs NAME and NEW_NAME");
@@ -563,14 +563,14 @@ static void group_rows(json_t *infos)
 		} else if (json_array_size(json_object_get(g, "ec2TagFilters")) > 0) {
 			filters = cli_tags_string(json_object_get(g, "ec2TagFilters"));
 		}
-		snprintf(last_ok, sizeof(last_ok), "%s", cli_json_str(ls, "deploymentId", "-"));
-		if (cli_json_str(la, "deploymentId", NULL))
-			snprintf(last_at, sizeof(last_at), "%s %s", cli_json_str(la, "deploymentId", ""),
-				 cli_json_str(la, "status", ""));
+		snprintf(last_ok, sizeof(last_ok), "%s", rd_json_str_or(ls, "deploymentId", "-"));
+		if (rd_json_str_or(la, "deploymentId", NULL))
+			snprintf(last_at, sizeof(last_at), "%s %s", rd_json_str_or(la, "deploymentId", ""),
+				 rd_json_str_or(la, "status", ""));
 		else
 			snprintf(last_at, sizeof(last_at), "-");
-		table_add_rowv(t, cli_json_str(g, "deploymentGroupName", "?"),
-			       cli_json_str(g, "deploymentConfigName", "-"), filters,
+		table_add_rowv(t, rd_json_str_or(g, "deploymentGroupName", "?"),
+			       rd_json_str_or(g, "deploymentConfigName", "-"), filters,
 			       json_is_true(json_object_get(ar, "enabled")) ? "on" : "off", last_ok, last_at);
 		free(filters);
 	}
@@ -644,7 +644,7 @@ int cmd_group(struct cli *c, int argc, char **argv)
 				cli_print_json(resp);
 			else
 				printf("deployment group %s/%s created (id %s)\n", o.app, name,
-				       cli_json_str(resp, "deploymentGroupId", "?"));
+				       rd_json_str_or(resp, "deploymentGroupId", "?"));
 		}
 	} else if (strcmp(sub, "update") == 0) {
 		json_t *q = json_pack("{s:s, s:s}", "applicationName", o.app, "currentDeploymentGroupName", name);
@@ -694,20 +694,20 @@ static void config_describe(json_t *info, char *buf, size_t len)
 	json_t *tr = json_object_get(info, "trafficRoutingConfig");
 
 	if (m)
-		snprintf(buf, len, "min healthy %s %lld", cli_json_str(m, "type", "?"),
-			 (long long)cli_json_number(json_object_get(m, "value")));
+		snprintf(buf, len, "min healthy %s %lld", rd_json_str_or(m, "type", "?"),
+			 (long long)rd_json_number(json_object_get(m, "value")));
 	else if (tr) {
 		json_t *cn = json_object_get(tr, "timeBasedCanary"), *ln = json_object_get(tr, "timeBasedLinear");
 		if (cn)
 			snprintf(buf, len, "canary %lld%% then rest after %lld min",
-				 (long long)cli_json_number(json_object_get(cn, "canaryPercentage")),
-				 (long long)cli_json_number(json_object_get(cn, "canaryInterval")));
+				 (long long)rd_json_number(json_object_get(cn, "canaryPercentage")),
+				 (long long)rd_json_number(json_object_get(cn, "canaryInterval")));
 		else if (ln)
 			snprintf(buf, len, "linear %lld%% every %lld min",
-				 (long long)cli_json_number(json_object_get(ln, "linearPercentage")),
-				 (long long)cli_json_number(json_object_get(ln, "linearInterval")));
+				 (long long)rd_json_number(json_object_get(ln, "linearPercentage")),
+				 (long long)rd_json_number(json_object_get(ln, "linearInterval")));
 		else
-			snprintf(buf, len, "traffic %s", cli_json_str(tr, "type", "?"));
+			snprintf(buf, len, "traffic %s", rd_json_str_or(tr, "type", "?"));
 	} else
 		snprintf(buf, len, "-");
 }
@@ -759,8 +759,8 @@ int cmd_config(struct cli *c, int argc, char **argv)
 			{
 				char d[128];
 				config_describe(info, d, sizeof(d));
-				table_add_rowv(t, cli_json_str(info, "deploymentConfigName", "?"),
-					       cli_json_str(info, "computePlatform", "Server"), d);
+				table_add_rowv(t, rd_json_str_or(info, "deploymentConfigName", "?"),
+					       rd_json_str_or(info, "computePlatform", "Server"), d);
 			}
 			table_print(t, stdout);
 			table_free(t);
@@ -873,7 +873,7 @@ int cmd_revision(struct cli *c, int argc, char **argv)
 			fclose(f);
 			table_add_rowv(t, d, cli_fmt_time(json_object_get(gi, "registerTime"), t1, sizeof(t1)),
 				       cli_fmt_time(json_object_get(gi, "lastUsedTime"), t2, sizeof(t2)), groups,
-				       cli_json_str(gi, "description", "-"));
+				       rd_json_str_or(gi, "description", "-"));
 			free(d);
 			free(groups);
 		}
@@ -926,8 +926,8 @@ static const char deployment_usage[] =
 
 static int cmp_create_desc(const void *a, const void *b)
 {
-	double ta = cli_json_number(json_object_get(*(json_t *const *)a, "createTime"));
-	double tb = cli_json_number(json_object_get(*(json_t *const *)b, "createTime"));
+	double ta = rd_json_number(json_object_get(*(json_t *const *)a, "createTime"));
+	double tb = rd_json_number(json_object_get(*(json_t *const *)b, "createTime"));
 
 	return ta < tb ? 1 : ta > tb ? -1 : 0;
 }
@@ -1025,37 +1025,37 @@ static void print_deployment(json_t *info, json_t *summaries)
 	char *rev = cli_revision_describe(json_object_get(info, "revision"));
 	json_t *err = json_object_get(info, "errorInformation"), *rb = json_object_get(info, "rollbackInfo");
 	json_t *ov = json_object_get(info, "deploymentOverview");
-	double ct = cli_json_number(json_object_get(info, "createTime"));
-	double et = cli_json_number(json_object_get(info, "completeTime"));
+	double ct = rd_json_number(json_object_get(info, "createTime"));
+	double et = rd_json_number(json_object_get(info, "completeTime"));
 
-	printf("Deployment:   %s\n", cli_json_str(info, "deploymentId", "?"));
-	printf("Status:       %s\n", cli_json_str(info, "status", "?"));
-	printf("Application:  %s\n", cli_json_str(info, "applicationName", "-"));
-	printf("Group:        %s\n", cli_json_str(info, "deploymentGroupName", "-"));
-	printf("Config:       %s\n", cli_json_str(info, "deploymentConfigName", "-"));
+	printf("Deployment:   %s\n", rd_json_str_or(info, "deploymentId", "?"));
+	printf("Status:       %s\n", rd_json_str_or(info, "status", "?"));
+	printf("Application:  %s\n", rd_json_str_or(info, "applicationName", "-"));
+	printf("Group:        %s\n", rd_json_str_or(info, "deploymentGroupName", "-"));
+	printf("Config:       %s\n", rd_json_str_or(info, "deploymentConfigName", "-"));
 	printf("Revision:     %s\n", rev);
-	printf("Creator:      %s\n", cli_json_str(info, "creator", "-"));
+	printf("Creator:      %s\n", rd_json_str_or(info, "creator", "-"));
 	printf("Created:      %s\n", cli_fmt_time(json_object_get(info, "createTime"), t1, sizeof(t1)));
 	printf("Completed:    %s%s%s%s\n", cli_fmt_time(json_object_get(info, "completeTime"), t2, sizeof(t2)),
 	       et > 0 ? " (took " : "", et > 0 ? cli_fmt_elapsed(et - ct, el, sizeof(el)) : "", et > 0 ? ")" : "");
-	if (cli_json_str(info, "description", NULL))
-		printf("Description:  %s\n", cli_json_str(info, "description", ""));
+	if (rd_json_str_or(info, "description", NULL))
+		printf("Description:  %s\n", rd_json_str_or(info, "description", ""));
 	if (ov)
 		printf("Instances:    %lld succeeded, %lld failed, %lld in progress, %lld pending, %lld skipped\n",
-		       (long long)cli_json_number(json_object_get(ov, "Succeeded")),
-		       (long long)cli_json_number(json_object_get(ov, "Failed")),
-		       (long long)cli_json_number(json_object_get(ov, "InProgress")),
-		       (long long)cli_json_number(json_object_get(ov, "Pending")),
-		       (long long)cli_json_number(json_object_get(ov, "Skipped")));
+		       (long long)rd_json_number(json_object_get(ov, "Succeeded")),
+		       (long long)rd_json_number(json_object_get(ov, "Failed")),
+		       (long long)rd_json_number(json_object_get(ov, "InProgress")),
+		       (long long)rd_json_number(json_object_get(ov, "Pending")),
+		       (long long)rd_json_number(json_object_get(ov, "Skipped")));
 	if (err)
-		printf("Error:        %s: %s\n", cli_json_str(err, "code", "?"), cli_json_str(err, "message", ""));
+		printf("Error:        %s: %s\n", rd_json_str_or(err, "code", "?"), rd_json_str_or(err, "message", ""));
 	if (rb) {
-		if (cli_json_str(rb, "rollbackDeploymentId", NULL))
-			printf("Rolled back:  by %s\n", cli_json_str(rb, "rollbackDeploymentId", ""));
-		if (cli_json_str(rb, "rollbackTriggeringDeploymentId", NULL))
-			printf("Rollback of:  %s\n", cli_json_str(rb, "rollbackTriggeringDeploymentId", ""));
-		if (cli_json_str(rb, "rollbackMessage", NULL))
-			printf("Rollback:     %s\n", cli_json_str(rb, "rollbackMessage", ""));
+		if (rd_json_str_or(rb, "rollbackDeploymentId", NULL))
+			printf("Rolled back:  by %s\n", rd_json_str_or(rb, "rollbackDeploymentId", ""));
+		if (rd_json_str_or(rb, "rollbackTriggeringDeploymentId", NULL))
+			printf("Rollback of:  %s\n", rd_json_str_or(rb, "rollbackTriggeringDeploymentId", ""));
+		if (rd_json_str_or(rb, "rollbackMessage", NULL))
+			printf("Rollback:     %s\n", rd_json_str_or(rb, "rollbackMessage", ""));
 	}
 	free(rev);
 	if (json_array_size(summaries) > 0) {
@@ -1108,10 +1108,10 @@ int cmd_deployment(struct cli *c, int argc, char **argv)
 		{
 			char ag[260], tb[64];
 			char *rev = cli_revision_describe(json_object_get(info, "revision"));
-			snprintf(ag, sizeof(ag), "%s/%s", cli_json_str(info, "applicationName", "?"),
-				 cli_json_str(info, "deploymentGroupName", "?"));
-			table_add_rowv(t, cli_json_str(info, "deploymentId", "?"), ag,
-				       cli_json_str(info, "status", "?"), cli_json_str(info, "creator", "-"), rev,
+			snprintf(ag, sizeof(ag), "%s/%s", rd_json_str_or(info, "applicationName", "?"),
+				 rd_json_str_or(info, "deploymentGroupName", "?"));
+			table_add_rowv(t, rd_json_str_or(info, "deploymentId", "?"), ag,
+				       rd_json_str_or(info, "status", "?"), rd_json_str_or(info, "creator", "-"), rev,
 				       cli_fmt_time(json_object_get(info, "createTime"), tb, sizeof(tb)));
 			free(rev);
 		}
@@ -1234,10 +1234,10 @@ int cmd_instance(struct cli *c, int argc, char **argv)
 		json_array_foreach(infos, i, info)
 		{
 			char *ts = cli_tags_string(json_object_get(info, "tags")), tb[64];
-			table_add_rowv(t, cli_json_str(info, "instanceName", "?"), ts,
+			table_add_rowv(t, rd_json_str_or(info, "instanceName", "?"), ts,
 				       cli_fmt_time(json_object_get(info, "registerTime"), tb, sizeof(tb)),
-				       cli_json_number(json_object_get(info, "deregisterTime")) > 0 ? "Deregistered"
-												    : "Registered");
+				       rd_json_number(json_object_get(info, "deregisterTime")) > 0 ? "Deregistered"
+												   : "Registered");
 			free(ts);
 		}
 		table_print(t, stdout);
@@ -1319,9 +1319,9 @@ const char *cli_key_field(json_t *resp, const char *field)
 
 	snprintf(lower, sizeof(lower), "%s", field);
 	lower[0] = (char)(lower[0] - 'A' + 'a');
-	if ((v = cli_json_str(resp, field, NULL)) || (v = cli_json_str(resp, lower, NULL)))
+	if ((v = rd_json_str_or(resp, field, NULL)) || (v = rd_json_str_or(resp, lower, NULL)))
 		return v;
-	if (inner && ((v = cli_json_str(inner, field, NULL)) || (v = cli_json_str(inner, lower, NULL))))
+	if (inner && ((v = rd_json_str_or(inner, field, NULL)) || (v = rd_json_str_or(inner, lower, NULL))))
 		return v;
 	return NULL;
 }

@@ -605,10 +605,10 @@ static int upload_bundle(struct cli *c, const char *app, const void *buf, size_t
 	r = cli_http(c, "POST", path, NULL, "start upload", "", 0, "application/octet-stream", NULL, &resp);
 	if (r < 0)
 		return r;
-	part = (size_t)cli_json_number(json_object_get(resp, "partSize"));
+	part = (size_t)rd_json_number(json_object_get(resp, "partSize"));
 	if (part == 0)
 		part = 1024 * 1024;
-	id = cli_json_str(resp, "uploadId", NULL);
+	id = rd_json_str_or(resp, "uploadId", NULL);
 	while (!json_is_true(json_object_get(resp, "complete"))) {
 		size_t n;
 		if (!id) {
@@ -616,7 +616,7 @@ static int upload_bundle(struct cli *c, const char *app, const void *buf, size_t
 			r = -EIO;
 			goto out;
 		}
-		off = (size_t)cli_json_number(json_object_get(resp, "offset"));
+		off = (size_t)rd_json_number(json_object_get(resp, "offset"));
 		if (off >= len) {
 			snprintf(c->err_msg, sizeof(c->err_msg),
 				 "upload %s: the daemon expects offset %zu of %zu bytes", id, off, len);
@@ -634,7 +634,7 @@ static int upload_bundle(struct cli *c, const char *app, const void *buf, size_t
 		json_object_set(next, "uploadId", json_object_get(resp, "uploadId"));
 		json_decref(resp);
 		resp = next;
-		id = cli_json_str(resp, "uploadId", NULL);
+		id = rd_json_str_or(resp, "uploadId", NULL);
 	}
 	rev = json_object_get(resp, "revision");
 	if (!json_is_object(rev)) {
@@ -769,7 +769,7 @@ int cmd_deploy(struct cli *c, int argc, char **argv)
 	req = NULL;
 	if (ex != 0)
 		goto out;
-	id = cli_json_str(resp, "deploymentId", NULL);
+	id = rd_json_str_or(resp, "deploymentId", NULL);
 	if (!id) {
 		fprintf(stderr, "error: CreateDeployment answered without a deploymentId\n");
 		ex = CLI_EXIT_NETWORK;
@@ -826,12 +826,12 @@ static int logs_from_diagnostics(struct cli *c, const char *id, const char *inst
 			ex = cli_report_error(c, "GetDeployment", r);
 			break;
 		}
-		terminal = strcmp(cli_json_str(info, "status", ""), "Succeeded") == 0 ||
-			   strcmp(cli_json_str(info, "status", ""), "Failed") == 0 ||
-			   strcmp(cli_json_str(info, "status", ""), "Stopped") == 0;
+		terminal = strcmp(rd_json_str_or(info, "status", ""), "Succeeded") == 0 ||
+			   strcmp(rd_json_str_or(info, "status", ""), "Failed") == 0 ||
+			   strcmp(rd_json_str_or(info, "status", ""), "Stopped") == 0;
 		json_array_foreach(summaries, i, s)
 		{
-			const char *iid = cli_json_str(s, "instanceId", cli_json_str(s, "targetId", "?"));
+			const char *iid = rd_json_str_or(s, "instanceId", rd_json_str_or(s, "targetId", "?"));
 			const char *slash = strncmp(iid, "arn:", 4) == 0 ? strrchr(iid, '/') : NULL;
 			const char *name = slash ? slash + 1 : iid;
 			size_t k;
@@ -841,11 +841,11 @@ static int logs_from_diagnostics(struct cli *c, const char *id, const char *inst
 				continue;
 			json_array_foreach(json_object_get(s, "lifecycleEvents"), k, ev)
 			{
-				const char *evn = cli_json_str(ev, "lifecycleEventName", "?");
-				const char *st = cli_json_str(ev, "status", "Pending");
+				const char *evn = rd_json_str_or(ev, "lifecycleEventName", "?");
+				const char *st = rd_json_str_or(ev, "status", "Pending");
 				json_t *diag = json_object_get(ev, "diagnostics");
-				const char *tail = cli_json_str(diag, "logTail", "");
-				const char *msg = cli_json_str(diag, "message", "");
+				const char *tail = rd_json_str_or(diag, "logTail", "");
+				const char *msg = rd_json_str_or(diag, "message", "");
 				char key[600], prefix[400];
 
 				if (!strcmp(st, "Pending") || !strcmp(st, "InProgress") || !strcmp(st, "Unknown"))
@@ -930,9 +930,9 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 				free(line);
 			} else {
 				char prefix[400];
-				snprintf(prefix, sizeof(prefix), "%s %s | ", cli_json_str(it, "InstanceId", "?"),
-					 cli_json_str(it, "LifecycleEventName", "?"));
-				print_prefixed(prefix, cli_json_str(it, "Data", ""));
+				snprintf(prefix, sizeof(prefix), "%s %s | ", rd_json_str_or(it, "InstanceId", "?"),
+					 rd_json_str_or(it, "LifecycleEventName", "?"));
+				print_prefixed(prefix, rd_json_str_or(it, "Data", ""));
 			}
 		}
 		fflush(stdout);
@@ -970,10 +970,10 @@ static const char plan_usage[] = "Usage: rolloutctl plan --app APP --group GROUP
 static json_t *failed_instances(struct cli *c, json_t *group_info)
 {
 	json_t *la = json_object_get(group_info, "lastAttemptedDeployment"), *out = json_array(), *sums = NULL;
-	const char *id = cli_json_str(la, "deploymentId", NULL);
+	const char *id = rd_json_str_or(la, "deploymentId", NULL);
 	struct progress p = {0};
 
-	if (!id || strcmp(cli_json_str(la, "status", ""), "Succeeded") == 0)
+	if (!id || strcmp(rd_json_str_or(la, "status", ""), "Succeeded") == 0)
 		return out;
 	if (cli_fetch_instances(c, id, &sums) < 0)
 		return out;
@@ -1007,7 +1007,7 @@ int cmd_plan(struct cli *c, int argc, char **argv)
 	if (ex != 0)
 		goto out;
 	group = json_object_get(gresp, "deploymentGroupInfo");
-	cfg = o.config ? o.config : cli_json_str(group, "deploymentConfigName", "CodeDeployDefault.OneAtATime");
+	cfg = o.config ? o.config : rd_json_str_or(group, "deploymentConfigName", "CodeDeployDefault.OneAtATime");
 	ex = cli_simple_call(c, CLI_TARGET_CODEDEPLOY, "GetDeploymentConfig",
 			     json_pack("{s:s}", "deploymentConfigName", cfg), &cresp);
 	if (ex != 0)
@@ -1034,11 +1034,11 @@ int cmd_plan(struct cli *c, int argc, char **argv)
 	{
 		json_t *mhh = json_object_get(config, "minimumHealthyHosts"), *b, *x;
 		size_t i, k, nt = json_array_size(json_object_get(plan, "targets"));
-		long long bs = (long long)cli_json_number(json_object_get(plan, "batchSize"));
-		long long mh = (long long)cli_json_number(json_object_get(plan, "minimumHealthy"));
+		long long bs = (long long)rd_json_number(json_object_get(plan, "batchSize"));
+		long long mh = (long long)rd_json_number(json_object_get(plan, "minimumHealthy"));
 
 		printf("Plan for %s/%s with %s (minimum healthy hosts: %s %lld)\n", o.app, o.group, cfg,
-		       cli_json_str(mhh, "type", "?"), (long long)cli_json_number(json_object_get(mhh, "value")));
+		       rd_json_str_or(mhh, "type", "?"), (long long)rd_json_number(json_object_get(mhh, "value")));
 		if (nt == 0) {
 			printf("  no registered instance matches the group's tag filters: a deployment would fail with "
 			       "NO_INSTANCES\n");
@@ -1057,7 +1057,7 @@ int cmd_plan(struct cli *c, int argc, char **argv)
 		if (json_array_size(json_object_get(plan, "excluded")) > 0) {
 			printf("Not targeted:\n");
 			json_array_foreach(json_object_get(plan, "excluded"), i, x)
-			    printf("  %s: %s\n", cli_json_str(x, "instance", "?"), cli_json_str(x, "reason", ""));
+			    printf("  %s: %s\n", rd_json_str_or(x, "instance", "?"), rd_json_str_or(x, "reason", ""));
 		}
 	}
 out:
@@ -1127,7 +1127,7 @@ int cmd_register_instance(struct cli *c, int argc, char **argv)
 	if (cli_call_new(c, CLI_TARGET_CODEDEPLOY, "GetOnPremisesInstance", json_pack("{s:s}", "instanceName", pos[0]),
 			 &iresp) == 0) {
 		json_t *ii = json_object_get(iresp, "instanceInfo");
-		const char *stored = cli_json_str(ii, "iamUserArn", cli_json_str(ii, "iamSessionArn", NULL));
+		const char *stored = rd_json_str_or(ii, "iamUserArn", rd_json_str_or(ii, "iamSessionArn", NULL));
 		if (stored) {
 			free(arn);
 			arn = strdup(stored);
@@ -1220,8 +1220,9 @@ int cmd_stop(struct cli *c, int argc, char **argv)
 	if (c->json && !o.wait)
 		cli_print_json(resp);
 	else if (!c->json)
-		printf("stop of %s: %s%s%s\n", pos[0], cli_json_str(resp, "status", "?"),
-		       cli_json_str(resp, "statusMessage", NULL) ? " - " : "", cli_json_str(resp, "statusMessage", ""));
+		printf("stop of %s: %s%s%s\n", pos[0], rd_json_str_or(resp, "status", "?"),
+		       rd_json_str_or(resp, "statusMessage", NULL) ? " - " : "",
+		       rd_json_str_or(resp, "statusMessage", ""));
 	if (o.wait) {
 		ex = wait_and_report(c, pos[0], &o);
 		/* A stop that took effect is what the user asked for. */
@@ -1271,7 +1272,7 @@ int cmd_rollback(struct cli *c, int argc, char **argv)
 	json_array_foreach(infos, i, info)
 	{
 		json_t *rv = json_object_get(info, "revision");
-		if (strcmp(cli_json_str(info, "status", ""), "Succeeded") != 0 || !rv)
+		if (strcmp(rd_json_str_or(info, "status", ""), "Succeeded") != 0 || !rv)
 			continue;
 		if (current && json_equal(rv, current))
 			continue;
@@ -1288,7 +1289,7 @@ int cmd_rollback(struct cli *c, int argc, char **argv)
 	}
 	revs = cli_revision_describe(json_object_get(pick, "revision"));
 	if (asprintf(&desc, "rollback to %s (deployed by %s) via rolloutctl", revs,
-		     cli_json_str(pick, "deploymentId", "?")) < 0)
+		     rd_json_str_or(pick, "deploymentId", "?")) < 0)
 		desc = NULL;
 	req = json_pack("{s:s, s:s, s:O}", "applicationName", o.app, "deploymentGroupName", o.group, "revision",
 			json_object_get(pick, "revision"));
@@ -1299,10 +1300,10 @@ int cmd_rollback(struct cli *c, int argc, char **argv)
 		goto out;
 	if (!c->json)
 		printf("deployment %s rolls %s/%s back to %s (last deployed by %s)\n",
-		       cli_json_str(resp, "deploymentId", "?"), o.app, o.group, revs,
-		       cli_json_str(pick, "deploymentId", "?"));
+		       rd_json_str_or(resp, "deploymentId", "?"), o.app, o.group, revs,
+		       rd_json_str_or(pick, "deploymentId", "?"));
 	if (o.wait)
-		ex = wait_and_report(c, cli_json_str(resp, "deploymentId", "?"), &o);
+		ex = wait_and_report(c, rd_json_str_or(resp, "deploymentId", "?"), &o);
 	else if (c->json)
 		cli_print_json(resp);
 out:
@@ -1345,7 +1346,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	if (cli_fetch_onprem(c, NULL, "Registered", &onprem) == 0) {
 		json_array_foreach(onprem, i, info)
 		{
-			const char *name = cli_json_str(info, "instanceName", NULL);
+			const char *name = rd_json_str_or(info, "instanceName", NULL);
 			if (name && plan_instance_matches(json_object_get(gresp, "deploymentGroupInfo"),
 							  json_object_get(info, "tags")))
 				json_object_set_new(rows, name, json_pack("{s:s}", "instanceName", name));
@@ -1358,7 +1359,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	}
 	json_array_foreach(infos, i, info)
 	{
-		const char *id = cli_json_str(info, "deploymentId", "?");
+		const char *id = rd_json_str_or(info, "deploymentId", "?");
 		json_t *sums = NULL;
 		struct progress p = {0};
 
@@ -1408,11 +1409,11 @@ int cmd_status(struct cli *c, int argc, char **argv)
 			json_t *la = json_object_get(v, "lastAttempt");
 			char last[200], tb[64];
 			if (la)
-				snprintf(last, sizeof(last), "%s %s", cli_json_str(la, "deploymentId", "?"),
-					 cli_json_str(la, "status", ""));
+				snprintf(last, sizeof(last), "%s %s", rd_json_str_or(la, "deploymentId", "?"),
+					 rd_json_str_or(la, "status", ""));
 			else
 				snprintf(last, sizeof(last), "-");
-			table_add_rowv(t, k, rev, cli_json_str(v, "deploymentId", "-"),
+			table_add_rowv(t, k, rev, rd_json_str_or(v, "deploymentId", "-"),
 				       cli_fmt_time(json_object_get(v, "deployedAt"), tb, sizeof(tb)), last);
 			free(rev);
 		}

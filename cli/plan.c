@@ -8,9 +8,9 @@
 
 static bool filter_matches(json_t *filter, json_t *tags)
 {
-	const char *fk = cli_json_str(filter, "Key", NULL);
-	const char *fv = cli_json_str(filter, "Value", NULL);
-	const char *type = cli_json_str(filter, "Type", NULL);
+	const char *fk = rd_json_str_or(filter, "Key", NULL);
+	const char *fv = rd_json_str_or(filter, "Value", NULL);
+	const char *type = rd_json_str_or(filter, "Type", NULL);
 	size_t i;
 	json_t *t;
 
@@ -18,8 +18,8 @@ static bool filter_matches(json_t *filter, json_t *tags)
 		type = fk && fv && *fv ? "KEY_AND_VALUE" : fk ? "KEY_ONLY" : "VALUE_ONLY";
 	json_array_foreach(tags, i, t)
 	{
-		const char *k = cli_json_str(t, "Key", "");
-		const char *v = cli_json_str(t, "Value", "");
+		const char *k = rd_json_str_or(t, "Key", "");
+		const char *v = rd_json_str_or(t, "Value", "");
 
 		if (strcmp(type, "KEY_ONLY") == 0) {
 			if (fk && strcmp(k, fk) == 0)
@@ -62,15 +62,15 @@ bool plan_instance_matches(json_t *group, json_t *tags)
 int plan_batch_size(json_t *config, size_t n, size_t *ret_batch, size_t *ret_min, char *errbuf, size_t errlen)
 {
 	json_t *mhh = json_object_get(config, "minimumHealthyHosts");
-	const char *type = cli_json_str(mhh, "type", NULL);
-	long v = (long)cli_json_number(json_object_get(mhh, "value"));
+	const char *type = rd_json_str_or(mhh, "type", NULL);
+	long v = (long)rd_json_number(json_object_get(mhh, "value"));
 	size_t batch, min;
 
 	if (!type) {
 		snprintf(errbuf, errlen,
 			 "deployment config '%s' has no minimumHealthyHosts: it is not a server "
 			 "(in-place) config; pick one such as CodeDeployDefault.OneAtATime",
-			 cli_json_str(config, "deploymentConfigName", "?"));
+			 rd_json_str_or(config, "deploymentConfigName", "?"));
 		return -EINVAL;
 	}
 	if (n == 0) {
@@ -92,7 +92,7 @@ int plan_batch_size(json_t *config, size_t n, size_t *ret_batch, size_t *ret_min
 					 "deployment config '%s' needs %ld healthy hosts but the group has only %zu "
 					 "instance%s: CodeDeploy would fail with HEALTH_CONSTRAINTS_INVALID; lower the "
 					 "minimum or add instances",
-					 cli_json_str(config, "deploymentConfigName", "?"), v, n, n == 1 ? "" : "s");
+					 rd_json_str_or(config, "deploymentConfigName", "?"), v, n, n == 1 ? "" : "s");
 				return -EINVAL;
 			}
 		} else {
@@ -107,7 +107,7 @@ int plan_batch_size(json_t *config, size_t n, size_t *ret_batch, size_t *ret_min
 			    "deployment config '%s' needs %zu healthy host%s (%ld%% of %zu, rounded up) but the group "
 			    "has only %zu instance%s: CodeDeploy would fail with HEALTH_CONSTRAINTS_INVALID; lower the "
 			    "percentage or add instances",
-			    cli_json_str(config, "deploymentConfigName", "?"), min, min == 1 ? "" : "s", v, n, n,
+			    rd_json_str_or(config, "deploymentConfigName", "?"), min, min == 1 ? "" : "s", v, n, n,
 			    n == 1 ? "" : "s");
 			return -EINVAL;
 		}
@@ -147,8 +147,8 @@ int plan_compute(json_t *group, json_t *config, json_t *infos, json_t *failed_fi
 
 	json_array_foreach(infos, i, info)
 	{
-		const char *name = cli_json_str(info, "instanceName", NULL);
-		double dereg = cli_json_number(json_object_get(info, "deregisterTime"));
+		const char *name = rd_json_str_or(info, "instanceName", NULL);
+		double dereg = rd_json_number(json_object_get(info, "deregisterTime"));
 
 		if (!name)
 			continue;
@@ -192,7 +192,7 @@ int plan_compute(json_t *group, json_t *config, json_t *infos, json_t *failed_fi
 		json_array_append_new(batches, b);
 	}
 	plan = json_pack("{s:s, s:O, s:I, s:I, s:O, s:O, s:O}", "deploymentConfigName",
-			 cli_json_str(config, "deploymentConfigName", "?"), "targets", targets, "batchSize",
+			 rd_json_str_or(config, "deploymentConfigName", "?"), "targets", targets, "batchSize",
 			 (json_int_t)batch, "minimumHealthy", (json_int_t)min, "batches", batches, "failedFirst", first,
 			 "excluded", excluded);
 	if (!plan) {

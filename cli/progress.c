@@ -37,16 +37,16 @@ static void fill_instance(struct progress_instance *pi, json_t *obj)
 	memset(pi, 0, sizeof(*pi));
 	if ((inner = json_object_get(obj, "instanceTarget")) && json_is_object(inner))
 		obj = inner;
-	id = cli_json_str(obj, "instanceId", cli_json_str(obj, "targetId", "?"));
+	id = rd_json_str_or(obj, "instanceId", rd_json_str_or(obj, "targetId", "?"));
 	copy_str(pi->id, sizeof(pi->id), short_id(id));
-	copy_str(pi->status, sizeof(pi->status), cli_json_str(obj, "status", "Unknown"));
+	copy_str(pi->status, sizeof(pi->status), rd_json_str_or(obj, "status", "Unknown"));
 	events = json_object_get(obj, "lifecycleEvents");
 	pi->events_total = (int)json_array_size(events);
 	json_array_foreach(events, i, ev)
 	{
-		const char *st = cli_json_str(ev, "status", "Pending");
-		double s = cli_json_number(json_object_get(ev, "startTime"));
-		double e = cli_json_number(json_object_get(ev, "endTime"));
+		const char *st = rd_json_str_or(ev, "status", "Pending");
+		double s = rd_json_number(json_object_get(ev, "startTime"));
+		double e = rd_json_number(json_object_get(ev, "endTime"));
 
 		if (s > 0 && (pi->start == 0 || s < pi->start))
 			pi->start = s;
@@ -69,14 +69,14 @@ static void fill_instance(struct progress_instance *pi, json_t *obj)
 			pick = 0;
 		if (pick >= 0) {
 			json_t *pe = json_array_get(events, (size_t)pick), *diag;
-			copy_str(pi->event, sizeof(pi->event), cli_json_str(pe, "lifecycleEventName", ""));
-			copy_str(pi->event_status, sizeof(pi->event_status), cli_json_str(pe, "status", ""));
+			copy_str(pi->event, sizeof(pi->event), rd_json_str_or(pe, "lifecycleEventName", ""));
+			copy_str(pi->event_status, sizeof(pi->event_status), rd_json_str_or(pe, "status", ""));
 			diag = json_object_get(pe, "diagnostics");
 			if (failed >= 0 && json_is_object(diag)) {
-				copy_str(pi->script, sizeof(pi->script), cli_json_str(diag, "scriptName", ""));
-				copy_str(pi->error_code, sizeof(pi->error_code), cli_json_str(diag, "errorCode", ""));
-				copy_str(pi->message, sizeof(pi->message), cli_json_str(diag, "message", ""));
-				copy_str(pi->log_tail, sizeof(pi->log_tail), cli_json_str(diag, "logTail", ""));
+				copy_str(pi->script, sizeof(pi->script), rd_json_str_or(diag, "scriptName", ""));
+				copy_str(pi->error_code, sizeof(pi->error_code), rd_json_str_or(diag, "errorCode", ""));
+				copy_str(pi->message, sizeof(pi->message), rd_json_str_or(diag, "message", ""));
+				copy_str(pi->log_tail, sizeof(pi->log_tail), rd_json_str_or(diag, "logTail", ""));
 			}
 		}
 	}
@@ -89,28 +89,28 @@ int progress_update(struct progress *p, json_t *info, json_t *instances)
 	size_t n = json_array_size(instances), i;
 
 	if (info) {
-		copy_str(p->deployment_id, sizeof(p->deployment_id), cli_json_str(info, "deploymentId", ""));
-		copy_str(p->status, sizeof(p->status), cli_json_str(info, "status", "Unknown"));
-		copy_str(p->config, sizeof(p->config), cli_json_str(info, "deploymentConfigName", ""));
-		copy_str(p->app, sizeof(p->app), cli_json_str(info, "applicationName", ""));
-		copy_str(p->group, sizeof(p->group), cli_json_str(info, "deploymentGroupName", ""));
-		copy_str(p->creator, sizeof(p->creator), cli_json_str(info, "creator", ""));
+		copy_str(p->deployment_id, sizeof(p->deployment_id), rd_json_str_or(info, "deploymentId", ""));
+		copy_str(p->status, sizeof(p->status), rd_json_str_or(info, "status", "Unknown"));
+		copy_str(p->config, sizeof(p->config), rd_json_str_or(info, "deploymentConfigName", ""));
+		copy_str(p->app, sizeof(p->app), rd_json_str_or(info, "applicationName", ""));
+		copy_str(p->group, sizeof(p->group), rd_json_str_or(info, "deploymentGroupName", ""));
+		copy_str(p->creator, sizeof(p->creator), rd_json_str_or(info, "creator", ""));
 		err = json_object_get(info, "errorInformation");
-		copy_str(p->error_code, sizeof(p->error_code), cli_json_str(err, "code", ""));
-		copy_str(p->error_message, sizeof(p->error_message), cli_json_str(err, "message", ""));
+		copy_str(p->error_code, sizeof(p->error_code), rd_json_str_or(err, "code", ""));
+		copy_str(p->error_message, sizeof(p->error_message), rd_json_str_or(err, "message", ""));
 		rb = json_object_get(info, "rollbackInfo");
-		copy_str(p->rollback_id, sizeof(p->rollback_id), cli_json_str(rb, "rollbackDeploymentId", ""));
+		copy_str(p->rollback_id, sizeof(p->rollback_id), rd_json_str_or(rb, "rollbackDeploymentId", ""));
 		p->auto_rollback =
 		    json_is_true(json_object_get(json_object_get(info, "autoRollbackConfiguration"), "enabled"));
-		p->create_time = cli_json_number(json_object_get(info, "createTime"));
-		p->complete_time = cli_json_number(json_object_get(info, "completeTime"));
+		p->create_time = rd_json_number(json_object_get(info, "createTime"));
+		p->complete_time = rd_json_number(json_object_get(info, "completeTime"));
 		ov = json_object_get(info, "deploymentOverview");
-		p->pending = (long)cli_json_number(json_object_get(ov, "Pending"));
-		p->in_progress = (long)cli_json_number(json_object_get(ov, "InProgress"));
-		p->succeeded = (long)cli_json_number(json_object_get(ov, "Succeeded"));
-		p->failed = (long)cli_json_number(json_object_get(ov, "Failed"));
-		p->skipped = (long)cli_json_number(json_object_get(ov, "Skipped"));
-		p->ready = (long)cli_json_number(json_object_get(ov, "Ready"));
+		p->pending = (long)rd_json_number(json_object_get(ov, "Pending"));
+		p->in_progress = (long)rd_json_number(json_object_get(ov, "InProgress"));
+		p->succeeded = (long)rd_json_number(json_object_get(ov, "Succeeded"));
+		p->failed = (long)rd_json_number(json_object_get(ov, "Failed"));
+		p->skipped = (long)rd_json_number(json_object_get(ov, "Skipped"));
+		p->ready = (long)rd_json_number(json_object_get(ov, "Ready"));
 	}
 	if (!instances)
 		return 0;

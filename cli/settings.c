@@ -1,65 +1,12 @@
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "awsprofile.h"
 #include "cli.h"
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-int cli_ini_lookup(const char *path, const char *section, const char *key, char **ret_value)
-{
-	char line[4096], alt[512];
-	bool in_section = false;
-	int r = -ENOENT;
-	FILE *f;
-
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	snprintf(alt, sizeof(alt), "profile %s", section);
-	while (fgets(line, sizeof(line), f)) {
-		char *s = trim(line), *eq;
-
-		if (*s == '#' || *s == ';' || *s == '\0')
-			continue;
-		if (*s == '[') {
-			char *e = strchr(s, ']');
-			if (!e)
-				continue;
-			*e = '\0';
-			s = trim(s + 1);
-			in_section = strcmp(s, section) == 0 || strcmp(s, alt) == 0;
-			continue;
-		}
-		if (!in_section)
-			continue;
-		eq = strchr(s, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		if (strcmp(trim(s), key) != 0)
-			continue;
-		*ret_value = strdup(trim(eq + 1));
-		r = *ret_value ? 0 : -ENOMEM;
-		break;
-	}
-	fclose(f);
-	return r;
-}
 
 static char *home_path(const char *env, const char *rel)
 {
@@ -111,24 +58,24 @@ int cli_settings_resolve(struct cli *c, char *errbuf, size_t errlen)
 		const char *prof = c->profile ? c->profile : "default";
 
 		if (!c->access_key_id && cred_file) {
-			cli_ini_lookup(cred_file, prof, "aws_access_key_id", &c->access_key_id);
+			aws_profile_file_value(cred_file, prof, "aws_access_key_id", &c->access_key_id);
 			if (c->access_key_id) {
 				free(c->secret_access_key);
 				c->secret_access_key = NULL;
-				cli_ini_lookup(cred_file, prof, "aws_secret_access_key", &c->secret_access_key);
+				aws_profile_file_value(cred_file, prof, "aws_secret_access_key", &c->secret_access_key);
 				free(c->session_token);
 				c->session_token = NULL;
-				cli_ini_lookup(cred_file, prof, "aws_session_token", &c->session_token);
+				aws_profile_file_value(cred_file, prof, "aws_session_token", &c->session_token);
 			}
 		}
 		if (!c->region && conf_file)
-			cli_ini_lookup(conf_file, prof, "region", &c->region);
+			aws_profile_file_value(conf_file, prof, "region", &c->region);
 		if (!c->region && cred_file)
-			cli_ini_lookup(cred_file, prof, "region", &c->region);
+			aws_profile_file_value(cred_file, prof, "region", &c->region);
 		if (!c->endpoint && conf_file)
-			cli_ini_lookup(conf_file, prof, "rollout_endpoint", &c->endpoint);
+			aws_profile_file_value(conf_file, prof, "rollout_endpoint", &c->endpoint);
 		if (!c->endpoint && conf_file)
-			cli_ini_lookup(conf_file, prof, "endpoint_url", &c->endpoint);
+			aws_profile_file_value(conf_file, prof, "endpoint_url", &c->endpoint);
 	}
 	if (!c->region)
 		c->region = strdup("us-east-1");

@@ -138,25 +138,9 @@ void cli_print_json(json_t *j)
 	fputc('\n', stdout);
 }
 
-double cli_json_number(json_t *j)
-{
-	if (json_is_number(j))
-		return json_number_value(j);
-	if (json_is_string(j))
-		return strtod(json_string_value(j), NULL);
-	return 0;
-}
-
-const char *cli_json_str(json_t *obj, const char *key, const char *fallback)
-{
-	json_t *v = json_object_get(obj, key);
-
-	return json_is_string(v) ? json_string_value(v) : fallback;
-}
-
 const char *cli_fmt_time(json_t *ts, char *buf, size_t len)
 {
-	double v = cli_json_number(ts);
+	double v = rd_json_number(ts);
 	time_t t = (time_t)v;
 	struct tm tm;
 

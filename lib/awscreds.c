@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 
 #include "awscreds.h"
+#include "awsprofile.h"
 #include "httpclient.h"
 #include "util.h"
 
@@ -63,61 +63,26 @@ void aws_credentials_clear_cache(void)
 	pthread_mutex_unlock(&imds_lock);
 }
 
-static char *trim(char *s)
+static void secret_free(char *s)
 {
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
 }
 
-/* Parses an INI credentials file; fills the three values of `profile`
- * (pointers into buf). Returns 1 when the section exists, 0 when not. */
-static int ini_find(char *buf, const char *profile, const char **akid, const char **secret, const char **token)
+/* One key of the profile; a missing key leaves *ret NULL. */
+static int lookup(const char *text, const char *profile, const char *key, char **ret)
 {
-	bool in = false, found = false;
-	char *save = NULL;
+	int r = aws_profile_value(text, profile, key, ret);
 
-	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *l = trim(line), *eq;
-		if (*l == '#' || *l == ';' || !*l)
-			continue;
-		if (*l == '[') {
-			char *end = strchr(l, ']');
-			if (!end)
-				continue;
-			*end = '\0';
-			l = trim(l + 1);
-			/* ~/.aws/config style "[profile x]" is accepted too. */
-			if (strncmp(l, "profile ", 8) == 0)
-				l = trim(l + 8);
-			in = strcmp(l, profile) == 0;
-			found |= in;
-			continue;
-		}
-		if (!in || !(eq = strchr(l, '=')))
-			continue;
-		*eq = '\0';
-		char *k = trim(l), *v = trim(eq + 1);
-		if (strcmp(k, "aws_access_key_id") == 0)
-			*akid = v;
-		else if (strcmp(k, "aws_secret_access_key") == 0)
-			*secret = v;
-		else if (strcmp(k, "aws_session_token") == 0)
-			*token = v;
-	}
-	return found;
+	return r == -ENOENT ? 0 : r;
 }
 
 static int from_file(const struct aws_cred_options *o, struct aws_credentials **ret, char *err, size_t errlen)
 {
 	const char *file = o->credentials_file, *profile = o->profile;
-	const char *akid = NULL, *secret = NULL, *token = NULL;
-	char *path = NULL, *buf = NULL;
+	char *akid = NULL, *secret = NULL, *token = NULL, *path = NULL, *buf = NULL;
 	bool explicit_file = file != NULL, explicit_profile = profile != NULL;
 	size_t len;
 	int r;
@@ -150,7 +115,7 @@ static int from_file(const struct aws_cred_options *o, struct aws_credentials **
 					      : "");
 		goto out;
 	}
-	if (!ini_find(buf, profile, &akid, &secret, &token)) {
+	if (!aws_profile_exists(buf, profile)) {
 		if (explicit_profile) {
 			snprintf(err, errlen,
 				 "AWS credentials file %s has no profile [%s]; add it or choose another "
@@ -160,6 +125,10 @@ static int from_file(const struct aws_cred_options *o, struct aws_credentials **
 		}
 		goto out;
 	}
+	if ((r = lookup(buf, profile, "aws_access_key_id", &akid)) < 0 ||
+	    (r = lookup(buf, profile, "aws_secret_access_key", &secret)) < 0 ||
+	    (r = lookup(buf, profile, "aws_session_token", &token)) < 0)
+		goto out;
 	if (!akid || !secret || !*akid || !*secret) {
 		snprintf(err, errlen,
 			 "AWS credentials file %s: profile [%s] lacks aws_access_key_id or "
@@ -176,6 +145,9 @@ out:
 		explicit_bzero(buf, len);
 		free(buf);
 	}
+	free(akid);
+	secret_free(secret);
+	secret_free(token);
 	free(path);
 	return r;
 }

@@ -10,7 +10,11 @@ lib_librollout_la_SOURCES = \
 	lib/sigv4.c lib/sigv4.h \
 	lib/httpclient.c lib/httpclient.h \
 	lib/awscreds.c lib/awscreds.h \
-	lib/tagfilter.c lib/tagfilter.h
+	lib/tagfilter.c lib/tagfilter.h \
+	lib/awsprofile.c lib/awsprofile.h \
+	lib/duration.c lib/duration.h \
+	lib/jsonutil.c lib/jsonutil.h \
+	lib/uuid.c lib/uuid.h
 lib_librollout_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) \
 	$(ARCHIVE_CFLAGS) $(CURL_CFLAGS)
 lib_librollout_la_LIBADD = $(YAML_LIBS) $(JANSSON_LIBS) $(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(ARCHIVE_LIBS) \

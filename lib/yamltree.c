@@ -9,6 +9,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "duration.h"
 #include "util.h"
 #include "yamltree.h"
 
@@ -383,42 +384,21 @@ int yt_as_bool(const struct yt_node *n, const char *what, bool *ret, char *err, 
 int yt_as_duration_ms(const struct yt_node *n, const char *what, int64_t min_ms, int64_t max_ms, int64_t *ret,
 		      char *err, size_t errlen)
 {
-	char *end;
-	double v;
 	int64_t ms;
+	int r;
 
 	if (!n || n->type != YT_SCALAR)
 		return yt_error(n, err, errlen, "%s: expected a duration like 30s, found %s", what,
 				n ? type_name(n) : "nothing");
-	errno = 0;
-	v = strtod(n->value, &end);
-	if (errno || end == n->value || v < 0)
-		goto bad;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		v *= 1000;
-	else if (strcmp(end, "ms") == 0)
-		;
-	else if (strcmp(end, "m") == 0)
-		v *= 60000;
-	else if (strcmp(end, "h") == 0)
-		v *= 3600000;
-	else if (strcmp(end, "d") == 0)
-		v *= 86400000;
-	else
-		goto bad;
-	if (v > 9e15)
-		goto range;
-	ms = (int64_t)v;
-	if (ms < min_ms || ms > max_ms)
-		goto range;
+	r = rd_duration_parse_ms(n->value, max_ms, &ms);
+	if (r == -EINVAL)
+		return yt_error(n, err, errlen, "%s: expected a duration like 250ms, 30s, 5m, 2h or 90d, found '%s'",
+				what, n->value);
+	if (r < 0 || ms < min_ms)
+		return yt_error(n, err, errlen, "%s: '%s' is out of range [%" PRId64 "ms, %" PRId64 "ms]", what,
+				n->value, min_ms, max_ms);
 	*ret = ms;
 	return 0;
-bad:
-	return yt_error(n, err, errlen, "%s: expected a duration like 250ms, 30s, 5m, 2h or 90d, found '%s'", what,
-			n->value);
-range:
-	return yt_error(n, err, errlen, "%s: '%s' is out of range [%" PRId64 "ms, %" PRId64 "ms]", what, n->value,
-			min_ms, max_ms);
 }
 
 json_t *yt_to_json(const struct yt_node *n)

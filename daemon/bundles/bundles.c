@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "log.h"
 #include "core/plugins.h"
+#include "jsonutil.h"
 #include "util.h"
 
 #define FETCH_TIMEOUT_MS (30LL * 60 * 1000)
@@ -166,11 +167,6 @@ static bool is_full_commit(const char *s)
 	return true;
 }
 
-static const char *obj_str(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, struct rd_error *err)
 {
 	struct fetch_ctx *fc = ctx;
@@ -218,7 +214,7 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 	if (!the_cache)
 		return rd_error_set(err, -ESHUTDOWN, "INTERNAL_ERROR", "the bundle cache is not running");
 	rev = json_loads(revision_json ? revision_json : "", 0, &jerr);
-	if (!json_is_object(rev) || !(type = obj_str(rev, "revisionType"))) {
+	if (!json_is_object(rev) || !(type = rd_json_str(rev, "revisionType"))) {
 		r = rd_error_set(err, -EINVAL, "INVALID_REVISION",
 				 "the revision has no revisionType; give one of S3, GitHub, Bitbucket, HTTP or Bundle");
 		goto out;
@@ -234,7 +230,7 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 	if (!strcmp(type, "Bundle")) {
 		const char *sha;
 		loc = json_object_get(rev, "bundleLocation");
-		sha = obj_str(loc, "sha256");
+		sha = rd_json_str(loc, "sha256");
 		if (!bcache_valid_sha256(sha)) {
 			r = rd_error_set(err, -EINVAL, "INVALID_REVISION",
 					 "bundleLocation.sha256 must be 64 lower-case hex characters");
@@ -281,11 +277,11 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 	/* The location pins its content when it names a version, an eTag, a
 	 * full commit or a hash: then fetch once for the cache's lifetime. */
 	if (!strcmp(type, "S3"))
-		cacheable = obj_str(loc, "version") || obj_str(loc, "eTag");
+		cacheable = rd_json_str(loc, "version") || rd_json_str(loc, "eTag");
 	else if (!strcmp(type, "GitHub") || !strcmp(type, "Bitbucket"))
-		cacheable = is_full_commit(obj_str(loc, "commitId"));
+		cacheable = is_full_commit(rd_json_str(loc, "commitId"));
 	else if (!strcmp(type, "HTTP")) {
-		expect = obj_str(loc, "sha256");
+		expect = rd_json_str(loc, "sha256");
 		cacheable = expect != NULL;
 	}
 	lockey = loc ? json_dumps(loc, JSON_COMPACT | JSON_SORT_KEYS) : json_dumps(rev, JSON_COMPACT | JSON_SORT_KEYS);

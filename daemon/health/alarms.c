@@ -14,6 +14,7 @@
 #include "health/alarms.h"
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "duration.h"
 #include "log.h"
 #include "core/plugins.h"
 #include "util.h"
@@ -67,32 +68,8 @@ static void module_init(void)
 
 /* ---------------------------------------------------------------- helpers */
 
-static int parse_duration(const char *s, int64_t *ret_ms)
-{
-	char *end;
-	double v, mul;
-
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -EINVAL;
-	if (strcmp(end, "ms") == 0)
-		mul = 1;
-	else if (!*end || strcmp(end, "s") == 0)
-		mul = 1000;
-	else if (strcmp(end, "m") == 0)
-		mul = 60000;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600000;
-	else
-		return -EINVAL;
-	if (v * mul > 1e12)
-		return -ERANGE;
-	*ret_ms = (int64_t)(v * mul);
-	return 0;
-}
+/* Longest interval or gate timeout an alarm's settings may give (~31 years). */
+#define SETTING_DURATION_MAX_MS 1000000000000LL
 
 /* $ROLLOUTD_ALARM_INTERVAL_MS (milliseconds) changes the default, e.g. for tests. */
 static int64_t default_interval_ms(void)
@@ -185,7 +162,8 @@ static int64_t interval_of(const char *settings_json, int64_t def)
 	const char *s = json_string_value(json_object_get(j, "interval"));
 	int64_t v = def;
 
-	if (s && (parse_duration(s, &v) < 0 || v < ALARMS_MIN_INTERVAL_MS || v > ALARMS_MAX_INTERVAL_MS))
+	if (s && (rd_duration_parse_ms(s, SETTING_DURATION_MAX_MS, &v) < 0 || v < ALARMS_MIN_INTERVAL_MS ||
+		  v > ALARMS_MAX_INTERVAL_MS))
 		v = def;
 	json_decref(j);
 	return v;
@@ -572,7 +550,7 @@ int alarms_gate_instance(struct rd_daemon *d, const char *deployment_id, const j
 		g = json_string_value(json_object_get(j, "gate"));
 		gt = json_string_value(json_object_get(j, "gate_timeout"));
 		gate = g && strcmp(g, "true") == 0;
-		if (gt && parse_duration(gt, &timeout) < 0)
+		if (gt && rd_duration_parse_ms(gt, SETTING_DURATION_MAX_MS, &timeout) < 0)
 			timeout = 0;
 		json_decref(j);
 		if (!gate)

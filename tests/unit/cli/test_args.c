@@ -1,5 +1,5 @@
 /* rolloutctl's pure helpers: tags, tag filters, revisions, min-healthy values,
- * durations, tables, agent config rendering, settings from INI files. */
+ * durations, tables, agent config rendering, settings from the AWS shared files. */
 #include "config.h"
 
 #include <errno.h>
@@ -236,10 +236,21 @@ static void test_duration(void **state)
 	assert_int_equal(s, 300);
 	assert_int_equal(cli_parse_duration("2h", &s), 0);
 	assert_int_equal(s, 7200);
-	assert_int_equal(cli_parse_duration("5d", &s), -EINVAL);
+	assert_int_equal(cli_parse_duration("5w", &s), -EINVAL);
 	assert_int_equal(cli_parse_duration("", &s), -EINVAL);
 	assert_int_equal(cli_parse_duration("-3", &s), -EINVAL);
 	assert_int_equal(cli_parse_duration("999999h", &s), -EINVAL);
+	/* lib/duration's units; whole seconds, rounded up so that a short
+	 * timeout does not become none */
+	assert_int_equal(cli_parse_duration("1.5m", &s), 0);
+	assert_int_equal(s, 90);
+	assert_int_equal(cli_parse_duration("500ms", &s), 0);
+	assert_int_equal(s, 1);
+	assert_int_equal(cli_parse_duration("168h", &s), 0);
+	assert_int_equal(cli_parse_duration("169h", &s), -EINVAL);
+	assert_int_equal(cli_parse_duration("1d", &s), 0);
+	assert_int_equal(s, 86400);
+	assert_int_equal(cli_parse_duration("8d", &s), -EINVAL);
 }
 
 static char *render_table(struct table *t)
@@ -315,36 +326,6 @@ static void test_agent_config(void **state)
 	free(y);
 }
 
-static void test_ini(void **state)
-{
-	char path[] = "/tmp/test_cli_iniXXXXXX";
-	int fd = mkstemp(path);
-	char *v = NULL;
-	FILE *f;
-
-	assert_true(fd >= 0);
-	f = fdopen(fd, "w");
-	fputs("[default]\naws_access_key_id = AKDEF\n\n[profile ops]\n# comment\nregion=eu-west-1\n"
-	      "[ops]\naws_access_key_id=AKOPS\naws_secret_access_key = sec ret \n",
-	      f);
-	fclose(f);
-	assert_int_equal(cli_ini_lookup(path, "default", "aws_access_key_id", &v), 0);
-	assert_string_equal(v, "AKDEF");
-	free(v);
-	assert_int_equal(cli_ini_lookup(path, "ops", "aws_access_key_id", &v), 0);
-	assert_string_equal(v, "AKOPS");
-	free(v);
-	assert_int_equal(cli_ini_lookup(path, "ops", "region", &v), 0); /* "[profile ops]" */
-	assert_string_equal(v, "eu-west-1");
-	free(v);
-	assert_int_equal(cli_ini_lookup(path, "ops", "aws_secret_access_key", &v), 0);
-	assert_string_equal(v, "sec ret");
-	free(v);
-	assert_int_equal(cli_ini_lookup(path, "nope", "region", &v), -ENOENT);
-	unlink(path);
-	assert_int_equal(cli_ini_lookup(path, "ops", "region", &v), -ENOENT);
-}
-
 static void test_settings(void **state)
 {
 	struct cli c = {0};
@@ -400,7 +381,7 @@ int main(void)
 	    cmocka_unit_test(test_tags),	cmocka_unit_test(test_tag_filters), cmocka_unit_test(test_revision),
 	    cmocka_unit_test(test_bundle_type), cmocka_unit_test(test_min_healthy), cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_table),	cmocka_unit_test(test_fmt),	    cmocka_unit_test(test_agent_config),
-	    cmocka_unit_test(test_ini),		cmocka_unit_test(test_settings),
+	    cmocka_unit_test(test_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

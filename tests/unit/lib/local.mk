@@ -40,3 +40,31 @@ tests_unit_lib_test_tagfilter_SOURCES = tests/unit/lib/test_tagfilter.c
 tests_unit_lib_test_tagfilter_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_lib_test_tagfilter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_lib_test_tagfilter_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_duration
+TESTS += tests/unit/lib/test_duration
+tests_unit_lib_test_duration_SOURCES = tests/unit/lib/test_duration.c
+tests_unit_lib_test_duration_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_duration_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_duration_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_uuid
+TESTS += tests/unit/lib/test_uuid
+tests_unit_lib_test_uuid_SOURCES = tests/unit/lib/test_uuid.c
+tests_unit_lib_test_uuid_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_uuid_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_uuid_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_jsonutil
+TESTS += tests/unit/lib/test_jsonutil
+tests_unit_lib_test_jsonutil_SOURCES = tests/unit/lib/test_jsonutil.c
+tests_unit_lib_test_jsonutil_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_jsonutil_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_jsonutil_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_awsprofile
+TESTS += tests/unit/lib/test_awsprofile
+tests_unit_lib_test_awsprofile_SOURCES = tests/unit/lib/test_awsprofile.c
+tests_unit_lib_test_awsprofile_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_awsprofile_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_awsprofile_LDADD = $(UNIT_LIBS)
