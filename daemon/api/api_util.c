@@ -165,19 +165,6 @@ char *api_arn_instance(struct rd_daemon *d, const char *instance)
 	return arn(d, "instance", instance, NULL);
 }
 
-void api_uuid(char out[37])
-{
-	unsigned char b[16];
-	char hex[33];
-
-	if (rd_random_bytes(b, sizeof(b)) < 0)
-		memset(b, 0, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	rd_hex(b, 16, hex);
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
 int api_page_cursor(struct httpd_call *call, json_t *in, const char *key, char **ret_cursor)
 {
 	const char *tok = json_string_value(json_object_get(in, key));

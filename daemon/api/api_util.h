@@ -43,9 +43,6 @@ char *api_arn_application(struct rd_daemon *d, const char *app);
 char *api_arn_group(struct rd_daemon *d, const char *app, const char *group);
 char *api_arn_instance(struct rd_daemon *d, const char *instance);
 
-/* A random UUID v4 string (37 bytes). */
-void api_uuid(char out[37]);
-
 #define API_PAGE_SIZE 100
 
 /* Reads the page cursor from in[key] ("nextToken" / "NextToken"); *ret is

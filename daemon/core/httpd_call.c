@@ -25,6 +25,7 @@
 #include "core/httpd_internal.h"
 #include "log.h"
 #include "util.h"
+#include "uuid.h"
 
 void httpd_call_free(struct httpd_call *c)
 {
@@ -480,19 +481,6 @@ bool httpd_call_is_gone(struct httpd_call *c)
 
 /* ---- life cycle ---- */
 
-void httpd_request_id(char out[37])
-{
-	unsigned char b[16];
-	char hex[33];
-
-	if (rd_random_bytes(b, sizeof(b)) < 0)
-		memset(b, 0, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	rd_hex(b, 16, hex);
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
 struct httpd_call *httpd_call_new(struct httpd *h, struct evhttp_request *req, const struct route *rt, char *path,
 				  const char *target)
 {
@@ -523,7 +511,7 @@ struct httpd_call *httpd_call_new(struct httpd *h, struct evhttp_request *req, c
 		c->fd = bufferevent_getfd(bev);
 	c->route = rt;
 	c->path = path;
-	httpd_request_id(c->request_id);
+	rd_uuid4(c->request_id);
 	c->method = strdup(cmd == EVHTTP_REQ_PUT    ? "PUT"
 			   : cmd == EVHTTP_REQ_POST ? "POST"
 			   : cmd == EVHTTP_REQ_HEAD ? "HEAD"

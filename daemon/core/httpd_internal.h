@@ -98,8 +98,6 @@ void httpd_call_free(struct httpd_call *c);
 void httpd_call_track(struct httpd_call *c);
 /* Stops watching a call that never reached its handler, before freeing it. */
 void httpd_call_untrack(struct httpd_call *c);
-/* A fresh x-amzn-RequestId (a UUID). */
-void httpd_request_id(char out[37]);
 /* Sends the replies completed since the last wake-up (I/O thread). */
 void httpd_calls_wake_cb(evutil_socket_t fd, short what, void *arg);
 /* Sends what is completed and forgets calls that never were (at shut-down). */

@@ -22,6 +22,7 @@
 #include "core/httpd_internal.h"
 #include "core/workpool.h"
 #include "util.h"
+#include "uuid.h"
 
 /* The reply's status for an authenticator's error (core/httpd.h). */
 static int auth_status(int r)
@@ -94,9 +95,9 @@ static void quick_reply(struct evhttp_request *req, int status, const char *type
 {
 	struct evbuffer *buf = evbuffer_new();
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
-	char rid[37];
+	char rid[RD_UUID_LEN];
 
-	httpd_request_id(rid);
+	rd_uuid4(rid);
 	evhttp_add_header(oh, "x-amzn-RequestId", rid);
 	evhttp_add_header(oh, "Content-Type", HTTPD_JSON_TYPE);
 	if (type) {

@@ -337,19 +337,6 @@ int64_t store_last_rowid(struct store_conn *c)
 	return sqlite3_last_insert_rowid(c->db);
 }
 
-void store_new_id(char out[37])
-{
-	unsigned char b[16];
-	char hex[33];
-
-	if (rd_random_bytes(b, sizeof(b)) < 0)
-		memset(b, 0, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	rd_hex(b, 16, hex);
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
 static int migrate(struct store_conn *c, char *err, size_t errlen)
 {
 	struct store_q q;

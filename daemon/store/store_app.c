@@ -8,6 +8,7 @@
 
 #include "store/store_internal.h"
 #include "util.h"
+#include "uuid.h"
 
 struct store_app *store_app_free(struct store_app *a)
 {
@@ -24,12 +25,16 @@ struct store_app *store_app_free(struct store_app *a)
 int store_app_create(struct store *st, const char *name, const char *platform, char ret_id[37])
 {
 	struct store_conn *c;
-	char id[37];
+	char id[RD_UUID_LEN];
 	int r = store_conn_get(st, &c);
 
 	if (r < 0)
 		return r;
-	store_new_id(id);
+	r = rd_uuid4(id);
+	if (r < 0) {
+		store_conn_put(st, c);
+		return r;
+	}
 	r = store_run(c, "INSERT INTO applications (name, id, compute_platform, create_time) VALUES (?1, ?2, ?3, ?4)",
 		      SQL_TEXT(name), SQL_TEXT(id), SQL_TEXT(platform), SQL_INT(rd_wall_ms()));
 	store_conn_put(st, c);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonutil.h"
 #include "store/store_internal.h"
 #include "util.h"
 
@@ -452,11 +453,6 @@ static void set_json(json_t *o, const char *k, struct store_q *q, int i)
 	json_object_set_new(o, k, v ? v : json_null());
 }
 
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 int store_eng_deployment(struct store_tx *tx, const char *id, json_t **ret)
 {
 	struct store_q q;
@@ -539,10 +535,10 @@ int store_eng_deployment_insert(struct store_tx *tx, const json_t *row)
 	    "INSERT INTO deployments (id, application, deployment_group, deployment_config, compute_platform,"
 	    " status, creator, create_time, revision, previous_revision, rollback_info, doc)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, 'Created', ?6, ?7, ?8, ?9, ?10, COALESCE(?11, '{}'))",
-	    SQL_TEXT(jstr(row, "id")), SQL_TEXT(jstr(row, "application")), SQL_TEXT(jstr(row, "deployment_group")),
-	    SQL_TEXT(jstr(row, "deployment_config")),
-	    SQL_TEXT(jstr(row, "compute_platform") ? jstr(row, "compute_platform") : "Server"),
-	    SQL_TEXT(jstr(row, "creator")), SQL_INT(json_integer_value(json_object_get(row, "create_time"))),
+	    SQL_TEXT(rd_json_str(row, "id")), SQL_TEXT(rd_json_str(row, "application")),
+	    SQL_TEXT(rd_json_str(row, "deployment_group")), SQL_TEXT(rd_json_str(row, "deployment_config")),
+	    SQL_TEXT(rd_json_str(row, "compute_platform") ? rd_json_str(row, "compute_platform") : "Server"),
+	    SQL_TEXT(rd_json_str(row, "creator")), SQL_INT(json_integer_value(json_object_get(row, "create_time"))),
 	    SQL_JSON(json_object_get(row, "revision")), SQL_JSON(json_object_get(row, "previous_revision")),
 	    SQL_JSON(json_object_get(row, "rollback_info")), SQL_JSON(doc));
 }

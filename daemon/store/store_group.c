@@ -10,6 +10,7 @@
 
 #include "store/store_internal.h"
 #include "util.h"
+#include "uuid.h"
 
 /* ---- deployment configs ---- */
 
@@ -28,12 +29,16 @@ struct store_config *store_config_free(struct store_config *cf)
 int store_config_create(struct store *st, const char *name, const char *platform, json_t *doc, char ret_id[37])
 {
 	struct store_conn *c;
-	char id[37];
+	char id[RD_UUID_LEN];
 	int r = store_conn_get(st, &c);
 
 	if (r < 0)
 		return r;
-	store_new_id(id);
+	r = rd_uuid4(id);
+	if (r < 0) {
+		store_conn_put(st, c);
+		return r;
+	}
 	r = store_run(c,
 		      "INSERT INTO deployment_configs (name, id, compute_platform, builtin, create_time, doc) "
 		      "VALUES (?1, ?2, ?3, 0, ?4, ?5)",
@@ -157,12 +162,16 @@ int store_group_create(struct store *st, const char *app, const char *name, cons
 		       char ret_id[37])
 {
 	struct store_conn *c;
-	char id[37];
+	char id[RD_UUID_LEN];
 	int r = store_conn_get(st, &c);
 
 	if (r < 0)
 		return r;
-	store_new_id(id);
+	r = rd_uuid4(id);
+	if (r < 0) {
+		store_conn_put(st, c);
+		return r;
+	}
 	/* a foreign-key failure (-ENOENT) means the application is gone */
 	r = store_run(c,
 		      "INSERT INTO deployment_groups (application, name, id, deployment_config, create_time, doc) "

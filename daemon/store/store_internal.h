@@ -211,6 +211,3 @@ int store_revision_mark_used_c(struct store_conn *c, const char *app, const json
 int store_deployment_rename_group_c(struct store_conn *c, const char *app, const char *group, const char *new_group);
 int store_deployment_last_c(struct store_conn *c, const char *app, const char *group, bool succeeded,
 			    struct store_last_deployment *ret);
-
-/* A new random UUID v4 (36 characters and NUL). */
-void store_new_id(char out[37]);

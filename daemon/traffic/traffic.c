@@ -10,17 +10,13 @@
 #include <jansson.h>
 
 #include "core/plugins.h"
+#include "jsonutil.h"
 #include "traffic/traffic.h"
 
 #define ERR_INIT                                                                                                       \
 	{                                                                                                              \
 		.size = sizeof(struct rollout_error)                                                                   \
 	}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 /* ------------------------------------------------------------------------ */
 /* Group settings                                                             */
@@ -83,30 +79,30 @@ int traffic_group_parse_lb(const struct traffic_lb *lb, const char *group_json, 
 		goto out;
 	}
 	style = json_object_get(doc, "deploymentStyle");
-	g->traffic_control = (s = jstr(style, "deploymentOption")) && strcmp(s, "WITH_TRAFFIC_CONTROL") == 0;
-	g->blue_green = (s = jstr(style, "deploymentType")) && strcmp(s, "BLUE_GREEN") == 0;
+	g->traffic_control = (s = rd_json_str(style, "deploymentOption")) && strcmp(s, "WITH_TRAFFIC_CONTROL") == 0;
+	g->blue_green = (s = rd_json_str(style, "deploymentType")) && strcmp(s, "BLUE_GREEN") == 0;
 
 	lbi = json_object_get(doc, "loadBalancerInfo");
 	json_array_foreach(json_object_get(lbi, "targetGroupInfoList"), i,
-			   v) if ((r = add_backend(g, jstr(v, "name"), err)) < 0) goto out;
+			   v) if ((r = add_backend(g, rd_json_str(v, "name"), err)) < 0) goto out;
 	json_array_foreach(json_object_get(lbi, "elbInfoList"), i,
-			   v) if ((r = add_backend(g, jstr(v, "name"), err)) < 0) goto out;
+			   v) if ((r = add_backend(g, rd_json_str(v, "name"), err)) < 0) goto out;
 	json_array_foreach(json_object_get(lbi, "targetGroupPairInfoList"), i, v)
 	{
 		json_t *tg;
 		json_array_foreach(json_object_get(v, "targetGroups"), j,
-				   tg) if ((r = add_backend(g, jstr(tg, "name"), err)) < 0) goto out;
+				   tg) if ((r = add_backend(g, rd_json_str(tg, "name"), err)) < 0) goto out;
 	}
 
 	bg = json_object_get(doc, "blueGreenDeploymentConfiguration");
 	v = json_object_get(bg, "deploymentReadyOption");
-	g->ready_action = (s = jstr(v, "actionOnTimeout")) && strcmp(s, "STOP_DEPLOYMENT") == 0
+	g->ready_action = (s = rd_json_str(v, "actionOnTimeout")) && strcmp(s, "STOP_DEPLOYMENT") == 0
 			      ? TRAFFIC_READY_STOP
 			      : TRAFFIC_READY_CONTINUE;
 	g->ready_wait_ms = minutes_ms(v, "waitTimeInMinutes", 0);
 	v = json_object_get(bg, "terminateBlueInstancesOnDeploymentSuccess");
-	g->terminate_action =
-	    (s = jstr(v, "action")) && strcmp(s, "KEEP_ALIVE") == 0 ? TRAFFIC_BLUE_KEEP_ALIVE : TRAFFIC_BLUE_TERMINATE;
+	g->terminate_action = (s = rd_json_str(v, "action")) && strcmp(s, "KEEP_ALIVE") == 0 ? TRAFFIC_BLUE_KEEP_ALIVE
+											     : TRAFFIC_BLUE_TERMINATE;
 	/* CodeDeploy's default termination wait is 5 minutes... for EC2; AWS
 	 * documents 0..2880 with a default of 5. */
 	g->terminate_wait_ms = minutes_ms(v, "terminationWaitTimeInMinutes", 5 * traffic_minute_ms());
@@ -550,7 +546,7 @@ int traffic_routing_parse(const char *config_json, struct traffic_routing *ret, 
 		r = 0;
 		goto out;
 	}
-	type = jstr(trc, "type");
+	type = rd_json_str(trc, "type");
 	if (!type || strcmp(type, "AllAtOnce") == 0) {
 		r = 0;
 		goto done;
