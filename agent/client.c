@@ -12,6 +12,7 @@
 #include "awscreds.h"
 #include "client.h"
 #include "httpclient.h"
+#include "jsonutil.h"
 #include "settings.h"
 
 #define TARGET_PREFIX "CodeDeployCommandService_v20141006."
@@ -72,21 +73,14 @@ struct client *client_free(struct client *c)
  * __type without its namespace into ret_type. */
 static void http_error(const struct http_response *resp, char *ret_type, size_t typelen, char *err, size_t errlen)
 {
-	json_t *j = resp->body_len ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
-	const char *type = j ? json_string_value(json_object_get(j, "__type")) : NULL;
-	const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
+	char type[128], msg[1024];
 
-	if (!msg && j)
-		msg = json_string_value(json_object_get(j, "Message"));
-	if (type) {
-		const char *hash = strrchr(type, '#');
-		type = hash ? hash + 1 : type;
-		snprintf(err, errlen, "HTTP %ld %s: %s", resp->status, type, msg ? msg : "");
+	if (rd_json_aws_error(resp->body, resp->body_len, type, sizeof(type), msg, sizeof(msg))) {
+		snprintf(err, errlen, "HTTP %ld %s: %s", resp->status, type, msg);
 		if (ret_type)
 			snprintf(ret_type, typelen, "%s", type);
 	} else
 		snprintf(err, errlen, "HTTP %ld: %.200s", resp->status, resp->body);
-	json_decref(j);
 }
 
 static void on_idle(void *ud)

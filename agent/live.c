@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "hostcmd.h"
+#include "jsonutil.h"
 #include "live.h"
 #include "log.h"
 #include "util.h"
@@ -127,7 +128,7 @@ static int live_send(struct live *l)
 		l->pending_len -= n;
 	}
 	{
-		const char *st = json_string_value(json_object_get(resp, "CommandStatus"));
+		const char *st = rd_json_str(resp, "CommandStatus");
 		if (st && (strcmp(st, "Failed") == 0 || strcmp(st, "Succeeded") == 0)) {
 			log_notice("rolloutd answered CommandStatus %s: stopping the command", st);
 			l->stop_requested = true;

@@ -20,6 +20,7 @@
 
 #include "agent.h"
 #include "hostcmd.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "runner.h"
 #include "util.h"
@@ -226,10 +227,10 @@ static int fetch_spec(const char *command, const char *exec_id, struct deploy_sp
 
 static void handle_command(json_t *hc)
 {
-	const char *hcid = json_string_value(json_object_get(hc, "HostCommandIdentifier"));
-	const char *host = json_string_value(json_object_get(hc, "HostIdentifier"));
-	const char *exec_id = json_string_value(json_object_get(hc, "DeploymentExecutionId"));
-	const char *command = json_string_value(json_object_get(hc, "CommandName"));
+	const char *hcid = rd_json_str(hc, "HostCommandIdentifier");
+	const char *host = rd_json_str(hc, "HostIdentifier");
+	const char *exec_id = rd_json_str(hc, "DeploymentExecutionId");
+	const char *command = rd_json_str(hc, "CommandName");
 	struct deploy_spec *spec = NULL;
 	struct cmd_outcome o = {0};
 	json_t *req = NULL, *resp = NULL;
@@ -281,7 +282,7 @@ static void handle_command(json_t *hc)
 			    agent.stop ? "rollout-agent is stopping" : err);
 		goto out;
 	}
-	status = json_string_value(json_object_get(resp, "CommandStatus"));
+	status = rd_json_str(resp, "CommandStatus");
 	if (status && strcmp(status, "Succeeded") == 0) {
 		log_info("%s: rolloutd says it is already done; skipping", command);
 		goto out;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonutil.h"
 #include "spec.h"
 #include "util.h"
 
@@ -135,7 +136,7 @@ out:
 
 static int jdup(json_t *o, const char *key, char **dst)
 {
-	const char *s = json_string_value(json_object_get(o, key));
+	const char *s = rd_json_str(o, key);
 	if (!s || !*s)
 		return 0;
 	*dst = strdup(s);
@@ -251,7 +252,7 @@ static int parse_spec(const char *text, size_t len, struct deploy_spec **ret, ch
 	}
 	o = json_object_get(json_object_get(j, "AgentActionOverrides"), "AgentOverrides");
 	if (json_is_object(o)) {
-		const char *feb = json_string_value(json_object_get(o, "FileExistsBehavior"));
+		const char *feb = rd_json_str(o, "FileExistsBehavior");
 		if (feb && *feb && (s->feb_override = appspec_feb_parse(feb, true)) == APPSPEC_FEB_UNSET) {
 			snprintf(err, errlen, "FileExistsBehavior '%s' is not DISALLOW, OVERWRITE or RETAIN", feb);
 			goto out;
@@ -287,10 +288,10 @@ out:
 int spec_verify_and_parse(json_t *resp, const char *cert_pem_path, bool developer_mode, struct deploy_spec **ret,
 			  char *err, size_t errlen)
 {
-	const char *sys = json_string_value(json_object_get(resp, "DeploymentSystem"));
+	const char *sys = rd_json_str(resp, "DeploymentSystem");
 	json_t *env = json_object_get(json_object_get(resp, "DeploymentSpecification"), "GenericEnvelope");
-	const char *fmt = json_string_value(json_object_get(env, "Format"));
-	const char *payload = json_string_value(json_object_get(env, "Payload"));
+	const char *fmt = rd_json_str(env, "Format");
+	const char *payload = rd_json_str(env, "Payload");
 	char *text = NULL;
 	size_t len = 0;
 	int r;
