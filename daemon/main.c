@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 #include "core/error.h"
 #include "engine/engine.h"
 #include "core/httpd.h"
+#include "core/metrics.h"
 #include "log.h"
 #include "core/plugins.h"
 #include "store/store.h"
@@ -256,6 +258,106 @@ static void on_retention(evutil_socket_t fd, short what, void *arg)
 		__atomic_store_n(&d->retention_running, false, __ATOMIC_RELEASE);
 }
 
+/* ---- GET /metrics ---- */
+
+static void metrics_route(struct httpd_call *call, void *userdata)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (metrics_render(&text, &len) < 0) {
+		httpd_call_error_status(call, 500, "InternalFailure", "out of memory rendering the metrics");
+		return;
+	}
+	httpd_call_reply_bytes(call, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	free(text);
+}
+
+struct state_metrics {
+	struct rd_daemon *d;
+	struct metric *deployments, *last_seen, *age, *connected, *cache_bytes, *cache_bundles;
+	double now, connected_within, n_connected;
+};
+
+static void count_deployments(const char *status, const char *app, const char *platform, int64_t n, void *ud)
+{
+	struct state_metrics *sm = ud;
+	metric_set(sm->deployments, (double)n, status, app, platform);
+}
+
+static void agent_age(double last_seen, const char *const *labels, void *ud)
+{
+	struct state_metrics *sm = ud;
+	metric_set(sm->age, sm->now - last_seen, labels[0]);
+	if (sm->now - last_seen <= sm->connected_within)
+		sm->n_connected++;
+}
+
+/* Gauges of state, computed at each scrape (on the scraping worker). */
+static void collect_state(void *arg)
+{
+	struct state_metrics *sm = arg;
+	char dir[4200];
+	double bytes = 0, n = 0;
+	DIR *dh;
+	struct dirent *de;
+	struct stat st;
+
+	metric_clear(sm->deployments);
+	store_deployment_counts(sm->d->store, count_deployments, sm);
+	sm->now = (double)rd_wall_ms() / 1000.0;
+	sm->n_connected = 0;
+	metric_clear(sm->age);
+	metric_each(sm->last_seen, agent_age, sm);
+	metric_set(sm->connected, sm->n_connected, NULL);
+	snprintf(dir, sizeof(dir), "%s/bundles/objects", sm->d->cfg->data_dir);
+	if ((dh = opendir(dir))) {
+		while ((de = readdir(dh)))
+			if (de->d_name[0] != '.' && fstatat(dirfd(dh), de->d_name, &st, 0) == 0 &&
+			    S_ISREG(st.st_mode)) {
+				bytes += (double)st.st_size;
+				n++;
+			}
+		closedir(dh);
+	}
+	metric_set(sm->cache_bytes, bytes, NULL);
+	metric_set(sm->cache_bundles, n, NULL);
+}
+
+static int metrics_start(struct rd_daemon *d, struct httpd **ret_listener, struct rd_error *e)
+{
+	static struct state_metrics sm;
+	static bool collecting;
+	int r;
+
+	metrics_declare();
+	sm.d = d;
+	sm.deployments = metric_gauge("rolloutd_deployments",
+				      "Deployments in the store by status, application and "
+				      "compute platform.",
+				      (const char *const[]){"status", "application", "platform", NULL});
+	sm.last_seen = metric_gauge("rolloutd_agent_last_seen_timestamp_seconds",
+				    "When each instance's agent last polled or reported (Unix time).",
+				    (const char *const[]){"instance", NULL});
+	sm.age = metric_gauge("rolloutd_agent_last_seen_age_seconds",
+			      "Seconds since each instance's agent last polled or reported.",
+			      (const char *const[]){"instance", NULL});
+	sm.connected = metric_gauge("rolloutd_agents_connected",
+				    "Agents heard from within two long-poll periods (or holding a poll).", NULL);
+	sm.cache_bytes = metric_gauge("rolloutd_bundle_cache_bytes", "Bytes of bundles in the bundle cache.", NULL);
+	sm.cache_bundles = metric_gauge("rolloutd_bundle_cache_bundles", "Bundles in the bundle cache.", NULL);
+	sm.connected_within = 2.0 * (double)d->cfg->long_poll_ms / 1000.0 + 10;
+	if (!collecting && metrics_add_collector(collect_state, &sm) == 0)
+		collecting = true;
+	*ret_listener = NULL;
+	if (!d->cfg->metrics_listen)
+		return httpd_register_public_get(d->httpd, "/metrics", metrics_route, NULL);
+	r = httpd_new_at(d, d->cfg->metrics_listen, "metrics_listen", ret_listener, e);
+	if (r == 0)
+		r = httpd_register_public_get(*ret_listener, "/metrics", metrics_route, NULL);
+	return r;
+}
+
 /* The authenticator's access keys are the store's. */
 static int lookup_access_key(void *userdata, const char *id, struct auth_key *ret)
 {
@@ -281,6 +383,7 @@ static int run(struct rd_daemon *d)
 	struct auth *auth = NULL;
 	char err[1024];
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL, *retention = NULL;
+	struct httpd *metrics_listener = NULL;
 	uint64_t wd_usec = 0;
 	bool engine_started = false;
 	int r, ret = 1;
@@ -311,6 +414,11 @@ static int run(struct rd_daemon *d)
 		goto out;
 	}
 	httpd_set_auth(d->httpd, auth_check_call, auth);
+	r = metrics_start(d, &metrics_listener, &e);
+	if (r < 0) {
+		log_error("metrics: %s", e.message[0] ? e.message : strerror(-r));
+		goto out;
+	}
 	r = api_register(d, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
@@ -378,6 +486,7 @@ out:
 	bundles_routes_stop(d);
 	bundles_stop(d);
 	d->httpd = httpd_free(d->httpd);
+	metrics_listener = httpd_free(metrics_listener);
 	d->pool = workpool_free(d->pool);
 	auth = auth_free(auth);
 	if (wd)

@@ -16,6 +16,7 @@
 #include "bundle.h"
 #include "bundles/bundles.h"
 #include "bundles/bundles_cache.h"
+#include "core/metrics.h"
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "core/error.h"
@@ -90,6 +91,7 @@ struct fetch_ctx {
 	const char *revision_json;
 	const char *platform; /* "Server", "Lambda", "ECS" or NULL */
 	char type[16];	      /* what the plugin fetched */
+	bool fetched;	      /* the plugin ran: the cache did not have it */
 };
 
 static int preflight_cb(void *ctx, const char *path, const struct cached_bundle *b, struct rd_error *err)
@@ -182,6 +184,12 @@ static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, s
 	}
 	t0 = rd_mono_ms();
 	r = fc->p->desc->ops.source->fetch(fc->p->state, &dep, fc->revision_json, tmp_path, FETCH_TIMEOUT_MS, &res, &e);
+	fc->fetched = true;
+	metric_plugin_op(fc->p->name, "fetch", t0, r);
+	metric_observe(metric_histogram("rolloutd_bundle_fetch_duration_seconds", NULL,
+					(const char *const[]){"source", NULL}, metric_seconds_buckets,
+					metric_seconds_n_buckets),
+		       (double)(rd_mono_ms() - t0) / 1000.0, fc->p->name);
 	if (r < 0) {
 		rd_logt(LOG_NOTICE, "bundles", "plugin %s could not fetch a revision: %s: %s", fc->p->name,
 			e.code[0] ? e.code : "INTERNAL_ERROR", e.message);
@@ -291,6 +299,12 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 		goto out;
 	}
 	r = bcache_ensure(the_cache, key, cacheable, expect, plugin_fetch_cb, preflight_cb, &fc, &got, err);
+	if (r == 0)
+		metric_inc(fc.fetched ? metric_counter("rolloutd_bundle_cache_misses_total", NULL,
+						       (const char *const[]){"source", NULL})
+				      : metric_counter("rolloutd_bundle_cache_hits_total", NULL,
+						       (const char *const[]){"source", NULL}),
+			   fc.p->name);
 	/* also when the answer came from the cache, fetched for another platform */
 	if (r == 0 && compute_platform && !strcmp(compute_platform, "Server") &&
 	    bcache_is_appspec_type(got.bundle_type)) {

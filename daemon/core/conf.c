@@ -22,8 +22,9 @@
 #endif
 
 static const char *const top_keys[] = {
-    "listen",  "data_dir",	  "plugin_dir", "region", "account_id",	      "log_level",	   "long_poll",
-    "workers", "regions_allowed", "plugins",	"alarms", "bundle_cache_max", "bundle_upload_max", "retention",
+    "listen",	 "data_dir",	     "plugin_dir",	  "region",	     "account_id",
+    "log_level", "long_poll",	     "workers",		  "regions_allowed", "plugins",
+    "alarms",	 "bundle_cache_max", "bundle_upload_max", "retention",	     "metrics_listen",
 };
 
 #define SIZE_KIB 1024ULL
@@ -350,7 +351,7 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			    root->keys[i], err, errlen,
 			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
 			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
-			    "bundle_upload_max, retention)",
+			    "bundle_upload_max, retention, metrics_listen)",
 			    root->keys[i]->value);
 	}
 
@@ -361,6 +362,15 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 		if (config_check_listen(s, msg, sizeof(msg)) < 0)
 			return yt_error(n, err, errlen, "listen: %s", msg);
 		if ((r = set_str(&cfg->listen, s)) < 0)
+			return r;
+	}
+	if ((n = yt_map_get(root, "metrics_listen"))) {
+		if ((r = yt_as_string(n, "metrics_listen", &s, err, errlen)) < 0)
+			return r;
+		char msg[256];
+		if (config_check_listen(s, msg, sizeof(msg)) < 0)
+			return yt_error(n, err, errlen, "metrics_listen: %s", msg);
+		if ((r = set_str(&cfg->metrics_listen, s)) < 0)
 			return r;
 	}
 	if ((n = yt_map_get(root, "data_dir"))) {
@@ -484,6 +494,7 @@ struct rd_config *config_free(struct rd_config *cfg)
 		return NULL;
 	free(cfg->path);
 	free(cfg->listen);
+	free(cfg->metrics_listen);
 	free(cfg->data_dir);
 	free(cfg->plugin_dir);
 	free(cfg->region);

@@ -26,6 +26,7 @@ struct rd_config {
 	int64_t retention_deployments_ms; /* finished deployments older than this are removed; 0 = kept */
 	int64_t retention_hook_logs_ms;	  /* hook logs of finished deployments older than this; 0 = kept */
 	int64_t retention_interval_ms;	  /* how often retention runs, default 1 h */
+	char *metrics_listen;		  /* GET /metrics here instead of on listen; NULL = on listen */
 
 	/* Owned by root; borrowed pointers into it. NULL when absent. */
 	struct yt_node *root;
@@ -53,6 +54,7 @@ struct rd_config *config_free(struct rd_config *cfg);
  *                                never more than bundle_cache_max
  *   plugins: {NAME: {settings} | null}
  *   alarms: {NAME: {plugin: NAME, settings...}}   (plugin must be under plugins:)
+ *   metrics_listen: HOST:PORT    GET /metrics on its own listener (default: on listen)
  *   retention: {deployments: DURATION, hook_logs: DURATION, interval: DURATION}
  *                                default: everything kept; interval 1h
  * Relative data_dir/plugin_dir are resolved against the config file's directory. */

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/httpd.h"
 #include "core/httpd_internal.h"
+#include "core/metrics.h"
 
 void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata)
 {
@@ -67,19 +68,32 @@ static int split_listen(const char *listen, char *host, size_t hostlen, int *ret
 
 int httpd_new(struct rd_daemon *d, struct httpd **ret, struct rd_error *err)
 {
+	return httpd_new_at(d, d->cfg && d->cfg->listen ? d->cfg->listen : "127.0.0.1:8740", "listen", ret, err);
+}
+
+int httpd_new_at(struct rd_daemon *d, const char *listen, const char *setting, struct httpd **ret, struct rd_error *err)
+{
 	struct httpd *h;
 	char host[256];
 	int port, r;
-	const char *listen = d->cfg && d->cfg->listen ? d->cfg->listen : "127.0.0.1:8740";
 
 	if (split_listen(listen, host, sizeof(host), &port) < 0)
 		return rd_error_set(err, -EINVAL, "InvalidConfiguration",
-				    "listen '%s' is not host:port (e.g. 127.0.0.1:8740 or [::1]:8740)", listen);
+				    "%s '%s' is not host:port (e.g. 127.0.0.1:8740 or [::1]:8740)", setting, listen);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return rd_error_set(err, -ENOMEM, "InternalFailure", "out of memory");
 	h->d = d;
 	pthread_mutex_init(&h->qlock, NULL);
+	h->m_requests = metric_counter("rolloutd_api_requests_total",
+				       "Requests answered, by operation (or route) and result (ok, client_error, "
+				       "server_error).",
+				       (const char *const[]){"operation", "result", NULL});
+	h->m_latency = metric_histogram("rolloutd_api_request_duration_seconds",
+					"Time from a request's arrival to its reply, by operation (or route); "
+					"PollHostCommand includes the long-poll hold.",
+					(const char *const[]){"operation", NULL}, metric_seconds_buckets,
+					metric_seconds_n_buckets);
 	h->http = evhttp_new(d->base);
 	h->wake = event_new(d->base, -1, 0, httpd_calls_wake_cb, h);
 	if (!h->http || !h->wake) {
@@ -97,8 +111,8 @@ int httpd_new(struct rd_daemon *d, struct httpd **ret, struct rd_error *err)
 	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
 	if (!h->sock) {
 		r = rd_error_set(err, -EADDRINUSE, "InvalidConfiguration",
-				 "cannot listen on %s: %s; pick a free port in 'listen' or stop the other process",
-				 listen, strerror(errno ? errno : EADDRINUSE));
+				 "cannot listen on %s: %s; pick a free port in '%s' or stop the other process", listen,
+				 strerror(errno ? errno : EADDRINUSE), setting);
 		goto fail;
 	}
 	{

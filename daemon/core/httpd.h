@@ -4,7 +4,8 @@
  *   GET  <prefix>...  routes registered by path prefix (e.g. /bundles/);
  *   GET  /health      {"status":"ok"}, no signature.
  *
- * Every request except /health goes through the authenticator given to
+ * Every request except /health and public GET routes (httpd_register_public_get,
+ * e.g. /metrics) goes through the authenticator given to
  * httpd_set_auth() (main.c gives daemon/auth's: SigV4 and the access-key
  * policies) before its handler runs. Every response carries x-amzn-RequestId;
  * JSON responses Content-Type application/x-amz-json-1.1; errors are
@@ -85,6 +86,10 @@ typedef int (*httpd_auth_fn)(void *userdata, const struct httpd_call *call, stru
  * busy port fails start-up with a message). Requests are served once
  * d->base runs. d->pool must exist. */
 int httpd_new(struct rd_daemon *d, struct httpd **ret, struct rd_error *err);
+/* The same on another address (e.g. metrics_listen); setting names the
+ * configuration key in error messages. */
+int httpd_new_at(struct rd_daemon *d, const char *listen, const char *setting, struct httpd **ret,
+		 struct rd_error *err);
 /* Sets the authenticator; call before d->base runs. Until one is set every
  * request is refused (500), so no route is ever served unauthenticated. */
 void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata);
@@ -108,6 +113,10 @@ int httpd_register_service(struct httpd *h, const char *target_prefix, const cha
  * the canonical request). Longest prefix wins. Same rules as above. */
 int httpd_register_get(struct httpd *h, const char *path_prefix, const char *sigv4_service, httpd_handler_fn fn,
 		       void *userdata);
+
+/* A GET route served without a signature (like /health, but on a workpool
+ * thread, so the handler may block): the caller's principal is empty. */
+int httpd_register_public_get(struct httpd *h, const char *path_prefix, httpd_handler_fn fn, void *userdata);
 
 /* Raw-body routes: POST (without X-Amz-Target) and PUT requests whose path
  * starts with path_prefix. The body (at most 4 * HTTPD_MAX_BODY bytes) is
@@ -137,7 +146,8 @@ const char *httpd_call_path(const struct httpd_call *c);
 const char *httpd_call_query(const struct httpd_call *c);
 /* A request header by case-insensitive name; NULL if absent. */
 const char *httpd_call_header(const struct httpd_call *c, const char *name);
-/* The SigV4 service the route was registered with ("codedeploy"). */
+/* The SigV4 service the route was registered with ("codedeploy"); NULL
+ * for a public route. */
 const char *httpd_call_service(const struct httpd_call *c);
 /* The request as a SigV4 verifier reads it: method, the decoded path, the
  * raw query, every header and the body. Borrowed until completion. */

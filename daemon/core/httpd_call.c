@@ -23,6 +23,7 @@
 #include "core/daemon.h"
 #include "core/httpd.h"
 #include "core/httpd_internal.h"
+#include "core/metrics.h"
 #include "log.h"
 #include "util.h"
 #include "uuid.h"
@@ -91,6 +92,14 @@ static void send_call(struct httpd *h, struct httpd_call *c)
 	log_debug("%s %s %s -> %d%s (%lld ms, key %s)", c->request_id, c->method, c->op ? c->op : c->path, c->status,
 		  c->req ? "" : " client gone", (long long)(rd_mono_ms() - c->start_ms),
 		  c->id.access_key_id[0] ? c->id.access_key_id : "-");
+	{
+		const char *op = c->op ? c->op : c->route ? c->route->prefix : "other";
+		metric_inc(h->m_requests, op,
+			   c->status < 400   ? "ok"
+			   : c->status < 500 ? "client_error"
+					     : "server_error");
+		metric_observe(h->m_latency, (double)(rd_mono_ms() - c->start_ms) / 1000.0, op);
+	}
 	if (!c->req)
 		goto out;
 	if (c->evcon)

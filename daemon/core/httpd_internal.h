@@ -67,8 +67,11 @@ struct httpd_call {
 	size_t n_rh;
 };
 
+struct metric;
+
 struct httpd {
 	struct rd_daemon *d;
+	struct metric *m_requests, *m_latency; /* core/metrics.h */
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	struct event *wake;

@@ -64,7 +64,7 @@ static void work_cb(void *arg)
 {
 	struct httpd_call *c = arg;
 
-	if (!authenticate(c))
+	if (c->route->service && !authenticate(c))
 		return;
 	if (c->op) {
 		json_error_t je;
@@ -237,10 +237,10 @@ static int add_route(struct route **arr, size_t *n, const char *prefix, const ch
 		return -ENOMEM;
 	*arr = na;
 	na[*n].prefix = strdup(prefix);
-	na[*n].service = strdup(service);
+	na[*n].service = service ? strdup(service) : NULL;
 	na[*n].fn = fn;
 	na[*n].userdata = userdata;
-	if (!na[*n].prefix || !na[*n].service) {
+	if (!na[*n].prefix || (service && !na[*n].service)) {
 		free(na[*n].prefix);
 		free(na[*n].service);
 		return -ENOMEM;
@@ -258,7 +258,14 @@ int httpd_register_service(struct httpd *h, const char *target_prefix, const cha
 int httpd_register_get(struct httpd *h, const char *path_prefix, const char *sigv4_service, httpd_handler_fn fn,
 		       void *userdata)
 {
+	if (!sigv4_service)
+		return -EINVAL;
 	return add_route(&h->gets, &h->n_gets, path_prefix, sigv4_service, fn, userdata);
+}
+
+int httpd_register_public_get(struct httpd *h, const char *path_prefix, httpd_handler_fn fn, void *userdata)
+{
+	return add_route(&h->gets, &h->n_gets, path_prefix, NULL, fn, userdata);
 }
 
 int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sigv4_service, httpd_handler_fn fn,

@@ -1,11 +1,15 @@
 # The daemon's core: configuration, plugin loader and registry, the
-# host-services table handed to plugins, the HTTP transport and the worker pool.
+# host-services table handed to plugins, the metrics registry, the HTTP transport
+# and the worker pool.
+# The metrics registry (the HTTP transport counts requests in it).
+daemon_metrics_sources = daemon/core/metrics.c daemon/core/metrics.h
 daemon_core_sources = \
 	daemon/core/daemon.h daemon/core/error.h \
 	daemon/core/conf.c daemon/core/conf.h \
 	daemon/core/plugins.c daemon/core/plugins.h \
 	daemon/core/platforms.c daemon/core/platforms.h \
-	daemon/core/plugin_host.c daemon/core/plugin_host.h
+	daemon/core/plugin_host.c daemon/core/plugin_host.h \
+	$(daemon_metrics_sources)
 # The HTTP transport, on its own for the tests that drive it.
 daemon_httpd_sources = \
 	daemon/core/httpd.c daemon/core/httpd.h daemon/core/httpd_internal.h \

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/metrics.h"
+#include "util.h"
 #include "core/platforms.h"
 #include "core/plugins.h"
 
@@ -27,7 +29,9 @@ int platforms_resolve(const struct plugin_registry *reg, const struct rollout_de
 		json_t *arr, *v;
 		size_t k;
 
+		int64_t t0 = rd_mono_ms();
 		r = p->desc->ops.platform->resolve(p->state, dep, gj, &out, &perr);
+		metric_plugin_op(p->name, "resolve", t0, r);
 		if (r < 0) {
 			free(out);
 			rd_error_set(err, r, perr.code[0] ? perr.code : "INTERNAL_ERROR", "platform plugin %s: %s",

@@ -20,6 +20,7 @@
 #include "core/daemon.h"
 #include "engine/engine_internal.h"
 #include "core/httpd.h"
+#include "core/metrics.h"
 #include "log.h"
 #include "engine/spec.h"
 #include "store/store_engine.h"
@@ -170,6 +171,7 @@ void cmdsvc_dispatch(struct engine *e, struct eng_host *h)
 	eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "InProgress", 0, 0, NULL), "dispatch");
 	eng_reply_now(e, h->poll, body);
 	h->poll = NULL;
+	metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
 	t->phase = PH_DISPATCHED;
 	t->dispatched_ms = e->now_mono;
 	h->last_seen = e->now_mono;
@@ -195,6 +197,11 @@ static void op_poll(struct engine *e, struct httpd_call *call, const json_t *bod
 	if (!h)
 		return;
 	h->last_seen = e->now_mono;
+	metric_set(
+	    metric_gauge("rolloutd_agent_last_seen_timestamp_seconds", NULL, (const char *const[]){"instance", NULL}),
+	    (double)e->now_wall / 1000.0, h->name);
+	if (!h->poll)
+		metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), 1.0, NULL);
 	free(h->poll_identifier);
 	h->poll_identifier = strdup(hid);
 	if (h->poll) /* one held poll per host: the newer one wins */

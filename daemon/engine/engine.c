@@ -22,6 +22,7 @@
 #include "engine/engine_internal.h"
 #include "engine/engine_targets.h"
 #include "core/httpd.h"
+#include "core/metrics.h"
 #include "log.h"
 #include "core/plugins.h"
 #include "engine/spec.h"
@@ -34,6 +35,31 @@
 
 #define TAG "engine"
 #define ELOG(level, ...) rd_logt((level), TAG, __VA_ARGS__)
+
+/* core/metrics.h families, registered by engine_start */
+static struct metric *m_dep_seconds, *m_event_seconds, *m_tx_seconds, *m_tx_rows;
+
+static void engine_metrics_init(void)
+{
+	static const double rows[] = {1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000};
+	m_dep_seconds = metric_histogram(
+	    "rolloutd_deployment_duration_seconds", "Time from a deployment's creation to its end, by final status.",
+	    (const char *const[]){"status", NULL}, metric_seconds_buckets, metric_seconds_n_buckets);
+	m_event_seconds = metric_histogram("rolloutd_lifecycle_event_duration_seconds",
+					   "Time a lifecycle event took on an instance, by event and result.",
+					   (const char *const[]){"event", "status", NULL}, metric_seconds_buckets,
+					   metric_seconds_n_buckets);
+	m_tx_seconds = metric_histogram("rolloutd_store_transaction_duration_seconds",
+					"Time the engine's store transactions were open, until durable (group commit).",
+					NULL, metric_seconds_buckets, metric_seconds_n_buckets);
+	metric_gauge("rolloutd_long_polls_held", "PollHostCommand calls held open now (agents waiting for work).",
+		     NULL);
+	metric_gauge("rolloutd_agent_last_seen_timestamp_seconds",
+		     "When each instance's agent last polled or reported (Unix time).",
+		     (const char *const[]){"instance", NULL});
+	m_tx_rows = metric_histogram("rolloutd_store_transaction_rows", "Rows written by each engine transaction.",
+				     NULL, rows, sizeof(rows) / sizeof(rows[0]));
+}
 /* a line about a deployment (and an instance, a lifecycle event): the
  * journal gets them as fields of their own (lib/log.h) */
 #define DLOG(level, dep, inst, ev, ...) rd_logf((level), TAG, RD_LOG_FIELDS((dep), (inst), (ev)), __VA_ARGS__)
@@ -577,6 +603,7 @@ static void event_start(struct engine *e, struct eng_target *t, int i)
 
 	t->cur = i;
 	t->ev[i].status = ST_INPROGRESS;
+	t->ev[i].started_ms = e->now_mono;
 	CHK(store_eng_event_update(e->tx, dp->id, t->id, i, "InProgress", e->now_wall, 0, NULL), "event start");
 	if (t->ev[i].service_side && dp->bg) {
 		/* AllowTraffic of a green instance: moved for the whole fleet */
@@ -627,6 +654,9 @@ void eng_event_end(struct engine *e, struct eng_target *t, int status, json_t *d
 	bool go_on;
 
 	t->ev[i].status = status;
+	if (t->ev[i].started_ms)
+		metric_observe(m_event_seconds, (double)(e->now_mono - t->ev[i].started_ms) / 1000.0, t->ev[i].name,
+			       eng_status_name[status]);
 	DLOG(status == ST_FAILED ? LOG_NOTICE : LOG_DEBUG, dp->id, t->id, t->ev[i].name, "%s: %s on %s: %s", dp->id,
 	     t->ev[i].name, t->id, eng_status_name[status]);
 	CHK(store_eng_event_update(e->tx, dp->id, t->id, i, eng_status_name[status], 0, e->now_wall, diag),
@@ -963,6 +993,11 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, int status, const c
 		}
 	}
 	dep_set_status(e, dp, status, 0, e->now_wall, code, msg);
+	if (json_integer_value(json_object_get(dp->row, "create_time")) > 0)
+		metric_observe(m_dep_seconds,
+			       (double)(e->now_wall - json_integer_value(json_object_get(dp->row, "create_time"))) /
+				   1000.0,
+			       eng_dstatus_name[status]);
 	alarms_watch_stop(e->d, dp->id);
 	fire(e,
 	     status == DS_SUCCEEDED ? "DeploymentSuccess"
@@ -1934,6 +1969,7 @@ static void check_timers(struct engine *e)
 		for (struct eng_host *h = e->hb[b]; h; h = h->hnext) {
 			struct eng_target *t = h->cur;
 			if (h->poll && e->now_mono >= h->poll_deadline) {
+				metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
 				eng_reply_now(e, h->poll, json_object());
 				h->poll = NULL;
 				h->last_seen = e->now_mono;
@@ -2093,7 +2129,7 @@ static void *engine_main(void *arg)
 {
 	struct engine *e = arg;
 	bool first = true;
-	int64_t last_tick = 0, tx_deadline = 0;
+	int64_t last_tick = 0, tx_deadline = 0, tx_begun = 0;
 
 	for (;;) {
 		struct eng_input *batch, *in, *next;
@@ -2128,6 +2164,7 @@ static void *engine_main(void *arg)
 		if (!e->tx) {
 			e->tx_err = 0;
 			r = store_eng_begin(e->d->store, &e->tx);
+			tx_begun = rd_mono_ms();
 			if (r < 0) {
 				ELOG(LOG_ERR, "cannot begin a store transaction: %s", strerror(-r));
 				e->tx = NULL;
@@ -2182,8 +2219,11 @@ static void *engine_main(void *arg)
 				continue;
 			}
 			if (e->tx_err == 0) {
+				int64_t rows = store_eng_changes(e->tx);
 				r = store_eng_commit(e->tx);
 				e->commits++;
+				metric_observe(m_tx_seconds, (double)(rd_mono_ms() - tx_begun) / 1000.0, NULL);
+				metric_observe(m_tx_rows, (double)rows, NULL);
 			} else {
 				store_eng_rollback(e->tx);
 				r = e->tx_err;
@@ -2247,6 +2287,7 @@ int engine_start(struct rd_daemon *d, char *err, size_t errlen)
 	struct engine *e;
 	int r;
 
+	engine_metrics_init();
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		snprintf(err, errlen, "out of memory");

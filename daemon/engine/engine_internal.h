@@ -32,6 +32,7 @@ struct eng_dep;
 struct eng_event {
 	char name[32];
 	int status;
+	int64_t started_ms; /* monotonic; 0 when it started before a restart */
 	bool noop_capable;
 	bool service_side; /* BlockTraffic / AllowTraffic: run by the daemon */
 };

@@ -12,6 +12,7 @@
 #include <rollout/plugin.h>
 
 #include "health/alarms.h"
+#include "core/metrics.h"
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "duration.h"
@@ -183,7 +184,15 @@ static int run_check(struct rd_daemon *d, const char *dep_id, const char *app, c
 	struct rollout_error e = {.size = sizeof(e)};
 	int r;
 
+	int64_t t0 = rd_mono_ms();
 	r = p->desc->ops.health->check(p->state, &dep, name, settings_json, &res, &e);
+	metric_plugin_op(p->name, "check", t0, r);
+	metric_inc(metric_counter("rolloutd_alarm_checks_total", NULL, (const char *const[]){"result", NULL}),
+		   r < 0					  ? "ERROR"
+		   : res.state == ROLLOUT_ALARM_OK		  ? "OK"
+		   : res.state == ROLLOUT_ALARM_ALARM		  ? "ALARM"
+		   : res.state == ROLLOUT_ALARM_INSUFFICIENT_DATA ? "INSUFFICIENT_DATA"
+								  : "ERROR");
 	if (r < 0) {
 		snprintf(reason, reasonlen, "%s", e.message[0] ? e.message : strerror(-r));
 		return r;

@@ -469,6 +469,11 @@ bool store_eng_has_writes(struct store_tx *tx)
 	return sqlite3_total_changes64(tx->c->db) != tx->changes0;
 }
 
+int64_t store_eng_changes(struct store_tx *tx)
+{
+	return sqlite3_total_changes64(tx->c->db) - tx->changes0;
+}
+
 int store_eng_commit(struct store_tx *tx)
 {
 	int r = store_tx_commit(tx->c);

@@ -187,6 +187,11 @@ struct store_deployment_query {
 };
 int store_deployment_list(struct store *st, const struct store_deployment_query *q, json_t **ret_ids,
 			  int64_t *ret_last_seq, bool *ret_more);
+/* Deployments counted by status, application and compute platform:
+ * fn(status, application, platform, count, ud) per group. */
+int store_deployment_counts(struct store *st,
+			    void (*fn)(const char *status, const char *app, const char *platform, int64_t n, void *ud),
+			    void *ud);
 /* The deployment's status and compute platform; -ENOENT. */
 int store_deployment_brief(struct store *st, const char *id, char ret_status[16], char ret_platform[16]);
 

@@ -810,3 +810,23 @@ int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret)
 	}
 	return r;
 }
+
+int store_deployment_counts(struct store *st,
+			    void (*fn)(const char *status, const char *app, const char *platform, int64_t n, void *ud),
+			    void *ud)
+{
+	struct store_conn *c;
+	struct store_q q;
+	int r = store_conn_get(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_query(c, &q,
+			"SELECT status, application, compute_platform, COUNT(*) FROM deployments"
+			" GROUP BY status, application, compute_platform");
+	while (r == 0 && store_next(&q))
+		fn(store_text(&q, 0), store_text(&q, 1), store_text(&q, 2), store_int(&q, 3), ud);
+	r = store_done(&q, r);
+	store_conn_put(st, c);
+	return r;
+}

@@ -25,6 +25,8 @@ int store_eng_commit(struct store_tx *tx);
 void store_eng_rollback(struct store_tx *tx);
 /* Whether anything was written since store_eng_begin(). */
 bool store_eng_has_writes(struct store_tx *tx);
+/* Rows written since store_eng_begin(). */
+int64_t store_eng_changes(struct store_tx *tx);
 
 /* ---- deployments (store_deployment.c) ---- */
 

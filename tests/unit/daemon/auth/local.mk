@@ -2,7 +2,7 @@
 check_PROGRAMS += tests/unit/daemon/auth/test_auth
 TESTS += tests/unit/daemon/auth/test_auth
 tests_unit_daemon_auth_test_auth_SOURCES = tests/unit/daemon/auth/test_auth.c $(daemon_auth_sources) \
-	$(daemon_httpd_sources) daemon/core/workpool.c
+	$(daemon_httpd_sources) $(daemon_metrics_sources) daemon/core/workpool.c
 tests_unit_daemon_auth_test_auth_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_auth_test_auth_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_auth_test_auth_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)

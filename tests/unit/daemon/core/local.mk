@@ -23,7 +23,7 @@ tests_unit_daemon_core_test_workpool_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/core/test_httpd
 TESTS += tests/unit/daemon/core/test_httpd
-tests_unit_daemon_core_test_httpd_SOURCES = tests/unit/daemon/core/test_httpd.c $(daemon_httpd_sources) \
+tests_unit_daemon_core_test_httpd_SOURCES = tests/unit/daemon/core/test_httpd.c $(daemon_httpd_sources) $(daemon_metrics_sources) \
 	daemon/core/workpool.c $(daemon_auth_sources)
 tests_unit_daemon_core_test_httpd_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_httpd_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
@@ -74,3 +74,10 @@ check_LTLIBRARIES += tests/unit/daemon/core/broken/good.la
 tests_unit_daemon_core_broken_good_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
 tests_unit_daemon_core_broken_good_la_CPPFLAGS = $(AM_CPPFLAGS) -DNAME='"good"'
 tests_unit_daemon_core_broken_good_la_LDFLAGS = $(broken_plugin_ldflags)
+
+check_PROGRAMS += tests/unit/daemon/core/test_metrics
+TESTS += tests/unit/daemon/core/test_metrics
+tests_unit_daemon_core_test_metrics_SOURCES = tests/unit/daemon/core/test_metrics.c $(daemon_metrics_sources)
+tests_unit_daemon_core_test_metrics_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_core_test_metrics_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_metrics_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)

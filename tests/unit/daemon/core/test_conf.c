@@ -119,7 +119,8 @@ static void test_unknown_keys(void **st)
 	expect_error(
 	    "listen: 127.0.0.1:1\nlisen: x\n",
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
-	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention)");
+	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention, "
+	    "metrics_listen)");
 }
 
 static void test_retention(void **st)
