@@ -272,7 +272,7 @@ bool tagfilter_match(const struct tagfilter_set *s, const struct tagfilter_tag *
 
 bool tagfilter_match_json(const struct tagfilter_set *s, const json_t *tags)
 {
-	struct tagfilter_tag small[32], *v = small;
+	struct tagfilter_tag small[32] = {{0}}, *v = small;
 	size_t n = json_array_size(tags), k = 0;
 	bool m;
 

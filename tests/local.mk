@@ -23,6 +23,6 @@ endif
 
 # Magic numbers of boundary handles are unique (STYLE.md §11).
 TESTS += tests/unit/magic_check.sh
-EXTRA_DIST += tests/unit/magic_check.sh tests/unit/tmpdir.h tests/unit/mock_host.h
+EXTRA_DIST += tests/unit/magic_check.sh tests/unit/tmpdir.h
 
 include tests/integration/local.mk

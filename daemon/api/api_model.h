@@ -28,6 +28,10 @@ struct api_shape {
 	size_t n_members;
 	int member;	/* list element shape */
 	int key, value; /* map */
+	/* rolloutd's open shapes: a string outside the enum is left to the
+	 * operation to judge; a structure keeps members outside the model as
+	 * given (a source plugin's revision location). */
+	bool open;
 };
 
 struct api_op_model {

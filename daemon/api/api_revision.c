@@ -11,19 +11,45 @@
 #include "api/api_ops.h"
 #include "api/api_util.h"
 #include "core/daemon.h"
+#include "core/plugins.h"
 #include "store/store.h"
 
 #define MAX_DESCRIPTION 8192
 
+/* The types the API accepts: CodeDeploy's own, the daemon's uploaded
+ * bundles, and every type a loaded source plugin declares. */
+static bool native_type(const char *type)
+{
+	static const char *const native[] = {"S3", "GitHub", "String", "AppSpecContent", "Bundle"};
+
+	for (size_t i = 0; i < sizeof(native) / sizeof(native[0]); i++)
+		if (!strcmp(type, native[i]))
+			return true;
+	return false;
+}
+
 int api_check_revision(struct httpd_call *call, json_t *rev, const char *platform)
 {
+	struct rd_daemon *d = httpd_call_daemon(call);
+	const struct plugin *p = d && d->plugins ? plugins_source_for(d->plugins, api_str(rev, "revisionType")) : NULL;
 	const char *type = api_str(rev, "revisionType");
 	const char *exc = "InvalidRevisionException";
+	char types[512];
 
+	if (!d || !d->plugins || plugins_revision_types(d->plugins, types, sizeof(types)) == 0)
+		snprintf(types, sizeof(types), "none loaded");
 	if (!type) {
 		httpd_call_error(call, exc,
-				 "revision.revisionType is required (S3, GitHub, String, AppSpecContent, or the "
-				 "rolloutd extensions Bitbucket, HTTP, Bundle)");
+				 "revision.revisionType is required (S3, GitHub, String, AppSpecContent, Bundle, or a "
+				 "type of a loaded source plugin: %s)",
+				 types);
+		return -EINVAL;
+	}
+	if (!p && !native_type(type)) {
+		httpd_call_error(call, exc,
+				 "revisionType '%s' is not served by this rolloutd: use S3, GitHub, String, "
+				 "AppSpecContent, Bundle, or a type of a loaded source plugin (%s)",
+				 type, types);
 		return -EINVAL;
 	}
 	if (!strcmp(type, "S3")) {
@@ -38,23 +64,6 @@ int api_check_revision(struct httpd_call *call, json_t *rev, const char *platfor
 			httpd_call_error(
 			    call, exc,
 			    "a GitHub revision needs gitHubLocation with repository (owner/name) and commitId");
-			return -EINVAL;
-		}
-	} else if (!strcmp(type, "Bitbucket")) {
-		json_t *bb = json_object_get(rev, "bitbucketLocation");
-		if (!api_str(bb, "repository") || !api_str(bb, "commitId") || !strchr(api_str(bb, "repository"), '/')) {
-			httpd_call_error(call, exc,
-					 "a Bitbucket revision needs bitbucketLocation with repository "
-					 "(workspace/repo_slug) and commitId");
-			return -EINVAL;
-		}
-	} else if (!strcmp(type, "HTTP")) {
-		json_t *hl = json_object_get(rev, "httpLocation");
-		const char *sha = api_str(hl, "sha256");
-		if (!api_str(hl, "url") || !sha || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64) {
-			httpd_call_error(call, exc,
-					 "an HTTP revision needs httpLocation with url and sha256 (64 lower-case "
-					 "hex characters of the bundle's sha256)");
 			return -EINVAL;
 		}
 	} else if (!strcmp(type, "Bundle")) {
@@ -76,9 +85,26 @@ int api_check_revision(struct httpd_call *call, json_t *rev, const char *platfor
 			return -EINVAL;
 		}
 	}
+	/* The plugin serving the type judges its location (describe is pure, so
+	 * it may run here on the I/O thread). */
+	if (p && strcmp(type, "Bundle")) {
+		struct rollout_revision_info info;
+		struct rollout_error e = {.size = sizeof(e)};
+		char *text = json_dumps(rev, JSON_COMPACT);
+		int r = text ? plugins_source_describe(p, text, &info, &e) : -ENOMEM;
+		free(text);
+		if (r == -ENOMEM) {
+			httpd_call_error_status(call, 500, "InternalFailure", "out of memory");
+			return r;
+		}
+		if (r < 0) {
+			httpd_call_error(call, exc, "%s", e.message);
+			return -EINVAL;
+		}
+	}
 	if (platform && !strcmp(platform, "Server") && (!strcmp(type, "String") || !strcmp(type, "AppSpecContent"))) {
 		httpd_call_error(call, exc,
-				 "Server applications deploy S3, GitHub, Bitbucket, HTTP or Bundle revisions, "
+				 "Server applications deploy bundles (S3, GitHub, Bundle or a source plugin's type), "
 				 "not %s",
 				 type);
 		return -EINVAL;

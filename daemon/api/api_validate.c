@@ -161,6 +161,14 @@ static const char *json_kind(const json_t *j)
 	}
 }
 
+static bool has_member(const struct api_shape *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_members; i++)
+		if (!strcmp(s->members[i].name, name))
+			return true;
+	return false;
+}
+
 static int validate(struct vctx *v, int si, const char *local, json_t *in, json_t **ret)
 {
 	const struct api_shape *s = &api_shapes[si];
@@ -196,6 +204,15 @@ static int validate(struct vctx *v, int si, const char *local, json_t *in, json_
 			json_object_set_new(out, m->name, clean);
 		}
 		v->path[plen] = '\0';
+		if (s->open) {
+			const char *k;
+			json_t *val;
+			json_object_foreach(in, k, val)
+			{
+				if (!json_object_get(out, k) && !json_is_null(val) && !has_member(s, k))
+					json_object_set(out, k, val);
+			}
+		}
 		*ret = out;
 		return 0;
 	}
@@ -265,7 +282,7 @@ static int validate(struct vctx *v, int si, const char *local, json_t *in, json_
 			bool ok = false;
 			for (size_t i = 0; i < s->n_enums && !ok; i++)
 				ok = !strcmp(s->enums[i], str);
-			if (!ok) {
+			if (!ok && !s->open) {
 				char allowed[512] = "";
 				size_t o = 0;
 				for (size_t i = 0; i < s->n_enums && o < sizeof(allowed); i++)

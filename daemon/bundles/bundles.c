@@ -144,31 +144,6 @@ void bundles_stop(struct rd_daemon *d)
 
 /* ---- revision locations ---- */
 
-static const char *plugin_for_type(const char *type)
-{
-	if (!strcmp(type, "S3"))
-		return "s3";
-	if (!strcmp(type, "GitHub"))
-		return "github";
-	if (!strcmp(type, "Bitbucket"))
-		return "bitbucket";
-	if (!strcmp(type, "HTTP"))
-		return "http";
-	return NULL;
-}
-
-static bool is_full_commit(const char *s)
-{
-	size_t i;
-
-	if (!s || strlen(s) != 40)
-		return false;
-	for (i = 0; i < 40; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
-			return false;
-	return true;
-}
-
 static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, struct rd_error *err)
 {
 	struct fetch_ctx *fc = ctx;
@@ -211,11 +186,12 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 			    struct cached_bundle *ret, struct rd_error *err)
 {
 	json_t *rev = NULL, *loc = NULL;
-	const char *type, *pname, *locname = NULL, *expect = NULL;
+	const char *type, *locname = NULL;
 	struct fetch_ctx fc = {.d = d, .revision_json = revision_json, .platform = compute_platform};
+	struct rollout_revision_info info;
+	struct rollout_error e = {.size = sizeof(e)};
 	struct cached_bundle got;
 	char *lockey = NULL, *key = NULL;
-	bool cacheable = false;
 	json_error_t jerr;
 	int r;
 
@@ -223,15 +199,16 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 		return rd_error_set(err, -ESHUTDOWN, "INTERNAL_ERROR", "the bundle cache is not running");
 	rev = json_loads(revision_json ? revision_json : "", 0, &jerr);
 	if (!json_is_object(rev) || !(type = rd_json_str(rev, "revisionType"))) {
-		r = rd_error_set(err, -EINVAL, "INVALID_REVISION",
-				 "the revision has no revisionType; give one of S3, GitHub, Bitbucket, HTTP or Bundle");
+		r = rd_error_set(
+		    err, -EINVAL, "INVALID_REVISION",
+		    "the revision has no revisionType; give Bundle or a type a loaded source plugin serves");
 		goto out;
 	}
 	if (!strcmp(type, "String") || !strcmp(type, "AppSpecContent")) {
 		r = rd_error_set(
 		    err, -EINVAL, "INVALID_REVISION",
-		    "a %s revision has no bundle to deploy to servers; use an S3, GitHub, Bitbucket, HTTP or "
-		    "uploaded (Bundle) revision",
+		    "a %s revision has no bundle to deploy to servers; use an uploaded (Bundle) revision or one a "
+		    "source plugin fetches",
 		    type);
 		goto out;
 	}
@@ -253,44 +230,30 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 			    sha);
 		goto out;
 	}
-	pname = plugin_for_type(type);
-	if (!strcmp(type, "S3"))
-		locname = "s3Location";
-	else if (!strcmp(type, "GitHub"))
-		locname = "gitHubLocation";
-	else if (!strcmp(type, "Bitbucket"))
-		locname = "bitbucketLocation";
-	else if (!strcmp(type, "HTTP"))
-		locname = "httpLocation";
-	loc = locname ? json_object_get(rev, locname) : NULL;
+	/* Which types exist, where their location is and how it may be cached
+	 * are the source plugins' to say. */
 	fc.p = d->plugins ? plugins_source_for(d->plugins, type) : NULL;
 	if (!fc.p) {
-		r = -ENOENT;
-		if (pname)
-			rd_error_set(
-			    err, r, "REVISION_MISSING",
-			    "no source plugin serves %s revisions; enable the '%s' plugin under 'plugins:' in the "
-			    "daemon config",
-			    type, pname);
-		else
-			rd_error_set(err, r, "INVALID_REVISION",
-				     "unknown revisionType '%s'; use S3, GitHub, Bitbucket, HTTP or Bundle", type);
+		char types[512];
+		if (!d->plugins || plugins_revision_types(d->plugins, types, sizeof(types)) == 0)
+			snprintf(types, sizeof(types), "none");
+		r = rd_error_set(
+		    err, -ENOENT, "REVISION_MISSING",
+		    "no loaded source plugin serves revisionType '%s' (served: Bundle by the daemon, and %s); "
+		    "enable a source plugin that declares it under 'plugins:' in the daemon config",
+		    type, types);
 		goto out;
 	}
+	locname = plugins_source_location_member(fc.p, type);
+	loc = locname ? json_object_get(rev, locname) : NULL;
 	if (locname && !json_is_object(loc)) {
 		r = rd_error_set(err, -EINVAL, "INVALID_REVISION", "a %s revision needs its %s object", type, locname);
 		goto out;
 	}
-
-	/* The location pins its content when it names a version, an eTag, a
-	 * full commit or a hash: then fetch once for the cache's lifetime. */
-	if (!strcmp(type, "S3"))
-		cacheable = rd_json_str(loc, "version") || rd_json_str(loc, "eTag");
-	else if (!strcmp(type, "GitHub") || !strcmp(type, "Bitbucket"))
-		cacheable = is_full_commit(rd_json_str(loc, "commitId"));
-	else if (!strcmp(type, "HTTP")) {
-		expect = rd_json_str(loc, "sha256");
-		cacheable = expect != NULL;
+	r = plugins_source_describe(fc.p, revision_json, &info, &e);
+	if (r < 0) {
+		rd_error_set(err, r, e.code, "%s", e.message);
+		goto out;
 	}
 	lockey = loc ? json_dumps(loc, JSON_COMPACT | JSON_SORT_KEYS) : json_dumps(rev, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!lockey || asprintf(&key, "%s:%s", type, lockey) < 0) {
@@ -298,7 +261,10 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 		r = rd_error_set(err, -ENOMEM, "INTERNAL_ERROR", "out of memory");
 		goto out;
 	}
-	r = bcache_ensure(the_cache, key, cacheable, expect, plugin_fetch_cb, preflight_cb, &fc, &got, err);
+	/* A location that pins its content (a version, an eTag, a full commit,
+	 * a hash) is fetched once for the cache's lifetime. */
+	r = bcache_ensure(the_cache, key, info.pinned, info.sha256[0] ? info.sha256 : NULL, plugin_fetch_cb,
+			  preflight_cb, &fc, &got, err);
 	if (r == 0)
 		metric_inc(fc.fetched ? metric_counter("rolloutd_bundle_cache_misses_total", NULL,
 						       (const char *const[]){"source", NULL})

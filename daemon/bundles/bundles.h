@@ -11,16 +11,18 @@
  * function here is short, thread-safe and may be called from any thread.
  *
  * Revision JSON: a CodeDeploy RevisionLocation object, i.e. exactly what
- * CreateDeployment / RegisterApplicationRevision carry in "revision":
- *   {"revisionType": "S3",     "s3Location": {bucket, key, bundleType, version?, eTag?}}
- *   {"revisionType": "GitHub", "gitHubLocation": {repository, commitId}}
- * plus the rolloutd extensions documented in docs/api-extensions.md:
- *   {"revisionType": "Bitbucket", "bitbucketLocation": {repository, commitId, bundleType?}}
- *   {"revisionType": "HTTP",      "httpLocation": {url, sha256, bundleType}}
- *   {"revisionType": "Bundle",    "bundleLocation": {sha256, bundleType, size?}}  (uploaded)
- * "String" and "AppSpecContent" revisions have no bundle: bundles_ensure()
- * answers -ENOENT with errcode INVALID_REVISION for them (the engine of
- * Lambda/ECS deployments does not call it).
+ * CreateDeployment / RegisterApplicationRevision carry in "revision". The
+ * daemon serves one type itself, the uploaded bundles of its cache
+ * (docs/api-extensions.md):
+ *   {"revisionType": "Bundle", "bundleLocation": {sha256, bundleType, size?}}
+ * Every other type is served by the source plugin that declares it (e.g.
+ * "S3" with "s3Location"): the plugin names the member holding the location
+ * (the cache key) and says whether a location pins its content (fetched
+ * once) and which sha256 it promises (source ops location_members and
+ * describe in rollout/plugin.h). "String" and "AppSpecContent" revisions
+ * have no bundle: bundles_ensure() answers -EINVAL with errcode
+ * INVALID_REVISION for them (the engine of Lambda/ECS deployments does not
+ * call it).
  *
  * BUNDLE_* environment variables: the engine keeps the ORIGINAL location in
  * the deployment specification's "Revision" (S3Revision / GitHubRevision), so
@@ -68,9 +70,9 @@ int bundles_preflight(const char *path, struct rd_error *err);
 /* Makes sure the bundle of revision_json (a RevisionLocation, see above) is in
  * the cache and valid, fetching it when needed. Blocks: call from a worker.
  * Several callers asking for the same revision at the same time share one
- * fetch (single-flight); a location that pins its content (S3 with version
- * or eTag, GitHub/Bitbucket with a full commit id, HTTP, Bundle) is fetched
- * at most once per cache lifetime.
+ * fetch (single-flight); a location its plugin says pins its content (an
+ * S3 version or eTag, a full commit id, a promised sha256) is fetched at
+ * most once per cache lifetime.
  *
  * On success fills *ret and returns 0. On failure returns a negative errno
  * and sets err's code to one of the deployment ErrorCode values

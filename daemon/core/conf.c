@@ -22,9 +22,22 @@
 #endif
 
 static const char *const top_keys[] = {
-    "listen",	 "data_dir",	     "plugin_dir",	  "region",	     "account_id",
-    "log_level", "long_poll",	     "workers",		  "regions_allowed", "plugins",
-    "alarms",	 "bundle_cache_max", "bundle_upload_max", "retention",	     "metrics_listen",
+    "listen",
+    "data_dir",
+    "plugin_dir",
+    "region",
+    "account_id",
+    "log_level",
+    "long_poll",
+    "workers",
+    "regions_allowed",
+    "plugins",
+    "alarms",
+    "bundle_cache_max",
+    "bundle_upload_max",
+    "retention",
+    "metrics_listen",
+    "alarm_fallback_plugin",
 };
 
 #define SIZE_KIB 1024ULL
@@ -307,6 +320,27 @@ static int load_alarms(struct rd_config *cfg, const struct yt_node *n, char *err
 	return 0;
 }
 
+/* The plugin asked for undefined alarm names. That it is a health plugin is
+ * checked when the plugins are loaded (plugins.c), at this same position. */
+static int load_alarm_fallback(struct rd_config *cfg, const struct yt_node *n, char *err, size_t errlen)
+{
+	const char *s;
+	int r;
+
+	if (!n || yt_is_null(n))
+		return 0;
+	if ((r = yt_as_string(n, "alarm_fallback_plugin", &s, err, errlen)) < 0)
+		return r;
+	if (!yt_map_get(cfg->plugins, s))
+		return yt_error(n, err, errlen,
+				"alarm_fallback_plugin: plugin '%s' is not enabled (expected the name of a health "
+				"plugin under 'plugins:'); add it there or remove this setting",
+				s);
+	cfg->alarm_fallback_plugin = s;
+	cfg->alarm_fallback_node = n;
+	return 0;
+}
+
 static int load_regions(struct rd_config *cfg, const struct yt_node *n, char *err, size_t errlen)
 {
 	char **v;
@@ -351,7 +385,7 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			    root->keys[i], err, errlen,
 			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
 			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
-			    "bundle_upload_max, retention, metrics_listen)",
+			    "bundle_upload_max, retention, metrics_listen, alarm_fallback_plugin)",
 			    root->keys[i]->value);
 	}
 
@@ -438,6 +472,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 	if ((r = load_plugins(cfg, yt_map_get(root, "plugins"), err, errlen)) < 0)
 		return r;
 	if ((r = load_alarms(cfg, yt_map_get(root, "alarms"), err, errlen)) < 0)
+		return r;
+	if ((r = load_alarm_fallback(cfg, yt_map_get(root, "alarm_fallback_plugin"), err, errlen)) < 0)
 		return r;
 	return 0;
 }

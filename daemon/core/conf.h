@@ -30,8 +30,10 @@ struct rd_config {
 
 	/* Owned by root; borrowed pointers into it. NULL when absent. */
 	struct yt_node *root;
-	const struct yt_node *plugins; /* map: plugin name -> its settings (map or null) */
-	const struct yt_node *alarms;  /* map: alarm name -> {plugin: X, ...settings} */
+	const struct yt_node *plugins;		   /* map: plugin name -> its settings (map or null) */
+	const struct yt_node *alarms;		   /* map: alarm name -> {plugin: X, ...settings} */
+	const char *alarm_fallback_plugin;	   /* checks alarm names not under alarms:; NULL: none */
+	const struct yt_node *alarm_fallback_node; /* its node, for error positions */
 };
 
 /* Loads and validates path. On error returns negative errno and writes a
@@ -57,6 +59,8 @@ struct rd_config *config_free(struct rd_config *cfg);
  *   metrics_listen: HOST:PORT    GET /metrics on its own listener (default: on listen)
  *   retention: {deployments: DURATION, hook_logs: DURATION, interval: DURATION}
  *                                default: everything kept; interval 1h
+ *   alarm_fallback_plugin: NAME  default none: the health plugin (under plugins:) that
+ *                                checks an alarm name with no entry under alarms:
  * Relative data_dir/plugin_dir are resolved against the config file's directory. */
 
 /* The settings subtree of plugin `name` (borrowed; NULL when the plugin is

@@ -9,7 +9,13 @@ daemon_core_sources = \
 	daemon/core/plugins.c daemon/core/plugins.h \
 	daemon/core/platforms.c daemon/core/platforms.h \
 	daemon/core/plugin_host.c daemon/core/plugin_host.h \
-	$(daemon_metrics_sources)
+	$(daemon_metrics_sources) \
+	$(daemon_plugin_services)
+# The host services that need no running daemon; the SDK's testing library
+# (sdk/testing/) compiles them too.
+daemon_plugin_services = \
+	daemon/core/plugin_config.c daemon/core/plugin_alarm.c daemon/core/plugin_alarm.h \
+	daemon/core/plugin_tags.c daemon/core/plugin_xml.c
 # The HTTP transport, on its own for the tests that drive it.
 daemon_httpd_sources = \
 	daemon/core/httpd.c daemon/core/httpd.h daemon/core/httpd_internal.h \

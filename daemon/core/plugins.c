@@ -10,6 +10,7 @@
 
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "core/plugin_alarm.h"
 #include "core/plugin_host.h"
 #include "core/plugins.h"
 #include "util.h"
@@ -33,6 +34,7 @@ struct plugin_registry {
 	size_t n;
 	struct alarm *alarms;
 	size_t n_alarms;
+	const struct plugin *alarm_fallback; /* cfg->alarm_fallback_plugin, loaded */
 	struct host_shared shared;
 };
 
@@ -137,9 +139,12 @@ static int check_name(const char *path, const char *name, char *err, size_t errl
 }
 
 /* Checks the descriptor header, then the rest. Reads nothing beyond what
- * the header promises is there. */
+ * the header promises is there. Every minor this daemon knows has its own
+ * floor, so a plugin of any of them loads. */
 static int check_descriptor(const char *path, const struct rollout_plugin *d, char *err, size_t errlen)
 {
+	static const size_t min_size[ROLLOUT_ABI_MINOR + 1] = {ROLLOUT_PLUGIN_SIZE_1_0, ROLLOUT_PLUGIN_SIZE_1_1};
+
 	if (!d) {
 		snprintf(err, errlen, "%s: %s() returned NULL (expected a pointer to a static descriptor)", path,
 			 ROLLOUT_ENTRY_SYMBOL);
@@ -166,10 +171,9 @@ static int check_descriptor(const char *path, const struct rollout_plugin *d, ch
 			 path, ROLLOUT_ABI_MAJOR, ROLLOUT_ABI_MINOR, d->abi_major, d->abi_minor);
 		return -EPROTO;
 	}
-	/* Minor 0 is the only minor so far; later minors add their own floor. */
-	if (d->size < ROLLOUT_PLUGIN_SIZE_1_0) {
+	if (d->size < min_size[d->abi_minor]) {
 		snprintf(err, errlen, "%s: descriptor too small for ABI %u.%u (expected at least %zu bytes, found %u)",
-			 path, d->abi_major, d->abi_minor, (size_t)ROLLOUT_PLUGIN_SIZE_1_0, d->size);
+			 path, d->abi_major, d->abi_minor, min_size[d->abi_minor], d->size);
 		return -EINVAL;
 	}
 	if (!plugins_kind_name(d->kind)) {
@@ -235,10 +239,30 @@ static int open_one(const char *dir, const char *name, struct loaded *l, char *e
 	return 0;
 }
 
+static int load_alarm_fallback(struct plugin_registry *reg, const struct rd_config *cfg, char *err, size_t errlen)
+{
+	const struct plugin *p;
+
+	if (!cfg->alarm_fallback_plugin)
+		return 0;
+	p = plugins_find(reg, cfg->alarm_fallback_plugin);
+	if (!p || p->kind != ROLLOUT_KIND_HEALTH)
+		return yt_error(cfg->alarm_fallback_node, err, errlen,
+				"alarm_fallback_plugin: '%s' is not a health plugin (expected a plugin of kind health "
+				"listed under plugins:, found %s)",
+				cfg->alarm_fallback_plugin,
+				p ? plugins_kind_name(p->kind) : "nothing loaded by that name");
+	reg->alarm_fallback = p;
+	return 0;
+}
+
 static int load_alarms(struct plugin_registry *reg, const struct rd_config *cfg, char *err, size_t errlen)
 {
 	const struct yt_node *a = cfg->alarms;
+	int r;
 
+	if ((r = load_alarm_fallback(reg, cfg, err, errlen)) < 0)
+		return r;
 	if (!a || a->type != YT_MAP || a->n == 0)
 		return 0;
 	reg->alarms = calloc(a->n, sizeof(*reg->alarms));
@@ -262,6 +286,19 @@ static int load_alarms(struct plugin_registry *reg, const struct rd_config *cfg,
 		al->name = strdup(a->keys[i]->value);
 		j = yt_to_json(settings);
 		al->settings_json = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		/* The daemon's own keys are checked here, whatever the plugin
+		 * checks: a plugin without validate_alarm cannot let a bad
+		 * interval or gate through. */
+		if (j && al->settings_json) {
+			struct rollout_error e = {.size = sizeof(e)};
+			struct alarm_common c;
+			if (alarm_common_parse(a->keys[i]->value, j, &c, &e) < 0) {
+				json_decref(j);
+				free(al->name);
+				free(al->settings_json);
+				return yt_error(settings, err, errlen, "alarms.%s: %s", a->keys[i]->value, e.message);
+			}
+		}
 		json_decref(j);
 		if (!al->name || !al->settings_json) {
 			free(al->name);
@@ -273,8 +310,7 @@ static int load_alarms(struct plugin_registry *reg, const struct rd_config *cfg,
 		if (p->desc->ops.health->size >= OPS_MIN(struct rollout_health_ops, validate_alarm) &&
 		    p->desc->ops.health->validate_alarm) {
 			struct rollout_error e = {.size = sizeof(e)};
-			int r = p->desc->ops.health->validate_alarm(p->state, al->name, al->settings_json, &e);
-			if (r < 0)
+			if (p->desc->ops.health->validate_alarm(p->state, al->name, al->settings_json, &e) < 0)
 				return yt_error(settings, err, errlen, "alarms.%s: %s", al->name,
 						e.message[0] ? e.message : "rejected by its plugin");
 		}
@@ -474,4 +510,65 @@ void plugins_set_onprem_source(struct plugin_registry *r, plugins_onprem_fn fn, 
 {
 	r->shared.onprem_fn = fn;
 	r->shared.onprem_userdata = userdata;
+}
+
+const struct plugin *plugins_alarm_fallback(const struct plugin_registry *r)
+{
+	return r ? r->alarm_fallback : NULL;
+}
+
+/* ---- source plugins, ABI 1.1 members read only when their table has them ---- */
+
+const char *plugins_source_location_member(const struct plugin *p, const char *revision_type)
+{
+	const struct rollout_source_ops *o = p->desc->ops.source;
+
+	if (!ROLLOUT_HAS(o, struct rollout_source_ops, location_members) || !o->location_members)
+		return NULL;
+	for (size_t i = 0; o->revision_types[i]; i++)
+		if (strcmp(o->revision_types[i], revision_type) == 0)
+			return o->location_members[i];
+	return NULL;
+}
+
+int plugins_source_describe(const struct plugin *p, const char *revision_json, struct rollout_revision_info *ret,
+			    struct rollout_error *err)
+{
+	const struct rollout_source_ops *o = p->desc->ops.source;
+	struct rollout_revision_info info = {.size = sizeof(info)};
+	int r;
+
+	if (ROLLOUT_HAS(o, struct rollout_source_ops, describe) && o->describe) {
+		r = o->describe(p->state, revision_json, &info, err);
+		if (r < 0) {
+			if (!err->code[0])
+				snprintf(err->code, sizeof(err->code), "INVALID_REVISION");
+			if (!err->message[0])
+				snprintf(err->message, sizeof(err->message), "plugin %s refused the revision location",
+					 p->name);
+			return r;
+		}
+		info.sha256[sizeof(info.sha256) - 1] = '\0';
+	}
+	*ret = info;
+	return 0;
+}
+
+size_t plugins_revision_types(const struct plugin_registry *r, char *buf, size_t buflen)
+{
+	const struct plugin *p;
+	size_t len = 0, n = 0;
+
+	if (buflen)
+		buf[0] = '\0';
+	for (size_t k = 0; (p = plugins_nth_of_kind(r, ROLLOUT_KIND_SOURCE, k)); k++)
+		for (const char *const *t = p->desc->ops.source->revision_types; *t; t++) {
+			if (plugins_source_for(r, *t) != p)
+				continue; /* served by an earlier plugin */
+			if (len < buflen)
+				len +=
+				    (size_t)snprintf(buf + len, buflen - len, "%s%s (%s)", n ? ", " : "", *t, p->name);
+			n++;
+		}
+	return n;
 }

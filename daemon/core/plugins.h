@@ -1,16 +1,18 @@
 /* The plugin loader and registry.
  *
  * plugins_load() loads exactly the plugins named under `plugins:` in the
- * config, from plugin_dir/NAME.so, in config order, checking each as
- * STYLE.md §2/§6 say (regular file, dlopen RTLD_NOW|RTLD_LOCAL, entry
- * symbol, magic, ABI major/minor, descriptor size, kind, mandatory ops,
- * duplicate name) before calling its init with the host table and its own
- * config subtree. Any failure unloads what was loaded and returns one line:
+ * config, from plugin_dir/NAME.so, in config order, checking each
+ * before any of its code runs (regular file, dlopen RTLD_NOW|RTLD_LOCAL,
+ * entry symbol, magic, ABI major and minor: any minor up to the daemon's,
+ * descriptor size for that minor, kind, mandatory ops, duplicate name) and
+ * only then calling its init with the host table and its own config
+ * subtree. Any failure unloads what was loaded and returns one line:
  *     "FILE: what is wrong (expected X, found Y)[; how to fix]"
  * The registry is read-only after load, so lookups need no lock and may run
  * on any thread. Ops are called directly through the descriptor, e.g.
  *     p->desc->ops.platform->resolve(p->state, &dep, group_json, &json, &err);
- * never on the I/O thread (use the workpool). */
+ * never on the I/O thread (use the workpool), except a source plugin's
+ * pure describe (plugins_source_describe). */
 #pragma once
 
 #include <stdbool.h>
@@ -63,11 +65,27 @@ const struct plugin *plugins_platform_nth(const struct plugin_registry *r, const
 /* The source plugin handling revisionType (e.g. "S3"), or NULL. */
 const struct plugin *plugins_source_for(const struct plugin_registry *r, const char *revision_type);
 
+/* The RevisionLocation member holding revision_type's location for source
+ * plugin p (its location_members, ABI 1.1), or NULL: the whole location. */
+const char *plugins_source_location_member(const struct plugin *p, const char *revision_type);
+/* What p's describe op (ABI 1.1) says of a revision location: 0 and *ret
+ * (not pinned, no sha256 when p has no describe), or negative errno with
+ * err filled (code INVALID_REVISION by default). Pure: any thread. */
+int plugins_source_describe(const struct plugin *p, const char *revision_json, struct rollout_revision_info *ret,
+			    struct rollout_error *err);
+/* The revisionTypes the loaded source plugins serve, as "S3 (s3), HTTP
+ * (http)" into buf (for messages); returns how many. */
+size_t plugins_revision_types(const struct plugin_registry *r, char *buf, size_t buflen);
+
 /* The health plugin checking alarm `name` (from the config's `alarms:`)
  * and that alarm's settings as JSON text (borrowed, valid while loaded).
  * -ENOENT when no such alarm is configured. */
 int plugins_alarm(const struct plugin_registry *r, const char *name, const struct plugin **ret_plugin,
 		  const char **ret_settings_json);
+
+/* The health plugin asked for alarm names not defined under `alarms:`
+ * (the config's alarm_fallback_plugin), or NULL when none is set. */
+const struct plugin *plugins_alarm_fallback(const struct plugin_registry *r);
 
 /* The daemon data host functions read. fn returns 0 and a malloc'd JSON
  * array of InstanceInfo objects (see host->onprem_instances in plugin.h),

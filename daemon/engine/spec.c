@@ -339,10 +339,10 @@ int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errl
 		set_str(o, "Location", jstr(loc, "location"));
 		set_str(o, "BundleType", bt);
 		json_object_set_new(rev, "LocalRevision", o);
-	} else if (in->bundle_url &&
-		   (strcmp(type, "Bundle") == 0 || strcmp(type, "HTTP") == 0 || strcmp(type, "Bitbucket") == 0)) {
-		/* rolloutd extensions (docs/api-extensions.md): only our agent
-		 * deploys them, from RolloutBundle; the location is informative. */
+	} else if (in->bundle_url) {
+		/* Bundle and every type a source plugin serves (rolloutd
+		 * extensions, docs/api-extensions.md): only our agent deploys
+		 * them, from RolloutBundle; the location is informative. */
 		json_object_set(rev, "Location", (json_t *)in->revision);
 	} else {
 		snprintf(err, errlen,

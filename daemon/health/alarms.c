@@ -15,14 +15,13 @@
 #include "core/metrics.h"
 #include "core/conf.h"
 #include "core/daemon.h"
-#include "duration.h"
-#include "log.h"
+#include "core/plugin_alarm.h"
 #include "core/plugins.h"
+#include "log.h"
 #include "util.h"
 #include "yamltree.h"
 
 #define TAG "alarms"
-#define FALLBACK_PLUGIN "cloudwatch"
 
 struct watched_alarm {
 	char *name;
@@ -68,9 +67,6 @@ static void module_init(void)
 }
 
 /* ---------------------------------------------------------------- helpers */
-
-/* Longest interval or gate timeout an alarm's settings may give (~31 years). */
-#define SETTING_DURATION_MAX_MS 1000000000000LL
 
 /* $ROLLOUTD_ALARM_INTERVAL_MS (milliseconds) changes the default, e.g. for tests. */
 static int64_t default_interval_ms(void)
@@ -120,7 +116,8 @@ bool alarms_rollback_on_alarm(const json_t *group_doc, const json_t *deployment_
 }
 
 /* The plugin and settings behind alarm `name`: its definition, else the
- * cloudwatch fallback. -ENOENT with a message when neither exists. */
+ * configured alarm_fallback_plugin (asked by that name with no settings).
+ * -ENOENT with a message when neither exists. */
 static int resolve(struct rd_daemon *d, const char *name, const struct plugin **ret_plugin, char **ret_settings,
 		   char *err, size_t errlen)
 {
@@ -130,13 +127,15 @@ static int resolve(struct rd_daemon *d, const char *name, const struct plugin **
 
 	if (d && d->plugins && plugins_alarm(d->plugins, name, &p, &settings) == 0) {
 		copy = strdup(settings);
-	} else if (d && d->plugins && (p = plugins_find_kind(d->plugins, ROLLOUT_KIND_HEALTH, FALLBACK_PLUGIN))) {
-		copy = strdup("{\"plugin\":\"" FALLBACK_PLUGIN "\"}");
+	} else if (d && d->plugins && (p = plugins_alarm_fallback(d->plugins))) {
+		json_t *j = json_pack("{s:s}", "plugin", p->name);
+		copy = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
 	} else {
 		snprintf(err, errlen,
 			 "alarm '%s' is not defined: add it under 'alarms:' in the daemon config (name: {plugin: "
-			 "prometheus|http-check|cloudwatch, ...}), or enable the cloudwatch plugin to read CloudWatch "
-			 "alarms by name",
+			 "HEALTH_PLUGIN, ...}), or set alarm_fallback_plugin to a health plugin that looks alarms up "
+			 "by name",
 			 name);
 		return -ENOENT;
 	}
@@ -147,27 +146,19 @@ static int resolve(struct rd_daemon *d, const char *name, const struct plugin **
 	return 0;
 }
 
-static bool insufficient_continue_of(const char *settings_json)
+/* The daemon's own keys of an alarm's settings; all unset when they do not
+ * parse (the loader refused such settings at start already). */
+static struct alarm_common common_of(const char *name, const char *settings_json)
 {
-	json_t *j = json_loads(settings_json, 0, NULL);
-	const char *s = json_string_value(json_object_get(j, "on_insufficient_data"));
-	bool r = s && strcmp(s, "continue") == 0;
+	struct rollout_error e = {.size = sizeof(e)};
+	struct alarm_common c = {0};
+	json_t *root = NULL;
 
-	json_decref(j);
-	return r;
-}
-
-static int64_t interval_of(const char *settings_json, int64_t def)
-{
-	json_t *j = json_loads(settings_json, 0, NULL);
-	const char *s = json_string_value(json_object_get(j, "interval"));
-	int64_t v = def;
-
-	if (s && (rd_duration_parse_ms(s, SETTING_DURATION_MAX_MS, &v) < 0 || v < ALARMS_MIN_INTERVAL_MS ||
-		  v > ALARMS_MAX_INTERVAL_MS))
-		v = def;
-	json_decref(j);
-	return v;
+	if (alarm_common_parse_text(name, settings_json, &root, &c, &e) == 0) {
+		c.plugin = c.description = c.instance = NULL; /* they point into root */
+		json_decref(root);
+	}
+	return c;
 }
 
 /* Runs one check. 0 with *ret_state, or negative errno; reason filled either way. */
@@ -425,8 +416,9 @@ int alarms_watch_start(struct rd_daemon *d, const char *deployment_id, const cha
 		if (r == -ENOMEM)
 			goto fail;
 		if (r == 0) {
-			a->interval_ms = interval_of(a->settings_json, def);
-			a->insufficient_continue = insufficient_continue_of(a->settings_json);
+			struct alarm_common c = common_of(name, a->settings_json);
+			a->interval_ms = c.interval_ms ? c.interval_ms : def;
+			a->insufficient_continue = c.insufficient_continue;
 		}
 		/* an unresolved name is retried at each poll: a failed poll */
 	}
@@ -546,24 +538,18 @@ int alarms_gate_instance(struct rd_daemon *d, const char *deployment_id, const j
 		return 0;
 	json_array_foreach(json_object_get(ac, "alarms"), i, al)
 	{
-		const char *name = json_string_value(json_object_get(al, "name")), *g, *gt;
+		const char *name = json_string_value(json_object_get(al, "name"));
 		const struct plugin *p = NULL;
 		const char *settings = NULL;
-		json_t *j;
-		int64_t timeout = 0, end;
-		bool gate;
+		struct alarm_common c;
+		int64_t timeout, end;
 
 		if (!name || !d || !d->plugins || plugins_alarm(d->plugins, name, &p, &settings) < 0)
 			continue; /* only defined alarms can be gates */
-		j = json_loads(settings, 0, NULL);
-		g = json_string_value(json_object_get(j, "gate"));
-		gt = json_string_value(json_object_get(j, "gate_timeout"));
-		gate = g && strcmp(g, "true") == 0;
-		if (gt && rd_duration_parse_ms(gt, SETTING_DURATION_MAX_MS, &timeout) < 0)
-			timeout = 0;
-		json_decref(j);
-		if (!gate)
+		c = common_of(name, settings);
+		if (!c.gate)
 			continue;
+		timeout = c.gate_timeout_ms;
 		end = rd_mono_ms() + timeout;
 		for (;;) {
 			char why[768] = "";

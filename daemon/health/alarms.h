@@ -1,10 +1,11 @@
-/* Alarm polling while a deployment runs (issue 9).
+/* Alarm polling while a deployment runs.
  *
  * A deployment group's alarmConfiguration (or a deployment's
  * overrideAlarmConfiguration) names alarms as CodeDeploy names CloudWatch
  * alarms. Each name is looked up under the daemon config's `alarms:` (name ->
- * {plugin, settings}); a name with no definition falls back to the
- * `cloudwatch` plugin (CloudWatch alarm of that name) when it is enabled.
+ * {plugin, settings}); a name with no definition goes to the health plugin
+ * the config names as `alarm_fallback_plugin` (one that looks alarms up by
+ * name, such as a CloudWatch plugin), and is a failed poll when none is set.
  *
  * While a deployment runs, one poller thread per watched deployment checks
  * its alarms (first at once, then every `interval` of each alarm, default
@@ -47,12 +48,14 @@
 
 #include <jansson.h>
 
+#include "core/plugin_alarm.h"
+
 struct rd_daemon;
 struct rd_config;
 
 #define ALARMS_DEFAULT_INTERVAL_MS 10000
-#define ALARMS_MIN_INTERVAL_MS 100
-#define ALARMS_MAX_INTERVAL_MS (3600 * 1000)
+#define ALARMS_MIN_INTERVAL_MS ALARM_INTERVAL_MIN_MS
+#define ALARMS_MAX_INTERVAL_MS ALARM_INTERVAL_MAX_MS
 
 /* Tells the engine to stop deployment_id with ALARM_ACTIVE. rollback: the
  * deployment's (else the group's) autoRollbackConfiguration is enabled and

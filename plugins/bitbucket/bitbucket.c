@@ -129,6 +129,25 @@ static bool valid_part(const char *s, size_t n)
 	return true;
 }
 
+/* A full commit id names one content: fetched once. */
+static int bitbucket_describe(void *state, const char *revision_json, struct rollout_revision_info *ret,
+			      struct rollout_error *err)
+{
+	json_t *rev = json_loads(revision_json, 0, NULL), *loc = json_object_get(rev, "bitbucketLocation");
+	const char *repo = json_string_value(json_object_get(loc, "repository"));
+	const char *commit = json_string_value(json_object_get(loc, "commitId"));
+	int r = 0;
+
+	if (!repo || !commit || !strchr(repo, '/'))
+		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+				      "a Bitbucket revision needs bitbucketLocation with repository "
+				      "(workspace/repo_slug) and commitId");
+	else
+		ret->pinned = src_full_commit(commit);
+	json_decref(rev);
+	return r;
+}
+
 static int bitbucket_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json,
 			   const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
 			   struct rollout_error *err)
@@ -199,7 +218,7 @@ static int bitbucket_fetch(void *state, const struct rollout_deployment *dep, co
 	status = host->http_status(resp);
 	if (status != 200) {
 		src_read_head(dest_path, body, sizeof(body));
-		src_error_text(body, msg, sizeof(msg));
+		src_error_text(host, b->h, body, msg, sizeof(msg));
 		if (status == 401 || (status == 403 && !b->auth[0]))
 			r = rollout_error_set(
 			    err, -EACCES, "MISSING_GITHUB_TOKEN", "Bitbucket refused %s@%s (HTTP %ld%s%s); %s", repo,
@@ -238,12 +257,14 @@ out:
 }
 
 static const char *const bitbucket_types[] = {"Bitbucket", NULL};
+static const char *const bitbucket_locations[] = {"bitbucketLocation", NULL};
 
 static const struct rollout_source_ops bitbucket_ops =
-    ROLLOUT_SOURCE_OPS_INIT(.revision_types = bitbucket_types, .fetch = bitbucket_fetch);
+    ROLLOUT_SOURCE_OPS_INIT(.revision_types = bitbucket_types, .fetch = bitbucket_fetch,
+			    .location_members = bitbucket_locations, .describe = bitbucket_describe);
 
 static const struct rollout_plugin bitbucket_plugin = ROLLOUT_PLUGIN_INIT(
-    ROLLOUT_KIND_SOURCE, .name = "bitbucket", .version = "1.0.0",
+    ROLLOUT_KIND_SOURCE, .name = "bitbucket", .version = "1.1.0",
     .description = "Bitbucket Cloud and Server revisions (repository archives; a rolloutd extension)",
     .init = bitbucket_init, .destroy = bitbucket_destroy, .ops.source = &bitbucket_ops);
 

@@ -14,9 +14,10 @@
  *         plugin: cloudwatch
  *         alarm_name: prod-web-p99-latency   default: the alarm's own name
  *
- * When this plugin is enabled, an alarm named in a deployment group's
- * alarmConfiguration that has no definition under `alarms:` is looked up
- * here by that name, as CodeDeploy does. The CloudWatch state maps 1:1 to
+ * With `alarm_fallback_plugin: cloudwatch` in the daemon config, an alarm
+ * named in a deployment group's alarmConfiguration that has no definition
+ * under `alarms:` is looked up here by that name, as CodeDeploy does. The
+ * CloudWatch state maps 1:1 to
  * OK / ALARM / INSUFFICIENT_DATA; an alarm CloudWatch does not know is a
  * failed poll (ignorePollAlarmFailure decides). */
 #include <errno.h>
@@ -25,10 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <rollout/plugin.h>
 
-#include "health_util.h"
+#include "uri.h"
 
 struct cw {
 	const struct rollout_host *host;
@@ -49,81 +49,81 @@ static const struct rollout_option cw_options[] = {
     ROLLOUT_OPTION_END,
 };
 
-static const char *const cw_keys[] = {"alarm_name", NULL};
+/* The alarm's own settings; the host adds the keys every alarm has. */
+struct cw_alarm {
+	const char *name; /* CloudWatch's name of the alarm */
+};
 
-/* The text of the first <tag>...</tag> in xml, entities decoded. */
-static int cw_xml_text(const char *xml, const char *tag, char *out, size_t outlen)
-{
-	char open[64], close[64];
-	const char *p, *e;
-	size_t n = 0;
-
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	if (!(p = strstr(xml, open)))
-		return -ENOENT;
-	p += strlen(open);
-	if (!(e = strstr(p, close)))
-		return -EINVAL;
-	while (p < e && n + 1 < outlen) {
-		static const struct {
-			const char *ent;
-			char c;
-		} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-		bool done = false;
-		if (*p == '&')
-			for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !done; i++)
-				if (strncmp(p, ents[i].ent, strlen(ents[i].ent)) == 0) {
-					out[n++] = ents[i].c;
-					p += strlen(ents[i].ent);
-					done = true;
-				}
-		if (!done)
-			out[n++] = *p++;
-	}
-	out[n] = '\0';
-	return 0;
-}
+static const struct rollout_option cw_alarm_options[] = {
+    {.name = "alarm_name",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct cw_alarm, name),
+     .help = "the CloudWatch alarm's name (default: the alarm's own name)"},
+    ROLLOUT_OPTION_END,
+};
 
 /* Judges a DescribeAlarms answer. Exposed for the unit test. */
-int cw_parse(const char *alarm, const char *cw_name, long status, const char *body, struct rollout_alarm_result *res,
-	     struct rollout_error *err);
-int cw_parse(const char *alarm, const char *cw_name, long status, const char *body, struct rollout_alarm_result *res,
-	     struct rollout_error *err)
+int cw_parse(const struct cw *s, const char *alarm, const char *cw_name, long status, const char *body,
+	     struct rollout_alarm_result *res, struct rollout_error *err);
+int cw_parse(const struct cw *s, const char *alarm, const char *cw_name, long status, const char *body,
+	     struct rollout_alarm_result *res, struct rollout_error *err)
 {
-	char state[64], reason[400], code[128], msg[400];
+	struct rollout_xml *doc = NULL;
+	const struct rollout_xml_node *a;
+	const char *code = "", *msg = "", *state, *reason;
+	char perr[256], hcode[32];
+	int r;
 
 	body = body ? body : "";
+	r = s->host->xml_parse(s->h, body, strlen(body), &doc, perr, sizeof(perr));
 	if (status != 200) {
-		if (cw_xml_text(body, "Code", code, sizeof(code)) < 0)
-			snprintf(code, sizeof(code), "HTTP %ld", status);
-		if (cw_xml_text(body, "Message", msg, sizeof(msg)) < 0)
-			msg[0] = '\0';
-		return rollout_error_set(
+		if (r < 0 || s->host->xml_aws_error(doc, &code, &msg) != 1 || !*code) {
+			snprintf(hcode, sizeof(hcode), "HTTP %ld", status);
+			code = hcode;
+		}
+		r = rollout_error_set(
 		    err, status == 403 || status == 401 ? -EACCES : -EIO, "CLOUDWATCH_ERROR",
 		    "alarm %s: CloudWatch DescribeAlarms failed: %s%s%s%s", alarm, code, msg[0] ? ": " : "", msg,
 		    status == 403 ? " (check the credentials and cloudwatch:DescribeAlarms permission)" : "");
+		goto out;
 	}
-	if (cw_xml_text(body, "StateValue", state, sizeof(state)) < 0)
-		return rollout_error_set(
-		    err, -ENOENT, "CLOUDWATCH_ALARM_MISSING",
-		    "alarm %s: CloudWatch has no alarm named '%s'; create it, or define '%s' under "
-		    "alarms: in the daemon config, or fix the group's alarmConfiguration",
-		    alarm, cw_name, alarm);
-	if (cw_xml_text(body, "StateReason", reason, sizeof(reason)) < 0)
-		reason[0] = '\0';
+	if (r < 0) {
+		r = rollout_error_set(err, -EIO, "CLOUDWATCH_ERROR", "alarm %s: CloudWatch answered no XML: %s", alarm,
+				      perr);
+		goto out;
+	}
+	a = s->host->xml_find(s->host->xml_root(doc), "DescribeAlarmsResult/MetricAlarms/member");
+	if (!a)
+		a = s->host->xml_find(s->host->xml_root(doc), "DescribeAlarmsResult/CompositeAlarms/member");
+	state = a ? s->host->xml_text(a, "StateValue") : NULL;
+	if (!state) {
+		r = rollout_error_set(err, -ENOENT, "CLOUDWATCH_ALARM_MISSING",
+				      "alarm %s: CloudWatch has no alarm named '%s'; create it, or define '%s' under "
+				      "alarms: in the daemon config, or fix the group's alarmConfiguration",
+				      alarm, cw_name, alarm);
+		goto out;
+	}
+	reason = s->host->xml_text(a, "StateReason");
+	if (!reason)
+		reason = "";
 	if (strcmp(state, "OK") == 0)
 		res->state = ROLLOUT_ALARM_OK;
 	else if (strcmp(state, "ALARM") == 0)
 		res->state = ROLLOUT_ALARM_ALARM;
 	else if (strcmp(state, "INSUFFICIENT_DATA") == 0)
 		res->state = ROLLOUT_ALARM_INSUFFICIENT_DATA;
-	else
-		return rollout_error_set(err, -EIO, "CLOUDWATCH_ERROR",
-					 "alarm %s: CloudWatch answered an unknown state '%s'", alarm, state);
+	else {
+		r = rollout_error_set(err, -EIO, "CLOUDWATCH_ERROR",
+				      "alarm %s: CloudWatch answered an unknown state '%s'", alarm, state);
+		goto out;
+	}
 	snprintf(res->reason, sizeof(res->reason), "CloudWatch alarm %.100s is %.20s%s%.300s", cw_name, state,
 		 reason[0] ? ": " : "", reason);
-	return 0;
+	r = 0;
+out:
+	if (doc)
+		s->host->xml_free(doc);
+	return r;
 }
 
 static int cw_init(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err,
@@ -136,13 +136,17 @@ static int cw_init(const struct rollout_host *host, struct rollout_handle *h, vo
 		return -ENOMEM;
 	s->host = host;
 	s->h = h;
+	/* Alarm settings and XML are the host's, new in ABI 1.1. */
+	if ((r = ROLLOUT_HOST_NEED(host, alarm_settings_parse, err, errlen)) < 0 ||
+	    (r = ROLLOUT_HOST_NEED(host, xml_aws_error, err, errlen)) < 0)
+		goto fail;
 	r = rollout_config_parse(host, h, cw_options, s, err, errlen);
 	if (r < 0)
 		goto fail;
 	if ((r = host->config_string(h, "endpoint", NULL, &s->endpoint, err, errlen)) < 0 ||
 	    (r = host->config_string(h, "region", NULL, &s->region, err, errlen)) < 0)
 		goto fail;
-	if (s->endpoint && !hu_is_http_url(s->endpoint)) {
+	if (s->endpoint && !uri_is_http(s->endpoint)) {
 		snprintf(err, errlen, "plugins.cloudwatch.endpoint: '%s' must start with http:// or https://",
 			 s->endpoint);
 		r = -EINVAL;
@@ -160,33 +164,36 @@ static void cw_destroy(void *state)
 	free(state);
 }
 
-static int cw_name_of(const char *alarm, const json_t *o, const char **ret, struct rollout_error *err)
+/* Parses an alarm's settings; *ret_settings owns the name's text. */
+static int cw_alarm_parse(const struct cw *s, const char *alarm, const char *settings_json,
+			  struct rollout_alarm_settings **ret_settings, const char **ret_name,
+			  struct rollout_error *err)
 {
-	const char *n;
-	int r = hu_str(alarm, o, "alarm_name", &n, err);
+	struct cw_alarm a = {0};
+	int r;
 
+	r = rollout_alarm_settings_parse(s->host, s->h, alarm, settings_json, cw_alarm_options, &a, ret_settings, err);
 	if (r < 0)
 		return r;
-	n = n ? n : alarm;
-	if (!*n || strlen(n) > 255)
+	a.name = a.name ? a.name : alarm;
+	if (!*a.name || strlen(a.name) > 255) {
+		*ret_settings = s->host->alarm_settings_free(*ret_settings);
 		return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG",
 					 "alarm %s: alarm_name must be 1 to 255 characters", alarm);
-	*ret = n;
+	}
+	*ret_name = a.name;
 	return 0;
 }
 
 static int cw_validate_alarm(void *state, const char *alarm, const char *settings_json, struct rollout_error *err)
 {
-	json_t *o = NULL;
-	const char *n;
-	int r;
+	const struct cw *s = state;
+	struct rollout_alarm_settings *settings = NULL;
+	const char *name;
+	int r = cw_alarm_parse(s, alarm, settings_json, &settings, &name, err);
 
-	(void)state;
-	if ((r = hu_settings(alarm, settings_json, &o, err)) < 0)
-		return r;
-	if ((r = hu_known_keys(alarm, o, cw_keys, err)) == 0)
-		r = cw_name_of(alarm, o, &n, err);
-	json_decref(o);
+	if (r == 0)
+		s->host->alarm_settings_free(settings);
 	return r;
 }
 
@@ -198,23 +205,22 @@ static int cw_check(void *state, const struct rollout_deployment *dep, const cha
 	static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8",
 					      "Accept: text/xml", NULL};
 	char url[1200], body[1024], herr[512];
+	struct rollout_alarm_settings *settings = NULL;
 	const char *name, *region;
 	size_t n;
-	json_t *o = NULL;
 	int r;
 
-	if ((r = hu_settings(alarm, settings_json, &o, err)) < 0)
+	if ((r = cw_alarm_parse(s, alarm, settings_json, &settings, &name, err)) < 0)
 		return r;
-	if ((r = cw_name_of(alarm, o, &name, err)) < 0)
-		goto out;
 	region = s->region ? s->region : dep && dep->size >= sizeof(*dep) && dep->region ? dep->region : "us-east-1";
 	if (s->endpoint)
 		snprintf(url, sizeof(url), "%s", s->endpoint);
 	else
 		snprintf(url, sizeof(url), "https://monitoring.%s.amazonaws.com/", region);
 	n = (size_t)snprintf(body, sizeof(body), "Action=DescribeAlarms&Version=2010-08-01&AlarmNames.member.1=");
-	if ((r = hu_urlencode(body, sizeof(body), &n, name)) < 0)
+	if ((r = uri_encode(name, false, body + n, sizeof(body) - n)) < 0)
 		goto out;
+	n += strlen(body + n);
 	struct rollout_http_request req =
 	    ROLLOUT_HTTP_REQUEST_INIT(.method = "POST", .url = url, .headers = headers, .body = body, .body_len = n,
 				      .timeout_ms = s->timeout_ms, .max_body = 1 << 20, .aws_service = "monitoring",
@@ -225,11 +231,11 @@ static int cw_check(void *state, const struct rollout_deployment *dep, const cha
 				      "alarm %s: cannot reach CloudWatch at %.200s: %s", alarm, url, herr);
 		goto out;
 	}
-	r = cw_parse(alarm, name, s->host->http_status(resp), s->host->http_body(resp, NULL), res, err);
+	r = cw_parse(s, alarm, name, s->host->http_status(resp), s->host->http_body(resp, NULL), res, err);
 out:
 	if (resp)
 		s->host->http_free(resp);
-	json_decref(o);
+	s->host->alarm_settings_free(settings);
 	return r;
 }
 
@@ -237,7 +243,7 @@ static const struct rollout_health_ops cw_ops =
     ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = cw_validate_alarm, .check = cw_check);
 
 static const struct rollout_plugin cw_plugin =
-    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_HEALTH, .name = "cloudwatch", .version = "1.0.0",
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_HEALTH, .name = "cloudwatch", .version = "1.1.0",
 			.description = "alarm state of a CloudWatch alarm (DescribeAlarms, SigV4)", .init = cw_init,
 			.destroy = cw_destroy, .ops.health = &cw_ops);
 

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "srcutil.h"
 
 int src_read_head(const char *path, char *buf, size_t len)
@@ -22,54 +24,6 @@ int src_read_head(const char *path, char *buf, size_t len)
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
-	return 0;
-}
-
-void src_xml_tag(const char *xml, const char *tag, char *out, size_t outlen)
-{
-	char open_tag[64], close_tag[64];
-	const char *a, *b;
-	size_t n;
-
-	if (!outlen)
-		return;
-	out[0] = '\0';
-	snprintf(open_tag, sizeof(open_tag), "<%s>", tag);
-	snprintf(close_tag, sizeof(close_tag), "</%s>", tag);
-	if (!xml || !(a = strstr(xml, open_tag)))
-		return;
-	a += strlen(open_tag);
-	if (!(b = strstr(a, close_tag)))
-		return;
-	n = (size_t)(b - a);
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, a, n);
-	out[n] = '\0';
-}
-
-int src_uri_encode(const char *in, bool keep_slash, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)in; *p; p++) {
-		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-			     *p == '-' || *p == '_' || *p == '.' || *p == '~' || (keep_slash && *p == '/');
-		if (o + (plain ? 1 : 3) >= outlen)
-			return -ENOSPC;
-		if (plain) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	if (o >= outlen)
-		return -ENOSPC;
-	out[o] = '\0';
 	return 0;
 }
 
@@ -98,9 +52,33 @@ bool src_valid_type(const char *s)
 	return s && (!strcmp(s, "zip") || !strcmp(s, "tar") || !strcmp(s, "tgz"));
 }
 
-void src_error_text(const char *body, char *out, size_t outlen)
+void src_aws_error(const struct rollout_host *host, struct rollout_handle *h, const char *body, char *code,
+		   size_t codelen, char *msg, size_t msglen)
 {
-	const char *m;
+	struct rollout_xml *doc = NULL;
+	const char *c = "", *m = "";
+	char ignored[256];
+
+	if (codelen)
+		code[0] = '\0';
+	if (msglen)
+		msg[0] = '\0';
+	/* An older rolloutd (ABI 1.0) has no XML helper: then no code, no message. */
+	if (!body || !ROLLOUT_HOST_HAS(host, xml_aws_error) ||
+	    host->xml_parse(h, body, strlen(body), &doc, ignored, sizeof(ignored)) < 0)
+		return;
+	if (host->xml_aws_error(doc, &c, &m) == 1) {
+		snprintf(code, codelen, "%s", c);
+		snprintf(msg, msglen, "%s", m);
+	}
+	host->xml_free(doc);
+}
+
+void src_error_text(const struct rollout_host *host, struct rollout_handle *h, const char *body, char *out,
+		    size_t outlen)
+{
+	char code[128];
+	json_t *j;
 	size_t n;
 
 	if (!outlen)
@@ -108,24 +86,16 @@ void src_error_text(const char *body, char *out, size_t outlen)
 	out[0] = '\0';
 	if (!body || !*body)
 		return;
-	src_xml_tag(body, "Message", out, outlen);
+	src_aws_error(host, h, body, code, sizeof(code), out, outlen);
 	if (out[0])
 		return;
-	/* JSON {"message": "..."} without a parser: good enough for one line */
-	if ((m = strstr(body, "\"message\""))) {
-		m = strchr(m + 9, '"');
-		if (m) {
-			const char *e = strchr(m + 1, '"');
-			if (e) {
-				n = (size_t)(e - m - 1);
-				if (n >= outlen)
-					n = outlen - 1;
-				memcpy(out, m + 1, n);
-				out[n] = '\0';
-				return;
-			}
-		}
+	j = json_loads(body, 0, NULL);
+	if (json_is_string(json_object_get(j, "message"))) {
+		snprintf(out, outlen, "%s", json_string_value(json_object_get(j, "message")));
+		json_decref(j);
+		return;
 	}
+	json_decref(j);
 	n = strcspn(body, "\r\n");
 	if (n > 200)
 		n = 200;
@@ -137,6 +107,11 @@ void src_error_text(const char *body, char *out, size_t outlen)
 			return;
 	memcpy(out, body, n);
 	out[n] = '\0';
+}
+
+bool src_full_commit(const char *s)
+{
+	return s && strlen(s) == 40 && strspn(s, "0123456789abcdefABCDEF") == 40;
 }
 
 int src_strip_slash(const char *s, char *out, size_t outlen)

@@ -126,6 +126,19 @@ static bool valid_ref(const char *s)
 	return true;
 }
 
+/* A full commit id names one content: fetched once. The API checks the
+ * location's members itself (GitHub is CodeDeploy's own type). */
+static int github_describe(void *state, const char *revision_json, struct rollout_revision_info *ret,
+			   struct rollout_error *err)
+{
+	json_t *rev = json_loads(revision_json, 0, NULL);
+
+	ret->pinned =
+	    src_full_commit(json_string_value(json_object_get(json_object_get(rev, "gitHubLocation"), "commitId")));
+	json_decref(rev);
+	return 0;
+}
+
 static int github_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json,
 			const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
 			struct rollout_error *err)
@@ -181,7 +194,7 @@ static int github_fetch(void *state, const struct rollout_deployment *dep, const
 	status = host->http_status(resp);
 	if (status != 200) {
 		src_read_head(dest_path, body, sizeof(body));
-		src_error_text(body, msg, sizeof(msg));
+		src_error_text(host, g->h, body, msg, sizeof(msg));
 		if ((status == 401 || status == 403 || status == 404) && !g->token)
 			r = rollout_error_set(err, -EACCES, "MISSING_GITHUB_TOKEN",
 					      "GitHub answered %ld for %s@%s and rolloutd has no GitHub token; set "
@@ -224,12 +237,14 @@ out:
 }
 
 static const char *const github_types[] = {"GitHub", NULL};
+static const char *const github_locations[] = {"gitHubLocation", NULL};
 
 static const struct rollout_source_ops github_ops =
-    ROLLOUT_SOURCE_OPS_INIT(.revision_types = github_types, .fetch = github_fetch);
+    ROLLOUT_SOURCE_OPS_INIT(.revision_types = github_types, .fetch = github_fetch, .location_members = github_locations,
+			    .describe = github_describe);
 
 static const struct rollout_plugin github_plugin = ROLLOUT_PLUGIN_INIT(
-    ROLLOUT_KIND_SOURCE, .name = "github", .version = "1.0.0",
+    ROLLOUT_KIND_SOURCE, .name = "github", .version = "1.1.0",
     .description = "GitHub revisions (repository archives through the REST API; GitHub Enterprise too)",
     .init = github_init, .destroy = github_destroy, .ops.source = &github_ops);
 

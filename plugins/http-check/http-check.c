@@ -25,10 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ctype.h>
+
 #include <jansson.h>
 #include <rollout/plugin.h>
 
-#include "health_util.h"
+#include "uri.h"
 
 struct hc {
 	const struct rollout_host *host;
@@ -47,16 +49,36 @@ static const struct rollout_option hc_options[] = {
     ROLLOUT_OPTION_END,
 };
 
-static const char *const hc_keys[] = {"url",	 "hosts",	"expected_status", "body_match",
-				      "timeout", "unreachable", "instance",	   NULL};
-
 /* One parsed alarm. Strings are borrowed from `settings`. */
 struct hc_alarm {
-	json_t *settings;
-	const char *url, *expected, *body_match, *instance;
-	const json_t *hosts;
+	struct rollout_alarm_settings *settings;
+	const char *url, *expected, *body_match, *instance, *unreachable, *hosts_json;
+	json_t *hosts;
 	int64_t timeout_ms;
 	bool unreachable_alarm;
+};
+
+/* The alarm's own settings; the host adds the keys every alarm has. */
+static const struct rollout_option hc_alarm_options[] = {
+    {.name = "url",
+     .type = ROLLOUT_OPT_STRING,
+     .required = true,
+     .offset = offsetof(struct hc_alarm, url),
+     .help = "give the URL to GET, e.g. http://{host}:8080/health"},
+    {.name = "hosts", .type = ROLLOUT_OPT_JSON, .offset = offsetof(struct hc_alarm, hosts_json)},
+    {.name = "expected_status",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct hc_alarm, expected),
+     .def = "200"},
+    {.name = "body_match", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct hc_alarm, body_match)},
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct hc_alarm, timeout_ms),
+     .min = 100,
+     .max = 60000},
+    {.name = "unreachable", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct hc_alarm, unreachable)},
+    {.name = "instance", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct hc_alarm, instance)},
+    ROLLOUT_OPTION_END,
 };
 
 /* True when status matches spec: a comma list of codes ("200") or classes
@@ -168,38 +190,28 @@ int hc_expand(const char *url, const char *host, char *out, size_t outlen)
 	return 0;
 }
 
-static void hc_alarm_free(struct hc_alarm *a)
+static void hc_alarm_free(const struct hc *s, struct hc_alarm *a)
 {
-	json_decref(a->settings);
-	a->settings = NULL;
+	if (a->settings)
+		s->host->alarm_settings_free(a->settings);
+	json_decref(a->hosts);
+	memset(a, 0, sizeof(*a));
 }
 
 static int hc_alarm_parse(const struct hc *s, const char *alarm, const char *settings_json, struct hc_alarm *a,
 			  struct rollout_error *err)
 {
-	const char *unreachable = NULL;
+	const char *unreachable;
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	if ((r = hu_settings(alarm, settings_json, &a->settings, err)) < 0)
+	a->timeout_ms = s->timeout_ms;
+	r = rollout_alarm_settings_parse(s->host, s->h, alarm, settings_json, hc_alarm_options, a, &a->settings, err);
+	if (r < 0)
 		return r;
-	if ((r = hu_known_keys(alarm, a->settings, hc_keys, err)) < 0 ||
-	    (r = hu_str(alarm, a->settings, "url", &a->url, err)) < 0 ||
-	    (r = hu_str(alarm, a->settings, "expected_status", &a->expected, err)) < 0 ||
-	    (r = hu_str(alarm, a->settings, "body_match", &a->body_match, err)) < 0 ||
-	    (r = hu_str(alarm, a->settings, "instance", &a->instance, err)) < 0 ||
-	    (r = hu_str(alarm, a->settings, "unreachable", &unreachable, err)) < 0 ||
-	    (r = hu_duration(alarm, a->settings, "timeout", s ? s->timeout_ms : 5000, 100, 60000, &a->timeout_ms,
-			     err)) < 0)
-		goto fail;
+	unreachable = a->unreachable;
 	r = -EINVAL;
-	if (!a->url) {
-		rollout_error_set(err, r, "INVALID_ALARM_CONFIG",
-				  "alarm %s: missing 'url': give the URL to GET, e.g. http://{host}:8080/health",
-				  alarm);
-		goto fail;
-	}
-	if (!hu_is_http_url(a->url) || strlen(a->url) > 2048) {
+	if (!uri_is_http(a->url) || strlen(a->url) > 2048) {
 		rollout_error_set(err, r, "INVALID_ALARM_CONFIG",
 				  "alarm %s: url '%.200s' must be an http:// or https:// URL without spaces", alarm,
 				  a->url);
@@ -234,8 +246,8 @@ static int hc_alarm_parse(const struct hc *s, const char *alarm, const char *set
 		goto fail;
 	}
 	a->unreachable_alarm = !unreachable || strcmp(unreachable, "alarm") == 0;
-	a->hosts = json_object_get(a->settings, "hosts");
-	if (a->hosts) {
+	a->hosts = a->hosts_json ? json_loads(a->hosts_json, JSON_DECODE_ANY, NULL) : NULL;
+	if (a->hosts_json) {
 		size_t i;
 		const json_t *v;
 		if (!json_is_array(a->hosts) || json_array_size(a->hosts) == 0 || json_array_size(a->hosts) > 1000) {
@@ -267,7 +279,7 @@ static int hc_alarm_parse(const struct hc *s, const char *alarm, const char *set
 	}
 	return 0;
 fail:
-	hc_alarm_free(a);
+	hc_alarm_free(s, a);
 	return r;
 }
 
@@ -281,7 +293,10 @@ static int hc_init(const struct rollout_host *host, struct rollout_handle *h, vo
 		return -ENOMEM;
 	s->host = host;
 	s->h = h;
-	r = rollout_config_parse(host, h, hc_options, s, err, errlen);
+	/* Alarm settings are parsed by the host, new in ABI 1.1. */
+	r = ROLLOUT_HOST_NEED(host, alarm_settings_parse, err, errlen);
+	if (r == 0)
+		r = rollout_config_parse(host, h, hc_options, s, err, errlen);
 	if (r < 0) {
 		free(s);
 		return r;
@@ -301,7 +316,7 @@ static int hc_validate_alarm(void *state, const char *alarm, const char *setting
 	int r = hc_alarm_parse(state, alarm, settings_json, &a, err);
 
 	if (r == 0)
-		hc_alarm_free(&a);
+		hc_alarm_free(state, &a);
 	return r;
 }
 
@@ -357,7 +372,7 @@ static int hc_check(void *state, const struct rollout_deployment *dep, const cha
 		return r;
 	if (a.body_match) {
 		if (regcomp(&re, a.body_match, REG_EXTENDED | REG_NOSUB) != 0) {
-			hc_alarm_free(&a);
+			hc_alarm_free(s, &a);
 			return rollout_error_set(err, -EINVAL, "INVALID_ALARM_CONFIG", "alarm %s: bad body_match",
 						 alarm);
 		}
@@ -401,7 +416,7 @@ static int hc_check(void *state, const struct rollout_deployment *dep, const cha
 out:
 	if (have_re)
 		regfree(&re);
-	hc_alarm_free(&a);
+	hc_alarm_free(s, &a);
 	return r;
 }
 
@@ -409,7 +424,7 @@ static const struct rollout_health_ops hc_ops =
     ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = hc_validate_alarm, .check = hc_check);
 
 static const struct rollout_plugin hc_plugin = ROLLOUT_PLUGIN_INIT(
-    ROLLOUT_KIND_HEALTH, .name = "http-check", .version = "1.0.0",
+    ROLLOUT_KIND_HEALTH, .name = "http-check", .version = "1.1.0",
     .description = "alarm when a URL (fixed or per host) does not answer the expected status and body", .init = hc_init,
     .destroy = hc_destroy, .ops.health = &hc_ops);
 

@@ -119,6 +119,56 @@ static bool valid_sha(const char *s)
 	return true;
 }
 
+/* The location of rev (url, sha256, bundle type; borrowed from rev), or
+ * -EINVAL with INVALID_REVISION saying what is wrong. */
+static int http_location(const struct httpsrc *s, const json_t *rev, const char **ret_url, const char **ret_sha,
+			 const char **ret_type, struct rollout_error *err)
+{
+	const json_t *loc = json_object_get(rev, "httpLocation");
+	const char *url = json_string_value(json_object_get(loc, "url"));
+	const char *sha = json_string_value(json_object_get(loc, "sha256"));
+	const char *type = json_string_value(json_object_get(loc, "bundleType"));
+
+	if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+					 "an HTTP revision needs httpLocation.url, an http(s) URL");
+	if (!s->allow_http && strncmp(url, "https://", 8))
+		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+					 "httpLocation.url %s is not https and plugins.http.allow_http is false; serve "
+					 "the bundle over https",
+					 url);
+	if (!valid_sha(sha))
+		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+					 "an HTTP revision needs httpLocation.sha256: the 64 lower-case hex characters "
+					 "of the bundle's sha256 (sha256sum FILE)");
+	if (!type)
+		type = src_type_from_name(url);
+	if (!src_valid_type(type))
+		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+					 "httpLocation.bundleType must be zip, tar or tgz (found '%s')",
+					 type ? type : "nothing, and the URL has no such extension");
+	*ret_url = url;
+	*ret_sha = sha;
+	*ret_type = type;
+	return 0;
+}
+
+/* The sha256 pins the content: fetched once, and checked. */
+static int http_describe(void *state, const char *revision_json, struct rollout_revision_info *ret,
+			 struct rollout_error *err)
+{
+	json_t *rev = json_loads(revision_json, 0, NULL);
+	const char *url, *sha, *type;
+	int r = http_location(state, rev, &url, &sha, &type, err);
+
+	if (r == 0) {
+		ret->pinned = true;
+		snprintf(ret->sha256, sizeof(ret->sha256), "%s", sha);
+	}
+	json_decref(rev);
+	return r;
+}
+
 static int http_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json,
 		      const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
 		      struct rollout_error *err)
@@ -128,41 +178,13 @@ static int http_fetch(void *state, const struct rollout_deployment *dep, const c
 	struct rollout_http_response *resp = NULL;
 	const char *url, *sha, *type;
 	char body[2048], msg[300], herr[512] = "";
-	json_t *rev, *loc;
+	json_t *rev;
 	long status;
 	int r;
 
 	rev = json_loads(revision_json, 0, NULL);
-	loc = json_object_get(rev, "httpLocation");
-	url = json_string_value(json_object_get(loc, "url"));
-	sha = json_string_value(json_object_get(loc, "sha256"));
-	type = json_string_value(json_object_get(loc, "bundleType"));
-	if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7))) {
-		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION", "httpLocation.url must be an http(s) URL");
+	if ((r = http_location(s, rev, &url, &sha, &type, err)) < 0)
 		goto out;
-	}
-	if (!s->allow_http && strncmp(url, "https://", 8)) {
-		r = rollout_error_set(
-		    err, -EINVAL, "INVALID_REVISION",
-		    "httpLocation.url %s is not https and plugins.http.allow_http is false; serve the "
-		    "bundle over https",
-		    url);
-		goto out;
-	}
-	if (!valid_sha(sha)) {
-		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				      "httpLocation.sha256 is required: the lower-case hex sha256 of the bundle "
-				      "(sha256sum FILE)");
-		goto out;
-	}
-	if (!type)
-		type = src_type_from_name(url);
-	if (!src_valid_type(type)) {
-		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				      "httpLocation.bundleType must be zip, tar or tgz (found '%s')",
-				      type ? type : "nothing, and the URL has no such extension");
-		goto out;
-	}
 	{
 		struct rollout_http_request req =
 		    ROLLOUT_HTTP_REQUEST_INIT(.method = "GET", .url = url, .headers = (const char *const *)s->headers,
@@ -180,7 +202,7 @@ static int http_fetch(void *state, const struct rollout_deployment *dep, const c
 	status = host->http_status(resp);
 	if (status != 200) {
 		src_read_head(dest_path, body, sizeof(body));
-		src_error_text(body, msg, sizeof(msg));
+		src_error_text(host, s->h, body, msg, sizeof(msg));
 		if (status == 404 || status == 410)
 			r = rollout_error_set(err, -ENOENT, "REVISION_MISSING", "%s does not exist (HTTP %ld)", url,
 					      status);
@@ -215,12 +237,14 @@ out:
 }
 
 static const char *const http_types[] = {"HTTP", NULL};
+static const char *const http_locations[] = {"httpLocation", NULL};
 
 static const struct rollout_source_ops http_ops =
-    ROLLOUT_SOURCE_OPS_INIT(.revision_types = http_types, .fetch = http_fetch);
+    ROLLOUT_SOURCE_OPS_INIT(.revision_types = http_types, .fetch = http_fetch, .location_members = http_locations,
+			    .describe = http_describe);
 
 static const struct rollout_plugin http_plugin =
-    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "http", .version = "1.0.0",
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "http", .version = "1.1.0",
 			.description = "bundles from http(s) URLs pinned by sha256 (a rolloutd extension)",
 			.init = http_init, .destroy = http_destroy, .ops.source = &http_ops);
 

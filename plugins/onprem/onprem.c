@@ -2,16 +2,15 @@
  *
  * Resolves a deployment group (DeploymentGroupInfo JSON) to the registered
  * on-premises instances it selects, reading the instances through
- * host->onprem_instances:
+ * host->onprem_instances and matching their tags with the host's tag
+ * filter (host->tag_filter_*, CodeDeploy's rule, the same the daemon's
+ * ListOnPremisesInstances applies):
  *
  *  - onPremisesInstanceTagFilters [TagFilter]: an instance matches when it
  *    matches ANY filter (OR).
  *  - onPremisesTagSet {onPremisesTagSetList: [[TagFilter]]}: an instance must
  *    match EVERY inner list, and matches a list when it matches any filter
  *    in it (AND of ORs).
- *  - TagFilter {Key, Value, Type}: KEY_ONLY (has the key), VALUE_ONLY (some
- *    tag has the value), KEY_AND_VALUE (key with that value). Without Type:
- *    KEY_AND_VALUE when both are given, else whichever is given.
  *  - A group with neither selects no on-premises instance.
  *  - The deployment's targetInstances (if the engine passes it in the group
  *    JSON as "targetInstances") replaces the selection with its tagFilters
@@ -42,6 +41,9 @@ static int onprem_init(const struct rollout_host *host, struct rollout_handle *h
 	struct onprem *o;
 	int r;
 
+	/* Selection is the host's tag filter, new in ABI 1.1. */
+	if ((r = ROLLOUT_HOST_NEED(host, tag_filter_new, err, errlen)) < 0)
+		return r;
 	r = rollout_config_parse(host, h, onprem_options, NULL, err, errlen);
 	if (r < 0)
 		return r;
@@ -59,94 +61,40 @@ static void onprem_destroy(void *state)
 	free(state);
 }
 
-static bool tag_filter_match(const json_t *filter, const json_t *tags)
+/* The part of the group that selects instances by tags (the deployment's
+ * targetInstances first), or NULL when it selects none. */
+static const json_t *onprem_selector(const json_t *group)
 {
-	const char *key = json_string_value(json_object_get(filter, "Key"));
-	const char *value = json_string_value(json_object_get(filter, "Value"));
-	const char *type = json_string_value(json_object_get(filter, "Type"));
-	size_t i;
-	const json_t *t;
-
-	if (key && !*key)
-		key = NULL;
-	if (value && !*value && (!type || strcmp(type, "VALUE_ONLY") == 0))
-		value = NULL;
-	if (!type)
-		type = key && value ? "KEY_AND_VALUE" : key ? "KEY_ONLY" : "VALUE_ONLY";
-	json_array_foreach(tags, i, t)
-	{
-		const char *k = json_string_value(json_object_get(t, "Key"));
-		const char *v = json_string_value(json_object_get(t, "Value"));
-		if (!v)
-			v = "";
-		if (!k)
-			continue;
-		if (strcmp(type, "KEY_ONLY") == 0) {
-			if (key && strcmp(k, key) == 0)
-				return true;
-		} else if (strcmp(type, "VALUE_ONLY") == 0) {
-			if (value && strcmp(v, value) == 0)
-				return true;
-		} else if (strcmp(type, "KEY_AND_VALUE") == 0) {
-			if (key && strcmp(k, key) == 0 && strcmp(v, value ? value : "") == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
-/* OR over a list of filters. */
-static bool any_filter_match(const json_t *filters, const json_t *tags)
-{
-	size_t i;
-	const json_t *f;
-
-	json_array_foreach(filters, i, f)
-	{
-		if (tag_filter_match(f, tags))
-			return true;
-	}
-	return false;
-}
-
-/* AND over a list of OR-lists; an empty set matches nothing. */
-static bool tag_set_match(const json_t *set, const json_t *tags)
-{
-	size_t i;
-	const json_t *group;
-	bool any = false;
-
-	json_array_foreach(set, i, group)
-	{
-		if (!json_is_array(group) || json_array_size(group) == 0)
-			continue;
-		any = true;
-		if (!any_filter_match(group, tags))
-			return false;
-	}
-	return any;
-}
-
-/* Does the group (or the targetInstances override) select this instance? */
-static bool onprem_selects(const json_t *group, const json_t *tags)
-{
-	const json_t *ti = json_object_get(group, "targetInstances");
-	const json_t *filters, *set;
+	const json_t *ti = json_object_get(group, "targetInstances"), *v;
 
 	if (json_is_object(ti)) {
-		filters = json_object_get(ti, "tagFilters");
-		set = json_object_get(json_object_get(ti, "ec2TagSet"), "ec2TagSetList");
-		if (json_array_size(filters) > 0 || json_array_size(set) > 0)
-			return json_array_size(filters) > 0 ? any_filter_match(filters, tags)
-							    : tag_set_match(set, tags);
+		if (json_array_size(v = json_object_get(ti, "tagFilters")) > 0)
+			return v;
+		if (json_array_size(json_object_get(v = json_object_get(ti, "ec2TagSet"), "ec2TagSetList")) > 0)
+			return v;
 	}
-	filters = json_object_get(group, "onPremisesInstanceTagFilters");
-	set = json_object_get(json_object_get(group, "onPremisesTagSet"), "onPremisesTagSetList");
-	if (json_array_size(filters) > 0)
-		return any_filter_match(filters, tags);
-	if (json_array_size(set) > 0)
-		return tag_set_match(set, tags);
-	return false;
+	if (json_array_size(v = json_object_get(group, "onPremisesInstanceTagFilters")) > 0)
+		return v;
+	if (json_array_size(json_object_get(v = json_object_get(group, "onPremisesTagSet"), "onPremisesTagSetList")) >
+	    0)
+		return v;
+	return NULL;
+}
+
+/* 1 when an instance with these tags is selected, 0 when not, or negative errno. */
+static int onprem_selects(struct onprem *o, const struct rollout_tag_filter *f, const json_t *tags)
+{
+	char *text;
+	int r;
+
+	if (!f || !json_is_array(tags))
+		return 0; /* no tags match no filter */
+	text = json_dumps(tags, JSON_COMPACT);
+	if (!text)
+		return -ENOMEM;
+	r = o->host->tag_filter_match(f, text);
+	free(text);
+	return r;
 }
 
 static int onprem_resolve(void *state, const struct rollout_deployment *dep, const char *group_json,
@@ -154,8 +102,9 @@ static int onprem_resolve(void *state, const struct rollout_deployment *dep, con
 {
 	struct onprem *o = state;
 	json_t *group = NULL, *instances = NULL, *out = NULL;
+	struct rollout_tag_filter *filter = NULL;
 	json_error_t jerr;
-	char *text = NULL, msg[512] = "";
+	char *text = NULL, *sel = NULL, msg[512] = "";
 	const json_t *inst;
 	size_t i;
 	int r;
@@ -165,6 +114,17 @@ static int onprem_resolve(void *state, const struct rollout_deployment *dep, con
 		r = rollout_error_set(err, -EINVAL, "INTERNAL_ERROR", "deployment group is not a JSON object: %s",
 				      jerr.text);
 		goto out;
+	}
+	if (onprem_selector(group)) {
+		sel = json_dumps(onprem_selector(group), JSON_COMPACT);
+		r = sel ? o->host->tag_filter_new(o->h, sel, &filter, msg, sizeof(msg)) : -ENOMEM;
+		if (r < 0) {
+			rollout_error_set(err, r, "INTERNAL_ERROR",
+					  "the deployment group's tag filters cannot be used: %s; fix them with "
+					  "UpdateDeploymentGroup",
+					  msg);
+			goto out;
+		}
 	}
 	r = o->host->onprem_instances(o->h, &text, msg, sizeof(msg));
 	if (r < 0) {
@@ -191,7 +151,10 @@ static int onprem_resolve(void *state, const struct rollout_deployment *dep, con
 
 		if (!name || (status && strcmp(status, "Registered") != 0) || json_object_get(inst, "deregisterTime"))
 			continue;
-		if (!onprem_selects(group, tags))
+		r = onprem_selects(o, filter, tags);
+		if (r < 0)
+			goto out;
+		if (r == 0)
 			continue;
 		if (!hid)
 			hid = json_string_value(json_object_get(inst, "iamUserArn"));
@@ -214,6 +177,9 @@ static int onprem_resolve(void *state, const struct rollout_deployment *dep, con
 			     dep && dep->deployment_id ? dep->deployment_id : "-", json_array_size(out),
 			     json_array_size(instances));
 out:
+	if (filter)
+		o->host->tag_filter_free(filter);
+	free(sel);
 	if (text)
 		o->host->free(text);
 	json_decref(group);
@@ -226,7 +192,7 @@ static const struct rollout_platform_ops onprem_ops =
     ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_SERVER, .resolve = onprem_resolve);
 
 static const struct rollout_plugin onprem_plugin =
-    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_PLATFORM, .name = "onprem", .version = "1.0",
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_PLATFORM, .name = "onprem", .version = "1.1",
 			.description = "registered on-premises instances, selected by tag filters or tag sets",
 			.init = onprem_init, .destroy = onprem_destroy, .ops.platform = &onprem_ops);
 

@@ -31,7 +31,7 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
-#include "health_util.h"
+#include "uri.h"
 
 struct prom {
 	const struct rollout_host *host;
@@ -54,8 +54,6 @@ static const struct rollout_option prom_options[] = {
     ROLLOUT_OPTION_END,
 };
 
-static const char *const prom_keys[] = {"url", "query", "threshold", "comparison", "min_samples", "timeout", NULL};
-
 /* How samples are judged. Exposed for the unit test. */
 struct prom_rule {
 	bool has_threshold; /* false: alert-style, any sample is ALARM */
@@ -65,37 +63,58 @@ struct prom_rule {
 };
 
 struct prom_alarm {
-	json_t *settings;
-	const char *url, *query;
+	struct rollout_alarm_settings *settings;
+	const char *url, *query, *comparison;
+	double threshold;    /* NaN: none */
+	int64_t min_samples; /* -1: the default of the rule */
 	int64_t timeout_ms;
 	struct prom_rule rule;
 };
 
-static void prom_alarm_free(struct prom_alarm *a)
+/* The alarm's own settings; the host adds the keys every alarm has. */
+static const struct rollout_option prom_alarm_options[] = {
+    {.name = "url", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct prom_alarm, url)},
+    {.name = "query", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct prom_alarm, query)},
+    {.name = "threshold", .type = ROLLOUT_OPT_NUMBER, .offset = offsetof(struct prom_alarm, threshold)},
+    {.name = "comparison", .type = ROLLOUT_OPT_STRING, .offset = offsetof(struct prom_alarm, comparison)},
+    {.name = "min_samples",
+     .type = ROLLOUT_OPT_INT,
+     .offset = offsetof(struct prom_alarm, min_samples),
+     .min = 0,
+     .max = 1000000},
+    {.name = "timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct prom_alarm, timeout_ms),
+     .min = 100,
+     .max = 120000},
+    ROLLOUT_OPTION_END,
+};
+
+static void prom_alarm_free(const struct prom *s, struct prom_alarm *a)
 {
-	json_decref(a->settings);
+	if (a->settings)
+		s->host->alarm_settings_free(a->settings);
 	a->settings = NULL;
 }
 
 static int prom_alarm_parse(const struct prom *s, const char *alarm, const char *settings_json, struct prom_alarm *a,
 			    struct rollout_error *err)
 {
-	const char *cmp = NULL;
+	const char *cmp;
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	if ((r = hu_settings(alarm, settings_json, &a->settings, err)) < 0)
+	a->threshold = NAN;
+	a->min_samples = -1;
+	a->timeout_ms = s->timeout_ms;
+	r = rollout_alarm_settings_parse(s->host, s->h, alarm, settings_json, prom_alarm_options, a, &a->settings, err);
+	if (r < 0)
 		return r;
-	if ((r = hu_known_keys(alarm, a->settings, prom_keys, err)) < 0 ||
-	    (r = hu_str(alarm, a->settings, "url", &a->url, err)) < 0 ||
-	    (r = hu_str(alarm, a->settings, "query", &a->query, err)) < 0 ||
-	    (r = hu_str(alarm, a->settings, "comparison", &cmp, err)) < 0 ||
-	    (r = hu_number(alarm, a->settings, "threshold", &a->rule.threshold, &a->rule.has_threshold, err)) < 0 ||
-	    (r = hu_int(alarm, a->settings, "min_samples", a->rule.has_threshold ? 1 : 0, 0, 1000000,
-			&a->rule.min_samples, err)) < 0 ||
-	    (r = hu_duration(alarm, a->settings, "timeout", s ? s->timeout_ms : 5000, 100, 120000, &a->timeout_ms,
-			     err)) < 0)
-		goto fail;
+	cmp = a->comparison;
+	a->rule.has_threshold = !isnan(a->threshold);
+	a->rule.threshold = a->threshold;
+	/* alert-style (no threshold): an empty answer is OK */
+	a->rule.min_samples = a->min_samples >= 0 ? a->min_samples : a->rule.has_threshold ? 1 : 0;
 	r = -EINVAL;
 	if (!a->url)
 		a->url = s ? s->url : NULL;
@@ -106,7 +125,7 @@ static int prom_alarm_parse(const struct prom *s, const char *alarm, const char 
 				  alarm);
 		goto fail;
 	}
-	if (!hu_is_http_url(a->url) || strlen(a->url) > 1024) {
+	if (!uri_is_http(a->url) || strlen(a->url) > 1024) {
 		rollout_error_set(err, r, "INVALID_ALARM_CONFIG",
 				  "alarm %s: url '%.200s' must be an http:// or https:// URL", alarm, a->url);
 		goto fail;
@@ -131,7 +150,7 @@ static int prom_alarm_parse(const struct prom *s, const char *alarm, const char 
 	a->rule.below = cmp && strcmp(cmp, "below") == 0;
 	return 0;
 fail:
-	prom_alarm_free(a);
+	prom_alarm_free(s, a);
 	return r;
 }
 
@@ -267,8 +286,11 @@ static int prom_init(const struct rollout_host *host, struct rollout_handle *h, 
 		return -ENOMEM;
 	s->host = host;
 	s->h = h;
-	r = rollout_config_parse(host, h, prom_options, s, err, errlen);
-	if (r == 0 && s->url && !hu_is_http_url(s->url)) {
+	/* Alarm settings are parsed by the host, new in ABI 1.1. */
+	r = ROLLOUT_HOST_NEED(host, alarm_settings_parse, err, errlen);
+	if (r == 0)
+		r = rollout_config_parse(host, h, prom_options, s, err, errlen);
+	if (r == 0 && s->url && !uri_is_http(s->url)) {
 		snprintf(err, errlen, "plugins.prometheus.url: '%s' must start with http:// or https://", s->url);
 		r = -EINVAL;
 	}
@@ -291,7 +313,7 @@ static int prom_validate_alarm(void *state, const char *alarm, const char *setti
 	int r = prom_alarm_parse(state, alarm, settings_json, &a, err);
 
 	if (r == 0)
-		prom_alarm_free(&a);
+		prom_alarm_free(state, &a);
 	return r;
 }
 
@@ -319,7 +341,7 @@ static int prom_check(void *state, const struct rollout_deployment *dep, const c
 	while (n > 0 && a.url[n - 1] == '/')
 		n--;
 	n = (size_t)snprintf(url, ulen, "%.*s/api/v1/query?query=", (int)n, a.url);
-	if ((r = hu_urlencode(url, ulen, &n, a.query)) < 0)
+	if ((r = uri_encode(a.query, false, url + n, ulen - n)) < 0)
 		goto out;
 	struct rollout_http_request req =
 	    ROLLOUT_HTTP_REQUEST_INIT(.url = url, .timeout_ms = a.timeout_ms, .max_body = 8 << 20);
@@ -335,7 +357,7 @@ out:
 	if (resp)
 		s->host->http_free(resp);
 	free(url);
-	prom_alarm_free(&a);
+	prom_alarm_free(s, &a);
 	return r;
 }
 
@@ -343,7 +365,7 @@ static const struct rollout_health_ops prom_ops =
     ROLLOUT_HEALTH_OPS_INIT(.validate_alarm = prom_validate_alarm, .check = prom_check);
 
 static const struct rollout_plugin prom_plugin = ROLLOUT_PLUGIN_INIT(
-    ROLLOUT_KIND_HEALTH, .name = "prometheus", .version = "1.0.0",
+    ROLLOUT_KIND_HEALTH, .name = "prometheus", .version = "1.1.0",
     .description = "alarm when a PromQL instant query returns a sample above a threshold (or any sample)",
     .init = prom_init, .destroy = prom_destroy, .ops.health = &prom_ops);
 

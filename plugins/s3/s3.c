@@ -25,6 +25,7 @@
 #include <rollout/plugin.h>
 
 #include "srcutil.h"
+#include "uri.h"
 
 struct s3 {
 	const struct rollout_host *host;
@@ -126,9 +127,9 @@ int s3_object_url(const char *endpoint, const char *region, const char *addressi
 	} else {
 		snprintf(ep, sizeof(ep), "https://s3.%s.amazonaws.com", region ? region : "us-east-1");
 	}
-	if (src_uri_encode(key, true, ekey, sizeof(ekey)) < 0)
+	if (uri_encode(key, true, ekey, sizeof(ekey)) < 0)
 		return -ENOSPC;
-	if (version && src_uri_encode(version, false, ever, sizeof(ever)) < 0)
+	if (version && uri_encode(version, false, ever, sizeof(ever)) < 0)
 		return -ENOSPC;
 	if (!strcmp(addressing, "virtual"))
 		virt = true;
@@ -169,6 +170,25 @@ static void strip_quotes(const char *in, char *out, size_t outlen)
 		n = outlen - 1;
 	memcpy(out, in, n);
 	out[n] = '\0';
+}
+
+/* An object version or an eTag names one content: fetched once. */
+static int s3_describe(void *state, const char *revision_json, struct rollout_revision_info *ret,
+		       struct rollout_error *err)
+{
+	json_t *rev = json_loads(revision_json, 0, NULL), *loc = json_object_get(rev, "s3Location");
+	const char *bucket = json_string_value(json_object_get(loc, "bucket"));
+	const char *key = json_string_value(json_object_get(loc, "key"));
+	int r = 0;
+
+	if (!bucket || !*bucket || !key || !*key)
+		r = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+				      "an S3 revision needs s3Location with bucket and key");
+	else
+		ret->pinned =
+		    json_is_string(json_object_get(loc, "version")) || json_is_string(json_object_get(loc, "eTag"));
+	json_decref(rev);
+	return r;
 }
 
 static int s3_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json, const char *dest_path,
@@ -257,8 +277,7 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 	status = host->http_status(resp);
 	if (status != 200) {
 		src_read_head(dest_path, body, sizeof(body));
-		src_xml_tag(body, "Code", code, sizeof(code));
-		src_xml_tag(body, "Message", msg, sizeof(msg));
+		src_aws_error(host, s->h, body, code, sizeof(code), msg, sizeof(msg));
 		if (status == 404 || !strcmp(code, "NoSuchKey") || !strcmp(code, "NoSuchBucket") ||
 		    !strcmp(code, "NoSuchVersion") || (version && !strcmp(code, "InvalidArgument")))
 			r = rollout_error_set(err, -ENOENT, "REVISION_MISSING",
@@ -328,11 +347,14 @@ out:
 }
 
 static const char *const s3_types[] = {"S3", NULL};
+static const char *const s3_locations[] = {"s3Location", NULL};
 
-static const struct rollout_source_ops s3_ops = ROLLOUT_SOURCE_OPS_INIT(.revision_types = s3_types, .fetch = s3_fetch);
+static const struct rollout_source_ops s3_ops =
+    ROLLOUT_SOURCE_OPS_INIT(.revision_types = s3_types, .fetch = s3_fetch, .location_members = s3_locations,
+			    .describe = s3_describe);
 
 static const struct rollout_plugin s3_plugin =
-    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "s3", .version = "1.0.0",
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "s3", .version = "1.1.0",
 			.description = "S3 revisions (GetObject with SigV4; versions, eTags, custom endpoints)",
 			.init = s3_init, .destroy = s3_destroy, .ops.source = &s3_ops);
 

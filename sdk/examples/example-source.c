@@ -1,13 +1,19 @@
 /* example-source: a source plugin that "fetches" revisions from a local
- * directory. It handles revisionType "Local":
+ * directory. It serves its own revisionType, "ExampleDir":
  *
- *     {"revisionType": "Local", "localLocation": {"path": "app-1.2.zip"}}
+ *     {"revisionType": "ExampleDir",
+ *      "exampleDirLocation": {"path": "app-1.2.zip", "sha256": "<64 hex, optional>"}}
  *
  * where path is relative to the configured root:
  *
  *     plugins:
  *       example-source:
  *         root: /srv/revisions
+ *
+ * rolloutd learns the type from this plugin alone: once it is loaded,
+ * CreateDeployment accepts ExampleDir revisions, and the bundle cache keys
+ * them on exampleDirLocation (location_members) and fetches them once when
+ * describe says a sha256 pins the content.
  *
  * It shows the source contract: write dest_path, report size, sha256 and
  * bundle type, and fail with a CodeDeploy error code (REVISION_MISSING)
@@ -141,6 +147,41 @@ done:
 	return r;
 }
 
+/* The location's path, relative and without "..", or -EINVAL with err. */
+static int check_path(const char *revision_json, char *rel, size_t relsize, struct rollout_error *err)
+{
+	if (json_string_field(revision_json, "path", rel, relsize) < 0)
+		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+					 "an ExampleDir revision needs exampleDirLocation.path, a file name under the "
+					 "plugin's root");
+	if (rel[0] == '/' || strstr(rel, ".."))
+		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+					 "exampleDirLocation.path '%s' must be relative and must not contain '..'",
+					 rel);
+	return 0;
+}
+
+/* Pure (no I/O): rolloutd calls it when the API receives an ExampleDir
+ * revision, and before each fetch. A file in a directory may change, so a
+ * location pins its content only when it names its sha256. */
+static int describe(void *state, const char *revision_json, struct rollout_revision_info *ret,
+		    struct rollout_error *err)
+{
+	char rel[1024], sha[80];
+	int r;
+
+	if ((r = check_path(revision_json, rel, sizeof(rel), err)) < 0)
+		return r;
+	if (json_string_field(revision_json, "sha256", sha, sizeof(sha)) == 0) {
+		if (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64)
+			return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
+						 "exampleDirLocation.sha256 must be 64 lower-case hex characters");
+		ret->pinned = true;
+		snprintf(ret->sha256, sizeof(ret->sha256), "%s", sha);
+	}
+	return 0;
+}
+
 static int fetch(void *state, const struct rollout_deployment *dep, const char *revision_json, const char *dest_path,
 		 int64_t timeout_ms, struct rollout_fetch_result *res, struct rollout_error *err)
 {
@@ -149,13 +190,8 @@ static int fetch(void *state, const struct rollout_deployment *dep, const char *
 	const char *type;
 	int r;
 
-	if (json_string_field(revision_json, "path", rel, sizeof(rel)) < 0)
-		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-					 "Local revision needs localLocation.path, a file name under %s", s->root);
-	if (rel[0] == '/' || strstr(rel, ".."))
-		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-					 "localLocation.path '%s' must be relative to %s and must not contain '..'",
-					 rel, s->root);
+	if ((r = check_path(revision_json, rel, sizeof(rel), err)) < 0)
+		return r;
 	if (!(type = bundle_type_of(rel)))
 		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
 					 "cannot tell the bundle type of '%s': name it .zip, .tar, .tgz, .yml or .json",
@@ -177,13 +213,17 @@ static int fetch(void *state, const struct rollout_deployment *dep, const char *
 	return 0;
 }
 
-static const char *const revision_types[] = {"Local", NULL};
+static const char *const revision_types[] = {"ExampleDir", NULL};
+/* Where each type's location is in a RevisionLocation (the cache key). */
+static const char *const location_members[] = {"exampleDirLocation", NULL};
 
-static const struct rollout_source_ops ops = ROLLOUT_SOURCE_OPS_INIT(.revision_types = revision_types, .fetch = fetch);
+static const struct rollout_source_ops ops =
+    ROLLOUT_SOURCE_OPS_INIT(.revision_types = revision_types, .fetch = fetch, .location_members = location_members,
+			    .describe = describe);
 
 static const struct rollout_plugin plugin =
-    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "example-source", .version = "1.0.0",
-			.description = "copies revisions from a local directory (revisionType Local)", .init = init,
-			.destroy = destroy, .ops.source = &ops);
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "example-source", .version = "1.1.0",
+			.description = "copies revisions from a local directory (revisionType ExampleDir)",
+			.init = init, .destroy = destroy, .ops.source = &ops);
 
 ROLLOUT_PLUGIN_EXPORT(plugin)

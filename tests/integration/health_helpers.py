@@ -273,8 +273,9 @@ class WebhookReceiver:
 
 # ---------------------------------------------------------------- the driver
 
-def write_config(tmp_path, plugins, alarms=None, name="rolloutd.yml"):
-    """A daemon config (JSON is YAML) with a plugin dir of the named plugins."""
+def write_config(tmp_path, plugins, alarms=None, name="rolloutd.yml", settings=None):
+    """A daemon config (JSON is YAML) with a plugin dir of the named plugins;
+    settings: more top-level settings."""
     pdir = os.path.join(str(tmp_path), "plugins-" + name)
     if not os.path.exists(pdir):
         harness.plugin_dir(pdir, names=list(plugins))
@@ -282,6 +283,7 @@ def write_config(tmp_path, plugins, alarms=None, name="rolloutd.yml"):
            "plugin_dir": pdir, "plugins": plugins, "log_level": "debug"}
     if alarms:
         cfg["alarms"] = alarms
+    cfg.update(settings or {})
     p = os.path.join(str(tmp_path), name)
     with open(p, "w") as f:
         json.dump(cfg, f, indent=1)

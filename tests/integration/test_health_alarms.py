@@ -106,9 +106,10 @@ def test_cloudwatch_fallback_flip_mid_watch(tmp_path):
         cw.put_metric_alarm(AlarmName="p99-latency", MetricName="Latency", Namespace="App", Statistic="Average",
                             Period=60, EvaluationPeriods=1, Threshold=1.0,
                             ComparisonOperator="GreaterThanThreshold")
-        cfg = write_config(tmp_path, {"cloudwatch": {"endpoint": moto.url}})
+        cfg = write_config(tmp_path, {"cloudwatch": {"endpoint": moto.url}},
+                           settings={"alarm_fallback_plugin": "cloudwatch"})
         env = aws_env(ROLLOUTD_ALARM_INTERVAL_MS=300)
-        # p99-latency has no definition: the cloudwatch plugin reads it by name
+        # p99-latency has no definition: the fallback plugin (cloudwatch) reads it by name
         w = Watch(cfg, group_doc(["p99-latency"]), seconds=30, env=env)
         assert w.started == {"watching": True}
         time.sleep(1.0)

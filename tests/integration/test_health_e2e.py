@@ -207,9 +207,9 @@ def test_cloudwatch_alarm_stops_and_rolls_back(daemon_factory, tmp_path, made, m
                         EvaluationPeriods=1, Threshold=10.0, ComparisonOperator="GreaterThanThreshold")
     monkeypatch.setenv("ROLLOUTD_ALARM_INTERVAL_MS", "500")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    # web-5xx has no definition under alarms: the cloudwatch plugin reads it by name
+    # web-5xx has no definition under alarms: the fallback plugin (cloudwatch) reads it by name
     d = daemon_factory(plugins={"onprem": {}, "s3": s3_plugin(moto), "cloudwatch": s3_plugin(moto)},
-                       settings={"long_poll": "5s"})
+                       settings={"long_poll": "5s", "alarm_fallback_plugin": "cloudwatch"})
     fl = AlarmFleet(d, tmp_path, moto, ["web-5xx"])
     made.append(fl)
 
@@ -270,7 +270,7 @@ def test_alarm_watch_survives_a_daemon_crash(daemon_factory, tmp_path, made, mon
                         EvaluationPeriods=1, Threshold=10.0, ComparisonOperator="GreaterThanThreshold")
     monkeypatch.setenv("ROLLOUTD_ALARM_INTERVAL_MS", "300")
     d = daemon_factory(plugins={"onprem": {}, "s3": s3_plugin(moto), "cloudwatch": s3_plugin(moto)},
-                       settings={"long_poll": "1s"})
+                       settings={"long_poll": "1s", "alarm_fallback_plugin": "cloudwatch"})
     gate = threading.Event()
     f = Fleet(d, n=2, config="CodeDeployDefault.OneAtATime", auto_rollback=STOP_ON_ALARM)
     try:

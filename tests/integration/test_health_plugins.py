@@ -143,7 +143,7 @@ def test_cloudwatch_state_flips(tmp_path, moto):
     cw = moto.client("cloudwatch")
     put_alarm(cw, "prod-errors")
     cfg = write_config(tmp_path, {"cloudwatch": {"endpoint": moto.url, "region": "us-east-1"}}, alarms={
-        "errors": {"plugin": "cloudwatch", "alarm_name": "prod-errors"}})
+        "errors": {"plugin": "cloudwatch", "alarm_name": "prod-errors"}}, settings={"alarm_fallback_plugin": "cloudwatch"})
     r = check(cfg, "errors")
     assert r["state"] == "OK", r
     cw.set_alarm_state(AlarmName="prod-errors", StateValue="ALARM", StateReason="errors above 1")
@@ -152,7 +152,7 @@ def test_cloudwatch_state_flips(tmp_path, moto):
     cw.set_alarm_state(AlarmName="prod-errors", StateValue="INSUFFICIENT_DATA", StateReason="no data")
     assert check(cfg, "errors")["state"] == "INSUFFICIENT_DATA"
 
-    # a name with no definition falls back to the cloudwatch plugin by that name
+    # a name with no definition goes to the alarm_fallback_plugin (cloudwatch) by that name
     put_alarm(cw, "undefined-here")
     cw.set_alarm_state(AlarmName="undefined-here", StateValue="ALARM", StateReason="fallback works")
     r = check(cfg, "undefined-here")
@@ -163,7 +163,7 @@ def test_cloudwatch_state_flips(tmp_path, moto):
 
 
 def test_cloudwatch_credentials_required(tmp_path, moto):
-    cfg = write_config(tmp_path, {"cloudwatch": {"endpoint": moto.url}})
+    cfg = write_config(tmp_path, {"cloudwatch": {"endpoint": moto.url}}, settings={"alarm_fallback_plugin": "cloudwatch"})
     env = aws_env()
     del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
     rc, out, _ = driver(cfg, "check", "x", env=env)
@@ -174,6 +174,33 @@ def test_undefined_alarm_without_cloudwatch(tmp_path):
     cfg = write_config(tmp_path, {"http-check": {}})
     rc, out, _ = driver(cfg, "check", "ghost")
     assert rc == 1 and "alarm 'ghost' is not defined" in out[0]["reason"], out
+
+
+def test_undefined_alarm_without_fallback_setting(tmp_path, moto):
+    """Enabling a plugin that can look alarms up by name is not enough: the
+    core asks no plugin it is not told to (alarm_fallback_plugin)."""
+    cw = moto.client("cloudwatch")
+    put_alarm(cw, "known-to-cloudwatch")
+    cfg = write_config(tmp_path, {"cloudwatch": {"endpoint": moto.url, "region": "us-east-1"}})
+    rc, out, _ = driver(cfg, "check", "known-to-cloudwatch")
+    assert rc == 1 and "alarm 'known-to-cloudwatch' is not defined" in out[0]["reason"], out
+    assert "alarm_fallback_plugin" in out[0]["reason"], out
+
+
+def test_alarm_fallback_plugin_must_be_health(tmp_path):
+    """FILE:LINE:COL errors for a fallback that is not a loaded health plugin."""
+    import subprocess
+    import harness
+    for plugins, want in [({"http-check": {}}, "alarm_fallback_plugin: plugin 'cloudwatch' is not enabled"),
+                          ({"http-check": {}, "onprem": {}},
+                           "'onprem' is not a health plugin (expected a plugin of kind health")]:
+        fallback = "onprem" if "onprem" in plugins else "cloudwatch"
+        cfg = write_config(tmp_path, plugins, name="fb-%s.yml" % fallback,
+                           settings={"alarm_fallback_plugin": fallback})
+        p = subprocess.run([harness.binary("rolloutd"), "--config", cfg, "--check-config"], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode != 0, p.stderr
+        assert "fb-%s.yml:" % fallback in p.stderr and want in p.stderr, p.stderr
 
 
 def test_daemon_check_config_refuses_bad_alarms(tmp_path):

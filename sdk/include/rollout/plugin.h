@@ -1,4 +1,4 @@
-/* rollout/plugin.h — the rolloutd plugin SDK, ABI 1.
+/* rollout/plugin.h — the rolloutd plugin SDK, ABI 1.1.
  *
  * This header is the whole contract between rolloutd and its plugins. A
  * plugin includes this file and nothing else of rolloutd's, and builds with
@@ -6,7 +6,9 @@
  *     cc -shared -fPIC $(pkg-config --cflags rollout-plugin) -o NAME.so NAME.c
  *
  * and is installed as $(pkg-config --variable=plugindir rollout-plugin)/NAME.so.
- * It is loaded when the daemon config names it under `plugins:`.
+ * It is loaded when the daemon config names it under `plugins:`. Unit-test it
+ * against rollout/testing.h (pkg-config rollout-plugin-testing); the SDK's
+ * README.md walks through writing, building, testing and installing one.
  *
  * ============================================================================
  * ABI RULES
@@ -24,12 +26,23 @@
  *    versa, within one major. Always initialise tables with the
  *    ROLLOUT_*_INIT macros: they set `size` and leave unnamed members NULL.
  *  - Enums that cross the boundary are 32 bits wide (a *_FORCE_32 value).
- *  - A daemon loads a plugin whose minor is <= its own. A plugin checks
- *    host->size (ROLLOUT_HOST_HAS()) before using a host function newer than
- *    ABI 1.0.
+ *  - A daemon loads a plugin whose minor is <= its own and refuses a newer
+ *    one, naming both versions. A plugin built with a newer SDK than the
+ *    daemon it may meet checks host->size (ROLLOUT_HOST_HAS()) before using a
+ *    host function newer than ABI 1.0, and fails init with
+ *    ROLLOUT_HOST_NEED() when it cannot do without it. The daemon reads an
+ *    appended member of a plugin's table (ops, results) only when that
+ *    table's size covers it: a 1.0 plugin keeps working unchanged.
  *
  * ABI CHANGELOG (newest first)
  *
+ *   2026-12-05  1.1  Host: tag_filter_new/match/free (CodeDeploy's tag-filter
+ *                    rule), alarm_settings_parse/free (alarm maps with the
+ *                    daemon's common keys), xml_* (AWS query API responses).
+ *                    Option type ROLLOUT_OPT_NUMBER. Source ops:
+ *                    location_members and describe (pinned content and
+ *                    promised sha256 of a location, so the daemon caches
+ *                    any plugin's revision types). ROLLOUT_HOST_NEED().
  *   2026-11-23  1.0  First version: descriptor, host table (log, config,
  *                    clock, HTTP with SigV4, on-prem instances, sha256),
  *                    platform / source / health / traffic ops.
@@ -49,9 +62,10 @@
  *     (host->config_parse), and returns its private state. If init fails the
  *     daemon refuses to start, printing the message init wrote.
  *  3. While the daemon runs, ops are called on worker threads (never on the
- *     daemon's I/O thread), possibly CONCURRENTLY from several workers with
- *     the same state. Ops may block (network, disk) but must respect the
- *     timeouts they are given. A plugin that keeps mutable state must lock it.
+ *     daemon's I/O thread, except the pure source op describe), possibly
+ *     CONCURRENTLY from several workers with the same state. Ops may block
+ *     (network, disk) but must respect the timeouts they are given. A
+ *     plugin that keeps mutable state must lock it.
  *  4. At shutdown, after the last op has returned, destroy() is called once
  *     on the main thread with the state init returned. destroy() also runs
  *     when another plugin failed to load after this one's init succeeded.
@@ -68,7 +82,8 @@
  *  - Strings returned BY A PLUGIN through `char **ret_*` are allocated with
  *    malloc(3) by the plugin and freed by the daemon with free(3).
  *  - Strings and objects returned BY THE HOST are freed with the host
- *    function named in their documentation (host->free, host->http_free).
+ *    function named in their documentation (host->free, host->http_free,
+ *    host->tag_filter_free, host->alarm_settings_free, host->xml_free).
  *  - Config strings obtained through host->config_* are borrowed and stay
  *    valid until destroy() returns.
  *  - `struct rollout_handle` is the daemon's; never free it, only pass it back.
@@ -97,6 +112,7 @@
 #ifndef ROLLOUT_PLUGIN_H
 #define ROLLOUT_PLUGIN_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -109,8 +125,8 @@ extern "C" {
 #endif
 
 #define ROLLOUT_ABI_MAJOR 1
-#define ROLLOUT_ABI_MINOR 0
-#define ROLLOUT_ABI_STRING "1.0"
+#define ROLLOUT_ABI_MINOR 1
+#define ROLLOUT_ABI_STRING "1.1"
 
 /* The one exported symbol, named after the major version. */
 #define ROLLOUT_ENTRY_SYMBOL "rollout_plugin_v1"
@@ -214,6 +230,18 @@ static inline int rollout_error_set(struct rollout_error *e, int r, const char *
 struct rollout_handle;
 /* An HTTP response from host->http_request; free with host->http_free. */
 struct rollout_http_response;
+/* A parsed tag filter from host->tag_filter_new (ABI 1.1); free with
+ * host->tag_filter_free. Immutable: may be shared between threads. */
+struct rollout_tag_filter;
+/* Parsed alarm settings from host->alarm_settings_parse (ABI 1.1); owns the
+ * strings stored from them; free with host->alarm_settings_free. */
+struct rollout_alarm_settings;
+/* A parsed XML document from host->xml_parse (ABI 1.1); free with
+ * host->xml_free. Use one document from one thread at a time. */
+struct rollout_xml;
+/* An element of a struct rollout_xml, borrowed from its document (valid
+ * until xml_free). */
+struct rollout_xml_node;
 
 /* ------------------------------------------------------------------------ */
 /* The deployment a call is made for (borrowed; valid during the call).       */
@@ -245,6 +273,7 @@ enum rollout_opt_type {
 	ROLLOUT_OPT_JSON = 5,	  /* const char * JSON text of any subtree (maps, lists) */
 	ROLLOUT_OPT_PATH = 6,	  /* const char * file path; relative ones are made absolute against the
 				   * directory of the config file (borrowed until destroy) */
+	ROLLOUT_OPT_NUMBER = 7,	  /* double (ABI 1.1), finite; within [min, max] when either is set */
 	_ROLLOUT_OPT_FORCE_32 = 0x7fffffff
 };
 
@@ -402,16 +431,129 @@ struct rollout_host {
 	/* Frees what host functions documented as "freed with host->free". */
 	void (*free)(void *p);
 
+	/* ====== ABI 1.1 (check ROLLOUT_HOST_HAS or ROLLOUT_HOST_NEED) ====== */
+
+	/* --- tag filters -----------------------------------------------------
+	 * CodeDeploy's tag-filter rule, exactly as the daemon applies it to
+	 * ListOnPremisesInstances and to deployments, so a platform plugin
+	 * selects the hosts users expect:
+	 *   - TagFilter {Key, Value, Type}: KEY_ONLY (a tag with that key),
+	 *     VALUE_ONLY (a tag with that value), KEY_AND_VALUE (both; no Value
+	 *     means the empty value). Without a Type: Key and Value ->
+	 *     KEY_AND_VALUE, only a Key -> KEY_ONLY, only a Value -> VALUE_ONLY.
+	 *   - An empty Key is no Key; without a Type an empty Value is no Value.
+	 *     A filter with nothing to compare selects nothing.
+	 *   - A list of filters selects a host matching ANY of them; a tag set
+	 *     (list of lists) a host matching EVERY non-empty inner list.
+	 *   - An empty list or set selects nothing. Exact, case-sensitive.
+	 * filter_json: [TagFilter] (onPremisesInstanceTagFilters, ec2TagFilters,
+	 * tagFilters), [[TagFilter]], or a tag set object
+	 * {"onPremisesTagSetList" | "ec2TagSetList": [[TagFilter]]}. Malformed
+	 * input (not such a shape, a Type not one of the three) fails with
+	 * -EINVAL and a message naming the element. *ret is the caller's: free
+	 * it with tag_filter_free. */
+	int (*tag_filter_new)(struct rollout_handle *h, const char *filter_json, struct rollout_tag_filter **ret,
+			      char *err, size_t errlen);
+	/* 1 when a host with tags_json ([{"Key": k, "Value": v}], entries
+	 * without a Key ignored) matches, 0 when not, -EINVAL when tags_json is
+	 * not a JSON list. Thread-safe. */
+	int (*tag_filter_match)(const struct rollout_tag_filter *f, const char *tags_json);
+	struct rollout_tag_filter *(*tag_filter_free)(struct rollout_tag_filter *f);
+
+	/* --- alarm settings (health plugins) -----------------------------------
+	 * Parses one alarm's settings (the settings_json given to
+	 * validate_alarm / check) against the plugin's option table, as
+	 * config_parse does for the plugin's own config: each value is stored
+	 * into dst at its offset (strings borrowed from *ret until
+	 * alarm_settings_free), defaults apply, and a missing required key,
+	 * a wrong type or an out-of-range value fails with -EINVAL and err
+	 * filled (code INVALID_ALARM_CONFIG, "alarm NAME: ..."). Every alarm map
+	 * also carries keys the daemon reads itself; they are accepted and
+	 * checked here so that a third-party plugin refuses the same mistakes:
+	 *   plugin, description            strings
+	 *   interval                       duration 100ms..1h (polling period)
+	 *   gate                           true | false (per-instance gate)
+	 *   gate_timeout                   duration up to 1h
+	 *   on_insufficient_data           stop | continue
+	 *   instance                       the instance a gate checks (the
+	 *                                  daemon adds it; declare it to read it)
+	 * Any other key not in opts is refused as an unknown setting, listing the
+	 * accepted ones. Scalars arrive as strings; ROLLOUT_OPT_JSON takes lists
+	 * and maps. Pass sizeof(struct rollout_option) as opt_size (use
+	 * rollout_alarm_settings_parse()). *ret is the caller's. */
+	int (*alarm_settings_parse)(struct rollout_handle *h, const char *alarm_name, const char *settings_json,
+				    const struct rollout_option *opts, size_t opt_size, void *dst,
+				    struct rollout_alarm_settings **ret, struct rollout_error *err);
+	struct rollout_alarm_settings *(*alarm_settings_free)(struct rollout_alarm_settings *s);
+
+	/* --- XML (AWS query APIs: EC2, Auto Scaling, ELB, CloudWatch) ---------
+	 * xml_parse parses a response body (no network access, no external
+	 * entities). -EINVAL with a message when it is not well-formed XML.
+	 * Element names are matched by local name: namespaces are ignored. */
+	int (*xml_parse)(struct rollout_handle *h, const char *text, size_t len, struct rollout_xml **ret, char *err,
+			 size_t errlen);
+	struct rollout_xml *(*xml_free)(struct rollout_xml *doc);
+	/* The document element. */
+	const struct rollout_xml_node *(*xml_root)(const struct rollout_xml *doc);
+	/* The first element reached from node by path, element names separated
+	 * by '/', each step the first child of that name, e.g.
+	 * "reservationSet/item/instancesSet/item"; "" is node itself. NULL when
+	 * absent. */
+	const struct rollout_xml_node *(*xml_find)(const struct rollout_xml_node *node, const char *path);
+	/* The text of the element at path (as xml_find), entities decoded,
+	 * borrowed until xml_free; NULL when absent. */
+	const char *(*xml_text)(const struct rollout_xml_node *node, const char *path);
+	/* Iterates the child elements of parent named name (any name when
+	 * NULL), e.g. a list's "item" (EC2) or "member" (query API):
+	 *   for (n = host->xml_first(set, "item"); n; n = host->xml_next(n, "item")) */
+	const struct rollout_xml_node *(*xml_first)(const struct rollout_xml_node *parent, const char *name);
+	const struct rollout_xml_node *(*xml_next)(const struct rollout_xml_node *node, const char *name);
+	/* The element's local name; borrowed until xml_free. */
+	const char *(*xml_name)(const struct rollout_xml_node *node);
+	/* When doc is an AWS error response (<ErrorResponse><Error> of the query
+	 * APIs or <Response><Errors><Error> of EC2): 1 with its Code and Message
+	 * (borrowed until xml_free; "" when absent). 0 when it is not. */
+	int (*xml_aws_error)(const struct rollout_xml *doc, const char **ret_code, const char **ret_message);
+
 	/* Reserved for appending (metrics, events, ...): new members go here,
 	 * and bump ROLLOUT_ABI_MINOR. */
 };
 
 #define ROLLOUT_HOST_HAS(host, fn) ROLLOUT_HAS(host, struct rollout_host, fn)
+/* Size of the host table at ABI 1.0: a daemon of ABI 1.0 gives this. */
+#define ROLLOUT_HOST_SIZE_1_0 (offsetof(struct rollout_host, free) + sizeof(void (*)(void *)))
+
+static inline int rollout_host_need(const struct rollout_host *host, size_t need, const char *fn, char *err,
+				    size_t errlen)
+{
+	if (host->size >= need)
+		return 0;
+	snprintf(err, errlen,
+		 "this plugin needs the host function %s of plugin ABI %s, but rolloutd %s offers ABI %u.%u; "
+		 "upgrade rolloutd",
+		 fn, ROLLOUT_ABI_STRING, host->daemon_version ? host->daemon_version : "?", host->abi_major,
+		 host->abi_minor);
+	return -ENOTSUP;
+}
+/* In init: fail with a message naming fn when the daemon is older than the
+ * SDK the plugin was built with and lacks fn:
+ *     if ((r = ROLLOUT_HOST_NEED(host, tag_filter_new, err, errlen)) < 0) return r; */
+#define ROLLOUT_HOST_NEED(host, fn, err, errlen)                                                                       \
+	rollout_host_need(host, offsetof(struct rollout_host, fn) + sizeof((host)->fn), #fn, err, errlen)
 
 static inline int rollout_config_parse(const struct rollout_host *host, struct rollout_handle *h,
 				       const struct rollout_option *opts, void *dst, char *err, size_t errlen)
 {
 	return host->config_parse(h, opts, sizeof(struct rollout_option), dst, err, errlen);
+}
+
+static inline int rollout_alarm_settings_parse(const struct rollout_host *host, struct rollout_handle *h,
+					       const char *alarm_name, const char *settings_json,
+					       const struct rollout_option *opts, void *dst,
+					       struct rollout_alarm_settings **ret, struct rollout_error *err)
+{
+	return host->alarm_settings_parse(h, alarm_name, settings_json, opts, sizeof(struct rollout_option), dst, ret,
+					  err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -471,11 +613,27 @@ struct rollout_fetch_result {
 	char version[256];    /* what was fetched, e.g. S3 version id / commit id; may be "" */
 };
 
+/* What a revision location says about its content, before any fetch
+ * (source ops describe, ABI 1.1). The daemon presets size and zeroes the rest. */
+struct rollout_revision_info {
+	uint32_t size;
+	/* The location names immutable content (an object version or eTag, a
+	 * full commit id, a content hash): the daemon fetches it at most once
+	 * per cache lifetime and serves later deployments from its cache.
+	 * false: fetched again for every deployment (a branch, a bare key). */
+	bool pinned;
+	/* The sha256 the location promises (64 lower-case hex), or "": a fetched
+	 * file with another hash fails with INVALID_REVISION. */
+	char sha256[65];
+};
+
 struct rollout_source_ops {
 	uint32_t size;
 	/* MANDATORY. The revisionType values this plugin handles (CodeDeploy
-	 * names: "S3", "GitHub", "String", "AppSpecContent", or own ones such
-	 * as "Http", "Bitbucket"), NULL-terminated, static. */
+	 * names "S3", "GitHub", or own ones such as "HTTP", "Bitbucket"),
+	 * NULL-terminated, static. The daemon's API accepts every revisionType
+	 * some loaded source plugin declares; a type two plugins declare is
+	 * served by the first loaded. */
 	const char *const *revision_types;
 
 	/* MANDATORY. Fetches a revision into dest_path.
@@ -491,6 +649,24 @@ struct rollout_source_ops {
 	int (*fetch)(void *state, const struct rollout_deployment *dep, const char *revision_json,
 		     const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
 		     struct rollout_error *err);
+
+	/* --- ABI 1.1 --- */
+	/* OPTIONAL. For each of revision_types (same order), the RevisionLocation
+	 * member holding its location, e.g. {"s3Location", NULL}, static. The
+	 * daemon keys its cache on the type and that member's content; without
+	 * it (or for a NULL entry) on the whole RevisionLocation. */
+	const char *const *location_members;
+	/* OPTIONAL. Checks a RevisionLocation of one of this plugin's types
+	 * without fetching it, and says how its content may be cached (*ret,
+	 * size preset). A malformed location returns -EINVAL with err code
+	 * INVALID_REVISION and a message naming what is missing; the API then
+	 * refuses it with InvalidRevisionException. Called when the API receives
+	 * such a revision and before each fetch, on any thread, the daemon's
+	 * I/O thread included: it must be pure (no I/O, no blocking, no host
+	 * calls but logging). Absent: every location is accepted, none is
+	 * pinned. */
+	int (*describe)(void *state, const char *revision_json, struct rollout_revision_info *ret,
+			struct rollout_error *err);
 };
 #define ROLLOUT_SOURCE_OPS_INIT(...)                                                                                   \
 	{                                                                                                              \
@@ -593,6 +769,8 @@ struct rollout_plugin {
 /* Size of the descriptor at ABI 1.0: a plugin declaring minor 0 must be at
  * least this large. */
 #define ROLLOUT_PLUGIN_SIZE_1_0 (offsetof(struct rollout_plugin, ops) + sizeof(const void *))
+/* ABI 1.1 appended nothing to the descriptor itself. */
+#define ROLLOUT_PLUGIN_SIZE_1_1 ROLLOUT_PLUGIN_SIZE_1_0
 
 /* Fills the header: ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "s3", ...) */
 #define ROLLOUT_PLUGIN_INIT(kind_, ...)                                                                                \

@@ -1,5 +1,6 @@
-/* Deliberately broken plugins for the loader's negative tests. One source,
- * compiled once per defect (see tests/unit/foundation.mk). */
+/* Deliberately broken plugins for the loader's negative tests, and an ABI 1.0
+ * source plugin as the 1.0 SDK built it. One source, compiled once per
+ * variant (tests/unit/daemon/core/local.mk). */
 #include <errno.h>
 #include <stdio.h>
 
@@ -33,9 +34,34 @@ static int init_fn(const struct rollout_host *host, struct rollout_handle *h, vo
 #define NAME "broken"
 #endif
 
+#ifdef OLD_SOURCE
+/* The source ops table of ABI 1.0: it ends after fetch. The daemon must read
+ * neither location_members nor describe from it. */
+struct source_ops_1_0 {
+	uint32_t size;
+	const char *const *revision_types;
+	int (*fetch)(void *state, const struct rollout_deployment *dep, const char *revision_json,
+		     const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
+		     struct rollout_error *err);
+};
+
+static int fetch(void *state, const struct rollout_deployment *dep, const char *revision_json, const char *dest_path,
+		 int64_t timeout_ms, struct rollout_fetch_result *res, struct rollout_error *err)
+{
+	return -ENOSYS;
+}
+
+static const char *const old_types[] = {"Old", NULL};
+static const struct source_ops_1_0 old_ops = {
+    .size = sizeof(struct source_ops_1_0), .revision_types = old_types, .fetch = fetch};
+static struct rollout_plugin plugin =
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = NAME, .version = "0.0.1",
+			.description = "a source plugin of ABI 1.0", .ops.any = &old_ops);
+#else
 static struct rollout_plugin plugin =
     ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_PLATFORM, .name = NAME, .version = "0.0.1",
 			.description = "a deliberately broken plugin", .init = init_fn, .ops.platform = &ops);
+#endif
 
 #ifdef BROKEN_NO_ENTRY
 ROLLOUT_EXPORT const struct rollout_plugin *rollout_plugin_v2(void);
@@ -52,6 +78,9 @@ ROLLOUT_EXPORT const struct rollout_plugin *rollout_plugin_v1(void)
 #endif
 #ifdef BROKEN_MINOR
 	plugin.abi_minor = ROLLOUT_ABI_MINOR + 1;
+#endif
+#ifdef OLD_SOURCE
+	plugin.abi_minor = 0; /* built with the 1.0 SDK */
 #endif
 #ifdef BROKEN_SMALL
 	plugin.size = 24;

@@ -14,6 +14,27 @@ tests_unit_daemon_core_test_plugins_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_daemon_core_test_plugins_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_core_test_plugins_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
+check_PROGRAMS += tests/unit/daemon/core/test_plugin_alarm
+TESTS += tests/unit/daemon/core/test_plugin_alarm
+tests_unit_daemon_core_test_plugin_alarm_SOURCES = tests/unit/daemon/core/test_plugin_alarm.c $(daemon_core_sources)
+tests_unit_daemon_core_test_plugin_alarm_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_core_test_plugin_alarm_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_plugin_alarm_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/daemon/core/test_plugin_tags
+TESTS += tests/unit/daemon/core/test_plugin_tags
+tests_unit_daemon_core_test_plugin_tags_SOURCES = tests/unit/daemon/core/test_plugin_tags.c $(daemon_core_sources)
+tests_unit_daemon_core_test_plugin_tags_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_core_test_plugin_tags_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_plugin_tags_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/daemon/core/test_plugin_xml
+TESTS += tests/unit/daemon/core/test_plugin_xml
+tests_unit_daemon_core_test_plugin_xml_SOURCES = tests/unit/daemon/core/test_plugin_xml.c $(daemon_core_sources)
+tests_unit_daemon_core_test_plugin_xml_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_core_test_plugin_xml_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_plugin_xml_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
 check_PROGRAMS += tests/unit/daemon/core/test_workpool
 TESTS += tests/unit/daemon/core/test_workpool
 tests_unit_daemon_core_test_workpool_SOURCES = tests/unit/daemon/core/test_workpool.c daemon/core/workpool.c
@@ -70,6 +91,10 @@ check_LTLIBRARIES += tests/unit/daemon/core/broken/init-fails.la
 tests_unit_daemon_core_broken_init_fails_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
 tests_unit_daemon_core_broken_init_fails_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_INIT_FAILS -DNAME='"init-fails"'
 tests_unit_daemon_core_broken_init_fails_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/old-source.la
+tests_unit_daemon_core_broken_old_source_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_old_source_la_CPPFLAGS = $(AM_CPPFLAGS) -DOLD_SOURCE -DNAME='"old-source"'
+tests_unit_daemon_core_broken_old_source_la_LDFLAGS = $(broken_plugin_ldflags)
 check_LTLIBRARIES += tests/unit/daemon/core/broken/good.la
 tests_unit_daemon_core_broken_good_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
 tests_unit_daemon_core_broken_good_la_CPPFLAGS = $(AM_CPPFLAGS) -DNAME='"good"'

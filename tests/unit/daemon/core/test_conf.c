@@ -120,7 +120,7 @@ static void test_unknown_keys(void **st)
 	    "listen: 127.0.0.1:1\nlisen: x\n",
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
 	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention, "
-	    "metrics_listen)");
+	    "metrics_listen, alarm_fallback_plugin)");
 }
 
 static void test_retention(void **st)
@@ -252,6 +252,27 @@ static void test_alarms_section(void **st)
 	expect_error("alarms:\n  web: 3\n", "2:8: alarms.web: expected a mapping with at least 'plugin: NAME'");
 }
 
+static void test_alarm_fallback(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[512];
+
+	expect_error("alarm_fallback_plugin: cloudwatch\n",
+		     "1:24: alarm_fallback_plugin: plugin 'cloudwatch' is not enabled (expected the name of a health "
+		     "plugin under 'plugins:'); add it there or remove this setting");
+	expect_error("plugins: {cloudwatch: }\nalarm_fallback_plugin: [cloudwatch]\n",
+		     "2:24: alarm_fallback_plugin: expected a string, found a list");
+	/* default none; the kind is checked when the plugins are loaded */
+	assert_int_equal(load("plugins: {cloudwatch: }\n", &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->alarm_fallback_plugin);
+	cfg = config_free(cfg);
+	assert_int_equal(load("plugins: {cloudwatch: }\nalarm_fallback_plugin: cloudwatch\n", &cfg, err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg->alarm_fallback_plugin, "cloudwatch");
+	assert_int_equal(cfg->alarm_fallback_node->line, 2);
+	config_free(cfg);
+}
+
 static void test_missing_file(void **st)
 {
 	struct rd_config *cfg = NULL;
@@ -293,6 +314,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bundle_sizes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plugins_section, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alarms_section, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alarm_fallback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_yaml_syntax, setup, teardown),
 	    cmocka_unit_test(test_check_listen),

@@ -142,15 +142,15 @@ static void test_other_major(void **st)
 {
 	link_plugin(TEST_BROKEN_DIR, "other-major.so", "major");
 	expect_fail("plugins: {major: }\n", -EPROTO,
-		    "%s/major.so: plugin ABI major mismatch (expected 1.x, found 2.0); rebuild the plugin against this "
-		    "rolloutd's SDK (ABI 1.0)");
+		    "%s/major.so: plugin ABI major mismatch (expected 1.x, found 2.1); rebuild the plugin against this "
+		    "rolloutd's SDK (ABI 1.1)");
 }
 
 static void test_newer_minor(void **st)
 {
 	link_plugin(TEST_BROKEN_DIR, "newer-minor.so", "minor");
 	expect_fail("plugins: {minor: }\n", -EPROTO,
-		    "%s/minor.so: plugin built for a newer ABI (expected at most 1.0, found 1.1); upgrade rolloutd or "
+		    "%s/minor.so: plugin built for a newer ABI (expected at most 1.1, found 1.2); upgrade rolloutd or "
 		    "rebuild the plugin against this SDK");
 }
 
@@ -160,9 +160,9 @@ static void test_too_small(void **st)
 
 	link_plugin(TEST_BROKEN_DIR, "too-small.so", "small");
 	snprintf(want, sizeof(want),
-		 "%%s/small.so: descriptor too small for ABI 1.0 (expected at least %zu bytes, "
+		 "%%s/small.so: descriptor too small for ABI 1.1 (expected at least %zu bytes, "
 		 "found 24)",
-		 (size_t)ROLLOUT_PLUGIN_SIZE_1_0);
+		 (size_t)ROLLOUT_PLUGIN_SIZE_1_1);
 	expect_fail("plugins: {small: }\n", -EINVAL, want);
 }
 
@@ -275,13 +275,14 @@ static void test_examples(void **st)
 
 	/* source: found by revisionType; success and REVISION_MISSING */
 	assert_null(plugins_source_for(reg, "S3"));
-	p = plugins_source_for(reg, "Local");
+	p = plugins_source_for(reg, "ExampleDir");
 	assert_non_null(p);
 	struct rollout_fetch_result res = {.size = sizeof(res)};
 	snprintf(path, sizeof(path), "%s/fetched", dir);
 	assert_int_equal(p->desc->ops.source->fetch(
-			     p->state, &dep, "{\"revisionType\":\"Local\",\"localLocation\":{\"path\":\"app.zip\"}}",
-			     path, 1000, &res, &e),
+			     p->state, &dep,
+			     "{\"revisionType\":\"ExampleDir\",\"exampleDirLocation\":{\"path\":\"app.zip\"}}", path,
+			     1000, &res, &e),
 			 0);
 	assert_int_equal(res.bytes, 13);
 	assert_string_equal(res.bundle_type, "zip");
@@ -290,8 +291,9 @@ static void test_examples(void **st)
 	assert_string_equal(res.sha256, want_sha);
 	assert_int_equal(strlen(res.sha256), 64);
 	assert_int_equal(p->desc->ops.source->fetch(
-			     p->state, &dep, "{\"revisionType\":\"Local\",\"localLocation\":{\"path\":\"gone.zip\"}}",
-			     path, 1000, &res, &e),
+			     p->state, &dep,
+			     "{\"revisionType\":\"ExampleDir\",\"exampleDirLocation\":{\"path\":\"gone.zip\"}}", path,
+			     1000, &res, &e),
 			 -ENOENT);
 	assert_string_equal(e.code, "REVISION_MISSING");
 	snprintf(yaml, sizeof(yaml), "revision %s/gone.zip does not exist; upload it first", dir);
@@ -348,6 +350,104 @@ static void test_examples(void **st)
 	assert_null(reg);
 	config_free(cfg);
 	assert_null(plugins_unload(NULL));
+}
+
+/* A plugin built with the 1.0 SDK loads into this daemon, and nothing of its
+ * tables is read beyond what 1.0 had. */
+static void test_abi_1_0_plugin(void **st)
+{
+	struct rd_config *cfg = NULL;
+	struct plugin_registry *reg = NULL;
+	struct rollout_revision_info info;
+	struct rollout_error e = {.size = sizeof(e)};
+	const struct plugin *p;
+	char err[1024], types[256];
+
+	link_plugin(TEST_BROKEN_DIR, "old-source.so", "old-source");
+	assert_int_equal(load("plugins: {old-source: }\n", &cfg, &reg, err, sizeof(err)), 0);
+	p = plugins_source_for(reg, "Old");
+	assert_non_null(p);
+	assert_int_equal(p->desc->abi_minor, 0);
+	assert_null(plugins_source_location_member(p, "Old"));
+	assert_int_equal(plugins_source_describe(p, "{\"revisionType\":\"Old\"}", &info, &e), 0);
+	assert_false(info.pinned);
+	assert_string_equal(info.sha256, "");
+	assert_int_equal(plugins_revision_types(reg, types, sizeof(types)), 1);
+	assert_string_equal(types, "Old (old-source)");
+	plugins_unload(reg);
+	config_free(cfg);
+}
+
+/* What a source plugin of ABI 1.1 says of its locations (the example's own
+ * revisionType), as the bundle cache and the API ask it. */
+static void test_source_describe(void **st)
+{
+	struct rd_config *cfg = NULL;
+	struct plugin_registry *reg = NULL;
+	struct rollout_revision_info info;
+	struct rollout_error e = {.size = sizeof(e)};
+	const struct plugin *p;
+	char err[1024], yaml[4300];
+
+	link_plugin(TEST_EXAMPLES_DIR, "example-source.so", "example-source");
+	snprintf(yaml, sizeof(yaml), "plugins:\n  example-source: {root: %s}\n", dir);
+	assert_int_equal(load(yaml, &cfg, &reg, err, sizeof(err)), 0);
+	p = plugins_source_for(reg, "ExampleDir");
+	assert_non_null(p);
+	assert_string_equal(plugins_source_location_member(p, "ExampleDir"), "exampleDirLocation");
+	assert_null(plugins_source_location_member(p, "Other"));
+	assert_int_equal(
+	    plugins_source_describe(p, "{\"revisionType\":\"ExampleDir\",\"exampleDirLocation\":{\"path\":\"a.zip\"}}",
+				    &info, &e),
+	    0);
+	assert_false(info.pinned);
+	assert_int_equal(
+	    plugins_source_describe(p,
+				    "{\"revisionType\":\"ExampleDir\",\"exampleDirLocation\":{\"path\":\"a.zip\","
+				    "\"sha256\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}}",
+				    &info, &e),
+	    0);
+	assert_true(info.pinned);
+	assert_string_equal(info.sha256, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	assert_int_equal(
+	    plugins_source_describe(p, "{\"revisionType\":\"ExampleDir\",\"exampleDirLocation\":{}}", &info, &e),
+	    -EINVAL);
+	assert_string_equal(e.code, "INVALID_REVISION");
+	assert_non_null(strstr(e.message, "needs exampleDirLocation.path"));
+	plugins_unload(reg);
+	config_free(cfg);
+}
+
+/* The keys every alarm has are checked at load whatever its plugin checks,
+ * and alarm_fallback_plugin must name a health plugin. */
+static void test_alarm_settings_at_load(void **st)
+{
+	struct rd_config *cfg = NULL;
+	struct plugin_registry *reg = NULL;
+	char err[1024];
+
+	link_plugin(TEST_EXAMPLES_DIR, "example-health.so", "example-health");
+	link_plugin(TEST_EXAMPLES_DIR, "example-traffic.so", "example-traffic");
+	expect_fail("plugins:\n  example-health:\nalarms:\n  a: {plugin: example-health, file: /x, gate: sometimes}\n",
+		    -EINVAL, "%s/rolloutd.yaml:5:6: alarms.a: alarm a: gate must be true or false");
+	expect_fail("plugins:\n  example-health:\nalarms:\n  a: {plugin: example-health, file: /x, interval: 10ms}\n",
+		    -EINVAL,
+		    "%s/rolloutd.yaml:5:6: alarms.a: alarm a: interval '10ms' is not a duration between 100ms and 1h "
+		    "(write e.g. 10s)");
+	expect_fail("plugins:\n  example-health:\n  example-traffic:\nalarm_fallback_plugin: example-traffic\n",
+		    -EINVAL,
+		    "%s/rolloutd.yaml:5:24: alarm_fallback_plugin: 'example-traffic' is not a health plugin (expected "
+		    "a plugin of kind health listed under plugins:, found traffic)");
+	assert_int_equal(load("plugins:\n  example-health:\n", &cfg, &reg, err, sizeof(err)), 0);
+	assert_null(plugins_alarm_fallback(reg));
+	plugins_unload(reg);
+	config_free(cfg);
+	assert_int_equal(
+	    load("plugins:\n  example-health:\nalarm_fallback_plugin: example-health\n", &cfg, &reg, err, sizeof(err)),
+	    0);
+	assert_string_equal(plugins_alarm_fallback(reg)->name, "example-health");
+	plugins_unload(reg);
+	config_free(cfg);
 }
 
 /* The host table's config access and its handle checks, through a handle
@@ -458,6 +558,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_plugin_config_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unread_settings_are_unknown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_abi_1_0_plugin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_source_describe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alarm_settings_at_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_host_config, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

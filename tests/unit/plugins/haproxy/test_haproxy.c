@@ -1,5 +1,5 @@
-/* The haproxy traffic plugin, its .c included, against a mock host table and
- * a fake Runtime API on a unix socket that models one backend the way
+/* The haproxy traffic plugin, its .c included, against the SDK's test host
+ * (rollout/testing.h) and a fake Runtime API on a unix socket that models one backend the way
  * HAProxy 2.6 answers (replies copied from a real HAProxy 2.6). */
 #include "config.h"
 
@@ -16,39 +16,7 @@
 
 #include "plugins/haproxy/haproxy.c"
 
-/* ---- mock host ---------------------------------------------------------- */
-
-static int64_t mock_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct hx_conf mock_conf;
-
-static int mock_config_parse(struct rollout_handle *h, const struct rollout_option *opts, size_t opt_size, void *dst,
-			     char *err, size_t errlen)
-{
-	memcpy(dst, &mock_conf, sizeof(mock_conf));
-	return 0;
-}
-
-static char last_log[512];
-static void mock_log(struct rollout_handle *h, int level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(last_log, sizeof(last_log), fmt, ap);
-	va_end(ap);
-}
-
-static struct rollout_host mock_host = {
-    .size = sizeof(struct rollout_host),
-    .config_parse = mock_config_parse,
-    .log = mock_log,
-    .mono_ms = mock_mono_ms,
-};
+#include <rollout/testing.h>
 
 /* ---- fake HAProxy --------------------------------------------------------- */
 
@@ -74,6 +42,29 @@ static struct fake {
 	bool mute;	    /* accept but never answer */
 	int drain_per_stat; /* each `show stat` closes this many sessions */
 } F;
+
+/* ---- test host ------------------------------------------------------------ */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct rollout_testing *T;
+
+/* The plugin's config with the fake's socket; `extra` overrides keys. */
+static struct rollout_testing *host_with(const char *extra)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), "socket: %s\nserver_template: '{instance}'\nready_timeout: 300ms\n%s%s%s%s",
+		 F.path, strncmp(extra, "timeout:", 8) ? "timeout: 200ms\n" : "",
+		 strstr(extra, "backends") ? "" : "backends: {web-tg: web}\n",
+		 strstr(extra, "servers") ? "" : "servers: {host-a: s1, host-b: s2}\n", extra);
+	return rollout_testing_new("haproxy", yaml);
+}
 
 static const char *stat_header =
     "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,"
@@ -219,14 +210,10 @@ static int setup(void **state)
 	F.drain_per_stat = 1;
 	pthread_create(&F.th, NULL, fake_run, NULL);
 
-	mock_conf = (struct hx_conf){.socket = F.path,
-				     .timeout_ms = 200,
-				     .backends_json = "{\"web-tg\":\"web\"}",
-				     .servers_json = "{\"host-a\":\"s1\",\"host-b\":\"s2\"}",
-				     .server_template = "{instance}",
-				     .after_drain = "maint",
-				     .ready_timeout_ms = 300};
-	assert_int_equal(hx_init(&mock_host, NULL, &st, err, sizeof(err)), 0);
+	T = host_with("after_drain: maint\n");
+	assert_non_null(T);
+	if (rollout_testing_init(T, &hx_plugin, &st, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
 	X = st;
 	return 0;
 }
@@ -247,6 +234,7 @@ static int teardown(void **state)
 	unlink(F.path);
 	hx_destroy(X);
 	X = NULL;
+	T = rollout_testing_free(T);
 	return 0;
 }
 
@@ -293,9 +281,9 @@ static void test_wait_drained(void **state)
 	F.s[1].scur = 3;
 	F.drain_per_stat = 1;
 	assert_int_equal(hx_block(X, "web-tg", "host-b", &err), 0);
-	t0 = mock_mono_ms();
+	t0 = mono_ms();
 	assert_int_equal(hx_wait_drained(X, "web-tg", "host-b", 5000, &err), 0);
-	assert_true(mock_mono_ms() - t0 < 2000);
+	assert_true(mono_ms() - t0 < 2000);
 	assert_int_equal(F.s[1].scur, 0);
 	assert_int_equal(F.s[1].admin, 1);
 	assert_string_equal(F.log[F.nlog - 1], "set server web/s2 state maint");
@@ -304,9 +292,9 @@ static void test_wait_drained(void **state)
 	F.s[0].scur = 5;
 	F.drain_per_stat = 0;
 	assert_int_equal(hx_block(X, "web-tg", "host-a", &err), 0);
-	t0 = mock_mono_ms();
+	t0 = mono_ms();
 	assert_int_equal(hx_wait_drained(X, "web-tg", "host-a", 300, &err), -ETIMEDOUT);
-	assert_true(mock_mono_ms() - t0 >= 300);
+	assert_true(mono_ms() - t0 >= 300);
 	assert_non_null(strstr(err.message, "web/s1 still has 5 sessions"));
 	assert_int_equal(F.s[0].admin, 8); /* still draining, not forced */
 
@@ -325,10 +313,10 @@ static void test_allow_waits_for_health_checks(void **state)
 	F.s[0].admin = 1;
 	F.s[0].op = 0;
 	F.s[0].up_after = 3;
-	t0 = mock_mono_ms();
+	t0 = mono_ms();
 	assert_int_equal(hx_allow(X, "web-tg", "host-a", &err), 0);
 	assert_int_equal(F.s[0].op, 2);
-	assert_true(mock_mono_ms() - t0 < 250);
+	assert_true(mono_ms() - t0 < 250);
 	/* never up: a timeout naming the server and the fix */
 	F.s[0].op = 0;
 	F.s[0].up_after = 0;
@@ -434,24 +422,28 @@ static void test_errors(void **state)
 	X->c.socket = F.path;
 }
 
+/* init with the base config and `extra`: -EINVAL with a message holding want. */
+static void expect_config_error(const char *extra, const char *want)
+{
+	struct rollout_testing *t = host_with(extra);
+	char err[512] = "";
+	void *st = NULL;
+
+	assert_non_null(t);
+	assert_int_equal(rollout_testing_init(t, &hx_plugin, &st, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, want))
+		fail_msg("'%s' lacks '%s'", err, want);
+	rollout_testing_free(t);
+}
+
 static void test_config_errors(void **state)
 {
-	char err[256] = "";
-	void *st = NULL;
-	struct hx_conf saved = mock_conf;
-
-	mock_conf.after_drain = "shutdown";
-	assert_int_equal(hx_init(&mock_host, NULL, &st, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "after_drain is 'shutdown'; use maint or drain"));
-	mock_conf = saved;
-	mock_conf.servers_json = "[1,2]";
-	assert_int_equal(hx_init(&mock_host, NULL, &st, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "plugins.haproxy.servers must be a map"));
-	mock_conf = saved;
-	mock_conf.backends_json = "{\"tg\":\"a/b\"}";
-	assert_int_equal(hx_init(&mock_host, NULL, &st, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "plugins.haproxy.backends.tg must be an HAProxy name"));
-	mock_conf = saved;
+	expect_config_error("after_drain: shutdown\n", "after_drain is 'shutdown'; use maint or drain");
+	expect_config_error("servers: [1, 2]\n", "plugins.haproxy.servers must be a map");
+	expect_config_error("backends: {tg: a/b}\n", "plugins.haproxy.backends.tg must be an HAProxy name");
+	/* the daemon's own config checks run too */
+	expect_config_error("colour: blue\n", "plugins.haproxy: unknown setting 'colour'");
+	expect_config_error("timeout: 5ms\n", "plugins.haproxy.timeout: '5ms' is out of range [10ms, 600000ms]");
 }
 
 static void test_parsers(void **state)

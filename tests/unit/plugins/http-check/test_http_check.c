@@ -1,5 +1,5 @@
 /* http-check plugin: status specs, host placeholders, settings validation,
- * and check() against a mock host. */
+ * and check() against the SDK's test host (rollout/testing.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,22 +7,41 @@
 
 #include <cmocka.h>
 
-#include "mock_host.h"
-
 #include "plugins/http-check/http-check.c"
 
-static struct hc S = {.host = &mock_host, .timeout_ms = 5000};
+#include <rollout/testing.h>
 
-static int run(const char *settings, const struct mock_answer *answers, struct rollout_alarm_result *res,
+static struct rollout_testing *T;
+static struct hc *S;
+
+static int setup(void **state)
+{
+	char err[512];
+
+	T = rollout_testing_new("http-check", "timeout: 5s\n");
+	if (!T || rollout_testing_init(T, &hc_plugin, (void **)&S, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	hc_destroy(S);
+	T = rollout_testing_free(T);
+	return 0;
+}
+
+static int run(const char *settings, const struct rollout_testing_answer *answers, struct rollout_alarm_result *res,
 	       struct rollout_error *e)
 {
 	memset(res, 0, sizeof(*res));
 	res->size = sizeof(*res);
 	memset(e, 0, sizeof(*e));
 	e->size = sizeof(*e);
-	MOCK.answers = answers;
-	MOCK.calls = 0;
-	return hc_check(&S, NULL, "web", settings, res, e);
+	rollout_testing_set_answers(T, answers);
+	return hc_check(S, NULL, "web", settings, res, e);
 }
 
 static void test_status_spec(void **state)
@@ -53,7 +72,7 @@ static void test_expand(void **state)
 static void expect_invalid(const char *settings, const char *needle)
 {
 	struct rollout_error e = {.size = sizeof(e)};
-	assert_int_equal(hc_validate_alarm(&S, "web", settings, &e), -EINVAL);
+	assert_int_equal(hc_validate_alarm(S, "web", settings, &e), -EINVAL);
 	if (!strstr(e.message, needle))
 		fail_msg("message '%s' lacks '%s'", e.message, needle);
 }
@@ -62,7 +81,7 @@ static void test_validate(void **state)
 {
 	struct rollout_error e = {.size = sizeof(e)};
 	(void)state;
-	assert_int_equal(hc_validate_alarm(&S, "web",
+	assert_int_equal(hc_validate_alarm(S, "web",
 					   "{\"plugin\":\"http-check\",\"interval\":\"2s\",\"url\":\"http://{host}/h\","
 					   "\"hosts\":[\"a\",\"b\"],\"expected_status\":\"2xx\",\"body_match\":\"ok\"}",
 					   &e),
@@ -80,17 +99,22 @@ static void test_validate(void **state)
 	expect_invalid("{\"url\":\"http://x\",\"gate_timeout\":\"soon\"}", "gate_timeout");
 	expect_invalid("{\"url\":\"http://x\",\"interval\":\"10ms\"}", "interval");
 	assert_int_equal(
-	    hc_validate_alarm(&S, "web", "{\"url\":\"http://x\",\"gate\":\"true\",\"gate_timeout\":\"30s\"}", &e), 0);
+	    hc_validate_alarm(S, "web", "{\"url\":\"http://x\",\"gate\":\"true\",\"gate_timeout\":\"30s\"}", &e), 0);
 }
 
 static void test_check(void **state)
 {
 	struct rollout_alarm_result res;
 	struct rollout_error e;
-	static const struct mock_answer ok[] = {{"http://web/", 200, "{\"status\": \"ok\"}"}, {NULL}};
-	static const struct mock_answer bad[] = {{"http://web/", 503, "down"}, {NULL}};
-	static const struct mock_answer mixed[] = {
-	    {"http://a:1/", 200, "ok"}, {"http://b:1/", 500, "no"}, {"http://c:1/", 0, NULL}, {NULL}};
+	static const struct rollout_testing_answer ok[] = {
+	    {.url_prefix = "http://web/", .status = 200, .body = "{\"status\": \"ok\"}"}, {NULL}};
+	static const struct rollout_testing_answer bad[] = {
+	    {.url_prefix = "http://web/", .status = 503, .body = "down"}, {NULL}};
+	static const struct rollout_testing_answer mixed[] = {
+	    {.url_prefix = "http://a:1/", .status = 200, .body = "ok"},
+	    {.url_prefix = "http://b:1/", .status = 500, .body = "no"},
+	    {.url_prefix = "http://c:1/", .status = 0, .body = NULL},
+	    {NULL}};
 	(void)state;
 
 	assert_int_equal(run("{\"url\":\"http://web/h\"}", ok, &res, &e), 0);
@@ -116,7 +140,7 @@ static void test_check(void **state)
 
 	/* per host: every host is checked, one bad one is enough */
 	assert_int_equal(run("{\"url\":\"http://{host}:1/h\",\"hosts\":[\"a\",\"b\"]}", mixed, &res, &e), 0);
-	assert_int_equal(MOCK.calls, 2);
+	assert_int_equal(rollout_testing_calls(T), 2);
 	assert_int_equal(res.state, ROLLOUT_ALARM_ALARM);
 	assert_non_null(strstr(res.reason, "1 of 2 hosts unhealthy"));
 	assert_non_null(strstr(res.reason, "http://b:1/h"));
@@ -124,8 +148,8 @@ static void test_check(void **state)
 	/* the gate: only the instance given */
 	assert_int_equal(
 	    run("{\"url\":\"http://{host}:1/h\",\"hosts\":[\"a\",\"b\"],\"instance\":\"a\"}", mixed, &res, &e), 0);
-	assert_int_equal(MOCK.calls, 1);
-	assert_string_equal(MOCK.last_url, "http://a:1/h");
+	assert_int_equal(rollout_testing_calls(T), 1);
+	assert_string_equal(rollout_testing_last_request(T)->url, "http://a:1/h");
 	assert_int_equal(res.state, ROLLOUT_ALARM_OK);
 }
 
@@ -137,5 +161,5 @@ int main(void)
 	    cmocka_unit_test(test_validate),
 	    cmocka_unit_test(test_check),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,4 +1,5 @@
-/* The onprem platform plugin, its .c included, against a mock host table. */
+/* The onprem platform plugin, its .c included, against the SDK's test host
+ * (rollout/testing.h): the selection runs the daemon's own tag filter. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -12,37 +13,27 @@
 
 #include "plugins/onprem/onprem.c"
 
-static const char *instances_json;
+#include <rollout/testing.h>
 
-static int mock_onprem_instances(struct rollout_handle *h, char **ret_json, char *err, size_t errlen)
-{
-	*ret_json = strdup(instances_json);
-	return *ret_json ? 0 : -ENOMEM;
-}
+static struct rollout_testing *T;
+static void *S;
 
-static int mock_config_parse(struct rollout_handle *h, const struct rollout_option *opts, size_t opt_size, void *dst,
-			     char *err, size_t errlen)
+static int setup(void **state)
 {
+	char err[512];
+
+	T = rollout_testing_new("onprem", NULL);
+	if (!T || rollout_testing_init(T, &onprem_plugin, &S, err, sizeof(err)) < 0)
+		return -1;
 	return 0;
 }
 
-static bool mock_log_enabled(struct rollout_handle *h, int level)
+static int teardown(void **state)
 {
-	return false;
+	onprem_destroy(S);
+	T = rollout_testing_free(T);
+	return 0;
 }
-
-static void mock_free(void *p)
-{
-	free(p);
-}
-
-static struct rollout_host mock_host = {
-    .size = sizeof(struct rollout_host),
-    .config_parse = mock_config_parse,
-    .log_enabled = mock_log_enabled,
-    .onprem_instances = mock_onprem_instances,
-    .free = mock_free,
-};
 
 static const char *fleet =
     "["
@@ -65,7 +56,6 @@ static const char *fleet =
 static const char *resolve(const char *group)
 {
 	static char names[256];
-	struct onprem o = {.host = &mock_host};
 	struct rollout_error err = {.size = sizeof(err)};
 	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.deployment_id = "d-TEST00000");
 	char *out = NULL;
@@ -73,8 +63,8 @@ static const char *resolve(const char *group)
 	size_t i;
 	json_t *t;
 
-	instances_json = fleet;
-	if (onprem_resolve(&o, &dep, group, &out, &err) < 0)
+	assert_int_equal(rollout_testing_set_onprem_instances(T, fleet), 0);
+	if (onprem_resolve(S, &dep, group, &out, &err) < 0)
 		fail_msg("resolve failed: %s %s", err.code, err.message);
 	arr = json_loads(out, 0, NULL);
 	assert_non_null(arr);
@@ -112,9 +102,44 @@ static void test_filters(void **state)
 	/* no Type: inferred */
 	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"role\",\"Value\":\"web\"}]}"),
 			    "a,b");
+	/* {Key} alone is KEY_ONLY, {Value} alone VALUE_ONLY; {Key, Value: ""} is KEY_ONLY too */
+	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"role\"}]}"), "a,b,c");
+	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[{\"Value\":\"prod\"}]}"), "a,c,e");
+	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[{\"Key\":\"owner\",\"Value\":\"\"}]}"), "e");
 	/* nothing selects nothing */
 	assert_string_equal(resolve("{}"), "");
 	assert_string_equal(resolve("{\"onPremisesInstanceTagFilters\":[]}"), "");
+}
+
+static void test_bad_filter(void **state)
+{
+	struct rollout_error err = {.size = sizeof(err)};
+	char *out = NULL;
+
+	assert_int_equal(rollout_testing_set_onprem_instances(T, fleet), 0);
+	assert_int_equal(onprem_resolve(S, NULL,
+					"{\"onPremisesInstanceTagFilters\":[{\"Key\":\"a\",\"Type\":\"SOME\"}]}", &out,
+					&err),
+			 -EINVAL);
+	assert_null(out);
+	assert_non_null(strstr(err.message, "Type: expected KEY_ONLY, VALUE_ONLY or KEY_AND_VALUE, found 'SOME'"));
+	assert_non_null(strstr(err.message, "UpdateDeploymentGroup"));
+}
+
+/* On a daemon of ABI 1.0 (no tag filter in its host table) init says why it
+ * cannot run, instead of calling what is not there. */
+static void test_old_daemon(void **state)
+{
+	struct rollout_testing *old = rollout_testing_new("onprem", NULL);
+	char err[512];
+	void *st = NULL;
+
+	assert_non_null(old);
+	rollout_testing_set_abi_minor(old, 0);
+	assert_int_equal(rollout_testing_init(old, &onprem_plugin, &st, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "needs the host function tag_filter_new of plugin ABI 1.1"));
+	assert_non_null(strstr(err, "offers ABI 1.0; upgrade rolloutd"));
+	rollout_testing_free(old);
 }
 
 static void test_tag_set(void **state)
@@ -150,9 +175,8 @@ static void test_descriptor(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_filters),
-	    cmocka_unit_test(test_tag_set),
-	    cmocka_unit_test(test_descriptor),
+	    cmocka_unit_test(test_filters),    cmocka_unit_test(test_bad_filter), cmocka_unit_test(test_tag_set),
+	    cmocka_unit_test(test_old_daemon), cmocka_unit_test(test_descriptor),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

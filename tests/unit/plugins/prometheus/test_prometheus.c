@@ -1,5 +1,5 @@
 /* prometheus plugin: judging query answers, settings validation, the query
- * URL, against a mock host. */
+ * URL, against the SDK's test host (rollout/testing.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,11 +7,36 @@
 
 #include <cmocka.h>
 
-#include "mock_host.h"
-
 #include "plugins/prometheus/prometheus.c"
 
-static struct prom S = {.host = &mock_host, .url = "http://prom:9090/", .timeout_ms = 5000};
+#include <rollout/testing.h>
+
+/* one plugin with a default server, one without */
+static struct rollout_testing *T, *T_NOURL;
+static struct prom *S, *NOURL;
+
+static int setup(void **state)
+{
+	char err[512];
+
+	T = rollout_testing_new("prometheus", "url: http://prom:9090/\n");
+	T_NOURL = rollout_testing_new("prometheus", NULL);
+	if (!T || !T_NOURL || rollout_testing_init(T, &prom_plugin, (void **)&S, err, sizeof(err)) < 0 ||
+	    rollout_testing_init(T_NOURL, &prom_plugin, (void **)&NOURL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	prom_destroy(S);
+	prom_destroy(NOURL);
+	T = rollout_testing_free(T);
+	T_NOURL = rollout_testing_free(T_NOURL);
+	return 0;
+}
 
 #define VEC(...) "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[" __VA_ARGS__ "]}}"
 #define SAMPLE(inst, v)                                                                                                \
@@ -111,35 +136,36 @@ static void expect_invalid(struct prom *s, const char *settings, const char *nee
 static void test_validate(void **state)
 {
 	struct rollout_error e = {.size = sizeof(e)};
-	struct prom nourl = {.host = &mock_host, .timeout_ms = 5000};
 	(void)state;
 
 	assert_int_equal(
-	    prom_validate_alarm(&S, "a", "{\"plugin\":\"prometheus\",\"query\":\"up\",\"threshold\":\"1\"}", &e), 0);
-	expect_invalid(&S, "{\"threshold\":\"1\"}", "missing 'query'");
-	expect_invalid(&S, "{\"query\":\"up\",\"threshold\":\"high\"}", "not a number");
-	expect_invalid(&S, "{\"query\":\"up\",\"comparison\":\"above\"}", "needs a threshold");
-	expect_invalid(&S, "{\"query\":\"up\",\"threshold\":\"1\",\"comparison\":\"over\"}", "above' or 'below");
-	expect_invalid(&S, "{\"query\":\"up\",\"min_samples\":\"-1\"}", "min_samples");
-	expect_invalid(&S, "{\"query\":\"up\",\"treshold\":\"1\"}", "unknown setting 'treshold'");
-	expect_invalid(&nourl, "{\"query\":\"up\"}", "no Prometheus server");
+	    prom_validate_alarm(S, "a", "{\"plugin\":\"prometheus\",\"query\":\"up\",\"threshold\":\"1\"}", &e), 0);
+	expect_invalid(S, "{\"threshold\":\"1\"}", "missing 'query'");
+	expect_invalid(S, "{\"query\":\"up\",\"threshold\":\"high\"}", "not a number");
+	expect_invalid(S, "{\"query\":\"up\",\"comparison\":\"above\"}", "needs a threshold");
+	expect_invalid(S, "{\"query\":\"up\",\"threshold\":\"1\",\"comparison\":\"over\"}", "above' or 'below");
+	expect_invalid(S, "{\"query\":\"up\",\"min_samples\":\"-1\"}", "min_samples");
+	expect_invalid(S, "{\"query\":\"up\",\"treshold\":\"1\"}", "unknown setting 'treshold'");
+	expect_invalid(NOURL, "{\"query\":\"up\"}", "no Prometheus server");
 }
 
 static void test_check_url(void **state)
 {
 	struct rollout_alarm_result res = {.size = sizeof(res)};
 	struct rollout_error e = {.size = sizeof(e)};
-	static const struct mock_answer answers[] = {
-	    {"http://prom:9090/api/v1/query?query=", 200, VEC(SAMPLE("a", "2"))}, {"http://down:1/", 0, NULL}, {NULL}};
+	static const struct rollout_testing_answer answers[] = {
+	    {.url_prefix = "http://prom:9090/api/v1/query?query=", .status = 200, .body = VEC(SAMPLE("a", "2"))},
+	    {.url_prefix = "http://down:1/", .status = 0},
+	    {NULL}};
 	(void)state;
-	MOCK.answers = answers;
-	assert_int_equal(
-	    prom_check(&S, NULL, "a", "{\"query\":\"sum(rate(x[1m])) > 0\",\"threshold\":\"1\"}", &res, &e), 0);
-	assert_string_equal(MOCK.last_url,
+	rollout_testing_set_answers(T, answers);
+	assert_int_equal(prom_check(S, NULL, "a", "{\"query\":\"sum(rate(x[1m])) > 0\",\"threshold\":\"1\"}", &res, &e),
+			 0);
+	assert_string_equal(rollout_testing_last_request(T)->url,
 			    "http://prom:9090/api/v1/query?query=sum%28rate%28x%5B1m%5D%29%29%20%3E%200");
 	assert_int_equal(res.state, ROLLOUT_ALARM_ALARM);
 	/* an unreachable server is a failed poll, never OK */
-	assert_true(prom_check(&S, NULL, "a", "{\"url\":\"http://down:1\",\"query\":\"up\"}", &res, &e) < 0);
+	assert_true(prom_check(S, NULL, "a", "{\"url\":\"http://down:1\",\"query\":\"up\"}", &res, &e) < 0);
 	assert_non_null(strstr(e.message, "cannot query Prometheus at http://down:1"));
 }
 
@@ -149,5 +175,5 @@ int main(void)
 	    cmocka_unit_test(test_threshold), cmocka_unit_test(test_alert_style), cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_validate),  cmocka_unit_test(test_check_url),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

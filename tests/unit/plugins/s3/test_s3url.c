@@ -1,6 +1,8 @@
 /* The s3 plugin's GetObject URLs (path-style and virtual-hosted addressing,
  * custom endpoints, key and version encoding) and the source plugins' shared
- * helpers. Compiles plugins/s3/s3.c into the test (STYLE.md §15). */
+ * helpers (their XML through the SDK's test host, rollout/testing.h), and
+ * what the plugin tells the daemon about S3 locations (describe). Compiles
+ * plugins/s3/s3.c into the test. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <rollout/testing.h>
 
 #include "srcutil.h"
 
@@ -52,18 +56,35 @@ static void test_encoding(void **state)
 
 static void test_srcutil(void **state)
 {
-	char out[64];
+	struct rollout_testing *t = rollout_testing_new("s3", NULL);
+	const struct rollout_host *host = rollout_testing_host(t);
+	struct rollout_handle *h = rollout_testing_handle(t);
+	char out[64], code[64];
 
-	src_xml_tag("<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>", "Code", out, sizeof(out));
-	assert_string_equal(out, "NoSuchKey");
-	src_xml_tag("<Error></Error>", "Code", out, sizeof(out));
-	assert_string_equal(out, "");
-	src_error_text("{\"message\": \"Bad credentials\", \"x\": 1}", out, sizeof(out));
+	src_aws_error(host, h, "<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>", code, sizeof(code), out,
+		      sizeof(out));
+	assert_string_equal(code, "NoSuchKey");
+	assert_string_equal(out, "gone");
+	src_aws_error(host, h, "<Error></Error>", code, sizeof(code), out, sizeof(out));
+	assert_string_equal(code, "");
+	src_aws_error(host, h, "<Error><Code>Trunc", code, sizeof(code), out, sizeof(out));
+	assert_string_equal(code, "");
+	src_error_text(host, h, "{\"message\": \"Bad credentials\", \"x\": 1}", out, sizeof(out));
 	assert_string_equal(out, "Bad credentials");
-	src_error_text("<Error><Message>Access Denied</Message></Error>", out, sizeof(out));
+	src_error_text(host, h, "<Error><Message>Access Denied</Message></Error>", out, sizeof(out));
 	assert_string_equal(out, "Access Denied");
-	src_error_text("PK\x03\x04\x01binary", out, sizeof(out));
+	src_error_text(host, h, "PK\x03\x04\x01binary", out, sizeof(out));
 	assert_string_equal(out, "");
+	src_error_text(host, h, "Service Unavailable\r\nmore", out, sizeof(out));
+	assert_string_equal(out, "Service Unavailable");
+	/* on an ABI 1.0 daemon there is no XML helper: no code, no crash */
+	rollout_testing_set_abi_minor(t, 0);
+	src_aws_error(host, h, "<Error><Code>NoSuchKey</Code></Error>", code, sizeof(code), out, sizeof(out));
+	assert_string_equal(code, "");
+	rollout_testing_free(t);
+	assert_true(src_full_commit("0123456789abcdef0123456789ABCDEF01234567"));
+	assert_false(src_full_commit("0123456"));
+	assert_false(src_full_commit("main"));
 	assert_string_equal(src_type_from_name("a/b.tar.gz"), "tgz");
 	assert_string_equal(src_type_from_name("B.ZIP"), "zip");
 	assert_string_equal(src_type_from_name("x.tar"), "tar");
@@ -74,12 +95,39 @@ static void test_srcutil(void **state)
 	assert_string_equal(out, "https://x");
 }
 
+/* What the daemon asks before fetching: which S3 locations pin their content. */
+static void test_describe(void **state)
+{
+	const struct rollout_source_ops *ops = rollout_plugin_v1()->ops.source;
+	struct rollout_revision_info info;
+	struct rollout_error e = {.size = sizeof(e)};
+
+	assert_string_equal(ops->location_members[0], "s3Location");
+#define DESCRIBE(json)                                                                                                 \
+	(info = (struct rollout_revision_info){.size = sizeof(info)}, ops->describe(NULL, json, &info, &e))
+	assert_int_equal(DESCRIBE("{\"revisionType\":\"S3\",\"s3Location\":{\"bucket\":\"b\",\"key\":\"k.zip\"}}"), 0);
+	assert_false(info.pinned);
+	assert_int_equal(
+	    DESCRIBE("{\"revisionType\":\"S3\",\"s3Location\":{\"bucket\":\"b\",\"key\":\"k\",\"version\":\"v1\"}}"),
+	    0);
+	assert_true(info.pinned);
+	assert_int_equal(
+	    DESCRIBE("{\"revisionType\":\"S3\",\"s3Location\":{\"bucket\":\"b\",\"key\":\"k\",\"eTag\":\"e\"}}"), 0);
+	assert_true(info.pinned);
+	assert_string_equal(info.sha256, "");
+	assert_int_equal(DESCRIBE("{\"revisionType\":\"S3\",\"s3Location\":{\"bucket\":\"b\"}}"), -EINVAL);
+	assert_string_equal(e.code, "INVALID_REVISION");
+	assert_non_null(strstr(e.message, "needs s3Location with bucket and key"));
+#undef DESCRIBE
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_addressing),
 	    cmocka_unit_test(test_encoding),
 	    cmocka_unit_test(test_srcutil),
+	    cmocka_unit_test(test_describe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
