@@ -130,8 +130,7 @@ static int http_location(const struct httpsrc *s, const json_t *rev, const char 
 	const char *type = json_string_value(json_object_get(loc, "bundleType"));
 
 	if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
-		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-					 "an HTTP revision needs httpLocation.url, an http(s) URL");
+		return rollout_error_set(err, -EINVAL, "INVALID_REVISION", "httpLocation.url must be an http(s) URL");
 	if (!s->allow_http && strncmp(url, "https://", 8))
 		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
 					 "httpLocation.url %s is not https and plugins.http.allow_http is false; serve "
@@ -139,8 +138,8 @@ static int http_location(const struct httpsrc *s, const json_t *rev, const char 
 					 url);
 	if (!valid_sha(sha))
 		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-					 "an HTTP revision needs httpLocation.sha256: the 64 lower-case hex characters "
-					 "of the bundle's sha256 (sha256sum FILE)");
+					 "httpLocation.sha256 is required: the lower-case hex sha256 of the bundle "
+					 "(sha256sum FILE)");
 	if (!type)
 		type = src_type_from_name(url);
 	if (!src_valid_type(type))

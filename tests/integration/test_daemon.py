@@ -39,7 +39,7 @@ def test_check_config_names_file_line_and_column(tmp_path, builddir):
     assert p.stderr.strip() == ("rolloutd: %s:3:1: unknown setting 'plugin_dri' (known: listen, data_dir, "
                                 "plugin_dir, region, account_id, log_level, long_poll, workers, "
                                 "regions_allowed, plugins, alarms, bundle_cache_max, "
-                                "bundle_upload_max)" % cfg)
+                                "bundle_upload_max, alarm_fallback_plugin)" % cfg)
 
 
 def test_check_config_rejects_unknown_plugin_setting(tmp_path, builddir):
@@ -56,8 +56,8 @@ def test_check_config_rejects_unknown_plugin_setting(tmp_path, builddir):
 
 
 @pytest.mark.parametrize("broken,fragment", [
-    ("other-major", "plugin ABI major mismatch (expected 1.x, found 2.0)"),
-    ("newer-minor", "plugin built for a newer ABI (expected at most 1.0, found 1.1)"),
+    ("other-major", "plugin ABI major mismatch (expected 1.x, found 2.1)"),
+    ("newer-minor", "plugin built for a newer ABI (expected at most 1.1, found 1.2)"),
     ("no-entry", "entry symbol missing (expected 'rollout_plugin_v1', found none)"),
 ])
 def test_daemon_refuses_to_start_with_a_broken_plugin(tmp_path, builddir, broken, fragment):

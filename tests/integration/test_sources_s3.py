@@ -194,7 +194,9 @@ def test_plugin_not_enabled(tmp_path):
     conf = write_config(tmp_path, {})
     rc, res, _ = fetch(conf, rev("bkt", "k"))
     assert rc == 1 and res[0]["errorCode"] == "REVISION_MISSING"
-    assert "'s3' plugin" in res[0]["message"]
+    # the core knows no type's plugin: it names the type and the types that are served
+    assert "revisionType 'S3'" in res[0]["message"] and "enable a source plugin that declares it" in \
+        res[0]["message"], res
 
 
 def test_bad_config_is_refused(tmp_path, moto):
