@@ -13,7 +13,7 @@ EXTRA_DIST += sdk/rollout-plugin.pc.in sdk/rollout-plugin-testing.pc.in sdk/exam
 # sanitizers, so that a plugin's test links it with a plain compiler.
 lib_LIBRARIES = sdk/librollout-testing.a
 sdk_librollout_testing_a_SOURCES = sdk/testing/testing.c $(daemon_plugin_services) \
-	lib/tagfilter.c lib/yamltree.c lib/util.c
+	lib/tagfilter.c lib/yamltree.c lib/duration.c lib/util.c
 sdk_librollout_testing_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon
 sdk_librollout_testing_a_CFLAGS = $(WARN_CFLAGS) $(JANSSON_CFLAGS) $(YAML_CFLAGS) $(XML_CFLAGS) $(OPENSSL_CFLAGS)
 # What a test linking the library needs besides it (the installed .pc says the same).

@@ -9,6 +9,7 @@
 
 #include "core/plugin_alarm.h"
 #include "core/plugin_host.h"
+#include "duration.h"
 #include "yamltree.h"
 
 #define ALARM_SETTINGS_MAGIC 0x414c5253u /* "ALRS" */
@@ -25,9 +26,9 @@ struct rollout_alarm_settings {
 };
 
 /* Settings values are YAML scalars turned into JSON strings, so they are
- * judged by the same parsers as the daemon's own config. The parsers'
- * messages carry a FILE:LINE:COL that means nothing here: callers write
- * their own. */
+ * judged by the same parsers as the daemon's own config (lib/duration,
+ * yamltree's scalars). yamltree's messages carry a FILE:LINE:COL that means
+ * nothing here: callers write their own. */
 static struct yt_node scalar_node(const char *s)
 {
 	return (struct yt_node){.type = YT_SCALAR, .value = (char *)s, .plain = true, .file = "(alarm)"};
@@ -35,12 +36,16 @@ static struct yt_node scalar_node(const char *s)
 
 static int parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *ret)
 {
-	struct yt_node n = scalar_node(s);
-	char ignored[256];
+	int64_t v;
+	int r = rd_duration_parse_ms(s, max_ms, &v);
 
-	return yt_as_duration_ms(&n, "", min_ms, max_ms, ret, ignored, sizeof(ignored));
+	if (r < 0)
+		return r;
+	if (v < min_ms)
+		return -ERANGE;
+	*ret = v;
+	return 0;
 }
-
 static int parse_bool(const char *s, bool *ret)
 {
 	struct yt_node n = scalar_node(s);
