@@ -19,3 +19,17 @@ tests_unit_agent_test_hostcmd_SOURCES = tests/unit/agent/test_hostcmd.c agent/ho
 tests_unit_agent_test_hostcmd_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_agent_test_hostcmd_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_agent_test_hostcmd_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/agent/test_layout
+TESTS += tests/unit/agent/test_layout
+tests_unit_agent_test_layout_SOURCES = tests/unit/agent/test_layout.c agent/layout.c
+tests_unit_agent_test_layout_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_agent_test_layout_CFLAGS = $(UNIT_CFLAGS) -Wno-format-truncation
+tests_unit_agent_test_layout_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/agent/test_live
+TESTS += tests/unit/agent/test_live
+tests_unit_agent_test_live_SOURCES = tests/unit/agent/test_live.c agent/live.c agent/hostcmd.c agent/tail.c agent/runner.c
+tests_unit_agent_test_live_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_agent_test_live_CFLAGS = $(UNIT_CFLAGS) -Wno-format-truncation
+tests_unit_agent_test_live_LDADD = $(UNIT_LIBS)
