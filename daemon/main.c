@@ -1,9 +1,13 @@
 /* rolloutd: start-up, the I/O loop, shut-down, and the offline commands.
- * Start order: config -> store (migrations) -> plugins -> workpool ->
- * authentication (over the store's access keys) -> httpd (+ API services)
- * -> bundle cache (+ its routes) -> engine_start. Stop: drain the workpool
- * (so no job outlives the engine), engine_stop (completes held long-polls),
- * uploads, bundles, httpd, authentication, plugins, store. */
+ * This is the one place that wires the daemon's parts together: it hands
+ * the plugin host its data sources, the authenticator its keys, registers
+ * every route (register_routes, metrics_start) and starts the parts in
+ * order. Start order: config -> store (migrations) -> plugins -> workpool
+ * -> authentication (over the store's access keys) -> httpd -> metrics ->
+ * on-premises instance source -> bundle cache -> routes -> engine ->
+ * trigger deliveries. Stop: drain the workpool (so no job outlives the
+ * engine), engine_stop (completes held long-polls), triggers, uploads,
+ * bundles, httpd, authentication, plugins, store. */
 #include "config.h"
 
 #include <errno.h>
@@ -40,6 +44,7 @@
 #include "store/store.h"
 #include "util.h"
 #include "core/workpool.h"
+#include "health/triggers.h"
 
 static void usage(FILE *f)
 {
@@ -377,6 +382,40 @@ static int lookup_access_key(void *userdata, const char *id, struct auth_key *re
 	return 0;
 }
 
+/* Every route the daemon serves (GET /health is the transport's own). */
+static int register_routes(struct rd_daemon *d)
+{
+	static const struct {
+		const char *target_prefix, *sigv4_service;
+		httpd_handler_fn fn;
+	} services[] = {
+	    /* the control API and rolloutd's extensions (daemon/api) */
+	    {"CodeDeploy_20141006", "codedeploy", api_codedeploy_call},
+	    {"Rolloutd_v1", "codedeploy", api_ext_call},
+	    /* the agents' host-command service (daemon/engine) */
+	    {"CodeDeployCommandService_v20141006", "codedeploy-commands", engine_hostcmd_call},
+	    {"CodeDeployCommandService", "codedeploy-commands-secure", engine_hostcmd_call},
+	};
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < RD_ARRAY_SIZE(services); i++) {
+		r = httpd_register_service(d->httpd, services[i].target_prefix, services[i].sigv4_service,
+					   services[i].fn, d);
+		if (r < 0)
+			log_error("cannot register the %s service: %s", services[i].target_prefix, strerror(-r));
+	}
+	/* bundles agents download, and uploads (daemon/bundles) */
+	if (r == 0)
+		r = httpd_register_get(d->httpd, BUNDLES_ROUTE_GET_PREFIX, BUNDLES_ROUTE_GET_SERVICE, bundles_route_get,
+				       NULL);
+	if (r == 0)
+		r = httpd_register_raw(d->httpd, BUNDLES_ROUTE_UPLOADS_PREFIX, BUNDLES_ROUTE_UPLOADS_SERVICE,
+				       bundles_route_uploads, NULL);
+	if (r < 0)
+		log_error("cannot register the /bundles routes: %s", strerror(-r));
+	return r;
+}
+
 static int run(struct rd_daemon *d)
 {
 	struct rd_error e = RD_ERROR_INIT;
@@ -419,11 +458,6 @@ static int run(struct rd_daemon *d)
 		log_error("metrics: %s", e.message[0] ? e.message : strerror(-r));
 		goto out;
 	}
-	r = api_register(d, err, sizeof(err));
-	if (r < 0) {
-		log_error("%s", err);
-		goto out;
-	}
 	if (d->plugins)
 		plugins_set_onprem_source(d->plugins, api_onprem_instances, d);
 	r = bundles_start(d, &e);
@@ -431,20 +465,18 @@ static int run(struct rd_daemon *d)
 		log_error("bundles: %s", e.message);
 		goto out;
 	}
-	r = httpd_register_get(d->httpd, BUNDLES_ROUTE_GET_PREFIX, BUNDLES_ROUTE_GET_SERVICE, bundles_route_get, NULL);
-	if (r == 0)
-		r = httpd_register_raw(d->httpd, BUNDLES_ROUTE_UPLOADS_PREFIX, BUNDLES_ROUTE_UPLOADS_SERVICE,
-				       bundles_route_uploads, NULL);
-	if (r < 0) {
-		log_error("cannot register the /bundles routes: %s", strerror(-r));
+	r = register_routes(d);
+	if (r < 0)
 		goto out;
-	}
-	r = engine_start(d, err, sizeof(err));
+	r = engine_start(d, &engine_http_io, &e);
 	if (r < 0) {
-		log_error("engine: %s", err);
+		log_error("engine: %s", e.message);
 		goto out;
 	}
 	engine_started = true;
+	r = triggers_resume(d);
+	if (r < 0)
+		log_warning("cannot resume pending trigger notifications: %s", strerror(-r));
 
 	sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
 	sigint = evsignal_new(d->base, SIGINT, on_signal, d);
@@ -483,6 +515,7 @@ out:
 	workpool_shutdown(d->pool);
 	if (engine_started)
 		engine_stop(d);
+	triggers_shutdown(d);
 	bundles_routes_stop(d);
 	bundles_stop(d);
 	d->httpd = httpd_free(d->httpd);

@@ -21,7 +21,7 @@ static const struct api_op *find_op(const struct api_op *tab, size_t n, const ch
 	return NULL;
 }
 
-static void codedeploy_handler(struct httpd_call *call, void *userdata)
+void api_codedeploy_call(struct httpd_call *call, void *userdata)
 {
 	struct rd_daemon *d = userdata;
 	const char *name = httpd_call_operation(call);
@@ -51,7 +51,7 @@ static void codedeploy_handler(struct httpd_call *call, void *userdata)
 	json_decref(in);
 }
 
-static void ext_handler(struct httpd_call *call, void *userdata)
+void api_ext_call(struct httpd_call *call, void *userdata)
 {
 	struct rd_daemon *d = userdata;
 	const char *name = httpd_call_operation(call);
@@ -62,16 +62,4 @@ static void ext_handler(struct httpd_call *call, void *userdata)
 		return;
 	}
 	op->fn(d, call, httpd_call_body(call));
-}
-
-int api_register(struct rd_daemon *d, char *err, size_t errlen)
-{
-	int r;
-
-	r = httpd_register_service(d->httpd, "CodeDeploy_20141006", "codedeploy", codedeploy_handler, d);
-	if (r == 0)
-		r = httpd_register_service(d->httpd, "Rolloutd_v1", "codedeploy", ext_handler, d);
-	if (r < 0)
-		snprintf(err, errlen, "cannot register the control API: %s", strerror(-r));
-	return r;
 }

@@ -1,15 +1,18 @@
 /* The control API: the CodeDeploy JSON API (X-Amz-Target
  * CodeDeploy_20141006.<Op>, SigV4 service "codedeploy") and rolloutd's own
- * extensions (Rolloutd_v1.<Op>: CreateAccessKey, ListAccessKeys,
- * DeleteAccessKey). Handlers run on workpool threads (daemon/core/httpd.h). */
+ * extensions (Rolloutd_v1.<Op>: access keys, GetDeploymentLogs,
+ * PlanDeployment). Handlers run on workpool threads (daemon/core/httpd.h). */
 #pragma once
 
 #include <stddef.h>
 
-struct rd_daemon;
+struct httpd_call;
 
-/* Registers the API's services with d->httpd. */
-int api_register(struct rd_daemon *d, char *err, size_t errlen);
+/* The route handlers main.c registers: CodeDeploy_20141006 (service
+ * codedeploy) and Rolloutd_v1 (service codedeploy). userdata is the
+ * struct rd_daemon. */
+void api_codedeploy_call(struct httpd_call *call, void *userdata);
+void api_ext_call(struct httpd_call *call, void *userdata);
 
 /* The plugin host's on-premises instance source (host->onprem_instances in
  * plugin.h): every instance as a CodeDeploy InstanceInfo plus

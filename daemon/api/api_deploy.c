@@ -361,7 +361,11 @@ void api_op_stop_deployment(struct rd_daemon *d, struct httpd_call *call, json_t
 
 	if (need_deployment(d, call, id, st, plat) < 0)
 		return;
-	r = engine_stop_deployment(d, id, arb ? json_is_true(arb) : -1, &status, msg, sizeof(msg));
+	r = engine_stop_deployment(d, id,
+				   !arb		       ? ENGINE_ROLLBACK_DEFAULT
+				   : json_is_true(arb) ? ENGINE_ROLLBACK_YES
+						       : ENGINE_ROLLBACK_NO,
+				   &status, msg, sizeof(msg));
 	if (r == -ENOENT)
 		httpd_call_error(call, "DeploymentDoesNotExistException", "No deployment %s", id);
 	else if (r == -EALREADY)

@@ -1,16 +1,32 @@
-/* The deployment engine (issue 6). main.c calls engine_start() after the
- * store, plugins and HTTP server are up (and before d->base runs: it
- * registers the host-command service with httpd), and engine_stop() before
- * they go down. The API module tells the engine about new work through the
- * engine_notify_* functions; they never block (they queue and return).
+/* The deployment engine of server (in-place and blue/green) deployments:
+ * what the rest of the daemon may call. main.c starts it after the store,
+ * the plugins and the HTTP server exist, registers its host-command routes
+ * (engine_hostcmd_call) and stops it before they go down. The API tells it
+ * about new work through the engine_notify_* functions, which never block.
  *
- * One engine thread owns every active deployment. Inputs (new deployments,
- * agent calls, stop requests, resolved targets, timers) are taken in
- * batches; each batch is applied in ONE store transaction, committed, and
- * only then acted on: agent calls are answered, commands handed out,
- * plugin work queued. So transitions arriving together share one fsync
- * (group commit, DESIGN.md point 7) and an agent's report is answered only
- * once it is durable. A daemon killed at any point resumes from the store.
+ * One engine thread owns every running deployment. It takes the inputs
+ * queued since its last turn (new deployments, agent calls, stop requests,
+ * resolved targets, plugin results, timers), applies them in ONE store
+ * transaction, commits, and only then acts: answers agents, hands out
+ * commands, starts plugin work. Transitions that arrive together share one
+ * fsync (group commit), an agent's report is answered only once it is
+ * durable, and a daemon killed at any point resumes from the store.
+ *
+ * The engine's files, by layer (each uses only the ones above it):
+ *   engine_plan.c         pure planning: health policy, batches, event and target order
+ *   spec.c                the signed deployment specification
+ *   engine_hostcmd_id.c   the host-command protocol's identifiers
+ *   engine_model.c        the in-memory deployments, targets and events
+ *   engine_input.c        the input queue and the entry points below that feed it
+ *   engine_targets.c      which instances a deployment reaches (resolve, selection), PlanDeployment
+ *   engine_jobs.c         plugin work on workers, one function per job kind
+ *   engine_outbox.c       what waits for the commit: replies, trigger fires, jobs, requests
+ *   engine_hostcmd.c      the host-command service: host queues and the agents' operations
+ *   engine_hostcmd_http.c the service over HTTP: route handler and reply transport
+ *   engine_bg.c           the blue/green steps around the traffic phase
+ *   engine_autodeploy.c   deployments it creates itself: rollbacks, auto-updates
+ *   engine.c              the state machine and the engine thread
+ * engine_context.h holds struct engine, the state they share.
  *
  * Durability of the host-command calls: PutHostCommandComplete is answered
  * only after its transaction committed. Polls, specification requests,
@@ -20,13 +36,13 @@
  * that window, a command that looked handed out is offered again, which
  * rollout-agent tolerates (it polls only between commands). A command
  * handed out but not acknowledged (before a restart or not) is offered
- * again when rollout-agent polls, since it polls only between commands;
- * other agents get it again after 30 s, time to acknowledge or complete it.
- * A completion for a command handed out but never acknowledged is accepted
- * (the official agent sends one when its specification call fails). This
- * keeps one fsync per lifecycle event instead of three.
+ * again when rollout-agent polls; other agents get it again after 30 s,
+ * time to acknowledge or complete it. A completion for a command handed out
+ * but never acknowledged is accepted (the official agent sends one when its
+ * specification call fails). This keeps one fsync per lifecycle event
+ * instead of three.
  *
- * Liveness (host-agent protocol, agent/PROTOCOL.md):
+ * Liveness (agent/PROTOCOL.md):
  *  - a command not picked up by its host within 5 minutes fails its
  *    lifecycle event (deployment error AGENT_ISSUE if it fails for that);
  *  - a host that sends nothing (no poll held, no poll, ack, update or
@@ -46,9 +62,35 @@
 #include "core/error.h"
 
 struct rd_daemon;
+struct engine;
+struct eng_job;
+struct httpd_call;
 
-int engine_start(struct rd_daemon *d, char *err, size_t errlen);
+/* How the engine reaches beyond its thread. main.c passes engine_http_io;
+ * the engine's unit test passes fakes. */
+struct engine_io {
+	/* Answers an agent's call (reply_to as it arrived); steals body. Any thread. */
+	void (*reply)(void *reply_to, json_t *body);
+	/* Refuses it: HTTP status, exception name (__type) and message. */
+	void (*error)(void *reply_to, int http_status, const char *type, const char *message);
+	/* Runs a plugin job off the engine thread, which reports with
+	 * eng_job_done() (engine_jobs.h). NULL: on the daemon's workers. */
+	void (*submit)(struct engine *e, struct eng_job *job);
+};
+
+/* Answers through the HTTP transport (daemon/core/httpd.h). */
+extern const struct engine_io engine_http_io;
+
+/* Starts the engine thread after loading every unfinished deployment. io
+ * is borrowed for the engine's lifetime. */
+int engine_start(struct rd_daemon *d, const struct engine_io *io, struct rd_error *err);
 void engine_stop(struct rd_daemon *d);
+
+/* The host-command service's route handler (targets
+ * CodeDeployCommandService_v20141006 and CodeDeployCommandService):
+ * userdata is the struct rd_daemon. Queues the call for the engine thread;
+ * refuses it once the engine stopped. */
+void engine_hostcmd_call(struct httpd_call *call, void *userdata);
 
 /* A deployment was stored as Created (CreateDeployment, rollback, auto-update). */
 void engine_notify_created(struct rd_daemon *d, const char *deployment_id);
@@ -59,14 +101,20 @@ void engine_notify_created(struct rd_daemon *d, const char *deployment_id);
  * that revision to them (creator CodeDeployAutoUpdate). */
 void engine_notify_instances_changed(struct rd_daemon *d);
 
+/* Whether a stopped deployment rolls back. */
+enum engine_rollback {
+	ENGINE_ROLLBACK_DEFAULT = -1, /* its autoRollbackConfiguration decides */
+	ENGINE_ROLLBACK_NO = 0,
+	ENGINE_ROLLBACK_YES = 1,
+};
+
 /* StopDeployment. Blocks until the engine has committed the stop (call from
- * a worker, not the I/O thread). auto_rollback: -1 unset (the deployment's
- * autoRollbackConfiguration decides: DEPLOYMENT_STOP_ON_REQUEST), 0 no, 1 yes.
- * Returns 0 with *ret_status "Succeeded" and a message, -ENOENT when no such
- * deployment, -EALREADY when it already completed (DeploymentAlreadyCompleted),
- * or another negative errno. status_msg gets a sentence for statusMessage. */
-int engine_stop_deployment(struct rd_daemon *d, const char *deployment_id, int auto_rollback, const char **ret_status,
-			   char *status_msg, size_t msglen);
+ * a worker, not the I/O thread). Returns 0 with *ret_status "Succeeded" and
+ * a message, -ENOENT when no such deployment, -EALREADY when it already
+ * completed (DeploymentAlreadyCompleted), or another negative errno.
+ * status_msg gets a sentence for statusMessage. */
+int engine_stop_deployment(struct rd_daemon *d, const char *deployment_id, enum engine_rollback rollback,
+			   const char **ret_status, char *status_msg, size_t msglen);
 
 /* ContinueDeployment(READY_WAIT) of a blue/green deployment whose green
  * fleet waits for the go-ahead (deploymentReadyOption STOP_DEPLOYMENT):

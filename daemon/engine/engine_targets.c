@@ -14,6 +14,7 @@
 #include "engine/engine.h"
 #include "engine/engine_targets.h"
 #include "store/store.h"
+#include "store/store.h"
 #include "store/store_engine.h"
 #include "traffic/traffic.h"
 
@@ -240,7 +241,7 @@ static void exclude(json_t *plan, const char *instance, const char *reason)
 /* Registered on-premises instances that are no target, and why. */
 static void exclude_others(struct rd_daemon *d, json_t *plan, const json_t *targets, const json_t *blue)
 {
-	struct store_instances all = {0};
+	struct store_instances ins = {0};
 	json_t *known = json_object(), *v;
 	size_t i;
 
@@ -254,15 +255,15 @@ static void exclude_others(struct rd_daemon *d, json_t *plan, const json_t *targ
 		if (jstr(v, "targetId") && !json_object_get(known, jstr(v, "targetId")))
 			json_object_set_new(known, jstr(v, "targetId"), json_string("blue"));
 	}
-	if (store_instance_all(d->store, &all) < 0) {
+	if (store_instance_all(d->store, &ins) < 0) {
 		json_decref(known);
 		return;
 	}
-	for (i = 0; i < all.n; i++) {
-		const char *name = all.v[i].name, *why = jstr(known, name);
-		if (why && strcmp(why, "target") == 0)
+	for (i = 0; i < ins.n; i++) {
+		const char *name = ins.v[i].name, *why = jstr(known, name ? name : "");
+		if (!name || (why && strcmp(why, "target") == 0))
 			continue;
-		if (all.v[i].deregister_time)
+		if (ins.v[i].deregister_time > 0 || (ins.v[i].status && strcmp(ins.v[i].status, "Deregistered") == 0))
 			exclude(plan, name, "deregistered");
 		else if (why)
 			exclude(plan, name,
@@ -271,7 +272,7 @@ static void exclude_others(struct rd_daemon *d, json_t *plan, const json_t *targ
 		else
 			exclude(plan, name, "its tags match none of the group's tag filters");
 	}
-	store_instances_clear(&all);
+	store_instances_clear(&ins);
 	json_decref(known);
 }
 

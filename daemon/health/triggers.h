@@ -22,19 +22,16 @@
  * them); other 4xx answers fail at once. Deliveries still Pending at
  * shutdown are resumed by triggers_resume() at the next start.
  *
- * ENGINE INTEGRATION (daemon/engine/engine.c; after the transition is committed):
- *   triggers_fire(d, "DeploymentStart", dp->group_doc, info)    dep InProgress
- *   triggers_fire(d, "DeploymentSuccess"|"DeploymentFailure"|"DeploymentStop", ...)   dep_finish
- *   triggers_fire(d, "DeploymentRollback", ...)                  rollback() created the rollback deployment
- *   triggers_fire(d, "InstanceStart", ...)                       target_start
- *   triggers_fire(d, "InstanceSuccess"|"InstanceFailure", ...)   target_done
- *   (DeploymentReady / InstanceReady: blue/green, issue 10)
+ * The engine fires, once the transition is committed (its outbox,
+ * daemon/engine/engine_outbox.c): DeploymentStart, DeploymentSuccess,
+ * DeploymentFailure, DeploymentStop, DeploymentRollback, DeploymentReady
+ * (blue/green), InstanceStart, InstanceSuccess, InstanceFailure
  * with info = {"deploymentId", "status" (CodeDeploy's upper-case: CREATED,
  * IN_PROGRESS, SUCCEEDED, FAILED, STOPPED), "createTime", "completeTime",
  * "deploymentOverview" {...}, "errorInformation" {...}, "instanceId",
  * "instanceStatus", "rollbackDeploymentId"} -- any subset; see
- * docs/health.md for the message. engine_start: triggers_resume(d) once the
- * store is open; engine_stop: triggers_shutdown(d). */
+ * docs/health.md for the message. main.c calls triggers_resume(d) once the
+ * engine runs and triggers_shutdown(d) after engine_stop. */
 #pragma once
 
 #include <stdbool.h>

@@ -234,6 +234,13 @@ int traffic_shift_run(const struct traffic_group *g, const char *const *blue, si
 /* termination wait.                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* What the poll of a traffic phase answers. */
+enum traffic_bg_signal {
+	TRAFFIC_BG_WAIT = 0,	 /* nothing new */
+	TRAFFIC_BG_CONTINUE = 1, /* ContinueDeployment(READY_WAIT) was called */
+	TRAFFIC_BG_STOP = 2,	 /* the deployment was stopped: flip back to blue */
+};
+
 struct traffic_bg_run {
 	const struct plugin_registry *reg; /* platform plugins (blue fleet), health plugins (alarms) */
 	const struct rollout_deployment *dep;
@@ -242,8 +249,7 @@ struct traffic_bg_run {
 	const char *config_json;  /* DeploymentConfigInfo: trafficRoutingConfig, may be NULL */
 	const char *const *green; /* the instances just deployed */
 	size_t ngreen;
-	/* May be NULL. 1 when ContinueDeployment(READY_WAIT) was called; 2 when
-	 * the deployment was stopped. Polled during waits. */
+	/* May be NULL. Answers an enum traffic_bg_signal; polled during waits. */
 	int (*poll)(void *userdata);
 	void *userdata;
 	int64_t poll_ms; /* 0 = 1000 */

@@ -91,7 +91,7 @@ static int check_alarms(void *ud, char *reason, size_t len)
 	size_t i;
 	json_t *a;
 
-	if (run->poll && run->poll(run->userdata) == 2) {
+	if (run->poll && run->poll(run->userdata) == TRAFFIC_BG_STOP) {
 		snprintf(reason, len, "the deployment was stopped");
 		return 1;
 	}
@@ -174,19 +174,19 @@ int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct r
 	/* 2. ready wait */
 	if (g->ready_action == TRAFFIC_READY_STOP) {
 		int64_t end = mono_ms() + g->ready_wait_ms;
-		int p = 0;
+		int p = TRAFFIC_BG_WAIT;
 		for (;;) {
-			p = run->poll ? run->poll(run->userdata) : 0;
-			if (p != 0 || mono_ms() >= end)
+			p = run->poll ? run->poll(run->userdata) : TRAFFIC_BG_WAIT;
+			if (p != TRAFFIC_BG_WAIT || mono_ms() >= end)
 				break;
 			sleep_ms(poll_ms < end - mono_ms() ? poll_ms : end - mono_ms());
 		}
-		if (p == 2) {
+		if (p == TRAFFIC_BG_STOP) {
 			r = rollout_error_set(err, -ECANCELED, "MANUAL_STOP",
 					      "the deployment was stopped before traffic was rerouted; blue keeps it");
 			goto out;
 		}
-		if (p != 1) {
+		if (p != TRAFFIC_BG_CONTINUE) {
 			r = rollout_error_set(
 			    err, -ETIMEDOUT, "TIMEOUT",
 			    "nobody called ContinueDeployment within waitTimeInMinutes (%lld min), so "
@@ -225,7 +225,7 @@ int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct r
 	if (g->terminate_action == TRAFFIC_BLUE_TERMINATE && nblue > 0) {
 		int64_t end = mono_ms() + g->terminate_wait_ms;
 		while (mono_ms() < end) {
-			if (run->poll && run->poll(run->userdata) == 2) {
+			if (run->poll && run->poll(run->userdata) == TRAFFIC_BG_STOP) {
 				/* stopped (or rolled back) before blue was retired: flip back */
 				struct rollout_error e2 = {.size = sizeof(e2)};
 				r = traffic_bg_flip_back(g, blue, nblue, run->green, run->ngreen, 0, &e2);

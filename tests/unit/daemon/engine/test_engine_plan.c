@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "engine/cmdsvc_id.h"
+#include "engine/engine_hostcmd_id.h"
 #include "engine/engine_plan.h"
 
 static struct eng_policy policy(enum eng_mhh_type t, int v, int total)

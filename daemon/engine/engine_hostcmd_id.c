@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cmdsvc_id.h"
+#include "engine/engine_hostcmd_id.h"
 
 static int part_ok(const char *s, size_t max)
 {

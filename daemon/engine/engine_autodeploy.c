@@ -1,0 +1,192 @@
+/* Deployments the engine creates on its own; see engine_autodeploy.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_autodeploy.h"
+#include "engine/engine_context.h"
+#include "engine/engine_jobs.h"
+#include "log.h"
+#include "store/store_engine.h"
+
+#define CHK(expr, what) eng_store_error(e, (expr), (what))
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* ---------------------------------------------------------------- rollback */
+
+bool eng_rollback_wanted(const struct eng_dep *dp, enum eng_dstatus status)
+{
+	const json_t *doc = json_object_get(dp->row, "doc");
+	const json_t *arc = json_object_get(doc, "autoRollbackConfiguration");
+	const json_t *ev;
+	size_t i;
+	const char *want = status == DS_FAILED ? "DEPLOYMENT_FAILURE" : "DEPLOYMENT_STOP_ON_REQUEST";
+
+	if (strcmp(dp->creator, "codeDeployRollback") == 0)
+		return false;
+	if (status == DS_STOPPED && dp->stop_rollback != ENGINE_ROLLBACK_DEFAULT)
+		return dp->stop_rollback == ENGINE_ROLLBACK_YES;
+	if (!json_is_object(arc))
+		arc = json_object_get(dp->group_doc, "autoRollbackConfiguration");
+	if (!json_is_true(json_object_get(arc, "enabled")))
+		return false;
+	json_array_foreach(json_object_get(arc, "events"), i, ev)
+	{
+		if (json_string_value(ev) && strcmp(json_string_value(ev), want) == 0)
+			return true;
+	}
+	return false;
+}
+
+int eng_rollback_create(struct engine *e, struct eng_dep *dp, enum eng_dstatus status, char newid[12])
+{
+	char good[16], msg[512];
+	json_t *rev = NULL, *row = NULL, *doc, *ri;
+	int r;
+
+	r = store_eng_last_good(e->tx, dp->app, dp->group, dp->id, good, &rev);
+	if (r == -ENOENT) {
+		snprintf(
+		    msg, sizeof(msg),
+		    "Automatic rollback was not performed: deployment group %s has no earlier successful deployment "
+		    "to roll back to. Deploy a known good revision manually.",
+		    dp->group);
+		ri = json_pack("{s:s}", "rollbackMessage", msg);
+		CHK(store_eng_deployment_rollback_info(e->tx, dp->id, ri), "rollback info");
+		json_decref(ri);
+		ENG_DLOG(LOG_NOTICE, dp->id, NULL, NULL, "%s: %s", dp->id, msg);
+		return -ENOENT;
+	}
+	if (r < 0) {
+		eng_store_error(e, r, "last good");
+		return r;
+	}
+	if (eng_new_deployment_id(newid) < 0) {
+		json_decref(rev);
+		eng_store_error(e, -EIO, "deployment id");
+		return -EIO;
+	}
+	doc = json_deep_copy(json_object_get(dp->row, "doc"));
+	if (!doc)
+		doc = json_object();
+	json_object_del(doc, "rolloutTargetIds");
+	json_object_set_new(doc, "description", json_sprintf("Rollback of %s to the revision of %s", dp->id, good));
+	row = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:O,s:{s:s,s:s},s:o}", "id", newid, "application", dp->app,
+	    "deployment_group", dp->group, "deployment_config", dp->config, "compute_platform", "Server", "creator",
+	    "codeDeployRollback", "create_time", (json_int_t)e->now_wall, "revision", rev, "previous_revision",
+	    json_object_get(dp->row, "revision") ? json_object_get(dp->row, "revision") : json_null(), "rollback_info",
+	    "rollbackTriggeringDeploymentId", dp->id, "rollbackMessage",
+	    status == DS_FAILED ? "Rollback triggered by a failed deployment" : "Rollback triggered by a stop request",
+	    "doc", doc);
+	if (!row) {
+		eng_store_error(e, -ENOMEM, "rollback row");
+		return -ENOMEM;
+	}
+	r = store_eng_deployment_insert(e->tx, row);
+	json_decref(row);
+	if (r < 0) {
+		eng_store_error(e, r, "rollback insert");
+		return r;
+	}
+	snprintf(msg, sizeof(msg), "Rolled back to the revision of %s by deployment %s", good, newid);
+	eng_fire(e, "DeploymentRollback", dp, eng_dstatus_name[status], NULL, NULL, NULL, msg);
+	ri = json_pack("{s:s,s:s}", "rollbackDeploymentId", newid, "rollbackMessage", msg);
+	CHK(store_eng_deployment_rollback_info(e->tx, dp->id, ri), "rollback info");
+	json_decref(ri);
+	ENG_DLOG(LOG_NOTICE, dp->id, NULL, NULL, "%s: %s", dp->id, msg);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- auto-update */
+
+/* Groups whose last successful revision may be missing on new instances:
+ * their instances are resolved by a job (IN_AUTOUPDATE). */
+void eng_autoupdate_scan(struct engine *e)
+{
+	json_t *groups = NULL, *g;
+	size_t i;
+
+	if (store_eng_server_groups(e->tx, &groups) < 0)
+		return;
+	json_array_foreach(groups, i, g)
+	{
+		const char *app = jstr(g, "application"), *name = jstr(g, "name");
+		json_t *doc = NULL;
+		bool busy = false;
+		for (struct eng_dep *dp = e->deps; dp; dp = dp->next)
+			busy = busy || (!dp->finished && strcmp(dp->app, app) == 0 && strcmp(dp->group, name) == 0);
+		if (busy)
+			continue;
+		if (store_eng_group(e->tx, app, name, &doc) < 0)
+			continue;
+		/* a group has a targetRevision once a deployment to it succeeded */
+		if (json_is_object(json_object_get(doc, "targetRevision"))) {
+			struct eng_job *j = eng_job_autoupdate(app, name, doc);
+			if (j)
+				eng_outbox_job(e, j);
+			else
+				eng_store_error(e, -ENOMEM, "job");
+		}
+		json_decref(doc);
+	}
+	json_decref(groups);
+}
+
+/* Instances the group selects that were never its targets get its last
+ * successful revision (creator CodeDeployAutoUpdate). */
+int eng_autoupdate_create(struct engine *e, const struct eng_input *in, char newid[12])
+{
+	json_t *doc = NULL, *ids = NULL, *tj, *rev = NULL, *row;
+	char good[16];
+	size_t i;
+	int r;
+
+	if (!in->targets)
+		return -ENOENT;
+	for (struct eng_dep *dp = e->deps; dp; dp = dp->next)
+		if (!dp->finished && strcmp(dp->app, in->app) == 0 && strcmp(dp->group, in->group) == 0)
+			return -ENOENT; /* a deployment runs; it will re-scan when it ends */
+	ids = json_array();
+	json_array_foreach(in->targets, i, tj)
+	{
+		bool seen = true;
+		const char *id = jstr(tj, "targetId");
+		if (!id)
+			continue;
+		CHK(store_eng_instance_in_group(e->tx, in->app, in->group, id, &seen), "in group");
+		if (!seen)
+			json_array_append_new(ids, json_string(id));
+	}
+	if (json_array_size(ids) == 0 || store_eng_last_good(e->tx, in->app, in->group, "", good, &rev) < 0 ||
+	    store_eng_group(e->tx, in->app, in->group, &doc) < 0 || eng_new_deployment_id(newid) < 0) {
+		json_decref(ids);
+		json_decref(rev);
+		json_decref(doc);
+		return -ENOENT;
+	}
+	row = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:{s:s,s:o}}", "id", newid, "application", in->app, "deployment_group",
+	    in->group, "deployment_config",
+	    jstr(doc, "deploymentConfigName") ? jstr(doc, "deploymentConfigName") : "CodeDeployDefault.OneAtATime",
+	    "compute_platform", "Server", "creator", "CodeDeployAutoUpdate", "create_time", (json_int_t)e->now_wall,
+	    "revision", rev, "doc", "description",
+	    "Automatic deployment of the last successful revision to new instances", "rolloutTargetIds", ids);
+	json_decref(doc);
+	if (!row)
+		return -ENOMEM;
+	r = store_eng_deployment_insert(e->tx, row);
+	if (r == 0)
+		ENG_DLOG(LOG_NOTICE, newid, NULL, NULL,
+			 "%s: auto-update of %s/%s to %zu new instance(s) (revision of %s)", newid, in->app, in->group,
+			 json_array_size(json_object_get(json_object_get(row, "doc"), "rolloutTargetIds")), good);
+	json_decref(row);
+	return r;
+}

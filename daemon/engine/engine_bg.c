@@ -1,0 +1,191 @@
+/* The blue/green steps around the traffic phase; see engine_bg.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/daemon.h"
+#include "engine/engine_bg.h"
+#include "engine/engine_context.h"
+#include "engine/engine_jobs.h"
+#include "log.h"
+#include "store/store_engine.h"
+#include "traffic/traffic.h"
+
+/* deploymentReadyOption actionOnTimeout STOP_DEPLOYMENT, and its wait
+ * (parsing only, no plugin call). */
+static bool waits_for_continue(struct engine *e, struct eng_dep *dp, int64_t *ret_wait_ms)
+{
+	struct traffic_group *g = NULL;
+	struct rollout_error terr = {.size = sizeof(terr)};
+	char *gj = json_dumps(dp->group_doc, JSON_COMPACT);
+	bool r = false;
+
+	if (traffic_group_parse(e->d->plugins, gj ? gj : "{}", &g, &terr) == 0) {
+		r = g->ready_action == TRAFFIC_READY_STOP;
+		*ret_wait_ms = g->ready_wait_ms;
+	}
+	traffic_group_free(g);
+	free(gj);
+	return r;
+}
+
+/* Every green instance passed BeforeAllowTraffic and every blue one waits
+ * at BlockTraffic: the traffic phase runs (a job), for the whole fleet. */
+static void traffic_phase_start(struct engine *e, struct eng_dep *dp)
+{
+	struct eng_job *j = eng_job_new(JOB_BG, dp);
+	json_t *cfg = NULL, *gd, *ro;
+	size_t k = 0;
+
+	if (!j) {
+		eng_store_error(e, -ENOMEM, "job");
+		return;
+	}
+	j->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
+	if (store_eng_config(e->tx, dp->config, &cfg) == 0) {
+		json_object_set_new(cfg, "deploymentConfigName", json_string(dp->config));
+		j->config_json = json_dumps(cfg, JSON_COMPACT);
+	}
+	json_decref(cfg);
+	j->green = calloc(dp->nt + 1, sizeof(*j->green));
+	for (size_t i = 0; j->green && i < dp->nt; i++)
+		if (dp->t[i]->bg_wait && !dp->t[i]->blue)
+			j->green[k++] = strdup(dp->t[i]->id);
+	j->ngreen = k;
+	if (!dp->bgctl)
+		dp->bgctl = eng_bgctl_new();
+	j->bgctl = eng_bgctl_ref(dp->bgctl);
+	dp->bg_phase = BG_MOVING_TRAFFIC;
+	/* The ready wait is the engine's (ready_or_go): the traffic phase
+	 * reroutes at once. */
+	gd = json_loads(j->group_json ? j->group_json : "{}", 0, NULL);
+	ro = json_object_get(json_object_get(gd, "blueGreenDeploymentConfiguration"), "deploymentReadyOption");
+	if (json_is_object(ro)) {
+		json_object_set_new(ro, "actionOnTimeout", json_string("CONTINUE_DEPLOYMENT"));
+		free(j->group_json);
+		j->group_json = json_dumps(gd, JSON_COMPACT);
+	}
+	json_decref(gd);
+	eng_outbox_job(e, j);
+	ENG_DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: green fleet ready (%zu instances); moving traffic", dp->id, k);
+}
+
+/* Every green instance passed BeforeAllowTraffic. deploymentReadyOption
+ * STOP_DEPLOYMENT: the deployment is Ready (stored, trigger DeploymentReady)
+ * until ContinueDeployment or waitTimeInMinutes (the state machine's timer:
+ * Stopped, TIMEOUT). Else, or once continued, the original fleet's
+ * BeforeBlockTraffic may start (dp->bg_go). */
+static void ready_or_go(struct engine *e, struct eng_dep *dp)
+{
+	int64_t wait_ms = 0;
+
+	if (dp->bg_go || dp->ready)
+		return;
+	if (!waits_for_continue(e, dp, &wait_ms)) {
+		dp->bg_go = true;
+		return;
+	}
+	dp->ready = true;
+	dp->ready_deadline = e->now_mono + wait_ms;
+	eng_store_error(e, store_eng_deployment_status(e->tx, dp->id, "Ready", 0, 0, NULL, NULL), "deployment ready");
+	eng_fire(e, "DeploymentReady", dp, "Ready", NULL, NULL, NULL, NULL);
+	ENG_DLOG(LOG_INFO, dp->id, NULL, NULL,
+		 "%s: green fleet ready; Ready, waiting up to %lld ms for ContinueDeployment", dp->id,
+		 (long long)wait_ms);
+}
+
+enum eng_bg_step eng_bg_step(struct engine *e, struct eng_dep *dp, enum eng_verdict verdict, char *msg, size_t msglen)
+{
+	size_t active = 0, pending = 0;
+	struct eng_target *bad = NULL;
+
+	if (!dp->bg || verdict == ENG_FAILED)
+		return BG_STEP_GO_ON;
+	/* the original (blue) fleet: BeforeBlockTraffic once green is ready and
+	 * continued, BlockTraffic with the traffic phase, then AfterBlockTraffic */
+	for (size_t i = 0; i < dp->nt; i++) {
+		struct eng_target *t = dp->t[i];
+		if (!t->blue)
+			continue;
+		if (t->status == ST_FAILED && !bad)
+			bad = t;
+		if (t->status == ST_INPROGRESS && !t->bg_wait)
+			active++;
+		if (t->status == ST_PENDING)
+			pending++;
+	}
+	if (bad) {
+		snprintf(msg, msglen,
+			 "The deployment failed because %s of the original (blue) instance %s failed%s; see "
+			 "that instance's lifecycle events.",
+			 bad->ev[bad->cur].name, bad->id,
+			 dp->bg_phase == BG_DEPLOYING_GREEN || dp->bg_phase == BG_MOVING_TRAFFIC
+			     ? " (traffic stays on the original fleet)"
+			     : "");
+		return BG_STEP_FAIL;
+	}
+	if (verdict == ENG_SUCCEEDED && dp->bg_phase == BG_DEPLOYING_GREEN) {
+		ready_or_go(e, dp);
+		if (!dp->bg_go)
+			return BG_STEP_WAIT;
+		if (pending > 0)
+			return BG_STEP_START_BLUE;
+		if (active == 0) /* every blue instance at BlockTraffic */
+			traffic_phase_start(e, dp);
+		return BG_STEP_WAIT;
+	}
+	if (verdict == ENG_SUCCEEDED && (dp->bg_phase == BG_MOVING_TRAFFIC || active + pending > 0))
+		return BG_STEP_WAIT;
+	return BG_STEP_GO_ON;
+}
+
+void eng_bg_add_blue(struct engine *e, struct eng_dep *dp, const json_t *blue)
+{
+	const json_t *tj;
+	size_t i;
+
+	json_array_foreach(blue, i, tj)
+	{
+		const char *id = json_string_value(json_object_get(tj, "targetId"));
+		const char *arn = json_string_value(json_object_get(tj, "targetArn"));
+		struct eng_target *t;
+
+		if (!id || !*id || eng_target_find(dp, id))
+			continue;
+		t = eng_target_new(dp, id, arn, (int)dp->nt, FLEET_BLUE);
+		if (!t) {
+			eng_store_error(e, -ENOMEM, "target");
+			return;
+		}
+		dp->t[dp->nt++] = t;
+		eng_store_error(
+		    e,
+		    store_eng_target_insert(e->tx, dp->id, t->id, t->seq, t->arn, "Pending", "Blue", NULL, e->now_wall),
+		    "target insert");
+		for (int j = 0; j < t->nev; j++)
+			eng_store_error(e, store_eng_event_insert(e->tx, dp->id, t->id, j, t->ev[j].name, "Pending"),
+					"event insert");
+	}
+}
+
+int eng_bg_continue(struct engine *e, struct eng_dep *dp)
+{
+	if (!dp->bg)
+		return -ENOTSUP;
+	if (!dp->ready)
+		return -EAGAIN;
+	/* InProgress again; the original fleet's BeforeBlockTraffic is queued in
+	 * the same transaction, so both are durable before any host or the
+	 * traffic phase acts on them */
+	dp->ready = false;
+	dp->bg_go = true;
+	dp->dirty = true;
+	dp->status = DS_INPROGRESS;
+	eng_store_error(e, store_eng_deployment_status(e->tx, dp->id, "InProgress", 0, 0, NULL, NULL),
+			"deployment status");
+	ENG_DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: ContinueDeployment: rerouting traffic to the green fleet", dp->id);
+	return 0;
+}

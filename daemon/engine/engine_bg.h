@@ -1,0 +1,42 @@
+/* The blue/green steps of a server deployment around its traffic phase.
+ * The green (replacement) fleet is deployed like an in-place fleet, up to
+ * AllowTraffic; then the deployment may wait for ContinueDeployment
+ * (deploymentReadyOption STOP_DEPLOYMENT: status Ready), the original (blue)
+ * fleet runs BeforeBlockTraffic, and one traffic phase on a worker
+ * (daemon/traffic/traffic.h traffic_bg_run) moves traffic for the whole
+ * fleet: its end is AllowTraffic of every green and BlockTraffic of every
+ * blue instance. These functions take the blue/green decisions and keep
+ * the blue/green state of the model; the state machine acts on what they
+ * return (starting targets, finishing the deployment). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "engine/engine_plan.h"
+
+struct engine;
+struct eng_dep;
+
+enum eng_bg_step {
+	BG_STEP_GO_ON,	    /* nothing blue/green to do: the planner's verdict stands */
+	BG_STEP_WAIT,	    /* wait (for the traffic phase, the blue fleet or ContinueDeployment) */
+	BG_STEP_START_BLUE, /* start the blue fleet's pending targets now */
+	BG_STEP_FAIL,	    /* an original instance failed: fail the deployment (msg) */
+};
+
+/* The blue/green part of advancing dp, given the planner's verdict for the
+ * green fleet: marks the deployment Ready or lets blue go, and starts the
+ * traffic phase (a job) once every blue instance waits at BlockTraffic. */
+enum eng_bg_step eng_bg_step(struct engine *e, struct eng_dep *dp, enum eng_verdict verdict, char *msg, size_t msglen);
+
+/* Adds the original fleet (array of target objects from the resolve) to dp
+ * as targets labelled Blue, stored Pending. */
+void eng_bg_add_blue(struct engine *e, struct eng_dep *dp, const json_t *blue);
+
+/* ContinueDeployment(READY_WAIT): 0 (InProgress again, blue may go),
+ * -ENOTSUP for a deployment that is not blue/green, -EAGAIN when it does
+ * not wait. */
+int eng_bg_continue(struct engine *e, struct eng_dep *dp);

@@ -1,0 +1,68 @@
+/* struct engine: what every layer of the engine reaches through the one
+ * pointer it is handed. Each layer keeps its own state in its own member
+ * (the input queue, the model's deployments, the host-command service's
+ * hosts, the outbox); around them, the state of the engine thread's current
+ * turn (the open store transaction and the clock) and the settings read at
+ * start. Everything but `q` and `jobs_running` belongs to the engine thread. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pthread.h>
+#include <string.h>
+
+#include "log.h"
+
+#include "engine/engine.h"
+#include "engine/engine_input.h"
+#include "engine/engine_model.h"
+#include "engine/engine_outbox.h"
+
+struct rd_daemon;
+struct store_tx;
+struct spec_signer;
+struct workpool;
+struct eng_host;
+
+struct engine {
+	struct rd_daemon *d;
+	const struct engine_io *io;
+	pthread_t thread;
+	bool thread_started;
+	struct eng_queue q; /* any thread */
+
+	/* the model: running deployments, oldest first */
+	struct eng_dep *deps;
+	/* the host-command service's hosts (engine_hostcmd.c), hashed by name */
+	struct eng_host **hb;
+	size_t nhb;
+	struct spec_signer *signer;
+	int64_t long_poll_ms, pickup_ms, heartbeat_ms;
+
+	/* the current turn: every change goes into tx; tx_err is its first failure */
+	struct store_tx *tx;
+	int tx_err;
+	int64_t now_wall, now_mono;
+	bool instances_changed; /* an auto-update scan is due */
+
+	struct eng_outbox out;
+
+	uint64_t commits, inputs_total;
+	int jobs_running;	    /* plugin jobs on workers (atomic); engine_stop waits for them */
+	struct workpool *gate_pool; /* per-instance health gates: they wait up to gate_timeout, so not on d->pool */
+};
+
+/* A line about a deployment (and an instance, a lifecycle event): the
+ * journal gets them as fields of their own (lib/log.h). */
+#define ENG_DLOG(level, dep, inst, ev, ...) rd_logf((level), "engine", RD_LOG_FIELDS((dep), (inst), (ev)), __VA_ARGS__)
+
+/* Records the first store failure of the turn: its transaction is rolled
+ * back and the model reloaded from the store. r >= 0 is ignored. */
+static inline void eng_store_error(struct engine *e, int r, const char *what)
+{
+	if (r < 0 && e->tx_err == 0) {
+		e->tx_err = r;
+		rd_logt(LOG_ERR, "engine", "store: %s: %s", what, strerror(-r));
+	}
+}

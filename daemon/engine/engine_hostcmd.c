@@ -1,0 +1,639 @@
+/* The host-command service on the engine thread; see engine_hostcmd.h.
+ * Calls arrive as struct eng_call (engine_hostcmd_http.c turns HTTP
+ * requests into them) and are answered through the outbox. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundles/bundles.h"
+#include "core/conf.h"
+#include "core/daemon.h"
+#include "core/metrics.h"
+#include "engine/engine_context.h"
+#include "engine/engine_hostcmd.h"
+#include "engine/engine_hostcmd_id.h"
+#include "engine/spec.h"
+#include "log.h"
+#include "store/store_engine.h"
+#include "util.h"
+
+#define TAG "hostcmd"
+#define NHOSTS 4096		   /* hash buckets */
+#define HOOK_LOG_CAP (1024 * 1024) /* bytes of live output kept per instance and event */
+#define REDISPATCH_MS 30000	   /* a command handed out but not acknowledged for this long is offered again */
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* ---------------------------------------------------------------- hosts and their queues */
+
+int eng_hosts_init(struct engine *e)
+{
+	e->nhb = NHOSTS;
+	e->hb = calloc(e->nhb, sizeof(*e->hb));
+	return e->hb ? 0 : -ENOMEM;
+}
+
+void eng_hosts_free(struct engine *e)
+{
+	for (size_t b = 0; e->hb && b < e->nhb; b++) {
+		struct eng_host *h = e->hb[b], *hn;
+		for (; h; h = hn) {
+			hn = h->hnext;
+			if (h->poll)
+				eng_reply_now(e, h->poll, json_object());
+			free(h->name);
+			free(h->poll_identifier);
+			free(h->verified_identifier);
+			free(h);
+		}
+		e->hb[b] = NULL;
+	}
+}
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static struct eng_host *host_get(struct engine *e, const char *name)
+{
+	size_t b = hash_str(name) % e->nhb;
+	struct eng_host *h;
+
+	for (h = e->hb[b]; h; h = h->hnext)
+		if (strcmp(h->name, name) == 0)
+			return h;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->name = strdup(name);
+	if (!h->name) {
+		free(h);
+		return NULL;
+	}
+	h->hnext = e->hb[b];
+	e->hb[b] = h;
+	return h;
+}
+
+static void host_unqueue(struct eng_host *h, struct eng_target *t)
+{
+	struct eng_target **pp;
+
+	for (pp = &h->qhead; *pp; pp = &(*pp)->hnext) {
+		if (*pp == t) {
+			*pp = t->hnext;
+			break;
+		}
+	}
+	h->qtail = NULL;
+	for (struct eng_target *x = h->qhead; x; x = x->hnext)
+		h->qtail = x;
+	t->hnext = NULL;
+	t->queued_on_host = false;
+}
+
+/* Hands the current command of h to its held poll (QUEUED -> DISPATCHED). */
+static void dispatch(struct engine *e, struct eng_host *h)
+{
+	struct eng_target *t = h->cur;
+	struct cmd_id id = {0};
+	char idtxt[CMD_ID_MAX], exec[160];
+	int64_t nonce = 0;
+	json_t *body;
+
+	snprintf(id.deployment_id, sizeof(id.deployment_id), "%s", t->dep->id);
+	snprintf(id.instance, sizeof(id.instance), "%s", t->id);
+	snprintf(id.event, sizeof(id.event), "%s", t->ev[t->cur].name);
+	id.attempt = (int)t->cmd_id;
+	if (cmd_id_encode(&id, idtxt, sizeof(idtxt)) < 0 ||
+	    cmd_execution_id(e->d->cfg->region, e->d->cfg->account_id, t->dep->id, exec, sizeof(exec)) < 0) {
+		/* Instance names are validated by the API; this is a bug. */
+		rd_logf(LOG_ERR, TAG, RD_LOG_FIELDS(t->dep->id, t->id, t->ev[t->cur].name),
+			"cannot encode the command of %s on %s", t->dep->id, t->id);
+		return;
+	}
+	rd_random_bytes(&nonce, sizeof(nonce));
+	body = json_pack("{s:{s:s,s:s,s:s,s:s,s:I}}", "HostCommand", "HostCommandIdentifier", idtxt, "HostIdentifier",
+			 h->poll_identifier ? h->poll_identifier : t->id, "DeploymentExecutionId", exec, "CommandName",
+			 t->ev[t->cur].name, "Nonce", (json_int_t)(nonce & 0x7fffffffffffffffLL));
+	if (!body)
+		return;
+	/* Stored in this batch's transaction but answered at once: see
+	 * "durability" in engine.h. */
+	eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "InProgress", 0, 0, NULL), "dispatch");
+	eng_reply_now(e, h->poll, body);
+	h->poll = NULL;
+	metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
+	t->phase = PH_DISPATCHED;
+	t->dispatched_ms = e->now_mono;
+	h->last_seen = e->now_mono;
+}
+
+/* The next queued command becomes the host's, and goes to a held poll. */
+static void host_pump(struct engine *e, struct eng_host *h)
+{
+	if (!h->cur && h->qhead) {
+		struct eng_target *t = h->qhead;
+		host_unqueue(h, t);
+		h->cur = t;
+		t->queued_ms = e->now_mono; /* pick-up window starts when it is the host's turn */
+	}
+	if (h->cur && h->cur->phase == PH_QUEUED && h->poll)
+		dispatch(e, h);
+}
+
+static void cmd_queue(struct engine *e, struct eng_target *t)
+{
+	struct eng_host *h = host_get(e, t->id);
+
+	if (!h) {
+		eng_store_error(e, -ENOMEM, "host");
+		return;
+	}
+	t->host = h;
+	t->phase = PH_QUEUED;
+	t->queued_ms = e->now_mono;
+	t->hnext = NULL;
+	t->queued_on_host = true;
+	if (h->qtail)
+		h->qtail->hnext = t;
+	else
+		h->qhead = t;
+	h->qtail = t;
+	host_pump(e, h);
+}
+
+void eng_hostcmd_send(struct engine *e, struct eng_target *t)
+{
+	struct eng_dep *dp = t->dep;
+
+	eng_store_error(
+	    e, store_eng_cmd_insert(e->tx, t->id, dp->id, t->id, t->cur, t->ev[t->cur].name, e->now_wall, &t->cmd_id),
+	    "command insert");
+	cmd_queue(e, t);
+}
+
+void eng_hostcmd_restore(struct engine *e, struct eng_target *t, int64_t cmd_id, bool handed_out, bool acked)
+{
+	struct eng_host *h;
+
+	t->cmd_id = cmd_id;
+	cmd_queue(e, t);
+	h = t->host;
+	/* Handed out (and maybe acknowledged) before the restart: the agent
+	 * runs it and will report (or fail it with error code 7); give it time
+	 * before offering it again (REDISPATCH_MS). */
+	if (handed_out && h && h->cur == t) {
+		t->phase = acked ? PH_ACKED : PH_DISPATCHED;
+		t->dispatched_ms = e->now_mono;
+		h->last_seen = e->now_mono;
+	}
+}
+
+void eng_hostcmd_release(struct engine *e, struct eng_target *t)
+{
+	struct eng_host *h = t->host;
+
+	t->phase = PH_NONE;
+	if (!h)
+		return;
+	if (h->cur == t)
+		h->cur = NULL;
+	else if (t->queued_on_host)
+		host_unqueue(h, t);
+	t->host = NULL;
+	host_pump(e, h);
+}
+
+void eng_hostcmd_abandon(struct engine *e, struct eng_target *t)
+{
+	if (t->phase != PH_NONE)
+		eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "Failed", 0, e->now_wall, NULL), "abandon");
+	eng_hostcmd_release(e, t);
+}
+
+/* ---------------------------------------------------------------- timers */
+
+/* t's command failed for its agent's silence: stored Failed, reported. */
+static void agent_failed(struct engine *e, struct eng_target *t, const char *why, const char *msg,
+			 struct eng_report *ret)
+{
+	eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "Failed", 0, e->now_wall, NULL), why);
+	rd_logf(LOG_WARNING, TAG, RD_LOG_FIELDS(t->dep->id, t->id, t->ev[t->cur].name), "%s: %s", t->dep->id, msg);
+	*ret = (struct eng_report){
+	    .t = t, .status = ST_FAILED, .diag = eng_diag("UnknownError", "", msg, ""), .agent_issue = true};
+}
+
+size_t eng_hostcmd_tick(struct engine *e, struct eng_report **ret)
+{
+	struct eng_report *v = NULL;
+	size_t n = 0, cap = 0;
+
+	*ret = NULL;
+	for (size_t b = 0; b < e->nhb; b++) {
+		for (struct eng_host *h = e->hb[b]; h; h = h->hnext) {
+			struct eng_target *t = h->cur;
+			char m[512];
+			if (h->poll && e->now_mono >= h->poll_deadline) {
+				metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
+				eng_reply_now(e, h->poll, json_object());
+				h->poll = NULL;
+				h->last_seen = e->now_mono;
+			}
+			if (!t)
+				continue;
+			if (t->phase == PH_QUEUED && e->now_mono - t->queued_ms > e->pickup_ms)
+				snprintf(m, sizeof(m),
+					 "The agent on instance %s did not pick up %s within %lld s. Check that "
+					 "rollout-agent runs there and can reach rolloutd.",
+					 t->id, t->ev[t->cur].name, (long long)(e->pickup_ms / 1000));
+			else if ((t->phase == PH_DISPATCHED || t->phase == PH_ACKED) && !h->poll &&
+				 e->now_mono - h->last_seen > e->heartbeat_ms)
+				snprintf(m, sizeof(m),
+					 "The agent on instance %s stopped reporting during %s (nothing heard for %lld "
+					 "s); it may have crashed or lost the network.",
+					 t->id, t->ev[t->cur].name, (long long)(e->heartbeat_ms / 1000));
+			else
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? 2 * cap : 16;
+				struct eng_report *nv = realloc(v, nc * sizeof(*nv));
+				if (!nv) {
+					eng_store_error(e, -ENOMEM, "timeouts");
+					break;
+				}
+				v = nv;
+				cap = nc;
+			}
+			agent_failed(e, t, t->phase == PH_QUEUED ? "timeout" : "heartbeat", m, &v[n++]);
+		}
+	}
+	*ret = v;
+	return n;
+}
+
+/* ---------------------------------------------------------------- the operations */
+
+/* The Payload of an Envelope, parsed; NULL when absent or not JSON. */
+static json_t *envelope_payload(const json_t *body)
+{
+	const json_t *diag = json_object_get(body, "Diagnostics");
+	const char *p = jstr(diag, "Payload");
+
+	if (!p || strlen(p) > 65536)
+		return NULL;
+	return json_loads(p, 0, NULL);
+}
+
+/* Resolves the host a poll is for and checks the caller may act for it.
+ * Returns the host or NULL after queueing an error reply. */
+static struct eng_host *poll_host(struct engine *e, struct eng_call *call, const char *hid)
+{
+	struct eng_host *h;
+	char *name = NULL, *arn = NULL;
+	int r;
+
+	if (call->instance[0]) {
+		h = host_get(e, call->instance);
+		if (!h)
+			goto nomem;
+		if (h->verified_identifier && strcmp(h->verified_identifier, hid) == 0)
+			return h;
+		r = store_eng_instance_arn(e->tx, call->instance, &arn);
+		if (r == -ENOENT) {
+			eng_reply_error(e, call, "AccessDeniedException",
+					"access key %s is bound to instance %s, which is not registered; register it "
+					"with RegisterOnPremisesInstance",
+					call->access_key_id, call->instance);
+			return NULL;
+		}
+		if (r < 0) {
+			eng_store_error(e, r, "instance arn");
+			eng_reply_error(e, call, "ServerException", "store error; retry");
+			return NULL;
+		}
+		if (strcmp(hid, call->instance) != 0 && !(arn && strcmp(hid, arn) == 0)) {
+			eng_reply_error(e, call, "AccessDeniedException",
+					"access key %s is bound to instance %s (host identifier %s), not to host %s; "
+					"use that instance's key or fix host_identifier in the agent config",
+					call->access_key_id, call->instance, arn ? arn : call->instance, hid);
+			free(arn);
+			return NULL;
+		}
+		free(arn);
+		free(h->verified_identifier);
+		h->verified_identifier = strdup(hid);
+		return h;
+	}
+	r = store_eng_instance_by_identifier(e->tx, hid, &name);
+	if (r == -ENOENT) {
+		eng_reply_error(e, call, "ClientException",
+				"no registered on-premises instance has the host identifier %s; register it with "
+				"RegisterOnPremisesInstance (iamUserArn or iamSessionArn)",
+				hid);
+		return NULL;
+	}
+	if (r < 0) {
+		eng_store_error(e, r, "instance by identifier");
+		eng_reply_error(e, call, "ServerException", "store error; retry");
+		return NULL;
+	}
+	h = host_get(e, name);
+	free(name);
+	if (h)
+		return h;
+nomem:
+	eng_reply_error(e, call, "ServerException", "out of memory; retry");
+	return NULL;
+}
+
+static int op_poll(struct engine *e, struct eng_call *call, struct eng_report *ret)
+{
+	const char *hid = jstr(call->body, "HostIdentifier");
+	struct eng_host *h;
+	int reported = 0;
+
+	if (!hid || !*hid || strlen(hid) > 1024) {
+		eng_reply_error(e, call, "ClientException", "HostIdentifier is required (the instance's IAM ARN)");
+		return 0;
+	}
+	h = poll_host(e, call, hid);
+	if (!h)
+		return 0;
+	h->last_seen = e->now_mono;
+	metric_set(
+	    metric_gauge("rolloutd_agent_last_seen_timestamp_seconds", NULL, (const char *const[]){"instance", NULL}),
+	    (double)e->now_wall / 1000.0, h->name);
+	if (!h->poll)
+		metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), 1.0, NULL);
+	free(h->poll_identifier);
+	h->poll_identifier = strdup(hid);
+	if (h->poll) /* one held poll per host: the newer one wins */
+		eng_reply_now(e, h->poll, json_object());
+	h->poll = call;
+	h->poll_deadline = e->now_mono + e->long_poll_ms;
+	/* A command handed out but not acknowledged is offered again: at once to
+	 * rollout-agent, which polls only between commands (it never got the
+	 * answer, or dropped the command because it could not fetch the
+	 * specification); after REDISPATCH_MS to agents that poll while they
+	 * work (the official one). */
+	if (h->cur && h->cur->phase == PH_DISPATCHED &&
+	    (call->rollout_agent || e->now_mono - h->cur->dispatched_ms > REDISPATCH_MS))
+		h->cur->phase = PH_QUEUED;
+	/* rollout-agent polling with its command acknowledged gave up reporting
+	 * it: without this the held polls would keep the host looking alive and
+	 * the event would wait for ever. It may have run, so it is not offered
+	 * again. */
+	if (h->cur && h->cur->phase == PH_ACKED && call->rollout_agent) {
+		struct eng_target *t = h->cur;
+		char m[512];
+		snprintf(m, sizeof(m),
+			 "rollout-agent on instance %s polled for new work without reporting %s: it could not reach "
+			 "rolloutd to report it, or was restarted without its deployment root; see its log.",
+			 t->id, t->ev[t->cur].name);
+		agent_failed(e, t, "unreported", m, ret);
+		reported = 1;
+	}
+	host_pump(e, h);
+	return reported;
+}
+
+/* Decodes a HostCommandIdentifier and checks the caller may use it. On
+ * success *ret_t is the target whose current command it is, or NULL when
+ * the command is no longer current (finished, abandoned, unknown run). */
+static int lookup_cmd(struct engine *e, struct eng_call *call, struct cmd_id *id, struct eng_target **ret_t)
+{
+	const char *s = jstr(call->body, "HostCommandIdentifier");
+	struct eng_dep *dp;
+	struct eng_target *t;
+
+	if (!s || cmd_id_decode(s, id) < 0) {
+		eng_reply_error(e, call, "ClientException",
+				"HostCommandIdentifier is missing or was not issued by this rolloutd");
+		return -EINVAL;
+	}
+	if (call->instance[0] && strcmp(call->instance, id->instance) != 0) {
+		eng_reply_error(e, call, "AccessDeniedException",
+				"access key %s is bound to instance %s and cannot report on commands of %s",
+				call->access_key_id, call->instance, id->instance);
+		return -EPERM;
+	}
+	*ret_t = NULL;
+	dp = eng_dep_find(e->deps, id->deployment_id);
+	if (!dp || dp->finished)
+		return 0;
+	t = eng_target_find(dp, id->instance);
+	if (!t || t->cmd_id != id->attempt || t->phase == PH_NONE || t->status != ST_INPROGRESS)
+		return 0;
+	if (t->host)
+		t->host->last_seen = e->now_mono;
+	*ret_t = t;
+	return 0;
+}
+
+static int op_ack(struct engine *e, struct eng_call *call, struct eng_report *ret)
+{
+	struct cmd_id id;
+	struct eng_target *t;
+	json_t *payload;
+	bool noop;
+
+	if (lookup_cmd(e, call, &id, &t) < 0)
+		return 0;
+	if (!t) {
+		/* Abandoned or unknown: tell the agent not to run it. */
+		eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "Failed"));
+		return 0;
+	}
+	payload = envelope_payload(call->body);
+	noop = json_is_true(json_object_get(payload, "IsCommandNoop"));
+	json_decref(payload);
+	if (noop && t->ev[t->cur].noop_capable) {
+		/* No scripts for this event: Skipped, as CodeDeploy shows it. */
+		eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "Succeeded", e->now_wall, e->now_wall, NULL),
+				"ack noop");
+		eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "Succeeded"));
+		*ret = (struct eng_report){.t = t, .status = ST_SKIPPED};
+		return 1;
+	}
+	t->phase = PH_ACKED;
+	eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "InProgress", e->now_wall, 0, NULL), "ack");
+	eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "InProgress"));
+	return 0;
+}
+
+static void op_update(struct engine *e, struct eng_call *call)
+{
+	struct cmd_id id;
+	struct eng_target *t;
+	json_t *payload;
+	const char *log;
+
+	if (lookup_cmd(e, call, &id, &t) < 0)
+		return;
+	if (!t) {
+		/* Stopped or abandoned: the agent ends the hook (PROTOCOL.md). */
+		eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "Failed"));
+		return;
+	}
+	payload = envelope_payload(call->body);
+	log = jstr(payload, "log");
+	if (log && *log) {
+		json_int_t seq = json_integer_value(json_object_get(payload, "seq"));
+		if (seq > 0)
+			eng_store_error(e,
+					store_eng_hook_log(e->tx, t->dep->id, t->id, t->ev[t->cur].name, seq,
+							   e->now_wall, log, HOOK_LOG_CAP),
+					"hook log");
+	}
+	json_decref(payload);
+	eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "InProgress"));
+}
+
+static json_t *bounded_string(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n <= max)
+		return json_string(s ? s : "");
+	/* keep the end: the newest output matters most */
+	return json_stringn(s + (n - max), max);
+}
+
+static int op_complete(struct engine *e, struct eng_call *call, struct eng_report *ret)
+{
+	const char *status = jstr(call->body, "CommandStatus");
+	struct cmd_id id;
+	struct eng_target *t;
+	json_t *payload, *diag;
+	int code;
+
+	if (!status || (strcmp(status, "Succeeded") != 0 && strcmp(status, "Failed") != 0)) {
+		eng_reply_error(e, call, "ClientException", "CommandStatus must be Succeeded or Failed");
+		return 0;
+	}
+	if (lookup_cmd(e, call, &id, &t) < 0)
+		return 0;
+	if (!t) {
+		/* Duplicate or late: the first report stands. */
+		eng_reply(e, call, json_object());
+		return 0;
+	}
+	payload = envelope_payload(call->body);
+	code = json_is_integer(json_object_get(payload, "error_code"))
+		   ? (int)json_integer_value(json_object_get(payload, "error_code"))
+		   : (strcmp(status, "Succeeded") == 0 ? 0 : 5);
+	diag = json_pack("{s:s,s:o,s:o,s:o}", "errorCode", eng_lifecycle_error_code(code), "scriptName",
+			 bounded_string(jstr(payload, "script_name"), 1024), "message",
+			 bounded_string(jstr(payload, "message"), 4096), "logTail",
+			 bounded_string(jstr(payload, "log"), 4096));
+	eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, status, 0, e->now_wall, payload), "complete");
+	json_decref(payload);
+	*ret = (struct eng_report){
+	    .t = t, .status = strcmp(status, "Succeeded") == 0 ? ST_SUCCEEDED : ST_FAILED, .diag = diag};
+	eng_reply(e, call, json_object());
+	return 1;
+}
+
+static void op_spec(struct engine *e, struct eng_call *call)
+{
+	const char *exec = jstr(call->body, "DeploymentExecutionId");
+	char depid[16], err[512], url[128] = "";
+	struct eng_dep *dp;
+	json_t *row = NULL, *group = NULL, *env = NULL, *bundle = NULL;
+	int r;
+
+	if (!exec || cmd_execution_id_parse(exec, depid, sizeof(depid)) < 0 || !jstr(call->body, "HostIdentifier")) {
+		eng_reply_error(
+		    e, call, "ClientException",
+		    "DeploymentExecutionId (as returned by PollHostCommand) and HostIdentifier are required");
+		return;
+	}
+	dp = eng_dep_find(e->deps, depid);
+	if (dp && call->instance[0] && !eng_target_find(dp, call->instance)) {
+		eng_reply_error(e, call, "AccessDeniedException", "instance %s is not a target of deployment %s",
+				call->instance, depid);
+		return;
+	}
+	if (dp && dp->spec) {
+		eng_reply_now(e, call, json_incref(dp->spec));
+		return;
+	}
+	if (dp) {
+		row = json_incref(dp->row);
+		group = json_incref(dp->group_doc);
+		if (dp->have_bundle)
+			bundle = json_pack("{s:s,s:I}", "sha256", dp->bundle_sha, "size", (json_int_t)dp->bundle_size);
+	} else {
+		r = store_eng_deployment(e->tx, depid, &row);
+		if (r == 0)
+			r = store_eng_group(e->tx, jstr(row, "application"), jstr(row, "deployment_group"), &group);
+		if (r < 0) {
+			json_decref(row);
+			/* the agent drops the command on this answer (agent/PROTOCOL.md) */
+			eng_reply_error(e, call, "DeploymentDoesNotExistException", "deployment %s does not exist",
+					depid);
+			return;
+		}
+		eng_store_error(e, store_eng_bundle_get(e->tx, depid, &bundle), "bundle");
+	}
+	if (jstr(bundle, "sha256"))
+		bundles_url(NULL, jstr(bundle, "sha256"), url, sizeof(url));
+	{
+		const json_t *doc = json_object_get(row, "doc");
+		struct spec_input in = {
+		    .deployment_id = depid,
+		    .application_name = jstr(row, "application"),
+		    .deployment_group_name = jstr(row, "deployment_group"),
+		    .deployment_group_id = jstr(group, "deploymentGroupId"),
+		    .creator = jstr(row, "creator"),
+		    .file_exists_behavior = jstr(doc, "fileExistsBehavior"),
+		    .revision = json_object_get(row, "revision"),
+		    .bundle_url = url[0] ? url : NULL,
+		    .bundle_sha256 = jstr(bundle, "sha256"),
+		    .bundle_size = json_integer_value(json_object_get(bundle, "size")),
+		};
+		r = spec_envelope(e->signer, &in, &env, err, sizeof(err));
+	}
+	json_decref(row);
+	json_decref(group);
+	json_decref(bundle);
+	if (r < 0) {
+		eng_reply_error(e, call, "ClientException", "cannot build the deployment specification of %s: %s",
+				depid, err);
+		return;
+	}
+	if (dp)
+		dp->spec = json_incref(env);
+	eng_reply_now(e, call, env);
+}
+
+int eng_hostcmd_handle(struct engine *e, struct eng_call *call, struct eng_report *ret)
+{
+	if (!call->op[0] || !json_is_object(call->body)) {
+		eng_reply_error(e, call, "ClientException", "expected an AWS JSON 1.1 request");
+		return 0;
+	}
+	if (strcmp(call->op, "PollHostCommand") == 0)
+		return op_poll(e, call, ret);
+	if (strcmp(call->op, "GetDeploymentSpecification") == 0)
+		op_spec(e, call);
+	else if (strcmp(call->op, "PutHostCommandAcknowledgement") == 0)
+		return op_ack(e, call, ret);
+	else if (strcmp(call->op, "PostHostCommandUpdate") == 0)
+		op_update(e, call);
+	else if (strcmp(call->op, "PutHostCommandComplete") == 0)
+		return op_complete(e, call, ret);
+	else
+		eng_reply_error(e, call, "UnknownOperationException", "unknown operation %s", call->op);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* The host-command service over HTTP: the route handler main.c registers
+ * for the agents' targets (CodeDeployCommandService_v20141006, SigV4
+ * service codedeploy-commands; CodeDeployCommandService,
+ * codedeploy-commands-secure) and the transport the engine answers through
+ * (engine_http_io). The engine's only contact with daemon/core/httpd.h:
+ * everything behind it sees struct eng_call and engine_io, so the engine
+ * runs without HTTP in its unit test. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/httpd.h"
+#include "engine/engine.h"
+#include "engine/engine_input.h"
+
+static void http_reply(void *reply_to, json_t *body)
+{
+	httpd_call_reply(reply_to, body);
+}
+
+static void http_error(void *reply_to, int http_status, const char *type, const char *message)
+{
+	httpd_call_error_status(reply_to, http_status, type, "%s", message);
+}
+
+const struct engine_io engine_http_io = {
+    .reply = http_reply,
+    .error = http_error,
+};
+
+/* rollout-agent (agent/PROTOCOL.md) sends its version with this prefix. */
+static bool is_rollout_agent(const struct httpd_call *call)
+{
+	const char *v = httpd_call_header(call, "x-amz-codedeploy-agent-version");
+	return v && strncmp(v, "ROLLOUT_AGENT_", 14) == 0;
+}
+
+void engine_hostcmd_call(struct httpd_call *call, void *userdata)
+{
+	const struct httpd_principal *p = httpd_call_principal(call);
+	const char *op = httpd_call_operation(call);
+	struct eng_input *in = eng_input_new(IN_CALL);
+	struct eng_call *c = calloc(1, sizeof(*c));
+
+	if (!in || !c) {
+		free(in);
+		free(c);
+		httpd_call_error_status(call, 500, "ServerException", "out of memory; retry");
+		return;
+	}
+	snprintf(c->op, sizeof(c->op), "%s", op ? op : "");
+	c->body = json_incref(httpd_call_body(call));
+	if (p && p->instance)
+		snprintf(c->instance, sizeof(c->instance), "%s", p->instance);
+	if (p && p->access_key_id)
+		snprintf(c->access_key_id, sizeof(c->access_key_id), "%s", p->access_key_id);
+	c->rollout_agent = is_rollout_agent(call);
+	c->reply_to = call;
+	in->call = c;
+	/* deferred: the engine thread completes it; refused once it stopped */
+	if (eng_post_live(userdata, in) < 0) {
+		eng_input_free(in);
+		httpd_call_error_status(call, 503, "ServerException", "rolloutd is shutting down; retry");
+	}
+}

@@ -1,0 +1,58 @@
+/* Plugin work the engine hands to workers, because it blocks: resolving a
+ * deployment's targets (source and platform plugins), the auto-update scan,
+ * BlockTraffic / AllowTraffic of one instance, a per-instance health gate
+ * and the blue/green traffic phase. A job carries copies of what it needs,
+ * never a pointer into the model; it reports back as an input
+ * (engine_input.h) that the state machine applies in a later turn. The
+ * state machine creates jobs, the outbox starts them once the turn that
+ * created them committed (eng_jobs_submit). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct engine;
+struct eng_dep;
+struct eng_bgctl;
+struct eng_input;
+
+enum eng_job_kind {
+	JOB_RESOLVE,	/* a deployment's bundle and targets -> IN_RESOLVED */
+	JOB_AUTOUPDATE, /* a group's instances for the auto-update scan -> IN_AUTOUPDATE */
+	JOB_TRAFFIC,	/* BlockTraffic / AllowTraffic of one instance -> IN_TRAFFIC */
+	JOB_GATE,	/* the health gate of one instance -> IN_GATE */
+	JOB_BG,		/* the blue/green traffic phase -> IN_BG */
+};
+
+struct eng_job {
+	struct eng_job *next;
+	enum eng_job_kind kind;
+	char dep[16];
+	char app[128], group[128];
+	char *group_json;
+	char *revision_json;   /* JOB_RESOLVE: fetched into the bundle cache first */
+	char *deployment_json; /* the deployment's doc (targetInstances, alarm configuration) */
+	char *config_json;     /* JOB_BG: DeploymentConfigInfo */
+	char **green;	       /* JOB_BG: the green fleet */
+	size_t ngreen;
+	struct eng_bgctl *bgctl; /* JOB_BG: a reference */
+	char target[128];	 /* JOB_TRAFFIC / JOB_GATE: the instance */
+	int ev;			 /* its lifecycle event */
+	bool block;		 /* JOB_TRAFFIC: BlockTraffic, else AllowTraffic */
+};
+
+/* A job of dp (its id, application, group and group document); NULL without memory. */
+struct eng_job *eng_job_new(enum eng_job_kind kind, const struct eng_dep *dp);
+/* The auto-update scan's job for group app/name (doc: its DeploymentGroupInfo). */
+struct eng_job *eng_job_autoupdate(const char *app, const char *name, const json_t *doc);
+void eng_job_free(struct eng_job *j);
+
+/* Runs j off the engine thread: engine_io's submit, or the daemon's
+ * workers (health gates on the engine's own gate pool), or inline when the
+ * workers are shutting down. */
+void eng_jobs_submit(struct engine *e, struct eng_job *j);
+/* A job's end: posts in (may be NULL: nothing to report, the deployment
+ * resumes after a restart) and frees j. Any thread. */
+void eng_job_done(struct engine *e, struct eng_job *j, struct eng_input *in);

@@ -1,0 +1,251 @@
+/* The engine's in-memory model; see engine_model.h. Plain data: nothing
+ * here reads the store, talks to a host or decides a transition. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_model.h"
+
+const char *const eng_status_name[ST_N] = {"Pending", "InProgress", "Succeeded", "Failed", "Skipped"};
+const char *const eng_dstatus_name[DS_N] = {"Created", "Queued", "InProgress", "Succeeded", "Failed", "Stopped"};
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+enum eng_status eng_status_parse(const char *s)
+{
+	for (int i = 0; s && i < ST_N; i++)
+		if (strcmp(s, eng_status_name[i]) == 0)
+			return (enum eng_status)i;
+	return ST_PENDING;
+}
+
+int eng_dstatus_parse(const char *s)
+{
+	if (s && strcmp(s, "Ready") == 0)
+		return DS_INPROGRESS;
+	for (int i = 0; s && i < DS_N; i++)
+		if (strcmp(s, eng_dstatus_name[i]) == 0)
+			return i;
+	return -1;
+}
+
+json_t *eng_diag(const char *code, const char *script, const char *message, const char *log)
+{
+	return json_pack("{s:s,s:s,s:s,s:s}", "errorCode", code ? code : "UnknownError", "scriptName",
+			 script ? script : "", "message", message ? message : "", "logTail", log ? log : "");
+}
+
+/* ---------------------------------------------------------------- blue/green control */
+
+struct eng_bgctl *eng_bgctl_new(void)
+{
+	struct eng_bgctl *c = calloc(1, sizeof(*c));
+	if (c)
+		c->refs = 1;
+	return c;
+}
+
+struct eng_bgctl *eng_bgctl_ref(struct eng_bgctl *c)
+{
+	if (c)
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_SEQ_CST);
+	return c;
+}
+
+void eng_bgctl_unref(struct eng_bgctl *c)
+{
+	if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_SEQ_CST) == 0)
+		free(c);
+}
+
+void eng_bgctl_stop(struct eng_bgctl *c)
+{
+	if (c)
+		__atomic_store_n(&c->signal, TRAFFIC_BG_STOP, __ATOMIC_SEQ_CST);
+}
+
+/* ---------------------------------------------------------------- deployments and targets */
+
+static void target_free(struct eng_target *t)
+{
+	if (!t)
+		return;
+	free(t->id);
+	free(t->arn);
+	free(t);
+}
+
+void eng_dep_free(struct eng_dep *dp)
+{
+	if (!dp)
+		return;
+	eng_bgctl_unref(dp->bgctl);
+	for (size_t i = 0; i < dp->nt; i++)
+		target_free(dp->t[i]);
+	free(dp->t);
+	free(dp->app);
+	free(dp->group);
+	free(dp->config);
+	free(dp->creator);
+	json_decref(dp->row);
+	json_decref(dp->group_doc);
+	json_decref(dp->spec);
+	free(dp);
+}
+
+struct eng_dep *eng_dep_from_row(json_t *row)
+{
+	struct eng_dep *dp = calloc(1, sizeof(*dp));
+	const json_t *doc = json_object_get(row, "doc");
+
+	if (!dp)
+		return NULL;
+	snprintf(dp->id, sizeof(dp->id), "%s", jstr(row, "id"));
+	dp->app = strdup(jstr(row, "application") ? jstr(row, "application") : "");
+	dp->group = strdup(jstr(row, "deployment_group") ? jstr(row, "deployment_group") : "");
+	dp->config =
+	    strdup(jstr(row, "deployment_config") ? jstr(row, "deployment_config") : "CodeDeployDefault.OneAtATime");
+	dp->creator = strdup(jstr(row, "creator") ? jstr(row, "creator") : "user");
+	dp->status = (enum eng_dstatus)eng_dstatus_parse(jstr(row, "status"));
+	dp->row = row;
+	dp->stop_rollback = ENGINE_ROLLBACK_DEFAULT;
+	dp->ignore_stop_failures = json_is_true(json_object_get(doc, "ignoreApplicationStopFailures"));
+	dp->feb = jstr(doc, "fileExistsBehavior");
+	if (!dp->app || !dp->group || !dp->config || !dp->creator) {
+		dp->row = NULL;
+		eng_dep_free(dp);
+		return NULL;
+	}
+	return dp;
+}
+
+struct eng_dep *eng_dep_find(struct eng_dep *list, const char *id)
+{
+	for (struct eng_dep *dp = list; dp; dp = dp->next)
+		if (strcmp(dp->id, id) == 0)
+			return dp;
+	return NULL;
+}
+
+struct eng_target *eng_target_find(const struct eng_dep *dp, const char *instance)
+{
+	for (size_t i = 0; i < dp->nt; i++)
+		if (strcmp(dp->t[i]->id, instance) == 0)
+			return dp->t[i];
+	return NULL;
+}
+
+static void event_set(struct eng_event *ev, const char *name, bool service_side, bool noop_capable)
+{
+	snprintf(ev->name, sizeof(ev->name), "%s", name);
+	ev->status = ST_PENDING;
+	ev->service_side = service_side;
+	ev->noop_capable = noop_capable;
+}
+
+/* The replacement (green) instances of a blue/green deployment run the
+ * in-place events, then BeforeAllowTraffic, AllowTraffic (the traffic phase,
+ * for the whole green fleet at once), AfterAllowTraffic. The original (blue)
+ * instances run BeforeBlockTraffic, BlockTraffic (done by the traffic phase
+ * when it moves traffic to green), AfterBlockTraffic, with the hooks of
+ * their last successful revision: blue never gets the new one. */
+static void events_init(struct eng_target *t, enum eng_fleet fleet)
+{
+	struct eng_event_def defs[ENG_MAX_EVENTS];
+	size_t n, k = 0;
+
+	if (fleet == FLEET_BLUE) {
+		event_set(&t->ev[0], "BeforeBlockTraffic", false, true);
+		event_set(&t->ev[1], "BlockTraffic", true, false);
+		event_set(&t->ev[2], "AfterBlockTraffic", false, true);
+		t->nev = 3;
+		return;
+	}
+	n = eng_lifecycle_events(fleet != FLEET_IN_PLACE, defs, ENG_MAX_EVENTS);
+	for (size_t i = 0; i < n; i++) {
+		if (fleet == FLEET_GREEN && strstr(defs[i].name, "BlockTraffic"))
+			continue;
+		event_set(&t->ev[k++], defs[i].name, defs[i].service_side, defs[i].noop_capable);
+	}
+	t->nev = (int)k;
+}
+
+struct eng_target *eng_target_new(struct eng_dep *dp, const char *id, const char *arn, int seq, enum eng_fleet fleet)
+{
+	struct eng_target *t = calloc(1, sizeof(*t));
+
+	if (!t || !(t->id = strdup(id)) || (arn && !(t->arn = strdup(arn)))) {
+		target_free(t);
+		return NULL;
+	}
+	t->dep = dp;
+	t->seq = seq;
+	t->status = ST_PENDING;
+	t->blue = fleet == FLEET_BLUE;
+	events_init(t, fleet);
+	return t;
+}
+
+int eng_dep_restore_targets(struct eng_dep *dp, const json_t *rows)
+{
+	const json_t *tj;
+	size_t i;
+
+	dp->t = calloc(json_array_size(rows) + 1, sizeof(*dp->t));
+	if (!dp->t)
+		return -ENOMEM;
+	json_array_foreach(rows, i, tj)
+	{
+		struct eng_target *t = calloc(1, sizeof(*t));
+		const json_t *ev;
+		size_t j;
+
+		if (!t || !(t->id = strdup(jstr(tj, "target_id") ? jstr(tj, "target_id") : ""))) {
+			free(t);
+			return -ENOMEM;
+		}
+		t->dep = dp;
+		t->arn = jstr(tj, "target_arn") ? strdup(jstr(tj, "target_arn")) : NULL;
+		t->seq = (int)json_integer_value(json_object_get(tj, "seq"));
+		t->status = eng_status_parse(jstr(tj, "status"));
+		t->blue = jstr(tj, "instance_label") && strcmp(jstr(tj, "instance_label"), "Blue") == 0;
+		if (t->blue && t->status != ST_PENDING)
+			dp->bg_go = true; /* continued (or no ready wait) before the restart */
+		dp->t[dp->nt++] = t;
+		json_array_foreach(json_object_get(tj, "events"), j, ev)
+		{
+			struct eng_event *e = &t->ev[j];
+			if (j >= ENG_MAX_EVENTS)
+				break;
+			snprintf(e->name, sizeof(e->name), "%s", jstr(ev, "name") ? jstr(ev, "name") : "");
+			e->status = eng_status_parse(jstr(ev, "status"));
+			e->service_side = strcmp(e->name, "BlockTraffic") == 0 || strcmp(e->name, "AllowTraffic") == 0;
+			e->noop_capable = strcmp(e->name, "DownloadBundle") != 0 && strcmp(e->name, "Install") != 0 &&
+					  !e->service_side;
+			if (e->service_side)
+				dp->traffic = true;
+			if (strcmp(e->name, "BeforeAllowTraffic") == 0 && j == 7)
+				dp->bg = true; /* green: AllowTraffic right after ValidateService */
+			t->nev = (int)j + 1;
+			if (e->status == ST_INPROGRESS)
+				t->cur = (int)j;
+		}
+	}
+	return 0;
+}
+
+json_t *eng_dep_overview(const struct eng_dep *dp)
+{
+	long long c[ST_N] = {0};
+	for (size_t i = 0; i < dp->nt; i++)
+		c[dp->t[i]->status]++;
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "Pending", c[ST_PENDING], "InProgress", c[ST_INPROGRESS],
+			 "Succeeded", c[ST_SUCCEEDED], "Failed", c[ST_FAILED], "Skipped", c[ST_SKIPPED], "Ready",
+			 (long long)0);
+}
