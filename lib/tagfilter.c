@@ -299,7 +299,7 @@ const char *tagfilter_problem(const struct tagfilter *f)
 	case TAGFILTER_KEY_ONLY:
 		return f->key ? NULL : "Type KEY_ONLY needs a non-empty Key";
 	case TAGFILTER_VALUE_ONLY:
-		return f->value ? NULL : "names neither a Key nor a Value (VALUE_ONLY needs a Value)";
+		return f->value ? NULL : "needs a Value (it is VALUE_ONLY, or names neither a Key nor a Value)";
 	case TAGFILTER_KEY_AND_VALUE:
 		return f->key ? NULL : "Type KEY_AND_VALUE needs a non-empty Key";
 	}

@@ -12,6 +12,7 @@
 #include "api/api_util.h"
 #include "core/daemon.h"
 #include "store/store.h"
+#include "tagfilter.h"
 
 #define MAX_ALARMS 10
 #define MAX_TRIGGERS 10
@@ -66,28 +67,31 @@ int api_check_auto_rollback(struct httpd_call *call, json_t *arc)
 	return 0;
 }
 
+/* The one tag-filter rule (lib/tagfilter.h), as ListOnPremisesInstances
+ * and the platform plugins apply it: a malformed filter, or one that can
+ * select no host, is refused here rather than saved to select nothing. */
 static int check_tag_filters(struct httpd_call *call, json_t *filters, const char *exc)
 {
-	json_t *f;
-	size_t i;
+	struct tagfilter_set *set = NULL;
+	char err[256];
+	int r = 0;
 
-	json_array_foreach(filters, i, f)
-	{
-		const char *type = api_str(f, "Type");
-		const char *k = api_str(f, "Key"), *v = api_str(f, "Value");
-		bool ok = type ? (!strcmp(type, "KEY_ONLY")	? k != NULL
-				  : !strcmp(type, "VALUE_ONLY") ? v != NULL
-								: k != NULL && v != NULL)
-			       : k != NULL || v != NULL;
-		if (!ok) {
-			httpd_call_error(call, exc, "tag filter %zu: Type %s needs %s", i, type ? type : "(none)",
-					 type && !strcmp(type, "VALUE_ONLY") ? "a Value"
-					 : type && !strcmp(type, "KEY_ONLY") ? "a Key"
-									     : "a Key and a Value");
-			return -EINVAL;
-		}
+	if (json_array_size(filters) == 0)
+		return 0;
+	if (tagfilter_parse(filters, "tag filters", &set, err, sizeof(err)) < 0) {
+		httpd_call_error(call, exc, "%s", err);
+		return -EINVAL;
 	}
-	return 0;
+	for (size_t g = 0; g < set->n && r == 0; g++)
+		for (size_t i = 0; i < set->groups[g].n && r == 0; i++) {
+			const char *problem = tagfilter_problem(&set->groups[g].filters[i]);
+			if (problem) {
+				httpd_call_error(call, exc, "tag filter %zu %s", i, problem);
+				r = -EINVAL;
+			}
+		}
+	tagfilter_set_free(set);
+	return r;
 }
 
 static int check_tag_set(struct httpd_call *call, json_t *set, const char *list_key, const char *exc)
