@@ -9,7 +9,10 @@
  *         instance_type: OnPremises # default
  *
  * A real platform plugin (see plugins/onprem) reads the group's tag filters
- * from group_json and asks the host for instances (host->onprem_instances).
+ * from group_json, asks the host for instances (host->onprem_instances) and
+ * matches their tags with host->tag_filter_new / tag_filter_match (ABI 1.1),
+ * so it selects exactly the hosts CodeDeploy's rule and the daemon's
+ * ListOnPremisesInstances select.
  * Build: cc -shared -fPIC $(pkg-config --cflags rollout-plugin) -o example-platform.so example-platform.c */
 #include <errno.h>
 #include <stdlib.h>
