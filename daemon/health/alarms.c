@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
+#include "health/alarm_check.h"
 #include "health/alarms.h"
 #include "core/metrics.h"
 #include "core/conf.h"
@@ -83,21 +84,6 @@ static int64_t default_interval_ms(void)
 	return v;
 }
 
-const json_t *alarms_effective_config(const json_t *group_doc, const json_t *deployment_doc)
-{
-	const json_t *o = json_object_get(deployment_doc, "overrideAlarmConfiguration");
-
-	if (json_is_object(o))
-		return o;
-	o = json_object_get(group_doc, "alarmConfiguration");
-	return json_is_object(o) ? o : NULL;
-}
-
-bool alarms_config_active(const json_t *ac)
-{
-	return json_is_true(json_object_get(ac, "enabled")) && json_array_size(json_object_get(ac, "alarms")) > 0;
-}
-
 bool alarms_rollback_on_alarm(const json_t *group_doc, const json_t *deployment_doc)
 {
 	const json_t *arc = json_object_get(deployment_doc, "autoRollbackConfiguration"), *ev;
@@ -115,37 +101,6 @@ bool alarms_rollback_on_alarm(const json_t *group_doc, const json_t *deployment_
 	return false;
 }
 
-/* The plugin and settings behind alarm `name`: its definition, else the
- * configured alarm_fallback_plugin (asked by that name with no settings).
- * -ENOENT with a message when neither exists. */
-static int resolve(struct rd_daemon *d, const char *name, const struct plugin **ret_plugin, char **ret_settings,
-		   char *err, size_t errlen)
-{
-	const struct plugin *p = NULL;
-	const char *settings = NULL;
-	char *copy;
-
-	if (d && d->plugins && plugins_alarm(d->plugins, name, &p, &settings) == 0) {
-		copy = strdup(settings);
-	} else if (d && d->plugins && (p = plugins_alarm_fallback(d->plugins))) {
-		json_t *j = json_pack("{s:s}", "plugin", p->name);
-		copy = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		json_decref(j);
-	} else {
-		snprintf(err, errlen,
-			 "alarm '%s' is not defined: add it under 'alarms:' in the daemon config (name: {plugin: "
-			 "HEALTH_PLUGIN, ...}), or set alarm_fallback_plugin to a health plugin that looks alarms up "
-			 "by name",
-			 name);
-		return -ENOENT;
-	}
-	if (!copy)
-		return -ENOMEM;
-	*ret_plugin = p;
-	*ret_settings = copy;
-	return 0;
-}
-
 /* The daemon's own keys of an alarm's settings; all unset when they do not
  * parse (the loader refused such settings at start already). */
 static struct alarm_common common_of(const char *name, const char *settings_json)
@@ -161,7 +116,7 @@ static struct alarm_common common_of(const char *name, const char *settings_json
 	return c;
 }
 
-/* Runs one check. 0 with *ret_state, or negative errno; reason filled either way. */
+/* Runs one check with the deployment as plugins see it. */
 static int run_check(struct rd_daemon *d, const char *dep_id, const char *app, const char *group,
 		     const struct plugin *p, const char *name, const char *settings_json, int *ret_state, char *reason,
 		     size_t reasonlen)
@@ -171,46 +126,8 @@ static int run_check(struct rd_daemon *d, const char *dep_id, const char *app, c
 				    .deployment_group_name = group && *group ? group : NULL,
 				    .compute_platform = "Server", .region = d && d->cfg ? d->cfg->region : "us-east-1",
 				    .account_id = d && d->cfg ? d->cfg->account_id : "000000000000");
-	struct rollout_alarm_result res = {.size = sizeof(res)};
-	struct rollout_error e = {.size = sizeof(e)};
-	int r;
 
-	int64_t t0 = rd_mono_ms();
-	r = p->desc->ops.health->check(p->state, &dep, name, settings_json, &res, &e);
-	metric_plugin_op(p->name, "check", t0, r);
-	metric_inc(metric_counter("rolloutd_alarm_checks_total", NULL, (const char *const[]){"result", NULL}),
-		   r < 0					  ? "ERROR"
-		   : res.state == ROLLOUT_ALARM_OK		  ? "OK"
-		   : res.state == ROLLOUT_ALARM_ALARM		  ? "ALARM"
-		   : res.state == ROLLOUT_ALARM_INSUFFICIENT_DATA ? "INSUFFICIENT_DATA"
-								  : "ERROR");
-	if (r < 0) {
-		snprintf(reason, reasonlen, "%s", e.message[0] ? e.message : strerror(-r));
-		return r;
-	}
-	if (res.state != ROLLOUT_ALARM_OK && res.state != ROLLOUT_ALARM_ALARM &&
-	    res.state != ROLLOUT_ALARM_INSUFFICIENT_DATA) {
-		snprintf(reason, reasonlen, "plugin %s answered an unknown alarm state %d", p->name, (int)res.state);
-		return -EPROTO;
-	}
-	res.reason[sizeof(res.reason) - 1] = '\0';
-	snprintf(reason, reasonlen, "%s", res.reason);
-	*ret_state = (int)res.state;
-	return 0;
-}
-
-static const char *state_name(int s)
-{
-	switch (s) {
-	case ROLLOUT_ALARM_OK:
-		return "OK";
-	case ROLLOUT_ALARM_ALARM:
-		return "ALARM";
-	case ROLLOUT_ALARM_INSUFFICIENT_DATA:
-		return "INSUFFICIENT_DATA";
-	default:
-		return "POLL_FAILED";
-	}
+	return alarm_check_run(p, &dep, name, settings_json, ret_state, reason, reasonlen);
 }
 
 /* ---------------------------------------------------------------- watches */
@@ -271,6 +188,7 @@ static bool poll_due(struct watch *w, int64_t now, char *msg, size_t msglen)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		struct watched_alarm *a = &w->alarms[i];
+		struct alarm_verdict v;
 		char reason[768];
 		int st = -1, r;
 
@@ -279,7 +197,8 @@ static bool poll_due(struct watch *w, int64_t now, char *msg, size_t msglen)
 		r = 0;
 		if (!a->plugin) {
 			pthread_mutex_lock(&M.lock); /* alarms_status reads a->plugin */
-			r = resolve(w->d, a->name, &a->plugin, &a->settings_json, reason, sizeof(reason));
+			r = alarm_resolve(w->d ? w->d->plugins : NULL, a->name, &a->plugin, &a->settings_json, reason,
+					  sizeof(reason));
 			pthread_mutex_unlock(&M.lock);
 		}
 		if (r == 0)
@@ -290,31 +209,16 @@ static bool poll_due(struct watch *w, int64_t now, char *msg, size_t msglen)
 			st = -1;
 		if (st != a->last_state)
 			rd_logt(st == ROLLOUT_ALARM_OK ? LOG_INFO : LOG_WARNING, TAG, "%s: alarm %s (%s) is %s: %s",
-				w->id, a->name, a->plugin ? a->plugin->name : "undefined", state_name(st), reason);
+				w->id, a->name, a->plugin ? a->plugin->name : "undefined", alarm_state_name(st),
+				reason);
 		pthread_mutex_lock(&M.lock);
 		a->last_state = st;
 		pthread_mutex_unlock(&M.lock);
-		if (st == ROLLOUT_ALARM_ALARM) {
-			snprintf(msg, msglen,
-				 "Alarm %s is in ALARM state: %s. The deployment was stopped because of an "
-				 "active alarm (alarmConfiguration of the deployment group).",
-				 a->name, reason);
-			return true;
-		}
-		if (st == ROLLOUT_ALARM_OK || w->ignore_failure ||
-		    (st == ROLLOUT_ALARM_INSUFFICIENT_DATA && a->insufficient_continue))
+		if (!alarm_must_stop(st, w->ignore_failure, a->insufficient_continue))
 			continue; /* logged above on every change */
-		if (st == ROLLOUT_ALARM_INSUFFICIENT_DATA)
-			snprintf(msg, msglen,
-				 "Alarm %s has INSUFFICIENT_DATA: %s. The deployment was stopped because the alarm "
-				 "could not vouch for it; fix the alarm, or set ignorePollAlarmFailure to continue "
-				 "without it.",
-				 a->name, reason);
-		else
-			snprintf(msg, msglen,
-				 "Could not poll alarm %s: %s. The deployment was stopped because "
-				 "ignorePollAlarmFailure is false.",
-				 a->name, reason);
+		v = (struct alarm_verdict){.name = a->name, .state = st};
+		snprintf(v.reason, sizeof(v.reason), "%s", reason);
+		alarm_verdict_message(&v, msg, msglen);
 		return true;
 	}
 	return false;
@@ -412,7 +316,7 @@ int alarms_watch_start(struct rd_daemon *d, const char *deployment_id, const cha
 		a->interval_ms = def;
 		a->next_due = now;
 		w->n++;
-		r = resolve(d, name, &a->plugin, &a->settings_json, err, sizeof(err));
+		r = alarm_resolve(d ? d->plugins : NULL, name, &a->plugin, &a->settings_json, err, sizeof(err));
 		if (r == -ENOMEM)
 			goto fail;
 		if (r == 0) {
@@ -503,7 +407,7 @@ int alarms_check_one(struct rd_daemon *d, const char *deployment_id, const char 
 	char *settings = NULL;
 	int st, r;
 
-	r = resolve(d, name, &p, &settings, reason, reasonlen);
+	r = alarm_resolve(d ? d->plugins : NULL, name, &p, &settings, reason, reasonlen);
 	if (r < 0)
 		return r;
 	if (instance) {
@@ -560,7 +464,7 @@ int alarms_gate_instance(struct rd_daemon *d, const char *deployment_id, const j
 				break;
 			if (rd_mono_ms() >= end || (d && d->stopping)) {
 				snprintf(reason, reasonlen, "Health gate %s is %s for instance %s%s: %s", name,
-					 r < 0 ? "POLL_FAILED" : state_name(st), instance,
+					 r < 0 ? "POLL_FAILED" : alarm_state_name(st), instance,
 					 timeout ? " at the end of its gate_timeout" : "", why);
 				return 1;
 			}
@@ -593,9 +497,9 @@ int alarms_status(struct rd_daemon *d, const char *deployment_id, json_t **ret)
 		r = -ENOENT;
 	for (size_t i = 0; w && i < w->n; i++) {
 		const struct watched_alarm *a = &w->alarms[i];
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", a->name, "plugin",
-						     a->plugin ? a->plugin->name : "", "state",
-						     a->last_state == 0 ? "NOT_POLLED" : state_name(a->last_state)));
+		json_array_append_new(
+		    arr, json_pack("{s:s,s:s,s:s}", "name", a->name, "plugin", a->plugin ? a->plugin->name : "",
+				   "state", a->last_state == 0 ? "NOT_POLLED" : alarm_state_name(a->last_state)));
 	}
 	pthread_mutex_unlock(&M.lock);
 	if (r < 0) {

@@ -20,23 +20,17 @@
  *    INSUFFICIENT_DATA go on (logged) as CodeDeploy treats CloudWatch's;
  *  - a disabled configuration (enabled false, or no alarms) is not polled.
  *
- * ENGINE INTEGRATION (daemon/engine/engine.c; exact places):
- *  1. When a deployment becomes InProgress (dep_try_start, after the
- *     InProgress transition is committed; and in resume() for every
- *     InProgress deployment after a restart):
- *         alarms_watch_start(d, dp->id, dp->creator, dp->group_doc,
- *                            json_object_get(dp->row, "doc"), on_alarm, e);
- *  2. When it ends (dep_finish, whatever the status):
- *         alarms_watch_stop(d, dp->id);
- *  3. In engine_stop(), before the plugins are unloaded:
- *         alarms_shutdown(d);
- *  4. on_alarm (called on the poller thread) must not block on the engine
- *     thread: post an input and return. On the engine thread, if the
- *     deployment is still running: set stop_rollback = rollback ? 1 : 0 and
- *     finish it as Stopped with errorInformation code "ALARM_ACTIVE" and the
- *     message given (the rollback then happens as for a stop request).
- *     The callback may arrive after alarms_watch_stop() returned (it does
- *     not wait for a poll in flight): ignore it for finished deployments.
+ * What to stop for is decided by the one alarm check (alarm_check.h),
+ * which the traffic phase of blue/green deployments uses between its
+ * routing steps too.
+ *
+ * The engine (daemon/engine/engine.c) starts a watch when a deployment
+ * becomes InProgress (and for every InProgress deployment after a restart),
+ * stops it when the deployment ends, and calls alarms_shutdown() before the
+ * plugins are unloaded. Its callback posts an input and returns (it runs on
+ * the poller thread); the engine thread then stops the deployment if it
+ * still runs. The callback may arrive after alarms_watch_stop() returned (a
+ * poll may be in flight).
  *
  * Thread-safety: every function may be called from any thread except that
  * alarms_shutdown must not be called from a callback. */
@@ -49,6 +43,7 @@
 #include <jansson.h>
 
 #include "core/plugin_alarm.h"
+#include "health/alarm_check.h"
 
 struct rd_daemon;
 struct rd_config;
@@ -89,12 +84,6 @@ void alarms_shutdown(struct rd_daemon *d);
 
 /* ---- pure helpers (unit-tested) ---- */
 
-/* The AlarmConfiguration that applies: deployment_doc's
- * overrideAlarmConfiguration when it is an object, else group_doc's
- * alarmConfiguration; NULL when none. Borrowed. */
-const json_t *alarms_effective_config(const json_t *group_doc, const json_t *deployment_doc);
-/* True when the configuration is enabled and names at least one alarm. */
-bool alarms_config_active(const json_t *alarm_config);
 /* The autoRollbackConfiguration that applies (deployment's, else group's)
  * is enabled and lists DEPLOYMENT_STOP_ON_ALARM. */
 bool alarms_rollback_on_alarm(const json_t *group_doc, const json_t *deployment_doc);

@@ -1,7 +1,8 @@
 /* The traffic phase of a blue/green server deployment: see traffic.h
- * (traffic_bg_run). Kept apart from traffic.c because it reaches into the
- * plugin registry (platform plugins for the blue fleet, health plugins for
- * the alarms) while traffic.c needs only a traffic plugin. */
+ * (traffic_bg_run). Kept apart from traffic.c because it needs more than a
+ * traffic plugin: the platform plugins for the blue fleet
+ * (core/platforms.h) and the deployment's alarms between routing steps
+ * (health/alarm_check.h, the rule every deployment's alarms follow). */
 #include "config.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <jansson.h>
 
 #include "core/platforms.h"
+#include "health/alarm_check.h"
 #include "core/plugins.h"
 #include "traffic/traffic.h"
 
@@ -79,53 +81,34 @@ out:
 
 struct check_ctx {
 	const struct traffic_bg_run *run;
-	json_t *alarms; /* [{name}] of an enabled alarmConfiguration, or NULL */
-	bool ignore_failure;
+	const json_t *alarm_config; /* the deployment's effective AlarmConfiguration, if enabled */
 };
 
-/* Between routing steps: a stop request, then every alarm of the group. */
+/* Between routing steps: a stop request, then the deployment's alarms by
+ * the rule every deployment's alarms follow (health/alarm_check.h). */
 static int check_alarms(void *ud, char *reason, size_t len)
 {
 	struct check_ctx *c = ud;
 	const struct traffic_bg_run *run = c->run;
-	size_t i;
-	json_t *a;
+	struct alarm_verdict v;
+	int r;
 
 	if (run->poll && run->poll(run->userdata) == TRAFFIC_BG_STOP) {
 		snprintf(reason, len, "the deployment was stopped");
 		return 1;
 	}
-	json_array_foreach(c->alarms, i, a)
-	{
-		const char *name = json_string_value(json_object_get(a, "name"));
-		const struct plugin *p = NULL;
-		const char *settings = NULL;
-		struct rollout_alarm_result res = {.size = sizeof(res)};
-		struct rollout_error e = {.size = sizeof(e)};
-		int r;
-
-		if (!name)
-			continue;
-		r = run->reg ? plugins_alarm(run->reg, name, &p, &settings) : -ENOENT;
-		if (r < 0) {
-			if (c->ignore_failure)
-				continue;
-			snprintf(reason, len, "alarm %s is not defined under alarms: in the rolloutd config", name);
-			return -ENOENT;
-		}
-		r = p->desc->ops.health->check(p->state, run->dep, name, settings, &res, &e);
-		if (r < 0) {
-			if (c->ignore_failure)
-				continue;
-			snprintf(reason, len, "checking alarm %s failed: %s", name, e.message);
-			return r;
-		}
-		if (res.state == ROLLOUT_ALARM_ALARM) {
-			snprintf(reason, len, "alarm %s is in ALARM: %s", name, res.reason);
-			return 1;
-		}
-	}
-	return 0;
+	if (!c->alarm_config)
+		return 0;
+	r = alarm_check_config(run->reg, run->dep, c->alarm_config, &v);
+	if (r <= 0)
+		return r;
+	if (v.state == ROLLOUT_ALARM_ALARM)
+		snprintf(reason, len, "alarm %s is in ALARM: %s", v.name, v.reason);
+	else if (v.state == ROLLOUT_ALARM_INSUFFICIENT_DATA)
+		snprintf(reason, len, "alarm %s has INSUFFICIENT_DATA: %s", v.name, v.reason);
+	else
+		snprintf(reason, len, "checking alarm %s failed: %s", v.name, v.reason);
+	return 1;
 }
 
 int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct rollout_error *err)
@@ -136,7 +119,7 @@ int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct r
 	char **all = NULL;
 	const char **blue = NULL;
 	size_t nall = 0, nblue = 0;
-	json_t *grp = NULL;
+	json_t *grp = NULL, *dep_doc = NULL;
 	struct check_ctx cc = {.run = run};
 	int64_t poll_ms = run->poll_ms > 0 ? run->poll_ms : 1000;
 	int r;
@@ -199,11 +182,11 @@ int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct r
 
 	/* 3. reroute */
 	grp = json_loads(run->group_json ? run->group_json : "{}", 0, NULL);
+	dep_doc = run->deployment_json ? json_loads(run->deployment_json, 0, NULL) : NULL;
 	{
-		json_t *ac = json_object_get(grp, "alarmConfiguration");
+		const json_t *ac = alarms_effective_config(grp, dep_doc);
 		if (json_is_true(json_object_get(ac, "enabled")))
-			cc.alarms = json_object_get(ac, "alarms");
-		cc.ignore_failure = json_is_true(json_object_get(ac, "ignorePollAlarmFailure"));
+			cc.alarm_config = ac;
 	}
 	if (weighted) {
 		struct traffic_shift_opts o = {.poll_ms = poll_ms, .check = check_alarms, .userdata = &cc};
@@ -211,7 +194,7 @@ int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct r
 	} else {
 		char reason[512] = "";
 		r = traffic_bg_reroute(g, blue, nblue, run->green, run->ngreen, 0, err);
-		if (r == 0 && cc.alarms && check_alarms(&cc, reason, sizeof(reason)) > 0) {
+		if (r == 0 && cc.alarm_config && check_alarms(&cc, reason, sizeof(reason)) > 0) {
 			struct rollout_error e2 = {.size = sizeof(e2)};
 			traffic_bg_flip_back(g, blue, nblue, run->green, run->ngreen, 0, &e2);
 			r = rollout_error_set(err, -ECANCELED, "ALARM_ACTIVE",
@@ -247,6 +230,7 @@ int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct r
 	r = 0;
 out:
 	json_decref(grp);
+	json_decref(dep_doc);
 	for (size_t i = 0; i < nall; i++)
 		free(all[i]);
 	free(all);

@@ -14,7 +14,8 @@ tests_integration_sources_fetch_CFLAGS = $(DAEMON_CFLAGS)
 tests_integration_sources_fetch_LDADD = $(DAEMON_LIBS)
 
 check_PROGRAMS += tests/integration/traffic-ctl
-tests_integration_traffic_ctl_SOURCES = tests/integration/traffic_ctl.c $(daemon_traffic_sources) $(daemon_core_sources)
+tests_integration_traffic_ctl_SOURCES = tests/integration/traffic_ctl.c $(daemon_traffic_sources) $(daemon_core_sources) \
+	$(daemon_health_check_sources)
 tests_integration_traffic_ctl_CPPFLAGS = $(DAEMON_CPPFLAGS)
 tests_integration_traffic_ctl_CFLAGS = $(DAEMON_CFLAGS)
 tests_integration_traffic_ctl_LDADD = $(DAEMON_LIBS)

@@ -59,6 +59,11 @@ static const struct rollout_health_ops stub_health_ops = ROLLOUT_HEALTH_OPS_INIT
 static const struct rollout_plugin stub_health_desc =
     ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_HEALTH, .name = "health", .ops.health = &stub_health_ops);
 static const struct plugin stub_health = {.name = "health", .kind = ROLLOUT_KIND_HEALTH, .desc = &stub_health_desc};
+/* no alarm_fallback_plugin: an undefined alarm is a failed poll */
+const struct plugin *plugins_alarm_fallback(const struct plugin_registry *r)
+{
+	return NULL;
+}
 int plugins_alarm(const struct plugin_registry *r, const char *name, const struct plugin **ret_plugin,
 		  const char **ret_settings_json)
 {
@@ -647,6 +652,51 @@ static void test_bg_run_alarm_flips_back(void **state)
 	stub_plugin = NULL;
 }
 
+/* The traffic phase follows the rule of every deployment's alarms
+ * (health/alarm_check.h): INSUFFICIENT_DATA and an undefined alarm stop it
+ * too, unless ignorePollAlarmFailure. */
+static void test_bg_run_alarm_rule(void **state)
+{
+	struct rollout_error err = ERR_INIT;
+	char group[2048];
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.deployment_id = "d-TEST00000");
+	struct traffic_bg_run run = {.reg = (void *)1,
+				     .dep = &dep,
+				     .group_json = group,
+				     .green = GREEN,
+				     .ngreen = 2,
+				     .poll = poll_fn,
+				     .poll_ms = 10};
+
+	bg_setup_traffic_plugin();
+	stub_alarm_state = ROLLOUT_ALARM_INSUFFICIENT_DATA;
+	assert_int_equal(
+	    run_bg("\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"KEEP_ALIVE\"}", NULL, NULL, &err),
+	    -ECANCELED);
+	assert_string_equal(err.code, "ALARM_ACTIVE");
+	assert_non_null(strstr(err.message, "alarm errors has INSUFFICIENT_DATA"));
+	assert_true(F.s[2].blocked && F.s[3].blocked);
+
+	/* an alarm nobody defined is a failed poll */
+	bg_setup_traffic_plugin();
+	snprintf(group, sizeof(group),
+		 "{\"deploymentStyle\":{\"deploymentType\":\"BLUE_GREEN\",\"deploymentOption\":"
+		 "\"WITH_TRAFFIC_CONTROL\"},\"loadBalancerInfo\":{\"targetGroupInfoList\":[{\"name\":\"web\"}]},"
+		 "\"alarmConfiguration\":{\"enabled\":true,\"alarms\":[{\"name\":\"nowhere\"}]%s}}",
+		 "");
+	assert_int_equal(traffic_bg_run(&run, NULL, &err), -ECANCELED);
+	assert_non_null(strstr(err.message, "checking alarm nowhere failed"));
+	/* ... unless ignorePollAlarmFailure */
+	bg_setup_traffic_plugin();
+	snprintf(group, sizeof(group),
+		 "{\"deploymentStyle\":{\"deploymentType\":\"BLUE_GREEN\",\"deploymentOption\":"
+		 "\"WITH_TRAFFIC_CONTROL\"},\"loadBalancerInfo\":{\"targetGroupInfoList\":[{\"name\":\"web\"}]},"
+		 "\"alarmConfiguration\":{\"enabled\":true,\"alarms\":[{\"name\":\"nowhere\"}]%s}}",
+		 ",\"ignorePollAlarmFailure\":true");
+	assert_int_equal(traffic_bg_run(&run, NULL, &err), 0);
+	stub_plugin = NULL;
+}
+
 static void test_bg_run_ready_wait(void **state)
 {
 	struct rollout_error err = ERR_INIT;
@@ -745,6 +795,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_shift_alarm, setup),
 	    cmocka_unit_test_setup(test_bg_run_reroute_keep_alive, setup),
 	    cmocka_unit_test_setup(test_bg_run_alarm_flips_back, setup),
+	    cmocka_unit_test_setup(test_bg_run_alarm_rule, setup),
 	    cmocka_unit_test_setup(test_bg_run_ready_wait, setup),
 	    cmocka_unit_test_setup(test_bg_begin, setup),
 	};
