@@ -402,14 +402,14 @@ bool cli_is_revision_location(const char *s)
 
 char *cli_revision_describe(json_t *rev)
 {
-	const char *type = rd_json_str_or(rev, "revisionType", NULL);
+	const char *type = rd_json_str(rev, "revisionType");
 	char *out = NULL;
 	json_t *l;
 
 	if (!type)
 		return strdup("-");
 	if (strcmp(type, "S3") == 0 && (l = json_object_get(rev, "s3Location"))) {
-		const char *v = rd_json_str_or(l, "version", NULL);
+		const char *v = rd_json_str(l, "version");
 		if (asprintf(&out, "s3://%s/%s%s%s", rd_json_str_or(l, "bucket", "?"), rd_json_str_or(l, "key", "?"),
 			     v ? "?version=" : "", v ? v : "") < 0)
 			out = NULL;
@@ -429,7 +429,7 @@ char *cli_revision_describe(json_t *rev)
 		if (asprintf(&out, "%s:%s", type, rd_json_str_or(l, "location", "?")) < 0)
 			out = NULL;
 	} else if ((l = json_object_get(rev, "string")) || (l = json_object_get(rev, "appSpecContent"))) {
-		const char *sha = rd_json_str_or(l, "sha256", NULL);
+		const char *sha = rd_json_str(l, "sha256");
 		if (asprintf(&out, "%s%s%.12s", type, sha ? ":sha256:" : "", sha ? sha : "") < 0)
 			out = NULL;
 	} else {
@@ -438,7 +438,7 @@ char *cli_revision_describe(json_t *rev)
 		json_t *v;
 		json_object_foreach(rev, key, v)
 		{
-			const char *sha = json_is_object(v) ? rd_json_str_or(v, "sha256", NULL) : NULL;
+			const char *sha = json_is_object(v) ? rd_json_str(v, "sha256") : NULL;
 			if (sha) {
 				if (asprintf(&out, "%s:sha256:%.12s", type, sha) < 0)
 					out = NULL;

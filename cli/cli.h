@@ -1,9 +1,11 @@
-/* rolloutctl internals shared by the command files.
+/* rolloutctl's shared internals: settings, the client, argument parsing,
+ * output, progress rendering, bundle packing, agent configs, and the
+ * commands main.c dispatches to (one file each under cli/; their shared
+ * helpers are in cmdutil.h, the list/batch-get nouns in nouns.h).
  *
- * Everything that does not talk to the network (argument helpers, tag parsing,
- * tables, progress rendering, batch planning) is pure and unit-tested in
- * tests/unit/test_cli_*.c. Functions return 0 or a negative errno; those that
- * can fail because of user input also fill a message the caller prints. */
+ * Everything that does not talk to the network is pure and unit-tested in
+ * tests/unit/cli/. Functions return 0 or a negative errno; those that can
+ * fail because of user input also fill a message the caller prints. */
 #pragma once
 
 #include <jansson.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 
 #include "jsonutil.h"
+
+struct http_session;
 
 /* Exit codes (documented in docs/cli.md). */
 enum {
@@ -40,7 +44,8 @@ struct cli {
 	bool verbose;  /* --debug: print requests to stderr */
 	bool tty;      /* stdout is a terminal */
 	bool color;
-	int timeout_s; /* per request */
+	int timeout_s;		   /* per request */
+	struct http_session *http; /* the connection the calls share (cli/client.c) */
 	/* last API error, filled by cli_call when it returns -EREMOTEIO */
 	long http_status;
 	char err_type[128];
@@ -56,9 +61,10 @@ struct cli {
  * (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, AWS_CONFIG_FILE or
  * ~/.aws/config). On error returns -ENOENT / -EINVAL and a message. */
 int cli_settings_resolve(struct cli *c, char *errbuf, size_t errlen);
+/* Frees everything c holds (settings and connection). */
 void cli_settings_free(struct cli *c);
 
-/* ---- HTTP client (cli/client.c) ---- */
+/* ---- calls to rolloutd (cli/client.c, over lib/httpclient) ---- */
 
 /* Calls <prefix>.<op> with the JSON body req (NULL = {}). On 200 returns 0
  * and the parsed answer (never NULL; {} when the body was empty). On an API
@@ -206,26 +212,6 @@ int progress_render_changes(const struct progress *old, const struct progress *p
 /* Prints the failure summary (failing instance, event, script, log tail). */
 void progress_print_failure(const struct progress *p, FILE *f);
 
-/* ---- planning (cli/plan.c) ---- */
-
-/* Does an instance's tag list ([{Key,Value}]) match the group's
- * onPremisesInstanceTagFilters (OR) / onPremisesTagSet (AND of ORs)? A group
- * with neither matches nothing. */
-bool plan_instance_matches(json_t *group_info, json_t *instance_tags);
-
-/* Maximum number of instances deployed to at the same time for n targets
- * under a deployment config's minimumHealthyHosts, and the number that must
- * succeed. -EINVAL with a message when the config cannot be satisfied. */
-int plan_batch_size(json_t *config_info, size_t n, size_t *ret_batch, size_t *ret_min_healthy, char *errbuf,
-		    size_t errlen);
-
-/* Builds the plan: {"targets":[names…], "batchSize":N, "minimumHealthy":M,
- * "batches":[[names…],…], "excluded":[{"instance":…,"reason":…}]}.
- * instance_infos are InstanceInfo objects (BatchGetOnPremisesInstances);
- * failed_first lists instance names whose last deployment failed (may be NULL). */
-int plan_compute(json_t *group_info, json_t *config_info, json_t *instance_infos, json_t *failed_first,
-		 json_t **ret_plan, char *errbuf, size_t errlen);
-
 /* ---- bundles (cli/pack.c) ---- */
 
 /* Packs directory dir (which must contain appspec.yml or appspec.yaml) into
@@ -266,8 +252,17 @@ int cmd_stop(struct cli *c, int argc, char **argv);
 int cmd_rollback(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 
-/* Follows a deployment until it ends, rendering progress; returns an exit code. */
-int cli_wait_deployment(struct cli *c, const char *deployment_id, int timeout_s);
+/* The pure parts of two commands, unit-tested: */
+
+/* Does an instance's tag list ([{Key,Value}]) match the group's
+ * onPremisesInstanceTagFilters (ANY) or onPremisesTagSet (EVERY group)?
+ * A group with neither matches nothing (lib/tagfilter decides). */
+bool cli_group_selects(json_t *group_info, json_t *instance_tags);
+
+/* Prints a PlanDeployment answer as `rolloutctl plan` shows it. Returns
+ * CLI_EXIT_FAILED (after printing the error to err) when the plan carries an
+ * errorInformation other than NO_INSTANCES. */
+int cli_plan_print(json_t *plan, FILE *out, FILE *err);
 
 /* True when argv holds -h or --help (before a "--"). */
 bool cli_wants_help(int argc, char **argv);

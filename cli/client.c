@@ -1,41 +1,20 @@
+/* rolloutctl's calls to rolloutd: the CodeDeploy JSON protocol (and the
+ * bundle upload routes) over lib/httpclient, signed with SigV4 for the
+ * codedeploy service. */
 #include "config.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscreds.h"
 #include "cli.h"
+#include "httpclient.h"
+#include "util.h"
 
 /* Answers larger than this are refused: nothing the API returns comes near. */
 #define CLI_MAX_RESPONSE (64u << 20)
-
-struct buf {
-	char *data;
-	size_t len;
-	bool overflow;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct buf *b = userdata;
-	size_t n = size * nmemb;
-	char *nd;
-
-	if (b->len + n > CLI_MAX_RESPONSE) {
-		b->overflow = true;
-		return 0;
-	}
-	nd = realloc(b->data, b->len + n + 1);
-	if (!nd)
-		return 0;
-	b->data = nd;
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
 
 static void set_error(struct cli *c, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_error(struct cli *c, const char *type, const char *fmt, ...)
@@ -51,94 +30,87 @@ static void set_error(struct cli *c, const char *type, const char *fmt, ...)
 int cli_http(struct cli *c, const char *method, const char *path, const char *prefix, const char *op, const void *body,
 	     size_t len, const char *content_type, const char *const *headers, json_t **ret_resp)
 {
-	struct curl_slist *hdrs = NULL;
-	struct buf resp = {0};
-	char line[512], sigv4[256], userpwd[1024], errbuf[CURL_ERROR_SIZE] = "";
-	CURL *h;
-	CURLcode cc;
-	long status = 0;
+	struct aws_credentials creds = {
+	    .access_key_id = c->access_key_id,
+	    .secret_access_key = c->secret_access_key,
+	    .session_token = c->session_token,
+	};
+	struct http_response *resp = NULL;
+	const char *hdrs[16];
+	char target[256], ctype[256], err[1024];
+	size_t nh = 0;
 	json_t *j = NULL;
 	char *url = NULL;
 	int r;
 
 	c->err_type[0] = c->err_msg[0] = '\0';
 	c->http_status = 0;
-	h = curl_easy_init();
-	if (!h)
-		return -ENOMEM;
-
 	if (prefix) {
-		snprintf(line, sizeof(line), "X-Amz-Target: %s.%s", prefix, op);
-		hdrs = curl_slist_append(hdrs, line);
+		snprintf(target, sizeof(target), "X-Amz-Target: %s.%s", prefix, op);
+		hdrs[nh++] = target;
 	} else {
 		prefix = method;
 	}
-	snprintf(line, sizeof(line), "Content-Type: %s", content_type);
-	hdrs = curl_slist_append(hdrs, line);
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (c->session_token) {
-		snprintf(line, sizeof(line), "X-Amz-Security-Token: %s", c->session_token);
-		hdrs = curl_slist_append(hdrs, line);
-	}
-	for (size_t i = 0; headers && headers[i]; i++)
-		hdrs = curl_slist_append(hdrs, headers[i]);
+	snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type);
+	hdrs[nh++] = ctype;
+	hdrs[nh++] = "Accept: application/json";
+	for (size_t i = 0; headers && headers[i] && nh < RD_ARRAY_SIZE(hdrs) - 1; i++)
+		hdrs[nh++] = headers[i];
+	hdrs[nh] = NULL;
+	/* One connection for all the calls of a command (--wait polls twice a second). */
+	if (!c->http && http_session_new(&c->http) < 0)
+		return -ENOMEM;
+	if (asprintf(&url, "%s%s", c->endpoint, path) < 0)
+		return -ENOMEM;
 
-	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:codedeploy", c->region);
-	snprintf(userpwd, sizeof(userpwd), "%s:%s", c->access_key_id, c->secret_access_key);
-
-	url = malloc(strlen(c->endpoint) + strlen(path) + 1);
-	if (!url) {
-		r = -ENOMEM;
-		goto out;
-	}
-	strcpy(url, c->endpoint);
-	strcat(url, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	if (strcmp(method, "POST") != 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
-	curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "rolloutctl/" PACKAGE_VERSION);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(c->timeout_s > 0 ? c->timeout_s : 120));
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (c->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	struct http_request req = {
+	    .method = method,
+	    .url = url,
+	    .headers = hdrs,
+	    .body = body,
+	    .body_len = len,
+	    .timeout_ms = (int64_t)(c->timeout_s > 0 ? c->timeout_s : 120) * 1000,
+	    .connect_timeout_ms = 10000,
+	    .max_body = CLI_MAX_RESPONSE,
+	    .aws_service = "codedeploy",
+	    .aws_region = c->region,
+	    .aws_creds = &creds,
+	    .ca_file = c->ca_file,
+	    .user_agent = "rolloutctl/" PACKAGE_VERSION,
+	    .session = c->http,
+	};
 	if (c->verbose)
 		fprintf(stderr, "> %s %s %s.%s (%zu bytes)\n", method, url, prefix, op ? op : path, len);
-
-	cc = curl_easy_perform(h);
-	if (cc != CURLE_OK) {
-		if (resp.overflow)
-			set_error(c, NULL, "the answer to %s is larger than %u MiB", op, CLI_MAX_RESPONSE >> 20);
-		else
-			set_error(c, NULL, "cannot reach rolloutd at %s: %s", c->endpoint,
-				  errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		r = cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
+	r = http_perform(&req, &resp, err, sizeof(err));
+	if (r == -EFBIG) {
+		set_error(c, NULL, "the answer to %s is larger than %u MiB", op, CLI_MAX_RESPONSE >> 20);
+		r = -EIO;
 		goto out;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	c->http_status = status;
-	if (c->verbose)
-		fprintf(stderr, "< %ld %.*s\n", status, (int)(resp.len > 2000 ? 2000 : resp.len),
-			resp.data ? resp.data : "");
-
-	if (resp.len > 0) {
-		json_error_t jerr;
-		j = json_loadb(resp.data, resp.len, 0, &jerr);
-	} else if (status >= 200 && status < 300) {
-		j = json_object();
+	if (r < 0) {
+		/* The endpoint is named once: drop httpclient's "METHOD URL: " lead. */
+		const char *why = err;
+		size_t ml = strlen(method), ul = strlen(url);
+		if (strncmp(why, method, ml) == 0 && why[ml] == ' ' && strncmp(why + ml + 1, url, ul) == 0 &&
+		    strncmp(why + ml + 1 + ul, ": ", 2) == 0)
+			why += ml + ul + 3;
+		set_error(c, NULL, "cannot reach rolloutd at %s: %s", c->endpoint, why);
+		/* Callers tell "not running" (with a hint) from every other transport failure. */
+		r = r == -ECONNREFUSED ? -ECONNREFUSED : -EIO;
+		goto out;
 	}
+	c->http_status = resp->status;
+	if (c->verbose)
+		fprintf(stderr, "< %ld %.*s\n", resp->status, (int)(resp->body_len > 2000 ? 2000 : resp->body_len),
+			resp->body);
 
-	if (status >= 200 && status < 300) {
-		if (!j || !json_is_object(j)) {
+	if (resp->body_len > 0)
+		j = json_loadb(resp->body, resp->body_len, 0, NULL);
+	else if (resp->status >= 200 && resp->status < 300)
+		j = json_object();
+
+	if (resp->status >= 200 && resp->status < 300) {
+		if (!json_is_object(j)) {
 			set_error(c, NULL,
 				  "%s answered %s.%s with something that is not a JSON object; is %s a rolloutd "
 				  "endpoint?",
@@ -151,20 +123,17 @@ int cli_http(struct cli *c, const char *method, const char *path, const char *pr
 		r = 0;
 		goto out;
 	}
-
-	if (rd_json_aws_error(resp.data, resp.len, c->err_type, sizeof(c->err_type), c->err_msg, sizeof(c->err_msg))) {
+	if (rd_json_aws_error(resp->body, resp->body_len, c->err_type, sizeof(c->err_type), c->err_msg,
+			      sizeof(c->err_msg))) {
 		r = -EREMOTEIO;
 		goto out;
 	}
-	set_error(c, NULL, "%s answered HTTP %ld to %s.%s: %.200s", c->endpoint, status, prefix, op,
-		  resp.data ? resp.data : "");
-	r = status == 404 || status == 405 ? -ENOENT : -EREMOTEIO;
+	set_error(c, NULL, "%s answered HTTP %ld to %s.%s: %.200s", c->endpoint, resp->status, prefix, op, resp->body);
+	r = resp->status == 404 || resp->status == 405 ? -ENOENT : -EREMOTEIO;
 out:
 	free(url);
 	json_decref(j);
-	free(resp.data);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
+	http_response_free(resp);
 	return r;
 }
 

@@ -1,7 +1,6 @@
 /* rolloutctl: the command line of rolloutd. */
 #include "config.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -196,9 +195,7 @@ int main(int argc, char **argv)
 			return CLI_EXIT_CONFIG;
 		}
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ex = cmd->fn(&c, argc - 1, argv + 1);
-	curl_global_cleanup();
 	cli_settings_free(&c);
 	return ex;
 }

@@ -7,6 +7,7 @@
 
 #include "awsprofile.h"
 #include "cli.h"
+#include "httpclient.h"
 
 static char *home_path(const char *env, const char *rel)
 {
@@ -124,6 +125,7 @@ out:
 
 void cli_settings_free(struct cli *c)
 {
+	c->http = http_session_free(c->http);
 	free(c->endpoint);
 	free(c->access_key_id);
 	free(c->secret_access_key);

@@ -339,6 +339,7 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 	CURL *c = NULL;
 	CURLM *multi = NULL;
 	bool driven = req->session || req->cancel || req->tick || req->on_idle;
+	bool signing = req->aws_service || req->aws_region;
 	CURLcode cc;
 	int r;
 
@@ -411,7 +412,7 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 			goto out;
 		}
 
-	if (req->aws_service || req->aws_region) {
+	if (signing) {
 		const struct aws_credentials *cr = req->aws_creds;
 		if (!cr || !cr->access_key_id || !cr->secret_access_key) {
 			snprintf(err, errlen, "%s: cannot sign the request: no AWS credentials", req->url);
@@ -486,11 +487,11 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 		}
 	}
 	/* Our own Expect handling is not needed; drop the 1 s 100-continue wait,
-	 * which libcurl adds only past 1 MiB of body. Not below that: with
-	 * SigV4, libcurl (7.88) would list the empty "Expect:" among the
-	 * signed headers without sending it, which a strict verifier (rolloutd)
-	 * refuses. */
-	if (req->body_len > (1u << 20) && !(hdrs = curl_slist_append(hdrs, "Expect:"))) {
+	 * which libcurl adds only past 1 MiB of body. Not on a signed request:
+	 * libcurl (7.88) would list the empty "Expect:" among the signed headers
+	 * without sending it, which a strict verifier (rolloutd) refuses, while
+	 * the "Expect: 100-continue" it adds itself comes after signing. */
+	if (!signing && req->body_len > (1u << 20) && !(hdrs = curl_slist_append(hdrs, "Expect:"))) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -580,4 +581,22 @@ const char *http_response_header(const struct http_response *resp, const char *n
 		if (strcasecmp(resp->headers[i].name, name) == 0)
 			v = resp->headers[i].value;
 	return v;
+}
+
+char *http_url_escape(const char *s)
+{
+	CURL *c;
+	char *e, *out = NULL;
+
+	pthread_once(&curl_once, curl_init);
+	/* A handle of its own: older libcurl versions do not take NULL. */
+	c = curl_easy_init();
+	if (!c)
+		return NULL;
+	e = curl_easy_escape(c, s, 0);
+	if (e)
+		out = strdup(e);
+	curl_free(e);
+	curl_easy_cleanup(c);
+	return out;
 }

@@ -84,6 +84,10 @@ const char *http_response_header(const struct http_response *resp, const char *n
 /* "aws:amz:REGION:SERVICE" into out; -EINVAL when a part has ':' or is empty. */
 int http_sigv4_param(const char *region, const char *service, char *out, size_t outlen);
 
+/* s percent-encoded for a URL's path segment or query value (every byte but
+ * A-Z a-z 0-9 - . _ ~), malloc'd; NULL when out of memory. */
+char *http_url_escape(const char *s);
+
 /* A kept-alive connection (and TLS session) for requests one after the
  * other. http_session_free accepts NULL and returns NULL. */
 int http_session_new(struct http_session **ret);

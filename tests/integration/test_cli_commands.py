@@ -285,6 +285,23 @@ def test_plan_shows_batches_without_deploying(ctl, cli_daemon):
     assert cd.list_deployments(applicationName="web", deploymentGroupName="prod")["deployments"] == []
 
 
+def test_deploy_uploads_a_bundle_of_several_parts_to_rolloutd(ctl, cli_daemon, tmp_path):
+    """A bundle larger than one upload part goes up in signed parts of several MiB each
+    (rolloutd's verifier checks every one) and becomes the deployment's revision."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    (app / "blob.bin").write_bytes(os.urandom(9 << 20))  # incompressible: the zip stays over 8 MiB
+    ctl("app", "create", "web")
+    ctl("group", "create", "--app", "web", "prod", "--tags", "env=prod")
+    p = ctl("deploy", "--app", "web", "--group", "prod", str(app), timeout=120)
+    assert "uploaded Bundle:sha256:" in p.stderr, p.stderr
+    dep = p.stdout.split()[1]
+    loc = ctl.json("deployment", "get", dep)["deploymentInfo"]["revision"]["bundleLocation"]
+    assert loc["bundleType"] == "zip" and loc["size"] > 8 << 20
+    assert "uploaded Bundle:sha256:%s" % loc["sha256"][:12] in p.stderr
+
+
 def test_revisions_and_s3_deployment_lifecycle(ctl, cli_daemon):
     cd = cli_daemon.boto3_client(cli_daemon.admin)
     ctl("app", "create", "web")

@@ -56,6 +56,10 @@ class Script:
             "deploymentConfigName": b["deploymentConfigName"],
             "minimumHealthyHosts": {"type": "MOST_CONCURRENCY", "value": 1}}}
         fake.ops["GetDeploymentGroup"] = lambda b: {"deploymentGroupInfo": group_info or {}}
+        # the daemon's planner, which --wait asks for the batch size (OneAtATime: 1)
+        fake.ops["PlanDeployment"] = lambda b: {
+            "deploymentConfigName": b["deploymentConfigName"], "batchSize": 1, "minimumHealthy": len(frames[0][1]) - 1,
+            "targets": [s["instanceId"] for s in frames[0][1]]}
 
     def frame(self, dep):
         if dep in self.by_id:

@@ -363,6 +363,18 @@ static void test_output_resume(void **st)
 	tu_rm_rf(dir);
 }
 
+static void test_url_escape(void **st)
+{
+	char *e = http_url_escape("web app/ü?&=#%~._-Az9");
+
+	(void)st;
+	assert_string_equal(e, "web%20app%2F%C3%BC%3F%26%3D%23%25~._-Az9");
+	free(e);
+	e = http_url_escape("");
+	assert_string_equal(e, "");
+	free(e);
+}
+
 static int ticks, idles;
 static volatile sig_atomic_t cancel_flag;
 
@@ -570,6 +582,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_output_file, reset),
 	    cmocka_unit_test_setup(test_refused_and_timeout, reset),
 	    cmocka_unit_test_setup(test_sigv4, reset),
+	    cmocka_unit_test(test_url_escape),
 	    cmocka_unit_test_setup(test_output_resume, reset),
 	    cmocka_unit_test_setup(test_session_cancel_tick_idle, reset),
 	    cmocka_unit_test_setup(test_creds_explicit_and_env, reset),
