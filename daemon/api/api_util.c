@@ -11,6 +11,7 @@
 #include "api/api_util.h"
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "jsonutil.h"
 #include "store/store.h"
 #include "util.h"
 
@@ -215,5 +216,5 @@ int api_need_app(struct rd_daemon *d, struct httpd_call *call, const char *name,
 
 const char *api_str(json_t *in, const char *key)
 {
-	return json_string_value(json_object_get(in, key));
+	return rd_json_str(in, key);
 }

@@ -37,6 +37,7 @@
 #include "engine/engine_targets.h"
 #include "engine/spec.h"
 #include "health/alarms.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "store/store_engine.h"
 #include "traffic/traffic.h"
@@ -54,11 +55,6 @@
  * handed out, acknowledgements, live output) may stay open to share its
  * fsync with the next agent report. */
 #define LIGHT_TX_MS 25
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 /* core/metrics.h families, registered by engine_start */
 static struct metric *m_dep_seconds, *m_event_seconds, *m_tx_seconds, *m_tx_rows;
@@ -365,8 +361,8 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus st
 	DLOG(status == DS_SUCCEEDED ? LOG_INFO : LOG_NOTICE, dp->id, NULL, NULL, "%s: %s%s%s", dp->id,
 	     eng_dstatus_name[status], msg ? ": " : "", msg ? msg : "");
 	if (dp->have_bundle) {
-		if (status == DS_SUCCEEDED && jstr(dp->group_doc, "deploymentGroupId"))
-			bundles_set_last_good(e->d, jstr(dp->group_doc, "deploymentGroupId"), dp->bundle_sha);
+		if (status == DS_SUCCEEDED && rd_json_str(dp->group_doc, "deploymentGroupId"))
+			bundles_set_last_good(e->d, rd_json_str(dp->group_doc, "deploymentGroupId"), dp->bundle_sha);
 		bundles_unpin(e->d, dp->id);
 	}
 	if (status != DS_SUCCEEDED && eng_rollback_wanted(dp, status) &&
@@ -539,7 +535,7 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		goto out;
 	}
 	for (size_t i = 0; i < sel.n; i++) {
-		struct eng_target *t = eng_target_new(dp, sel.v[i].id, jstr(sel.v[i].src, "targetArn"), (int)i,
+		struct eng_target *t = eng_target_new(dp, sel.v[i].id, rd_json_str(sel.v[i].src, "targetArn"), (int)i,
 						      dp->bg	    ? FLEET_GREEN
 						      : dp->traffic ? FLEET_IN_PLACE_TRAFFIC
 								    : FLEET_IN_PLACE);
@@ -687,7 +683,7 @@ static int not_running(struct engine *e, const char *id)
 {
 	json_t *row = NULL;
 	int r = store_eng_deployment(e->tx, id, &row);
-	const char *st = r == 0 ? jstr(row, "status") : NULL;
+	const char *st = r == 0 ? rd_json_str(row, "status") : NULL;
 	bool done = st && (!strcmp(st, "Succeeded") || !strcmp(st, "Failed") || !strcmp(st, "Stopped"));
 
 	json_decref(row);
@@ -815,7 +811,7 @@ static void dep_resume_targets(struct engine *e, struct eng_dep *dp, const json_
 			continue;
 		if (t->ev[t->cur].status == ST_INPROGRESS && json_is_object(cmd) &&
 		    json_integer_value(json_object_get(cmd, "lifecycle_seq")) == t->cur) {
-			const char *cs = jstr(cmd, "status");
+			const char *cs = rd_json_str(cmd, "status");
 			/* Handed out and acknowledged before the restart: the agent
 			 * runs it and will report (or fail it with error code 7). A
 			 * command handed out but never acknowledged is offered
@@ -855,9 +851,10 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 	r = store_eng_deployment(e->tx, id, &row);
 	if (r < 0)
 		return r;
-	st = eng_dstatus_parse(jstr(row, "status"));
-	if (strcmp(jstr(row, "compute_platform") ? jstr(row, "compute_platform") : "Server", "Server") != 0 || st < 0 ||
-	    st > DS_INPROGRESS) {
+	st = eng_dstatus_parse(rd_json_str(row, "status"));
+	if (strcmp(rd_json_str(row, "compute_platform") ? rd_json_str(row, "compute_platform") : "Server", "Server") !=
+		0 ||
+	    st < 0 || st > DS_INPROGRESS) {
 		json_decref(row);
 		return -ENOTSUP; /* not ours, or already finished */
 	}
@@ -878,8 +875,8 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 		dep_resume_targets(e, dp, targets);
 		json_decref(targets);
 		targets = NULL;
-		if (store_eng_bundle_get(e->tx, dp->id, &b) == 0 && jstr(b, "sha256"))
-			dep_bundle_attach(e, dp, jstr(b, "sha256"),
+		if (store_eng_bundle_get(e->tx, dp->id, &b) == 0 && rd_json_str(b, "sha256"))
+			dep_bundle_attach(e, dp, rd_json_str(b, "sha256"),
 					  (uint64_t)json_integer_value(json_object_get(b, "size")));
 		json_decref(b);
 		if (dp->nt > 0) {

@@ -9,15 +9,11 @@
 #include "engine/engine_autodeploy.h"
 #include "engine/engine_context.h"
 #include "engine/engine_jobs.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "store/store_engine.h"
 
 #define CHK(expr, what) eng_store_error(e, (expr), (what))
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 /* ---------------------------------------------------------------- rollback */
 
@@ -118,7 +114,7 @@ void eng_autoupdate_scan(struct engine *e)
 		return;
 	json_array_foreach(groups, i, g)
 	{
-		const char *app = jstr(g, "application"), *name = jstr(g, "name");
+		const char *app = rd_json_str(g, "application"), *name = rd_json_str(g, "name");
 		json_t *doc = NULL;
 		bool busy = false;
 		for (struct eng_dep *dp = e->deps; dp; dp = dp->next)
@@ -158,7 +154,7 @@ int eng_autoupdate_create(struct engine *e, const struct eng_input *in, char new
 	json_array_foreach(in->targets, i, tj)
 	{
 		bool seen = true;
-		const char *id = jstr(tj, "targetId");
+		const char *id = rd_json_str(tj, "targetId");
 		if (!id)
 			continue;
 		CHK(store_eng_instance_in_group(e->tx, in->app, in->group, id, &seen), "in group");
@@ -172,13 +168,14 @@ int eng_autoupdate_create(struct engine *e, const struct eng_input *in, char new
 		json_decref(doc);
 		return -ENOENT;
 	}
-	row = json_pack(
-	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:{s:s,s:o}}", "id", newid, "application", in->app, "deployment_group",
-	    in->group, "deployment_config",
-	    jstr(doc, "deploymentConfigName") ? jstr(doc, "deploymentConfigName") : "CodeDeployDefault.OneAtATime",
-	    "compute_platform", "Server", "creator", "CodeDeployAutoUpdate", "create_time", (json_int_t)e->now_wall,
-	    "revision", rev, "doc", "description",
-	    "Automatic deployment of the last successful revision to new instances", "rolloutTargetIds", ids);
+	row =
+	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:{s:s,s:o}}", "id", newid, "application", in->app,
+		      "deployment_group", in->group, "deployment_config",
+		      rd_json_str(doc, "deploymentConfigName") ? rd_json_str(doc, "deploymentConfigName")
+							       : "CodeDeployDefault.OneAtATime",
+		      "compute_platform", "Server", "creator", "CodeDeployAutoUpdate", "create_time",
+		      (json_int_t)e->now_wall, "revision", rev, "doc", "description",
+		      "Automatic deployment of the last successful revision to new instances", "rolloutTargetIds", ids);
 	json_decref(doc);
 	if (!row)
 		return -ENOMEM;

@@ -16,6 +16,7 @@
 #include "engine/engine_hostcmd.h"
 #include "engine/engine_hostcmd_id.h"
 #include "engine/spec.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "store/store_engine.h"
 #include "util.h"
@@ -24,11 +25,6 @@
 #define NHOSTS 4096		   /* hash buckets */
 #define HOOK_LOG_CAP (1024 * 1024) /* bytes of live output kept per instance and event */
 #define REDISPATCH_MS 30000	   /* a command handed out but not acknowledged for this long is offered again */
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 /* ---------------------------------------------------------------- hosts and their queues */
 
@@ -288,7 +284,7 @@ size_t eng_hostcmd_tick(struct engine *e, struct eng_report **ret)
 static json_t *envelope_payload(const json_t *body)
 {
 	const json_t *diag = json_object_get(body, "Diagnostics");
-	const char *p = jstr(diag, "Payload");
+	const char *p = rd_json_str(diag, "Payload");
 
 	if (!p || strlen(p) > 65536)
 		return NULL;
@@ -359,7 +355,7 @@ nomem:
 
 static int op_poll(struct engine *e, struct eng_call *call, struct eng_report *ret)
 {
-	const char *hid = jstr(call->body, "HostIdentifier");
+	const char *hid = rd_json_str(call->body, "HostIdentifier");
 	struct eng_host *h;
 	int reported = 0;
 
@@ -413,7 +409,7 @@ static int op_poll(struct engine *e, struct eng_call *call, struct eng_report *r
  * the command is no longer current (finished, abandoned, unknown run). */
 static int lookup_cmd(struct engine *e, struct eng_call *call, struct cmd_id *id, struct eng_target **ret_t)
 {
-	const char *s = jstr(call->body, "HostCommandIdentifier");
+	const char *s = rd_json_str(call->body, "HostCommandIdentifier");
 	struct eng_dep *dp;
 	struct eng_target *t;
 
@@ -487,7 +483,7 @@ static void op_update(struct engine *e, struct eng_call *call)
 		return;
 	}
 	payload = envelope_payload(call->body);
-	log = jstr(payload, "log");
+	log = rd_json_str(payload, "log");
 	if (log && *log) {
 		json_int_t seq = json_integer_value(json_object_get(payload, "seq"));
 		if (seq > 0)
@@ -511,7 +507,7 @@ static json_t *bounded_string(const char *s, size_t max)
 
 static int op_complete(struct engine *e, struct eng_call *call, struct eng_report *ret)
 {
-	const char *status = jstr(call->body, "CommandStatus");
+	const char *status = rd_json_str(call->body, "CommandStatus");
 	struct cmd_id id;
 	struct eng_target *t;
 	json_t *payload, *diag;
@@ -533,9 +529,9 @@ static int op_complete(struct engine *e, struct eng_call *call, struct eng_repor
 		   ? (int)json_integer_value(json_object_get(payload, "error_code"))
 		   : (strcmp(status, "Succeeded") == 0 ? 0 : 5);
 	diag = json_pack("{s:s,s:o,s:o,s:o}", "errorCode", eng_lifecycle_error_code(code), "scriptName",
-			 bounded_string(jstr(payload, "script_name"), 1024), "message",
-			 bounded_string(jstr(payload, "message"), 4096), "logTail",
-			 bounded_string(jstr(payload, "log"), 4096));
+			 bounded_string(rd_json_str(payload, "script_name"), 1024), "message",
+			 bounded_string(rd_json_str(payload, "message"), 4096), "logTail",
+			 bounded_string(rd_json_str(payload, "log"), 4096));
 	eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, status, 0, e->now_wall, payload), "complete");
 	json_decref(payload);
 	*ret = (struct eng_report){
@@ -546,13 +542,14 @@ static int op_complete(struct engine *e, struct eng_call *call, struct eng_repor
 
 static void op_spec(struct engine *e, struct eng_call *call)
 {
-	const char *exec = jstr(call->body, "DeploymentExecutionId");
+	const char *exec = rd_json_str(call->body, "DeploymentExecutionId");
 	char depid[16], err[512], url[128] = "";
 	struct eng_dep *dp;
 	json_t *row = NULL, *group = NULL, *env = NULL, *bundle = NULL;
 	int r;
 
-	if (!exec || cmd_execution_id_parse(exec, depid, sizeof(depid)) < 0 || !jstr(call->body, "HostIdentifier")) {
+	if (!exec || cmd_execution_id_parse(exec, depid, sizeof(depid)) < 0 ||
+	    !rd_json_str(call->body, "HostIdentifier")) {
 		eng_reply_error(
 		    e, call, "ClientException",
 		    "DeploymentExecutionId (as returned by PollHostCommand) and HostIdentifier are required");
@@ -576,7 +573,8 @@ static void op_spec(struct engine *e, struct eng_call *call)
 	} else {
 		r = store_eng_deployment(e->tx, depid, &row);
 		if (r == 0)
-			r = store_eng_group(e->tx, jstr(row, "application"), jstr(row, "deployment_group"), &group);
+			r = store_eng_group(e->tx, rd_json_str(row, "application"),
+					    rd_json_str(row, "deployment_group"), &group);
 		if (r < 0) {
 			json_decref(row);
 			/* the agent drops the command on this answer (agent/PROTOCOL.md) */
@@ -586,20 +584,20 @@ static void op_spec(struct engine *e, struct eng_call *call)
 		}
 		eng_store_error(e, store_eng_bundle_get(e->tx, depid, &bundle), "bundle");
 	}
-	if (jstr(bundle, "sha256"))
-		bundles_url(NULL, jstr(bundle, "sha256"), url, sizeof(url));
+	if (rd_json_str(bundle, "sha256"))
+		bundles_url(NULL, rd_json_str(bundle, "sha256"), url, sizeof(url));
 	{
 		const json_t *doc = json_object_get(row, "doc");
 		struct spec_input in = {
 		    .deployment_id = depid,
-		    .application_name = jstr(row, "application"),
-		    .deployment_group_name = jstr(row, "deployment_group"),
-		    .deployment_group_id = jstr(group, "deploymentGroupId"),
-		    .creator = jstr(row, "creator"),
-		    .file_exists_behavior = jstr(doc, "fileExistsBehavior"),
+		    .application_name = rd_json_str(row, "application"),
+		    .deployment_group_name = rd_json_str(row, "deployment_group"),
+		    .deployment_group_id = rd_json_str(group, "deploymentGroupId"),
+		    .creator = rd_json_str(row, "creator"),
+		    .file_exists_behavior = rd_json_str(doc, "fileExistsBehavior"),
 		    .revision = json_object_get(row, "revision"),
 		    .bundle_url = url[0] ? url : NULL,
-		    .bundle_sha256 = jstr(bundle, "sha256"),
+		    .bundle_sha256 = rd_json_str(bundle, "sha256"),
 		    .bundle_size = json_integer_value(json_object_get(bundle, "size")),
 		};
 		r = spec_envelope(e->signer, &in, &env, err, sizeof(err));

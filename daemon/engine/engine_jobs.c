@@ -15,12 +15,8 @@
 #include "engine/engine_jobs.h"
 #include "engine/engine_targets.h"
 #include "health/alarms.h"
+#include "jsonutil.h"
 #include "traffic/traffic.h"
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 static struct eng_job *job_alloc(enum eng_job_kind kind, const char *dep, const char *app, const char *group,
 				 const json_t *group_doc)
@@ -82,7 +78,7 @@ static void set_error(struct eng_input *in, const char *code, const char *messag
 static bool bundle_free_revision(const char *revision_json)
 {
 	json_t *rev = json_loads(revision_json, 0, NULL);
-	const char *t = jstr(rev, "revisionType");
+	const char *t = rd_json_str(rev, "revisionType");
 	bool r = !t || strcmp(t, "String") == 0 || strcmp(t, "AppSpecContent") == 0;
 	json_decref(rev);
 	return r;
@@ -129,8 +125,8 @@ static bool prepare_green(struct engine *e, struct eng_job *j, const struct roll
 
 	json_array_foreach(in->targets, x, t)
 	{
-		if (green && jstr(t, "targetId"))
-			green[k++] = jstr(t, "targetId");
+		if (green && rd_json_str(t, "targetId"))
+			green[k++] = rd_json_str(t, "targetId");
 	}
 	struct traffic_bg_run run = {.reg = e->d->plugins,
 				     .dep = dep,

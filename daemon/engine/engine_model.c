@@ -8,14 +8,10 @@
 #include <string.h>
 
 #include "engine/engine_model.h"
+#include "jsonutil.h"
 
 const char *const eng_status_name[ST_N] = {"Pending", "InProgress", "Succeeded", "Failed", "Skipped"};
 const char *const eng_dstatus_name[DS_N] = {"Created", "Queued", "InProgress", "Succeeded", "Failed", "Stopped"};
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 enum eng_status eng_status_parse(const char *s)
 {
@@ -106,17 +102,17 @@ struct eng_dep *eng_dep_from_row(json_t *row)
 
 	if (!dp)
 		return NULL;
-	snprintf(dp->id, sizeof(dp->id), "%s", jstr(row, "id"));
-	dp->app = strdup(jstr(row, "application") ? jstr(row, "application") : "");
-	dp->group = strdup(jstr(row, "deployment_group") ? jstr(row, "deployment_group") : "");
-	dp->config =
-	    strdup(jstr(row, "deployment_config") ? jstr(row, "deployment_config") : "CodeDeployDefault.OneAtATime");
-	dp->creator = strdup(jstr(row, "creator") ? jstr(row, "creator") : "user");
-	dp->status = (enum eng_dstatus)eng_dstatus_parse(jstr(row, "status"));
+	snprintf(dp->id, sizeof(dp->id), "%s", rd_json_str(row, "id"));
+	dp->app = strdup(rd_json_str(row, "application") ? rd_json_str(row, "application") : "");
+	dp->group = strdup(rd_json_str(row, "deployment_group") ? rd_json_str(row, "deployment_group") : "");
+	dp->config = strdup(rd_json_str(row, "deployment_config") ? rd_json_str(row, "deployment_config")
+								  : "CodeDeployDefault.OneAtATime");
+	dp->creator = strdup(rd_json_str(row, "creator") ? rd_json_str(row, "creator") : "user");
+	dp->status = (enum eng_dstatus)eng_dstatus_parse(rd_json_str(row, "status"));
 	dp->row = row;
 	dp->stop_rollback = ENGINE_ROLLBACK_DEFAULT;
 	dp->ignore_stop_failures = json_is_true(json_object_get(doc, "ignoreApplicationStopFailures"));
-	dp->feb = jstr(doc, "fileExistsBehavior");
+	dp->feb = rd_json_str(doc, "fileExistsBehavior");
 	if (!dp->app || !dp->group || !dp->config || !dp->creator) {
 		dp->row = NULL;
 		eng_dep_free(dp);
@@ -206,15 +202,15 @@ int eng_dep_restore_targets(struct eng_dep *dp, const json_t *rows)
 		const json_t *ev;
 		size_t j;
 
-		if (!t || !(t->id = strdup(jstr(tj, "target_id") ? jstr(tj, "target_id") : ""))) {
+		if (!t || !(t->id = strdup(rd_json_str(tj, "target_id") ? rd_json_str(tj, "target_id") : ""))) {
 			free(t);
 			return -ENOMEM;
 		}
 		t->dep = dp;
-		t->arn = jstr(tj, "target_arn") ? strdup(jstr(tj, "target_arn")) : NULL;
+		t->arn = rd_json_str(tj, "target_arn") ? strdup(rd_json_str(tj, "target_arn")) : NULL;
 		t->seq = (int)json_integer_value(json_object_get(tj, "seq"));
-		t->status = eng_status_parse(jstr(tj, "status"));
-		t->blue = jstr(tj, "instance_label") && strcmp(jstr(tj, "instance_label"), "Blue") == 0;
+		t->status = eng_status_parse(rd_json_str(tj, "status"));
+		t->blue = rd_json_str(tj, "instance_label") && strcmp(rd_json_str(tj, "instance_label"), "Blue") == 0;
 		if (t->blue && t->status != ST_PENDING)
 			dp->bg_go = true; /* continued (or no ready wait) before the restart */
 		dp->t[dp->nt++] = t;
@@ -223,8 +219,9 @@ int eng_dep_restore_targets(struct eng_dep *dp, const json_t *rows)
 			struct eng_event *e = &t->ev[j];
 			if (j >= ENG_MAX_EVENTS)
 				break;
-			snprintf(e->name, sizeof(e->name), "%s", jstr(ev, "name") ? jstr(ev, "name") : "");
-			e->status = eng_status_parse(jstr(ev, "status"));
+			snprintf(e->name, sizeof(e->name), "%s",
+				 rd_json_str(ev, "name") ? rd_json_str(ev, "name") : "");
+			e->status = eng_status_parse(rd_json_str(ev, "status"));
 			e->service_side = strcmp(e->name, "BlockTraffic") == 0 || strcmp(e->name, "AllowTraffic") == 0;
 			e->noop_capable = strcmp(e->name, "DownloadBundle") != 0 && strcmp(e->name, "Install") != 0 &&
 					  !e->service_side;

@@ -13,15 +13,11 @@
 #include "core/platforms.h"
 #include "engine/engine.h"
 #include "engine/engine_targets.h"
+#include "jsonutil.h"
 #include "store/store.h"
 #include "store/store.h"
 #include "store/store_engine.h"
 #include "traffic/traffic.h"
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 int eng_targets_resolve(const struct plugin_registry *reg, const struct rollout_deployment *dep, const json_t *group,
 			const json_t *deployment_doc, json_t **ret, bool *ret_bg, struct rd_error *err)
@@ -99,12 +95,12 @@ json_t *eng_targets_blue(const struct plugin_registry *reg, const struct rollout
 	seen = json_object();
 	json_array_foreach(green, i, v)
 	{
-		if (jstr(v, "targetId"))
-			json_object_set_new(seen, jstr(v, "targetId"), json_true());
+		if (rd_json_str(v, "targetId"))
+			json_object_set_new(seen, rd_json_str(v, "targetId"), json_true());
 	}
 	json_array_foreach(all, i, v)
 	{
-		if (jstr(v, "targetId") && !json_object_get(seen, jstr(v, "targetId")))
+		if (rd_json_str(v, "targetId") && !json_object_get(seen, rd_json_str(v, "targetId")))
 			json_array_append(blue, v);
 	}
 	json_decref(seen);
@@ -147,7 +143,7 @@ int eng_targets_select(struct store_tx *tx, const char *dep_id, const char *app,
 	}
 	json_array_foreach(resolved, i, tj)
 	{
-		const char *id = jstr(tj, "targetId");
+		const char *id = rd_json_str(tj, "targetId");
 		char *last = NULL;
 
 		if (!id || !*id || json_object_get(byid, id))
@@ -206,11 +202,11 @@ int eng_targets_policy(struct store_tx *tx, const char *config, int total, struc
 				    config);
 	mhh = json_object_get(cfg, "minimumHealthyHosts");
 	if (json_is_object(mhh)) {
-		if (eng_mhh_type_parse(jstr(mhh, "type"), &type) < 0) {
+		if (eng_mhh_type_parse(rd_json_str(mhh, "type"), &type) < 0) {
 			r = rd_error_set(err, -EINVAL, "INTERNAL_ERROR",
 					 "deployment config %s has minimumHealthyHosts type %s; use HOST_COUNT or "
 					 "FLEET_PERCENT",
-					 config, jstr(mhh, "type") ? jstr(mhh, "type") : "(none)");
+					 config, rd_json_str(mhh, "type") ? rd_json_str(mhh, "type") : "(none)");
 			json_decref(cfg);
 			return r;
 		}
@@ -247,20 +243,20 @@ static void exclude_others(struct rd_daemon *d, json_t *plan, const json_t *targ
 
 	json_array_foreach(targets, i, v)
 	{
-		if (jstr(v, "targetId"))
-			json_object_set_new(known, jstr(v, "targetId"), json_string("target"));
+		if (rd_json_str(v, "targetId"))
+			json_object_set_new(known, rd_json_str(v, "targetId"), json_string("target"));
 	}
 	json_array_foreach(blue, i, v)
 	{
-		if (jstr(v, "targetId") && !json_object_get(known, jstr(v, "targetId")))
-			json_object_set_new(known, jstr(v, "targetId"), json_string("blue"));
+		if (rd_json_str(v, "targetId") && !json_object_get(known, rd_json_str(v, "targetId")))
+			json_object_set_new(known, rd_json_str(v, "targetId"), json_string("blue"));
 	}
 	if (store_instance_all(d->store, &ins) < 0) {
 		json_decref(known);
 		return;
 	}
 	for (i = 0; i < ins.n; i++) {
-		const char *name = ins.v[i].name, *why = jstr(known, name ? name : "");
+		const char *name = ins.v[i].name, *why = rd_json_str(known, name ? name : "");
 		if (!name || (why && strcmp(why, "target") == 0))
 			continue;
 		if (ins.v[i].deregister_time > 0 || (ins.v[i].status && strcmp(ins.v[i].status, "Deregistered") == 0))
@@ -298,7 +294,7 @@ int engine_plan_deployment(struct rd_daemon *d, const struct engine_plan_request
 			     req->application_name);
 		goto out;
 	}
-	config = req->deployment_config_name ? req->deployment_config_name : jstr(group, "deploymentConfigName");
+	config = req->deployment_config_name ? req->deployment_config_name : rd_json_str(group, "deploymentConfigName");
 	if (!config)
 		config = "CodeDeployDefault.OneAtATime";
 	r = store_eng_config(tx, config, &cfg);

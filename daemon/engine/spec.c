@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/spec.h"
+#include "jsonutil.h"
 #include "util.h"
 
 struct spec_signer {
@@ -259,11 +260,6 @@ out:
 	return r;
 }
 
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 static int set_str(json_t *o, const char *k, const char *v)
 {
 	if (!v)
@@ -274,7 +270,7 @@ static int set_str(json_t *o, const char *k, const char *v)
 int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errlen)
 {
 	json_t *spec = json_object(), *rev = json_object();
-	const char *type = in->revision ? jstr(in->revision, "revisionType") : NULL;
+	const char *type = in->revision ? rd_json_str(in->revision, "revisionType") : NULL;
 	int r = -EINVAL;
 
 	if (!spec || !rev) {
@@ -294,29 +290,29 @@ int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errl
 	if (strcmp(type, "S3") == 0) {
 		const json_t *s3 = json_object_get(in->revision, "s3Location");
 		json_t *o = json_object();
-		if (!o || !jstr(s3, "bucket") || !jstr(s3, "key")) {
+		if (!o || !rd_json_str(s3, "bucket") || !rd_json_str(s3, "key")) {
 			json_decref(o);
 			snprintf(err, errlen, "S3 revision without bucket or key");
 			goto out;
 		}
-		set_str(o, "Bucket", jstr(s3, "bucket"));
-		set_str(o, "Key", jstr(s3, "key"));
-		set_str(o, "BundleType", jstr(s3, "bundleType") ? jstr(s3, "bundleType") : "zip");
-		set_str(o, "Version", jstr(s3, "version"));
-		set_str(o, "ETag", jstr(s3, "eTag"));
+		set_str(o, "Bucket", rd_json_str(s3, "bucket"));
+		set_str(o, "Key", rd_json_str(s3, "key"));
+		set_str(o, "BundleType", rd_json_str(s3, "bundleType") ? rd_json_str(s3, "bundleType") : "zip");
+		set_str(o, "Version", rd_json_str(s3, "version"));
+		set_str(o, "ETag", rd_json_str(s3, "eTag"));
 		json_object_set_new(rev, "S3Revision", o);
 	} else if (strcmp(type, "GitHub") == 0) {
 		const json_t *gh = json_object_get(in->revision, "gitHubLocation");
-		const char *repo = jstr(gh, "repository"), *slash = repo ? strchr(repo, '/') : NULL;
+		const char *repo = rd_json_str(gh, "repository"), *slash = repo ? strchr(repo, '/') : NULL;
 		json_t *o = json_object();
-		if (!o || !slash || !jstr(gh, "commitId")) {
+		if (!o || !slash || !rd_json_str(gh, "commitId")) {
 			json_decref(o);
 			snprintf(err, errlen, "GitHub revision needs repository \"account/repo\" and commitId");
 			goto out;
 		}
 		json_object_set_new(o, "Account", json_stringn(repo, (size_t)(slash - repo)));
 		set_str(o, "Repository", slash + 1);
-		set_str(o, "CommitId", jstr(gh, "commitId"));
+		set_str(o, "CommitId", rd_json_str(gh, "commitId"));
 		set_str(o, "BundleType", "tar");
 		json_object_set_new(rev, "GitHubRevision", o);
 	} else if (strcmp(type, "Local File") == 0 || strcmp(type, "Local Directory") == 0 ||
@@ -325,9 +321,9 @@ int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errl
 		 * themselves: {"revisionType": "Local File"|"Local Directory",
 		 * "localLocation": {"location", "bundleType"}}. */
 		const json_t *loc = json_object_get(in->revision, "localLocation");
-		const char *bt = jstr(loc, "bundleType");
+		const char *bt = rd_json_str(loc, "bundleType");
 		json_t *o = json_object();
-		if (!o || !jstr(loc, "location")) {
+		if (!o || !rd_json_str(loc, "location")) {
 			json_decref(o);
 			snprintf(err, errlen, "local revision without localLocation.location");
 			goto out;
@@ -336,7 +332,7 @@ int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errl
 			bt = strcmp(type, "Local File") == 0 ? "tar" : "directory";
 		if (strcmp(type, "Local") == 0)
 			type = strcmp(bt, "directory") == 0 ? "Local Directory" : "Local File";
-		set_str(o, "Location", jstr(loc, "location"));
+		set_str(o, "Location", rd_json_str(loc, "location"));
 		set_str(o, "BundleType", bt);
 		json_object_set_new(rev, "LocalRevision", o);
 	} else if (in->bundle_url) {
