@@ -1103,7 +1103,6 @@ static void engine_free(struct engine *e)
 int engine_start(struct rd_daemon *d, const struct engine_io *io, struct rd_error *err)
 {
 	struct engine *e;
-	char msg[512];
 	int64_t n;
 	int r;
 
@@ -1121,11 +1120,9 @@ int engine_start(struct rd_daemon *d, const struct engine_io *io, struct rd_erro
 		r = rd_error_set(err, -ENOMEM, "INTERNAL_ERROR", "out of memory");
 		goto fail;
 	}
-	r = spec_signer_open(d->cfg->data_dir, &e->signer, msg, sizeof(msg));
-	if (r < 0) {
-		rd_error_set(err, r, "INTERNAL_ERROR", "%s", msg);
+	r = spec_signer_open(d->cfg->data_dir, &e->signer, err);
+	if (r < 0)
 		goto fail;
-	}
 	/* Health gates block up to their gate_timeout: their own threads, so a
 	 * slow gate never holds up the daemon's workers (API, traffic, sources). */
 	n = env_ms("ROLLOUTD_GATE_WORKERS", GATE_WORKERS);

@@ -543,7 +543,8 @@ static int op_complete(struct engine *e, struct eng_call *call, struct eng_repor
 static void op_spec(struct engine *e, struct eng_call *call)
 {
 	const char *exec = rd_json_str(call->body, "DeploymentExecutionId");
-	char depid[16], err[512], url[128] = "";
+	char depid[16], url[128] = "";
+	struct rd_error err = RD_ERROR_INIT;
 	struct eng_dep *dp;
 	json_t *row = NULL, *group = NULL, *env = NULL, *bundle = NULL;
 	int r;
@@ -600,14 +601,14 @@ static void op_spec(struct engine *e, struct eng_call *call)
 		    .bundle_sha256 = rd_json_str(bundle, "sha256"),
 		    .bundle_size = json_integer_value(json_object_get(bundle, "size")),
 		};
-		r = spec_envelope(e->signer, &in, &env, err, sizeof(err));
+		r = spec_envelope(e->signer, &in, &env, &err);
 	}
 	json_decref(row);
 	json_decref(group);
 	json_decref(bundle);
 	if (r < 0) {
 		eng_reply_error(e, call, "ClientException", "cannot build the deployment specification of %s: %s",
-				depid, err);
+				depid, err.message);
 		return;
 	}
 	if (dp)

@@ -1,4 +1,4 @@
-/* Identifiers of the host-command protocol (host-agent.md §2.4), pure
+/* Identifiers of the host-command protocol (agent/PROTOCOL.md), pure
  * functions, unit-tested.
  *
  * HostCommandIdentifier: base64 of "rd1|<deploymentId>|<instanceName>|<event>|<attempt>".

@@ -23,12 +23,12 @@ int eng_mhh_type_parse(const char *s, enum eng_mhh_type *ret)
 	return 0;
 }
 
-int eng_policy_compute(enum eng_mhh_type type, int value, int total, struct eng_policy *ret, char *err, size_t errlen)
+int eng_policy_compute(enum eng_mhh_type type, int value, int total, struct eng_policy *ret, struct rd_error *err)
 {
 	struct eng_policy p = {.total = total};
 
 	if (total < 1 || value < 0) {
-		snprintf(err, errlen, "internal: policy for %d hosts with minimum %d", total, value);
+		rd_error_set(err, 0, "INTERNAL_ERROR", "internal: policy for %d hosts with minimum %d", total, value);
 		return -EINVAL;
 	}
 	switch (type) {
@@ -44,22 +44,24 @@ int eng_policy_compute(enum eng_mhh_type type, int value, int total, struct eng_
 		break;
 	case ENG_MHH_FLEET_PERCENT:
 		if (value > 100) {
-			snprintf(err, errlen, "minimumHealthyHosts FLEET_PERCENT %d is over 100", value);
+			rd_error_set(err, 0, "INTERNAL_ERROR", "minimumHealthyHosts FLEET_PERCENT %d is over 100",
+				     value);
 			return -EINVAL;
 		}
-		/* Fractions round up (reference §12). */
+		/* Fractions round up, as on CodeDeploy. */
 		p.min_healthy = (int)(((long long)total * value + 99) / 100);
 		break;
 	default:
-		snprintf(err, errlen, "internal: unknown minimum healthy hosts type %d", (int)type);
+		rd_error_set(err, 0, "INTERNAL_ERROR", "internal: unknown minimum healthy hosts type %d", (int)type);
 		return -EINVAL;
 	}
 	if (p.min_healthy >= total) {
-		snprintf(err, errlen,
-			 "The deployment config requires %d healthy instance%s but the deployment group has only %d "
-			 "instance%s, so no instance can be taken out of service. Add instances to the deployment "
-			 "group or use a deployment config with a lower minimum (e.g. CodeDeployDefault.OneAtATime).",
-			 p.min_healthy, p.min_healthy == 1 ? "" : "s", total, total == 1 ? "" : "s");
+		rd_error_set(
+		    err, 0, "HEALTH_CONSTRAINTS_INVALID",
+		    "The deployment config requires %d healthy instance%s but the deployment group has only %d "
+		    "instance%s, so no instance can be taken out of service. Add instances to the deployment "
+		    "group or use a deployment config with a lower minimum (e.g. CodeDeployDefault.OneAtATime).",
+		    p.min_healthy, p.min_healthy == 1 ? "" : "s", total, total == 1 ? "" : "s");
 		return -ERANGE;
 	}
 	p.max_unhealthy = total - p.min_healthy;
@@ -219,7 +221,7 @@ const char *eng_lifecycle_error_code(int agent_code)
 	case 4:
 		return "ScriptFailed";
 	default:
-		/* 5, and 6/7 which the enum lacks (host-agent.md §4.10). */
+		/* 5, and 6/7 which the enum lacks (agent/PROTOCOL.md). */
 		return "UnknownError";
 	}
 }

@@ -1,9 +1,9 @@
 /* Pure deployment planning for server (in-place) deployments: how many hosts
  * may be in flight under a deployment config, when a deployment has
  * succeeded or must fail, the order of lifecycle events and of targets.
- * No I/O, no locks, no logging; unit-tested in tests/unit/test_engine_plan.c.
+ * No I/O, no locks, no logging; unit-tested in tests/unit/daemon/engine/test_engine_plan.c.
  *
- * Semantics (reference/codedeploy-api.md §12, the AWS user guide):
+ * Semantics (CodeDeploy's, as its user guide describes minimum healthy hosts):
  *  - MOST_CONCURRENCY (CodeDeployDefault.OneAtATime): one host at a time.
  *    Any failure stops the deployment, except a failure on the last host of
  *    a fleet of more than one. A single-host fleet must succeed.
@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/error.h"
+
 enum eng_mhh_type {
 	ENG_MHH_HOST_COUNT = 0,
 	ENG_MHH_FLEET_PERCENT = 1,
@@ -39,11 +41,12 @@ struct eng_policy {
 };
 
 /* Computes the policy for a fleet of total hosts (total >= 1).
- * -ERANGE with a message when the configuration leaves no host that may be
- * taken out of service (HEALTH_CONSTRAINTS_INVALID); -EINVAL for a bad value. */
+ * -ERANGE with err (code HEALTH_CONSTRAINTS_INVALID) when the configuration
+ * leaves no host that may be taken out of service; -EINVAL (INTERNAL_ERROR)
+ * for a bad value. */
 /* total counts only the hosts that will be deployed to (hosts left out by
  * updateOutdatedInstancesOnly are not part of the plan). */
-int eng_policy_compute(enum eng_mhh_type type, int value, int total, struct eng_policy *ret, char *err, size_t errlen);
+int eng_policy_compute(enum eng_mhh_type type, int value, int total, struct eng_policy *ret, struct rd_error *err);
 
 struct eng_counts {
 	int pending;	 /* not started */
@@ -108,5 +111,5 @@ int eng_new_deployment_id(char out[12]);
 /* True for "d-" + 9 [A-Z0-9]. */
 bool eng_deployment_id_valid(const char *s);
 
-/* Maps an agent error_code (host-agent.md §4.10) to LifecycleErrorCode. */
+/* Maps an agent error_code (agent/PROTOCOL.md) to LifecycleErrorCode. */
 const char *eng_lifecycle_error_code(int agent_code);

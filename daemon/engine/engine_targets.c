@@ -213,11 +213,7 @@ int eng_targets_policy(struct store_tx *tx, const char *config, int total, struc
 		value = (int)json_integer_value(json_object_get(mhh, "value"));
 	}
 	json_decref(cfg);
-	r = eng_policy_compute(type, value, total, ret, err ? err->message : NULL, err ? sizeof(err->message) : 0);
-	if (r < 0 && err)
-		snprintf(err->code, sizeof(err->code), "%s",
-			 r == -ERANGE ? "HEALTH_CONSTRAINTS_INVALID" : "INTERNAL_ERROR");
-	return r;
+	return eng_policy_compute(type, value, total, ret, err);
 }
 
 /* ---------------------------------------------------------------- PlanDeployment */

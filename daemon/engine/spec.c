@@ -144,7 +144,7 @@ out:
 	return r;
 }
 
-int spec_signer_open(const char *data_dir, struct spec_signer **ret, char *err, size_t errlen)
+int spec_signer_open(const char *data_dir, struct spec_signer **ret, struct rd_error *err)
 {
 	char key_path[4096], cert_path[4096];
 	struct spec_signer *s = NULL;
@@ -163,20 +163,21 @@ int spec_signer_open(const char *data_dir, struct spec_signer **ret, char *err, 
 	if (!have_key && !have_cert) {
 		r = generate(&s->key, &s->cert);
 		if (r < 0) {
-			snprintf(err, errlen, "cannot generate the spec signing key: OpenSSL failed");
+			rd_error_set(err, 0, "INTERNAL_ERROR", "cannot generate the spec signing key: OpenSSL failed");
 			goto out;
 		}
 		r = write_pem_files(key_path, cert_path, s->key, s->cert);
 		if (r < 0) {
-			snprintf(err, errlen, "cannot write %s and %s: %s; check that data_dir is writable", key_path,
-				 cert_path, strerror(-r));
+			rd_error_set(err, 0, "INTERNAL_ERROR",
+				     "cannot write %s and %s: %s; check that data_dir is writable", key_path, cert_path,
+				     strerror(-r));
 			goto out;
 		}
 	} else if (have_key != have_cert) {
-		snprintf(err, errlen,
-			 "%s exists but %s does not; restore the missing file from a backup, or remove both to "
-			 "generate a new pair (agents must then be given the new daemon.crt)",
-			 have_key ? key_path : cert_path, have_key ? cert_path : key_path);
+		rd_error_set(err, 0, "INTERNAL_ERROR",
+			     "%s exists but %s does not; restore the missing file from a backup, or remove both to "
+			     "generate a new pair (agents must then be given the new daemon.crt)",
+			     have_key ? key_path : cert_path, have_key ? cert_path : key_path);
 		r = -ENOENT;
 		goto out;
 	} else {
@@ -184,8 +185,9 @@ int spec_signer_open(const char *data_dir, struct spec_signer **ret, char *err, 
 		FILE *f;
 
 		if (stat(key_path, &st) == 0 && (st.st_mode & 077)) {
-			snprintf(err, errlen, "%s is readable by other users (mode %03o); run chmod 600 %s", key_path,
-				 (unsigned)(st.st_mode & 0777), key_path);
+			rd_error_set(err, 0, "INTERNAL_ERROR",
+				     "%s is readable by other users (mode %03o); run chmod 600 %s", key_path,
+				     (unsigned)(st.st_mode & 0777), key_path);
 			r = -EPERM;
 			goto out;
 		}
@@ -200,20 +202,20 @@ int spec_signer_open(const char *data_dir, struct spec_signer **ret, char *err, 
 			fclose(f);
 		}
 		if (!s->key || !s->cert) {
-			snprintf(err, errlen, "cannot read %s", !s->key ? key_path : cert_path);
+			rd_error_set(err, 0, "INTERNAL_ERROR", "cannot read %s", !s->key ? key_path : cert_path);
 			r = -EINVAL;
 			goto out;
 		}
 		if (X509_check_private_key(s->cert, s->key) != 1) {
-			snprintf(err, errlen, "%s does not belong to %s; restore the matching pair", key_path,
-				 cert_path);
+			rd_error_set(err, 0, "INTERNAL_ERROR", "%s does not belong to %s; restore the matching pair",
+				     key_path, cert_path);
 			r = -EINVAL;
 			goto out;
 		}
 	}
 	b = BIO_new(BIO_s_mem());
 	if (!b || !PEM_write_bio_X509(b, s->cert) || bio_to_string(b, &s->cert_pem) < 0) {
-		snprintf(err, errlen, "out of memory");
+		rd_error_set(err, 0, "INTERNAL_ERROR", "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
@@ -267,7 +269,7 @@ static int set_str(json_t *o, const char *k, const char *v)
 	return json_object_set_new(o, k, json_string(v)) == 0 ? 0 : -ENOMEM;
 }
 
-int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errlen)
+int spec_build(const struct spec_input *in, json_t **ret, struct rd_error *err)
 {
 	json_t *spec = json_object(), *rev = json_object();
 	const char *type = in->revision ? rd_json_str(in->revision, "revisionType") : NULL;
@@ -278,13 +280,13 @@ int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errl
 		goto out;
 	}
 	if (!in->deployment_id || !in->application_name || !in->deployment_group_name || !in->deployment_group_id) {
-		snprintf(err, errlen, "internal: spec without deployment, application or group");
+		rd_error_set(err, 0, "INVALID_REVISION", "internal: spec without deployment, application or group");
 		goto out;
 	}
 	if (!type) {
-		snprintf(err, errlen,
-			 "the deployment has no revision; create it with --s3-location, --github-location "
-			 "or a revision registered with the application");
+		rd_error_set(err, 0, "INVALID_REVISION",
+			     "the deployment has no revision; create it with --s3-location, --github-location "
+			     "or a revision registered with the application");
 		goto out;
 	}
 	if (strcmp(type, "S3") == 0) {
@@ -292,7 +294,7 @@ int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errl
 		json_t *o = json_object();
 		if (!o || !rd_json_str(s3, "bucket") || !rd_json_str(s3, "key")) {
 			json_decref(o);
-			snprintf(err, errlen, "S3 revision without bucket or key");
+			rd_error_set(err, 0, "INVALID_REVISION", "S3 revision without bucket or key");
 			goto out;
 		}
 		set_str(o, "Bucket", rd_json_str(s3, "bucket"));
@@ -307,7 +309,8 @@ int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errl
 		json_t *o = json_object();
 		if (!o || !slash || !rd_json_str(gh, "commitId")) {
 			json_decref(o);
-			snprintf(err, errlen, "GitHub revision needs repository \"account/repo\" and commitId");
+			rd_error_set(err, 0, "INVALID_REVISION",
+				     "GitHub revision needs repository \"account/repo\" and commitId");
 			goto out;
 		}
 		json_object_set_new(o, "Account", json_stringn(repo, (size_t)(slash - repo)));
@@ -325,7 +328,7 @@ int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errl
 		json_t *o = json_object();
 		if (!o || !rd_json_str(loc, "location")) {
 			json_decref(o);
-			snprintf(err, errlen, "local revision without localLocation.location");
+			rd_error_set(err, 0, "INVALID_REVISION", "local revision without localLocation.location");
 			goto out;
 		}
 		if (!bt)
@@ -341,9 +344,10 @@ int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errl
 		 * them, from RolloutBundle; the location is informative. */
 		json_object_set(rev, "Location", (json_t *)in->revision);
 	} else {
-		snprintf(err, errlen,
-			 "revision type %s cannot be deployed to servers; use S3, GitHub or a bundle the daemon caches",
-			 type);
+		rd_error_set(
+		    err, 0, "INVALID_REVISION",
+		    "revision type %s cannot be deployed to servers; use S3, GitHub or a bundle the daemon caches",
+		    type);
 		goto out;
 	}
 	set_str(rev, "RevisionType", type);
@@ -375,13 +379,13 @@ out:
 	return r;
 }
 
-int spec_envelope(const struct spec_signer *s, const struct spec_input *in, json_t **ret, char *err, size_t errlen)
+int spec_envelope(const struct spec_signer *s, const struct spec_input *in, json_t **ret, struct rd_error *err)
 {
 	json_t *spec = NULL;
 	char *text = NULL, *pem = NULL;
 	int r;
 
-	r = spec_build(in, &spec, err, errlen);
+	r = spec_build(in, &spec, err);
 	if (r < 0)
 		return r;
 	text = json_dumps(spec, JSON_COMPACT);
@@ -391,13 +395,13 @@ int spec_envelope(const struct spec_signer *s, const struct spec_input *in, json
 	}
 	r = spec_sign(s, text, strlen(text), &pem);
 	if (r == -E2BIG) {
-		snprintf(err, errlen,
-			 "the signed deployment specification exceeds %d characters; shorten the "
-			 "revision location",
-			 SPEC_PAYLOAD_MAX);
+		rd_error_set(err, 0, "INTERNAL_ERROR",
+			     "the signed deployment specification exceeds %d characters; shorten the "
+			     "revision location",
+			     SPEC_PAYLOAD_MAX);
 		goto out;
 	} else if (r < 0) {
-		snprintf(err, errlen, "signing the deployment specification failed");
+		rd_error_set(err, 0, "INTERNAL_ERROR", "signing the deployment specification failed");
 		goto out;
 	}
 	*ret = json_pack("{s:s,s:{s:{s:s,s:s}}}", "DeploymentSystem", "CodeDeploy", "DeploymentSpecification",

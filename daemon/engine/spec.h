@@ -1,5 +1,5 @@
 /* The deployment specification served by GetDeploymentSpecification
- * (host-agent.md §3): the official JSON fields plus rolloutd's extension
+ * (agent/PROTOCOL.md): the official JSON fields plus rolloutd's extension
  * RolloutBundle {Url, Sha256, Size}, wrapped as a PKCS7/JSON envelope —
  * CMS SignedData with the JSON attached, PEM "-----BEGIN PKCS7-----" —
  * signed with data_dir/daemon.key. The certificate data_dir/daemon.crt is
@@ -18,13 +18,15 @@
 
 #include <jansson.h>
 
+#include "core/error.h"
+
 struct spec_signer;
 
 #define SPEC_PAYLOAD_MAX 8192 /* Envelope.Payload limit of the model */
 
 /* Loads data_dir/daemon.key + daemon.crt, creating them when both are
  * absent. *ret owned by the caller (spec_signer_free). */
-int spec_signer_open(const char *data_dir, struct spec_signer **ret, char *err, size_t errlen);
+int spec_signer_open(const char *data_dir, struct spec_signer **ret, struct rd_error *err);
 struct spec_signer *spec_signer_free(struct spec_signer *s);
 /* PEM of the certificate (borrowed, lives as long as s). */
 const char *spec_signer_cert_pem(const struct spec_signer *s);
@@ -51,9 +53,9 @@ struct spec_input {
 
 /* Builds the spec JSON object (new reference in *ret). -EINVAL with a
  * message for a revision the host agent cannot fetch. */
-int spec_build(const struct spec_input *in, json_t **ret, char *err, size_t errlen);
+int spec_build(const struct spec_input *in, json_t **ret, struct rd_error *err);
 
 /* spec_build + serialise + spec_sign, into the JSON of the whole
  * GetDeploymentSpecification answer ({"DeploymentSystem": "CodeDeploy",
  * "DeploymentSpecification": {"GenericEnvelope": {...}}}). */
-int spec_envelope(const struct spec_signer *s, const struct spec_input *in, json_t **ret, char *err, size_t errlen);
+int spec_envelope(const struct spec_signer *s, const struct spec_input *in, json_t **ret, struct rd_error *err);

@@ -1,4 +1,4 @@
-/* Trigger notifications (issue 9): a deployment group's
+/* Trigger notifications: a deployment group's
  * triggerConfigurations [{triggerName, triggerTargetArn, triggerEvents}]
  * fire on their events (DeploymentStart, DeploymentSuccess,
  * DeploymentFailure, DeploymentStop, DeploymentRollback, DeploymentReady,

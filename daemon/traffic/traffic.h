@@ -1,4 +1,4 @@
-/* Traffic control for server deployments (issue 10): the engine-facing side
+/* Traffic control for server deployments: the engine-facing side
  * of the traffic plugins (plugins/haproxy, ...).
  *
  * The engine parses a deployment group once with traffic_group_parse() and
@@ -16,7 +16,7 @@
  * "targets". The plugin maps them to its own names (plugins.haproxy.backends
  * and .servers). An instance is blocked / allowed in EVERY backend listed.
  *
- * WHERE THE ENGINE CALLS THIS (host-agent.md §4.6):
+ * WHERE THE ENGINE CALLS THIS (CodeDeploy's lifecycle event order):
  *
  *  In-place, deploymentStyle.deploymentOption WITH_TRAFFIC_CONTROL
  *  (traffic_group_in_place()): per target

@@ -1,10 +1,18 @@
 # Unit tests of daemon/engine.
 check_PROGRAMS += tests/unit/daemon/engine/test_engine_plan
 TESTS += tests/unit/daemon/engine/test_engine_plan
-tests_unit_daemon_engine_test_engine_plan_SOURCES = tests/unit/daemon/engine/test_engine_plan.c daemon/engine/engine_plan.c daemon/engine/engine_plan.h daemon/engine/engine_hostcmd_id.c daemon/engine/engine_hostcmd_id.h
+tests_unit_daemon_engine_test_engine_plan_SOURCES = tests/unit/daemon/engine/test_engine_plan.c daemon/engine/engine_plan.c daemon/engine/engine_plan.h
 tests_unit_daemon_engine_test_engine_plan_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_engine_test_engine_plan_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_daemon_engine_test_engine_plan_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/daemon/engine/test_engine_hostcmd_id
+TESTS += tests/unit/daemon/engine/test_engine_hostcmd_id
+tests_unit_daemon_engine_test_engine_hostcmd_id_SOURCES = tests/unit/daemon/engine/test_engine_hostcmd_id.c \
+	daemon/engine/engine_hostcmd_id.c daemon/engine/engine_hostcmd_id.h
+tests_unit_daemon_engine_test_engine_hostcmd_id_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_engine_test_engine_hostcmd_id_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_daemon_engine_test_engine_hostcmd_id_LDADD = $(UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/engine/test_spec
 TESTS += tests/unit/daemon/engine/test_spec
@@ -12,3 +20,14 @@ tests_unit_daemon_engine_test_spec_SOURCES = tests/unit/daemon/engine/test_spec.
 tests_unit_daemon_engine_test_spec_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_engine_test_spec_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_daemon_engine_test_spec_LDADD = $(UNIT_LIBS)
+
+# The state machine against a real store, with a fake transport, platform and
+# agents (no HTTP: engine_hostcmd_http.c is not linked).
+check_PROGRAMS += tests/unit/daemon/engine/test_engine
+TESTS += tests/unit/daemon/engine/test_engine
+tests_unit_daemon_engine_test_engine_SOURCES = tests/unit/daemon/engine/test_engine.c $(daemon_engine_sources) \
+	$(daemon_traffic_sources) $(daemon_health_sources) $(daemon_bundles_sources) $(daemon_store_sources) \
+	$(daemon_core_sources) daemon/core/workpool.c daemon/core/workpool.h
+tests_unit_daemon_engine_test_engine_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_engine_test_engine_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS) $(ARCHIVE_CFLAGS)
+tests_unit_daemon_engine_test_engine_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS) $(ARCHIVE_LIBS)

@@ -80,15 +80,16 @@ static char *verify(const char *pem, const char *cert_pem)
 static void test_keys_and_sign(void **state)
 {
 	struct spec_signer *s = NULL, *s2 = NULL;
-	char err[512] = "", path[512], *pem = NULL, *got;
+	struct rd_error err = RD_ERROR_INIT;
+	char path[512], *pem = NULL, *got;
 	struct stat st;
 
-	assert_int_equal(spec_signer_open(tmpdir, &s, err, sizeof(err)), 0);
+	assert_int_equal(spec_signer_open(tmpdir, &s, &err), 0);
 	snprintf(path, sizeof(path), "%s/daemon.key", tmpdir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	/* reopening loads the same pair */
-	assert_int_equal(spec_signer_open(tmpdir, &s2, err, sizeof(err)), 0);
+	assert_int_equal(spec_signer_open(tmpdir, &s2, &err), 0);
 	assert_string_equal(spec_signer_cert_pem(s), spec_signer_cert_pem(s2));
 
 	assert_int_equal(spec_sign(s, "{\"a\":1}", 7, &pem), 0);
@@ -109,22 +110,22 @@ static void test_keys_and_sign(void **state)
 	/* a world-readable key is refused with advice */
 	chmod(path, 0644);
 	s2 = spec_signer_free(s2);
-	assert_int_equal(spec_signer_open(tmpdir, &s2, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "chmod 600"));
+	assert_int_equal(spec_signer_open(tmpdir, &s2, &err), -EPERM);
+	assert_non_null(strstr(err.message, "chmod 600"));
 	chmod(path, 0600);
 
 	/* a key without its certificate is not silently replaced */
 	snprintf(path, sizeof(path), "%s/daemon.crt", tmpdir);
 	unlink(path);
-	assert_int_equal(spec_signer_open(tmpdir, &s2, err, sizeof(err)), -ENOENT);
-	assert_non_null(strstr(err, "daemon.crt"));
+	assert_int_equal(spec_signer_open(tmpdir, &s2, &err), -ENOENT);
+	assert_non_null(strstr(err.message, "daemon.crt"));
 	spec_signer_free(s);
 }
 
 static void test_build(void **state)
 {
 	struct spec_signer *s = NULL;
-	char err[512] = "";
+	struct rd_error err = RD_ERROR_INIT;
 	json_t *rev = json_pack("{s:s,s:{s:s,s:s}}", "revisionType", "Local Directory", "localLocation", "location",
 				"/srv/app", "bundleType", "directory");
 	struct spec_input in = {.deployment_id = "d-ABCDEFGHI",
@@ -139,8 +140,8 @@ static void test_build(void **state)
 				.bundle_size = 42};
 	json_t *env = NULL, *spec = NULL;
 
-	assert_int_equal(spec_signer_open(tmpdir, &s, err, sizeof(err)), 0);
-	assert_int_equal(spec_envelope(s, &in, &env, err, sizeof(err)), 0);
+	assert_int_equal(spec_signer_open(tmpdir, &s, &err), 0);
+	assert_int_equal(spec_envelope(s, &in, &env, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(env, "DeploymentSystem")), "CodeDeploy");
 	json_t *ge = json_object_get(json_object_get(env, "DeploymentSpecification"), "GenericEnvelope");
 	assert_string_equal(json_string_value(json_object_get(ge, "Format")), "PKCS7/JSON");
@@ -169,7 +170,7 @@ static void test_build(void **state)
 			"bundleType", "zip", "eTag", "e1");
 	in.revision = rev;
 	in.bundle_url = NULL;
-	assert_int_equal(spec_build(&in, &spec, err, sizeof(err)), 0);
+	assert_int_equal(spec_build(&in, &spec, &err), 0);
 	r = json_object_get(json_object_get(spec, "Revision"), "S3Revision");
 	assert_string_equal(json_string_value(json_object_get(r, "Bucket")), "b");
 	assert_string_equal(json_string_value(json_object_get(r, "ETag")), "e1");
@@ -180,7 +181,7 @@ static void test_build(void **state)
 	rev = json_pack("{s:s,s:{s:s,s:s}}", "revisionType", "GitHub", "gitHubLocation", "repository", "acme/web",
 			"commitId", "abc123");
 	in.revision = rev;
-	assert_int_equal(spec_build(&in, &spec, err, sizeof(err)), 0);
+	assert_int_equal(spec_build(&in, &spec, &err), 0);
 	r = json_object_get(json_object_get(spec, "Revision"), "GitHubRevision");
 	assert_string_equal(json_string_value(json_object_get(r, "Account")), "acme");
 	assert_string_equal(json_string_value(json_object_get(r, "Repository")), "web");
@@ -189,8 +190,8 @@ static void test_build(void **state)
 
 	rev = json_pack("{s:s}", "revisionType", "AppSpecContent");
 	in.revision = rev;
-	assert_int_equal(spec_build(&in, &spec, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "cannot be deployed to servers"));
+	assert_int_equal(spec_build(&in, &spec, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "cannot be deployed to servers"));
 	json_decref(rev);
 	spec_signer_free(s);
 }
