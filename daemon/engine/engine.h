@@ -78,7 +78,7 @@ struct engine_io {
 	void (*submit)(struct engine *e, struct eng_job *job);
 };
 
-/* Answers through the HTTP transport (daemon/core/httpd.h). */
+/* Answers through the daemon's HTTP transport (engine_hostcmd_http.c). */
 extern const struct engine_io engine_http_io;
 
 /* Starts the engine thread after loading every unfinished deployment. io
