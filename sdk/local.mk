@@ -23,7 +23,7 @@ sdk_example_ldflags = $(plugin_ldflags) -rpath /nowhere
 sdk_example_cflags = $(AM_CFLAGS) -fvisibility=hidden
 
 noinst_LTLIBRARIES += sdk/examples/example-platform.la sdk/examples/example-source.la \
-	sdk/examples/example-health.la sdk/examples/example-traffic.la
+	sdk/examples/example-health.la sdk/examples/example-traffic.la sdk/examples/example-shift.la
 sdk_examples_example_platform_la_SOURCES = sdk/examples/example-platform.c
 sdk_examples_example_platform_la_CFLAGS = $(sdk_example_cflags)
 sdk_examples_example_platform_la_LDFLAGS = $(sdk_example_ldflags)
@@ -37,6 +37,10 @@ sdk_examples_example_traffic_la_SOURCES = sdk/examples/example-traffic.c
 sdk_examples_example_traffic_la_CFLAGS = $(sdk_example_cflags)
 sdk_examples_example_traffic_la_LDFLAGS = $(sdk_example_ldflags)
 sdk_examples_example_traffic_la_LIBADD = $(PTHREAD_LIBS)
+sdk_examples_example_shift_la_SOURCES = sdk/examples/example-shift.c
+sdk_examples_example_shift_la_CFLAGS = $(sdk_example_cflags) $(JANSSON_CFLAGS)
+sdk_examples_example_shift_la_LDFLAGS = $(sdk_example_ldflags)
+sdk_examples_example_shift_la_LIBADD = $(JANSSON_LIBS)
 
 # The example plugin's unit test (plain assert, no cmocka), as an author builds
 # it out of tree with Makefile.example; here against the in-tree test host.

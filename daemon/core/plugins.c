@@ -79,6 +79,18 @@ static int check_ops(const char *path, const struct rollout_plugin *d, char *err
 			else if (!o->compute_platforms)
 				missing = "compute_platforms";
 		}
+		/* A platform that shifts traffic itself needs every step the
+		 * engine may ask for. */
+		if (!missing && have >= OPS_MIN(struct rollout_platform_ops, shift_prepare) && o->shift_prepare) {
+			min = OPS_MIN(struct rollout_platform_ops, shift_describe);
+			if (have >= min)
+				missing = !o->shift_weight	  ? "shift_weight"
+					  : !o->shift_commit	  ? "shift_commit"
+					  : !o->shift_route_back  ? "shift_route_back"
+					  : !o->shift_invoke_hook ? "shift_invoke_hook"
+					  : !o->shift_describe	  ? "shift_describe"
+								  : NULL;
+		}
 		break;
 	}
 	case ROLLOUT_KIND_SOURCE: {
@@ -318,6 +330,47 @@ static int load_alarms(struct plugin_registry *reg, const struct rd_config *cfg,
 	return 0;
 }
 
+static bool shifts_traffic(const struct plugin *p)
+{
+	const struct rollout_platform_ops *o = p->desc->ops.platform;
+
+	return o->size >= OPS_MIN(struct rollout_platform_ops, shift_prepare) && o->shift_prepare;
+}
+
+/* A Lambda or ECS deployment belongs to exactly one plugin. */
+static int check_shift_owners(const struct plugin_registry *reg, char *err, size_t errlen)
+{
+	static const char *const platforms[] = {"Server", "Lambda", "ECS"};
+	const struct plugin *p;
+
+	for (size_t k = 0; k < RD_ARRAY_SIZE(platforms); k++) {
+		const struct plugin *owner = NULL;
+		for (size_t i = 0; (p = plugins_platform_nth(reg, platforms[k], i)); i++) {
+			if (!shifts_traffic(p))
+				continue;
+			if (owner) {
+				snprintf(err, errlen,
+					 "plugins %s and %s both deploy to compute platform %s (expected one plugin "
+					 "per platform that shifts traffic itself); remove one of them from 'plugins:'",
+					 owner->name, p->name, platforms[k]);
+				return -EEXIST;
+			}
+			owner = p;
+		}
+	}
+	return 0;
+}
+
+const struct plugin *plugins_shift_owner(const struct plugin_registry *r, const char *compute_platform)
+{
+	const struct plugin *p;
+
+	for (size_t i = 0; r && (p = plugins_platform_nth(r, compute_platform, i)); i++)
+		if (shifts_traffic(p))
+			return p;
+	return NULL;
+}
+
 int plugins_load_config(const struct rd_config *cfg, struct rd_daemon *d, struct plugin_registry **ret, char *err,
 			size_t errlen)
 {
@@ -375,7 +428,9 @@ int plugins_load_config(const struct rd_config *cfg, struct rd_daemon *d, struct
 		if (r < 0)
 			goto out;
 	}
-	r = load_alarms(reg, cfg, err, errlen);
+	r = check_shift_owners(reg, err, errlen);
+	if (r == 0)
+		r = load_alarms(reg, cfg, err, errlen);
 out:
 	if (r == -ENOMEM)
 		snprintf(err, errlen, "out of memory while loading plugins");

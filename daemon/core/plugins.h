@@ -61,6 +61,9 @@ uint32_t plugins_compute_platform_bit(const char *compute_platform);
 /* The i-th platform plugin serving compute_platform ("Server", "Lambda",
  * "ECS"), or NULL past the end. The engine asks every one of them. */
 const struct plugin *plugins_platform_nth(const struct plugin_registry *r, const char *compute_platform, size_t i);
+/* The one platform plugin that owns deployments on compute_platform ("Lambda",
+ * "ECS") because it shifts traffic itself (shift_* ops, ABI 1.1), or NULL. */
+const struct plugin *plugins_shift_owner(const struct plugin_registry *r, const char *compute_platform);
 
 /* The source plugin handling revisionType (e.g. "S3"), or NULL. */
 const struct plugin *plugins_source_for(const struct plugin_registry *r, const char *revision_type);

@@ -31,6 +31,8 @@ struct rollout_testing {
 	struct rollout_handle *handle;
 	struct yt_node *config;
 	const struct rollout_testing_answer *answers;
+	rollout_testing_responder respond;
+	void *respond_data;
 	struct rollout_testing_request last;
 	int calls;
 	char *onprem_json;
@@ -218,6 +220,7 @@ static int t_http_request(struct rollout_handle *h, const struct rollout_http_re
 {
 	struct rollout_testing *t = owner(h, "http_request");
 	const struct rollout_testing_answer *a;
+	struct rollout_testing_answer given;
 	struct rollout_http_response *resp;
 
 	if (!t)
@@ -228,10 +231,21 @@ static int t_http_request(struct rollout_handle *h, const struct rollout_http_re
 	}
 	copy_request(t, req);
 	t->calls++;
-	for (a = t->answers; a && a->url_prefix; a++)
-		if ((!a->method || !strcmp(a->method, t->last.method)) &&
-		    !strncmp(req->url, a->url_prefix, strlen(a->url_prefix)))
-			break;
+	if (t->respond) {
+		int r;
+		memset(&given, 0, sizeof(given));
+		r = t->respond(t->respond_data, &t->last, &given);
+		if (r < 0) {
+			snprintf(err, errlen, "%s (from the test's responder)", strerror(-r));
+			return r;
+		}
+		given.url_prefix = req->url;
+		a = &given;
+	} else
+		for (a = t->answers; a && a->url_prefix; a++)
+			if ((!a->method || !strcmp(a->method, t->last.method)) &&
+			    !strncmp(req->url, a->url_prefix, strlen(a->url_prefix)))
+				break;
 	if (!a || !a->url_prefix) {
 		snprintf(err, errlen, "no canned answer for %s %s", t->last.method, req->url);
 		return -EHOSTUNREACH;
@@ -474,6 +488,13 @@ int rollout_testing_init(struct rollout_testing *t, const struct rollout_plugin 
 void rollout_testing_set_answers(struct rollout_testing *t, const struct rollout_testing_answer *answers)
 {
 	t->answers = answers;
+	t->calls = 0;
+}
+
+void rollout_testing_set_responder(struct rollout_testing *t, rollout_testing_responder respond, void *userdata)
+{
+	t->respond = respond;
+	t->respond_data = userdata;
 	t->calls = 0;
 }
 

@@ -43,6 +43,12 @@
  *                    location_members and describe (pinned content and
  *                    promised sha256 of a location, so the daemon caches
  *                    any plugin's revision types). ROLLOUT_HOST_NEED().
+ *                    Platforms that shift traffic themselves (Lambda,
+ *                    ECS): rollout_deployment.appspec_json, the shift_*
+ *                    platform ops (one plugin owns a deployment; steps
+ *                    with stored state, timeouts and stop; hooks with an
+ *                    engine-generated execution id; the target view); the
+ *                    1.0 prepare/shift/finish are no longer called.
  *   2026-11-23  1.0  First version: descriptor, host table (log, config,
  *                    clock, HTTP with SigV4, on-prem instances, sha256),
  *                    platform / source / health / traffic ops.
@@ -255,6 +261,21 @@ struct rollout_deployment {
 	const char *compute_platform;	   /* "Server", "Lambda" or "ECS" */
 	const char *region;		   /* the daemon's region */
 	const char *account_id;		   /* the daemon's account id */
+	/* --- ABI 1.1 --- */
+	/* The deployment's AppSpec as JSON for Lambda and ECS deployments, NULL
+	 * for Server ones (check ROLLOUT_HAS(dep, struct rollout_deployment,
+	 * appspec_json) first). Fetched, parsed and validated by the daemon
+	 * from YAML or JSON:
+	 *   {"version": "0.0",
+	 *    "Resources": [ {"<logical name>": {"Type": ..., "Properties": {...}}} ],
+	 *    "Hooks": [ {"BeforeAllowTraffic": "<function>"}, ... ]}
+	 * The daemon normalises only what it interprets itself: the top-level
+	 * keys and the Hooks (event names checked against the platform, one
+	 * function each). Resources entries are passed as written, keys in the
+	 * user's spelling and every scalar as a JSON string ("1", not 1): AWS's
+	 * own examples spell property keys both Capitalised and lower-case, so
+	 * read them case-insensitively. */
+	const char *appspec_json;
 };
 #define ROLLOUT_DEPLOYMENT_INIT(...)                                                                                   \
 	{                                                                                                              \
@@ -557,14 +578,195 @@ static inline int rollout_alarm_settings_parse(const struct rollout_host *host, 
 }
 
 /* ------------------------------------------------------------------------ */
-/* PLATFORM plugins: deployment group -> targets.                             */
+/* PLATFORM plugins: deployment group -> targets; and, for platforms that     */
+/* shift traffic themselves (ABI 1.1: Lambda, ECS), the deployment's steps.   */
 /* ------------------------------------------------------------------------ */
+/*
+ * Server platforms (onprem, ec2) only resolve: the engine asks every one of
+ * them for the targets a group selects and deploys to those hosts through
+ * rollout-agent.
+ */
+
+/* ------------------------------------------------------------------------ */
+/* PLATFORMS THAT SHIFT TRAFFIC THEMSELVES (ABI 1.1): Lambda, ECS.            */
+/* ------------------------------------------------------------------------ */
+/*
+ * A Lambda or ECS deployment has ONE target (the function alias, the
+ * service) and is owned by exactly ONE platform plugin: the one plugin
+ * loaded that serves the deployment's compute platform and sets
+ * `shift_prepare` (the daemon refuses to start with two such plugins for
+ * one platform). No host runs anything; the plugin changes the world
+ * (aliases, task sets, listeners) in steps the engine asks for, one at a
+ * time, in CodeDeploy's order:
+ *
+ *   Lambda: prepare, BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic
+ *   ECS:    prepare, BeforeInstall, Install, AfterInstall, AllowTestTraffic,
+ *           AfterAllowTestTraffic, BeforeAllowTraffic, AllowTraffic,
+ *           AfterAllowTraffic, (termination wait), remove original
+ *
+ *   Before* / After*   hooks: shift_invoke_hook for each function the
+ *                      AppSpec names for the event; the event ends with
+ *                      PutLifecycleEventHookExecutionStatus (or its timeout)
+ *   Install            shift_install, then shift_wait_ready
+ *   AllowTestTraffic   shift_test_route, then shift_wait_ready
+ *   AllowTraffic       for each step of the deployment config's
+ *                      trafficRoutingConfig (AllAtOnce: 100; canary: p, 100;
+ *                      linear: p, 2p, ..., 100): shift_weight(percent), then
+ *                      shift_wait_ready; the engine checks the group's
+ *                      alarms and waits the config's interval between steps
+ *   after AfterAllowTraffic  shift_commit; then, when the plugin has
+ *                      shift_remove_original, the group's termination wait
+ *                      and shift_remove_original
+ *   failure, alarm, StopDeployment before remove_original: shift_route_back
+ *
+ * rolloutd routes traffic back to the original on every failure, alarm or
+ * stop, with or without auto-rollback (CodeDeploy without auto-rollback may
+ * leave a Lambda alias split); with auto-rollback the engine also records
+ * a codeDeployRollback deployment, whose AllowTraffic is shift_route_back
+ * on the failed deployment's state.
+ *
+ * STATE AND RESTARTS. shift_prepare returns a JSON object of the plugin's
+ * own state; the engine stores it and passes the latest version to every
+ * later op (call->state_json). Any op that changes the world may return an
+ * updated state through *ret_state_json (NULL: unchanged); the engine
+ * commits it to its store before it acts on the op's result. Every step is
+ * committed as "about to run" before the op is called, so after a crash
+ * (kill -9) the engine calls the SAME op again with the SAME arguments and
+ * the state last committed. Ops must therefore be idempotent and converge:
+ * setting a weight that is already set, creating a task set that already
+ * exists (find it, e.g. by externalId = deployment id), routing back what
+ * is already back must all succeed without doing it twice. Keep in the
+ * state what you need to find your own work again (ids, ARNs, the version
+ * you started from), not what the engine already passes you.
+ *
+ * THREADS AND TIME. Every shift_* op runs on a worker thread and may block,
+ * but must return within call->timeout_ms (-ETIMEDOUT otherwise) and should
+ * poll call->stopping(call) in any loop or wait: once it returns true
+ * (StopDeployment, an alarm, daemon shutdown) return -ECANCELED as soon as
+ * the world is consistent. The engine never runs two ops of one deployment
+ * at once; ops of different deployments run concurrently. shift_describe
+ * is the exception: it runs on the engine's own thread and must not block
+ * or do I/O (it only formats the state).
+ *
+ * ERRORS. A failing op fills err with an errorInformation code
+ * (INVALID_LAMBDA_CONFIGURATION, INVALID_LAMBDA_FUNCTION, ECS_UPDATE_ERROR,
+ * INVALID_ECS_SERVICE, IAM_ROLE_PERMISSIONS, THROTTLED, ...) and a message
+ * that names the resource and says how to fix it; it fails the lifecycle
+ * event and the deployment, and the engine routes back. Retrying transient
+ * failures (throttling, 5xx) is the plugin's business, within the timeout.
+ */
+
+/* One call of a shift_* op. Borrowed: every pointer is valid until the op
+ * returns. Members after `stopping` are set for the ops that use them and
+ * NULL / 0 otherwise. */
+struct rollout_shift_call {
+	uint32_t size;
+	const struct rollout_deployment *dep; /* dep->appspec_json is set */
+	const char *group_json;		      /* the DeploymentGroupInfo */
+	/* The plugin's state as last stored (shift_prepare gets "{}"). */
+	const char *state_json;
+	/* Return within this many milliseconds. */
+	int64_t timeout_ms;
+	/* True once the op should end early (stop, alarm, shutdown); cheap,
+	 * thread-safe, may be called any number of times. */
+	bool (*stopping)(const struct rollout_shift_call *call);
+	void *engine_data; /* the engine's; do not touch */
+
+	/* shift_weight: the replacement's share of production traffic, 0..100.
+	 * shift_describe: the share currently applied. */
+	uint32_t percent;
+	/* shift_invoke_hook: the lifecycle event ("BeforeAllowTraffic", ...),
+	 * the hook function as the AppSpec names it, and the
+	 * LifecycleEventHookExecutionId the engine generated for this
+	 * invocation. */
+	const char *hook_event;
+	const char *hook_function;
+	const char *hook_execution_id;
+};
+#define ROLLOUT_SHIFT_CALL_INIT(...)                                                                                   \
+	{                                                                                                              \
+		.size = sizeof(struct rollout_shift_call), __VA_ARGS__                                                 \
+	}
+
+/* Every shift_* op but shift_describe has this type. *ret_state_json
+ * (malloc'd by the plugin, freed by the daemon; leave NULL when the state
+ * did not change) replaces the stored state, also when the op fails: a
+ * half-done step may have created something route_back must find. */
+typedef int (*rollout_shift_op)(void *state, const struct rollout_shift_call *call, char **ret_state_json,
+				struct rollout_error *err);
+
+/* The shift_* members of struct rollout_platform_ops. A plugin that sets
+ * shift_prepare must also set shift_weight, shift_commit, shift_route_back,
+ * shift_invoke_hook and shift_describe (the loader refuses it otherwise).
+ *
+ * shift_prepare    Checks the platform's preconditions against
+ *                  dep->appspec_json and group_json (the function, versions
+ *                  and alias exist; the alias points at CurrentVersion and
+ *                  is not split; the service and its listeners exist, ...)
+ *                  and returns the initial state. Must not change the
+ *                  world: a deployment whose prepare fails has nothing to
+ *                  undo.
+ * shift_install    OPTIONAL (ECS Install). Creates the replacement (task
+ *                  set) with no production traffic.
+ * shift_test_route OPTIONAL (ECS AllowTestTraffic). Routes the test
+ *                  listener to the replacement. Absent or no test route:
+ *                  return 0.
+ * shift_weight     Routes call->percent % of production traffic to the
+ *                  replacement (Lambda: UpdateAlias with
+ *                  AdditionalVersionWeights; ECS: listener weights). At
+ *                  100 the replacement takes all traffic.
+ * shift_wait_ready OPTIONAL. Returns 0 once the replacement is ready /
+ *                  stable at its current routing, -EAGAIN when not yet (the
+ *                  engine checks alarms and calls again after a pause, up
+ *                  to its own deadline), another negative errno on failure.
+ * shift_commit     Makes the routing permanent (Lambda: alias on the target
+ *                  version, no routing config; ECS: the replacement becomes
+ *                  the primary task set). Route back stays possible until
+ *                  shift_remove_original ran.
+ * shift_remove_original OPTIONAL (ECS). Removes the original after the
+ *                  group's termination wait. Afterwards there is no way
+ *                  back.
+ * shift_route_back Sends all traffic back to the original and removes what
+ *                  the deployment created, from whatever state the stored
+ *                  state describes (nothing done yet, half a step, after
+ *                  commit). Also the AllowTraffic of a codeDeployRollback
+ *                  deployment, called with the failed deployment's state.
+ * shift_invoke_hook Starts the hook function call->hook_function with the
+ *                  payload {"DeploymentId": dep->deployment_id,
+ *                  "LifecycleEventHookExecutionId": call->hook_execution_id}.
+ *                  Returns 0 once the function was started (or runs on
+ *                  when the call's timeout ends); the event's outcome is
+ *                  the PutLifecycleEventHookExecutionStatus the function
+ *                  sends, which the engine waits for (at most one hour).
+ *                  Fail (code HOOK_EXECUTION_FAILURE, the function's own
+ *                  error in the message) when the function cannot be
+ *                  invoked or failed: the event fails at once.
+ * shift_describe   The target's platform-specific view for
+ *                  GetDeploymentTarget, as a JSON object in
+ *                  *ret_target_json (malloc'd, freed by the daemon):
+ *                    Lambda: {"targetArn": "...", "lambdaFunctionInfo":
+ *                            {"functionName", "functionAlias",
+ *                             "currentVersion", "targetVersion",
+ *                             "targetVersionWeight": 0.1}}
+ *                    ECS:    {"targetArn": "...", "taskSetsInfo": [...]}
+ *                  The engine adds deploymentId, targetId, status,
+ *                  lastUpdatedAt and lifecycleEvents. Engine thread: no
+ *                  I/O, no blocking.
+ *
+ * The deployment's one target is what `resolve` returns for it: for these
+ * platforms the engine calls resolve with dep->appspec_json set and
+ * expects exactly one target (Lambda: targetId = the function name;
+ * ECS: "<cluster>:<service>"), instanceType "Lambda" or "ECS". Without an
+ * AppSpec (a preview of the group) resolve may return an empty array.
+ */
 
 struct rollout_platform_ops {
 	uint32_t size;
 	/* Which compute platforms this plugin serves (enum
-	 * rollout_compute_platform bits). The engine asks every platform
-	 * plugin serving the application's platform and merges the targets. */
+	 * rollout_compute_platform bits). For Server deployments the engine
+	 * asks every platform plugin serving the platform and merges the
+	 * targets; a Lambda or ECS deployment is owned by the one plugin that
+	 * serves its platform and sets shift_prepare (ABI 1.1). */
 	uint32_t compute_platforms;
 
 	/* MANDATORY. Resolves a deployment group to its targets.
@@ -582,19 +784,30 @@ struct rollout_platform_ops {
 	int (*resolve)(void *state, const struct rollout_deployment *dep, const char *group_json,
 		       char **ret_targets_json, struct rollout_error *err);
 
-	/* OPTIONAL, for platforms that shift traffic themselves (Lambda, ECS).
-	 * prepare: create the new version / replacement task set from the
-	 *   revision (revision_json: RevisionLocation) and return a JSON object
-	 *   of plugin-private state (*ret_state_json, malloc'd) that the engine
-	 *   stores and passes back to later calls, so a restarted daemon resumes.
-	 * shift: route `percent` (0..100) of traffic to the new version.
-	 * finish: commit (success=true) or roll back (false) and clean up. */
+	/* ABI 1.0, NEVER CALLED by a 1.1 daemon: they could not carry a Lambda
+	 * or ECS deployment (they fetched the revision again and had no steps,
+	 * state updates, timeouts or hooks). Use the shift_* ops below. */
 	int (*prepare)(void *state, const struct rollout_deployment *dep, const char *group_json,
 		       const char *revision_json, char **ret_state_json, struct rollout_error *err);
 	int (*shift)(void *state, const struct rollout_deployment *dep, const char *state_json, uint32_t percent,
 		     struct rollout_error *err);
 	int (*finish)(void *state, const struct rollout_deployment *dep, const char *state_json, bool success,
 		      struct rollout_error *err);
+
+	/* --- ABI 1.1: platforms that shift traffic themselves ---
+	 * See "PLATFORMS THAT SHIFT TRAFFIC THEMSELVES" above for the order in
+	 * which the engine calls them. */
+	rollout_shift_op shift_prepare;		/* required for such a platform */
+	rollout_shift_op shift_install;		/* optional (ECS Install) */
+	rollout_shift_op shift_test_route;	/* optional (ECS AllowTestTraffic) */
+	rollout_shift_op shift_weight;		/* required */
+	rollout_shift_op shift_wait_ready;	/* optional */
+	rollout_shift_op shift_commit;		/* required */
+	rollout_shift_op shift_remove_original; /* optional (ECS) */
+	rollout_shift_op shift_route_back;	/* required */
+	rollout_shift_op shift_invoke_hook;	/* required */
+	int (*shift_describe)(void *state, const struct rollout_shift_call *call, char **ret_target_json,
+			      struct rollout_error *err); /* required */
 };
 #define ROLLOUT_PLATFORM_OPS_INIT(...)                                                                                 \
 	{                                                                                                              \

@@ -100,6 +100,20 @@ int rollout_testing_init(struct rollout_testing *t, const struct rollout_plugin 
 /* The canned HTTP answers (borrowed: keep them alive while the host is
  * used; NULL: every request fails). Resets the request count. */
 void rollout_testing_set_answers(struct rollout_testing *t, const struct rollout_testing_answer *answers);
+/* Answers requests with code instead of a table, for a plugin whose calls
+ * depend on what its earlier calls did (a small fake of the remote API that
+ * keeps state, e.g. an alias whose weights a PUT changes and a GET shows).
+ * respond is called with the request (as rollout_testing_last_request shows
+ * it) and fills *ret: status, body (copied), headers (borrowed until the
+ * response is freed: keep them static or in userdata); method and
+ * url_prefix are not used. Return 0 to answer, or a negative errno to fail
+ * the request like the transport would (-ETIMEDOUT, -ECONNREFUSED, ...).
+ * While set it replaces the canned answers; NULL restores them. Resets the
+ * request count. */
+typedef int (*rollout_testing_responder)(void *userdata, const struct rollout_testing_request *req,
+					 struct rollout_testing_answer *ret);
+void rollout_testing_set_responder(struct rollout_testing *t, rollout_testing_responder respond, void *userdata);
+
 /* The last request and how many requests were made since set_answers. */
 const struct rollout_testing_request *rollout_testing_last_request(const struct rollout_testing *t);
 int rollout_testing_calls(const struct rollout_testing *t);

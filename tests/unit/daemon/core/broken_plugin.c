@@ -12,8 +12,28 @@ __attribute__((unused)) static int resolve(void *state, const struct rollout_dep
 	return -ENOSYS;
 }
 
+__attribute__((unused)) static int step(void *state, const struct rollout_shift_call *call, char **ret,
+					struct rollout_error *err)
+{
+	return -ENOSYS;
+}
+
 #ifdef BROKEN_NO_OP
 static const struct rollout_platform_ops ops = ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_SERVER);
+#elif defined(SHIFT_INCOMPLETE)
+/* shifts traffic itself but cannot set a weight */
+static const struct rollout_platform_ops ops =
+    ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_LAMBDA, .resolve = resolve, .shift_prepare = step,
+			      .shift_commit = step, .shift_route_back = step, .shift_invoke_hook = step);
+#elif defined(SHIFT)
+static int describe(void *state, const struct rollout_shift_call *call, char **ret, struct rollout_error *err)
+{
+	return -ENOSYS;
+}
+static const struct rollout_platform_ops ops =
+    ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_LAMBDA, .resolve = resolve, .shift_prepare = step,
+			      .shift_weight = step, .shift_commit = step, .shift_route_back = step,
+			      .shift_invoke_hook = step, .shift_describe = describe);
 #else
 static const struct rollout_platform_ops ops =
     ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_SERVER, .resolve = resolve);

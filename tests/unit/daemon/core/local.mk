@@ -95,6 +95,18 @@ check_LTLIBRARIES += tests/unit/daemon/core/broken/old-source.la
 tests_unit_daemon_core_broken_old_source_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
 tests_unit_daemon_core_broken_old_source_la_CPPFLAGS = $(AM_CPPFLAGS) -DOLD_SOURCE -DNAME='"old-source"'
 tests_unit_daemon_core_broken_old_source_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/shift-incomplete.la
+tests_unit_daemon_core_broken_shift_incomplete_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_shift_incomplete_la_CPPFLAGS = $(AM_CPPFLAGS) -DSHIFT_INCOMPLETE -DNAME='"shift-incomplete"'
+tests_unit_daemon_core_broken_shift_incomplete_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/shift-a.la
+tests_unit_daemon_core_broken_shift_a_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_shift_a_la_CPPFLAGS = $(AM_CPPFLAGS) -DSHIFT -DNAME='"shift-a"'
+tests_unit_daemon_core_broken_shift_a_la_LDFLAGS = $(broken_plugin_ldflags)
+check_LTLIBRARIES += tests/unit/daemon/core/broken/shift-b.la
+tests_unit_daemon_core_broken_shift_b_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
+tests_unit_daemon_core_broken_shift_b_la_CPPFLAGS = $(AM_CPPFLAGS) -DSHIFT -DNAME='"shift-b"'
+tests_unit_daemon_core_broken_shift_b_la_LDFLAGS = $(broken_plugin_ldflags)
 check_LTLIBRARIES += tests/unit/daemon/core/broken/good.la
 tests_unit_daemon_core_broken_good_la_SOURCES = tests/unit/daemon/core/broken_plugin.c
 tests_unit_daemon_core_broken_good_la_CPPFLAGS = $(AM_CPPFLAGS) -DNAME='"good"'

@@ -166,6 +166,31 @@ static void test_too_small(void **st)
 	expect_fail("plugins: {small: }\n", -EINVAL, want);
 }
 
+/* A platform that shifts traffic itself needs every step; and only one
+ * such plugin may own a compute platform. */
+static void test_shift_ops(void **st)
+{
+	struct rd_config *cfg = NULL;
+	struct plugin_registry *reg = NULL;
+	char err[2048] = "";
+
+	link_plugin(TEST_BROKEN_DIR, "shift-incomplete.so", "shift-incomplete");
+	expect_fail("plugins: {shift-incomplete: }\n", -EINVAL,
+		    "%s/shift-incomplete.so: platform plugin 'shift-incomplete' lacks mandatory op 'shift_weight' "
+		    "(expected non-NULL, found NULL)");
+	link_plugin(TEST_BROKEN_DIR, "shift-a.so", "shift-a");
+	link_plugin(TEST_BROKEN_DIR, "shift-b.so", "shift-b");
+	expect_fail("plugins: {shift-a: , shift-b: }\n", -EEXIST,
+		    "plugins shift-a and shift-b both deploy to compute platform Lambda (expected one plugin per "
+		    "platform that shifts traffic itself); remove one of them from 'plugins:'");
+	assert_int_equal(load("plugins: {shift-a: }\n", &cfg, &reg, err, sizeof(err)), 0);
+	assert_string_equal(plugins_shift_owner(reg, "Lambda")->name, "shift-a");
+	assert_null(plugins_shift_owner(reg, "ECS"));
+	assert_null(plugins_shift_owner(reg, "Server"));
+	plugins_unload(reg);
+	config_free(cfg);
+}
+
 static void test_missing_op(void **st)
 {
 	link_plugin(TEST_BROKEN_DIR, "no-op.so", "noop");
@@ -558,6 +583,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_plugin_config_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unread_settings_are_unknown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shift_ops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_abi_1_0_plugin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_source_describe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alarm_settings_at_load, setup, teardown),
