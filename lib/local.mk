@@ -6,6 +6,7 @@ lib_librollout_la_SOURCES = \
 	lib/yamltree.c lib/yamltree.h \
 	lib/util.c lib/util.h \
 	lib/appspec.c lib/appspec.h \
+	lib/appspec_shift.c lib/appspec_shift.h \
 	lib/bundle.c lib/bundle.h \
 	lib/sigv4.c lib/sigv4.h \
 	lib/httpclient.c lib/httpclient.h \

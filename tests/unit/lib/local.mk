@@ -68,3 +68,10 @@ tests_unit_lib_test_awsprofile_SOURCES = tests/unit/lib/test_awsprofile.c
 tests_unit_lib_test_awsprofile_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_lib_test_awsprofile_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_lib_test_awsprofile_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_appspec_shift
+TESTS += tests/unit/lib/test_appspec_shift
+tests_unit_lib_test_appspec_shift_SOURCES = tests/unit/lib/test_appspec_shift.c
+tests_unit_lib_test_appspec_shift_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_appspec_shift_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_appspec_shift_LDADD = $(UNIT_LIBS)
