@@ -172,6 +172,7 @@ struct progress_instance {
 	char error_code[64];
 	char message[512];
 	char log_tail[4096];
+	int weight; /* Lambda / ECS: percent of traffic on the target version, -1 when none */
 };
 
 struct progress {
@@ -194,8 +195,9 @@ struct progress {
 };
 
 /* Fills p from GetDeployment's deploymentInfo and the instance summaries of
- * BatchGetDeploymentInstances (instancesSummary) or the instanceTarget
- * objects of BatchGetDeploymentTargets (either may be NULL). */
+ * BatchGetDeploymentInstances (instancesSummary) or the DeploymentTarget
+ * objects of BatchGetDeploymentTargets (instanceTarget, lambdaTarget,
+ * ecsTarget; either may be NULL). */
 int progress_update(struct progress *p, json_t *deployment_info, json_t *instances);
 void progress_clear(struct progress *p);
 bool progress_is_terminal(const struct progress *p);

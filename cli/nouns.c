@@ -267,6 +267,18 @@ const struct cli_noun cli_noun_deployment_instances = {
     .json_key = "instancesSummary",
 };
 
+/* The targets of a Lambda or ECS deployment (lambdaTarget / ecsTarget). */
+const struct cli_noun cli_noun_deployment_targets = {
+    .list_op = "ListDeploymentTargets",
+    .list_key = "targetIds",
+    .get_op = "BatchGetDeploymentTargets",
+    .get_key = "targetIds",
+    .result_key = "deploymentTargets",
+    .chunk = 25,
+    .keep_key = "deploymentId",
+    .json_key = "deploymentTargets",
+};
+
 static const struct cli_column onprem_columns[] = {
     {.header = "name", .member = "instanceName", .fallback = "?"},
     {.header = "tags", .format = instance_tags},
@@ -467,6 +479,16 @@ int cli_fetch_instances(struct cli *c, const char *deployment_id, json_t **ret_s
 	json_t *req = json_pack("{s:s}", "deploymentId", deployment_id);
 	const char *op;
 	int r = cli_noun_fetch(c, &cli_noun_deployment_instances, req, ret_summaries, &op);
+
+	json_decref(req);
+	return r;
+}
+
+int cli_fetch_targets(struct cli *c, const char *deployment_id, json_t **ret_targets)
+{
+	json_t *req = json_pack("{s:s}", "deploymentId", deployment_id);
+	const char *op;
+	int r = cli_noun_fetch(c, &cli_noun_deployment_targets, req, ret_targets, &op);
 
 	json_decref(req);
 	return r;

@@ -43,6 +43,7 @@ extern const struct cli_noun cli_noun_configs;
 extern const struct cli_noun cli_noun_revisions;	    /* list request: applicationName, sorting */
 extern const struct cli_noun cli_noun_deployments;	    /* list request: filters */
 extern const struct cli_noun cli_noun_deployment_instances; /* list request: deploymentId */
+extern const struct cli_noun cli_noun_deployment_targets;   /* list request: deploymentId */
 extern const struct cli_noun cli_noun_onprem_instances;	    /* list request: tagFilters, registrationStatus */
 
 /* Lists every page of n with list_req (NULL = {}; not consumed) and fetches
@@ -63,4 +64,6 @@ int cli_fetch_deployments(struct cli *c, const char *app, const char *group, con
 /* Instance summaries of a deployment. */
 int cli_fetch_instances(struct cli *c, const char *deployment_id, json_t **ret_summaries);
 /* InstanceInfo objects of on-premises instances (filters and status may be NULL). */
+/* The DeploymentTarget objects of a Lambda / ECS deployment. */
+int cli_fetch_targets(struct cli *c, const char *deployment_id, json_t **ret_targets);
 int cli_fetch_onprem(struct cli *c, json_t *filters, const char *status, json_t **ret_infos);

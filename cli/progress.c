@@ -35,8 +35,16 @@ static void fill_instance(struct progress_instance *pi, json_t *obj)
 	int current = -1, failed = -1, last_done = -1;
 
 	memset(pi, 0, sizeof(*pi));
-	if ((inner = json_object_get(obj, "instanceTarget")) && json_is_object(inner))
+	pi->weight = -1;
+	if (((inner = json_object_get(obj, "instanceTarget")) && json_is_object(inner)) ||
+	    ((inner = json_object_get(obj, "lambdaTarget")) && json_is_object(inner)) ||
+	    ((inner = json_object_get(obj, "ecsTarget")) && json_is_object(inner)))
 		obj = inner;
+	{
+		json_t *w = json_object_get(json_object_get(obj, "lambdaFunctionInfo"), "targetVersionWeight");
+		if (json_is_number(w))
+			pi->weight = (int)(json_number_value(w) * 100 + 0.5);
+	}
 	id = rd_json_str_or(obj, "instanceId", rd_json_str_or(obj, "targetId", "?"));
 	copy_str(pi->id, sizeof(pi->id), short_id(id));
 	copy_str(pi->status, sizeof(pi->status), rd_json_str_or(obj, "status", "Unknown"));
@@ -288,7 +296,10 @@ char *progress_render_tty(const struct progress *p, double now, int width, bool 
 			  status_color(pi->status, color), pi->status, reset, pi->event[0] ? pi->event : "-",
 			  e < 0 ? "-" : cli_fmt_elapsed(e, el, sizeof(el)));
 		sb_bar(&b, pi->events_total ? (double)pi->events_done / pi->events_total : 0, 7);
-		sb_printf(&b, " %d/%d\n", pi->events_done, pi->events_total);
+		sb_printf(&b, " %d/%d", pi->events_done, pi->events_total);
+		if (pi->weight >= 0)
+			sb_printf(&b, "  traffic %d%%", pi->weight);
+		sb_printf(&b, "\n");
 	}
 	return b.s;
 }
@@ -317,13 +328,16 @@ int progress_render_changes(const struct progress *old, const struct progress *p
 		const struct progress_instance *o = find_instance(old, pi->id);
 
 		if (o && strcmp(o->event, pi->event) == 0 && strcmp(o->event_status, pi->event_status) == 0 &&
-		    strcmp(o->status, pi->status) == 0)
+		    strcmp(o->status, pi->status) == 0 && o->weight == pi->weight)
 			continue;
 		if (pi->event[0])
-			fprintf(f, "[%6s] %s %s %s (instance %s, %d/%d events)\n", el, pi->id, pi->event,
-				pi->event_status, pi->status, pi->events_done, pi->events_total);
+			fprintf(f, "[%6s] %s %s %s (%s %s, %d/%d events", el, pi->id, pi->event, pi->event_status,
+				pi->weight >= 0 ? "target" : "instance", pi->status, pi->events_done, pi->events_total);
 		else
-			fprintf(f, "[%6s] %s %s\n", el, pi->id, pi->status);
+			fprintf(f, "[%6s] %s %s", el, pi->id, pi->status);
+		if (pi->weight >= 0)
+			fprintf(f, "%s%d%% of traffic on the new version", pi->event[0] ? ", " : " (", pi->weight);
+		fputs(pi->event[0] || pi->weight >= 0 ? ")\n" : "\n", f);
 		lines++;
 	}
 	return lines;

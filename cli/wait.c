@@ -70,7 +70,14 @@ int cli_poll_deployment(struct cli *c, const char *id, json_t **ret_info, json_t
 	r = cli_call_new(c, CLI_TARGET_CODEDEPLOY, "GetDeployment", json_pack("{s:s}", "deploymentId", id), &resp);
 	if (r < 0)
 		return r;
-	r = cli_fetch_instances(c, id, &summaries);
+	{
+		/* Lambda and ECS deployments have targets, not instances */
+		const char *cp = rd_json_str(json_object_get(resp, "deploymentInfo"), "computePlatform");
+		if (cp && strcmp(cp, "Server") != 0)
+			r = cli_fetch_targets(c, id, &summaries);
+		else
+			r = cli_fetch_instances(c, id, &summaries);
+	}
 	if (r < 0) {
 		/* Not started yet: no instances to show. */
 		if (r == -EREMOTEIO && strcmp(c->err_type, "DeploymentNotStartedException") == 0) {

@@ -37,12 +37,40 @@ static int check_mhh(struct httpd_call *call, json_t *m, const char *exc, const 
 	return 0;
 }
 
+/* One time-based step: a percentage and an interval, given in minutes as in
+ * CodeDeploy or, as rolloutd's extension, in seconds (never both). */
+static int check_step(struct httpd_call *call, json_t *sub, const char *type, const char *pk, const char *ik,
+		      const char *isk)
+{
+	const char *exc = "InvalidTrafficRoutingConfigurationException";
+	json_t *p = json_object_get(sub, pk), *i = json_object_get(sub, ik), *is = json_object_get(sub, isk);
+
+	if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 99) {
+		httpd_call_error(call, exc, "%s needs %s, a whole percentage from 1 to 99", type, pk);
+		return -EINVAL;
+	}
+	if (i && is) {
+		httpd_call_error(call, exc, "%s takes %s (minutes) or %s, not both", type, ik, isk);
+		return -EINVAL;
+	}
+	if (is && (json_integer_value(is) < 1 || json_integer_value(is) > 2880 * 60)) {
+		httpd_call_error(call, exc, "%s %s must be 1 to 172800 seconds (48 hours)", type, isk);
+		return -EINVAL;
+	}
+	if (!is && (!json_is_integer(i) || json_integer_value(i) < 1 || json_integer_value(i) > 2880)) {
+		httpd_call_error(call, exc, "%s needs %s, 1 to 2880 minutes (or %s in seconds)", type, ik, isk);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_traffic(struct httpd_call *call, json_t *t, const char *platform)
 {
 	const char *type = api_str(t, "type");
 	json_t *canary = json_object_get(t, "timeBasedCanary"), *linear = json_object_get(t, "timeBasedLinear");
 	const char *exc = "InvalidTrafficRoutingConfigurationException";
 
+	(void)platform;
 	if (!type) {
 		httpd_call_error(
 		    call, exc, "trafficRoutingConfig.type is required (TimeBasedCanary, TimeBasedLinear or AllAtOnce)");
@@ -51,23 +79,17 @@ static int check_traffic(struct httpd_call *call, json_t *t, const char *platfor
 	/* Server configs may shift traffic too: rolloutd moves it by load-balancer
 	 * weights between a blue and a green fleet (docs/traffic.md section 4). */
 	if (!strcmp(type, "TimeBasedCanary")) {
-		json_int_t p = json_integer_value(json_object_get(canary, "canaryPercentage"));
-		json_int_t i = json_integer_value(json_object_get(canary, "canaryInterval"));
-		if (!canary || linear || p < 1 || p > 99 || i < 1) {
-			httpd_call_error(call, exc,
-					 "TimeBasedCanary needs timeBasedCanary {canaryPercentage 1-99, canaryInterval "
-					 ">= 1 minute} and no timeBasedLinear");
+		if (!canary || linear) {
+			httpd_call_error(call, exc, "TimeBasedCanary needs timeBasedCanary and no timeBasedLinear");
 			return -EINVAL;
 		}
+		return check_step(call, canary, type, "canaryPercentage", "canaryInterval", "canaryIntervalInSeconds");
 	} else if (!strcmp(type, "TimeBasedLinear")) {
-		json_int_t p = json_integer_value(json_object_get(linear, "linearPercentage"));
-		json_int_t i = json_integer_value(json_object_get(linear, "linearInterval"));
-		if (!linear || canary || p < 1 || p > 99 || i < 1) {
-			httpd_call_error(call, exc,
-					 "TimeBasedLinear needs timeBasedLinear {linearPercentage 1-99, linearInterval "
-					 ">= 1 minute} and no timeBasedCanary");
+		if (!linear || canary) {
+			httpd_call_error(call, exc, "TimeBasedLinear needs timeBasedLinear and no timeBasedCanary");
 			return -EINVAL;
 		}
+		return check_step(call, linear, type, "linearPercentage", "linearInterval", "linearIntervalInSeconds");
 	} else if (canary || linear) {
 		httpd_call_error(call, exc, "AllAtOnce takes neither timeBasedCanary nor timeBasedLinear");
 		return -EINVAL;

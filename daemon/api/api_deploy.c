@@ -454,15 +454,22 @@ void api_op_put_lifecycle_event_hook_execution_status(struct rd_daemon *d, struc
 {
 	const char *id = api_str(in, "deploymentId"), *hook = api_str(in, "lifecycleEventHookExecutionId");
 	const char *status = api_str(in, "status");
-	char st[16], plat[16];
+	char st[16], plat[16], msg[512] = "";
+	int r;
 
 	if (!id) {
 		httpd_call_error(call, "DeploymentIdRequiredException", "deploymentId is required");
 		return;
 	}
-	if (status && strcmp(status, "Succeeded") && strcmp(status, "Failed")) {
+	if (!status || (strcmp(status, "Succeeded") && strcmp(status, "Failed"))) {
 		httpd_call_error(call, "InvalidLifecycleEventHookExecutionStatusException",
-				 "status must be Succeeded or Failed, not %s", status);
+				 "status must be Succeeded or Failed, not %s", status ? status : "(none)");
+		return;
+	}
+	if (!hook || !*hook) {
+		httpd_call_error(
+		    call, "InvalidLifecycleEventHookExecutionIdException",
+		    "lifecycleEventHookExecutionId is required: the one the hook function was invoked with");
 		return;
 	}
 	if (need_deployment(d, call, id, st, plat) < 0)
@@ -474,8 +481,22 @@ void api_op_put_lifecycle_event_hook_execution_status(struct rd_daemon *d, struc
 		    "Lambda and ECS deployments");
 		return;
 	}
-	httpd_call_error(call, "InvalidLifecycleEventHookExecutionIdException",
-			 "no pending lifecycle hook execution %s in deployment %s", hook ? hook : "(none)", id);
+	/* answered once the engine committed the status */
+	r = engine_hook_status(d, id, hook, status, msg, sizeof(msg));
+	if (r == 0)
+		httpd_call_reply(call, json_pack("{s:s}", "lifecycleEventHookExecutionId", hook));
+	else if (r == -ENOENT)
+		httpd_call_error(call, "DeploymentDoesNotExistException", "%s", msg[0] ? msg : "no such deployment");
+	else if (r == -ENOTSUP)
+		httpd_call_error(call, "UnsupportedActionForDeploymentTypeException", "%s", msg);
+	else if (r == -ESRCH)
+		httpd_call_error(call, "InvalidLifecycleEventHookExecutionIdException",
+				 "%s Use the LifecycleEventHookExecutionId the hook function was invoked with.", msg);
+	else if (r == -EALREADY)
+		httpd_call_error(call, "LifecycleEventAlreadyCompletedException", "%s", msg);
+	else
+		httpd_call_error_status(call, 500, "InternalFailure", "cannot record the hook status: %s",
+					msg[0] ? msg : strerror(-r));
 }
 
 /* ---- targets and (deprecated) instances ---- */

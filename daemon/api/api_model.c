@@ -132,10 +132,12 @@ static const char *const e_TrafficRoutingType[] = { "TimeBasedCanary", "TimeBase
 static const struct api_member m_TimeBasedCanary[] = {
 	{ "canaryPercentage", 71, false },
 	{ "canaryInterval", 72, false },
+	{ "canaryIntervalInSeconds", 23, false },
 };
 static const struct api_member m_TimeBasedLinear[] = {
 	{ "linearPercentage", 71, false },
 	{ "linearInterval", 72, false },
+	{ "linearIntervalInSeconds", 23, false },
 };
 static const struct api_member m_TrafficRoutingConfig[] = {
 	{ "type", 70, false },
@@ -490,8 +492,8 @@ const struct api_shape api_shapes[] = {
 	[70] = { .name = "TrafficRoutingType", .type = AT_STRING, .enums = e_TrafficRoutingType, .n_enums = 3 },
 	[71] = { .name = "Percentage", .type = AT_INT },
 	[72] = { .name = "WaitTimeInMins", .type = AT_INT },
-	[73] = { .name = "TimeBasedCanary", .type = AT_STRUCT, .members = m_TimeBasedCanary, .n_members = 2 },
-	[74] = { .name = "TimeBasedLinear", .type = AT_STRUCT, .members = m_TimeBasedLinear, .n_members = 2 },
+	[73] = { .name = "TimeBasedCanary", .type = AT_STRUCT, .members = m_TimeBasedCanary, .n_members = 3 },
+	[74] = { .name = "TimeBasedLinear", .type = AT_STRUCT, .members = m_TimeBasedLinear, .n_members = 3 },
 	[75] = { .name = "TrafficRoutingConfig", .type = AT_STRUCT, .members = m_TrafficRoutingConfig, .n_members = 3 },
 	[76] = { .name = "WaitTimeInSeconds", .type = AT_LONG },
 	[77] = { .name = "MinimumHealthyHostsPerZoneType", .type = AT_STRING, .enums = e_MinimumHealthyHostsPerZoneType, .n_enums = 2 },

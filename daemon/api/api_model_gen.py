@@ -48,6 +48,9 @@ def patch(S):
     # rolloutd's blue/green extension for servers: the green fleet by tags (docs/traffic.md section 3)
     S["GreenFleetProvisioningOption"]["members"]["onPremisesInstanceTagFilters"] = {"shape": "TagFilterList"}
     S["GreenFleetProvisioningOption"]["members"]["onPremisesTagSet"] = {"shape": "OnPremisesTagSet"}
+    # rolloutd's traffic-routing intervals in seconds (docs/api-extensions.md)
+    S["TimeBasedCanary"]["members"]["canaryIntervalInSeconds"] = {"shape": "RolloutdLong"}
+    S["TimeBasedLinear"]["members"]["linearIntervalInSeconds"] = {"shape": "RolloutdLong"}
 
 
 def main():

@@ -38,6 +38,7 @@ static const char *const top_keys[] = {
     "retention",
     "metrics_listen",
     "alarm_fallback_plugin",
+    "hook_timeout",
 };
 
 #define SIZE_KIB 1024ULL
@@ -385,7 +386,7 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			    root->keys[i], err, errlen,
 			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
 			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
-			    "bundle_upload_max, retention, metrics_listen, alarm_fallback_plugin)",
+			    "bundle_upload_max, retention, metrics_listen, alarm_fallback_plugin, hook_timeout)",
 			    root->keys[i]->value);
 	}
 
@@ -458,6 +459,11 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			return r;
 		cfg->long_poll_ms = v;
 	}
+	if ((n = yt_map_get(root, "hook_timeout"))) {
+		if ((r = yt_as_duration_ms(n, "hook_timeout", 1000, 3600 * 1000, &v, err, errlen)) < 0)
+			return r;
+		cfg->hook_timeout_ms = v;
+	}
 	if ((n = yt_map_get(root, "workers"))) {
 		if ((r = yt_as_int(n, "workers", 1, 256, &v, err, errlen)) < 0)
 			return r;
@@ -485,6 +491,7 @@ static int set_defaults(struct rd_config *cfg)
 	    set_str(&cfg->account_id, "000000000000") < 0 || set_str(&cfg->log_level, "info") < 0)
 		return -ENOMEM;
 	cfg->long_poll_ms = 50000;
+	cfg->hook_timeout_ms = 3600 * 1000;
 	cfg->workers = 4;
 	cfg->bundle_cache_max = 10 * SIZE_GIB;
 	cfg->bundle_upload_max = 2 * SIZE_GIB;

@@ -27,6 +27,7 @@ struct rd_config {
 	int64_t retention_hook_logs_ms;	  /* hook logs of finished deployments older than this; 0 = kept */
 	int64_t retention_interval_ms;	  /* how often retention runs, default 1 h */
 	char *metrics_listen;		  /* GET /metrics here instead of on listen; NULL = on listen */
+	int64_t hook_timeout_ms;	  /* Lambda/ECS hooks: wait for their status, default and at most 1 h */
 
 	/* Owned by root; borrowed pointers into it. NULL when absent. */
 	struct yt_node *root;
@@ -61,6 +62,8 @@ struct rd_config *config_free(struct rd_config *cfg);
  *                                default: everything kept; interval 1h
  *   alarm_fallback_plugin: NAME  default none: the health plugin (under plugins:) that
  *                                checks an alarm name with no entry under alarms:
+ *   hook_timeout: DURATION       default 1h (1s..1h): how long a Lambda/ECS lifecycle hook
+ *                                may take to report PutLifecycleEventHookExecutionStatus
  * Relative data_dir/plugin_dir are resolved against the config file's directory. */
 
 /* The settings subtree of plugin `name` (borrowed; NULL when the plugin is

@@ -34,6 +34,7 @@
 #include "engine/engine_context.h"
 #include "engine/engine_hostcmd.h"
 #include "engine/engine_jobs.h"
+#include "engine/engine_shift.h"
 #include "engine/engine_targets.h"
 #include "engine/spec.h"
 #include "health/alarms.h"
@@ -285,6 +286,15 @@ static void dep_try_start(struct engine *e, struct eng_dep *dp)
 		eng_fire(e, "DeploymentStart", dp, "InProgress", NULL, NULL, NULL, NULL);
 	}
 	dep_watch_alarms(e, dp);
+	if (eng_shift_platform(rd_json_str(dp->row, "compute_platform"))) {
+		struct rd_error serr = RD_ERROR_INIT;
+		DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: started (%s/%s, %s, creator %s)", dp->id, dp->app, dp->group,
+		     dp->config, dp->creator);
+		if (eng_shift_start(e, dp, &serr) < 0)
+			dep_finish(e, dp, DS_FAILED, serr.code[0] ? serr.code : "INTERNAL_ERROR",
+				   serr.message[0] ? serr.message : "out of memory");
+		return;
+	}
 	dp->resolving = true;
 	j = eng_job_new(JOB_RESOLVE, dp);
 	if (!j) {
@@ -318,6 +328,9 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus st
 	const char *why = status == DS_STOPPED ? "the deployment was stopped" : "the deployment failed";
 
 	if (dp->finished)
+		return;
+	/* Lambda / ECS: all traffic goes back to the original first */
+	if (status != DS_SUCCEEDED && eng_shift_hold(e, dp, status, code, msg))
 		return;
 	dp->finished = true;
 	eng_bgctl_stop(dp->bgctl); /* a running traffic phase flips back */
@@ -383,6 +396,16 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 
 	if (dp->finished || dp->status != DS_INPROGRESS || dp->resolving || dp->nt == 0)
 		return;
+	if (dp->shift) {
+		struct eng_shift_end end;
+		if (dp->stop_requested)
+			eng_shift_hold(e, dp, DS_STOPPED, "MANUAL_STOP",
+				       "The deployment was stopped by a user request.");
+		if (eng_shift_advance(e, dp, &end))
+			dep_finish(e, dp, end.status, end.code[0] ? end.code : NULL,
+				   end.message[0] ? end.message : NULL);
+		return;
+	}
 	if (dp->stop_requested) {
 		dep_finish(e, dp, DS_STOPPED, "MANUAL_STOP", "The deployment was stopped by a user request.");
 		return;
@@ -767,6 +790,15 @@ static void apply(struct engine *e, struct eng_input *in)
 	case IN_CONTINUE:
 		on_continue(e, in);
 		break;
+	case IN_SHIFT: {
+		struct eng_shift_end end;
+		if (eng_shift_on_job(e, in, &end) && (dp = eng_dep_find(e->deps, in->dep)))
+			dep_finish(e, dp, end.status, end.code, end.message);
+		break;
+	}
+	case IN_HOOK:
+		eng_shift_on_hook(e, in);
+		break;
 	}
 }
 
@@ -778,6 +810,7 @@ static void check_timers(struct engine *e)
 	size_t n;
 
 	for (struct eng_dep *dp = e->deps; dp; dp = dp->next) {
+		eng_shift_tick(e, dp);
 		if (dp->ready && !dp->finished && e->now_mono >= dp->ready_deadline) {
 			dp->ready = false;
 			dep_finish(e, dp, DS_STOPPED, "TIMEOUT",
@@ -852,8 +885,9 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 	if (r < 0)
 		return r;
 	st = eng_dstatus_parse(rd_json_str(row, "status"));
-	if (strcmp(rd_json_str(row, "compute_platform") ? rd_json_str(row, "compute_platform") : "Server", "Server") !=
-		0 ||
+	if ((strcmp(rd_json_str(row, "compute_platform") ? rd_json_str(row, "compute_platform") : "Server", "Server") !=
+		 0 &&
+	     !eng_shift_platform(rd_json_str(row, "compute_platform"))) ||
 	    st < 0 || st > DS_INPROGRESS) {
 		json_decref(row);
 		return -ENOTSUP; /* not ours, or already finished */
@@ -872,6 +906,18 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 			r = eng_dep_restore_targets(dp, targets);
 		if (r < 0)
 			goto fail;
+		if (eng_shift_platform(rd_json_str(row, "compute_platform"))) {
+			/* no stored steps yet: the start runs again */
+			if (eng_shift_restore(e, dp, targets) < 0) {
+				for (size_t x = 0; x < dp->nt; x++)
+					eng_target_free(dp->t[x]);
+				dp->nt = 0;
+			}
+			json_decref(targets);
+			dep_append(e, dp);
+			*ret = dp;
+			return 0;
+		}
 		dep_resume_targets(e, dp, targets);
 		json_decref(targets);
 		targets = NULL;

@@ -1,4 +1,5 @@
-/* The deployment engine of server (in-place and blue/green) deployments:
+/* The deployment engine of server (in-place and blue/green) deployments and
+ * of deployments on platforms that shift traffic themselves (Lambda, ECS):
  * what the rest of the daemon may call. main.c starts it after the store,
  * the plugins and the HTTP server exist, registers its host-command routes
  * (engine_hostcmd_call) and stops it before they go down. The API tells it
@@ -24,6 +25,8 @@
  *   engine_hostcmd.c      the host-command service: host queues and the agents' operations
  *   engine_hostcmd_http.c the service over HTTP: route handler and reply transport
  *   engine_bg.c           the blue/green steps around the traffic phase
+ *   engine_shift.c        Lambda / ECS deployments: their steps, hooks and routing back
+ *   engine_shift_jobs.c   their plugin work on workers (start, one step)
  *   engine_autodeploy.c   deployments it creates itself: rollbacks, auto-updates
  *   engine.c              the state machine and the engine thread
  * engine_context.h holds struct engine, the state they share.
@@ -123,6 +126,15 @@ int engine_stop_deployment(struct rd_daemon *d, const char *deployment_id, enum 
  * (DeploymentIsNotInReadyStateException); -ENOTSUP for TERMINATION_WAIT or a
  * deployment that is not blue/green (UnsupportedActionForDeploymentType). */
 int engine_continue_deployment(struct rd_daemon *d, const char *deployment_id, const char *wait_type);
+
+/* PutLifecycleEventHookExecutionStatus of a Lambda or ECS deployment: the
+ * hook function's verdict (status "Succeeded" or "Failed") for the
+ * invocation execution_id. Blocks until the engine committed it (call from
+ * a worker). 0; -ENOENT no such deployment; -ENOTSUP a Server deployment;
+ * -ESRCH the execution id is not one of this deployment's; -EALREADY the
+ * execution already has a status (or its deployment ended); msg says why. */
+int engine_hook_status(struct rd_daemon *d, const char *deployment_id, const char *execution_id, const char *status,
+		       char *msg, size_t msglen);
 
 /* Rolloutd_v1.PlanDeployment: what a deployment to the group would do now,
  * computed by the functions the engine deploys with (engine_targets.h),

@@ -9,6 +9,7 @@
 #include "engine/engine_autodeploy.h"
 #include "engine/engine_context.h"
 #include "engine/engine_jobs.h"
+#include "engine/engine_shift.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "store/store_engine.h"
@@ -41,12 +42,72 @@ bool eng_rollback_wanted(const struct eng_dep *dp, enum eng_dstatus status)
 	return false;
 }
 
+/* The rollback of a Lambda/ECS deployment: it routed all traffic back
+ * already; the rollback deployment (same revision, AllowTraffic only)
+ * confirms the original version serves, as CodeDeploy records one. */
+static int rollback_shift(struct engine *e, struct eng_dep *dp, enum eng_dstatus status, char newid[12])
+{
+	const char *cp = rd_json_str(dp->row, "compute_platform");
+	char msg[512];
+	json_t *row, *doc, *ri;
+	int r;
+
+	if (!dp->shift || !dp->shift->cursor) {
+		ri =
+		    json_pack("{s:s}", "rollbackMessage",
+			      "Automatic rollback was not needed: the deployment ended before it changed any routing.");
+		CHK(store_eng_deployment_rollback_info(e->tx, dp->id, ri), "rollback info");
+		json_decref(ri);
+		return -ENOENT;
+	}
+	if (eng_new_deployment_id(newid) < 0) {
+		eng_store_error(e, -EIO, "deployment id");
+		return -EIO;
+	}
+	doc = json_deep_copy(json_object_get(dp->row, "doc"));
+	if (!doc)
+		doc = json_object();
+	json_object_set_new(doc, "description", json_sprintf("Rollback of %s: traffic back on the original", dp->id));
+	json_object_set_new(doc, "rolloutRollbackOf", json_string(dp->id));
+	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:O,s:O,s:{s:s,s:s},s:o}", "id", newid, "application", dp->app,
+			"deployment_group", dp->group, "deployment_config", dp->config, "compute_platform",
+			cp ? cp : "Lambda", "creator", "codeDeployRollback", "create_time", (json_int_t)e->now_wall,
+			"revision",
+			json_object_get(dp->row, "revision") ? json_object_get(dp->row, "revision") : json_null(),
+			"previous_revision",
+			json_object_get(dp->row, "revision") ? json_object_get(dp->row, "revision") : json_null(),
+			"rollback_info", "rollbackTriggeringDeploymentId", dp->id, "rollbackMessage",
+			status == DS_FAILED ? "Rollback triggered by a failed deployment"
+					    : "Rollback triggered by a stopped deployment",
+			"doc", doc);
+	if (!row) {
+		eng_store_error(e, -ENOMEM, "rollback row");
+		return -ENOMEM;
+	}
+	r = store_eng_deployment_insert(e->tx, row);
+	json_decref(row);
+	if (r < 0) {
+		eng_store_error(e, r, "rollback insert");
+		return r;
+	}
+	snprintf(msg, sizeof(msg),
+		 "Traffic was routed back to the original version; rollback deployment %s confirms it", newid);
+	eng_fire(e, "DeploymentRollback", dp, eng_dstatus_name[status], NULL, NULL, NULL, msg);
+	ri = json_pack("{s:s,s:s}", "rollbackDeploymentId", newid, "rollbackMessage", msg);
+	CHK(store_eng_deployment_rollback_info(e->tx, dp->id, ri), "rollback info");
+	json_decref(ri);
+	ENG_DLOG(LOG_NOTICE, dp->id, NULL, NULL, "%s: %s", dp->id, msg);
+	return 0;
+}
+
 int eng_rollback_create(struct engine *e, struct eng_dep *dp, enum eng_dstatus status, char newid[12])
 {
 	char good[16], msg[512];
 	json_t *rev = NULL, *row = NULL, *doc, *ri;
 	int r;
 
+	if (eng_shift_platform(rd_json_str(dp->row, "compute_platform")))
+		return rollback_shift(e, dp, status, newid);
 	r = store_eng_last_good(e->tx, dp->app, dp->group, dp->id, good, &rev);
 	if (r == -ENOENT) {
 		snprintf(

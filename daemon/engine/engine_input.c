@@ -37,6 +37,7 @@ void eng_input_free(struct eng_input *in)
 	eng_call_free(in->call);
 	json_decref(in->targets);
 	json_decref(in->blue);
+	json_decref(in->result);
 	free(in);
 }
 
@@ -230,4 +231,18 @@ int engine_continue_deployment(struct rd_daemon *d, const char *deployment_id, c
 	if (!d || !d->engine)
 		return -ESHUTDOWN;
 	return eng_request_wait(d->engine, IN_CONTINUE, deployment_id, &req);
+}
+
+int engine_hook_status(struct rd_daemon *d, const char *deployment_id, const char *execution_id, const char *status,
+		       char *msg, size_t msglen)
+{
+	struct eng_request req = {.hook_execution_id = execution_id, .hook_status = status};
+	int r;
+
+	if (!d || !d->engine)
+		return -ESHUTDOWN;
+	r = eng_request_wait(d->engine, IN_HOOK, deployment_id, &req);
+	if (msg && msglen)
+		snprintf(msg, msglen, "%s", req.msg);
+	return r;
 }

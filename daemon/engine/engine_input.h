@@ -26,6 +26,8 @@ enum eng_input_kind {
 	IN_BG,	       /* the blue/green traffic phase done */
 	IN_CONTINUE,   /* ContinueDeployment */
 	IN_GATE,       /* a per-instance health gate's verdict */
+	IN_SHIFT,      /* a Lambda/ECS deployment's plugin job done (start or one step) */
+	IN_HOOK,       /* PutLifecycleEventHookExecutionStatus */
 };
 
 /* An agent's call as the engine sees it, taken from the transport on the
@@ -48,6 +50,8 @@ struct eng_request {
 	pthread_cond_t c;
 	bool done;
 	enum engine_rollback rollback; /* stop */
+	const char *hook_execution_id; /* IN_HOOK: borrowed from the waiting caller */
+	const char *hook_status;       /* "Succeeded" or "Failed" */
 	int result;
 	char msg[512];
 };
@@ -71,6 +75,7 @@ struct eng_input {
 	char sha256[65];
 	uint64_t size;
 	char bundle_type[8];
+	json_t *result; /* IN_SHIFT: what the job found (engine_shift.h) */
 };
 
 struct eng_input *eng_input_new(enum eng_input_kind kind);

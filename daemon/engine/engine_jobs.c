@@ -55,6 +55,10 @@ void eng_job_free(struct eng_job *j)
 		free(j->green[i]);
 	free(j->green);
 	eng_bgctl_unref(j->bgctl);
+	free(j->appspec_json);
+	free(j->state_json);
+	free(j->hook_function);
+	eng_shiftctl_unref(j->ctl);
 	free(j);
 }
 
@@ -264,11 +268,18 @@ static const enum eng_input_kind reports_as[] = {
     [JOB_TRAFFIC] = IN_TRAFFIC,
     [JOB_GATE] = IN_GATE,
     [JOB_BG] = IN_BG,
+    [JOB_SHIFT_START] = IN_SHIFT,
+    [JOB_SHIFT_OP] = IN_SHIFT,
 };
 
 static void (*const runs[])(struct engine *, struct eng_job *, struct eng_input *) = {
-    [JOB_RESOLVE] = job_resolve, [JOB_AUTOUPDATE] = job_autoupdate, [JOB_TRAFFIC] = job_traffic, [JOB_GATE] = job_gate,
+    [JOB_RESOLVE] = job_resolve,
+    [JOB_AUTOUPDATE] = job_autoupdate,
+    [JOB_TRAFFIC] = job_traffic,
+    [JOB_GATE] = job_gate,
     [JOB_BG] = job_bg,
+    [JOB_SHIFT_START] = eng_job_shift_start,
+    [JOB_SHIFT_OP] = eng_job_shift_op,
 };
 
 struct job_run {

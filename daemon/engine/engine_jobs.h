@@ -19,12 +19,16 @@ struct eng_bgctl;
 struct eng_input;
 
 enum eng_job_kind {
-	JOB_RESOLVE,	/* a deployment's bundle and targets -> IN_RESOLVED */
-	JOB_AUTOUPDATE, /* a group's instances for the auto-update scan -> IN_AUTOUPDATE */
-	JOB_TRAFFIC,	/* BlockTraffic / AllowTraffic of one instance -> IN_TRAFFIC */
-	JOB_GATE,	/* the health gate of one instance -> IN_GATE */
-	JOB_BG,		/* the blue/green traffic phase -> IN_BG */
+	JOB_RESOLVE,	 /* a deployment's bundle and targets -> IN_RESOLVED */
+	JOB_AUTOUPDATE,	 /* a group's instances for the auto-update scan -> IN_AUTOUPDATE */
+	JOB_TRAFFIC,	 /* BlockTraffic / AllowTraffic of one instance -> IN_TRAFFIC */
+	JOB_GATE,	 /* the health gate of one instance -> IN_GATE */
+	JOB_BG,		 /* the blue/green traffic phase -> IN_BG */
+	JOB_SHIFT_START, /* a Lambda/ECS deployment's AppSpec, target and plugin state -> IN_SHIFT */
+	JOB_SHIFT_OP,	 /* one step of a Lambda/ECS deployment (a shift_* op) -> IN_SHIFT */
 };
+
+struct eng_shiftctl;
 
 struct eng_job {
 	struct eng_job *next;
@@ -41,6 +45,20 @@ struct eng_job {
 	char target[128];	 /* JOB_TRAFFIC / JOB_GATE: the instance */
 	int ev;			 /* its lifecycle event */
 	bool block;		 /* JOB_TRAFFIC: BlockTraffic, else AllowTraffic */
+	/* JOB_SHIFT_START / JOB_SHIFT_OP (engine_shift.h) */
+	char platform[16]; /* "Lambda", "ECS" */
+	char creator[64];
+	char plugin[65];     /* JOB_SHIFT_OP: the owning plugin */
+	char *appspec_json;  /* JOB_SHIFT_OP */
+	char *state_json;    /* JOB_SHIFT_OP */
+	int op;		     /* enum eng_shift_op */
+	unsigned percent;    /* its weight */
+	char *hook_function; /* its hook */
+	char hook_event[32];
+	char hook_execution_id[64];
+	int64_t timeout_ms;
+	bool check_alarms;	  /* check the deployment's alarms before a weight step */
+	struct eng_shiftctl *ctl; /* a reference */
 };
 
 /* A job of dp (its id, application, group and group document); NULL without memory. */
@@ -48,6 +66,11 @@ struct eng_job *eng_job_new(enum eng_job_kind kind, const struct eng_dep *dp);
 /* The auto-update scan's job for group app/name (doc: its DeploymentGroupInfo). */
 struct eng_job *eng_job_autoupdate(const char *app, const char *name, const json_t *doc);
 void eng_job_free(struct eng_job *j);
+
+/* The Lambda/ECS job kinds (engine_shift_jobs.c), filling the input they
+ * report with. */
+void eng_job_shift_start(struct engine *e, struct eng_job *j, struct eng_input *in);
+void eng_job_shift_op(struct engine *e, struct eng_job *j, struct eng_input *in);
 
 /* Runs j off the engine thread: engine_io's submit, or the daemon's
  * workers (health gates on the engine's own gate pool), or inline when the

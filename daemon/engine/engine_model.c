@@ -66,9 +66,45 @@ void eng_bgctl_stop(struct eng_bgctl *c)
 		__atomic_store_n(&c->signal, TRAFFIC_BG_STOP, __ATOMIC_SEQ_CST);
 }
 
+struct eng_shiftctl *eng_shiftctl_new(void)
+{
+	struct eng_shiftctl *c = calloc(1, sizeof(*c));
+
+	if (c)
+		c->refs = 1;
+	return c;
+}
+
+struct eng_shiftctl *eng_shiftctl_ref(struct eng_shiftctl *c)
+{
+	if (c)
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_SEQ_CST);
+	return c;
+}
+
+void eng_shiftctl_unref(struct eng_shiftctl *c)
+{
+	if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_SEQ_CST) == 0)
+		free(c);
+}
+
+struct eng_shift *eng_shift_free(struct eng_shift *sh)
+{
+	if (!sh)
+		return NULL;
+	json_decref(sh->appspec);
+	json_decref(sh->state);
+	json_decref(sh->cursor);
+	if (sh->ctl)
+		__atomic_store_n(&sh->ctl->stop, 1, __ATOMIC_SEQ_CST); /* a running job ends early */
+	eng_shiftctl_unref(sh->ctl);
+	free(sh);
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- deployments and targets */
 
-static void target_free(struct eng_target *t)
+void eng_target_free(struct eng_target *t)
 {
 	if (!t)
 		return;
@@ -82,8 +118,9 @@ void eng_dep_free(struct eng_dep *dp)
 	if (!dp)
 		return;
 	eng_bgctl_unref(dp->bgctl);
+	eng_shift_free(dp->shift);
 	for (size_t i = 0; i < dp->nt; i++)
-		target_free(dp->t[i]);
+		eng_target_free(dp->t[i]);
 	free(dp->t);
 	free(dp->app);
 	free(dp->group);
@@ -177,7 +214,7 @@ struct eng_target *eng_target_new(struct eng_dep *dp, const char *id, const char
 	struct eng_target *t = calloc(1, sizeof(*t));
 
 	if (!t || !(t->id = strdup(id)) || (arn && !(t->arn = strdup(arn)))) {
-		target_free(t);
+		eng_target_free(t);
 		return NULL;
 	}
 	t->dep = dp;
@@ -185,6 +222,25 @@ struct eng_target *eng_target_new(struct eng_dep *dp, const char *id, const char
 	t->status = ST_PENDING;
 	t->blue = fleet == FLEET_BLUE;
 	events_init(t, fleet);
+	return t;
+}
+
+struct eng_target *eng_target_new_events(struct eng_dep *dp, const char *id, const char *arn, int seq,
+					 const char *const *events)
+{
+	struct eng_target *t = calloc(1, sizeof(*t));
+
+	if (!t || !(t->id = strdup(id)) || (arn && !(t->arn = strdup(arn)))) {
+		eng_target_free(t);
+		return NULL;
+	}
+	t->dep = dp;
+	t->seq = seq;
+	t->status = ST_PENDING;
+	for (int i = 0; events[i] && i < ENG_MAX_EVENTS; i++) {
+		event_set(&t->ev[i], events[i], false, false);
+		t->nev = i + 1;
+	}
 	return t;
 }
 

@@ -82,6 +82,26 @@ struct eng_bgctl {
 	enum traffic_bg_signal signal; /* atomic */
 };
 
+/* Stop flag of a deployment that shifts traffic itself, shared with its
+ * running plugin job (rollout_shift_call.stopping reads it); freed by
+ * whoever drops the last reference. */
+struct eng_shiftctl {
+	int refs;
+	int stop; /* atomic */
+};
+
+/* A Lambda or ECS deployment (engine_shift.c): its owning plugin, AppSpec,
+ * the plugin's state and the cursor over its steps, all stored. */
+struct eng_shift {
+	char plugin[65];
+	json_t *appspec; /* the validated AppSpec */
+	json_t *state;	 /* the plugin's own state */
+	json_t *cursor;	 /* the steps and how far the deployment is (engine_shift.h) */
+	bool job;	 /* a plugin job of this deployment runs */
+	int64_t wake_ms; /* monotonic: look again then (waits, hook timeout, retries); 0 none */
+	struct eng_shiftctl *ctl;
+};
+
 struct eng_dep {
 	struct eng_dep *next;
 	char id[16];
@@ -109,6 +129,7 @@ struct eng_dep {
 	bool bg_go;		 /* green ready and continued: the original fleet's BeforeBlockTraffic may run */
 	char fail_code[64];	 /* errorInformation code of a BlockTraffic / AllowTraffic failure */
 	const char *feb;	 /* fileExistsBehavior, borrowed from row */
+	struct eng_shift *shift; /* Lambda / ECS: the deployment's steps; NULL for Server */
 };
 
 /* A deployment from its store row (stolen on success); NULL without memory. */
@@ -126,6 +147,10 @@ enum eng_fleet {
 };
 /* A new target of dp (not yet in dp->t) with its events, all Pending. */
 struct eng_target *eng_target_new(struct eng_dep *dp, const char *id, const char *arn, int seq, enum eng_fleet fleet);
+void eng_target_free(struct eng_target *t);
+/* A new target of dp with the named events (Lambda / ECS), all Pending. */
+struct eng_target *eng_target_new_events(struct eng_dep *dp, const char *id, const char *arn, int seq,
+					 const char *const *events);
 /* Rebuilds dp's targets and events from store_eng_targets rows after a
  * restart, and what they imply (traffic control, blue/green, whether the
  * original fleet was released). -ENOMEM. */
@@ -133,6 +158,11 @@ int eng_dep_restore_targets(struct eng_dep *dp, const json_t *rows);
 
 /* {Pending, InProgress, Succeeded, Failed, Skipped, Ready} counts. */
 json_t *eng_dep_overview(const struct eng_dep *dp);
+
+struct eng_shiftctl *eng_shiftctl_new(void);
+struct eng_shiftctl *eng_shiftctl_ref(struct eng_shiftctl *c);
+void eng_shiftctl_unref(struct eng_shiftctl *c);
+struct eng_shift *eng_shift_free(struct eng_shift *sh);
 
 struct eng_bgctl *eng_bgctl_new(void);
 struct eng_bgctl *eng_bgctl_ref(struct eng_bgctl *c);

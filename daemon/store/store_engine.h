@@ -118,3 +118,28 @@ int store_eng_instance_by_identifier(struct store_tx *tx, const char *host_ident
  * the meta table under "engine.bundle.<id>". *ret NULL when none. */
 int store_eng_bundle_set(struct store_tx *tx, const char *dep, const json_t *bundle);
 int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret);
+
+/* ---- platforms that shift traffic themselves (store_shift.c) ---- */
+
+/* {plugin, appspec, state, cursor} of a Lambda/ECS deployment; -ENOENT
+ * before its plugin was chosen. */
+int store_eng_shift_get(struct store_tx *tx, const char *dep, json_t **ret);
+/* Creates or updates it; a NULL plugin, appspec, state or cursor keeps the
+ * stored one (a new row needs plugin). */
+int store_eng_shift_put(struct store_tx *tx, const char *dep, const char *plugin, const json_t *appspec,
+			const json_t *state, const json_t *cursor, int64_t now);
+/* The target's platform view: deploymentTargetType (LambdaTarget, ECSTarget),
+ * ARN and the type-specific members (lambdaFunctionInfo, ...); NULL keeps. */
+int store_eng_target_view(struct store_tx *tx, const char *dep, const char *target, const char *type, const char *arn,
+			  const json_t *doc, int64_t now);
+/* The LifecycleEventHookExecutionId of an event (unique across the store). */
+int store_eng_event_hook(struct store_tx *tx, const char *dep, const char *target, int seq, const char *exec_id);
+struct store_hook_execution {
+	char deployment_id[16];
+	char target_id[256];
+	int seq;
+	char event[32];
+	char status[16];
+};
+/* The event a hook execution id belongs to; -ENOENT when unknown. */
+int store_eng_hook_find(struct store_tx *tx, const char *exec_id, struct store_hook_execution *ret);

@@ -15,6 +15,8 @@
  *   store_health.c      trigger-notification deliveries
  *   store_backup.c      online backup and restore (SQLite backup API)
  *   store_retention.c   removal of old finished deployments and hook logs, in batches
+ *   store_shift.c       Lambda/ECS deployments: owning plugin, AppSpec, plugin state,
+ *                       engine cursor; hook executions of their lifecycle events
  *
  * A file that needs another entity's table inside its own transaction calls
  * that entity's store_<entity>_*_c() function below instead of writing SQL.

@@ -247,6 +247,16 @@ static const char m4_group_last_deployments[] = "ALTER TABLE deployment_groups D
 						"ALTER TABLE deployment_groups DROP COLUMN last_attempted_deployment;";
 /* Retention removes finished deployments by completion time and their host
  * commands by deployment (a cascade without this index scans them all). */
+/* plugin state and engine cursor of Lambda and ECS deployments (store_shift.c) */
+static const char m6_shift_deployments[] =
+    "CREATE TABLE shift_deployments ("
+    " deployment_id TEXT PRIMARY KEY REFERENCES deployments(id) ON DELETE CASCADE,"
+    " plugin TEXT NOT NULL,"
+    " appspec TEXT,"			  /* the validated AppSpec (JSON) */
+    " state TEXT,"			  /* the plugin's own state (JSON) */
+    " cursor TEXT NOT NULL DEFAULT '{}'," /* the engine's step (JSON) */
+    " updated INTEGER NOT NULL);";
+
 static const char m5_retention_indexes[] = "CREATE INDEX deployments_finished ON deployments(complete_time)"
 					   " WHERE status IN ('Succeeded', 'Failed', 'Stopped');"
 					   "CREATE INDEX host_commands_deployment ON host_commands(deployment_id);";
@@ -257,6 +267,7 @@ const struct store_migration store_migrations[] = {
     {3, "trigger deliveries", m3_trigger_deliveries},
     {4, "group last deployments from deployments", m4_group_last_deployments},
     {5, "retention indexes", m5_retention_indexes},
-    /* append here: { 6, "…", m6_… }, */
+    {6, "deployments that shift traffic themselves", m6_shift_deployments},
+    /* append here: { 7, "…", m7_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

@@ -569,19 +569,34 @@ int traffic_routing_parse(const char *config_json, struct traffic_routing *ret, 
 		goto out;
 	}
 	{
-		json_t *p = json_object_get(sub, pk), *i = json_object_get(sub, ik);
+		char isk[64];
+		json_t *p = json_object_get(sub, pk), *i = json_object_get(sub, ik), *is;
+		snprintf(isk, sizeof(isk), "%sInSeconds", ik);
+		is = json_object_get(sub, isk);
 		if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 99) {
 			r = rollout_error_set(err, -EINVAL, "INVALID_TRAFFIC_ROUTING",
 					      "%s must be a whole percentage between 1 and 99", pk);
 			goto out;
 		}
-		if (!json_is_integer(i) || json_integer_value(i) < 0 || json_integer_value(i) > 2880) {
-			r = rollout_error_set(err, -EINVAL, "INVALID_TRAFFIC_ROUTING",
-					      "%s must be a number of minutes between 0 and 2880", ik);
-			goto out;
+		if (is) {
+			/* rolloutd's extension: the interval in seconds */
+			if (!json_is_integer(is) || json_integer_value(is) < 1 || json_integer_value(is) > 2880 * 60) {
+				r = rollout_error_set(err, -EINVAL, "INVALID_TRAFFIC_ROUTING",
+						      "%s must be a number of seconds between 1 and 172800", isk);
+				goto out;
+			}
+			rt.interval_s = (unsigned)json_integer_value(is);
+			rt.in_seconds = true;
+		} else {
+			if (!json_is_integer(i) || json_integer_value(i) < 0 || json_integer_value(i) > 2880) {
+				r = rollout_error_set(err, -EINVAL, "INVALID_TRAFFIC_ROUTING",
+						      "%s must be a number of minutes between 0 and 2880", ik);
+				goto out;
+			}
+			rt.interval = (unsigned)json_integer_value(i);
+			rt.interval_s = rt.interval * 60;
 		}
 		rt.percent = (unsigned)json_integer_value(p);
-		rt.interval = (unsigned)json_integer_value(i);
 	}
 	r = 0;
 done:
@@ -603,16 +618,16 @@ size_t traffic_routing_steps(const struct traffic_routing *rt, struct traffic_st
 	case TRAFFIC_CANARY:
 		if (max < 2)
 			break;
-		out[n++] = (struct traffic_step){rt->percent, rt->interval};
+		out[n++] = (struct traffic_step){rt->percent, rt->interval, rt->interval_s};
 		break;
 	case TRAFFIC_LINEAR:
 		for (unsigned p = rt->percent; p < 100 && n + 1 < max; p += rt->percent)
-			out[n++] = (struct traffic_step){p, rt->interval};
+			out[n++] = (struct traffic_step){p, rt->interval, rt->interval_s};
 		break;
 	default:
 		break;
 	}
-	out[n++] = (struct traffic_step){100, 0};
+	out[n++] = (struct traffic_step){100, 0, 0};
 	return n;
 }
 
@@ -668,7 +683,9 @@ int traffic_shift_run(const struct traffic_group *g, const char *const *blue, si
 			goto flip;
 		if (o.progress)
 			o.progress(o.userdata, steps[s].percent);
-		c = wait_checking(&o, (int64_t)steps[s].wait_min * o.minute_ms, reason, sizeof(reason));
+		c = wait_checking(
+		    &o, rt->in_seconds ? (int64_t)steps[s].wait_s * 1000 : (int64_t)steps[s].wait_min * o.minute_ms,
+		    reason, sizeof(reason));
 		if (c > 0)
 			goto alarm;
 		if (c < 0) {

@@ -181,8 +181,11 @@ int traffic_split_fleets(const struct traffic_group *g, const char *const *names
 enum traffic_routing_type { TRAFFIC_ALL_AT_ONCE = 0, TRAFFIC_CANARY = 1, TRAFFIC_LINEAR = 2 };
 struct traffic_routing {
 	enum traffic_routing_type type;
-	unsigned percent;  /* canaryPercentage / linearPercentage (1..99) */
-	unsigned interval; /* minutes */
+	unsigned percent;    /* canaryPercentage / linearPercentage (1..99) */
+	unsigned interval;   /* minutes (0 when given in seconds) */
+	unsigned interval_s; /* the interval in seconds: interval * 60, or rolloutd's
+			      * canaryIntervalInSeconds / linearIntervalInSeconds */
+	bool in_seconds;     /* given in seconds (then no test scaling of minutes applies) */
 };
 /* Parses a DeploymentConfigInfo (or a bare TrafficRoutingConfig) JSON. No
  * trafficRoutingConfig gives ALL_AT_ONCE and *ret_present false. Bad values:
@@ -195,7 +198,8 @@ int traffic_routing_parse(const char *config_json, struct traffic_routing *ret, 
  * 2p, ..., 100. AllAtOnce: 100. Returns the number of steps (<= max). */
 struct traffic_step {
 	unsigned percent;
-	unsigned wait_min;
+	unsigned wait_min; /* minutes, as given (0 when given in seconds) */
+	unsigned wait_s;   /* the wait in seconds */
 };
 size_t traffic_routing_steps(const struct traffic_routing *rt, struct traffic_step *out, size_t max);
 #define TRAFFIC_MAX_STEPS 101

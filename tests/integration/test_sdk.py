@@ -103,7 +103,7 @@ def test_examples_build_out_of_tree_with_pkg_config_only(installed, examples, tm
                                capture_output=True, text=True, check=True).stdout.strip()
     assert plugindir.endswith("/rolloutd/plugins"), plugindir
     assert "-I%s%s/include" % (dest, prefix) in out, out
-    names = ["example-platform", "example-source", "example-health", "example-traffic"]
+    names = ["example-platform", "example-source", "example-health", "example-traffic", "example-shift"]
     for n in names:
         so = work / (n + ".so")
         assert so.exists(), out
@@ -116,6 +116,7 @@ def test_examples_build_out_of_tree_with_pkg_config_only(installed, examples, tm
         "example-source": {"root": str(tmp_path)},
         "example-health": None,
         "example-traffic": None,
+        "example-shift": {"dir": str(tmp_path)},
     }, settings={"plugin_dir": str(work)})
     r = d.run("--check-config", check=False)
     assert r.returncode == 0, r.stderr
@@ -195,3 +196,56 @@ def test_third_party_revision_type_end_to_end(installed, examples, daemon_factor
         assert "ExampleDir (example-source)" in e.value.body, e.value.body
     finally:
         f.stop()
+
+
+def test_third_party_shift_platform_end_to_end(installed, examples, daemon_factory, tmp_path):
+    """The example platform that shifts traffic itself (ABI 1.1), built out
+    of tree, runs a Lambda deployment: the AppSpec's route moves 50 %, then
+    100 % to the target version, its BeforeAllowTraffic hook is dropped into
+    the spool with the execution id rolloutd generated, and the deployment
+    goes on once PutLifecycleEventHookExecutionStatus answers it."""
+    import json
+    import time
+    from api_helpers import call
+    work, _, _ = examples
+    pdir = tmp_path / "plugins"
+    pdir.mkdir()
+    os.symlink(str(work / "example-shift.so"), str(pdir / "example-shift.so"))
+    routes = tmp_path / "routes"
+    routes.mkdir()
+    (routes / "web.route").write_text('{"version": "1"}')
+    d = daemon_factory(plugins={"example-shift": {"dir": str(routes)}}, settings={"plugin_dir": str(pdir)})
+    cd = d.boto3_client(d.admin)
+    cd.create_application(applicationName="app", computePlatform="Lambda")
+    cd.create_deployment_group(applicationName="app", deploymentGroupName="g", serviceRoleArn="arn:aws:iam::1:role/r",
+                               deploymentStyle={"deploymentType": "BLUE_GREEN",
+                                                "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+    r = call(d, d.admin, "CreateDeploymentConfig", {
+        "deploymentConfigName": "half", "computePlatform": "Lambda",
+        "trafficRoutingConfig": {"type": "TimeBasedLinear",
+                                 "timeBasedLinear": {"linearPercentage": 50, "linearIntervalInSeconds": 1}}})
+    assert r.status == 200, r.body
+    spec = ("version: 0.0\nResources:\n  - web:\n      Type: Example::Route\n"
+            "      Properties: {Name: web, CurrentVersion: \"1\", TargetVersion: \"2\"}\n"
+            "Hooks:\n  - BeforeAllowTraffic: check-web\n")
+    dep = cd.create_deployment(applicationName="app", deploymentGroupName="g", deploymentConfigName="half",
+                               revision={"revisionType": "String", "string": {"content": spec}})["deploymentId"]
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not list((routes / "hooks").glob("*.json")):
+        time.sleep(0.05)
+    hooks = list((routes / "hooks").glob("*.json"))
+    assert len(hooks) == 1, d.log_tail()
+    inv = json.loads(hooks[0].read_text())
+    assert inv["DeploymentId"] == dep and inv["Function"] == "check-web" and inv["Event"] == "BeforeAllowTraffic"
+    assert json.loads((routes / "web.route").read_text()) == {"version": "1"}  # nothing moved before the hook
+    cd.put_lifecycle_event_hook_execution_status(deploymentId=dep, status="Succeeded",
+                                                 lifecycleEventHookExecutionId=inv["LifecycleEventHookExecutionId"])
+    while time.monotonic() < end and cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "InProgress":
+        time.sleep(0.05)
+    assert cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "Succeeded", d.log_tail()
+    assert json.loads((routes / "web.route").read_text()) == {"version": "2", "weights": {}}
+    log = d.log()
+    assert log.index("route web sends 50% to version 2") < log.index("route web sends 100% to version 2")
+    t = cd.get_deployment_target(deploymentId=dep, targetId="web")["deploymentTarget"]
+    assert t["deploymentTargetType"] == "LambdaTarget"
+    assert t["lambdaTarget"]["lambdaFunctionInfo"]["targetVersionWeight"] == 1.0

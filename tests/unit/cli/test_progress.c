@@ -177,6 +177,53 @@ static void test_progress_changes(void **state)
 	json_decref(sums2);
 }
 
+/* A Lambda deployment: one lambdaTarget whose weight moves step by step. */
+static void test_progress_lambda_weights(void **state)
+{
+	struct progress empty = {0}, a = {0}, b = {0};
+	json_t *info = load(info_inprogress), *t1, *t2;
+	const char *target =
+	    "[{\"deploymentTargetType\":\"LambdaTarget\",\"lambdaTarget\":{\"targetId\":\"fn\",\"status\":"
+	    "\"InProgress\",\"lifecycleEvents\":[{\"lifecycleEventName\":\"BeforeAllowTraffic\",\"status\":"
+	    "\"Succeeded\",\"startTime\":1001,\"endTime\":1002},{\"lifecycleEventName\":\"AllowTraffic\","
+	    "\"status\":\"InProgress\",\"startTime\":1002},{\"lifecycleEventName\":\"AfterAllowTraffic\","
+	    "\"status\":\"Pending\"}],\"lambdaFunctionInfo\":{\"functionName\":\"fn\",\"targetVersionWeight\":"
+	    "0.1}}}]";
+	char *out, *tty;
+	int lines;
+	(void)state;
+
+	t1 = load(target);
+	t2 = json_deep_copy(t1);
+	json_object_set_new(
+	    json_object_get(json_object_get(json_array_get(t2, 0), "lambdaTarget"), "lambdaFunctionInfo"),
+	    "targetVersionWeight", json_real(0.2));
+	progress_update(&a, info, t1);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.inst[0].id, "fn");
+	assert_string_equal(a.inst[0].event, "AllowTraffic");
+	assert_int_equal(a.inst[0].weight, 10);
+	out = changes(&empty, &a, 1005, &lines);
+	assert_non_null(strstr(out,
+			       "[    5s] fn AllowTraffic InProgress (target InProgress, 1/3 events, 10% of traffic on "
+			       "the new version)\n"));
+	free(out);
+	/* the weight alone changed: one line */
+	progress_update(&b, info, t2);
+	out = changes(&a, &b, 1010, &lines);
+	assert_int_equal(lines, 1);
+	assert_non_null(strstr(out, "20% of traffic on the new version"));
+	free(out);
+	tty = progress_render_tty(&b, 1010, 120, false);
+	assert_non_null(strstr(tty, "traffic 20%"));
+	free(tty);
+	progress_clear(&a);
+	progress_clear(&b);
+	json_decref(info);
+	json_decref(t1);
+	json_decref(t2);
+}
+
 static void test_progress_failure(void **state)
 {
 	struct progress p = {0};
@@ -219,10 +266,9 @@ static void test_progress_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_progress_parse),
-	    cmocka_unit_test(test_progress_tty),
-	    cmocka_unit_test(test_progress_changes),
-	    cmocka_unit_test(test_progress_failure),
+	    cmocka_unit_test(test_progress_parse),	    cmocka_unit_test(test_progress_tty),
+	    cmocka_unit_test(test_progress_changes),	    cmocka_unit_test(test_progress_failure),
+	    cmocka_unit_test(test_progress_lambda_weights),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

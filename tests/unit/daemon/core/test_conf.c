@@ -120,7 +120,7 @@ static void test_unknown_keys(void **st)
 	    "listen: 127.0.0.1:1\nlisen: x\n",
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
 	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention, "
-	    "metrics_listen, alarm_fallback_plugin)");
+	    "metrics_listen, alarm_fallback_plugin, hook_timeout)");
 }
 
 static void test_retention(void **st)

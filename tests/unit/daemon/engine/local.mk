@@ -31,3 +31,13 @@ tests_unit_daemon_engine_test_engine_SOURCES = tests/unit/daemon/engine/test_eng
 tests_unit_daemon_engine_test_engine_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_engine_test_engine_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS) $(ARCHIVE_CFLAGS)
 tests_unit_daemon_engine_test_engine_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS) $(ARCHIVE_LIBS)
+
+# Lambda / ECS deployments: the plan, and the state machine with fake plugin jobs.
+check_PROGRAMS += tests/unit/daemon/engine/test_engine_shift
+TESTS += tests/unit/daemon/engine/test_engine_shift
+tests_unit_daemon_engine_test_engine_shift_SOURCES = tests/unit/daemon/engine/test_engine_shift.c \
+	$(daemon_engine_sources) $(daemon_traffic_sources) $(daemon_health_sources) $(daemon_bundles_sources) \
+	$(daemon_store_sources) $(daemon_core_sources) daemon/core/workpool.c daemon/core/workpool.h
+tests_unit_daemon_engine_test_engine_shift_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_engine_test_engine_shift_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS) $(ARCHIVE_CFLAGS)
+tests_unit_daemon_engine_test_engine_shift_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS) $(ARCHIVE_LIBS)
