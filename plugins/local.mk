@@ -8,3 +8,4 @@ include plugins/haproxy/local.mk
 include plugins/http-check/local.mk
 include plugins/prometheus/local.mk
 include plugins/cloudwatch/local.mk
+include plugins/lambda/local.mk

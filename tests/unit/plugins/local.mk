@@ -46,3 +46,11 @@ tests_unit_plugins_s3_test_s3url_SOURCES = tests/unit/plugins/s3/test_s3url.c pl
 tests_unit_plugins_s3_test_s3url_CPPFLAGS = $(PLUGIN_TEST_CPPFLAGS)
 tests_unit_plugins_s3_test_s3url_CFLAGS = $(PLUGIN_TEST_CFLAGS)
 tests_unit_plugins_s3_test_s3url_LDADD = $(PLUGIN_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/plugins/lambda/test_lambda
+TESTS += tests/unit/plugins/lambda/test_lambda
+tests_unit_plugins_lambda_test_lambda_SOURCES = tests/unit/plugins/lambda/test_lambda.c plugins/common/uri.c \
+	plugins/common/uri.h
+tests_unit_plugins_lambda_test_lambda_CPPFLAGS = $(PLUGIN_TEST_CPPFLAGS)
+tests_unit_plugins_lambda_test_lambda_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+tests_unit_plugins_lambda_test_lambda_LDADD = $(PLUGIN_TEST_LIBS)
