@@ -2,7 +2,7 @@
  * rolloutd (which validates a revision before any host is touched).
  *
  * Semantics follow the official CodeDeploy agent 1.8.1 (see
- * ../shared/reference/host-agent.md §4), with these deliberate differences:
+ * the official CodeDeploy agent's AppSpec rules), with these deliberate differences:
  *   - `source` and hook `location` must stay inside the bundle: a `..`
  *     component is an error (a leading `/` means the bundle root, as in the
  *     official agent, where File.join made it relative anyway);

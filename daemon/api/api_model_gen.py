@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Generates daemon/api/api_model.c, the declarative validation tables of the
 control API, from the botocore CodeDeploy model (python3-botocore), plus the
-additions of the newer model (reference/codedeploy-api.md §6).
+additions of the newer model (the members botocore 1.29 lacks).
 
     /usr/bin/python3 daemon/api/api_model_gen.py > daemon/api/api_model.c
 
