@@ -16,6 +16,9 @@
  *   agent     the host-command service and bundle downloads (the bundle
  *             route further limits an agent key to the bundles of its
  *             instance's deployments)
+ *   enroll    Rolloutd_v1.EnrollInstance only: an EC2 instance in the
+ *             key's scope (an Auto Scaling group or a tag) trades it for
+ *             its own agent key
  *
  * Errors, as the control API answers them (code = the reply's __type):
  *   -EPERM   MissingAuthenticationTokenException, IncompleteSignatureException,
@@ -42,8 +45,8 @@ struct auth_key {
 	char id[129];
 	char secret[129];
 	char name[129];
-	char policy[16];    /* admin | deployer | readonly | agent */
-	char instance[129]; /* the instance an agent key is bound to; "" otherwise */
+	char policy[16];    /* admin | deployer | readonly | agent | enroll */
+	char instance[129]; /* the instance an agent key is bound to, an enroll key's scope; "" otherwise */
 };
 
 /* Finds access key id: 0 and *ret; -ENOENT when there is no such key;

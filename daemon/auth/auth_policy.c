@@ -31,6 +31,15 @@ static const struct policy {
 	    },
     },
     {
+	/* A fleet's enrollment key: an instance starting in the key's scope
+	 * trades it for its own agent key, and may do nothing else. */
+	.name = "enroll",
+	.allow =
+	    {
+		"Rolloutd_v1.EnrollInstance",
+	    },
+    },
+    {
 	.name = "deployer",
 	.allow =
 	    {

@@ -275,20 +275,30 @@ struct store_access_key {
 	char id[STORE_KEY_ID_LEN + 1];
 	char secret[STORE_SECRET_LEN + 1];
 	char name[129];
-	char policy[16];    /* admin | deployer | readonly | agent */
-	char instance[129]; /* bound instance name (agent), "" when none */
+	char policy[16]; /* admin | deployer | readonly | agent | enroll */
+	/* agent: the instance the key acts for, an on-premises instance name
+	 * or an EC2 instance id (i-...); enroll: the fleet it may enroll
+	 * instances of, asg:AUTO_SCALING_GROUP or tag:KEY=VALUE; "" otherwise. */
+	char instance[129];
 	int64_t create_time;
 };
 
 bool store_policy_valid(const char *policy);
-/* Mints a new key; -EINVAL for an unknown policy or an agent key without
- * instance (message in err). */
+/* s has the form of an EC2 instance id: i- and 8 or 17 hex digits. */
+bool store_ec2_instance_id(const char *s);
+/* s is an enroll key's scope: asg:NAME or tag:KEY=VALUE. */
+bool store_enroll_scope_valid(const char *s);
+/* Mints a new key; -EINVAL for an unknown policy, an agent key without
+ * instance or an enroll key without a valid scope (message in err). */
 int store_access_key_create(struct store *st, const char *name, const char *policy, const char *instance,
 			    struct store_access_key *ret, char *err, size_t errlen);
 int store_access_key_get(struct store *st, const char *id, struct store_access_key *ret);
 /* Every key ordered by id, secrets blanked; *ret malloc'd. */
 int store_access_key_list(struct store *st, struct store_access_key **ret, size_t *ret_n);
 int store_access_key_delete(struct store *st, const char *id);
+/* Deletes the agent keys bound to instance (a terminated EC2 instance's);
+ * *ret_n (may be NULL) says how many. */
+int store_access_key_revoke_instance(struct store *st, const char *instance, int *ret_n);
 
 /* ==== backup and restore (store_backup.c) ==== */
 

@@ -13,7 +13,35 @@
 
 bool store_policy_valid(const char *p)
 {
-	return p && (!strcmp(p, "admin") || !strcmp(p, "deployer") || !strcmp(p, "readonly") || !strcmp(p, "agent"));
+	return p && (!strcmp(p, "admin") || !strcmp(p, "deployer") || !strcmp(p, "readonly") || !strcmp(p, "agent") ||
+		     !strcmp(p, "enroll"));
+}
+
+bool store_ec2_instance_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 10 || n > 19 || strncmp(s, "i-", 2) != 0)
+		return false;
+	for (size_t i = 2; i < n; i++)
+		if (!strchr("0123456789abcdef", s[i]))
+			return false;
+	return true;
+}
+
+bool store_enroll_scope_valid(const char *s)
+{
+	const char *eq;
+
+	if (!s)
+		return false;
+	if (!strncmp(s, "asg:", 4))
+		return s[4] != '\0';
+	if (!strncmp(s, "tag:", 4)) {
+		eq = strchr(s + 4, '=');
+		return eq && eq > s + 4;
+	}
+	return false;
 }
 
 int store_access_key_create(struct store *st, const char *name, const char *policy, const char *instance,
@@ -28,13 +56,22 @@ int store_access_key_create(struct store *st, const char *name, const char *poli
 		return -EINVAL;
 	}
 	if (!store_policy_valid(policy)) {
-		ERR("unknown policy '%s': use admin, deployer, readonly or agent", policy ? policy : "");
+		ERR("unknown policy '%s': use admin, deployer, readonly, agent or enroll", policy ? policy : "");
 		return -EINVAL;
 	}
-	if ((strcmp(policy, "agent") == 0) != (instance && *instance)) {
+	if (!strcmp(policy, "enroll")) {
+		/* The scope travels in the instance column: an enroll key is
+		 * bound to a fleet, not to one instance. */
+		if (!store_enroll_scope_valid(instance)) {
+			ERR("an enroll key needs a scope: asg:AUTO_SCALING_GROUP or tag:KEY=VALUE (got '%s')",
+			    instance ? instance : "");
+			return -EINVAL;
+		}
+	} else if ((strcmp(policy, "agent") == 0) != (instance && *instance)) {
 		ERR("%s", !strcmp(policy, "agent")
-			      ? "an agent key must be bound to an instance: give its instance name"
-			      : "only agent keys are bound to an instance; drop the instance name");
+			      ? "an agent key must be bound to an instance: give its on-premises instance name or "
+				"its EC2 instance id (i-...)"
+			      : "only agent and enroll keys are bound to an instance or scope; drop it");
 		return -EINVAL;
 	}
 	if (instance && strlen(instance) >= sizeof(k.instance)) {
@@ -140,6 +177,20 @@ int store_access_key_delete(struct store *st, const char *id)
 	r = store_run(c, "DELETE FROM access_keys WHERE id = ?1", SQL_TEXT(id));
 	if (r == 0 && store_changes(c) == 0)
 		r = -ENOENT;
+	store_conn_put(st, c);
+	return r;
+}
+
+int store_access_key_revoke_instance(struct store *st, const char *instance, int *ret_n)
+{
+	struct store_conn *c;
+	int r = store_conn_get(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_run(c, "DELETE FROM access_keys WHERE policy = 'agent' AND instance = ?1", SQL_TEXT(instance));
+	if (r == 0 && ret_n)
+		*ret_n = (int)store_changes(c);
 	store_conn_put(st, c);
 	return r;
 }

@@ -42,7 +42,7 @@ def test_access_key_create_offline(tmp_path, builddir):
     agent = d.create_access_key("host-1", "agent", instance="host-1")
     assert agent["AccessKeyId"] != keys["AccessKeyId"]
     p = d.run("access-key", "create", "--name", "x", "--policy", "superuser", check=False)
-    assert p.returncode == 1 and "admin, deployer, readonly or agent" in p.stderr
+    assert p.returncode == 1 and "admin, deployer, readonly, agent or enroll" in p.stderr
     p = d.run("access-key", "create", "--name", "x", "--policy", "agent", check=False)
     assert p.returncode == 1 and "instance" in p.stderr
     p = d.run("access-key", "create", "--policy", "admin", check=False)

@@ -95,12 +95,28 @@ static void test_access_keys(void **state)
 	assert_int_equal(store_access_key_get(st, agent.id, &got), 0);
 	assert_string_equal(got.instance, "host-1");
 	assert_int_equal(store_access_key_create(st, "x", "root", NULL, &got, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "admin, deployer, readonly or agent"));
+	assert_non_null(strstr(err, "admin, deployer, readonly, agent or enroll"));
 	assert_int_equal(store_access_key_create(st, "x", "agent", NULL, &got, err, sizeof(err)), -EINVAL);
 	assert_int_equal(store_access_key_create(st, "x", "admin", "host", &got, err, sizeof(err)), -EINVAL);
 	assert_int_equal(store_access_key_create(st, "", "admin", NULL, &got, err, sizeof(err)), -EINVAL);
+	/* EC2 instances: an agent key bound to an instance id, an enroll key to a fleet. */
+	assert_true(store_ec2_instance_id("i-0123456789abcdef0"));
+	assert_true(store_ec2_instance_id("i-12345678"));
+	assert_false(store_ec2_instance_id("i-web"));
+	assert_false(store_ec2_instance_id("host-1"));
+	assert_int_equal(store_access_key_create(st, "e1", "agent", "i-0123456789abcdef0", &got, err, sizeof(err)), 0);
+	assert_int_equal(store_access_key_create(st, "e2", "agent", "i-0123456789abcdef0", &got, err, sizeof(err)), 0);
+	assert_int_equal(store_access_key_create(st, "x", "enroll", NULL, &got, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "asg:AUTO_SCALING_GROUP or tag:KEY=VALUE"));
+	assert_int_equal(store_access_key_create(st, "x", "enroll", "tag:=v", &got, err, sizeof(err)), -EINVAL);
+	assert_int_equal(store_access_key_create(st, "fleet", "enroll", "asg:web", &got, err, sizeof(err)), 0);
+	assert_string_equal(got.instance, "asg:web");
+	int revoked = 0;
+	assert_int_equal(store_access_key_revoke_instance(st, "i-0123456789abcdef0", &revoked), 0);
+	assert_int_equal(revoked, 2);
+	assert_int_equal(store_access_key_revoke_instance(st, "asg:web", NULL), 0); /* not an agent key */
 	assert_int_equal(store_access_key_list(st, &list, &n), 0);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	assert_string_equal(list[0].secret, "");
 	assert_string_equal(list[1].secret, "");
 	free(list);
