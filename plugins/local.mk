@@ -9,3 +9,4 @@ include plugins/http-check/local.mk
 include plugins/prometheus/local.mk
 include plugins/cloudwatch/local.mk
 include plugins/lambda/local.mk
+include plugins/ec2/local.mk

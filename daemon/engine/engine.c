@@ -86,6 +86,7 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus st
 		       const char *msg);
 static void dep_try_start(struct engine *e, struct eng_dep *dp);
 static int load_dep(struct engine *e, const char *id, struct eng_dep **ret);
+static void event_end(struct engine *e, struct eng_target *t, enum eng_status status, json_t *diag, bool agent_issue);
 
 static void dep_set_status(struct engine *e, struct eng_dep *dp, enum eng_dstatus status, int64_t start,
 			   int64_t complete, const char *code, const char *msg)
@@ -138,6 +139,15 @@ static void event_start(struct engine *e, struct eng_target *t, int i)
 	if (t->ev[i].service_side) {
 		/* the traffic plugin, on a worker; the result comes back as IN_TRAFFIC */
 		event_job(e, t, i, JOB_TRAFFIC);
+		return;
+	}
+	if (t->stopped) {
+		/* No agent runs there; CodeDeploy fails it and counts it
+		 * against minimum healthy hosts. */
+		char m[256];
+		snprintf(m, sizeof(m), "EC2 instance %s is stopped: start it and redeploy, or remove it from the group",
+			 t->id);
+		event_end(e, t, ST_FAILED, eng_diag("UnknownError", "", m, ""), false);
 		return;
 	}
 	if (strcmp(t->ev[i].name, "ValidateService") == 0 && i > 0 &&
@@ -567,6 +577,8 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 			goto out;
 		}
 		t->last_failed = sel.v[i].last_failed;
+		t->stopped = rd_json_str(sel.v[i].src, "instanceState") &&
+			     !strcmp(rd_json_str(sel.v[i].src, "instanceState"), "stopped");
 		t->status = sel.v[i].up_to_date ? ST_SKIPPED : ST_PENDING;
 		dp->t[dp->nt++] = t;
 		CHK(store_eng_target_insert(e->tx, dp->id, t->id, t->seq, t->arn, eng_status_name[t->status],

@@ -18,6 +18,7 @@
 #include "engine/spec.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "store/store.h"
 #include "store/store_engine.h"
 #include "util.h"
 
@@ -296,9 +297,33 @@ static json_t *envelope_payload(const json_t *body)
 static struct eng_host *poll_host(struct engine *e, struct eng_call *call, const char *hid)
 {
 	struct eng_host *h;
-	char *name = NULL, *arn = NULL;
+	char *name = NULL, *arn = NULL, ec2_id[32];
+	bool ec2;
 	int r;
 
+	ec2 = cmd_ec2_instance_id(hid, ec2_id, sizeof(ec2_id)) == 0;
+	if (store_ec2_instance_id(call->instance)) {
+		/* A key bound to an EC2 instance acts for that instance only,
+		 * whose agent reports arn:aws:ec2:REGION:ACCOUNT:instance/ID. */
+		if (!ec2 || strcmp(ec2_id, call->instance) != 0) {
+			eng_reply_error(e, call, "AccessDeniedException",
+					"access key %s is bound to EC2 instance %s, not to host %s; use that "
+					"instance's own key (or enroll it) and its instance ARN as host identifier",
+					call->access_key_id, call->instance, hid);
+			return NULL;
+		}
+		h = host_get(e, ec2_id);
+		if (!h)
+			goto nomem;
+		return h;
+	}
+	if (!call->instance[0] && ec2) {
+		/* A key bound to no instance (admin) may act for any EC2 instance. */
+		h = host_get(e, ec2_id);
+		if (!h)
+			goto nomem;
+		return h;
+	}
 	if (call->instance[0]) {
 		h = host_get(e, call->instance);
 		if (!h)

@@ -105,3 +105,29 @@ int cmd_execution_id_parse(const char *s, char *out, size_t outlen)
 	strcpy(out, p);
 	return 0;
 }
+
+int cmd_ec2_instance_id(const char *hid, char *out, size_t outlen)
+{
+	const char *p, *id;
+	int colons = 0;
+	size_t n;
+
+	if (!hid || strncmp(hid, "arn:aws", 7) != 0)
+		return -EINVAL;
+	/* arn:PARTITION:ec2:REGION:ACCOUNT:instance/ID */
+	for (p = hid; *p; p++)
+		if (*p == ':')
+			colons++;
+	p = strstr(hid, ":ec2:");
+	id = strstr(hid, ":instance/");
+	if (colons != 5 || !p || !id || p > id)
+		return -EINVAL;
+	id += strlen(":instance/");
+	n = strlen(id);
+	if (n < 10 || n > 19 || strncmp(id, "i-", 2) != 0 || strspn(id + 2, "0123456789abcdef") != n - 2)
+		return -EINVAL;
+	if (n >= outlen)
+		return -ENOBUFS;
+	memcpy(out, id, n + 1);
+	return 0;
+}

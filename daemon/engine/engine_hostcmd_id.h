@@ -31,3 +31,8 @@ int cmd_execution_id(const char *region, const char *account, const char *deploy
 /* Extracts the deployment id (the part after "deployment/") of an execution
  * id; -EINVAL when it has not the expected form. out >= 16 bytes. */
 int cmd_execution_id_parse(const char *s, char *out, size_t outlen);
+
+/* The instance id of an EC2 agent's host identifier,
+ * arn:aws:ec2:REGION:ACCOUNT:instance/i-... (any aws partition). -EINVAL
+ * when hid is not one. out >= 20 bytes. */
+int cmd_ec2_instance_id(const char *hid, char *out, size_t outlen);

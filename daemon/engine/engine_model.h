@@ -73,6 +73,7 @@ struct eng_target {
 	bool queued_on_host;
 	bool bg_wait; /* blue/green: at AllowTraffic / BlockTraffic, waiting for the traffic phase */
 	bool blue;    /* blue/green: an original (blue) instance, label Blue; not batched */
+	bool stopped; /* a stopped EC2 instance: its events fail without waiting for an agent */
 };
 
 /* Shared by the engine and the worker running a blue/green traffic phase

@@ -85,8 +85,9 @@ def test_package_contents(packages):
         files("rollout-plugin-dev")
     assert "/usr/sbin/rolloutd" in d and "/etc/rolloutd/rolloutd.yaml" in d
     assert any(f.endswith("/rolloutd/plugins/onprem.so") for f in d)
-    assert not any(f.endswith(("/s3.so", "/cloudwatch.so", "/lambda.so")) for f in d), d
-    assert sorted(os.path.basename(f) for f in aws if f.endswith(".so")) == ["cloudwatch.so", "lambda.so", "s3.so"]
+    assert not any(f.endswith(("/s3.so", "/cloudwatch.so", "/lambda.so", "/ec2.so")) for f in d), d
+    assert sorted(os.path.basename(f) for f in aws if f.endswith(".so")) == ["cloudwatch.so", "ec2.so", "lambda.so",
+                                                                           "s3.so"]
     assert "/usr/bin/rollout-agent" in a and "/usr/libexec/rolloutd/rollout-agent-extract" in a
     assert not any("rolloutd/plugins" in f or f.endswith("bin/rolloutd") for f in a), a
     assert "rolloutd" not in P.deb_field(packages["new"]["rollout-agent"], "Depends")

@@ -46,10 +46,30 @@ static void test_cmd_id(void **state)
 	assert_int_equal(cmd_execution_id_parse("a/b/c/arn:x:deployment/", dep, sizeof(dep)), -EINVAL);
 }
 
+/* EC2 agents report their instance ARN; the engine knows them by instance id. */
+static void test_ec2_instance_id(void **state)
+{
+	char id[20];
+
+	assert_int_equal(
+	    cmd_ec2_instance_id("arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0", id, sizeof(id)), 0);
+	assert_string_equal(id, "i-0123456789abcdef0");
+	assert_int_equal(cmd_ec2_instance_id("arn:aws-cn:ec2:cn-north-1:1:instance/i-12345678", id, sizeof(id)), 0);
+	assert_string_equal(id, "i-12345678");
+	assert_int_equal(cmd_ec2_instance_id("i-12345678", id, sizeof(id)), -EINVAL);
+	assert_int_equal(cmd_ec2_instance_id("arn:aws:iam::1:user/i-12345678", id, sizeof(id)), -EINVAL);
+	assert_int_equal(cmd_ec2_instance_id("arn:aws:ec2:r:1:instance/i-web", id, sizeof(id)), -EINVAL);
+	assert_int_equal(cmd_ec2_instance_id("arn:aws:ec2:r:1:instance/i-1234567Z", id, sizeof(id)), -EINVAL);
+	assert_int_equal(cmd_ec2_instance_id("arn:aws:ec2:r:1:x:instance/i-12345678", id, sizeof(id)), -EINVAL);
+	assert_int_equal(cmd_ec2_instance_id(NULL, id, sizeof(id)), -EINVAL);
+	assert_int_equal(cmd_ec2_instance_id("arn:aws:ec2:r:1:instance/i-12345678", id, 5), -ENOBUFS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cmd_id),
+	    cmocka_unit_test(test_ec2_instance_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,32 @@
+/* The ec2 plugin's pure parts, exposed for its unit test. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <rollout/plugin.h>
+
+/* What a deployment group selects on EC2: the deployment's targetInstances
+ * when given, else the group's own. */
+struct ec2_selection {
+	char *filter_json; /* [TagFilter] or {"ec2TagSetList": ...}; NULL: none */
+	char *asgs_json;   /* ["asg name", ...]; NULL: none */
+};
+int ec2_selection_parse(const char *group_json, struct ec2_selection *ret, char *err, size_t errlen);
+void ec2_selection_clear(struct ec2_selection *s);
+
+/* DescribeInstances filter parameters ("&Filter.1.Name=...&Filter.1.Value.1=...")
+ * that find every instance the tag filter can select, one per call (the
+ * filters of a list are OR-ed; EC2 ANDs filters of one call). They may
+ * find more (wildcards): match the result again. */
+int ec2_server_filters(const char *filter_json, char ***ret, size_t *ret_n);
+void ec2_strv_free(char **v, size_t n);
+
+/* Whether an instance in this EC2 state is a deployment target. */
+bool ec2_state_is_target(const char *state);
+
+/* The targets of one DescribeInstances page into out (keyed by instance
+ * id); *ret_next: the NextToken (malloc'd) or NULL. */
+int ec2_parse_instances(const struct rollout_host *host, const struct rollout_xml *doc, const char *region,
+			const char *account, json_t *out, char **ret_next);
