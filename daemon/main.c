@@ -75,6 +75,7 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 static int cmd_access_key(struct rd_config *cfg, int argc, char **argv)
 {
 	struct store *st = NULL;
+	struct rd_error rerr = RD_ERROR_INIT;
 	char err[512];
 	int r, ret = 1;
 
@@ -82,9 +83,9 @@ static int cmd_access_key(struct rd_config *cfg, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	r = store_open(cfg->data_dir, &st, err, sizeof(err));
+	r = store_open(cfg->data_dir, &st, &rerr);
 	if (r < 0) {
-		fprintf(stderr, "rolloutd: %s\n", err);
+		fprintf(stderr, "rolloutd: %s\n", rerr.message);
 		return 1;
 	}
 	if (!strcmp(argv[0], "create")) {
@@ -188,7 +189,7 @@ static int become_data_dir_owner(const struct rd_config *cfg)
 static int cmd_backup(struct rd_config *cfg, int argc, char **argv)
 {
 	struct store *st = NULL;
-	char err[1024];
+	struct rd_error rerr = RD_ERROR_INIT;
 	int r;
 
 	if (argc != 1) {
@@ -196,12 +197,12 @@ static int cmd_backup(struct rd_config *cfg, int argc, char **argv)
 				"/var/backups/rolloutd.db)\n");
 		return 2;
 	}
-	r = store_open(cfg->data_dir, &st, err, sizeof(err));
+	r = store_open(cfg->data_dir, &st, &rerr);
 	if (r == 0)
-		r = store_backup(st, cfg->data_dir, argv[0], err, sizeof(err));
+		r = store_backup(st, cfg->data_dir, argv[0], &rerr);
 	store_close(st);
 	if (r < 0) {
-		fprintf(stderr, "rolloutd: backup: %s\n", err);
+		fprintf(stderr, "rolloutd: backup: %s\n", rerr.message);
 		return 1;
 	}
 	printf("%s: backup of %s written\n", argv[0], cfg->data_dir);
@@ -210,16 +211,16 @@ static int cmd_backup(struct rd_config *cfg, int argc, char **argv)
 
 static int cmd_restore(struct rd_config *cfg, int argc, char **argv)
 {
-	char err[1024];
+	struct rd_error rerr = RD_ERROR_INIT;
 	int r;
 
 	if (argc != 1) {
 		fprintf(stderr, "rolloutd: restore needs one argument, a file made by 'rolloutd backup'\n");
 		return 2;
 	}
-	r = store_restore(argv[0], cfg->data_dir, err, sizeof(err));
+	r = store_restore(argv[0], cfg->data_dir, &rerr);
 	if (r < 0) {
-		fprintf(stderr, "rolloutd: restore: %s\n", err);
+		fprintf(stderr, "rolloutd: restore: %s\n", rerr.message);
 		return 1;
 	}
 	printf("%s: restored into %s; start rolloutd\n", argv[0], cfg->data_dir);
@@ -420,21 +421,20 @@ static int run(struct rd_daemon *d)
 {
 	struct rd_error e = RD_ERROR_INIT;
 	struct auth *auth = NULL;
-	char err[1024];
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL, *retention = NULL;
 	struct httpd *metrics_listener = NULL;
 	uint64_t wd_usec = 0;
 	bool engine_started = false;
 	int r, ret = 1;
 
-	r = store_open(d->cfg->data_dir, &d->store, err, sizeof(err));
+	r = store_open(d->cfg->data_dir, &d->store, &e);
 	if (r < 0) {
-		log_error("store: %s", err);
+		log_error("store: %s", e.message);
 		goto out;
 	}
-	r = plugins_load(d, &d->plugins, err, sizeof(err));
+	r = plugins_load(d, &d->plugins, &e);
 	if (r < 0) {
-		log_error("%s", err);
+		log_error("%s", e.message);
 		goto out;
 	}
 	r = workpool_new(d->cfg->workers > 0 ? d->cfg->workers : 4, &d->pool);
@@ -547,7 +547,7 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	bool check = false;
 	struct rd_daemon d;
-	char err[1024];
+	struct rd_error rerr = RD_ERROR_INIT;
 	int o, r, ret;
 
 	memset(&d, 0, sizeof(d));
@@ -576,9 +576,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	r = config_load(config_path, &d.cfg, err, sizeof(err));
+	r = config_load(config_path, &d.cfg, &rerr);
 	if (r < 0) {
-		fprintf(stderr, "rolloutd: %s\n", err);
+		fprintf(stderr, "rolloutd: %s\n", rerr.message);
 		return 1;
 	}
 	rd_log_init("rolloutd", d.cfg->log_level ? rd_log_level_parse(d.cfg->log_level) : LOG_INFO);
@@ -603,10 +603,10 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		struct plugin_registry *reg = NULL;
-		r = plugins_load_config(d.cfg, NULL, &reg, err, sizeof(err));
+		r = plugins_load_config(d.cfg, NULL, &reg, &rerr);
 		plugins_unload(reg);
 		if (r < 0) {
-			fprintf(stderr, "rolloutd: %s\n", err);
+			fprintf(stderr, "rolloutd: %s\n", rerr.message);
 			config_free(d.cfg);
 			return 1;
 		}

@@ -499,9 +499,12 @@ static int set_defaults(struct rd_config *cfg)
 	return 0;
 }
 
-int config_load(const char *path, struct rd_config **ret, char *err, size_t errlen)
+int config_load(const char *path, struct rd_config **ret, struct rd_error *e)
 {
 	struct rd_config *cfg;
+	/* the YAML tree (lib/yamltree) reports FILE:LINE:COL messages in its own shape */
+	char err[sizeof(e->message)] = "";
+	size_t errlen = sizeof(err);
 	int r;
 
 	cfg = calloc(1, sizeof(*cfg));
@@ -525,7 +528,7 @@ int config_load(const char *path, struct rd_config **ret, char *err, size_t errl
 out:
 	if (r < 0) {
 		config_free(cfg);
-		return r;
+		return rd_error_set(e, r, "ConfigError", "%s", err[0] ? err : strerror(-r));
 	}
 	*ret = cfg;
 	return 0;

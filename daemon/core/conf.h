@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
+
 struct yt_node;
 
 struct rd_config {
@@ -37,9 +39,9 @@ struct rd_config {
 	const struct yt_node *alarm_fallback_node; /* its node, for error positions */
 };
 
-/* Loads and validates path. On error returns negative errno and writes a
- * one-line message (FILE:LINE:COL: ...) into err. *ret owned by caller. */
-int config_load(const char *path, struct rd_config **ret, char *err, size_t errlen);
+/* Loads and validates path. On error returns negative errno with a one-line
+ * message (FILE:LINE:COL: ...) in e. *ret owned by caller. */
+int config_load(const char *path, struct rd_config **ret, struct rd_error *e);
 struct rd_config *config_free(struct rd_config *cfg);
 
 /* Settings keys (YAML), all optional:

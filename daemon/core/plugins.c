@@ -371,9 +371,12 @@ const struct plugin *plugins_shift_owner(const struct plugin_registry *r, const 
 	return NULL;
 }
 
-int plugins_load_config(const struct rd_config *cfg, struct rd_daemon *d, struct plugin_registry **ret, char *err,
-			size_t errlen)
+int plugins_load_config(const struct rd_config *cfg, struct rd_daemon *d, struct plugin_registry **ret,
+			struct rd_error *e)
 {
+	/* the loader's steps and the SDK's init callback report in the SDK's shape */
+	char err[sizeof(e->message)] = "";
+	size_t errlen = sizeof(err);
 	const struct yt_node *pl = cfg->plugins;
 	struct plugin_registry *reg;
 	size_t n = pl && pl->type == YT_MAP ? pl->n : 0;
@@ -436,15 +439,15 @@ out:
 		snprintf(err, errlen, "out of memory while loading plugins");
 	if (r < 0) {
 		plugins_unload(reg);
-		return r;
+		return rd_error_set(e, r, "PluginError", "%s", err[0] ? err : strerror(-r));
 	}
 	*ret = reg;
 	return 0;
 }
 
-int plugins_load(struct rd_daemon *d, struct plugin_registry **ret, char *err, size_t errlen)
+int plugins_load(struct rd_daemon *d, struct plugin_registry **ret, struct rd_error *e)
 {
-	return plugins_load_config(d->cfg, d, ret, err, errlen);
+	return plugins_load_config(d->cfg, d, ret, e);
 }
 
 /* Plugins are unloaded in reverse order: a later plugin may rely on an earlier one. */

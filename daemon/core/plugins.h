@@ -21,6 +21,8 @@
 
 #include <rollout/plugin.h>
 
+#include "core/error.h"
+
 struct rd_daemon;
 struct rd_config;
 struct plugin_registry;
@@ -37,10 +39,10 @@ struct plugin {
 /* Loads the plugins of d->cfg. The host's on-prem lister and the like read
  * the daemon through d (borrowed; must outlive the registry). On error
  * returns negative errno and one line in err; nothing stays loaded. */
-int plugins_load(struct rd_daemon *d, struct plugin_registry **ret, char *err, size_t errlen);
+int plugins_load(struct rd_daemon *d, struct plugin_registry **ret, struct rd_error *e);
 /* Same without a daemon (tests, --check-config): d is NULL for host calls. */
-int plugins_load_config(const struct rd_config *cfg, struct rd_daemon *d, struct plugin_registry **ret, char *err,
-			size_t errlen);
+int plugins_load_config(const struct rd_config *cfg, struct rd_daemon *d, struct plugin_registry **ret,
+			struct rd_error *e);
 /* Calls destroy() of each plugin in reverse load order, then dlclose. NULL-safe. */
 struct plugin_registry *plugins_unload(struct plugin_registry *r);
 

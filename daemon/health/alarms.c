@@ -512,9 +512,11 @@ int alarms_status(struct rd_daemon *d, const char *deployment_id, json_t **ret)
 
 /* ---------------------------------------------------------------- config */
 
-int alarms_check_config(const struct rd_config *cfg, char *err, size_t errlen)
+int alarms_check_config(const struct rd_config *cfg, struct rd_error *e)
 {
 	const struct yt_node *a = cfg ? cfg->alarms : NULL;
+	char err[sizeof(e->message)] = ""; /* the YAML tree's FILE:LINE:COL messages */
+	size_t errlen = sizeof(err);
 
 	if (!a || a->type != YT_MAP)
 		return 0;
@@ -530,13 +532,13 @@ int alarms_check_config(const struct rd_config *cfg, char *err, size_t errlen)
 		n = yt_map_get(v, "interval");
 		if (n && (r = yt_as_duration_ms(n, what, ALARMS_MIN_INTERVAL_MS, ALARMS_MAX_INTERVAL_MS, &ms, err,
 						errlen)) < 0)
-			return r;
+			return rd_error_set(e, r, "ConfigError", "%s", err);
 		n = yt_map_get(v, "description");
 		snprintf(what, sizeof(what), "alarms.%s.description", a->keys[i]->value);
 		if (n) {
 			const char *s;
 			if ((r = yt_as_string(n, what, &s, err, errlen)) < 0)
-				return r;
+				return rd_error_set(e, r, "ConfigError", "%s", err);
 		}
 	}
 	return 0;

@@ -42,6 +42,7 @@
 
 #include <jansson.h>
 
+#include "core/error.h"
 #include "core/plugin_alarm.h"
 #include "health/alarm_check.h"
 
@@ -63,7 +64,7 @@ typedef void (*alarms_stop_fn)(struct rd_daemon *d, const char *deployment_id, b
 /* Validates the daemon-level keys of every `alarms:` entry (`interval`,
  * `description`) with FILE:LINE:COL errors; the plugin checks the rest at
  * load (plugins.c calls its validate_alarm). For main.c / --check-config. */
-int alarms_check_config(const struct rd_config *cfg, char *err, size_t errlen);
+int alarms_check_config(const struct rd_config *cfg, struct rd_error *e);
 
 /* Starts polling the alarms that apply to a deployment. group_doc: the
  * DeploymentGroupInfo (alarmConfiguration, autoRollbackConfiguration);

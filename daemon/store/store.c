@@ -13,7 +13,7 @@
 #include "store/store_internal.h"
 #include "util.h"
 
-#define ERR(...) (err && errlen ? (void)snprintf(err, errlen, __VA_ARGS__) : (void)0)
+#define ERR(...) ((void)rd_error_set(err, 0, "StoreError", __VA_ARGS__))
 
 int store_errno(int rc)
 {
@@ -53,7 +53,7 @@ static void conn_free(struct store_conn *c)
 	free(c);
 }
 
-static int conn_open(const char *path, struct store_conn **ret, char *err, size_t errlen)
+static int conn_open(const char *path, struct store_conn **ret, struct rd_error *err)
 {
 	struct store_conn *c = calloc(1, sizeof(*c));
 	int rc;
@@ -92,7 +92,7 @@ int store_conn_get(struct store *st, struct store_conn **ret)
 		st->idle = c->next;
 	pthread_mutex_unlock(&st->lock);
 	if (!c) {
-		int r = conn_open(st->path, &c, NULL, 0);
+		int r = conn_open(st->path, &c, NULL);
 		if (r < 0)
 			return r;
 	}
@@ -337,7 +337,7 @@ int64_t store_last_rowid(struct store_conn *c)
 	return sqlite3_last_insert_rowid(c->db);
 }
 
-static int migrate(struct store_conn *c, char *err, size_t errlen)
+static int migrate(struct store_conn *c, struct rd_error *err)
 {
 	struct store_q q;
 	int r, current = 0;
@@ -380,7 +380,7 @@ static int migrate(struct store_conn *c, char *err, size_t errlen)
 	return 0;
 }
 
-int store_open(const char *data_dir, struct store **ret, char *err, size_t errlen)
+int store_open(const char *data_dir, struct store **ret, struct rd_error *err)
 {
 	struct store *st = NULL;
 	struct store_conn *c = NULL;
@@ -408,10 +408,10 @@ int store_open(const char *data_dir, struct store **ret, char *err, size_t errle
 		goto fail;
 	}
 	close(fd);
-	r = conn_open(st->path, &c, err, errlen);
+	r = conn_open(st->path, &c, err);
 	if (r < 0)
 		goto fail;
-	r = migrate(c, err, errlen);
+	r = migrate(c, err);
 	if (r < 0)
 		goto fail;
 	store_conn_put(st, c);

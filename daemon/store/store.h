@@ -26,11 +26,13 @@
 
 #include <jansson.h>
 
+#include "core/error.h"
+
 struct store;
 struct tagfilter_set;
 
 /* Opens (creating with mode 0600) dir/state.db and migrates it. */
-int store_open(const char *data_dir, struct store **ret, char *err, size_t errlen);
+int store_open(const char *data_dir, struct store **ret, struct rd_error *err);
 struct store *store_close(struct store *st);
 
 /* A tag: on an application or deployment group (by ARN), or on an
@@ -305,11 +307,11 @@ int store_access_key_revoke_instance(struct store *st, const char *instance, int
 /* Writes a consistent copy of the store, taken in one read transaction while
  * the daemon may go on writing, to `out` (mode 0600, replaced atomically),
  * with data_dir's signing key and certificate inside. */
-int store_backup(struct store *st, const char *data_dir, const char *out, char *err, size_t errlen);
+int store_backup(struct store *st, const char *data_dir, const char *out, struct rd_error *err);
 /* Restores a backup into data_dir, which must hold no state.db yet (it is
  * created when missing). The next store_open() migrates it when it comes
  * from an older version. */
-int store_restore(const char *backup, const char *data_dir, char *err, size_t errlen);
+int store_restore(const char *backup, const char *data_dir, struct rd_error *err);
 
 /* ==== retention (store_retention.c) ==== */
 

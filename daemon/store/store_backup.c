@@ -19,7 +19,7 @@
 #include "store/store_internal.h"
 #include "util.h"
 
-#define ERR(...) (err && errlen ? (void)snprintf(err, errlen, __VA_ARGS__) : (void)0)
+#define ERR(...) ((void)rd_error_set(err, 0, "StoreError", __VA_ARGS__))
 
 /* data_dir files kept in a backup; none is larger than a few KiB */
 static const char *const backup_file_names[] = {"daemon.key", "daemon.crt"};
@@ -59,7 +59,7 @@ static int fsync_dir_of(const char *path)
 
 /* Copies every page of src's "main" into dst in one step, i.e. in one read
  * transaction of src. */
-static int copy_db(sqlite3 *dst, sqlite3 *src, char *err, size_t errlen)
+static int copy_db(sqlite3 *dst, sqlite3 *src, struct rd_error *err)
 {
 	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
 	int rc;
@@ -77,7 +77,7 @@ static int copy_db(sqlite3 *dst, sqlite3 *src, char *err, size_t errlen)
 	return 0;
 }
 
-static int open_file_db(const char *path, int flags, sqlite3 **ret, char *err, size_t errlen)
+static int open_file_db(const char *path, int flags, sqlite3 **ret, struct rd_error *err)
 {
 	sqlite3 *db = NULL;
 	int rc = sqlite3_open_v2(path, &db, flags, NULL);
@@ -93,7 +93,7 @@ static int open_file_db(const char *path, int flags, sqlite3 **ret, char *err, s
 	return 0;
 }
 
-static int add_files(sqlite3 *db, const char *data_dir, char *err, size_t errlen)
+static int add_files(sqlite3 *db, const char *data_dir, struct rd_error *err)
 {
 	sqlite3_stmt *s = NULL;
 	int rc =
@@ -151,7 +151,7 @@ static int add_files(sqlite3 *db, const char *data_dir, char *err, size_t errlen
 	return r;
 }
 
-int store_backup(struct store *st, const char *data_dir, const char *out, char *err, size_t errlen)
+int store_backup(struct store *st, const char *data_dir, const char *out, struct rd_error *err)
 {
 	struct store_conn *c = NULL;
 	sqlite3 *dst = NULL;
@@ -169,11 +169,11 @@ int store_backup(struct store *st, const char *data_dir, const char *out, char *
 		return r;
 	}
 	close(fd);
-	r = open_file_db(tmp, SQLITE_OPEN_READWRITE, &dst, err, errlen);
+	r = open_file_db(tmp, SQLITE_OPEN_READWRITE, &dst, err);
 	if (r == 0)
 		r = store_conn_get(st, &c);
 	if (r == 0)
-		r = copy_db(dst, c->db, err, errlen);
+		r = copy_db(dst, c->db, err);
 	store_conn_put(st, c);
 	/* the copy has the source's WAL mode; a backup is one self-contained file */
 	if (r == 0 && sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -181,7 +181,7 @@ int store_backup(struct store *st, const char *data_dir, const char *out, char *
 		r = -EIO;
 	}
 	if (r == 0)
-		r = add_files(dst, data_dir, err, errlen);
+		r = add_files(dst, data_dir, err);
 	if (dst && sqlite3_close_v2(dst) != SQLITE_OK && r == 0) {
 		ERR("cannot close %s", tmp);
 		r = -EIO;
@@ -227,7 +227,7 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
 	return r;
 }
 
-static int restore_files(sqlite3 *db, const char *data_dir, char *err, size_t errlen)
+static int restore_files(sqlite3 *db, const char *data_dir, struct rd_error *err)
 {
 	sqlite3_stmt *s = NULL;
 	int rc, r = 0;
@@ -256,7 +256,7 @@ static int restore_files(sqlite3 *db, const char *data_dir, char *err, size_t er
 	return r;
 }
 
-int store_restore(const char *backup, const char *data_dir, char *err, size_t errlen)
+int store_restore(const char *backup, const char *data_dir, struct rd_error *err)
 {
 	sqlite3 *src = NULL, *dst = NULL;
 	char db_path[4096], tmp[4200];
@@ -275,7 +275,7 @@ int store_restore(const char *backup, const char *data_dir, char *err, size_t er
 		    data_dir, db_path);
 		return -EEXIST;
 	}
-	r = open_file_db(backup, SQLITE_OPEN_READONLY, &src, err, errlen);
+	r = open_file_db(backup, SQLITE_OPEN_READONLY, &src, err);
 	if (r < 0)
 		return r;
 	if (sqlite3_prepare_v2(src, "SELECT value FROM backup_info WHERE key = 'format'", -1, &s, NULL) != SQLITE_OK ||
@@ -304,9 +304,9 @@ int store_restore(const char *backup, const char *data_dir, char *err, size_t er
 		goto out;
 	}
 	close(fd);
-	r = open_file_db(tmp, SQLITE_OPEN_READWRITE, &dst, err, errlen);
+	r = open_file_db(tmp, SQLITE_OPEN_READWRITE, &dst, err);
 	if (r == 0)
-		r = copy_db(dst, src, err, errlen);
+		r = copy_db(dst, src, err);
 	if (r == 0 && sqlite3_exec(dst, "DROP TABLE backup_files; DROP TABLE backup_info; PRAGMA journal_mode=WAL;",
 				   NULL, NULL, NULL) != SQLITE_OK) {
 		ERR("cannot write %s: %s", tmp, sqlite3_errmsg(dst));
@@ -316,7 +316,7 @@ int store_restore(const char *backup, const char *data_dir, char *err, size_t er
 		r = -EIO;
 	dst = NULL;
 	if (r == 0)
-		r = restore_files(src, data_dir, err, errlen);
+		r = restore_files(src, data_dir, err);
 	if (r == 0 && (r = fsync_path(tmp, O_RDONLY)) < 0)
 		ERR("cannot write %s: %s", tmp, strerror(-r));
 	if (r == 0 && rename(tmp, db_path) < 0) {

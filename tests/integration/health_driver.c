@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	struct rd_daemon d = {0};
 	const char *config = NULL, *instance = NULL, *cmd;
 	int seconds = 30, o, ret = 2;
-	char err[1024];
+	struct rd_error rerr = RD_ERROR_INIT;
 
 	while ((o = getopt_long(argc, argv, "c:i:s:", opts, NULL)) != -1) {
 		if (o == 'c')
@@ -114,12 +114,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
-	if (config_load(config, &d.cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (config_load(config, &d.cfg, &rerr) < 0) {
+		fprintf(stderr, "%s\n", rerr.message);
 		return 2;
 	}
-	if (alarms_check_config(d.cfg, err, sizeof(err)) < 0 || plugins_load(&d, &d.plugins, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (alarms_check_config(d.cfg, &rerr) < 0 || plugins_load(&d, &d.plugins, &rerr) < 0) {
+		fprintf(stderr, "%s\n", rerr.message);
 		goto out;
 	}
 	if (strcmp(cmd, "check") == 0 && optind == argc - 1) {
@@ -200,13 +200,13 @@ int main(int argc, char **argv)
 			json_decref(info);
 			goto out;
 		}
-		r = store_open(d.cfg->data_dir, &d.store, err, sizeof(err));
+		r = store_open(d.cfg->data_dir, &d.store, &rerr);
 		if (r == 0)
 			r = resume ? triggers_resume(&d) : triggers_fire(&d, argv[optind], g, info);
 		json_decref(g);
 		json_decref(info);
 		if (r < 0) {
-			fprintf(stderr, "trigger: %s\n", r == -EINVAL ? "unknown event" : err);
+			fprintf(stderr, "trigger: %s\n", r == -EINVAL ? "unknown event" : rerr.message);
 			goto out;
 		}
 		if (triggers_drain(&d, (int64_t)seconds * 1000) < 0)

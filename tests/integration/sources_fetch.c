@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 	struct job *jobs = NULL;
 	pthread_t *t = NULL;
 	struct rd_error e = RD_ERROR_INIT;
-	char err[1024];
+	struct rd_error rerr = RD_ERROR_INIT;
 	int n = 1, i, o, ret = 2;
 
 	while ((o = getopt_long(argc, argv, "c:p:P:", opts, NULL)) != -1) {
@@ -71,12 +71,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: sources-fetch --config FILE [--parallel N] [--platform P] REVISION_JSON\n");
 		return 2;
 	}
-	if (config_load(config, &d.cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (config_load(config, &d.cfg, &rerr) < 0) {
+		fprintf(stderr, "%s\n", rerr.message);
 		return 2;
 	}
-	if (plugins_load(&d, &d.plugins, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (plugins_load(&d, &d.plugins, &rerr) < 0) {
+		fprintf(stderr, "%s\n", rerr.message);
 		goto out;
 	}
 	if (bundles_start(&d, &e) < 0) {

@@ -112,7 +112,8 @@ int main(int argc, char **argv)
 	struct plugin_registry *reg = NULL;
 	struct traffic_group *g = NULL;
 	struct rollout_error err = {.size = sizeof(err)};
-	char ebuf[1024], *bcopy = NULL, *gcopy = NULL;
+	struct rd_error rerr = RD_ERROR_INIT;
+	char *bcopy = NULL, *gcopy = NULL;
 	const char *blue[64], *green[64], *cmd;
 	size_t nb, ng;
 	int o, r, ret = 2;
@@ -160,9 +161,8 @@ int main(int argc, char **argv)
 	gcopy = green_s ? strdup(green_s) : NULL;
 	nb = split(bcopy, blue, 64);
 	ng = split(gcopy, green, 64);
-	if (config_load(config, &cfg, ebuf, sizeof(ebuf)) < 0 ||
-	    plugins_load_config(cfg, NULL, &reg, ebuf, sizeof(ebuf)) < 0) {
-		fprintf(stderr, "%s\n", ebuf);
+	if (config_load(config, &cfg, &rerr) < 0 || plugins_load_config(cfg, NULL, &reg, &rerr) < 0) {
+		fprintf(stderr, "%s\n", rerr.message);
 		goto out;
 	}
 	if (traffic_group_parse(reg, group, &g, &err) < 0) {

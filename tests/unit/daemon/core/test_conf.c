@@ -30,12 +30,15 @@ static int teardown(void **st)
 /* Loads text as a config; returns r and leaves the message in err. */
 static int load(const char *text, struct rd_config **ret, char *err, size_t errlen)
 {
+	struct rd_error rerr = RD_ERROR_INIT;
 	char path[4200];
+	int r;
 
 	tu_write(dir, "rolloutd.yaml", "%s", text);
 	snprintf(path, sizeof(path), "%s/rolloutd.yaml", dir);
-	err[0] = '\0';
-	return config_load(path, ret, err, errlen);
+	r = config_load(path, ret, &rerr);
+	snprintf(err, errlen, "%s", rerr.message);
+	return r;
 }
 
 /* The error must be "DIR/rolloutd.yaml:" + suffix. */
@@ -276,11 +279,11 @@ static void test_alarm_fallback(void **st)
 static void test_missing_file(void **st)
 {
 	struct rd_config *cfg = NULL;
-	char err[512];
+	struct rd_error rerr = RD_ERROR_INIT;
 
-	assert_int_equal(config_load("/nonexistent/rolloutd.yaml", &cfg, err, sizeof(err)), -ENOENT);
-	assert_string_equal(err, "/nonexistent/rolloutd.yaml: cannot read the configuration: No such file or "
-				 "directory; pass an existing file with --config FILE");
+	assert_int_equal(config_load("/nonexistent/rolloutd.yaml", &cfg, &rerr), -ENOENT);
+	assert_string_equal(rerr.message, "/nonexistent/rolloutd.yaml: cannot read the configuration: No such file or "
+					  "directory; pass an existing file with --config FILE");
 }
 
 static void test_yaml_syntax(void **st)

@@ -49,19 +49,22 @@ static void link_plugin(const char *from, const char *file, const char *name)
 static int load(const char *yaml, struct rd_config **ret_cfg, struct plugin_registry **ret_reg, char *err,
 		size_t errlen)
 {
+	struct rd_error rerr = RD_ERROR_INIT;
 	char path[4200];
 	struct rd_config *cfg = NULL;
 	int r;
 
 	tu_write(dir, "rolloutd.yaml", "plugin_dir: %s\n%s", dir, yaml);
 	snprintf(path, sizeof(path), "%s/rolloutd.yaml", dir);
-	r = config_load(path, &cfg, err, errlen);
+	r = config_load(path, &cfg, &rerr);
 	if (r < 0) {
+		snprintf(err, errlen, "%s", rerr.message);
 		print_error("config: %s\n", err);
 		return r;
 	}
-	r = plugins_load_config(cfg, NULL, ret_reg, err, errlen);
+	r = plugins_load_config(cfg, NULL, ret_reg, &rerr);
 	if (r < 0) {
+		snprintf(err, errlen, "%s", rerr.message);
 		config_free(cfg);
 		return r;
 	}
@@ -489,6 +492,7 @@ struct opts {
 
 static void test_host_config(void **st)
 {
+	struct rd_error rerr = RD_ERROR_INIT;
 	struct rd_config *cfg = NULL;
 	struct rollout_handle *h = NULL;
 	struct host_shared shared = {0};
@@ -503,7 +507,7 @@ static void test_host_config(void **st)
 		 "plugins:\n  p:\n    s: hello\n    i: 42\n    b: yes\n    d: 250ms\n    j: [1, {a: b}]\n"
 		 "    access_key_id: AKID\n");
 	snprintf(path, sizeof(path), "%s/c.yaml", dir);
-	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(config_load(path, &cfg, &rerr), 0);
 	shared.cfg = cfg;
 	assert_int_equal(host_handle_new("p", config_plugin_settings(cfg, "p"), cfg->plugins->keys[0], &shared, &h), 0);
 

@@ -37,6 +37,9 @@
 #include "tmpdir.h"
 #include "util.h"
 
+/* the error of the store call that failed (store_open, backup, restore) */
+static struct rd_error rerr;
+
 #define MAX_HOSTS 8
 
 static void sleep_ms(int ms)
@@ -137,8 +140,8 @@ static int setup(void **state)
 	T.cfg.account_id = "000000000000";
 	T.cfg.long_poll_ms = 300;
 	T.d.cfg = &T.cfg;
-	if (store_open(T.dir, &T.d.store, err, sizeof(err)) < 0)
-		fail_msg("store_open: %s", err);
+	if (store_open(T.dir, &T.d.store, &rerr) < 0)
+		fail_msg("store_open: %s", rerr.message);
 	fleet = json_array();
 	engine_up();
 	return 0;

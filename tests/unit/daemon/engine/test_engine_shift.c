@@ -35,6 +35,9 @@
 #include "traffic/traffic.h"
 #include "util.h"
 
+/* the error of the store call that failed (store_open, backup, restore) */
+static struct rd_error rerr;
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -245,8 +248,8 @@ static int setup(void **state)
 	T.cfg.long_poll_ms = 300;
 	T.cfg.hook_timeout_ms = 3600 * 1000;
 	T.d.cfg = &T.cfg;
-	if (store_open(T.dir, &T.d.store, err, sizeof(err)) < 0)
-		fail_msg("store_open: %s", err);
+	if (store_open(T.dir, &T.d.store, &rerr) < 0)
+		fail_msg("store_open: %s", rerr.message);
 	doc = json_pack("{s:{s:s,s:s}}", "deploymentStyle", "deploymentType", "BLUE_GREEN", "deploymentOption",
 			"WITH_TRAFFIC_CONTROL");
 	assert_int_equal(store_app_create(T.d.store, "app", "Lambda", id), 0);

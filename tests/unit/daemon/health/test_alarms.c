@@ -23,6 +23,9 @@
 #include "health/triggers.h"
 #include "util.h"
 
+/* the error of the store call that failed (store_open, backup, restore) */
+static struct rd_error rerr;
+
 static json_t *J(const char *s)
 {
 	json_t *j = json_loads(s, 0, NULL);
@@ -182,7 +185,7 @@ static void test_trigger_records(void **state)
 	(void)state;
 
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(store_open(dir, &d.store, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dir, &d.store, &rerr), 0);
 	setenv("ROLLOUTD_TRIGGER_RETRY_BASE_MS", "50", 1);
 	setenv("ROLLOUTD_TRIGGER_MAX_ATTEMPTS", "3", 1);
 	assert_int_equal(triggers_fire(&d, "Nonsense", g, info), -EINVAL);

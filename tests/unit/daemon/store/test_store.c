@@ -20,6 +20,9 @@
 #include "tagfilter.h"
 #include "util.h"
 
+/* the error of the store call that failed (store_open, backup, restore) */
+static struct rd_error rerr;
+
 /* Highest applied migration version. */
 static int schema_version(struct store *st)
 {
@@ -42,7 +45,7 @@ static void test_open_migrate_mode(void **state)
 	struct stat sb;
 
 	snprintf(path, sizeof(path), "%s/data", dir);
-	assert_int_equal(store_open(path, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(path, &st, &rerr), 0);
 	assert_int_equal(schema_version(st), store_migrations[store_n_migrations - 1].version);
 	st = store_close(st);
 	assert_null(st);
@@ -51,7 +54,7 @@ static void test_open_migrate_mode(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	/* reopening applies nothing twice */
 	snprintf(path, sizeof(path), "%s/data", dir);
-	assert_int_equal(store_open(path, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(path, &st, &rerr), 0);
 	json_t *names = NULL;
 	bool more = true;
 	assert_int_equal(store_config_list(st, NULL, 100, &names, &more), 0);
@@ -70,9 +73,9 @@ static void test_unusable_dir(void **state)
 	/* data_dir below a regular file cannot be created, even by root */
 	tu_write(dir, "file", "x");
 	snprintf(path, sizeof(path), "%s/file/data", dir);
-	assert_true(store_open(path, &st, err, sizeof(err)) < 0);
+	assert_true(store_open(path, &st, &rerr) < 0);
 	assert_null(st);
-	assert_non_null(strstr(err, "data_dir"));
+	assert_non_null(strstr(rerr.message, "data_dir"));
 	tu_rm_rf(dir);
 }
 
@@ -83,7 +86,7 @@ static void test_access_keys(void **state)
 	struct store_access_key k, got, agent, *list = NULL;
 	size_t n = 0;
 
-	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_access_key_create(st, "ci", "deployer", NULL, &k, err, sizeof(err)), 0);
 	assert_int_equal(strlen(k.id), STORE_KEY_ID_LEN);
 	assert_int_equal(strlen(k.secret), STORE_SECRET_LEN);
@@ -136,7 +139,7 @@ static void test_app_group_cascade(void **state)
 	json_t *doc = json_pack("{s:s}", "serviceRoleArn", "arn:r");
 	struct store_tag tag = {.key = "k", .value = "v"};
 
-	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), -EEXIST);
 	assert_int_equal(store_group_create(st, "a", "g", "CodeDeployDefault.OneAtATime", doc, id), 0);
@@ -184,7 +187,7 @@ static void test_statement_helper(void **state)
 	size_t size = 3;
 	int n = 0;
 
-	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_conn_get(st, &c), 0);
 	assert_int_equal(store_exec(c, "CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, j TEXT, z TEXT);"
 				       "CREATE TABLE u (k TEXT REFERENCES t(k));"),
@@ -287,7 +290,7 @@ static void test_times_in_ms(void **state)
 	json_t *cfg_doc = json_pack("{s:{s:s, s:i}}", "minimumHealthyHosts", "type", "HOST_COUNT", "value", 1);
 	int64_t t0 = rd_wall_ms(), t1;
 
-	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), 0);
 	assert_int_equal(store_config_create(st, "c", "Server", cfg_doc, id), 0);
 	assert_int_equal(store_group_create(st, "a", "g", "c", doc, id), 0);
@@ -394,7 +397,7 @@ static void test_instance_list_tags(void **state)
 	const char *missing = NULL;
 	bool more = true;
 
-	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_instance_register(st, "d1", NULL, "arn:u/d1", "arn:i/d1"), 0);
 	assert_int_equal(store_instance_register(st, "n1", NULL, "arn:u/n1", "arn:i/n1"), 0);
 	assert_int_equal(store_instance_register(st, "w1", NULL, "arn:u/w1", "arn:i/w1"), 0);
@@ -481,7 +484,7 @@ static void test_migration_group_last_deployments(void **state)
 	    SQLITE_OK);
 	sqlite3_close(db);
 
-	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dir, &st, &rerr), 0);
 	assert_true(schema_version(st) >= 4);
 	assert_int_equal(store_group_get(st, "a", "g", &g), 0);
 	assert_string_equal(json_string_value(json_object_get(g->doc, "serviceRoleArn")), "arn:r");

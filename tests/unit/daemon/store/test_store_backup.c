@@ -17,6 +17,9 @@
 #include "store/store.h"
 #include "util.h"
 
+/* the error of the store call that failed (store_open, backup, restore) */
+static struct rd_error rerr;
+
 static void test_backup_restore(void **state)
 {
 	char *dir = tu_mkdtemp(), src[4200], out[4200], dst[4200], path[4300], err[512] = "";
@@ -29,11 +32,11 @@ static void test_backup_restore(void **state)
 	snprintf(src, sizeof(src), "%s/data", dir);
 	snprintf(out, sizeof(out), "%s/backup.db", dir);
 	snprintf(dst, sizeof(dst), "%s/restored", dir);
-	assert_int_equal(store_open(src, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(src, &st, &rerr), 0);
 	tu_write(src, "daemon.key", "-----BEGIN PRIVATE KEY-----\nfixture\n");
 	tu_write(src, "daemon.crt", "-----BEGIN CERTIFICATE-----\nfixture\n");
 	assert_int_equal(store_access_key_create(st, "ci", "admin", NULL, &k, err, sizeof(err)), 0);
-	assert_int_equal(store_backup(st, src, out, err, sizeof(err)), 0);
+	assert_int_equal(store_backup(st, src, out, &rerr), 0);
 	/* written after the backup: not in it */
 	struct store_access_key later;
 	assert_int_equal(store_access_key_create(st, "later", "readonly", NULL, &later, err, sizeof(err)), 0);
@@ -41,27 +44,27 @@ static void test_backup_restore(void **state)
 	assert_int_equal(stat(out, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 
-	assert_int_equal(store_restore(out, dst, err, sizeof(err)), 0);
+	assert_int_equal(store_restore(out, dst, &rerr), 0);
 	snprintf(path, sizeof(path), "%s/daemon.key", dst);
 	assert_int_equal(rd_read_file(path, 4096, &key, &len), 0);
 	assert_string_equal(key, "-----BEGIN PRIVATE KEY-----\nfixture\n");
 	free(key);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0077, 0);
-	assert_int_equal(store_open(dst, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dst, &st, &rerr), 0);
 	assert_int_equal(store_access_key_get(st, k.id, &got), 0);
 	assert_string_equal(got.secret, k.secret);
 	assert_int_equal(store_access_key_get(st, later.id, &got), -ENOENT);
 	store_close(st);
 
 	/* not over an existing store */
-	assert_int_equal(store_restore(out, dst, err, sizeof(err)), -EEXIST);
-	assert_non_null(strstr(err, "fresh data_dir"));
+	assert_int_equal(store_restore(out, dst, &rerr), -EEXIST);
+	assert_non_null(strstr(rerr.message, "fresh data_dir"));
 	/* not from a file that is not a backup: the store itself */
 	snprintf(path, sizeof(path), "%s/state.db", src);
 	snprintf(dst, sizeof(dst), "%s/other", dir);
-	assert_int_equal(store_restore(path, dst, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "not a rolloutd backup"));
+	assert_int_equal(store_restore(path, dst, &rerr), -EINVAL);
+	assert_non_null(strstr(rerr.message, "not a rolloutd backup"));
 	tu_rm_rf(dir);
 }
 

@@ -18,6 +18,9 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
+/* the error of the store call that failed (store_open, backup, restore) */
+static struct rd_error rerr;
+
 static const char fixture_rows[] =
     "INSERT INTO applications (name, id, compute_platform, create_time) VALUES ('app', 'a-1', 'Server', 1000);"
     "INSERT INTO deployment_groups (application, name, id, deployment_config, create_time, doc)"
@@ -120,7 +123,7 @@ static void test_every_earlier_version_migrates(void **state)
 	/* versions are 1..N in order: a gap would skip a migration on upgrade */
 	for (size_t i = 0; i < store_n_migrations; i++)
 		assert_int_equal(store_migrations[i].version, (int)i + 1);
-	assert_int_equal(store_open(fresh_dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(fresh_dir, &st, &rerr), 0);
 	store_close(st);
 	snprintf(path, sizeof(path), "%s/state.db", fresh_dir);
 	want = schema_of(path);
@@ -137,7 +140,7 @@ static void test_every_earlier_version_migrates(void **state)
 		make_fixture(dir, k);
 		snprintf(path, sizeof(path), "%s/state.db", dir);
 		assert_int_equal(schema_version(path), (int)k);
-		assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+		assert_int_equal(store_open(dir, &st, &rerr), 0);
 		assert_int_equal(schema_version(path), last);
 		got = schema_of(path);
 		if (strcmp(got, want) != 0)
@@ -177,7 +180,7 @@ static void test_newer_schema_is_refused(void **state)
 	struct store *st = NULL;
 	sqlite3 *db = NULL;
 
-	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dir, &st, &rerr), 0);
 	store_close(st);
 	snprintf(path, sizeof(path), "%s/state.db", dir);
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -185,8 +188,8 @@ static void test_newer_schema_is_refused(void **state)
 	    sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (9999, 'from the future', 0)", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close_v2(db);
-	assert_true(store_open(dir, &st, err, sizeof(err)) < 0);
-	assert_non_null(strstr(err, "run a newer rolloutd"));
+	assert_true(store_open(dir, &st, &rerr) < 0);
+	assert_non_null(strstr(rerr.message, "run a newer rolloutd"));
 	tu_rm_rf(dir);
 }
 

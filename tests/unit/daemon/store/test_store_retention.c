@@ -16,6 +16,9 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
+/* the error of the store call that failed (store_open, backup, restore) */
+static struct rd_error rerr;
+
 static void exec(struct store *st, const char *sql)
 {
 	struct store_conn *c;
@@ -84,7 +87,7 @@ static void test_prune(void **state)
 	bool more = true;
 	int steps = 0;
 
-	assert_int_equal(store_open(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(store_open(dir, &st, &rerr), 0);
 	exec(st, "INSERT INTO applications (name, id, compute_platform, create_time) VALUES ('app', 'a', 'Server', 1)");
 	add_deployment(st, 1, "Succeeded", 1000); /* old */
 	add_deployment(st, 2, "Failed", 2000);	  /* old */
