@@ -29,7 +29,7 @@ static const struct command commands[] = {
     {"revision", cmd_revision, "revisions: list, get, register"},
     {"deployment", cmd_deployment, "deployments: list, get, instances, create, stop, wait"},
     {"instance", cmd_instance, "on-premises instances: list, get, register, deregister, tag, untag"},
-    {"access-key", cmd_access_key, "access keys: list, create, delete"},
+    {"access-key", cmd_access_key, "access keys: list, create, delete, disable, enable, rotate, retire, scope"},
 };
 
 static const struct {

@@ -43,6 +43,12 @@ enum {
 	O_NO_FOLLOW_ROLLBACK,
 	O_KEY_NAME,
 	O_SHA256,
+	O_APPLICATIONS,
+	O_ALL_APPLICATIONS,
+	O_RETIRE_AFTER,
+	O_KEY,
+	O_SINCE,
+	O_UNTIL,
 };
 
 const struct option cli_resource_options[] = {
@@ -67,6 +73,12 @@ const struct option cli_resource_options[] = {
     {"iam-user-arn", required_argument, NULL, O_IAM_USER_ARN},
     {"iam-session-arn", required_argument, NULL, O_IAM_SESSION_ARN},
     {"limit", required_argument, NULL, O_LIMIT},
+    {"applications", required_argument, NULL, O_APPLICATIONS},
+    {"all-applications", no_argument, NULL, O_ALL_APPLICATIONS},
+    {"retire-after", required_argument, NULL, O_RETIRE_AFTER},
+    {"key", required_argument, NULL, O_KEY},
+    {"since", required_argument, NULL, O_SINCE},
+    {"until", required_argument, NULL, O_UNTIL},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {0},
@@ -151,6 +163,16 @@ static const char **string_slot(struct cli_opts *o, int opt)
 		return &o->access_key_name;
 	case O_SHA256:
 		return &o->sha256;
+	case O_APPLICATIONS:
+		return &o->applications;
+	case O_RETIRE_AFTER:
+		return &o->retire_after;
+	case O_KEY:
+		return &o->key;
+	case O_SINCE:
+		return &o->since;
+	case O_UNTIL:
+		return &o->until;
 	default:
 		return NULL;
 	}
@@ -167,6 +189,9 @@ static int on_opt(int opt, const char *arg, void *ud)
 		return 0;
 	}
 	switch (opt) {
+	case O_ALL_APPLICATIONS:
+		o->all_applications = true;
+		break;
 	case O_AUTO_ROLLBACK:
 		o->auto_rollback = 1;
 		break;

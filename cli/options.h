@@ -17,6 +17,8 @@ struct cli_opts {
 	const char *service_role, *new_name, *min_healthy, *iam_user_arn, *iam_session_arn, *limit;
 	const char *agent_config, *root_dir, *log_dir, *daemon_cert, *bundle_type, *file_exists, *access_key_name;
 	const char *sha256;
+	const char *applications, *retire_after, *key, *since, *until; /* access-key, audit */
+	bool all_applications;
 	json_t *tags;	   /* [Tag] */
 	json_t *filters;   /* [TagFilter] (resource commands' --tags, --tag-filters) */
 	json_t *tag_sets;  /* [[TagFilter]] */

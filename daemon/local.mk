@@ -2,7 +2,7 @@
 # its own local.mk; main.c wires the parts together. Headers are included by
 # part: #include "store/store.h".
 sbin_PROGRAMS += rolloutd
-rolloutd_SOURCES = daemon/main.c
+rolloutd_SOURCES = daemon/main.c daemon/access_key_cmd.c daemon/access_key_cmd.h
 DAEMON_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon
 DAEMON_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(EVENT_OPENSSL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(CURL_CFLAGS) $(SQLITE_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS) \

@@ -28,9 +28,11 @@
 
 #include <rollout/plugin.h>
 
+#include "access_key_cmd.h"
 #include "api/api.h"
 #include "api/api_info.h"
 #include "auth/auth.h"
+#include "auth/auth_secret.h"
 #include "bundles/bundles.h"
 #include "bundles/bundles_routes.h"
 #include "core/conf.h"
@@ -48,14 +50,18 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: rolloutd --config FILE [--check-config]\n"
-		   "       rolloutd --config FILE access-key create --name NAME --policy admin|deployer|readonly|agent "
-		   "[--instance NAME]\n"
-		   "       rolloutd --config FILE access-key list\n"
-		   "       rolloutd --config FILE access-key delete ACCESS_KEY_ID\n"
-		   "       rolloutd --config FILE backup OUT      (online; safe while rolloutd runs)\n"
-		   "       rolloutd --config FILE restore BACKUP  (into a data_dir without a store)\n"
-		   "       rolloutd --version\n");
+	fprintf(
+	    f,
+	    "Usage: rolloutd --config FILE [--check-config]\n"
+	    "       rolloutd --config FILE access-key create --name NAME --policy admin|deployer|readonly|agent|enroll "
+	    "[--instance NAME] [--applications APP,...]\n"
+	    "       rolloutd --config FILE access-key list\n"
+	    "       rolloutd --config FILE access-key delete|disable|enable|retire ACCESS_KEY_ID\n"
+	    "       rolloutd --config FILE access-key rotate ACCESS_KEY_ID [--retire-after DURATION]\n"
+	    "       rolloutd --config FILE access-key scope ACCESS_KEY_ID --applications APP,...|--all\n"
+	    "       rolloutd --config FILE backup OUT      (online; safe while rolloutd runs)\n"
+	    "       rolloutd --config FILE restore BACKUP  (into a data_dir without a store)\n"
+	    "       rolloutd --version\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -70,103 +76,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	sd_notify(0, "WATCHDOG=1");
-}
-
-static int cmd_access_key(struct rd_config *cfg, int argc, char **argv)
-{
-	struct store *st = NULL;
-	struct rd_error rerr = RD_ERROR_INIT;
-	char err[512];
-	int r, ret = 1;
-
-	if (argc < 1) {
-		usage(stderr);
-		return 2;
-	}
-	r = store_open(cfg->data_dir, &st, &rerr);
-	if (r < 0) {
-		fprintf(stderr, "rolloutd: %s\n", rerr.message);
-		return 1;
-	}
-	if (!strcmp(argv[0], "create")) {
-		static const struct option opts[] = {
-		    {"name", required_argument, NULL, 'n'},
-		    {"policy", required_argument, NULL, 'p'},
-		    {"instance", required_argument, NULL, 'i'},
-		    {0},
-		};
-		const char *name = NULL, *policy = NULL, *instance = NULL;
-		struct store_access_key k;
-		int o;
-		optind = 1;
-		while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-			switch (o) {
-			case 'n':
-				name = optarg;
-				break;
-			case 'p':
-				policy = optarg;
-				break;
-			case 'i':
-				instance = optarg;
-				break;
-			default:
-				usage(stderr);
-				ret = 2;
-				goto out;
-			}
-		}
-		if (!name || !policy) {
-			fprintf(stderr, "rolloutd: access-key create needs --name NAME and --policy "
-					"admin|deployer|readonly|agent\n");
-			ret = 2;
-			goto out;
-		}
-		r = store_access_key_create(st, name, policy, instance, &k, err, sizeof(err));
-		if (r < 0) {
-			fprintf(stderr, "rolloutd: %s\n", err);
-			goto out;
-		}
-		json_t *o2 = json_pack("{s:s, s:s}", "AccessKeyId", k.id, "SecretAccessKey", k.secret);
-		char *txt = o2 ? json_dumps(o2, JSON_INDENT(2)) : NULL;
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
-		json_decref(o2);
-		ret = txt ? 0 : 1;
-	} else if (!strcmp(argv[0], "list")) {
-		struct store_access_key *keys = NULL;
-		json_t *l = json_array();
-		size_t n = 0;
-		r = store_access_key_list(st, &keys, &n);
-		if (r < 0) {
-			json_decref(l);
-			fprintf(stderr, "rolloutd: cannot list access keys: %s\n", strerror(-r));
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(l, api_access_key_json(&keys[i]));
-		free(keys);
-		char *txt = json_dumps(l, JSON_INDENT(2));
-		printf("%s\n", txt ? txt : "[]");
-		free(txt);
-		json_decref(l);
-		ret = 0;
-	} else if (!strcmp(argv[0], "delete") && argc == 2) {
-		r = store_access_key_delete(st, argv[1]);
-		if (r < 0) {
-			fprintf(stderr, "rolloutd: cannot delete access key %s: %s\n", argv[1],
-				r == -ENOENT ? "no such key" : strerror(-r));
-			goto out;
-		}
-		ret = 0;
-	} else {
-		usage(stderr);
-		ret = 2;
-	}
-out:
-	store_close(st);
-	return ret;
 }
 
 /* Run as root, the offline commands act as the owner of data_dir (the
@@ -379,8 +288,28 @@ static int lookup_access_key(void *userdata, const char *id, struct auth_key *re
 	rd_strlcpy(ret->name, k.name, sizeof(ret->name));
 	rd_strlcpy(ret->policy, k.policy, sizeof(ret->policy));
 	rd_strlcpy(ret->instance, k.instance, sizeof(ret->instance));
+	rd_strlcpy(ret->old_secret, k.old_secret, sizeof(ret->old_secret));
+	rd_strlcpy(ret->status, k.status, sizeof(ret->status));
+	rd_strlcpy(ret->applications, k.applications, sizeof(ret->applications));
 	explicit_bzero(k.secret, sizeof(k.secret));
+	explicit_bzero(k.old_secret, sizeof(k.old_secret));
 	return 0;
+}
+
+static int deployment_application(void *userdata, const char *id, char *app, size_t len)
+{
+	struct rd_daemon *d = userdata;
+
+	return store_deployment_application(d->store, id, app, len);
+}
+
+static void access_key_used(void *userdata, const char *id, int64_t when_ms)
+{
+	struct rd_daemon *d = userdata;
+	int r = store_access_key_touch(d->store, id, when_ms);
+
+	if (r < 0)
+		log_warning("cannot record the use of access key %s: %s", id, strerror(-r));
 }
 
 /* Every route the daemon serves (GET /health is the transport's own). */
@@ -421,6 +350,7 @@ static int run(struct rd_daemon *d)
 {
 	struct rd_error e = RD_ERROR_INIT;
 	struct auth *auth = NULL;
+	struct auth_kek *kek = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL, *retention = NULL;
 	struct httpd *metrics_listener = NULL;
 	uint64_t wd_usec = 0;
@@ -430,6 +360,11 @@ static int run(struct rd_daemon *d)
 	r = store_open(d->cfg->data_dir, &d->store, &e);
 	if (r < 0) {
 		log_error("store: %s", e.message);
+		goto out;
+	}
+	r = access_key_open_kek(d->cfg, d->store, &kek, &e);
+	if (r < 0) {
+		log_error("access keys: %s", e.message);
 		goto out;
 	}
 	r = plugins_load(d, &d->plugins, &e);
@@ -447,6 +382,9 @@ static int run(struct rd_daemon *d)
 		log_error("cannot set up authentication: %s", strerror(-r));
 		goto out;
 	}
+	auth_set_deployment_application(auth, deployment_application);
+	auth_set_key_used(auth, access_key_used);
+	d->auth = auth;
 	r = httpd_new(d, &d->httpd, &e);
 	if (r < 0) {
 		log_error("%s", e.message);
@@ -521,6 +459,7 @@ out:
 	d->httpd = httpd_free(d->httpd);
 	metrics_listener = httpd_free(metrics_listener);
 	d->pool = workpool_free(d->pool);
+	d->auth = NULL;
 	auth = auth_free(auth);
 	if (wd)
 		event_free(wd);
@@ -532,6 +471,7 @@ out:
 		event_free(sigint);
 	d->plugins = plugins_unload(d->plugins);
 	d->store = store_close(d->store);
+	kek = auth_kek_free(kek);
 	return ret;
 }
 
@@ -597,7 +537,7 @@ int main(int argc, char **argv)
 		else if (strcmp(cmd, "restore") == 0)
 			ret = cmd_restore(d.cfg, argc - optind - 1, argv + optind + 1);
 		else
-			ret = cmd_access_key(d.cfg, argc - optind - 1, argv + optind + 1);
+			ret = access_key_cmd(d.cfg, argc - optind - 1, argv + optind + 1);
 		config_free(d.cfg);
 		return ret;
 	}

@@ -19,7 +19,8 @@
 #include "store/store.h"
 #include "util.h"
 
-/* {Name, Policy, InstanceName?} -> {AccessKeyId, SecretAccessKey, Name, Policy, InstanceName?} */
+/* {Name, Policy, InstanceName?, Applications?} -> {AccessKeyId, SecretAccessKey, Name, Policy,
+ * InstanceName?, Applications?} */
 static void op_create_access_key(struct rd_daemon *d, struct httpd_call *call, json_t *in)
 {
 	const char *name = NULL, *policy = NULL, *instance = NULL;
@@ -29,13 +30,15 @@ static void op_create_access_key(struct rd_daemon *d, struct httpd_call *call, j
 	    {"Name", API_STR, true, 1, 128},
 	    {"Policy", API_STR, true, 1, 16},
 	    {"InstanceName", API_STR, false, 1, 128},
+	    {"Applications", API_LIST, false, 1, 32},
 	};
-	if (api_check_fields(call, in, fields, 3) < 0)
+	if (api_check_fields(call, in, fields, RD_ARRAY_SIZE(fields)) < 0)
 		return;
 	name = json_string_value(json_object_get(in, "Name"));
 	policy = json_string_value(json_object_get(in, "Policy"));
 	instance = json_string_value(json_object_get(in, "InstanceName"));
-	int r = store_access_key_create(d->store, name, policy, instance, &k, err, sizeof(err));
+	int r = store_access_key_create_scoped(d->store, name, policy, instance, json_object_get(in, "Applications"),
+					       &k, err, sizeof(err));
 	if (r == -EINVAL) {
 		httpd_call_error(call, "InvalidInputException", "%s", err);
 		return;
@@ -48,7 +51,135 @@ static void op_create_access_key(struct rd_daemon *d, struct httpd_call *call, j
 			      "Policy", k.policy);
 	if (o && k.instance[0])
 		json_object_set_new(o, "InstanceName", json_string(k.instance));
+	if (o && k.applications[0])
+		json_object_set_new(o, "Applications", json_loads(k.applications, 0, NULL));
+	explicit_bzero(&k, sizeof(k));
 	httpd_call_reply(call, o);
+}
+
+static bool key_not_found(struct httpd_call *call, int r, const char *id)
+{
+	if (r != -ENOENT)
+		return false;
+	httpd_call_error(call, "ResourceNotFoundException", "no access key %s (see ListAccessKeys)", id);
+	return true;
+}
+
+/* {AccessKeyId, Status?: Active|Inactive, Applications?: [..] | null} -> {} */
+static void op_update_access_key(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	static const struct api_field fields[] = {
+	    {"AccessKeyId", API_STR, true, 1, 128},
+	    {"Status", API_STR, false, 1, 16},
+	    {"Applications", API_LIST, false, 1, 32},
+	};
+	const char *id, *status;
+	json_t *apps;
+	char err[256] = "";
+	int r = 0;
+
+	if (api_check_fields(call, in, fields, RD_ARRAY_SIZE(fields)) < 0)
+		return;
+	id = api_str(in, "AccessKeyId");
+	status = api_str(in, "Status");
+	apps = json_object_get(in, "Applications");
+	if (!status && !apps) {
+		httpd_call_error(call, "InvalidInputException",
+				 "UpdateAccessKey changes Status (Active or Inactive) or Applications; give one");
+		return;
+	}
+	if (status && strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0) {
+		httpd_call_error(call, "InvalidInputException", "Status must be Active or Inactive, not %s", status);
+		return;
+	}
+	if (status && !strcmp(status, "Inactive") && !strcmp(id, httpd_call_principal(call)->access_key_id)) {
+		httpd_call_error(call, "InvalidInputException",
+				 "refusing to disable the access key %s that signed this request; sign with another "
+				 "admin key",
+				 id);
+		return;
+	}
+	if (apps)
+		r = store_access_key_set_applications(d->store, id, json_is_null(apps) ? NULL : apps, err, sizeof(err));
+	if (r == 0 && status)
+		r = store_access_key_set_status(d->store, id, status);
+	if (key_not_found(call, r, id))
+		return;
+	if (r == -EINVAL) {
+		httpd_call_error(call, "InvalidInputException", "%s", err);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	httpd_call_reply(call, NULL);
+}
+
+/* {AccessKeyId, RetireAfterSeconds?} -> {AccessKeyId, SecretAccessKey, PreviousSecretExpires?}: a new
+ * secret; the previous one stays accepted until RetireAccessKeySecret or
+ * RetireAfterSeconds. */
+static void op_rotate_access_key(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	static const struct api_field fields[] = {
+	    {"AccessKeyId", API_STR, true, 1, 128},
+	    {"RetireAfterSeconds", API_INT, false, 1, 3650LL * 24 * 3600},
+	};
+	struct store_access_key k;
+	const char *id;
+	json_t *o;
+	int r;
+
+	if (api_check_fields(call, in, fields, RD_ARRAY_SIZE(fields)) < 0)
+		return;
+	id = api_str(in, "AccessKeyId");
+	r = store_access_key_rotate(d->store, id, json_integer_value(json_object_get(in, "RetireAfterSeconds")) * 1000,
+				    &k);
+	if (key_not_found(call, r, id))
+		return;
+	if (r == -EBUSY) {
+		httpd_call_error(call, "InvalidInputException",
+				 "access key %s is being rotated: its previous secret is still accepted; retire it "
+				 "first (RetireAccessKeySecret)",
+				 id);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	o = json_pack("{s:s, s:s}", "AccessKeyId", k.id, "SecretAccessKey", k.secret);
+	if (o && k.old_secret_expires)
+		json_object_set_new(o, "PreviousSecretExpires", api_time(k.old_secret_expires));
+	explicit_bzero(&k, sizeof(k));
+	httpd_call_reply(call, o);
+}
+
+/* {AccessKeyId} -> {}: the previous secret of a rotation is no longer accepted. */
+static void op_retire_access_key_secret(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	static const struct api_field fields[] = {
+	    {"AccessKeyId", API_STR, true, 1, 128},
+	};
+	const char *id;
+	int r;
+
+	if (api_check_fields(call, in, fields, RD_ARRAY_SIZE(fields)) < 0)
+		return;
+	id = api_str(in, "AccessKeyId");
+	r = store_access_key_retire(d->store, id);
+	if (key_not_found(call, r, id))
+		return;
+	if (r == -EALREADY) {
+		httpd_call_error(call, "InvalidInputException",
+				 "access key %s has no previous secret to retire (RotateAccessKey makes one)", id);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	httpd_call_reply(call, NULL);
 }
 
 static void op_list_access_keys(struct rd_daemon *d, struct httpd_call *call, json_t *in)
@@ -213,6 +344,7 @@ out:
 const struct api_op api_ext_ops[] = {
     {"GetDeploymentLogs", op_get_deployment_logs}, {"PlanDeployment", op_plan_deployment},
     {"CreateAccessKey", op_create_access_key},	   {"ListAccessKeys", op_list_access_keys},
-    {"DeleteAccessKey", op_delete_access_key},
+    {"DeleteAccessKey", op_delete_access_key},	   {"UpdateAccessKey", op_update_access_key},
+    {"RotateAccessKey", op_rotate_access_key},	   {"RetireAccessKeySecret", op_retire_access_key_secret},
 };
 const size_t api_n_ext_ops = sizeof(api_ext_ops) / sizeof(api_ext_ops[0]);

@@ -257,6 +257,19 @@ json_t *api_access_key_json(const struct store_access_key *k)
 
 	if (o && k->instance[0])
 		json_object_set_new(o, "InstanceName", json_string(k->instance));
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "Status", json_string(k->status[0] ? k->status : "Active"));
+	if (k->applications[0])
+		json_object_set_new(o, "Applications", json_loads(k->applications, 0, NULL));
+	if (k->last_used)
+		json_object_set_new(o, "LastUsed", api_time(k->last_used));
+	if (k->rotate_time)
+		json_object_set_new(o, "RotateTime", api_time(k->rotate_time));
+	/* during a rotation: the previous secret is still accepted (until when, if set) */
+	json_object_set_new(o, "PreviousSecretActive", json_boolean(k->rotating));
+	if (k->rotating && k->old_secret_expires)
+		json_object_set_new(o, "PreviousSecretExpires", api_time(k->old_secret_expires));
 	return o;
 }
 

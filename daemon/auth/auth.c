@@ -3,18 +3,35 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/auth_secret.h"
 #include "core/error.h"
 #include "core/httpd.h"
 #include "util.h"
+
+/* When each key was last recorded as used: a small table hashed by key id,
+ * so that a busy key costs a store write once a minute, not per request. A
+ * collision only means a key is recorded a little more often. */
+#define USED_SLOTS 1024
+#define USED_EVERY_MS (60 * 1000)
+
+struct used_slot {
+	char id[32];
+	int64_t recorded_ms;
+};
 
 struct auth {
 	auth_lookup_fn lookup;
 	void *userdata;
 	char *const *regions_allowed;
+	auth_deployment_application_fn deployment_application;
+	auth_key_used_fn key_used;
+	pthread_mutex_t used_lock;
+	struct used_slot used[USED_SLOTS];
 };
 
 int auth_new(auth_lookup_fn lookup, void *userdata, char *const *regions_allowed, struct auth **ret)
@@ -26,14 +43,88 @@ int auth_new(auth_lookup_fn lookup, void *userdata, char *const *regions_allowed
 	a->lookup = lookup;
 	a->userdata = userdata;
 	a->regions_allowed = regions_allowed;
+	pthread_mutex_init(&a->used_lock, NULL);
 	*ret = a;
 	return 0;
 }
 
 struct auth *auth_free(struct auth *a)
 {
-	free(a);
+	if (a) {
+		pthread_mutex_destroy(&a->used_lock);
+		free(a);
+	}
 	return NULL;
+}
+
+void auth_set_deployment_application(struct auth *a, auth_deployment_application_fn fn)
+{
+	a->deployment_application = fn;
+}
+
+void auth_set_key_used(struct auth *a, auth_key_used_fn fn)
+{
+	a->key_used = fn;
+}
+
+static void key_used(struct auth *a, const char *id, int64_t now_ms)
+{
+	uint32_t h = 2166136261u;
+	struct used_slot *s;
+	bool due;
+
+	if (!a->key_used)
+		return;
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	s = &a->used[h % USED_SLOTS];
+	pthread_mutex_lock(&a->used_lock);
+	due = strcmp(s->id, id) != 0 || now_ms - s->recorded_ms >= USED_EVERY_MS || now_ms < s->recorded_ms;
+	if (due) {
+		rd_strlcpy(s->id, id, sizeof(s->id));
+		s->recorded_ms = now_ms;
+	}
+	pthread_mutex_unlock(&a->used_lock);
+	if (due)
+		a->key_used(a->userdata, id, now_ms);
+}
+
+static void identity_of(const struct auth_key *key, const char *region, struct httpd_identity *ret)
+{
+	rd_strlcpy(ret->access_key_id, key->id, sizeof(ret->access_key_id));
+	rd_strlcpy(ret->name, key->name, sizeof(ret->name));
+	rd_strlcpy(ret->policy, key->policy, sizeof(ret->policy));
+	rd_strlcpy(ret->instance, key->instance, sizeof(ret->instance));
+	rd_strlcpy(ret->region, region, sizeof(ret->region));
+}
+
+static bool key_inactive(const struct auth_key *key)
+{
+	return !strcmp(key->status, "Inactive");
+}
+
+int auth_verify_secret(struct auth *a, const char *id, const char *secret, struct httpd_identity *ret)
+{
+	struct auth_key key;
+	bool ok;
+	int r;
+
+	memset(&key, 0, sizeof(key));
+	r = a->lookup(a->userdata, id, &key);
+	if (r == -ENOENT)
+		return -EPERM;
+	if (r < 0)
+		return r == -EPERM || r == -EACCES ? -EIO : r;
+	/* both compared, so the time does not tell which secret matched */
+	ok = auth_secret_equal(key.secret, secret);
+	ok = (key.old_secret[0] && auth_secret_equal(key.old_secret, secret)) || ok;
+	ok = ok && !key_inactive(&key);
+	if (ok) {
+		identity_of(&key, "", ret);
+		key_used(a, key.id, rd_wall_ms());
+	}
+	explicit_bzero(&key, sizeof(key));
+	return ok ? 0 : -EPERM;
 }
 
 static bool region_allowed(const struct auth *a, const char *region)
@@ -55,7 +146,7 @@ static void action_name(const struct auth_request *req, char *buf, size_t buflen
 		snprintf(buf, buflen, "%s %s", req->signed_request.method, req->signed_request.path);
 }
 
-int auth_check(const struct auth *a, const struct auth_request *req, int64_t now_s, struct httpd_identity *ret,
+int auth_check(struct auth *a, const struct auth_request *req, int64_t now_s, struct httpd_identity *ret,
 	       struct rd_error *err)
 {
 	const char *authz = sigv4_header_get(&req->signed_request, "Authorization");
@@ -91,9 +182,20 @@ int auth_check(const struct auth *a, const struct auth_request *req, int64_t now
 	if (r < 0)
 		return rd_error_set(err, r == -EPERM || r == -EACCES ? -EIO : r, "InternalFailure",
 				    "cannot read access keys: %s", strerror(-r));
+	if (key_inactive(&key)) {
+		explicit_bzero(&key, sizeof(key));
+		return rd_error_set(err, -EPERM, "UnrecognizedClientException",
+				    "The security token included in the request is invalid: access key %s is "
+				    "Inactive (an admin can enable it with 'rolloutctl access-key enable %s')",
+				    au.access_key, au.access_key);
+	}
 	r = sigv4_verify(&req->signed_request, &au, key.secret, now_s, SIGV4_MAX_SKEW_S, msg, sizeof(msg));
-	/* The secret is not needed past this point: keep it off the stack. */
+	/* during a rotation the previous secret still signs */
+	if (r == -EACCES && key.old_secret[0])
+		r = sigv4_verify(&req->signed_request, &au, key.old_secret, now_s, SIGV4_MAX_SKEW_S, msg, sizeof(msg));
+	/* The secrets are not needed past this point: keep them off the stack. */
 	explicit_bzero(key.secret, sizeof(key.secret));
+	explicit_bzero(key.old_secret, sizeof(key.old_secret));
 	if (r < 0)
 		return rd_error_set(err, -EPERM,
 				    r == -EINVAL ? "IncompleteSignatureException" : "InvalidSignatureException", "%s",
@@ -107,11 +209,29 @@ int auth_check(const struct auth *a, const struct auth_request *req, int64_t now
 				    key.id, key.policy, req->service,
 				    req->operation ? req->operation : req->signed_request.path, who[0] ? who : "admin");
 	}
-	rd_strlcpy(ret->access_key_id, key.id, sizeof(ret->access_key_id));
-	rd_strlcpy(ret->name, key.name, sizeof(ret->name));
-	rd_strlcpy(ret->policy, key.policy, sizeof(ret->policy));
-	rd_strlcpy(ret->instance, key.instance, sizeof(ret->instance));
-	rd_strlcpy(ret->region, au.region, sizeof(ret->region));
+	/* a signed request is a use, whether or not its scope lets it through */
+	key_used(a, key.id, now_s * 1000);
+	if (key.applications[0]) {
+		struct auth_scope_call sc = {
+		    .scope = key.applications,
+		    .target_prefix = req->target_prefix,
+		    .operation = req->operation,
+		    .body = req->signed_request.body,
+		    .body_len = req->signed_request.body_len,
+		    .deployment_application = a->deployment_application,
+		    .userdata = a->userdata,
+		};
+		r = auth_scope_check(&sc, msg, sizeof(msg));
+		if (r == -EACCES)
+			return rd_error_set(err, -EACCES, "AccessDeniedException",
+					    "User: %s (policy %s) is not authorized to perform: %s:%s: %s; use a key "
+					    "whose applications include it",
+					    key.id, key.policy, req->service, req->operation, msg);
+		if (r < 0)
+			return rd_error_set(err, r == -EPERM || r == -EACCES ? -EIO : r, "InternalFailure",
+					    "cannot check the key's application scope: %s", strerror(-r));
+	}
+	identity_of(&key, au.region, ret);
 	return 0;
 }
 

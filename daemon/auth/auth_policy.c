@@ -50,11 +50,13 @@ static const struct policy {
 		"POST /bundles/uploads*",
 		"PUT /bundles/uploads*",
 	    },
-	/* Minting keys would let a deployer mint an admin key. */
+	/* Minting keys would let a deployer mint an admin key; the audit
+	 * trail is for those who answer for every key. */
 	.deny =
 	    {
 		"CodeDeploy_20141006.*AccessKey*",
 		"Rolloutd_v1.*AccessKey*",
+		"Rolloutd_v1.*Audit*",
 	    },
     },
     {
@@ -70,11 +72,13 @@ static const struct policy {
 		/* it deploys nothing */
 		"Rolloutd_v1.PlanDeployment",
 	    },
-	/* Listing keys shows who may do what: admin's business. */
+	/* Listing keys shows who may do what, and the audit trail what
+	 * everyone did: admin's business. */
 	.deny =
 	    {
 		"CodeDeploy_20141006.*AccessKey*",
 		"Rolloutd_v1.*AccessKey*",
+		"Rolloutd_v1.*Audit*",
 	    },
     },
     {

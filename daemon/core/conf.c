@@ -39,6 +39,7 @@ static const char *const top_keys[] = {
     "metrics_listen",
     "alarm_fallback_plugin",
     "hook_timeout",
+    "kek_file",
 };
 
 #define SIZE_KIB 1024ULL
@@ -185,7 +186,7 @@ static int load_size(const struct yt_node *n, const char *what, uint64_t min, ui
 /* retention: {deployments: DURATION, hook_logs: DURATION, interval: DURATION} */
 static int load_retention(struct rd_config *cfg, const struct yt_node *n, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"deployments", "hook_logs", "interval"};
+	static const char *const keys[] = {"deployments", "hook_logs", "audit", "interval"};
 	const struct yt_node *v;
 	int64_t ms;
 	int r;
@@ -200,9 +201,10 @@ static int load_retention(struct rd_config *cfg, const struct yt_node *n, char *
 		for (size_t k = 0; k < RD_ARRAY_SIZE(keys); k++)
 			known |= strcmp(n->keys[i]->value, keys[k]) == 0;
 		if (!known)
-			return yt_error(n->keys[i], err, errlen,
-					"retention: unknown setting '%s' (known: deployments, hook_logs, interval)",
-					n->keys[i]->value);
+			return yt_error(
+			    n->keys[i], err, errlen,
+			    "retention: unknown setting '%s' (known: deployments, hook_logs, audit, interval)",
+			    n->keys[i]->value);
 	}
 	if ((v = yt_map_get(n, "deployments"))) {
 		if ((r = yt_as_duration_ms(v, "retention.deployments", 3600 * 1000LL, 36500 * DAY_MS, &ms, err,
@@ -215,6 +217,11 @@ static int load_retention(struct rd_config *cfg, const struct yt_node *n, char *
 		    0)
 			return r;
 		cfg->retention_hook_logs_ms = ms;
+	}
+	if ((v = yt_map_get(n, "audit"))) {
+		if ((r = yt_as_duration_ms(v, "retention.audit", 3600 * 1000LL, 36500 * DAY_MS, &ms, err, errlen)) < 0)
+			return r;
+		cfg->retention_audit_ms = ms;
 	}
 	if ((v = yt_map_get(n, "interval"))) {
 		if ((r = yt_as_duration_ms(v, "retention.interval", 1000, DAY_MS, &ms, err, errlen)) < 0)
@@ -386,7 +393,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			    root->keys[i], err, errlen,
 			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
 			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
-			    "bundle_upload_max, retention, metrics_listen, alarm_fallback_plugin, hook_timeout)",
+			    "bundle_upload_max, retention, metrics_listen, alarm_fallback_plugin, hook_timeout, "
+			    "kek_file)",
 			    root->keys[i]->value);
 	}
 
@@ -416,6 +424,14 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 		free(cfg->data_dir);
 		cfg->data_dir = NULL;
 		if ((r = resolve_path(cfg->path, s, &cfg->data_dir)) < 0)
+			return r;
+	}
+	if ((n = yt_map_get(root, "kek_file"))) {
+		if ((r = yt_as_string(n, "kek_file", &s, err, errlen)) < 0)
+			return r;
+		if (!*s)
+			return yt_error(n, err, errlen, "kek_file: must not be empty");
+		if ((r = resolve_path(cfg->path, s, &cfg->kek_file)) < 0)
 			return r;
 	}
 	if ((n = yt_map_get(root, "plugin_dir"))) {
@@ -542,6 +558,7 @@ struct rd_config *config_free(struct rd_config *cfg)
 	free(cfg->listen);
 	free(cfg->metrics_listen);
 	free(cfg->data_dir);
+	free(cfg->kek_file);
 	free(cfg->plugin_dir);
 	free(cfg->region);
 	free(cfg->account_id);

@@ -30,6 +30,8 @@ struct rd_config {
 	int64_t retention_interval_ms;	  /* how often retention runs, default 1 h */
 	char *metrics_listen;		  /* GET /metrics here instead of on listen; NULL = on listen */
 	int64_t hook_timeout_ms;	  /* Lambda/ECS hooks: wait for their status, default and at most 1 h */
+	char *kek_file;			  /* key-encryption key of access-key secrets; NULL = data_dir/kek */
+	int64_t retention_audit_ms;	  /* audit records older than this are removed; 0 = kept */
 
 	/* Owned by root; borrowed pointers into it. NULL when absent. */
 	struct yt_node *root;
@@ -60,13 +62,16 @@ struct rd_config *config_free(struct rd_config *cfg);
  *   plugins: {NAME: {settings} | null}
  *   alarms: {NAME: {plugin: NAME, settings...}}   (plugin must be under plugins:)
  *   metrics_listen: HOST:PORT    GET /metrics on its own listener (default: on listen)
- *   retention: {deployments: DURATION, hook_logs: DURATION, interval: DURATION}
+ *   retention: {deployments: DURATION, hook_logs: DURATION, audit: DURATION, interval: DURATION}
  *                                default: everything kept; interval 1h
+ *   kek_file: PATH               default data_dir/kek: the key-encryption key of access-key
+ *                                secrets (created 0600 when missing; refused when group or
+ *                                others may read it)
  *   alarm_fallback_plugin: NAME  default none: the health plugin (under plugins:) that
  *                                checks an alarm name with no entry under alarms:
  *   hook_timeout: DURATION       default 1h (1s..1h): how long a Lambda/ECS lifecycle hook
  *                                may take to report PutLifecycleEventHookExecutionStatus
- * Relative data_dir/plugin_dir are resolved against the config file's directory. */
+ * Relative data_dir/plugin_dir/kek_file are resolved against the config file's directory. */
 
 /* The settings subtree of plugin `name` (borrowed; NULL when the plugin is
  * named with no settings or not named at all). */

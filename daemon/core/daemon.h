@@ -12,6 +12,7 @@ struct plugin_registry;
 struct workpool;
 struct httpd;
 struct engine;
+struct auth;
 struct rollout_host;
 
 struct rd_daemon {
@@ -22,6 +23,7 @@ struct rd_daemon {
 	struct workpool *pool;		 /* daemon/core/workpool.h: blocking work off the I/O thread */
 	struct httpd *httpd;		 /* daemon/core/httpd.h: evhttp listener, dispatch */
 	struct engine *engine;		 /* daemon/engine/engine.h: deployments */
+	struct auth *auth;		 /* daemon/auth/auth.h: access keys (auth_verify_secret) */
 	volatile bool stopping;
 	bool retention_running; /* a retention job is queued or running (main.c) */
 };

@@ -196,6 +196,8 @@ int store_deployment_counts(struct store *st,
 			    void *ud);
 /* The deployment's status and compute platform; -ENOENT. */
 int store_deployment_brief(struct store *st, const char *id, char ret_status[16], char ret_platform[16]);
+/* The application of deployment id (-ENOENT when there is none). */
+int store_deployment_application(struct store *st, const char *id, char *ret_app, size_t len);
 
 /* A deployment target (filled by the engine) with its lifecycle events. */
 struct store_event {
@@ -275,7 +277,7 @@ int store_instance_tags_remove(struct store *st, json_t *names, const struct sto
 
 struct store_access_key {
 	char id[STORE_KEY_ID_LEN + 1];
-	char secret[STORE_SECRET_LEN + 1];
+	char secret[STORE_SECRET_LEN + 1]; /* in the clear, from store_access_key_get only */
 	char name[129];
 	char policy[16]; /* admin | deployer | readonly | agent | enroll */
 	/* agent: the instance the key acts for, an on-premises instance name
@@ -283,7 +285,22 @@ struct store_access_key {
 	 * instances of, asg:AUTO_SCALING_GROUP or tag:KEY=VALUE; "" otherwise. */
 	char instance[129];
 	int64_t create_time;
+	char status[16];		       /* Active | Inactive */
+	char applications[1024];	       /* JSON array of application names or patterns; "" = every application */
+	int64_t last_used;		       /* epoch ms, 0 = never (updated at most once a minute) */
+	char old_secret[STORE_SECRET_LEN + 1]; /* during a rotation, from store_access_key_get only; "" = none */
+	bool rotating;			       /* a previous secret is still accepted */
+	int64_t old_secret_expires;	       /* when the previous secret stops being accepted; 0 = when retired */
+	int64_t rotate_time;		       /* when the secret was last rotated; 0 = never */
 };
+
+struct auth_kek;
+/* The key-encryption key that seals access-key secrets (daemon/auth/auth_secret.h);
+ * borrowed, must outlive the store. The first call seals the secrets an
+ * older rolloutd stored in the clear, overwriting their bytes in the file
+ * (secure_delete, then a checkpoint of the WAL). Without a KEK the access-key
+ * functions that read or write secrets fail with -ENOKEY. */
+int store_set_kek(struct store *st, const struct auth_kek *kek, struct rd_error *err);
 
 bool store_policy_valid(const char *policy);
 /* s has the form of an EC2 instance id: i- and 8 or 17 hex digits. */
@@ -294,6 +311,13 @@ bool store_enroll_scope_valid(const char *s);
  * instance or an enroll key without a valid scope (message in err). */
 int store_access_key_create(struct store *st, const char *name, const char *policy, const char *instance,
 			    struct store_access_key *ret, char *err, size_t errlen);
+/* The same, scoped to applications (a JSON array of 1 to 32 names or
+ * fnmatch patterns; NULL = every application). */
+int store_access_key_create_scoped(struct store *st, const char *name, const char *policy, const char *instance,
+				   const json_t *applications, struct store_access_key *ret, char *err, size_t errlen);
+/* The key with its secrets opened (old_secret only while it is still
+ * accepted). -ENOENT, -ENOKEY (no KEK set), -EBADMSG (sealed under another
+ * KEK, or tampered with). */
 int store_access_key_get(struct store *st, const char *id, struct store_access_key *ret);
 /* Every key ordered by id, secrets blanked; *ret malloc'd. */
 int store_access_key_list(struct store *st, struct store_access_key **ret, size_t *ret_n);
@@ -301,6 +325,22 @@ int store_access_key_delete(struct store *st, const char *id);
 /* Deletes the agent keys bound to instance (a terminated EC2 instance's);
  * *ret_n (may be NULL) says how many. */
 int store_access_key_revoke_instance(struct store *st, const char *instance, int *ret_n);
+/* Active | Inactive. -ENOENT, -EINVAL for another status. */
+int store_access_key_set_status(struct store *st, const char *id, const char *status);
+/* Scopes the key to applications (as in create_scoped; NULL = every application). */
+int store_access_key_set_applications(struct store *st, const char *id, const json_t *applications, char *err,
+				      size_t errlen);
+/* A new secret for the key (returned in ret->secret); the current one stays
+ * accepted until store_access_key_retire() or, when retire_after_ms > 0,
+ * for that long. -EBUSY when a previous secret is still accepted (retire it
+ * first). */
+int store_access_key_rotate(struct store *st, const char *id, int64_t retire_after_ms, struct store_access_key *ret);
+/* Stops accepting the previous secret. -ENOENT no key, -EALREADY no rotation. */
+int store_access_key_retire(struct store *st, const char *id);
+/* How many keys have a sealed secret (the store cannot be used without its KEK). */
+int store_access_key_count_sealed(struct store *st, int64_t *ret_n);
+/* Records a use of the key at when_ms. */
+int store_access_key_touch(struct store *st, const char *id, int64_t when_ms);
 
 /* ==== backup and restore (store_backup.c) ==== */
 

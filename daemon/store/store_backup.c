@@ -4,7 +4,8 @@
  * transaction (WAL: writers go on meanwhile, and the copy is the store as one
  * committed transaction left it), plus a table backup_files holding the
  * small files of data_dir the store needs beside it (the specification
- * signing key and certificate agents pin). Restore copies it into a data_dir
+ * signing key and certificate agents pin, the key-encryption key of the
+ * access-key secrets). Restore copies it into a data_dir
  * that has no store yet, writes those files back and drops the table. */
 #include "config.h"
 
@@ -21,8 +22,10 @@
 
 #define ERR(...) ((void)rd_error_set(err, 0, "StoreError", __VA_ARGS__))
 
-/* data_dir files kept in a backup; none is larger than a few KiB */
-static const char *const backup_file_names[] = {"daemon.key", "daemon.crt"};
+/* data_dir files kept in a backup; none is larger than a few KiB. The
+ * key-encryption key is one of them (a KEK at a kek_file path outside
+ * data_dir is not): a backup opens its access-key secrets. */
+static const char *const backup_file_names[] = {"daemon.key", "daemon.crt", "kek"};
 #define BACKUP_FILE_MAX (1 << 20)
 
 static int fsync_path(const char *path, int flags)

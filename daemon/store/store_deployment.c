@@ -187,6 +187,23 @@ int store_deployment_brief(struct store *st, const char *id, char ret_status[16]
 	return r;
 }
 
+int store_deployment_application(struct store *st, const char *id, char *ret_app, size_t len)
+{
+	struct store_conn *c;
+	struct store_q q;
+	int r = store_conn_get(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_one(c, &q, "SELECT application FROM deployments WHERE id = ?1", SQL_TEXT(id));
+	if (r == 0) {
+		store_copy(&q, 0, ret_app, len);
+		store_done(&q, 0);
+	}
+	store_conn_put(st, c);
+	return r;
+}
+
 int store_deployment_list(struct store *st, const struct store_deployment_query *dq, json_t **ret_ids,
 			  int64_t *ret_last_seq, bool *ret_more)
 {

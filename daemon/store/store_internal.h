@@ -74,6 +74,7 @@ struct store {
 	char *path;
 	pthread_mutex_t lock;
 	struct store_conn *idle;
+	const struct auth_kek *kek; /* seals access-key secrets (store_set_kek) */
 };
 
 /* The engine's transaction (store_engine.h). */

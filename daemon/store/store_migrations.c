@@ -261,6 +261,38 @@ static const char m5_retention_indexes[] = "CREATE INDEX deployments_finished ON
 					   " WHERE status IN ('Succeeded', 'Failed', 'Stopped');"
 					   "CREATE INDEX host_commands_deployment ON host_commands(deployment_id);";
 
+/* Access keys get a life cycle: a status (Active | Inactive), the
+ * applications a key is scoped to (a JSON array of names or fnmatch
+ * patterns; NULL = every application), when it was last used (written at
+ * most once a minute), and during a rotation the previous secret with the
+ * time it stops being accepted (NULL = until retired explicitly). The
+ * secret columns hold sealed secrets ("rdk1:..."); secrets an older rolloutd
+ * stored in the clear are sealed by store_set_kek() at the first start.
+ * The audit trail: every mutating call and every refused call. */
+static const char m7_access_keys_audit[] = "ALTER TABLE access_keys ADD COLUMN status TEXT NOT NULL DEFAULT 'Active';"
+					   "ALTER TABLE access_keys ADD COLUMN applications TEXT;"
+					   "ALTER TABLE access_keys ADD COLUMN last_used INTEGER;"
+					   "ALTER TABLE access_keys ADD COLUMN old_secret TEXT;"
+					   "ALTER TABLE access_keys ADD COLUMN old_secret_expires INTEGER;"
+					   "ALTER TABLE access_keys ADD COLUMN rotate_time INTEGER;"
+					   "CREATE TABLE audit_log ("
+					   " seq INTEGER PRIMARY KEY,"
+					   " time INTEGER NOT NULL,"
+					   " request_id TEXT,"
+					   " access_key_id TEXT,"
+					   " policy TEXT,"
+					   " source TEXT,"
+					   " operation TEXT NOT NULL,"
+					   " application TEXT,"
+					   " resource TEXT,"
+					   " result TEXT NOT NULL," /* Allowed | Failed | Refused */
+					   " status INTEGER NOT NULL,"
+					   " error_code TEXT,"
+					   " error_message TEXT);"
+					   "CREATE INDEX audit_log_time ON audit_log(time);"
+					   "CREATE INDEX audit_log_key ON audit_log(access_key_id, time);"
+					   "CREATE INDEX audit_log_application ON audit_log(application, time);";
+
 const struct store_migration store_migrations[] = {
     {1, "base schema", m1_base},
     {2, "built-in deployment configs", m2_builtin_configs},
@@ -268,6 +300,7 @@ const struct store_migration store_migrations[] = {
     {4, "group last deployments from deployments", m4_group_last_deployments},
     {5, "retention indexes", m5_retention_indexes},
     {6, "deployments that shift traffic themselves", m6_shift_deployments},
-    /* append here: { 7, "…", m7_… }, */
+    {7, "access-key life cycle and audit log", m7_access_keys_audit},
+    /* append here: { 8, "…", m8_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

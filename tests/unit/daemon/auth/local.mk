@@ -6,3 +6,12 @@ tests_unit_daemon_auth_test_auth_SOURCES = tests/unit/daemon/auth/test_auth.c $(
 tests_unit_daemon_auth_test_auth_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_auth_test_auth_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_auth_test_auth_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+# The sealing of access-key secrets and the KEK file.
+check_PROGRAMS += tests/unit/daemon/auth/test_auth_secret
+TESTS += tests/unit/daemon/auth/test_auth_secret
+tests_unit_daemon_auth_test_auth_secret_SOURCES = tests/unit/daemon/auth/test_auth_secret.c \
+	$(daemon_auth_secret_sources)
+tests_unit_daemon_auth_test_auth_secret_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_auth_test_auth_secret_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_auth_test_auth_secret_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)

@@ -24,7 +24,40 @@ static const struct auth_key keys[] = {
     {.id = "AKRDREAD", .secret = "read-secret", .name = "viewer", .policy = "readonly"},
     {.id = "AKRDAGENT", .secret = "agent-secret", .name = "h1", .policy = "agent", .instance = "host-1"},
     {.id = "AKRDBROKEN", .secret = "x", .name = "broken", .policy = "admin"},
+    {.id = "AKRDOFF", .secret = "off-secret", .name = "off", .policy = "admin", .status = "Inactive"},
+    {.id = "AKRDROT", .secret = "new-secret", .old_secret = "old-secret", .name = "rot", .policy = "deployer"},
+    {.id = "AKRDWEB",
+     .secret = "web-secret",
+     .name = "web",
+     .policy = "deployer",
+     .applications = "[\"web\", \"api-*\"]"},
 };
+
+/* The applications of the deployments the scope tests name. */
+static int deployment_application(void *userdata, const char *id, char *app, size_t len)
+{
+	(void)userdata;
+	if (!strcmp(id, "d-WEB"))
+		snprintf(app, len, "web");
+	else if (!strcmp(id, "d-BILLING"))
+		snprintf(app, len, "billing");
+	else if (!strcmp(id, "d-BROKEN"))
+		return -EIO;
+	else
+		return -ENOENT;
+	return 0;
+}
+
+static int n_used;
+static char last_used[64];
+
+static void key_used(void *userdata, const char *id, int64_t when_ms)
+{
+	(void)userdata;
+	(void)when_ms;
+	n_used++;
+	snprintf(last_used, sizeof(last_used), "%s", id);
+}
 
 static int lookup(void *userdata, const char *id, struct auth_key *ret)
 {
@@ -322,10 +355,157 @@ static void test_policy_table(void **state)
 	assert_string_equal(who, "agent or admin");
 }
 
+/* A control API call with a JSON body signed with key i. */
+static int call_with(struct auth *a, size_t i, const char *prefix, const char *op, const char *body, struct rd_error *e)
+{
+	struct signed_req s;
+	struct httpd_identity id;
+	char target[128];
+
+	snprintf(target, sizeof(target), "%s.%s", prefix, op);
+	sign(&s, keys[i].id, keys[i].secret, "codedeploy", "us-east-1", target, "POST", "/", body);
+	*e = (struct rd_error)RD_ERROR_INIT;
+	return auth_check(a, &s.req, NOW, &id, e);
+}
+
+static void test_inactive_and_rotated_keys(void **state)
+{
+	struct auth *a = new_auth(NULL);
+	struct signed_req s;
+	struct httpd_identity id;
+	struct rd_error e = RD_ERROR_INIT;
+
+	sign_op(&s, 5, "ListApplications");
+	assert_int_equal(auth_check(a, &s.req, NOW, &id, &e), -EPERM);
+	assert_string_equal(e.code, "UnrecognizedClientException");
+	assert_non_null(strstr(e.message, "Inactive"));
+	/* both secrets of a key being rotated sign; a third does not */
+	sign(&s, "AKRDROT", "new-secret", "codedeploy", "us-east-1", "CodeDeploy_20141006.ListApplications", "POST",
+	     "/", "{}");
+	assert_int_equal(auth_check(a, &s.req, NOW, &id, &e), 0);
+	sign(&s, "AKRDROT", "old-secret", "codedeploy", "us-east-1", "CodeDeploy_20141006.ListApplications", "POST",
+	     "/", "{}");
+	assert_int_equal(auth_check(a, &s.req, NOW, &id, &e), 0);
+	sign(&s, "AKRDROT", "other-secret", "codedeploy", "us-east-1", "CodeDeploy_20141006.ListApplications", "POST",
+	     "/", "{}");
+	assert_int_equal(auth_check(a, &s.req, NOW, &id, &e), -EPERM);
+	assert_string_equal(e.code, "InvalidSignatureException");
+	auth_free(a);
+}
+
+static void test_verify_secret(void **state)
+{
+	struct auth *a = new_auth(NULL);
+	struct httpd_identity id;
+
+	assert_int_equal(auth_verify_secret(a, "AKRDDEPLOY", "deploy-secret", &id), 0);
+	assert_string_equal(id.policy, "deployer");
+	assert_int_equal(auth_verify_secret(a, "AKRDDEPLOY", "deploy-secreT", &id), -EPERM);
+	assert_int_equal(auth_verify_secret(a, "AKRDDEPLOY", "", &id), -EPERM);
+	assert_int_equal(auth_verify_secret(a, "AKRDNONE", "deploy-secret", &id), -EPERM);
+	assert_int_equal(auth_verify_secret(a, "AKRDOFF", "off-secret", &id), -EPERM);
+	assert_int_equal(auth_verify_secret(a, "AKRDROT", "old-secret", &id), 0);
+	assert_int_equal(auth_verify_secret(a, "AKRDROT", "new-secret", &id), 0);
+	assert_int_equal(auth_verify_secret(a, "AKRDBROKEN", "x", &id), -EIO);
+	auth_free(a);
+}
+
+/* A key's use is recorded once a minute, not per request. */
+static void test_last_used_throttled(void **state)
+{
+	struct auth *a = new_auth(NULL);
+	struct rd_error e;
+
+	auth_set_key_used(a, key_used);
+	n_used = 0;
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(call_with(a, 1, "CodeDeploy_20141006", "ListApplications", "{}", &e), 0);
+	assert_int_equal(n_used, 1);
+	assert_string_equal(last_used, "AKRDDEPLOY");
+	assert_int_equal(call_with(a, 2, "CodeDeploy_20141006", "ListApplications", "{}", &e), 0);
+	assert_int_equal(n_used, 2);
+	auth_free(a);
+}
+
+static void test_application_scope(void **state)
+{
+	struct auth *a = new_auth(NULL);
+	struct rd_error e;
+	const char *cd = "CodeDeploy_20141006";
+
+	auth_set_deployment_application(a, deployment_application);
+	/* named applications */
+	assert_int_equal(call_with(a, 7, cd, "CreateApplication", "{\"applicationName\":\"web\"}", &e), 0);
+	assert_int_equal(call_with(a, 7, cd, "GetApplication", "{\"applicationName\":\"api-eu\"}", &e), 0);
+	assert_int_equal(call_with(a, 7, cd, "CreateApplication", "{\"applicationName\":\"billing\"}", &e), -EACCES);
+	assert_string_equal(e.code, "AccessDeniedException");
+	assert_non_null(strstr(e.message, "application billing is outside the key's scope"));
+	assert_int_equal(
+	    call_with(a, 7, cd, "BatchGetApplications", "{\"applicationNames\":[\"web\",\"billing\"]}", &e), -EACCES);
+	assert_int_equal(call_with(a, 7, cd, "BatchGetApplications", "{\"applicationNames\":[\"web\",\"api-x\"]}", &e),
+			 0);
+	/* renaming out of the scope */
+	assert_int_equal(call_with(a, 7, cd, "UpdateApplication",
+				   "{\"applicationName\":\"web\",\"newApplicationName\":\"billing\"}", &e),
+			 -EACCES);
+	assert_int_equal(call_with(a, 7, cd, "UpdateApplication", "{\"applicationName\":\"web\"}", &e), 0);
+	/* deployments by their application */
+	assert_int_equal(call_with(a, 7, cd, "StopDeployment", "{\"deploymentId\":\"d-WEB\"}", &e), 0);
+	assert_int_equal(call_with(a, 7, cd, "StopDeployment", "{\"deploymentId\":\"d-BILLING\"}", &e), -EACCES);
+	assert_non_null(strstr(e.message, "deployment d-BILLING belongs to an application outside"));
+	assert_int_equal(
+	    call_with(a, 7, cd, "BatchGetDeployments", "{\"deploymentIds\":[\"d-WEB\",\"d-BILLING\"]}", &e), -EACCES);
+	assert_int_equal(call_with(a, 7, cd, "GetDeployment", "{\"deploymentId\":\"d-NONE\"}", &e), 0);
+	assert_int_equal(call_with(a, 7, cd, "GetDeployment", "{\"deploymentId\":\"d-BROKEN\"}", &e), -EIO);
+	assert_string_equal(e.code, "InternalFailure");
+	assert_int_equal(call_with(a, 7, "Rolloutd_v1", "GetDeploymentLogs", "{\"DeploymentId\":\"d-BILLING\"}", &e),
+			 -EACCES);
+	/* ARNs */
+	assert_int_equal(
+	    call_with(a, 7, cd, "TagResource",
+		      "{\"ResourceArn\":\"arn:aws:codedeploy:us-east-1:000000000000:deploymentgroup:web/prod\"}", &e),
+	    0);
+	assert_int_equal(
+	    call_with(a, 7, cd, "TagResource",
+		      "{\"ResourceArn\":\"arn:aws:codedeploy:us-east-1:000000000000:application:billing\"}", &e),
+	    -EACCES);
+	/* listings across applications: must name one, or refused */
+	assert_int_equal(call_with(a, 7, cd, "ListDeployments", "{}", &e), -EACCES);
+	assert_non_null(strstr(e.message, "must name one"));
+	assert_int_equal(call_with(a, 7, cd, "ListDeployments", "{\"applicationName\":\"web\"}", &e), 0);
+	assert_int_equal(call_with(a, 7, cd, "ListApplications", "{}", &e), -EACCES);
+	/* shared resources: read, not changed */
+	assert_int_equal(call_with(a, 7, cd, "ListDeploymentConfigs", "{}", &e), 0);
+	assert_int_equal(call_with(a, 7, cd, "CreateDeploymentConfig", "{\"deploymentConfigName\":\"x\"}", &e),
+			 -EACCES);
+	assert_int_equal(call_with(a, 7, cd, "RegisterOnPremisesInstance", "{\"instanceName\":\"h\"}", &e), -EACCES);
+	/* an unscoped deployer may do all of it */
+	assert_int_equal(call_with(a, 1, cd, "CreateApplication", "{\"applicationName\":\"billing\"}", &e), 0);
+	assert_int_equal(call_with(a, 1, cd, "ListApplications", "{}", &e), 0);
+	auth_free(a);
+}
+
+static void test_scope_patterns(void **state)
+{
+	assert_true(auth_scope_allows(NULL, "anything"));
+	assert_true(auth_scope_allows("", "anything"));
+	assert_true(auth_scope_allows("[\"web\"]", "web"));
+	assert_false(auth_scope_allows("[\"web\"]", "web2"));
+	assert_true(auth_scope_allows("[\"web-*\"]", "web-eu"));
+	assert_false(auth_scope_allows("[\"web-*\"]", "web"));
+	assert_false(auth_scope_allows("[\"web\"]", NULL));
+	assert_false(auth_scope_allows("not json", "web"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid_signature),
+	    cmocka_unit_test(test_inactive_and_rotated_keys),
+	    cmocka_unit_test(test_verify_secret),
+	    cmocka_unit_test(test_last_used_throttled),
+	    cmocka_unit_test(test_application_scope),
+	    cmocka_unit_test(test_scope_patterns),
 	    cmocka_unit_test(test_tampered),
 	    cmocka_unit_test(test_unknown_key_and_lookup_failure),
 	    cmocka_unit_test(test_skew),

@@ -123,7 +123,7 @@ static void test_unknown_keys(void **st)
 	    "listen: 127.0.0.1:1\nlisen: x\n",
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
 	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention, "
-	    "metrics_listen, alarm_fallback_plugin, hook_timeout)");
+	    "metrics_listen, alarm_fallback_plugin, hook_timeout, kek_file)");
 }
 
 static void test_retention(void **st)
@@ -145,7 +145,7 @@ static void test_retention(void **st)
 	expect_error("retention: 90d\n",
 		     "1:12: retention: expected a mapping such as {deployments: 90d, hook_logs: 30d}");
 	expect_error("retention:\n  deploys: 90d\n",
-		     "2:3: retention: unknown setting 'deploys' (known: deployments, hook_logs, interval)");
+		     "2:3: retention: unknown setting 'deploys' (known: deployments, hook_logs, audit, interval)");
 	expect_error("retention: {deployments: 10m}\n",
 		     "1:26: retention.deployments: '10m' is out of range [3600000ms, 3153600000000ms]");
 }

@@ -10,10 +10,12 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "tmpdir.h"
+#include "auth/auth_secret.h"
 #include "store/store.h"
 #include "store/store_engine.h"
 #include "store/store_internal.h"
@@ -24,6 +26,18 @@
 static struct rd_error rerr;
 
 /* Highest applied migration version. */
+
+/* A fixed key-encryption key: the store seals access-key secrets with it. */
+static const struct auth_kek *test_kek(void)
+{
+	static struct auth_kek *k;
+	static const unsigned char raw[AUTH_KEK_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+	if (!k)
+		assert_int_equal(auth_kek_from_bytes(raw, &k), 0);
+	return k;
+}
+
 static int schema_version(struct store *st)
 {
 	struct store_conn *c = NULL;
@@ -46,6 +60,7 @@ static void test_open_migrate_mode(void **state)
 
 	snprintf(path, sizeof(path), "%s/data", dir);
 	assert_int_equal(store_open(path, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(schema_version(st), store_migrations[store_n_migrations - 1].version);
 	st = store_close(st);
 	assert_null(st);
@@ -55,6 +70,7 @@ static void test_open_migrate_mode(void **state)
 	/* reopening applies nothing twice */
 	snprintf(path, sizeof(path), "%s/data", dir);
 	assert_int_equal(store_open(path, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	json_t *names = NULL;
 	bool more = true;
 	assert_int_equal(store_config_list(st, NULL, 100, &names, &more), 0);
@@ -87,6 +103,7 @@ static void test_access_keys(void **state)
 	size_t n = 0;
 
 	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_access_key_create(st, "ci", "deployer", NULL, &k, err, sizeof(err)), 0);
 	assert_int_equal(strlen(k.id), STORE_KEY_ID_LEN);
 	assert_int_equal(strlen(k.secret), STORE_SECRET_LEN);
@@ -123,6 +140,58 @@ static void test_access_keys(void **state)
 	assert_string_equal(list[0].secret, "");
 	assert_string_equal(list[1].secret, "");
 	free(list);
+
+	/* disable, rotate, retire, scope, last used */
+	struct store_access_key rot, rot2;
+	assert_int_equal(store_access_key_set_status(st, k.id, "Inactive"), 0);
+	assert_int_equal(store_access_key_get(st, k.id, &got), 0);
+	assert_string_equal(got.status, "Inactive");
+	assert_int_equal(store_access_key_set_status(st, k.id, "Paused"), -EINVAL);
+	assert_int_equal(store_access_key_set_status(st, "AKRDNONE", "Active"), -ENOENT);
+	assert_int_equal(store_access_key_rotate(st, k.id, 0, &rot), 0);
+	assert_string_not_equal(rot.secret, k.secret);
+	assert_string_equal(rot.old_secret, "");
+	assert_int_equal(store_access_key_get(st, k.id, &got), 0);
+	assert_string_equal(got.secret, rot.secret);
+	assert_string_equal(got.old_secret, k.secret);
+	assert_true(got.rotating);
+	assert_int_equal(got.old_secret_expires, 0);
+	assert_int_equal(store_access_key_rotate(st, k.id, 0, &rot2), -EBUSY);
+	assert_int_equal(store_access_key_retire(st, k.id), 0);
+	assert_int_equal(store_access_key_retire(st, k.id), -EALREADY);
+	assert_int_equal(store_access_key_get(st, k.id, &got), 0);
+	assert_string_equal(got.old_secret, "");
+	assert_false(got.rotating);
+	/* a previous secret past its time is no longer returned, and a new rotation may start */
+	assert_int_equal(store_access_key_rotate(st, k.id, 1, &rot2), 0);
+	struct timespec ts = {0, 5 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	assert_int_equal(store_access_key_get(st, k.id, &got), 0);
+	assert_string_equal(got.secret, rot2.secret);
+	assert_string_equal(got.old_secret, "");
+	assert_int_equal(store_access_key_rotate(st, k.id, 0, &rot), 0);
+	json_t *scope = json_pack("[s, s]", "web", "api-*");
+	assert_int_equal(store_access_key_set_applications(st, k.id, scope, err, sizeof(err)), 0);
+	assert_int_equal(store_access_key_set_applications(st, agent.id, scope, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "agent key"));
+	json_decref(scope);
+	scope = json_array();
+	assert_int_equal(store_access_key_set_applications(st, k.id, scope, err, sizeof(err)), -EINVAL);
+	json_decref(scope);
+	assert_int_equal(store_access_key_get(st, k.id, &got), 0);
+	assert_string_equal(got.applications, "[\"web\",\"api-*\"]");
+	assert_int_equal(store_access_key_set_applications(st, k.id, NULL, err, sizeof(err)), 0);
+	assert_int_equal(store_access_key_touch(st, k.id, 5000), 0);
+	assert_int_equal(store_access_key_touch(st, k.id, 4000), 0); /* never backwards */
+	assert_int_equal(store_access_key_get(st, k.id, &got), 0);
+	assert_string_equal(got.applications, "");
+	assert_int_equal(got.last_used, 5000);
+	/* without the KEK no secret is read or written */
+	struct store *st2 = NULL;
+	assert_int_equal(store_open(dir, &st2, &rerr), 0);
+	assert_int_equal(store_access_key_get(st2, k.id, &got), -ENOKEY);
+	assert_int_equal(store_access_key_create(st2, "y", "admin", NULL, &got, err, sizeof(err)), -ENOKEY);
+	store_close(st2);
 	assert_int_equal(store_access_key_delete(st, k.id), 0);
 	assert_int_equal(store_access_key_delete(st, k.id), -ENOENT);
 	assert_int_equal(store_access_key_get(st, k.id, &got), -ENOENT);
@@ -140,6 +209,7 @@ static void test_app_group_cascade(void **state)
 	struct store_tag tag = {.key = "k", .value = "v"};
 
 	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), -EEXIST);
 	assert_int_equal(store_group_create(st, "a", "g", "CodeDeployDefault.OneAtATime", doc, id), 0);
@@ -188,6 +258,7 @@ static void test_statement_helper(void **state)
 	int n = 0;
 
 	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_conn_get(st, &c), 0);
 	assert_int_equal(store_exec(c, "CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, j TEXT, z TEXT);"
 				       "CREATE TABLE u (k TEXT REFERENCES t(k));"),
@@ -291,6 +362,7 @@ static void test_times_in_ms(void **state)
 	int64_t t0 = rd_wall_ms(), t1;
 
 	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), 0);
 	assert_int_equal(store_config_create(st, "c", "Server", cfg_doc, id), 0);
 	assert_int_equal(store_group_create(st, "a", "g", "c", doc, id), 0);
@@ -398,6 +470,7 @@ static void test_instance_list_tags(void **state)
 	bool more = true;
 
 	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_instance_register(st, "d1", NULL, "arn:u/d1", "arn:i/d1"), 0);
 	assert_int_equal(store_instance_register(st, "n1", NULL, "arn:u/n1", "arn:i/n1"), 0);
 	assert_int_equal(store_instance_register(st, "w1", NULL, "arn:u/w1", "arn:i/w1"), 0);
@@ -485,6 +558,7 @@ static void test_migration_group_last_deployments(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_true(schema_version(st) >= 4);
 	assert_int_equal(store_group_get(st, "a", "g", &g), 0);
 	assert_string_equal(json_string_value(json_object_get(g->doc, "serviceRoleArn")), "arn:r");

@@ -14,11 +14,23 @@
 #include <cmocka.h>
 
 #include "tmpdir.h"
+#include "auth/auth_secret.h"
 #include "store/store.h"
 #include "util.h"
 
 /* the error of the store call that failed (store_open, backup, restore) */
 static struct rd_error rerr;
+
+/* A fixed key-encryption key: the store seals access-key secrets with it. */
+static const struct auth_kek *test_kek(void)
+{
+	static struct auth_kek *k;
+	static const unsigned char raw[AUTH_KEK_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+	if (!k)
+		assert_int_equal(auth_kek_from_bytes(raw, &k), 0);
+	return k;
+}
 
 static void test_backup_restore(void **state)
 {
@@ -33,6 +45,7 @@ static void test_backup_restore(void **state)
 	snprintf(out, sizeof(out), "%s/backup.db", dir);
 	snprintf(dst, sizeof(dst), "%s/restored", dir);
 	assert_int_equal(store_open(src, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	tu_write(src, "daemon.key", "-----BEGIN PRIVATE KEY-----\nfixture\n");
 	tu_write(src, "daemon.crt", "-----BEGIN CERTIFICATE-----\nfixture\n");
 	assert_int_equal(store_access_key_create(st, "ci", "admin", NULL, &k, err, sizeof(err)), 0);
@@ -52,6 +65,7 @@ static void test_backup_restore(void **state)
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0077, 0);
 	assert_int_equal(store_open(dst, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_access_key_get(st, k.id, &got), 0);
 	assert_string_equal(got.secret, k.secret);
 	assert_int_equal(store_access_key_get(st, later.id, &got), -ENOENT);

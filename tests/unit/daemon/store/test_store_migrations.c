@@ -15,11 +15,23 @@
 #include <cmocka.h>
 
 #include "tmpdir.h"
+#include "auth/auth_secret.h"
 #include "store/store.h"
 #include "store/store_internal.h"
 
 /* the error of the store call that failed (store_open, backup, restore) */
 static struct rd_error rerr;
+
+/* A fixed key-encryption key: the store seals access-key secrets with it. */
+static const struct auth_kek *test_kek(void)
+{
+	static struct auth_kek *k;
+	static const unsigned char raw[AUTH_KEK_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+	if (!k)
+		assert_int_equal(auth_kek_from_bytes(raw, &k), 0);
+	return k;
+}
 
 static const char fixture_rows[] =
     "INSERT INTO applications (name, id, compute_platform, create_time) VALUES ('app', 'a-1', 'Server', 1000);"
@@ -39,6 +51,19 @@ static const char fixture_rows[] =
     " VALUES ('host-1', 'arn:aws:codedeploy:us-east-1:000000000000:instance/host-1', 'Registered', 1000);"
     "INSERT INTO access_keys (id, secret, name, policy, create_time)"
     " VALUES ('AKRDFIXTURE000000001', 'secretsecretsecretsecretsecretsecret0001', 'ci', 'admin', 1000);";
+
+/* Whether the file holds needle (NULL when not). */
+static const void *memmem_file(const char *path, const char *needle)
+{
+	static char buf[1 << 22];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	return memmem(buf, n, needle, strlen(needle));
+}
 
 static char *schema_of(const char *db_path)
 {
@@ -124,6 +149,7 @@ static void test_every_earlier_version_migrates(void **state)
 	for (size_t i = 0; i < store_n_migrations; i++)
 		assert_int_equal(store_migrations[i].version, (int)i + 1);
 	assert_int_equal(store_open(fresh_dir, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	store_close(st);
 	snprintf(path, sizeof(path), "%s/state.db", fresh_dir);
 	want = schema_of(path);
@@ -141,6 +167,7 @@ static void test_every_earlier_version_migrates(void **state)
 		snprintf(path, sizeof(path), "%s/state.db", dir);
 		assert_int_equal(schema_version(path), (int)k);
 		assert_int_equal(store_open(dir, &st, &rerr), 0);
+		assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 		assert_int_equal(schema_version(path), last);
 		got = schema_of(path);
 		if (strcmp(got, want) != 0)
@@ -162,6 +189,10 @@ static void test_every_earlier_version_migrates(void **state)
 		assert_string_equal(logs.v[0].data, "hello from v1");
 		assert_int_equal(store_access_key_get(st, "AKRDFIXTURE000000001", &key), 0);
 		assert_string_equal(key.policy, "admin");
+		/* the secret an older rolloutd kept in the clear is sealed now */
+		assert_string_equal(key.secret, "secretsecretsecretsecretsecretsecret0001");
+		assert_string_equal(key.status, "Active");
+		assert_null(memmem_file(path, "secretsecretsecretsecretsecretsecret0001"));
 
 		store_hook_logs_clear(&logs);
 		store_target_free(t);
@@ -181,6 +212,7 @@ static void test_newer_schema_is_refused(void **state)
 	sqlite3 *db = NULL;
 
 	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	store_close(st);
 	snprintf(path, sizeof(path), "%s/state.db", dir);
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
