@@ -28,7 +28,8 @@ def check_backup(path, dep):
     try:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert con.execute("SELECT value FROM backup_info WHERE key = 'format'").fetchone()[0] == "rolloutd-backup-1"
-        assert {r[0] for r in con.execute("SELECT name FROM backup_files")} == {"daemon.key", "daemon.crt"}
+        # the key-encryption key too: without it the access keys in the backup cannot be used
+        assert {r[0] for r in con.execute("SELECT name FROM backup_files")} == {"daemon.key", "daemon.crt", "kek"}
         per_target = con.execute("SELECT target_id, COUNT(*) FROM lifecycle_events WHERE deployment_id = ?"
                                  " GROUP BY target_id", (dep,)).fetchall()
         assert all(n == len(EVENTS) for _, n in per_target), per_target
@@ -69,9 +70,10 @@ def test_backup_while_running_and_restore_into_fresh_data_dir(d, tmp_path):
         shutil.move(d.data_dir, old)
         r = d.run("restore", backup)
         assert "restored into" in r.stdout
-        for name in ("daemon.key", "daemon.crt"):
+        for name in ("daemon.key", "daemon.crt", "kek"):
             assert open(os.path.join(d.data_dir, name), "rb").read() == open(os.path.join(old, name), "rb").read()
-        assert os.stat(os.path.join(d.data_dir, "daemon.key")).st_mode & 0o077 == 0
+        for name in ("daemon.key", "kek"):
+            assert os.stat(os.path.join(d.data_dir, name)).st_mode & 0o077 == 0
         d.start()
         gate.set()
         info = f.wait(dep, timeout=60)

@@ -173,7 +173,7 @@ static void test_access_keys(void **state)
 	json_t *scope = json_pack("[s, s]", "web", "api-*");
 	assert_int_equal(store_access_key_set_applications(st, k.id, scope, err, sizeof(err)), 0);
 	assert_int_equal(store_access_key_set_applications(st, agent.id, scope, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "agent key"));
+	assert_non_null(strstr(err, "agent or enroll key"));
 	json_decref(scope);
 	scope = json_array();
 	assert_int_equal(store_access_key_set_applications(st, k.id, scope, err, sizeof(err)), -EINVAL);
