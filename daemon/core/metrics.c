@@ -325,8 +325,9 @@ void metrics_declare(void)
 		       "Alarm checks by result: OK, ALARM, INSUFFICIENT_DATA, or ERROR when the plugin failed.",
 		       (const char *const[]){"result", NULL});
 	metric_histogram("rolloutd_plugin_op_duration_seconds",
-			 "Time plugin calls took, by plugin and operation (resolve, fetch, check).", plugin_op,
-			 metric_seconds_buckets, metric_seconds_n_buckets);
+			 "Time plugin calls took, by plugin and operation (the op of the plugin ABI: resolve, "
+			 "fetch, describe, check, block, allow, set_weight, shift_prepare, ...).",
+			 plugin_op, metric_seconds_buckets, metric_seconds_n_buckets);
 	metric_counter("rolloutd_plugin_op_errors_total",
 		       "Plugin calls that returned an error, by plugin and operation.", plugin_op);
 }
@@ -339,6 +340,10 @@ void metric_plugin_op(const char *plugin, const char *op, int64_t t0_ms, int r)
 	struct timespec ts;
 	int64_t now;
 
+	if (!plugin)
+		plugin = "?";
+	if (!op)
+		op = "?";
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	metric_observe(metric_histogram("rolloutd_plugin_op_duration_seconds", NULL,

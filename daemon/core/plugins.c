@@ -10,6 +10,7 @@
 
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "core/metrics.h"
 #include "core/plugin_alarm.h"
 #include "core/plugin_host.h"
 #include "core/plugins.h"
@@ -597,7 +598,9 @@ int plugins_source_describe(const struct plugin *p, const char *revision_json, s
 	int r;
 
 	if (ROLLOUT_HAS(o, struct rollout_source_ops, describe) && o->describe) {
+		int64_t t0 = rd_mono_ms();
 		r = o->describe(p->state, revision_json, &info, err);
+		metric_plugin_op(p->name, "describe", t0, r);
 		if (r < 0) {
 			if (!err->code[0])
 				snprintf(err->code, sizeof(err->code), "INVALID_REVISION");

@@ -9,6 +9,7 @@
 #include "appspec_shift.h"
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "core/metrics.h"
 #include "core/plugins.h"
 #include "engine/engine_context.h"
 #include "engine/engine_jobs.h"
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "store/store_engine.h"
 #include "traffic/traffic.h"
+#include "util.h"
 #include "uuid.h"
 
 #define CHK(expr, what) eng_store_error(e, (expr), (what))
@@ -209,7 +211,9 @@ static void view_update(struct engine *e, struct eng_dep *dp)
 	struct rollout_shift_call call =
 	    ROLLOUT_SHIFT_CALL_INIT(.dep = &dep, .group_json = "{}", .state_json = state, .timeout_ms = 1000,
 				    .stopping = never_stop, .percent = (uint32_t)cur_int(dp, "weight"));
+	int64_t t0 = rd_mono_ms();
 	r = p->desc->ops.platform->shift_describe(p->state, &call, &out, &perr);
+	metric_plugin_op(p->name, "shift_describe", t0, r);
 	free(state);
 	view = r == 0 && out ? json_loads(out, 0, NULL) : NULL;
 	free(out);

@@ -17,6 +17,7 @@
 #include "bundles/bundles.h"
 #include "core/conf.h"
 #include "core/daemon.h"
+#include "core/metrics.h"
 #include "core/plugins.h"
 #include "engine/engine_context.h"
 #include "engine/engine_jobs.h"
@@ -156,7 +157,9 @@ void eng_job_shift_start(struct engine *e, struct eng_job *j, struct eng_input *
 	}
 	appspec_txt = json_dumps(appspec, JSON_COMPACT);
 	struct rollout_deployment dep = job_dep(e, j, appspec_txt);
+	int64_t t0 = rd_mono_ms();
 	r = p->desc->ops.platform->resolve(p->state, &dep, j->group_json ? j->group_json : "{}", &targets, &perr);
+	metric_plugin_op(p->name, "resolve", t0, r);
 	arr = r == 0 && targets ? json_loads(targets, 0, NULL) : NULL;
 	if (r < 0) {
 		rd_error_from_plugin(&in->err, r, &perr, "INTERNAL_ERROR");
@@ -172,7 +175,9 @@ void eng_job_shift_start(struct engine *e, struct eng_job *j, struct eng_input *
 	struct rollout_shift_call call =
 	    ROLLOUT_SHIFT_CALL_INIT(.dep = &dep, .group_json = j->group_json ? j->group_json : "{}", .state_json = "{}",
 				    .timeout_ms = j->timeout_ms, .stopping = job_stopping, .engine_data = j->ctl);
+	t0 = rd_mono_ms();
 	r = p->desc->ops.platform->shift_prepare(p->state, &call, &state, &perr);
+	metric_plugin_op(p->name, "shift_prepare", t0, r);
 	if (r < 0) {
 		rd_error_from_plugin(&in->err, r, &perr, "INTERNAL_ERROR");
 		goto out;
@@ -296,7 +301,9 @@ void eng_job_shift_op(struct engine *e, struct eng_job *j, struct eng_input *in)
 		rd_error_set(&in->err, -ECANCELED, "ALARM_ACTIVE", "%s", msg);
 		return;
 	}
+	int64_t t0 = rd_mono_ms();
 	r = fn(p->state, &call, &state, &perr);
+	metric_plugin_op(p->name, eng_shift_op_name((enum eng_shift_op)j->op), t0, r);
 	st = state ? json_loads(state, 0, NULL) : NULL;
 	free(state);
 	if (json_is_object(st))

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "core/metrics.h"
 #include "core/plugins.h"
 #include "jsonutil.h"
 #include "traffic/traffic.h"
@@ -211,6 +212,32 @@ static int check_ready(const struct traffic_group *g, struct rollout_error *err)
 	return 0;
 }
 
+/* The traffic plugin's calls, each timed and counted on /metrics. */
+static int lb_block(const struct traffic_group *g, const char *be, const char *instance, struct rollout_error *err)
+{
+	int64_t t0 = now_ms();
+	int r = g->lb.ops->block(g->lb.state, be, instance, err);
+	metric_plugin_op(g->lb.name, "block", t0, r);
+	return r;
+}
+
+static int lb_allow(const struct traffic_group *g, const char *be, const char *instance, struct rollout_error *err)
+{
+	int64_t t0 = now_ms();
+	int r = g->lb.ops->allow(g->lb.state, be, instance, err);
+	metric_plugin_op(g->lb.name, "allow", t0, r);
+	return r;
+}
+
+int traffic_lb_get_state(const struct traffic_group *g, const char *be, const char *instance,
+			 enum rollout_traffic_state *ret, struct rollout_error *err)
+{
+	int64_t t0 = now_ms();
+	int r = g->lb.ops->get_state(g->lb.state, be, instance, ret, err);
+	metric_plugin_op(g->lb.name, "get_state", t0, r);
+	return r;
+}
+
 /* Fills an empty plugin error so that callers always have a message. */
 static int plugin_fail(const struct traffic_group *g, int r, const char *what, const char *backend,
 		       const char *instance, struct rollout_error *err)
@@ -233,11 +260,13 @@ static int wait_drained_one(const struct traffic_group *g, const char *be, const
 	int r;
 
 	if (HAS_OP(&g->lb, wait_drained)) {
+		int64_t t0 = now_ms();
 		r = o->wait_drained(g->lb.state, be, instance, timeout_ms, err);
+		metric_plugin_op(g->lb.name, "wait_drained", t0, r);
 		return r < 0 ? plugin_fail(g, r, "draining", be, instance, err) : 0;
 	}
 	for (;;) {
-		r = o->get_state(g->lb.state, be, instance, &st, err);
+		r = traffic_lb_get_state(g, be, instance, &st, err);
 		if (r < 0)
 			return plugin_fail(g, r, "reading the state", be, instance, err);
 		if (st == ROLLOUT_TRAFFIC_BLOCKED)
@@ -269,7 +298,7 @@ int traffic_block(const struct traffic_group *g, const char *instance, int64_t d
 	/* block everywhere first, so no backend keeps feeding the instance
 	 * while another drains */
 	for (size_t i = 0; i < g->nbackends; i++) {
-		r = g->lb.ops->block(g->lb.state, g->backends[i], instance, err);
+		r = lb_block(g, g->backends[i], instance, err);
 		if (r < 0)
 			return plugin_fail(g, r, "blocking", g->backends[i], instance, err);
 	}
@@ -289,7 +318,9 @@ static int set_weight(const struct traffic_group *g, const char *be, const char 
 					 "traffic plugin %s cannot set weights; weighted (canary/linear) deployments "
 					 "need a plugin with set_weight such as haproxy",
 					 g->lb.name ? g->lb.name : "?");
+	int64_t t0 = now_ms();
 	r = g->lb.ops->set_weight(g->lb.state, be, instance, w, err);
+	metric_plugin_op(g->lb.name, "set_weight", t0, r);
 	return r < 0 ? plugin_fail(g, r, "setting the weight", be, instance, err) : 0;
 }
 
@@ -300,7 +331,7 @@ int traffic_allow(const struct traffic_group *g, const char *instance, struct ro
 	if ((r = check_ready(g, err)) < 0)
 		return r;
 	for (size_t i = 0; i < g->nbackends; i++) {
-		r = g->lb.ops->allow(g->lb.state, g->backends[i], instance, err);
+		r = lb_allow(g, g->backends[i], instance, err);
 		if (r < 0)
 			return plugin_fail(g, r, "allowing", g->backends[i], instance, err);
 	}
@@ -377,7 +408,7 @@ static int block_all(const struct traffic_group *g, const char *const *v, size_t
 	 * drain, not their sum */
 	for (size_t b = 0; b < g->nbackends; b++)
 		for (size_t i = 0; i < n; i++)
-			if ((r = g->lb.ops->block(g->lb.state, g->backends[b], v[i], err)) < 0)
+			if ((r = lb_block(g, g->backends[b], v[i], err)) < 0)
 				return plugin_fail(g, r, "blocking", g->backends[b], v[i], err);
 	for (size_t b = 0; b < g->nbackends; b++)
 		for (size_t i = 0; i < n; i++)
@@ -504,7 +535,7 @@ int traffic_split_fleets(const struct traffic_group *g, const char *const *names
 		bool serving = false;
 		for (size_t b = 0; b < g->nbackends && !serving; b++) {
 			enum rollout_traffic_state st;
-			if ((r = g->lb.ops->get_state(g->lb.state, g->backends[b], names[i], &st, err)) < 0)
+			if ((r = traffic_lb_get_state(g, g->backends[b], names[i], &st, err)) < 0)
 				return plugin_fail(g, r, "reading the state", g->backends[b], names[i], err);
 			serving = st == ROLLOUT_TRAFFIC_ALLOWED || st == ROLLOUT_TRAFFIC_DRAINING;
 		}
@@ -673,7 +704,7 @@ int traffic_shift_run(const struct traffic_group *g, const char *const *blue, si
 		for (size_t i = 0; i < ngreen; i++) {
 			if ((r = set_weight(g, g->backends[b], green[i], 0, err)) < 0)
 				goto flip;
-			if ((r = g->lb.ops->allow(g->lb.state, g->backends[b], green[i], err)) < 0) {
+			if ((r = lb_allow(g, g->backends[b], green[i], err)) < 0) {
 				r = plugin_fail(g, r, "allowing", g->backends[b], green[i], err);
 				goto flip;
 			}
@@ -712,7 +743,7 @@ flip : {
 	for (size_t b = 0; b < g->nbackends; b++)
 		for (size_t i = 0; i < nblue; i++) {
 			set_weight(g, g->backends[b], blue[i], wb, &e2);
-			g->lb.ops->allow(g->lb.state, g->backends[b], blue[i], &e2);
+			lb_allow(g, g->backends[b], blue[i], &e2);
 		}
 	if (o.progress)
 		o.progress(o.userdata, 0);

@@ -130,6 +130,10 @@ int traffic_block(const struct traffic_group *g, const char *instance, int64_t d
 /* AllowTraffic: puts instance back into service in every backend; its
  * weight is left as the operator configured it. Idempotent. */
 int traffic_allow(const struct traffic_group *g, const char *instance, struct rollout_error *err);
+/* The plugin's get_state, timed and counted on /metrics like every traffic
+ * plugin call. */
+int traffic_lb_get_state(const struct traffic_group *g, const char *be, const char *instance,
+			 enum rollout_traffic_state *ret, struct rollout_error *err);
 
 /* Per-server weights that send percent_green % of the requests to the green
  * fleet: ng servers at *ret_green, nb at *ret_blue, both within

@@ -243,7 +243,7 @@ static bool serving(const struct traffic_group *g, const char *name, struct roll
 {
 	for (size_t b = 0; b < g->nbackends; b++) {
 		enum rollout_traffic_state st;
-		int r = g->lb.ops->get_state(g->lb.state, g->backends[b], name, &st, err);
+		int r = traffic_lb_get_state(g, g->backends[b], name, &st, err);
 		if (r < 0) {
 			*ret = r;
 			return false;

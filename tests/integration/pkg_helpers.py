@@ -52,6 +52,22 @@ def copy_source(dest):
                         ignore=shutil.ignore_patterns("_build", ".quickstart", "*.o", "*.lo"))
 
 
+def export_commit(commit, dest):
+    """The tree of `commit` of the source's git repository (an earlier
+    release, for the upgrade test), as git archive has it."""
+    src = harness.srcdir()
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest)
+    p = subprocess.run(["git", "-C", src, "cat-file", "-e", commit + "^{commit}"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise PkgError("commit %s is not in the repository at %s (%s): the upgrade test builds the previous "
+                       "release from it; run it from a full clone (not a shallow one or an unpacked tarball)"
+                       % (commit, src, p.stderr.strip() or "no git repository"))
+    archive = subprocess.run(["git", "-C", src, "archive", "--format=tar", commit], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
+
+
 def set_version(srcdir, version):
     """Puts a changelog entry for `version` on top of debian/changelog."""
     path = os.path.join(srcdir, "debian", "changelog")
@@ -63,13 +79,32 @@ def set_version(srcdir, version):
         f.write(entry + old)
 
 
-def build_packages(name, version=None):
-    """dpkg-buildpackage -us -uc -b in a fresh copy of the source; returns
-    {package: path of its .deb} (dbgsym packages left out) and the .changes."""
+def built(top):
+    debs = {}
+    for deb in glob.glob(os.path.join(top, "*.deb")):
+        pkg = os.path.basename(deb).split("_")[0]
+        if not pkg.endswith("-dbgsym"):
+            debs[pkg] = deb
+    changes = glob.glob(os.path.join(top, "*.changes"))
+    return debs, changes[0]
+
+
+def build_packages(name, version=None, commit=None):
+    """dpkg-buildpackage -us -uc -b in a fresh copy of the source (of the
+    working tree, or of `commit`); returns {package: path of its .deb}
+    (dbgsym packages left out) and the .changes. A commit's packages are
+    kept under the build directory and reused: they cannot change."""
     top = os.path.join(work_dir(), name)
+    stamp = os.path.join(top, "built-from")
+    key = "%s %s" % (commit, version)
+    if commit and os.path.exists(stamp) and open(stamp).read() == key:
+        return built(top)
     shutil.rmtree(top, ignore_errors=True)
     src = os.path.join(top, "rolloutd")
-    copy_source(src)
+    if commit:
+        export_commit(commit, src)
+    else:
+        copy_source(src)
     if version:
         set_version(src, version)
     env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=%d" % min(os.cpu_count() or 2, 4))
@@ -82,13 +117,11 @@ def build_packages(name, version=None):
     if p.returncode != 0:
         raise PkgError("dpkg-buildpackage failed (exit %d); last lines of %s:\n%s"
                        % (p.returncode, log, "".join(open(log).readlines()[-30:])))
-    debs = {}
-    for deb in glob.glob(os.path.join(top, "*.deb")):
-        pkg = os.path.basename(deb).split("_")[0]
-        if not pkg.endswith("-dbgsym"):
-            debs[pkg] = deb
-    changes = glob.glob(os.path.join(top, "*.changes"))
-    return debs, changes[0]
+    shutil.rmtree(src, ignore_errors=True)
+    if commit:
+        with open(stamp, "w") as f:
+            f.write(key)
+    return built(top)
 
 
 def deb_field(deb, field):

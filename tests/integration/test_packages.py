@@ -1,17 +1,20 @@
 """The Debian packages, end to end (slow: two package builds and two Debian
 roots).
 
-The packages are built with dpkg-buildpackage from a copy of the source
-tree, twice: once with a lower version (the "previous build") and once as
-debian/changelog says. Two clean Debian roots are made with mmdebstrap (the
+The packages are built with dpkg-buildpackage twice: the previous release
+from an earlier commit of this repository (PREVIOUS_RELEASE, the first
+packaged one, whose store is at an older schema version; given a lower
+version than the current one) and the current tree as debian/changelog
+says. Two clean Debian roots are made with mmdebstrap (the
 base tarball is cached under the build directory): a control host, where
 rolloutd, rolloutctl and rollout-plugins-aws are installed with dpkg -i, and
 an agent host with rollout-agent only. rolloutd is started from its installed
 unit's ExecStartPre/ExecStart as the unit's user, with NOTIFY_SOCKET and
 WATCHDOG_USEC as systemd sets them; rollout-agent from its unit. Then: a
 deployment to the installed agent; an upgrade of the control host's
-packages in place while a deployment runs (the store is migrated by the new
-daemon and the deployment finishes); an upgrade of the agent while a hook
+packages in place while a deployment runs (the new daemon applies the
+migrations the previous release did not have, schema_migrations records
+them, and the deployment started by the previous release finishes); an upgrade of the agent while a hook
 runs (the agent, signalled alone as KillMode=process does, ends the hook's
 whole process tree and the event fails); a last deployment; and purges, after
 which nothing is left but what policy keeps (the system user, dpkg's own
@@ -33,6 +36,13 @@ import harness
 import pkg_helpers as P
 
 pytestmark = pytest.mark.slow
+
+# The first packaged build (debian/ landed): its store stops at schema
+# version 3, so upgrading from it runs every later migration on a store the
+# previous release wrote, with a deployment in progress. Move it forward only
+# to a later release commit whose schema is still older than the current one.
+PREVIOUS_RELEASE = "3eff090f8335211596b9582be5cdf9a7d9bff057"
+PREVIOUS_SCHEMA = 3
 
 HOOK = """#!/bin/sh
 set -e
@@ -56,7 +66,7 @@ def packages():
                          check=True, capture_output=True, text=True).stdout.strip()
     old_version = cur + "~pkgtest1"
     try:
-        old, _ = P.build_packages("old", old_version)
+        old, _ = P.build_packages("old", old_version, commit=PREVIOUS_RELEASE)
         new, changes = P.build_packages("new")
     except P.PkgError as e:
         pytest.fail(str(e), pytrace=False)
@@ -81,13 +91,21 @@ def test_package_contents(packages):
                              text=True).stdout
         return [l.split()[5][1:] for l in out.splitlines() if not l.endswith("/")]
 
-    d, a, aws, dev = files("rolloutd"), files("rollout-agent"), files("rollout-plugins-aws"), \
-        files("rollout-plugin-dev")
+    d, a, dev = files("rolloutd"), files("rollout-agent"), files("rollout-plugin-dev")
     assert "/usr/sbin/rolloutd" in d and "/etc/rolloutd/rolloutd.yaml" in d
     assert any(f.endswith("/rolloutd/plugins/onprem.so") for f in d)
-    assert not any(f.endswith(("/s3.so", "/cloudwatch.so", "/lambda.so", "/ec2.so")) for f in d), d
-    assert sorted(os.path.basename(f) for f in aws if f.endswith(".so")) == ["cloudwatch.so", "ec2.so", "lambda.so",
-                                                                           "s3.so"]
+    # every plugin the build makes lands in exactly one package, as the
+    # .install files say (test_packages_units checks those against plugins.m4)
+    plugins = {}
+    for pkg in packages["new"]:
+        for f in files(pkg):
+            if "/rolloutd/plugins/" in f:
+                plugins.setdefault(os.path.basename(f), []).append(pkg)
+    assert all(len(v) == 1 for v in plugins.values()), plugins
+    built = re.findall(r"^RD_PLUGIN\(\[([^]]+)\]",
+                       open(os.path.join(harness.srcdir(), "plugins", "plugins.m4")).read(), re.M)
+    assert sorted(plugins) == sorted(n + ".so" for n in built), plugins
+    assert {"s3.so", "cloudwatch.so", "lambda.so"} <= {n for n, v in plugins.items() if v == ["rollout-plugins-aws"]}
     assert "/usr/bin/rollout-agent" in a and "/usr/libexec/rolloutd/rollout-agent-extract" in a
     assert not any("rolloutd/plugins" in f or f.endswith("bin/rolloutd") for f in a), a
     assert "rolloutd" not in P.deb_field(packages["new"]["rollout-agent"], "Depends")
@@ -137,17 +155,22 @@ class Host:
         return None
 
 
-def write_revision(host, name, version, hooks):
+def write_revision(host, name, version, hooks, runas=None):
     """A revision directory in the control host's /tmp with one script per
-    hook: hooks maps event -> extra shell lines after the recording line."""
+    hook: hooks maps event -> extra shell lines after the recording line;
+    runas maps event -> (user, whole script) for hooks run as that user."""
     d = host.path("/tmp/" + name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "scripts"))
     spec = "version: 0.0\nos: linux\nhooks:\n"
-    for ev, body in hooks.items():
+    scripts = {ev: (None, HOOK % {"version": version, "body": body}) for ev, body in hooks.items()}
+    scripts.update(runas or {})
+    for ev, (user, text) in scripts.items():
         spec += "  %s:\n    - location: scripts/%s.sh\n      timeout: 600\n" % (ev, ev)
+        if user:
+            spec += "      runas: %s\n" % user
         with open(os.path.join(d, "scripts", ev + ".sh"), "w") as f:
-            f.write(HOOK % {"version": version, "body": body})
+            f.write(text)
         os.chmod(os.path.join(d, "scripts", ev + ".sh"), 0o755)
     with open(os.path.join(d, "appspec.yml"), "w") as f:
         f.write(spec)
@@ -186,7 +209,7 @@ def exposure(unit_path):
 
 def test_install_deploy_upgrade_purge(packages, tmp_path):
     old, new = packages["old"], packages["new"]
-    deps = P.runtime_deps(new)
+    deps = sorted(set(P.runtime_deps(new)) | set(P.runtime_deps(old)))
     try:
         base = P.base_tarball(deps + ["systemd"])
     except P.PkgError as e:
@@ -224,11 +247,6 @@ def _scenario(packages, old, new, ch, ah, services, tmp_path):
     assert os.path.exists(ch.path("/usr/share/man/man8/rolloutd.8.gz"))
     assert os.path.islink(ch.path("/etc/systemd/system/multi-user.target.wants/rolloutd.service"))
 
-    # the installed units: systemd-analyze verify, and the daemon's sandbox
-    ch.run("systemd-analyze", "verify", "--man=no", "rolloutd.service")
-    ah.run("systemd-analyze", "verify", "--man=no", "rollout-agent.service")
-    assert exposure(ch.path("/lib/systemd/system/rolloutd.service")) <= 2.0
-
     # ------------------------------------------------------------ configure and start rolloutd
     port = harness.free_port()
     cfg = ch.path("/etc/rolloutd/rolloutd.yaml")
@@ -245,9 +263,10 @@ def _scenario(packages, old, new, ch, ah, services, tmp_path):
     assert P.seconds(daemon.get("WatchdogSec")) > 0 and daemon.get("Restart") == "on-failure"
     daemon.start()
     daemon.wait_note("WATCHDOG=1", 10)
+    db = ch.path("/var/lib/rolloutd/state.db")
+    assert schema_versions(db) == list(range(1, PREVIOUS_SCHEMA + 1)), "PREVIOUS_RELEASE's schema changed?"
     with open("/proc/%d/status" % daemon.main_pid()) as f:
         assert re.search(r"^Uid:\s+%d\s" % uid, f.read(), re.M)
-    db = ch.path("/var/lib/rolloutd/state.db")
     assert os.stat(db).st_uid == uid and stat.S_IMODE(os.stat(db).st_mode) & 0o077 == 0
 
     env = {"ROLLOUT_ENDPOINT": "http://127.0.0.1:%d" % port, "AWS_ACCESS_KEY_ID": keys["AccessKeyId"],
@@ -291,20 +310,36 @@ def _scenario(packages, old, new, ch, ah, services, tmp_path):
     dep2 = json.loads(ctl("deploy", "--app", "pkgapp", "--group", "pkggroup", rev2, "-o", "json").stdout)[
         "deploymentId"]
     wait_for(lambda: os.path.exists(ah.path("/srv/pkgtest/v2-started")), 120, "v2's BeforeInstall to run")
+    upgraded_at = time.time()
     ch.install([new["rolloutd"], new["rolloutctl"], new["rollout-plugins-aws"]])
     assert ch.version("rolloutd") == packages["version"]
     assert "127.0.0.1:%d" % port in open(cfg).read(), "the upgrade replaced the edited conffile"
-    # what postinst's restart does under systemd: stop (SIGTERM), start the new ExecStart
+    # what postinst's restart does under systemd: stop (SIGTERM) the old
+    # daemon, start the new unit's ExecStartPre and ExecStart
     assert daemon.stop() == 0, daemon.log_tail()
+    assert schema_versions(db) == list(range(1, PREVIOUS_SCHEMA + 1))
+    daemon = P.Service(ch.root, "rolloutd.service", str(tmp_path / "rolloutd.log"), watchdog_usec=2_000_000)
+    services.append(daemon)
     daemon.start()
-    # the store is at the schema of the new build: what it makes of a fresh data_dir
+    # the installed units: systemd-analyze verify, and the daemon's sandbox
+    ch.run("systemd-analyze", "verify", "--man=no", "rolloutd.service")
+    assert exposure(ch.path("/lib/systemd/system/rolloutd.service")) <= 2.0
+    # the store is at the schema of the new build (what it makes of a fresh
+    # data_dir): every migration the previous release lacked ran once, now
     fresh = ch.path("/tmp/fresh")
     os.makedirs(fresh)
     os.chown(fresh, uid, -1)
     with open(ch.path("/tmp/fresh.yaml"), "w") as f:
         f.write("data_dir: /tmp/fresh\n")
     ch.run("rolloutd", "--config", "/tmp/fresh.yaml", "access-key", "list", user="rolloutd")
-    assert schema_version(db) == schema_version(os.path.join(fresh, "state.db")) > 0
+    want = migrations(os.path.join(fresh, "state.db"))
+    got = migrations(db)
+    assert len(want) > PREVIOUS_SCHEMA, "no migration since PREVIOUS_RELEASE: the upgrade migrates nothing"
+    assert [(v, n) for v, n, _ in got] == [(v, n) for v, n, _ in want], (got, want)
+    for v, n, applied in got:
+        if v > PREVIOUS_SCHEMA:
+            assert applied >= upgraded_at - 5, (v, n, applied, upgraded_at)
+    # the deployment the previous release started resumes and finishes
     open(ah.path("/srv/pkgtest/v2-release"), "w").close()
     ctl("wait", dep2, "--timeout", "4m")
     assert open(ah.path("/srv/pkgtest/version")).read() == "v2\n"
@@ -324,15 +359,27 @@ def _scenario(packages, old, new, ch, ah, services, tmp_path):
     assert agent.stop() == 0, agent.log_tail()
     # KillMode=process signalled rollout-agent alone: it ended the hook's tree itself
     assert not any(alive(p) for p in hook_pids), "hook processes orphaned by the agent's stop"
+    ah.run("systemd-analyze", "verify", "--man=no", "rollout-agent.service")
+    agent = P.Service(ah.root, "rollout-agent.service", str(tmp_path / "agent.log"))
+    services.append(agent)
     agent.start()
     p = ctl("wait", dep3, "--timeout", "4m", check=False)
     assert p.returncode == 1, p.stdout + p.stderr
     info = json.loads(ctl("deployment", "get", dep3, "-o", "json").stdout)
     assert json.dumps(info).find("Failed") >= 0, info
 
-    rev4 = write_revision(ch, "rev4", "v4", {"AfterInstall": "echo v4 >/srv/pkgtest/version"})
+    # the agent's state directory: tight, yet a runas hook reaches its script
+    assert ah.mode("/var/lib/rollout-agent")[:2] == (0o711, 0)
+    rev4 = write_revision(ch, "rev4", "v4", {"AfterInstall": "echo v4 >/srv/pkgtest/version"}, runas={
+        "ApplicationStart": ("nobody", "#!/bin/sh\nset -e\ncat \"$(dirname \"$0\")/../appspec.yml\" >/dev/null\n"
+                                       "id -un >/tmp/pkgtest-runas\n")})
     ctl("deploy", "--app", "pkgapp", "--group", "pkggroup", rev4, "--wait", "--timeout", "4m")
     assert open(ah.path("/srv/pkgtest/version")).read() == "v4\n"
+    assert open(ah.path("/tmp/pkgtest-runas")).read() == "nobody\n"
+    # ... while another local user cannot list what the host deployed
+    p = ah.run("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "ls", "/var/lib/rollout-agent",
+               check=False)
+    assert p.returncode != 0 and "Permission denied" in p.stderr, p.stdout + p.stderr
 
     # ------------------------------------------------------------ purge
     assert agent.stop() == 0
@@ -353,6 +400,15 @@ def glob_any(pattern):
     return glob.glob(pattern)
 
 
-def schema_version(path):
-    with sqlite3.connect("file:%s?mode=ro" % path, uri=True) as c:
-        return c.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+def migrations(path):
+    """schema_migrations: [(version, name, applied_time in seconds)]."""
+    c = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        rows = c.execute("SELECT version, name, applied_time FROM schema_migrations ORDER BY version").fetchall()
+    finally:
+        c.close()
+    return [(v, n, t / 1000.0 if t > 1e11 else float(t)) for v, n, t in rows]
+
+
+def schema_versions(path):
+    return [v for v, _, _ in migrations(path)]
