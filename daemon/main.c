@@ -175,11 +175,27 @@ static void on_retention(evutil_socket_t fd, short what, void *arg)
 
 /* ---- GET /metrics ---- */
 
+/* userdata: the authenticator when metrics_require_key is set, else NULL. */
 static void metrics_route(struct httpd_call *call, void *userdata)
 {
+	struct rd_error e = RD_ERROR_INIT;
+	struct httpd_identity id;
 	char *text = NULL;
 	size_t len = 0;
+	int r;
 
+	if (userdata) {
+		r = auth_check_basic(userdata, httpd_call_header(call, "Authorization"), "GET /metrics", &id, &e);
+		if (r == -EPERM) {
+			httpd_call_add_header(call, "WWW-Authenticate", "Basic realm=\"rolloutd metrics\"");
+			httpd_call_error_status(call, 401, e.code, "%s", e.message);
+			return;
+		}
+		if (r < 0) {
+			httpd_call_error_status(call, r == -EACCES ? 403 : 500, e.code, "%s", e.message);
+			return;
+		}
+	}
 	if (metrics_render(&text, &len) < 0) {
 		httpd_call_error_status(call, 500, "InternalFailure", "out of memory rendering the metrics");
 		return;
@@ -239,8 +255,9 @@ static void collect_state(void *arg)
 	metric_set(sm->cache_bundles, n, NULL);
 }
 
-static int metrics_start(struct rd_daemon *d, struct httpd **ret_listener, struct rd_error *e)
+static int metrics_start(struct rd_daemon *d, struct auth *auth, struct httpd **ret_listener, struct rd_error *e)
 {
+	void *guard = d->cfg->metrics_require_key ? auth : NULL;
 	static struct state_metrics sm;
 	static bool collecting;
 	int r;
@@ -253,10 +270,10 @@ static int metrics_start(struct rd_daemon *d, struct httpd **ret_listener, struc
 				      (const char *const[]){"status", "application", "platform", NULL});
 	sm.last_seen = metric_gauge("rolloutd_agent_last_seen_timestamp_seconds",
 				    "When each instance's agent last polled or reported (Unix time).",
-				    (const char *const[]){"instance", NULL});
+				    (const char *const[]){"instance_name", NULL});
 	sm.age = metric_gauge("rolloutd_agent_last_seen_age_seconds",
 			      "Seconds since each instance's agent last polled or reported.",
-			      (const char *const[]){"instance", NULL});
+			      (const char *const[]){"instance_name", NULL});
 	sm.connected = metric_gauge("rolloutd_agents_connected",
 				    "Agents heard from within two long-poll periods (or holding a poll).", NULL);
 	sm.cache_bytes = metric_gauge("rolloutd_bundle_cache_bytes", "Bytes of bundles in the bundle cache.", NULL);
@@ -266,10 +283,10 @@ static int metrics_start(struct rd_daemon *d, struct httpd **ret_listener, struc
 		collecting = true;
 	*ret_listener = NULL;
 	if (!d->cfg->metrics_listen)
-		return httpd_register_public_get(d->httpd, "/metrics", metrics_route, NULL);
+		return httpd_register_public_get(d->httpd, "/metrics", metrics_route, guard);
 	r = httpd_new_at(d, d->cfg->metrics_listen, "metrics_listen", ret_listener, e);
 	if (r == 0)
-		r = httpd_register_public_get(*ret_listener, "/metrics", metrics_route, NULL);
+		r = httpd_register_public_get(*ret_listener, "/metrics", metrics_route, guard);
 	return r;
 }
 
@@ -391,7 +408,7 @@ static int run(struct rd_daemon *d)
 		goto out;
 	}
 	httpd_set_auth(d->httpd, auth_check_call, auth);
-	r = metrics_start(d, &metrics_listener, &e);
+	r = metrics_start(d, auth, &metrics_listener, &e);
 	if (r < 0) {
 		log_error("metrics: %s", e.message[0] ? e.message : strerror(-r));
 		goto out;

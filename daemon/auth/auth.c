@@ -6,6 +6,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
 
 #include "auth/auth.h"
 #include "auth/auth_secret.h"
@@ -232,6 +235,61 @@ int auth_check(struct auth *a, const struct auth_request *req, int64_t now_s, st
 					    "cannot check the key's application scope: %s", strerror(-r));
 	}
 	identity_of(&key, au.region, ret);
+	return 0;
+}
+
+#define BASIC_BAD_KEY                                                                                                  \
+	"the access key id or secret in the Basic credentials is wrong, or the key is inactive; the user is the id "   \
+	"and the password the secret of a key from 'rolloutd access-key create'"
+
+int auth_check_basic(struct auth *a, const char *authorization, const char *action, struct httpd_identity *ret,
+		     struct rd_error *err)
+{
+	/* id and secret of up to 128 characters each and a colon, in base64 */
+	unsigned char plain[3 * 360 / 4 + 1];
+	struct httpd_identity id;
+	const char *b64;
+	char *colon, who[128];
+	size_t len;
+	int n, r;
+
+	if (!authorization || strncasecmp(authorization, "Basic ", 6) != 0)
+		return rd_error_set(
+		    err, -EPERM, "MissingAuthenticationTokenException",
+		    "Missing Authentication Token: send HTTP Basic credentials, the id of an access key "
+		    "from 'rolloutd access-key create' as user and its secret as password");
+	b64 = authorization + 6;
+	while (*b64 == ' ')
+		b64++;
+	len = strlen(b64);
+	if (len == 0 || len > 360 || len % 4)
+		return rd_error_set(err, -EPERM, "UnrecognizedClientException", BASIC_BAD_KEY);
+	n = EVP_DecodeBlock(plain, (const unsigned char *)b64, (int)len);
+	if (n < 0)
+		return rd_error_set(err, -EPERM, "UnrecognizedClientException", BASIC_BAD_KEY);
+	/* EVP_DecodeBlock counts the padding as zero bytes */
+	n -= (b64[len - 1] == '=') + (b64[len - 2] == '=');
+	plain[n] = '\0';
+	colon = memchr(plain, ':', (size_t)n);
+	if (!colon || strlen((const char *)plain) != (size_t)n || colon == (char *)plain) {
+		explicit_bzero(plain, sizeof(plain));
+		return rd_error_set(err, -EPERM, "UnrecognizedClientException", BASIC_BAD_KEY);
+	}
+	*colon = '\0';
+	r = auth_verify_secret(a, (const char *)plain, colon + 1, &id);
+	explicit_bzero(plain, sizeof(plain));
+	if (r == -EPERM)
+		return rd_error_set(err, -EPERM, "UnrecognizedClientException", BASIC_BAD_KEY);
+	if (r < 0)
+		return rd_error_set(err, r, "InternalFailure", "cannot read access keys: %s", strerror(-r));
+	if (!auth_policy_allows(id.policy, action)) {
+		auth_policy_who_may(action, who, sizeof(who));
+		return rd_error_set(err, -EACCES, "AccessDeniedException",
+				    "User: %s (policy %s) is not authorized to perform: %s; use an access key with "
+				    "policy %s",
+				    id.access_key_id, id.policy, action, who[0] ? who : "admin");
+	}
+	*ret = id;
 	return 0;
 }
 

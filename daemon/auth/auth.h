@@ -17,7 +17,8 @@
  *   admin     everything
  *   deployer  the control API and bundle uploads and downloads, but not the
  *             access-key operations
- *   readonly  the control API's Get*, BatchGet* and List* operations
+ *   readonly  the control API's Get*, BatchGet* and List* operations, and
+ *             GET /metrics when metrics_require_key is set
  *   agent     the host-command service and bundle downloads (the bundle
  *             route further limits an agent key to the bundles of its
  *             instance's deployments)
@@ -99,6 +100,21 @@ struct auth_request {
  * key's policy. 0 with *ret filled in, or an error as listed above. */
 int auth_check(struct auth *a, const struct auth_request *req, int64_t now_s, struct httpd_identity *ret,
 	       struct rd_error *err);
+
+/* HTTP Basic credentials (RFC 7617) made of an access key, for clients that
+ * send a fixed header instead of signing, such as Prometheus scraping
+ * /metrics (its basic_auth): the user is the key's id, the password its
+ * secret. authorization is the request's Authorization header (NULL when
+ * absent); action names the call in the policy table ("GET /metrics").
+ * The key is checked as auth_verify_secret() does (active, either secret
+ * during a rotation, compared in constant time). 0 with *ret filled in
+ * (region ""); -EPERM (UnrecognizedClientException, MissingAuthentication-
+ * TokenException) when the header is missing, not Basic, or the id or
+ * secret is wrong or the key inactive (one message for all); -EACCES when
+ * the key's policy may not make the call; another negative errno when the
+ * keys cannot be read. */
+int auth_check_basic(struct auth *a, const char *authorization, const char *action, struct httpd_identity *ret,
+		     struct rd_error *err);
 
 /* auth_check() for the HTTP transport: an httpd_auth_fn (core/httpd.h)
  * whose userdata is the struct auth. */

@@ -71,6 +71,8 @@ static const struct policy {
 		"Rolloutd_v1.List*",
 		/* it deploys nothing */
 		"Rolloutd_v1.PlanDeployment",
+		/* a Prometheus scraping with metrics_require_key */
+		"GET /metrics",
 	    },
 	/* Listing keys shows who may do what, and the audit trail what
 	 * everyone did: admin's business. */

@@ -37,6 +37,7 @@ static const char *const top_keys[] = {
     "bundle_upload_max",
     "retention",
     "metrics_listen",
+    "metrics_require_key",
     "alarm_fallback_plugin",
     "hook_timeout",
     "kek_file",
@@ -393,8 +394,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			    root->keys[i], err, errlen,
 			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
 			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
-			    "bundle_upload_max, retention, metrics_listen, alarm_fallback_plugin, hook_timeout, "
-			    "kek_file)",
+			    "bundle_upload_max, retention, metrics_listen, metrics_require_key, alarm_fallback_plugin, "
+			    "hook_timeout, kek_file)",
 			    root->keys[i]->value);
 	}
 
@@ -416,6 +417,9 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 		if ((r = set_str(&cfg->metrics_listen, s)) < 0)
 			return r;
 	}
+	if ((n = yt_map_get(root, "metrics_require_key")) &&
+	    (r = yt_as_bool(n, "metrics_require_key", &cfg->metrics_require_key, err, errlen)) < 0)
+		return r;
 	if ((n = yt_map_get(root, "data_dir"))) {
 		if ((r = yt_as_string(n, "data_dir", &s, err, errlen)) < 0)
 			return r;

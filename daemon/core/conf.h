@@ -29,6 +29,7 @@ struct rd_config {
 	int64_t retention_hook_logs_ms;	  /* hook logs of finished deployments older than this; 0 = kept */
 	int64_t retention_interval_ms;	  /* how often retention runs, default 1 h */
 	char *metrics_listen;		  /* GET /metrics here instead of on listen; NULL = on listen */
+	bool metrics_require_key;	  /* GET /metrics wants an access key's Basic credentials */
 	int64_t hook_timeout_ms;	  /* Lambda/ECS hooks: wait for their status, default and at most 1 h */
 	char *kek_file;			  /* key-encryption key of access-key secrets; NULL = data_dir/kek */
 	int64_t retention_audit_ms;	  /* audit records older than this are removed; 0 = kept */
@@ -62,6 +63,9 @@ struct rd_config *config_free(struct rd_config *cfg);
  *   plugins: {NAME: {settings} | null}
  *   alarms: {NAME: {plugin: NAME, settings...}}   (plugin must be under plugins:)
  *   metrics_listen: HOST:PORT    GET /metrics on its own listener (default: on listen)
+ *   metrics_require_key: BOOL    default false: GET /metrics is served to anyone who reaches
+ *                                it; true: only with HTTP Basic credentials of an access key
+ *                                (id as user, secret as password) whose policy allows it
  *   retention: {deployments: DURATION, hook_logs: DURATION, audit: DURATION, interval: DURATION}
  *                                default: everything kept; interval 1h
  *   kek_file: PATH               default data_dir/kek: the key-encryption key of access-key

@@ -77,7 +77,7 @@ static void engine_metrics_init(void)
 		     NULL);
 	metric_gauge("rolloutd_agent_last_seen_timestamp_seconds",
 		     "When each instance's agent last polled or reported (Unix time).",
-		     (const char *const[]){"instance", NULL});
+		     (const char *const[]){"instance_name", NULL});
 	m_tx_rows = metric_histogram("rolloutd_store_transaction_rows", "Rows written by each engine transaction.",
 				     NULL, rows, sizeof(rows) / sizeof(rows[0]));
 }

@@ -303,7 +303,9 @@ void eng_job_shift_op(struct engine *e, struct eng_job *j, struct eng_input *in)
 	}
 	int64_t t0 = rd_mono_ms();
 	r = fn(p->state, &call, &state, &perr);
-	metric_plugin_op(p->name, eng_shift_op_name((enum eng_shift_op)j->op), t0, r);
+	char opname[32];
+	snprintf(opname, sizeof(opname), "shift_%s", eng_shift_op_name((enum eng_shift_op)j->op));
+	metric_plugin_op(p->name, opname, t0, r);
 	st = state ? json_loads(state, 0, NULL) : NULL;
 	free(state);
 	if (json_is_object(st))

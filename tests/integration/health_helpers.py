@@ -114,17 +114,24 @@ class Exporter:
 class Prometheus:
     """A real Prometheus scraping `targets` every 500 ms, with its own storage."""
 
-    def __init__(self, tmpdir, targets):
+    def __init__(self, tmpdir, targets, basic_auth=None):
+        """basic_auth: (user, password) sent with every scrape."""
         if not os.access(PROMETHEUS, os.X_OK):
             pytest.skip("prometheus is not installed (%s): apt-get install prometheus" % PROMETHEUS)
         self.dir = tempfile.mkdtemp(prefix="prom-", dir=str(tmpdir))
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         cfg = os.path.join(self.dir, "prometheus.yml")
+        auth = ""
+        if basic_auth:
+            pw = os.path.join(self.dir, "password")
+            with open(pw, "w") as f:
+                f.write(basic_auth[1])
+            auth = "    basic_auth:\n      username: '%s'\n      password_file: '%s'\n" % (basic_auth[0], pw)
         with open(cfg, "w") as f:
             f.write("global:\n  scrape_interval: 500ms\n  evaluation_interval: 500ms\n"
-                    "scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [%s]\n"
-                    % ", ".join("'127.0.0.1:%d'" % t for t in targets))
+                    "scrape_configs:\n  - job_name: app\n%s    static_configs:\n      - targets: [%s]\n"
+                    % (auth, ", ".join("'127.0.0.1:%d'" % t for t in targets)))
         self.log = open(os.path.join(self.dir, "prometheus.log"), "wb")
         self.proc = subprocess.Popen(
             [PROMETHEUS, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(self.dir, "data"),

@@ -39,7 +39,8 @@ def test_check_config_names_file_line_and_column(tmp_path, builddir):
     assert p.stderr.strip() == ("rolloutd: %s:3:1: unknown setting 'plugin_dri' (known: listen, data_dir, "
                                 "plugin_dir, region, account_id, log_level, long_poll, workers, "
                                 "regions_allowed, plugins, alarms, bundle_cache_max, "
-                                "bundle_upload_max, retention, metrics_listen, alarm_fallback_plugin, hook_timeout)" % cfg)
+                                "bundle_upload_max, retention, metrics_listen, metrics_require_key, alarm_fallback_plugin, "
+                                "hook_timeout, kek_file)" % cfg)
 
 
 def test_check_config_rejects_unknown_plugin_setting(tmp_path, builddir):

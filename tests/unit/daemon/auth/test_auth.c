@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "auth/auth.h"
 #include "core/error.h"
@@ -410,6 +411,50 @@ static void test_verify_secret(void **state)
 	auth_free(a);
 }
 
+/* "Basic base64(user:password)" into buf. */
+static const char *basic(char *buf, const char *user, const char *password)
+{
+	char plain[300];
+	int n = snprintf(plain, sizeof(plain), "%s:%s", user, password);
+
+	memcpy(buf, "Basic ", 6);
+	EVP_EncodeBlock((unsigned char *)buf + 6, (const unsigned char *)plain, n);
+	return buf;
+}
+
+/* GET /metrics with HTTP Basic credentials of an access key (Prometheus'
+ * basic_auth): the key checked as auth_verify_secret does, then its policy. */
+static void test_basic(void **state)
+{
+	struct auth *a = new_auth(NULL);
+	struct httpd_identity id;
+	struct rd_error e;
+	char h[512];
+
+	assert_int_equal(auth_check_basic(a, basic(h, "AKRDREAD", "read-secret"), "GET /metrics", &id, &e), 0);
+	assert_string_equal(id.access_key_id, "AKRDREAD");
+	assert_string_equal(id.policy, "readonly");
+	assert_int_equal(auth_check_basic(a, basic(h, "AKRDADMIN", "admin-secret"), "GET /metrics", &id, &e), 0);
+	assert_int_equal(auth_check_basic(a, basic(h, "AKRDROT", "old-secret"), "GET /metrics", &id, &e), -EACCES);
+	assert_string_equal(e.code, "AccessDeniedException");
+	assert_non_null(strstr(e.message, "readonly or admin"));
+	/* wrong, unknown, inactive: one answer */
+	assert_int_equal(auth_check_basic(a, basic(h, "AKRDREAD", "read-secreT"), "GET /metrics", &id, &e), -EPERM);
+	assert_string_equal(e.code, "UnrecognizedClientException");
+	assert_int_equal(auth_check_basic(a, basic(h, "AKRDNONE", "read-secret"), "GET /metrics", &id, &e), -EPERM);
+	assert_int_equal(auth_check_basic(a, basic(h, "AKRDOFF", "off-secret"), "GET /metrics", &id, &e), -EPERM);
+	assert_int_equal(auth_check_basic(a, basic(h, "", "read-secret"), "GET /metrics", &id, &e), -EPERM);
+	assert_int_equal(auth_check_basic(a, basic(h, "AKRDBROKEN", "x"), "GET /metrics", &id, &e), -EIO);
+	/* not Basic credentials of a key */
+	assert_int_equal(auth_check_basic(a, NULL, "GET /metrics", &id, &e), -EPERM);
+	assert_string_equal(e.code, "MissingAuthenticationTokenException");
+	assert_int_equal(auth_check_basic(a, "Bearer abc", "GET /metrics", &id, &e), -EPERM);
+	assert_int_equal(auth_check_basic(a, "Basic !!!!", "GET /metrics", &id, &e), -EPERM);
+	assert_int_equal(auth_check_basic(a, "Basic QUtSRFJFQUQ=", "GET /metrics", &id, &e), -EPERM); /* no colon */
+	assert_int_equal(auth_check_basic(a, "Basic ", "GET /metrics", &id, &e), -EPERM);
+	auth_free(a);
+}
+
 /* A key's use is recorded once a minute, not per request. */
 static void test_last_used_throttled(void **state)
 {
@@ -503,6 +548,7 @@ int main(void)
 	    cmocka_unit_test(test_valid_signature),
 	    cmocka_unit_test(test_inactive_and_rotated_keys),
 	    cmocka_unit_test(test_verify_secret),
+	    cmocka_unit_test(test_basic),
 	    cmocka_unit_test(test_last_used_throttled),
 	    cmocka_unit_test(test_application_scope),
 	    cmocka_unit_test(test_scope_patterns),

@@ -70,8 +70,24 @@ static void test_defaults(void **st)
 	assert_null(cfg->regions_allowed);
 	assert_null(cfg->plugins);
 	assert_null(cfg->alarms);
+	assert_null(cfg->metrics_listen);
+	assert_false(cfg->metrics_require_key);
 	cfg = config_free(cfg);
 	assert_null(config_free(NULL));
+}
+
+static void test_metrics(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[512];
+
+	assert_int_equal(load("metrics_listen: 127.0.0.1:9740\nmetrics_require_key: true\n", &cfg, err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg->metrics_listen, "127.0.0.1:9740");
+	assert_true(cfg->metrics_require_key);
+	cfg = config_free(cfg);
+	expect_error("metrics_require_key: sometimes\n",
+		     "1:22: metrics_require_key: expected true or false, found 'sometimes'");
 }
 
 static void test_all_settings(void **st)
@@ -123,7 +139,7 @@ static void test_unknown_keys(void **st)
 	    "listen: 127.0.0.1:1\nlisen: x\n",
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
 	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention, "
-	    "metrics_listen, alarm_fallback_plugin, hook_timeout, kek_file)");
+	    "metrics_listen, metrics_require_key, alarm_fallback_plugin, hook_timeout, kek_file)");
 }
 
 static void test_retention(void **st)
@@ -321,6 +337,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_yaml_syntax, setup, teardown),
 	    cmocka_unit_test(test_check_listen),
+	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
