@@ -392,9 +392,9 @@ static int op_poll(struct engine *e, struct eng_call *call, struct eng_report *r
 	if (!h)
 		return 0;
 	h->last_seen = e->now_mono;
-	metric_set(
-	    metric_gauge("rolloutd_agent_last_seen_timestamp_seconds", NULL, (const char *const[]){"instance_name", NULL}),
-	    (double)e->now_wall / 1000.0, h->name);
+	metric_set(metric_gauge("rolloutd_agent_last_seen_timestamp_seconds", NULL,
+				(const char *const[]){"instance_name", NULL}),
+		   (double)e->now_wall / 1000.0, h->name);
 	if (!h->poll)
 		metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), 1.0, NULL);
 	free(h->poll_identifier);
