@@ -5,9 +5,12 @@ recorded after every UpdateAlias, so each step of a shift is observed."""
 
 import hashlib
 import json
+import re
 import subprocess
 
 import pytest
+
+import harness
 from api_helpers import call, error_code
 from lambda_helpers import LambdaEnv
 
@@ -54,6 +57,12 @@ def test_all_at_once_with_hooks(env):
     assert env.alias_now() == ("3", {})
     assert env.events(dep2) == {"BeforeAllowTraffic": "Skipped", "AllowTraffic": "Succeeded",
                                 "AfterAllowTraffic": "Skipped"}
+    # /metrics times and counts the plugin's steps like every plugin call
+    st, body = harness.http_get(env.daemon.url + "/metrics")
+    assert st == 200
+    for op in ("resolve", "shift_prepare", "shift_weight", "shift_hook", "shift_commit"):
+        assert re.search(r'^rolloutd_plugin_op_duration_seconds_count\{plugin="lambda",op="%s"\} [1-9]' % op,
+                         body.decode(), re.M), op
 
 
 def test_canary_steps_observed(env):
