@@ -56,6 +56,8 @@ static struct metric *dropped;
 const double metric_seconds_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,	 2.5,
 					 5,	10,   30,    60,   120, 300,  600, 1800, 3600};
 const size_t metric_seconds_n_buckets = sizeof(metric_seconds_buckets) / sizeof(metric_seconds_buckets[0]);
+const double metric_rows_buckets[] = {1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000};
+const size_t metric_rows_n_buckets = sizeof(metric_rows_buckets) / sizeof(metric_rows_buckets[0]);
 
 static bool valid_name(const char *s)
 {
@@ -99,6 +101,13 @@ static struct metric *family(enum metric_type type, const char *name, const char
 	pthread_mutex_lock(&reg_lock);
 	for (m = families; m; m = m->next)
 		if (strcmp(m->name, name) == 0) {
+			/* first updated, then declared (the store migrates before
+			 * metrics_declare): the declaration brings the help */
+			char *h = help && *help && !*m->help ? strdup(help) : NULL;
+			if (h) {
+				free(m->help);
+				m->help = h;
+			}
 			pthread_mutex_unlock(&reg_lock);
 			return m->type == type && m->n_labels == nl ? m : NULL;
 		}
@@ -330,6 +339,27 @@ void metrics_declare(void)
 			 plugin_op, metric_seconds_buckets, metric_seconds_n_buckets);
 	metric_counter("rolloutd_plugin_op_errors_total",
 		       "Plugin calls that returned an error, by plugin and operation.", plugin_op);
+	metric_histogram("rolloutd_store_transaction_duration_seconds",
+			 "Time each write transaction of the store was open, from BEGIN until durable (the "
+			 "engine's group commits, API writes, retention batches, migrations).",
+			 NULL, metric_seconds_buckets, metric_seconds_n_buckets);
+	metric_histogram("rolloutd_store_transaction_rows", "Rows each committed store transaction wrote.", NULL,
+			 metric_rows_buckets, metric_rows_n_buckets);
+}
+
+void metric_store_tx(int64_t t0_ms, int64_t rows)
+{
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	metric_observe(metric_histogram("rolloutd_store_transaction_duration_seconds", NULL, NULL,
+					metric_seconds_buckets, metric_seconds_n_buckets),
+		       (double)(now - t0_ms) / 1000.0, NULL);
+	metric_observe(
+	    metric_histogram("rolloutd_store_transaction_rows", NULL, NULL, metric_rows_buckets, metric_rows_n_buckets),
+	    (double)rows, NULL);
 }
 
 /* Plugin calls are slow (they may go over the network): looking the

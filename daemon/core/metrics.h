@@ -41,6 +41,9 @@ struct metric *metric_histogram(const char *name, const char *help, const char *
 /* Buckets for durations in seconds: 5 ms to 1 h. */
 extern const double metric_seconds_buckets[];
 extern const size_t metric_seconds_n_buckets;
+/* Buckets for counts of rows: 1 to 50,000. */
+extern const double metric_rows_buckets[];
+extern const size_t metric_rows_n_buckets;
 
 /* Label values follow, one per label of the family. */
 void metric_add(struct metric *m, double v, ...);     /* counter (v >= 0) or gauge */
@@ -61,8 +64,14 @@ void metric_each(struct metric *m, void (*fn)(double v, const char *const *label
  * rolloutd_plugin_op_errors_total{plugin,op} when r < 0. */
 void metric_plugin_op(const char *plugin, const char *op, int64_t t0_ms, int r);
 
+/* One committed store transaction: begun at t0_ms (monotonic), rows
+ * inserted, updated or deleted: rolloutd_store_transaction_duration_seconds
+ * and rolloutd_store_transaction_rows. */
+void metric_store_tx(int64_t t0_ms, int64_t rows);
+
 /* Declares the families that parts update without declaring them first
- * (they pass NULL help): the bundle cache, alarm checks, plugin calls. So
+ * (they pass NULL help): the bundle cache, alarm checks, plugin calls, store
+ * transactions. So
  * that every family is on /metrics from the start, with its help. */
 void metrics_declare(void);
 

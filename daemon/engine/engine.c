@@ -58,11 +58,10 @@
 #define LIGHT_TX_MS 25
 
 /* core/metrics.h families, registered by engine_start */
-static struct metric *m_dep_seconds, *m_event_seconds, *m_tx_seconds, *m_tx_rows;
+static struct metric *m_dep_seconds, *m_event_seconds;
 
 static void engine_metrics_init(void)
 {
-	static const double rows[] = {1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000};
 	m_dep_seconds = metric_histogram(
 	    "rolloutd_deployment_duration_seconds", "Time from a deployment's creation to its end, by final status.",
 	    (const char *const[]){"status", NULL}, metric_seconds_buckets, metric_seconds_n_buckets);
@@ -70,16 +69,11 @@ static void engine_metrics_init(void)
 					   "Time a lifecycle event took on an instance, by event and result.",
 					   (const char *const[]){"event", "status", NULL}, metric_seconds_buckets,
 					   metric_seconds_n_buckets);
-	m_tx_seconds = metric_histogram("rolloutd_store_transaction_duration_seconds",
-					"Time the engine's store transactions were open, until durable (group commit).",
-					NULL, metric_seconds_buckets, metric_seconds_n_buckets);
 	metric_gauge("rolloutd_long_polls_held", "PollHostCommand calls held open now (agents waiting for work).",
 		     NULL);
 	metric_gauge("rolloutd_agent_last_seen_timestamp_seconds",
 		     "When each instance's agent last polled or reported (Unix time).",
 		     (const char *const[]){"instance_name", NULL});
-	m_tx_rows = metric_histogram("rolloutd_store_transaction_rows", "Rows written by each engine transaction.",
-				     NULL, rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus status, const char *code,
@@ -1034,7 +1028,7 @@ static void *engine_main(void *arg)
 {
 	struct engine *e = arg;
 	bool first = true;
-	int64_t last_tick = 0, tx_deadline = 0, tx_begun = 0;
+	int64_t last_tick = 0, tx_deadline = 0;
 
 	for (;;) {
 		struct eng_input *batch, *in;
@@ -1047,7 +1041,6 @@ static void *engine_main(void *arg)
 		if (!e->tx) {
 			e->tx_err = 0;
 			r = store_eng_begin(e->d->store, &e->tx);
-			tx_begun = rd_mono_ms();
 			if (r < 0) {
 				ELOG(LOG_ERR, "cannot begin a store transaction: %s", strerror(-r));
 				e->tx = NULL;
@@ -1090,11 +1083,8 @@ static void *engine_main(void *arg)
 				continue;
 			}
 			if (e->tx_err == 0) {
-				int64_t rows = store_eng_changes(e->tx);
 				r = store_eng_commit(e->tx);
 				e->commits++;
-				metric_observe(m_tx_seconds, (double)(rd_mono_ms() - tx_begun) / 1000.0, NULL);
-				metric_observe(m_tx_rows, (double)rows, NULL);
 			} else {
 				store_eng_rollback(e->tx);
 				r = e->tx_err;

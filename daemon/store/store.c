@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
 #include "store/store_internal.h"
 #include "util.h"
 
@@ -124,14 +125,22 @@ int store_exec(struct store_conn *c, const char *sql)
 
 int store_tx_begin(struct store_conn *c)
 {
-	return store_exec(c, "BEGIN IMMEDIATE");
+	int r = store_exec(c, "BEGIN IMMEDIATE");
+	if (r == 0) {
+		c->tx_begun_ms = rd_mono_ms();
+		c->tx_changes0 = sqlite3_total_changes64(c->db);
+	}
+	return r;
 }
 
 int store_tx_commit(struct store_conn *c)
 {
+	int64_t rows = sqlite3_total_changes64(c->db) - c->tx_changes0;
 	int r = store_exec(c, "COMMIT");
 	if (r < 0)
 		store_tx_rollback(c);
+	else
+		metric_store_tx(c->tx_begun_ms, rows);
 	return r;
 }
 

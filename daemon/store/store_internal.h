@@ -65,6 +65,7 @@ struct store_stmt_entry {
 
 struct store_conn {
 	sqlite3 *db;
+	int64_t tx_begun_ms, tx_changes0; /* the open write transaction, for /metrics */
 	struct store_conn *next;
 	struct store_stmt_entry *cache;
 	int ncache, capcache;

@@ -116,6 +116,23 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* The store commits (migrations) before metrics_declare(): the family made
+ * by the first update gets its help from the later declaration. */
+static void test_store_tx_before_declare(void **state)
+{
+	char *out;
+
+	metric_store_tx(0, 7);
+	metrics_declare();
+	out = render();
+	assert_non_null(strstr(out, "# HELP rolloutd_store_transaction_rows Rows each committed"));
+	assert_non_null(strstr(out, "rolloutd_store_transaction_rows_bucket{le=\"10\"} 1\n"));
+	assert_non_null(strstr(out, "rolloutd_store_transaction_rows_sum 7\n"));
+	assert_non_null(strstr(out, "rolloutd_store_transaction_duration_seconds_count 1\n"));
+	free(out);
+	metrics_reset();
+}
+
 static void test_threads(void **state)
 {
 	pthread_t t[4];
@@ -136,9 +153,8 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_counter_gauge),
-	    cmocka_unit_test(test_histogram),
-	    cmocka_unit_test(test_collector),
+	    cmocka_unit_test(test_counter_gauge), cmocka_unit_test(test_histogram),
+	    cmocka_unit_test(test_collector),	  cmocka_unit_test(test_store_tx_before_declare),
 	    cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
