@@ -27,6 +27,12 @@ void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata)
 	h->auth_ud = userdata;
 }
 
+void httpd_set_observer(struct httpd *h, httpd_observer_fn fn, void *userdata)
+{
+	h->observer = fn;
+	h->observer_ud = userdata;
+}
+
 int httpd_port(const struct httpd *h)
 {
 	return h->port;

@@ -82,6 +82,11 @@ typedef void (*httpd_gone_fn)(struct httpd_call *call, void *arg);
 typedef int (*httpd_auth_fn)(void *userdata, const struct httpd_call *call, struct httpd_identity *ret,
 			     struct rd_error *err);
 
+/* Sees every call once it is answered, on the I/O thread, just before the
+ * reply is handed to libevent (also when the client is gone): the audit
+ * trail. Must not block; the call's accessors are valid during it. */
+typedef void (*httpd_observer_fn)(void *userdata, const struct httpd_call *call);
+
 /* Creates the server and binds cfg->listen (the port is bound here, so a
  * busy port fails start-up with a message). Requests are served once
  * d->base runs. d->pool must exist. */
@@ -93,6 +98,8 @@ int httpd_new_at(struct rd_daemon *d, const char *listen, const char *setting, s
 /* Sets the authenticator; call before d->base runs. Until one is set every
  * request is refused (500), so no route is ever served unauthenticated. */
 void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata);
+/* Sets the observer; call before d->base runs. */
+void httpd_set_observer(struct httpd *h, httpd_observer_fn fn, void *userdata);
 /* Stops listening, sends replies already completed, closes connections.
  * Every deferred call must have been completed and the workpool drained
  * (workpool_free) before this. NULL-safe. */
@@ -152,6 +159,14 @@ const char *httpd_call_service(const struct httpd_call *c);
 /* The request as a SigV4 verifier reads it: method, the decoded path, the
  * raw query, every header and the body. Borrowed until completion. */
 void httpd_call_signed_request(const struct httpd_call *c, struct sigv4_request *ret);
+
+/* The client's address as the TCP connection shows it ("127.0.0.1"); "" when unknown. */
+const char *httpd_call_peer(const struct httpd_call *c);
+/* After completion (in the observer): the status, and the error's __type
+ * and message (NULL when the reply is no error). */
+int httpd_call_status(const struct httpd_call *c);
+const char *httpd_call_error_type(const struct httpd_call *c);
+const char *httpd_call_error_message(const struct httpd_call *c);
 
 /* Adds a response header (before completion). */
 int httpd_call_add_header(struct httpd_call *c, const char *name, const char *value);

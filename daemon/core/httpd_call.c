@@ -51,6 +51,8 @@ void httpd_call_free(struct httpd_call *c)
 	json_decref(c->json);
 	free(c->ctype);
 	free(c->resp);
+	free(c->err_type);
+	free(c->err_msg);
 	if (c->resp_fd >= 0)
 		close(c->resp_fd);
 	if (c->watch)
@@ -100,6 +102,8 @@ static void send_call(struct httpd *h, struct httpd_call *c)
 					     : "server_error");
 		metric_observe(h->m_latency, (double)(rd_mono_ms() - c->start_ms) / 1000.0, op);
 	}
+	if (h->observer)
+		h->observer(h->observer_ud, c);
 	if (!c->req)
 		goto out;
 	if (c->evcon)
@@ -282,6 +286,10 @@ void httpd_call_errorv(struct httpd_call *c, int status, const char *type, const
 	c->ctype = strdup(HTTPD_JSON_TYPE);
 	c->resp = txt;
 	c->resp_len = txt ? strlen(txt) : 0;
+	free(c->err_type);
+	free(c->err_msg);
+	c->err_type = strdup(type);
+	c->err_msg = strdup(msg);
 	/* the header goes with the error only */
 	struct resp_header *n = realloc(c->rh, (c->n_rh + 1) * sizeof(*n));
 	if (n) {
@@ -515,6 +523,12 @@ struct httpd_call *httpd_call_new(struct httpd *h, struct evhttp_request *req, c
 	c->req = req;
 	c->evcon = evhttp_request_get_connection(req);
 	c->fd = -1;
+	if (c->evcon) {
+		char *addr = NULL;
+		ev_uint16_t port = 0;
+		evhttp_connection_get_peer(c->evcon, &addr, &port);
+		rd_strlcpy(c->peer, addr ? addr : "", sizeof(c->peer));
+	}
 	bev = c->evcon ? evhttp_connection_get_bufferevent(c->evcon) : NULL;
 	if (bev)
 		c->fd = bufferevent_getfd(bev);
@@ -588,4 +602,24 @@ void httpd_calls_shutdown(struct httpd *h)
 			c->watch = NULL;
 		}
 	}
+}
+
+const char *httpd_call_peer(const struct httpd_call *c)
+{
+	return c->peer;
+}
+
+int httpd_call_status(const struct httpd_call *c)
+{
+	return c->status;
+}
+
+const char *httpd_call_error_type(const struct httpd_call *c)
+{
+	return c->err_type;
+}
+
+const char *httpd_call_error_message(const struct httpd_call *c)
+{
+	return c->err_msg;
 }

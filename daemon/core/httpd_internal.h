@@ -39,6 +39,7 @@ struct httpd_call {
 	bool gone;
 	evutil_socket_t fd;  /* the client connection, for gone detection */
 	int64_t start_ms;    /* arrival (monotonic), for the debug access log */
+	char peer[64];	     /* the client's address (the TCP peer), for the observer */
 	struct event *watch; /* EV_READ on fd while an on_gone callback waits */
 
 	const struct route *route;
@@ -55,6 +56,7 @@ struct httpd_call {
 
 	pthread_mutex_t lock; /* guards the fields below */
 	bool completed;
+	char *err_type, *err_msg; /* of an error reply, for the observer */
 	httpd_gone_fn gone_fn;
 	void *gone_arg;
 	int status;
@@ -78,6 +80,8 @@ struct httpd {
 	int port;
 	httpd_auth_fn auth_fn;
 	void *auth_ud;
+	httpd_observer_fn observer;
+	void *observer_ud;
 	struct route *services;
 	size_t n_services;
 	struct route *gets;
