@@ -22,3 +22,4 @@ include daemon/bundles/local.mk
 include daemon/health/local.mk
 include daemon/traffic/local.mk
 include daemon/engine/local.mk
+include daemon/ui/local.mk

@@ -47,6 +47,7 @@
 #include "util.h"
 #include "core/workpool.h"
 #include "health/triggers.h"
+#include "ui/ui.h"
 
 static void usage(FILE *f)
 {
@@ -368,6 +369,7 @@ static int run(struct rd_daemon *d)
 	struct rd_error e = RD_ERROR_INIT;
 	struct auth *auth = NULL;
 	struct auth_kek *kek = NULL;
+	struct ui *ui = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL, *retention = NULL;
 	struct httpd *metrics_listener = NULL;
 	uint64_t wd_usec = 0;
@@ -423,6 +425,14 @@ static int run(struct rd_daemon *d)
 	r = register_routes(d);
 	if (r < 0)
 		goto out;
+	/* the web dashboard (daemon/ui), over the same authenticator's keys */
+	r = ui_new(d, auth, false, &ui);
+	if (r == 0)
+		r = ui_register_routes(ui, d->httpd);
+	if (r < 0) {
+		log_error("cannot set up the dashboard: %s", strerror(-r));
+		goto out;
+	}
 	r = engine_start(d, &engine_http_io, &e);
 	if (r < 0) {
 		log_error("engine: %s", e.message);
@@ -475,6 +485,7 @@ out:
 	bundles_stop(d);
 	d->httpd = httpd_free(d->httpd);
 	metrics_listener = httpd_free(metrics_listener);
+	ui = ui_free(ui);
 	d->pool = workpool_free(d->pool);
 	d->auth = NULL;
 	auth = auth_free(auth);

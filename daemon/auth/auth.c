@@ -106,6 +106,23 @@ static bool key_inactive(const struct auth_key *key)
 	return !strcmp(key->status, "Inactive");
 }
 
+int auth_identity(struct auth *a, const char *id, struct httpd_identity *ret)
+{
+	struct auth_key key;
+	int r;
+
+	memset(&key, 0, sizeof(key));
+	r = a->lookup(a->userdata, id, &key);
+	if (r == 0 && key_inactive(&key))
+		r = -EPERM;
+	if (r == 0)
+		identity_of(&key, "", ret);
+	explicit_bzero(&key, sizeof(key));
+	if (r == -ENOENT)
+		return -EPERM;
+	return r < 0 && r != -EPERM ? (r == -EACCES ? -EIO : r) : r;
+}
+
 int auth_verify_secret(struct auth *a, const char *id, const char *secret, struct httpd_identity *ret)
 {
 	struct auth_key key;

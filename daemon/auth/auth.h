@@ -87,6 +87,10 @@ void auth_set_key_used(struct auth *a, auth_key_used_fn fn);
  * same error whether the key is missing, inactive or the secret wrong);
  * another negative errno when the keys cannot be read. Records the use. */
 int auth_verify_secret(struct auth *a, const char *id, const char *secret, struct httpd_identity *ret);
+/* The identity of key id as it is now (its policy may have changed since
+ * the dashboard's sign-in): 0, -EPERM when it is deleted or inactive,
+ * another negative errno when the keys cannot be read. */
+int auth_identity(struct auth *a, const char *id, struct httpd_identity *ret);
 
 /* A request as authentication sees it. */
 struct auth_request {
