@@ -167,6 +167,15 @@ const char *httpd_call_peer(const struct httpd_call *c);
 int httpd_call_status(const struct httpd_call *c);
 const char *httpd_call_error_type(const struct httpd_call *c);
 const char *httpd_call_error_message(const struct httpd_call *c);
+/* Turns c into the JSON operation "<target_prefix>.<op>" with body (an
+ * object; stolen, also on failure) made by identity id, as if it had come
+ * in so and been authenticated: for a route that authenticates its callers
+ * its own way (the dashboard's session cookie) and then hands the call to a
+ * service's handler, so the call is answered, logged and observed as that
+ * operation. The caller has checked that id may make it
+ * (auth_policy_allows). 0 or -ENOMEM. */
+int httpd_call_act_as(struct httpd_call *c, const char *target_prefix, const char *op, json_t *body,
+		      const struct httpd_identity *id);
 
 /* Adds a response header (before completion). */
 int httpd_call_add_header(struct httpd_call *c, const char *name, const char *value);

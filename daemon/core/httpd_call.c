@@ -604,6 +604,32 @@ void httpd_calls_shutdown(struct httpd *h)
 	}
 }
 
+int httpd_call_act_as(struct httpd_call *c, const char *target_prefix, const char *op, json_t *body,
+		      const struct httpd_identity *id)
+{
+	char *p = strdup(target_prefix), *o = strdup(op);
+
+	if (!p || !o || !body) {
+		free(p);
+		free(o);
+		json_decref(body);
+		return -ENOMEM;
+	}
+	free(c->target_prefix);
+	free(c->op);
+	json_decref(c->json);
+	c->target_prefix = p;
+	c->op = o;
+	c->json = body;
+	c->id = *id;
+	c->principal.access_key_id = c->id.access_key_id;
+	c->principal.name = c->id.name;
+	c->principal.policy = c->id.policy;
+	c->principal.instance = c->id.instance[0] ? c->id.instance : NULL;
+	c->principal.region = c->id.region;
+	return 0;
+}
+
 const char *httpd_call_peer(const struct httpd_call *c)
 {
 	return c->peer;
