@@ -34,7 +34,7 @@
 
 struct ui {
 	struct rd_daemon *d;
-	const struct auth *auth;
+	struct auth *auth;
 	bool secure_cookie;
 	struct ui_sessions *sessions;
 };
@@ -44,7 +44,7 @@ struct ui {
 static const char *const ui_actions[] = {"CodeDeploy_20141006.StopDeployment", "CodeDeploy_20141006.ContinueDeployment",
 					 "CodeDeploy_20141006.CreateDeployment"};
 
-int ui_new(struct rd_daemon *d, const struct auth *auth, bool secure_cookie, struct ui **ret)
+int ui_new(struct rd_daemon *d, struct auth *auth, bool secure_cookie, struct ui **ret)
 {
 	struct ui *ui = calloc(1, sizeof(*ui));
 	int r;
@@ -143,7 +143,6 @@ static void session_reply(struct httpd_call *call, const struct httpd_identity *
 static int session_of(struct ui *ui, struct httpd_call *call, char token[UI_TOKEN_LEN + 1], char csrf[UI_TOKEN_LEN + 1],
 		      struct httpd_identity *id)
 {
-	struct rd_error e = RD_ERROR_INIT;
 	char key_id[129];
 	int r;
 
@@ -152,11 +151,16 @@ static int session_of(struct ui *ui, struct httpd_call *call, char token[UI_TOKE
 					"no dashboard session, or it expired: sign in at /ui/");
 		return -EPERM;
 	}
-	r = auth_identity(ui->auth, key_id, id, &e);
+	r = auth_identity(ui->auth, key_id, id);
+	if (r == -EPERM) {
+		ui_session_close(ui->sessions, token);
+		httpd_call_error_status(call, 401, "UnrecognizedClientException",
+					"the access key %s of this session is deleted or inactive: sign in again",
+					key_id);
+		return -EPERM;
+	}
 	if (r < 0) {
-		if (r == -EPERM)
-			ui_session_close(ui->sessions, token);
-		httpd_call_error_status(call, r == -EPERM ? 401 : 500, e.code, "%s", e.message);
+		httpd_call_error_status(call, 500, "InternalFailure", "cannot read access keys: %s", strerror(-r));
 		return -EPERM;
 	}
 	return 0;
@@ -218,7 +222,6 @@ static void sign_in(struct ui *ui, struct httpd_call *call)
 {
 	const char *ctype = httpd_call_header(call, "Content-Type");
 	const char *peer = httpd_call_peer(call);
-	struct rd_error e = RD_ERROR_INIT;
 	char token[UI_TOKEN_LEN + 1], csrf[UI_TOKEN_LEN + 1];
 	struct httpd_identity id;
 	json_t *in;
@@ -248,12 +251,18 @@ static void sign_in(struct ui *ui, struct httpd_call *call)
 		httpd_call_error(call, "InvalidInputException", "sign in with accessKeyId and secretAccessKey");
 		return;
 	}
-	r = auth_verify_secret(ui->auth, key, secret, &id, &e);
-	json_decref(in); /* jansson frees the secret's copy; the request body goes with the call */
-	if (r == -EPERM)
+	r = auth_verify_secret(ui->auth, key, secret, &id);
+	json_decref(in);
+	if (r == -EPERM) {
 		ui_signin_failed(ui->sessions, peer, rd_wall_ms());
+		httpd_call_error_status(
+		    call, 401, "UnrecognizedClientException",
+		    "the access key id or its secret is wrong, or the key is inactive; use a key from "
+		    "'rolloutd access-key create'");
+		return;
+	}
 	if (r < 0) {
-		httpd_call_error_status(call, r == -EPERM ? 401 : 500, e.code, "%s", e.message);
+		httpd_call_error_status(call, 500, "InternalFailure", "cannot read access keys: %s", strerror(-r));
 		return;
 	}
 	if (!strcmp(id.policy, "agent")) {

@@ -24,6 +24,6 @@ struct rd_daemon;
 struct ui;
 
 /* secure_cookie: the listener speaks TLS, so the cookie is marked Secure. */
-int ui_new(struct rd_daemon *d, const struct auth *auth, bool secure_cookie, struct ui **ret);
+int ui_new(struct rd_daemon *d, struct auth *auth, bool secure_cookie, struct ui **ret);
 struct ui *ui_free(struct ui *ui);
 int ui_register_routes(struct ui *ui, struct httpd *h);
