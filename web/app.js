@@ -195,6 +195,8 @@ function route() {
   for (const a of document.querySelectorAll('#nav a'))
     a.toggleAttribute('aria-current', a.getAttribute('href') === `#/${parts[0]}`) && a.setAttribute('aria-current', 'page');
   const page = $('page');
+  delete page.dataset.rendered;
+  delete page.dataset.headRendered;
   page.replaceChildren(h('p', { class: 'muted', text: 'Loading…' }));
   const gen = S.gen;
   let p;
@@ -479,6 +481,7 @@ async function pageDeployment(page, id, gen) {
 
   function renderHead() {
     const d = st.info;
+    if (!page.dataset.headRendered) page.dataset.headRendered = String(performance.now());
     const rb = d.rollbackInfo || {};
     head.replaceChildren(h('h1', {}, `Deployment ${d.deploymentId} `, badge(d.status)),
       h('dl', { class: 'kv' },

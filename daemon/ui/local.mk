@@ -9,4 +9,4 @@ daemon/ui/ui_assets.c: $(daemon_ui_web) $(srcdir)/daemon/ui/ui_embed.sh
 	$(AM_V_GEN)$(MKDIR_P) daemon/ui && \
 	$(SHELL) $(srcdir)/daemon/ui/ui_embed.sh $(srcdir) $(daemon_ui_web) > $@.tmp && mv $@.tmp $@
 CLEANFILES += daemon/ui/ui_assets.c
-EXTRA_DIST += daemon/ui/ui_embed.sh $(daemon_ui_web)
+EXTRA_DIST += daemon/ui/ui_embed.sh $(daemon_ui_web) bench/ui-render
