@@ -10,3 +10,4 @@ include plugins/prometheus/local.mk
 include plugins/cloudwatch/local.mk
 include plugins/lambda/local.mk
 include plugins/ec2/local.mk
+include plugins/ecs/local.mk

@@ -16,6 +16,9 @@ with the DeploymentId and LifecycleEventHookExecutionId of the payload.
     proxy.invocations   -> [{"function", "payload", "type", "answered"}]
     proxy.alias_history -> [(function, alias, FunctionVersion, {version: weight})]
                            what moto holds after each UpdateAlias, in order
+    proxy.listener_history -> [(listener ARN, {target group ARN: weight})]
+                           what moto holds after each ELBv2 ModifyListener
+    proxy.ecs_calls     -> the ECS operations sent through the proxy, in order
 
 A RequestResponse invocation is answered after the status was sent (the
 function calls back before it returns); an Event invocation is answered
@@ -34,6 +37,19 @@ ALIAS = re.compile(r"^/2015-03-31/functions/([^/]+)/aliases/([^/?]+)$")
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
+def listener_weights(listener):
+    """{target group ARN: weight} of a listener's forward action (a plain
+    TargetGroupArn is weight 1)."""
+    for a in listener.get("DefaultActions", []):
+        if a.get("Type") != "forward":
+            continue
+        tgs = (a.get("ForwardConfig") or {}).get("TargetGroups")
+        if tgs:
+            return {t["TargetGroupArn"]: t.get("Weight", 1) for t in tgs}
+        return {a["TargetGroupArn"]: 1}
+    return {}
+
+
 class LambdaProxy:
     def __init__(self, moto_url, rolloutd_url=None, keys=None, region="us-east-1"):
         u = urllib.parse.urlparse(moto_url)
@@ -44,6 +60,8 @@ class LambdaProxy:
         self.hooks = {}
         self.invocations = []
         self.alias_history = []
+        self.listener_history = []
+        self.ecs_calls = []
         self.status_errors = []  # PutLifecycleEventHookExecutionStatus calls rolloutd refused
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
@@ -67,7 +85,14 @@ class LambdaProxy:
                     fn = urllib.parse.unquote(m.group(1))
                     if fn in proxy.hooks:
                         return proxy._play_hook(self, fn, body)
+                target = self.headers.get("X-Amz-Target") or ""
+                if target.startswith("AmazonEC2ContainerService"):
+                    with proxy.cond:
+                        proxy.ecs_calls.append(target.split(".")[-1])
                 status, headers, data = proxy._forward(self.command, self.path, self.headers, body)
+                form = urllib.parse.parse_qs(body.decode("utf-8", "replace")) if self.command == "POST" else {}
+                if form.get("Action") == ["ModifyListener"] and status < 300:
+                    proxy._record_listener(form["ListenerArn"][0])
                 m = ALIAS.match(path)
                 if self.command == "PUT" and m and status < 300:
                     proxy._record_alias(urllib.parse.unquote(m.group(1)), urllib.parse.unquote(m.group(2)))
@@ -117,6 +142,17 @@ class LambdaProxy:
         weights = ((a.get("RoutingConfig") or {}).get("AdditionalVersionWeights")) or {}
         with self.cond:
             self.alias_history.append((fn, alias, a["FunctionVersion"], dict(weights)))
+            self.cond.notify_all()
+
+    def _record_listener(self, arn):
+        import boto3
+        from botocore.config import Config
+        elb = boto3.client("elbv2", endpoint_url="http://%s:%d" % (self.moto_host, self.moto_port),
+                           region_name=self.region, aws_access_key_id="testing", aws_secret_access_key="testing",
+                           config=Config(retries={"max_attempts": 1}))
+        weights = listener_weights(elb.describe_listeners(ListenerArns=[arn])["Listeners"][0])
+        with self.cond:
+            self.listener_history.append((arn, weights))
             self.cond.notify_all()
 
     # ------------------------------------------------------------ hooks

@@ -1,0 +1,9 @@
+# ecs: Amazon ECS blue/green deployments (task sets, listener weights, hook functions).
+if BUILD_PLUGIN_ecs
+pkgplugin_LTLIBRARIES += plugins/ecs/ecs.la
+plugins_ecs_ecs_la_SOURCES = plugins/ecs/ecs.c plugins/common/uri.c plugins/common/uri.h
+plugins_ecs_ecs_la_CFLAGS = $(plugin_cflags) $(JANSSON_CFLAGS)
+plugins_ecs_ecs_la_LDFLAGS = $(plugin_ldflags)
+plugins_ecs_ecs_la_LIBADD = $(JANSSON_LIBS)
+endif
+EXTRA_DIST += docs/ecs.md
