@@ -26,3 +26,4 @@ TESTS += tests/unit/magic_check.sh
 EXTRA_DIST += tests/unit/magic_check.sh tests/unit/tmpdir.h
 
 include tests/integration/local.mk
+include tests/fuzz/local.mk
