@@ -97,7 +97,7 @@ async function listAll(op, body, key, max) {
 }
 
 // A BatchGet over ids in chunks of 25, a few at a time.
-async function batchGet(op, idKey, ids, outKey, extra) {
+async function batchGet(op, idKey, ids, outKey, extra, onChunk) {
   const chunks = [];
   for (let i = 0; i < ids.length; i += 25) chunks.push(ids.slice(i, i + 25));
   const out = new Array(chunks.length);
@@ -107,6 +107,7 @@ async function batchGet(op, idKey, ids, outKey, extra) {
       const i = next++;
       const r = await cd(op, Object.assign({ [idKey]: chunks[i] }, extra || {}));
       out[i] = r[outKey] || [];
+      if (onChunk) onChunk(out[i], i);
     }
   }
   await Promise.all([worker(), worker(), worker(), worker()]);
@@ -197,6 +198,7 @@ function route() {
   const page = $('page');
   delete page.dataset.rendered;
   delete page.dataset.headRendered;
+  delete page.dataset.firstRows;
   page.replaceChildren(h('p', { class: 'muted', text: 'Loading…' }));
   const gen = S.gen;
   let p;
@@ -263,7 +265,11 @@ function revisionText(r) {
   if (r.gitHubLocation) return `${r.gitHubLocation.repository}@${(r.gitHubLocation.commitId || '').slice(0, 12)}`;
   if (r.appSpecContent) return `AppSpec ${(r.appSpecContent.sha256 || '').slice(0, 12) || 'inline'}`;
   if (r.string) return `inline ${(r.string.sha256 || '').slice(0, 12)}`;
-  for (const [k, v] of Object.entries(r)) if (v && typeof v === 'object' && k !== 'revisionType') return `${r.revisionType || k}: ${JSON.stringify(v).slice(0, 80)}`;
+  for (const [k, v] of Object.entries(r)) {
+    if (!v || typeof v !== 'object' || k === 'revisionType') continue;
+    if (v.sha256) return `${r.revisionType || k} sha256:${v.sha256.slice(0, 12)}${v.bundleType ? ' (' + v.bundleType + ')' : ''}`;
+    return `${r.revisionType || k}: ${JSON.stringify(v).slice(0, 80)}`;
+  }
   return r.revisionType || '—';
 }
 
@@ -498,7 +504,7 @@ async function pageDeployment(page, id, gen) {
     const o = d.deploymentOverview || {};
     overview.replaceChildren(h('div', { class: 'cards', role: 'group', 'aria-label': 'Targets by status' },
       ['Pending', 'InProgress', 'Succeeded', 'Failed', 'Skipped', 'Ready'].map((k) => h('div', { class: 'card' }, h('b', { text: String(o[k] || 0) }), k))),
-      ACTIVE.includes(d.status) ? h('p', { class: 'live', text: 'Live: updates as the deployment runs.' }) : null);
+      ...(ACTIVE.includes(d.status) ? [h('p', { class: 'live', text: 'Live: updates as the deployment runs.' })] : []));
     renderActions();
   }
 
@@ -593,8 +599,16 @@ async function pageDeployment(page, id, gen) {
       st.lastFull = Date.now();
     }
     if (!ids.length) return;
-    const got = await batchGet('BatchGetDeploymentTargets', 'targetIds', ids, 'deploymentTargets', { deploymentId: id });
-    for (const t of got) { const v = targetView(t); if (v.id) st.targets.set(v.id, v); }
+    // the first rows are drawn as soon as their chunk arrives, not after all of them
+    const first = !st.targets.size;
+    await batchGet('BatchGetDeploymentTargets', 'targetIds', ids, 'deploymentTargets', { deploymentId: id }, (got, i) => {
+      for (const t of got) { const v = targetView(t); if (v.id) st.targets.set(v.id, v); }
+      if (first && i === 0 && gen === S.gen) {
+        computeVisible();
+        renderRows();
+        page.dataset.firstRows = String(performance.now());
+      }
+    });
   }
 
   async function tick(force) {

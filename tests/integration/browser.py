@@ -139,9 +139,13 @@ class Browser:
     def click(self, selector):
         self.js("document.querySelector(%s).click()" % json.dumps(selector))
 
-    def key(self, key, code=None, vk=0):
-        for t in ("keyDown", "keyUp"):
-            self.send("Input.dispatchKeyEvent", type=t, key=key, code=code or key, windowsVirtualKeyCode=vk)
+    def key(self, key, code=None, vk=0, text=None):
+        """A key pressed and released in the focused element (Enter: key("Enter", vk=13, text="\\r"))."""
+        down = dict(type="keyDown", key=key, code=code or key, windowsVirtualKeyCode=vk)
+        if text:
+            down["text"] = text
+        self.send("Input.dispatchKeyEvent", **down)
+        self.send("Input.dispatchKeyEvent", type="keyUp", key=key, code=code or key, windowsVirtualKeyCode=vk)
 
     def screenshot(self, path):
         r = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=False)

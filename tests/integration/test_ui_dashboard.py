@@ -183,6 +183,11 @@ def test_readonly_key_sees_no_actions(d, fleet, tmp_path):
         open_deployment(b, d, dep)
         b.wait("document.querySelectorAll('.tl-row').length == 1", what="the target row")
         assert b.js("document.querySelectorAll('.actions button').length") == 0
+        # keyboard: a target row takes the focus and Enter opens its events
+        b.js("document.querySelector('.tl-row').focus()")
+        b.key("Enter", vk=13, text="\r")
+        b.wait("!document.getElementById('target-detail').hidden", what="the target's events after Enter")
+        assert "ValidateService" in b.text("#target-detail")
         b.screenshot(shots("deployment-readonly"))
         # and the route refuses what the page does not offer
         r = b.js("fetch('/ui/api/CodeDeploy_20141006.StopDeployment', {method: 'POST', headers: {'Content-Type': "
@@ -197,6 +202,16 @@ def test_readonly_key_sees_no_actions(d, fleet, tmp_path):
             b.wait("!document.body.innerText.includes('Loading…')", what="the %s page loaded" % page)
             b.screenshot(shots(page))
         assert "host-0" in b.text("main") and "connected" in b.text("main")
+    # a phone's screen: the same pages, laid out for it
+    with Browser(width=390, height=844) as b:
+        sign_in(b, d, ro)
+        open_deployment(b, d, dep)
+        b.wait("document.querySelectorAll('.tl-row').length == 1")
+        assert b.js("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        b.screenshot(shots("deployment-phone"))
+        b.goto("%s/ui/#/deployments" % d.url)
+        b.wait("document.querySelector('#page table')", what="the deployments table")
+        b.screenshot(shots("deployments-phone"))
 
 
 def test_running_deployment_live_then_failed_with_log_tail(d, fleet, tmp_path):
