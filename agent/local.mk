@@ -1,7 +1,7 @@
 # rollout-agent and its extraction helper.
 
 bin_PROGRAMS += rollout-agent
-rollout_agent_SOURCES = agent/main.c agent/agent.h agent/hostcmd.c agent/hostcmd.h agent/settings.c agent/settings.h agent/client.c agent/client.h \
+rollout_agent_SOURCES = agent/main.c agent/agent.h agent/hostcmd.c agent/hostcmd.h agent/settings.c agent/settings.h agent/client.c agent/client.h agent/enroll.c agent/enroll.h \
 	agent/spec.c agent/spec.h agent/runner.c agent/runner.h agent/install.c agent/install.h \
 	agent/deploy.c agent/layout.c agent/layout.h agent/hooks.c agent/hooks.h \
 	agent/live.c agent/live.h agent/tail.c

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "enroll.h"
 #include "hostcmd.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -324,7 +325,8 @@ static void usage(FILE *f)
 		   "bundles, and runs appspec lifecycle hooks. See agent/PROTOCOL.md.\n\n"
 		   "Config keys (YAML): endpoint, host_identifier, access_key_id, secret_access_key, region,\n"
 		   "root_dir, log_dir, max_revisions, daemon_cert, ca_file, developer_mode, hook_timeout_cap,\n"
-		   "kill_grace, heartbeat, poll_timeout, env_allow, scripts_log_max, log_level.\n");
+		   "kill_grace, heartbeat, poll_timeout, env_allow, scripts_log_max, log_level; on EC2 without a\n"
+		   "key of its own: enroll_key_id, enroll_secret_access_key, key_file, imds_endpoint.\n");
 }
 
 int main(int argc, char **argv)
@@ -424,6 +426,8 @@ int main(int argc, char **argv)
 	if ((r = runner_init()) < 0)
 		log_warning("cannot become a child subreaper (%s): timed-out hooks' setsid escapees may survive",
 			    strerror(-r));
+	if (agent_enroll(agent.cfg, &agent.stop) < 0)
+		return 0; /* stopped while enrolling */
 	if ((r = client_new(agent.cfg, &agent.stop, &agent.client)) < 0) {
 		log_error("cannot set up the HTTP client: %s", strerror(-r));
 		return 1;

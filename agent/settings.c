@@ -19,6 +19,10 @@ struct agent_config *agent_config_free(struct agent_config *c)
 	free(c->host_identifier);
 	free(c->access_key_id);
 	free(c->secret_access_key);
+	free(c->enroll_key_id);
+	free(c->enroll_secret_access_key);
+	free(c->key_file);
+	free(c->imds_endpoint);
 	free(c->region);
 	free(c->root_dir);
 	free(c->log_dir);
@@ -54,9 +58,19 @@ static int dup_default(char **dst, const char *v)
 
 int agent_config_load(const char *path, struct agent_config **ret, char *err, size_t errlen)
 {
-	static const char *const strkeys[] = {"endpoint",	   "host_identifier", "access_key_id",
-					      "secret_access_key", "region",	      "root_dir",
-					      "log_dir",	   "daemon_cert",     "ca_file"};
+	static const char *const strkeys[] = {"endpoint",
+					      "host_identifier",
+					      "access_key_id",
+					      "secret_access_key",
+					      "region",
+					      "root_dir",
+					      "log_dir",
+					      "daemon_cert",
+					      "ca_file",
+					      "enroll_key_id",
+					      "enroll_secret_access_key",
+					      "key_file",
+					      "imds_endpoint"};
 	struct yt_node *root = NULL;
 	struct agent_config *c = calloc(1, sizeof(*c));
 	int r;
@@ -78,9 +92,19 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 	for (size_t i = 0; i < root->n; i++) {
 		const char *k = root->keys[i]->value;
 		const struct yt_node *v = root->items[i];
-		char **strdst[] = {&c->endpoint,	  &c->host_identifier, &c->access_key_id,
-				   &c->secret_access_key, &c->region,	       &c->root_dir,
-				   &c->log_dir,		  &c->daemon_cert,     &c->ca_file};
+		char **strdst[] = {&c->endpoint,
+				   &c->host_identifier,
+				   &c->access_key_id,
+				   &c->secret_access_key,
+				   &c->region,
+				   &c->root_dir,
+				   &c->log_dir,
+				   &c->daemon_cert,
+				   &c->ca_file,
+				   &c->enroll_key_id,
+				   &c->enroll_secret_access_key,
+				   &c->key_file,
+				   &c->imds_endpoint};
 		int64_t iv;
 		bool done = false;
 
@@ -150,16 +174,18 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 			    "unknown setting '%s'; valid: endpoint, host_identifier, access_key_id, "
 			    "secret_access_key, region, root_dir, log_dir, max_revisions, daemon_cert, ca_file, "
 			    "developer_mode, hook_timeout_cap, kill_grace, heartbeat, poll_timeout, env_allow, "
-			    "scripts_log_max, log_level",
+			    "scripts_log_max, log_level, enroll_key_id, enroll_secret_access_key, key_file, "
+			    "imds_endpoint",
 			    k);
 			goto out;
 		}
 	}
 	{
+		bool enroll = c->enroll_key_id && !c->access_key_id;
 		const char *missing = !c->endpoint				? "endpoint"
-				      : !c->host_identifier			? "host_identifier"
-				      : !c->access_key_id			? "access_key_id"
-				      : !c->secret_access_key			? "secret_access_key"
+				      : enroll && !c->enroll_secret_access_key	? "enroll_secret_access_key"
+				      : !c->access_key_id && !enroll		? "access_key_id (or enroll_key_id)"
+				      : !enroll && !c->secret_access_key	? "secret_access_key"
 				      : (!c->daemon_cert && !c->developer_mode) ? "daemon_cert"
 										: NULL;
 		if (missing) {
@@ -177,6 +203,13 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 	    (r = dup_default(&c->root_dir, "/var/lib/rollout-agent/deployment-root")) < 0 ||
 	    (r = dup_default(&c->log_dir, "/var/log/rollout-agent")) < 0)
 		goto out;
+	if ((r = dup_default(&c->imds_endpoint, "http://169.254.169.254")) < 0)
+		goto out;
+	if (!c->key_file && asprintf(&c->key_file, "%s/.enrolled-key.json", c->root_dir) < 0) {
+		c->key_file = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
 	if (strlen(c->root_dir) > 1024 || c->root_dir[0] != '/') {
 		snprintf(err, errlen, "%s: root_dir must be an absolute path of at most 1024 characters", path);
 		r = -EINVAL;

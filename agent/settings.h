@@ -6,10 +6,16 @@
 #include <stdint.h>
 
 struct agent_config {
-	char *endpoint;		   /* http(s)://host:port of rolloutd (required) */
-	char *host_identifier;	   /* the instance's IAM user/session ARN (required) */
-	char *access_key_id;	   /* agent key (required) */
-	char *secret_access_key;   /* (required) */
+	char *endpoint;		 /* http(s)://host:port of rolloutd (required) */
+	char *host_identifier;	 /* IAM user/session ARN; NULL on EC2: the instance ARN (IMDS) */
+	char *access_key_id;	 /* agent key (required unless enrolling) */
+	char *secret_access_key; /* (required unless enrolling) */
+	/* Enrollment on EC2 (enroll.h): the fleet's enroll key, where the key
+	 * it is traded for is kept, and the instance metadata service. */
+	char *enroll_key_id;
+	char *enroll_secret_access_key;
+	char *key_file;		   /* default <root_dir>/.enrolled-key.json */
+	char *imds_endpoint;	   /* default http://169.254.169.254 */
 	char *region;		   /* default us-east-1 */
 	char *root_dir;		   /* default /var/lib/rollout-agent/deployment-root */
 	char *log_dir;		   /* default /var/log/rollout-agent */

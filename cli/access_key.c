@@ -10,14 +10,17 @@
 
 static const char access_key_usage[] =
     "Usage: rolloutctl access-key list\n"
-    "       rolloutctl access-key create --name NAME --policy admin|deployer|readonly|agent [--instance NAME]\n"
+    "       rolloutctl access-key create --name NAME --policy admin|deployer|readonly|agent [--instance NAME|i-ID]\n"
     "                                    [--applications APP[,APP...]]\n"
+    "       rolloutctl access-key create --name NAME --policy enroll --scope asg:GROUP|tag:KEY=VALUE\n"
     "       rolloutctl access-key delete|disable|enable ACCESS_KEY_ID\n"
     "       rolloutctl access-key rotate ACCESS_KEY_ID [--retire-after DURATION]\n"
     "       rolloutctl access-key retire ACCESS_KEY_ID\n"
     "       rolloutctl access-key scope ACCESS_KEY_ID --applications APP[,APP...] | --all-applications\n"
     "\nAccess keys sign requests to rolloutd (SigV4). 'agent' keys are bound to one\n"
-    "registered instance (--instance) and may only use the host-command operations.\n"
+    "registered instance or EC2 instance id (--instance) and may only use the\n"
+    "host-command operations; an 'enroll' key lets the EC2 instances of a fleet trade\n"
+    "it for their own agent keys (docs/ec2.md).\n"
     "--applications scopes a key to those applications (names or patterns such as\n"
     "web-*): it can neither see nor touch the others (docs/security.md).\n"
     "rotate makes a new secret and keeps the previous one accepted until 'retire'\n"
@@ -95,7 +98,9 @@ int cmd_access_key(struct cli *c, int argc, char **argv)
 			print_keys(resp);
 	} else if (strcmp(sub, "create") == 0) {
 		REQUIRE(o.name, "access-key create needs --name NAME");
-		REQUIRE(o.policy, "access-key create needs --policy (admin, deployer, readonly or agent)");
+		REQUIRE(o.policy, "access-key create needs --policy (admin, deployer, readonly, agent or enroll)");
+		REQUIRE(strcmp(o.policy, "enroll") != 0 || o.instance,
+			"an enroll key is scoped to a fleet: add --scope asg:GROUP or --scope tag:KEY=VALUE");
 		REQUIRE(strcmp(o.policy, "agent") != 0 || o.instance,
 			"an agent key is bound to one instance: add --instance NAME");
 		q = json_pack("{s:s, s:s}", "Name", o.name, "Policy", o.policy);

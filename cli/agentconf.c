@@ -38,13 +38,15 @@ char *agent_config_render(const struct agent_config *a)
 
 	if (!f)
 		return NULL;
-	fprintf(f, "# rollout-agent configuration written by rolloutctl register-instance.\n"
+	fprintf(f, "# rollout-agent configuration written by rolloutctl.\n"
 		   "# It holds a secret key: keep it mode 0600. Start the agent with:\n"
 		   "#   rollout-agent --config THIS_FILE\n");
 	put_kv(f, "endpoint", a->endpoint);
 	put_kv(f, "host_identifier", a->host_identifier);
 	put_kv(f, "access_key_id", a->access_key_id);
 	put_kv(f, "secret_access_key", a->secret_access_key);
+	put_kv(f, "enroll_key_id", a->enroll_key_id);
+	put_kv(f, "enroll_secret_access_key", a->enroll_secret_access_key);
 	put_kv(f, "region", a->region);
 	put_kv(f, "root_dir", a->root_dir);
 	put_kv(f, "log_dir", a->log_dir);

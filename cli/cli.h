@@ -231,6 +231,9 @@ struct agent_config {
 	const char *root_dir;
 	const char *log_dir;
 	const char *daemon_cert; /* may be NULL */
+	/* an EC2 fleet's enroll key (instead of access_key_id / secret_access_key) */
+	const char *enroll_key_id;
+	const char *enroll_secret_access_key;
 };
 
 /* YAML text for rollout-agent --config; malloc'd. Values are quoted. */
@@ -250,6 +253,7 @@ int cmd_wait(struct cli *c, int argc, char **argv);
 int cmd_logs(struct cli *c, int argc, char **argv);
 int cmd_plan(struct cli *c, int argc, char **argv);
 int cmd_register_instance(struct cli *c, int argc, char **argv);
+int cmd_ec2_agent_config(struct cli *c, int argc, char **argv);
 int cmd_stop(struct cli *c, int argc, char **argv);
 int cmd_rollback(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);

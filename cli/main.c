@@ -23,6 +23,8 @@ static const struct command commands[] = {
     {"stop", cmd_stop, "stop a deployment"},
     {"rollback", cmd_rollback, "redeploy the last good revision of a group"},
     {"register-instance", cmd_register_instance, "register a host, create its agent key, write its agent config"},
+    {"ec2-agent-config", cmd_ec2_agent_config,
+     "write an agent config for an EC2 instance (--instance i-ID) or a fleet (--scope asg:GROUP)"},
     {"app", cmd_app, "applications: list, get, create, rename, delete"},
     {"group", cmd_group, "deployment groups: list, get, create, update, delete"},
     {"config", cmd_config, "deployment configs: list, get, create, delete"},

@@ -61,6 +61,7 @@ const struct option cli_resource_options[] = {
     {"description", required_argument, NULL, O_DESCRIPTION},
     {"policy", required_argument, NULL, O_POLICY},
     {"instance", required_argument, NULL, O_INSTANCE},
+    {"scope", required_argument, NULL, O_INSTANCE}, /* an enroll key's fleet */
     {"status", required_argument, NULL, O_STATUS},
     {"tags", required_argument, NULL, O_TAGS},
     {"tag-filters", required_argument, NULL, O_TAG_FILTERS},
@@ -91,6 +92,7 @@ const struct option cli_workflow_options[] = {
     {"config", required_argument, NULL, O_CONFIG},
     {"description", required_argument, NULL, O_DESCRIPTION},
     {"instance", required_argument, NULL, O_INSTANCE},
+    {"scope", required_argument, NULL, O_INSTANCE},
     {"agent-config", required_argument, NULL, O_AGENT_CONFIG},
     {"root-dir", required_argument, NULL, O_ROOT_DIR},
     {"log-dir", required_argument, NULL, O_LOG_DIR},

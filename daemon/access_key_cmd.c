@@ -101,6 +101,7 @@ int access_key_cmd(struct rd_config *cfg, int argc, char **argv)
 	    {"name", required_argument, NULL, 'n'},
 	    {"policy", required_argument, NULL, 'p'},
 	    {"instance", required_argument, NULL, 'i'},
+	    {"scope", required_argument, NULL, 'i'}, /* an enroll key's fleet, kept where the instance is */
 	    {"applications", required_argument, NULL, 'a'},
 	    {"all", no_argument, NULL, 'A'},
 	    {"retire-after", required_argument, NULL, 'r'},

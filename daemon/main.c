@@ -174,6 +174,24 @@ static void on_retention(evutil_socket_t fd, short what, void *arg)
 		__atomic_store_n(&d->retention_running, false, __ATOMIC_RELEASE);
 }
 
+static void key_sweep_job(void *arg)
+{
+	struct rd_daemon *d = arg;
+
+	api_enroll_sweep(d, NULL); /* logs what it revokes and why it could not */
+	__atomic_store_n(&d->key_sweep_running, false, __ATOMIC_RELEASE);
+}
+
+static void on_key_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct rd_daemon *d = arg;
+
+	if (__atomic_exchange_n(&d->key_sweep_running, true, __ATOMIC_ACQ_REL))
+		return;
+	if (workpool_submit(d->pool, key_sweep_job, d) < 0)
+		__atomic_store_n(&d->key_sweep_running, false, __ATOMIC_RELEASE);
+}
+
 /* ---- GET /metrics ---- */
 
 /* userdata: the authenticator when metrics_require_key is set, else NULL. */
@@ -370,7 +388,7 @@ static int run(struct rd_daemon *d)
 	struct auth *auth = NULL;
 	struct auth_kek *kek = NULL;
 	struct ui *ui = NULL;
-	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL, *retention = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL, *retention = NULL, *key_sweep = NULL;
 	struct httpd *metrics_listener = NULL;
 	uint64_t wd_usec = 0;
 	bool engine_started = false;
@@ -466,6 +484,15 @@ static int run(struct rd_daemon *d)
 		}
 		event_active(retention, EV_TIMEOUT, 0); /* once at start-up too */
 	}
+	{
+		struct timeval tv = {.tv_sec = (time_t)(d->cfg->instance_key_sweep_ms / 1000),
+				     .tv_usec = (suseconds_t)(d->cfg->instance_key_sweep_ms % 1000 * 1000)};
+		key_sweep = event_new(d->base, -1, EV_PERSIST, on_key_sweep, d);
+		if (!key_sweep || event_add(key_sweep, &tv) < 0) {
+			log_error("cannot set up the instance key sweep timer");
+			goto out;
+		}
+	}
 	log_notice("rolloutd %s listening on %s (port %d), data in %s", PACKAGE_VERSION, d->cfg->listen,
 		   httpd_port(d->httpd), d->cfg->data_dir);
 	sd_notify(0, "READY=1\nSTATUS=serving");
@@ -493,6 +520,8 @@ out:
 		event_free(wd);
 	if (retention)
 		event_free(retention);
+	if (key_sweep)
+		event_free(key_sweep);
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)

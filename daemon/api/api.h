@@ -18,3 +18,9 @@ void api_ext_call(struct httpd_call *call, void *userdata);
  * plugin.h): every instance as a CodeDeploy InstanceInfo plus
  * registrationStatus, as malloc'd JSON text. userdata is the daemon. */
 int api_onprem_instances(void *userdata, char **ret_json, char *err, size_t errlen);
+
+struct rd_daemon;
+/* Revokes the agent keys of EC2 instances the platform plugins report
+ * terminated (api_enroll.c); *ret_revoked (may be NULL): how many. Blocks
+ * on the plugins: call it on a workpool thread. */
+int api_enroll_sweep(struct rd_daemon *d, int *ret_revoked);

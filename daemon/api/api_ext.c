@@ -346,5 +346,6 @@ const struct api_op api_ext_ops[] = {
     {"CreateAccessKey", op_create_access_key},	   {"ListAccessKeys", op_list_access_keys},
     {"DeleteAccessKey", op_delete_access_key},	   {"UpdateAccessKey", op_update_access_key},
     {"RotateAccessKey", op_rotate_access_key},	   {"RetireAccessKeySecret", op_retire_access_key_secret},
+    {"EnrollInstance", api_op_enroll_instance},
 };
 const size_t api_n_ext_ops = sizeof(api_ext_ops) / sizeof(api_ext_ops[0]);

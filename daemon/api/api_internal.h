@@ -25,3 +25,5 @@ extern const struct api_op api_codedeploy_ops[];
 extern const size_t api_n_codedeploy_ops;
 extern const struct api_op api_ext_ops[];
 extern const size_t api_n_ext_ops;
+/* Rolloutd_v1.EnrollInstance (api_enroll.c). */
+void api_op_enroll_instance(struct rd_daemon *d, struct httpd_call *call, json_t *in);

@@ -41,6 +41,7 @@ static const char *const top_keys[] = {
     "alarm_fallback_plugin",
     "hook_timeout",
     "kek_file",
+    "instance_key_sweep",
 };
 
 #define SIZE_KIB 1024ULL
@@ -395,7 +396,7 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
 			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
 			    "bundle_upload_max, retention, metrics_listen, metrics_require_key, alarm_fallback_plugin, "
-			    "hook_timeout, kek_file)",
+			    "hook_timeout, kek_file, instance_key_sweep)",
 			    root->keys[i]->value);
 	}
 
@@ -479,6 +480,11 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			return r;
 		cfg->long_poll_ms = v;
 	}
+	if ((n = yt_map_get(root, "instance_key_sweep"))) {
+		if ((r = yt_as_duration_ms(n, "instance_key_sweep", 1000, 86400 * 1000LL, &v, err, errlen)) < 0)
+			return r;
+		cfg->instance_key_sweep_ms = v;
+	}
 	if ((n = yt_map_get(root, "hook_timeout"))) {
 		if ((r = yt_as_duration_ms(n, "hook_timeout", 1000, 3600 * 1000, &v, err, errlen)) < 0)
 			return r;
@@ -512,6 +518,7 @@ static int set_defaults(struct rd_config *cfg)
 		return -ENOMEM;
 	cfg->long_poll_ms = 50000;
 	cfg->hook_timeout_ms = 3600 * 1000;
+	cfg->instance_key_sweep_ms = 300 * 1000;
 	cfg->workers = 4;
 	cfg->bundle_cache_max = 10 * SIZE_GIB;
 	cfg->bundle_upload_max = 2 * SIZE_GIB;

@@ -33,6 +33,7 @@ struct rd_config {
 	int64_t hook_timeout_ms;	  /* Lambda/ECS hooks: wait for their status, default and at most 1 h */
 	char *kek_file;			  /* key-encryption key of access-key secrets; NULL = data_dir/kek */
 	int64_t retention_audit_ms;	  /* audit records older than this are removed; 0 = kept */
+	int64_t instance_key_sweep_ms;	  /* how often keys of terminated EC2 instances are revoked, default 5 min */
 
 	/* Owned by root; borrowed pointers into it. NULL when absent. */
 	struct yt_node *root;
@@ -75,6 +76,8 @@ struct rd_config *config_free(struct rd_config *cfg);
  *                                checks an alarm name with no entry under alarms:
  *   hook_timeout: DURATION       default 1h (1s..1h): how long a Lambda/ECS lifecycle hook
  *                                may take to report PutLifecycleEventHookExecutionStatus
+ *   instance_key_sweep: DURATION default 5m (1s..24h): how often the agent keys of EC2
+ *                                instances the platform plugins see terminated are revoked
  * Relative data_dir/plugin_dir/kek_file are resolved against the config file's directory. */
 
 /* The settings subtree of plugin `name` (borrowed; NULL when the plugin is

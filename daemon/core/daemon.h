@@ -26,4 +26,5 @@ struct rd_daemon {
 	struct auth *auth;		 /* daemon/auth/auth.h: access keys (auth_verify_secret) */
 	volatile bool stopping;
 	bool retention_running; /* a retention job is queued or running (main.c) */
+	bool key_sweep_running; /* a sweep of terminated instances' keys is queued or running (main.c) */
 };

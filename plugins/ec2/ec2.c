@@ -125,6 +125,9 @@ int ec2_selection_parse(const char *group_json, struct ec2_selection *ret, char 
 	if (json_array_size(out) > 0)
 		ret->asgs_json = json_dumps(out, JSON_COMPACT);
 	json_decref(out);
+	v = json_object_get(g, "ec2InstanceIds");
+	if (json_array_size(v) > 0)
+		ret->ids_json = json_dumps(v, JSON_COMPACT);
 	json_decref(g);
 	return 0;
 }
@@ -133,6 +136,7 @@ void ec2_selection_clear(struct ec2_selection *s)
 {
 	free(s->filter_json);
 	free(s->asgs_json);
+	free(s->ids_json);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -222,7 +226,7 @@ bool ec2_state_is_target(const char *state)
 /* The instances of one DescribeInstances answer, appended to out (an object
  * keyed by instance id) as targets; *ret_next is the NextToken or NULL. */
 int ec2_parse_instances(const struct rollout_host *host, const struct rollout_xml *doc, const char *region,
-			const char *account, json_t *out, char **ret_next)
+			const char *account, bool all_states, json_t *out, char **ret_next)
 {
 	const struct rollout_xml_node *root = host->xml_root(doc), *res, *set, *in, *tags, *t;
 	const char *next = host->xml_text(root, "nextToken");
@@ -238,7 +242,7 @@ int ec2_parse_instances(const struct rollout_host *host, const struct rollout_xm
 			json_t *tj, *o;
 			char arn[256];
 
-			if (!id || !*id || !ec2_state_is_target(state))
+			if (!id || !*id || (!all_states && !ec2_state_is_target(state)))
 				continue;
 			tj = json_array();
 			tags = host->xml_find(in, "tagSet");
@@ -267,7 +271,7 @@ int ec2_parse_instances(const struct rollout_host *host, const struct rollout_xm
 
 /* DescribeInstances with params (filters or ids), every page, into out. */
 static int describe_instances(struct ec2 *s, const struct rollout_deployment *dep, const char *params, bool paginate,
-			      json_t *out, struct rollout_error *err)
+			      bool all_states, json_t *out, struct rollout_error *err)
 {
 	const char *region = awsq_region(&s->q, dep);
 	const char *account =
@@ -293,7 +297,7 @@ static int describe_instances(struct ec2 *s, const struct rollout_deployment *de
 		p = NULL;
 		if (r < 0)
 			break;
-		r = ec2_parse_instances(s->host, doc, region, account, out, &next);
+		r = ec2_parse_instances(s->host, doc, region, account, all_states, out, &next);
 		s->host->xml_free(doc);
 		if (r < 0)
 			break;
@@ -406,7 +410,7 @@ static int ec2_resolve(void *state, const struct rollout_deployment *dep, const 
 			goto out;
 		for (i = 0; i < nf && r == 0; i++) {
 			json_t *page = json_object();
-			r = page ? describe_instances(s, dep, filters[i], true, page, err) : -ENOMEM;
+			r = page ? describe_instances(s, dep, filters[i], true, false, page, err) : -ENOMEM;
 			if (r == 0) {
 				json_object_foreach(page, key, v)
 				{
@@ -453,9 +457,26 @@ static int ec2_resolve(void *state, const struct rollout_deployment *dep, const 
 				snprintf(k, sizeof(k), "InstanceId.%zu", j - i + 1);
 				awsq_param(params, sizeof(params), k, json_string_value(json_array_get(todo, j)));
 			}
-			r = describe_instances(s, dep, params, false, found, err);
+			r = describe_instances(s, dep, params, false, false, found, err);
 		}
 		json_decref(todo);
+		if (r < 0)
+			goto out;
+	}
+	if (sel.ids_json) {
+		/* by filter, not InstanceId.N: an id EC2 no longer knows is no error */
+		json_t *ids = json_loads(sel.ids_json, 0, NULL);
+		for (i = 0; i < json_array_size(ids) && r == 0; i += EC2_IDS_PER_CALL) {
+			char params[EC2_IDS_PER_CALL * 48] = "&Filter.1.Name=instance-id", k[32];
+			for (size_t j = i; j < i + EC2_IDS_PER_CALL && j < json_array_size(ids); j++) {
+				snprintf(k, sizeof(k), "Filter.1.Value.%zu", j - i + 1);
+				if (json_string_value(json_array_get(ids, j)))
+					awsq_param(params, sizeof(params), k,
+						   json_string_value(json_array_get(ids, j)));
+			}
+			r = describe_instances(s, dep, params, true, true, found, err);
+		}
+		json_decref(ids);
 		if (r < 0)
 			goto out;
 	}

@@ -12,6 +12,10 @@
 struct ec2_selection {
 	char *filter_json; /* [TagFilter] or {"ec2TagSetList": ...}; NULL: none */
 	char *asgs_json;   /* ["asg name", ...]; NULL: none */
+	/* rolloutd's own member ec2InstanceIds (the daemon checking the
+	 * instances its agent keys are bound to): these instances in every
+	 * state, terminated included; ["i-...", ...] or NULL. */
+	char *ids_json;
 };
 int ec2_selection_parse(const char *group_json, struct ec2_selection *ret, char *err, size_t errlen);
 void ec2_selection_clear(struct ec2_selection *s);
@@ -29,4 +33,4 @@ bool ec2_state_is_target(const char *state);
 /* The targets of one DescribeInstances page into out (keyed by instance
  * id); *ret_next: the NextToken (malloc'd) or NULL. */
 int ec2_parse_instances(const struct rollout_host *host, const struct rollout_xml *doc, const char *region,
-			const char *account, json_t *out, char **ret_next);
+			const char *account, bool all_states, json_t *out, char **ret_next);

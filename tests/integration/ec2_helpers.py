@@ -137,3 +137,50 @@ class Ec2Env:
             return {}
         got = self.cd.batch_get_deployment_targets(deploymentId=dep, targetIds=ids)["deploymentTargets"]
         return {t["instanceTarget"]["targetId"]: t["instanceTarget"] for t in got}
+
+
+class FakeImds:
+    """The instance metadata service of one EC2 instance (IMDSv2: a token from
+    PUT /latest/api/token, then the instance identity document)."""
+
+    def __init__(self, instance_id, region=REGION, account=ACCOUNT):
+        import http.server
+        import json as _json
+        import threading
+        doc = _json.dumps({"instanceId": instance_id, "region": region, "accountId": account}).encode()
+        self.requests = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _send(self, code, body):
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_PUT(self):
+                outer.requests.append(("PUT", self.path))
+                if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+                    self._send(200, b"TOKEN-" + instance_id.encode())
+                else:
+                    self._send(400, b"")
+
+            def do_GET(self):
+                outer.requests.append(("GET", self.path))
+                if self.headers.get("X-aws-ec2-metadata-token") != "TOKEN-" + instance_id:
+                    self._send(401, b"")  # IMDSv2 only
+                elif self.path == "/latest/dynamic/instance-identity/document":
+                    self._send(200, doc)
+                else:
+                    self._send(404, b"")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
