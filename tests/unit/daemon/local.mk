@@ -9,3 +9,4 @@ include tests/unit/daemon/bundles/local.mk
 include tests/unit/daemon/health/local.mk
 include tests/unit/daemon/traffic/local.mk
 include tests/unit/daemon/engine/local.mk
+include tests/unit/daemon/ui/local.mk
