@@ -395,7 +395,7 @@ async function pageDeployment(page, id, gen) {
     let s = Infinity, e = 0;
     for (const t of st.targets.values()) { const [a, b] = eventSpan(t); s = Math.min(s, a); e = Math.max(e, b); }
     if (!isFinite(s)) { s = st.info ? st.info.createTime : 0; e = s + 1; }
-    scale = [s, Math.max(e, s + 1)];
+    scale = [s, Math.max(e, s + 0.05)];
     space.style.height = `${visible.length * ROW_H}px`;
     count.textContent = `(${visible.length} of ${st.order.length})`;
     $('tl-scale') && ($('tl-scale').textContent = `${fmtTime(scale[0])} → ${fmtDur(scale[1] - scale[0])}`);
