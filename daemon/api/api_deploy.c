@@ -440,6 +440,10 @@ void api_op_skip_wait_time_for_instance_termination(struct rd_daemon *d, struct 
 				 id, st);
 		return;
 	}
+	if (engine_continue_deployment(d, id, "TERMINATION_WAIT") == 0) {
+		httpd_call_reply(call, NULL);
+		return;
+	}
 	httpd_call_error(call, "DeploymentNotStartedException",
 			 "Deployment %s is not waiting to terminate original instances", id);
 }

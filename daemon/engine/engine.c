@@ -747,7 +747,13 @@ static void on_continue(struct engine *e, struct eng_input *in)
 	struct eng_request *req = in->req;
 	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
 
-	req->result = !dp || dp->finished ? not_running(e, in->dep) : eng_bg_continue(e, dp);
+	if (!dp || dp->finished)
+		req->result = not_running(e, in->dep);
+	else if (dp->shift)
+		req->result = eng_shift_continue(e, dp, req->termination_wait);
+	else
+		/* a server blue/green deployment's termination wait is not interruptible yet */
+		req->result = req->termination_wait ? -ENOTSUP : eng_bg_continue(e, dp);
 	in->req = NULL;
 	eng_outbox_request(e, req);
 }

@@ -224,10 +224,10 @@ int engine_stop_deployment(struct rd_daemon *d, const char *deployment_id, enum 
 
 int engine_continue_deployment(struct rd_daemon *d, const char *deployment_id, const char *wait_type)
 {
-	struct eng_request req = {0};
+	struct eng_request req = {.termination_wait = wait_type && strcmp(wait_type, "TERMINATION_WAIT") == 0};
 
-	if (wait_type && strcmp(wait_type, "READY_WAIT") != 0)
-		return -ENOTSUP; /* the termination wait is not interruptible yet */
+	if (wait_type && strcmp(wait_type, "READY_WAIT") != 0 && !req.termination_wait)
+		return -ENOTSUP;
 	if (!d || !d->engine)
 		return -ESHUTDOWN;
 	return eng_request_wait(d->engine, IN_CONTINUE, deployment_id, &req);

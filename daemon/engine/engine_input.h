@@ -52,6 +52,7 @@ struct eng_request {
 	enum engine_rollback rollback; /* stop */
 	const char *hook_execution_id; /* IN_HOOK: borrowed from the waiting caller */
 	const char *hook_status;       /* "Succeeded" or "Failed" */
+	bool termination_wait;	       /* IN_CONTINUE: TERMINATION_WAIT, not READY_WAIT */
 	int result;
 	char msg[512];
 };

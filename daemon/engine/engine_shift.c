@@ -88,7 +88,7 @@ static int add_step(json_t *plan, int ev, const char *what, json_t *extra)
 }
 
 json_t *eng_shift_plan(const char *cp, const json_t *appspec, const struct traffic_routing *rt,
-		       const struct eng_shift_caps *caps, int64_t term_wait_ms, bool rollback)
+		       const struct eng_shift_caps *caps, int64_t ready_wait_ms, int64_t term_wait_ms, bool rollback)
 {
 	const char *const *events = eng_shift_events(cp);
 	struct traffic_routing all = {.type = TRAFFIC_ALL_AT_ONCE};
@@ -100,6 +100,12 @@ json_t *eng_shift_plan(const char *cp, const json_t *appspec, const struct traff
 		goto fail;
 	for (int ev = 0; events[ev] && r == 0; ev++) {
 		const char *name = events[ev];
+		/* deploymentReadyOption STOP_DEPLOYMENT: Ready until
+		 * ContinueDeployment, before production traffic moves */
+		if (!rollback && ready_wait_ms >= 0 && !strcmp(name, "BeforeAllowTraffic"))
+			r = add_step(plan, -1, "ready_wait", json_pack("{s:I}", "ms", (json_int_t)ready_wait_ms));
+		if (r < 0)
+			break;
 		if (!strncmp(name, "Before", 6) || !strncmp(name, "After", 5)) {
 			const char *fn = appspec_shift_hook(appspec, name);
 			if (fn && !rollback)
@@ -128,7 +134,8 @@ json_t *eng_shift_plan(const char *cp, const json_t *appspec, const struct traff
 	if (r == 0 && !rollback) {
 		r = add_step(plan, -1, "commit", NULL);
 		if (r == 0 && caps->remove && term_wait_ms > 0)
-			r = add_step(plan, -1, "wait", json_pack("{s:I}", "ms", (json_int_t)term_wait_ms));
+			r = add_step(plan, -1, "wait",
+				     json_pack("{s:I, s:b}", "ms", (json_int_t)term_wait_ms, "term", 1));
 		if (r == 0 && caps->remove)
 			r = add_step(plan, -1, "remove", NULL);
 	}
@@ -323,6 +330,7 @@ static void fail(struct engine *e, struct eng_dep *dp, enum eng_dstatus status, 
 	save_cursor(e, dp);
 	if (dp->shift->ctl)
 		__atomic_store_n(&dp->shift->ctl->stop, 1, __ATOMIC_SEQ_CST);
+	dp->ready = false;
 	DLOG(LOG_NOTICE, dp->id, t ? t->id : NULL, NULL, "%s: %s (%s): routing traffic back", dp->id, msg, code);
 	dp->dirty = true;
 }
@@ -467,6 +475,23 @@ bool eng_shift_advance(struct engine *e, struct eng_dep *dp, struct eng_shift_en
 		hook_step(e, dp, s);
 		return false;
 	}
+	if (!strcmp(what, "ready_wait")) {
+		bool first = cur_int(dp, "since") == 0;
+		int64_t ms = json_integer_value(json_object_get(s, "ms"));
+		wait_until(e, dp, ms);
+		/* the engine's timer ends it (Stopped, TIMEOUT) unless continued */
+		dp->ready = true;
+		dp->ready_deadline = e->now_mono + (cur_int(dp, "since") + ms - e->now_wall);
+		sh->wake_ms = 0;
+		if (first) {
+			CHK(store_eng_deployment_status(e->tx, dp->id, "Ready", 0, 0, NULL, NULL), "deployment ready");
+			eng_fire(e, "DeploymentReady", dp, "Ready", NULL, NULL, NULL, NULL);
+			DLOG(LOG_INFO, dp->id, NULL, NULL,
+			     "%s: replacement ready; Ready, waiting up to %lld ms for ContinueDeployment", dp->id,
+			     (long long)ms);
+		}
+		return false;
+	}
 	if (!strcmp(what, "wait")) {
 		if (wait_until(e, dp, json_integer_value(json_object_get(s, "ms"))))
 			step_done(e, dp);
@@ -507,6 +532,30 @@ bool eng_shift_advance(struct engine *e, struct eng_dep *dp, struct eng_shift_en
 	return false;
 }
 
+int eng_shift_continue(struct engine *e, struct eng_dep *dp, bool termination_wait)
+{
+	const json_t *s;
+	const char *what;
+
+	if (!dp->shift || !dp->shift->cursor || json_object_get(cur(dp), "final"))
+		return -EAGAIN;
+	s = step_at(dp, cur_int(dp, "i"));
+	what = rd_json_str(s, "do") ? rd_json_str(s, "do") : "";
+	if (!termination_wait && !strcmp(what, "ready_wait") && dp->ready) {
+		dp->ready = false;
+		CHK(store_eng_deployment_status(e->tx, dp->id, "InProgress", 0, 0, NULL, NULL), "deployment status");
+		DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: ContinueDeployment: moving production traffic", dp->id);
+		step_done(e, dp);
+		return 0;
+	}
+	if (termination_wait && !strcmp(what, "wait") && json_is_true(json_object_get(s, "term"))) {
+		DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: termination wait ended early; removing the original", dp->id);
+		step_done(e, dp);
+		return 0;
+	}
+	return -EAGAIN;
+}
+
 void eng_shift_tick(struct engine *e, struct eng_dep *dp)
 {
 	if (dp->shift && dp->shift->wake_ms && e->now_mono >= dp->shift->wake_ms && !dp->finished) {
@@ -524,6 +573,19 @@ static int64_t term_wait_ms(const struct eng_dep *dp)
 					  "terminateBlueInstancesOnDeploymentSuccess");
 
 	return json_integer_value(json_object_get(t, "terminationWaitTimeInMinutes")) * 60 * 1000;
+}
+
+/* deploymentReadyOption of an ECS group: with STOP_DEPLOYMENT, how long the
+ * deployment stays Ready waiting for ContinueDeployment; -1 without. */
+static int64_t ready_wait_ms(const struct eng_dep *dp)
+{
+	const json_t *o = json_object_get(json_object_get(dp->group_doc, "blueGreenDeploymentConfiguration"),
+					  "deploymentReadyOption");
+	const char *a = rd_json_str(o, "actionOnTimeout");
+
+	if (strcmp(platform_of(dp), "ECS") != 0 || !a || strcmp(a, "STOP_DEPLOYMENT") != 0)
+		return -1;
+	return json_integer_value(json_object_get(o, "waitTimeInMinutes")) * 60 * 1000;
 }
 
 /* Stores dp's one target with its events, the shift row and the plan, and
@@ -613,7 +675,7 @@ static int start_rollback(struct engine *e, struct eng_dep *dp, const char *of, 
 	}
 	dp->shift->appspec = json_incref(json_object_get(row, "appspec"));
 	dp->shift->state = json_incref(json_object_get(row, "state"));
-	plan = eng_shift_plan(platform_of(dp), dp->shift->appspec, NULL, &none, 0, true);
+	plan = eng_shift_plan(platform_of(dp), dp->shift->appspec, NULL, &none, -1, 0, true);
 	r = plan ? begin(e, dp, rd_json_str(t0, "target_id"), rd_json_str(t0, "target_arn"), plan) : -ENOMEM;
 	json_decref(row);
 	json_decref(targets);
@@ -687,7 +749,8 @@ static bool started(struct engine *e, struct eng_dep *dp, struct eng_input *in, 
 			 terr.message);
 		return true;
 	}
-	plan = eng_shift_plan(platform_of(dp), dp->shift->appspec, &rt, &caps, term_wait_ms(dp), false);
+	plan =
+	    eng_shift_plan(platform_of(dp), dp->shift->appspec, &rt, &caps, ready_wait_ms(dp), term_wait_ms(dp), false);
 	if (!plan || begin(e, dp, rd_json_str(tj, "targetId"), rd_json_str(tj, "targetArn"), plan) < 0)
 		eng_store_error(e, -ENOMEM, "shift start");
 	return false;

@@ -22,8 +22,9 @@
  * start and stored with the cursor, a JSON object in the store
  * (store_eng_shift_*):
  *   {"events": [names], "plan": [{"ev": i, "do": "hook"|"install"|
- *    "test_route"|"weight"|"ready"|"wait"|"commit"|"remove"|"route_back",
- *    "fn": hook, "p": percent, "ms": wait}], "i": next step, "since": wall
+ *    "test_route"|"weight"|"ready"|"ready_wait"|"wait"|"commit"|"remove"|
+ *    "route_back", "fn": hook, "p": percent, "ms": wait, "term": the
+ *    termination wait}], "i": next step, "since": wall
  *    ms the current step began, "exec": hook execution id, "invoked": bool,
  *    "weight": share applied, "final": {"status", "code", "message",
  *    "rollback"} while routing back, "back": true once routed back}
@@ -77,11 +78,12 @@ struct eng_shift_caps {
 const char *const *eng_shift_events(const char *compute_platform);
 
 /* The plan of a deployment (see above): appspec's hooks, rt's steps (NULL:
- * all at once), the plugin's caps, the termination wait (ms) before
- * remove. A rollback deployment's plan is its AllowTraffic routing back.
+ * all at once), the plugin's caps, the ready wait (ms; -1 for none: the
+ * deployment is Ready before BeforeAllowTraffic until ContinueDeployment),
+ * the termination wait (ms) before remove. A rollback deployment's plan is its AllowTraffic routing back.
  * New reference; NULL without memory. */
 json_t *eng_shift_plan(const char *compute_platform, const json_t *appspec, const struct traffic_routing *rt,
-		       const struct eng_shift_caps *caps, int64_t term_wait_ms, bool rollback);
+		       const struct eng_shift_caps *caps, int64_t ready_wait_ms, int64_t term_wait_ms, bool rollback);
 
 /* Starts dp (status InProgress, committed by the caller's turn): the start
  * job, or for a rollback deployment its plan right away. 0, or a negative
@@ -111,5 +113,9 @@ bool eng_shift_advance(struct engine *e, struct eng_dep *dp, struct eng_shift_en
  * be routed back first (the step is taken, and eng_shift_advance ends it
  * later); false when it may end now. */
 bool eng_shift_hold(struct engine *e, struct eng_dep *dp, enum eng_dstatus status, const char *code, const char *msg);
+/* ContinueDeployment: READY_WAIT ends the ready wait, TERMINATION_WAIT
+ * (and SkipWaitTimeForInstanceTermination) the termination wait. 0, or
+ * -EAGAIN when dp is not waiting so. */
+int eng_shift_continue(struct engine *e, struct eng_dep *dp, bool termination_wait);
 /* Marks dp dirty once a wait or timeout of it is due. */
 void eng_shift_tick(struct engine *e, struct eng_dep *dp);

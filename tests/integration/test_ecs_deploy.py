@@ -208,3 +208,43 @@ def test_aws_cli_and_boto3(env):
     _, out = env.daemon.aws(env.daemon.admin, "deploy", "get-deployment-target", "--deployment-id", dep,
                             "--target-id", "c1:web")
     assert out["deploymentTarget"]["deploymentTargetType"] == "ECSTarget"
+
+
+def test_ready_wait_and_termination_wait(tmp_path, daemon_factory):
+    bg = {"deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 30},
+          "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 30}}
+    env = EcsEnv(tmp_path, daemon_factory, group_settings={"blueGreenDeploymentConfiguration": bg})
+    try:
+        for version, wait_ends in ((2, "skip"), (3, "TERMINATION_WAIT")):
+            dep = env.deploy(env.appspec(version))
+            # Ready: the test listener serves the replacement, production does not yet
+            env.wait(dep, statuses=("Ready",))
+            green = "tg-green" if version == 2 else "tg-blue"
+            assert env.shares(env.test) == {green: 100}
+            assert env.shares(env.prod) != {green: 100}
+            assert env.events(dep)["AllowTestTraffic"] == "Succeeded"
+            assert env.events(dep)["AllowTraffic"] == "Pending"
+            env.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")
+            # the termination wait: the replacement is primary, the original still there
+            _until(lambda: (env.primary() or {}).get("externalId") == dep)
+            assert env.shares(env.prod) == {green: 100}
+            assert env.info(dep)["status"] == "InProgress"
+            assert len(env.task_sets()) == 2
+            if wait_ends == "skip":
+                env.cd.skip_wait_time_for_instance_termination(deploymentId=dep)
+            else:
+                env.cd.continue_deployment(deploymentId=dep, deploymentWaitType=wait_ends)
+            assert env.wait(dep)["status"] == "Succeeded"
+            assert [s["externalId"] for s in env.task_sets()] == [dep]
+    finally:
+        env.close()
+
+
+def _until(pred, timeout=30):
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition never held")

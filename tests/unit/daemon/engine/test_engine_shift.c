@@ -65,7 +65,7 @@ static char *plan_text(const char *platform, const json_t *appspec, const char *
 	char *s;
 
 	assert_int_equal(traffic_routing_parse(routing, &rt, NULL, &e), 0);
-	plan = eng_shift_plan(platform, appspec, &rt, caps, term, rollback);
+	plan = eng_shift_plan(platform, appspec, &rt, caps, -1, term, rollback);
 	assert_non_null(plan);
 	s = json_dumps(plan, JSON_COMPACT);
 	json_decref(plan);
@@ -112,7 +112,7 @@ static void test_plan(void **unused)
 						       "{\"linearPercentage\":10,\"linearInterval\":1}}",
 						       &rt, NULL, &e),
 				 0);
-		p = eng_shift_plan("Lambda", lam, &rt, &none, 0, false);
+		p = eng_shift_plan("Lambda", lam, &rt, &none, -1, 0, false);
 		json_array_foreach(p, i, st)
 		{
 			w += !strcmp(json_string_value(json_object_get(st, "do")), "weight");
@@ -126,12 +126,26 @@ static void test_plan(void **unused)
 	/* ECS with every optional op: install, test route, readiness, and the
 	 * original removed after the termination wait */
 	s = plan_text("ECS", ecs, "{\"trafficRoutingConfig\":{\"type\":\"AllAtOnce\"}}", &all, 60000, false);
-	assert_string_equal(s, "[{\"ev\":1,\"do\":\"install\"},{\"ev\":1,\"do\":\"ready\"},{\"ev\":3,\"do\":"
-			       "\"test_route\"},{\"ev\":3,\"do\":\"ready\"},{\"ev\":4,\"do\":\"hook\",\"fn\":\"t\"},"
-			       "{\"ev\":6,\"do\":\"weight\",\"p\":100},{\"ev\":6,\"do\":\"ready\"},{\"ev\":-1,"
-			       "\"do\":\"commit\"},{\"ev\":-1,\"do\":\"wait\",\"ms\":60000},{\"ev\":-1,\"do\":"
-			       "\"remove\"}]");
+	assert_string_equal(
+	    s, "[{\"ev\":1,\"do\":\"install\"},{\"ev\":1,\"do\":\"ready\"},{\"ev\":3,\"do\":"
+	       "\"test_route\"},{\"ev\":3,\"do\":\"ready\"},{\"ev\":4,\"do\":\"hook\",\"fn\":\"t\"},"
+	       "{\"ev\":6,\"do\":\"weight\",\"p\":100},{\"ev\":6,\"do\":\"ready\"},{\"ev\":-1,"
+	       "\"do\":\"commit\"},{\"ev\":-1,\"do\":\"wait\",\"ms\":60000,\"term\":true},{\"ev\":-1,\"do\":"
+	       "\"remove\"}]");
 	free(s);
+	/* deploymentReadyOption STOP_DEPLOYMENT: Ready before BeforeAllowTraffic */
+	{
+		struct traffic_routing rt;
+		struct rollout_error e = {.size = sizeof(e)};
+		json_t *p;
+		assert_int_equal(traffic_routing_parse("{}", &rt, NULL, &e), 0);
+		p = eng_shift_plan("ECS", ecs, &rt, &all, 120000, 0, false);
+		s = json_dumps(p, JSON_COMPACT);
+		assert_non_null(strstr(s, "{\"ev\":4,\"do\":\"hook\",\"fn\":\"t\"},{\"ev\":-1,\"do\":\"ready_wait\","
+					  "\"ms\":120000},{\"ev\":6,\"do\":\"weight\""));
+		free(s);
+		json_decref(p);
+	}
 	/* a rollback deployment routes back as its AllowTraffic, no hooks */
 	s = plan_text("Lambda", lam, "{}", &none, 0, true);
 	assert_string_equal(s, "[{\"ev\":1,\"do\":\"route_back\"}]");
