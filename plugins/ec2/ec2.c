@@ -35,7 +35,9 @@
  *         timeout: 30s                         per call
  *         max_attempts: 3                      on throttling, 5xx, transport errors
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
+#endif
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
