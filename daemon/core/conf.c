@@ -42,6 +42,7 @@ static const char *const top_keys[] = {
     "hook_timeout",
     "kek_file",
     "instance_key_sweep",
+    "limits",
 };
 
 #define SIZE_KIB 1024ULL
@@ -186,6 +187,65 @@ static int load_size(const struct yt_node *n, const char *what, uint64_t min, ui
 #define DAY_MS (24LL * 3600 * 1000)
 
 /* retention: {deployments: DURATION, hook_logs: DURATION, interval: DURATION} */
+static int load_limits(struct rd_config *cfg, const struct yt_node *n, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"header_max", "body_max", "request_timeout", "failed_auth_per_minute"};
+	const struct yt_node *v;
+	const char *s;
+	int64_t x;
+	int r;
+
+	if (!n)
+		return 0;
+	if (n->type != YT_MAP)
+		return yt_error(n, err, errlen,
+				"limits: expected a mapping such as {body_max: 1MiB, request_timeout: 60s}");
+	for (size_t i = 0; i < n->n; i++) {
+		bool known = false;
+		for (size_t k = 0; k < RD_ARRAY_SIZE(keys); k++)
+			known |= strcmp(n->keys[i]->value, keys[k]) == 0;
+		if (!known)
+			return yt_error(n->keys[i], err, errlen,
+					"limits: unknown setting '%s' (known: header_max, body_max, request_timeout, "
+					"failed_auth_per_minute)",
+					n->keys[i]->value);
+	}
+	for (int which = 0; which < 2; which++) {
+		const char *name = which ? "body_max" : "header_max";
+		uint64_t lo = which ? 1024 : 4096, hi = which ? 64ULL << 20 : 1ULL << 20, size;
+		char m[256];
+		if (!(v = yt_map_get(n, name)))
+			continue;
+		if ((r = yt_as_string(v, name, &s, err, errlen)) < 0)
+			return r;
+		if (config_parse_size(s, &size, m, sizeof(m)) < 0)
+			return yt_error(v, err, errlen, "limits.%s: %s", name, m);
+		if (size < lo || size > hi)
+			return yt_error(v, err, errlen, "limits.%s: %s is out of range (%llu bytes to %llu bytes)",
+					name, s, (unsigned long long)lo, (unsigned long long)hi);
+		if (which)
+			cfg->limit_body_max = size;
+		else
+			cfg->limit_header_max = size;
+	}
+	if ((v = yt_map_get(n, "request_timeout"))) {
+		if ((r = yt_as_duration_ms(v, "limits.request_timeout", 1000, 3600 * 1000LL, &x, err, errlen)) < 0)
+			return r;
+		if (x <= cfg->long_poll_ms)
+			return yt_error(v, err, errlen,
+					"limits.request_timeout must be longer than long_poll (%lld s), or held polls "
+					"would be cut",
+					(long long)(cfg->long_poll_ms / 1000));
+		cfg->limit_request_timeout_ms = x;
+	}
+	if ((v = yt_map_get(n, "failed_auth_per_minute"))) {
+		if ((r = yt_as_int(v, "limits.failed_auth_per_minute", 0, 1000000, &x, err, errlen)) < 0)
+			return r;
+		cfg->limit_failed_auth_per_minute = (int)x;
+	}
+	return 0;
+}
+
 static int load_retention(struct rd_config *cfg, const struct yt_node *n, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"deployments", "hook_logs", "audit", "interval"};
@@ -396,7 +456,7 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
 			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
 			    "bundle_upload_max, retention, metrics_listen, metrics_require_key, alarm_fallback_plugin, "
-			    "hook_timeout, kek_file, instance_key_sweep)",
+			    "hook_timeout, kek_file, instance_key_sweep, limits)",
 			    root->keys[i]->value);
 	}
 
@@ -501,6 +561,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 		return r;
 	if ((r = load_retention(cfg, yt_map_get(root, "retention"), err, errlen)) < 0)
 		return r;
+	if ((r = load_limits(cfg, yt_map_get(root, "limits"), err, errlen)) < 0)
+		return r;
 	if ((r = load_plugins(cfg, yt_map_get(root, "plugins"), err, errlen)) < 0)
 		return r;
 	if ((r = load_alarms(cfg, yt_map_get(root, "alarms"), err, errlen)) < 0)
@@ -523,6 +585,10 @@ static int set_defaults(struct rd_config *cfg)
 	cfg->bundle_cache_max = 10 * SIZE_GIB;
 	cfg->bundle_upload_max = 2 * SIZE_GIB;
 	cfg->retention_interval_ms = 3600 * 1000;
+	cfg->limit_header_max = 64 * SIZE_KIB;
+	cfg->limit_body_max = 1024 * SIZE_KIB;
+	cfg->limit_request_timeout_ms = 120 * 1000;
+	cfg->limit_failed_auth_per_minute = 60;
 	return 0;
 }
 

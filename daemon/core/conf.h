@@ -31,6 +31,11 @@ struct rd_config {
 	char *metrics_listen;		  /* GET /metrics here instead of on listen; NULL = on listen */
 	bool metrics_require_key;	  /* GET /metrics wants an access key's Basic credentials */
 	int64_t hook_timeout_ms;	  /* Lambda/ECS hooks: wait for their status, default and at most 1 h */
+	/* limits: the HTTP front end's defences against abusive clients */
+	uint64_t limit_header_max;	  /* bytes of request line and headers, default 64 KiB */
+	uint64_t limit_body_max;	  /* bytes of a JSON operation's body, default 1 MiB */
+	int64_t limit_request_timeout_ms; /* reading a request (and writing its answer), default 120 s */
+	int limit_failed_auth_per_minute; /* failed signatures per source address, default 60; 0 = no limit */
 	char *kek_file;			  /* key-encryption key of access-key secrets; NULL = data_dir/kek */
 	int64_t retention_audit_ms;	  /* audit records older than this are removed; 0 = kept */
 	int64_t instance_key_sweep_ms;	  /* how often keys of terminated EC2 instances are revoked, default 5 min */
@@ -78,6 +83,15 @@ struct rd_config *config_free(struct rd_config *cfg);
  *                                may take to report PutLifecycleEventHookExecutionStatus
  *   instance_key_sweep: DURATION default 5m (1s..24h): how often the agent keys of EC2
  *                                instances the platform plugins see terminated are revoked
+ *   limits: {header_max: SIZE, body_max: SIZE, request_timeout: DURATION, failed_auth_per_minute: N}
+ *                                defaults 64KiB, 1MiB, 120s, 60: request line and headers larger
+ *                                than header_max and JSON bodies larger than body_max are refused
+ *                                (413; a declared Content-Length over the larger of body_max and the
+ *                                4 MiB raw-route limit before the body is read); a client that does
+ *                                not finish sending its request within request_timeout is dropped;
+ *                                a source address whose signatures failed failed_auth_per_minute
+ *                                times in a minute is answered ThrottlingException until the minute
+ *                                ends (0: no limit). request_timeout must exceed long_poll.
  * Relative data_dir/plugin_dir/kek_file are resolved against the config file's directory. */
 
 /* The settings subtree of plugin `name` (borrowed; NULL when the plugin is

@@ -108,9 +108,24 @@ int httpd_new_at(struct rd_daemon *d, const char *listen, const char *setting, s
 	}
 	/* evhttp refuses larger bodies itself (413); the API's own limit is
 	 * checked in httpd_route_request_cb so that the answer is JSON. */
-	evhttp_set_max_body_size(h->http, 4 * HTTPD_MAX_BODY);
-	evhttp_set_max_headers_size(h->http, 64 * 1024);
-	evhttp_set_timeout(h->http, 120);
+	{
+		const struct rd_config *cfg = d->cfg;
+		uint64_t hdr = cfg && cfg->limit_header_max ? cfg->limit_header_max : 64 * 1024;
+		int64_t tmo = cfg && cfg->limit_request_timeout_ms ? cfg->limit_request_timeout_ms : 120 * 1000;
+		h->body_max = cfg && cfg->limit_body_max ? (size_t)cfg->limit_body_max : HTTPD_MAX_BODY;
+		h->limit = httpd_limit_new(cfg ? cfg->limit_failed_auth_per_minute : 60);
+		if (!h->limit) {
+			r = rd_error_set(err, -ENOMEM, "InternalFailure", "out of memory");
+			goto fail;
+		}
+		/* A declared Content-Length over this is refused (413) before the
+		 * body is read; raw routes (bundle parts) need HTTPD_MAX_RAW_BODY. */
+		evhttp_set_max_body_size(
+		    h->http, (ev_ssize_t)(h->body_max > HTTPD_MAX_RAW_BODY ? h->body_max : HTTPD_MAX_RAW_BODY));
+		evhttp_set_max_headers_size(h->http, (ev_ssize_t)hdr);
+		/* a client that stalls while sending its request is dropped */
+		evhttp_set_timeout(h->http, (int)((tmo + 999) / 1000));
+	}
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT);
 	evhttp_set_default_content_type(h->http, HTTPD_JSON_TYPE);
 	evhttp_set_gencb(h->http, httpd_route_request_cb, h);
@@ -149,6 +164,7 @@ struct httpd *httpd_free(struct httpd *h)
 	if (h->wake)
 		event_free(h->wake);
 	httpd_routes_free(h);
+	httpd_limit_free(h->limit);
 	pthread_mutex_destroy(&h->qlock);
 	free(h);
 	return NULL;

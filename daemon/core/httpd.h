@@ -10,7 +10,8 @@
  * policies) before its handler runs. Every response carries x-amzn-RequestId;
  * JSON responses Content-Type application/x-amz-json-1.1; errors are
  * {"__type": T, "message": M} with header x-amzn-ErrorType: T and status
- * 400 (413 for bodies over HTTPD_MAX_BODY, 5xx only for genuine faults).
+ * 400 (413 for bodies over limits.body_max, 5xx only for genuine faults;
+ * ThrottlingException for an address past limits.failed_auth_per_minute).
  *
  * THREADS. The I/O thread (the one running d->base) only parses and routes.
  * Authentication and the handler run on a workpool thread (daemon/core/workpool.h);

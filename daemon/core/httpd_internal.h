@@ -70,6 +70,7 @@ struct httpd_call {
 };
 
 struct metric;
+struct httpd_limit;
 
 struct httpd {
 	struct rd_daemon *d;
@@ -88,10 +89,22 @@ struct httpd {
 	size_t n_gets;
 	struct route *raws;
 	size_t n_raws;
+	size_t body_max;	    /* a JSON operation's body (limits.body_max) */
+	struct httpd_limit *limit;  /* failed signatures per source address */
 	struct httpd_call *pending; /* I/O thread only */
 	pthread_mutex_t qlock;
 	struct httpd_call *qhead, *qtail;
 };
+
+/* ---- httpd_limit.c: failed signatures per source address ---- */
+
+/* failed_auth_per_minute 0: no limit. NULL when out of memory. */
+struct httpd_limit *httpd_limit_new(int failed_auth_per_minute);
+struct httpd_limit *httpd_limit_free(struct httpd_limit *l);
+/* 0 when addr may be authenticated; else the milliseconds until it may. */
+int httpd_limit_wait_ms(struct httpd_limit *l, const char *addr);
+/* Counts a failed authentication of addr. */
+void httpd_limit_failed(struct httpd_limit *l, const char *addr);
 
 /* ---- httpd_call.c ---- */
 

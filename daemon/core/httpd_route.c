@@ -45,7 +45,18 @@ static bool authenticate(struct httpd_call *c)
 		httpd_call_error_status(c, 500, "InternalFailure", "the daemon has no authenticator; this is a bug");
 		return false;
 	}
+	if ((r = httpd_limit_wait_ms(h->limit, c->peer)) > 0) {
+		httpd_call_error_status(
+		    c, 400, "ThrottlingException",
+		    "Rate exceeded: too many requests with failed signatures from %s in the last "
+		    "minute; fix the client's credentials and retry in %d s (limits.failed_auth_per_"
+		    "minute)",
+		    c->peer, (r + 999) / 1000);
+		return false;
+	}
 	r = h->auth_fn(h->auth_ud, c, &c->id, &e);
+	if (r == -EPERM)
+		httpd_limit_failed(h->limit, c->peer);
 	if (r < 0) {
 		httpd_call_error_status(c, auth_status(r), e.code[0] ? e.code : "InternalFailure", "%s",
 					e.message[0] ? e.message : strerror(-r));
@@ -200,11 +211,12 @@ void httpd_route_request_cb(struct evhttp_request *req, void *arg)
 		quick_reply(req, 405, "UnknownOperationException", "use POST / (AWS JSON 1.1) or GET");
 		return;
 	}
-	if (evbuffer_get_length(in) > HTTPD_MAX_BODY) {
+	if (evbuffer_get_length(in) > h->body_max) {
 		char msg[256];
 		snprintf(msg, sizeof(msg),
-			 "the request body is %zu bytes; the limit is %d bytes: send a smaller request",
-			 evbuffer_get_length(in), HTTPD_MAX_BODY);
+			 "the request body is %zu bytes; the limit is %zu bytes (limits.body_max): send a smaller "
+			 "request",
+			 evbuffer_get_length(in), h->body_max);
 		free(path);
 		quick_reply(req, 413, "SerializationException", msg);
 		return;

@@ -139,7 +139,8 @@ static void test_unknown_keys(void **st)
 	    "listen: 127.0.0.1:1\nlisen: x\n",
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
 	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention, "
-	    "metrics_listen, metrics_require_key, alarm_fallback_plugin, hook_timeout, kek_file)");
+	    "metrics_listen, metrics_require_key, alarm_fallback_plugin, hook_timeout, kek_file, "
+	    "instance_key_sweep, limits)");
 }
 
 static void test_retention(void **st)
@@ -164,6 +165,33 @@ static void test_retention(void **st)
 		     "2:3: retention: unknown setting 'deploys' (known: deployments, hook_logs, audit, interval)");
 	expect_error("retention: {deployments: 10m}\n",
 		     "1:26: retention.deployments: '10m' is out of range [3600000ms, 3153600000000ms]");
+}
+
+static void test_limits(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[1024];
+
+	assert_int_equal(load("listen: 127.0.0.1:1\n", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->limit_header_max, 64 * 1024);
+	assert_int_equal(cfg->limit_body_max, 1024 * 1024);
+	assert_int_equal(cfg->limit_request_timeout_ms, 120 * 1000);
+	assert_int_equal(cfg->limit_failed_auth_per_minute, 60);
+	config_free(cfg);
+	assert_int_equal(load("long_poll: 5s\nlimits: {header_max: 16KiB, body_max: 256KiB, request_timeout: 30s, "
+			      "failed_auth_per_minute: 0}\n",
+			      &cfg, err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg->limit_header_max, 16 * 1024);
+	assert_int_equal(cfg->limit_body_max, 256 * 1024);
+	assert_int_equal(cfg->limit_request_timeout_ms, 30 * 1000);
+	assert_int_equal(cfg->limit_failed_auth_per_minute, 0);
+	config_free(cfg);
+	expect_error("limits: 1\n", "1:9: limits: expected a mapping such as {body_max: 1MiB, request_timeout: 60s}");
+	expect_error("limits: {body_max: 10B}\n",
+		     "1:20: limits.body_max: 10B is out of range (1024 bytes to 67108864 bytes)");
+	expect_error("limits: {request_timeout: 20s}\n",
+		     "1:27: limits.request_timeout must be longer than long_poll (50 s), or held polls would be cut");
 }
 
 static void test_bad_values(void **st)
@@ -329,6 +357,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_all_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bundle_sizes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plugins_section, setup, teardown),
