@@ -62,3 +62,10 @@ tests_unit_plugins_ec2_test_ec2_SOURCES = tests/unit/plugins/ec2/test_ec2.c plug
 tests_unit_plugins_ec2_test_ec2_CPPFLAGS = $(PLUGIN_TEST_CPPFLAGS)
 tests_unit_plugins_ec2_test_ec2_CFLAGS = $(PLUGIN_TEST_CFLAGS)
 tests_unit_plugins_ec2_test_ec2_LDADD = $(PLUGIN_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/plugins/ecs/test_ecs
+TESTS += tests/unit/plugins/ecs/test_ecs
+tests_unit_plugins_ecs_test_ecs_SOURCES = tests/unit/plugins/ecs/test_ecs.c plugins/common/uri.c plugins/common/uri.h
+tests_unit_plugins_ecs_test_ecs_CPPFLAGS = $(PLUGIN_TEST_CPPFLAGS)
+tests_unit_plugins_ecs_test_ecs_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+tests_unit_plugins_ecs_test_ecs_LDADD = $(PLUGIN_TEST_LIBS)
