@@ -208,6 +208,26 @@ static int check_settings(struct httpd_call *call, json_t *doc, const char *plat
 		    "an ECS deployment group needs loadBalancerInfo.targetGroupPairInfoList with one pair");
 		return -EINVAL;
 	}
+	if (!strcmp(platform, "ECS")) {
+		json_t *pair = json_array_get(json_object_get(lb, "targetGroupPairInfoList"), 0);
+		json_t *tgs = json_object_get(pair, "targetGroups");
+		json_t *prod = json_object_get(json_object_get(pair, "prodTrafficRoute"), "listenerArns");
+		json_t *test = json_object_get(json_object_get(pair, "testTrafficRoute"), "listenerArns");
+		const char *a = api_str(json_array_get(tgs, 0), "name"), *b = api_str(json_array_get(tgs, 1), "name");
+		if (json_array_size(tgs) != 2 || !a || !b || !*a || !*b || !strcmp(a, b)) {
+			httpd_call_error(call, "InvalidTargetGroupPairException",
+					 "targetGroupPairInfoList[0].targetGroups needs two different target groups "
+					 "[{name: BLUE}, {name: GREEN}]");
+			return -EINVAL;
+		}
+		if (json_array_size(prod) != 1 || !json_string_value(json_array_get(prod, 0)) ||
+		    json_array_size(test) > 1) {
+			httpd_call_error(call, "InvalidTargetGroupPairException",
+					 "targetGroupPairInfoList[0] needs prodTrafficRoute.listenerArns with one "
+					 "listener ARN, and at most one in testTrafficRoute.listenerArns");
+			return -EINVAL;
+		}
+	}
 	{
 		const char *role = api_str(doc, "serviceRoleArn");
 		if (role && strncmp(role, "arn:", 4) != 0) {

@@ -248,3 +248,17 @@ def _until(pred, timeout=30):
             return
         time.sleep(0.05)
     raise AssertionError("condition never held")
+
+
+def test_group_pair_validated(env):
+    import botocore.exceptions
+    bad = [{"targetGroups": [{"name": "tg-blue"}], "prodTrafficRoute": {"listenerArns": [env.prod]}},
+           {"targetGroups": [{"name": "tg-blue"}, {"name": "tg-blue"}], "prodTrafficRoute": {"listenerArns": [env.prod]}},
+           {"targetGroups": [{"name": "tg-blue"}, {"name": "tg-green"}], "prodTrafficRoute": {"listenerArns": []}}]
+    for pair in bad:
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            env.cd.create_deployment_group(applicationName="app", deploymentGroupName="g2",
+                                           serviceRoleArn="arn:aws:iam::123456789012:role/x",
+                                           ecsServices=[{"serviceName": "web", "clusterName": "c1"}],
+                                           loadBalancerInfo={"targetGroupPairInfoList": [pair]})
+        assert ei.value.response["Error"]["Code"] == "InvalidTargetGroupPairException"
