@@ -248,6 +248,7 @@ int cmd_revision(struct cli *c, int argc, char **argv);
 int cmd_deployment(struct cli *c, int argc, char **argv);
 int cmd_instance(struct cli *c, int argc, char **argv);
 int cmd_access_key(struct cli *c, int argc, char **argv);
+int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_deploy(struct cli *c, int argc, char **argv);
 int cmd_wait(struct cli *c, int argc, char **argv);
 int cmd_logs(struct cli *c, int argc, char **argv);

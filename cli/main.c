@@ -32,6 +32,7 @@ static const struct command commands[] = {
     {"deployment", cmd_deployment, "deployments: list, get, instances, create, stop, wait"},
     {"instance", cmd_instance, "on-premises instances: list, get, register, deregister, tag, untag"},
     {"access-key", cmd_access_key, "access keys: list, create, delete, disable, enable, rotate, retire, scope"},
+    {"audit", cmd_audit, "the audit trail: mutating and refused calls (--key, --app, --since)"},
 };
 
 static const struct {

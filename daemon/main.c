@@ -2,12 +2,13 @@
  * This is the one place that wires the daemon's parts together: it hands
  * the plugin host its data sources, the authenticator its keys, registers
  * every route (register_routes, metrics_start) and starts the parts in
- * order. Start order: config -> store (migrations) -> plugins -> workpool
- * -> authentication (over the store's access keys) -> httpd -> metrics ->
+ * order. Start order: config -> store (migrations) -> key-encryption key
+ * -> plugins -> workpool -> authentication (over the store's access keys)
+ * -> httpd -> audit trail (the transport's observer) -> metrics ->
  * on-premises instance source -> bundle cache -> routes -> engine ->
  * trigger deliveries. Stop: drain the workpool (so no job outlives the
  * engine), engine_stop (completes held long-polls), triggers, uploads,
- * bundles, httpd, authentication, plugins, store. */
+ * bundles, httpd, audit trail, authentication, plugins, store, KEK. */
 #include "config.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include "api/api.h"
 #include "api/api_info.h"
 #include "auth/auth.h"
+#include "auth/auth_audit.h"
 #include "auth/auth_secret.h"
 #include "bundles/bundles.h"
 #include "bundles/bundles_routes.h"
@@ -148,13 +150,23 @@ static void retention_job(void *arg)
 	struct store_retention_counts n = {0};
 	int64_t now = rd_wall_ms();
 	const struct rd_config *cfg = d->cfg;
-	bool more = true;
+	bool more = cfg->retention_deployments_ms || cfg->retention_hook_logs_ms;
+	size_t audit_removed = 0;
 	int r = 0;
 
 	while (more && !d->stopping && r == 0)
 		r = store_retention_step(
 		    d->store, cfg->retention_deployments_ms ? now - cfg->retention_deployments_ms : 0,
 		    cfg->retention_hook_logs_ms ? now - cfg->retention_hook_logs_ms : 0, RETENTION_BATCH, &n, &more);
+	/* the audit trail, by the same batches */
+	more = cfg->retention_audit_ms > 0;
+	while (more && !d->stopping && r == 0) {
+		size_t k = 0;
+		r = store_audit_prune(d->store, now - cfg->retention_audit_ms, RETENTION_BATCH, &k, &more);
+		audit_removed += k;
+	}
+	if (audit_removed)
+		log_info("retention: removed %zu audit record(s)", audit_removed);
 	if (r < 0)
 		log_warning("retention: %s; trying again in %lld s", strerror(-r),
 			    (long long)(cfg->retention_interval_ms / 1000));
@@ -388,6 +400,7 @@ static int run(struct rd_daemon *d)
 	struct auth *auth = NULL;
 	struct auth_kek *kek = NULL;
 	struct ui *ui = NULL;
+	struct audit *audit = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL, *retention = NULL, *key_sweep = NULL;
 	struct httpd *metrics_listener = NULL;
 	uint64_t wd_usec = 0;
@@ -428,6 +441,12 @@ static int run(struct rd_daemon *d)
 		goto out;
 	}
 	httpd_set_auth(d->httpd, auth_check_call, auth);
+	r = audit_start(d->store, &audit);
+	if (r < 0) {
+		log_error("cannot start the audit trail's writer: %s", strerror(-r));
+		goto out;
+	}
+	httpd_set_observer(d->httpd, audit_observe, audit);
 	r = metrics_start(d, auth, &metrics_listener, &e);
 	if (r < 0) {
 		log_error("metrics: %s", e.message[0] ? e.message : strerror(-r));
@@ -474,7 +493,7 @@ static int run(struct rd_daemon *d)
 		if (wd)
 			event_add(wd, &tv);
 	}
-	if (d->cfg->retention_deployments_ms || d->cfg->retention_hook_logs_ms) {
+	if (d->cfg->retention_deployments_ms || d->cfg->retention_hook_logs_ms || d->cfg->retention_audit_ms) {
 		struct timeval tv = {.tv_sec = (time_t)(d->cfg->retention_interval_ms / 1000),
 				     .tv_usec = (suseconds_t)(d->cfg->retention_interval_ms % 1000 * 1000)};
 		retention = event_new(d->base, -1, EV_PERSIST, on_retention, d);
@@ -513,6 +532,8 @@ out:
 	d->httpd = httpd_free(d->httpd);
 	metrics_listener = httpd_free(metrics_listener);
 	ui = ui_free(ui);
+	/* after the transport: no call is answered any more */
+	audit = audit_stop(audit);
 	d->pool = workpool_free(d->pool);
 	d->auth = NULL;
 	auth = auth_free(auth);

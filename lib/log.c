@@ -67,12 +67,14 @@ int rd_log_level_parse(const char *s)
 	return -1;
 }
 
+#define RD_LOG_MAX_EXTRA 24
+
 /* One journal entry: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER and the fields
  * that are set; sd_journal_sendv copies what it sends. */
 static void journal_send(int level, const char *tag, const struct rd_log_fields *f, const char *msg)
 {
 	char mbuf[4200], fbuf[6][320];
-	struct iovec iov[7];
+	struct iovec iov[7 + RD_LOG_MAX_EXTRA];
 	int n = 0, l;
 
 	l = tag ? snprintf(mbuf, sizeof(mbuf), "MESSAGE=[%s] %s", tag, msg)
@@ -97,6 +99,10 @@ static void journal_send(int level, const char *tag, const struct rd_log_fields 
 	if (f && f->event && *f->event)
 		FIELD("ROLLOUT_EVENT=%s", f->event);
 #undef FIELD
+	for (size_t i = 0; f && f->extra && f->extra[i] && i < RD_LOG_MAX_EXTRA; i++) {
+		iov[n].iov_base = (void *)f->extra[i];
+		iov[n++].iov_len = strlen(f->extra[i]);
+	}
 	sd_journal_sendv(iov, n);
 }
 

@@ -23,8 +23,11 @@ struct rd_log_fields {
 	const char *deployment; /* deployment id, d-XXXXXXXXX */
 	const char *instance;	/* instance (target) id */
 	const char *event;	/* lifecycle event name */
+	/* more journal fields, "NAME=value", NULL-terminated (the audit
+	 * trail's ROLLOUT_AUDIT_*); on stderr the message carries them */
+	const char *const *extra;
 };
-#define RD_LOG_FIELDS(dep, inst, ev) (&(const struct rd_log_fields){(dep), (inst), (ev)})
+#define RD_LOG_FIELDS(dep, inst, ev) (&(const struct rd_log_fields){(dep), (inst), (ev), NULL})
 
 void rd_logv(int level, const char *tag, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 void rd_logt(int level, const char *tag, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,11 +342,113 @@ out:
 	json_decref(clean);
 }
 
+static json_t *audit_json(const struct store_audit_record *r)
+{
+	json_t *o = json_pack("{s:o, s:s, s:s, s:i}", "Time", api_time(r->time), "Operation", r->operation, "Result",
+			      r->result, "Status", r->status);
+	static const struct {
+		const char *name;
+		size_t off;
+	} members[] = {
+	    {"RequestId", offsetof(struct store_audit_record, request_id)},
+	    {"AccessKeyId", offsetof(struct store_audit_record, access_key_id)},
+	    {"Policy", offsetof(struct store_audit_record, policy)},
+	    {"SourceAddress", offsetof(struct store_audit_record, source)},
+	    {"ApplicationName", offsetof(struct store_audit_record, application)},
+	    {"Resource", offsetof(struct store_audit_record, resource)},
+	    {"ErrorCode", offsetof(struct store_audit_record, error_code)},
+	    {"ErrorMessage", offsetof(struct store_audit_record, error_message)},
+	};
+
+	for (size_t i = 0; o && i < RD_ARRAY_SIZE(members); i++) {
+		const char *v = (const char *)r + members[i].off;
+		if (*v)
+			json_object_set_new(o, members[i].name, json_string(v));
+	}
+	return o;
+}
+
+/* {AccessKeyId?, ApplicationName?, Operation?, Result?, StartTime?, EndTime?, MaxResults?, NextToken?}
+ * -> {AuditEvents: [...], NextToken?}, newest first (docs/security.md). */
+static void op_list_audit_events(struct rd_daemon *d, struct httpd_call *call, json_t *in)
+{
+	static const struct api_field fields[] = {
+	    {"AccessKeyId", API_STR, false, 1, 128}, {"ApplicationName", API_STR, false, 1, 100},
+	    {"Operation", API_STR, false, 1, 127},   {"Result", API_STR, false, 1, 16},
+	    {"MaxResults", API_INT, false, 1, 1000}, {"NextToken", API_STR, false, 0, 4096},
+	};
+	struct store_audit_query q = {0};
+	struct store_audit_record *v = NULL;
+	char *cursor = NULL, *end, buf[32];
+	const char *result;
+	size_t n = 0;
+	bool more = false;
+	json_t *l, *out, *t;
+	int r;
+
+	if (api_check_fields(call, in, fields, RD_ARRAY_SIZE(fields)) < 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		t = json_object_get(in, i ? "EndTime" : "StartTime");
+		if (t && !json_is_null(t) && !json_is_number(t)) {
+			httpd_call_error(call, "SerializationException", "%s must be a time in epoch seconds",
+					 i ? "EndTime" : "StartTime");
+			return;
+		}
+		if (t && json_is_number(t))
+			*(i ? &q.until_ms : &q.since_ms) = api_time_ms(t);
+	}
+	result = api_str(in, "Result");
+	if (result && strcmp(result, "Allowed") && strcmp(result, "Failed") && strcmp(result, "Refused")) {
+		httpd_call_error(call, "InvalidInputException", "Result must be Allowed, Failed or Refused, not %s",
+				 result);
+		return;
+	}
+	if (api_page_cursor(call, in, "NextToken", &cursor) < 0)
+		return;
+	if (cursor) {
+		q.before_seq = strtoll(cursor, &end, 10);
+		bool bad = *end || q.before_seq <= 0;
+		free(cursor);
+		if (bad) {
+			httpd_call_error(call, "InvalidNextTokenException",
+					 "NextToken is not valid; repeat without it");
+			return;
+		}
+	}
+	q.access_key_id = api_str(in, "AccessKeyId");
+	q.application = api_str(in, "ApplicationName");
+	q.operation = api_str(in, "Operation");
+	q.result = result;
+	t = json_object_get(in, "MaxResults");
+	q.limit = t ? (size_t)json_integer_value(t) : 100;
+	r = store_audit_list(d->store, &q, &v, &n, &more);
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
+	l = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(l, audit_json(&v[i]));
+	out = json_pack("{s:o}", "AuditEvents", l);
+	if (more && n) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)v[n - 1].seq);
+		api_page_next(call, out, "NextToken", buf);
+	}
+	free(v);
+	httpd_call_reply(call, out);
+}
+
 const struct api_op api_ext_ops[] = {
-    {"GetDeploymentLogs", op_get_deployment_logs}, {"PlanDeployment", op_plan_deployment},
-    {"CreateAccessKey", op_create_access_key},	   {"ListAccessKeys", op_list_access_keys},
-    {"DeleteAccessKey", op_delete_access_key},	   {"UpdateAccessKey", op_update_access_key},
-    {"RotateAccessKey", op_rotate_access_key},	   {"RetireAccessKeySecret", op_retire_access_key_secret},
+    {"GetDeploymentLogs", op_get_deployment_logs},
+    {"PlanDeployment", op_plan_deployment},
+    {"CreateAccessKey", op_create_access_key},
+    {"ListAccessKeys", op_list_access_keys},
+    {"DeleteAccessKey", op_delete_access_key},
+    {"UpdateAccessKey", op_update_access_key},
+    {"ListAuditEvents", op_list_audit_events},
+    {"RotateAccessKey", op_rotate_access_key},
+    {"RetireAccessKeySecret", op_retire_access_key_secret},
     {"EnrollInstance", api_op_enroll_instance},
 };
 const size_t api_n_ext_ops = sizeof(api_ext_ops) / sizeof(api_ext_ops[0]);

@@ -220,6 +220,8 @@ int auth_check(struct auth *a, const struct auth_request *req, int64_t now_s, st
 		return rd_error_set(err, -EPERM,
 				    r == -EINVAL ? "IncompleteSignatureException" : "InvalidSignatureException", "%s",
 				    msg);
+	/* known from here on, also when refused (-EACCES): the audit trail says who */
+	identity_of(&key, au.region, ret);
 	action_name(req, action, sizeof(action));
 	if (!auth_policy_allows(key.policy, action)) {
 		auth_policy_who_may(action, who, sizeof(who));
@@ -251,7 +253,6 @@ int auth_check(struct auth *a, const struct auth_request *req, int64_t now_s, st
 			return rd_error_set(err, r == -EPERM || r == -EACCES ? -EIO : r, "InternalFailure",
 					    "cannot check the key's application scope: %s", strerror(-r));
 	}
-	identity_of(&key, au.region, ret);
 	return 0;
 }
 

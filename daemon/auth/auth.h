@@ -101,7 +101,8 @@ struct auth_request {
 };
 
 /* Verifies req at wall-clock time now_s (epoch seconds) and decides on the
- * key's policy. 0 with *ret filled in, or an error as listed above. */
+ * key's policy. 0 with *ret filled in, or an error as listed above; on
+ * -EACCES *ret is filled in too (who was refused). */
 int auth_check(struct auth *a, const struct auth_request *req, int64_t now_s, struct httpd_identity *ret,
 	       struct rd_error *err);
 

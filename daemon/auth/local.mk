@@ -9,3 +9,5 @@ daemon_auth_own_sources = \
 	daemon/auth/auth_policy.c daemon/auth/auth_scope.c
 daemon_auth_sources = $(daemon_auth_own_sources) $(daemon_auth_secret_sources)
 rolloutd_SOURCES += $(daemon_auth_own_sources)
+# The audit trail's writer (over the store and the HTTP transport's observer).
+rolloutd_SOURCES += daemon/auth/auth_audit.c daemon/auth/auth_audit.h

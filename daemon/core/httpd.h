@@ -78,7 +78,8 @@ typedef void (*httpd_gone_fn)(struct httpd_call *call, void *arg);
  * may run on several threads at once. Returns 0 with *ret filled in, or a
  * negative errno with err set (the code is the reply's __type): -EPERM when
  * the caller is not authenticated (answered 403), -EACCES when the caller
- * may not make this call (400, as AWS answers AccessDeniedException), any
+ * may not make this call (400, as AWS answers AccessDeniedException; *ret
+ * is filled in then too, so that the observer knows who was refused), any
  * other error a fault on our side (500). */
 typedef int (*httpd_auth_fn)(void *userdata, const struct httpd_call *call, struct httpd_identity *ret,
 			     struct rd_error *err);

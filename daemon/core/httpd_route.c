@@ -57,16 +57,20 @@ static bool authenticate(struct httpd_call *c)
 	r = h->auth_fn(h->auth_ud, c, &c->id, &e);
 	if (r == -EPERM)
 		httpd_limit_failed(h->limit, c->peer);
+	/* an authenticated caller who may not make the call is known: the
+	 * observer (the audit trail) records who was refused */
+	if (r == 0 || r == -EACCES) {
+		c->principal.access_key_id = c->id.access_key_id;
+		c->principal.name = c->id.name;
+		c->principal.policy = c->id.policy;
+		c->principal.instance = c->id.instance[0] ? c->id.instance : NULL;
+		c->principal.region = c->id.region;
+	}
 	if (r < 0) {
 		httpd_call_error_status(c, auth_status(r), e.code[0] ? e.code : "InternalFailure", "%s",
 					e.message[0] ? e.message : strerror(-r));
 		return false;
 	}
-	c->principal.access_key_id = c->id.access_key_id;
-	c->principal.name = c->id.name;
-	c->principal.policy = c->id.policy;
-	c->principal.instance = c->id.instance[0] ? c->id.instance : NULL;
-	c->principal.region = c->id.region;
 	return true;
 }
 

@@ -342,6 +342,43 @@ int store_access_key_count_sealed(struct store *st, int64_t *ret_n);
 /* Records a use of the key at when_ms. */
 int store_access_key_touch(struct store *st, const char *id, int64_t when_ms);
 
+/* ==== the audit trail (store_audit.c) ==== */
+
+/* One audited call: a mutating call or a refused one. */
+struct store_audit_record {
+	int64_t seq;  /* set by the store */
+	int64_t time; /* epoch ms */
+	char request_id[40];
+	char access_key_id[130]; /* the key that signed, or claimed to ("" when none) */
+	char policy[16];	 /* the key's policy ("" when it was not authenticated) */
+	char source[64];	 /* the client's address */
+	char operation[128];	 /* "CodeDeploy_20141006.CreateApplication", "PUT /bundles/uploads" */
+	char application[128];	 /* "" when the call names none */
+	char resource[512];	 /* what it acted on: "web/prod", "d-ABC123DEF", ... */
+	char result[16];	 /* Allowed | Failed | Refused */
+	int status;		 /* HTTP status */
+	char error_code[128];
+	char error_message[1024];
+};
+
+/* Appends records in one transaction. */
+int store_audit_insert(struct store *st, const struct store_audit_record *v, size_t n);
+
+struct store_audit_query {
+	const char *access_key_id;  /* NULL: any */
+	const char *application;    /* NULL: any */
+	const char *operation;	    /* NULL: any; matched against the part after the dot too */
+	const char *result;	    /* NULL: any */
+	int64_t since_ms, until_ms; /* 0: unbounded; since inclusive, until exclusive */
+	int64_t before_seq;	    /* 0: from the newest; else records older than this seq (paging) */
+	size_t limit;		    /* at most this many (1..1000) */
+};
+/* Newest first; *ret malloc'd; *ret_more when older records match. */
+int store_audit_list(struct store *st, const struct store_audit_query *q, struct store_audit_record **ret,
+		     size_t *ret_n, bool *ret_more);
+/* Removes at most limit records older than before_ms; *ret_more when some are left. */
+int store_audit_prune(struct store *st, int64_t before_ms, size_t limit, size_t *ret_removed, bool *ret_more);
+
 /* ==== backup and restore (store_backup.c) ==== */
 
 /* Writes a consistent copy of the store, taken in one read transaction while

@@ -15,3 +15,13 @@ tests_unit_daemon_auth_test_auth_secret_SOURCES = tests/unit/daemon/auth/test_au
 tests_unit_daemon_auth_test_auth_secret_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_auth_test_auth_secret_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_auth_test_auth_secret_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+# What the audit trail records.
+check_PROGRAMS += tests/unit/daemon/auth/test_auth_audit
+TESTS += tests/unit/daemon/auth/test_auth_audit
+tests_unit_daemon_auth_test_auth_audit_SOURCES = tests/unit/daemon/auth/test_auth_audit.c \
+	daemon/auth/auth_audit.c daemon/auth/auth_audit.h $(daemon_store_sources) \
+	$(daemon_httpd_sources) $(daemon_metrics_sources) daemon/core/workpool.c
+tests_unit_daemon_auth_test_auth_audit_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_auth_test_auth_audit_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_auth_test_auth_audit_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)

@@ -199,6 +199,74 @@ static void test_access_keys(void **state)
 	tu_rm_rf(dir);
 }
 
+static void test_audit_log(void **state)
+{
+	char *dir = tu_mkdtemp();
+	struct store *st = NULL;
+	struct store_audit_record in[4], *out = NULL;
+	struct store_audit_query q = {0};
+	size_t n = 0, removed = 0;
+	bool more = false;
+
+	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	memset(in, 0, sizeof(in));
+	for (int i = 0; i < 4; i++) {
+		in[i].time = 1000 * (i + 1);
+		snprintf(in[i].operation, sizeof(in[i].operation), "CodeDeploy_20141006.%s",
+			 i % 2 ? "CreateApplication" : "DeleteApplication");
+		snprintf(in[i].access_key_id, sizeof(in[i].access_key_id), "AKRD%d", i % 2);
+		snprintf(in[i].application, sizeof(in[i].application), "%s", i < 2 ? "web" : "billing");
+		snprintf(in[i].result, sizeof(in[i].result), "%s", i == 3 ? "Refused" : "Allowed");
+		in[i].status = i == 3 ? 400 : 200;
+	}
+	assert_int_equal(store_audit_insert(st, in, 4), 0);
+	q.limit = 10;
+	assert_int_equal(store_audit_list(st, &q, &out, &n, &more), 0);
+	assert_int_equal(n, 4);
+	assert_false(more);
+	assert_int_equal(out[0].time, 4000); /* newest first */
+	assert_string_equal(out[0].result, "Refused");
+	assert_string_equal(out[0].policy, "");
+	free(out);
+	q.access_key_id = "AKRD1";
+	assert_int_equal(store_audit_list(st, &q, &out, &n, &more), 0);
+	assert_int_equal(n, 2);
+	free(out);
+	q.access_key_id = NULL;
+	q.application = "billing";
+	q.operation = "CreateApplication";
+	assert_int_equal(store_audit_list(st, &q, &out, &n, &more), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].time, 4000);
+	free(out);
+	q = (struct store_audit_query){.since_ms = 2000, .until_ms = 4000, .limit = 1};
+	assert_int_equal(store_audit_list(st, &q, &out, &n, &more), 0);
+	assert_int_equal(n, 1);
+	assert_true(more);
+	assert_int_equal(out[0].time, 3000);
+	q.before_seq = out[0].seq;
+	free(out);
+	assert_int_equal(store_audit_list(st, &q, &out, &n, &more), 0);
+	assert_int_equal(n, 1);
+	assert_false(more);
+	assert_int_equal(out[0].time, 2000);
+	free(out);
+	assert_int_equal(store_audit_prune(st, 2500, 1, &removed, &more), 0);
+	assert_int_equal(removed, 1);
+	assert_true(more);
+	assert_int_equal(store_audit_prune(st, 2500, 1, &removed, &more), 0);
+	assert_int_equal(removed, 1);
+	assert_int_equal(store_audit_prune(st, 2500, 1, &removed, &more), 0);
+	assert_int_equal(removed, 0);
+	assert_false(more);
+	q = (struct store_audit_query){.limit = 10};
+	assert_int_equal(store_audit_list(st, &q, &out, &n, &more), 0);
+	assert_int_equal(n, 2);
+	free(out);
+	store_close(st);
+	tu_rm_rf(dir);
+}
+
 static void test_app_group_cascade(void **state)
 {
 	char *dir = tu_mkdtemp(), err[512], id[37];
@@ -582,10 +650,15 @@ static void test_migration_group_last_deployments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_open_migrate_mode),  cmocka_unit_test(test_unusable_dir),
-	    cmocka_unit_test(test_access_keys),	       cmocka_unit_test(test_app_group_cascade),
-	    cmocka_unit_test(test_statement_helper),   cmocka_unit_test(test_times_in_ms),
-	    cmocka_unit_test(test_instance_list_tags), cmocka_unit_test(test_migration_group_last_deployments),
+	    cmocka_unit_test(test_open_migrate_mode),
+	    cmocka_unit_test(test_unusable_dir),
+	    cmocka_unit_test(test_access_keys),
+	    cmocka_unit_test(test_audit_log),
+	    cmocka_unit_test(test_app_group_cascade),
+	    cmocka_unit_test(test_statement_helper),
+	    cmocka_unit_test(test_times_in_ms),
+	    cmocka_unit_test(test_instance_list_tags),
+	    cmocka_unit_test(test_migration_group_last_deployments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
