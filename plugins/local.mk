@@ -11,3 +11,4 @@ include plugins/cloudwatch/local.mk
 include plugins/lambda/local.mk
 include plugins/ec2/local.mk
 include plugins/ecs/local.mk
+include plugins/elb/local.mk

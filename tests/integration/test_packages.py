@@ -106,7 +106,7 @@ def test_package_contents(packages):
                        open(os.path.join(harness.srcdir(), "plugins", "plugins.m4")).read(), re.M)
     assert sorted(plugins) == sorted(n + ".so" for n in built), plugins
     aws_plugins = {n for n, v in plugins.items() if v == ["rollout-plugins-aws"]}
-    assert {"s3.so", "cloudwatch.so", "lambda.so", "ecs.so"} <= aws_plugins
+    assert {"s3.so", "cloudwatch.so", "lambda.so", "ecs.so", "elb.so"} <= aws_plugins
     assert "/usr/bin/rollout-agent" in a and "/usr/libexec/rolloutd/rollout-agent-extract" in a
     assert not any("rolloutd/plugins" in f or f.endswith("bin/rolloutd") for f in a), a
     assert "rolloutd" not in P.deb_field(packages["new"]["rollout-agent"], "Depends")
