@@ -331,12 +331,27 @@ class Watch:
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=env or aws_env())
+        # stderr is drained by a thread: the debug log may fill its pipe
+        # while stdout is read line by line here
+        self._err = []
+        self._err_reader = threading.Thread(target=lambda: self._err.append(self.proc.stderr.read()),
+                                            daemon=True)
+        self._err_reader.start()
         line = self.proc.stdout.readline()
-        assert line, self.proc.stderr.read()
+        if not line:
+            self._err_reader.join(timeout=10)
+        assert line, "".join(self._err)
         self.started = json.loads(line)
 
     def result(self, timeout=60):
-        out, err = self.proc.communicate(timeout=timeout)
+        # read stdout through the same buffered reader as the first line:
+        # when the watch fires at once both lines arrive together, and
+        # communicate() would read past the buffer that already holds the
+        # second one
+        out = self.proc.stdout.read()
+        self.proc.wait(timeout=timeout)
+        self._err_reader.join(timeout=timeout)
+        err = "".join(self._err)
         assert self.proc.returncode == 0, err
         assert "Sanitizer" not in err and "runtime error:" not in err, err
         self.stderr = err
