@@ -27,7 +27,8 @@ def instance_arn(iid):
 
 
 class Ec2Env:
-    def __init__(self, tmp_path, daemon_factory, plugin_settings=None, settings=None, onprem=False):
+    def __init__(self, tmp_path, daemon_factory, plugin_settings=None, settings=None, onprem=False,
+                 extra_plugins=None):
         self.tmp = tmp_path
         self.moto = Moto(tmp_path)
         self.ec2 = self.moto.client("ec2")
@@ -39,6 +40,8 @@ class Ec2Env:
         plugins = {"ec2": ps}
         if onprem:
             plugins["onprem"] = {}
+        if extra_plugins:  # a function of moto's URL: more plugins pointed at it
+            plugins.update(extra_plugins(self.moto.url))
         s = dict(SETTINGS)
         s.update(settings or {})
         self.daemon = daemon_factory(plugins=plugins, settings=s)
