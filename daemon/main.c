@@ -76,6 +76,28 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* SIGHUP: the listeners' certificates and keys are read again (renewed
+ * certificates take effect without dropping a connection). */
+struct tls_listeners {
+	struct httpd *api, *metrics;
+};
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct tls_listeners *l = arg;
+	struct httpd *hs[] = {l->api, l->metrics};
+
+	for (size_t i = 0; i < RD_ARRAY_SIZE(hs); i++) {
+		struct rd_error e = RD_ERROR_INIT;
+		if (!hs[i] || !httpd_is_tls(hs[i]))
+			continue;
+		if (httpd_reload_tls(hs[i], &e) < 0)
+			log_error("received SIGHUP: %s; still serving the previous certificate", e.message);
+		else
+			log_notice("received SIGHUP: reloaded the TLS certificate and key");
+	}
+}
+
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	sd_notify(0, "WATCHDOG=1");
@@ -391,6 +413,12 @@ static int register_routes(struct rd_daemon *d)
 				       bundles_route_uploads, NULL);
 	if (r < 0)
 		log_error("cannot register the /bundles routes: %s", strerror(-r));
+	/* with tls.client_ca, what only agents call needs their certificate */
+	for (size_t i = 0; r == 0 && i < RD_ARRAY_SIZE(services); i++)
+		if (services[i].fn == engine_hostcmd_call)
+			r = httpd_require_client_cert(d->httpd, services[i].target_prefix);
+	if (r == 0)
+		r = httpd_require_client_cert(d->httpd, BUNDLES_ROUTE_GET_PREFIX);
 	return r;
 }
 
@@ -401,7 +429,8 @@ static int run(struct rd_daemon *d)
 	struct auth_kek *kek = NULL;
 	struct ui *ui = NULL;
 	struct audit *audit = NULL;
-	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL, *retention = NULL, *key_sweep = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *wd = NULL, *retention = NULL, *key_sweep = NULL;
+	struct tls_listeners tls = {0};
 	struct httpd *metrics_listener = NULL;
 	uint64_t wd_usec = 0;
 	bool engine_started = false;
@@ -482,7 +511,11 @@ static int run(struct rd_daemon *d)
 
 	sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
 	sigint = evsignal_new(d->base, SIGINT, on_signal, d);
-	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0) {
+	tls.api = d->httpd;
+	tls.metrics = metrics_listener;
+	sighup = evsignal_new(d->base, SIGHUP, on_sighup, &tls);
+	if (!sigterm || !sigint || !sighup || evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0 ||
+	    evsignal_add(sighup, NULL) < 0) {
 		log_error("cannot install signal handlers");
 		goto out;
 	}
@@ -512,8 +545,8 @@ static int run(struct rd_daemon *d)
 			goto out;
 		}
 	}
-	log_notice("rolloutd %s listening on %s (port %d), data in %s", PACKAGE_VERSION, d->cfg->listen,
-		   httpd_port(d->httpd), d->cfg->data_dir);
+	log_notice("rolloutd %s listening on %s (port %d, %s), data in %s", PACKAGE_VERSION, d->cfg->listen,
+		   httpd_port(d->httpd), httpd_is_tls(d->httpd) ? "https" : "http", d->cfg->data_dir);
 	sd_notify(0, "READY=1\nSTATUS=serving");
 	event_base_dispatch(d->base);
 	sd_notify(0, "STOPPING=1");
@@ -543,6 +576,8 @@ out:
 		event_free(retention);
 	if (key_sweep)
 		event_free(key_sweep);
+	if (sighup)
+		event_free(sighup);
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)

@@ -43,6 +43,7 @@ static const char *const top_keys[] = {
     "kek_file",
     "instance_key_sweep",
     "limits",
+    "tls",
 };
 
 #define SIZE_KIB 1024ULL
@@ -293,6 +294,51 @@ static int load_retention(struct rd_config *cfg, const struct yt_node *n, char *
 	return 0;
 }
 
+/* tls: {cert: FILE, key: FILE, client_ca: FILE}; the files are read when the
+ * listeners start (and on SIGHUP), so only their presence is checked here. */
+static int load_tls(struct rd_config *cfg, const struct yt_node *n, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"cert", "key", "client_ca"};
+	char **dst[] = {&cfg->tls_cert, &cfg->tls_key, &cfg->tls_client_ca};
+	const struct yt_node *v;
+	const char *s;
+	int r;
+
+	if (!n)
+		return 0;
+	if (n->type != YT_MAP)
+		return yt_error(n, err, errlen,
+				"tls: expected a mapping such as {cert: /etc/rolloutd/server.pem, key: "
+				"/etc/rolloutd/server.key}");
+	for (size_t i = 0; i < n->n; i++) {
+		bool known = false;
+		for (size_t k = 0; k < RD_ARRAY_SIZE(keys); k++)
+			known |= strcmp(n->keys[i]->value, keys[k]) == 0;
+		if (!known)
+			return yt_error(n->keys[i], err, errlen,
+					"tls: unknown setting '%s' (known: cert, key, client_ca)", n->keys[i]->value);
+	}
+	for (size_t k = 0; k < RD_ARRAY_SIZE(keys); k++) {
+		char what[32];
+		if (!(v = yt_map_get(n, keys[k])))
+			continue;
+		snprintf(what, sizeof(what), "tls.%s", keys[k]);
+		if ((r = yt_as_string(v, what, &s, err, errlen)) < 0)
+			return r;
+		if (!*s)
+			return yt_error(v, err, errlen, "%s: must name a PEM file", what);
+		free(*dst[k]);
+		*dst[k] = NULL;
+		if ((r = resolve_path(cfg->path, s, dst[k])) < 0)
+			return r;
+	}
+	if (!cfg->tls_cert || !cfg->tls_key)
+		return yt_error(
+		    n, err, errlen,
+		    "tls: both cert and key are required (the server certificate and its private key, PEM)");
+	return 0;
+}
+
 static int load_bundle_sizes(struct rd_config *cfg, const struct yt_node *root, char *err, size_t errlen)
 {
 	const struct yt_node *cache = yt_map_get(root, "bundle_cache_max");
@@ -456,7 +502,7 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
 			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
 			    "bundle_upload_max, retention, metrics_listen, metrics_require_key, alarm_fallback_plugin, "
-			    "hook_timeout, kek_file, instance_key_sweep, limits)",
+			    "hook_timeout, kek_file, instance_key_sweep, limits, tls)",
 			    root->keys[i]->value);
 	}
 
@@ -563,6 +609,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 		return r;
 	if ((r = load_limits(cfg, yt_map_get(root, "limits"), err, errlen)) < 0)
 		return r;
+	if ((r = load_tls(cfg, yt_map_get(root, "tls"), err, errlen)) < 0)
+		return r;
 	if ((r = load_plugins(cfg, yt_map_get(root, "plugins"), err, errlen)) < 0)
 		return r;
 	if ((r = load_alarms(cfg, yt_map_get(root, "alarms"), err, errlen)) < 0)
@@ -634,6 +682,9 @@ struct rd_config *config_free(struct rd_config *cfg)
 	free(cfg->path);
 	free(cfg->listen);
 	free(cfg->metrics_listen);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_client_ca);
 	free(cfg->data_dir);
 	free(cfg->kek_file);
 	free(cfg->plugin_dir);

@@ -39,6 +39,9 @@ struct rd_config {
 	char *kek_file;			  /* key-encryption key of access-key secrets; NULL = data_dir/kek */
 	int64_t retention_audit_ms;	  /* audit records older than this are removed; 0 = kept */
 	int64_t instance_key_sweep_ms;	  /* how often keys of terminated EC2 instances are revoked, default 5 min */
+	char *tls_cert;			  /* PEM certificate (chain allowed); NULL = plain HTTP */
+	char *tls_key;			  /* its PEM private key */
+	char *tls_client_ca;		  /* agents' client certificates are checked against it; NULL = no mTLS */
 
 	/* Owned by root; borrowed pointers into it. NULL when absent. */
 	struct yt_node *root;
@@ -92,7 +95,12 @@ struct rd_config *config_free(struct rd_config *cfg);
  *                                a source address whose signatures failed failed_auth_per_minute
  *                                times in a minute is answered ThrottlingException until the minute
  *                                ends (0: no limit). request_timeout must exceed long_poll.
- * Relative data_dir/plugin_dir/kek_file are resolved against the config file's directory. */
+ *   tls: {cert: FILE, key: FILE, client_ca: FILE}
+ *                                default none (plain HTTP): every listener serves HTTPS with
+ *                                this PEM certificate (chain allowed) and key, reloaded on
+ *                                SIGHUP; client_ca (optional) makes the host-command and
+ *                                bundle routes require an agent certificate signed by it
+ * Relative data_dir/plugin_dir/kek_file and tls files are resolved against the config file's directory. */
 
 /* The settings subtree of plugin `name` (borrowed; NULL when the plugin is
  * named with no settings or not named at all). */

@@ -20,6 +20,7 @@
 #include "core/httpd.h"
 #include "core/httpd_internal.h"
 #include "core/metrics.h"
+#include "log.h"
 
 void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata)
 {
@@ -70,6 +71,32 @@ static int split_listen(const char *listen, char *host, size_t hostlen, int *ret
 		return -EINVAL;
 	*ret_port = (int)port;
 	return 0;
+}
+
+/* Whether host names only this machine, so plain HTTP on it reveals nothing
+ * to the network. */
+static bool is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+int httpd_reload_tls(struct httpd *h, struct rd_error *err)
+{
+	return h && h->tls ? httpd_tls_reload(h->tls, err) : 0;
+}
+
+bool httpd_is_tls(const struct httpd *h)
+{
+	return h->tls != NULL;
 }
 
 int httpd_new(struct rd_daemon *d, struct httpd **ret, struct rd_error *err)
@@ -129,6 +156,17 @@ int httpd_new_at(struct rd_daemon *d, const char *listen, const char *setting, s
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT);
 	evhttp_set_default_content_type(h->http, HTTPD_JSON_TYPE);
 	evhttp_set_gencb(h->http, httpd_route_request_cb, h);
+	if (d->cfg && d->cfg->tls_cert) {
+		r = httpd_tls_new(d->cfg->tls_cert, d->cfg->tls_key, d->cfg->tls_client_ca, &h->tls, err);
+		if (r < 0)
+			goto fail;
+		evhttp_set_bevcb(h->http, httpd_tls_bevcb, h->tls);
+	} else if (!is_loopback(host)) {
+		log_warning("%s %s serves plain HTTP beyond this machine: access-key signatures, deployment "
+			    "specifications and bundles cross the network unencrypted; set tls: {cert: FILE, key: "
+			    "FILE} in the configuration (rolloutctl tls init makes them)",
+			    setting, listen);
+	}
 	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
 	if (!h->sock) {
 		r = rd_error_set(err, -EADDRINUSE, "InvalidConfiguration",
@@ -165,6 +203,7 @@ struct httpd *httpd_free(struct httpd *h)
 		event_free(h->wake);
 	httpd_routes_free(h);
 	httpd_limit_free(h->limit);
+	httpd_tls_free(h->tls);
 	pthread_mutex_destroy(&h->qlock);
 	free(h);
 	return NULL;

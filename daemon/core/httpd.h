@@ -97,6 +97,21 @@ int httpd_new(struct rd_daemon *d, struct httpd **ret, struct rd_error *err);
  * configuration key in error messages. */
 int httpd_new_at(struct rd_daemon *d, const char *listen, const char *setting, struct httpd **ret,
 		 struct rd_error *err);
+/* HTTPS: with tls: in the configuration every listener made here serves TLS
+ * 1.2+ with that certificate; without it, a listener on anything but
+ * loopback logs a warning at start. httpd_reload_tls reads the certificate,
+ * key and client CA again (SIGHUP): new connections use them, open ones keep
+ * theirs. On failure the old ones stay and err says why. 0 without TLS. */
+int httpd_reload_tls(struct httpd *h, struct rd_error *err);
+bool httpd_is_tls(const struct httpd *h);
+/* Marks the route registered under prefix (a JSON target prefix or a path
+ * prefix) as an agent's: with tls.client_ca, its callers must present a
+ * client certificate signed by that CA whose subject common name is their
+ * instance. An access key bound to an instance must match it; with a key
+ * bound to none, the certificate binds the call to its instance. Without
+ * client_ca this changes nothing. -ENOENT when no such route. */
+int httpd_require_client_cert(struct httpd *h, const char *prefix);
+
 /* Sets the authenticator; call before d->base runs. Until one is set every
  * request is refused (500), so no route is ever served unauthenticated. */
 void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata);

@@ -457,6 +457,16 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
+	/* On TLS the bytes may be the client's close_notify (leaving) rather
+	 * than a pipelined request: TLS 1.3 hides the record type, so ask the
+	 * TLS layer what they are. */
+	if (n > 0 && c->cert.tls && evcon) {
+		int g = httpd_tls_peek(evhttp_connection_get_bufferevent(evcon));
+		if (g == -EAGAIN)
+			return;
+		if (g == 0)
+			n = 0;
+	}
 	if (n > 0 || !evcon) {
 		event_free(c->watch);
 		c->watch = NULL;
@@ -532,6 +542,8 @@ struct httpd_call *httpd_call_new(struct httpd *h, struct evhttp_request *req, c
 	bev = c->evcon ? evhttp_connection_get_bufferevent(c->evcon) : NULL;
 	if (bev)
 		c->fd = bufferevent_getfd(bev);
+	if (h->tls)
+		httpd_tls_peer(bev, &c->cert);
 	c->route = rt;
 	c->path = path;
 	rd_uuid4(c->request_id);

@@ -3,6 +3,7 @@
  *   httpd_route.c  the route tables and dispatch of a request to its handler
  *   httpd_call.c   the call: one request, its reply (completed from any thread,
  *                  sent by the I/O thread) and client-gone detection
+ *   httpd_tls.c    HTTPS: the OpenSSL context, its reload, the client certificate
  * The public interface is core/httpd.h. */
 #pragma once
 
@@ -21,8 +22,18 @@
 struct route {
 	char *prefix; /* target prefix (JSON) or path prefix (GET) */
 	char *service;
+	bool client_cert; /* with tls.client_ca: the caller must show a certificate naming its instance */
 	httpd_handler_fn fn;
 	void *userdata;
+};
+
+/* The client certificate of a call's connection, read when the call is made. */
+struct httpd_peer_cert {
+	bool tls;	 /* the connection is TLS */
+	bool present;	 /* the client sent a certificate */
+	bool verified;	 /* ... and it verified against tls.client_ca */
+	char error[128]; /* why it did not verify */
+	char cn[129];	 /* its subject's common name; "" when none (or not one plain string) */
 };
 
 struct resp_header {
@@ -51,6 +62,7 @@ struct httpd_call {
 	size_t body_len;
 	json_t *json;
 
+	struct httpd_peer_cert cert;
 	struct httpd_identity id; /* filled by the authenticator */
 	struct httpd_principal principal;
 
@@ -77,6 +89,7 @@ struct httpd {
 	struct metric *m_requests, *m_latency; /* core/metrics.h */
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
+	struct httpd_tls *tls; /* NULL: plain HTTP */
 	struct event *wake;
 	int port;
 	httpd_auth_fn auth_fn;
@@ -122,6 +135,29 @@ void httpd_call_untrack(struct httpd_call *c);
 void httpd_calls_wake_cb(evutil_socket_t fd, short what, void *arg);
 /* Sends what is completed and forgets calls that never were (at shut-down). */
 void httpd_calls_shutdown(struct httpd *h);
+
+/* ---- httpd_tls.c ---- */
+
+struct bufferevent;
+struct event_base;
+struct httpd_tls;
+
+/* Loads the certificate (chain allowed), its key and the optional client CA
+ * (PEM files); errors name the file and what is wrong with it. */
+int httpd_tls_new(const char *cert, const char *key, const char *client_ca, struct httpd_tls **ret,
+		  struct rd_error *err);
+struct httpd_tls *httpd_tls_free(struct httpd_tls *t);
+/* Reads the same files again; on failure the old context stays in use. */
+int httpd_tls_reload(struct httpd_tls *t, struct rd_error *err);
+/* Whether client certificates are asked for (tls.client_ca is set). */
+bool httpd_tls_client_ca(const struct httpd_tls *t);
+/* evhttp's bufferevent callback: an accepting OpenSSL bufferevent. */
+struct bufferevent *httpd_tls_bevcb(struct event_base *base, void *arg);
+/* What a TLS connection's pending bytes are: 1 application data, 0 the
+ * client closed (close_notify or an error), -EAGAIN not a whole record yet. */
+int httpd_tls_peek(struct bufferevent *bev);
+/* The client certificate of bev's connection (all false on plain HTTP). */
+void httpd_tls_peer(struct bufferevent *bev, struct httpd_peer_cert *ret);
 
 /* ---- httpd_route.c ---- */
 

@@ -34,6 +34,46 @@ static int auth_status(int r)
 	return 500;
 }
 
+/* An agent's route with tls.client_ca: the connection's certificate must
+ * verify and name the caller's instance (its subject common name). A key
+ * bound to no instance is bound by the certificate. Returns true when the
+ * call may proceed; else it has been completed. */
+static bool check_client_cert(struct httpd_call *c)
+{
+	const struct httpd_peer_cert *p = &c->cert;
+
+	if (!p->present) {
+		httpd_call_error_status(c, 403, "AccessDeniedException",
+					"this route needs a client certificate signed by rolloutd's tls.client_ca; set "
+					"client_cert and client_key in the agent's configuration (rolloutctl tls init "
+					"--agent INSTANCE makes them)");
+		return false;
+	}
+	if (!p->verified) {
+		httpd_call_error_status(c, 403, "AccessDeniedException",
+					"the client certificate was refused: %s; it must be signed by rolloutd's "
+					"tls.client_ca and valid now",
+					p->error);
+		return false;
+	}
+	if (!p->cn[0]) {
+		httpd_call_error_status(c, 403, "AccessDeniedException",
+					"the client certificate's subject has no single common name; it must be the "
+					"instance's name (CN=INSTANCE)");
+		return false;
+	}
+	if (c->id.instance[0] && strcmp(c->id.instance, p->cn) != 0) {
+		httpd_call_error_status(c, 403, "AccessDeniedException",
+					"the client certificate names instance %s but access key %s is bound to "
+					"instance %s; use that instance's certificate",
+					p->cn, c->id.access_key_id, c->id.instance);
+		return false;
+	}
+	if (!c->id.instance[0])
+		rd_strlcpy(c->id.instance, p->cn, sizeof(c->id.instance));
+	return true;
+}
+
 /* Returns true when the call may proceed; else it has been completed. */
 static bool authenticate(struct httpd_call *c)
 {
@@ -70,6 +110,12 @@ static bool authenticate(struct httpd_call *c)
 		httpd_call_error_status(c, auth_status(r), e.code[0] ? e.code : "InternalFailure", "%s",
 					e.message[0] ? e.message : strerror(-r));
 		return false;
+	}
+	if (c->route->client_cert && httpd_tls_client_ca(h->tls)) {
+		if (!check_client_cert(c))
+			return false;
+		/* the certificate may have bound an unbound key to its instance */
+		c->principal.instance = c->id.instance[0] ? c->id.instance : NULL;
 	}
 	return true;
 }
@@ -169,7 +215,9 @@ void httpd_route_request_cb(struct evhttp_request *req, void *arg)
 		quick_reply(req, 400, "InvalidInputException", "the request path is not valid percent-encoding");
 		return;
 	}
-	if (cmd == EVHTTP_REQ_GET && strcmp(path, "/health") == 0) {
+	/* GET / too: the official CodeDeploy agent checks its endpoint with it
+	 * and gives up when nothing answers. */
+	if (cmd == EVHTTP_REQ_GET && (strcmp(path, "/health") == 0 || strcmp(path, "/") == 0)) {
 		free(path);
 		quick_reply(req, 200, NULL, "{\"status\":\"ok\"}");
 		return;
@@ -256,6 +304,7 @@ static int add_route(struct route **arr, size_t *n, const char *prefix, const ch
 	na[*n].service = service ? strdup(service) : NULL;
 	na[*n].fn = fn;
 	na[*n].userdata = userdata;
+	na[*n].client_cert = false;
 	if (!na[*n].prefix || (service && !na[*n].service)) {
 		free(na[*n].prefix);
 		free(na[*n].service);
@@ -288,6 +337,20 @@ int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sig
 		       void *userdata)
 {
 	return add_route(&h->raws, &h->n_raws, path_prefix, sigv4_service, fn, userdata);
+}
+
+int httpd_require_client_cert(struct httpd *h, const char *prefix)
+{
+	struct route *tables[] = {h->services, h->gets};
+	size_t counts[] = {h->n_services, h->n_gets};
+
+	for (size_t t = 0; t < 2; t++)
+		for (size_t i = 0; i < counts[t]; i++)
+			if (strcmp(tables[t][i].prefix, prefix) == 0) {
+				tables[t][i].client_cert = true;
+				return 0;
+			}
+	return -ENOENT;
 }
 
 void httpd_routes_free(struct httpd *h)

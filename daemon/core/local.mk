@@ -19,6 +19,7 @@ daemon_plugin_services = \
 # The HTTP transport, on its own for the tests that drive it.
 daemon_httpd_sources = \
 	daemon/core/httpd.c daemon/core/httpd.h daemon/core/httpd_internal.h \
-	daemon/core/httpd_call.c daemon/core/httpd_route.c daemon/core/httpd_limit.c
+	daemon/core/httpd_call.c daemon/core/httpd_route.c daemon/core/httpd_limit.c \
+	daemon/core/httpd_tls.c
 rolloutd_SOURCES += $(daemon_core_sources) $(daemon_httpd_sources) \
 	daemon/core/workpool.c daemon/core/workpool.h

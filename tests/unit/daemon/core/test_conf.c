@@ -140,7 +140,7 @@ static void test_unknown_keys(void **st)
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
 	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention, "
 	    "metrics_listen, metrics_require_key, alarm_fallback_plugin, hook_timeout, kek_file, "
-	    "instance_key_sweep, limits)");
+	    "instance_key_sweep, limits, tls)");
 }
 
 static void test_retention(void **st)
