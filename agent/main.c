@@ -319,14 +319,16 @@ out:
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: rollout-agent --config FILE\n"
-		   "       rollout-agent --version\n\n"
-		   "The rolloutd host agent: long-polls rolloutd for deployment commands, downloads and verifies\n"
-		   "bundles, and runs appspec lifecycle hooks. See agent/PROTOCOL.md.\n\n"
-		   "Config keys (YAML): endpoint, host_identifier, access_key_id, secret_access_key, region,\n"
-		   "root_dir, log_dir, max_revisions, daemon_cert, ca_file, developer_mode, hook_timeout_cap,\n"
-		   "kill_grace, heartbeat, poll_timeout, env_allow, scripts_log_max, log_level; on EC2 without a\n"
-		   "key of its own: enroll_key_id, enroll_secret_access_key, key_file, imds_endpoint.\n");
+	fprintf(f,
+		"Usage: rollout-agent --config FILE\n"
+		"       rollout-agent --version\n\n"
+		"The rolloutd host agent: long-polls rolloutd for deployment commands, downloads and verifies\n"
+		"bundles, and runs appspec lifecycle hooks. See agent/PROTOCOL.md.\n\n"
+		"Config keys (YAML): endpoint, host_identifier, access_key_id, secret_access_key, region,\n"
+		"root_dir, log_dir, max_revisions, daemon_cert, ca_file, client_cert, client_key,\n"
+		"developer_mode, hook_timeout_cap, kill_grace, heartbeat, poll_timeout, env_allow, scripts_log_max,\n"
+		"log_level; on EC2 without a key of its own: enroll_key_id, enroll_secret_access_key, key_file,\n"
+		"imds_endpoint.\n");
 }
 
 int main(int argc, char **argv)

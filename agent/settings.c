@@ -28,6 +28,8 @@ struct agent_config *agent_config_free(struct agent_config *c)
 	free(c->log_dir);
 	free(c->daemon_cert);
 	free(c->ca_file);
+	free(c->client_cert);
+	free(c->client_key);
 	for (size_t i = 0; i < c->n_env_allow; i++)
 		free(c->env_allow[i]);
 	free(c->env_allow);
@@ -67,6 +69,8 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 					      "log_dir",
 					      "daemon_cert",
 					      "ca_file",
+					      "client_cert",
+					      "client_key",
 					      "enroll_key_id",
 					      "enroll_secret_access_key",
 					      "key_file",
@@ -101,6 +105,8 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 				   &c->log_dir,
 				   &c->daemon_cert,
 				   &c->ca_file,
+				   &c->client_cert,
+				   &c->client_key,
 				   &c->enroll_key_id,
 				   &c->enroll_secret_access_key,
 				   &c->key_file,
@@ -173,7 +179,8 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 			    root->keys[i], err, errlen,
 			    "unknown setting '%s'; valid: endpoint, host_identifier, access_key_id, "
 			    "secret_access_key, region, root_dir, log_dir, max_revisions, daemon_cert, ca_file, "
-			    "developer_mode, hook_timeout_cap, kill_grace, heartbeat, poll_timeout, env_allow, "
+			    "client_cert, client_key, developer_mode, hook_timeout_cap, kill_grace, heartbeat, "
+			    "poll_timeout, env_allow, "
 			    "scripts_log_max, log_level, enroll_key_id, enroll_secret_access_key, key_file, "
 			    "imds_endpoint",
 			    k);
@@ -193,6 +200,12 @@ int agent_config_load(const char *path, struct agent_config **ret, char *err, si
 			r = -EINVAL;
 			goto out;
 		}
+	}
+	if (!c->client_cert != !c->client_key) {
+		snprintf(err, errlen,
+			 "%s: client_cert and client_key go together (the agent's certificate and its key)", path);
+		r = -EINVAL;
+		goto out;
 	}
 	if (strncmp(c->endpoint, "http://", 7) != 0 && strncmp(c->endpoint, "https://", 8) != 0) {
 		snprintf(err, errlen, "%s: endpoint '%s' must start with http:// or https://", path, c->endpoint);

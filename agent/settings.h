@@ -22,6 +22,8 @@ struct agent_config {
 	int max_revisions;	   /* default 5, >= 1 */
 	char *daemon_cert;	   /* PEM certificate (or CA) the deployment specs must chain to (required) */
 	char *ca_file;		   /* CA bundle for an HTTPS endpoint; NULL = system store */
+	char *client_cert;	   /* PEM client certificate for rolloutd's tls.client_ca (mTLS); NULL = none */
+	char *client_key;	   /* its PEM private key (with client_cert) */
 	bool developer_mode;	   /* accept unsigned TEXT/JSON specs */
 	unsigned hook_timeout_cap; /* seconds; 0 = no cap beyond the appspec's timeout */
 	unsigned kill_grace;	   /* seconds between SIGTERM and SIGKILL, default 5 */

@@ -258,6 +258,7 @@ int cmd_ec2_agent_config(struct cli *c, int argc, char **argv);
 int cmd_stop(struct cli *c, int argc, char **argv);
 int cmd_rollback(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
+int cmd_tls(struct cli *c, int argc, char **argv);
 
 /* The pure parts of two commands, unit-tested: */
 

@@ -6,9 +6,9 @@ cli_librolloutctl_la_SOURCES = \
 	cli/cmdutil.h cli/cmdutil.c cli/options.h cli/options.c cli/nouns.h cli/nouns.c \
 	cli/app.c cli/group.c cli/deployment_config.c cli/revision.c cli/deployment.c cli/instance.c \
 	cli/access_key.c cli/audit.c cli/deploy.c cli/wait.h cli/wait.c cli/logs.c cli/plan.c cli/status.c cli/stop.c cli/rollback.c \
-	cli/register_instance.c cli/ec2_agent_config.c
-cli_librolloutctl_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(ARCHIVE_CFLAGS)
-cli_librolloutctl_la_LIBADD = lib/librollout.la $(JANSSON_LIBS) $(ARCHIVE_LIBS)
+	cli/register_instance.c cli/ec2_agent_config.c cli/tls.c
+cli_librolloutctl_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(ARCHIVE_CFLAGS) $(OPENSSL_CFLAGS)
+cli_librolloutctl_la_LIBADD = lib/librollout.la $(JANSSON_LIBS) $(ARCHIVE_LIBS) $(OPENSSL_LIBS)
 
 bin_PROGRAMS += rolloutctl
 rolloutctl_SOURCES = cli/main.c

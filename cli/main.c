@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"instance", cmd_instance, "on-premises instances: list, get, register, deregister, tag, untag"},
     {"access-key", cmd_access_key, "access keys: list, create, delete, disable, enable, rotate, retire, scope"},
     {"audit", cmd_audit, "the audit trail: mutating and refused calls (--key, --app, --since)"},
+    {"tls", cmd_tls, "make a private CA and the certificates of rolloutd and its agents (offline)"},
 };
 
 static const struct {
@@ -63,7 +64,8 @@ static void usage(FILE *f)
 		   "  --endpoint URL   rolloutd's address (default: $ROLLOUT_ENDPOINT)\n"
 		   "  --profile NAME   credentials from ~/.aws/credentials [NAME] (default: $AWS_ACCESS_KEY_ID/…)\n"
 		   "  --region R       SigV4 region (default: $AWS_DEFAULT_REGION, then us-east-1)\n"
-		   "  --ca-file FILE   CA certificates for an https endpoint (default: $ROLLOUT_CA_FILE, system CAs)\n"
+		   "  --ca-file FILE   CA certificates for an https endpoint, trusted instead of the system's\n"
+		   "                   (default: $ROLLOUT_CA_FILE, $AWS_CA_BUNDLE, the profile's ca_bundle)\n"
 		   "  -o, --output F   table (default) or json\n"
 		   "  --debug          print each request and answer to stderr\n"
 		   "  --no-color       plain output even on a terminal\n"
@@ -190,7 +192,8 @@ int main(int argc, char **argv)
 		cli_settings_free(&c);
 		return CLI_EXIT_USAGE;
 	}
-	if (!cli_wants_help(argc - 1, argv + 1)) {
+	/* tls works offline: no endpoint or credentials */
+	if (cmd->fn != cmd_tls && !cli_wants_help(argc - 1, argv + 1)) {
 		r = cli_settings_resolve(&c, err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "error: %s\n", err);

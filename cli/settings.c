@@ -43,6 +43,7 @@ int cli_settings_resolve(struct cli *c, char *errbuf, size_t errlen)
 
 	set_from_env(&c->endpoint, "ROLLOUT_ENDPOINT");
 	set_from_env(&c->ca_file, "ROLLOUT_CA_FILE");
+	set_from_env(&c->ca_file, "AWS_CA_BUNDLE"); /* as the AWS CLI and SDKs read it */
 	set_from_env(&c->profile, "AWS_PROFILE");
 	/* An explicit --profile wins over keys in the environment. */
 	if (!from_profile) {
@@ -77,6 +78,8 @@ int cli_settings_resolve(struct cli *c, char *errbuf, size_t errlen)
 			aws_profile_file_value(conf_file, prof, "rollout_endpoint", &c->endpoint);
 		if (!c->endpoint && conf_file)
 			aws_profile_file_value(conf_file, prof, "endpoint_url", &c->endpoint);
+		if (!c->ca_file && conf_file)
+			aws_profile_file_value(conf_file, prof, "ca_bundle", &c->ca_file);
 	}
 	if (!c->region)
 		c->region = strdup("us-east-1");

@@ -475,6 +475,10 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 	}
 	if (req->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+	if (req->client_cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, req->client_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, req->client_key ? req->client_key : req->client_cert);
+	}
 	if (strcmp(method, "GET") == 0) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(method, "HEAD") == 0) {

@@ -27,7 +27,9 @@ struct http_request {
 	const char *aws_service;
 	const char *aws_region;
 	const struct aws_credentials *aws_creds;
-	const char *ca_file; /* extra CA bundle (tests, private CAs), or NULL */
+	const char *ca_file;	 /* the CAs to trust instead of the system's (private CAs), or NULL */
+	const char *client_cert; /* PEM client certificate for TLS client authentication, or NULL */
+	const char *client_key;	 /* its PEM private key */
 
 	/* Optional (zero: off), for long polls and interruptible transfers. */
 	const char *user_agent;	       /* NULL = "rolloutd/<version>" */

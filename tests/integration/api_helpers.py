@@ -15,6 +15,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+import harness
+
 REGION = "us-east-1"
 MODEL_DIR = "/usr/lib/python3/dist-packages/botocore/data/codedeploy/2014-10-06"
 TARGET = "CodeDeploy_20141006"
@@ -28,7 +30,7 @@ def model():
 def raw_client(daemon, keys):
     """boto3 client that sends whatever it is given (no client-side validation)."""
     return boto3.client(
-        "codedeploy", endpoint_url=daemon.url, region_name=REGION,
+        "codedeploy", endpoint_url=daemon.url, region_name=REGION, verify=daemon.ca_file,
         aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"],
         config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 1},
                                       read_timeout=30))
@@ -61,7 +63,8 @@ class Response:
 
 
 def signed_request(daemon, keys, target=None, body=b"{}", send_body=None, service="codedeploy",
-                   region=REGION, when=None, method="POST", path="/", extra_headers=None, sign=True):
+                   region=REGION, when=None, method="POST", path="/", extra_headers=None, sign=True,
+                   ssl_context=None):
     """Signs with botocore's SigV4Auth and sends over http.client. send_body
     replaces the body after signing (tampering); when (datetime) fakes the
     signing clock."""
@@ -80,7 +83,11 @@ def signed_request(daemon, keys, target=None, body=b"{}", send_body=None, servic
         else:
             signer.add_auth(req)
     prepared = req.prepare()
-    conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
+    if daemon.url.startswith("https://"):
+        conn = http.client.HTTPSConnection("127.0.0.1", daemon.port, timeout=30,
+                                           context=ssl_context or harness.context_for(daemon.url))
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
     payload = prepared.body if send_body is None else send_body
     hdrs = dict(prepared.headers)
     if payload is not None:

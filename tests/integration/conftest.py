@@ -27,14 +27,14 @@ def builddir():
 
 @pytest.fixture
 def daemon_factory(tmp_path, builddir):
-    """make(plugins=..., alarms=..., settings=..., start=True) -> harness.Daemon.
+    """make(plugins=..., alarms=..., settings=..., start=True, tls=None, client_ca=False) -> harness.Daemon.
     Each daemon gets an admin key (daemon.admin) before it starts, and is
     stopped with SIGTERM at teardown, asserting a clean exit."""
     made = []
 
-    def make(plugins=None, alarms=None, settings=None, start=True, name=None):
+    def make(plugins=None, alarms=None, settings=None, start=True, name=None, tls=None, client_ca=False):
         d = harness.Daemon(tmp_path, plugins=plugins, alarms=alarms, settings=settings,
-                           name=name or "rolloutd%d" % len(made))
+                           name=name or "rolloutd%d" % len(made), tls=tls, client_ca=client_ca)
         made.append(d)
         d.admin = d.create_access_key("test-admin", "admin")
         if start:

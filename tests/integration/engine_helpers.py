@@ -47,10 +47,12 @@ class CallError(Exception):
 class Signed:
     """Signed AWS JSON 1.1 calls over one keep-alive connection."""
 
-    def __init__(self, url, keys, service, timeout=90):
+    def __init__(self, url, keys, service, timeout=90, ssl_context=None):
+        """ssl_context: for an https url (default: trusting the CA of the daemon at url)."""
         self.url = url
         u = urllib.parse.urlparse(url)
         self.host, self.port = u.hostname, u.port
+        self.ssl_context = ssl_context or harness.context_for(url)
         self.creds = Credentials(keys["AccessKeyId"], keys["SecretAccessKey"])
         self.service = service
         self.timeout = timeout
@@ -111,7 +113,12 @@ class Signed:
         for attempt in (0, 1):
             try:
                 if self.conn is None:
-                    self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
+                    if self.ssl_context:
+                        self.conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout or self.timeout,
+                                                                context=self.ssl_context)
+                    else:
+                        self.conn = http.client.HTTPConnection(self.host, self.port,
+                                                               timeout=timeout or self.timeout)
                 self.conn.timeout = timeout or self.timeout
                 if self.conn.sock is not None:
                     self.conn.sock.settimeout(timeout or self.timeout)
@@ -381,7 +388,7 @@ def upload_bundle(d, keys, path):
         r = urllib.request.Request(url, data=body if method != "GET" else None, method=method,
                                    headers=dict(req.headers.items()))
         try:
-            with urllib.request.urlopen(r, timeout=30) as resp:
+            with urllib.request.urlopen(r, timeout=30, context=harness.context_for(d.url)) as resp:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()

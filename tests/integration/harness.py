@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -89,10 +90,61 @@ def plugin_dir(path, names=None, extra=None):
     return str(path)
 
 
-def http_get(url, timeout=2.0):
+# CA bundles of the HTTPS daemons started here, by URL, so that clients built
+# from a URL alone (engine_helpers.Signed, http_get) trust the right CA.
+CA_FILES = {}
+
+
+def ssl_context(ca_file, cert=None, key=None):
+    """A client context trusting only ca_file (CA pinning), with a client certificate when given."""
+    ctx = ssl.create_default_context(cafile=ca_file)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def context_for(url):
+    """The SSL context for an https URL of a daemon started here; None for http."""
+    if not url.startswith("https://"):
+        return None
+    base = "/".join(url.split("/")[:3])
+    ca = CA_FILES.get(base)
+    if ca is None:
+        raise HarnessError("no CA bundle known for %s (start the daemon with tls=)" % base)
+    return ssl_context(ca)
+
+
+def make_pki(path, instances=(), server_names=("localhost", "127.0.0.1"), ca_name="rolloutd test CA"):
+    """A private CA, a server certificate for server_names and one client
+    certificate per instance (subject CN = the instance), made by
+    `rolloutctl tls init` into path. Returns a dict of file paths:
+    ca, server_cert, server_key, clients: {instance: (cert, key)}."""
+    path = str(path)
+    args = [binary("rolloutctl"), "tls", "init", "--dir", path, "--ca-name", ca_name]
+    for n in server_names:
+        args += ["--name", n]
+    for i in instances:
+        args += ["--agent", i]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise HarnessError("rolloutctl tls init failed (%d): %s" % (p.returncode, p.stderr.strip()))
+    return pki_files(path, instances)
+
+
+def pki_files(path, instances=()):
+    path = str(path)
+    return {"ca": os.path.join(path, "ca.pem"), "ca_key": os.path.join(path, "ca.key"),
+            "server_cert": os.path.join(path, "server.pem"), "server_key": os.path.join(path, "server.key"),
+            "clients": {i: (os.path.join(path, "agent-%s.pem" % i), os.path.join(path, "agent-%s.key" % i))
+                        for i in instances}}
+
+
+def http_get(url, timeout=2.0, context=None):
     """(status, body bytes) of a GET; status 0 when nothing answered."""
+    if context is None and url.startswith("https://"):
+        context = context_for(url)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -103,11 +155,22 @@ def http_get(url, timeout=2.0):
 class Daemon:
     """One rolloutd with its own port, data dir, plugin dir and config."""
 
-    def __init__(self, tmp_path, plugins=None, alarms=None, settings=None, name="rolloutd"):
+    def __init__(self, tmp_path, plugins=None, alarms=None, settings=None, name="rolloutd", tls=None,
+                 client_ca=False):
+        """tls: a make_pki() dict: the daemon serves HTTPS with its server certificate
+        (and with client_ca, asks agents for certificates signed by its CA)."""
         self.dir = os.path.join(str(tmp_path), name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.tls = tls
+        self.ca_file = tls["ca"] if tls else None
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+        if tls:
+            CA_FILES[self.url] = self.ca_file
+            settings = dict(settings or {})
+            settings.setdefault("tls", {"cert": tls["server_cert"], "key": tls["server_key"]})
+            if client_ca:
+                settings["tls"]["client_ca"] = tls["ca"]
         self.data_dir = os.path.join(self.dir, "data")
         self.plugin_dir = os.path.join(self.dir, "plugins")
         self.config_path = os.path.join(self.dir, "rolloutd.yaml")
@@ -224,13 +287,15 @@ class Daemon:
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
             "AWS_PAGER": "",
         })
+        if self.ca_file:
+            env["AWS_CA_BUNDLE"] = self.ca_file
         return env
 
     def boto3_client(self, keys, service="codedeploy"):
         import boto3
         import botocore.config
         return boto3.client(
-            service, endpoint_url=self.url, region_name=REGION,
+            service, endpoint_url=self.url, region_name=REGION, verify=self.ca_file,
             aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"],
             config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=60))
 
@@ -238,7 +303,8 @@ class Daemon:
         """Runs /usr/bin/aws ARGS --endpoint-url URL --output json; returns (CompletedProcess, parsed JSON or None)."""
         if not os.access(AWS_CLI, os.X_OK):
             raise HarnessError("%s missing: install Debian's awscli (scripts/install-deps)" % AWS_CLI)
-        p = subprocess.run([AWS_CLI, *args, "--endpoint-url", self.url, "--output", "json"],
+        tls = ["--ca-bundle", self.ca_file] if self.ca_file else []
+        p = subprocess.run([AWS_CLI, *args, "--endpoint-url", self.url, *tls, "--output", "json"],
                            env=self.env(keys), capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise HarnessError("aws %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr.strip()))
