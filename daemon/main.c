@@ -492,7 +492,7 @@ static int run(struct rd_daemon *d)
 	if (r < 0)
 		goto out;
 	/* the web dashboard (daemon/ui), over the same authenticator's keys */
-	r = ui_new(d, auth, false, &ui);
+	r = ui_new(d, auth, httpd_is_tls(d->httpd), &ui);
 	if (r == 0)
 		r = ui_register_routes(ui, d->httpd);
 	if (r < 0) {

@@ -211,6 +211,30 @@ def test_rolloutctl_tls_init(tmp_path):
     assert p.returncode == 2 and "not an instance name" in p.stderr
 
 
+def test_dashboard_session_cookie_is_secure_over_https(daemon_factory, pki):
+    d = daemon_factory(tls=pki)
+    conn = http.client.HTTPSConnection("127.0.0.1", int(d.url.rsplit(":", 1)[1]), timeout=30,
+                                       context=harness.ssl_context(pki["ca"]))
+
+    def post(path, body, headers=None):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        conn.request("POST", path, body=json.dumps(body), headers=h)
+        r = conn.getresponse()
+        return r.status, r.getheader("Set-Cookie"), json.loads(r.read() or b"{}")
+
+    st, raw, j = post("/ui/signin", {"accessKeyId": d.admin["AccessKeyId"],
+                                     "secretAccessKey": d.admin["SecretAccessKey"]})
+    assert st == 200, j
+    attrs = [a.strip() for a in raw.split(";")]
+    # a browser sends it back over HTTPS only: never in the clear to a plain-HTTP look-alike
+    assert "Secure" in attrs and "HttpOnly" in attrs and "SameSite=Strict" in attrs, raw
+    st, raw, j = post("/ui/signout", {}, {"Cookie": attrs[0], "X-Rolloutd-CSRF": j["csrfToken"]})
+    assert st == 200, j
+    assert "Secure" in [a.strip() for a in raw.split(";")] and "Max-Age=0" in raw, raw
+    conn.close()
+
+
 # ------------------------------------------------------------------ mTLS
 
 def mtls_fleet(daemon_factory, pki):
