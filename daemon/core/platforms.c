@@ -71,3 +71,65 @@ out:
 	free(gj);
 	return r;
 }
+
+int platforms_fleet(const struct plugin_registry *reg, enum platforms_fleet_op op,
+		    const struct rollout_fleet_call *call, json_t **ret, struct rd_error *err)
+{
+	static const char *const names[] = {"fleet_provision", "fleet_retire", "fleet_discard"};
+	json_t *all = json_object();
+	const struct plugin *p;
+	int r = 0;
+
+	if (!all)
+		return rd_error_set(err, -ENOMEM, "INTERNAL_ERROR", "out of memory");
+	for (size_t i = 0; reg && (p = plugins_platform_nth(reg, "Server", i)); i++) {
+		const struct rollout_platform_ops *o = p->desc->ops.platform;
+		struct rollout_error perr = {.size = sizeof(perr)};
+		rollout_fleet_op fn = NULL;
+		char *out = NULL;
+		json_t *obj;
+		int64_t t0;
+
+		switch (op) {
+		case PLATFORMS_FLEET_PROVISION:
+			if (ROLLOUT_HAS(o, struct rollout_platform_ops, fleet_provision))
+				fn = o->fleet_provision;
+			break;
+		case PLATFORMS_FLEET_RETIRE:
+			if (ROLLOUT_HAS(o, struct rollout_platform_ops, fleet_retire))
+				fn = o->fleet_retire;
+			break;
+		case PLATFORMS_FLEET_DISCARD:
+			if (ROLLOUT_HAS(o, struct rollout_platform_ops, fleet_discard))
+				fn = o->fleet_discard;
+			break;
+		}
+		if (!fn)
+			continue;
+		t0 = rd_mono_ms();
+		r = fn(p->state, call, &out, &perr);
+		metric_plugin_op(p->name, names[op], t0, r);
+		if (r < 0) {
+			free(out);
+			rd_error_set(err, r, perr.code[0] ? perr.code : "INTERNAL_ERROR", "platform plugin %s: %s",
+				     p->name, perr.message[0] ? perr.message : strerror(-r));
+			break;
+		}
+		bool answered = out != NULL;
+		obj = out ? json_loads(out, 0, NULL) : NULL;
+		free(out);
+		if (answered && !json_is_object(obj)) {
+			json_decref(obj);
+			r = rd_error_set(err, -EPROTO, "INTERNAL_ERROR",
+					 "platform plugin %s: %s returned no JSON object", p->name, names[op]);
+			break;
+		}
+		if (obj)
+			json_object_update(all, obj);
+		json_decref(obj);
+	}
+	if (r == 0 && ret)
+		*ret = json_incref(all);
+	json_decref(all);
+	return r;
+}

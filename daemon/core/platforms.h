@@ -25,3 +25,15 @@ struct plugin_registry;
  * serves the compute platform. */
 int platforms_resolve(const struct plugin_registry *reg, const struct rollout_deployment *dep,
 		      const char *compute_platform, const json_t *group, json_t **ret, struct rd_error *err);
+
+/* The server blue/green fleet ops (fleet_provision, fleet_retire,
+ * fleet_discard of struct rollout_platform_ops) of every platform plugin
+ * serving "Server" that sets the op, in load order. */
+enum platforms_fleet_op { PLATFORMS_FLEET_PROVISION, PLATFORMS_FLEET_RETIRE, PLATFORMS_FLEET_DISCARD };
+/* Calls op on each such plugin with call (size and the members the op uses
+ * set by the caller). The answers (JSON objects) are merged into *ret (a
+ * new object, empty when no plugin answered); NULL ret: answers dropped.
+ * Stops at the first failure: a negative errno with err (the plugin's code,
+ * message prefixed with its name). Blocks: call it from a worker. */
+int platforms_fleet(const struct plugin_registry *reg, enum platforms_fleet_op op,
+		    const struct rollout_fleet_call *call, json_t **ret, struct rd_error *err);

@@ -338,6 +338,7 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus st
 		return;
 	dp->finished = true;
 	eng_bgctl_stop(dp->bgctl); /* a running traffic phase flips back */
+	eng_bg_finished(e, dp, status);
 	for (size_t i = 0; i < dp->nt; i++) {
 		struct eng_target *t = dp->t[i];
 		t->bg_wait = false;

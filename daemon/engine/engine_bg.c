@@ -7,12 +7,19 @@
 #include <string.h>
 
 #include "core/daemon.h"
+#include "core/platforms.h"
 #include "engine/engine_bg.h"
 #include "engine/engine_context.h"
 #include "engine/engine_jobs.h"
+#include "jsonutil.h"
 #include "log.h"
+#include "store/store.h"
 #include "store/store_engine.h"
 #include "traffic/traffic.h"
+
+/* How long a platform may take to provision the green fleet (launch a
+ * copied Auto Scaling group's instances) or to retire the blue one. */
+#define BG_FLEET_TIMEOUT_MS (30 * 60 * 1000)
 
 /* deploymentReadyOption actionOnTimeout STOP_DEPLOYMENT, and its wait
  * (parsing only, no plugin call). */
@@ -55,6 +62,10 @@ static void traffic_phase_start(struct engine *e, struct eng_dep *dp)
 		if (dp->t[i]->bg_wait && !dp->t[i]->blue)
 			j->green[k++] = strdup(dp->t[i]->id);
 	j->ngreen = k;
+	j->blue = calloc(dp->nt + 1, sizeof(*j->blue));
+	for (size_t i = 0, b = 0; j->blue && i < dp->nt; i++)
+		if (dp->t[i]->blue && (j->blue[b] = strdup(dp->t[i]->id)))
+			j->nblue = ++b;
 	if (!dp->bgctl)
 		dp->bgctl = eng_bgctl_new();
 	j->bgctl = eng_bgctl_ref(dp->bgctl);
@@ -188,4 +199,134 @@ int eng_bg_continue(struct engine *e, struct eng_dep *dp)
 			"deployment status");
 	ENG_DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: ContinueDeployment: rerouting traffic to the green fleet", dp->id);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ fleets */
+
+static bool fleet_never_stops(const struct rollout_fleet_call *call)
+{
+	(void)call;
+	return false;
+}
+
+/* The group's blue/green green fleet provisioning action, or "". */
+static const char *provision_action(const json_t *group)
+{
+	const char *a = rd_json_str(
+	    json_object_get(json_object_get(group, "blueGreenDeploymentConfiguration"), "greenFleetProvisioningOption"),
+	    "action");
+	return a ? a : "";
+}
+
+static bool is_blue_green(const json_t *group)
+{
+	const char *t = rd_json_str(json_object_get(group, "deploymentStyle"), "deploymentType");
+	return t && strcmp(t, "BLUE_GREEN") == 0;
+}
+
+int eng_bg_provision(struct engine *e, const struct rollout_deployment *dep, const char *group_json, json_t *doc,
+		     struct rd_error *err)
+{
+	json_t *group = json_loads(group_json ? group_json : "{}", 0, NULL), *sel = NULL;
+	char *dj = NULL;
+	int r = 0;
+
+	if (!is_blue_green(group) || strcmp(provision_action(group), "COPY_AUTO_SCALING_GROUP") != 0)
+		goto out;
+	dj = json_dumps(doc, JSON_COMPACT);
+	struct rollout_fleet_call call =
+	    ROLLOUT_FLEET_CALL_INIT(.dep = dep, .group_json = group_json, .deployment_json = dj,
+				    .timeout_ms = BG_FLEET_TIMEOUT_MS, .stopping = fleet_never_stops);
+	r = platforms_fleet(e->d->plugins, PLATFORMS_FLEET_PROVISION, &call, &sel, err);
+	if (r == 0 && json_object_size(sel) == 0)
+		r = rd_error_set(err, -ENOTSUP, "AUTO_SCALING_CONFIGURATION",
+				 "greenFleetProvisioningOption COPY_AUTO_SCALING_GROUP needs a platform plugin that "
+				 "copies Auto Scaling groups: add `ec2:` under `plugins:` in the rolloutd config");
+	if (r == 0) {
+		char *sj = json_dumps(sel, JSON_COMPACT);
+		json_object_set(doc, "targetInstances", sel);
+		ENG_DLOG(LOG_INFO, dep->deployment_id, NULL, NULL, "%s: green fleet provisioned: targetInstances %s",
+			 dep->deployment_id, sj ? sj : "?");
+		free(sj);
+	} else {
+		struct rd_error derr = RD_ERROR_INIT;
+		if (platforms_fleet(e->d->plugins, PLATFORMS_FLEET_DISCARD, &call, NULL, &derr) < 0)
+			ENG_DLOG(LOG_WARNING, dep->deployment_id, NULL, NULL,
+				 "%s: discarding the green fleet after a failed provisioning failed too: %s",
+				 dep->deployment_id, derr.message);
+	}
+out:
+	free(dj);
+	json_decref(sel);
+	json_decref(group);
+	return r;
+}
+
+/* The group as the platforms changed it (fleet_retire's answer), stored as
+ * UpdateDeploymentGroup would. */
+static void update_group(struct engine *e, const char *app, const char *name, const json_t *changes, const char *dep_id)
+{
+	struct store_group *g = NULL;
+	const char *k;
+	json_t *v;
+	int r = store_group_get(e->d->store, app, name, &g);
+
+	if (r == 0) {
+		json_object_foreach((json_t *)changes, k, v) json_object_set(g->doc, k, v);
+		r = store_group_update(e->d->store, app, name, name, g->config, g->doc, NULL, NULL);
+	}
+	if (r < 0)
+		ENG_DLOG(LOG_ERR, dep_id, NULL, NULL,
+			 "%s: deployment group %s could not be updated to the new fleet: %s; update it with "
+			 "UpdateDeploymentGroup",
+			 dep_id, name, strerror(-r));
+	else
+		ENG_DLOG(LOG_INFO, dep_id, NULL, NULL, "%s: deployment group %s now names the replacement fleet",
+			 dep_id, name);
+	store_group_free(g);
+}
+
+void eng_bg_fleet_end(struct engine *e, struct eng_job *j, const struct rollout_deployment *dep, bool moved)
+{
+	struct traffic_group *g = NULL;
+	struct rollout_error terr = {.size = sizeof(terr)};
+	struct rd_error err = RD_ERROR_INIT;
+	json_t *changes = NULL;
+	bool keep = false;
+	int r;
+
+	if (traffic_group_parse(e->d->plugins, j->group_json ? j->group_json : "{}", &g, &terr) == 0)
+		keep = g->terminate_action == TRAFFIC_BLUE_KEEP_ALIVE;
+	traffic_group_free(g);
+	struct rollout_fleet_call call =
+	    ROLLOUT_FLEET_CALL_INIT(.dep = dep, .group_json = j->group_json, .deployment_json = j->deployment_json,
+				    .timeout_ms = BG_FLEET_TIMEOUT_MS, .stopping = fleet_never_stops,
+				    .blue = (const char *const *)j->blue, .nblue = j->nblue,
+				    .blue_action = keep ? "KEEP_ALIVE" : "TERMINATE");
+	r = platforms_fleet(e->d->plugins, moved ? PLATFORMS_FLEET_RETIRE : PLATFORMS_FLEET_DISCARD, &call,
+			    moved ? &changes : NULL, &err);
+	if (r < 0)
+		ENG_DLOG(LOG_WARNING, j->dep, NULL, NULL, "%s: %s the %s fleet failed: %s", j->dep,
+			 moved ? (keep ? "keeping" : "terminating") : "discarding", moved ? "original" : "replacement",
+			 err.message);
+	else if (moved && json_object_size(changes) > 0)
+		update_group(e, j->app, j->group, changes, j->dep);
+	json_decref(changes);
+}
+
+void eng_bg_finished(struct engine *e, struct eng_dep *dp, enum eng_dstatus status)
+{
+	struct eng_job *j;
+
+	if (status == DS_SUCCEEDED || dp->bg_phase != BG_DEPLOYING_GREEN || !is_blue_green(dp->group_doc) ||
+	    strcmp(provision_action(dp->group_doc), "COPY_AUTO_SCALING_GROUP") != 0)
+		return; /* the traffic phase discards (or retires) itself */
+	j = eng_job_new(JOB_BG, dp);
+	if (!j) {
+		eng_store_error(e, -ENOMEM, "job");
+		return;
+	}
+	j->fleet_discard = true;
+	j->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
+	eng_outbox_job(e, j);
 }

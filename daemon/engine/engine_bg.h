@@ -15,10 +15,15 @@
 
 #include <jansson.h>
 
+#include <rollout/plugin.h>
+
+#include "core/error.h"
+#include "engine/engine_model.h"
 #include "engine/engine_plan.h"
 
 struct engine;
 struct eng_dep;
+struct eng_job;
 
 enum eng_bg_step {
 	BG_STEP_GO_ON,	    /* nothing blue/green to do: the planner's verdict stands */
@@ -40,3 +45,25 @@ void eng_bg_add_blue(struct engine *e, struct eng_dep *dp, const json_t *blue);
  * -ENOTSUP for a deployment that is not blue/green, -EAGAIN when it does
  * not wait. */
 int eng_bg_continue(struct engine *e, struct eng_dep *dp);
+
+/* Worker (the resolve job): a BLUE_GREEN deployment's green fleet that a
+ * platform plugin provisions (fleet_provision: the ec2 plugin copies the
+ * group's Auto Scaling group for COPY_AUTO_SCALING_GROUP) is created and
+ * running before it is resolved; its selector replaces doc's
+ * targetInstances. 0 also when there is nothing to provision; a negative
+ * errno with err when the deployment must fail (what was created is
+ * discarded again). */
+int eng_bg_provision(struct engine *e, const struct rollout_deployment *dep, const char *group_json, json_t *doc,
+		     struct rd_error *err);
+
+/* Worker (the traffic phase's job, after traffic_bg_run): moved true, the
+ * platforms retire the original fleet (fleet_retire: TERMINATE or
+ * KEEP_ALIVE) and the group is updated with what they answer (the copied
+ * Auto Scaling group replaces the original); false, they discard a
+ * provisioned green fleet (fleet_discard). Failures are logged: traffic
+ * stays where the traffic phase left it. */
+void eng_bg_fleet_end(struct engine *e, struct eng_job *j, const struct rollout_deployment *dep, bool moved);
+
+/* dp ends with status: a blue/green deployment that ends before its
+ * traffic phase discards a provisioned green fleet (a job). */
+void eng_bg_finished(struct engine *e, struct eng_dep *dp, enum eng_dstatus status);

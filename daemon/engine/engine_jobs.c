@@ -11,6 +11,7 @@
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "core/workpool.h"
+#include "engine/engine_bg.h"
 #include "engine/engine_context.h"
 #include "engine/engine_jobs.h"
 #include "engine/engine_targets.h"
@@ -54,6 +55,9 @@ void eng_job_free(struct eng_job *j)
 	for (size_t i = 0; i < j->ngreen; i++)
 		free(j->green[i]);
 	free(j->green);
+	for (size_t i = 0; i < j->nblue; i++)
+		free(j->blue[i]);
+	free(j->blue);
 	eng_bgctl_unref(j->bgctl);
 	free(j->appspec_json);
 	free(j->state_json);
@@ -159,6 +163,13 @@ static void job_resolve(struct engine *e, struct eng_job *j, struct eng_input *i
 		return;
 	group = json_loads(j->group_json ? j->group_json : "{}", 0, NULL);
 	doc = j->deployment_json ? json_loads(j->deployment_json, 0, NULL) : json_object();
+	/* blue/green: a green fleet a platform creates (a copied Auto Scaling
+	 * group) exists before it is resolved */
+	if (eng_bg_provision(e, &dep, j->group_json, doc, &in->err) < 0) {
+		json_decref(group);
+		json_decref(doc);
+		return;
+	}
 	if (eng_targets_resolve(e->d->plugins, &dep, group, doc, &in->targets, &in->bg, &in->err) == 0 && in->bg &&
 	    json_array_size(in->targets) > 0 && !prepare_green(e, j, &dep, group, in)) {
 		json_decref(in->targets);
@@ -252,8 +263,15 @@ static void job_bg(struct engine *e, struct eng_job *j, struct eng_input *in)
 				     .userdata = j->bgctl,
 				     .poll_ms = 200};
 	struct rollout_error terr = {.size = sizeof(terr)};
-	int r = traffic_bg_run(&run, NULL, &terr);
+	int r;
 
+	if (j->fleet_discard) {
+		eng_bg_fleet_end(e, j, &dep, false);
+		return;
+	}
+	r = traffic_bg_run(&run, NULL, &terr);
+	/* the original fleet retired, or the green one discarded */
+	eng_bg_fleet_end(e, j, &dep, r == 0);
 	in->ok = r == 0;
 	if (r < 0)
 		set_error(in, terr.code[0] ? terr.code : "INTERNAL_ERROR",

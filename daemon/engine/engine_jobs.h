@@ -59,6 +59,12 @@ struct eng_job {
 	int64_t timeout_ms;
 	bool check_alarms;	  /* check the deployment's alarms before a weight step */
 	struct eng_shiftctl *ctl; /* a reference */
+	/* JOB_BG: the original fleet (for the platforms' fleet_retire), and
+	 * whether the job only discards a provisioned green fleet (the
+	 * deployment ended before its traffic phase) */
+	char **blue;
+	size_t nblue;
+	bool fleet_discard;
 };
 
 /* A job of dp (its id, application, group and group document); NULL without memory. */

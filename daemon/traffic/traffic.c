@@ -489,11 +489,16 @@ int traffic_green_selector(const char *deployment_json, const char *group_json, 
 		goto out;
 	}
 	if (json_array_size(json_object_get(ti, "tagFilters")) ||
-	    json_array_size(json_object_get(json_object_get(ti, "ec2TagSet"), "ec2TagSetList"))) {
+	    json_array_size(json_object_get(json_object_get(ti, "ec2TagSet"), "ec2TagSetList")) ||
+	    json_array_size(json_object_get(ti, "autoScalingGroups"))) {
 		if ((v = json_object_get(ti, "tagFilters")) && json_array_size(v))
 			json_object_set(sel, "tagFilters", v);
 		if ((v = json_object_get(ti, "ec2TagSet")))
 			json_object_set(sel, "ec2TagSet", v);
+		/* EC2: the replacement instances of Auto Scaling groups
+		 * (DISCOVER_EXISTING, or the group a platform copied) */
+		if ((v = json_object_get(ti, "autoScalingGroups")) && json_array_size(v))
+			json_object_set(sel, "autoScalingGroups", v);
 	} else if (json_array_size(json_object_get(gf, "onPremisesInstanceTagFilters")) ||
 		   json_array_size(json_object_get(json_object_get(gf, "onPremisesTagSet"), "onPremisesTagSetList"))) {
 		/* same shapes: TagFilter == EC2TagFilter, and the tag set's list

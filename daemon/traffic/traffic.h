@@ -161,9 +161,10 @@ int traffic_bg_retire(const struct traffic_group *g, const char *const *blue, si
 /* The platform-resolvable selector of the green fleet: a JSON object
  * {"targetInstances": {...}} that the onprem platform plugin resolves like a
  * group, built from (first found):
- *   1. the deployment's targetInstances {tagFilters, ec2TagSet} (CodeDeploy's
- *      member for the replacement fleet; rolloutd matches it against
- *      on-premises instance tags);
+ *   1. the deployment's targetInstances {tagFilters, ec2TagSet,
+ *      autoScalingGroups} (CodeDeploy's member for the replacement fleet;
+ *      the ec2 plugin resolves it against EC2, rolloutd also matches it
+ *      against on-premises instance tags);
  *   2. the group's blueGreenDeploymentConfiguration.greenFleetProvisioningOption
  *      {action: DISCOVER_EXISTING, onPremisesInstanceTagFilters: [...] |
  *      onPremisesTagSet: {...}} (rolloutd extension).

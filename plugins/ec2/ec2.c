@@ -54,17 +54,6 @@
 #define EC2_MAX_INSTANCES 1000 /* CodeDeploy's limit per deployment */
 #define EC2_IDS_PER_CALL 100
 
-struct ec2 {
-	const struct rollout_host *host;
-	struct rollout_handle *h;
-	int64_t timeout_ms;
-	int64_t max_attempts;
-	const char *endpoint, *ec2_endpoint, *autoscaling_endpoint;
-	const char *region;
-	struct awsq q;
-	struct awsq_service svc_ec2, svc_asg;
-};
-
 static const struct rollout_option ec2_options[] = {
     ROLLOUT_AWS_OPTIONS,
     {.name = "ec2_endpoint",
@@ -82,6 +71,13 @@ static const struct rollout_option ec2_options[] = {
      .max = 300000,
      .def = "30s",
      .help = "how long one EC2 or Auto Scaling call may take"},
+    {.name = "fleet_poll_interval",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct ec2, fleet_poll_ms),
+     .min = 50,
+     .max = 60000,
+     .def = "5s",
+     .help = "how often a copied Auto Scaling group is checked while its instances launch"},
     {.name = "max_attempts",
      .type = ROLLOUT_OPT_INT,
      .offset = offsetof(struct ec2, max_attempts),
@@ -558,7 +554,9 @@ static void ec2_destroy(void *state)
 }
 
 static const struct rollout_platform_ops ec2_ops =
-    ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_SERVER, .resolve = ec2_resolve);
+    ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_SERVER, .resolve = ec2_resolve,
+			      .fleet_provision = ec2_fleet_provision, .fleet_retire = ec2_fleet_retire,
+			      .fleet_discard = ec2_fleet_discard);
 
 static const struct rollout_plugin ec2_plugin = ROLLOUT_PLUGIN_INIT(
     ROLLOUT_KIND_PLATFORM, .name = "ec2", .version = "1.0.0",

@@ -7,6 +7,32 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
+#include "awsquery.h"
+
+/* The plugin's state (ec2.c's init). */
+struct ec2 {
+	const struct rollout_host *host;
+	struct rollout_handle *h;
+	int64_t timeout_ms;
+	int64_t max_attempts;
+	int64_t fleet_poll_ms;
+	const char *endpoint, *ec2_endpoint, *autoscaling_endpoint;
+	const char *region;
+	struct awsq q;
+	struct awsq_service svc_ec2, svc_asg;
+};
+
+/* Server blue/green fleets (asgcopy.c): COPY_AUTO_SCALING_GROUP copies the
+ * group's Auto Scaling group as CodeDeploy_<group>_<deployment id>; the
+ * original fleet is terminated (TerminateInstances, or the original group
+ * deleted) or kept. See struct rollout_platform_ops' fleet_* ops. */
+int ec2_fleet_provision(void *state, const struct rollout_fleet_call *call, char **ret_json, struct rollout_error *err);
+int ec2_fleet_retire(void *state, const struct rollout_fleet_call *call, char **ret_json, struct rollout_error *err);
+int ec2_fleet_discard(void *state, const struct rollout_fleet_call *call, char **ret_json, struct rollout_error *err);
+
+/* The name of the Auto Scaling group a deployment copies, into buf. */
+int ec2_copy_name(const char *group, const char *deployment_id, char *buf, size_t len);
+
 /* What a deployment group selects on EC2: the deployment's targetInstances
  * when given, else the group's own. */
 struct ec2_selection {

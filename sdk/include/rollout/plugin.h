@@ -36,6 +36,12 @@
  *
  * ABI CHANGELOG (newest first)
  *
+ *   2026-12-06  1.1  Platform ops appended: fleet_provision, fleet_retire,
+ *                    fleet_discard (server blue/green fleets a platform
+ *                    creates or removes: a copied Auto Scaling group, the
+ *                    original instances terminated), with struct
+ *                    rollout_fleet_call. Read only when the ops table's
+ *                    size covers them.
  *   2026-12-05  1.1  Host: tag_filter_new/match/free (CodeDeploy's tag-filter
  *                    rule), alarm_settings_parse/free (alarm maps with the
  *                    daemon's common keys), xml_* (AWS query API responses).
@@ -760,6 +766,78 @@ typedef int (*rollout_shift_op)(void *state, const struct rollout_shift_call *ca
  * AppSpec (a preview of the group) resolve may return an empty array.
  */
 
+/* ------------------------------------------------------------------------ */
+/* SERVER BLUE/GREEN FLEETS (ABI 1.1, appended): platforms that create the   */
+/* replacement fleet or remove the original one.                             */
+/* ------------------------------------------------------------------------ */
+/*
+ * A Server deployment of a BLUE_GREEN group deploys to a replacement
+ * (green) fleet and then moves traffic to it from the original (blue) one
+ * through the traffic plugin. Which instances are green is the deployment's
+ * targetInstances (or the group's greenFleetProvisioningOption), resolved
+ * like a group; blue is the group's own selection minus green. A platform
+ * that can create the green fleet or remove the blue one (EC2: a copy of
+ * the group's Auto Scaling group, TerminateInstances) does so in these ops,
+ * in this order:
+ *
+ *   fleet_provision  before the green fleet is resolved (the deployment's
+ *                    first step, on a worker). When the group asks this
+ *                    plugin to provision (EC2: greenFleetProvisioningOption
+ *                    COPY_AUTO_SCALING_GROUP), create the green fleet, wait
+ *                    until its instances run (at most call->timeout_ms,
+ *                    polling call->stopping) and return in *ret_json the
+ *                    targetInstances object that selects it, e.g.
+ *                    {"autoScalingGroups": ["CodeDeploy_grp_d-X"]}; it
+ *                    replaces the deployment's own. Nothing to provision:
+ *                    return 0 and leave *ret_json NULL. After a restart the
+ *                    engine calls it again: find what an earlier call
+ *                    created (a name made of the group and deployment id)
+ *                    instead of creating it twice.
+ *   fleet_retire     once traffic moved to green and, for
+ *                    terminateBlueInstancesOnDeploymentSuccess TERMINATE,
+ *                    after terminationWaitTimeInMinutes; call->blue lists
+ *                    the original instances (targetIds), call->blue_action
+ *                    is "TERMINATE" or "KEEP_ALIVE". Terminate what this
+ *                    plugin owns of blue (EC2: TerminateInstances, or
+ *                    DeleteAutoScalingGroup for the group it copied). When
+ *                    the group must name other resources from now on (the
+ *                    copied Auto Scaling group instead of the original),
+ *                    return the changed DeploymentGroupInfo members in
+ *                    *ret_json, e.g. {"autoScalingGroups": ["CodeDeploy_grp_d-X"]};
+ *                    the daemon updates the group. NULL: no change.
+ *   fleet_discard    when the deployment failed, was stopped or was rolled
+ *                    back before blue was retired (traffic is back on blue):
+ *                    remove what fleet_provision created. Leave *ret_json NULL.
+ *
+ * Every op must be idempotent (the engine repeats one interrupted by a
+ * restart) and fails with err filled (IAM_ROLE_PERMISSIONS,
+ * AUTO_SCALING_CONFIGURATION, AUTOSCALING_VALIDATION_ERROR, TIMEOUT, ...).
+ * A failed fleet_provision fails the deployment before any instance is
+ * touched; a failed fleet_retire or fleet_discard is logged and reported in
+ * the deployment's log, traffic stays where it is.
+ */
+struct rollout_fleet_call {
+	uint32_t size;
+	const struct rollout_deployment *dep;
+	const char *group_json;	     /* the DeploymentGroupInfo the deployment runs with */
+	const char *deployment_json; /* the DeploymentInfo (its targetInstances), may be NULL */
+	int64_t timeout_ms;	     /* return within this many milliseconds */
+	/* True once the op should end early (stop, shutdown). */
+	bool (*stopping)(const struct rollout_fleet_call *call);
+	void *engine_data; /* the engine's; do not touch */
+	/* fleet_retire: the original fleet and what happens to it. */
+	const char *const *blue;
+	size_t nblue;
+	const char *blue_action; /* "TERMINATE" or "KEEP_ALIVE" */
+};
+#define ROLLOUT_FLEET_CALL_INIT(...)                                                                                   \
+	{                                                                                                              \
+		.size = sizeof(struct rollout_fleet_call), __VA_ARGS__                                                 \
+	}
+/* *ret_json: malloc'd by the plugin, freed by the daemon; see above. */
+typedef int (*rollout_fleet_op)(void *state, const struct rollout_fleet_call *call, char **ret_json,
+				struct rollout_error *err);
+
 struct rollout_platform_ops {
 	uint32_t size;
 	/* Which compute platforms this plugin serves (enum
@@ -808,6 +886,13 @@ struct rollout_platform_ops {
 	rollout_shift_op shift_invoke_hook;	/* required */
 	int (*shift_describe)(void *state, const struct rollout_shift_call *call, char **ret_target_json,
 			      struct rollout_error *err); /* required */
+
+	/* --- ABI 1.1, appended 2026-12-06: server blue/green fleets ---
+	 * See "SERVER BLUE/GREEN FLEETS" above. All three are optional; the
+	 * engine calls every platform plugin serving "Server" that sets one. */
+	rollout_fleet_op fleet_provision;
+	rollout_fleet_op fleet_retire;
+	rollout_fleet_op fleet_discard;
 };
 #define ROLLOUT_PLATFORM_OPS_INIT(...)                                                                                 \
 	{                                                                                                              \
