@@ -324,6 +324,30 @@ static int map_curl_error(CURLcode c)
 	}
 }
 
+/* What to do about a TLS failure: the raw libcurl message names the
+ * OpenSSL check, not the setting that fixes it. "" for other errors. */
+static void tls_hint(CURLcode c, const struct http_request *req, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (c == CURLE_PEER_FAILED_VERIFICATION) {
+		if (req->ca_file)
+			snprintf(out, outlen,
+				 " (the server's certificate is not signed by a CA in %s, or does not name the host "
+				 "of the URL; ca_file must hold the CA that signed it)",
+				 req->ca_file);
+		else
+			snprintf(out, outlen,
+				 " (the server's certificate is not signed by a CA this system trusts, or does "
+				 "not name the host of the URL; for a private CA set ca_file to its certificate)");
+	} else if (c == CURLE_SSL_CACERT_BADFILE) {
+		snprintf(out, outlen, " (ca_file %s must be a readable PEM file of CA certificates)",
+			 req->ca_file ? req->ca_file : "(none)");
+	} else if (c == CURLE_SSL_CERTPROBLEM) {
+		snprintf(out, outlen, " (client_cert %s and client_key %s must be a PEM certificate and its key)",
+			 req->client_cert ? req->client_cert : "(none)", req->client_key ? req->client_key : "(none)");
+	}
+}
+
 int http_perform(const struct http_request *req, struct http_response **ret, char *err, size_t errlen)
 {
 	struct http_response *resp = NULL;
@@ -518,7 +542,10 @@ int http_perform(const struct http_request *req, struct http_response **ret, cha
 		goto out;
 	}
 	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "%s %s: %s", method, req->url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		char hint[512];
+		tls_hint(cc, req, hint, sizeof(hint));
+		snprintf(err, errlen, "%s %s: %s%s", method, req->url, errbuf[0] ? errbuf : curl_easy_strerror(cc),
+			 hint);
 		r = map_curl_error(cc);
 		goto out;
 	}

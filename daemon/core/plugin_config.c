@@ -193,6 +193,13 @@ static int store_value(struct rollout_handle *h, const struct rollout_option *o,
 
 #define OPT_AT(opts, size, i) ((const struct rollout_option *)((const char *)(opts) + (i) * (size)))
 
+/* Settings every plugin accepts because the host reads them: ca_file, the
+ * CAs its HTTP client trusts (host_http_request). */
+static bool host_setting(const char *key)
+{
+	return strcmp(key, "ca_file") == 0;
+}
+
 int host_config_parse(struct rollout_handle *h, const struct rollout_option *opts, size_t opt_size, void *dst,
 		      char *err, size_t errlen)
 {
@@ -212,7 +219,7 @@ int host_config_parse(struct rollout_handle *h, const struct rollout_option *opt
 	if (s && s->type != YT_MAP)
 		return yt_error(s, err, errlen, "plugins.%s: expected a mapping of settings", h->name);
 	for (size_t i = 0; s && i < s->n; i++) {
-		bool known = false;
+		bool known = host_setting(s->keys[i]->value);
 		for (size_t k = 0; k < nopts && !known; k++)
 			known = strcmp(OPT_AT(opts, opt_size, k)->name, s->keys[i]->value) == 0;
 		if (!known) {
@@ -301,7 +308,7 @@ int host_check_settings_used(struct rollout_handle *h, char *err, size_t errlen)
 	if (h->parsed || !s || s->type != YT_MAP)
 		return 0;
 	for (size_t i = 0; i < s->n; i++) {
-		bool seen = false;
+		bool seen = host_setting(s->keys[i]->value);
 		for (size_t k = 0; k < h->n_read && !seen; k++)
 			seen = h->read[k] == s->keys[i];
 		if (!seen)

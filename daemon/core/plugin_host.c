@@ -128,6 +128,17 @@ static int host_http_request(struct rollout_handle *h, const struct rollout_http
 			hr.aws_region = h->shared->cfg ? h->shared->cfg->region : "us-east-1";
 		hr.aws_creds = creds;
 	}
+	/* A private CA (a self-hosted S3, an artifact server): the plugin's
+	 * ca_file, else for AWS calls AWS_CA_BUNDLE as the AWS SDKs read it. */
+	hr.ca_file = scalar(h, "ca_file");
+	if (!hr.ca_file && req->aws_service)
+		hr.ca_file = getenv("AWS_CA_BUNDLE");
+	if (hr.ca_file && access(hr.ca_file, R_OK) < 0) {
+		snprintf(err, errlen, "plugins.%s: ca_file %s cannot be read: %s", h->name, hr.ca_file,
+			 strerror(errno));
+		aws_credentials_free(creds);
+		return -EINVAL;
+	}
 	r = http_perform(&hr, &resp, err, errlen);
 	aws_credentials_free(creds);
 	if (r < 0)

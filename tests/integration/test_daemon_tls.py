@@ -24,6 +24,7 @@ from agent_helpers import Agent, make_bundle, script, wait_for
 from api_helpers import signed_request
 from cli_helpers import Ctl
 from engine_helpers import CallError, Fleet, Signed, upload_bundle
+from sources_helpers import app_files, fetch, make_zip, route_server, sha256, write_config  # noqa: F401
 
 POLL = "CodeDeployCommandService_v20141006.PollHostCommand"
 
@@ -183,6 +184,7 @@ def test_aws_cli_boto3_and_rolloutctl_over_https(daemon_factory, pki, tmp_path):
     other = harness.make_pki(tmp_path / "other", ca_name="other CA")
     p = ctl("--ca-file", other["ca"], "app", "list", expect=None)
     assert p.returncode == 4, p.stderr
+    assert "not signed by a CA in " + other["ca"] in p.stderr, p.stderr
 
 
 def test_rolloutctl_tls_init(tmp_path):
@@ -233,6 +235,39 @@ def test_dashboard_session_cookie_is_secure_over_https(daemon_factory, pki):
     assert st == 200, j
     assert "Secure" in [a.strip() for a in raw.split(";")] and "Max-Age=0" in raw, raw
     conn.close()
+
+
+def test_plugins_http_client_pins_ca_file(tmp_path, route_server):
+    """The host's HTTP client (what plugins call) trusts a plugin's ca_file:
+    the http source fetching a bundle from an artifact server with a
+    private CA."""
+    pki = harness.make_pki(tmp_path / "pki")
+    other = harness.make_pki(tmp_path / "other", ca_name="other CA")
+    z = make_zip(app_files())
+    srv = route_server(lambda method, path, headers: (200, {}, z) if path == "/app.zip" else (404, {}, b""))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki["server_cert"], pki["server_key"])
+    srv.httpd.socket = ctx.wrap_socket(srv.httpd.socket, server_side=True)
+    rev = {"revisionType": "HTTP",
+           "httpLocation": {"url": "https://127.0.0.1:%d/app.zip" % srv.port, "bundleType": "zip", "sha256": sha256(z)}}
+
+    def run(settings, name):
+        conf = write_config(tmp_path / name, {"http": settings}, data_dir=tmp_path / name / "data")
+        return fetch(conf, rev)
+
+    (tmp_path / "a").mkdir()
+    rc, res, err = run({"ca_file": pki["ca"]}, "a")
+    assert rc == 0, (res, err)
+    assert res[0]["sha256"] == sha256(z)
+    # the system's CAs do not know ours; another CA is not ours: refused, saying what to set
+    for name, settings, says in (("b", None, "for a private CA set ca_file"),
+                                 ("c", {"ca_file": other["ca"]}, "not signed by a CA in " + other["ca"]),
+                                 ("d", {"ca_file": str(tmp_path / "none.pem")}, "ca_file %s cannot be read"
+                                  % (tmp_path / "none.pem"))):
+        (tmp_path / name).mkdir()
+        rc, res, err = run(settings, name)
+        assert rc == 1, (name, res, err)
+        assert says in res[0]["message"], (name, res)
 
 
 # ------------------------------------------------------------------ mTLS
@@ -340,5 +375,16 @@ def test_deployment_over_https_with_a_real_agent(daemon_factory, pki, tmp_path):
     a.start(wait=False)
     try:
         wait_for(lambda: "needs a client certificate" in a.log(), 30, what="the refusal in the agent's log")
+    finally:
+        a.stop()
+    # an agent pinned to another CA does not trust the daemon, and says which ca_file to fix
+    other = harness.make_pki(tmp_path / "other", ca_name="other CA")
+    a = Agent(tmp_path, d.url, "arn:aws:iam::000000000000:user/%s" % name, f.keys[name]["AccessKeyId"],
+              f.keys[name]["SecretAccessKey"], os.path.join(d.data_dir, "daemon.crt"), name="agent-otherca",
+              heartbeat="2s", ca_file=other["ca"], client_cert=pki["clients"][name][0],
+              client_key=pki["clients"][name][1])
+    a.start(wait=False)
+    try:
+        wait_for(lambda: "not signed by a CA in " + other["ca"] in a.log(), 30, what="the CA error in the agent's log")
     finally:
         a.stop()
