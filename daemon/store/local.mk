@@ -10,3 +10,11 @@ daemon_store_sources = \
 	daemon/store/store_audit.c \
 	$(daemon_auth_secret_sources)
 rolloutd_SOURCES += $(daemon_store_sources)
+
+# bench/history-gen writes a large deployment history through these very
+# functions, for bench/api-bench to read (not installed).
+noinst_PROGRAMS += bench/history-gen
+bench_history_gen_SOURCES = bench/history-gen.c $(daemon_store_sources) $(daemon_metrics_sources)
+bench_history_gen_CPPFLAGS = $(DAEMON_CPPFLAGS)
+bench_history_gen_CFLAGS = $(DAEMON_CFLAGS)
+bench_history_gen_LDADD = $(DAEMON_LIBS)

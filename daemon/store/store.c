@@ -447,6 +447,27 @@ struct store *store_close(struct store *st)
 	return NULL;
 }
 
+int store_size_report(struct store *st, void (*fn)(const char *name, int64_t bytes, int64_t rows, void *ud), void *ud)
+{
+	struct store_conn *c;
+	struct store_q q;
+	int r = store_conn_get(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_query(c, &q,
+			"SELECT d.name, SUM(d.pgsize), CASE WHEN MAX(s.type) = 'table' THEN"
+			" SUM(CASE WHEN d.pagetype = 'leaf' THEN d.ncell ELSE 0 END) ELSE -1 END"
+			" FROM dbstat d LEFT JOIN sqlite_schema s ON s.name = d.name GROUP BY d.name ORDER BY 2 DESC");
+	if (r == -EIO && sqlite3_errcode(c->db) == SQLITE_ERROR)
+		r = -ENOTSUP; /* no such table: dbstat */
+	while (r == 0 && store_next(&q))
+		fn(store_text(&q, 0), store_int(&q, 1), store_int(&q, 2), ud);
+	r = store_done(&q, r);
+	store_conn_put(st, c);
+	return r;
+}
+
 /* ---- the engine's transactions (store_engine.h) ---- */
 
 int store_eng_begin(struct store *st, struct store_tx **ret)

@@ -34,6 +34,10 @@ struct tagfilter_set;
 /* Opens (creating with mode 0600) dir/state.db and migrates it. */
 int store_open(const char *data_dir, struct store **ret, struct rd_error *err);
 struct store *store_close(struct store *st);
+/* The space each table and index takes in state.db, largest first:
+ * fn(name, bytes, rows, ud), rows -1 for an index. Reads every page: for benches and reports, not hot paths.
+ * -ENOTSUP when SQLite was built without the dbstat table. */
+int store_size_report(struct store *st, void (*fn)(const char *name, int64_t bytes, int64_t rows, void *ud), void *ud);
 
 /* A tag: on an application or deployment group (by ARN), or on an
  * on-premises instance. */
