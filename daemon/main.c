@@ -434,6 +434,7 @@ static int run(struct rd_daemon *d)
 	struct httpd *metrics_listener = NULL;
 	uint64_t wd_usec = 0;
 	bool engine_started = false;
+	struct engine_io eio;
 	int r, ret = 1;
 
 	r = store_open(d->cfg->data_dir, &d->store, &e);
@@ -499,7 +500,12 @@ static int run(struct rd_daemon *d)
 		log_error("cannot set up the dashboard: %s", strerror(-r));
 		goto out;
 	}
-	r = engine_start(d, &engine_http_io, &e);
+	/* the engine answers agents through the transport and tells the
+	 * dashboard's waiting pages what changed */
+	eio = engine_http_io;
+	eio.changed = ui_deployment_changed;
+	eio.changed_arg = ui;
+	r = engine_start(d, &eio, &e);
 	if (r < 0) {
 		log_error("engine: %s", e.message);
 		goto out;
@@ -562,9 +568,10 @@ out:
 	triggers_shutdown(d);
 	bundles_routes_stop(d);
 	bundles_stop(d);
+	/* the dashboard's held calls are completed before the transport goes */
+	ui = ui_free(ui);
 	d->httpd = httpd_free(d->httpd);
 	metrics_listener = httpd_free(metrics_listener);
-	ui = ui_free(ui);
 	/* after the transport: no call is answered any more */
 	audit = audit_stop(audit);
 	d->pool = workpool_free(d->pool);

@@ -1,18 +1,20 @@
 // The rolloutd dashboard: one page, no framework, no build step. It talks to
-// the daemon only through /ui/session, /ui/signin, /ui/signout, /ui/agents and
+// the daemon only through /ui/session, /ui/signin, /ui/signout, /ui/agents,
+// /ui/wait (held until a deployment changes: live updates without polling) and
 // POST /ui/api/<service>.<Operation>, the control API run as the signed-in key.
 // Everything shown is put in with textContent (never innerHTML).
 'use strict';
 
 const CD = 'CodeDeploy_20141006.';
 const RD = 'Rolloutd_v1.';
-const POLL_MS = 1000; // rolloutctl wait polls every 500 ms with more calls per poll
+const POLL_MS = 1000; // live hook output of a selected running event is read this often
+const WAIT_MS = 25000; // the longest a /ui/wait is held when nothing changes
 const ACTIVE = ['Created', 'Queued', 'InProgress', 'Baking', 'Ready'];
 const FINAL_TARGET = ['Succeeded', 'Failed', 'Skipped', 'Unknown'];
 const STATUSES = ['Created', 'Queued', 'InProgress', 'Baking', 'Ready', 'Succeeded', 'Failed', 'Stopped'];
 const ROW_H = 30;
 
-const S = { session: null, timer: null, gen: 0 };
+const S = { session: null, timer: null, gen: 0, waiting: null };
 
 // ---- helpers ----
 
@@ -69,10 +71,10 @@ class ApiError extends Error {
   }
 }
 
-async function post(path, body) {
+async function post(path, body, signal) {
   const headers = { 'Content-Type': 'application/json' };
   if (S.session) headers['X-Rolloutd-CSRF'] = S.session.csrfToken;
-  const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body || {}), credentials: 'same-origin', cache: 'no-store' });
+  const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body || {}), credentials: 'same-origin', cache: 'no-store', signal });
   const j = await r.json().catch(() => ({}));
   if (r.status === 401 && path !== '/ui/signin') {
     S.session = null;
@@ -133,6 +135,22 @@ function stopPolling() {
   S.gen++;
   clearTimeout(S.timer);
   S.timer = null;
+  // a held /ui/wait would keep one of the browser's few connections busy
+  if (S.waiting) S.waiting.abort();
+  S.waiting = null;
+}
+
+// Resolves with the deployment's change counter once it differs from seq
+// (the daemon holds the request until the engine commits a change of it),
+// or at timeoutMs with seq unchanged.
+async function waitForChange(id, seq, timeoutMs) {
+  const ctl = new AbortController();
+  S.waiting = ctl;
+  try {
+    return (await post('/ui/wait', { deploymentId: id, seq, timeoutMs }, ctl.signal)).seq;
+  } finally {
+    if (S.waiting === ctl) S.waiting = null;
+  }
 }
 
 // ---- sign-in ----
@@ -633,7 +651,7 @@ async function pageDeployment(page, id, gen) {
         if (st.sel) { renderDetail(false); await fetchLogs(); }
       }
       if (!st.alarmsLoaded) { st.alarmsLoaded = true; loadAlarms().catch(() => {}); }
-      if (ACTIVE.includes(d.status) || (changed && !st.finalSeen++)) S.timer = setTimeout(() => tick(false), POLL_MS);
+      if (ACTIVE.includes(d.status) || (changed && !st.finalSeen++)) S.timer = setTimeout(() => next(), 0);
       else if (st.sel) renderDetail(false);
     } catch (e) {
       if (gen !== S.gen) return;
@@ -642,7 +660,25 @@ async function pageDeployment(page, id, gen) {
       S.timer = setTimeout(() => tick(false), POLL_MS * 3);
     }
   }
+
+  // Reads again once the deployment changed; a selected event still running
+  // shows its hook output as it comes, so then at least every POLL_MS.
+  async function next() {
+    if (gen !== S.gen) return;
+    const t = st.sel && st.targets.get(st.sel);
+    const live = t && !FINAL_TARGET.includes(t.status);
+    try {
+      st.seq = await waitForChange(id, st.seq, live ? POLL_MS : WAIT_MS);
+    } catch (e) {
+      if (gen !== S.gen || e.name === 'AbortError') return;
+      await new Promise((ok) => setTimeout(ok, POLL_MS * 3)); // the daemon restarting, say
+    }
+    tick(false);
+  }
+
   st.finalSeen = 0;
+  // the counter first: a change between the first read and the first wait is then not missed
+  st.seq = await waitForChange(id, -1, 100).catch(() => -1);
   await tick(true);
   const wanted = new URLSearchParams(location.hash.split('?')[1] || '').get('target');
   if (wanted) select(wanted);

@@ -1023,6 +1023,20 @@ static void advance_dirty(struct engine *e)
 	}
 }
 
+/* Tells io->changed which deployments the committed transaction wrote. */
+static void announce(struct engine *e, json_t *touched)
+{
+	const char *id;
+	json_t *v;
+
+	if (!e->io->changed)
+		return;
+	json_object_foreach(touched, id, v)
+	{
+		e->io->changed(e->io->changed_arg, id);
+	}
+}
+
 static void batch_free(struct eng_input *batch)
 {
 	for (struct eng_input *in = batch, *next; in; in = next) {
@@ -1090,8 +1104,13 @@ static void *engine_main(void *arg)
 				continue;
 			}
 			if (e->tx_err == 0) {
+				json_t *touched = json_incref(store_eng_touched(e->tx));
+
 				r = store_eng_commit(e->tx);
 				e->commits++;
+				if (r == 0)
+					announce(e, touched);
+				json_decref(touched);
 			} else {
 				store_eng_rollback(e->tx);
 				r = e->tx_err;

@@ -79,6 +79,12 @@ struct engine_io {
 	/* Runs a plugin job off the engine thread, which reports with
 	 * eng_job_done() (engine_jobs.h). NULL: on the daemon's workers. */
 	void (*submit)(struct engine *e, struct eng_job *job);
+	/* A deployment's stored state (status, targets, lifecycle events, hook
+	 * output, traffic shift) changed, told once the change is committed so
+	 * that a read that follows sees it: the dashboard's live updates.
+	 * Engine thread; must not block. NULL: nobody listens. */
+	void (*changed)(void *changed_arg, const char *deployment_id);
+	void *changed_arg;
 };
 
 /* Answers through the daemon's HTTP transport (engine_hostcmd_http.c). */

@@ -504,10 +504,25 @@ int64_t store_eng_changes(struct store_tx *tx)
 	return sqlite3_total_changes64(tx->c->db) - tx->changes0;
 }
 
+void store_tx_touch(struct store_tx *tx, const char *id)
+{
+	if (!tx->touched)
+		tx->touched = json_object();
+	/* best effort: a lost mark only delays a dashboard's update */
+	if (tx->touched)
+		json_object_set_new(tx->touched, id, json_true());
+}
+
+json_t *store_eng_touched(struct store_tx *tx)
+{
+	return tx->touched;
+}
+
 int store_eng_commit(struct store_tx *tx)
 {
 	int r = store_tx_commit(tx->c);
 	store_conn_put(tx->st, tx->c);
+	json_decref(tx->touched);
 	free(tx);
 	return r;
 }
@@ -518,5 +533,6 @@ void store_eng_rollback(struct store_tx *tx)
 		return;
 	store_tx_rollback(tx->c);
 	store_conn_put(tx->st, tx->c);
+	json_decref(tx->touched);
 	free(tx);
 }

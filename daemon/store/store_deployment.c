@@ -522,6 +522,7 @@ int store_eng_active_ids(struct store_tx *tx, json_t **ret)
 int store_eng_deployment_status(struct store_tx *tx, const char *id, const char *status, int64_t start_time,
 				int64_t complete_time, const char *error_code, const char *error_message)
 {
+	store_tx_touch(tx, id);
 	return store_run(tx->c,
 			 "UPDATE deployments SET status = ?2,"
 			 " start_time = CASE WHEN ?3 > 0 THEN ?3 ELSE start_time END,"
@@ -534,6 +535,7 @@ int store_eng_deployment_status(struct store_tx *tx, const char *id, const char 
 
 int store_eng_deployment_overview(struct store_tx *tx, const char *id, const json_t *overview)
 {
+	store_tx_touch(tx, id);
 	return store_run(tx->c, "UPDATE deployments SET overview = ?2 WHERE id = ?1", SQL_TEXT(id), SQL_JSON(overview));
 }
 
@@ -574,6 +576,7 @@ int store_eng_target_insert(struct store_tx *tx, const char *dep, const char *ta
 
 int store_eng_target_status(struct store_tx *tx, const char *dep, const char *target, const char *status, int64_t now)
 {
+	store_tx_touch(tx, dep);
 	return store_run(
 	    tx->c,
 	    "UPDATE deployment_targets SET status = ?3, last_updated = ?4 WHERE deployment_id = ?1 AND target_id = ?2",
@@ -592,6 +595,7 @@ int store_eng_event_insert(struct store_tx *tx, const char *dep, const char *tar
 int store_eng_event_update(struct store_tx *tx, const char *dep, const char *target, int seq, const char *status,
 			   int64_t start_time, int64_t end_time, const json_t *diagnostics)
 {
+	store_tx_touch(tx, dep);
 	return store_run(tx->c,
 			 "UPDATE lifecycle_events SET status = ?4,"
 			 " start_time = CASE WHEN ?5 > 0 THEN ?5 ELSE start_time END,"
@@ -789,6 +793,7 @@ int store_eng_hook_log(struct store_tx *tx, const char *dep, const char *target,
 		      "INSERT OR IGNORE INTO hook_logs (deployment_id, target_id, lifecycle_event, seq, time, chunk)"
 		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 		      SQL_TEXT(dep), SQL_TEXT(target), SQL_TEXT(event), SQL_INT(seq), SQL_INT(now), SQL_TEXT(chunk));
+	store_tx_touch(tx, dep);
 
 	if (r < 0)
 		return r;

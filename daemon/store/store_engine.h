@@ -27,6 +27,11 @@ void store_eng_rollback(struct store_tx *tx);
 bool store_eng_has_writes(struct store_tx *tx);
 /* Rows written since store_eng_begin(). */
 int64_t store_eng_changes(struct store_tx *tx);
+/* The ids of the deployments whose state (status, overview, targets,
+ * lifecycle events, hook logs, traffic shift) tx wrote, as the keys of an
+ * object, or NULL when none; borrowed until commit or rollback. What a
+ * watcher of those deployments is told once the commit succeeded. */
+json_t *store_eng_touched(struct store_tx *tx);
 
 /* ---- deployments (store_deployment.c) ---- */
 

@@ -83,7 +83,11 @@ struct store_tx {
 	struct store *st;
 	struct store_conn *c;
 	sqlite3_int64 changes0;
+	json_t *touched; /* ids of the deployments written (an object used as a set) */
 };
+
+/* Records that tx wrote deployment id's state (store_eng_touched). */
+void store_tx_touch(struct store_tx *tx, const char *id);
 
 /* A migration: applied in version order, each in its own transaction,
  * recorded in schema_migrations(version, name, applied_time). Append-only:

@@ -34,6 +34,7 @@ int store_eng_shift_get(struct store_tx *tx, const char *dep, json_t **ret)
 int store_eng_shift_put(struct store_tx *tx, const char *dep, const char *plugin, const json_t *appspec,
 			const json_t *state, const json_t *cursor, int64_t now)
 {
+	store_tx_touch(tx, dep);
 	if (!plugin)
 		return store_run(tx->c,
 				 "UPDATE shift_deployments SET appspec = COALESCE(?2, appspec),"

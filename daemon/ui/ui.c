@@ -21,6 +21,7 @@
 #include "ui/ui.h"
 #include "ui/ui_assets.h"
 #include "ui/ui_session.h"
+#include "ui/ui_wait.h"
 #include "util.h"
 
 #define UI_COOKIE "rolloutd_session"
@@ -37,6 +38,7 @@ struct ui {
 	struct auth *auth;
 	bool secure_cookie;
 	struct ui_sessions *sessions;
+	struct ui_waits *waits;
 };
 
 /* The operations the pages offer as actions, reported per session so a
@@ -56,6 +58,12 @@ int ui_new(struct rd_daemon *d, struct auth *auth, bool secure_cookie, struct ui
 		free(ui);
 		return r;
 	}
+	r = ui_waits_new(d->base, &ui->waits);
+	if (r < 0) {
+		ui_sessions_free(ui->sessions);
+		free(ui);
+		return r;
+	}
 	ui->d = d;
 	ui->auth = auth;
 	ui->secure_cookie = secure_cookie;
@@ -67,9 +75,15 @@ struct ui *ui_free(struct ui *ui)
 {
 	if (!ui)
 		return NULL;
+	ui_waits_free(ui->waits);
 	ui_sessions_free(ui->sessions);
 	free(ui);
 	return NULL;
+}
+
+void ui_deployment_changed(void *ui, const char *deployment_id)
+{
+	ui_waits_changed(((struct ui *)ui)->waits, deployment_id);
 }
 
 static void security_headers(struct httpd_call *call)
@@ -352,6 +366,30 @@ static void api_call(struct ui *ui, struct httpd_call *call, const struct httpd_
 	fn(call, ui->d);
 }
 
+/* POST /ui/wait {"deploymentId", "seq", "timeoutMs"}: see ui_wait.h. It
+ * tells only that a deployment changed, never what: the page then reads it
+ * through /ui/api/ as its key. */
+static void wait_call(struct ui *ui, struct httpd_call *call)
+{
+	json_t *b = body_object(call);
+	json_t *id = json_object_get(b, "deploymentId"), *seq = json_object_get(b, "seq");
+	json_t *timeout = json_object_get(b, "timeoutMs");
+
+	if (!b)
+		return;
+	if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 63 ||
+	    !json_is_integer(seq) || (timeout && !json_is_integer(timeout))) {
+		httpd_call_error(call, "ValidationException",
+				 "/ui/wait takes {\"deploymentId\": string (1-63), \"seq\": integer,"
+				 " \"timeoutMs\": integer (optional)}");
+		json_decref(b);
+		return;
+	}
+	ui_waits_add(ui->waits, call, json_string_value(id), json_integer_value(seq),
+		     timeout ? json_integer_value(timeout) : UI_WAIT_MAX_MS);
+	json_decref(b);
+}
+
 static void post_route(struct httpd_call *call, void *userdata)
 {
 	struct ui *ui = userdata;
@@ -382,6 +420,8 @@ static void post_route(struct httpd_call *call, void *userdata)
 		reply_json(call, 200, json_object());
 	} else if (!strcmp(path, "/ui/agents")) {
 		agents_reply(ui, call);
+	} else if (!strcmp(path, "/ui/wait")) {
+		wait_call(ui, call);
 	} else if (rd_str_has_prefix(path, "/ui/api/")) {
 		api_call(ui, call, &id, path + strlen("/ui/api/"));
 	} else {

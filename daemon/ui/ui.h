@@ -10,6 +10,8 @@
  *   POST /ui/api/<prefix>.<Op>   a control-API operation (CodeDeploy_20141006 or
  *                                Rolloutd_v1) run by the API's own handler as the session's key
  *   POST /ui/agents              agents' last contact per instance
+ *   POST /ui/wait                {"deploymentId", "seq", "timeoutMs"}: held until the
+ *                                deployment changes (live updates; ui_wait.h)
  * Every POST but sign-in needs the session cookie and the session's CSRF
  * token in the X-Rolloutd-CSRF header; sign-in needs a JSON Content-Type
  * (which a cross-site form cannot send). Sessions live in memory: a restart
@@ -27,3 +29,6 @@ struct ui;
 int ui_new(struct rd_daemon *d, struct auth *auth, bool secure_cookie, struct ui **ret);
 struct ui *ui_free(struct ui *ui);
 int ui_register_routes(struct ui *ui, struct httpd *h);
+/* engine_io.changed: answers the pages waiting for deployment_id. ui is the
+ * struct ui. Any thread. */
+void ui_deployment_changed(void *ui, const char *deployment_id);

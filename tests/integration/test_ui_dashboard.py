@@ -8,6 +8,7 @@ blue/green one from the page. Screenshots of each page go to
 import http.client as httpclient
 import json
 import os
+import threading
 import urllib.parse
 
 import pytest
@@ -310,3 +311,40 @@ def test_continue_blue_green_from_the_page(bg_stack):
 
 from test_traffic_bg_ready import set_ready_option, wait_status  # noqa: E402
 from test_traffic_e2e import bg_stack, fleet_filter  # noqa: E402,F401
+
+
+def test_wait_is_answered_by_a_change(d, fleet, tmp_path):
+    """/ui/wait, the page's live updates: held until the engine commits a
+    change of the deployment, answered with the same counter at its timeout."""
+    cookie, csrf, _ = sign_in_http(d, d.admin)
+    hdrs = {"Cookie": cookie, "X-Rolloutd-CSRF": csrf}
+    # the session and its token are needed, and a well-formed body
+    assert http(d, "POST", "/ui/wait", {"deploymentId": "d-NONE", "seq": -1})[0] == 401
+    assert http(d, "POST", "/ui/wait", {"deploymentId": "d-NONE", "seq": -1}, {"Cookie": cookie})[0] == 403
+    st, _, _, j = http(d, "POST", "/ui/wait", {"deploymentId": 5, "seq": 0}, hdrs)
+    assert st == 400 and j["__type"] == "ValidationException" and "deploymentId" in j["message"], j
+    # nothing changes: the timeout answers with the counter asked about
+    assert http(d, "POST", "/ui/wait", {"deploymentId": "d-NONE", "seq": 0, "timeoutMs": 200}, hdrs)[3] == {"seq": 0}
+
+    www, events = str(tmp_path / "www"), str(tmp_path / "events.log")
+    gate, waiting = str(tmp_path / "gate"), str(tmp_path / "waiting")
+    hooks = {"AfterInstall": "touch %s; while [ ! -e %s ]; do sleep 0.2; done" % (waiting, gate)}
+    f = fleet(n=1)
+    dep = f.deploy_local(revision(tmp_path, "v1", www, events, hooks=hooks))
+    wait_for(lambda: os.path.exists(waiting), timeout=60, what="the hook waiting for its gate")
+    seq = http(d, "POST", "/ui/wait", {"deploymentId": dep, "seq": -1, "timeoutMs": 100}, hdrs)[3]["seq"]
+    assert seq > 0  # the deployment's events so far were announced
+
+    held = {}
+
+    def hold():
+        held["r"] = http(d, "POST", "/ui/wait", {"deploymentId": dep, "seq": seq, "timeoutMs": 30000}, hdrs)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    open(gate, "w").close()
+    t.join(60)
+    st, _, _, j = held["r"]
+    # answered by the change (a timeout would repeat seq)
+    assert st == 200 and j["seq"] > seq, j
+    assert f.wait(dep)["status"] == "Succeeded"
