@@ -37,6 +37,7 @@ class ProxiedFleet:
         self.runs = os.path.join(self.tmp, "hook-runs.log")
         self.agents = {}
         self.restarts = []
+        self.restart_errors = []
         for name in self.f.names:
             keys = self.f.keys[name]
             self.agents[name] = Agent(self.tmp, self.proxy.url, "arn:aws:iam::000000000000:user/%s" % name,
@@ -84,14 +85,23 @@ class ProxiedFleet:
         d.proc.wait()
         d._log.close()
         d.proc = None
-        t = threading.Thread(target=d.start, daemon=True)
+        t = threading.Thread(target=self._restart, daemon=True)
         self.restarts.append(t)
         t.start()
 
+    def _restart(self):
+        # a resume under the sanitizers on a loaded machine can take a while;
+        # a failed start is reported by settle(), not lost with the thread
+        try:
+            self.d.start(timeout=60)
+        except Exception as e:  # noqa: BLE001 -- handed to the test's thread
+            self.restart_errors.append(e)
+
     def settle(self):
         for t in self.restarts:
-            t.join(30)
+            t.join(90)
         self.restarts = []
+        assert not self.restart_errors, self.restart_errors
         assert self.d.proc is not None and self.d.proc.poll() is None, self.d.log_tail(40)
 
     def agent_logs(self):

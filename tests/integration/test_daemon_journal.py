@@ -13,6 +13,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 
 import pytest
@@ -68,7 +69,11 @@ class JournalDaemon(harness.Daemon):
     """rolloutd as systemd starts it with StandardError=journal."""
 
     def start(self, timeout=15.0):
-        run = os.path.join(self.dir, "run-systemd")
+        # a socket path has at most 107 bytes: not under pytest's (xdist's
+        # deeper) temporary directories
+        if not getattr(self, "run_dir", None):
+            self.run_dir = tempfile.mkdtemp(prefix="rd-journal-", dir="/tmp")
+        run = self.run_dir
         os.makedirs(os.path.join(run, "journal"), exist_ok=True)
         self.journal = Journal(os.path.join(run, "journal", "socket"))
         self.journal.start()
@@ -81,6 +86,14 @@ class JournalDaemon(harness.Daemon):
             stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL, env=env)
         self.wait_healthy(timeout)
         return self
+
+    def stop(self, timeout=20.0):
+        try:
+            return super().stop(timeout)
+        finally:
+            if getattr(self, "run_dir", None):
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+                self.run_dir = None
 
 
 @pytest.fixture
