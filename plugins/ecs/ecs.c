@@ -45,11 +45,8 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
-#include "uri.h"
-
-#define ECS_TARGET_PREFIX "AmazonEC2ContainerServiceV20141113."
-#define ELB_VERSION "2015-12-01"
-#define LAM_API "/2015-03-31/functions/"
+#include "awsjson.h"
+#include "awsquery.h"
 
 struct ecs {
 	const struct rollout_host *host;
@@ -58,8 +55,11 @@ struct ecs {
 	int64_t max_attempts;
 	const char *hook_invocation;
 	const char *region; /* NULL: the daemon's */
-	/* NULL: AWS's own endpoint for the region */
-	const char *ep_ecs, *ep_elb, *ep_lambda;
+	struct awsj q;	    /* ECS and Lambda (JSON) */
+	struct awsq qq;	    /* ELBv2 (query API) */
+	/* endpoint NULL: AWS's own for the region */
+	struct awsj_service svc_ecs, svc_lambda;
+	struct awsq_service svc_elb;
 	char buf_ecs[1024], buf_elb[1024], buf_lambda[1024];
 };
 
@@ -138,20 +138,6 @@ static bool scalar_int(const json_t *v, long long *ret)
 		return *end == '\0';
 	}
 	return false;
-}
-
-static bool call_stopping(const struct rollout_shift_call *call)
-{
-	return call && call->size >= offsetof(struct rollout_shift_call, engine_data) && call->stopping &&
-	       call->stopping(call);
-}
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 static const char *dep_id(const struct rollout_shift_call *call)
@@ -443,211 +429,32 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
-/* HTTP with retries                                                          */
+/* API calls (retries, backoff and error naming: awsjson, awsquery)          */
 /* ------------------------------------------------------------------------ */
 
-struct answer {
-	long status;
-	char *body;	   /* malloc'd, NUL-terminated; may be NULL */
-	char type[128];	   /* the error's type or code */
-	char text[512];	   /* the error's message, or the start of the body */
-	char fn_error[64]; /* X-Amz-Function-Error of an Invoke */
-};
-
-static void answer_clear(struct answer *a)
+/* A failed ECS or Lambda answer as a deployment error. */
+static int answer_fail(const struct awsj_answer *a, const char *what, const char *code, struct rollout_error *err)
 {
-	free(a->body);
-	memset(a, 0, sizeof(*a));
+	return awsj_fail(a, what, code, "(see the IAM permissions the ecs plugin needs in docs/ecs.md)", err);
 }
 
-static const char *ecs_region(const struct ecs *s, const struct rollout_shift_call *call)
-{
-	if (s->region)
-		return s->region;
-	if (call && call->dep && call->dep->region)
-		return call->dep->region;
-	return "us-east-1";
-}
-
-/* Whether another attempt may help. A call that is not idempotent is
- * repeated only when it surely did not arrive: refused connections and
- * throttling. */
-static bool retryable(int r, long status, const char *type, bool idempotent)
-{
-	bool throttled = status == 429 || strstr(type, "Throttl") || strstr(type, "TooManyRequests");
-
-	if (r < 0)
-		return idempotent ? r != -ENOKEY && r != -EINVAL && r != -ENOMEM && r != -EFBIG
-				  : r == -ECONNREFUSED || r == -EHOSTUNREACH;
-	return throttled || (idempotent && status >= 500);
-}
-
-/* One signed request with retries; the error's type and message are read
- * by the caller's protocol (read_error). 0 when an answer arrived. */
-static int request(struct ecs *s, const struct rollout_shift_call *call, const char *service, const char *method,
-		   const char *url, const char *const *headers, const char *body, bool idempotent,
-		   void (*read_error)(struct ecs *, struct answer *), struct answer *ans, struct rollout_error *err)
-{
-	const char *region = ecs_region(s, call);
-	int64_t timeout_ms = s->timeout_ms, backoff = 200, deadline;
-	char herr[512];
-	int r = -EIO;
-
-	if (call && call->timeout_ms > 0 && call->timeout_ms < timeout_ms)
-		timeout_ms = call->timeout_ms;
-	deadline = s->host->mono_ms() + timeout_ms;
-	for (int64_t attempt = 1;; attempt++) {
-		struct rollout_http_response *resp = NULL;
-		struct rollout_http_request req =
-		    ROLLOUT_HTTP_REQUEST_INIT(.method = method, .url = url, .headers = headers, .body = body,
-					      .body_len = body ? strlen(body) : 0, .timeout_ms = timeout_ms,
-					      .max_body = 8 << 20, .aws_service = service, .aws_region = region);
-		const char *t;
-
-		answer_clear(ans);
-		herr[0] = '\0';
-		r = s->host->http_request(s->h, &req, &resp, herr, sizeof(herr));
-		if (r == 0) {
-			const char *b = s->host->http_body(resp, NULL);
-			ans->status = s->host->http_status(resp);
-			ans->body = strdup(b ? b : "");
-			if ((t = s->host->http_header(resp, "X-Amzn-ErrorType")))
-				snprintf(ans->type, sizeof(ans->type), "%.*s", (int)strcspn(t, ":"), t);
-			if ((t = s->host->http_header(resp, "X-Amz-Function-Error")))
-				snprintf(ans->fn_error, sizeof(ans->fn_error), "%s", t);
-			s->host->http_free(resp);
-			if (!ans->body) {
-				r = -ENOMEM;
-				break;
-			}
-			if (ans->status >= 300) {
-				read_error(s, ans);
-				if (!ans->text[0])
-					snprintf(ans->text, sizeof(ans->text), "%.*s", (int)strcspn(ans->body, "\r\n"),
-						 ans->body);
-			}
-		} else {
-			snprintf(ans->text, sizeof(ans->text), "%s", herr);
-		}
-		if (!retryable(r, ans->status, ans->type, idempotent) || attempt >= s->max_attempts ||
-		    call_stopping(call) || s->host->mono_ms() + backoff >= deadline)
-			break;
-		sleep_ms(backoff);
-		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-	}
-	if (r < 0)
-		return rollout_error_set(err, r, r == -ENOKEY ? "IAM_ROLE_MISSING" : "INTERNAL_ERROR",
-					 "cannot reach %s at %.300s: %s", service, url, ans->text);
-	return 0;
-}
-
-/* A failed answer as a deployment error: code and a message naming what. */
-static int answer_fail(const struct answer *a, const char *what, const char *code, struct rollout_error *err)
-{
-	int r = -EIO;
-
-	if (a->status == 403 || a->status == 401 || strstr(a->type, "AccessDenied") ||
-	    strstr(a->type, "UnrecognizedClient")) {
-		code = "IAM_ROLE_PERMISSIONS";
-		r = -EACCES;
-	} else if (a->status == 429 || strstr(a->type, "Throttl") || strstr(a->type, "TooManyRequests")) {
-		code = "THROTTLED";
-		r = -EAGAIN;
-	}
-	return rollout_error_set(err, r, code, "%s failed: HTTP %ld %s%s%s%s", what, a->status, a->type,
-				 a->type[0] ? ": " : "", a->text,
-				 r == -EACCES ? " (see the IAM permissions the ecs plugin needs in docs/ecs.md)" : "");
-}
-
-/* ---------------------------------------------------------------- ECS (JSON 1.1) */
-
-static void json_error(struct ecs *s, struct answer *a)
-{
-	json_t *b = json_loads(a->body, 0, NULL);
-	const char *m = jstr(b, "message"), *t = jstr(b, "__type");
-
-	(void)s;
-	if (!m)
-		m = jstr(b, "Message");
-	if (t && !a->type[0]) {
-		const char *hash = strrchr(t, '#');
-		snprintf(a->type, sizeof(a->type), "%s", hash ? hash + 1 : t);
-	}
-	if (m)
-		snprintf(a->text, sizeof(a->text), "%s", m);
-	json_decref(b);
-}
-
-/* One ECS call. *ret: the answer's JSON body on success. */
+/* One ECS call (JSON 1.1). *ret: the answer's JSON body on success. */
 static int ecs_call(struct ecs *s, const struct rollout_shift_call *call, const char *op, json_t *in, bool idempotent,
-		    json_t **ret, struct answer *ans, struct rollout_error *err)
+		    json_t **ret, struct awsj_answer *ans, struct rollout_error *err)
 {
-	char url[1200], target[128], *body = json_dumps(in, JSON_COMPACT);
-	const char *headers[] = {"Content-Type: application/x-amz-json-1.1", target, NULL};
-	int r;
-
-	json_decref(in);
-	if (!body)
-		return -ENOMEM;
-	if (s->ep_ecs)
-		snprintf(url, sizeof(url), "%s/", s->ep_ecs);
-	else
-		snprintf(url, sizeof(url), "https://ecs.%s.amazonaws.com/", ecs_region(s, call));
-	snprintf(target, sizeof(target), "X-Amz-Target: " ECS_TARGET_PREFIX "%s", op);
-	r = request(s, call, "ecs", "POST", url, headers, body, idempotent, json_error, ans, err);
-	free(body);
-	if (r == 0 && ans->status < 300) {
-		*ret = json_loads(ans->body, 0, NULL);
-		if (!*ret)
-			return rollout_error_set(err, -EIO, "ECS_UPDATE_ERROR", "ECS %s answered no JSON: %.200s", op,
-						 ans->body);
-	}
-	return r;
+	return awsj_call(&s->q, &s->svc_ecs, call, op, in, idempotent, "ECS_UPDATE_ERROR", ret, ans, err);
 }
 
-/* ---------------------------------------------------------------- ELBv2 (query API, XML) */
-
-static void xml_error(struct ecs *s, struct answer *a)
-{
-	struct rollout_xml *doc = NULL;
-	const char *code = NULL, *msg = NULL;
-	char e[128];
-
-	if (s->host->xml_parse(s->h, a->body, strlen(a->body), &doc, e, sizeof(e)) == 0 &&
-	    s->host->xml_aws_error(doc, &code, &msg) == 1) {
-		snprintf(a->type, sizeof(a->type), "%s", code);
-		snprintf(a->text, sizeof(a->text), "%s", msg);
-	}
-	s->host->xml_free(doc);
-}
-
-/* A form body under construction: "Action=...&Version=...&k=v...". */
+/* The parameters of an ELBv2 call under construction ("&k=v..."). */
 struct form {
-	char *buf;
-	size_t len, cap;
-	bool oom;
+	char buf[8192];
+	int r;
 };
 
 static void form_add(struct form *f, const char *k, const char *v)
 {
-	char ek[512], ev[3 * 2048 + 1];
-	size_t need;
-
-	if (f->oom || uri_encode(k, false, ek, sizeof(ek)) < 0 || uri_encode(v, false, ev, sizeof(ev)) < 0) {
-		f->oom = true;
-		return;
-	}
-	need = f->len + strlen(ek) + strlen(ev) + 3;
-	if (need > f->cap) {
-		char *n = realloc(f->buf, need * 2);
-		if (!n) {
-			f->oom = true;
-			return;
-		}
-		f->buf = n;
-		f->cap = need * 2;
-	}
-	f->len += (size_t)sprintf(f->buf + f->len, "%s%s=%s", f->len ? "&" : "", ek, ev);
+	if (f->r == 0)
+		f->r = awsq_param(f->buf, sizeof(f->buf), k, v);
 }
 
 static void form_addf(struct form *f, const char *v, const char *kfmt, ...) ROLLOUT_PRINTF(3, 4);
@@ -662,38 +469,17 @@ static void form_addf(struct form *f, const char *v, const char *kfmt, ...)
 	form_add(f, k, v);
 }
 
-/* One ELBv2 call; the form is consumed. *ret: the parsed answer. */
-static int elb_call(struct ecs *s, const struct rollout_shift_call *call, struct form *f, struct rollout_xml **ret,
-		    struct answer *ans, struct rollout_error *err)
+/* One ELBv2 call. *ret: the parsed answer. -ENOENT (err set) when ELBv2
+ * answered *NotFound. */
+static int elb_call(struct ecs *s, const struct rollout_shift_call *call, const char *action, const struct form *f,
+		    struct rollout_xml **ret, struct rollout_error *err)
 {
-	const char *headers[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL};
-	char url[1200], e[256];
-	int r;
-
-	if (f->oom) {
-		free(f->buf);
-		return -ENOMEM;
-	}
-	if (s->ep_elb)
-		snprintf(url, sizeof(url), "%s/", s->ep_elb);
-	else
-		snprintf(url, sizeof(url), "https://elasticloadbalancing.%s.amazonaws.com/", ecs_region(s, call));
-	r = request(s, call, "elasticloadbalancing", "POST", url, headers, f->buf, true, xml_error, ans, err);
-	free(f->buf);
-	memset(f, 0, sizeof(*f));
-	if (r == 0 && ans->status < 300 &&
-	    s->host->xml_parse(s->h, ans->body, strlen(ans->body), ret, e, sizeof(e)) < 0)
-		return rollout_error_set(err, -EIO, "ELASTIC_LOAD_BALANCING_INVALID", "ELBv2 answered no XML: %s", e);
-	return r;
-}
-
-static struct form form_new(const char *action)
-{
-	struct form f = {0};
-
-	form_add(&f, "Action", action);
-	form_add(&f, "Version", ELB_VERSION);
-	return f;
+	*ret = NULL;
+	if (f->r < 0)
+		return rollout_error_set(err, f->r, "ELASTIC_LOAD_BALANCING_INVALID",
+					 "the parameters of ELBv2 %s are too long", action);
+	return awsq_call(&s->qq, &s->svc_elb, call ? call->dep : NULL, action, f->buf, "ELASTIC_LOAD_BALANCING_INVALID",
+			 ret, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -766,7 +552,7 @@ static json_t *svc_req(const json_t *st)
 static int task_sets(struct ecs *s, const struct rollout_shift_call *call, const json_t *st, json_t **ret,
 		     struct rollout_error *err)
 {
-	struct answer a = {0};
+	struct awsj_answer a = {0};
 	json_t *out = NULL;
 	char what[600];
 	int r = ecs_call(s, call, "DescribeTaskSets", svc_req(st), true, &out, &a, err);
@@ -776,7 +562,7 @@ static int task_sets(struct ecs *s, const struct rollout_shift_call *call, const
 			 sget(st, "cluster"));
 		r = answer_fail(&a, what, "ECS_UPDATE_ERROR", err);
 	}
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	if (r == 0) {
 		*ret = json_incref(json_object_get(out, "taskSets"));
 		if (!*ret)
@@ -877,26 +663,17 @@ static int listener_shares(struct ecs *s, const struct rollout_xml_node *l, cons
 static int listener_get(struct ecs *s, const struct rollout_shift_call *call, const json_t *st, const char *arn,
 			const char *role, int share[2], struct rollout_error *err)
 {
-	struct form f = form_new("DescribeListeners");
+	struct form f = {0};
 	struct rollout_xml *doc = NULL;
-	struct answer a = {0};
 	const struct rollout_xml_node *l;
-	char what[700];
 	int r;
 
 	form_add(&f, "ListenerArns.member.1", arn);
-	r = elb_call(s, call, &f, &doc, &a, err);
-	if (r == 0 && a.status >= 300) {
-		if (strstr(a.type, "ListenerNotFound"))
-			r = rollout_error_set(err, -ENOENT, "ELASTIC_LOAD_BALANCING_INVALID",
-					      "the %s listener %s does not exist; fix the deployment group's "
-					      "targetGroupPairInfoList",
-					      role, arn);
-		else {
-			snprintf(what, sizeof(what), "DescribeListeners %s", arn);
-			r = answer_fail(&a, what, "ELASTIC_LOAD_BALANCING_INVALID", err);
-		}
-	}
+	r = elb_call(s, call, "DescribeListeners", &f, &doc, err);
+	if (r == -ENOENT)
+		rollout_error_set(
+		    err, -ENOENT, "ELASTIC_LOAD_BALANCING_INVALID",
+		    "the %s listener %s does not exist; fix the deployment group's targetGroupPairInfoList", role, arn);
 	if (r == 0) {
 		l = s->host->xml_find(s->host->xml_root(doc), "DescribeListenersResult/Listeners/member");
 		if (!l)
@@ -908,7 +685,6 @@ static int listener_get(struct ecs *s, const struct rollout_shift_call *call, co
 			share[0] = share[1] = 0;
 	}
 	s->host->xml_free(doc);
-	answer_clear(&a);
 	return r;
 }
 
@@ -917,17 +693,15 @@ static int listener_get(struct ecs *s, const struct rollout_shift_call *call, co
 static int listener_route(struct ecs *s, const struct rollout_shift_call *call, const json_t *st, const char *arn,
 			  const char *role, int to, unsigned p, struct rollout_error *err)
 {
-	struct form f;
+	struct form f = {0};
 	struct rollout_xml *doc = NULL;
-	struct answer a = {0};
 	int share[2], r;
-	char what[700], ws[16];
+	char ws[16];
 
 	if ((r = listener_get(s, call, st, arn, role, share, err)) < 0)
 		return r;
 	if (share[to] == (int)p && share[1 - to] == 100 - (int)p)
 		return 0;
-	f = form_new("ModifyListener");
 	form_add(&f, "ListenerArn", arn);
 	form_add(&f, "DefaultActions.member.1.Type", "forward");
 	if (p >= 100 || p == 0) {
@@ -942,16 +716,11 @@ static int listener_route(struct ecs *s, const struct rollout_shift_call *call, 
 			form_addf(&f, ws, "DefaultActions.member.1.ForwardConfig.TargetGroups.member.%d.Weight", k);
 		}
 	}
-	r = elb_call(s, call, &f, &doc, &a, err);
-	if (r == 0 && a.status >= 300) {
-		snprintf(what, sizeof(what), "ModifyListener %s (%s)", arn, role);
-		r = answer_fail(&a, what, "ELASTIC_LOAD_BALANCING_INVALID", err);
-	}
+	r = elb_call(s, call, "ModifyListener", &f, &doc, err);
 	if (r == 0)
 		s->host->log(s->h, LOG_INFO, "%s: %s listener sends %u%% to target group %s", dep_id(call), role, p,
 			     json_string_value(json_array_get(json_object_get(st, "tg"), (size_t)to)));
 	s->host->xml_free(doc);
-	answer_clear(&a);
 	return r;
 }
 
@@ -988,7 +757,7 @@ static int ecs_resolve(void *state, const struct rollout_deployment *dep, const 
 static int check_service(struct ecs *s, const struct rollout_shift_call *call, const struct ecs_group *g,
 			 json_t **ret_service, struct rollout_error *err)
 {
-	struct answer a = {0};
+	struct awsj_answer a = {0};
 	json_t *out = NULL, *svc;
 	const char *ctl;
 	char what[600];
@@ -1002,7 +771,7 @@ static int check_service(struct ecs *s, const struct rollout_shift_call *call, c
 			r = rollout_error_set(err, -ENOENT, "INVALID_ECS_SERVICE",
 					      "ECS cluster %s does not exist in region %s; fix ecsServices in the "
 					      "deployment group",
-					      g->cluster, ecs_region(s, call));
+					      g->cluster, awsj_region(&s->q, call));
 		else {
 			snprintf(what, sizeof(what), "DescribeServices %s in cluster %s", g->service, g->cluster);
 			r = answer_fail(&a, what, "INVALID_ECS_SERVICE", err);
@@ -1034,7 +803,7 @@ static int check_service(struct ecs *s, const struct rollout_shift_call *call, c
 	*ret_service = json_incref(svc);
 out:
 	json_decref(out);
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	return r;
 }
 
@@ -1042,7 +811,7 @@ out:
 static int check_task_definition(struct ecs *s, const struct rollout_shift_call *call, const struct ecs_spec *spec,
 				 struct rollout_error *err)
 {
-	struct answer a = {0};
+	struct awsj_answer a = {0};
 	json_t *out = NULL, *cd, *pm;
 	const json_t *c = NULL;
 	size_t i;
@@ -1087,7 +856,7 @@ static int check_task_definition(struct ecs *s, const struct rollout_shift_call 
 			      spec->container, spec->task_definition, spec->port);
 out:
 	json_decref(out);
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	return r;
 }
 
@@ -1099,25 +868,18 @@ static int check_target_groups(struct ecs *s, const struct rollout_shift_call *c
 	int r = 0;
 
 	for (int i = 0; i < 2 && r == 0; i++) {
-		struct form f = form_new("DescribeTargetGroups");
+		struct form f = {0};
 		struct rollout_xml *doc = NULL;
-		struct answer a = {0};
 		const char *arn;
-		char what[300];
 
 		form_add(&f, "Names.member.1", g->tg[i]);
-		r = elb_call(s, call, &f, &doc, &a, err);
-		if (r == 0 && a.status >= 300) {
-			if (strstr(a.type, "TargetGroupNotFound"))
-				r = rollout_error_set(err, -ENOENT, "ELASTIC_LOAD_BALANCING_INVALID",
-						      "target group %s does not exist; create it (target type ip for "
-						      "Fargate) or fix the deployment group's targetGroupPairInfoList",
-						      g->tg[i]);
-			else {
-				snprintf(what, sizeof(what), "DescribeTargetGroups %s", g->tg[i]);
-				r = answer_fail(&a, what, "ELASTIC_LOAD_BALANCING_INVALID", err);
-			}
-		}
+		r = elb_call(s, call, "DescribeTargetGroups", &f, &doc, err);
+		if (r == -ENOENT)
+			rollout_error_set(
+			    err, -ENOENT, "ELASTIC_LOAD_BALANCING_INVALID",
+			    "target group %s does not exist; create it (target type ip for Fargate) or fix "
+			    "the deployment group's targetGroupPairInfoList",
+			    g->tg[i]);
 		if (r == 0) {
 			arn = s->host->xml_text(s->host->xml_root(doc),
 						"DescribeTargetGroupsResult/TargetGroups/member/TargetGroupArn");
@@ -1128,7 +890,6 @@ static int check_target_groups(struct ecs *s, const struct rollout_shift_call *c
 				json_array_append_new(arns, json_string(arn));
 		}
 		s->host->xml_free(doc);
-		answer_clear(&a);
 	}
 	if (r == 0)
 		json_object_set(st, "tgArn", arns);
@@ -1254,7 +1015,7 @@ static int ecs_install(void *state, const struct rollout_shift_call *call, char 
 	struct ecs *s = state;
 	json_t *st = state_load(call, err), *sets = NULL, *req, *out = NULL;
 	const json_t *mine;
-	struct answer a = {0};
+	struct awsj_answer a = {0};
 	char what[600];
 	int r;
 
@@ -1311,7 +1072,7 @@ out:
 	json_decref(st);
 	json_decref(sets);
 	json_decref(out);
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	return r;
 }
 
@@ -1399,7 +1160,7 @@ static int ecs_weight(void *state, const struct rollout_shift_call *call, char *
 static int set_primary(struct ecs *s, const struct rollout_shift_call *call, const json_t *st, const char *set,
 		       struct rollout_error *err)
 {
-	struct answer a = {0};
+	struct awsj_answer a = {0};
 	json_t *out = NULL, *req = svc_req(st);
 	char what[700];
 	int r;
@@ -1411,7 +1172,7 @@ static int set_primary(struct ecs *s, const struct rollout_shift_call *call, con
 		r = answer_fail(&a, what, "ECS_UPDATE_ERROR", err);
 	}
 	json_decref(out);
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	return r;
 }
 
@@ -1441,7 +1202,7 @@ static int ecs_commit(void *state, const struct rollout_shift_call *call, char *
 static int delete_set(struct ecs *s, const struct rollout_shift_call *call, const json_t *st, const char *set,
 		      struct rollout_error *err)
 {
-	struct answer a = {0};
+	struct awsj_answer a = {0};
 	json_t *out = NULL, *req = svc_req(st);
 	char what[700];
 	int r;
@@ -1457,7 +1218,7 @@ static int delete_set(struct ecs *s, const struct rollout_shift_call *call, cons
 		s->host->log(s->h, LOG_INFO, "%s: task set %s of service %s deleted", dep_id(call), set,
 			     sget(st, "service"));
 	json_decref(out);
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	return r;
 }
 
@@ -1533,72 +1294,13 @@ out:
 
 /* ---------------------------------------------------------------- hooks */
 
-static void lambda_error(struct ecs *s, struct answer *a)
-{
-	json_error(s, a);
-}
-
 static int ecs_invoke_hook(void *state, const struct rollout_shift_call *call, char **ret_state_json,
 			   struct rollout_error *err)
 {
 	struct ecs *s = state;
-	struct answer a = {0};
-	bool event = strcmp(s->hook_invocation, "Event") == 0;
-	char efn[1024], url[2400], *payload = NULL;
-	const char *hdr[] = {"Content-Type: application/json",
-			     event ? "X-Amz-Invocation-Type: Event" : "X-Amz-Invocation-Type: RequestResponse", NULL};
-	const char *ev = call->hook_event ? call->hook_event : "";
-	json_t *p;
-	int r;
 
 	(void)ret_state_json;
-	if (!call->hook_function || !call->hook_execution_id || !call->dep || !call->dep->deployment_id)
-		return rollout_error_set(err, -EINVAL, "INTERNAL_ERROR", "hook call without function or execution id");
-	if (uri_encode(call->hook_function, false, efn, sizeof(efn)) < 0)
-		return rollout_error_set(err, -ENAMETOOLONG, "INVALID_REVISION",
-					 "hook function name %.100s is too long", call->hook_function);
-	if (s->ep_lambda)
-		snprintf(url, sizeof(url), "%s" LAM_API "%s/invocations", s->ep_lambda, efn);
-	else
-		snprintf(url, sizeof(url), "https://lambda.%s.amazonaws.com" LAM_API "%s/invocations",
-			 ecs_region(s, call), efn);
-	p = json_pack("{s:s, s:s}", "DeploymentId", call->dep->deployment_id, "LifecycleEventHookExecutionId",
-		      call->hook_execution_id);
-	payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
-	json_decref(p);
-	if (!payload)
-		return -ENOMEM;
-	r = request(s, call, "lambda", "POST", url, hdr, payload, false, lambda_error, &a, err);
-	if (r == -ETIMEDOUT && !event) {
-		/* still running: its PutLifecycleEventHookExecutionStatus decides */
-		s->host->log(s->h, LOG_INFO, "%s: %s hook %s still runs after the invocation's timeout", dep_id(call),
-			     ev, call->hook_function);
-		r = 0;
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	if (a.status == 404)
-		r = rollout_error_set(err, -ENOENT, "HOOK_EXECUTION_FAILURE",
-				      "%s hook function %s does not exist: %s; create it or fix Hooks in the AppSpec",
-				      ev, call->hook_function, a.text);
-	else if (a.status >= 300) {
-		char what[600];
-		snprintf(what, sizeof(what), "Invoke of %s hook function %s", ev, call->hook_function);
-		r = answer_fail(&a, what, "HOOK_EXECUTION_FAILURE", err);
-	} else if (a.fn_error[0]) {
-		json_t *b = json_loads(a.body ? a.body : "", 0, NULL);
-		const char *m = jstr(b, "errorMessage"), *t = jstr(b, "errorType");
-		r = rollout_error_set(err, -EIO, "HOOK_EXECUTION_FAILURE", "%s hook function %s failed (%s): %s%s%s",
-				      ev, call->hook_function, a.fn_error, t ? t : "", t ? ": " : "",
-				      m ? m : "no error message");
-		json_decref(b);
-	} else
-		r = 0;
-out:
-	free(payload);
-	answer_clear(&a);
-	return r;
+	return awsj_invoke_hook(&s->q, &s->svc_lambda, call, strcmp(s->hook_invocation, "Event") == 0, err);
 }
 
 /* ---------------------------------------------------------------- GetDeploymentTarget */
@@ -1646,33 +1348,6 @@ static int ecs_describe(void *state, const struct rollout_shift_call *call, char
 /* init / destroy and the descriptor                                          */
 /* ------------------------------------------------------------------------ */
 
-static int endpoint_opt(const struct rollout_host *host, struct rollout_handle *h, const char *key, char *buf,
-			size_t buflen, const char **ret, char *err, size_t errlen)
-{
-	const char *ep = NULL;
-	size_t n;
-	int r;
-
-	if ((r = host->config_string(h, key, NULL, &ep, err, errlen)) < 0)
-		return r;
-	*ret = NULL;
-	if (!ep || !*ep)
-		return 0;
-	n = strlen(ep);
-	while (n > 0 && ep[n - 1] == '/')
-		n--;
-	if (!uri_is_http(ep) || n >= buflen) {
-		snprintf(err, errlen,
-			 "plugins.ecs.%s: '%.200s' must be an http:// or https:// URL (at most %zu characters)", key,
-			 ep, buflen - 1);
-		return -EINVAL;
-	}
-	memcpy(buf, ep, n);
-	buf[n] = '\0';
-	*ret = buf;
-	return 0;
-}
-
 static int ecs_init(const struct rollout_host *host, struct rollout_handle *h, void **ret_state, char *err,
 		    size_t errlen)
 {
@@ -1686,14 +1361,24 @@ static int ecs_init(const struct rollout_host *host, struct rollout_handle *h, v
 	if ((r = ROLLOUT_HOST_NEED(host, xml_aws_error, err, errlen)) < 0 ||
 	    (r = rollout_config_parse(host, h, ecs_options, s, err, errlen)) < 0 ||
 	    (r = host->config_string(h, "region", NULL, &s->region, err, errlen)) < 0 ||
-	    (r = endpoint_opt(host, h, "endpoint", s->buf_ecs, sizeof(s->buf_ecs), &s->ep_ecs, err, errlen)) < 0 ||
-	    (r = endpoint_opt(host, h, "elbv2_endpoint", s->buf_elb, sizeof(s->buf_elb), &s->ep_elb, err, errlen)) <
-		0 ||
-	    (r = endpoint_opt(host, h, "lambda_endpoint", s->buf_lambda, sizeof(s->buf_lambda), &s->ep_lambda, err,
-			      errlen)) < 0)
+	    (r = awsj_endpoint_option(host, h, "ecs", "endpoint", s->buf_ecs, sizeof(s->buf_ecs), &s->svc_ecs.endpoint,
+				      err, errlen)) < 0 ||
+	    (r = awsj_endpoint_option(host, h, "ecs", "elbv2_endpoint", s->buf_elb, sizeof(s->buf_elb),
+				      &s->svc_elb.endpoint, err, errlen)) < 0 ||
+	    (r = awsj_endpoint_option(host, h, "ecs", "lambda_endpoint", s->buf_lambda, sizeof(s->buf_lambda),
+				      &s->svc_lambda.endpoint, err, errlen)) < 0)
 		goto fail;
 	if (s->region && !*s->region)
 		s->region = NULL;
+	s->q = (struct awsj){
+	    .host = host, .h = h, .region = s->region, .timeout_ms = s->timeout_ms, .max_attempts = s->max_attempts};
+	s->qq = (struct awsq){
+	    .host = host, .h = h, .region = s->region, .timeout_ms = s->timeout_ms, .max_attempts = s->max_attempts};
+	s->svc_ecs.sigv4 = "ecs";
+	s->svc_ecs.target = "AmazonEC2ContainerServiceV20141113.";
+	s->svc_lambda.sigv4 = "lambda";
+	s->svc_elb.sigv4 = "elasticloadbalancing";
+	s->svc_elb.version = "2015-12-01";
 	if (strcmp(s->hook_invocation, "RequestResponse") && strcmp(s->hook_invocation, "Event")) {
 		snprintf(err, errlen, "plugins.ecs.hook_invocation: '%s' is not RequestResponse or Event",
 			 s->hook_invocation);

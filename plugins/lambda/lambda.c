@@ -32,6 +32,7 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
+#include "awsjson.h"
 #include "uri.h"
 
 #define LAM_API "/2015-03-31/functions/"
@@ -43,8 +44,9 @@ struct lam {
 	int64_t timeout_ms;
 	int64_t max_attempts;
 	const char *hook_invocation;
-	const char *endpoint; /* NULL: AWS; else endpoint_buf */
-	const char *region;   /* NULL: the daemon's */
+	const char *region; /* NULL: the daemon's */
+	struct awsj q;
+	struct awsj_service svc; /* endpoint NULL: AWS's */
 	char endpoint_buf[1024];
 };
 
@@ -287,155 +289,27 @@ static char *state_dump(const struct lam_state *s)
 /* Lambda API calls                                                           */
 /* ------------------------------------------------------------------------ */
 
-struct lam_answer {
-	long status;
-	json_t *body;	   /* parsed JSON body, or NULL */
-	char text[512];	   /* error message, or the start of a non-JSON body */
-	char type[128];	   /* x-amzn-ErrorType without its ":http://..." tail */
-	char fn_error[64]; /* X-Amz-Function-Error of an Invoke */
-};
-
-static void answer_clear(struct lam_answer *a)
-{
-	json_decref(a->body);
-	memset(a, 0, sizeof(*a));
-}
-
-static bool call_stopping(const struct rollout_shift_call *call)
-{
-	return call && call->size >= offsetof(struct rollout_shift_call, engine_data) && call->stopping &&
-	       call->stopping(call);
-}
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Whether another attempt may help. A call that is not idempotent (an
- * Invoke) is repeated only when it surely did not reach Lambda: refused
- * connections and throttling. */
-static bool retryable(int r, long status, const char *type, bool idempotent)
-{
-	if (r < 0)
-		return idempotent ? r != -ENOKEY && r != -EINVAL && r != -ENOMEM && r != -EFBIG
-				  : r == -ECONNREFUSED || r == -EHOSTUNREACH;
-	if (!idempotent)
-		return status == 429 || strstr(type, "TooManyRequests");
-	return status == 429 || status >= 500 || strstr(type, "Throttl") || strstr(type, "TooManyRequests");
-}
-
-/* The region calls are signed for and sent to. */
-static const char *lam_region(const struct lam *s, const struct rollout_deployment *dep)
-{
-	if (s->region)
-		return s->region;
-	if (dep && dep->size >= offsetof(struct rollout_deployment, account_id) && dep->region)
-		return dep->region;
-	return "us-east-1";
-}
-
-/* One Lambda API call with retries. path is below /2015-03-31/functions/
- * and already encoded. Fills *ans (status, JSON body or error text) and
- * returns 0 when an answer arrived, else a negative errno with err set. */
+/* One Lambda API call below /2015-03-31/functions/; path already encoded.
+ * 0 when an answer arrived (look at ans->status). */
 static int lam_request(struct lam *s, const struct rollout_shift_call *call, const char *method, const char *path,
-		       const char *body, const char *const *extra_headers, int64_t timeout_ms, struct lam_answer *ans,
-		       struct rollout_error *err)
+		       const char *body, struct awsj_answer *ans, struct rollout_error *err)
 {
-	const struct rollout_deployment *dep = call ? call->dep : NULL;
-	const char *region = lam_region(s, dep);
-	const char *headers[8];
-	char url[2048], herr[512];
-	size_t nh = 0;
-	int64_t backoff = 200, deadline;
-	int r = -EIO;
+	char full[sizeof(LAM_API) + 4096];
 
-	if (s->endpoint)
-		snprintf(url, sizeof(url), "%s%s%s", s->endpoint, LAM_API, path);
-	else
-		snprintf(url, sizeof(url), "https://lambda.%s.amazonaws.com%s%s", region, LAM_API, path);
-	headers[nh++] = "Content-Type: application/json";
-	headers[nh++] = "Accept: application/json";
-	for (size_t i = 0; extra_headers && extra_headers[i] && nh + 1 < sizeof(headers) / sizeof(headers[0]); i++)
-		headers[nh++] = extra_headers[i];
-	headers[nh] = NULL;
-	if (timeout_ms <= 0)
-		timeout_ms = s->timeout_ms;
-	if (call && call->size >= offsetof(struct rollout_shift_call, stopping) && call->timeout_ms > 0 &&
-	    call->timeout_ms < timeout_ms)
-		timeout_ms = call->timeout_ms;
-	deadline = s->host->mono_ms ? s->host->mono_ms() + timeout_ms : 0;
-	for (int64_t attempt = 1;; attempt++) {
-		struct rollout_http_response *resp = NULL;
-		struct rollout_http_request req =
-		    ROLLOUT_HTTP_REQUEST_INIT(.method = method, .url = url, .headers = headers, .body = body,
-					      .body_len = body ? strlen(body) : 0, .timeout_ms = timeout_ms,
-					      .max_body = 4 << 20, .aws_service = "lambda", .aws_region = region);
-		const char *t;
-
-		answer_clear(ans);
-		herr[0] = '\0';
-		r = s->host->http_request(s->h, &req, &resp, herr, sizeof(herr));
-		if (r == 0) {
-			const char *b = s->host->http_body(resp, NULL);
-			ans->status = s->host->http_status(resp);
-			if ((t = s->host->http_header(resp, "X-Amzn-ErrorType")))
-				snprintf(ans->type, sizeof(ans->type), "%.*s", (int)strcspn(t, ":"), t);
-			if ((t = s->host->http_header(resp, "X-Amz-Function-Error")))
-				snprintf(ans->fn_error, sizeof(ans->fn_error), "%s", t);
-			ans->body = b && *b ? json_loads(b, JSON_DECODE_ANY, NULL) : NULL;
-			if (ans->status >= 300) {
-				const char *m = json_string_value(json_object_get(ans->body, "message"));
-				if (!m)
-					m = json_string_value(json_object_get(ans->body, "Message"));
-				if (!ans->type[0] && (t = json_string_value(json_object_get(ans->body, "__type"))))
-					snprintf(ans->type, sizeof(ans->type), "%s", t);
-				if (m)
-					snprintf(ans->text, sizeof(ans->text), "%s", m);
-				else
-					snprintf(ans->text, sizeof(ans->text), "%.*s", (int)strcspn(b ? b : "", "\r\n"),
-						 b ? b : "");
-			}
-			s->host->http_free(resp);
-		} else {
-			snprintf(ans->text, sizeof(ans->text), "%s", herr);
-		}
-		if (!retryable(r, ans->status, ans->type, strcmp(method, "POST") != 0) || attempt >= s->max_attempts ||
-		    call_stopping(call) || (deadline && s->host->mono_ms() + backoff >= deadline))
-			break;
-		sleep_ms(backoff);
-		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-	}
-	if (r < 0)
-		return rollout_error_set(err, r, r == -ENOKEY ? "IAM_ROLE_MISSING" : "INTERNAL_ERROR",
-					 "cannot reach Lambda at %.300s: %s", url, ans->text);
-	return 0;
+	snprintf(full, sizeof(full), "%s%s", LAM_API, path);
+	return awsj_rest(&s->q, &s->svc, call, method, full, body, NULL, ans, err);
 }
 
 /* A failed answer as a deployment error: code and a message naming what. */
-static int lam_fail(const struct lam_answer *a, const char *what, struct rollout_error *err)
+static int lam_fail(const struct awsj_answer *a, const char *what, struct rollout_error *err)
 {
-	const char *code = "INTERNAL_ERROR";
-	int r = -EIO;
-
-	if (a->status == 403 || a->status == 401 || strstr(a->type, "AccessDenied")) {
-		code = "IAM_ROLE_PERMISSIONS";
-		r = -EACCES;
-	} else if (a->status == 429 || strstr(a->type, "Throttl") || strstr(a->type, "TooManyRequests")) {
-		code = "THROTTLED";
-		r = -EAGAIN;
-	} else if (a->status == 404) {
-		code = "INVALID_LAMBDA_CONFIGURATION";
-		r = -ENOENT;
-	}
-	return rollout_error_set(err, r, code, "%s failed: HTTP %ld %s%s%s%s", what, a->status, a->type,
-				 a->type[0] ? ": " : "", a->text,
-				 r == -EACCES ? " (the daemon's credentials need lambda:GetFunctionConfiguration, "
-						"lambda:GetAlias, lambda:UpdateAlias and lambda:InvokeFunction)"
-					      : "");
+	if (a->status == 404)
+		return rollout_error_set(err, -ENOENT, "INVALID_LAMBDA_CONFIGURATION", "%s failed: HTTP 404 %s%s%s",
+					 what, a->type, a->type[0] ? ": " : "", a->text);
+	return awsj_fail(a, what, "INTERNAL_ERROR",
+			 "(the daemon's credentials need lambda:GetFunctionConfiguration, lambda:GetAlias, "
+			 "lambda:UpdateAlias and lambda:InvokeFunction)",
+			 err);
 }
 
 static int enc(const char *in, char *out, size_t outlen)
@@ -445,7 +319,7 @@ static int enc(const char *in, char *out, size_t outlen)
 
 /* GetFunctionConfiguration; qualifier NULL for the unpublished function. */
 static int lam_get_config(struct lam *s, const struct rollout_shift_call *call, const char *fn, const char *qualifier,
-			  struct lam_answer *ans, struct rollout_error *err)
+			  struct awsj_answer *ans, struct rollout_error *err)
 {
 	char efn[3 * LAM_NAME_MAX], eq[64], path[4096];
 
@@ -453,7 +327,7 @@ static int lam_get_config(struct lam *s, const struct rollout_shift_call *call, 
 		return rollout_error_set(err, -ENAMETOOLONG, "INVALID_REVISION", "function name %.100s is too long",
 					 fn);
 	snprintf(path, sizeof(path), "%s/configuration%s%s", efn, qualifier ? "?Qualifier=" : "", qualifier ? eq : "");
-	return lam_request(s, call, "GET", path, NULL, NULL, 0, ans, err);
+	return lam_request(s, call, "GET", path, NULL, ans, err);
 }
 
 static int alias_path(const struct lam_res *res, char *path, size_t n, struct rollout_error *err)
@@ -494,21 +368,21 @@ static void alias_read(const json_t *body, struct lam_alias *ret)
 }
 
 static int lam_get_alias(struct lam *s, const struct rollout_shift_call *call, const struct lam_res *res,
-			 struct lam_answer *ans, struct rollout_error *err)
+			 struct awsj_answer *ans, struct rollout_error *err)
 {
 	char path[4096];
 	int r;
 
 	if ((r = alias_path(res, path, sizeof(path), err)) < 0)
 		return r;
-	return lam_request(s, call, "GET", path, NULL, NULL, 0, ans, err);
+	return lam_request(s, call, "GET", path, NULL, ans, err);
 }
 
 /* UpdateAlias to percent % on the target version (see the file's head). */
 static int lam_set_weight(struct lam *s, const struct rollout_shift_call *call, struct lam_state *st, unsigned percent,
 			  struct rollout_error *err)
 {
-	struct lam_answer a = {0};
+	struct awsj_answer a = {0};
 	struct lam_alias al;
 	json_t *body, *weights = json_object();
 	char path[4096], what[512], *txt = NULL;
@@ -523,7 +397,7 @@ static int lam_set_weight(struct lam *s, const struct rollout_shift_call *call, 
 		r = lam_fail(&a, what, err);
 		goto out;
 	}
-	alias_read(a.body, &al);
+	alias_read(a.json, &al);
 	if (!al.version || (strcmp(al.version, st->res.current) && strcmp(al.version, st->res.target)) ||
 	    al.n_extra > 1 ||
 	    (al.n_extra == 1 && strcmp(al.extra_version, st->res.target) &&
@@ -564,7 +438,7 @@ static int lam_set_weight(struct lam *s, const struct rollout_shift_call *call, 
 	}
 	if ((r = alias_path(&st->res, path, sizeof(path), err)) < 0)
 		goto out;
-	if ((r = lam_request(s, call, "PUT", path, txt, NULL, 0, &a, err)) < 0)
+	if ((r = lam_request(s, call, "PUT", path, txt, &a, err)) < 0)
 		goto out;
 	if (a.status >= 300) {
 		snprintf(what, sizeof(what), "UpdateAlias %s of function %s to %u%% on version %s", st->res.alias,
@@ -572,7 +446,7 @@ static int lam_set_weight(struct lam *s, const struct rollout_shift_call *call, 
 		r = lam_fail(&a, what, err);
 		goto out;
 	}
-	if ((al.arn = json_string_value(json_object_get(a.body, "AliasArn"))))
+	if ((al.arn = json_string_value(json_object_get(a.json, "AliasArn"))))
 		snprintf(st->alias_arn, sizeof(st->alias_arn), "%s", al.arn);
 	st->weight = percent > 100 ? 100 : percent;
 	s->host->log(s->h, LOG_INFO, "%s: alias %s of %s now sends %u%% to version %s",
@@ -582,7 +456,7 @@ static int lam_set_weight(struct lam *s, const struct rollout_shift_call *call, 
 out:
 	json_decref(weights);
 	free(txt);
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	return r;
 }
 
@@ -632,7 +506,7 @@ static int lam_resolve(void *state, const struct rollout_deployment *dep, const 
 static int check_version(struct lam *s, const struct rollout_shift_call *call, const struct lam_res *res,
 			 const char *which, const char *v, struct rollout_error *err)
 {
-	struct lam_answer a = {0};
+	struct awsj_answer a = {0};
 	char what[512];
 	const char *st;
 	int r;
@@ -651,20 +525,20 @@ static int check_version(struct lam *s, const struct rollout_shift_call *call, c
 		r = lam_fail(&a, what, err);
 		goto out;
 	}
-	st = json_string_value(json_object_get(a.body, "State"));
+	st = json_string_value(json_object_get(a.json, "State"));
 	if (st && strcmp(st, "Failed") == 0) {
 		r = rollout_error_set(err, -EINVAL, "INVALID_LAMBDA_FUNCTION",
 				      "version %s (%s) of function %s is in state Failed (%s); fix the function and "
 				      "publish a new version",
 				      v, which, res->name,
-				      json_string_value(json_object_get(a.body, "StateReason"))
-					  ? json_string_value(json_object_get(a.body, "StateReason"))
+				      json_string_value(json_object_get(a.json, "StateReason"))
+					  ? json_string_value(json_object_get(a.json, "StateReason"))
 					  : "no reason given");
 		goto out;
 	}
 	r = 0;
 out:
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	return r;
 }
 
@@ -673,7 +547,7 @@ static int lam_prepare(void *state, const struct rollout_shift_call *call, char 
 {
 	struct lam *s = state;
 	struct lam_state st = {0};
-	struct lam_answer a = {0};
+	struct awsj_answer a = {0};
 	struct lam_alias al;
 	char what[512];
 	int r;
@@ -685,7 +559,7 @@ static int lam_prepare(void *state, const struct rollout_shift_call *call, char 
 	if (a.status == 404) {
 		r = rollout_error_set(err, -ENOENT, "INVALID_LAMBDA_FUNCTION",
 				      "function %s does not exist in region %s; create it or fix Name in the AppSpec",
-				      st.res.name, lam_region(s, call->dep));
+				      st.res.name, awsj_region(&s->q, call));
 		goto out;
 	}
 	if (a.status >= 300) {
@@ -710,7 +584,7 @@ static int lam_prepare(void *state, const struct rollout_shift_call *call, char 
 		r = lam_fail(&a, what, err);
 		goto out;
 	}
-	alias_read(a.body, &al);
+	alias_read(a.json, &al);
 	if (al.n_extra > 0) {
 		r = rollout_error_set(err, -EBUSY, "INVALID_LAMBDA_CONFIGURATION",
 				      "alias %s of function %s already splits traffic (version %s and %.0f%% to "
@@ -732,7 +606,7 @@ static int lam_prepare(void *state, const struct rollout_shift_call *call, char 
 	if (!(*ret_state_json = state_dump(&st)))
 		r = -ENOMEM;
 out:
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	return r;
 }
 
@@ -777,7 +651,7 @@ static int lam_wait_ready(void *state, const struct rollout_shift_call *call, ch
 {
 	struct lam *s = state;
 	struct lam_state st;
-	struct lam_answer a = {0};
+	struct awsj_answer a = {0};
 	const char *fs, *us;
 	char what[512];
 	int r;
@@ -792,8 +666,8 @@ static int lam_wait_ready(void *state, const struct rollout_shift_call *call, ch
 		r = lam_fail(&a, what, err);
 		goto out;
 	}
-	fs = json_string_value(json_object_get(a.body, "State"));
-	us = json_string_value(json_object_get(a.body, "LastUpdateStatus"));
+	fs = json_string_value(json_object_get(a.json, "State"));
+	us = json_string_value(json_object_get(a.json, "LastUpdateStatus"));
 	if (fs && strcmp(fs, "Failed") == 0)
 		r = rollout_error_set(err, -EIO, "INVALID_LAMBDA_FUNCTION",
 				      "version %s of function %s is in state Failed; fix it and publish a new version",
@@ -803,7 +677,7 @@ static int lam_wait_ready(void *state, const struct rollout_shift_call *call, ch
 	else
 		r = 0;
 out:
-	answer_clear(&a);
+	awsj_answer_clear(&a);
 	return r;
 }
 
@@ -811,58 +685,9 @@ static int lam_invoke_hook(void *state, const struct rollout_shift_call *call, c
 			   struct rollout_error *err)
 {
 	struct lam *s = state;
-	struct lam_answer a = {0};
-	bool event = strcmp(s->hook_invocation, "Event") == 0;
-	char efn[3 * LAM_NAME_MAX], path[4096], *payload = NULL;
-	const char *hdr[] = {event ? "X-Amz-Invocation-Type: Event" : "X-Amz-Invocation-Type: RequestResponse", NULL};
-	json_t *p;
-	int r;
 
 	(void)ret_state_json;
-	if (!call->hook_function || !call->hook_execution_id || !call->dep || !call->dep->deployment_id)
-		return rollout_error_set(err, -EINVAL, "INTERNAL_ERROR", "hook call without function or execution id");
-	if (enc(call->hook_function, efn, sizeof(efn)) < 0)
-		return rollout_error_set(err, -ENAMETOOLONG, "INVALID_REVISION",
-					 "hook function name %.100s is too long", call->hook_function);
-	snprintf(path, sizeof(path), "%s/invocations", efn);
-	p = json_pack("{s:s, s:s}", "DeploymentId", call->dep->deployment_id, "LifecycleEventHookExecutionId",
-		      call->hook_execution_id);
-	payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
-	json_decref(p);
-	if (!payload)
-		return -ENOMEM;
-	r = lam_request(s, call, "POST", path, payload, hdr, 0, &a, err);
-	if (r == -ETIMEDOUT && !event) {
-		/* still running: its PutLifecycleEventHookExecutionStatus decides */
-		s->host->log(s->h, LOG_INFO, "%s: %s hook %s still runs after the invocation's timeout",
-			     call->dep->deployment_id, call->hook_event ? call->hook_event : "", call->hook_function);
-		r = 0;
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	if (a.status == 404)
-		r = rollout_error_set(err, -ENOENT, "HOOK_EXECUTION_FAILURE",
-				      "%s hook function %s does not exist: %s; create it or fix Hooks in the AppSpec",
-				      call->hook_event ? call->hook_event : "", call->hook_function, a.text);
-	else if (a.status >= 300) {
-		char what[512];
-		snprintf(what, sizeof(what), "Invoke of %s hook function %s", call->hook_event ? call->hook_event : "",
-			 call->hook_function);
-		r = lam_fail(&a, what, err);
-		snprintf(err->code, sizeof(err->code), "HOOK_EXECUTION_FAILURE");
-	} else if (a.fn_error[0]) {
-		const char *m = json_string_value(json_object_get(a.body, "errorMessage"));
-		const char *t = json_string_value(json_object_get(a.body, "errorType"));
-		r = rollout_error_set(err, -EIO, "HOOK_EXECUTION_FAILURE", "%s hook function %s failed (%s): %s%s%s",
-				      call->hook_event ? call->hook_event : "", call->hook_function, a.fn_error,
-				      t ? t : "", t ? ": " : "", m ? m : "no error message");
-	} else
-		r = 0;
-out:
-	free(payload);
-	answer_clear(&a);
-	return r;
+	return awsj_invoke_hook(&s->q, &s->svc, call, strcmp(s->hook_invocation, "Event") == 0, err);
 }
 
 static int lam_describe(void *state, const struct rollout_shift_call *call, char **ret_target_json,
@@ -894,34 +719,20 @@ static int lam_init(const struct rollout_host *host, struct rollout_handle *h, v
 		    size_t errlen)
 {
 	struct lam *s = calloc(1, sizeof(*s));
-	const char *ep = NULL;
 	int r;
 
 	if (!s)
 		return -ENOMEM;
 	s->host = host;
 	s->h = h;
-	if ((r = rollout_config_parse(host, h, lam_options, s, err, errlen)) < 0)
+	if ((r = rollout_config_parse(host, h, lam_options, s, err, errlen)) < 0 ||
+	    (r = host->config_string(h, "region", NULL, &s->region, err, errlen)) < 0 ||
+	    (r = awsj_endpoint_option(host, h, "lambda", "endpoint", s->endpoint_buf, sizeof(s->endpoint_buf),
+				      &s->svc.endpoint, err, errlen)) < 0)
 		goto fail;
-	if ((r = host->config_string(h, "endpoint", NULL, &ep, err, errlen)) < 0 ||
-	    (r = host->config_string(h, "region", NULL, &s->region, err, errlen)) < 0)
-		goto fail;
-	if (ep && *ep) {
-		size_t n = strlen(ep);
-		while (n > 0 && ep[n - 1] == '/')
-			n--;
-		if (!uri_is_http(ep) || n >= sizeof(s->endpoint_buf)) {
-			snprintf(err, errlen,
-				 "plugins.lambda.endpoint: '%.200s' must be an http:// or https:// URL (at most %zu "
-				 "characters)",
-				 ep, sizeof(s->endpoint_buf) - 1);
-			r = -EINVAL;
-			goto fail;
-		}
-		memcpy(s->endpoint_buf, ep, n);
-		s->endpoint_buf[n] = '\0';
-		s->endpoint = s->endpoint_buf;
-	}
+	s->svc.sigv4 = "lambda";
+	s->q = (struct awsj){
+	    .host = host, .h = h, .region = s->region, .timeout_ms = s->timeout_ms, .max_attempts = s->max_attempts};
 	if (strcmp(s->hook_invocation, "RequestResponse") && strcmp(s->hook_invocation, "Event")) {
 		snprintf(err, errlen, "plugins.lambda.hook_invocation: '%s' is not RequestResponse or Event",
 			 s->hook_invocation);
