@@ -16,14 +16,17 @@
 #include "core/httpd.h"
 #include "util.h"
 
-/* When each key was last recorded as used: a small table hashed by key id,
- * so that a busy key costs a store write once a minute, not per request. A
- * collision only means a key is recorded a little more often. */
-#define USED_SLOTS 1024
+/* When each key was last recorded as used, so that a busy key costs a store
+ * write once a minute, not per request: a hash table by key id (open
+ * addressing, grown at half full) holding every key that signed a request,
+ * as many as there are agents. A key over USED_MAX entries, or with an id
+ * too long for a slot, is recorded per request rather than remembered. */
 #define USED_EVERY_MS (60 * 1000)
+#define USED_MIN 1024
+#define USED_MAX (1u << 20)
 
 struct used_slot {
-	char id[32];
+	char id[32]; /* "" = free */
 	int64_t recorded_ms;
 };
 
@@ -34,7 +37,8 @@ struct auth {
 	auth_deployment_application_fn deployment_application;
 	auth_key_used_fn key_used;
 	pthread_mutex_t used_lock;
-	struct used_slot used[USED_SLOTS];
+	struct used_slot *used;
+	size_t n_used, cap_used; /* cap: a power of two */
 };
 
 int auth_new(auth_lookup_fn lookup, void *userdata, char *const *regions_allowed, struct auth **ret)
@@ -55,6 +59,7 @@ struct auth *auth_free(struct auth *a)
 {
 	if (a) {
 		pthread_mutex_destroy(&a->used_lock);
+		free(a->used);
 		free(a);
 	}
 	return NULL;
@@ -70,22 +75,59 @@ void auth_set_key_used(struct auth *a, auth_key_used_fn fn)
 	a->key_used = fn;
 }
 
-static void key_used(struct auth *a, const char *id, int64_t now_ms)
+static uint32_t used_hash(const char *id)
 {
 	uint32_t h = 2166136261u;
+
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
+/* The slot of id, or the free slot where it goes. cap > n_used. */
+static struct used_slot *used_find(struct used_slot *tab, size_t cap, const char *id)
+{
+	size_t i = used_hash(id) & (cap - 1);
+
+	while (tab[i].id[0] && strcmp(tab[i].id, id) != 0)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+/* Doubles the table (or makes the first); false when it cannot. */
+static bool used_grow(struct auth *a)
+{
+	size_t cap = a->cap_used ? 2 * a->cap_used : USED_MIN;
+	struct used_slot *tab;
+
+	if (cap > USED_MAX || !(tab = calloc(cap, sizeof(*tab))))
+		return false;
+	for (size_t i = 0; i < a->cap_used; i++)
+		if (a->used[i].id[0])
+			*used_find(tab, cap, a->used[i].id) = a->used[i];
+	free(a->used);
+	a->used = tab;
+	a->cap_used = cap;
+	return true;
+}
+
+static void key_used(struct auth *a, const char *id, int64_t now_ms)
+{
 	struct used_slot *s;
-	bool due;
+	bool due = true;
 
 	if (!a->key_used)
 		return;
-	for (const char *p = id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	s = &a->used[h % USED_SLOTS];
 	pthread_mutex_lock(&a->used_lock);
-	due = strcmp(s->id, id) != 0 || now_ms - s->recorded_ms >= USED_EVERY_MS || now_ms < s->recorded_ms;
-	if (due) {
-		rd_strlcpy(s->id, id, sizeof(s->id));
-		s->recorded_ms = now_ms;
+	if (strlen(id) < sizeof(s->id) && ((a->n_used + 1) * 2 <= a->cap_used || used_grow(a))) {
+		s = used_find(a->used, a->cap_used, id);
+		if (!s->id[0]) {
+			rd_strlcpy(s->id, id, sizeof(s->id));
+			a->n_used++;
+		} else
+			due = now_ms - s->recorded_ms >= USED_EVERY_MS || now_ms < s->recorded_ms;
+		if (due)
+			s->recorded_ms = now_ms;
 	}
 	pthread_mutex_unlock(&a->used_lock);
 	if (due)

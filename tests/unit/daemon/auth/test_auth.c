@@ -64,7 +64,15 @@ static int lookup(void *userdata, const char *id, struct auth_key *ret)
 {
 	(void)userdata;
 	if (!strcmp(id, "AKRDBROKEN"))
-		return -EIO; /* the store cannot be read */
+		return -EIO;		   /* the store cannot be read */
+	if (!strncmp(id, "AKRDMANY", 8)) { /* a fleet's agent keys */
+		memset(ret, 0, sizeof(*ret));
+		snprintf(ret->id, sizeof(ret->id), "%s", id);
+		snprintf(ret->secret, sizeof(ret->secret), "many-secret");
+		snprintf(ret->policy, sizeof(ret->policy), "agent");
+		snprintf(ret->instance, sizeof(ret->instance), "host-%s", id + 8);
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strcmp(keys[i].id, id)) {
 			*ret = keys[i];
@@ -472,6 +480,25 @@ static void test_last_used_throttled(void **state)
 	auth_free(a);
 }
 
+/* Also with as many keys as a large fleet has agents: each recorded once a
+ * minute, however the key ids hash. */
+static void test_last_used_throttled_many_keys(void **state)
+{
+	struct auth *a = new_auth(NULL);
+	struct httpd_identity id;
+	char kid[32];
+
+	auth_set_key_used(a, key_used);
+	n_used = 0;
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 10000; i++) {
+			snprintf(kid, sizeof(kid), "AKRDMANY%05d", i);
+			assert_int_equal(auth_verify_secret(a, kid, "many-secret", &id), 0);
+		}
+	assert_int_equal(n_used, 10000);
+	auth_free(a);
+}
+
 static void test_application_scope(void **state)
 {
 	struct auth *a = new_auth(NULL);
@@ -550,6 +577,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_secret),
 	    cmocka_unit_test(test_basic),
 	    cmocka_unit_test(test_last_used_throttled),
+	    cmocka_unit_test(test_last_used_throttled_many_keys),
 	    cmocka_unit_test(test_application_scope),
 	    cmocka_unit_test(test_scope_patterns),
 	    cmocka_unit_test(test_tampered),
