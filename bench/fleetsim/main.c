@@ -49,7 +49,7 @@ struct worker {
 	struct xfer x;
 	struct timer t;
 	struct reg *reg;
-	int kind; /* 0 register, 1 key, 2 tags, 3 shared key */
+	int kind; /* 0 register, 1 key, 2 tags */
 	unsigned host, n, attempt;
 	char *target, *body; /* for retries */
 };
@@ -137,8 +137,7 @@ static void api_done(struct xfer *x, int r, long status, const char *body, size_
 			return;
 		}
 		break;
-	case 1:
-	case 3: {
+	case 1: {
 		const char *id = rd_json_str(j, "AccessKeyId"), *secret = rd_json_str(j, "SecretAccessKey");
 		char *up = NULL;
 		if (!id || !secret || asprintf(&up, "%s:%s", id, secret) < 0) {
@@ -146,7 +145,7 @@ static void api_done(struct xfer *x, int r, long status, const char *body, size_
 			json_decref(j);
 			return;
 		}
-		g->keys[w->kind == 3 ? 0 : w->host] = up;
+		g->keys[w->host] = up;
 		g->keys_made++;
 		break;
 	}
@@ -219,10 +218,14 @@ static int register_fleet(const struct opts *o, struct loop *loop, char *admin, 
 		ws[i].reg = &g;
 		ws[i].t.fn = retry_timer;
 	}
-	if (o->shared_key)
-		api_call(&ws[0], 3, "Rolloutd_v1.CreateAccessKey",
-			 json_pack("{s:s,s:s}", "Name", "fleet-sim-agents", "Policy", "agent"));
-	for (unsigned i = o->shared_key ? 1 : 0; i < o->workers; i++)
+	/* rolloutd has no unbound agent key: the one key that may act for any
+	 * on-premises host is an admin key */
+	if (o->shared_key) {
+		if (!(keys[0] = strdup(admin)))
+			return -ENOMEM;
+		g.keys_made = 1;
+	}
+	for (unsigned i = 0; i < o->workers; i++)
 		worker_next(&ws[i]);
 	r = loop_run(loop, &stop, reg_done, reg_tick, &g);
 	if (r == 0 && !reg_done(&g))
@@ -306,9 +309,10 @@ static int usage(int code)
 		"usage: fleet-sim-agents --endpoint URL --hosts N --tag KEY=VALUE --cert daemon.crt\n"
 		"         [--prefix NAME] [--shared-key] [--hook-ms M] [--failure-rate F] [--seed S]\n"
 		"         [--workers W] [--region R]\n"
-		"Registers N instances NAME-0..NAME-(N-1) tagged KEY=VALUE with an agent key each (or one\n"
-		"unbound agent key with --shared-key), then runs N agents until SIGTERM. The admin key is\n"
-		"read from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Normally started by bench/fleet-sim.\n");
+		"Registers N instances NAME-0..NAME-(N-1) tagged KEY=VALUE with an agent key each (with\n"
+		"--shared-key the agents all sign with the admin key, the one kind of key rolloutd lets act\n"
+		"for any host), then runs N agents until SIGTERM. The admin key is read from\n"
+		"AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Normally started by bench/fleet-sim.\n");
 	return code;
 }
 
