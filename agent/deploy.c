@@ -22,6 +22,7 @@
 #include "layout.h"
 #include "live.h"
 #include "log.h"
+#include "unpacked.h"
 #include "util.h"
 
 static const char *const hook_events[] = {
@@ -194,6 +195,28 @@ static int cp_tree(const char *src, const char *dst, char *err, size_t errlen)
 	return r;
 }
 
+/* A bundle this host holds unpacked in another deployment directory (a
+ * redeploy, a rollback): its tree is linked instead of downloading and
+ * extracting the bundle again. False: download it. */
+static bool reuse_unpacked(const struct agent *ag, const struct deploy_spec *s, const struct layout *p)
+{
+	char from[4096], err[1024] = "";
+	int r;
+
+	if (!s->rb_sha256 || strlen(s->rb_sha256) != 64 ||
+	    unpacked_find(ag->cfg->root_dir, p->dep_dir, s->rb_sha256, from, sizeof(from)) < 0)
+		return false;
+	r = unpacked_link(from, p->dep_dir, err, sizeof(err));
+	if (r < 0) {
+		log_info("DownloadBundle: not reusing %s (%s); downloading the bundle", from, err);
+		return false;
+	}
+	log_info("DownloadBundle: bundle sha256 %.12s… is already unpacked in %s: linked, nothing downloaded or "
+		 "extracted",
+		 s->rb_sha256, from);
+	return true;
+}
+
 static void download_bundle(struct agent *ag, const char *hcid, const struct deploy_spec *s, const struct layout *p,
 			    struct cmd_outcome *out)
 {
@@ -214,13 +237,16 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 		cmd_fail(out, EC_UNKNOWN, "cannot create %s: %s", p->dep_dir, strerror(-r));
 		return;
 	}
+	unpacked_forget(p->dep_dir);
 	if ((r = layout_rm_rf(p->archive)) < 0) {
 		cmd_fail(out, EC_UNKNOWN, "cannot remove %s: %s", p->archive, strerror(-r));
 		return;
 	}
 	struct live live;
 	live_init(&live, ag, hcid, NULL);
-	if (s->has_rollout_bundle) {
+	if (s->has_rollout_bundle && reuse_unpacked(ag, s, p)) {
+		/* nothing downloaded, nothing extracted */
+	} else if (s->has_rollout_bundle) {
 		log_info("DownloadBundle: fetching %s (%llu bytes, sha256 %.12s…)", s->rb_url,
 			 (unsigned long long)s->rb_size, s->rb_sha256);
 		r = client_download(ag->client, s->rb_url, p->bundle, s->rb_size, s->rb_sha256, live_tick, &live, err,
@@ -236,6 +262,9 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 			layout_rm_rf(p->archive);
 			return;
 		}
+		/* so a redeploy or a rollback of this bundle can take the tree */
+		if ((r = unpacked_record(p->dep_dir, s->rb_sha256)) < 0)
+			log_warning("DownloadBundle: cannot record what %s holds: %s", p->archive, strerror(-r));
 	} else if (s->bundle_type && strcmp(s->bundle_type, "directory") == 0) {
 		if ((r = cp_tree(s->local_location, p->archive, err, sizeof(err))) < 0) {
 			cmd_fail(out, EC_UNKNOWN, "copying the local revision %s: %s", s->local_location, err);

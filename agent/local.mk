@@ -4,7 +4,7 @@ bin_PROGRAMS += rollout-agent
 rollout_agent_SOURCES = agent/main.c agent/agent.h agent/hostcmd.c agent/hostcmd.h agent/settings.c agent/settings.h agent/client.c agent/client.h agent/enroll.c agent/enroll.h \
 	agent/spec.c agent/spec.h agent/runner.c agent/runner.h agent/install.c agent/install.h \
 	agent/deploy.c agent/layout.c agent/layout.h agent/hooks.c agent/hooks.h \
-	agent/live.c agent/live.h agent/tail.c
+	agent/live.c agent/live.h agent/tail.c agent/unpacked.c agent/unpacked.h
 rollout_agent_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)
 rollout_agent_CPPFLAGS = $(AM_CPPFLAGS) -DAGENT_LIBEXECDIR='"$(pkglibexecdir)"'
 # --as-needed: libarchive (used only by the extraction helper) stays out of the agent;

@@ -92,6 +92,7 @@ struct fetch_ctx {
 	const char *platform; /* "Server", "Lambda", "ECS" or NULL */
 	char type[16];	      /* what the plugin fetched */
 	bool fetched;	      /* the plugin ran: the cache did not have it */
+	bool revalidated;     /* the plugin said the held bundle is current */
 };
 
 static int preflight_cb(void *ctx, const char *path, const struct cached_bundle *b, struct rd_error *err)
@@ -144,12 +145,15 @@ void bundles_stop(struct rd_daemon *d)
 
 /* ---- revision locations ---- */
 
-static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, struct rd_error *err)
+static int plugin_fetch_cb(void *ctx, struct bcache_fetch *f, struct rd_error *err)
 {
 	struct fetch_ctx *fc = ctx;
+	const struct rollout_source_ops *ops = fc->p->desc->ops.source;
 	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.compute_platform = fc->platform);
 	struct rollout_fetch_result res = {.size = sizeof(res)};
 	struct rollout_error e = {.size = sizeof(e)};
+	bool conditional =
+	    f->have && ROLLOUT_HAS(ops, struct rollout_source_ops, fetch_if_changed) && ops->fetch_if_changed;
 	int64_t t0;
 	int r;
 
@@ -158,22 +162,48 @@ static int plugin_fetch_cb(void *ctx, const char *tmp_path, char *bundle_type, s
 		dep.account_id = fc->d->cfg->account_id;
 	}
 	t0 = rd_mono_ms();
-	r = fc->p->desc->ops.source->fetch(fc->p->state, &dep, fc->revision_json, tmp_path, FETCH_TIMEOUT_MS, &res, &e);
+	if (conditional) {
+		struct rollout_fetch_cached held = {.size = sizeof(held),
+						    .sha256 = f->have->sha256,
+						    .etag = f->have_v->etag[0] ? f->have_v->etag : NULL,
+						    .last_modified =
+							f->have_v->last_modified[0] ? f->have_v->last_modified : NULL};
+		r = ops->fetch_if_changed(fc->p->state, &dep, fc->revision_json, &held, f->tmp_path, FETCH_TIMEOUT_MS,
+					  &res, &e);
+	} else {
+		r = ops->fetch(fc->p->state, &dep, fc->revision_json, f->tmp_path, FETCH_TIMEOUT_MS, &res, &e);
+	}
 	fc->fetched = true;
-	metric_plugin_op(fc->p->name, "fetch", t0, r);
-	metric_observe(metric_histogram("rolloutd_bundle_fetch_duration_seconds", NULL,
-					(const char *const[]){"source", NULL}, metric_seconds_buckets,
-					metric_seconds_n_buckets),
-		       (double)(rd_mono_ms() - t0) / 1000.0, fc->p->name);
+	metric_plugin_op(fc->p->name, conditional ? "fetch_if_changed" : "fetch", t0, r);
 	if (r < 0) {
 		rd_logt(LOG_NOTICE, "bundles", "plugin %s could not fetch a revision: %s: %s", fc->p->name,
 			e.code[0] ? e.code : "INTERNAL_ERROR", e.message);
 		return rd_error_from_plugin(err, r, &e, "INTERNAL_ERROR");
 	}
-	rd_strlcpy(bundle_type, res.bundle_type, 8);
+	res.etag[sizeof(res.etag) - 1] = '\0';
+	res.last_modified[sizeof(res.last_modified) - 1] = '\0';
+	rd_strlcpy(f->got_v.etag, res.etag, sizeof(f->got_v.etag));
+	rd_strlcpy(f->got_v.last_modified, res.last_modified, sizeof(f->got_v.last_modified));
+	if (conditional && res.not_modified) {
+		f->not_modified = true;
+		fc->revalidated = true;
+		rd_logt(
+		    LOG_INFO, "bundles",
+		    "plugin %s: the revision did not change (bundle %.12s, %s %s), served from the cache in %" PRId64
+		    " ms",
+		    fc->p->name, f->have->sha256, f->have_v->etag[0] ? "ETag" : "Last-Modified",
+		    f->have_v->etag[0] ? f->have_v->etag : f->have_v->last_modified, rd_mono_ms() - t0);
+		return 0;
+	}
+	metric_observe(metric_histogram("rolloutd_bundle_fetch_duration_seconds", NULL,
+					(const char *const[]){"source", NULL}, metric_seconds_buckets,
+					metric_seconds_n_buckets),
+		       (double)(rd_mono_ms() - t0) / 1000.0, fc->p->name);
+	rd_strlcpy(f->bundle_type, res.bundle_type, sizeof(f->bundle_type));
 	rd_strlcpy(fc->type, res.bundle_type, sizeof(fc->type));
-	rd_logt(LOG_INFO, "bundles", "plugin %s fetched %" PRIu64 " bytes (%s%s%s) in %" PRId64 " ms", fc->p->name,
-		res.bytes, res.bundle_type, res.version[0] ? ", " : "", res.version, rd_mono_ms() - t0);
+	rd_logt(LOG_INFO, "bundles", "plugin %s fetched %" PRIu64 " bytes (%s%s%s)%s in %" PRId64 " ms", fc->p->name,
+		res.bytes, res.bundle_type, res.version[0] ? ", " : "", res.version,
+		conditional ? ", changed since the cached copy" : "", rd_mono_ms() - t0);
 	return 0;
 }
 
@@ -265,11 +295,17 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 	 * a hash) is fetched once for the cache's lifetime. */
 	r = bcache_ensure(the_cache, key, info.pinned, info.sha256[0] ? info.sha256 : NULL, plugin_fetch_cb,
 			  preflight_cb, &fc, &got, err);
+	if (r == 0 && fc.revalidated)
+		metric_inc(metric_counter("rolloutd_bundle_revalidated_total",
+					  "Unpinned revisions the source said had not changed (a conditional request, "
+					  "nothing downloaded), by source plugin.",
+					  (const char *const[]){"source", NULL}),
+			   fc.p->name);
 	if (r == 0)
-		metric_inc(fc.fetched ? metric_counter("rolloutd_bundle_cache_misses_total", NULL,
-						       (const char *const[]){"source", NULL})
-				      : metric_counter("rolloutd_bundle_cache_hits_total", NULL,
-						       (const char *const[]){"source", NULL}),
+		metric_inc(fc.fetched && !fc.revalidated ? metric_counter("rolloutd_bundle_cache_misses_total", NULL,
+									  (const char *const[]){"source", NULL})
+							 : metric_counter("rolloutd_bundle_cache_hits_total", NULL,
+									  (const char *const[]){"source", NULL}),
 			   fc.p->name);
 	/* also when the answer came from the cache, fetched for another platform */
 	if (r == 0 && compute_platform && !strcmp(compute_platform, "Server") &&
@@ -287,6 +323,30 @@ out:
 	free(lockey);
 	json_decref(rev);
 	return r;
+}
+
+int bundles_ensure_held(struct rd_daemon *d, const char *revision_json, const char *held_sha256,
+			const char *compute_platform, struct cached_bundle *ret, struct rd_error *err)
+{
+	struct cached_bundle got;
+
+	if (!the_cache)
+		return rd_error_set(err, -ESHUTDOWN, "INTERNAL_ERROR", "the bundle cache is not running");
+	if (held_sha256 && bcache_valid_sha256(held_sha256) && bcache_lookup(the_cache, held_sha256, &got) == 0) {
+		rd_logt(LOG_INFO, "bundles", "bundle %.12s served from the cache by its sha256, the source not asked",
+			held_sha256);
+		metric_inc(
+		    metric_counter("rolloutd_bundle_cache_hits_total", NULL, (const char *const[]){"source", NULL}),
+		    "held");
+		*ret = got;
+		return 0;
+	}
+	if (held_sha256 && *held_sha256)
+		rd_logt(LOG_NOTICE, "bundles",
+			"bundle %.12s is no longer in the cache: its revision's location is fetched again, and what it "
+			"holds now is deployed",
+			held_sha256);
+	return bundles_ensure_platform(d, revision_json, compute_platform, ret, err);
 }
 
 int bundles_pin(struct rd_daemon *d, const char *sha256, const char *deployment_id)

@@ -99,6 +99,15 @@ int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached
 int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, const char *compute_platform,
 			    struct cached_bundle *ret, struct rd_error *err);
 
+/* For a deployment that installs again what an earlier one installed (an
+ * automatic rollback, the last successful revision deployed to new
+ * instances): held_sha256 is the bundle that deployment had. When the cache
+ * still holds it, it is the answer and the source is not asked at all (the
+ * content is named by its hash, whatever the location holds now). Else, or
+ * with held_sha256 NULL or "", as bundles_ensure_platform. */
+int bundles_ensure_held(struct rd_daemon *d, const char *revision_json, const char *held_sha256,
+			const char *compute_platform, struct cached_bundle *ret, struct rd_error *err);
+
 /* Pins sha256 for an active deployment so GC keeps it, until
  * bundles_unpin(deployment_id). Idempotent. 0, -ENOENT (not cached), -errno. */
 int bundles_pin(struct rd_daemon *d, const char *sha256, const char *deployment_id);

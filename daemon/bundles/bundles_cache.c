@@ -282,8 +282,28 @@ int bcache_lookup(struct bcache *c, const char *sha256, struct cached_bundle *re
 	return 0;
 }
 
-/* Reads "<sha> <type>" memo of a location key. */
-static int memo_get(struct bcache *c, const char *key, struct cached_bundle *ret)
+/* The value of "<name> <value>\n" in a memo's later lines, into out. */
+static void memo_field(const char *buf, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+	const char *l;
+
+	for (l = strchr(buf, '\n'); l; l = strchr(l, '\n')) {
+		l++;
+		if (strncmp(l, name, n) == 0 && l[n] == ' ') {
+			size_t vlen = strcspn(l + n + 1, "\n");
+			if (vlen >= outlen)
+				vlen = outlen - 1;
+			memcpy(out, l + n + 1, vlen);
+			out[vlen] = '\0';
+			return;
+		}
+	}
+}
+
+/* Reads "<sha> <type>" memo of a location key, and the validators after it
+ * when ret_v is not NULL. */
+static int memo_get(struct bcache *c, const char *key, struct cached_bundle *ret, struct bcache_validators *ret_v)
 {
 	char name[65], p[4096], *buf = NULL, sha[65];
 	size_t len;
@@ -293,7 +313,7 @@ static int memo_get(struct bcache *c, const char *key, struct cached_bundle *ret
 	r = subpath(c, "loc", name, p, sizeof(p));
 	if (r < 0)
 		return r;
-	r = rd_read_file(p, 256, &buf, &len);
+	r = rd_read_file(p, 1024, &buf, &len);
 	if (r < 0)
 		return r;
 	if (len < 64) {
@@ -309,22 +329,38 @@ static int memo_get(struct bcache *c, const char *key, struct cached_bundle *ret
 		if (bcache_is_appspec_type(t))
 			rd_strlcpy(ret->bundle_type, t, sizeof(ret->bundle_type));
 	}
+	if (r == 0 && ret_v) {
+		memset(ret_v, 0, sizeof(*ret_v));
+		memo_field(buf, "etag", ret_v->etag, sizeof(ret_v->etag));
+		memo_field(buf, "last-modified", ret_v->last_modified, sizeof(ret_v->last_modified));
+	}
 out:
 	free(buf);
 	return r;
 }
 
-static int memo_put(struct bcache *c, const char *key, const struct cached_bundle *info)
+/* A validator goes on one line of the memo: nothing that would break it. */
+static bool memo_value_ok(const char *v)
 {
-	char name[65], p[4096], line[96];
+	return *v && !strpbrk(v, "\r\n");
+}
+
+static int memo_put(struct bcache *c, const char *key, const struct cached_bundle *info,
+		    const struct bcache_validators *v)
+{
+	char name[65], p[4096], text[512];
 	int n, r;
 
 	rd_sha256_hex(key, strlen(key), name);
 	r = subpath(c, "loc", name, p, sizeof(p));
 	if (r < 0)
 		return r;
-	n = snprintf(line, sizeof(line), "%s %s\n", info->sha256, info->bundle_type);
-	return rd_write_file_atomic(p, line, (size_t)n, 0640);
+	n = snprintf(text, sizeof(text), "%s %s\n", info->sha256, info->bundle_type);
+	if (v && memo_value_ok(v->etag))
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "etag %s\n", v->etag);
+	if (v && memo_value_ok(v->last_modified))
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "last-modified %s\n", v->last_modified);
+	return rd_write_file_atomic(p, text, (size_t)n, 0640);
 }
 
 int bcache_tmpfile(struct bcache *c, char *path, size_t pathlen, int *ret_fd)
@@ -390,10 +426,15 @@ out_noerr:
 	return r;
 }
 
-static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_fetch_fn fetch, bcache_check_fn check,
-			    void *ctx, struct cached_bundle *ret, struct rd_error *err)
+/* Fetches into the cache. held/held_v: what the cache holds for an
+ * unpinned location (revalidation), or NULL; *ret_v gets the validators of
+ * what the source answered. */
+static int fetch_into_cache(struct bcache *c, const char *expect_sha256, const struct cached_bundle *held,
+			    const struct bcache_validators *held_v, bcache_fetch_fn fetch, bcache_check_fn check,
+			    void *ctx, struct cached_bundle *ret, struct bcache_validators *ret_v, struct rd_error *err)
 {
-	char tmp[4096], sha[65], type[8] = "";
+	struct bcache_fetch f = {.have = held, .have_v = held ? held_v : NULL};
+	char tmp[4096], sha[65];
 	uint64_t size;
 	int fd, r;
 
@@ -404,10 +445,25 @@ static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_
 		    "could not create a file in %s/tmp: %s; check free space and permissions of data_dir", c->dir,
 		    strerror(-r));
 	close(fd);
-	r = fetch(ctx, tmp, type, err);
+	f.tmp_path = tmp;
+	r = fetch(ctx, &f, err);
 	if (r < 0) {
 		unlink(tmp);
 		return r;
+	}
+	*ret_v = f.got_v;
+	if (f.not_modified) {
+		unlink(tmp);
+		/* still held (GC keeps what was used in its grace period), and
+		 * the lookup marks it used */
+		if (!held || bcache_lookup(c, held->sha256, ret) < 0)
+			return rd_error_set(err, -ENOENT, "INTERNAL_ERROR",
+					    "the source said the revision did not change, but the bundle cache no "
+					    "longer holds it; deploy again");
+		rd_strlcpy(ret->bundle_type, held->bundle_type, sizeof(ret->bundle_type));
+		if (!ret_v->etag[0] && !ret_v->last_modified[0] && held_v)
+			*ret_v = *held_v;
+		return 0;
 	}
 	r = bcache_sha256_file(tmp, sha, &size);
 	if (r < 0) {
@@ -429,18 +485,20 @@ static int fetch_into_cache(struct bcache *c, const char *expect_sha256, bcache_
 			close(fd2);
 		}
 	}
-	return bcache_commit(c, tmp, sha, type, check, ctx, ret, err);
+	return bcache_commit(c, tmp, sha, f.bundle_type, check, ctx, ret, err);
 }
 
 int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256, bcache_fetch_fn fetch,
 		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, struct rd_error *err)
 {
-	struct cached_bundle info;
+	struct cached_bundle info, held;
+	struct bcache_validators held_v, got_v;
 	struct flight *f, **pp;
+	bool have_held = false;
 	int r;
 
 	pthread_mutex_lock(&c->lock);
-	if (cacheable && memo_get(c, key, &info) == 0) {
+	if (cacheable && memo_get(c, key, &info, NULL) == 0) {
 		pthread_mutex_unlock(&c->lock);
 		*ret = info;
 		return 0;
@@ -462,11 +520,16 @@ int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char 
 		f->waiters = 1;
 		f->next = c->flights;
 		c->flights = f;
+		/* an unpinned location fetched before: revalidate what is held,
+		 * when the source gave validators to do it with */
+		if (!cacheable && memo_get(c, key, &held, &held_v) == 0)
+			have_held = held_v.etag[0] || held_v.last_modified[0];
 		pthread_mutex_unlock(&c->lock);
 
-		f->r = fetch_into_cache(c, expect_sha256, fetch, check, ctx, &f->info, &f->err);
-		if (f->r == 0 && cacheable)
-			memo_put(c, key, &f->info);
+		f->r = fetch_into_cache(c, expect_sha256, have_held ? &held : NULL, &held_v, fetch, check, ctx,
+					&f->info, &got_v, &f->err);
+		if (f->r == 0)
+			memo_put(c, key, &f->info, cacheable ? NULL : &got_v);
 
 		pthread_mutex_lock(&c->lock);
 		f->done = true;

@@ -3,7 +3,9 @@
  *
  * Layout under dir:
  *   objects/<sha256>            validated bundles, read-only, mtime = last use
- *   loc/<sha256 of location key> "<sha256> <bundleType>\n": memo of immutable locations
+ *   loc/<sha256 of location key> "<sha256> <bundleType>\n": memo of immutable locations;
+ *                               for other locations, followed by the validators the
+ *                               source gave ("etag <v>\n", "last-modified <v>\n")
  *   refs/d-<deployment id>      "<sha256>\n": pinned by an active deployment
  *   refs/g-<group id>           "<sha256>\n": a group's last successful revision
  *   tmp/                        partial fetches and uploads (emptied at start)
@@ -30,12 +32,35 @@ struct cached_bundle {
 	char bundle_type[8]; /* "zip", "tar" or "tgz" (from the content); "YAML"/"JSON" for AppSpec files */
 };
 
-/* Writes the bundle into tmp_path (an existing empty file, mode 0600) and
- * fills bundle_type ("zip", "tar", "tgz", or "YAML"/"JSON" for a Lambda/ECS
- * AppSpec file; at least 8 bytes). Archive types are re-detected from the
- * content; YAML/JSON are kept as claimed. 0 or negative errno, with err's
- * code a deployment ErrorCode and its message one a user can act on. */
-typedef int (*bcache_fetch_fn)(void *ctx, const char *tmp_path, char *bundle_type, struct rd_error *err);
+/* A source's validators of a bundle (HTTP ETag and Last-Modified), kept
+ * with a location that does not pin its content so the next fetch can be a
+ * conditional one. "" when the source gave none. */
+struct bcache_validators {
+	char etag[256];
+	char last_modified[64];
+};
+
+/* One fetch. In: tmp_path, and for a location that does not pin its content
+ * what the cache holds for it from an earlier fetch (have, with the
+ * validators have_v; NULL when nothing is held or the source gave no
+ * validators). Out: bundle_type, the validators of what was fetched, or
+ * not_modified when the source says the held bundle is still current. */
+struct bcache_fetch {
+	const char *tmp_path;
+	const struct cached_bundle *have;
+	const struct bcache_validators *have_v;
+	char bundle_type[8];
+	struct bcache_validators got_v;
+	bool not_modified;
+};
+
+/* Writes the bundle into f->tmp_path (an existing empty file, mode 0600)
+ * and fills f->bundle_type ("zip", "tar", "tgz", or "YAML"/"JSON" for a
+ * Lambda/ECS AppSpec file). Archive types are re-detected from the content;
+ * YAML/JSON are kept as claimed. With f->have it may instead set
+ * f->not_modified and write nothing. 0 or negative errno, with err's code a
+ * deployment ErrorCode and its message one a user can act on. */
+typedef int (*bcache_fetch_fn)(void *ctx, struct bcache_fetch *f, struct rd_error *err);
 /* Validates a fetched bundle before it enters the cache (pre-flight). */
 typedef int (*bcache_check_fn)(void *ctx, const char *path, const struct cached_bundle *info, struct rd_error *err);
 
@@ -49,9 +74,11 @@ uint64_t bcache_max_bytes(const struct bcache *c);
 /* Single-flight fetch. key identifies the location (canonical string);
  * callers passing the same key concurrently share one fetch and its result.
  * With cacheable, the key -> sha256 mapping is remembered (on disk), and a
- * later call is answered from the cache without fetching. expect_sha256 (may
- * be NULL) is checked against what was fetched. check (may be NULL) runs on
- * bundles not yet in the cache. */
+ * later call is answered from the cache without fetching. Without it, the
+ * bundle last fetched for the key and its validators are remembered too, and
+ * handed to the next fetch (revalidation): a not_modified answer is served
+ * from the cache. expect_sha256 (may be NULL) is checked against what was
+ * fetched. check (may be NULL) runs on bundles not yet in the cache. */
 int bcache_ensure(struct bcache *c, const char *key, bool cacheable, const char *expect_sha256, bcache_fetch_fn fetch,
 		  bcache_check_fn check, void *ctx, struct cached_bundle *ret, struct rd_error *err);
 

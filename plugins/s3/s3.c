@@ -3,7 +3,9 @@
  * Fetches {"revisionType": "S3", "s3Location": {bucket, key, bundleType,
  * version?, eTag?}} with a SigV4-signed GetObject through the host's HTTP
  * client (which also resolves credentials: plugin config, environment,
- * shared credentials profile, IMDSv2).
+ * shared credentials profile, IMDSv2). A key without version or eTag is
+ * revalidated: GetObject with If-None-Match (the ETag of the copy the
+ * daemon holds), downloaded again only when S3 answers other than 304.
  *
  * Settings (plugins.s3), all optional:
  *   endpoint            custom S3 endpoint, e.g. http://127.0.0.1:9000
@@ -191,14 +193,21 @@ static int s3_describe(void *state, const char *revision_json, struct rollout_re
 	return r;
 }
 
-static int s3_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json, const char *dest_path,
-		    int64_t timeout_ms, struct rollout_fetch_result *res, struct rollout_error *err)
+/* GetObject into dest_path; with cached (a key the daemon holds, neither
+ * version nor eTag given) a conditional one: If-None-Match with the ETag S3
+ * gave last time (else If-Modified-Since), 304 meaning unchanged. Only one
+ * of the two is sent: S3 answers 304 when If-Modified-Since holds even if
+ * the ETag differs, and Last-Modified has a one-second resolution. */
+static int s3_get(struct s3 *s, const struct rollout_deployment *dep, const char *revision_json,
+		  const struct rollout_fetch_cached *cached, const char *dest_path, int64_t timeout_ms,
+		  struct rollout_fetch_result *res, struct rollout_error *err)
 {
-	struct s3 *s = state;
 	const struct rollout_host *host = s->host;
 	struct rollout_http_response *resp = NULL;
 	const char *bucket, *key, *version, *etag, *type;
 	char url[4096], herr[512] = "", body[4096], code[128], msg[512], got_etag[256], want_etag[256];
+	char cond[400] = "";
+	const char *headers[2] = {NULL, NULL};
 	json_t *rev = NULL, *loc;
 	long status;
 	int r;
@@ -251,9 +260,18 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 				      bucket);
 		goto out;
 	}
+	if (cached && !version && !(etag && *etag)) {
+		if (cached->etag && *cached->etag && !strpbrk(cached->etag, "\r\n\""))
+			snprintf(cond, sizeof(cond), "If-None-Match: \"%s\"", cached->etag);
+		else if (cached->last_modified && *cached->last_modified && !strpbrk(cached->last_modified, "\r\n"))
+			snprintf(cond, sizeof(cond), "If-Modified-Since: %s", cached->last_modified);
+		if (cond[0])
+			headers[0] = cond;
+	}
 	{
 		struct rollout_http_request req =
 		    ROLLOUT_HTTP_REQUEST_INIT(.method = "GET", .url = url, .output_path = dest_path,
+					      .headers = headers[0] ? headers : NULL,
 					      .timeout_ms = timeout_ms > 0 && timeout_ms < s->timeout_ms
 								? timeout_ms
 								: s->timeout_ms,
@@ -275,6 +293,13 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 		goto out;
 	}
 	status = host->http_status(resp);
+	if (status == 304 && cond[0]) {
+		if (ROLLOUT_HAS(res, struct rollout_fetch_result, not_modified))
+			res->not_modified = true;
+		host->log(s->h, LOG_DEBUG, "s3://%s/%s not modified (%s)", bucket, key, cond);
+		r = 0;
+		goto out;
+	}
 	if (status != 200) {
 		src_read_head(dest_path, body, sizeof(body));
 		src_aws_error(host, s->h, body, code, sizeof(code), msg, sizeof(msg));
@@ -338,6 +363,11 @@ static int s3_fetch(void *state, const struct rollout_deployment *dep, const cha
 	snprintf(res->bundle_type, sizeof(res->bundle_type), "%s", type);
 	snprintf(res->version, sizeof(res->version), "%s",
 		 host->http_header(resp, "x-amz-version-id") ? host->http_header(resp, "x-amz-version-id") : "");
+	if (ROLLOUT_HAS(res, struct rollout_fetch_result, not_modified)) {
+		strip_quotes(host->http_header(resp, "ETag"), res->etag, sizeof(res->etag));
+		snprintf(res->last_modified, sizeof(res->last_modified), "%s",
+			 host->http_header(resp, "Last-Modified") ? host->http_header(resp, "Last-Modified") : "");
+	}
 	r = 0;
 out:
 	if (resp)
@@ -346,15 +376,28 @@ out:
 	return r;
 }
 
+static int s3_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json, const char *dest_path,
+		    int64_t timeout_ms, struct rollout_fetch_result *res, struct rollout_error *err)
+{
+	return s3_get(state, dep, revision_json, NULL, dest_path, timeout_ms, res, err);
+}
+
+static int s3_fetch_if_changed(void *state, const struct rollout_deployment *dep, const char *revision_json,
+			       const struct rollout_fetch_cached *cached, const char *dest_path, int64_t timeout_ms,
+			       struct rollout_fetch_result *res, struct rollout_error *err)
+{
+	return s3_get(state, dep, revision_json, cached, dest_path, timeout_ms, res, err);
+}
+
 static const char *const s3_types[] = {"S3", NULL};
 static const char *const s3_locations[] = {"s3Location", NULL};
 
 static const struct rollout_source_ops s3_ops =
     ROLLOUT_SOURCE_OPS_INIT(.revision_types = s3_types, .fetch = s3_fetch, .location_members = s3_locations,
-			    .describe = s3_describe);
+			    .describe = s3_describe, .fetch_if_changed = s3_fetch_if_changed);
 
 static const struct rollout_plugin s3_plugin =
-    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "s3", .version = "1.1.0",
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "s3", .version = "1.2.0",
 			.description = "S3 revisions (GetObject with SigV4; versions, eTags, custom endpoints)",
 			.init = s3_init, .destroy = s3_destroy, .ops.source = &s3_ops);
 

@@ -36,6 +36,11 @@
  *
  * ABI CHANGELOG (newest first)
  *
+ *   2026-12-06  1.1  Source revalidation appended: rollout_fetch_result
+ *                    etag, last_modified, not_modified; struct
+ *                    rollout_fetch_cached; source op fetch_if_changed (a
+ *                    conditional fetch of an unpinned location the daemon
+ *                    holds). Read only when the table's size covers them.
  *   2026-12-06  1.1  Platform ops appended: fleet_provision, fleet_retire,
  *                    fleet_discard (server blue/green fleets a platform
  *                    creates or removes: a copied Auto Scaling group, the
@@ -909,6 +914,25 @@ struct rollout_fetch_result {
 	char sha256[65];      /* lower-case hex of the file written */
 	char bundle_type[16]; /* "zip", "tar", "tgz", "YAML" or "JSON" */
 	char version[256];    /* what was fetched, e.g. S3 version id / commit id; may be "" */
+	/* --- ABI 1.1, appended 2026-12-06: revalidation (check ROLLOUT_HAS(res,
+	 * struct rollout_fetch_result, not_modified) before writing them) --- */
+	/* The source's validators of what was fetched (its ETag, its
+	 * Last-Modified as an HTTP date), or "": the daemon keeps them with an
+	 * unpinned location and passes them to fetch_if_changed next time. */
+	char etag[256];
+	char last_modified[64];
+	/* fetch_if_changed only: the source says the content is the one the
+	 * daemon holds; nothing was written to dest_path. */
+	bool not_modified;
+};
+
+/* What the daemon holds of an unpinned location it fetched before (ABI 1.1,
+ * appended 2026-12-06), for fetch_if_changed. Borrowed for the call. */
+struct rollout_fetch_cached {
+	uint32_t size;
+	const char *sha256;	   /* the bundle the daemon holds for the location */
+	const char *etag;	   /* the validators the source gave with it, or NULL */
+	const char *last_modified; /* (an HTTP date) */
 };
 
 /* What a revision location says about its content, before any fetch
@@ -965,6 +989,20 @@ struct rollout_source_ops {
 	 * pinned. */
 	int (*describe)(void *state, const char *revision_json, struct rollout_revision_info *ret,
 			struct rollout_error *err);
+
+	/* --- ABI 1.1, appended 2026-12-06: revalidation --- */
+	/* OPTIONAL. fetch, for a location that does not pin its content and
+	 * that the daemon fetched before and still holds (cached: the sha256 it
+	 * holds and the validators fetch returned in res->etag and
+	 * res->last_modified). Ask the source whether the content changed (a
+	 * conditional request: If-None-Match with the ETag, else
+	 * If-Modified-Since; or a HEAD) and download only when it did:
+	 * unchanged, return 0 with res->not_modified set and leave dest_path
+	 * empty; changed, do what fetch does, validators included. Absent: the
+	 * daemon calls fetch, which downloads again every time. */
+	int (*fetch_if_changed)(void *state, const struct rollout_deployment *dep, const char *revision_json,
+				const struct rollout_fetch_cached *cached, const char *dest_path, int64_t timeout_ms,
+				struct rollout_fetch_result *res, struct rollout_error *err);
 };
 #define ROLLOUT_SOURCE_OPS_INIT(...)                                                                                   \
 	{                                                                                                              \

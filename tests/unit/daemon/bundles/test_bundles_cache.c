@@ -28,9 +28,16 @@ struct src {
 	int delay_ms;
 	int fail;
 	pthread_mutex_t lock;
+	/* a source that gives validators (an HTTP server, S3): the current
+	 * ETag of the content, and what the last fetch was handed */
+	const char *etag;
+	int downloads;	     /* fetches that wrote content */
+	int conditional;     /* fetches handed what the cache held */
+	char had_etag[256];  /* the validator the last conditional one got */
+	char had_sha256[65]; /* and the bundle the cache held */
 };
 
-static int fake_fetch(void *ctx, const char *tmp, char *type, struct rd_error *err)
+static int fake_fetch(void *ctx, struct bcache_fetch *bf, struct rd_error *err)
 {
 	struct src *s = ctx;
 	FILE *f;
@@ -43,12 +50,26 @@ static int fake_fetch(void *ctx, const char *tmp, char *type, struct rd_error *e
 	if (s->fail) {
 		return rd_error_set(err, -ENOENT, "REVISION_MISSING", "no such object");
 	}
-	f = fopen(tmp, "w");
+	if (bf->have) {
+		s->conditional++;
+		snprintf(s->had_etag, sizeof(s->had_etag), "%s", bf->have_v->etag);
+		snprintf(s->had_sha256, sizeof(s->had_sha256), "%s", bf->have->sha256);
+		/* the server's 304 */
+		if (s->etag && strcmp(bf->have_v->etag, s->etag) == 0) {
+			bf->not_modified = true;
+			return 0;
+		}
+	}
+	f = fopen(bf->tmp_path, "w");
 	if (!f)
 		return -errno;
 	fputs(s->content, f);
 	fclose(f);
-	strcpy(type, "zip");
+	s->downloads++;
+	strcpy(bf->bundle_type, "zip");
+	if (s->etag)
+		snprintf(bf->got_v.etag, sizeof(bf->got_v.etag), "%s", s->etag);
+	snprintf(bf->got_v.last_modified, sizeof(bf->got_v.last_modified), "Sun, 06 Dec 2026 01:00:00 GMT");
 	return 0;
 }
 
@@ -105,6 +126,108 @@ static void test_ensure_memo(void **state)
 	assert_int_equal(bcache_new(dir, 1 << 20, &c), 0);
 	assert_int_equal(bcache_ensure(c, "S3:b/k@v1", true, NULL, fake_fetch, NULL, &s, &b, &e), 0);
 	assert_int_equal(s.calls, 2);
+	bcache_free(c);
+	rmrf(dir);
+	free(dir);
+}
+
+/* A location that does not pin its content is revalidated: the fetch is
+ * handed the bundle held and its validators; a 304 serves the cache, a
+ * changed object is downloaded again; a bundle gone from the cache is
+ * fetched unconditionally; pinned locations are never asked again. */
+static void test_revalidate(void **state)
+{
+	struct src s = {.content = "PK\x03\x04version-1", .etag = "e1", .lock = PTHREAD_MUTEX_INITIALIZER};
+	struct cached_bundle a, b;
+	struct rd_error e = RD_ERROR_INIT;
+	char v1[65], v2[65], p[4096];
+	struct bcache *c;
+	char *dir = mkcache(&c);
+
+	rd_sha256_hex(s.content, strlen(s.content), v1);
+	assert_int_equal(bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &a, &e), 0);
+	assert_string_equal(a.sha256, v1);
+	assert_int_equal(s.downloads, 1);
+	assert_int_equal(s.conditional, 0);
+
+	/* unchanged: asked with the ETag and the bundle held, 304, nothing downloaded */
+	assert_int_equal(bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &b, &e), 0);
+	assert_int_equal(s.conditional, 1);
+	assert_int_equal(s.downloads, 1);
+	assert_string_equal(s.had_etag, "e1");
+	assert_string_equal(s.had_sha256, v1);
+	assert_string_equal(b.sha256, v1);
+	assert_string_equal(b.bundle_type, "zip");
+
+	/* the validators survive a restart */
+	bcache_free(c);
+	assert_int_equal(bcache_new(dir, 1 << 20, &c), 0);
+	assert_int_equal(bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &b, &e), 0);
+	assert_int_equal(s.conditional, 2);
+	assert_int_equal(s.downloads, 1);
+	assert_string_equal(b.sha256, v1);
+
+	/* the object changed: downloaded again, and its new ETag kept */
+	s.content = "PK\x03\x04version-2";
+	s.etag = "e2";
+	rd_sha256_hex(s.content, strlen(s.content), v2);
+	assert_int_equal(bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &b, &e), 0);
+	assert_int_equal(s.conditional, 3);
+	assert_string_equal(s.had_etag, "e1");
+	assert_int_equal(s.downloads, 2);
+	assert_string_equal(b.sha256, v2);
+	assert_int_equal(bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &b, &e), 0);
+	assert_int_equal(s.conditional, 4);
+	assert_string_equal(s.had_etag, "e2");
+	assert_string_equal(s.had_sha256, v2);
+	assert_int_equal(s.downloads, 2);
+	assert_string_equal(b.sha256, v2);
+
+	/* a rollback to version 1 names its bundle: the cache still holds
+	 * it, and the source is not asked */
+	assert_int_equal(bcache_lookup(c, v1, &a), 0);
+	assert_int_equal(s.calls, 5);
+
+	/* the bundle removed from the cache: nothing to revalidate, a plain fetch */
+	assert_int_equal(bcache_path(c, v2, p, sizeof(p)), 0);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(bcache_ensure(c, "S3:b/k", false, NULL, fake_fetch, NULL, &s, &b, &e), 0);
+	assert_int_equal(s.conditional, 4);
+	assert_int_equal(s.downloads, 3);
+	assert_string_equal(b.sha256, v2);
+
+	/* a pinned location is answered from its memo, never asked again */
+	assert_int_equal(bcache_ensure(c, "S3:b/k@e2", true, NULL, fake_fetch, NULL, &s, &b, &e), 0);
+	assert_int_equal(bcache_ensure(c, "S3:b/k@e2", true, NULL, fake_fetch, NULL, &s, &b, &e), 0);
+	assert_int_equal(s.calls, 7);
+	bcache_free(c);
+	rmrf(dir);
+	free(dir);
+}
+
+/* A source that gives no validators cannot be asked conditionally: it is
+ * fetched in full each time, as before. */
+static void test_no_validators(void **state)
+{
+	struct src s = {.content = "PK\x03\x04plain", .lock = PTHREAD_MUTEX_INITIALIZER};
+	struct cached_bundle b;
+	struct rd_error e = RD_ERROR_INIT;
+	struct bcache *c;
+	char *dir = mkcache(&c);
+	char name[65], p[4200];
+
+	assert_int_equal(bcache_ensure(c, "HTTP:u", false, NULL, fake_fetch, NULL, &s, &b, &e), 0);
+	/* the fake always gives a Last-Modified; drop it from the memo */
+	rd_sha256_hex("HTTP:u", 6, name);
+	snprintf(p, sizeof(p), "%s/loc/%s", dir, name);
+	{
+		char line[100];
+		int n = snprintf(line, sizeof(line), "%s zip\n", b.sha256);
+		assert_int_equal(rd_write_file_atomic(p, line, (size_t)n, 0640), 0);
+	}
+	assert_int_equal(bcache_ensure(c, "HTTP:u", false, NULL, fake_fetch, NULL, &s, &b, &e), 0);
+	assert_int_equal(s.conditional, 0);
+	assert_int_equal(s.downloads, 2);
 	bcache_free(c);
 	rmrf(dir);
 	free(dir);
@@ -386,9 +509,10 @@ static void test_range(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ensure_memo), cmocka_unit_test(test_single_flight),
-	    cmocka_unit_test(test_errors),	cmocka_unit_test(test_gc_pins_grants),
-	    cmocka_unit_test(test_gc_memos),	cmocka_unit_test(test_commit_upload),
+	    cmocka_unit_test(test_ensure_memo),	  cmocka_unit_test(test_revalidate),
+	    cmocka_unit_test(test_no_validators), cmocka_unit_test(test_single_flight),
+	    cmocka_unit_test(test_errors),	  cmocka_unit_test(test_gc_pins_grants),
+	    cmocka_unit_test(test_gc_memos),	  cmocka_unit_test(test_commit_upload),
 	    cmocka_unit_test(test_range),
 	};
 
