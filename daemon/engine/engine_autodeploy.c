@@ -135,6 +135,14 @@ int eng_rollback_create(struct engine *e, struct eng_dep *dp, enum eng_dstatus s
 		doc = json_object();
 	json_object_del(doc, "rolloutTargetIds");
 	json_object_set_new(doc, "description", json_sprintf("Rollback of %s to the revision of %s", dp->id, good));
+	{
+		/* the bundle good installed, whatever its location holds now */
+		json_t *gb = NULL;
+		json_object_del(doc, "rolloutBundleSha256");
+		if (store_eng_bundle_get(e->tx, good, &gb) == 0 && rd_json_str(gb, "sha256"))
+			json_object_set_new(doc, "rolloutBundleSha256", json_string(rd_json_str(gb, "sha256")));
+		json_decref(gb);
+	}
 	row = json_pack(
 	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:O,s:{s:s,s:s},s:o}", "id", newid, "application", dp->app,
 	    "deployment_group", dp->group, "deployment_config", dp->config, "compute_platform", "Server", "creator",
@@ -240,6 +248,14 @@ int eng_autoupdate_create(struct engine *e, const struct eng_input *in, char new
 	json_decref(doc);
 	if (!row)
 		return -ENOMEM;
+	{
+		/* new instances get the very bundle good installed */
+		json_t *gb = NULL;
+		if (store_eng_bundle_get(e->tx, good, &gb) == 0 && rd_json_str(gb, "sha256"))
+			json_object_set_new(json_object_get(row, "doc"), "rolloutBundleSha256",
+					    json_string(rd_json_str(gb, "sha256")));
+		json_decref(gb);
+	}
 	r = store_eng_deployment_insert(e->tx, row);
 	if (r == 0)
 		ENG_DLOG(LOG_NOTICE, newid, NULL, NULL,

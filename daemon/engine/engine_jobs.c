@@ -97,11 +97,16 @@ static bool bundle_free_revision(const char *revision_json)
 static bool ensure_bundle(struct engine *e, struct eng_job *j, struct eng_input *in)
 {
 	struct cached_bundle cb;
+	json_t *doc;
 	int r;
 
 	if (!j->revision_json || bundle_free_revision(j->revision_json))
 		return true;
-	r = bundles_ensure(e->d, j->revision_json, &cb, &in->err);
+	/* a rollback installs again the very bundle it returns to: from the
+	 * cache, the source not asked */
+	doc = j->deployment_json ? json_loads(j->deployment_json, 0, NULL) : NULL;
+	r = bundles_ensure_held(e->d, j->revision_json, rd_json_str(doc, "rolloutBundleSha256"), NULL, &cb, &in->err);
+	json_decref(doc);
 	if (r == -ESHUTDOWN) {
 		/* No bundle cache in this daemon: hosts fetch the revision
 		 * themselves from its location, as with CodeDeploy. */
