@@ -33,3 +33,10 @@ tests_unit_agent_test_live_SOURCES = tests/unit/agent/test_live.c agent/live.c a
 tests_unit_agent_test_live_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_agent_test_live_CFLAGS = $(UNIT_CFLAGS) -Wno-format-truncation
 tests_unit_agent_test_live_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/agent/test_unpacked
+TESTS += tests/unit/agent/test_unpacked
+tests_unit_agent_test_unpacked_SOURCES = tests/unit/agent/test_unpacked.c agent/unpacked.c agent/layout.c
+tests_unit_agent_test_unpacked_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_agent_test_unpacked_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS) -Wno-format-truncation
+tests_unit_agent_test_unpacked_LDADD = $(UNIT_LIBS) $(OPENSSL_LIBS)

@@ -8,7 +8,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -121,13 +124,129 @@ static void test_describe(void **state)
 #undef DESCRIBE
 }
 
+/* A fake S3 object: answers 304 to If-None-Match with its ETag. */
+struct fake_object {
+	const char *body;
+	char etag_hdr[80];
+	const char *headers[3];
+};
+
+static int fake_s3(void *userdata, const struct rollout_testing_request *req, struct rollout_testing_answer *ret)
+{
+	struct fake_object *o = userdata;
+	char want[100];
+
+	snprintf(want, sizeof(want), "If-None-Match: %s", o->etag_hdr + strlen("ETag: "));
+	o->headers[0] = o->etag_hdr;
+	o->headers[1] = "Last-Modified: Sun, 06 Dec 2026 01:00:00 GMT";
+	o->headers[2] = NULL;
+	ret->headers = o->headers;
+	if (strstr(req->headers, want)) {
+		ret->status = 304;
+		ret->body = "";
+	} else {
+		ret->status = 200;
+		ret->body = o->body;
+	}
+	return 0;
+}
+
+static long file_size(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/* Revalidation: fetch keeps the validators, fetch_if_changed asks with
+ * them, a 304 is "not modified" with nothing written, a changed object is
+ * downloaded with its new ETag; a location with an eTag is never asked
+ * conditionally. */
+static void test_revalidation(void **state)
+{
+	struct rollout_testing *t =
+	    rollout_testing_new("s3", "endpoint: http://s3.test\naddressing: path\nregion: us-east-1\n"
+				      "access_key_id: AKID\nsecret_access_key: secret\n");
+	const struct rollout_plugin *desc = rollout_plugin_v1();
+	const struct rollout_source_ops *ops = desc->ops.source;
+	struct fake_object obj = {.body = "PK\x03\x04version-1", .etag_hdr = "ETag: \"e1\""};
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.compute_platform = "Server", .region = "us-east-1");
+	const char *rev = "{\"revisionType\":\"S3\",\"s3Location\":{\"bucket\":\"b\",\"key\":\"app.zip\"}}";
+	const char *pinned =
+	    "{\"revisionType\":\"S3\",\"s3Location\":{\"bucket\":\"b\",\"key\":\"app.zip\",\"eTag\":\"e1\"}}";
+	struct rollout_fetch_result res;
+	struct rollout_fetch_cached held = {.size = sizeof(held), .sha256 = "x", .etag = "e1"};
+	struct rollout_error e = {.size = sizeof(e)};
+	char dest[] = "/tmp/rd-s3-XXXXXX", err[256];
+	void *st = NULL;
+	int fd = mkstemp(dest);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_non_null(t);
+	assert_int_equal(rollout_testing_init(t, desc, &st, err, sizeof(err)), 0);
+	assert_non_null(ops->fetch_if_changed);
+	rollout_testing_set_responder(t, fake_s3, &obj);
+
+	res = (struct rollout_fetch_result){.size = sizeof(res)};
+	assert_int_equal(ops->fetch(st, &dep, rev, dest, 10000, &res, &e), 0);
+	assert_string_equal(res.etag, "e1");
+	assert_string_equal(res.last_modified, "Sun, 06 Dec 2026 01:00:00 GMT");
+	assert_false(res.not_modified);
+	assert_int_equal(file_size(dest), (long)strlen(obj.body));
+	assert_null(strstr(rollout_testing_last_request(t)->headers, "If-None-Match"));
+
+	/* unchanged: If-None-Match, 304, nothing written */
+	res = (struct rollout_fetch_result){.size = sizeof(res)};
+	assert_int_equal(ops->fetch_if_changed(st, &dep, rev, &held, dest, 10000, &res, &e), 0);
+	assert_non_null(strstr(rollout_testing_last_request(t)->headers, "If-None-Match: \"e1\""));
+	assert_true(res.not_modified);
+	assert_int_equal(file_size(dest), 0);
+
+	/* changed: downloaded, with its new ETag */
+	obj.body = "PK\x03\x04version-two";
+	snprintf(obj.etag_hdr, sizeof(obj.etag_hdr), "ETag: \"e2\"");
+	res = (struct rollout_fetch_result){.size = sizeof(res)};
+	assert_int_equal(ops->fetch_if_changed(st, &dep, rev, &held, dest, 10000, &res, &e), 0);
+	assert_false(res.not_modified);
+	assert_string_equal(res.etag, "e2");
+	assert_int_equal(file_size(dest), (long)strlen(obj.body));
+
+	/* no ETag held: If-Modified-Since */
+	held.etag = NULL;
+	held.last_modified = "Sun, 06 Dec 2026 01:00:00 GMT";
+	res = (struct rollout_fetch_result){.size = sizeof(res)};
+	assert_int_equal(ops->fetch_if_changed(st, &dep, rev, &held, dest, 10000, &res, &e), 0);
+	assert_non_null(
+	    strstr(rollout_testing_last_request(t)->headers, "If-Modified-Since: Sun, 06 Dec 2026 01:00:00 GMT"));
+
+	/* a location that names its eTag is checked against it, never asked conditionally */
+	held.etag = "e1";
+	res = (struct rollout_fetch_result){.size = sizeof(res)};
+	assert_int_equal(ops->fetch_if_changed(st, &dep, pinned, &held, dest, 10000, &res, &e), -EBADMSG);
+	assert_null(strstr(rollout_testing_last_request(t)->headers, "If-"));
+
+	/* a result from an older daemon (without the validators) is not written past its size */
+	res = (struct rollout_fetch_result){.size = offsetof(struct rollout_fetch_result, etag)};
+	memset(res.etag, 'Z', sizeof(res.etag));
+	assert_int_equal(ops->fetch(st, &dep, rev, dest, 10000, &res, &e), 0);
+	assert_int_equal(res.etag[0], 'Z');
+
+	desc->destroy(st);
+	rollout_testing_free(t);
+	unlink(dest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_addressing),
-	    cmocka_unit_test(test_encoding),
-	    cmocka_unit_test(test_srcutil),
-	    cmocka_unit_test(test_describe),
+	    cmocka_unit_test(test_addressing), cmocka_unit_test(test_encoding),	    cmocka_unit_test(test_srcutil),
+	    cmocka_unit_test(test_describe),   cmocka_unit_test(test_revalidation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
