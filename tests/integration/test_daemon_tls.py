@@ -13,6 +13,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import warnings
 
@@ -24,7 +25,8 @@ from agent_helpers import Agent, make_bundle, script, wait_for
 from api_helpers import signed_request
 from cli_helpers import Ctl
 from engine_helpers import CallError, Fleet, Signed, upload_bundle
-from sources_helpers import app_files, fetch, make_zip, route_server, sha256, write_config  # noqa: F401
+from sources_helpers import (app_files, clean_env, fetch, make_zip, moto, moto_server, route_server,  # noqa: F401
+                             s3_client, sha256, write_config)
 
 POLL = "CodeDeployCommandService_v20141006.PollHostCommand"
 
@@ -268,6 +270,87 @@ def test_plugins_http_client_pins_ca_file(tmp_path, route_server):
         rc, res, err = run(settings, name)
         assert rc == 1, (name, res, err)
         assert says in res[0]["message"], (name, res)
+
+
+class TlsProxy:
+    """HTTPS in front of a plain HTTP server (moto_server speaks only HTTP):
+    each connection is decrypted with pki's server certificate and relayed."""
+
+    def __init__(self, pki, upstream_port):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(pki["server_cert"], pki["server_key"])
+        self.upstream = upstream_port
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            t = self.ctx.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError):
+            c.close()  # a client that does not trust us leaves during the handshake
+            return
+        u = socket.create_connection(("127.0.0.1", self.upstream))
+
+        def pump(a, b):
+            try:
+                while True:
+                    data = a.recv(65536)
+                    if not data:
+                        break
+                    b.sendall(data)
+            except OSError:
+                pass
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        threading.Thread(target=pump, args=(u, t), daemon=True).start()
+        pump(t, u)
+
+    def close(self):
+        self.sock.close()
+
+
+def test_aws_plugin_over_https_with_ca_file_or_aws_ca_bundle(tmp_path, moto):
+    """An AWS-calling plugin (s3) against an HTTPS S3 endpoint with a private
+    CA: trusted through its ca_file, or through AWS_CA_BUNDLE as the AWS SDKs
+    read it; refused without either."""
+    pki = harness.make_pki(tmp_path / "pki")
+    c = s3_client(moto)
+    c.create_bucket(Bucket="rel")
+    body = make_zip(app_files())
+    c.put_object(Bucket="rel", Key="app.zip", Body=body)
+    proxy = TlsProxy(pki, int(moto.rsplit(":", 1)[1]))
+    rev = {"revisionType": "S3", "s3Location": {"bucket": "rel", "key": "app.zip", "bundleType": "zip"}}
+    try:
+        def run(name, env, **extra):
+            s3 = {"endpoint": "https://127.0.0.1:%d" % proxy.port, "region": "us-east-1", "addressing": "path",
+                  "access_key_id": "AKIDTEST", "secret_access_key": "secret"}
+            s3.update(extra)
+            (tmp_path / name).mkdir()
+            conf = write_config(tmp_path / name, {"s3": s3}, data_dir=tmp_path / name / "data")
+            return fetch(conf, rev, env=env)
+
+        rc, res, err = run("ca_file", clean_env(), ca_file=pki["ca"])
+        assert rc == 0, (res, err)
+        assert res[0]["sha256"] == sha256(body)
+        rc, res, err = run("env", clean_env(AWS_CA_BUNDLE=pki["ca"]))
+        assert rc == 0, (res, err)
+        rc, res, err = run("none", clean_env())
+        assert rc == 1 and "for a private CA set ca_file" in res[0]["message"], (res, err)
+    finally:
+        proxy.close()
 
 
 # ------------------------------------------------------------------ mTLS
