@@ -15,7 +15,9 @@ lib_librollout_la_SOURCES = \
 	lib/awsprofile.c lib/awsprofile.h \
 	lib/duration.c lib/duration.h \
 	lib/jsonutil.c lib/jsonutil.h \
-	lib/uuid.c lib/uuid.h
+	lib/uuid.c lib/uuid.h \
+	lib/strmap.c lib/strmap.h \
+	lib/timerheap.c lib/timerheap.h
 lib_librollout_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) \
 	$(ARCHIVE_CFLAGS) $(CURL_CFLAGS)
 lib_librollout_la_LIBADD = $(YAML_LIBS) $(JANSSON_LIBS) $(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(ARCHIVE_LIBS) \

@@ -56,6 +56,8 @@
  * handed out, acknowledgements, live output) may stay open to share its
  * fsync with the next agent report. */
 #define LIGHT_TX_MS 25
+/* The longest the engine thread sleeps when no timer is due earlier. */
+#define IDLE_WAKE_MS 60000
 
 /* core/metrics.h families, registered by engine_start */
 static struct metric *m_dep_seconds, *m_event_seconds;
@@ -126,7 +128,7 @@ static void event_start(struct engine *e, struct eng_target *t, int i)
 	CHK(store_eng_event_update(e->tx, dp->id, t->id, i, "InProgress", e->now_wall, 0, NULL), "event start");
 	if (t->ev[i].service_side && dp->bg) {
 		/* AllowTraffic of a green instance: moved for the whole fleet */
-		t->bg_wait = true;
+		eng_target_set_bg_wait(t, true);
 		dp->dirty = true;
 		return;
 	}
@@ -160,7 +162,7 @@ static void target_done(struct engine *e, struct eng_target *t, enum eng_status 
 	if (status == ST_SUCCEEDED || status == ST_FAILED)
 		eng_fire(e, status == ST_SUCCEEDED ? "InstanceSuccess" : "InstanceFailure", t->dep, "InProgress", t->id,
 			 eng_status_name[status], NULL, NULL);
-	t->status = status;
+	eng_target_set_status(t, status);
 	CHK(store_eng_target_status(e->tx, t->dep->id, t->id, eng_status_name[status], e->now_wall), "target");
 	for (int i = 0; i < t->nev; i++) {
 		if (t->ev[i].status == ST_PENDING) {
@@ -173,7 +175,7 @@ static void target_done(struct engine *e, struct eng_target *t, enum eng_status 
 
 static void target_start(struct engine *e, struct eng_target *t)
 {
-	t->status = ST_INPROGRESS;
+	eng_target_set_status(t, ST_INPROGRESS);
 	CHK(store_eng_target_status(e->tx, t->dep->id, t->id, "InProgress", e->now_wall), "target start");
 	eng_fire(e, "InstanceStart", t->dep, "InProgress", t->id, "InProgress", NULL, NULL);
 	event_start(e, t, 0);
@@ -217,12 +219,21 @@ static void report_apply(struct engine *e, struct eng_report *rep)
 
 /* ---------------------------------------------------------------- deployments */
 
+struct eng_dep *eng_dep_find(struct engine *e, const char *id)
+{
+	return rd_strmap_get(&e->dep_index, id);
+}
+
+/* Adds dp to the running deployments. Without memory to index it, the
+ * turn fails and the state is reloaded (dp is in the list, so freed then). */
 static void dep_append(struct engine *e, struct eng_dep *dp)
 {
 	struct eng_dep **pp = &e->deps;
+
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = dp;
+	CHK(rd_strmap_add(&e->dep_index, dp->id, dp), "deployment index");
 }
 
 static bool group_busy(struct engine *e, const struct eng_dep *self)
@@ -337,11 +348,12 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus st
 	if (status != DS_SUCCEEDED && eng_shift_hold(e, dp, status, code, msg))
 		return;
 	dp->finished = true;
+	e->reap = true;
 	eng_bgctl_stop(dp->bgctl); /* a running traffic phase flips back */
 	eng_bg_finished(e, dp, status);
 	for (size_t i = 0; i < dp->nt; i++) {
 		struct eng_target *t = dp->t[i];
-		t->bg_wait = false;
+		eng_target_set_bg_wait(t, false);
 		if (t->status == ST_PENDING) {
 			target_done(e, t, ST_SKIPPED);
 		} else if (t->status == ST_INPROGRESS) {
@@ -394,7 +406,7 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus st
 /* Starts the targets the planner allows, or ends the deployment. */
 static void dep_advance(struct engine *e, struct eng_dep *dp)
 {
-	struct eng_counts c = {0};
+	struct eng_counts c;
 	struct eng_step s;
 	char msg[512];
 	json_t *ov;
@@ -415,31 +427,7 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 		dep_finish(e, dp, DS_STOPPED, "MANUAL_STOP", "The deployment was stopped by a user request.");
 		return;
 	}
-	for (size_t i = 0; i < dp->nt; i++) {
-		if (dp->t[i]->blue)
-			continue; /* blue/green: the original fleet is not deployed to */
-		switch (dp->t[i]->status) {
-		case ST_PENDING:
-			c.pending++;
-			break;
-		case ST_INPROGRESS:
-			/* a green instance waiting for the traffic phase is done
-			 * as far as batching goes */
-			if (dp->t[i]->bg_wait)
-				c.succeeded++;
-			else
-				c.in_progress++;
-			break;
-		case ST_SUCCEEDED:
-			c.succeeded++;
-			break;
-		case ST_FAILED:
-			c.failed++;
-			break;
-		default:
-			break;
-		}
-	}
+	c = eng_dep_counts(dp);
 	if (c.pending + c.in_progress + c.succeeded + c.failed == 0) {
 		/* Every instance was up to date (updateOutdatedInstancesOnly). */
 		dep_finish(e, dp, DS_SUCCEEDED, NULL, NULL);
@@ -479,15 +467,24 @@ static void dep_advance(struct engine *e, struct eng_dep *dp)
 			dep_finish(e, dp, DS_FAILED, "HEALTH_CONSTRAINTS", ENG_MSG_HEALTH_CONSTRAINTS);
 		return;
 	}
-	for (size_t i = 0; i < dp->nt && s.start > 0; i++) {
-		if (dp->t[i]->status == ST_PENDING && !dp->t[i]->blue) {
-			target_start(e, dp->t[i]);
+	/* Targets start in order and never become Pending again: start from
+	 * the first that may still be Pending. */
+	for (; dp->next_start < dp->nt && s.start > 0; dp->next_start++) {
+		struct eng_target *t = dp->t[dp->next_start];
+		if (t->status == ST_PENDING && !t->blue) {
+			target_start(e, t);
 			s.start--;
 		}
 	}
-	ov = eng_dep_overview(dp);
-	CHK(store_eng_deployment_overview(e->tx, dp->id, ov), "overview");
-	json_decref(ov);
+	while (dp->next_start < dp->nt && (dp->t[dp->next_start]->status != ST_PENDING || dp->t[dp->next_start]->blue))
+		dp->next_start++;
+	/* the stored overview changes only with the counts */
+	if (memcmp(dp->count, dp->count_stored, sizeof(dp->count)) != 0) {
+		memcpy(dp->count_stored, dp->count, sizeof(dp->count));
+		ov = eng_dep_overview(dp);
+		CHK(store_eng_deployment_overview(e->tx, dp->id, ov), "overview");
+		json_decref(ov);
+	}
 }
 
 /* Pins the deployment's bundle and lets its instances download it. */
@@ -511,7 +508,7 @@ static void dep_bundle_attach(struct engine *e, struct eng_dep *dp, const char *
  * Skipped when up to date), in deployment order. */
 static void on_resolved(struct engine *e, struct eng_input *in)
 {
-	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
 	struct eng_selection sel = {0};
 	struct rd_error perr = RD_ERROR_INIT;
 	const json_t *doc;
@@ -551,8 +548,7 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		eng_store_error(e, r, "target selection");
 		return;
 	}
-	free(dp->t); /* empty after a restart while resolving */
-	dp->nt = 0;
+	eng_dep_clear_targets(dp); /* empty after a restart while resolving */
 	dp->t = calloc(sel.n + json_array_size(in->blue) + 1, sizeof(*dp->t));
 	if (!dp->t) {
 		eng_store_error(e, -ENOMEM, "targets");
@@ -611,7 +607,7 @@ out:
 /* BlockTraffic / AllowTraffic of one instance done. */
 static void on_traffic(struct engine *e, struct eng_input *in)
 {
-	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
 	struct eng_target *t = dp && !dp->finished ? eng_target_find(dp, in->target) : NULL;
 
 	if (!t || t->status != ST_INPROGRESS || t->cur != in->ev || t->ev[in->ev].status != ST_INPROGRESS)
@@ -630,7 +626,7 @@ static void on_traffic(struct engine *e, struct eng_input *in)
  * ValidateService fails with the gate's reason (and the instance with it). */
 static void on_gate(struct engine *e, struct eng_input *in)
 {
-	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
 	struct eng_target *t = dp && !dp->finished ? eng_target_find(dp, in->target) : NULL;
 
 	if (!t || t->status != ST_INPROGRESS || t->cur != in->ev || t->ev[in->ev].status != ST_INPROGRESS ||
@@ -647,7 +643,7 @@ static void on_gate(struct engine *e, struct eng_input *in)
 
 static void on_alarm_input(struct engine *e, struct eng_input *in)
 {
-	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
 
 	if (!dp || dp->finished || dp->status != DS_INPROGRESS)
 		return; /* ended meanwhile */
@@ -658,7 +654,7 @@ static void on_alarm_input(struct engine *e, struct eng_input *in)
 /* The traffic phase of a blue/green deployment ended. */
 static void on_bg(struct engine *e, struct eng_input *in)
 {
-	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
 
 	if (!dp || dp->finished || dp->bg_phase != BG_MOVING_TRAFFIC)
 		return;
@@ -669,7 +665,7 @@ static void on_bg(struct engine *e, struct eng_input *in)
 		dp->ready = false;
 		for (size_t i = 0; i < dp->nt; i++) {
 			struct eng_target *t = dp->t[i];
-			t->bg_wait = false;
+			eng_target_set_bg_wait(t, false);
 			if (t->blue && t->status == ST_INPROGRESS) {
 				/* blue kept its traffic: its BlockTraffic never happened */
 				t->ev[t->cur].status = ST_SKIPPED;
@@ -691,7 +687,7 @@ static void on_bg(struct engine *e, struct eng_input *in)
 		struct eng_target *t = dp->t[i];
 		if (!t->bg_wait)
 			continue;
-		t->bg_wait = false;
+		eng_target_set_bg_wait(t, false);
 		event_end(e, t, in->ok ? ST_SUCCEEDED : ST_FAILED,
 			  in->ok ? eng_diag("Success", "", "Succeeded", "")
 				 : eng_diag("UnknownError", "", in->err.message, ""),
@@ -723,7 +719,7 @@ static int not_running(struct engine *e, const char *id)
 static void on_stop(struct engine *e, struct eng_input *in)
 {
 	struct eng_request *req = in->req;
-	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
 
 	if (!dp || dp->finished) {
 		req->result = not_running(e, in->dep);
@@ -746,7 +742,7 @@ static void on_stop(struct engine *e, struct eng_input *in)
 static void on_continue(struct engine *e, struct eng_input *in)
 {
 	struct eng_request *req = in->req;
-	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
 
 	if (!dp || dp->finished)
 		req->result = not_running(e, in->dep);
@@ -805,7 +801,7 @@ static void apply(struct engine *e, struct eng_input *in)
 		break;
 	case IN_SHIFT: {
 		struct eng_shift_end end;
-		if (eng_shift_on_job(e, in, &end) && (dp = eng_dep_find(e->deps, in->dep)))
+		if (eng_shift_on_job(e, in, &end) && (dp = eng_dep_find(e, in->dep)))
 			dep_finish(e, dp, end.status, end.code, end.message);
 		break;
 	}
@@ -817,12 +813,35 @@ static void apply(struct engine *e, struct eng_input *in)
 
 /* ---------------------------------------------------------------- timers */
 
-static void check_timers(struct engine *e)
+/* Schedules dp's timer at its next wait's end (a Lambda / ECS step's wake,
+ * a blue/green ready deadline) unless it is due before; it may fire early
+ * (the wait was cut short), the checks then find nothing to do. */
+static void dep_arm(struct engine *e, struct eng_dep *dp)
+{
+	int64_t at = INT64_MAX;
+
+	if (dp->finished)
+		return;
+	if (dp->shift && dp->shift->wake_ms)
+		at = dp->shift->wake_ms;
+	if (dp->ready && dp->ready_deadline < at)
+		at = dp->ready_deadline;
+	if (at == INT64_MAX || (rd_timer_pending(&dp->timer) && dp->timer.at <= at))
+		return;
+	if (rd_timer_schedule(&e->dep_timers, &dp->timer, at) < 0)
+		eng_store_error(e, -ENOMEM, "deployment timer");
+}
+
+/* The deployments and hosts whose timers are due; nothing else is looked
+ * at. */
+static void run_timers(struct engine *e)
 {
 	struct eng_report *reps = NULL;
+	struct rd_timer *tm;
 	size_t n;
 
-	for (struct eng_dep *dp = e->deps; dp; dp = dp->next) {
+	while ((tm = rd_timerheap_pop_due(&e->dep_timers, e->now_mono))) {
+		struct eng_dep *dp = (struct eng_dep *)((char *)tm - offsetof(struct eng_dep, timer));
 		eng_shift_tick(e, dp);
 		if (dp->ready && !dp->finished && e->now_mono >= dp->ready_deadline) {
 			dp->ready = false;
@@ -831,11 +850,21 @@ static void check_timers(struct engine *e)
 				   "original (blue) fleet (deploymentReadyOption STOP_DEPLOYMENT); deploy again, and "
 				   "call ContinueDeployment in time or use CONTINUE_DEPLOYMENT");
 		}
+		/* armed again by advance_dirty at the end of the turn */
 	}
-	n = eng_hostcmd_tick(e, &reps);
+	n = eng_hostcmd_timers(e, &reps);
 	for (size_t i = 0; i < n; i++)
 		report_apply(e, &reps[i]);
 	free(reps);
+}
+
+/* When the engine thread must wake for a timer (monotonic), or INT64_MAX. */
+static int64_t next_timer(const struct engine *e)
+{
+	const struct rd_timer *tm = rd_timerheap_first(&e->dep_timers);
+	int64_t at = eng_hostcmd_next_timer(e);
+
+	return tm && tm->at < at ? tm->at : at;
 }
 
 /* ---------------------------------------------------------------- restart */
@@ -889,7 +918,7 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 	struct eng_dep *dp;
 	int r, st;
 
-	dp = eng_dep_find(e->deps, id);
+	dp = eng_dep_find(e, id);
 	if (dp) {
 		*ret = dp;
 		return 0;
@@ -921,11 +950,8 @@ static int load_dep(struct engine *e, const char *id, struct eng_dep **ret)
 			goto fail;
 		if (eng_shift_platform(rd_json_str(row, "compute_platform"))) {
 			/* no stored steps yet: the start runs again */
-			if (eng_shift_restore(e, dp, targets) < 0) {
-				for (size_t x = 0; x < dp->nt; x++)
-					eng_target_free(dp->t[x]);
-				dp->nt = 0;
-			}
+			if (eng_shift_restore(e, dp, targets) < 0)
+				eng_dep_clear_targets(dp);
 			json_decref(targets);
 			dep_append(e, dp);
 			*ret = dp;
@@ -988,22 +1014,31 @@ static void free_state(struct engine *e)
 {
 	struct eng_dep *dp = e->deps, *next;
 
+	rd_strmap_clear(&e->dep_index);
+	rd_timerheap_clear(&e->dep_timers);
 	for (; dp; dp = next) {
 		next = dp->next;
 		eng_bgctl_stop(dp->bgctl); /* a running traffic phase ends (flips back) */
 		eng_dep_free(dp);
 	}
 	e->deps = NULL;
+	e->reap = false;
 	eng_hosts_free(e);
 }
 
 static void reap_finished(struct engine *e)
 {
 	struct eng_dep **pp = &e->deps;
+
+	if (!e->reap)
+		return;
+	e->reap = false;
 	while (*pp) {
 		struct eng_dep *dp = *pp;
 		if (dp->finished) {
 			*pp = dp->next;
+			rd_timer_cancel(&e->dep_timers, &dp->timer);
+			rd_strmap_del(&e->dep_index, dp->id);
 			eng_dep_free(dp);
 		} else {
 			pp = &dp->next;
@@ -1013,6 +1048,8 @@ static void reap_finished(struct engine *e)
 
 /* ---------------------------------------------------------------- the loop */
 
+/* Advances the deployments something happened to and arms the timers of
+ * those that wait. */
 static void advance_dirty(struct engine *e)
 {
 	for (struct eng_dep *dp = e->deps; dp; dp = dp->next) {
@@ -1020,6 +1057,8 @@ static void advance_dirty(struct engine *e)
 			dp->dirty = false;
 			dep_advance(e, dp);
 		}
+		if (dp->shift || dp->ready)
+			dep_arm(e, dp);
 	}
 }
 
@@ -1049,14 +1088,22 @@ static void *engine_main(void *arg)
 {
 	struct engine *e = arg;
 	bool first = true;
-	int64_t last_tick = 0, tx_deadline = 0;
+	int64_t tx_deadline = 0;
 
 	for (;;) {
 		struct eng_input *batch, *in;
 		bool quit, heavy;
+		int64_t wake = next_timer(e), now = rd_mono_ms();
 		int r = 0;
 
-		batch = eng_queue_take(&e->q, !first, e->tx ? tx_deadline : rd_mono_ms() + 1000, &quit);
+		/* Sleep until an input arrives, the open transaction is old
+		 * enough, or the earliest timer is due; an idle engine without
+		 * timers looks up once a minute. */
+		if (e->tx && tx_deadline < wake)
+			wake = tx_deadline;
+		if (wake > now + IDLE_WAKE_MS)
+			wake = now + IDLE_WAKE_MS;
+		batch = eng_queue_take(&e->q, !first, wake, &quit);
 		e->now_wall = rd_wall_ms();
 		e->now_mono = rd_mono_ms();
 		if (!e->tx) {
@@ -1083,12 +1130,8 @@ static void *engine_main(void *arg)
 				apply(e, in);
 				e->inputs_total++;
 			}
+			run_timers(e);
 			advance_dirty(e);
-			if (e->now_mono - last_tick >= 1000 || first) {
-				last_tick = e->now_mono;
-				check_timers(e);
-				advance_dirty(e);
-			}
 			if (e->instances_changed) {
 				e->instances_changed = false;
 				eng_autoupdate_scan(e);
@@ -1096,9 +1139,7 @@ static void *engine_main(void *arg)
 			/* Commit now when someone waits for it (a report's answer, a
 			 * stop, plugin work, a finished deployment) or the light
 			 * transaction is old enough; else keep it open (group commit). */
-			heavy = heavy || eng_outbox_pending(e) || e->tx_err;
-			for (struct eng_dep *dp = e->deps; dp && !heavy; dp = dp->next)
-				heavy = dp->finished;
+			heavy = heavy || eng_outbox_pending(e) || e->tx_err || e->reap;
 			if (!heavy && store_eng_has_writes(e->tx) && e->now_mono < tx_deadline) {
 				batch_free(batch);
 				continue;
@@ -1169,7 +1210,6 @@ static void engine_free(struct engine *e)
 {
 	spec_signer_free(e->signer);
 	e->gate_pool = workpool_free(e->gate_pool);
-	free(e->hb);
 	eng_queue_destroy(&e->q);
 	free(e);
 }

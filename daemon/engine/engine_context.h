@@ -18,6 +18,8 @@
 #include "engine/engine_input.h"
 #include "engine/engine_model.h"
 #include "engine/engine_outbox.h"
+#include "strmap.h"
+#include "timerheap.h"
 
 struct rd_daemon;
 struct store_tx;
@@ -32,11 +34,16 @@ struct engine {
 	bool thread_started;
 	struct eng_queue q; /* any thread */
 
-	/* the model: running deployments, oldest first */
+	/* the model: running deployments, oldest first, and by id (engine.c
+	 * adds and removes them: dep_append, reap_finished, free_state) */
 	struct eng_dep *deps;
-	/* the host-command service's hosts (engine_hostcmd.c), hashed by name */
-	struct eng_host **hb;
-	size_t nhb;
+	struct rd_strmap dep_index;
+	struct rd_timerheap dep_timers; /* eng_dep.timer: a shift's wake, a ready deadline */
+	bool reap;			/* a deployment finished this turn */
+	/* the host-command service's hosts (engine_hostcmd.c) by name, and
+	 * their deadlines */
+	struct rd_strmap hosts;
+	struct rd_timerheap host_timers;
 	struct spec_signer *signer;
 	int64_t long_poll_ms, pickup_ms, heartbeat_ms;
 
@@ -52,6 +59,9 @@ struct engine {
 	int jobs_running;	    /* plugin jobs on workers (atomic); engine_stop waits for them */
 	struct workpool *gate_pool; /* per-instance health gates: they wait up to gate_timeout, so not on d->pool */
 };
+
+/* The running deployment of that id, or NULL. */
+struct eng_dep *eng_dep_find(struct engine *e, const char *id);
 
 /* A line about a deployment (and an instance, a lifecycle event): the
  * journal gets them as fields of their own (lib/log.h). */

@@ -23,7 +23,6 @@
 #include "util.h"
 
 #define TAG "hostcmd"
-#define NHOSTS 4096		   /* hash buckets */
 #define HOOK_LOG_CAP (1024 * 1024) /* bytes of live output kept per instance and event */
 #define REDISPATCH_MS 30000	   /* a command handed out but not acknowledged for this long is offered again */
 
@@ -31,55 +30,66 @@
 
 int eng_hosts_init(struct engine *e)
 {
-	e->nhb = NHOSTS;
-	e->hb = calloc(e->nhb, sizeof(*e->hb));
-	return e->hb ? 0 : -ENOMEM;
+	e->hosts = (struct rd_strmap)RD_STRMAP_INIT;
+	e->host_timers = (struct rd_timerheap)RD_TIMERHEAP_INIT;
+	return 0;
 }
 
 void eng_hosts_free(struct engine *e)
 {
-	for (size_t b = 0; e->hb && b < e->nhb; b++) {
-		struct eng_host *h = e->hb[b], *hn;
-		for (; h; h = hn) {
-			hn = h->hnext;
-			if (h->poll)
-				eng_reply_now(e, h->poll, json_object());
-			free(h->name);
-			free(h->poll_identifier);
-			free(h->verified_identifier);
-			free(h);
-		}
-		e->hb[b] = NULL;
-	}
-}
+	size_t it = 0;
+	void *v;
 
-static size_t hash_str(const char *s)
-{
-	size_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	rd_timerheap_clear(&e->host_timers);
+	while (rd_strmap_next(&e->hosts, &it, NULL, &v)) {
+		struct eng_host *h = v;
+		if (h->poll)
+			eng_reply_now(e, h->poll, json_object());
+		free(h->name);
+		free(h->poll_identifier);
+		free(h->verified_identifier);
+		free(h);
+	}
+	rd_strmap_clear(&e->hosts);
 }
 
 static struct eng_host *host_get(struct engine *e, const char *name)
 {
-	size_t b = hash_str(name) % e->nhb;
-	struct eng_host *h;
+	struct eng_host *h = rd_strmap_get(&e->hosts, name);
 
-	for (h = e->hb[b]; h; h = h->hnext)
-		if (strcmp(h->name, name) == 0)
-			return h;
+	if (h)
+		return h;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
 	h->name = strdup(name);
-	if (!h->name) {
+	if (!h->name || rd_strmap_add(&e->hosts, h->name, h) < 0) {
+		free(h->name);
 		free(h);
 		return NULL;
 	}
-	h->hnext = e->hb[b];
-	e->hb[b] = h;
 	return h;
+}
+
+/* Schedules h's timer at its earliest deadline, unless it is already due
+ * before: a deadline that moved later (a host heard from again) is found
+ * when the timer fires, which saves moving it on every call. */
+static void host_arm(struct engine *e, struct eng_host *h)
+{
+	const struct eng_target *t = h->cur;
+	int64_t at = h->poll ? h->poll_deadline : INT64_MAX, x;
+
+	if (t && t->phase == PH_QUEUED) {
+		x = t->queued_ms + e->pickup_ms + 1;
+		at = x < at ? x : at;
+	} else if (t && (t->phase == PH_DISPATCHED || t->phase == PH_ACKED) && !h->poll) {
+		x = h->last_seen + e->heartbeat_ms + 1;
+		at = x < at ? x : at;
+	}
+	if (at == INT64_MAX || (rd_timer_pending(&h->timer) && h->timer.at <= at))
+		return;
+	if (rd_timer_schedule(&e->host_timers, &h->timer, at) < 0)
+		eng_store_error(e, -ENOMEM, "host timer");
 }
 
 static void host_unqueue(struct eng_host *h, struct eng_target *t)
@@ -147,6 +157,7 @@ static void host_pump(struct engine *e, struct eng_host *h)
 	}
 	if (h->cur && h->cur->phase == PH_QUEUED && h->poll)
 		dispatch(e, h);
+	host_arm(e, h);
 }
 
 static void cmd_queue(struct engine *e, struct eng_target *t)
@@ -194,6 +205,7 @@ void eng_hostcmd_restore(struct engine *e, struct eng_target *t, int64_t cmd_id,
 		t->phase = acked ? PH_ACKED : PH_DISPATCHED;
 		t->dispatched_ms = e->now_mono;
 		h->last_seen = e->now_mono;
+		host_arm(e, h);
 	}
 }
 
@@ -231,52 +243,68 @@ static void agent_failed(struct engine *e, struct eng_target *t, const char *why
 	    .t = t, .status = ST_FAILED, .diag = eng_diag("UnknownError", "", msg, ""), .agent_issue = true};
 }
 
-size_t eng_hostcmd_tick(struct engine *e, struct eng_report **ret)
+/* What is due on h now. Returns 1 with *ret filled when its command failed
+ * for the agent's silence: the report's application releases the command,
+ * which arms the timer again. */
+static int host_check(struct engine *e, struct eng_host *h, struct eng_report *ret)
+{
+	struct eng_target *t = h->cur;
+	char m[512];
+
+	if (h->poll && e->now_mono >= h->poll_deadline) {
+		metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
+		eng_reply_now(e, h->poll, json_object());
+		h->poll = NULL;
+		h->last_seen = e->now_mono;
+	}
+	if (t && t->phase == PH_QUEUED && e->now_mono - t->queued_ms > e->pickup_ms)
+		snprintf(m, sizeof(m),
+			 "The agent on instance %s did not pick up %s within %lld s. Check that rollout-agent runs "
+			 "there and can reach rolloutd.",
+			 t->id, t->ev[t->cur].name, (long long)(e->pickup_ms / 1000));
+	else if (t && (t->phase == PH_DISPATCHED || t->phase == PH_ACKED) && !h->poll &&
+		 e->now_mono - h->last_seen > e->heartbeat_ms)
+		snprintf(m, sizeof(m),
+			 "The agent on instance %s stopped reporting during %s (nothing heard for %lld s); it may "
+			 "have crashed or lost the network.",
+			 t->id, t->ev[t->cur].name, (long long)(e->heartbeat_ms / 1000));
+	else {
+		host_arm(e, h);
+		return 0;
+	}
+	agent_failed(e, t, t->phase == PH_QUEUED ? "timeout" : "heartbeat", m, ret);
+	return 1;
+}
+
+size_t eng_hostcmd_timers(struct engine *e, struct eng_report **ret)
 {
 	struct eng_report *v = NULL;
+	struct rd_timer *tm;
 	size_t n = 0, cap = 0;
 
-	*ret = NULL;
-	for (size_t b = 0; b < e->nhb; b++) {
-		for (struct eng_host *h = e->hb[b]; h; h = h->hnext) {
-			struct eng_target *t = h->cur;
-			char m[512];
-			if (h->poll && e->now_mono >= h->poll_deadline) {
-				metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
-				eng_reply_now(e, h->poll, json_object());
-				h->poll = NULL;
-				h->last_seen = e->now_mono;
+	while ((tm = rd_timerheap_pop_due(&e->host_timers, e->now_mono))) {
+		struct eng_host *h = (struct eng_host *)((char *)tm - offsetof(struct eng_host, timer));
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			struct eng_report *nv = realloc(v, nc * sizeof(*nv));
+			if (!nv) {
+				eng_store_error(e, -ENOMEM, "timeouts");
+				break;
 			}
-			if (!t)
-				continue;
-			if (t->phase == PH_QUEUED && e->now_mono - t->queued_ms > e->pickup_ms)
-				snprintf(m, sizeof(m),
-					 "The agent on instance %s did not pick up %s within %lld s. Check that "
-					 "rollout-agent runs there and can reach rolloutd.",
-					 t->id, t->ev[t->cur].name, (long long)(e->pickup_ms / 1000));
-			else if ((t->phase == PH_DISPATCHED || t->phase == PH_ACKED) && !h->poll &&
-				 e->now_mono - h->last_seen > e->heartbeat_ms)
-				snprintf(m, sizeof(m),
-					 "The agent on instance %s stopped reporting during %s (nothing heard for %lld "
-					 "s); it may have crashed or lost the network.",
-					 t->id, t->ev[t->cur].name, (long long)(e->heartbeat_ms / 1000));
-			else
-				continue;
-			if (n == cap) {
-				size_t nc = cap ? 2 * cap : 16;
-				struct eng_report *nv = realloc(v, nc * sizeof(*nv));
-				if (!nv) {
-					eng_store_error(e, -ENOMEM, "timeouts");
-					break;
-				}
-				v = nv;
-				cap = nc;
-			}
-			agent_failed(e, t, t->phase == PH_QUEUED ? "timeout" : "heartbeat", m, &v[n++]);
+			v = nv;
+			cap = nc;
 		}
+		n += (size_t)host_check(e, h, &v[n]);
 	}
 	*ret = v;
 	return n;
+}
+
+int64_t eng_hostcmd_next_timer(const struct engine *e)
+{
+	const struct rd_timer *tm = rd_timerheap_first(&e->host_timers);
+
+	return tm ? tm->at : INT64_MAX;
 }
 
 /* ---------------------------------------------------------------- the operations */
@@ -450,7 +478,7 @@ static int lookup_cmd(struct engine *e, struct eng_call *call, struct cmd_id *id
 		return -EPERM;
 	}
 	*ret_t = NULL;
-	dp = eng_dep_find(e->deps, id->deployment_id);
+	dp = eng_dep_find(e, id->deployment_id);
 	if (!dp || dp->finished)
 		return 0;
 	t = eng_target_find(dp, id->instance);
@@ -581,7 +609,7 @@ static void op_spec(struct engine *e, struct eng_call *call)
 		    "DeploymentExecutionId (as returned by PollHostCommand) and HostIdentifier are required");
 		return;
 	}
-	dp = eng_dep_find(e->deps, depid);
+	dp = eng_dep_find(e, depid);
 	if (dp && call->instance[0] && !eng_target_find(dp, call->instance)) {
 		eng_reply_error(e, call, "AccessDeniedException", "instance %s is not a target of deployment %s",
 				call->instance, depid);

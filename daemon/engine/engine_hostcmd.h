@@ -26,8 +26,7 @@ struct engine;
 struct eng_call;
 
 struct eng_host {
-	struct eng_host *hnext; /* hash chain */
-	char *name;
+	char *name;			  /* the key in struct engine's host map */
 	struct eng_target *cur;		  /* the host's one command at a time */
 	struct eng_target *qhead, *qtail; /* waiting to become cur */
 	struct eng_call *poll;		  /* held PollHostCommand */
@@ -35,6 +34,10 @@ struct eng_host {
 	char *poll_identifier;		  /* HostIdentifier of the held/last poll */
 	int64_t last_seen;		  /* monotonic */
 	char *verified_identifier;	  /* HostIdentifier proven to belong to name */
+	/* Due at or before the host's next deadline (its held poll's end, its
+	 * command's pick-up window or heartbeat window); it may fire early, the
+	 * check then arms it again. */
+	struct rd_timer timer;
 };
 
 /* The end of a target's current lifecycle event as the service saw it. */
@@ -65,8 +68,10 @@ void eng_hostcmd_release(struct engine *e, struct eng_target *t);
  * is marked Failed, so its agent is told to stop when it next reports. */
 void eng_hostcmd_abandon(struct engine *e, struct eng_target *t);
 
-/* Once a second: answers held polls whose time is up, and reports commands
- * not picked up within the pick-up window or whose host went silent (as
- * failed, agent_issue). *ret is a malloc'd array (NULL when none); returns
- * its length. */
-size_t eng_hostcmd_tick(struct engine *e, struct eng_report **ret);
+/* The hosts whose timer is due (e->now_mono): answers held polls whose
+ * time is up, and reports commands not picked up within the pick-up window
+ * or whose host went silent (as failed, agent_issue). Looks at those hosts
+ * only. *ret is a malloc'd array (NULL when none); returns its length. */
+size_t eng_hostcmd_timers(struct engine *e, struct eng_report **ret);
+/* When the next host timer is due (monotonic), or INT64_MAX. */
+int64_t eng_hostcmd_next_timer(const struct engine *e);

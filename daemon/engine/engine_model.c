@@ -113,15 +113,28 @@ void eng_target_free(struct eng_target *t)
 	free(t);
 }
 
+void eng_dep_clear_targets(struct eng_dep *dp)
+{
+	for (size_t i = 0; i < dp->nt; i++)
+		eng_target_free(dp->t[i]);
+	free(dp->t);
+	dp->t = NULL;
+	dp->nt = 0;
+	rd_strmap_clear(&dp->tindex);
+	dp->index_partial = false;
+	dp->nindexed = 0;
+	memset(dp->count, 0, sizeof(dp->count));
+	dp->deploying = (struct eng_counts){0};
+	dp->next_start = 0;
+}
+
 void eng_dep_free(struct eng_dep *dp)
 {
 	if (!dp)
 		return;
 	eng_bgctl_unref(dp->bgctl);
 	eng_shift_free(dp->shift);
-	for (size_t i = 0; i < dp->nt; i++)
-		eng_target_free(dp->t[i]);
-	free(dp->t);
+	eng_dep_clear_targets(dp);
 	free(dp->app);
 	free(dp->group);
 	free(dp->config);
@@ -158,20 +171,96 @@ struct eng_dep *eng_dep_from_row(json_t *row)
 	return dp;
 }
 
-struct eng_dep *eng_dep_find(struct eng_dep *list, const char *id)
+/* Adds (sign 1) or takes away (-1) t's share of its deployment's counts. */
+static void count(struct eng_dep *dp, const struct eng_target *t, int sign)
 {
-	for (struct eng_dep *dp = list; dp; dp = dp->next)
-		if (strcmp(dp->id, id) == 0)
-			return dp;
-	return NULL;
+	dp->count[t->status] += sign;
+	if (t->blue)
+		return; /* the original fleet is not deployed to */
+	switch (t->status) {
+	case ST_PENDING:
+		dp->deploying.pending += sign;
+		break;
+	case ST_INPROGRESS:
+		/* a green instance waiting for the traffic phase is done as far
+		 * as batching goes */
+		if (t->bg_wait)
+			dp->deploying.succeeded += sign;
+		else
+			dp->deploying.in_progress += sign;
+		break;
+	case ST_SUCCEEDED:
+		dp->deploying.succeeded += sign;
+		break;
+	case ST_FAILED:
+		dp->deploying.failed += sign;
+		break;
+	default:
+		break;
+	}
 }
 
-struct eng_target *eng_target_find(const struct eng_dep *dp, const char *instance)
+/* Brings the index and the counts up to date with the targets appended
+ * since. Without memory for the index, lookups fall back to a scan. */
+static void index_up(struct eng_dep *dp)
 {
+	if (dp->nindexed > dp->nt) {
+		/* emptied without eng_dep_clear_targets: start over */
+		rd_strmap_clear(&dp->tindex);
+		dp->index_partial = false;
+		memset(dp->count, 0, sizeof(dp->count));
+		dp->deploying = (struct eng_counts){0};
+		dp->next_start = 0;
+		for (size_t i = 0; i < dp->nindexed && i < dp->nt; i++)
+			dp->t[i]->indexed = false;
+		dp->nindexed = 0;
+	}
+	for (; dp->nindexed < dp->nt; dp->nindexed++) {
+		struct eng_target *t = dp->t[dp->nindexed];
+		int r = rd_strmap_add(&dp->tindex, t->id, t);
+		if (r < 0 && r != -EEXIST)
+			dp->index_partial = true;
+		t->indexed = true;
+		count(dp, t, 1);
+	}
+}
+
+struct eng_target *eng_target_find(struct eng_dep *dp, const char *instance)
+{
+	struct eng_target *t;
+
+	index_up(dp);
+	t = rd_strmap_get(&dp->tindex, instance);
+	if (t || !dp->index_partial)
+		return t;
 	for (size_t i = 0; i < dp->nt; i++)
 		if (strcmp(dp->t[i]->id, instance) == 0)
 			return dp->t[i];
 	return NULL;
+}
+
+void eng_target_set_status(struct eng_target *t, enum eng_status status)
+{
+	if (t->indexed)
+		count(t->dep, t, -1);
+	t->status = status;
+	if (t->indexed)
+		count(t->dep, t, 1);
+}
+
+void eng_target_set_bg_wait(struct eng_target *t, bool bg_wait)
+{
+	if (t->indexed)
+		count(t->dep, t, -1);
+	t->bg_wait = bg_wait;
+	if (t->indexed)
+		count(t->dep, t, 1);
+}
+
+struct eng_counts eng_dep_counts(struct eng_dep *dp)
+{
+	index_up(dp);
+	return dp->deploying;
 }
 
 static void event_set(struct eng_event *ev, const char *name, bool service_side, bool noop_capable)
@@ -293,11 +382,13 @@ int eng_dep_restore_targets(struct eng_dep *dp, const json_t *rows)
 	return 0;
 }
 
-json_t *eng_dep_overview(const struct eng_dep *dp)
+json_t *eng_dep_overview(struct eng_dep *dp)
 {
-	long long c[ST_N] = {0};
-	for (size_t i = 0; i < dp->nt; i++)
-		c[dp->t[i]->status]++;
+	long long c[ST_N];
+
+	index_up(dp);
+	for (int i = 0; i < ST_N; i++)
+		c[i] = dp->count[i];
 	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "Pending", c[ST_PENDING], "InProgress", c[ST_INPROGRESS],
 			 "Succeeded", c[ST_SUCCEEDED], "Failed", c[ST_FAILED], "Skipped", c[ST_SKIPPED], "Ready",
 			 (long long)0);

@@ -13,6 +13,8 @@
 
 #include "engine/engine.h"
 #include "engine/engine_plan.h"
+#include "strmap.h"
+#include "timerheap.h"
 #include "traffic/traffic.h"
 
 /* Status of a target and of a lifecycle event (CodeDeploy's names). */
@@ -58,8 +60,8 @@ struct eng_target {
 	struct eng_dep *dep;
 	char *id;
 	char *arn;
-	enum eng_status status;
-	int seq; /* order within the deployment */
+	enum eng_status status; /* set through eng_target_set_status (it is counted) */
+	int seq;		/* order within the deployment */
 	bool last_failed;
 	struct eng_event ev[ENG_MAX_EVENTS];
 	int nev;
@@ -71,9 +73,11 @@ struct eng_target {
 	struct eng_host *host;
 	struct eng_target *hnext; /* in the host's queue */
 	bool queued_on_host;
-	bool bg_wait; /* blue/green: at AllowTraffic / BlockTraffic, waiting for the traffic phase */
+	bool bg_wait; /* blue/green: at AllowTraffic / BlockTraffic, waiting for the traffic phase;
+		       * set through eng_target_set_bg_wait (it is counted) */
 	bool blue;    /* blue/green: an original (blue) instance, label Blue; not batched */
 	bool stopped; /* a stopped EC2 instance: its events fail without waiting for an agent */
+	bool indexed; /* in its deployment's index and counts */
 };
 
 /* Shared by the engine and the worker running a blue/green traffic phase
@@ -111,8 +115,20 @@ struct eng_dep {
 	json_t *row;	   /* the deployment row (store_eng_deployment) */
 	json_t *group_doc; /* DeploymentGroupInfo-like (store_eng_group) */
 	struct eng_policy pol;
+	/* The targets in deployment order. The array only grows (dp->t[dp->nt++]
+	 * = t, the caller keeping room); eng_dep_clear_targets empties it. The
+	 * index by instance and the counts by status follow it: an appended
+	 * target joins them at the next eng_target_find / eng_dep_counts. */
 	struct eng_target **t;
 	size_t nt;
+	struct rd_strmap tindex; /* instance -> target, of t[0 .. nindexed) */
+	size_t nindexed;
+	bool index_partial;	     /* out of memory indexing: lookups scan */
+	int count[ST_N];	     /* indexed targets by status (the overview) */
+	int count_stored[ST_N];	     /* the overview as last stored (engine.c) */
+	struct eng_counts deploying; /* indexed targets that are not blue, as the planner counts them */
+	size_t next_start;	     /* no target before this index is Pending and not blue */
+	struct rd_timer timer;	     /* the deployment's waits (engine.c) */
 	bool resolving, dirty, stop_requested, finished;
 	enum engine_rollback stop_rollback; /* of a stop request or an alarm */
 	bool agent_issue;
@@ -136,8 +152,17 @@ struct eng_dep {
 /* A deployment from its store row (stolen on success); NULL without memory. */
 struct eng_dep *eng_dep_from_row(json_t *row);
 void eng_dep_free(struct eng_dep *dp);
-struct eng_dep *eng_dep_find(struct eng_dep *list, const char *id);
-struct eng_target *eng_target_find(const struct eng_dep *dp, const char *instance);
+/* dp's target on instance (the first one, were there two), through the
+ * index: O(1). */
+struct eng_target *eng_target_find(struct eng_dep *dp, const char *instance);
+/* Frees dp's targets and empties the array, its index and its counts. */
+void eng_dep_clear_targets(struct eng_dep *dp);
+/* Sets t's status / bg_wait and keeps its deployment's counts. */
+void eng_target_set_status(struct eng_target *t, enum eng_status status);
+void eng_target_set_bg_wait(struct eng_target *t, bool bg_wait);
+/* The planner's counts of dp's targets that are not blue (a green
+ * instance waiting for the traffic phase counts as succeeded): O(1). */
+struct eng_counts eng_dep_counts(struct eng_dep *dp);
 
 /* The lifecycle events a target runs. */
 enum eng_fleet {
@@ -158,7 +183,7 @@ struct eng_target *eng_target_new_events(struct eng_dep *dp, const char *id, con
 int eng_dep_restore_targets(struct eng_dep *dp, const json_t *rows);
 
 /* {Pending, InProgress, Succeeded, Failed, Skipped, Ready} counts. */
-json_t *eng_dep_overview(const struct eng_dep *dp);
+json_t *eng_dep_overview(struct eng_dep *dp);
 
 struct eng_shiftctl *eng_shiftctl_new(void);
 struct eng_shiftctl *eng_shiftctl_ref(struct eng_shiftctl *c);

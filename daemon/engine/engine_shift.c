@@ -267,7 +267,7 @@ static void target_set(struct engine *e, struct eng_dep *dp, enum eng_status st)
 
 	if (!t || t->status == st)
 		return;
-	t->status = st;
+	eng_target_set_status(t, st);
 	CHK(store_eng_target_status(e->tx, dp->id, t->id, eng_status_name[st], e->now_wall), "target");
 	if (st == ST_SUCCEEDED || st == ST_FAILED)
 		eng_fire(e, st == ST_SUCCEEDED ? "InstanceSuccess" : "InstanceFailure", dp, "InProgress", t->id,
@@ -845,7 +845,7 @@ static void op_done(struct engine *e, struct eng_dep *dp, struct eng_input *in)
 
 bool eng_shift_on_job(struct engine *e, struct eng_input *in, struct eng_shift_end *end)
 {
-	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
 
 	if (!dp || dp->finished)
 		return false;
@@ -899,7 +899,7 @@ static int refuse_elsewhere(struct engine *e, const char *dep, const char *exec,
 void eng_shift_on_hook(struct engine *e, struct eng_input *in)
 {
 	struct eng_request *req = in->req;
-	struct eng_dep *dp = eng_dep_find(e->deps, in->dep);
+	struct eng_dep *dp = eng_dep_find(e, in->dep);
 	const char *exec = req->hook_execution_id ? req->hook_execution_id : "";
 	const char *cexec = dp && dp->shift && dp->shift->cursor ? rd_json_str(cur(dp), "exec") : NULL;
 

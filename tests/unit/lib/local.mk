@@ -75,3 +75,17 @@ tests_unit_lib_test_appspec_shift_SOURCES = tests/unit/lib/test_appspec_shift.c
 tests_unit_lib_test_appspec_shift_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_lib_test_appspec_shift_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_lib_test_appspec_shift_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_strmap
+TESTS += tests/unit/lib/test_strmap
+tests_unit_lib_test_strmap_SOURCES = tests/unit/lib/test_strmap.c
+tests_unit_lib_test_strmap_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_strmap_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_strmap_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_timerheap
+TESTS += tests/unit/lib/test_timerheap
+tests_unit_lib_test_timerheap_SOURCES = tests/unit/lib/test_timerheap.c
+tests_unit_lib_test_timerheap_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_timerheap_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_timerheap_LDADD = $(UNIT_LIBS)

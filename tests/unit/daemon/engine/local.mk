@@ -41,3 +41,12 @@ tests_unit_daemon_engine_test_engine_shift_SOURCES = tests/unit/daemon/engine/te
 tests_unit_daemon_engine_test_engine_shift_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_engine_test_engine_shift_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS) $(ARCHIVE_CFLAGS)
 tests_unit_daemon_engine_test_engine_shift_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS) $(ARCHIVE_LIBS)
+
+# The model: a deployment's target index and counts.
+check_PROGRAMS += tests/unit/daemon/engine/test_engine_model
+TESTS += tests/unit/daemon/engine/test_engine_model
+tests_unit_daemon_engine_test_engine_model_SOURCES = tests/unit/daemon/engine/test_engine_model.c \
+	daemon/engine/engine_model.c daemon/engine/engine_model.h daemon/engine/engine_plan.c daemon/engine/engine_plan.h
+tests_unit_daemon_engine_test_engine_model_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_engine_test_engine_model_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_engine_test_engine_model_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
