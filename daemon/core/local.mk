@@ -8,7 +8,7 @@ daemon_core_sources = \
 	daemon/core/conf.c daemon/core/conf.h \
 	daemon/core/plugins.c daemon/core/plugins.h \
 	daemon/core/platforms.c daemon/core/platforms.h \
-	daemon/core/plugin_host.c daemon/core/plugin_host.h \
+	daemon/core/plugin_host.c daemon/core/plugin_host.h daemon/core/aws_assume.c daemon/core/aws_assume.h \
 	$(daemon_metrics_sources) \
 	$(daemon_plugin_services)
 # The host services that need no running daemon; the SDK's testing library

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "awscreds.h"
+#include "core/aws_assume.h"
 #include "core/conf.h"
 #include "core/plugin_host.h"
 #include "httpclient.h"
@@ -83,6 +84,83 @@ static const char *scalar(struct rollout_handle *h, const char *key)
 	return host_config_string(h, key, NULL, &v, err, sizeof(err)) == 0 ? v : NULL;
 }
 
+static const char *plugin_region(struct rollout_handle *h)
+{
+	const char *r = scalar(h, "region");
+	return r ? r : h->shared->cfg && h->shared->cfg->region ? h->shared->cfg->region : "us-east-1";
+}
+
+/* The service role the plugin's AWS requests are signed as: the current
+ * deployment's serviceRoleArn when the plugin says assume_service_role. */
+static const char *host_aws_service_role(struct rollout_handle *h)
+{
+	bool assume = false;
+	char err[256];
+
+	if (!host_handle_ok(h, "aws_service_role") ||
+	    host_config_bool(h, "assume_service_role", false, &assume, err, sizeof(err)) < 0 || !assume)
+		return NULL;
+	return aws_assume_current_role();
+}
+
+/* The credentials of the plugin's config or the host's chain, and with
+ * role, the temporary ones of that role assumed with them. */
+static int plugin_credentials(struct rollout_handle *h, const char *role, struct aws_credentials **ret, char *err,
+			      size_t errlen)
+{
+	struct aws_cred_options o = {
+	    .access_key_id = scalar(h, "access_key_id"),
+	    .secret_access_key = scalar(h, "secret_access_key"),
+	    .session_token = scalar(h, "session_token"),
+	    .profile = scalar(h, "profile"),
+	    .credentials_file = scalar(h, "credentials_file"),
+	};
+	struct aws_credentials *base = NULL;
+	char cerr[1024];
+	int r = aws_credentials_resolve(&o, &base, cerr, sizeof(cerr));
+
+	if (r < 0) {
+		snprintf(err, errlen, "plugins.%s: %s", h->name, cerr);
+		return r;
+	}
+	if (!role || !*role) {
+		*ret = base;
+		return 0;
+	}
+	{
+		const char *ep = scalar(h, "sts_endpoint");
+		r = aws_assume_role(h, base, ep ? ep : scalar(h, "endpoint"), plugin_region(h), role, ret, cerr,
+				    sizeof(cerr));
+	}
+	aws_credentials_free(base);
+	if (r < 0)
+		snprintf(err, errlen, "plugins.%s: %s", h->name, cerr);
+	return r;
+}
+
+static int host_aws_assume_role(struct rollout_handle *h, const char *role_arn, char **ret_json, char *err,
+				size_t errlen)
+{
+	struct aws_credentials *c = NULL;
+	json_t *o;
+	int r;
+
+	if (!host_handle_ok(h, "aws_assume_role"))
+		return -EINVAL;
+	if (!role_arn || !*role_arn) {
+		snprintf(err, errlen, "aws_assume_role: no role ARN given");
+		return -EINVAL;
+	}
+	if ((r = plugin_credentials(h, role_arn, &c, err, errlen)) < 0)
+		return r;
+	o = json_pack("{s:s,s:s,s:s?,s:I}", "AccessKeyId", c->access_key_id, "SecretAccessKey", c->secret_access_key,
+		      "SessionToken", c->session_token, "Expiration", (json_int_t)c->expires_ms);
+	*ret_json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	aws_credentials_free(c);
+	return *ret_json ? 0 : -ENOMEM;
+}
+
 static int host_http_request(struct rollout_handle *h, const struct rollout_http_request *req,
 			     struct rollout_http_response **ret, char *err, size_t errlen)
 {
@@ -109,23 +187,12 @@ static int host_http_request(struct rollout_handle *h, const struct rollout_http
 	hr.max_body = req->max_body;
 	hr.follow_redirects = req->follow_redirects;
 	if (req->aws_service) {
-		struct aws_cred_options o = {
-		    .access_key_id = scalar(h, "access_key_id"),
-		    .secret_access_key = scalar(h, "secret_access_key"),
-		    .session_token = scalar(h, "session_token"),
-		    .profile = scalar(h, "profile"),
-		    .credentials_file = scalar(h, "credentials_file"),
-		};
-		char cerr[512];
-		r = aws_credentials_resolve(&o, &creds, cerr, sizeof(cerr));
-		if (r < 0) {
-			snprintf(err, errlen, "plugins.%s: %s", h->name, cerr);
+		const char *role = host_aws_service_role(h);
+		r = plugin_credentials(h, role, &creds, err, errlen);
+		if (r < 0)
 			return r;
-		}
 		hr.aws_service = req->aws_service;
-		hr.aws_region = req->aws_region ? req->aws_region : scalar(h, "region");
-		if (!hr.aws_region)
-			hr.aws_region = h->shared->cfg ? h->shared->cfg->region : "us-east-1";
+		hr.aws_region = req->aws_region ? req->aws_region : plugin_region(h);
 		hr.aws_creds = creds;
 	}
 	/* A private CA (a self-hosted S3, an artifact server): the plugin's
@@ -277,6 +344,8 @@ static const struct rollout_host table = {
     .file_sha256 = host_file_sha256,
     .free = host_free,
     HOST_PURE_SERVICES,
+    .aws_service_role = host_aws_service_role,
+    .aws_assume_role = host_aws_assume_role,
 };
 
 const struct rollout_host *host_table(void)

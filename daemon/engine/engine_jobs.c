@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bundles/bundles.h"
+#include "core/aws_assume.h"
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "core/workpool.h"
@@ -322,7 +323,13 @@ static void job_run(void *arg)
 		snprintf(in->dep, sizeof(in->dep), "%s", j->dep);
 		snprintf(in->app, sizeof(in->app), "%s", j->app);
 		snprintf(in->group, sizeof(in->group), "%s", j->group);
+		/* the AWS calls of this deployment's plugins act as its group's
+		 * service role (plugins with assume_service_role) */
+		json_t *g = json_loads(j->group_json ? j->group_json : "{}", 0, NULL);
+		aws_assume_set_role(rd_json_str(g, "serviceRoleArn"));
+		json_decref(g);
 		runs[j->kind](e, j, in);
+		aws_assume_set_role(NULL);
 	}
 	eng_job_done(e, j, in);
 }

@@ -42,7 +42,7 @@ bool awsj_throttled(long status, const char *type)
 bool awsj_retryable(int r, long status, const char *type, bool idempotent)
 {
 	if (r < 0)
-		return idempotent ? r != -ENOKEY && r != -EINVAL && r != -ENOMEM && r != -EFBIG
+		return idempotent ? r != -ENOKEY && r != -EINVAL && r != -ENOMEM && r != -EFBIG && r != -EACCES
 				  : r == -ECONNREFUSED || r == -EHOSTUNREACH;
 	return awsj_throttled(status, type) || (idempotent && status >= 500);
 }
@@ -136,6 +136,8 @@ int awsj_request(const struct awsj *c, const struct rollout_shift_call *call, co
 		sleep_ms(backoff);
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
+	if (r == -EACCES) /* the group's service role could not be assumed */
+		return rollout_error_set(err, r, "IAM_ROLE_PERMISSIONS", "%s", ans->text);
 	if (r < 0)
 		return rollout_error_set(err, r, r == -ENOKEY ? "IAM_ROLE_MISSING" : "INTERNAL_ERROR",
 					 "cannot reach %s at %.300s: %s", service, url, ans->text);

@@ -112,7 +112,7 @@ int awsq_call(const struct awsq *q, const struct awsq_service *svc, const struct
 			retry = status >= 500 || status == 429 || throttled(ecode);
 		} else {
 			snprintf(emsg, sizeof(emsg), "%s", herr);
-			retry = r != -ENOKEY && r != -EINVAL;
+			retry = r != -ENOKEY && r != -EINVAL && r != -EACCES;
 		}
 		if (!retry || attempt >= q->max_attempts)
 			break;
@@ -120,6 +120,8 @@ int awsq_call(const struct awsq *q, const struct awsq_service *svc, const struct
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
 	free(body);
+	if (!ecode[0] && r == -EACCES) /* the group's service role could not be assumed */
+		return rollout_error_set(err, r, "IAM_ROLE_PERMISSIONS", "%s", emsg);
 	if (!ecode[0])
 		return rollout_error_set(err, r, r == -ENOKEY ? "IAM_ROLE_MISSING" : err_code,
 					 "cannot reach %s at %.300s for %s: %s", svc->sigv4, url, action, emsg);

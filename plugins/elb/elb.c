@@ -202,7 +202,7 @@ static void answer_clear(struct elb *s, struct elb_answer *a)
 static bool retryable(int r, const struct elb_answer *a)
 {
 	if (r < 0)
-		return r != -ENOKEY && r != -EINVAL && r != -ENOMEM && r != -EFBIG;
+		return r != -ENOKEY && r != -EINVAL && r != -ENOMEM && r != -EFBIG && r != -EACCES;
 	return a->status == 429 || a->status >= 500 || strstr(a->code, "Throttl") || strstr(a->code, "RequestLimit");
 }
 
@@ -256,6 +256,8 @@ static int elb_call(struct elb *s, bool classic, const char *params, struct elb_
 		sleep_ms(backoff);
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
+	if (r == -EACCES) /* the group's service role could not be assumed */
+		return rollout_error_set(err, r, "IAM_ROLE_PERMISSIONS", "%s", herr);
 	if (r < 0)
 		return rollout_error_set(err, r, r == -ENOKEY ? "IAM_ROLE_MISSING" : "ELASTIC_LOAD_BALANCING_INVALID",
 					 "cannot reach Elastic Load Balancing at %.300s: %s%s", s->url, herr,

@@ -15,6 +15,7 @@ records the query API's Action and parameters, except:
 
     plugin endpoint = proxy.url
     proxy.calls -> [(action, {param: value})] in arrival order
+    proxy.signers -> [(action, the access key id that signed it)]
 """
 
 import http.client
@@ -32,6 +33,7 @@ class AwsProxy:
         u = urllib.parse.urlparse(moto_url)
         self.moto_host, self.moto_port = u.hostname, u.port
         self.calls = []
+        self.signers = []  # (action, access key id of its SigV4 Authorization header)
         self.health = {}  # target id -> [list of (state, reason)], forever flag
         self.failures = {}  # action -> [(status, code)]
         self.lock = threading.Lock()
@@ -92,8 +94,11 @@ class AwsProxy:
                 form[k] = v
         action = form.get("Action")
         if action:
+            auth = headers.get("Authorization") or ""
+            key = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else None
             with self.lock:
                 self.calls.append((action, form))
+                self.signers.append((action, key))
                 fails = self.failures.get(action)
                 failure = fails.pop(0) if fails else None
             if failure:

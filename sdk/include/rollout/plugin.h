@@ -36,6 +36,10 @@
  *
  * ABI CHANGELOG (newest first)
  *
+ *   2026-12-06  1.1  Host appended: aws_service_role, aws_assume_role
+ *                    (STS AssumeRole of the deployment group's service
+ *                    role); ROLLOUT_AWS_OPTIONS accepts assume_service_role
+ *                    and sts_endpoint.
  *   2026-12-06  1.1  Source revalidation appended: rollout_fetch_result
  *                    etag, last_modified, not_modified; struct
  *                    rollout_fetch_cached; source op fetch_if_changed (a
@@ -332,7 +336,8 @@ struct rollout_option {
 	}
 
 /* The keys every AWS-calling plugin accepts, read by the host's HTTP client
- * when signing (see struct rollout_http_request.aws_service). Put this
+ * when signing (see struct rollout_http_request.aws_service and, for
+ * assume_service_role / sts_endpoint, the host's aws_service_role). Put this
  * macro in your option table to accept them; read `endpoint` and `region`
  * for building URLs with host->config_string(). */
 #define ROLLOUT_AWS_OPTIONS                                                                                            \
@@ -342,8 +347,10 @@ struct rollout_option {
 	    {.name = "secret_access_key", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                  \
 	    {.name = "session_token", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                      \
 	    {.name = "profile", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                            \
+	    {.name = "credentials_file", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE},                   \
+	    {.name = "assume_service_role", .type = ROLLOUT_OPT_BOOL, .offset = ROLLOUT_OPT_NOSTORE},                  \
 	{                                                                                                              \
-		.name = "credentials_file", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE                  \
+		.name = "sts_endpoint", .type = ROLLOUT_OPT_STRING, .offset = ROLLOUT_OPT_NOSTORE                      \
 	}
 
 /* ------------------------------------------------------------------------ */
@@ -546,6 +553,34 @@ struct rollout_host {
 	 * APIs or <Response><Errors><Error> of EC2): 1 with its Code and Message
 	 * (borrowed until xml_free; "" when absent). 0 when it is not. */
 	int (*xml_aws_error)(const struct rollout_xml *doc, const char **ret_code, const char **ret_message);
+
+	/* ====== ABI 1.1, appended 2026-12-06 (check ROLLOUT_HOST_HAS) ====== */
+
+	/* --- the deployment group's service role (STS AssumeRole) -------------
+	 * CodeDeploy acts on EC2, Auto Scaling, ELB, Lambda and ECS as the
+	 * group's serviceRoleArn. A plugin configured with
+	 * `assume_service_role: true` (one of ROLLOUT_AWS_OPTIONS) gets that
+	 * without code: every AWS request it makes through http_request while
+	 * working for a deployment (resolve, fleet, traffic and shift ops) is
+	 * signed with temporary credentials of the group's serviceRoleArn,
+	 * assumed with the plugin's own credentials (its config, else the
+	 * host's chain) through STS (`sts_endpoint`, else `endpoint`, else
+	 * AWS's regional STS) and cached until 5 minutes before they expire. A
+	 * role STS refuses fails that request with -EACCES and a message naming
+	 * the role and STS's reason (report it as IAM_ROLE_PERMISSIONS); calls
+	 * made for no deployment (PlanDeployment, enrollment checks, alarm
+	 * polls) use the plugin's own credentials.
+	 *
+	 * aws_service_role: the serviceRoleArn of the deployment the calling
+	 * thread works for, or NULL (borrowed until the op returns). */
+	const char *(*aws_service_role)(struct rollout_handle *h);
+	/* The temporary credentials of role_arn, assumed as above (cache
+	 * included), for plugins that sign requests themselves: *ret_json
+	 * (freed with host->free) {"AccessKeyId", "SecretAccessKey",
+	 * "SessionToken", "Expiration": wall ms}. -EACCES when STS refuses,
+	 * -ENOKEY without credentials to assume it with; err says why. */
+	int (*aws_assume_role)(struct rollout_handle *h, const char *role_arn, char **ret_json, char *err,
+			       size_t errlen);
 
 	/* Reserved for appending (metrics, events, ...): new members go here,
 	 * and bump ROLLOUT_ABI_MINOR. */
