@@ -208,7 +208,7 @@ static int write_deployment(struct store_tx *tx, const struct opts *o, struct gr
 	int64_t t = create + 800 + rng_below(1500);
 	int64_t start = t;
 	long ok = 0, failed = 0, skipped = 0;
-	char id[12], host[64], key[96];
+	char id[12], host[64], key[128];
 	json_t *row, *doc, *rev;
 	int r;
 

@@ -1,6 +1,6 @@
 # The store: every SQL statement of the daemon, migrations included; one file per entity.
 daemon_store_sources = \
-	daemon/store/store.c daemon/store/store.h daemon/store/store_internal.h \
+	daemon/store/store.c daemon/store/store.h daemon/store/store_internal.h daemon/store/store_hot.h \
 	daemon/store/store_migrations.c \
 	daemon/store/store_app.c daemon/store/store_tags.c daemon/store/store_group.c \
 	daemon/store/store_revision.c daemon/store/store_deployment.c daemon/store/store_instance.c \

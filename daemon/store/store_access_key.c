@@ -11,6 +11,7 @@
 
 #include "auth/auth_secret.h"
 #include "core/error.h"
+#include "store/store_hot.h"
 #include "store/store_internal.h"
 #include "util.h"
 
@@ -252,9 +253,7 @@ int store_access_key_create(struct store *st, const char *name, const char *poli
 	return store_access_key_create_scoped(st, name, policy, instance, NULL, ret, err, errlen);
 }
 
-#define KEY_COLUMNS                                                                                                    \
-	"id, name, policy, instance, create_time, status, applications, last_used, old_secret IS NOT NULL AND"         \
-	" (old_secret_expires IS NULL OR old_secret_expires > ?1), old_secret_expires, rotate_time"
+#define KEY_COLUMNS SQL_KEY_COLUMNS
 
 static void key_row(struct store_q *q, struct store_access_key *k)
 {
@@ -285,8 +284,7 @@ int store_access_key_get(struct store *st, const char *id, struct store_access_k
 	if (r < 0)
 		return r;
 	/* ?1: the time the previous secret is compared with (KEY_COLUMNS) */
-	r = store_one(c, &q, "SELECT " KEY_COLUMNS ", secret, old_secret FROM access_keys WHERE id = ?2",
-		      SQL_INT(rd_wall_ms()), SQL_TEXT(id));
+	r = store_one(c, &q, SQL_ACCESS_KEY_GET, SQL_INT(rd_wall_ms()), SQL_TEXT(id));
 	if (r == 0) {
 		key_row(&q, ret);
 		store_copy(&q, 11, sealed, sizeof(sealed));
@@ -484,9 +482,7 @@ int store_access_key_touch(struct store *st, const char *id, int64_t when_ms)
 
 	if (r < 0)
 		return r;
-	r = store_run(c,
-		      "UPDATE access_keys SET last_used = ?2 WHERE id = ?1 AND (last_used IS NULL OR last_used < ?2)",
-		      SQL_TEXT(id), SQL_INT(when_ms));
+	r = store_run(c, SQL_ACCESS_KEY_TOUCH, SQL_TEXT(id), SQL_INT(when_ms));
 	store_conn_put(st, c);
 	return r;
 }

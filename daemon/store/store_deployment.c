@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
+#include "store/store_hot.h"
 #include "store/store_internal.h"
 #include "util.h"
 
@@ -92,9 +93,7 @@ static int count_targets(struct store_conn *c, const char *id, struct store_targ
 {
 	struct store_target_counts n = {0};
 	struct store_q q;
-	int r = store_query(c, &q,
-			    "SELECT status, COUNT(*) FROM deployment_targets WHERE deployment_id = ?1 GROUP BY status",
-			    SQL_TEXT(id));
+	int r = store_query(c, &q, SQL_DEPLOYMENT_COUNT_TARGETS, SQL_TEXT(id));
 
 	while (r == 0 && store_next(&q)) {
 		const char *s = store_text(&q, 0);
@@ -129,11 +128,7 @@ int store_deployment_get(struct store *st, const char *id, struct store_deployme
 
 	if (r < 0)
 		goto out;
-	r = store_one(c, &q,
-		      "SELECT id, application, deployment_group, deployment_config, compute_platform, status, creator, "
-		      "external_id, error_code, error_message, create_time, start_time, complete_time, revision, "
-		      "previous_revision, overview, status_messages, rollback_info, doc FROM deployments WHERE id = ?1",
-		      SQL_TEXT(id));
+	r = store_one(c, &q, SQL_DEPLOYMENT_GET, SQL_TEXT(id));
 	if (r < 0)
 		goto out;
 	char **text[] = {&dp->id,     &dp->app,	    &dp->group,	      &dp->config,     &dp->compute_platform,
@@ -177,7 +172,7 @@ int store_deployment_brief(struct store *st, const char *id, char ret_status[16]
 
 	if (r < 0)
 		return r;
-	r = store_one(c, &q, "SELECT status, compute_platform FROM deployments WHERE id = ?1", SQL_TEXT(id));
+	r = store_one(c, &q, SQL_DEPLOYMENT_BRIEF, SQL_TEXT(id));
 	if (r == 0) {
 		store_copy(&q, 0, ret_status, 16);
 		store_copy(&q, 1, ret_platform, 16);
@@ -204,55 +199,150 @@ int store_deployment_application(struct store *st, const char *id, char *ret_app
 	return r;
 }
 
+/* One row of a ListDeployments page. */
+struct list_row {
+	char *id;
+	int64_t seq, create_time;
+};
+
+/* Newer first: create_time, then seq, descending. */
+static int list_row_cmp(const void *a, const void *b)
+{
+	const struct list_row *x = a, *y = b;
+
+	if (x->create_time != y->create_time)
+		return x->create_time < y->create_time ? 1 : -1;
+	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+struct list_rows {
+	struct list_row *v;
+	size_t n, cap;
+};
+
+static int list_collect(struct store_q *q, int r, struct list_rows *rows)
+{
+	while (r == 0 && store_next(q)) {
+		if (rows->n == rows->cap) {
+			size_t cap = rows->cap ? 2 * rows->cap : 128;
+			struct list_row *nv = realloc(rows->v, cap * sizeof(*nv));
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			rows->v = nv;
+			rows->cap = cap;
+		}
+		struct list_row *row = &rows->v[rows->n];
+		if (store_dup(q, 0, &row->id) < 0 || !row->id) {
+			free(row->id);
+			r = -ENOMEM;
+			break;
+		}
+		row->seq = store_int(q, 1);
+		row->create_time = store_int(q, 2);
+		rows->n++;
+	}
+	return store_done(q, r);
+}
+
+/* Where the page starts: the (create_time, seq) of the cursor deployment.
+ * 0 and *ret_empty when nothing is older. */
+static int list_cursor(struct store_conn *c, int64_t seq, int64_t *ret_time, bool *ret_empty)
+{
+	struct store_q q;
+	int r = store_one(c, &q, SQL_LIST_CURSOR, SQL_INT(seq));
+
+	if (r == -ENOENT) /* removed since (retention): the next older one's time */
+		r = store_one(c, &q, SQL_LIST_CURSOR_NEAR, SQL_INT(seq));
+	if (r == -ENOENT) {
+		*ret_empty = true;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	*ret_time = store_int(&q, 0);
+	store_done(&q, 0);
+	return 0;
+}
+
 int store_deployment_list(struct store *st, const struct store_deployment_query *dq, json_t **ret_ids,
 			  int64_t *ret_last_seq, bool *ret_more)
 {
-	json_t *arr = json_array();
-	int64_t last = 0;
+	struct list_rows rows = {0};
+	int64_t lo = dq->start_ms >= 0 ? dq->start_ms : INT64_MIN, hi = dq->end_ms >= 0 ? dq->end_ms : INT64_MAX;
+	int64_t cur_time = INT64_MAX, cur_seq = INT64_MAX, last = 0;
+	int64_t want = dq->limit < (size_t)INT64_MAX ? (int64_t)dq->limit + 1 : INT64_MAX;
+	bool empty = false, more = false;
+	json_t *arr = NULL;
 	struct store_conn *c;
 	struct store_q q;
-	bool more = false;
-	int r;
+	int r = store_conn_get(st, &c);
 
-	if (!arr)
-		return -ENOMEM;
-	r = store_conn_get(st, &c);
-	if (r < 0) {
-		json_decref(arr);
+	if (r < 0)
 		return r;
+	if (dq->before_seq > 0) {
+		r = list_cursor(c, dq->before_seq, &cur_time, &empty);
+		cur_seq = dq->before_seq;
+		if (cur_time < hi)
+			hi = cur_time;
 	}
-	/* With a group, walk the (application, deployment_group, seq) index. */
-	if (dq->app && dq->group)
-		r = store_query(c, &q,
-				"SELECT id, seq FROM deployments WHERE application = ?1 AND deployment_group = ?2 "
-				"AND (?3 IS NULL OR external_id = ?3) "
-				"AND (?4 IS NULL OR status IN (SELECT value FROM json_each(?4))) "
-				"AND (?5 < 0 OR create_time >= ?5) AND (?6 < 0 OR create_time <= ?6) "
-				"AND seq < (CASE WHEN ?7 = 0 THEN 9223372036854775807 ELSE ?7 END) ORDER BY seq DESC",
-				SQL_TEXT(dq->app), SQL_TEXT(dq->group), SQL_TEXT(dq->external_id),
-				SQL_JSON(dq->statuses), SQL_INT(dq->start_ms), SQL_INT(dq->end_ms),
-				SQL_INT(dq->before_seq));
-	else
-		r = store_query(c, &q,
-				"SELECT id, seq FROM deployments WHERE (?1 IS NULL OR application = ?1) "
-				"AND (?2 IS NULL OR deployment_group = ?2) AND (?3 IS NULL OR external_id = ?3) "
-				"AND (?4 IS NULL OR status IN (SELECT value FROM json_each(?4))) "
-				"AND (?5 < 0 OR create_time >= ?5) AND (?6 < 0 OR create_time <= ?6) "
-				"AND seq < (CASE WHEN ?7 = 0 THEN 9223372036854775807 ELSE ?7 END) ORDER BY seq DESC",
-				SQL_TEXT(dq->app), SQL_TEXT(dq->group), SQL_TEXT(dq->external_id),
-				SQL_JSON(dq->statuses), SQL_INT(dq->start_ms), SQL_INT(dq->end_ms),
-				SQL_INT(dq->before_seq));
-	while (r == 0 && store_next(&q)) {
+	/* the filters pick the index that yields the order (store_hot.h) */
+#define LIST_ARGS SQL_INT(lo), SQL_INT(hi), SQL_INT(cur_time), SQL_INT(cur_seq), SQL_INT(want)
+	if (r < 0 || empty || lo > hi) {
+		/* nothing to read */
+	} else if (dq->external_id) {
+		r = store_query(c, &q, SQL_LIST_EXTERNAL, LIST_ARGS, SQL_TEXT(dq->app), SQL_TEXT(dq->group),
+				SQL_JSON(dq->statuses), SQL_TEXT(dq->external_id));
+		r = list_collect(&q, r, &rows);
+	} else if (!json_array_size(dq->statuses)) {
+		if (dq->app && dq->group)
+			r = store_query(c, &q, SQL_LIST_GROUP, LIST_ARGS, SQL_TEXT(dq->app), SQL_TEXT(dq->group));
+		else
+			r = store_query(c, &q, SQL_LIST_ALL, LIST_ARGS);
+		r = list_collect(&q, r, &rows);
+	} else {
+		/* A page per status, merged: each is read in index order, and
+		 * the newest `want` of their union are the page. */
+		size_t i, k;
+		json_t *s;
+		json_array_foreach(dq->statuses, i, s)
+		{
+			const char *status = json_string_value(s);
+			bool seen = false;
+			for (k = 0; k < i; k++)
+				seen = seen || json_equal(json_array_get(dq->statuses, k), s);
+			if (!status || seen)
+				continue;
+			if (dq->app && dq->group)
+				r = store_query(c, &q, SQL_LIST_GROUP_STATUS, LIST_ARGS, SQL_TEXT(dq->app),
+						SQL_TEXT(dq->group), SQL_TEXT(status));
+			else
+				r = store_query(c, &q, SQL_LIST_STATUS, LIST_ARGS, SQL_NULL, SQL_NULL,
+						SQL_TEXT(status));
+			r = list_collect(&q, r, &rows);
+			if (r < 0)
+				break;
+		}
+		if (rows.n > 1)
+			qsort(rows.v, rows.n, sizeof(*rows.v), list_row_cmp);
+	}
+#undef LIST_ARGS
+	store_conn_put(st, c);
+	if (r == 0 && !(arr = json_array()))
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < rows.n; i++) {
 		if (json_array_size(arr) == dq->limit) {
 			more = true;
 			break;
 		}
-		if (json_array_append_new(arr, json_string(store_text(&q, 0))) < 0)
+		if (json_array_append_new(arr, json_string(rows.v[i].id)) < 0)
 			r = -ENOMEM;
-		last = store_int(&q, 1);
+		last = rows.v[i].seq;
 	}
-	r = store_done(&q, r);
-	store_conn_put(st, c);
+	for (size_t i = 0; i < rows.n; i++)
+		free(rows.v[i].id);
+	free(rows.v);
 	if (r < 0) {
 		json_decref(arr);
 		return r;
@@ -315,10 +405,7 @@ struct store_target *store_target_free(struct store_target *t)
 static int target_events(struct store_conn *c, struct store_target *t)
 {
 	struct store_q q;
-	int r = store_query(c, &q,
-			    "SELECT name, status, start_time, end_time, diagnostics FROM lifecycle_events "
-			    "WHERE deployment_id = ?1 AND target_id = ?2 ORDER BY seq",
-			    SQL_TEXT(t->deployment_id), SQL_TEXT(t->target_id));
+	int r = store_query(c, &q, SQL_TARGET_EVENTS, SQL_TEXT(t->deployment_id), SQL_TEXT(t->target_id));
 
 	while (r == 0 && store_next(&q)) {
 		struct store_event *nv = realloc(t->events, (t->n_events + 1) * sizeof(*nv)), *e;
@@ -346,11 +433,7 @@ int store_target_get(struct store *st, const char *deployment_id, const char *ta
 
 	if (r < 0)
 		goto out;
-	r = store_one(
-	    c, &q,
-	    "SELECT deployment_id, target_id, target_type, target_arn, status, instance_label, last_updated, doc "
-	    "FROM deployment_targets WHERE deployment_id = ?1 AND target_id = ?2",
-	    SQL_TEXT(deployment_id), SQL_TEXT(target_id));
+	r = store_one(c, &q, SQL_TARGET_GET, SQL_TEXT(deployment_id), SQL_TEXT(target_id));
 	if (r < 0)
 		goto out;
 	char **text[] = {&t->deployment_id, &t->target_id, &t->type, &t->arn, &t->status, &t->label};
@@ -384,12 +467,8 @@ int store_target_list(struct store *st, const char *deployment_id, json_t *statu
 
 	if (r < 0)
 		return r;
-	r = store_query(c, &q,
-			"SELECT target_id FROM deployment_targets WHERE deployment_id = ?1 "
-			"AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2))) "
-			"AND (?3 IS NULL OR instance_label IN (SELECT value FROM json_each(?3))) "
-			"AND (?4 IS NULL OR target_id > ?4) ORDER BY target_id",
-			SQL_TEXT(deployment_id), SQL_JSON(statuses), SQL_JSON(labels), SQL_TEXT(after));
+	r = store_query(c, &q, SQL_TARGET_LIST, SQL_TEXT(deployment_id), SQL_JSON(statuses), SQL_JSON(labels),
+			SQL_TEXT(after ? after : ""));
 	r = store_collect_names(&q, r, limit, ret_ids, ret_more);
 	store_conn_put(st, c);
 	return r;
@@ -474,12 +553,7 @@ int store_eng_deployment(struct store_tx *tx, const char *id, json_t **ret)
 {
 	struct store_q q;
 	json_t *o;
-	int r =
-	    store_one(tx->c, &q,
-		      "SELECT id, application, deployment_group, deployment_config, compute_platform, status, creator, "
-		      "create_time, start_time, revision, doc, rollback_info, complete_time FROM deployments "
-		      "WHERE id = ?1",
-		      SQL_TEXT(id));
+	int r = store_one(tx->c, &q, SQL_ENG_DEPLOYMENT, SQL_TEXT(id));
 
 	if (r < 0)
 		return r;
@@ -523,20 +597,14 @@ int store_eng_deployment_status(struct store_tx *tx, const char *id, const char 
 				int64_t complete_time, const char *error_code, const char *error_message)
 {
 	store_tx_touch(tx, id);
-	return store_run(tx->c,
-			 "UPDATE deployments SET status = ?2,"
-			 " start_time = CASE WHEN ?3 > 0 THEN ?3 ELSE start_time END,"
-			 " complete_time = CASE WHEN ?4 > 0 THEN ?4 ELSE complete_time END,"
-			 " error_code = COALESCE(?5, error_code), error_message = COALESCE(?6, error_message)"
-			 " WHERE id = ?1",
-			 SQL_TEXT(id), SQL_TEXT(status), SQL_INT(start_time), SQL_INT(complete_time),
-			 SQL_TEXT(error_code), SQL_TEXT(error_message));
+	return store_run(tx->c, SQL_ENG_DEPLOYMENT_STATUS, SQL_TEXT(id), SQL_TEXT(status), SQL_INT(start_time),
+			 SQL_INT(complete_time), SQL_TEXT(error_code), SQL_TEXT(error_message));
 }
 
 int store_eng_deployment_overview(struct store_tx *tx, const char *id, const json_t *overview)
 {
 	store_tx_touch(tx, id);
-	return store_run(tx->c, "UPDATE deployments SET overview = ?2 WHERE id = ?1", SQL_TEXT(id), SQL_JSON(overview));
+	return store_run(tx->c, SQL_ENG_DEPLOYMENT_OVERVIEW, SQL_TEXT(id), SQL_JSON(overview));
 }
 
 int store_eng_deployment_rollback_info(struct store_tx *tx, const char *id, const json_t *info)
@@ -577,10 +645,7 @@ int store_eng_target_insert(struct store_tx *tx, const char *dep, const char *ta
 int store_eng_target_status(struct store_tx *tx, const char *dep, const char *target, const char *status, int64_t now)
 {
 	store_tx_touch(tx, dep);
-	return store_run(
-	    tx->c,
-	    "UPDATE deployment_targets SET status = ?3, last_updated = ?4 WHERE deployment_id = ?1 AND target_id = ?2",
-	    SQL_TEXT(dep), SQL_TEXT(target), SQL_TEXT(status), SQL_INT(now));
+	return store_run(tx->c, SQL_ENG_TARGET_STATUS, SQL_TEXT(dep), SQL_TEXT(target), SQL_TEXT(status), SQL_INT(now));
 }
 
 int store_eng_event_insert(struct store_tx *tx, const char *dep, const char *target, int seq, const char *name,
@@ -596,14 +661,8 @@ int store_eng_event_update(struct store_tx *tx, const char *dep, const char *tar
 			   int64_t start_time, int64_t end_time, const json_t *diagnostics)
 {
 	store_tx_touch(tx, dep);
-	return store_run(tx->c,
-			 "UPDATE lifecycle_events SET status = ?4,"
-			 " start_time = CASE WHEN ?5 > 0 THEN ?5 ELSE start_time END,"
-			 " end_time = CASE WHEN ?6 > 0 THEN ?6 ELSE end_time END,"
-			 " diagnostics = COALESCE(?7, diagnostics)"
-			 " WHERE deployment_id = ?1 AND target_id = ?2 AND seq = ?3",
-			 SQL_TEXT(dep), SQL_TEXT(target), SQL_INT(seq), SQL_TEXT(status), SQL_INT(start_time),
-			 SQL_INT(end_time), SQL_JSON(diagnostics));
+	return store_run(tx->c, SQL_ENG_EVENT_UPDATE, SQL_TEXT(dep), SQL_TEXT(target), SQL_INT(seq), SQL_TEXT(status),
+			 SQL_INT(start_time), SQL_INT(end_time), SQL_JSON(diagnostics));
 }
 
 int store_eng_targets(struct store_tx *tx, const char *dep, json_t **ret)
@@ -613,10 +672,7 @@ int store_eng_targets(struct store_tx *tx, const char *dep, json_t **ret)
 	int r = a && byid ? 0 : -ENOMEM;
 
 	if (r == 0)
-		r = store_query(tx->c, &q,
-				"SELECT target_id, seq, target_arn, status, doc, instance_label FROM deployment_targets"
-				" WHERE deployment_id = ?1 ORDER BY seq",
-				SQL_TEXT(dep));
+		r = store_query(tx->c, &q, SQL_ENG_TARGETS, SQL_TEXT(dep));
 	while (r == 0 && store_next(&q)) {
 		json_t *t = json_object();
 		if (!t) {
@@ -636,10 +692,7 @@ int store_eng_targets(struct store_tx *tx, const char *dep, json_t **ret)
 	}
 	r = store_done(&q, r);
 	if (r == 0)
-		r = store_query(tx->c, &q,
-				"SELECT target_id, seq, name, status, start_time, end_time, diagnostics FROM "
-				"lifecycle_events WHERE deployment_id = ?1 ORDER BY target_id, seq",
-				SQL_TEXT(dep));
+		r = store_query(tx->c, &q, SQL_ENG_TARGETS_EVENTS, SQL_TEXT(dep));
 	while (r == 0 && store_next(&q)) {
 		json_t *t = json_object_get(byid, store_text(&q, 0)), *e;
 		if (!t)
@@ -656,10 +709,7 @@ int store_eng_targets(struct store_tx *tx, const char *dep, json_t **ret)
 	r = store_done(&q, r);
 	/* The latest command of each target (ids grow). */
 	if (r == 0)
-		r = store_query(tx->c, &q,
-				"SELECT target_id, id, host, lifecycle_seq, status, acked_time FROM host_commands"
-				" WHERE deployment_id = ?1 ORDER BY id",
-				SQL_TEXT(dep));
+		r = store_query(tx->c, &q, SQL_ENG_TARGETS_COMMANDS, SQL_TEXT(dep));
 	while (r == 0 && store_next(&q)) {
 		json_t *t = json_object_get(byid, store_text(&q, 0)), *cmd;
 		if (!t)
@@ -699,24 +749,15 @@ int store_eng_cmd_insert(struct store_tx *tx, const char *host, const char *dep,
 int store_eng_cmd_update(struct store_tx *tx, int64_t id, const char *status, int64_t acked_time, int64_t complete_time,
 			 const json_t *diagnostics)
 {
-	return store_run(tx->c,
-			 "UPDATE host_commands SET status = ?2,"
-			 " acked_time = CASE WHEN ?3 > 0 THEN ?3 ELSE acked_time END,"
-			 " complete_time = CASE WHEN ?4 > 0 THEN ?4 ELSE complete_time END,"
-			 " diagnostics = COALESCE(?5, diagnostics) WHERE id = ?1",
-			 SQL_INT(id), SQL_TEXT(status), SQL_INT(acked_time), SQL_INT(complete_time),
-			 SQL_JSON(diagnostics));
+	return store_run(tx->c, SQL_ENG_CMD_UPDATE, SQL_INT(id), SQL_TEXT(status), SQL_INT(acked_time),
+			 SQL_INT(complete_time), SQL_JSON(diagnostics));
 }
 
 int store_eng_instance_last_status(struct store_tx *tx, const char *instance, const char *exclude_dep, char **ret)
 {
 	struct store_q q;
 	char *status = NULL;
-	int r = store_one(tx->c, &q,
-			  "SELECT t.status FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
-			  " WHERE t.target_id = ?1 AND t.deployment_id != ?2 AND t.status IN ('Succeeded', 'Failed')"
-			  " ORDER BY d.seq DESC LIMIT 1",
-			  SQL_TEXT(instance), SQL_TEXT(exclude_dep));
+	int r = store_one(tx->c, &q, SQL_ENG_INSTANCE_LAST_STATUS, SQL_TEXT(instance), SQL_TEXT(exclude_dep));
 
 	if (r == 0) {
 		r = store_dup(&q, 0, &status);
@@ -733,13 +774,8 @@ int store_eng_instance_last_revision(struct store_tx *tx, const char *app, const
 				     json_t **ret)
 {
 	struct store_q q;
-	int r = store_one(
-	    tx->c, &q,
-	    "SELECT d.revision FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
-	    " WHERE t.target_id = ?3 AND d.application = ?1 AND d.deployment_group = ?2"
-	    " AND t.status = 'Succeeded' AND COALESCE(t.instance_label, '') != 'Blue'" /* blue kept its revision */
-	    " ORDER BY d.seq DESC LIMIT 1",
-	    SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(instance));
+	int r =
+	    store_one(tx->c, &q, SQL_ENG_INSTANCE_LAST_REVISION, SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(instance));
 
 	if (r == 0) {
 		*ret = store_json(&q, 0);
@@ -755,10 +791,7 @@ int store_eng_instance_in_group(struct store_tx *tx, const char *app, const char
 				bool *ret)
 {
 	struct store_q q;
-	int r = store_one(tx->c, &q,
-			  "SELECT 1 FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
-			  " WHERE t.target_id = ?3 AND d.application = ?1 AND d.deployment_group = ?2 LIMIT 1",
-			  SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(instance));
+	int r = store_one(tx->c, &q, SQL_ENG_INSTANCE_IN_GROUP, SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(instance));
 
 	if (r == 0)
 		store_done(&q, 0);
@@ -772,10 +805,7 @@ int store_eng_last_good(struct store_tx *tx, const char *app, const char *group,
 			json_t **ret_revision)
 {
 	struct store_q q;
-	int r = store_one(tx->c, &q,
-			  "SELECT id, revision FROM deployments WHERE application = ?1 AND deployment_group = ?2"
-			  " AND status = 'Succeeded' AND id != ?3 AND revision IS NOT NULL ORDER BY seq DESC LIMIT 1",
-			  SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(exclude_dep));
+	int r = store_one(tx->c, &q, SQL_ENG_LAST_GOOD, SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(exclude_dep));
 
 	if (r < 0)
 		return r;
@@ -798,12 +828,8 @@ int store_eng_hook_log(struct store_tx *tx, const char *dep, const char *target,
 	if (r < 0)
 		return r;
 	/* Drop the oldest chunks beyond the cap (newest output is kept). */
-	return store_run(tx->c,
-			 "DELETE FROM hook_logs WHERE deployment_id = ?1 AND target_id = ?2 AND lifecycle_event = ?3"
-			 " AND seq IN (SELECT seq FROM (SELECT seq, SUM(length(chunk)) OVER (ORDER BY seq DESC) AS tot"
-			 " FROM hook_logs WHERE deployment_id = ?1 AND target_id = ?2 AND lifecycle_event = ?3)"
-			 " WHERE tot > ?4)",
-			 SQL_TEXT(dep), SQL_TEXT(target), SQL_TEXT(event), SQL_INT(cap_bytes));
+	return store_run(tx->c, SQL_ENG_HOOK_LOG_TRIM, SQL_TEXT(dep), SQL_TEXT(target), SQL_TEXT(event),
+			 SQL_INT(cap_bytes));
 }
 
 int store_eng_bundle_set(struct store_tx *tx, const char *dep, const json_t *bundle)
@@ -822,7 +848,7 @@ int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret)
 	int r;
 
 	snprintf(key, sizeof(key), "engine.bundle.%s", dep);
-	r = store_one(tx->c, &q, "SELECT value FROM meta WHERE key = ?1", SQL_TEXT(key));
+	r = store_one(tx->c, &q, SQL_ENG_BUNDLE_GET, SQL_TEXT(key));
 	if (r == 0) {
 		*ret = store_json(&q, 0);
 		store_done(&q, 0);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_hot.h"
 #include "store/store_internal.h"
 #include "tagfilter.h"
 #include "util.h"
@@ -52,11 +53,8 @@ int store_instance_register(struct store *st, const char *name, const char *sess
 		return r;
 	r = store_tx_begin(c);
 	if (r == 0)
-		r = store_one(c, &q,
-			      "SELECT (SELECT COUNT(*) FROM instances WHERE name = ?1 AND status = 'Registered'), "
-			      "(SELECT COUNT(*) FROM instances WHERE status = 'Registered' AND name <> ?1 AND "
-			      " ((?2 IS NOT NULL AND iam_session_arn = ?2) OR (?3 IS NOT NULL AND iam_user_arn = ?3)))",
-			      SQL_TEXT(name), SQL_TEXT(session_arn), SQL_TEXT(user_arn));
+		r = store_one(c, &q, SQL_INSTANCE_REGISTER_CHECK, SQL_TEXT(name), SQL_TEXT(session_arn),
+			      SQL_TEXT(user_arn));
 	if (r == 0) {
 		r = store_int(&q, 0) ? -EEXIST : store_int(&q, 1) ? -EADDRINUSE : 0;
 		store_done(&q, 0);
@@ -330,8 +328,7 @@ int store_instance_tags_remove(struct store *st, json_t *names, const struct sto
 int store_eng_instance_arn(struct store_tx *tx, const char *instance, char **ret)
 {
 	struct store_q q;
-	int r = store_one(tx->c, &q, "SELECT COALESCE(iam_session_arn, iam_user_arn) FROM instances WHERE name = ?1",
-			  SQL_TEXT(instance));
+	int r = store_one(tx->c, &q, SQL_ENG_INSTANCE_ARN, SQL_TEXT(instance));
 
 	if (r < 0)
 		return r;
@@ -343,10 +340,7 @@ int store_eng_instance_arn(struct store_tx *tx, const char *instance, char **ret
 int store_eng_instance_by_identifier(struct store_tx *tx, const char *host_identifier, char **ret)
 {
 	struct store_q q;
-	int r = store_one(tx->c, &q,
-			  "SELECT name FROM instances WHERE (iam_session_arn = ?1 OR iam_user_arn = ?1 OR name = ?1"
-			  " OR instance_arn = ?1) AND status = 'Registered' LIMIT 1",
-			  SQL_TEXT(host_identifier));
+	int r = store_one(tx->c, &q, SQL_ENG_INSTANCE_BY_IDENTIFIER, SQL_TEXT(host_identifier));
 
 	if (r < 0)
 		return r;

@@ -293,6 +293,27 @@ static const char m7_access_keys_audit[] = "ALTER TABLE access_keys ADD COLUMN s
 					   "CREATE INDEX audit_log_key ON audit_log(access_key_id, time);"
 					   "CREATE INDEX audit_log_application ON audit_log(application, time);";
 
+/* A long history (100,000 deployments, a million lifecycle events) read
+ * without scanning it (the statements are in store_hot.h):
+ * - ListDeployments pages newest first by (create_time, seq) with each
+ *   combination of filters on an index in that order (the rowid, seq, ends
+ *   every index); deployments_status(status) is a prefix of the new one;
+ * - the engine finds an instance's earlier targets by target_id (the primary
+ *   key starts with deployment_id), and an agent's instance by its ARNs;
+ * - host_commands_host served no query (agents' polls are answered from
+ *   memory) but cost a write on each of a command's three updates. */
+static const char m8_history_indexes[] =
+    "CREATE INDEX deployments_time ON deployments(create_time);"
+    "CREATE INDEX deployments_group_time ON deployments(application, deployment_group, create_time);"
+    "CREATE INDEX deployments_status_time ON deployments(status, create_time);"
+    "CREATE INDEX deployments_group_status_time ON deployments(application, deployment_group, status, create_time);"
+    "DROP INDEX deployments_status;"
+    "CREATE INDEX deployment_targets_target ON deployment_targets(target_id);"
+    "CREATE INDEX instances_session_arn ON instances(iam_session_arn);"
+    "CREATE INDEX instances_user_arn ON instances(iam_user_arn);"
+    "CREATE INDEX instances_instance_arn ON instances(instance_arn);"
+    "DROP INDEX host_commands_host;";
+
 const struct store_migration store_migrations[] = {
     {1, "base schema", m1_base},
     {2, "built-in deployment configs", m2_builtin_configs},
@@ -301,6 +322,7 @@ const struct store_migration store_migrations[] = {
     {5, "retention indexes", m5_retention_indexes},
     {6, "deployments that shift traffic themselves", m6_shift_deployments},
     {7, "access-key life cycle and audit log", m7_access_keys_audit},
-    /* append here: { 8, "…", m8_… }, */
+    {8, "indexes for a long history", m8_history_indexes},
+    /* append here: { 9, "…", m9_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_hot.h"
 #include "store/store_internal.h"
 
 int store_eng_shift_get(struct store_tx *tx, const char *dep, json_t **ret)
@@ -63,20 +64,14 @@ int store_eng_target_view(struct store_tx *tx, const char *dep, const char *targ
 
 int store_eng_event_hook(struct store_tx *tx, const char *dep, const char *target, int seq, const char *exec_id)
 {
-	return store_run(tx->c,
-			 "UPDATE lifecycle_events SET hook_execution_id = ?4"
-			 " WHERE deployment_id = ?1 AND target_id = ?2 AND seq = ?3",
-			 SQL_TEXT(dep), SQL_TEXT(target), SQL_INT(seq), SQL_TEXT(exec_id));
+	return store_run(tx->c, SQL_ENG_EVENT_HOOK, SQL_TEXT(dep), SQL_TEXT(target), SQL_INT(seq), SQL_TEXT(exec_id));
 }
 
 int store_eng_hook_find(struct store_tx *tx, const char *exec_id, struct store_hook_execution *ret)
 {
 	struct store_hook_execution h = {0};
 	struct store_q q;
-	int r = store_one(tx->c, &q,
-			  "SELECT deployment_id, target_id, seq, name, status FROM lifecycle_events"
-			  " WHERE hook_execution_id = ?1",
-			  SQL_TEXT(exec_id));
+	int r = store_one(tx->c, &q, SQL_ENG_HOOK_FIND, SQL_TEXT(exec_id));
 
 	if (r < 0)
 		return r;

@@ -26,3 +26,10 @@ tests_unit_daemon_store_test_store_retention_SOURCES = tests/unit/daemon/store/t
 tests_unit_daemon_store_test_store_retention_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_store_test_store_retention_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_store_test_store_retention_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/daemon/store/test_store_plan
+TESTS += tests/unit/daemon/store/test_store_plan
+tests_unit_daemon_store_test_store_plan_SOURCES = tests/unit/daemon/store/test_store_plan.c $(daemon_store_sources) $(daemon_metrics_sources)
+tests_unit_daemon_store_test_store_plan_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_store_test_store_plan_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_store_test_store_plan_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
