@@ -103,7 +103,7 @@ static void call(struct fs_agent *a, enum fs_state st, const char *op, json_t *b
 	json_decref(body);
 	a->st = st;
 	snprintf(target, sizeof(target), CMD_PREFIX "%s", op);
-	if (!text || xfer_call(a->sim->loop, &a->x, &a->sim->cmd, a->userpwd, target, text, timeout_ms, done) < 0) {
+	if (!text || xfer_call(&a->x, &a->sim->cmd, a->userpwd, target, text, timeout_ms, done) < 0) {
 		fprintf(stderr, "fleet-sim-agents: %s: cannot start %s: out of memory\n", a->name, op);
 		abort();
 	}
@@ -443,9 +443,9 @@ int fs_agent_new(struct fs_sim *s, unsigned idx, const char *name, const char *h
 	a->sim = s;
 	a->idx = idx;
 	a->t.fn = on_timer;
-	/* a host name of its own: its own connection (loop.h) */
+	/* a host name of its own: a connection of its own (loop.h) */
 	snprintf(alias, sizeof(alias), "h%u.fleet-sim.invalid", idx);
-	r = xfer_init(&a->x, &s->cmd, alias);
+	r = xfer_init(s->loop, &a->x, &s->cmd, alias);
 	if (r < 0) {
 		free(a);
 		return r;

@@ -1,14 +1,18 @@
 /* The fleet simulator's event loop: one thread, epoll, libcurl's multi
  * interface driven by its socket callbacks (curl_multi_socket_action), so
  * that 10,000 idle long-polls cost nothing and each wake-up touches only
- * the transfer it is for, and a timer heap for hook times and back-offs.
+ * the transfer it is for, and one timer heap for libcurl's timeouts, hook
+ * times and back-offs.
  *
  * A call is one AWS JSON 1.1 POST, SigV4-signed by libcurl
- * (CURLOPT_AWS_SIGV4) with the caller's key; each xfer keeps its own easy
+ * (CURLOPT_AWS_SIGV4) with the caller's key. Each xfer keeps its own easy
  * handle and, through a host name of its own resolved to the endpoint's
- * address, its own kept-alive connection (the multi handle's connection
- * cache never hands one agent's connection to another, and never scans
- * 10,000 connections of one host to find a free one). */
+ * address, its own kept-alive connection. The easy handles are spread over
+ * a pool of multi handles, 64 each: libcurl (7.88) walks a multi handle's
+ * whole connection cache on every curl_multi_remove_handle, which with
+ * 10,000 agents in one multi handle cost a millisecond per request, and a
+ * multi handle per agent would cost two descriptors each (its wake-up
+ * pair). */
 #pragma once
 
 #include <curl/curl.h>
@@ -17,13 +21,21 @@
 #include <stdint.h>
 
 struct loop;
+struct mh;
 struct xfer;
 
 /* r: 0 when an HTTP answer came (status, body NUL-terminated), else a
  * negative errno with err naming the transport error. */
 typedef void (*xfer_done_fn)(struct xfer *x, int r, long status, const char *body, size_t len, const char *err);
 
+struct timer {
+	int64_t due; /* monotonic ms */
+	size_t pos;  /* in the heap, 0 = not armed */
+	void (*fn)(struct timer *t);
+};
+
 struct xfer {
+	struct mh *mh; /* its multi handle */
 	CURL *easy;
 	struct curl_slist *resolve;
 	struct curl_slist *hdrs;
@@ -35,12 +47,6 @@ struct xfer {
 	xfer_done_fn done;
 	void *ud;
 	bool busy;
-};
-
-struct timer {
-	int64_t due; /* monotonic ms */
-	size_t pos;  /* in the heap, 0 = not armed */
-	void (*fn)(struct timer *t);
 };
 
 /* What a call needs: the endpoint's origin ("http://127.0.0.1:PORT"), the
@@ -56,16 +62,16 @@ struct call_ctx {
 int loop_new(struct loop **ret);
 struct loop *loop_free(struct loop *l);
 
-/* Prepares x for calls to ctx->origin under the host name alias (its own
- * connection); alias NULL: the origin's own host. */
-int xfer_init(struct xfer *x, const struct call_ctx *ctx, const char *alias);
+/* Prepares x for calls to ctx->origin under the host name alias (a
+ * connection of its own); alias NULL: the origin's own host. */
+int xfer_init(struct loop *l, struct xfer *x, const struct call_ctx *ctx, const char *alias);
 void xfer_cleanup(struct xfer *x);
 
 /* Starts POST <origin>/ with X-Amz-Target: target and the JSON body
  * (taken over: freed after the call), signed with userpwd "AKID:SECRET".
  * done is called from loop_run when it ends. */
-int xfer_call(struct loop *l, struct xfer *x, const struct call_ctx *ctx, const char *userpwd, const char *target,
-	      char *body, long timeout_ms, xfer_done_fn done);
+int xfer_call(struct xfer *x, const struct call_ctx *ctx, const char *userpwd, const char *target, char *body,
+	      long timeout_ms, xfer_done_fn done);
 
 void timer_arm(struct loop *l, struct timer *t, int64_t delay_ms);
 void timer_cancel(struct loop *l, struct timer *t);

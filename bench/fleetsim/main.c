@@ -81,7 +81,7 @@ static void api_send(struct worker *w)
 {
 	char *body = strdup(w->body);
 
-	if (!body || xfer_call(w->reg->loop, &w->x, &w->reg->api, w->reg->admin, w->target, body, 60000, api_done) < 0)
+	if (!body || xfer_call(&w->x, &w->reg->api, w->reg->admin, w->target, body, 60000, api_done) < 0)
 		abort();
 	w->reg->calls++;
 }
@@ -212,7 +212,7 @@ static int register_fleet(const struct opts *o, struct loop *loop, char *admin, 
 	if (!ws)
 		return -ENOMEM;
 	for (unsigned i = 0; i < o->workers; i++) {
-		if ((r = xfer_init(&ws[i].x, &g.api, NULL)) < 0)
+		if ((r = xfer_init(loop, &ws[i].x, &g.api, NULL)) < 0)
 			goto out;
 		ws[i].x.ud = &ws[i];
 		ws[i].reg = &g;
