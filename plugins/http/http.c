@@ -5,10 +5,15 @@
  *    "sha256": "<64 hex>", "bundleType": "zip" | "tar" | "tgz"}}
  *
  * The sha256 is required: a download with any other content is refused, so
- * a URL alone can never change what a deployment installs.
+ * a URL alone can never change what a deployment installs. With
+ * allow_unpinned it may be left out: the URL's content is then whatever the
+ * server holds at each deployment, revalidated with If-None-Match (the ETag
+ * of the copy the daemon holds) or If-Modified-Since and downloaded again
+ * only when the server answers other than 304.
  *
  * Settings (plugins.http), all optional:
  *   allow_http    accept http:// URLs (default true; false: https only)
+ *   allow_unpinned  accept locations without sha256 (default false)
  *   headers       extra request headers, a map (e.g. {Authorization: "Bearer X"})
  *   timeout       whole download (default 30m)
  */
@@ -30,6 +35,7 @@ struct httpsrc {
 	const struct rollout_host *host;
 	struct rollout_handle *h;
 	bool allow_http;
+	bool allow_unpinned;
 	const char *headers_json;
 	int64_t timeout_ms;
 	char *headers[MAX_HEADERS + 1];
@@ -37,6 +43,10 @@ struct httpsrc {
 
 static const struct rollout_option http_options[] = {
     {.name = "allow_http", .type = ROLLOUT_OPT_BOOL, .offset = offsetof(struct httpsrc, allow_http), .def = "true"},
+    {.name = "allow_unpinned",
+     .type = ROLLOUT_OPT_BOOL,
+     .offset = offsetof(struct httpsrc, allow_unpinned),
+     .def = "false"},
     {.name = "headers", .type = ROLLOUT_OPT_JSON, .offset = offsetof(struct httpsrc, headers_json)},
     {.name = "timeout",
      .type = ROLLOUT_OPT_DURATION,
@@ -119,8 +129,9 @@ static bool valid_sha(const char *s)
 	return true;
 }
 
-/* The location of rev (url, sha256, bundle type; borrowed from rev), or
- * -EINVAL with INVALID_REVISION saying what is wrong. */
+/* The location of rev (url, sha256 or NULL when unpinned locations are
+ * allowed, bundle type; borrowed from rev), or -EINVAL with
+ * INVALID_REVISION saying what is wrong. */
 static int http_location(const struct httpsrc *s, const json_t *rev, const char **ret_url, const char **ret_sha,
 			 const char **ret_type, struct rollout_error *err)
 {
@@ -136,10 +147,11 @@ static int http_location(const struct httpsrc *s, const json_t *rev, const char 
 					 "httpLocation.url %s is not https and plugins.http.allow_http is false; serve "
 					 "the bundle over https",
 					 url);
-	if (!valid_sha(sha))
+	if (!(sha == NULL && s->allow_unpinned) && !valid_sha(sha))
 		return rollout_error_set(err, -EINVAL, "INVALID_REVISION",
 					 "httpLocation.sha256 is required: the lower-case hex sha256 of the bundle "
-					 "(sha256sum FILE)");
+					 "(sha256sum FILE)%s",
+					 s->allow_unpinned ? "" : ", unless plugins.http.allow_unpinned is true");
 	if (!type)
 		type = src_type_from_name(url);
 	if (!src_valid_type(type))
@@ -152,7 +164,8 @@ static int http_location(const struct httpsrc *s, const json_t *rev, const char 
 	return 0;
 }
 
-/* The sha256 pins the content: fetched once, and checked. */
+/* The sha256 pins the content: fetched once, and checked. Without it the
+ * location is revalidated at each deployment. */
 static int http_describe(void *state, const char *revision_json, struct rollout_revision_info *ret,
 			 struct rollout_error *err)
 {
@@ -160,7 +173,7 @@ static int http_describe(void *state, const char *revision_json, struct rollout_
 	const char *url, *sha, *type;
 	int r = http_location(state, rev, &url, &sha, &type, err);
 
-	if (r == 0) {
+	if (r == 0 && sha) {
 		ret->pinned = true;
 		snprintf(ret->sha256, sizeof(ret->sha256), "%s", sha);
 	}
@@ -168,15 +181,18 @@ static int http_describe(void *state, const char *revision_json, struct rollout_
 	return r;
 }
 
-static int http_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json,
-		      const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
-		      struct rollout_error *err)
+/* GET url into dest_path; with cached (an unpinned location the daemon
+ * holds) a conditional one. Only one condition is sent: If-None-Match when
+ * an ETag is known (If-Modified-Since has a one-second resolution). */
+static int http_get(struct httpsrc *s, const char *revision_json, const struct rollout_fetch_cached *cached,
+		    const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
+		    struct rollout_error *err)
 {
-	struct httpsrc *s = state;
 	const struct rollout_host *host = s->host;
 	struct rollout_http_response *resp = NULL;
-	const char *url, *sha, *type;
-	char body[2048], msg[300], herr[512] = "";
+	const char *url, *sha, *type, *hdrs[MAX_HEADERS + 2];
+	char body[2048], msg[300], herr[512] = "", cond[400] = "";
+	size_t nh = 0;
 	json_t *rev;
 	long status;
 	int r;
@@ -184,10 +200,20 @@ static int http_fetch(void *state, const struct rollout_deployment *dep, const c
 	rev = json_loads(revision_json, 0, NULL);
 	if ((r = http_location(s, rev, &url, &sha, &type, err)) < 0)
 		goto out;
+	for (; nh < MAX_HEADERS && s->headers[nh]; nh++)
+		hdrs[nh] = s->headers[nh];
+	if (cached && !sha) {
+		if (cached->etag && *cached->etag && !strpbrk(cached->etag, "\r\n"))
+			snprintf(cond, sizeof(cond), "If-None-Match: %s", cached->etag);
+		else if (cached->last_modified && *cached->last_modified && !strpbrk(cached->last_modified, "\r\n"))
+			snprintf(cond, sizeof(cond), "If-Modified-Since: %s", cached->last_modified);
+		if (cond[0])
+			hdrs[nh++] = cond;
+	}
+	hdrs[nh] = NULL;
 	{
 		struct rollout_http_request req =
-		    ROLLOUT_HTTP_REQUEST_INIT(.method = "GET", .url = url, .headers = (const char *const *)s->headers,
-					      .output_path = dest_path,
+		    ROLLOUT_HTTP_REQUEST_INIT(.method = "GET", .url = url, .headers = hdrs, .output_path = dest_path,
 					      .timeout_ms = timeout_ms > 0 && timeout_ms < s->timeout_ms
 								? timeout_ms
 								: s->timeout_ms,
@@ -199,6 +225,12 @@ static int http_fetch(void *state, const struct rollout_deployment *dep, const c
 		goto out;
 	}
 	status = host->http_status(resp);
+	if (status == 304 && cond[0]) {
+		if (ROLLOUT_HAS(res, struct rollout_fetch_result, not_modified))
+			res->not_modified = true;
+		r = 0;
+		goto out;
+	}
 	if (status != 200) {
 		src_read_head(dest_path, body, sizeof(body));
 		src_error_text(host, s->h, body, msg, sizeof(msg));
@@ -219,7 +251,7 @@ static int http_fetch(void *state, const struct rollout_deployment *dep, const c
 		goto out;
 	}
 	host->http_output(resp, &res->bytes, res->sha256);
-	if (strcmp(res->sha256, sha) != 0) {
+	if (sha && strcmp(res->sha256, sha) != 0) {
 		r = rollout_error_set(err, -EBADMSG, "INVALID_REVISION",
 				      "%s has sha256 %s but the revision says %s; fix httpLocation.sha256 or the file "
 				      "on the server",
@@ -227,6 +259,12 @@ static int http_fetch(void *state, const struct rollout_deployment *dep, const c
 		goto out;
 	}
 	snprintf(res->bundle_type, sizeof(res->bundle_type), "%s", type);
+	if (!sha && ROLLOUT_HAS(res, struct rollout_fetch_result, not_modified)) {
+		/* the ETag as sent (quotes included): If-None-Match wants it so */
+		const char *et = host->http_header(resp, "ETag"), *lm = host->http_header(resp, "Last-Modified");
+		snprintf(res->etag, sizeof(res->etag), "%s", et ? et : "");
+		snprintf(res->last_modified, sizeof(res->last_modified), "%s", lm ? lm : "");
+	}
 	r = 0;
 out:
 	if (resp)
@@ -235,15 +273,31 @@ out:
 	return r;
 }
 
+static int http_fetch(void *state, const struct rollout_deployment *dep, const char *revision_json,
+		      const char *dest_path, int64_t timeout_ms, struct rollout_fetch_result *res,
+		      struct rollout_error *err)
+{
+	(void)dep;
+	return http_get(state, revision_json, NULL, dest_path, timeout_ms, res, err);
+}
+
+static int http_fetch_if_changed(void *state, const struct rollout_deployment *dep, const char *revision_json,
+				 const struct rollout_fetch_cached *cached, const char *dest_path, int64_t timeout_ms,
+				 struct rollout_fetch_result *res, struct rollout_error *err)
+{
+	(void)dep;
+	return http_get(state, revision_json, cached, dest_path, timeout_ms, res, err);
+}
+
 static const char *const http_types[] = {"HTTP", NULL};
 static const char *const http_locations[] = {"httpLocation", NULL};
 
 static const struct rollout_source_ops http_ops =
     ROLLOUT_SOURCE_OPS_INIT(.revision_types = http_types, .fetch = http_fetch, .location_members = http_locations,
-			    .describe = http_describe);
+			    .describe = http_describe, .fetch_if_changed = http_fetch_if_changed);
 
 static const struct rollout_plugin http_plugin =
-    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "http", .version = "1.1.0",
+    ROLLOUT_PLUGIN_INIT(ROLLOUT_KIND_SOURCE, .name = "http", .version = "1.2.0",
 			.description = "bundles from http(s) URLs pinned by sha256 (a rolloutd extension)",
 			.init = http_init, .destroy = http_destroy, .ops.source = &http_ops);
 

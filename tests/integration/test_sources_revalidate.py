@@ -13,7 +13,9 @@ every S3 request), and real rollout-agents.
   holds the new one.
 - A manual rollback to an earlier key costs one conditional request, no
   download.
-- A host that lost its copy downloads it again."""
+- A host that lost its copy downloads it again.
+- An HTTP location without sha256 (plugins.http.allow_unpinned) is
+  revalidated the same way."""
 
 import http.client
 import http.server
@@ -24,7 +26,8 @@ import urllib.parse
 
 import pytest
 
-from sources_helpers import moto, moto_server, s3_client  # noqa: F401
+from sources_helpers import (app_files, fetch, make_zip, moto, moto_server, route_server,  # noqa: F401
+                             s3_client, sha256, write_config)
 from test_agent_rolloutd import RealFleet, lines, revision
 
 pytestmark = pytest.mark.slow
@@ -245,3 +248,42 @@ def test_automatic_rollback_fetches_nothing(s3env, tmp_path):
         assert lines(events)[-1] == "ValidateService v1 %s" % rb
     finally:
         f.stop()
+
+
+def test_http_unpinned_location_revalidated(tmp_path, route_server):  # noqa: F811
+    """plugins.http.allow_unpinned: a URL without sha256 is revalidated with
+    If-None-Match and downloaded again only when it changed; without the
+    setting such a location is refused."""
+    state = {"body": make_zip(app_files()), "etag": '"v1"'}
+
+    def handler(method, path, headers):
+        if headers.get("If-None-Match") == state["etag"]:
+            return 304, {"ETag": state["etag"]}, b""
+        return 200, {"ETag": state["etag"], "Last-Modified": "Sun, 06 Dec 2026 01:00:00 GMT"}, state["body"]
+
+    srv = route_server(handler)
+    rev = {"revisionType": "HTTP", "httpLocation": {"url": srv.url + "/app.zip", "bundleType": "zip"}}
+    conf = write_config(tmp_path, {"http": {"allow_unpinned": True}})
+    rc, res, err = fetch(conf, rev)
+    assert rc == 0, (res, err)
+    assert res[0]["sha256"] == sha256(state["body"])
+    assert "If-None-Match" not in srv.rec.requests[-1][2]
+    # unchanged: asked with the ETag, 304, served from the cache
+    rc, res, err = fetch(conf, rev)
+    assert rc == 0, (res, err)
+    assert srv.rec.requests[-1][2].get("If-None-Match") == '"v1"'
+    assert res[0]["sha256"] == sha256(state["body"])
+    assert srv.rec.count() == 2
+    # changed: downloaded again
+    files = app_files()
+    files["app/extra.txt"] = (b"v2\n", 0o644)
+    state.update(body=make_zip(files), etag='"v2"')
+    rc, res, err = fetch(conf, rev)
+    assert rc == 0, (res, err)
+    assert srv.rec.requests[-1][2].get("If-None-Match") == '"v1"'
+    assert res[0]["sha256"] == sha256(state["body"])
+    # without allow_unpinned the sha256 is required
+    conf2 = write_config(tmp_path, {"http": {}}, data_dir=tmp_path / "d2")
+    rc, res, _ = fetch(conf2, rev)
+    assert rc == 1 and res[0]["errorCode"] == "INVALID_REVISION"
+    assert "allow_unpinned" in res[0]["message"]
