@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "core/conf.h"
 #include "core/daemon.h"
@@ -22,6 +24,7 @@
 #include "core/httpd_internal.h"
 #include "core/metrics.h"
 #include "log.h"
+#include "util.h"
 
 void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata)
 {
@@ -100,8 +103,67 @@ bool httpd_is_tls(const struct httpd *h)
 	return h->tls != NULL;
 }
 
+/* Every agent holds a connection (its long-poll): the soft limit on file
+ * descriptors, often 1,024, would cap the fleet; the hard limit is the
+ * administrator's (LimitNOFILE=). Nothing in the daemon uses select(). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < 4096)
+		log_warning("the file descriptor limit is %llu: rolloutd holds one per connected agent; raise it "
+			    "(LimitNOFILE= in the systemd unit, ulimit -n) for more than a few hundred agents",
+			    (unsigned long long)rl.rlim_cur);
+}
+
+/* libevent listens with a backlog of 128: thousands of agents connecting
+ * at once (after a restart) would see SYNs dropped and retried seconds
+ * later. The kernel caps this at net.core.somaxconn. */
+static void widen_backlog(int fd)
+{
+	(void)listen(fd, 65535);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *ud)
+{
+	struct httpd *h = ud;
+	(void)fd;
+	(void)what;
+
+	evconnlistener_enable(evhttp_bound_socket_get_listener(h->sock));
+}
+
+/* accept() failed for good (out of file descriptors): libevent would try
+ * again at once for ever, spinning the I/O thread; pause accepting for a
+ * second instead, and say why once a minute. */
+static void accept_error_cb(struct evconnlistener *lev, void *ud)
+{
+	struct httpd *h = ud;
+	int err = EVUTIL_SOCKET_ERROR();
+	int64_t now = rd_mono_ms();
+	struct timeval tv = {.tv_sec = 1};
+	struct rlimit rl = {0};
+
+	if (!h->accept_warned_ms || now - h->accept_warned_ms >= 60000) {
+		h->accept_warned_ms = now;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		log_warning("cannot accept connections: %s (file descriptor limit %llu); new connections wait: raise "
+			    "LimitNOFILE= or ulimit -n",
+			    evutil_socket_error_to_string(err), (unsigned long long)rl.rlim_cur);
+	}
+	evconnlistener_disable(lev);
+	event_add(h->accept_retry, &tv);
+}
+
 int httpd_new(struct rd_daemon *d, struct httpd **ret, struct rd_error *err)
 {
+	raise_fd_limit();
 	return httpd_new_at(d, d->cfg && d->cfg->listen ? d->cfg->listen : "127.0.0.1:8740", "listen", ret, err);
 }
 
@@ -175,11 +237,19 @@ int httpd_new_at(struct rd_daemon *d, const char *listen, const char *setting, s
 				 strerror(errno ? errno : EADDRINUSE), setting);
 		goto fail;
 	}
+	h->accept_retry = evtimer_new(d->base, accept_retry_cb, h);
+	if (!h->accept_retry) {
+		r = rd_error_set(err, -ENOMEM, "InternalFailure", "out of memory");
+		goto fail;
+	}
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(h->sock), accept_error_cb);
 	{
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		evutil_socket_t fd = evhttp_bound_socket_get_fd(h->sock);
 		int one = 1;
+
+		widen_backlog(fd);
 		/* Accepted connections inherit it. Without it a reply that
 		 * libevent writes in more than one piece (over 16 KB) waits for
 		 * the client's delayed ACK: 40 ms on a keep-alive connection. */
@@ -207,6 +277,8 @@ struct httpd *httpd_free(struct httpd *h)
 		evhttp_free(h->http);
 	if (h->wake)
 		event_free(h->wake);
+	if (h->accept_retry)
+		event_free(h->accept_retry);
 	httpd_routes_free(h);
 	httpd_limit_free(h->limit);
 	httpd_tls_free(h->tls);

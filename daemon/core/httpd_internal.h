@@ -89,6 +89,8 @@ struct httpd {
 	struct metric *m_requests, *m_latency; /* core/metrics.h */
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
+	struct event *accept_retry; /* accepting again after running out of descriptors */
+	int64_t accept_warned_ms;
 	struct httpd_tls *tls; /* NULL: plain HTTP */
 	struct event *wake;
 	int port;
