@@ -65,11 +65,11 @@ void fs_error(struct fs_sim *s, bool transport, const char *fmt, ...)
 		s->st.transport_errors++;
 	else
 		s->st.http_errors++;
-	if (s->st.first_error[0])
-		return;
 	va_start(ap, fmt);
-	vsnprintf(s->st.first_error, sizeof(s->st.first_error), fmt, ap);
+	vsnprintf(s->st.last_error, sizeof(s->st.last_error), fmt, ap);
 	va_end(ap);
+	if (!s->st.first_error[0])
+		memcpy(s->st.first_error, s->st.last_error, sizeof(s->st.first_error));
 }
 
 static double rnd(struct fs_sim *s)

@@ -27,6 +27,7 @@ struct fs_stats {
 	uint64_t http_errors;	   /* an HTTP status other than 200 */
 	uint64_t dropped;	   /* commands dropped after a failed spec/ack call */
 	char first_error[512];
+	char last_error[512];
 };
 
 struct fs_sim {

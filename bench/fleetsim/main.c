@@ -264,10 +264,11 @@ static void run_tick(void *ud)
 	const struct fs_stats *st = &s->st;
 
 	printf("stats polling=%u requests=%llu commands=%llu succeeded=%llu failed=%llu skipped=%llu "
-	       "errors=%llu\n",
+	       "errors=%llu last_error=%s\n",
 	       polling(s), (unsigned long long)st->requests, (unsigned long long)st->commands,
 	       (unsigned long long)st->events_ok, (unsigned long long)st->events_failed,
-	       (unsigned long long)st->skipped, (unsigned long long)(st->transport_errors + st->http_errors));
+	       (unsigned long long)st->skipped, (unsigned long long)(st->transport_errors + st->http_errors),
+	       st->last_error);
 	fflush(stdout);
 }
 
@@ -287,7 +288,7 @@ static void report(const struct fs_sim *s)
 	char *text;
 
 	getrusage(RUSAGE_SELF, &ru);
-	j = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:s}", "agents",
+	j = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:s,s:s}", "agents",
 		      (int)s->n_agents, "requests", (json_int_t)st->requests, "polls", (json_int_t)st->polls,
 		      "commands", (json_int_t)st->commands, "events_succeeded", (json_int_t)st->events_ok,
 		      "events_failed", (json_int_t)st->events_failed, "skipped", (json_int_t)st->skipped,
@@ -295,7 +296,7 @@ static void report(const struct fs_sim *s)
 		      "specs_rejected", (json_int_t)st->specs_rejected, "heartbeats", (json_int_t)st->heartbeats,
 		      "transport_errors", (json_int_t)st->transport_errors, "http_errors", (json_int_t)st->http_errors,
 		      "dropped", (json_int_t)st->dropped, "cpu_seconds", cpu_seconds(), "rss_mb", ru.ru_maxrss / 1024.0,
-		      "first_error", st->first_error);
+		      "first_error", st->first_error, "last_error", st->last_error);
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	printf("%s\n", text ? text : "{}");
 	fflush(stdout);
