@@ -118,3 +118,10 @@ tests_unit_daemon_core_test_metrics_SOURCES = tests/unit/daemon/core/test_metric
 tests_unit_daemon_core_test_metrics_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_metrics_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_core_test_metrics_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/daemon/core/test_aws_assume
+TESTS += tests/unit/daemon/core/test_aws_assume
+tests_unit_daemon_core_test_aws_assume_SOURCES = tests/unit/daemon/core/test_aws_assume.c $(daemon_core_sources)
+tests_unit_daemon_core_test_aws_assume_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_core_test_aws_assume_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_aws_assume_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
