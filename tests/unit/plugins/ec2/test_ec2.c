@@ -152,12 +152,132 @@ static void test_parse_instances(void **state)
 	assert_false(ec2_state_is_target("terminated"));
 }
 
+/* A fake Auto Scaling for the copy of a blue/green deployment: the source
+ * group "web-asg" (launch template, 3 instances of which 2 InService and
+ * healthy, tags), and the copy once CreateAutoScalingGroup made it. */
+struct fake_asg {
+	bool created, deleted_source;
+	char create_body[16384];
+	int calls;
+};
+
+static const char asg_prefix[] = "<DescribeAutoScalingGroupsResponse><DescribeAutoScalingGroupsResult>"
+				 "<AutoScalingGroups>";
+static const char asg_suffix[] = "</AutoScalingGroups></DescribeAutoScalingGroupsResult>"
+				 "</DescribeAutoScalingGroupsResponse>";
+
+static int fake_asg(void *userdata, const struct rollout_testing_request *req, struct rollout_testing_answer *ret)
+{
+	struct fake_asg *f = userdata;
+	static char body[8192];
+
+	f->calls++;
+	ret->status = 200;
+	ret->body = body;
+	if (strstr(req->body, "Action=DescribeAutoScalingGroups") &&
+	    strstr(req->body, "AutoScalingGroupNames.member.1=web-asg")) {
+		snprintf(body, sizeof(body),
+			 "%s<member><AutoScalingGroupName>web-asg</AutoScalingGroupName>"
+			 "<LaunchTemplate><LaunchTemplateId>lt-1</LaunchTemplateId><Version>$Latest</Version>"
+			 "</LaunchTemplate><MinSize>3</MinSize><MaxSize>6</MaxSize><DesiredCapacity>3</DesiredCapacity>"
+			 "<VPCZoneIdentifier>subnet-1,subnet-2</VPCZoneIdentifier><HealthCheckType>ELB"
+			 "</HealthCheckType><TerminationPolicies><member>OldestInstance</member></TerminationPolicies>"
+			 "<Tags><member><Key>app</Key><Value>web</Value><PropagateAtLaunch>true</PropagateAtLaunch>"
+			 "</member><member><Key>aws:cloudformation:stack-name</Key><Value>s</Value></member></Tags>"
+			 "<Instances><member><InstanceId>i-1</InstanceId><LifecycleState>InService</LifecycleState>"
+			 "<HealthStatus>Healthy</HealthStatus></member><member><InstanceId>i-2</InstanceId>"
+			 "<LifecycleState>InService</LifecycleState><HealthStatus>Healthy</HealthStatus></member>"
+			 "<member><InstanceId>i-3</InstanceId><LifecycleState>Pending</LifecycleState></member>"
+			 "</Instances></member>%s",
+			 asg_prefix, asg_suffix);
+	} else if (strstr(req->body, "Action=DescribeAutoScalingGroups")) {
+		snprintf(body, sizeof(body), "%s%s%s", asg_prefix,
+			 f->created ? "<member><AutoScalingGroupName>CodeDeploy_grp_d-ABCDEF123</AutoScalingGroupName>"
+				      "<DesiredCapacity>2</DesiredCapacity><Instances><member><InstanceId>i-8"
+				      "</InstanceId><LifecycleState>InService</LifecycleState></member><member>"
+				      "<InstanceId>i-9</InstanceId><LifecycleState>InService</LifecycleState></member>"
+				      "</Instances></member>"
+				    : "",
+			 asg_suffix);
+	} else if (strstr(req->body, "Action=CreateAutoScalingGroup")) {
+		f->created = true;
+		snprintf(f->create_body, sizeof(f->create_body), "%s", req->body);
+		snprintf(body, sizeof(body), "<CreateAutoScalingGroupResponse/>");
+	} else {
+		ret->status = 400;
+		snprintf(body, sizeof(body), "<ErrorResponse><Error><Code>Unexpected</Code></Error></ErrorResponse>");
+	}
+	return 0;
+}
+
+static void test_copy_auto_scaling_group(void **state)
+{
+	static const char group[] =
+	    "{\"deploymentGroupName\": \"grp\", \"autoScalingGroups\": [{\"name\": \"web-asg\"}],"
+	    " \"deploymentStyle\": {\"deploymentType\": \"BLUE_GREEN\", \"deploymentOption\": "
+	    "\"WITH_TRAFFIC_CONTROL\"},"
+	    " \"blueGreenDeploymentConfiguration\": {\"greenFleetProvisioningOption\": {\"action\": "
+	    "\"COPY_AUTO_SCALING_GROUP\"}}}";
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.deployment_id = "d-ABCDEF123",
+								.deployment_group_name = "grp", .region = "us-east-1");
+	struct rollout_fleet_call call = ROLLOUT_FLEET_CALL_INIT(.dep = &dep, .group_json = group, .timeout_ms = 5000);
+	struct rollout_error err = {.size = sizeof(err)};
+	struct fake_asg f = {0};
+	char *out = NULL, name[300];
+
+	assert_int_equal(ec2_copy_name("grp", "d-ABCDEF123", name, sizeof(name)), 0);
+	assert_string_equal(name, "CodeDeploy_grp_d-ABCDEF123");
+	memset(name, 'g', 250);
+	name[250] = '\0';
+	assert_int_equal(ec2_copy_name(name, "d-ABCDEF123", name + 260, 40), -ENAMETOOLONG);
+
+	rollout_testing_set_responder(T, fake_asg, &f);
+	assert_int_equal(ec2_fleet_provision(S, &call, &out, &err), 0);
+	assert_string_equal(out, "{\"autoScalingGroups\":[\"CodeDeploy_grp_d-ABCDEF123\"]}");
+	free(out);
+	out = NULL;
+	/* the source's template, sizes by its healthy instances, subnets, policies, its own tags plus the
+	 * deployment's, aws: tags left out */
+	assert_non_null(strstr(f.create_body, "AutoScalingGroupName=CodeDeploy_grp_d-ABCDEF123"));
+	assert_non_null(strstr(f.create_body, "LaunchTemplate.LaunchTemplateId=lt-1"));
+	assert_non_null(strstr(f.create_body, "LaunchTemplate.Version=%24Latest"));
+	assert_non_null(strstr(f.create_body, "MinSize=2&MaxSize=6&DesiredCapacity=2"));
+	assert_non_null(strstr(f.create_body, "VPCZoneIdentifier=subnet-1%2Csubnet-2"));
+	assert_non_null(strstr(f.create_body, "HealthCheckType=ELB"));
+	assert_non_null(strstr(f.create_body, "TerminationPolicies.member.1=OldestInstance"));
+	assert_non_null(strstr(f.create_body, "Tags.member.1.Key=app&Tags.member.1.Value=web"));
+	assert_non_null(strstr(f.create_body, "Tags.member.2.Key=CodeDeployProvisioningDeploymentId&"
+					      "Tags.member.2.Value=d-ABCDEF123&Tags.member.2.PropagateAtLaunch=true"));
+	assert_null(strstr(f.create_body, "aws%3Acloudformation"));
+	assert_null(strstr(f.create_body, "TargetGroupARNs"));
+	/* again (a restart): the copy is found, not created twice */
+	f.create_body[0] = '\0';
+	assert_int_equal(ec2_fleet_provision(S, &call, &out, &err), 0);
+	assert_string_equal(f.create_body, "");
+	free(out);
+	out = NULL;
+
+	/* not a copy: nothing to provision */
+	call.group_json = "{\"autoScalingGroups\": [{\"name\": \"web-asg\"}]}";
+	assert_int_equal(ec2_fleet_provision(S, &call, &out, &err), 0);
+	assert_null(out);
+	/* a copy needs exactly one group */
+	call.group_json = "{\"deploymentStyle\": {\"deploymentType\": \"BLUE_GREEN\"}, "
+			  "\"blueGreenDeploymentConfiguration\": {\"greenFleetProvisioningOption\": {\"action\": "
+			  "\"COPY_AUTO_SCALING_GROUP\"}}}";
+	assert_int_equal(ec2_fleet_provision(S, &call, &out, &err), -EINVAL);
+	assert_string_equal(err.code, "AUTO_SCALING_CONFIGURATION");
+	assert_null(out);
+	rollout_testing_set_responder(T, NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_selection),
 	    cmocka_unit_test(test_server_filters),
 	    cmocka_unit_test(test_parse_instances),
+	    cmocka_unit_test(test_copy_auto_scaling_group),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
