@@ -39,12 +39,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
 #include <rollout/plugin.h>
 
+#include "appspecres.h"
 #include "awsjson.h"
 #include "awsquery.h"
 
@@ -98,20 +98,6 @@ static const struct rollout_option ecs_options[] = {
 /* ------------------------------------------------------------------------ */
 /* JSON helpers                                                               */
 /* ------------------------------------------------------------------------ */
-
-/* AWS's own AppSpec examples spell keys both Capitalised and lower-case. */
-static json_t *ci_get(const json_t *o, const char *key)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)o, k, v)
-	{
-		if (strcasecmp(k, key) == 0)
-			return v;
-	}
-	return NULL;
-}
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -194,19 +180,19 @@ static json_t *str_list(const json_t *v)
 /* NetworkConfiguration.AwsvpcConfiguration: all of it or none of it. */
 static int spec_network(const json_t *props, const char *logical, struct ecs_spec *s, struct rollout_error *err)
 {
-	json_t *nc = ci_get(props, "NetworkConfiguration"), *av, *subnets, *sgs, *pub;
+	json_t *nc = appspec_get(props, "NetworkConfiguration"), *av, *subnets, *sgs, *pub;
 
 	if (!nc)
 		return 0;
-	av = ci_get(nc, "AwsvpcConfiguration");
+	av = appspec_get(nc, "AwsvpcConfiguration");
 	if (!json_is_object(av))
 		return spec_fail(err,
 				 "AppSpec Resources %s.Properties.NetworkConfiguration needs AwsvpcConfiguration "
 				 "{Subnets, SecurityGroups, AssignPublicIp}%s",
 				 logical, "");
-	subnets = str_list(ci_get(av, "Subnets"));
-	sgs = str_list(ci_get(av, "SecurityGroups"));
-	pub = ci_get(av, "AssignPublicIp");
+	subnets = str_list(appspec_get(av, "Subnets"));
+	sgs = str_list(appspec_get(av, "SecurityGroups"));
+	pub = appspec_get(av, "AssignPublicIp");
 	if (!json_array_size(subnets) || !json_array_size(sgs) || !json_is_string(pub) ||
 	    (strcmp(json_string_value(pub), "ENABLED") && strcmp(json_string_value(pub), "DISABLED"))) {
 		json_decref(subnets);
@@ -224,7 +210,7 @@ static int spec_network(const json_t *props, const char *logical, struct ecs_spe
 
 static int spec_cps(const json_t *props, const char *logical, struct ecs_spec *s, struct rollout_error *err)
 {
-	json_t *v = ci_get(props, "CapacityProviderStrategy"), *x;
+	json_t *v = appspec_get(props, "CapacityProviderStrategy"), *x;
 	size_t i;
 
 	if (!v)
@@ -237,19 +223,19 @@ static int spec_cps(const json_t *props, const char *logical, struct ecs_spec *s
 	s->cps = json_array();
 	json_array_foreach(v, i, x)
 	{
-		json_t *cp = ci_get(x, "CapacityProvider"), *o;
+		json_t *cp = appspec_get(x, "CapacityProvider"), *o;
 		long long w = 0, b = 0;
 		if (!json_is_string(cp) || !*json_string_value(cp) ||
-		    (ci_get(x, "Weight") && !scalar_int(ci_get(x, "Weight"), &w)) ||
-		    (ci_get(x, "Base") && !scalar_int(ci_get(x, "Base"), &b)))
+		    (appspec_get(x, "Weight") && !scalar_int(appspec_get(x, "Weight"), &w)) ||
+		    (appspec_get(x, "Base") && !scalar_int(appspec_get(x, "Base"), &b)))
 			return spec_fail(err,
 					 "AppSpec Resources %s.Properties.CapacityProviderStrategy entries need "
 					 "CapacityProvider (a name) and whole numbers for Weight and Base%s",
 					 logical, "");
 		o = json_pack("{s:s}", "capacityProvider", json_string_value(cp));
-		if (ci_get(x, "Weight"))
+		if (appspec_get(x, "Weight"))
 			json_object_set_new(o, "weight", json_integer(w));
-		if (ci_get(x, "Base"))
+		if (appspec_get(x, "Base"))
 			json_object_set_new(o, "base", json_integer(b));
 		json_array_append_new(s->cps, o);
 	}
@@ -261,49 +247,20 @@ static int spec_cps(const json_t *props, const char *logical, struct ecs_spec *s
 int ecs_parse_appspec(const char *appspec_json, struct ecs_spec *ret, struct rollout_error *err);
 int ecs_parse_appspec(const char *appspec_json, struct ecs_spec *ret, struct rollout_error *err)
 {
-	json_t *doc = json_loads(appspec_json ? appspec_json : "", 0, NULL), *res, *item, *body, *props, *type, *lbi,
-	       *v;
+	static const struct appspec_kind kind = {
+	    .platform = "an ECS",
+	    .type = "AWS::ECS::Service",
+	    .what = "the service's",
+	    .example = "TargetService",
+	    .properties = "TaskDefinition and LoadBalancerInfo {ContainerName, ContainerPort}"};
+	json_t *doc = NULL, *props = NULL, *lbi, *v;
 	struct ecs_spec s = {0};
-	const char *logical;
+	const char *logical = NULL;
 	int rc;
 
-	if (!json_is_object(doc)) {
-		rc = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				       "the deployment has no AppSpec; an ECS deployment needs a revision of type "
-				       "AppSpecContent, String or an S3 YAML/JSON AppSpec file");
+	if ((rc = appspec_resource(appspec_json, &kind, &doc, &logical, &props, err)) < 0)
 		goto out;
-	}
-	res = ci_get(doc, "Resources");
-	if (!json_is_array(res) || json_array_size(res) != 1) {
-		rc = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				       "AppSpec Resources must list exactly one AWS::ECS::Service (found %zu entries)",
-				       json_is_array(res) ? json_array_size(res) : 0);
-		goto out;
-	}
-	item = json_array_get(res, 0);
-	if (!json_is_object(item) || json_object_size(item) != 1) {
-		rc = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				       "AppSpec Resources[0] must be a map with one key, the service's logical name "
-				       "(- TargetService: {Type: AWS::ECS::Service, Properties: ...})");
-		goto out;
-	}
-	logical = json_object_iter_key(json_object_iter(item));
-	body = json_object_iter_value(json_object_iter(item));
-	type = ci_get(body, "Type");
-	if (!json_is_string(type) || strcasecmp(json_string_value(type), "AWS::ECS::Service") != 0) {
-		rc = spec_fail(err, "AppSpec Resources %s.Type must be AWS::ECS::Service%s", logical,
-			       json_is_string(type) ? "" : " (it is missing)");
-		goto out;
-	}
-	props = ci_get(body, "Properties");
-	if (!json_is_object(props)) {
-		rc = spec_fail(err,
-			       "AppSpec Resources %s.Properties is missing; give TaskDefinition and LoadBalancerInfo "
-			       "{ContainerName, ContainerPort}%s",
-			       logical, "");
-		goto out;
-	}
-	v = ci_get(props, "TaskDefinition");
+	v = appspec_get(props, "TaskDefinition");
 	if (!json_is_string(v) || !*json_string_value(v) || strlen(json_string_value(v)) >= sizeof(s.task_definition)) {
 		rc = spec_fail(err,
 			       "AppSpec Resources %s.Properties.TaskDefinition is missing; give the ARN of the task "
@@ -312,8 +269,8 @@ int ecs_parse_appspec(const char *appspec_json, struct ecs_spec *ret, struct rol
 		goto out;
 	}
 	snprintf(s.task_definition, sizeof(s.task_definition), "%s", json_string_value(v));
-	lbi = ci_get(props, "LoadBalancerInfo");
-	v = ci_get(lbi, "ContainerName");
+	lbi = appspec_get(props, "LoadBalancerInfo");
+	v = appspec_get(lbi, "ContainerName");
 	if (!json_is_string(v) || !*json_string_value(v) || strlen(json_string_value(v)) >= sizeof(s.container)) {
 		rc = spec_fail(err,
 			       "AppSpec Resources %s.Properties.LoadBalancerInfo.ContainerName is missing; name the "
@@ -322,19 +279,19 @@ int ecs_parse_appspec(const char *appspec_json, struct ecs_spec *ret, struct rol
 		goto out;
 	}
 	snprintf(s.container, sizeof(s.container), "%s", json_string_value(v));
-	if (!scalar_int(ci_get(lbi, "ContainerPort"), &s.port) || s.port < 1 || s.port > 65535) {
+	if (!scalar_int(appspec_get(lbi, "ContainerPort"), &s.port) || s.port < 1 || s.port > 65535) {
 		rc = spec_fail(err,
 			       "AppSpec Resources %s.Properties.LoadBalancerInfo.ContainerPort is missing or not a "
 			       "port number (1-65535)%s",
 			       logical, "");
 		goto out;
 	}
-	v = ci_get(props, "PlatformVersion");
+	v = appspec_get(props, "PlatformVersion");
 	if (json_is_string(v) && strlen(json_string_value(v)) < sizeof(s.platform_version))
 		snprintf(s.platform_version, sizeof(s.platform_version), "%s", json_string_value(v));
 	/* rolloutd's extension: a service with the EXTERNAL controller has no
 	 * launch type of its own, and a first task set needs one */
-	v = ci_get(props, "LaunchType");
+	v = appspec_get(props, "LaunchType");
 	if (v) {
 		const char *lt = json_string_value(v);
 		if (!lt || (strcmp(lt, "FARGATE") && strcmp(lt, "EC2") && strcmp(lt, "EXTERNAL"))) {

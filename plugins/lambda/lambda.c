@@ -26,12 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
 #include <rollout/plugin.h>
 
+#include "appspecres.h"
 #include "awsjson.h"
 #include "uri.h"
 
@@ -93,20 +93,6 @@ struct lam_state {
 /* JSON and AppSpec helpers                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* AWS's own AppSpec examples spell keys both Capitalised and lower-case. */
-static json_t *ci_get(const json_t *o, const char *key)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)o, k, v)
-	{
-		if (strcasecmp(k, key) == 0)
-			return v;
-	}
-	return NULL;
-}
-
 static int copy_str(char *dst, size_t n, const char *s)
 {
 	if (!s || strlen(s) >= n)
@@ -133,7 +119,7 @@ static bool lam_version_ok(const char *v)
 static int prop_str(const json_t *props, const char *logical, const char *key, const char *example, char *out,
 		    size_t outlen, struct rollout_error *err)
 {
-	json_t *v = ci_get(props, key);
+	json_t *v = appspec_get(props, key);
 	char buf[64];
 	const char *s = NULL;
 
@@ -163,50 +149,18 @@ static int prop_str(const json_t *props, const char *logical, const char *key, c
 int lam_parse_appspec(const char *appspec_json, struct lam_res *ret, struct rollout_error *err);
 int lam_parse_appspec(const char *appspec_json, struct lam_res *ret, struct rollout_error *err)
 {
-	json_t *doc = json_loads(appspec_json ? appspec_json : "", 0, NULL), *res, *item, *body, *props, *type;
+	static const struct appspec_kind kind = {.platform = "a Lambda",
+						 .type = "AWS::Lambda::Function",
+						 .what = "the function's",
+						 .example = "myLambdaFunction",
+						 .properties = "Name, Alias, CurrentVersion and TargetVersion"};
+	json_t *doc = NULL, *props = NULL;
 	struct lam_res r = {0};
-	const char *logical;
+	const char *logical = NULL;
 	int rc;
 
-	if (!json_is_object(doc)) {
-		rc = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				       "the deployment has no AppSpec; a Lambda deployment needs a revision of type "
-				       "AppSpecContent, String or an S3 YAML/JSON AppSpec file");
+	if ((rc = appspec_resource(appspec_json, &kind, &doc, &logical, &props, err)) < 0)
 		goto out;
-	}
-	res = ci_get(doc, "Resources");
-	if (!json_is_array(res) || json_array_size(res) != 1) {
-		rc = rollout_error_set(
-		    err, -EINVAL, "INVALID_REVISION",
-		    "AppSpec Resources must list exactly one AWS::Lambda::Function (found %zu entries)",
-		    json_is_array(res) ? json_array_size(res) : 0);
-		goto out;
-	}
-	item = json_array_get(res, 0);
-	if (!json_is_object(item) || json_object_size(item) != 1) {
-		rc = rollout_error_set(err, -EINVAL, "INVALID_REVISION",
-				       "AppSpec Resources[0] must be a map with one key, the function's logical name "
-				       "(e.g. - myLambdaFunction: {Type: AWS::Lambda::Function, Properties: ...})");
-		goto out;
-	}
-	logical = json_object_iter_key(json_object_iter(item));
-	body = json_object_iter_value(json_object_iter(item));
-	type = ci_get(body, "Type");
-	if (!json_is_string(type) || strcasecmp(json_string_value(type), "AWS::Lambda::Function") != 0) {
-		rc = rollout_error_set(
-		    err, -EINVAL, "INVALID_REVISION", "AppSpec Resources %s.Type must be AWS::Lambda::Function%s%s",
-		    logical, json_is_string(type) ? ", not " : "", json_is_string(type) ? json_string_value(type) : "");
-		goto out;
-	}
-	props = ci_get(body, "Properties");
-	if (!json_is_object(props)) {
-		rc = rollout_error_set(
-		    err, -EINVAL, "INVALID_REVISION",
-		    "AppSpec Resources %s.Properties is missing; give Name, Alias, CurrentVersion and "
-		    "TargetVersion",
-		    logical);
-		goto out;
-	}
 	if ((rc = prop_str(props, logical, "Name", "my-function", r.name, sizeof(r.name), err)) < 0 ||
 	    (rc = prop_str(props, logical, "Alias", "live", r.alias, sizeof(r.alias), err)) < 0 ||
 	    (rc = prop_str(props, logical, "CurrentVersion", "\"1\"", r.current, sizeof(r.current), err)) < 0 ||

@@ -49,7 +49,8 @@ tests_unit_plugins_s3_test_s3url_LDADD = $(PLUGIN_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/plugins/lambda/test_lambda
 TESTS += tests/unit/plugins/lambda/test_lambda
-tests_unit_plugins_lambda_test_lambda_SOURCES = tests/unit/plugins/lambda/test_lambda.c plugins/common/awsjson.c \
+tests_unit_plugins_lambda_test_lambda_SOURCES = tests/unit/plugins/lambda/test_lambda.c plugins/common/appspecres.c \
+	plugins/common/appspecres.h plugins/common/awsjson.c \
 	plugins/common/awsjson.h plugins/common/uri.c plugins/common/uri.h
 tests_unit_plugins_lambda_test_lambda_CPPFLAGS = $(PLUGIN_TEST_CPPFLAGS)
 tests_unit_plugins_lambda_test_lambda_CFLAGS = $(PLUGIN_TEST_CFLAGS)
@@ -65,7 +66,8 @@ tests_unit_plugins_ec2_test_ec2_LDADD = $(PLUGIN_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/plugins/ecs/test_ecs
 TESTS += tests/unit/plugins/ecs/test_ecs
-tests_unit_plugins_ecs_test_ecs_SOURCES = tests/unit/plugins/ecs/test_ecs.c plugins/common/awsjson.c \
+tests_unit_plugins_ecs_test_ecs_SOURCES = tests/unit/plugins/ecs/test_ecs.c plugins/common/appspecres.c \
+	plugins/common/appspecres.h plugins/common/awsjson.c \
 	plugins/common/awsjson.h plugins/common/awsquery.c plugins/common/awsquery.h plugins/common/uri.c \
 	plugins/common/uri.h
 tests_unit_plugins_ecs_test_ecs_CPPFLAGS = $(PLUGIN_TEST_CPPFLAGS)
