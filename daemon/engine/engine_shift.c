@@ -572,7 +572,7 @@ static int64_t term_wait_ms(const struct eng_dep *dp)
 	const json_t *t = json_object_get(json_object_get(dp->group_doc, "blueGreenDeploymentConfiguration"),
 					  "terminateBlueInstancesOnDeploymentSuccess");
 
-	return json_integer_value(json_object_get(t, "terminationWaitTimeInMinutes")) * 60 * 1000;
+	return json_integer_value(json_object_get(t, "terminationWaitTimeInMinutes")) * traffic_minute_ms();
 }
 
 /* deploymentReadyOption of an ECS group: with STOP_DEPLOYMENT, how long the
@@ -585,7 +585,7 @@ static int64_t ready_wait_ms(const struct eng_dep *dp)
 
 	if (strcmp(platform_of(dp), "ECS") != 0 || !a || strcmp(a, "STOP_DEPLOYMENT") != 0)
 		return -1;
-	return json_integer_value(json_object_get(o, "waitTimeInMinutes")) * 60 * 1000;
+	return json_integer_value(json_object_get(o, "waitTimeInMinutes")) * traffic_minute_ms();
 }
 
 /* Stores dp's one target with its events, the shift row and the plan, and

@@ -1,0 +1,67 @@
+"""The two waits of an ECS blue/green deployment, beyond the happy path:
+deploymentReadyOption STOP_DEPLOYMENT when nobody continues (Stopped, the
+test listener back, the replacement deleted)."""
+
+import time
+
+import botocore.exceptions
+import pytest
+from ecs_helpers import EcsEnv
+
+pytestmark = pytest.mark.slow
+
+# The daemon's test time scale: a "minute" of waitTimeInMinutes and
+# terminationWaitTimeInMinutes lasts this many milliseconds.
+MINUTE_MS = 2000
+
+
+def _until(pred, what, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError(what)
+
+
+def _env(tmp_path, daemon_factory, ready_minutes, term_minutes):
+    bg = {"deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": ready_minutes},
+          "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
+                                                        "terminationWaitTimeInMinutes": term_minutes}}
+    return EcsEnv(tmp_path, daemon_factory, group_settings={"blueGreenDeploymentConfiguration": bg})
+
+
+def test_ready_wait_timeout_stops_and_routes_back(tmp_path, daemon_factory, monkeypatch):
+    # the smallest wait that is one: 1 minute, scaled to MINUTE_MS
+    monkeypatch.setenv("ROLLOUTD_TRAFFIC_MINUTE_MS", str(MINUTE_MS))
+    env = _env(tmp_path, daemon_factory, ready_minutes=1, term_minutes=0)
+    try:
+        orig = env.primary()
+        dep = env.deploy(env.appspec(2))
+        info = env.wait(dep)
+        assert info["status"] == "Stopped", info
+        assert info["errorInformation"]["code"] == "TIMEOUT", info
+        assert "ContinueDeployment" in info["errorInformation"]["message"]
+        # production never moved; the test listener went to the replacement and back
+        assert env.prod_history() == []
+        assert env.shares(env.prod) == {"tg-blue": 100}
+        assert env.test_history() == [{"tg-green": 100}, {"tg-blue": 100}]
+        # the replacement is gone, the original is the primary still
+        assert [(s["taskSetArn"], s["status"]) for s in env.task_sets()] == [(orig["taskSetArn"], "PRIMARY")]
+        assert env.proxy.ecs_calls.count("CreateTaskSet") == 1
+        events = env.events(dep)
+        assert events["AllowTestTraffic"] == "Succeeded"
+        assert events["AllowTraffic"] != "Succeeded"
+        # too late to continue
+        with pytest.raises(botocore.exceptions.ClientError):
+            env.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")
+        assert env.info(dep)["status"] == "Stopped"
+        # the next deployment starts from the original again (tg-green is free)
+        dep2 = env.deploy(env.appspec(3))
+        env.wait(dep2, statuses=("Ready", "Succeeded", "Failed", "Stopped"))
+        env.cd.continue_deployment(deploymentId=dep2, deploymentWaitType="READY_WAIT")
+        assert env.wait(dep2)["status"] == "Succeeded"
+        assert env.shares(env.prod) == {"tg-green": 100}
+        assert [s["externalId"] for s in env.task_sets()] == [dep2]
+    finally:
+        env.close()
