@@ -1,12 +1,15 @@
 """The two waits of an ECS blue/green deployment, beyond the happy path:
 deploymentReadyOption STOP_DEPLOYMENT when nobody continues (Stopped, the
-test listener back, the replacement deleted)."""
+test listener back, the replacement deleted), rolloutd killed -9 while the
+deployment is Ready (still Ready after the restart, and continuing it
+completes it with one task set)."""
 
 import time
 
 import botocore.exceptions
 import pytest
 from ecs_helpers import EcsEnv
+from engine_helpers import kill9_and_restart
 
 pytestmark = pytest.mark.slow
 
@@ -63,5 +66,33 @@ def test_ready_wait_timeout_stops_and_routes_back(tmp_path, daemon_factory, monk
         assert env.wait(dep2)["status"] == "Succeeded"
         assert env.shares(env.prod) == {"tg-green": 100}
         assert [s["externalId"] for s in env.task_sets()] == [dep2]
+    finally:
+        env.close()
+
+
+def test_kill9_while_ready_then_continue(tmp_path, daemon_factory):
+    env = _env(tmp_path, daemon_factory, ready_minutes=60, term_minutes=0)
+    try:
+        orig = env.primary()
+        dep = env.deploy(env.appspec(2))
+        assert env.wait(dep, statuses=("Ready", "Succeeded", "Failed", "Stopped"))["status"] == "Ready"
+        assert len(env.task_sets()) == 2
+        kill9_and_restart(env.daemon)
+        # still waiting for ContinueDeployment after the restart, nothing moved
+        assert env.info(dep)["status"] == "Ready"
+        time.sleep(1)
+        assert env.info(dep)["status"] == "Ready"
+        assert env.prod_history() == []
+        assert env.events(dep)["AllowTraffic"] == "Pending"
+        env.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")
+        info = env.wait(dep)
+        assert info["status"] == "Succeeded", info
+        # one replacement task set, created once; the original deleted once
+        assert env.proxy.ecs_calls.count("CreateTaskSet") == 1
+        sets = env.task_sets()
+        assert [(s["externalId"], s["status"]) for s in sets] == [(dep, "PRIMARY")]
+        assert orig["taskSetArn"] not in [s["taskSetArn"] for s in sets]
+        assert env.prod_history() == [{"tg-green": 100}]
+        assert env.test_history() == [{"tg-green": 100}]
     finally:
         env.close()
