@@ -192,6 +192,16 @@ static void recover_after_restart(void)
 	closedir(d);
 }
 
+/* The verified specification of the deployment whose commands come now:
+ * a deployment's specification is signed once and never changes, so the
+ * next commands of the same DeploymentExecutionId use it without asking
+ * and verifying again (one exchange and one CMS verification fewer per
+ * lifecycle event). */
+static struct {
+	char exec_id[256];
+	struct deploy_spec *spec;
+} spec_cache;
+
 /* GetDeploymentSpecification. 1: run with *ret_spec; 0: the command is
  * dropped (no acknowledgement, no completion: rolloutd offers it again or has
  * moved on); -1: the command fails with o->message (a specification that
@@ -206,6 +216,11 @@ static int fetch_spec(const char *command, const char *exec_id, struct deploy_sp
 	enum hostcmd_outcome oc = HOSTCMD_FAULT;
 	int r = 1;
 
+	if (spec_cache.spec && strcmp(spec_cache.exec_id, exec_id) == 0) {
+		json_decref(req);
+		*ret_spec = spec_cache.spec;
+		return 1;
+	}
 	if (req)
 		oc = hostcmd_call(&agent, "GetDeploymentSpecification", req, &resp, &rep, err, sizeof(err));
 	json_decref(req);
@@ -221,6 +236,10 @@ static int fetch_spec(const char *command, const char *exec_id, struct deploy_sp
 					 sizeof(err)) < 0) {
 		snprintf(o->message, sizeof(o->message), "deployment specification rejected: %s", err);
 		r = -1;
+	} else if (strlen(exec_id) < sizeof(spec_cache.exec_id)) {
+		deploy_spec_free(spec_cache.spec);
+		spec_cache.spec = *ret_spec;
+		snprintf(spec_cache.exec_id, sizeof(spec_cache.exec_id), "%s", exec_id);
 	}
 	json_decref(resp);
 	return r;
@@ -314,7 +333,8 @@ static void handle_command(json_t *hc)
 out:
 	json_decref(req);
 	json_decref(resp);
-	deploy_spec_free(spec);
+	if (spec != spec_cache.spec)
+		deploy_spec_free(spec);
 }
 
 static void usage(FILE *f)
@@ -466,6 +486,7 @@ int main(int argc, char **argv)
 		json_decref(resp);
 	}
 	log_info("rollout-agent stopping");
+	spec_cache.spec = deploy_spec_free(spec_cache.spec);
 	client_free(agent.client);
 	agent_config_free(agent.cfg);
 	close(lockfd);

@@ -150,16 +150,24 @@ OPS = ["GetDeploymentSpecification", "PutHostCommandAcknowledgement", "PostHostC
        "PutHostCommandComplete"]
 
 
+def first_command(op):
+    """The command whose first `op` call meets the fault: ApplicationStart,
+    except for GetDeploymentSpecification, which rollout-agent asks once per
+    deployment (its first command, ApplicationStop) and keeps."""
+    return "ApplicationStop" if op == "GetDeploymentSpecification" else "ApplicationStart"
+
+
 @pytest.mark.parametrize("kind", ["refuse", "reset", "503"])
 @pytest.mark.parametrize("op", OPS)
 def test_fault_on_first_call(fleet, op, kind):
     """The first call `op` of an ApplicationStart command meets `kind`: the
     agent retries it and the event runs exactly once on every host."""
     pf = fleet(n=2)
-    pf.proxy.add_rule(op, kind, command="ApplicationStart")
+    cmd = first_command(op)
+    pf.proxy.add_rule(op, kind, command=cmd)
     dep = pf.f.deploy(pf.revision())
     info = pf.f.wait(dep, timeout=90)
-    assert pf.proxy.fired == [(op, "ApplicationStart", kind)], (pf.proxy.fired, pf.proxy.calls)
+    assert pf.proxy.fired == [(op, cmd, kind)], (pf.proxy.fired, pf.proxy.calls)
     assert_ran_once(pf, dep, info)
     if op == "GetDeploymentSpecification":
         # the spec was fetched again, not given up: nothing was completed Failed
@@ -173,12 +181,13 @@ def test_rolloutd_killed_at_first_call(fleet, op):
     out and every event runs exactly once."""
     pf = fleet(n=2)
     pf.proxy.on_kill = pf.kill_and_restart_async
-    pf.proxy.add_rule(op, "kill", command="ApplicationStart")
+    cmd = first_command(op)
+    pf.proxy.add_rule(op, "kill", command=cmd)
     dep = pf.f.deploy(pf.revision())
     end = time.time() + 60
     while time.time() < end and not pf.proxy.fired:
         time.sleep(0.05)
-    assert pf.proxy.fired == [(op, "ApplicationStart", "kill")], (pf.proxy.fired, pf.proxy.calls)
+    assert pf.proxy.fired == [(op, cmd, "kill")], (pf.proxy.fired, pf.proxy.calls)
     pf.settle()
     info = pf.f.wait(dep, timeout=90)
     assert_ran_once(pf, dep, info)
