@@ -381,6 +381,18 @@ static bool wait_until(struct engine *e, struct eng_dep *dp, int64_t ms)
 	return false;
 }
 
+/* The original is past rollback and waits for its removal: GetDeployment
+ * reports instanceTerminationWaitTimeStarted from now on, as CodeDeploy
+ * does once the termination wait begins. */
+static void termination_wait_started(struct engine *e, struct eng_dep *dp)
+{
+	json_t *t = json_true();
+
+	CHK(store_eng_deployment_doc_set(e->tx, dp->id, "instanceTerminationWaitTimeStarted", t),
+	    "termination wait started");
+	json_decref(t);
+}
+
 static void hook_step(struct engine *e, struct eng_dep *dp, const json_t *s)
 {
 	struct eng_target *t = target(dp);
@@ -493,6 +505,8 @@ bool eng_shift_advance(struct engine *e, struct eng_dep *dp, struct eng_shift_en
 		return false;
 	}
 	if (!strcmp(what, "wait")) {
+		if (json_is_true(json_object_get(s, "term")) && cur_int(dp, "since") == 0)
+			termination_wait_started(e, dp);
 		if (wait_until(e, dp, json_integer_value(json_object_get(s, "ms"))))
 			step_done(e, dp);
 		return false;
@@ -502,6 +516,8 @@ bool eng_shift_advance(struct engine *e, struct eng_dep *dp, struct eng_shift_en
 		fail(e, dp, DS_FAILED, "INTERNAL_ERROR", "the stored plan of this deployment is damaged");
 		return false;
 	}
+	if (op == SHIFT_OP_REMOVE)
+		termination_wait_started(e, dp); /* also without a wait: it is over at once */
 	if (op == SHIFT_OP_READY) {
 		int64_t retry = cur_int(dp, "retry");
 		if (!wait_until(e, dp, READY_TIMEOUT_MS)) {

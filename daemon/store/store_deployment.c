@@ -613,6 +613,13 @@ int store_eng_deployment_rollback_info(struct store_tx *tx, const char *id, cons
 			 SQL_JSON(info));
 }
 
+int store_eng_deployment_doc_set(struct store_tx *tx, const char *id, const char *key, const json_t *value)
+{
+	return store_run(
+	    tx->c, "UPDATE deployments SET doc = json_set(COALESCE(doc, '{}'), '$.' || ?2, json(?3)) WHERE id = ?1",
+	    SQL_TEXT(id), SQL_TEXT(key), SQL_JSON(value));
+}
+
 int store_eng_deployment_insert(struct store_tx *tx, const json_t *row)
 {
 	const json_t *doc = json_object_get(row, "doc");

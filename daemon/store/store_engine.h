@@ -45,6 +45,9 @@ int store_eng_deployment_status(struct store_tx *tx, const char *id, const char 
 				int64_t complete_time, const char *error_code, const char *error_message);
 int store_eng_deployment_overview(struct store_tx *tx, const char *id, const json_t *overview);
 int store_eng_deployment_rollback_info(struct store_tx *tx, const char *id, const json_t *info);
+/* Sets member key of the deployment's stored document (DeploymentInfo
+ * members the API reports as they are, e.g. instanceTerminationWaitTimeStarted). */
+int store_eng_deployment_doc_set(struct store_tx *tx, const char *id, const char *key, const json_t *value);
 /* Inserts a deployment the engine creates (rollback, auto-update) in status
  * Created, copying the columns named in row (same shape as above). */
 int store_eng_deployment_insert(struct store_tx *tx, const json_t *row);

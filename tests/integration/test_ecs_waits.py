@@ -2,7 +2,9 @@
 deploymentReadyOption STOP_DEPLOYMENT when nobody continues (Stopped, the
 test listener back, the replacement deleted), rolloutd killed -9 while the
 deployment is Ready (still Ready after the restart, and continuing it
-completes it with one task set)."""
+completes it with one task set), and what GetDeployment and
+BatchGetDeployments report once the termination wait has begun
+(instanceTerminationWaitTimeStarted)."""
 
 import time
 
@@ -45,6 +47,7 @@ def test_ready_wait_timeout_stops_and_routes_back(tmp_path, daemon_factory, monk
         assert info["status"] == "Stopped", info
         assert info["errorInformation"]["code"] == "TIMEOUT", info
         assert "ContinueDeployment" in info["errorInformation"]["message"]
+        assert info["instanceTerminationWaitTimeStarted"] is False
         # production never moved; the test listener went to the replacement and back
         assert env.prod_history() == []
         assert env.shares(env.prod) == {"tg-blue": 100}
@@ -94,5 +97,35 @@ def test_kill9_while_ready_then_continue(tmp_path, daemon_factory):
         assert orig["taskSetArn"] not in [s["taskSetArn"] for s in sets]
         assert env.prod_history() == [{"tg-green": 100}]
         assert env.test_history() == [{"tg-green": 100}]
+        # no termination wait to speak of, but it began (and ended at once)
+        assert info["instanceTerminationWaitTimeStarted"] is True
+    finally:
+        env.close()
+
+
+def test_termination_wait_reported(tmp_path, daemon_factory):
+    env = _env(tmp_path, daemon_factory, ready_minutes=60, term_minutes=60)
+    try:
+        dep = env.deploy(env.appspec(2))
+        env.wait(dep, statuses=("Ready", "Succeeded", "Failed", "Stopped"))
+        assert env.info(dep)["instanceTerminationWaitTimeStarted"] is False
+        env.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")
+        _until(lambda: env.info(dep)["instanceTerminationWaitTimeStarted"] is True,
+               "instanceTerminationWaitTimeStarted never became true")
+        info = env.info(dep)
+        assert info["status"] == "InProgress"
+        batch = env.cd.batch_get_deployments(deploymentIds=[dep])["deploymentsInfo"]
+        assert batch[0]["instanceTerminationWaitTimeStarted"] is True
+        # traffic has moved and the original still runs, without traffic
+        assert env.shares(env.prod) == {"tg-green": 100}
+        sets = {s["taskSetLabel"]: s for s in env.target(dep)["ecsTarget"]["taskSetsInfo"]}
+        assert sets["Green"]["trafficWeight"] == 100.0 and sets["Blue"]["trafficWeight"] == 0.0
+        assert sets["Green"]["status"] == "PRIMARY"
+        assert len(env.task_sets()) == 2
+        env.cd.skip_wait_time_for_instance_termination(deploymentId=dep)
+        info = env.wait(dep)
+        assert info["status"] == "Succeeded", info
+        assert info["instanceTerminationWaitTimeStarted"] is True
+        assert [s["externalId"] for s in env.task_sets()] == [dep]
     finally:
         env.close()
