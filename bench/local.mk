@@ -9,4 +9,4 @@ bench_fleetsim_fleet_sim_agents_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
 bench_fleetsim_fleet_sim_agents_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(CURL_CFLAGS) \
 	$(YAML_CFLAGS)
 bench_fleetsim_fleet_sim_agents_LDADD = lib/librollout.la $(JANSSON_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) $(YAML_LIBS)
-EXTRA_DIST += bench/fleet-sim bench/README.md bench/rollback-bench
+EXTRA_DIST += bench/fleet-sim bench/README.md bench/rollback-bench bench/agent-compare
