@@ -26,6 +26,16 @@ ROLE = "arn:aws:iam::123456789012:role/codedeploy"
 BLUE_GREEN = {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}
 
 
+def until(pred, what="condition never held", timeout=30):
+    """Waits until pred() holds, else fails with what."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError(what)
+
+
 def _post(url, doc):
     req = urllib.request.Request(url, method="POST", data=json.dumps(doc).encode(),
                                  headers={"Content-Type": "application/json"})

@@ -7,7 +7,7 @@ the listeners' weights after every ModifyListener."""
 import json
 
 import pytest
-from ecs_helpers import EcsEnv
+from ecs_helpers import EcsEnv, until
 
 EVENTS = ["BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic",
           "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"]
@@ -226,7 +226,7 @@ def test_ready_wait_and_termination_wait(tmp_path, daemon_factory):
             assert env.events(dep)["AllowTraffic"] == "Pending"
             env.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")
             # the termination wait: the replacement is primary, the original still there
-            _until(lambda: (env.primary() or {}).get("externalId") == dep)
+            until(lambda: (env.primary() or {}).get("externalId") == dep)
             assert env.shares(env.prod) == {green: 100}
             assert env.info(dep)["status"] == "InProgress"
             assert len(env.task_sets()) == 2
@@ -238,16 +238,6 @@ def test_ready_wait_and_termination_wait(tmp_path, daemon_factory):
             assert [s["externalId"] for s in env.task_sets()] == [dep]
     finally:
         env.close()
-
-
-def _until(pred, timeout=30):
-    import time
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition never held")
 
 
 def test_group_pair_validated(env):

@@ -3,10 +3,8 @@ automatic rollback), StopDeployment during the termination wait (traffic
 back, the original kept), and rolloutd killed -9 during Install and during
 AllowTraffic (it resumes without a second task set or a second shift)."""
 
-import time
-
 import pytest
-from ecs_helpers import EcsEnv
+from ecs_helpers import EcsEnv, until
 from engine_helpers import kill9_and_restart
 
 
@@ -15,15 +13,6 @@ def env(tmp_path, daemon_factory):
     e = EcsEnv(tmp_path, daemon_factory)
     yield e
     e.close()
-
-
-def _wait(pred, what, timeout=30):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(what)
 
 
 def test_alarm_during_allow_traffic_routes_back_and_rolls_back(tmp_path, daemon_factory):
@@ -66,7 +55,7 @@ def test_stop_during_termination_wait_keeps_the_original(tmp_path, daemon_factor
         orig = env.primary()
         dep = env.deploy(env.appspec(2), config="CodeDeployDefault.ECSAllAtOnce")
         # committed: the replacement is primary, the original waits to be deleted
-        _wait(lambda: (env.primary() or {}).get("externalId") == dep, "the replacement never became primary")
+        until(lambda: (env.primary() or {}).get("externalId") == dep, "the replacement never became primary")
         assert env.events(dep)["AllowTraffic"] == "Succeeded"
         assert env.info(dep)["status"] == "InProgress"
         assert len(env.task_sets()) == 2
@@ -85,7 +74,7 @@ def test_stop_during_termination_wait_keeps_the_original(tmp_path, daemon_factor
 
 def test_kill9_during_install_makes_one_task_set(env):
     dep = env.deploy(env.appspec(2), config="CodeDeployDefault.ECSAllAtOnce")
-    _wait(lambda: "CreateTaskSet" in env.proxy.ecs_calls, "no CreateTaskSet")
+    until(lambda: "CreateTaskSet" in env.proxy.ecs_calls, "no CreateTaskSet")
     kill9_and_restart(env.daemon)
     info = env.wait(dep)
     assert info["status"] == "Succeeded", info

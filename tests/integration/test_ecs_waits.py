@@ -10,7 +10,7 @@ import time
 
 import botocore.exceptions
 import pytest
-from ecs_helpers import EcsEnv
+from ecs_helpers import EcsEnv, until
 from engine_helpers import kill9_and_restart
 
 pytestmark = pytest.mark.slow
@@ -18,15 +18,6 @@ pytestmark = pytest.mark.slow
 # The daemon's test time scale: a "minute" of waitTimeInMinutes and
 # terminationWaitTimeInMinutes lasts this many milliseconds.
 MINUTE_MS = 2000
-
-
-def _until(pred, what, timeout=30):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(what)
 
 
 def _env(tmp_path, daemon_factory, ready_minutes, term_minutes):
@@ -110,7 +101,7 @@ def test_termination_wait_reported(tmp_path, daemon_factory):
         env.wait(dep, statuses=("Ready", "Succeeded", "Failed", "Stopped"))
         assert env.info(dep)["instanceTerminationWaitTimeStarted"] is False
         env.cd.continue_deployment(deploymentId=dep, deploymentWaitType="READY_WAIT")
-        _until(lambda: env.info(dep)["instanceTerminationWaitTimeStarted"] is True,
+        until(lambda: env.info(dep)["instanceTerminationWaitTimeStarted"] is True,
                "instanceTerminationWaitTimeStarted never became true")
         info = env.info(dep)
         assert info["status"] == "InProgress"
