@@ -25,6 +25,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <systemd/sd-daemon.h>
 
 #include <rollout/plugin.h>
@@ -373,13 +374,63 @@ static int deployment_application(void *userdata, const char *id, char *app, siz
 	return store_deployment_application(d->store, id, app, len);
 }
 
+/* Keys' last uses are written in batches: auth reports each key at most
+ * once a minute, but a fleet of 10,000 agents made that one commit (and one
+ * fsync, and one wait for the store's write lock) per key every few
+ * milliseconds. They are collected here and written every
+ * KEY_USES_FLUSH_MS in one transaction on a worker; LastUsed is therefore
+ * up to that much late. */
+#define KEY_USES_FLUSH_MS 2000
+
+static pthread_mutex_t key_uses_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *key_uses; /* key id -> when_ms, not written yet */
+
 static void access_key_used(void *userdata, const char *id, int64_t when_ms)
 {
-	struct rd_daemon *d = userdata;
-	int r = store_access_key_touch(d->store, id, when_ms);
+	(void)userdata;
+	pthread_mutex_lock(&key_uses_lock);
+	if (!key_uses)
+		key_uses = json_object();
+	if (key_uses)
+		json_object_set_new(key_uses, id, json_integer(when_ms));
+	pthread_mutex_unlock(&key_uses_lock);
+}
 
+static void key_uses_flush(struct rd_daemon *d)
+{
+	json_t *batch;
+	int r;
+
+	pthread_mutex_lock(&key_uses_lock);
+	batch = key_uses;
+	key_uses = NULL;
+	pthread_mutex_unlock(&key_uses_lock);
+	if (!batch)
+		return;
+	r = store_access_keys_touch(d->store, batch);
 	if (r < 0)
-		log_warning("cannot record the use of access key %s: %s", id, strerror(-r));
+		log_warning("cannot record the last use of %zu access keys: %s", json_object_size(batch), strerror(-r));
+	json_decref(batch);
+}
+
+static void key_uses_job(void *arg)
+{
+	struct rd_daemon *d = arg;
+
+	key_uses_flush(d);
+	__atomic_store_n(&d->key_uses_running, false, __ATOMIC_RELEASE);
+}
+
+static void on_key_uses(evutil_socket_t fd, short what, void *arg)
+{
+	struct rd_daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (__atomic_exchange_n(&d->key_uses_running, true, __ATOMIC_ACQ_REL))
+		return;
+	if (workpool_submit(d->pool, key_uses_job, d) < 0)
+		__atomic_store_n(&d->key_uses_running, false, __ATOMIC_RELEASE);
 }
 
 /* Every route the daemon serves (GET /health is the transport's own). */
@@ -429,7 +480,8 @@ static int run(struct rd_daemon *d)
 	struct auth_kek *kek = NULL;
 	struct ui *ui = NULL;
 	struct audit *audit = NULL;
-	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *wd = NULL, *retention = NULL, *key_sweep = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *wd = NULL, *retention = NULL, *key_sweep = NULL,
+		     *key_uses_timer = NULL;
 	struct tls_listeners tls = {0};
 	struct httpd *metrics_listener = NULL;
 	uint64_t wd_usec = 0;
@@ -551,6 +603,14 @@ static int run(struct rd_daemon *d)
 			goto out;
 		}
 	}
+	{
+		struct timeval tv = {.tv_sec = KEY_USES_FLUSH_MS / 1000, .tv_usec = KEY_USES_FLUSH_MS % 1000 * 1000};
+		key_uses_timer = event_new(d->base, -1, EV_PERSIST, on_key_uses, d);
+		if (!key_uses_timer || event_add(key_uses_timer, &tv) < 0) {
+			log_error("cannot set up the timer that records the keys' last uses");
+			goto out;
+		}
+	}
 	log_notice("rolloutd %s listening on %s (port %d, %s), data in %s", PACKAGE_VERSION, d->cfg->listen,
 		   httpd_port(d->httpd), httpd_is_tls(d->httpd) ? "https" : "http", d->cfg->data_dir);
 	sd_notify(0, "READY=1\nSTATUS=serving");
@@ -575,6 +635,9 @@ out:
 	/* after the transport: no call is answered any more */
 	audit = audit_stop(audit);
 	d->pool = workpool_free(d->pool);
+	/* the last uses not written yet (no request comes in any more) */
+	if (d->store)
+		key_uses_flush(d);
 	d->auth = NULL;
 	auth = auth_free(auth);
 	if (wd)
@@ -583,6 +646,8 @@ out:
 		event_free(retention);
 	if (key_sweep)
 		event_free(key_sweep);
+	if (key_uses_timer)
+		event_free(key_uses_timer);
 	if (sighup)
 		event_free(sighup);
 	if (sigterm)

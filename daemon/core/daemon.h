@@ -27,4 +27,5 @@ struct rd_daemon {
 	volatile bool stopping;
 	bool retention_running; /* a retention job is queued or running (main.c) */
 	bool key_sweep_running; /* a sweep of terminated instances' keys is queued or running (main.c) */
+	bool key_uses_running;	/* a write of the keys' last uses is queued or running (main.c) */
 };

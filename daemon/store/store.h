@@ -345,6 +345,10 @@ int store_access_key_retire(struct store *st, const char *id);
 int store_access_key_count_sealed(struct store *st, int64_t *ret_n);
 /* Records a use of the key at when_ms. */
 int store_access_key_touch(struct store *st, const char *id, int64_t when_ms);
+/* The same for many keys in one transaction: uses maps key id to when_ms
+ * (an integer). A fleet of agents then costs one commit per batch, not one
+ * per key. */
+int store_access_keys_touch(struct store *st, const json_t *uses);
 
 /* ==== the audit trail (store_audit.c) ==== */
 

@@ -487,6 +487,32 @@ int store_access_key_touch(struct store *st, const char *id, int64_t when_ms)
 	return r;
 }
 
+int store_access_keys_touch(struct store *st, const json_t *uses)
+{
+	struct store_conn *c;
+	const char *id;
+	json_t *v;
+	int r = store_conn_get(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_tx_begin(c);
+	if (r == 0) {
+		json_object_foreach((json_t *)uses, id, v)
+		{
+			r = store_run(c, SQL_ACCESS_KEY_TOUCH, SQL_TEXT(id), SQL_INT(json_integer_value(v)));
+			if (r < 0)
+				break;
+		}
+		if (r == 0)
+			r = store_tx_commit(c);
+		else
+			store_tx_rollback(c);
+	}
+	store_conn_put(st, c);
+	return r;
+}
+
 int store_access_key_count_sealed(struct store *st, int64_t *ret_n)
 {
 	struct store_conn *c;

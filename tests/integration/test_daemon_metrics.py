@@ -210,8 +210,11 @@ def test_metrics_listen_moves_it(daemon_factory):
     assert st == 404
     text = scrape("http://127.0.0.1:%d" % port)
     assert "# TYPE rolloutd_deployments gauge" in text
-    st, _ = harness.http_get("http://127.0.0.1:%d/" % port)
-    assert st == 404
+    # it serves the metrics only (GET / is answered by every listener: the
+    # official agent's reachability probe)
+    for path in ("/ui/", "/bundles/x", "/nothing"):
+        st, _ = harness.http_get("http://127.0.0.1:%d%s" % (port, path))
+        assert st == 404, path
 
 
 def get_metrics(url, user=None, secret=None):

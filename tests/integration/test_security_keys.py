@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 import api_helpers
 import harness
+from agent_helpers import wait_for
 from cli_helpers import Ctl
 
 EXT = "Rolloutd_v1"
@@ -145,10 +146,14 @@ def test_key_lifecycle_operations(daemon_factory):
     row = [x for x in listed if x["AccessKeyId"] == kid][0]
     assert row["Status"] == "Active" and row["PreviousSecretActive"] is False and "LastUsed" not in row
 
-    # LastUsed once the key signs something
+    # LastUsed once the key signs something (written in batches, every 2 s)
     assert works(d, k) is True
-    row = [x for x in ext(d, d.admin, "ListAccessKeys")[1]["AccessKeys"] if x["AccessKeyId"] == kid][0]
-    assert row["LastUsed"] > 0
+
+    def last_used():
+        row = [x for x in ext(d, d.admin, "ListAccessKeys")[1]["AccessKeys"] if x["AccessKeyId"] == kid][0]
+        return row.get("LastUsed", 0) > 0
+
+    wait_for(last_used, timeout=15, what="LastUsed recorded")
 
     # disabled keys are refused, enabled again accepted
     assert ext(d, d.admin, "UpdateAccessKey", {"AccessKeyId": kid, "Status": "Inactive"})[0] == 200

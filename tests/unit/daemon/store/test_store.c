@@ -186,6 +186,18 @@ static void test_access_keys(void **state)
 	assert_int_equal(store_access_key_get(st, k.id, &got), 0);
 	assert_string_equal(got.applications, "");
 	assert_int_equal(got.last_used, 5000);
+	/* a batch of last uses in one transaction: also never backwards, and
+	 * a key deleted meanwhile is no error */
+	{
+		json_t *uses = json_pack("{s:I, s:I}", k.id, (json_int_t)7000, "AKNOSUCHKEY", (json_int_t)7000);
+
+		assert_int_equal(store_access_keys_touch(st, uses), 0);
+		json_object_set_new(uses, k.id, json_integer(6000));
+		assert_int_equal(store_access_keys_touch(st, uses), 0);
+		json_decref(uses);
+		assert_int_equal(store_access_key_get(st, k.id, &got), 0);
+		assert_int_equal(got.last_used, 7000);
+	}
 	/* without the KEK no secret is read or written */
 	struct store *st2 = NULL;
 	assert_int_equal(store_open(dir, &st2, &rerr), 0);
