@@ -10,7 +10,9 @@
 #include "api/api_internal.h"
 #include "api/api_ops.h"
 #include "api/api_util.h"
+#include "core/conf.h"
 #include "core/daemon.h"
+#include "core/platforms.h"
 #include "store/store.h"
 #include "tagfilter.h"
 
@@ -297,6 +299,43 @@ static int check_config(struct rd_daemon *d, struct httpd_call *call, const char
 	return 0;
 }
 
+/* Installs and removes the Auto Scaling lifecycle hooks of group app/name
+ * (doc: its settings as they will be stored, NULL when deleted; prev: as
+ * they were, NULL when new) through the platform plugin, and stores the
+ * hooks in doc's autoScalingGroups. *left: hooksNotCleanedUp (a new array).
+ * Completes call on error. */
+static int sync_hooks(struct rd_daemon *d, struct httpd_call *call, const char *app, const char *name, json_t *doc,
+		      const json_t *prev, json_t **left)
+{
+	struct rollout_deployment dep =
+	    ROLLOUT_DEPLOYMENT_INIT(.application_name = app, .deployment_group_name = name,
+				    .compute_platform = "Server", .region = d->cfg ? d->cfg->region : NULL,
+				    .account_id = d->cfg ? d->cfg->account_id : NULL);
+	struct rd_error err = RD_ERROR_INIT;
+	json_t *g = doc ? json_copy(doc) : NULL, *res = NULL;
+	int r;
+
+	*left = NULL;
+	if (g) {
+		json_object_set_new(g, "applicationName", json_string(app));
+		json_object_set_new(g, "deploymentGroupName", json_string(name));
+	}
+	r = platforms_lifecycle_hooks(d->plugins, &dep, g, prev, &res, &err);
+	json_decref(g);
+	if (r < 0) {
+		httpd_call_error(call, "InvalidAutoScalingGroupException",
+				 "the lifecycle hooks of the Auto Scaling groups cannot be installed: %s", err.message);
+		return r;
+	}
+	if (res && doc && json_is_array(json_object_get(res, "autoScalingGroups")))
+		json_object_set(doc, "autoScalingGroups", json_object_get(res, "autoScalingGroups"));
+	*left = json_is_array(json_object_get(res, "hooksNotCleanedUp"))
+		    ? json_incref(json_object_get(res, "hooksNotCleanedUp"))
+		    : json_array();
+	json_decref(res);
+	return 0;
+}
+
 const char *api_default_config(const char *platform)
 {
 	return !strcmp(platform, "Lambda") ? "CodeDeployDefault.LambdaAllAtOnce"
@@ -308,7 +347,7 @@ void api_op_create_deployment_group(struct rd_daemon *d, struct httpd_call *call
 {
 	const char *app = api_str(in, "applicationName"), *name = api_str(in, "deploymentGroupName");
 	const char *config = api_str(in, "deploymentConfigName");
-	json_t *ai = NULL, *doc = NULL, *tags = json_object_get(in, "tags");
+	json_t *ai = NULL, *doc = NULL, *tags = json_object_get(in, "tags"), *left = NULL;
 	char id[37];
 	int r;
 
@@ -337,7 +376,18 @@ void api_op_create_deployment_group(struct rd_daemon *d, struct httpd_call *call
 		httpd_call_error(call, "InvalidTagsToAddException", "at most 50 tags are allowed");
 		goto out;
 	}
+	if (server && sync_hooks(d, call, app, name, doc, NULL, &left) < 0)
+		goto out;
 	r = store_group_create(d->store, app, name, config, doc, id);
+	if (r < 0 && server) {
+		/* not created: the hooks just installed go again */
+		json_t *l2 = NULL, *prev = json_copy(doc);
+		json_object_set_new(prev, "applicationName", json_string(app));
+		json_object_set_new(prev, "deploymentGroupName", json_string(name));
+		sync_hooks(d, call, app, name, NULL, prev, &l2);
+		json_decref(prev);
+		json_decref(l2);
+	}
 	if (r == -EEXIST)
 		httpd_call_error(call, "DeploymentGroupAlreadyExistsException",
 				 "A deployment group named %s already exists for application %s; pick another name",
@@ -358,6 +408,7 @@ void api_op_create_deployment_group(struct rd_daemon *d, struct httpd_call *call
 out:
 	json_decref(ai);
 	json_decref(doc);
+	json_decref(left);
 }
 
 static int need_group(struct rd_daemon *d, struct httpd_call *call, const char *app, const char *name, json_t **ret)
@@ -458,7 +509,7 @@ void api_op_update_deployment_group(struct rd_daemon *d, struct httpd_call *call
 {
 	const char *app = api_str(in, "applicationName"), *name = api_str(in, "currentDeploymentGroupName");
 	const char *new_name = api_str(in, "newDeploymentGroupName"), *config = api_str(in, "deploymentConfigName");
-	json_t *ai = NULL, *gi = NULL, *cfg_node = NULL;
+	json_t *ai = NULL, *gi = NULL, *cfg_node = NULL, *prev = NULL, *left = NULL;
 	char *oa = NULL, *na = NULL;
 	int r;
 
@@ -469,6 +520,7 @@ void api_op_update_deployment_group(struct rd_daemon *d, struct httpd_call *call
 	const char *platform = api_str(ai, "computePlatform") ?: "Server";
 	if (config && check_config(d, call, config, platform) < 0)
 		goto out;
+	prev = json_deep_copy(gi);
 	if (!config) {
 		/* keep the string alive: the computed members are dropped from gi below */
 		cfg_node = json_incref(json_object_get(gi, "deploymentConfigName"));
@@ -500,6 +552,8 @@ void api_op_update_deployment_group(struct rd_daemon *d, struct httpd_call *call
 		goto out;
 	if (!new_name)
 		new_name = name;
+	if (!strcmp(platform, "Server") && sync_hooks(d, call, app, new_name, gi, prev, &left) < 0)
+		goto out;
 	oa = api_arn_group(d, app, name);
 	na = api_arn_group(d, app, new_name);
 	r = oa && na ? store_group_update(d->store, app, name, new_name, config, gi, oa, na) : -ENOMEM;
@@ -512,10 +566,12 @@ void api_op_update_deployment_group(struct rd_daemon *d, struct httpd_call *call
 	else if (r < 0)
 		api_store_error(call, r);
 	else
-		httpd_call_reply(call, json_pack("{s:[]}", "hooksNotCleanedUp"));
+		httpd_call_reply(call, json_pack("{s:O}", "hooksNotCleanedUp", left ? left : json_array()));
 out:
 	free(oa);
 	free(na);
+	json_decref(prev);
+	json_decref(left);
 	json_decref(cfg_node);
 	json_decref(ai);
 	json_decref(gi);
@@ -524,16 +580,25 @@ out:
 void api_op_delete_deployment_group(struct rd_daemon *d, struct httpd_call *call, json_t *in)
 {
 	const char *app = api_str(in, "applicationName"), *name = api_str(in, "deploymentGroupName");
+	json_t *gi = NULL, *left = NULL;
 	char *arn;
 	int r;
 
 	if (api_need_app(d, call, app, NULL) < 0)
 		return;
+	/* the group's hooks go first; one that cannot be removed is reported */
+	if (api_group_get(d, app, name, &gi) == 0 && json_array_size(json_object_get(gi, "autoScalingGroups")) > 0 &&
+	    sync_hooks(d, call, app, name, NULL, gi, &left) < 0) {
+		json_decref(gi);
+		return;
+	}
+	json_decref(gi);
 	arn = api_arn_group(d, app, name);
 	r = arn ? store_group_delete(d->store, app, name, arn) : -ENOMEM;
 	free(arn);
 	if (r < 0 && r != -ENOENT)
 		api_store_error(call, r);
 	else
-		httpd_call_reply(call, json_pack("{s:[]}", "hooksNotCleanedUp"));
+		httpd_call_reply(call, json_pack("{s:O}", "hooksNotCleanedUp", left ? left : json_array()));
+	json_decref(left);
 }

@@ -133,3 +133,115 @@ int platforms_fleet(const struct plugin_registry *reg, enum platforms_fleet_op o
 	json_decref(all);
 	return r;
 }
+
+/* ---------------------------------------------------------------- Auto Scaling */
+
+#define LC_HAS(p, op)                                                                                                  \
+	(ROLLOUT_HAS((p)->desc->ops.platform, struct rollout_platform_ops, op) && (p)->desc->ops.platform->op)
+
+static const struct plugin *lifecycle_plugin(const struct plugin_registry *reg, size_t which)
+{
+	const struct plugin *p;
+
+	for (size_t i = 0; reg && (p = plugins_platform_nth(reg, "Server", i)); i++) {
+		if ((which == 0 && LC_HAS(p, lifecycle_hooks)) || (which == 1 && LC_HAS(p, lifecycle_receive)) ||
+		    (which == 2 && LC_HAS(p, lifecycle_complete)))
+			return p;
+	}
+	return NULL;
+}
+
+bool platforms_lifecycle_served(const struct plugin_registry *reg)
+{
+	return lifecycle_plugin(reg, 1) != NULL;
+}
+
+/* The plugin's JSON answer, or an error naming the plugin. */
+static int lifecycle_answer(const struct plugin *p, const char *op, int r, char *out, struct rollout_error *perr,
+			    json_t **ret, struct rd_error *err)
+{
+	json_t *v = NULL;
+
+	if (r == 0 && out) {
+		v = json_loads(out, 0, NULL);
+		if (!json_is_object(v)) {
+			json_decref(v);
+			v = NULL;
+			r = -EPROTO;
+			rollout_error_set(perr, r, "INTERNAL_ERROR", "%s answered something that is not a JSON object",
+					  op);
+		}
+	}
+	free(out);
+	if (r < 0)
+		return rd_error_set(err, r, perr->code[0] ? perr->code : "INTERNAL_ERROR", "platform plugin %s: %s",
+				    p->name, perr->message[0] ? perr->message : strerror(-r));
+	if (ret)
+		*ret = v;
+	else
+		json_decref(v);
+	return 0;
+}
+
+int platforms_lifecycle_hooks(const struct plugin_registry *reg, const struct rollout_deployment *dep,
+			      const json_t *group, const json_t *previous, json_t **ret, struct rd_error *err)
+{
+	const struct plugin *p = lifecycle_plugin(reg, 0);
+	struct rollout_error perr = {.size = sizeof(perr)};
+	char *gj = group ? json_dumps(group, JSON_COMPACT) : NULL;
+	char *pj = previous ? json_dumps(previous, JSON_COMPACT) : NULL, *out = NULL;
+	int64_t t0 = rd_mono_ms();
+	int r;
+
+	*ret = NULL;
+	if (!p) {
+		free(gj);
+		free(pj);
+		return 0;
+	}
+	r = p->desc->ops.platform->lifecycle_hooks(p->state, dep, gj, pj, &out, &perr);
+	metric_plugin_op(p->name, "lifecycle_hooks", t0, r);
+	free(gj);
+	free(pj);
+	return lifecycle_answer(p, "lifecycle_hooks", r, out, &perr, ret, err);
+}
+
+int platforms_lifecycle_receive(const struct plugin_registry *reg, const json_t *groups, json_t **ret,
+				struct rd_error *err)
+{
+	const struct plugin *p = lifecycle_plugin(reg, 1);
+	struct rollout_error perr = {.size = sizeof(perr)};
+	char *gj = json_dumps(groups, JSON_COMPACT), *out = NULL;
+	int64_t t0 = rd_mono_ms();
+	int r;
+
+	*ret = NULL;
+	if (!p || !gj) {
+		free(gj);
+		return rd_error_set(err, p ? -ENOMEM : -ENOENT, "INTERNAL_ERROR",
+				    "no platform plugin reports launches");
+	}
+	r = p->desc->ops.platform->lifecycle_receive(p->state, gj, &out, &perr);
+	metric_plugin_op(p->name, "lifecycle_receive", t0, r);
+	free(gj);
+	return lifecycle_answer(p, "lifecycle_receive", r, out, &perr, ret, err);
+}
+
+int platforms_lifecycle_complete(const struct plugin_registry *reg, const json_t *action, struct rd_error *err)
+{
+	const struct plugin *p = lifecycle_plugin(reg, 2);
+	struct rollout_error perr = {.size = sizeof(perr)};
+	char *aj = json_dumps(action, JSON_COMPACT);
+	int64_t t0 = rd_mono_ms();
+	int r;
+
+	if (!p || !aj) {
+		free(aj);
+		return rd_error_set(err, p ? -ENOMEM : -ENOENT, "INTERNAL_ERROR",
+				    "no platform plugin completes lifecycle actions");
+	}
+	r = p->desc->ops.platform->lifecycle_complete(p->state, aj, &perr);
+	metric_plugin_op(p->name, "lifecycle_complete", t0, r);
+	free(aj);
+	return lifecycle_answer(p, "lifecycle_complete", r, NULL, &perr, NULL, err);
+}

@@ -5,6 +5,8 @@
  * ask the same plugins in the same order and merge the answers the same way. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include <rollout/plugin.h>
@@ -37,3 +39,19 @@ enum platforms_fleet_op { PLATFORMS_FLEET_PROVISION, PLATFORMS_FLEET_RETIRE, PLA
  * message prefixed with its name). Blocks: call it from a worker. */
 int platforms_fleet(const struct plugin_registry *reg, enum platforms_fleet_op op,
 		    const struct rollout_fleet_call *call, json_t **ret, struct rd_error *err);
+
+/* Auto Scaling (the lifecycle_* platform ops, ABI 1.1 appended): served by
+ * the first Server platform plugin that has them (the ec2 plugin). */
+/* Whether any plugin has lifecycle_receive. */
+bool platforms_lifecycle_served(const struct plugin_registry *reg);
+/* lifecycle_hooks for a group being created (previous NULL), updated or
+ * deleted (group NULL): *ret is {"autoScalingGroups": [...],
+ * "hooksNotCleanedUp": [...]}, or NULL when no plugin installs hooks (the
+ * caller keeps the group's list as it is). Blocks: call it from a worker. */
+int platforms_lifecycle_hooks(const struct plugin_registry *reg, const struct rollout_deployment *dep,
+			      const json_t *group, const json_t *previous, json_t **ret, struct rd_error *err);
+/* lifecycle_receive: *ret is the plugin's answer ({"events", "nextPollMs", "heartbeatMs"}). */
+int platforms_lifecycle_receive(const struct plugin_registry *reg, const json_t *groups, json_t **ret,
+				struct rd_error *err);
+/* lifecycle_complete of one action (an event plus "result"). */
+int platforms_lifecycle_complete(const struct plugin_registry *reg, const json_t *action, struct rd_error *err);

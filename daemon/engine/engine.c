@@ -30,6 +30,7 @@
 #include "core/workpool.h"
 #include "engine/engine.h"
 #include "engine/engine_autodeploy.h"
+#include "engine/engine_autoscale.h"
 #include "engine/engine_bg.h"
 #include "engine/engine_context.h"
 #include "engine/engine_hostcmd.h"
@@ -238,9 +239,11 @@ static void dep_append(struct engine *e, struct eng_dep *dp)
 
 static bool group_busy(struct engine *e, const struct eng_dep *self)
 {
+	if (eng_autoscale_unqueued(self))
+		return false;
 	for (struct eng_dep *dp = e->deps; dp; dp = dp->next)
-		if (dp != self && !dp->finished && dp->status == DS_INPROGRESS && strcmp(dp->app, self->app) == 0 &&
-		    strcmp(dp->group, self->group) == 0)
+		if (dp != self && !dp->finished && !eng_autoscale_unqueued(dp) && dp->status == DS_INPROGRESS &&
+		    strcmp(dp->app, self->app) == 0 && strcmp(dp->group, self->group) == 0)
 			return true;
 	return false;
 }
@@ -384,8 +387,10 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus st
 	ov = eng_dep_overview(dp);
 	CHK(store_eng_deployment_overview(e->tx, dp->id, ov), "overview");
 	json_decref(ov);
-	/* the group's last deployments are read from the deployments themselves */
-	if (status == DS_SUCCEEDED)
+	/* the group's last deployments are read from the deployments themselves;
+	 * a scale-out deployment may end after a newer revision succeeded */
+	eng_autoscale_finished(e, dp, status);
+	if (status == DS_SUCCEEDED && !eng_autoscale_unqueued(dp))
 		CHK(store_eng_group_succeeded(e->tx, dp->app, dp->group, json_object_get(dp->row, "revision")),
 		    "group target revision");
 	DLOG(status == DS_SUCCEEDED ? LOG_INFO : LOG_NOTICE, dp->id, NULL, NULL, "%s: %s%s%s", dp->id,
@@ -778,6 +783,13 @@ static void apply(struct engine *e, struct eng_input *in)
 		if (eng_autoupdate_create(e, in, newid) == 0 && load_dep(e, newid, &dp) == 0)
 			dep_try_start(e, dp);
 		break;
+	case IN_LIFECYCLE: {
+		json_t *ids = eng_autoscale_apply(e, in), *v;
+		size_t i;
+		json_array_foreach(ids, i, v) if (load_dep(e, json_string_value(v), &dp) == 0) dep_try_start(e, dp);
+		json_decref(ids);
+		break;
+	}
 	case IN_STOP:
 		on_stop(e, in);
 		break;
@@ -862,8 +874,10 @@ static void run_timers(struct engine *e)
 static int64_t next_timer(const struct engine *e)
 {
 	const struct rd_timer *tm = rd_timerheap_first(&e->dep_timers);
-	int64_t at = eng_hostcmd_next_timer(e);
+	int64_t at = eng_hostcmd_next_timer(e), as = eng_autoscale_next(e);
 
+	if (as < at)
+		at = as;
 	return tm && tm->at < at ? tm->at : at;
 }
 
@@ -1131,6 +1145,7 @@ static void *engine_main(void *arg)
 				e->inputs_total++;
 			}
 			run_timers(e);
+			eng_autoscale_tick(e);
 			advance_dirty(e);
 			if (e->instances_changed) {
 				e->instances_changed = false;
@@ -1208,6 +1223,7 @@ static int64_t env_ms(const char *name, int64_t def)
 
 static void engine_free(struct engine *e)
 {
+	eng_autoscale_free(e);
 	spec_signer_free(e->signer);
 	e->gate_pool = workpool_free(e->gate_pool);
 	eng_queue_destroy(&e->q);

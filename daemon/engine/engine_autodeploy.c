@@ -205,13 +205,29 @@ void eng_autoupdate_scan(struct engine *e)
 	json_decref(groups);
 }
 
+void eng_pin_last_good_bundle(struct engine *e, const char *app, const char *group, const json_t *rev, json_t *doc)
+{
+	char good[16] = "";
+	json_t *lg = NULL, *gb = NULL;
+
+	/* the group's last success by creation order; its revision must be the one deployed */
+	if (store_eng_last_good(e->tx, app, group, "", good, &lg) == 0 && json_equal(lg, rev) &&
+	    store_eng_bundle_get(e->tx, good, &gb) == 0 && rd_json_str(gb, "sha256"))
+		json_object_set_new(doc, "rolloutBundleSha256", json_string(rd_json_str(gb, "sha256")));
+	json_decref(lg);
+	json_decref(gb);
+}
+
 /* Instances the group selects that were never its targets get its last
- * successful revision (creator CodeDeployAutoUpdate). */
+ * successful revision (creator CodeDeployAutoUpdate), and so do outdated
+ * ones: instances whose last successful deployment was a scale-out that
+ * deployed an older revision while a newer one was in flight, unless the
+ * group's outdatedInstancesStrategy is IGNORE. */
 int eng_autoupdate_create(struct engine *e, const struct eng_input *in, char newid[12])
 {
-	json_t *doc = NULL, *ids = NULL, *tj, *rev = NULL, *row;
-	char good[16];
-	size_t i;
+	json_t *doc = NULL, *ids = NULL, *tj, *rev, *row;
+	size_t i, nnew = 0;
+	bool ignore;
 	int r;
 
 	if (!in->targets)
@@ -219,48 +235,57 @@ int eng_autoupdate_create(struct engine *e, const struct eng_input *in, char new
 	for (struct eng_dep *dp = e->deps; dp; dp = dp->next)
 		if (!dp->finished && strcmp(dp->app, in->app) == 0 && strcmp(dp->group, in->group) == 0)
 			return -ENOENT; /* a deployment runs; it will re-scan when it ends */
+	if (store_eng_group(e->tx, in->app, in->group, &doc) < 0)
+		return -ENOENT;
+	/* the revision of the group's last successful deployment, in the order
+	 * they ended (a scale-out may end after a newer revision succeeded) */
+	rev = json_object_get(doc, "targetRevision");
+	ignore = rd_json_str(doc, "outdatedInstancesStrategy") &&
+		 strcmp(rd_json_str(doc, "outdatedInstancesStrategy"), "IGNORE") == 0;
 	ids = json_array();
 	json_array_foreach(in->targets, i, tj)
 	{
 		bool seen = true;
 		const char *id = rd_json_str(tj, "targetId");
-		if (!id)
+		if (!id || !json_is_object(rev))
 			continue;
 		CHK(store_eng_instance_in_group(e->tx, in->app, in->group, id, &seen), "in group");
-		if (!seen)
+		if (!seen) {
 			json_array_append_new(ids, json_string(id));
+			nnew++;
+		} else if (!ignore) {
+			char creator[64] = "";
+			json_t *had = NULL;
+			if (store_eng_instance_last_success(e->tx, in->app, in->group, id, creator, &had) == 0 &&
+			    strcmp(creator, "autoscaling") == 0 && !json_equal(had, rev))
+				json_array_append_new(ids, json_string(id));
+			json_decref(had);
+		}
 	}
-	if (json_array_size(ids) == 0 || store_eng_last_good(e->tx, in->app, in->group, "", good, &rev) < 0 ||
-	    store_eng_group(e->tx, in->app, in->group, &doc) < 0 || eng_new_deployment_id(newid) < 0) {
+	if (json_array_size(ids) == 0 || eng_new_deployment_id(newid) < 0) {
 		json_decref(ids);
-		json_decref(rev);
 		json_decref(doc);
 		return -ENOENT;
 	}
-	row =
-	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:{s:s,s:o}}", "id", newid, "application", in->app,
-		      "deployment_group", in->group, "deployment_config",
-		      rd_json_str(doc, "deploymentConfigName") ? rd_json_str(doc, "deploymentConfigName")
-							       : "CodeDeployDefault.OneAtATime",
-		      "compute_platform", "Server", "creator", "CodeDeployAutoUpdate", "create_time",
-		      (json_int_t)e->now_wall, "revision", rev, "doc", "description",
-		      "Automatic deployment of the last successful revision to new instances", "rolloutTargetIds", ids);
+	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:O,s:{s:s,s:o}}", "id", newid, "application", in->app,
+			"deployment_group", in->group, "deployment_config",
+			rd_json_str(doc, "deploymentConfigName") ? rd_json_str(doc, "deploymentConfigName")
+								 : "CodeDeployDefault.OneAtATime",
+			"compute_platform", "Server", "creator", "CodeDeployAutoUpdate", "create_time",
+			(json_int_t)e->now_wall, "revision", rev, "doc", "description",
+			"Automatic deployment of the last successful revision to new and outdated instances",
+			"rolloutTargetIds", ids);
 	json_decref(doc);
 	if (!row)
 		return -ENOMEM;
-	{
-		/* new instances get the very bundle good installed */
-		json_t *gb = NULL;
-		if (store_eng_bundle_get(e->tx, good, &gb) == 0 && rd_json_str(gb, "sha256"))
-			json_object_set_new(json_object_get(row, "doc"), "rolloutBundleSha256",
-					    json_string(rd_json_str(gb, "sha256")));
-		json_decref(gb);
-	}
+	eng_pin_last_good_bundle(e, in->app, in->group, rev, json_object_get(row, "doc"));
 	r = store_eng_deployment_insert(e->tx, row);
 	if (r == 0)
 		ENG_DLOG(LOG_NOTICE, newid, NULL, NULL,
-			 "%s: auto-update of %s/%s to %zu new instance(s) (revision of %s)", newid, in->app, in->group,
-			 json_array_size(json_object_get(json_object_get(row, "doc"), "rolloutTargetIds")), good);
+			 "%s: auto-update of %s/%s: %zu new and %zu outdated instance(s) get the last successful "
+			 "revision",
+			 newid, in->app, in->group, nnew,
+			 json_array_size(json_object_get(json_object_get(row, "doc"), "rolloutTargetIds")) - nnew);
 	json_decref(row);
 	return r;
 }

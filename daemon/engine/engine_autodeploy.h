@@ -30,3 +30,6 @@ void eng_autoupdate_scan(struct engine *e);
  * last successful revision to its new instances was created; -ENOENT when
  * there is nothing to do (no new instance, or a deployment runs). */
 int eng_autoupdate_create(struct engine *e, const struct eng_input *in, char newid[12]);
+/* New instances get the very bundle the group's last success installed:
+ * sets doc's rolloutBundleSha256 when that deployment deployed rev. */
+void eng_pin_last_good_bundle(struct engine *e, const char *app, const char *group, const json_t *rev, json_t *doc);

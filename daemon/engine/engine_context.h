@@ -51,7 +51,8 @@ struct engine {
 	struct store_tx *tx;
 	int tx_err;
 	int64_t now_wall, now_mono;
-	bool instances_changed; /* an auto-update scan is due */
+	bool instances_changed;		 /* an auto-update scan is due */
+	struct eng_autoscale *autoscale; /* scale-out detection (engine_autoscale.c) */
 
 	struct eng_outbox out;
 

@@ -28,6 +28,7 @@ enum eng_input_kind {
 	IN_GATE,       /* a per-instance health gate's verdict */
 	IN_SHIFT,      /* a Lambda/ECS deployment's plugin job done (start or one step) */
 	IN_HOOK,       /* PutLifecycleEventHookExecutionStatus */
+	IN_LIFECYCLE,  /* launches reported by the platform plugin, or a lifecycle action completed */
 };
 
 /* An agent's call as the engine sees it, taken from the transport on the

@@ -12,6 +12,7 @@
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "core/workpool.h"
+#include "engine/engine_autoscale.h"
 #include "engine/engine_bg.h"
 #include "engine/engine_context.h"
 #include "engine/engine_jobs.h"
@@ -43,6 +44,11 @@ struct eng_job *eng_job_new(enum eng_job_kind kind, const struct eng_dep *dp)
 struct eng_job *eng_job_autoupdate(const char *app, const char *name, const json_t *doc)
 {
 	return job_alloc(JOB_AUTOUPDATE, NULL, app, name, doc);
+}
+
+struct eng_job *eng_job_payload(enum eng_job_kind kind, const json_t *payload)
+{
+	return job_alloc(kind, NULL, "", "", payload);
 }
 
 void eng_job_free(struct eng_job *j)
@@ -294,6 +300,8 @@ static const enum eng_input_kind reports_as[] = {
     [JOB_BG] = IN_BG,
     [JOB_SHIFT_START] = IN_SHIFT,
     [JOB_SHIFT_OP] = IN_SHIFT,
+    [JOB_LIFECYCLE] = IN_LIFECYCLE,
+    [JOB_LIFECYCLE_COMPLETE] = IN_LIFECYCLE,
 };
 
 static void (*const runs[])(struct engine *, struct eng_job *, struct eng_input *) = {
@@ -304,6 +312,8 @@ static void (*const runs[])(struct engine *, struct eng_job *, struct eng_input 
     [JOB_BG] = job_bg,
     [JOB_SHIFT_START] = eng_job_shift_start,
     [JOB_SHIFT_OP] = eng_job_shift_op,
+    [JOB_LIFECYCLE] = eng_job_lifecycle,
+    [JOB_LIFECYCLE_COMPLETE] = eng_job_lifecycle,
 };
 
 struct job_run {

@@ -19,13 +19,15 @@ struct eng_bgctl;
 struct eng_input;
 
 enum eng_job_kind {
-	JOB_RESOLVE,	 /* a deployment's bundle and targets -> IN_RESOLVED */
-	JOB_AUTOUPDATE,	 /* a group's instances for the auto-update scan -> IN_AUTOUPDATE */
-	JOB_TRAFFIC,	 /* BlockTraffic / AllowTraffic of one instance -> IN_TRAFFIC */
-	JOB_GATE,	 /* the health gate of one instance -> IN_GATE */
-	JOB_BG,		 /* the blue/green traffic phase -> IN_BG */
-	JOB_SHIFT_START, /* a Lambda/ECS deployment's AppSpec, target and plugin state -> IN_SHIFT */
-	JOB_SHIFT_OP,	 /* one step of a Lambda/ECS deployment (a shift_* op) -> IN_SHIFT */
+	JOB_RESOLVE,		/* a deployment's bundle and targets -> IN_RESOLVED */
+	JOB_AUTOUPDATE,		/* a group's instances for the auto-update scan -> IN_AUTOUPDATE */
+	JOB_TRAFFIC,		/* BlockTraffic / AllowTraffic of one instance -> IN_TRAFFIC */
+	JOB_GATE,		/* the health gate of one instance -> IN_GATE */
+	JOB_BG,			/* the blue/green traffic phase -> IN_BG */
+	JOB_SHIFT_START,	/* a Lambda/ECS deployment's AppSpec, target and plugin state -> IN_SHIFT */
+	JOB_SHIFT_OP,		/* one step of a Lambda/ECS deployment (a shift_* op) -> IN_SHIFT */
+	JOB_LIFECYCLE,		/* new instances of the Auto Scaling groups (lifecycle_receive) -> IN_LIFECYCLE */
+	JOB_LIFECYCLE_COMPLETE, /* CONTINUE / ABANDON / HEARTBEAT of a launch -> IN_LIFECYCLE */
 };
 
 struct eng_shiftctl;
@@ -71,6 +73,8 @@ struct eng_job {
 struct eng_job *eng_job_new(enum eng_job_kind kind, const struct eng_dep *dp);
 /* The auto-update scan's job for group app/name (doc: its DeploymentGroupInfo). */
 struct eng_job *eng_job_autoupdate(const char *app, const char *name, const json_t *doc);
+/* A job of no deployment whose input is payload (kept as group_json). */
+struct eng_job *eng_job_payload(enum eng_job_kind kind, const json_t *payload);
 void eng_job_free(struct eng_job *j);
 
 /* The Lambda/ECS job kinds (engine_shift_jobs.c), filling the input they

@@ -13,6 +13,7 @@ daemon_engine_sources = \
 	daemon/engine/engine_hostcmd_id.c daemon/engine/engine_hostcmd_id.h \
 	daemon/engine/engine_bg.c daemon/engine/engine_bg.h \
 	daemon/engine/engine_autodeploy.c daemon/engine/engine_autodeploy.h \
+	daemon/engine/engine_autoscale.c daemon/engine/engine_autoscale.h \
 	daemon/engine/engine_shift.c daemon/engine/engine_shift.h daemon/engine/engine_shift_jobs.c \
 	daemon/engine/spec.c daemon/engine/spec.h
 rolloutd_SOURCES += $(daemon_engine_sources) daemon/engine/engine_hostcmd_http.c

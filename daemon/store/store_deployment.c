@@ -796,6 +796,26 @@ int store_eng_instance_last_revision(struct store_tx *tx, const char *app, const
 	return r;
 }
 
+int store_eng_instance_last_success(struct store_tx *tx, const char *app, const char *group, const char *instance,
+				    char *ret_creator, json_t **ret_revision)
+{
+	struct store_q q;
+	int r = store_one(
+	    tx->c, &q,
+	    "SELECT d.creator, d.revision FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
+	    " WHERE t.target_id = ?3 AND d.application = ?1 AND d.deployment_group = ?2"
+	    " AND t.status = 'Succeeded' AND COALESCE(t.instance_label, '') != 'Blue'"
+	    " ORDER BY d.seq DESC LIMIT 1",
+	    SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(instance));
+
+	if (r < 0)
+		return r;
+	store_copy(&q, 0, ret_creator, 64);
+	*ret_revision = store_json(&q, 1);
+	store_done(&q, 0);
+	return 0;
+}
+
 int store_eng_instance_in_group(struct store_tx *tx, const char *app, const char *group, const char *instance,
 				bool *ret)
 {

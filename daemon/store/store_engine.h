@@ -98,6 +98,10 @@ int store_eng_instance_last_status(struct store_tx *tx, const char *instance, co
  * group; *ret NULL when none. */
 int store_eng_instance_last_revision(struct store_tx *tx, const char *app, const char *group, const char *instance,
 				     json_t **ret);
+/* Creator (creator >= 64 bytes) and revision of the deployment that last
+ * deployed to the instance successfully in the group; -ENOENT when none. */
+int store_eng_instance_last_success(struct store_tx *tx, const char *app, const char *group, const char *instance,
+				    char *ret_creator, json_t **ret_revision);
 /* Whether the instance was ever a target of a deployment of the group. */
 int store_eng_instance_in_group(struct store_tx *tx, const char *app, const char *group, const char *instance,
 				bool *ret);

@@ -34,6 +34,8 @@
  *         profile / credentials_file          the SDK's AWS options
  *         timeout: 30s                         per call
  *         max_attempts: 3                      on throttling, 5xx, transport errors
+ *         lifecycle_queue: https://sqs...      Auto Scaling launch hooks (asg.c)
+ *         asg_poll_interval: 15s               without a queue
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
@@ -47,6 +49,7 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
+#include "asg.h"
 #include "awsquery.h"
 #include "ec2.h"
 #include "uri.h"
@@ -64,6 +67,58 @@ static const struct rollout_option ec2_options[] = {
      .type = ROLLOUT_OPT_STRING,
      .offset = offsetof(struct ec2, autoscaling_endpoint),
      .help = "Auto Scaling's URL when it is not `endpoint`"},
+    {.name = "sqs_endpoint",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct ec2, sqs_endpoint),
+     .help = "SQS's URL when it is not `endpoint`"},
+    {.name = "lifecycle_queue",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct ec2, queue_url),
+     .help = "URL of the SQS queue Auto Scaling sends launch notifications to; without it the Auto Scaling "
+	     "groups are polled"},
+    {.name = "lifecycle_queue_arn",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct ec2, queue_arn),
+     .help = "the queue's ARN when it cannot be derived from lifecycle_queue"},
+    {.name = "lifecycle_role_arn",
+     .type = ROLLOUT_OPT_STRING,
+     .offset = offsetof(struct ec2, role_arn),
+     .help = "the IAM role Auto Scaling assumes to send to lifecycle_queue"},
+    {.name = "asg_poll_interval",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct ec2, poll_ms),
+     .min = 100,
+     .max = 3600000,
+     .def = "15s",
+     .help = "without lifecycle_queue: how often the Auto Scaling groups are checked for new instances"},
+    {.name = "lifecycle_queue_wait",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct ec2, queue_wait_ms),
+     .min = 0,
+     .max = 20000,
+     .def = "1s",
+     .help = "how long one SQS ReceiveMessage waits for a message (whole seconds, at most 20 s)"},
+    {.name = "lifecycle_queue_pause",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct ec2, queue_pause_ms),
+     .min = 0,
+     .max = 600000,
+     .def = "2s",
+     .help = "pause between an empty SQS receive and the next"},
+    {.name = "lifecycle_heartbeat",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct ec2, heartbeat_ms),
+     .min = 1000,
+     .max = 3600000,
+     .def = "5m",
+     .help = "how often a launch waiting for its deployment is heartbeaten (below lifecycle_hook_timeout)"},
+    {.name = "lifecycle_hook_timeout",
+     .type = ROLLOUT_OPT_DURATION,
+     .offset = offsetof(struct ec2, hook_timeout_ms),
+     .min = 30000,
+     .max = 7200000,
+     .def = "10m",
+     .help = "the lifecycle hooks' HeartbeatTimeout (Auto Scaling abandons the launch after it)"},
     {.name = "timeout",
      .type = ROLLOUT_OPT_DURATION,
      .offset = offsetof(struct ec2, timeout_ms),
@@ -533,6 +588,16 @@ static int ec2_init(const struct rollout_host *host, struct rollout_handle *h, v
 		r = check_url("ec2_endpoint", s->ec2_endpoint, err, errlen);
 	if (r == 0)
 		r = check_url("autoscaling_endpoint", s->autoscaling_endpoint, err, errlen);
+	if (r == 0)
+		r = check_url("sqs_endpoint", s->sqs_endpoint, err, errlen);
+	if (r == 0)
+		r = check_url("lifecycle_queue", s->queue_url, err, errlen);
+	if (r == 0 && s->heartbeat_ms >= s->hook_timeout_ms) {
+		snprintf(err, errlen,
+			 "plugins.ec2.lifecycle_heartbeat must be shorter than lifecycle_hook_timeout, or Auto Scaling "
+			 "abandons launches between two heartbeats");
+		r = -EINVAL;
+	}
 	if (r < 0) {
 		free(s);
 		return r;
@@ -544,6 +609,22 @@ static int ec2_init(const struct rollout_host *host, struct rollout_handle *h, v
 	s->svc_asg = (struct awsq_service){.sigv4 = "autoscaling",
 					   .version = "2011-01-01",
 					   .endpoint = s->autoscaling_endpoint ? s->autoscaling_endpoint : s->endpoint};
+	s->svc_sqs = (struct awsq_service){
+	    .sigv4 = "sqs", .version = "2012-11-05", .endpoint = s->sqs_endpoint ? s->sqs_endpoint : s->endpoint};
+	s->asg = (struct asg_ctx){.host = host,
+				  .h = h,
+				  .q = &s->q,
+				  .svc_asg = &s->svc_asg,
+				  .svc_sqs = &s->svc_sqs,
+				  .queue_url = s->queue_url && *s->queue_url ? s->queue_url : NULL,
+				  .queue_arn = s->queue_arn,
+				  .role_arn = s->role_arn,
+				  .region = s->region,
+				  .poll_ms = s->poll_ms,
+				  .queue_pause_ms = s->queue_pause_ms,
+				  .queue_wait_ms = s->queue_wait_ms,
+				  .heartbeat_ms = s->heartbeat_ms,
+				  .hook_timeout_s = s->hook_timeout_ms / 1000};
 	*ret_state = s;
 	return 0;
 }
@@ -553,10 +634,27 @@ static void ec2_destroy(void *state)
 	free(state);
 }
 
+static int ec2_lifecycle_hooks(void *state, const struct rollout_deployment *dep, const char *group_json,
+			       const char *previous_json, char **ret_json, struct rollout_error *err)
+{
+	return asg_lifecycle_hooks(&((struct ec2 *)state)->asg, dep, group_json, previous_json, ret_json, err);
+}
+
+static int ec2_lifecycle_receive(void *state, const char *groups_json, char **ret_json, struct rollout_error *err)
+{
+	return asg_lifecycle_receive(&((struct ec2 *)state)->asg, groups_json, ret_json, err);
+}
+
+static int ec2_lifecycle_complete(void *state, const char *action_json, struct rollout_error *err)
+{
+	return asg_lifecycle_complete(&((struct ec2 *)state)->asg, action_json, err);
+}
+
 static const struct rollout_platform_ops ec2_ops =
     ROLLOUT_PLATFORM_OPS_INIT(.compute_platforms = ROLLOUT_COMPUTE_SERVER, .resolve = ec2_resolve,
 			      .fleet_provision = ec2_fleet_provision, .fleet_retire = ec2_fleet_retire,
-			      .fleet_discard = ec2_fleet_discard);
+			      .fleet_discard = ec2_fleet_discard, .lifecycle_hooks = ec2_lifecycle_hooks,
+			      .lifecycle_receive = ec2_lifecycle_receive, .lifecycle_complete = ec2_lifecycle_complete);
 
 static const struct rollout_plugin ec2_plugin = ROLLOUT_PLUGIN_INIT(
     ROLLOUT_KIND_PLATFORM, .name = "ec2", .version = "1.0.0",

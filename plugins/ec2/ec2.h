@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <rollout/plugin.h>
 
+#include "asg.h"
 #include "awsquery.h"
 
 /* The plugin's state (ec2.c's init). */
@@ -19,7 +20,11 @@ struct ec2 {
 	const char *endpoint, *ec2_endpoint, *autoscaling_endpoint;
 	const char *region;
 	struct awsq q;
-	struct awsq_service svc_ec2, svc_asg;
+	struct awsq_service svc_ec2, svc_asg, svc_sqs;
+	/* Auto Scaling lifecycle (asg.c) */
+	const char *sqs_endpoint, *queue_url, *queue_arn, *role_arn;
+	int64_t poll_ms, queue_wait_ms, queue_pause_ms, heartbeat_ms, hook_timeout_ms;
+	struct asg_ctx asg;
 };
 
 /* Server blue/green fleets (asgcopy.c): COPY_AUTO_SCALING_GROUP copies the

@@ -12,6 +12,9 @@ records the query API's Action and parameters, except:
         answers again
     proxy.fail("RegisterTargets", 503, "ServiceUnavailable", times=1)
         the next call of that Action is answered with that error
+    Auto Scaling's CompleteLifecycleAction and RecordLifecycleActionHeartbeat,
+        which moto does not implement (HTTP 500), are answered with success
+        and only recorded: proxy.actions("CompleteLifecycleAction")
 
     plugin endpoint = proxy.url
     proxy.calls -> [(action, {param: value})] in arrival order
@@ -26,6 +29,8 @@ import uuid
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 ELBV2_NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+ASG_NS = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+LIFECYCLE_ACTIONS = ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat")
 
 
 class AwsProxy:
@@ -103,6 +108,10 @@ class AwsProxy:
                 failure = fails.pop(0) if fails else None
             if failure:
                 return self._error(*failure)
+            if action in LIFECYCLE_ACTIONS:
+                data = ('<%sResponse xmlns="%s"><%sResult/><ResponseMetadata><RequestId>%s</RequestId>'
+                        '</ResponseMetadata></%sResponse>' % (action, ASG_NS, action, uuid.uuid4(), action)).encode()
+                return 200, [("Content-Type", "text/xml")], data
             if action == "DescribeTargetHealth":
                 tid = form.get("Targets.member.1.Id")
                 with self.lock:

@@ -28,9 +28,9 @@ def instance_arn(iid):
 
 class Ec2Env:
     def __init__(self, tmp_path, daemon_factory, plugin_settings=None, settings=None, onprem=False,
-                 extra_plugins=None):
+                 extra_plugins=None, moto=None):
         self.tmp = tmp_path
-        self.moto = Moto(tmp_path)
+        self.moto = moto or Moto(tmp_path)
         self.ec2 = self.moto.client("ec2")
         self.asg = self.moto.client("autoscaling")
         self.ami = self.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]

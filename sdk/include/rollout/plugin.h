@@ -49,8 +49,10 @@
  *                    fleet_discard (server blue/green fleets a platform
  *                    creates or removes: a copied Auto Scaling group, the
  *                    original instances terminated), with struct
- *                    rollout_fleet_call. Read only when the ops table's
- *                    size covers them.
+ *                    rollout_fleet_call. Then lifecycle_hooks,
+ *                    lifecycle_receive, lifecycle_complete (Auto Scaling
+ *                    launch hooks and scale-out deployments). Read only
+ *                    when the ops table's size covers them.
  *   2026-12-05  1.1  Host: tag_filter_new/match/free (CodeDeploy's tag-filter
  *                    rule), alarm_settings_parse/free (alarm maps with the
  *                    daemon's common keys), xml_* (AWS query API responses).
@@ -933,6 +935,40 @@ struct rollout_platform_ops {
 	rollout_fleet_op fleet_provision;
 	rollout_fleet_op fleet_retire;
 	rollout_fleet_op fleet_discard;
+
+	/* --- ABI 1.1, appended: instances that come and go (Auto Scaling) ---
+	 * All three OPTIONAL, on worker threads, may block (AWS calls).
+	 *
+	 * lifecycle_hooks  A deployment group was created, updated or deleted:
+	 *   make the platform notify rolloutd of its new instances.
+	 *   group_json: the group's DeploymentGroupInfo as it will be stored
+	 *   (NULL: deleted); previous_json: as it was (NULL: new). Their
+	 *   autoScalingGroups are [{"name", "hook"?, "terminationHook"?}].
+	 *   *ret_json (malloc'd): {"autoScalingGroups": [{"name", "hook"?,
+	 *   "terminationHook"?}] (what the group stores and reports),
+	 *   "hooksNotCleanedUp": [{"name", "hook"}]}. Install what is missing,
+	 *   remove what the group no longer names; a hook that cannot be
+	 *   removed is reported, not an error. Failing (hooks that cannot be
+	 *   installed) refuses the change.
+	 * lifecycle_receive  The engine asks for new instances, when the last
+	 *   answer said so. groups_json: [{"applicationName",
+	 *   "deploymentGroupName", "autoScalingGroups": [...as stored],
+	 *   "terminationHookEnabled"}] of the groups that name any.
+	 *   *ret_json (malloc'd): {"events": [{"transition":
+	 *   "autoscaling:EC2_INSTANCE_LAUNCHING" | "autoscaling:EC2_INSTANCE_TERMINATING",
+	 *   "applicationName", "deploymentGroupName", "instanceId",
+	 *   "autoScalingGroupName", "hookName"?, "token"?}],
+	 *   "nextPollMs": when to ask again, "heartbeatMs": how often a
+	 *   lifecycle action with a token needs lifecycle_complete("HEARTBEAT")
+	 *   while its deployment runs}. Without a token an event only says
+	 *   "this instance is in service": the engine deploys to it if the
+	 *   group never did. An event is reported once (consumed).
+	 * lifecycle_complete  action_json: an event of lifecycle_receive plus
+	 *   "result": "CONTINUE" | "ABANDON" | "HEARTBEAT". */
+	int (*lifecycle_hooks)(void *state, const struct rollout_deployment *dep, const char *group_json,
+			       const char *previous_json, char **ret_json, struct rollout_error *err);
+	int (*lifecycle_receive)(void *state, const char *groups_json, char **ret_json, struct rollout_error *err);
+	int (*lifecycle_complete)(void *state, const char *action_json, struct rollout_error *err);
 };
 #define ROLLOUT_PLATFORM_OPS_INIT(...)                                                                                 \
 	{                                                                                                              \

@@ -58,7 +58,8 @@ tests_unit_plugins_lambda_test_lambda_LDADD = $(PLUGIN_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/plugins/ec2/test_ec2
 TESTS += tests/unit/plugins/ec2/test_ec2
-tests_unit_plugins_ec2_test_ec2_SOURCES = tests/unit/plugins/ec2/test_ec2.c plugins/ec2/asgcopy.c plugins/common/awsquery.c \
+tests_unit_plugins_ec2_test_ec2_SOURCES = tests/unit/plugins/ec2/test_ec2.c plugins/ec2/asgcopy.c plugins/ec2/asg.c \
+	plugins/common/awsquery.c \
 	plugins/common/awsquery.h plugins/common/uri.c plugins/common/uri.h
 tests_unit_plugins_ec2_test_ec2_CPPFLAGS = $(PLUGIN_TEST_CPPFLAGS)
 tests_unit_plugins_ec2_test_ec2_CFLAGS = $(PLUGIN_TEST_CFLAGS)

@@ -271,13 +271,61 @@ static void test_copy_auto_scaling_group(void **state)
 	rollout_testing_set_responder(T, NULL, NULL);
 }
 
+static void test_lifecycle_messages(void **state)
+{
+	char arn[256];
+	json_t *groups = json_loads("[{\"applicationName\":\"app\",\"deploymentGroupName\":\"grp\","
+				    "\"autoScalingGroups\":[{\"name\":\"web\",\"hook\":\"h-1\"}]}]",
+				    0, NULL);
+	json_t *ev;
+
+	(void)state;
+	assert_int_equal(
+	    asg_queue_arn("https://sqs.eu-west-1.amazonaws.com/123456789012/launches", "us-east-1", arn, sizeof(arn)),
+	    0);
+	assert_string_equal(arn, "arn:aws:sqs:eu-west-1:123456789012:launches");
+	assert_int_equal(asg_queue_arn("http://127.0.0.1:5000/123456789012/q/", "us-west-2", arn, sizeof(arn)), 0);
+	assert_string_equal(arn, "arn:aws:sqs:us-west-2:123456789012:q");
+	assert_int_equal(asg_queue_arn("http://127.0.0.1:5000/q", "us-west-2", arn, sizeof(arn)), -EINVAL);
+
+	ev = asg_parse_message(
+	    "{\"Origin\":\"EC2\",\"Destination\":\"AutoScalingGroup\",\"LifecycleHookName\":\"h-1\","
+	    "\"AutoScalingGroupName\":\"web\",\"EC2InstanceId\":\"i-1\",\"LifecycleActionToken\":\"tok\","
+	    "\"LifecycleTransition\":\"autoscaling:EC2_INSTANCE_LAUNCHING\"}",
+	    groups);
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "deploymentGroupName")), "grp");
+	assert_string_equal(json_string_value(json_object_get(ev, "token")), "tok");
+	assert_string_equal(json_string_value(json_object_get(ev, "instanceId")), "i-1");
+	json_decref(ev);
+	/* another group's hook on the same Auto Scaling group: no group */
+	ev = asg_parse_message("{\"LifecycleHookName\":\"h-2\",\"AutoScalingGroupName\":\"web\",\"EC2InstanceId\":"
+			       "\"i-1\",\"LifecycleTransition\":\"autoscaling:EC2_INSTANCE_LAUNCHING\"}",
+			       groups);
+	assert_non_null(ev);
+	assert_null(json_object_get(ev, "deploymentGroupName"));
+	json_decref(ev);
+	/* the test notification a new hook sends, and things that are not JSON */
+	assert_null(asg_parse_message("{\"Event\":\"autoscaling:TEST_NOTIFICATION\",\"AutoScalingGroupName\":\"web\"}",
+				      groups));
+	assert_null(asg_parse_message("not json", groups));
+	/* delivered through SNS */
+	ev = asg_parse_message("{\"Type\":\"Notification\",\"Message\":\"{\\\"LifecycleHookName\\\":\\\"h-1\\\","
+			       "\\\"AutoScalingGroupName\\\":\\\"web\\\",\\\"EC2InstanceId\\\":\\\"i-2\\\","
+			       "\\\"LifecycleTransition\\\":\\\"autoscaling:EC2_INSTANCE_LAUNCHING\\\"}\"}",
+			       groups);
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "instanceId")), "i-2");
+	json_decref(ev);
+	json_decref(groups);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_selection),
-	    cmocka_unit_test(test_server_filters),
-	    cmocka_unit_test(test_parse_instances),
-	    cmocka_unit_test(test_copy_auto_scaling_group),
+	    cmocka_unit_test(test_selection),	       cmocka_unit_test(test_server_filters),
+	    cmocka_unit_test(test_parse_instances),    cmocka_unit_test(test_copy_auto_scaling_group),
+	    cmocka_unit_test(test_lifecycle_messages),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
