@@ -566,7 +566,8 @@ void api_op_update_deployment_group(struct rd_daemon *d, struct httpd_call *call
 	else if (r < 0)
 		api_store_error(call, r);
 	else
-		httpd_call_reply(call, json_pack("{s:O}", "hooksNotCleanedUp", left ? left : json_array()));
+		httpd_call_reply(call,
+				 json_pack("{s:o}", "hooksNotCleanedUp", left ? json_incref(left) : json_array()));
 out:
 	free(oa);
 	free(na);
@@ -599,6 +600,7 @@ void api_op_delete_deployment_group(struct rd_daemon *d, struct httpd_call *call
 	if (r < 0 && r != -ENOENT)
 		api_store_error(call, r);
 	else
-		httpd_call_reply(call, json_pack("{s:O}", "hooksNotCleanedUp", left ? left : json_array()));
+		httpd_call_reply(call,
+				 json_pack("{s:o}", "hooksNotCleanedUp", left ? json_incref(left) : json_array()));
 	json_decref(left);
 }

@@ -116,14 +116,14 @@ class AsgEnv(Ec2Env):
             return None
         return wait_for(find, timeout, interval=0.5, what="a %s deployment to %s" % (creator, iid))
 
-    def lifecycle_message(self, asg, iid, hook, token):
+    def lifecycle_message(self, asg, iid, hook, token, transition="autoscaling:EC2_INSTANCE_LAUNCHING"):
         """Auto Scaling's message for a launch, as it puts it into the queue."""
         body = {"Origin": "EC2", "Destination": "AutoScalingGroup", "Progress": 50, "AccountId": ACCOUNT,
                 "Description": "Launching a new EC2 instance: %s" % iid, "RequestId": str(uuid.uuid4()),
                 "EndTime": "", "StartTime": "", "Service": "AWS Auto Scaling",
                 "Time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
                 "AutoScalingGroupName": asg, "LifecycleHookName": hook, "EC2InstanceId": iid,
-                "LifecycleActionToken": token, "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                "LifecycleActionToken": token, "LifecycleTransition": transition,
                 "NotificationMetadata": "{}"}
         self.moto.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
 
@@ -270,14 +270,34 @@ def test_lifecycle_message_continue_abandon_and_hooks(queued):
     assert env.asg.describe_lifecycle_hooks(AutoScalingGroupName="web-asg")["LifecycleHooks"] == []
 
 
-def test_launch_before_any_success_continues_at_once(queued):
+def test_launch_before_any_success_and_termination_hook(queued):
     env = queued
     env.create_asg("web-asg", 1)
-    env.group(autoScalingGroups=["web-asg"])
-    g = env.cd.get_deployment_group(applicationName="app", deploymentGroupName="grp")["deploymentGroupInfo"]
-    hook = g["autoScalingGroups"][0]["hook"]
+    # (the system's botocore predates terminationHookEnabled: the API call as is)
+    env.admin.call("CodeDeploy_20141006.CreateDeploymentGroup", {
+        "applicationName": "app", "deploymentGroupName": "grp", "serviceRoleArn": "arn:aws:iam::%s:role/cd" % ACCOUNT,
+        "autoScalingGroups": ["web-asg"], "terminationHookEnabled": True})
+    g = env.admin.call("CodeDeploy_20141006.GetDeploymentGroup", {
+        "applicationName": "app", "deploymentGroupName": "grp"})["deploymentGroupInfo"]
+    hook, term = g["autoScalingGroups"][0]["hook"], g["autoScalingGroups"][0]["terminationHook"]
+    assert term.startswith("CodeDeploy-managed-automatic-termination-deployment-hook-grp-"), g
+    installed = env.asg.describe_lifecycle_hooks(AutoScalingGroupName="web-asg")["LifecycleHooks"]
+    assert sorted((h["LifecycleHookName"], h["LifecycleTransition"]) for h in installed) == sorted(
+        [(hook, "autoscaling:EC2_INSTANCE_LAUNCHING"), (term, "autoscaling:EC2_INSTANCE_TERMINATING")])
     new = env.scale_to("web-asg", 2)
     env.lifecycle_message("web-asg", new[0], hook, "tok-1")
     done = wait_for(lambda: env.proxy.actions("CompleteLifecycleAction"), 30, what="CompleteLifecycleAction")
-    assert done[0][1]["LifecycleActionResult"] == "CONTINUE"
-    assert env.deployments() == []  # nothing to deploy: nothing ever succeeded in the group
+    # nothing ever succeeded in the group: nothing to deploy, the launch goes on
+    assert (done[0][1]["LifecycleActionResult"], done[0][1]["LifecycleActionToken"]) == ("CONTINUE", "tok-1")
+    assert env.deployments() == []
+    # a termination: let go at once (no termination deployment)
+    env.lifecycle_message("web-asg", new[0], term, "tok-2", transition="autoscaling:EC2_INSTANCE_TERMINATING")
+    done = wait_for(lambda: [p for _, p in env.proxy.actions("CompleteLifecycleAction")
+                             if p["LifecycleActionToken"] == "tok-2"], 30, what="termination CONTINUE")
+    assert done[0]["LifecycleActionResult"] == "CONTINUE" and done[0]["LifecycleHookName"] == term
+    # turning the termination hook off removes only it
+    out = env.admin.call("CodeDeploy_20141006.UpdateDeploymentGroup", {
+        "applicationName": "app", "currentDeploymentGroupName": "grp", "terminationHookEnabled": False})
+    assert out["hooksNotCleanedUp"] == []
+    installed = env.asg.describe_lifecycle_hooks(AutoScalingGroupName="web-asg")["LifecycleHooks"]
+    assert [h["LifecycleHookName"] for h in installed] == [hook]
