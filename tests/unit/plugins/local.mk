@@ -67,7 +67,7 @@ tests_unit_plugins_ec2_test_ec2_LDADD = $(PLUGIN_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/plugins/ecs/test_ecs
 TESTS += tests/unit/plugins/ecs/test_ecs
-tests_unit_plugins_ecs_test_ecs_SOURCES = tests/unit/plugins/ecs/test_ecs.c plugins/common/appspecres.c \
+tests_unit_plugins_ecs_test_ecs_SOURCES = tests/unit/plugins/ecs/test_ecs.c plugins/ecs/ecs_spec.c plugins/common/appspecres.c \
 	plugins/common/appspecres.h plugins/common/awsjson.c \
 	plugins/common/awsjson.h plugins/common/awsquery.c plugins/common/awsquery.h plugins/common/uri.c \
 	plugins/common/uri.h

@@ -63,11 +63,11 @@ static void test_appspec(void **unused)
 	txt = json_dumps(s.cps, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(txt, "[{\"base\":1,\"capacityProvider\":\"FARGATE_SPOT\",\"weight\":2}]");
 	free(txt);
-	spec_clear(&s);
+	ecs_spec_clear(&s);
 	assert_int_equal(ecs_parse_appspec(appspec(TD "," LBI ",\"LaunchType\":\"FARGATE\""), &s, &e), 0);
 	assert_string_equal(s.launch_type, "FARGATE");
 	assert_null(s.network);
-	spec_clear(&s);
+	ecs_spec_clear(&s);
 
 	expect_error(LBI, "TaskDefinition is missing");
 	expect_error(TD, "ContainerName is missing");
