@@ -30,6 +30,28 @@ int yt_error(const struct yt_node *n, char *err, size_t errlen, const char *fmt,
 	return -EINVAL;
 }
 
+int yt_check_keys(const struct yt_node *map, const char *prefix, const char *const *known, size_t n, char *err,
+		  size_t errlen)
+{
+	char list[1024];
+	size_t off = 0;
+
+	for (size_t i = 0; i < map->n; i++) {
+		bool ok = false;
+
+		for (size_t k = 0; k < n && !ok; k++)
+			ok = strcmp(map->keys[i]->value, known[k]) == 0;
+		if (ok)
+			continue;
+		list[0] = '\0';
+		for (size_t k = 0; k < n && off < sizeof(list); k++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", k ? ", " : "", known[k]);
+		return yt_error(map->keys[i], err, errlen, "%sunknown setting '%s' (known: %s)", prefix,
+				map->keys[i]->value, list);
+	}
+	return 0;
+}
+
 static void node_free(struct yt_node *n)
 {
 	if (!n)

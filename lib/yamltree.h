@@ -56,6 +56,13 @@ int yt_as_duration_ms(const struct yt_node *n, const char *what, int64_t min_ms,
 int yt_error(const struct yt_node *n, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Refuses a key of map that is not one of known[0..n): -EINVAL with err
+ * "FILE:LINE:COL: <prefix>unknown setting 'K' (known: A, B, ...)", the
+ * list made from known itself so that it cannot drift from what is read.
+ * prefix: "" or e.g. "limits: ". 0 when every key is known. */
+int yt_check_keys(const struct yt_node *map, const char *prefix, const char *const *known, size_t n, char *err,
+		  size_t errlen);
+
 /* Converts a (sub)tree to JSON text-equivalent values: scalars become
  * strings (plain true/false/null and numbers stay strings too: YAML typing
  * is the caller's business). Returns a new reference (json_t *) or NULL. */

@@ -201,16 +201,8 @@ static int load_limits(struct rd_config *cfg, const struct yt_node *n, char *err
 	if (n->type != YT_MAP)
 		return yt_error(n, err, errlen,
 				"limits: expected a mapping such as {body_max: 1MiB, request_timeout: 60s}");
-	for (size_t i = 0; i < n->n; i++) {
-		bool known = false;
-		for (size_t k = 0; k < RD_ARRAY_SIZE(keys); k++)
-			known |= strcmp(n->keys[i]->value, keys[k]) == 0;
-		if (!known)
-			return yt_error(n->keys[i], err, errlen,
-					"limits: unknown setting '%s' (known: header_max, body_max, request_timeout, "
-					"failed_auth_per_minute)",
-					n->keys[i]->value);
-	}
+	if ((r = yt_check_keys(n, "limits: ", keys, RD_ARRAY_SIZE(keys), err, errlen)) < 0)
+		return r;
 	for (int which = 0; which < 2; which++) {
 		const char *name = which ? "body_max" : "header_max";
 		uint64_t lo = which ? 1024 : 4096, hi = which ? 64ULL << 20 : 1ULL << 20, size;
@@ -259,16 +251,8 @@ static int load_retention(struct rd_config *cfg, const struct yt_node *n, char *
 	if (n->type != YT_MAP)
 		return yt_error(n, err, errlen,
 				"retention: expected a mapping such as {deployments: 90d, hook_logs: 30d}");
-	for (size_t i = 0; i < n->n; i++) {
-		bool known = false;
-		for (size_t k = 0; k < RD_ARRAY_SIZE(keys); k++)
-			known |= strcmp(n->keys[i]->value, keys[k]) == 0;
-		if (!known)
-			return yt_error(
-			    n->keys[i], err, errlen,
-			    "retention: unknown setting '%s' (known: deployments, hook_logs, audit, interval)",
-			    n->keys[i]->value);
-	}
+	if ((r = yt_check_keys(n, "retention: ", keys, RD_ARRAY_SIZE(keys), err, errlen)) < 0)
+		return r;
 	if ((v = yt_map_get(n, "deployments"))) {
 		if ((r = yt_as_duration_ms(v, "retention.deployments", 3600 * 1000LL, 36500 * DAY_MS, &ms, err,
 					   errlen)) < 0)
@@ -310,14 +294,8 @@ static int load_tls(struct rd_config *cfg, const struct yt_node *n, char *err, s
 		return yt_error(n, err, errlen,
 				"tls: expected a mapping such as {cert: /etc/rolloutd/server.pem, key: "
 				"/etc/rolloutd/server.key}");
-	for (size_t i = 0; i < n->n; i++) {
-		bool known = false;
-		for (size_t k = 0; k < RD_ARRAY_SIZE(keys); k++)
-			known |= strcmp(n->keys[i]->value, keys[k]) == 0;
-		if (!known)
-			return yt_error(n->keys[i], err, errlen,
-					"tls: unknown setting '%s' (known: cert, key, client_ca)", n->keys[i]->value);
-	}
+	if ((r = yt_check_keys(n, "tls: ", keys, RD_ARRAY_SIZE(keys), err, errlen)) < 0)
+		return r;
 	for (size_t k = 0; k < RD_ARRAY_SIZE(keys); k++) {
 		char what[32];
 		if (!(v = yt_map_get(n, keys[k])))
@@ -492,19 +470,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 
 	if (root->type != YT_MAP)
 		return yt_error(root, err, errlen, "the configuration must be a mapping of settings (key: value)");
-	for (size_t i = 0; i < root->n; i++) {
-		bool known = false;
-		for (size_t k = 0; k < RD_ARRAY_SIZE(top_keys); k++)
-			known |= strcmp(root->keys[i]->value, top_keys[k]) == 0;
-		if (!known)
-			return yt_error(
-			    root->keys[i], err, errlen,
-			    "unknown setting '%s' (known: listen, data_dir, plugin_dir, region, account_id, "
-			    "log_level, long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, "
-			    "bundle_upload_max, retention, metrics_listen, metrics_require_key, alarm_fallback_plugin, "
-			    "hook_timeout, kek_file, instance_key_sweep, limits, tls)",
-			    root->keys[i]->value);
-	}
+	if ((r = yt_check_keys(root, "", top_keys, RD_ARRAY_SIZE(top_keys), err, errlen)) < 0)
+		return r;
 
 	if ((n = yt_map_get(root, "listen"))) {
 		if ((r = yt_as_string(n, "listen", &s, err, errlen)) < 0)
