@@ -408,6 +408,13 @@ void api_op_continue_deployment(struct rd_daemon *d, struct httpd_call *call, js
 		httpd_call_error(call, "DeploymentDoesNotExistException", "No deployment %s", id);
 	else if (r == -EALREADY)
 		httpd_call_error(call, "DeploymentAlreadyCompletedException", "Deployment %s is already completed", id);
+	else if (r == -EAGAIN && wait_type && !strcmp(wait_type, "TERMINATION_WAIT"))
+		httpd_call_error(
+		    call, "DeploymentIsNotInReadyStateException",
+		    "Deployment %s is %s, not waiting to terminate its original instances: TERMINATION_WAIT "
+		    "ends the terminationWaitTimeInMinutes of a blue/green deployment "
+		    "(terminateBlueInstancesOnDeploymentSuccess TERMINATE) after traffic was rerouted",
+		    id, st);
 	else if (r == -EAGAIN)
 		httpd_call_error(
 		    call, "DeploymentIsNotInReadyStateException",
@@ -415,11 +422,10 @@ void api_op_continue_deployment(struct rd_daemon *d, struct httpd_call *call, js
 		    "green fleet waits for traffic rerouting (deploymentReadyOption STOP_DEPLOYMENT) can be continued",
 		    id, st);
 	else if (r == -ENOTSUP)
-		httpd_call_error(
-		    call, "UnsupportedActionForDeploymentTypeException",
-		    "Deployment %s cannot be continued with deploymentWaitType %s: only READY_WAIT of a blue/green "
-		    "deployment is supported",
-		    id, wait_type ? wait_type : "READY_WAIT");
+		httpd_call_error(call, "UnsupportedActionForDeploymentTypeException",
+				 "Deployment %s cannot be continued with deploymentWaitType %s: it is not a blue/green "
+				 "deployment",
+				 id, wait_type ? wait_type : "READY_WAIT");
 	else
 		httpd_call_error_status(call, 500, "InternalFailure", "cannot continue %s: %s", id, strerror(-r));
 }
@@ -428,6 +434,7 @@ void api_op_skip_wait_time_for_instance_termination(struct rd_daemon *d, struct 
 {
 	const char *id = api_str(in, "deploymentId");
 	char st[16], plat[16];
+	int r;
 
 	if (!id) {
 		httpd_call_error(call, "DeploymentIdRequiredException", "deploymentId is required");
@@ -440,12 +447,23 @@ void api_op_skip_wait_time_for_instance_termination(struct rd_daemon *d, struct 
 				 id, st);
 		return;
 	}
-	if (engine_continue_deployment(d, id, "TERMINATION_WAIT") == 0) {
+	r = engine_continue_deployment(d, id, "TERMINATION_WAIT");
+	if (r == 0)
 		httpd_call_reply(call, NULL);
-		return;
-	}
-	httpd_call_error(call, "DeploymentNotStartedException",
-			 "Deployment %s is not waiting to terminate original instances", id);
+	else if (r == -ENOENT)
+		httpd_call_error(call, "DeploymentDoesNotExistException", "No deployment %s", id);
+	else if (r == -EALREADY)
+		httpd_call_error(call, "DeploymentAlreadyCompletedException", "Deployment %s is already completed", id);
+	else if (r == -ENOTSUP)
+		httpd_call_error(
+		    call, "UnsupportedActionForDeploymentTypeException",
+		    "Deployment %s is not a blue/green deployment: it has no original instances to terminate", id);
+	else
+		httpd_call_error(
+		    call, "DeploymentNotStartedException",
+		    "Deployment %s is not waiting to terminate its original instances (it waits only after "
+		    "traffic was rerouted, with terminateBlueInstancesOnDeploymentSuccess TERMINATE)",
+		    id);
 }
 
 void api_op_delete_resources_by_external_id(struct rd_daemon *d, struct httpd_call *call, json_t *in)

@@ -663,7 +663,12 @@ static void on_bg(struct engine *e, struct eng_input *in)
 
 	if (!dp || dp->finished || dp->bg_phase != BG_MOVING_TRAFFIC)
 		return;
+	if (in->wait_end) {
+		eng_bg_wait_started(e, dp, in->wait_end);
+		return;
+	}
 	dp->bg_phase = BG_TRAFFIC_MOVED;
+	dp->term_wait = false;
 	if (!in->ok && dp->ready && strcmp(in->err.code, "TIMEOUT") == 0) {
 		/* STOP_DEPLOYMENT and nobody continued within waitTimeInMinutes:
 		 * Stopped, as on CodeDeploy; green never got traffic. */
@@ -754,8 +759,7 @@ static void on_continue(struct engine *e, struct eng_input *in)
 	else if (dp->shift)
 		req->result = eng_shift_continue(e, dp, req->termination_wait);
 	else
-		/* a server blue/green deployment's termination wait is not interruptible yet */
-		req->result = req->termination_wait ? -ENOTSUP : eng_bg_continue(e, dp);
+		req->result = req->termination_wait ? eng_bg_end_wait(e, dp) : eng_bg_continue(e, dp);
 	in->req = NULL;
 	eng_outbox_request(e, req);
 }

@@ -17,6 +17,11 @@
 #include "store/store_engine.h"
 #include "traffic/traffic.h"
 
+/* The deployment's own record (wall ms) of when its termination wait ends:
+ * stored when the wait begins, set to now when it is ended early, read by
+ * the traffic phase after a restart. */
+#define BG_WAIT_END "rolloutTerminationWaitEnd"
+
 /* How long a platform may take to provision the green fleet (launch a
  * copied Auto Scaling group's instances) or to retire the blue one. */
 #define BG_FLEET_TIMEOUT_MS (30 * 60 * 1000)
@@ -52,6 +57,8 @@ static void traffic_phase_start(struct engine *e, struct eng_dep *dp)
 		return;
 	}
 	j->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
+	/* a termination wait begun (or ended early) before a restart keeps its end */
+	j->wait_end = json_integer_value(json_object_get(json_object_get(dp->row, "doc"), BG_WAIT_END));
 	if (store_eng_config(e->tx, dp->config, &cfg) == 0) {
 		json_object_set_new(cfg, "deploymentConfigName", json_string(dp->config));
 		j->config_json = json_dumps(cfg, JSON_COMPACT);
@@ -182,9 +189,17 @@ void eng_bg_add_blue(struct engine *e, struct eng_dep *dp, const json_t *blue)
 	}
 }
 
+static bool is_blue_green(const json_t *group);
+
+/* dp is blue/green, also before its targets are resolved. */
+static bool bg_deployment(const struct eng_dep *dp)
+{
+	return dp->bg || is_blue_green(dp->group_doc) || is_blue_green(json_object_get(dp->row, "doc"));
+}
+
 int eng_bg_continue(struct engine *e, struct eng_dep *dp)
 {
-	if (!dp->bg)
+	if (!bg_deployment(dp))
 		return -ENOTSUP;
 	if (!dp->ready)
 		return -EAGAIN;
@@ -198,6 +213,52 @@ int eng_bg_continue(struct engine *e, struct eng_dep *dp)
 	eng_store_error(e, store_eng_deployment_status(e->tx, dp->id, "InProgress", 0, 0, NULL, NULL),
 			"deployment status");
 	ENG_DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: ContinueDeployment: rerouting traffic to the green fleet", dp->id);
+	return 0;
+}
+
+/* Sets key of dp's stored DeploymentInfo, and of the row in memory. */
+static void doc_set(struct engine *e, struct eng_dep *dp, const char *key, json_t *v)
+{
+	json_t *doc = json_object_get(dp->row, "doc");
+
+	if (v)
+		eng_store_error(e, store_eng_deployment_doc_set(e->tx, dp->id, key, v), "deployment doc");
+	if (v && json_is_object(doc))
+		json_object_set(doc, key, v);
+	json_decref(v);
+}
+
+void eng_bg_wait_started(struct engine *e, struct eng_dep *dp, int64_t end_wall_ms)
+{
+	json_t *doc = json_object_get(dp->row, "doc");
+
+	dp->term_wait = true;
+	if (!json_is_true(json_object_get(doc, "instanceTerminationWaitTimeStarted")))
+		doc_set(e, dp, "instanceTerminationWaitTimeStarted", json_true());
+	if (json_integer_value(json_object_get(doc, BG_WAIT_END)) != end_wall_ms)
+		doc_set(e, dp, BG_WAIT_END, json_integer(end_wall_ms));
+	ENG_DLOG(LOG_INFO, dp->id, NULL, NULL,
+		 "%s: traffic rerouted; the original (blue) fleet is terminated in %lld s unless "
+		 "ContinueDeployment(TERMINATION_WAIT) ends the wait earlier",
+		 dp->id, (long long)((end_wall_ms - e->now_wall) > 0 ? (end_wall_ms - e->now_wall) / 1000 : 0));
+}
+
+int eng_bg_end_wait(struct engine *e, struct eng_dep *dp)
+{
+	if (!bg_deployment(dp))
+		return -ENOTSUP;
+	if (!dp->term_wait || dp->bg_phase != BG_MOVING_TRAFFIC)
+		return -EAGAIN;
+	/* The wait's end is committed with the answer; the traffic phase may
+	 * act on the signal a moment before the commit, which is harmless: a
+	 * restart would only retire the original fleet again. */
+	doc_set(e, dp, BG_WAIT_END, json_integer(e->now_wall));
+	dp->term_wait = false;
+	eng_bgctl_end_wait(dp->bgctl);
+	ENG_DLOG(LOG_INFO, dp->id, NULL, NULL,
+		 "%s: ContinueDeployment(TERMINATION_WAIT): the termination wait ends; retiring the original (blue) "
+		 "fleet now",
+		 dp->id);
 	return 0;
 }
 

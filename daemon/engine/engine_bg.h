@@ -46,6 +46,19 @@ void eng_bg_add_blue(struct engine *e, struct eng_dep *dp, const json_t *blue);
  * not wait. */
 int eng_bg_continue(struct engine *e, struct eng_dep *dp);
 
+/* The traffic phase rerouted and now waits terminationWaitTimeInMinutes
+ * (until end_wall_ms) before it retires the original fleet: stored
+ * (instanceTerminationWaitTimeStarted, and the end, which the phase keeps
+ * after a restart). */
+void eng_bg_wait_started(struct engine *e, struct eng_dep *dp, int64_t end_wall_ms);
+
+/* ContinueDeployment(TERMINATION_WAIT) and SkipWaitTimeForInstanceTermination:
+ * 0 (the wait's end stored as now, the traffic phase retires the original
+ * fleet at once), -ENOTSUP for a deployment that is not blue/green, -EAGAIN
+ * when it does not wait to terminate the original fleet (before the
+ * reroute, with KEEP_ALIVE, or once the wait is over). */
+int eng_bg_end_wait(struct engine *e, struct eng_dep *dp);
+
 /* Worker (the resolve job): a BLUE_GREEN deployment's green fleet that a
  * platform plugin provisions (fleet_provision: the ec2 plugin copies the
  * group's Auto Scaling group for COPY_AUTO_SCALING_GROUP) is created and

@@ -77,7 +77,9 @@ struct eng_input {
 	char sha256[65];
 	uint64_t size;
 	char bundle_type[8];
-	json_t *result; /* IN_SHIFT: what the job found (engine_shift.h) */
+	json_t *result;	  /* IN_SHIFT: what the job found (engine_shift.h) */
+	int64_t wait_end; /* IN_BG: not the end of the phase, but the start of its termination
+			   * wait, which ends then (wall ms) */
 };
 
 struct eng_input *eng_input_new(enum eng_input_kind kind);

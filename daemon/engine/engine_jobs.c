@@ -252,11 +252,30 @@ static void job_gate(struct engine *e, struct eng_job *j, struct eng_input *in)
 
 /* ---------------------------------------------------------------- JOB_BG */
 
+struct bg_run_ctx {
+	struct engine *e;
+	struct eng_job *j;
+};
+
 /* traffic_bg_run's poll: the engine's word on the deployment. */
 static int bg_poll(void *userdata)
 {
-	struct eng_bgctl *c = userdata;
-	return __atomic_load_n(&c->signal, __ATOMIC_SEQ_CST);
+	struct bg_run_ctx *c = userdata;
+	return __atomic_load_n(&c->j->bgctl->signal, __ATOMIC_SEQ_CST);
+}
+
+/* The termination wait began: the engine stores it (and its end) and
+ * accepts ContinueDeployment(TERMINATION_WAIT) from then on. */
+static void bg_wait_started(void *userdata, int64_t end_wall_ms)
+{
+	struct bg_run_ctx *c = userdata;
+	struct eng_input *in = eng_input_new(IN_BG);
+
+	if (!in)
+		return; /* the wait just cannot be ended early */
+	snprintf(in->dep, sizeof(in->dep), "%s", c->j->dep);
+	in->wait_end = end_wall_ms > 0 ? end_wall_ms : 1;
+	eng_post(&c->e->q, in);
 }
 
 /* The blue/green traffic phase (traffic_bg_run): reroute or weighted
@@ -264,6 +283,7 @@ static int bg_poll(void *userdata)
 static void job_bg(struct engine *e, struct eng_job *j, struct eng_input *in)
 {
 	struct rollout_deployment dep = job_deployment(e, j);
+	struct bg_run_ctx ctx = {.e = e, .j = j};
 	struct traffic_bg_run run = {.reg = e->d->plugins,
 				     .dep = &dep,
 				     .deployment_json = j->deployment_json,
@@ -272,8 +292,10 @@ static void job_bg(struct engine *e, struct eng_job *j, struct eng_input *in)
 				     .green = (const char *const *)j->green,
 				     .ngreen = j->ngreen,
 				     .poll = bg_poll,
-				     .userdata = j->bgctl,
-				     .poll_ms = 200};
+				     .userdata = &ctx,
+				     .poll_ms = 200,
+				     .wait_started = bg_wait_started,
+				     .wait_end_wall_ms = j->wait_end};
 	struct rollout_error terr = {.size = sizeof(terr)};
 	int r;
 

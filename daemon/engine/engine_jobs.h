@@ -67,6 +67,7 @@ struct eng_job {
 	char **blue;
 	size_t nblue;
 	bool fleet_discard;
+	int64_t wait_end; /* JOB_BG: the termination wait's stored end (wall ms), 0 none */
 };
 
 /* A job of dp (its id, application, group and group document); NULL without memory. */

@@ -66,6 +66,16 @@ void eng_bgctl_stop(struct eng_bgctl *c)
 		__atomic_store_n(&c->signal, TRAFFIC_BG_STOP, __ATOMIC_SEQ_CST);
 }
 
+void eng_bgctl_end_wait(struct eng_bgctl *c)
+{
+	enum traffic_bg_signal expected = TRAFFIC_BG_WAIT;
+
+	/* a stop already given wins */
+	if (c)
+		__atomic_compare_exchange_n(&c->signal, &expected, TRAFFIC_BG_END_WAIT, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+}
+
 struct eng_shiftctl *eng_shiftctl_new(void)
 {
 	struct eng_shiftctl *c = calloc(1, sizeof(*c));

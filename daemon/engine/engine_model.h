@@ -144,6 +144,7 @@ struct eng_dep {
 	bool ready;		 /* stored status Ready: the traffic phase waits for ContinueDeployment */
 	int64_t ready_deadline;	 /* monotonic: Stopped (TIMEOUT) unless continued by then */
 	bool bg_go;		 /* green ready and continued: the original fleet's BeforeBlockTraffic may run */
+	bool term_wait;		 /* the traffic phase waits (stored) before it retires the original fleet */
 	char fail_code[64];	 /* errorInformation code of a BlockTraffic / AllowTraffic failure */
 	const char *feb;	 /* fileExistsBehavior, borrowed from row */
 	struct eng_shift *shift; /* Lambda / ECS: the deployment's steps; NULL for Server */
@@ -195,6 +196,9 @@ struct eng_bgctl *eng_bgctl_ref(struct eng_bgctl *c);
 void eng_bgctl_unref(struct eng_bgctl *c);
 /* Tells a running traffic phase that the deployment ended (it flips back). */
 void eng_bgctl_stop(struct eng_bgctl *c);
+/* Tells a running traffic phase to end its termination wait now (unless
+ * it was stopped). */
+void eng_bgctl_end_wait(struct eng_bgctl *c);
 
 /* A lifecycle event's diagnostics object. */
 json_t *eng_diag(const char *code, const char *script, const char *message, const char *log);

@@ -248,6 +248,7 @@ enum traffic_bg_signal {
 	TRAFFIC_BG_WAIT = 0,	 /* nothing new */
 	TRAFFIC_BG_CONTINUE = 1, /* ContinueDeployment(READY_WAIT) was called */
 	TRAFFIC_BG_STOP = 2,	 /* the deployment was stopped: flip back to blue */
+	TRAFFIC_BG_END_WAIT = 3, /* ContinueDeployment(TERMINATION_WAIT): retire blue now */
 };
 
 struct traffic_bg_run {
@@ -262,6 +263,13 @@ struct traffic_bg_run {
 	int (*poll)(void *userdata);
 	void *userdata;
 	int64_t poll_ms; /* 0 = 1000 */
+	/* May be NULL. Called once the termination wait begins, with the wall
+	 * time (ms since the epoch) it ends at, so the caller can store it. */
+	void (*wait_started)(void *userdata, int64_t end_wall_ms);
+	/* > 0: the termination wait ends at this wall time (ms since the
+	 * epoch), as stored when it began before a restart or as set when it
+	 * was ended early; 0: it lasts terminationWaitTimeInMinutes from now. */
+	int64_t wait_end_wall_ms;
 };
 
 /* 1. blue = the group's instances (platform plugins, without the
@@ -271,8 +279,9 @@ struct traffic_bg_run {
  * 3. reroute (traffic_bg_reroute) or, with a trafficRoutingConfig, the
  *    weighted shift (traffic_shift_run) with the group's alarms checked
  *    through the health plugins; ALARM flips back and fails with ALARM_ACTIVE;
- * 4. TERMINATE: waits terminate_wait_ms, then traffic_bg_retire(blue); a
- *    stop (poll() == 2) during that wait flips back to blue (-ECANCELED,
+ * 4. TERMINATE: waits terminate_wait_ms (or until wait_end_wall_ms), then
+ *    traffic_bg_retire(blue); poll() == 3 ends the wait at once; a stop
+ *    (poll() == 2) during that wait flips back to blue (-ECANCELED,
  *    MANUAL_STOP): rollback before blue is retired is a flip, not a redeploy.
  *    KEEP_ALIVE: blue stays registered, out of service.
  * A stop during the ready wait leaves traffic on blue; during a weighted

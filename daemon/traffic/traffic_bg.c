@@ -25,6 +25,13 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void sleep_ms(int64_t ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
@@ -206,9 +213,17 @@ int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct r
 
 	/* 4. the original fleet */
 	if (g->terminate_action == TRAFFIC_BLUE_TERMINATE && nblue > 0) {
-		int64_t end = mono_ms() + g->terminate_wait_ms;
+		/* the wait is on the wall clock: its end outlives a restart */
+		int64_t left = run->wait_end_wall_ms > 0 ? run->wait_end_wall_ms - wall_ms() : g->terminate_wait_ms;
+		int64_t end = mono_ms() + (left > 0 ? left : 0);
+		if (run->wait_started)
+			run->wait_started(run->userdata, run->wait_end_wall_ms > 0 ? run->wait_end_wall_ms
+										   : wall_ms() + (left > 0 ? left : 0));
 		while (mono_ms() < end) {
-			if (run->poll && run->poll(run->userdata) == TRAFFIC_BG_STOP) {
+			int p = run->poll ? run->poll(run->userdata) : TRAFFIC_BG_WAIT;
+			if (p == TRAFFIC_BG_END_WAIT)
+				break;
+			if (p == TRAFFIC_BG_STOP) {
 				/* stopped (or rolled back) before blue was retired: flip back */
 				struct rollout_error e2 = {.size = sizeof(e2)};
 				r = traffic_bg_flip_back(g, blue, nblue, run->green, run->ngreen, 0, &e2);

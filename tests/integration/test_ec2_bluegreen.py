@@ -11,7 +11,10 @@ the moto instances' ARNs.
    instances once moto reports them. Traffic moves to the copy, the group then
    names it, and the original group is deleted (TERMINATE) or kept (KEEP_ALIVE).
  - A stop during the termination wait routes traffic back to the original
-   instances and deletes the copy."""
+   instances and deletes the copy.
+ - ContinueDeployment(TERMINATION_WAIT) (aws deploy continue-deployment) and
+   SkipWaitTimeForInstanceTermination end the termination wait at once; both
+   are refused while the deployment does not wait to terminate."""
 
 import threading
 import time
@@ -228,6 +231,88 @@ def test_stop_during_termination_wait_routes_back_and_deletes_copy(env):
              30, interval=0.2, what="the copied group deleted")
     g = env.cd.get_deployment_group(applicationName="app", deploymentGroupName="grp")["deploymentGroupInfo"]
     assert [a["name"] for a in g["autoScalingGroups"]] == ["web-asg"], g
+
+
+def dep_info(env, dep):
+    return env.cd.get_deployment(deploymentId=dep)["deploymentInfo"]
+
+
+def wait_termination_wait(env, dep):
+    """Until the deployment waits to terminate its original instances
+    (instanceTerminationWaitTimeStarted), still InProgress."""
+    def waiting():
+        info = dep_info(env, dep)
+        assert info["status"] in ("Created", "InProgress"), (info, env.daemon.log_tail(40))
+        return info.get("instanceTerminationWaitTimeStarted") is True
+    wait_for(waiting, 90, interval=0.2, what="the termination wait")
+
+
+def test_continue_termination_wait_via_aws_cli(env):
+    blue = env.run_instances(2, {"fleet": "blue"})
+    green = env.run_instances(1, {"fleet": "green"})
+    env.v2.register_targets(TargetGroupArn=env.tg, Targets=[{"Id": i} for i in blue])
+    # 600 "minutes" (10 minutes at MINUTE_MS): only ContinueDeployment ends the wait in time
+    env.group(ec2TagFilters=[{"Key": "fleet", "Value": "blue", "Type": "KEY_AND_VALUE"}], deploymentStyle=BG_STYLE,
+              loadBalancerInfo=LB_INFO, blueGreenDeploymentConfiguration=bg_config("TERMINATE", 600))
+    env.start_agents(blue + green)
+    dep = env.deploy(targetInstances={"tagFilters": [{"Key": "fleet", "Value": "green", "Type": "KEY_AND_VALUE"}]})
+    # not waiting to terminate yet (the green fleet is being deployed): refused as CodeDeploy refuses it
+    with pytest.raises(env.cd.exceptions.DeploymentIsNotInReadyStateException):
+        env.cd.continue_deployment(deploymentId=dep, deploymentWaitType="TERMINATION_WAIT")
+    wait_termination_wait(env, dep)
+    assert registered(env) == sorted(green)
+    assert all(v == "running" for v in states(env, blue).values())
+    t0 = time.time()
+    env.daemon.aws(env.daemon.admin, "deploy", "continue-deployment", "--deployment-id", dep,
+                   "--deployment-wait-type", "TERMINATION_WAIT")
+    info = env.wait(dep, timeout=30)
+    assert info["status"] == "Succeeded", (info, env.daemon.log_tail(40))
+    assert time.time() - t0 < 20
+    assert info["instanceTerminationWaitTimeStarted"] is True
+    st = states(env, blue + green)
+    assert all(st[i] in ("shutting-down", "terminated") for i in blue), st
+    assert st[green[0]] == "running", st
+    check_fleets(env, dep, blue, green)
+    with pytest.raises(env.cd.exceptions.DeploymentAlreadyCompletedException):
+        env.cd.continue_deployment(deploymentId=dep, deploymentWaitType="TERMINATION_WAIT")
+
+
+def test_skip_wait_time_for_instance_termination_copied_group(env):
+    blue, _ = copy_setup(env, "TERMINATE", wait=600)
+    dep, w = deploy_copy(env)
+    name = "CodeDeploy_grp_%s" % dep
+    with pytest.raises(env.cd.exceptions.DeploymentNotStartedException):
+        env.cd.skip_wait_time_for_instance_termination(deploymentId=dep)
+    wait_termination_wait(env, dep)
+    w.stop = True
+    assert registered(env) == sorted(w.ids)
+    assert [g["AutoScalingGroupName"] for g in env.asg.describe_auto_scaling_groups(
+        AutoScalingGroupNames=["web-asg"])["AutoScalingGroups"]] == ["web-asg"]
+    t0 = time.time()
+    env.cd.skip_wait_time_for_instance_termination(deploymentId=dep)
+    info = env.wait(dep, timeout=30)
+    assert info["status"] == "Succeeded", (info, env.daemon.log_tail(40))
+    assert time.time() - t0 < 20
+    # the original group deleted, the deployment group names the copy
+    assert env.asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web-asg"])["AutoScalingGroups"] == []
+    assert all(v in ("shutting-down", "terminated") for v in states(env, blue).values())
+    g = env.cd.get_deployment_group(applicationName="app", deploymentGroupName="grp")["deploymentGroupInfo"]
+    assert [a["name"] for a in g["autoScalingGroups"]] == [name], g
+
+
+def test_keep_alive_has_no_termination_wait(env):
+    blue = env.run_instances(1, {"fleet": "blue"})
+    green = env.run_instances(1, {"fleet": "green"})
+    env.v2.register_targets(TargetGroupArn=env.tg, Targets=[{"Id": i} for i in blue])
+    env.group(ec2TagFilters=[{"Key": "fleet", "Value": "blue", "Type": "KEY_AND_VALUE"}], deploymentStyle=BG_STYLE,
+              loadBalancerInfo=LB_INFO, blueGreenDeploymentConfiguration=bg_config("KEEP_ALIVE"))
+    env.start_agents(blue + green)
+    dep = env.deploy(targetInstances={"tagFilters": [{"Key": "fleet", "Value": "green", "Type": "KEY_AND_VALUE"}]})
+    with pytest.raises(env.cd.exceptions.DeploymentIsNotInReadyStateException):
+        env.cd.continue_deployment(deploymentId=dep, deploymentWaitType="TERMINATION_WAIT")
+    info = env.wait(dep)
+    assert info["status"] == "Succeeded", (info, env.daemon.log_tail(40))
+    assert info.get("instanceTerminationWaitTimeStarted") in (None, False), info
 
 
 def test_copy_needs_one_auto_scaling_group(env):

@@ -2,7 +2,9 @@
 test_traffic_e2e.py: rolloutd, real HAProxy, four real rollout-agents running an
 HTTP app, a client sending requests throughout). The green fleet is deployed,
 the deployment is Ready and traffic stays on blue until ContinueDeployment; without
-it the deployment is Stopped after waitTimeInMinutes (CodeDeploy's behaviour)."""
+it the deployment is Stopped after waitTimeInMinutes (CodeDeploy's behaviour). With
+TERMINATE, ContinueDeployment(TERMINATION_WAIT) ends terminationWaitTimeInMinutes, whose
+start and end are stored across a kill -9."""
 
 import os
 import time
@@ -19,6 +21,14 @@ def set_ready_option(fleet, option):
     bg = fleet.cd.get_deployment_group(applicationName=fleet.app, deploymentGroupName=fleet.group)[
         "deploymentGroupInfo"]["blueGreenDeploymentConfiguration"]
     bg["deploymentReadyOption"] = option
+    fleet.cd.update_deployment_group(applicationName=fleet.app, currentDeploymentGroupName=fleet.group,
+                                     blueGreenDeploymentConfiguration=bg)
+
+
+def set_terminate_option(fleet, option):
+    bg = fleet.cd.get_deployment_group(applicationName=fleet.app, deploymentGroupName=fleet.group)[
+        "deploymentGroupInfo"]["blueGreenDeploymentConfiguration"]
+    bg["terminateBlueInstancesOnDeploymentSuccess"] = option
     fleet.cd.update_deployment_group(applicationName=fleet.app, currentDeploymentGroupName=fleet.group,
                                      blueGreenDeploymentConfiguration=bg)
 
@@ -167,3 +177,41 @@ def test_blue_green_ready_survives_kill9(bg_stack):
     assert set(c.counts(c.marks[-1][0], 1e9, fleet_version)) <= {"a v1", "b v2"}
     assert c.results[-1][2].startswith("web-2") or c.results[-1][2].startswith("web-3"), c.results[-1]
     check_labels(fleet, dep)
+
+
+def test_blue_green_termination_wait_continued_after_kill9(bg_stack):
+    """TERMINATE waits terminationWaitTimeInMinutes after the reroute; the wait is
+    stored (instanceTerminationWaitTimeStarted), survives kill -9 of rolloutd, and
+    `aws deploy continue-deployment --deployment-wait-type TERMINATION_WAIT` ends
+    it at once; refused before the wait began."""
+    from engine_helpers import kill9_and_restart
+    d, hx, fleet, alarm = bg_stack
+    set_terminate_option(fleet, {"action": "TERMINATE", "terminationWaitTimeInMinutes": 20})  # 60 s
+    dep = fleet.deploy("v2", targetInstances=fleet_filter("b"))
+    with pytest.raises(fleet.cd.exceptions.DeploymentIsNotInReadyStateException):
+        fleet.cd.continue_deployment(deploymentId=dep, deploymentWaitType="TERMINATION_WAIT")
+    end = time.time() + 60
+    while not fleet.cd.get_deployment(deploymentId=dep)["deploymentInfo"].get("instanceTerminationWaitTimeStarted"):
+        assert time.time() < end, d.log_tail(60)
+        assert fleet.cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "InProgress"
+        time.sleep(0.1)
+    st = hx.server_states("web")
+    assert all(st[n][0] & 0x01 for n in BLUE) and all(st[n][0] == 0 for n in GREEN), st
+    kill9_and_restart(d)
+    fleet.cd = d.boto3_client(d.admin)
+    info = fleet.cd.get_deployment(deploymentId=dep)["deploymentInfo"]
+    assert info["status"] == "InProgress" and info["instanceTerminationWaitTimeStarted"] is True, info
+    t0 = time.time()
+    while True:  # the resumed traffic phase waits again, for what is left of the stored wait
+        p, _ = d.aws(d.admin, "deploy", "continue-deployment", "--deployment-id", dep,
+                     "--deployment-wait-type", "TERMINATION_WAIT", check=False)
+        if p.returncode == 0:
+            break
+        assert "DeploymentIsNotInReadyStateException" in p.stderr, p.stderr
+        assert time.time() - t0 < 30, d.log_tail(60)
+        time.sleep(0.3)
+    info = fleet.wait(dep, timeout=30)
+    assert info["status"] == "Succeeded", (info, d.log_tail(60))
+    assert time.time() - t0 < 30  # not the 60 s of the wait
+    st = hx.server_states("web")
+    assert all(st[n][0] & 0x01 for n in BLUE) and all(st[n][0] == 0 for n in GREEN), st

@@ -755,6 +755,83 @@ static void test_bg_run_ready_wait(void **state)
 	stub_plugin = NULL;
 }
 
+static int64_t waited_end;
+static void wait_started_fn(void *ud, int64_t end_wall_ms)
+{
+	waited_end = end_wall_ms;
+}
+
+static int64_t now_ms(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ContinueDeployment(TERMINATION_WAIT) (poll() == 3) ends the termination
+ * wait at once; a stored end (after a restart, or ended early) replaces the
+ * group's terminationWaitTimeInMinutes; the caller learns the end. */
+static void test_bg_run_termination_wait(void **state)
+{
+	struct rollout_error err = ERR_INIT;
+	char group[2048];
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.deployment_id = "d-TEST00000");
+	struct traffic_bg_run run = {.reg = (void *)1,
+				     .dep = &dep,
+				     .group_json = group,
+				     .green = GREEN,
+				     .ngreen = 2,
+				     .poll = poll_fn,
+				     .poll_ms = 10,
+				     .wait_started = wait_started_fn};
+	int64_t t0, w0;
+
+	/* 100 minutes of 50 ms: ended on the third poll */
+	snprintf(group, sizeof(group), BG_GROUP,
+		 "\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"TERMINATE\","
+		 "\"terminationWaitTimeInMinutes\":100}");
+	bg_setup_traffic_plugin();
+	F.s[2].blocked = F.s[3].blocked = true;
+	poll_answer = 3;
+	poll_answer_after = 3;
+	waited_end = 0;
+	t0 = now_ms(CLOCK_MONOTONIC);
+	w0 = now_ms(CLOCK_REALTIME);
+	assert_int_equal(traffic_bg_run(&run, NULL, &err), 0);
+	assert_true(now_ms(CLOCK_MONOTONIC) - t0 < 2000);
+	assert_true(waited_end >= w0 + 5000 && waited_end <= now_ms(CLOCK_REALTIME) + 5000);
+	assert_true(F.s[0].blocked && F.s[1].blocked); /* blue retired */
+	assert_false(F.s[2].blocked || F.s[3].blocked);
+
+	/* a stored end in the past: no wait at all, and that end is reported */
+	bg_setup_traffic_plugin();
+	F.s[2].blocked = F.s[3].blocked = true;
+	run.wait_end_wall_ms = now_ms(CLOCK_REALTIME) - 1000;
+	t0 = now_ms(CLOCK_MONOTONIC);
+	assert_int_equal(traffic_bg_run(&run, NULL, &err), 0);
+	assert_true(now_ms(CLOCK_MONOTONIC) - t0 < 2000);
+	assert_int_equal(waited_end, run.wait_end_wall_ms);
+	assert_true(F.s[0].blocked && F.s[1].blocked);
+
+	/* a stored end 300 ms ahead is waited for, not the 100 minutes */
+	bg_setup_traffic_plugin();
+	F.s[2].blocked = F.s[3].blocked = true;
+	run.wait_end_wall_ms = now_ms(CLOCK_REALTIME) + 300;
+	t0 = now_ms(CLOCK_MONOTONIC);
+	assert_int_equal(traffic_bg_run(&run, NULL, &err), 0);
+	assert_true(now_ms(CLOCK_MONOTONIC) - t0 >= 250 && now_ms(CLOCK_MONOTONIC) - t0 < 2000);
+
+	/* KEEP_ALIVE has no termination wait */
+	bg_setup_traffic_plugin();
+	snprintf(group, sizeof(group), BG_GROUP,
+		 "\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"KEEP_ALIVE\"}");
+	waited_end = 0;
+	run.wait_end_wall_ms = 0;
+	assert_int_equal(traffic_bg_run(&run, NULL, &err), 0);
+	assert_int_equal(waited_end, 0);
+	stub_plugin = NULL;
+}
+
 static void test_bg_begin(void **state)
 {
 	struct rollout_error err = ERR_INIT;
@@ -797,6 +874,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_bg_run_alarm_flips_back, setup),
 	    cmocka_unit_test_setup(test_bg_run_alarm_rule, setup),
 	    cmocka_unit_test_setup(test_bg_run_ready_wait, setup),
+	    cmocka_unit_test_setup(test_bg_run_termination_wait, setup),
 	    cmocka_unit_test_setup(test_bg_begin, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
