@@ -747,7 +747,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.base = event_base_new();
-	if (!d.base) {
+	/* Two priorities: every event has the default, 1, except the HTTP
+	 * server's look at new connections, which must run before their I/O
+	 * (httpd.c, the connection cap). */
+	if (!d.base || event_base_priority_init(d.base, 2) < 0) {
 		log_error("cannot create the event loop");
 		config_free(d.cfg);
 		return 1;

@@ -190,7 +190,9 @@ static int load_size(const struct yt_node *n, const char *what, uint64_t min, ui
 /* retention: {deployments: DURATION, hook_logs: DURATION, interval: DURATION} */
 static int load_limits(struct rd_config *cfg, const struct yt_node *n, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"header_max", "body_max", "request_timeout", "failed_auth_per_minute"};
+	static const char *const keys[] = {"header_max",      "body_max",
+					   "request_timeout", "failed_auth_per_minute",
+					   "max_connections", "long_polls_per_key"};
 	const struct yt_node *v;
 	const char *s;
 	int64_t x;
@@ -235,6 +237,16 @@ static int load_limits(struct rd_config *cfg, const struct yt_node *n, char *err
 		if ((r = yt_as_int(v, "limits.failed_auth_per_minute", 0, 1000000, &x, err, errlen)) < 0)
 			return r;
 		cfg->limit_failed_auth_per_minute = (int)x;
+	}
+	if ((v = yt_map_get(n, "max_connections"))) {
+		if ((r = yt_as_int(v, "limits.max_connections", 16, 10000000, &x, err, errlen)) < 0)
+			return r;
+		cfg->limit_max_connections = x;
+	}
+	if ((v = yt_map_get(n, "long_polls_per_key"))) {
+		if ((r = yt_as_int(v, "limits.long_polls_per_key", 0, 10000000, &x, err, errlen)) < 0)
+			return r;
+		cfg->limit_long_polls_per_key = x;
 	}
 	return 0;
 }

@@ -36,6 +36,8 @@ struct rd_config {
 	uint64_t limit_body_max;	  /* bytes of a JSON operation's body, default 1 MiB */
 	int64_t limit_request_timeout_ms; /* reading a request (and writing its answer), default 120 s */
 	int limit_failed_auth_per_minute; /* failed signatures per source address, default 60; 0 = no limit */
+	int64_t limit_max_connections;	  /* open connections per listener; 0 = from the descriptor limit */
+	int64_t limit_long_polls_per_key; /* PollHostCommand calls held at once per access key; 0 = no cap */
 	char *kek_file;			  /* key-encryption key of access-key secrets; NULL = data_dir/kek */
 	int64_t retention_audit_ms;	  /* audit records older than this are removed; 0 = kept */
 	int64_t instance_key_sweep_ms;	  /* how often keys of terminated EC2 instances are revoked, default 5 min */

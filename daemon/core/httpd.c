@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -136,7 +137,107 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *ud)
 	(void)fd;
 	(void)what;
 
-	evconnlistener_enable(evhttp_bound_socket_get_listener(h->sock));
+	if (!h->cap_paused)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(h->sock));
+}
+
+/* ---- the connection cap (limits.max_connections) ----
+ *
+ * libevent 2.1's evhttp has no cap of its own, and reports a connection's
+ * end only through its close callback, which can be set only on the
+ * evhttp_connection that it creates after our bufferevent callback returns.
+ * So the callback counts the connection and queues its bufferevent; a
+ * callback of the highest priority, which runs before any of the
+ * connection's I/O, takes the evhttp_connection from the bufferevent's
+ * callback argument and sets the close callback that uncounts it. At the
+ * cap, accepting pauses: new clients wait in the kernel's backlog (as with
+ * haproxy's maxconn) instead of taking the descriptors that the store, the
+ * plugins and the bundle cache need. */
+
+static void conn_uncount(struct httpd *h)
+{
+	h->nconn--;
+	metric_set(h->m_conns, (double)h->nconn, h->setting);
+	if (h->cap_paused && h->nconn < h->max_conn && !h->closing) {
+		h->cap_paused = false;
+		if (!evtimer_pending(h->accept_retry, NULL))
+			evconnlistener_enable(evhttp_bound_socket_get_listener(h->sock));
+	}
+}
+
+static void conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	conn_uncount(arg);
+}
+
+void httpd_conn_closed(struct httpd *h)
+{
+	conn_uncount(h);
+}
+
+void httpd_conn_watch(struct httpd *h, struct evhttp_connection *evcon)
+{
+	evhttp_connection_set_closecb(evcon, conn_closed_cb, h);
+}
+
+static void conn_fresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd *h = arg;
+	(void)fd;
+	(void)what;
+
+	for (size_t i = 0; i < h->n_fresh; i++) {
+		struct bufferevent *bev = h->fresh[i];
+		bufferevent_data_cb rd = NULL;
+		void *evcon = NULL;
+
+		bufferevent_getcb(bev, &rd, NULL, NULL, &evcon);
+		/* bufferevent_free() (the connection is gone already) clears them */
+		if (rd && evcon)
+			httpd_conn_watch(h, evcon);
+		else
+			conn_uncount(h);
+		bufferevent_decref(bev);
+	}
+	h->n_fresh = 0;
+}
+
+static struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
+{
+	struct httpd *h = arg;
+	struct bufferevent *bev, **fresh;
+	int64_t now;
+
+	if (h->n_fresh == h->cap_fresh) {
+		size_t cap = h->cap_fresh ? 2 * h->cap_fresh : 64;
+		if (!(fresh = realloc(h->fresh, cap * sizeof(*fresh))))
+			return NULL; /* evhttp makes a plain one, uncounted */
+		h->fresh = fresh;
+		h->cap_fresh = cap;
+	}
+	bev = h->tls ? httpd_tls_bevcb(base, h->tls) : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		return NULL;
+	/* held until conn_fresh_cb has looked at it, even if evhttp frees it */
+	bufferevent_incref(bev);
+	h->fresh[h->n_fresh++] = bev;
+	event_active(h->fresh_ev, EV_TIMEOUT, 0);
+	h->nconn++;
+	metric_set(h->m_conns, (double)h->nconn, h->setting);
+	if (h->nconn >= h->max_conn && !h->cap_paused) {
+		h->cap_paused = true;
+		evconnlistener_disable(evhttp_bound_socket_get_listener(h->sock));
+		metric_inc(h->m_cap_pauses, h->setting);
+		now = rd_mono_ms();
+		if (!h->cap_warned_ms || now - h->cap_warned_ms >= 60000) {
+			h->cap_warned_ms = now;
+			log_warning("%s: %zu connections are open (limits.max_connections): new connections wait "
+				    "until one closes",
+				    h->setting, h->nconn);
+		}
+	}
+	return bev;
 }
 
 /* accept() failed for good (out of file descriptors): libevent would try
@@ -159,6 +260,31 @@ static void accept_error_cb(struct evconnlistener *lev, void *ud)
 	}
 	evconnlistener_disable(lev);
 	event_add(h->accept_retry, &tv);
+}
+
+/* Descriptors kept for everything but client connections: the store's
+ * connections, plugin calls, bundle files, hook logs, the journal. */
+#define HTTPD_FD_RESERVE 256
+
+/* limits.max_connections, else what the descriptor limit leaves after the
+ * reserve; a configured cap the limit cannot hold is lowered, saying so. */
+static size_t connection_cap(const struct rd_config *cfg, const char *setting)
+{
+	struct rlimit rl = {0};
+	size_t fit, want = cfg && cfg->limit_max_connections ? (size_t)cfg->limit_max_connections : 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 1 << 20;
+	fit = rl.rlim_cur > 2 * HTTPD_FD_RESERVE ? (size_t)rl.rlim_cur - HTTPD_FD_RESERVE : (size_t)rl.rlim_cur / 2;
+	if (!want)
+		return fit < HTTPD_DEFAULT_MAX_CONNECTIONS ? fit : HTTPD_DEFAULT_MAX_CONNECTIONS;
+	if (want > fit) {
+		log_warning("%s: limits.max_connections is %zu but the file descriptor limit (%llu) leaves room for "
+			    "%zu; using %zu (raise LimitNOFILE= or ulimit -n)",
+			    setting, want, (unsigned long long)rl.rlim_cur, fit, fit);
+		return fit;
+	}
+	return want;
 }
 
 int httpd_new(struct rd_daemon *d, struct httpd **ret, struct rd_error *err)
@@ -190,9 +316,16 @@ int httpd_new_at(struct rd_daemon *d, const char *listen, const char *setting, s
 					"PollHostCommand includes the long-poll hold.",
 					(const char *const[]){"operation", NULL}, metric_seconds_buckets,
 					metric_seconds_n_buckets);
+	h->setting = setting;
+	h->m_conns = metric_gauge("rolloutd_http_connections", "Connections open now, by listener.",
+				  (const char *const[]){"listener", NULL});
+	h->m_cap_pauses = metric_counter("rolloutd_http_connection_cap_reached_total",
+					 "Times a listener reached limits.max_connections and paused accepting.",
+					 (const char *const[]){"listener", NULL});
 	h->http = evhttp_new(d->base);
 	h->wake = event_new(d->base, -1, 0, httpd_calls_wake_cb, h);
-	if (!h->http || !h->wake) {
+	h->fresh_ev = event_new(d->base, -1, 0, conn_fresh_cb, h);
+	if (!h->http || !h->wake || !h->fresh_ev || event_priority_set(h->fresh_ev, 0) < 0) {
 		r = rd_error_set(err, -ENOMEM, "InternalFailure", "out of memory");
 		goto fail;
 	}
@@ -223,13 +356,14 @@ int httpd_new_at(struct rd_daemon *d, const char *listen, const char *setting, s
 		r = httpd_tls_new(d->cfg->tls_cert, d->cfg->tls_key, d->cfg->tls_client_ca, &h->tls, err);
 		if (r < 0)
 			goto fail;
-		evhttp_set_bevcb(h->http, httpd_tls_bevcb, h->tls);
 	} else if (!is_loopback(host)) {
 		log_warning("%s %s serves plain HTTP beyond this machine: access-key signatures, deployment "
 			    "specifications and bundles cross the network unencrypted; set tls: {cert: FILE, key: "
 			    "FILE} in the configuration (rolloutctl tls init makes them)",
 			    setting, listen);
 	}
+	evhttp_set_bevcb(h->http, conn_bevcb, h);
+	h->max_conn = connection_cap(d->cfg, setting);
 	h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
 	if (!h->sock) {
 		r = rd_error_set(err, -EADDRINUSE, "InvalidConfiguration",
@@ -273,8 +407,14 @@ struct httpd *httpd_free(struct httpd *h)
 	if (!h)
 		return NULL;
 	httpd_calls_shutdown(h);
+	h->closing = true; /* evhttp_free() closes every connection: no resuming */
+	if (h->fresh_ev)
+		conn_fresh_cb(-1, 0, h);
 	if (h->http)
 		evhttp_free(h->http);
+	if (h->fresh_ev)
+		event_free(h->fresh_ev);
+	free(h->fresh);
 	if (h->wake)
 		event_free(h->wake);
 	if (h->accept_retry)

@@ -48,6 +48,9 @@ struct rd_error;
 struct sigv4_request;
 
 #define HTTPD_MAX_BODY (1024 * 1024)
+/* limits.max_connections when unset (and the descriptor limit allows it):
+ * the design fleet of 10,000 agents, each holding one, plus room. */
+#define HTTPD_DEFAULT_MAX_CONNECTIONS 32768
 #define HTTPD_JSON_TYPE "application/x-amz-json-1.1"
 
 /* The verified caller, as the handlers see it. Strings live as long as the call. */

@@ -107,7 +107,7 @@ static void send_call(struct httpd *h, struct httpd_call *c)
 	if (!c->req)
 		goto out;
 	if (c->evcon)
-		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+		httpd_conn_watch(h, c->evcon);
 	oh = evhttp_request_get_output_headers(c->req);
 	evhttp_add_header(oh, "x-amzn-RequestId", c->request_id);
 	for (size_t i = 0; i < c->n_rh; i++)
@@ -437,6 +437,7 @@ static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
 	void *fa = NULL;
 	httpd_gone_fn fn;
 
+	httpd_conn_closed(c->h);
 	if (c->evcon != evcon || c->gone)
 		return;
 	fn = mark_gone(c, &fa);
@@ -473,7 +474,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* Closing the connection frees its request: forget it first. */
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	httpd_conn_watch(c->h, evcon);
 	fn = mark_gone(c, &fa);
 	evhttp_connection_free(evcon);
 	if (fn)
@@ -593,7 +594,7 @@ void httpd_call_track(struct httpd_call *c)
 void httpd_call_untrack(struct httpd_call *c)
 {
 	pending_del(c->h, c);
-	evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+	httpd_conn_watch(c->h, c->evcon);
 	c->req = NULL;
 }
 
@@ -607,7 +608,7 @@ void httpd_calls_shutdown(struct httpd *h)
 		pending_del(h, c);
 		/* c may still be referenced by a buggy owner; leak rather than free. */
 		if (c->evcon)
-			evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+			httpd_conn_watch(h, c->evcon);
 		c->req = NULL;
 		if (c->watch) {
 			event_free(c->watch);

@@ -91,6 +91,15 @@ struct httpd {
 	struct evhttp_bound_socket *sock;
 	struct event *accept_retry; /* accepting again after running out of descriptors */
 	int64_t accept_warned_ms;
+	const char *setting;	    /* the listener's config key ("listen"), for messages and metrics */
+	size_t nconn, max_conn;	    /* open connections, and the cap (limits.max_connections) */
+	bool cap_paused;	    /* accepting is paused because nconn reached max_conn */
+	bool closing;		    /* httpd_free() is closing every connection */
+	struct event *fresh_ev;	    /* conn_fresh_cb: sets the close callback of new connections */
+	struct bufferevent **fresh; /* connections accepted since it last ran (a reference each) */
+	size_t n_fresh, cap_fresh;
+	int64_t cap_warned_ms;
+	struct metric *m_conns, *m_cap_pauses;
 	struct httpd_tls *tls; /* NULL: plain HTTP */
 	struct event *wake;
 	int port;
@@ -158,6 +167,12 @@ struct bufferevent *httpd_tls_bevcb(struct event_base *base, void *arg);
 /* What a TLS connection's pending bytes are: 1 application data, 0 the
  * client closed (close_notify or an error), -EAGAIN not a whole record yet. */
 int httpd_tls_peek(struct bufferevent *bev);
+/* The connection cap (httpd.c): every connection's close callback uncounts
+ * it. Code that sets a close callback of its own calls httpd_conn_closed()
+ * from it, and gives the connection back with httpd_conn_watch() instead of
+ * clearing the callback. */
+void httpd_conn_watch(struct httpd *h, struct evhttp_connection *evcon);
+void httpd_conn_closed(struct httpd *h);
 /* The client certificate of bev's connection (all false on plain HTTP). */
 void httpd_tls_peer(struct bufferevent *bev, struct httpd_peer_cert *ret);
 

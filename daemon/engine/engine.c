@@ -1248,6 +1248,7 @@ int engine_start(struct rd_daemon *d, const struct engine_io *io, struct rd_erro
 	e->io = io;
 	eng_queue_init(&e->q);
 	e->long_poll_ms = d->cfg && d->cfg->long_poll_ms > 0 ? d->cfg->long_poll_ms : 50000;
+	e->long_polls_per_key = d->cfg ? (size_t)d->cfg->limit_long_polls_per_key : 0;
 	e->pickup_ms = env_ms("ROLLOUTD_PICKUP_TIMEOUT_MS", PICKUP_TIMEOUT_MS);
 	e->heartbeat_ms = env_ms("ROLLOUTD_HEARTBEAT_TIMEOUT_MS", HEARTBEAT_TIMEOUT_MS);
 	if (eng_hosts_init(e) < 0) {

@@ -44,6 +44,9 @@ struct engine {
 	 * their deadlines */
 	struct rd_strmap hosts;
 	struct rd_timerheap host_timers;
+	/* held polls by access key id, when limits.long_polls_per_key caps them */
+	struct rd_strmap key_polls;
+	size_t long_polls_per_key; /* 0: no cap */
 	struct spec_signer *signer;
 	int64_t long_poll_ms, pickup_ms, heartbeat_ms;
 

@@ -51,6 +51,79 @@ void eng_hosts_free(struct engine *e)
 		free(h);
 	}
 	rd_strmap_clear(&e->hosts);
+	it = 0;
+	while (rd_strmap_next(&e->key_polls, &it, NULL, &v))
+		free(v);
+	rd_strmap_clear(&e->key_polls);
+}
+
+/* ---- held polls ----
+ *
+ * One per host (a newer poll of the same host answers the older); with
+ * limits.long_polls_per_key, also at most that many per access key, so an
+ * admin key cannot hold one for every registered instance. */
+
+struct key_polls {
+	size_t n;
+	char key[];
+};
+
+static bool poll_key_full(struct engine *e, const struct eng_call *call, const struct eng_host *h)
+{
+	const struct key_polls *k;
+
+	if (!e->long_polls_per_key || (h->poll && !strcmp(h->poll->access_key_id, call->access_key_id)))
+		return false;
+	k = rd_strmap_get(&e->key_polls, call->access_key_id);
+	return k && k->n >= e->long_polls_per_key;
+}
+
+static void poll_key_count(struct engine *e, const struct eng_call *call, int d)
+{
+	struct key_polls *k;
+	size_t len;
+
+	if (!e->long_polls_per_key)
+		return;
+	k = rd_strmap_get(&e->key_polls, call->access_key_id);
+	if (!k && d > 0) {
+		len = strlen(call->access_key_id);
+		if (!(k = calloc(1, sizeof(*k) + len + 1)))
+			return; /* uncounted: the cap is a defence, not bookkeeping to fail a poll for */
+		memcpy(k->key, call->access_key_id, len + 1);
+		if (rd_strmap_put(&e->key_polls, k->key, k) < 0) {
+			free(k);
+			return;
+		}
+	}
+	if (!k)
+		return;
+	if (d > 0)
+		k->n++;
+	else if (k->n && !--k->n)
+		free(rd_strmap_del(&e->key_polls, k->key));
+}
+
+/* h's held poll becomes call (answering the one it replaces). */
+static void poll_hold(struct engine *e, struct eng_host *h, struct eng_call *call)
+{
+	if (h->poll) {
+		poll_key_count(e, h->poll, -1);
+		eng_reply_now(e, h->poll, json_object());
+	} else {
+		metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), 1.0, NULL);
+	}
+	poll_key_count(e, call, +1);
+	h->poll = call;
+}
+
+/* Answers h's held poll with body (stolen). */
+static void poll_answer(struct engine *e, struct eng_host *h, json_t *body)
+{
+	poll_key_count(e, h->poll, -1);
+	metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
+	eng_reply_now(e, h->poll, body);
+	h->poll = NULL;
 }
 
 static struct eng_host *host_get(struct engine *e, const char *name)
@@ -138,9 +211,7 @@ static void dispatch(struct engine *e, struct eng_host *h)
 	/* Stored in this batch's transaction but answered at once: see
 	 * "durability" in engine.h. */
 	eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "InProgress", 0, 0, NULL), "dispatch");
-	eng_reply_now(e, h->poll, body);
-	h->poll = NULL;
-	metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
+	poll_answer(e, h, body);
 	t->phase = PH_DISPATCHED;
 	t->dispatched_ms = e->now_mono;
 	h->last_seen = e->now_mono;
@@ -252,9 +323,7 @@ static int host_check(struct engine *e, struct eng_host *h, struct eng_report *r
 	char m[512];
 
 	if (h->poll && e->now_mono >= h->poll_deadline) {
-		metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
-		eng_reply_now(e, h->poll, json_object());
-		h->poll = NULL;
+		poll_answer(e, h, json_object());
 		h->last_seen = e->now_mono;
 	}
 	if (t && t->phase == PH_QUEUED && e->now_mono - t->queued_ms > e->pickup_ms)
@@ -423,13 +492,16 @@ static int op_poll(struct engine *e, struct eng_call *call, struct eng_report *r
 	metric_set(metric_gauge("rolloutd_agent_last_seen_timestamp_seconds", NULL,
 				(const char *const[]){"instance_name", NULL}),
 		   (double)e->now_wall / 1000.0, h->name);
-	if (!h->poll)
-		metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), 1.0, NULL);
+	if (poll_key_full(e, call, h)) {
+		eng_reply_error(e, call, "ThrottlingException",
+				"access key %s already holds %zu PollHostCommand calls (limits.long_polls_per_key); "
+				"give each agent its own key",
+				call->access_key_id, e->long_polls_per_key);
+		return 0;
+	}
 	free(h->poll_identifier);
 	h->poll_identifier = strdup(hid);
-	if (h->poll) /* one held poll per host: the newer one wins */
-		eng_reply_now(e, h->poll, json_object());
-	h->poll = call;
+	poll_hold(e, h, call);
 	h->poll_deadline = e->now_mono + e->long_poll_ms;
 	/* A command handed out but not acknowledged is offered again: at once to
 	 * rollout-agent, which polls only between commands (it never got the

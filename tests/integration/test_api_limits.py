@@ -126,6 +126,102 @@ def test_slowloris_does_not_stop_other_clients(daemon_factory):
     assert call(d, d.admin, "ListApplications", {}).status == 200
 
 
+def connections_gauge(d, listener="listen"):
+    """rolloutd_http_connections of a listener, read through the metrics listener."""
+    st, body = harness.http_get(d.metrics_url + "/metrics")
+    assert st == 200
+    for line in body.decode().splitlines():
+        if line.startswith('rolloutd_http_connections{listener="%s"}' % listener):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def wait_for(pred, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_connection_cap(daemon_factory, tmp_path):
+    """limits.max_connections: at the cap the daemon stops accepting (new
+    clients wait in the backlog, not refused) and takes them as soon as a
+    connection closes, however it closes: after a request, half-way
+    through one, without sending anything, or dropped by request_timeout."""
+    mport = harness.free_port()
+    d = daemon_factory(settings={"long_poll": "2s", "metrics_listen": "127.0.0.1:%d" % mport,
+                                 "limits": {"max_connections": 20, "request_timeout": "3s"}})
+    d.metrics_url = "http://127.0.0.1:%d" % mport
+    assert connections_gauge(d) == 0
+    socks = []
+    try:
+        # 20 idle connections, each closing a different way later
+        for i in range(20):
+            s = raw_connect(d)
+            if i % 4 == 1:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_status(s) == 200  # kept alive afterwards
+            elif i % 4 == 2:
+                s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # half a request
+            socks.append(s)
+        wait_for(lambda: connections_gauge(d) == 20, what="20 open connections")
+        # the 21st waits: connected (the kernel's backlog) but not answered
+        late = raw_connect(d)
+        late.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        late.settimeout(1.0)
+        with pytest.raises(socket.timeout):
+            late.recv(1)
+        # one closing (without having sent a byte) lets it in
+        socks.pop(0).close()
+        late.settimeout(10)
+        assert read_status(late) == 200
+        late.close()
+        # the rest close every way; request_timeout drops the half-sent ones
+        for s in socks[::2]:
+            s.close()
+        wait_for(lambda: connections_gauge(d) == 0, timeout=20, what="every connection counted as closed")
+    finally:
+        for s in socks:
+            s.close()
+    assert call(d, d.admin, "ListApplications", {}).status == 200
+    st, body = harness.http_get(d.metrics_url + "/metrics")
+    assert b'rolloutd_http_connection_cap_reached_total{listener="listen"}' in body
+
+
+def test_long_polls_per_key(daemon_factory):
+    """limits.long_polls_per_key: an admin key may poll for any instance, but
+    holds at most that many polls at once; other keys are not affected, and
+    a poll of the same host by the same key replaces the held one."""
+    from engine_helpers import CMD_PREFIX, CallError, Fleet, Signed
+    d = daemon_factory(settings={"long_poll": "3s", "limits": {"long_polls_per_key": 2}})
+    f = Fleet(d, n=3, start_agents=False)
+    admin = [Signed(d.url, d.admin, "codedeploy-commands") for _ in range(3)]
+    hid = {n: "arn:aws:iam::000000000000:user/%s" % n for n in f.names}
+
+    def poll(client, name):
+        return client.call(CMD_PREFIX + ".PollHostCommand", {"HostIdentifier": hid[name]}, timeout=30)
+
+    held = [threading.Thread(target=poll, args=(admin[i], f.names[i]), daemon=True) for i in range(2)]
+    for t in held:
+        t.start()
+    time.sleep(1.0)  # both held (long_poll 3 s)
+    t0 = time.monotonic()
+    with pytest.raises(CallError) as ei:
+        poll(admin[2], f.names[2])
+    assert ei.value.type == "ThrottlingException", ei.value
+    assert "long_polls_per_key" in str(ei.value)
+    assert time.monotonic() - t0 < 2.0  # refused at once, not held
+    # the instance's own key is another key
+    own = Signed(d.url, f.keys[f.names[2]], "codedeploy-commands")
+    poll(own, f.names[2])  # held, then answered empty: no error
+    for t in held:
+        t.join(10)
+    # released when answered: the admin key may hold two again
+    poll(admin[2], f.names[2])
+
+
 def test_failed_signatures_throttled_per_address(daemon_factory):
     d = daemon_factory(settings={"limits": {"failed_auth_per_minute": 5}})
     wrong = dict(d.admin, SecretAccessKey="wrong" * 8)
@@ -191,6 +287,8 @@ def test_flood_from_one_client_leaves_others_answered(daemon):
     ({"header_max": "lots"}, "header_max"),
     ({"request_timeout": "10s"}, "long_poll"),
     ({"failed_auth_per_minute": -1}, "failed_auth_per_minute"),
+    ({"max_connections": 3}, "max_connections"),
+    ({"long_polls_per_key": -1}, "long_polls_per_key"),
 ])
 def test_bad_limits_refused(tmp_path, limits, word):
     d = harness.Daemon(tmp_path, settings={"limits": limits})

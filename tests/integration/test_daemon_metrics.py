@@ -29,6 +29,7 @@ FAMILIES = {
     "rolloutd_lifecycle_event_duration_seconds": "histogram",
     "rolloutd_agents_connected": "gauge",
     "rolloutd_long_polls_held": "gauge",
+    "rolloutd_http_connections": "gauge",
     "rolloutd_agent_last_seen_age_seconds": "gauge",
     "rolloutd_api_requests_total": "counter",
     "rolloutd_api_request_duration_seconds": "histogram",
