@@ -37,6 +37,7 @@ class ProxiedFleet:
         self.runs = os.path.join(self.tmp, "hook-runs.log")
         self.agents = {}
         self.restarts = []
+        self.kills = 0  # kills whose restart thread is running (kill_and_restart_async)
         self.restart_errors = []
         for name in self.f.names:
             keys = self.f.keys[name]
@@ -86,8 +87,9 @@ class ProxiedFleet:
         d._log.close()
         d.proc = None
         t = threading.Thread(target=self._restart, daemon=True)
-        self.restarts.append(t)
         t.start()
+        self.restarts.append(t)
+        self.kills += 1
 
     def _restart(self):
         # a resume under the sanitizers on a loaded machine can take a while;
@@ -98,6 +100,11 @@ class ProxiedFleet:
             self.restart_errors.append(e)
 
     def settle(self):
+        # the proxy records a kill before it calls on_kill: wait for the
+        # restart of every kill it recorded to be under way
+        end = time.time() + 30
+        while self.kills < sum(1 for f in self.proxy.fired if f[2] == "kill") and time.time() < end:
+            time.sleep(0.02)
         for t in self.restarts:
             t.join(90)
         self.restarts = []
