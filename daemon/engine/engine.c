@@ -322,6 +322,7 @@ static void dep_try_start(struct engine *e, struct eng_dep *dp)
 	if (json_object_get(dp->row, "revision"))
 		j->revision_json = json_dumps(json_object_get(dp->row, "revision"), JSON_COMPACT);
 	j->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
+	snprintf(j->creator, sizeof(j->creator), "%s", dp->creator);
 	eng_outbox_job(e, j);
 	DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: started (%s/%s, %s, creator %s)", dp->id, dp->app, dp->group,
 	     dp->config, dp->creator);
@@ -565,9 +566,10 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 	}
 	for (size_t i = 0; i < sel.n; i++) {
 		struct eng_target *t = eng_target_new(dp, sel.v[i].id, rd_json_str(sel.v[i].src, "targetArn"), (int)i,
-						      dp->bg	    ? FLEET_GREEN
-						      : dp->traffic ? FLEET_IN_PLACE_TRAFFIC
-								    : FLEET_IN_PLACE);
+						      in->bg_rollback ? FLEET_ORIGINAL
+						      : dp->bg	      ? FLEET_GREEN
+						      : dp->traffic   ? FLEET_IN_PLACE_TRAFFIC
+								      : FLEET_IN_PLACE);
 		if (!t) {
 			eng_store_error(e, -ENOMEM, "target");
 			goto out;
@@ -578,7 +580,10 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 		t->status = sel.v[i].up_to_date ? ST_SKIPPED : ST_PENDING;
 		dp->t[dp->nt++] = t;
 		CHK(store_eng_target_insert(e->tx, dp->id, t->id, t->seq, t->arn, eng_status_name[t->status],
-					    dp->bg ? "Green" : NULL, NULL, e->now_wall),
+					    dp->bg	      ? "Green"
+					    : in->bg_rollback ? "Blue"
+							      : NULL,
+					    NULL, e->now_wall),
 		    "target insert");
 		for (int j = 0; j < t->nev; j++) {
 			if (t->status == ST_SKIPPED)
@@ -592,6 +597,8 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 	}
 	if (dp->bg)
 		eng_bg_add_blue(e, dp, in->blue);
+	if (in->bg_rollback)
+		eng_bg_rollback_resolved(e, dp);
 	if (deploy > 0 && eng_targets_policy(e->tx, dp->config, (int)deploy, &dp->pol, &perr) < 0) {
 		dep_finish(e, dp, DS_FAILED, perr.code, perr.message);
 		goto out;

@@ -243,6 +243,13 @@ void eng_bg_wait_started(struct engine *e, struct eng_dep *dp, int64_t end_wall_
 		 dp->id, (long long)((end_wall_ms - e->now_wall) > 0 ? (end_wall_ms - e->now_wall) / 1000 : 0));
 }
 
+void eng_bg_rollback_resolved(struct engine *e, struct eng_dep *dp)
+{
+	/* copied from the deployment it rolls back, whose wait it was */
+	if (json_is_true(json_object_get(json_object_get(dp->row, "doc"), "instanceTerminationWaitTimeStarted")))
+		doc_set(e, dp, "instanceTerminationWaitTimeStarted", json_false());
+}
+
 int eng_bg_end_wait(struct engine *e, struct eng_dep *dp)
 {
 	if (!bg_deployment(dp))
@@ -323,6 +330,40 @@ out:
 	return r;
 }
 
+bool eng_bg_rollback_fleet(struct engine *e, const struct rollout_deployment *dep, const char *creator,
+			   const json_t *group, struct eng_input *in)
+{
+	json_t *g;
+	int r;
+
+	if (strcmp(creator, "codeDeployRollback") != 0 || !is_blue_green(group))
+		return false;
+	/* The failed deployment routed traffic back to its original fleet
+	 * already (and discarded a copied Auto Scaling group): that fleet
+	 * still runs the revision this rollback returns to, so nothing is
+	 * provisioned and nothing installed. The group's own selection, without
+	 * the failed deployment's targetInstances, is that fleet. */
+	g = json_deep_copy(group);
+	if (!g) {
+		rd_error_set(&in->err, -ENOMEM, "INTERNAL_ERROR", "out of memory");
+		return true;
+	}
+	json_object_del(g, "targetInstances");
+	r = platforms_resolve(e->d->plugins, dep, "Server", g, &in->targets, &in->err);
+	json_decref(g);
+	if (r < 0) {
+		json_decref(in->targets);
+		in->targets = NULL;
+		return true;
+	}
+	in->bg_rollback = true;
+	ENG_DLOG(LOG_INFO, dep->deployment_id, NULL, NULL,
+		 "%s: blue/green rollback: returning to the original fleet (%zu instances), which still runs the "
+		 "revision; nothing provisioned",
+		 dep->deployment_id, json_array_size(in->targets));
+	return true;
+}
+
 /* The group as the platforms changed it (fleet_retire's answer), stored as
  * UpdateDeploymentGroup would. */
 static void update_group(struct engine *e, const char *app, const char *name, const json_t *changes, const char *dep_id)
@@ -379,7 +420,8 @@ void eng_bg_finished(struct engine *e, struct eng_dep *dp, enum eng_dstatus stat
 {
 	struct eng_job *j;
 
-	if (status == DS_SUCCEEDED || dp->bg_phase != BG_DEPLOYING_GREEN || !is_blue_green(dp->group_doc) ||
+	if (status == DS_SUCCEEDED || dp->bg_phase != BG_DEPLOYING_GREEN ||
+	    !strcmp(dp->creator, "codeDeployRollback") || !is_blue_green(dp->group_doc) ||
 	    strcmp(provision_action(dp->group_doc), "COPY_AUTO_SCALING_GROUP") != 0)
 		return; /* the traffic phase discards (or retires) itself */
 	j = eng_job_new(JOB_BG, dp);

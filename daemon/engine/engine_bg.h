@@ -52,6 +52,10 @@ int eng_bg_continue(struct engine *e, struct eng_dep *dp);
  * after a restart). */
 void eng_bg_wait_started(struct engine *e, struct eng_dep *dp, int64_t end_wall_ms);
 
+/* A blue/green rollback's targets (eng_bg_rollback_fleet) are stored: it
+ * has no termination wait of its own. */
+void eng_bg_rollback_resolved(struct engine *e, struct eng_dep *dp);
+
 /* ContinueDeployment(TERMINATION_WAIT) and SkipWaitTimeForInstanceTermination:
  * 0 (the wait's end stored as now, the traffic phase retires the original
  * fleet at once), -ENOTSUP for a deployment that is not blue/green, -EAGAIN
@@ -68,6 +72,18 @@ int eng_bg_end_wait(struct engine *e, struct eng_dep *dp);
  * discarded again). */
 int eng_bg_provision(struct engine *e, const struct rollout_deployment *dep, const char *group_json, json_t *doc,
 		     struct rd_error *err);
+
+/* Worker (the resolve job): the rollback deployment (creator
+ * codeDeployRollback) of a BLUE_GREEN group returns to the original fleet,
+ * to which the failed deployment routed traffic back: in->targets are the
+ * group's own instances (its selection without targetInstances), which run
+ * BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic (FLEET_ORIGINAL), and
+ * no green fleet is provisioned (no second copy of an Auto Scaling group).
+ * False for any other deployment; true with in->targets NULL and in->err
+ * when the fleet cannot be resolved. */
+struct eng_input;
+bool eng_bg_rollback_fleet(struct engine *e, const struct rollout_deployment *dep, const char *creator,
+			   const json_t *group, struct eng_input *in);
 
 /* Worker (the traffic phase's job, after traffic_bg_run): moved true, the
  * platforms retire the original fleet (fleet_retire: TERMINATE or

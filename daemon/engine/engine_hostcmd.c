@@ -720,6 +720,9 @@ static void op_spec(struct engine *e, struct eng_call *call)
 		    .deployment_group_name = rd_json_str(row, "deployment_group"),
 		    .deployment_group_id = rd_json_str(group, "deploymentGroupId"),
 		    .creator = rd_json_str(row, "creator"),
+		    /* the agent runs a blue/green rollback's hooks from the revisions
+		     * each fleet last ran (host-agent reference) */
+		    .deployment_type = rd_json_str(json_object_get(group, "deploymentStyle"), "deploymentType"),
 		    .file_exists_behavior = rd_json_str(doc, "fileExistsBehavior"),
 		    .revision = json_object_get(row, "revision"),
 		    .bundle_url = url[0] ? url : NULL,

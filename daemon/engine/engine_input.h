@@ -70,6 +70,7 @@ struct eng_input {
 	char app[128], group[128];
 	bool alarm_rollback; /* IN_ALARM */
 	bool bg;	     /* IN_RESOLVED: targets are a blue/green green fleet */
+	bool bg_rollback;    /* IN_RESOLVED: targets are the original fleet a blue/green rollback returns to */
 	char target[128];    /* IN_TRAFFIC / IN_GATE: the instance, event index, result */
 	int ev;
 	bool ok;

@@ -174,6 +174,10 @@ static void job_resolve(struct engine *e, struct eng_job *j, struct eng_input *i
 	if (!ensure_bundle(e, j, in))
 		return;
 	group = json_loads(j->group_json ? j->group_json : "{}", 0, NULL);
+	if (eng_bg_rollback_fleet(e, &dep, j->creator, group, in)) {
+		json_decref(group);
+		return;
+	}
 	doc = j->deployment_json ? json_loads(j->deployment_json, 0, NULL) : json_object();
 	/* blue/green: a green fleet a platform creates (a copied Auto Scaling
 	 * group) exists before it is resolved */

@@ -299,6 +299,13 @@ static void events_init(struct eng_target *t, enum eng_fleet fleet)
 		t->nev = 3;
 		return;
 	}
+	if (fleet == FLEET_ORIGINAL) {
+		event_set(&t->ev[0], "BeforeAllowTraffic", false, true);
+		event_set(&t->ev[1], "AllowTraffic", true, false);
+		event_set(&t->ev[2], "AfterAllowTraffic", false, true);
+		t->nev = 3;
+		return;
+	}
 	n = eng_lifecycle_events(fleet != FLEET_IN_PLACE, defs, ENG_MAX_EVENTS);
 	for (size_t i = 0; i < n; i++) {
 		if (fleet == FLEET_GREEN && strstr(defs[i].name, "BlockTraffic"))
@@ -365,7 +372,13 @@ int eng_dep_restore_targets(struct eng_dep *dp, const json_t *rows)
 		t->arn = rd_json_str(tj, "target_arn") ? strdup(rd_json_str(tj, "target_arn")) : NULL;
 		t->seq = (int)json_integer_value(json_object_get(tj, "seq"));
 		t->status = eng_status_parse(rd_json_str(tj, "status"));
-		t->blue = rd_json_str(tj, "instance_label") && strcmp(rd_json_str(tj, "instance_label"), "Blue") == 0;
+		/* Blue: the original fleet of a blue/green deployment, not the one
+		 * its rollback returns to (labelled Blue too, run as in place) */
+		t->blue = rd_json_str(tj, "instance_label") && strcmp(rd_json_str(tj, "instance_label"), "Blue") == 0 &&
+			  !strcmp(rd_json_str(json_array_get(json_object_get(tj, "events"), 0), "name")
+				      ? rd_json_str(json_array_get(json_object_get(tj, "events"), 0), "name")
+				      : "",
+				  "BeforeBlockTraffic");
 		if (t->blue && t->status != ST_PENDING)
 			dp->bg_go = true; /* continued (or no ready wait) before the restart */
 		dp->t[dp->nt++] = t;

@@ -171,6 +171,7 @@ enum eng_fleet {
 	FLEET_IN_PLACE_TRAFFIC, /* with BeforeBlockTraffic .. AfterAllowTraffic around them */
 	FLEET_GREEN,		/* blue/green replacement: in-place events, then ..AllowTraffic */
 	FLEET_BLUE,		/* blue/green original: BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic */
+	FLEET_ORIGINAL, /* blue/green rollback, the original: BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic */
 };
 /* A new target of dp (not yet in dp->t) with its events, all Pending. */
 struct eng_target *eng_target_new(struct eng_dep *dp, const char *id, const char *arn, int seq, enum eng_fleet fleet);

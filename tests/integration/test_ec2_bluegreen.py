@@ -14,7 +14,10 @@ the moto instances' ARNs.
    instances and deletes the copy.
  - ContinueDeployment(TERMINATION_WAIT) (aws deploy continue-deployment) and
    SkipWaitTimeForInstanceTermination end the termination wait at once; both
-   are refused while the deployment does not wait to terminate."""
+   are refused while the deployment does not wait to terminate.
+ - The automatic rollback of a failed blue/green deployment returns to the
+   original instances (AllowTraffic events only): no second copy of the Auto
+   Scaling group, nothing deployed to the replacement instances."""
 
 import threading
 import time
@@ -168,10 +171,10 @@ def copy_setup(env, action, wait=0):
     return blue, lt
 
 
-def deploy_copy(env):
+def deploy_copy(env, version="v1", fail=None):
     """A deployment whose copied group gets its agents from a watcher."""
     from test_agent_rolloutd import upload_bundle
-    rev = upload_bundle(env.daemon, env.daemon.admin, env.revision("v1"))
+    rev = upload_bundle(env.daemon, env.daemon.admin, env.revision(version, fail=fail))
     dep = env.admin.call("CodeDeploy_20141006.CreateDeployment", {
         "applicationName": "app", "deploymentGroupName": "grp", "revision": rev,
         "deploymentConfigName": "CodeDeployDefault.AllAtOnce"})["deploymentId"]
@@ -313,6 +316,69 @@ def test_keep_alive_has_no_termination_wait(env):
     info = env.wait(dep)
     assert info["status"] == "Succeeded", (info, env.daemon.log_tail(40))
     assert info.get("instanceTerminationWaitTimeStarted") in (None, False), info
+
+
+@pytest.mark.parametrize("provisioning", ["COPY_AUTO_SCALING_GROUP", "DISCOVER_EXISTING"])
+def test_rollback_returns_to_original_fleet(env, provisioning):
+    if provisioning == "COPY_AUTO_SCALING_GROUP":
+        blue, _ = copy_setup(env, "TERMINATE")
+        green = []
+    else:
+        blue = env.run_instances(2, {"fleet": "blue"})
+        green = env.run_instances(1, {"fleet": "green"})
+        env.v2.register_targets(TargetGroupArn=env.tg, Targets=[{"Id": i} for i in blue])
+        env.group(ec2TagFilters=[{"Key": "fleet", "Value": "blue", "Type": "KEY_AND_VALUE"}],
+                  deploymentStyle=BG_STYLE, loadBalancerInfo=LB_INFO,
+                  blueGreenDeploymentConfiguration=bg_config("TERMINATE", 0, provisioning))
+        env.start_agents(blue + green)
+    # v1 on the original instances first (in place): the revision a rollback returns to
+    env.cd.update_deployment_group(applicationName="app", currentDeploymentGroupName="grp", deploymentStyle={
+        "deploymentType": "IN_PLACE", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"})
+    info = env.wait(env.deploy("v1"))
+    assert info["status"] == "Succeeded", (info, env.daemon.log_tail(40))
+    env.cd.update_deployment_group(applicationName="app", currentDeploymentGroupName="grp",
+                                   deploymentStyle=BG_STYLE, autoRollbackConfiguration={
+                                       "enabled": True, "events": ["DEPLOYMENT_FAILURE"]})
+    # v2 fails on the replacement instances
+    if provisioning == "COPY_AUTO_SCALING_GROUP":
+        dep, w = deploy_copy(env, "v2", fail="AfterInstall")
+    else:
+        dep = env.admin.call("CodeDeploy_20141006.CreateDeployment", {
+            "applicationName": "app", "deploymentGroupName": "grp", "revision": upload_rev(env, "v2", "AfterInstall"),
+            "deploymentConfigName": "CodeDeployDefault.AllAtOnce", "targetInstances": {
+                "tagFilters": [{"Key": "fleet", "Value": "green", "Type": "KEY_AND_VALUE"}]}})["deploymentId"]
+    info = env.wait(dep, timeout=120)
+    assert info["status"] == "Failed", (info, env.daemon.log_tail(40))
+    rb = info["rollbackInfo"]["rollbackDeploymentId"]
+    rinfo = env.wait(rb, timeout=60)
+    assert rinfo["status"] == "Succeeded", (rinfo, env.daemon.log_tail(60))
+    assert rinfo["creator"] == "codeDeployRollback" and rinfo["rollbackInfo"]["rollbackTriggeringDeploymentId"] == dep
+    assert rinfo.get("instanceTerminationWaitTimeStarted") in (None, False), rinfo
+    # the rollback ran on the original instances only: AllowTraffic events, nothing installed
+    t = env.targets(rb)
+    assert sorted(t) == sorted(blue), t
+    for iid in blue:
+        assert t[iid]["instanceLabel"] == "Blue", t[iid]
+        # the revision has no traffic hooks: those events are Skipped, as on CodeDeploy
+        assert [(e["lifecycleEventName"], e["status"]) for e in t[iid]["lifecycleEvents"]] == [
+            ("BeforeAllowTraffic", "Skipped"), ("AllowTraffic", "Succeeded"),
+            ("AfterAllowTraffic", "Skipped")], t[iid]
+    assert registered(env) == sorted(blue)
+    assert all(v == "running" for v in states(env, blue + green).values())
+    names = lambda: sorted(g["AutoScalingGroupName"] for g in env.asg.describe_auto_scaling_groups()[
+        "AutoScalingGroups"])
+    if provisioning == "COPY_AUTO_SCALING_GROUP":
+        w.stop = True
+        # the failed deployment's copy deleted, and no copy made for the rollback
+        wait_for(lambda: names() == ["web-asg"], 30, interval=0.2, what="only the original group left")
+        assert not any(rb in n for n in names())
+        g = env.cd.get_deployment_group(applicationName="app", deploymentGroupName="grp")["deploymentGroupInfo"]
+        assert [a["name"] for a in g["autoScalingGroups"]] == ["web-asg"], g
+
+
+def upload_rev(env, version, fail=None):
+    from test_agent_rolloutd import upload_bundle
+    return upload_bundle(env.daemon, env.daemon.admin, env.revision(version, fail=fail))
 
 
 def test_copy_needs_one_auto_scaling_group(env):

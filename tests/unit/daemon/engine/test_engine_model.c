@@ -118,11 +118,56 @@ static void test_counts(void **state)
 	eng_dep_free(dp);
 }
 
+/* The original fleet a blue/green rollback returns to runs the AllowTraffic
+ * events and is deployed like an in-place fleet (counted, batched), also
+ * after a restart, where it is told from a blue/green deployment's original
+ * (BlockTraffic) fleet by its events, both being labelled Blue. */
+static void test_original_fleet(void **state)
+{
+	struct eng_dep *dp = dep_new(2), *rp;
+	struct eng_target *o;
+	json_t *rows, *row;
+
+	(void)state;
+	o = add(dp, "o", FLEET_ORIGINAL);
+	assert_false(o->blue);
+	assert_int_equal(o->nev, 3);
+	assert_string_equal(o->ev[0].name, "BeforeAllowTraffic");
+	assert_true(o->ev[1].service_side && !strcmp(o->ev[1].name, "AllowTraffic"));
+	assert_string_equal(o->ev[2].name, "AfterAllowTraffic");
+	assert_true(o->ev[0].noop_capable && !o->ev[1].noop_capable);
+	assert_int_equal(eng_dep_counts(dp).pending, 1);
+	eng_dep_free(dp);
+
+	rows =
+	    json_pack("[{s:s,s:s,s:s,s:i,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]},"
+		      "{s:s,s:s,s:s,s:i,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}]",
+		      "target_id", "o", "status", "Pending", "instance_label", "Blue", "seq", 0, "events", "name",
+		      "BeforeAllowTraffic", "status", "Pending", "name", "AllowTraffic", "status", "Pending", "name",
+		      "AfterAllowTraffic", "status", "Pending", "target_id", "b", "status", "Pending", "instance_label",
+		      "Blue", "seq", 1, "events", "name", "BeforeBlockTraffic", "status", "Pending", "name",
+		      "BlockTraffic", "status", "Pending", "name", "AfterBlockTraffic", "status", "Pending");
+	assert_non_null(rows);
+	row = json_pack("{s:s,s:s,s:s,s:s}", "id", "d-TEST", "application", "app", "deployment_group", "g", "status",
+			"InProgress");
+	rp = eng_dep_from_row(row);
+	assert_non_null(rp);
+	assert_int_equal(eng_dep_restore_targets(rp, rows), 0);
+	assert_int_equal(rp->nt, 2);
+	assert_false(rp->t[0]->blue);
+	assert_true(rp->t[1]->blue);
+	assert_true(rp->traffic);
+	assert_false(rp->bg);
+	json_decref(rows);
+	eng_dep_free(rp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_find),
 	    cmocka_unit_test(test_counts),
+	    cmocka_unit_test(test_original_fleet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
