@@ -9,8 +9,6 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "sigv4.h"
 #include "util.h"
@@ -215,8 +213,7 @@ out:
 
 static int hmac(const void *key, size_t keylen, const void *data, size_t len, unsigned char out[32])
 {
-	unsigned int olen = 32;
-	return HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &olen) ? 0 : -EIO;
+	return rd_hmac_sha256(key, keylen, data, len, out);
 }
 
 int sigv4_parse_authorization(const char *a, struct sigv4_auth *ret, char *err, size_t errlen)

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -175,12 +177,62 @@ void rd_hex(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+/* SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up
+ * at every use, and HMAC() fetches both HMAC and SHA-256 at every call, which
+ * cost a daemon verifying SigV4 on every request more than the hashing. Kept
+ * for the life of the process. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md;
+}
+
 void rd_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	const EVP_MD *m = sha256();
+
+	EVP_Digest(data, len, md, &mdlen, m ? m : EVP_sha256(), NULL);
 	rd_hex(md, 32, out);
+}
+
+int rd_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, unsigned char out[32])
+{
+	const EVP_MD *m = sha256();
+	EVP_MD_CTX *ctx = m ? EVP_MD_CTX_new() : NULL;
+	unsigned char k[64], pad[64], inner[32];
+	int ok = ctx != NULL;
+
+	/* RFC 2104: a key longer than the block is hashed first */
+	memset(k, 0, sizeof(k));
+	if (keylen > sizeof(k))
+		ok = ok && EVP_DigestInit_ex(ctx, m, NULL) && EVP_DigestUpdate(ctx, key, keylen) &&
+		     EVP_DigestFinal_ex(ctx, k, NULL);
+	else
+		memcpy(k, key, keylen);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x36;
+	ok = ok && EVP_DigestInit_ex(ctx, m, NULL) && EVP_DigestUpdate(ctx, pad, sizeof(pad)) &&
+	     EVP_DigestUpdate(ctx, data, len) && EVP_DigestFinal_ex(ctx, inner, NULL);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x5c;
+	/* out may be key: written last */
+	ok = ok && EVP_DigestInit_ex(ctx, m, NULL) && EVP_DigestUpdate(ctx, pad, sizeof(pad)) &&
+	     EVP_DigestUpdate(ctx, inner, sizeof(inner)) && EVP_DigestFinal_ex(ctx, out, NULL);
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return ok ? 0 : -EIO;
 }
 
 int rd_random_bytes(void *buf, size_t len)

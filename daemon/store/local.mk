@@ -4,7 +4,7 @@ daemon_store_sources = \
 	daemon/store/store_migrations.c \
 	daemon/store/store_app.c daemon/store/store_tags.c daemon/store/store_group.c \
 	daemon/store/store_revision.c daemon/store/store_deployment.c daemon/store/store_instance.c \
-	daemon/store/store_access_key.c daemon/store/store_engine.h \
+	daemon/store/store_access_key.c daemon/store/store_key_cache.c daemon/store/store_engine.h \
 	daemon/store/store_health.c daemon/store/store_health.h \
 	daemon/store/store_backup.c daemon/store/store_retention.c daemon/store/store_shift.c \
 	daemon/store/store_audit.c \

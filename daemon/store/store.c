@@ -441,6 +441,7 @@ struct store *store_close(struct store *st)
 		st->idle = c->next;
 		conn_free(c);
 	}
+	st->keys = store_key_cache_free(st->keys);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);
 	free(st);

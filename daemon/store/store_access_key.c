@@ -1,6 +1,7 @@
 /* Access keys: the SigV4 credentials rolloutd accepts (table access_keys).
  * Secrets are stored sealed under the key-encryption key (auth/auth_secret.h)
- * and opened only by store_access_key_get(). */
+ * and opened only by store_access_key_get(), which keeps the keys it opened
+ * while their rows' versions stay the same (store_key_cache.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -124,6 +125,13 @@ out:
 
 int store_set_kek(struct store *st, const struct auth_kek *kek, struct rd_error *err)
 {
+	struct store_key_cache *keys;
+	int r = store_key_cache_new(STORE_KEY_CACHE_MAX, &keys);
+
+	if (r < 0)
+		return rd_error_set(err, r, "InternalFailure", "cannot keep access keys in memory: %s", strerror(-r));
+	store_key_cache_free(st->keys);
+	st->keys = keys;
 	st->kek = kek;
 	return seal_legacy(st, err);
 }
@@ -276,6 +284,7 @@ int store_access_key_get(struct store *st, const char *id, struct store_access_k
 	struct store_conn *c;
 	struct store_q q;
 	char sealed[AUTH_SEALED_MAX], old[AUTH_SEALED_MAX];
+	int64_t now = rd_wall_ms(), version = 0, last_used = 0;
 	int r;
 
 	if (!st->kek)
@@ -283,19 +292,39 @@ int store_access_key_get(struct store *st, const char *id, struct store_access_k
 	r = store_conn_get(st, &c);
 	if (r < 0)
 		return r;
+	/* the key as it was opened, if its row has not changed since; an id
+	 * without a row costs this one read and nothing else */
+	r = store_one(c, &q, SQL_ACCESS_KEY_VERSION, SQL_TEXT(id));
+	if (r == 0) {
+		version = store_int(&q, 0);
+		last_used = store_int(&q, 1);
+		store_done(&q, 0);
+		if (store_key_cache_get(st->keys, id, version, now, ret) == 0) {
+			ret->last_used = last_used;
+			goto out;
+		}
+	} else if (r == -ENOENT)
+		store_key_cache_drop(st->keys, id);
+	if (r < 0)
+		goto out;
 	/* ?1: the time the previous secret is compared with (KEY_COLUMNS) */
-	r = store_one(c, &q, SQL_ACCESS_KEY_GET, SQL_INT(rd_wall_ms()), SQL_TEXT(id));
+	r = store_one(c, &q, SQL_ACCESS_KEY_GET, SQL_INT(now), SQL_TEXT(id));
 	if (r == 0) {
 		key_row(&q, ret);
 		store_copy(&q, 11, sealed, sizeof(sealed));
 		store_copy(&q, 12, old, sizeof(old));
+		version = store_int(&q, 13);
 		store_done(&q, 0);
 		r = auth_secret_open(st->kek, ret->id, sealed, ret->secret, sizeof(ret->secret));
 		if (r == 0 && ret->rotating)
 			r = auth_secret_open(st->kek, ret->id, old, ret->old_secret, sizeof(ret->old_secret));
 		if (r < 0)
 			explicit_bzero(ret, sizeof(*ret));
+		/* not kept when memory is short: it is opened again next time */
+		if (r == 0)
+			(void)store_key_cache_put(st->keys, ret, version);
 	}
+out:
 	store_conn_put(st, c);
 	return r;
 }
@@ -342,6 +371,9 @@ int store_access_key_delete(struct store *st, const char *id)
 	if (r == 0 && store_changes(c) == 0)
 		r = -ENOENT;
 	store_conn_put(st, c);
+	/* its secrets need not wait for the next request to be zeroed */
+	if (st->keys)
+		store_key_cache_drop(st->keys, id);
 	return r;
 }
 

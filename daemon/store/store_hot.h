@@ -163,7 +163,9 @@
 #define SQL_KEY_COLUMNS                                                                                                \
 	"id, name, policy, instance, create_time, status, applications, last_used, old_secret IS NOT NULL AND"         \
 	" (old_secret_expires IS NULL OR old_secret_expires > ?1), old_secret_expires, rotate_time"
-#define SQL_ACCESS_KEY_GET "SELECT " SQL_KEY_COLUMNS ", secret, old_secret FROM access_keys WHERE id = ?2"
+#define SQL_ACCESS_KEY_GET "SELECT " SQL_KEY_COLUMNS ", secret, old_secret, version FROM access_keys WHERE id = ?2"
+/* what a signed request reads when its key is in memory (store_key_cache.c) */
+#define SQL_ACCESS_KEY_VERSION "SELECT version, last_used FROM access_keys WHERE id = ?1"
 #define SQL_ACCESS_KEY_TOUCH                                                                                           \
 	"UPDATE access_keys SET last_used = ?2 WHERE id = ?1 AND (last_used IS NULL OR last_used < ?2)"
 
@@ -199,6 +201,7 @@ struct store_hot_stmt {
 	    {"eng_instance_by_identifier", SQL_ENG_INSTANCE_BY_IDENTIFIER, false},                                     \
 	    {"instance_register_check", SQL_INSTANCE_REGISTER_CHECK, false},                                           \
 	    {"eng_bundle_get", SQL_ENG_BUNDLE_GET, false}, {"access_key_get", SQL_ACCESS_KEY_GET, false},              \
+	    {"access_key_version", SQL_ACCESS_KEY_VERSION, false},                                                     \
 	{                                                                                                              \
 		"access_key_touch", SQL_ACCESS_KEY_TOUCH, false                                                        \
 	}

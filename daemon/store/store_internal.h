@@ -12,6 +12,7 @@
  *                       hook logs and cached bundles
  *   store_instance.c    on-premises instances and their tags
  *   store_access_key.c  access keys
+ *   store_key_cache.c   the access keys opened, kept in memory (below)
  *   store_health.c      trigger-notification deliveries
  *   store_backup.c      online backup and restore (SQLite backup API)
  *   store_retention.c   removal of old finished deployments and hook logs, in batches
@@ -75,7 +76,8 @@ struct store {
 	char *path;
 	pthread_mutex_t lock;
 	struct store_conn *idle;
-	const struct auth_kek *kek; /* seals access-key secrets (store_set_kek) */
+	const struct auth_kek *kek;   /* seals access-key secrets (store_set_kek) */
+	struct store_key_cache *keys; /* the keys opened, made with the KEK (store_key_cache.c) */
 };
 
 /* The engine's transaction (store_engine.h). */
@@ -219,3 +221,41 @@ int store_revision_mark_used_c(struct store_conn *c, const char *app, const json
 int store_deployment_rename_group_c(struct store_conn *c, const char *app, const char *group, const char *new_group);
 int store_deployment_last_c(struct store_conn *c, const char *app, const char *group, bool succeeded,
 			    struct store_last_deployment *ret);
+
+/* The access keys store_access_key_get() opened, so that a signed request
+ * costs one indexed read of its key's version instead of reading the row and
+ * opening its secrets (AES-256-GCM under the KEK) every time.
+ *
+ * Every change to a key's row but its last use gives it a new random
+ * version, by the triggers of migration 10, in the transaction of the change,
+ * whichever process makes it (the API, 'rolloutd access-key' beside a running
+ * daemon). A key is taken from here only when its row's version, read for
+ * the request, is the one it was opened at: a disabled, deleted, rotated,
+ * retired or re-scoped key is refused or read again on its next request,
+ * with no time during which the old row is still believed. An id without a
+ * row is neither opened nor kept.
+ *
+ * At most max keys are kept (the oldest kept makes room); a key leaving the
+ * cache has its secrets zeroed. Thread-safe. */
+#define STORE_KEY_CACHE_MAX 32768
+
+struct store_key_cache_stats {
+	size_t entries;
+	uint64_t hits, misses; /* lookups answered from memory; the others */
+	uint64_t opened;       /* keys opened and kept */
+	uint64_t dropped;      /* kept keys whose row changed or went */
+	uint64_t evicted;      /* kept keys that made room for another */
+};
+
+struct store_key_cache;
+int store_key_cache_new(size_t max, struct store_key_cache **ret);
+struct store_key_cache *store_key_cache_free(struct store_key_cache *kc);
+/* 0 and *ret (its last_used 0; rotating and the previous secret as they
+ * are at now_ms) when id is kept at version; -ENOENT otherwise (a key kept
+ * at another version is dropped). */
+int store_key_cache_get(struct store_key_cache *kc, const char *id, int64_t version, int64_t now_ms,
+			struct store_access_key *ret);
+/* Keeps k, opened from the row at version (replacing id's entry). */
+int store_key_cache_put(struct store_key_cache *kc, const struct store_access_key *k, int64_t version);
+void store_key_cache_drop(struct store_key_cache *kc, const char *id);
+void store_key_cache_stats(struct store_key_cache *kc, struct store_key_cache_stats *ret);

@@ -320,6 +320,20 @@ static const char m8_history_indexes[] =
 static const char m9_deployment_counts[] =
     "CREATE INDEX deployments_counts ON deployments(status, application, compute_platform);";
 
+/* A version for every access key's row, new at each change of it but its
+ * last use, from whichever process: the daemon keeps the keys it opened and
+ * believes one only while its row's version is unchanged (store_key_cache.c).
+ * Random, so that a key deleted and made again (a restored backup) does not
+ * come back at a version seen before. */
+static const char m10_access_key_versions[] =
+    "ALTER TABLE access_keys ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE access_keys SET version = random();"
+    "CREATE TRIGGER access_keys_version_insert AFTER INSERT ON access_keys"
+    " BEGIN UPDATE access_keys SET version = random() WHERE id = NEW.id; END;"
+    "CREATE TRIGGER access_keys_version_update AFTER UPDATE OF id, secret, name, policy, instance, create_time,"
+    " status, applications, old_secret, old_secret_expires, rotate_time ON access_keys"
+    " BEGIN UPDATE access_keys SET version = random() WHERE id = NEW.id; END;";
+
 const struct store_migration store_migrations[] = {
     {1, "base schema", m1_base},
     {2, "built-in deployment configs", m2_builtin_configs},
@@ -330,6 +344,7 @@ const struct store_migration store_migrations[] = {
     {7, "access-key life cycle and audit log", m7_access_keys_audit},
     {8, "indexes for a long history", m8_history_indexes},
     {9, "deployment counts from an index", m9_deployment_counts},
-    /* append here: { 10, "…", m10_… }, */
+    {10, "access-key versions", m10_access_key_versions},
+    /* append here: { 11, "…", m11_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

@@ -254,3 +254,36 @@ def test_key_lifecycle_offline(daemon_factory):
     assert p.returncode == 1 and "no such key" in p.stderr
     d.start()
     assert works(d, made) == "InvalidSignatureException" and works(d, rot) is True
+
+
+def test_key_changed_by_another_process_while_running(daemon_factory):
+    """The daemon keeps the keys it opened in memory; `rolloutd access-key`,
+    a separate process writing the same state.db, disables, scopes, rotates,
+    retires and deletes a key while the daemon runs, and the very next
+    request sees each change."""
+    d = daemon_factory()
+    made = d.create_access_key("ops", "deployer")
+    kid = made["AccessKeyId"]
+    for _ in range(3):
+        assert works(d, made) is True
+    d.run("access-key", "disable", kid)
+    assert works(d, made) == "UnrecognizedClientException"
+    d.run("access-key", "enable", kid)
+    assert works(d, made) is True
+    d.run("access-key", "scope", kid, "--applications", "other-app")
+    r = api_helpers.call(d, made, "GetApplication", {"applicationName": "web"})
+    assert r.status == 400 and r.json()["__type"] == "AccessDeniedException", r.json()
+    d.run("access-key", "scope", kid, "--all")
+    r = api_helpers.call(d, made, "GetApplication", {"applicationName": "web"})
+    assert r.json()["__type"] == "ApplicationDoesNotExistException", r.json()
+    rot = json.loads(d.run("access-key", "rotate", kid).stdout)
+    assert works(d, rot) is True and works(d, made) is True
+    d.run("access-key", "retire", kid)
+    assert works(d, made) == "InvalidSignatureException"
+    assert works(d, rot) is True
+    d.run("access-key", "delete", kid)
+    assert works(d, rot) == "UnrecognizedClientException"
+    # ids without a key are refused the same way, however many
+    for i in range(5):
+        assert works(d, {"AccessKeyId": "AKRDNOSUCHKEY%07d" % i,
+                         "SecretAccessKey": "x" * 40}) == "UnrecognizedClientException"

@@ -33,3 +33,11 @@ tests_unit_daemon_store_test_store_plan_SOURCES = tests/unit/daemon/store/test_s
 tests_unit_daemon_store_test_store_plan_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_store_test_store_plan_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_store_test_store_plan_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+# The access keys kept opened in memory, and a change by another process.
+check_PROGRAMS += tests/unit/daemon/store/test_store_key_cache
+TESTS += tests/unit/daemon/store/test_store_key_cache
+tests_unit_daemon_store_test_store_key_cache_SOURCES = tests/unit/daemon/store/test_store_key_cache.c $(daemon_store_sources) $(daemon_metrics_sources)
+tests_unit_daemon_store_test_store_key_cache_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_store_test_store_key_cache_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_store_test_store_key_cache_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
