@@ -602,8 +602,11 @@ void api_op_get_deployment_target(struct rd_daemon *d, struct httpd_call *call, 
 void api_op_batch_get_deployment_targets(struct rd_daemon *d, struct httpd_call *call, json_t *in)
 {
 	const char *id = api_str(in, "deploymentId");
-	json_t *tids = json_object_get(in, "targetIds"), *n, *out;
-	size_t i;
+	json_t *tids = json_object_get(in, "targetIds"), *n;
+	struct store_target **v = NULL;
+	char *text = NULL;
+	size_t i, len = 0;
+	int r;
 
 	if (need_started(d, call, id) < 0)
 		return;
@@ -617,25 +620,27 @@ void api_op_batch_get_deployment_targets(struct rd_daemon *d, struct httpd_call 
 				 "at most %d targetIds per call, got %zu", BATCH_MAX, json_array_size(tids));
 		return;
 	}
-	out = json_array();
+	r = store_targets_get(d->store, id, tids, &v);
+	if (r < 0) {
+		api_store_error(call, r);
+		return;
+	}
 	json_array_foreach(tids, i, n)
 	{
-		json_t *t = NULL;
-		int r = api_target_get(d, id, json_string_value(n), &t);
-		if (r == -ENOENT) {
-			json_decref(out);
+		if (!v[i]) {
 			httpd_call_error(call, "DeploymentTargetDoesNotExistException", "No target %s in deployment %s",
 					 json_string_value(n), id);
-			return;
+			goto out;
 		}
-		if (r < 0) {
-			json_decref(out);
-			api_store_error(call, r);
-			return;
-		}
-		json_array_append_new(out, t);
 	}
-	httpd_call_reply(call, json_pack("{s:o}", "deploymentTargets", out));
+	r = api_targets_text(v, json_array_size(tids), &text, &len);
+	if (r < 0)
+		api_store_error(call, r);
+	else
+		httpd_call_reply_bytes(call, 200, HTTPD_JSON_TYPE, text, len);
+out:
+	free(text);
+	store_targets_free(v, json_array_size(tids));
 }
 
 void api_op_list_deployment_instances(struct rd_daemon *d, struct httpd_call *call, json_t *in)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,13 +170,17 @@ static json_t *lifecycle_events(const struct store_target *t)
 	return arr;
 }
 
-json_t *api_target_info(const struct store_target *t)
+static const char *target_key(const char *type)
 {
-	const char *type = t->type ? t->type : "InstanceTarget";
-	const char *key = !strcmp(type, "LambdaTarget")		  ? "lambdaTarget"
-			  : !strcmp(type, "ECSTarget")		  ? "ecsTarget"
-			  : !strcmp(type, "CloudFormationTarget") ? "cloudFormationTarget"
-								  : "instanceTarget";
+	return !strcmp(type, "LambdaTarget")	       ? "lambdaTarget"
+	       : !strcmp(type, "ECSTarget")	       ? "ecsTarget"
+	       : !strcmp(type, "CloudFormationTarget") ? "cloudFormationTarget"
+						       : "instanceTarget";
+}
+
+/* A target's members but its lifecycle events. */
+static json_t *target_fields(const struct store_target *t, const char *type)
+{
 	json_t *o = json_object();
 
 	if (!o)
@@ -185,12 +190,140 @@ json_t *api_target_info(const struct store_target *t)
 	set_str(o, "targetArn", t->arn);
 	set_str(o, "status", t->status);
 	set_time(o, "lastUpdatedAt", t->last_updated);
-	if (!strcmp(key, "instanceTarget"))
+	if (!strcmp(target_key(type), "instanceTarget"))
 		set_str(o, "instanceLabel", t->label);
 	if (json_is_object(t->doc))
 		json_object_update_missing(o, t->doc);
+	return o;
+}
+
+json_t *api_target_info(const struct store_target *t)
+{
+	const char *type = t->type ? t->type : "InstanceTarget";
+	json_t *o = target_fields(t, type);
+
+	if (!o)
+		return NULL;
 	json_object_set_new(o, "lifecycleEvents", lifecycle_events(t));
-	return json_pack("{s:s, s:o}", "deploymentTargetType", type, key, o);
+	return json_pack("{s:s, s:o}", "deploymentTargetType", type, target_key(type), o);
+}
+
+/* A JSON string (the text is the daemon's own, valid UTF-8). */
+static void text_str(FILE *f, const char *s)
+{
+	putc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			putc('\\', f);
+			putc(ch, f);
+		} else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			putc(ch, f);
+	}
+	putc('"', f);
+}
+
+/* ,"key":seconds as httpd_call_reply prints api_time(ms) (%.15g, and .0
+ * for a whole number). */
+static void text_time(FILE *f, const char *key, int64_t ms)
+{
+	int frac;
+
+	if (!ms)
+		return;
+	fputs(",\"", f);
+	fputs(key, f);
+	fputs("\":", f);
+	if (ms < 0 || ms >= 1000000000000000LL) {
+		/* not a time the daemon writes: the general way */
+		json_t *j = api_time(ms);
+		char *txt = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
+		fputs(txt ? txt : "null", f);
+		free(txt);
+		json_decref(j);
+		return;
+	}
+	/* digits by hand: printf's formatting was a tenth of the reply's time */
+	char buf[24], *p = buf + sizeof(buf);
+	int64_t secs = ms / 1000;
+	frac = (int)(ms % 1000);
+	*--p = '\0';
+	if (!frac)
+		*--p = '0';
+	else {
+		int digits = frac % 10 ? 3 : frac % 100 ? 2 : 1;
+		for (int k = 3; k > digits; k--)
+			frac /= 10;
+		for (int k = 0; k < digits; k++, frac /= 10)
+			*--p = (char)('0' + frac % 10);
+	}
+	*--p = '.';
+	do
+		*--p = (char)('0' + secs % 10);
+	while ((secs /= 10) > 0);
+	fputs(p, f);
+}
+
+int api_targets_text(struct store_target *const *v, size_t n, char **ret, size_t *ret_len)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int r = 0;
+
+	if (!f)
+		return -ENOMEM;
+	fputs("{\"deploymentTargets\":[", f);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct store_target *t = v[i];
+		const char *type = t->type ? t->type : "InstanceTarget";
+		json_t *o = target_fields(t, type);
+		char *fields = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+		size_t flen = fields ? strlen(fields) : 0;
+
+		json_decref(o);
+		if (flen < 2) {
+			free(fields);
+			r = -ENOMEM;
+			break;
+		}
+		fputs(i ? ",{\"deploymentTargetType\":" : "{\"deploymentTargetType\":", f);
+		text_str(f, type);
+		fprintf(f, ",\"%s\":", target_key(type));
+		/* the members, then the events before the closing brace */
+		fwrite(fields, 1, flen - 1, f);
+		fputs(flen > 2 ? ",\"lifecycleEvents\":[" : "\"lifecycleEvents\":[", f);
+		free(fields);
+		for (size_t j = 0; j < t->n_events; j++) {
+			const struct store_event *ev = &t->events[j];
+			fputs(j ? ",{\"lifecycleEventName\":" : "{\"lifecycleEventName\":", f);
+			text_str(f, ev->name ? ev->name : "");
+			if (ev->diagnostics_text) {
+				fputs(",\"diagnostics\":", f);
+				fputs(ev->diagnostics_text, f);
+			}
+			text_time(f, "startTime", ev->start_time);
+			text_time(f, "endTime", ev->end_time);
+			if (ev->status) {
+				fputs(",\"status\":", f);
+				text_str(f, ev->status);
+			}
+			putc('}', f);
+		}
+		fputs("]}}", f);
+	}
+	fputs("]}", f);
+	if (fclose(f) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
 }
 
 json_t *api_instance_summary(const struct store_target *t)

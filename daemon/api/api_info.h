@@ -18,6 +18,11 @@ json_t *api_group_info(const struct store_group *g);		/* DeploymentGroupInfo */
 json_t *api_revision_info(const struct store_revision *rv);	/* GenericRevisionInfo */
 json_t *api_deployment_info(const struct store_deployment *dp); /* DeploymentInfo */
 json_t *api_target_info(const struct store_target *t);		/* DeploymentTarget */
+/* BatchGetDeploymentTargets' reply, {"deploymentTargets": [...]}, as text:
+ * the members of api_target_info() with each event's diagnostics from its
+ * diagnostics_text (store_targets_get), neither parsed nor built as JSON
+ * values. *ret malloc'd. 0 or -ENOMEM. */
+int api_targets_text(struct store_target *const *v, size_t n, char **ret, size_t *ret_len);
 json_t *api_instance_summary(const struct store_target *t);	/* InstanceSummary */
 json_t *api_instance_info(const struct store_instance *in);	/* InstanceInfo */
 json_t *api_tags_json(const struct store_tags *tags);		/* [Tag] */

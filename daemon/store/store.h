@@ -207,7 +207,8 @@ int store_deployment_application(struct store *st, const char *id, char *ret_app
 struct store_event {
 	char *name, *status;
 	int64_t start_time, end_time;
-	json_t *diagnostics; /* or NULL */
+	json_t *diagnostics;	/* or NULL */
+	char *diagnostics_text; /* store_targets_get: the diagnostics as stored JSON text (or NULL), not parsed */
 };
 struct store_target {
 	char *deployment_id, *target_id;
@@ -220,6 +221,14 @@ struct store_target {
 };
 struct store_target *store_target_free(struct store_target *t);
 int store_target_get(struct store *st, const char *deployment_id, const char *target_id, struct store_target **ret);
+/* The targets named by target_ids (a JSON array of strings) with their
+ * events (diagnostics in diagnostics_text), read in one snapshot with one
+ * statement for all the events:
+ * *ret has json_array_size(target_ids) entries in the order asked, NULL
+ * where there is no such target (an id asked twice shares its target);
+ * free it with store_targets_free. */
+int store_targets_get(struct store *st, const char *deployment_id, json_t *target_ids, struct store_target ***ret);
+struct store_target **store_targets_free(struct store_target **v, size_t n);
 /* Ids in order; statuses / labels: [string] or NULL. */
 int store_target_list(struct store *st, const char *deployment_id, json_t *statuses, json_t *labels, const char *after,
 		      size_t limit, json_t **ret_ids, bool *ret_more);

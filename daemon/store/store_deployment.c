@@ -398,10 +398,31 @@ struct store_target *store_target_free(struct store_target *t)
 		free(t->events[i].name);
 		free(t->events[i].status);
 		json_decref(t->events[i].diagnostics);
+		free(t->events[i].diagnostics_text);
 	}
 	free(t->events);
 	free(t);
 	return NULL;
+}
+
+/* Appends the event of row q (its columns from the first) to t; text: its
+ * diagnostics as the stored text. */
+static int event_row(struct store_q *q, int first, struct store_target *t, bool text)
+{
+	struct store_event *nv = realloc(t->events, (t->n_events + 1) * sizeof(*nv)), *e;
+
+	if (!nv)
+		return -ENOMEM;
+	t->events = nv;
+	e = memset(&nv[t->n_events++], 0, sizeof(*e));
+	if (store_dup(q, first, &e->name) < 0 || store_dup(q, first + 1, &e->status) < 0)
+		return -ENOMEM;
+	e->start_time = store_int(q, first + 2);
+	e->end_time = store_int(q, first + 3);
+	if (text)
+		return store_dup(q, first + 4, &e->diagnostics_text);
+	e->diagnostics = store_json(q, first + 4);
+	return 0;
 }
 
 static int target_events(struct store_conn *c, struct store_target *t)
@@ -409,45 +430,56 @@ static int target_events(struct store_conn *c, struct store_target *t)
 	struct store_q q;
 	int r = store_query(c, &q, SQL_TARGET_EVENTS, SQL_TEXT(t->deployment_id), SQL_TEXT(t->target_id));
 
-	while (r == 0 && store_next(&q)) {
-		struct store_event *nv = realloc(t->events, (t->n_events + 1) * sizeof(*nv)), *e;
-		if (!nv) {
-			r = -ENOMEM;
-			break;
-		}
-		t->events = nv;
-		e = memset(&nv[t->n_events++], 0, sizeof(*e));
-		if (store_dup(&q, 0, &e->name) < 0 || store_dup(&q, 1, &e->status) < 0)
-			r = -ENOMEM;
-		e->start_time = store_int(&q, 2);
-		e->end_time = store_int(&q, 3);
-		e->diagnostics = store_json(&q, 4);
-	}
+	while (r == 0 && store_next(&q))
+		r = event_row(&q, 0, t, false);
 	return store_done(&q, r);
+}
+
+/* A new target from a row of SQL_TARGET_GET's columns. */
+static int target_row(struct store_q *q, struct store_target **ret)
+{
+	struct store_target *t = calloc(1, sizeof(*t));
+	char **text[6];
+	int r = 0;
+
+	if (!t)
+		return -ENOMEM;
+	text[0] = &t->deployment_id;
+	text[1] = &t->target_id;
+	text[2] = &t->type;
+	text[3] = &t->arn;
+	text[4] = &t->status;
+	text[5] = &t->label;
+	for (size_t i = 0; r == 0 && i < RD_ARRAY_SIZE(text); i++)
+		r = store_dup(q, (int)i, text[i]);
+	t->last_updated = store_int(q, 6);
+	t->doc = store_json(q, 7);
+	if (!json_is_object(t->doc)) {
+		json_decref(t->doc);
+		t->doc = json_object();
+	}
+	if (r < 0 || !t->doc || !t->target_id) {
+		store_target_free(t);
+		return r < 0 ? r : -ENOMEM;
+	}
+	*ret = t;
+	return 0;
 }
 
 int store_target_get(struct store *st, const char *deployment_id, const char *target_id, struct store_target **ret)
 {
-	struct store_target *t = calloc(1, sizeof(*t));
+	struct store_target *t = NULL;
 	struct store_conn *c = NULL;
 	struct store_q q;
-	int r = t ? store_conn_get(st, &c) : -ENOMEM;
+	int r = store_conn_get(st, &c);
 
 	if (r < 0)
 		goto out;
 	r = store_one(c, &q, SQL_TARGET_GET, SQL_TEXT(deployment_id), SQL_TEXT(target_id));
 	if (r < 0)
 		goto out;
-	char **text[] = {&t->deployment_id, &t->target_id, &t->type, &t->arn, &t->status, &t->label};
-	for (size_t i = 0; r == 0 && i < RD_ARRAY_SIZE(text); i++)
-		r = store_dup(&q, (int)i, text[i]);
-	t->last_updated = store_int(&q, 6);
-	t->doc = store_json(&q, 7);
+	r = target_row(&q, &t);
 	store_done(&q, 0);
-	if (!json_is_object(t->doc)) {
-		json_decref(t->doc);
-		t->doc = json_object();
-	}
 	if (r == 0)
 		r = target_events(c, t);
 out:
@@ -458,6 +490,73 @@ out:
 	}
 	*ret = t;
 	return 0;
+}
+
+int store_targets_get(struct store *st, const char *deployment_id, json_t *target_ids, struct store_target ***ret)
+{
+	size_t n = json_array_size(target_ids), i;
+	struct store_target **v = calloc(n ? n : 1, sizeof(*v)), *t = NULL;
+	struct store_conn *c = NULL;
+	struct store_q q = {0};
+	json_t *id;
+	int r = v ? store_conn_get(st, &c) : -ENOMEM;
+
+	/* one read transaction: the targets and their events as of one moment
+	 * (statements from the cache: store_exec would compile them each time) */
+	if (r == 0)
+		r = store_run(c, "BEGIN");
+	if (r == 0)
+		r = store_query(c, &q, SQL_TARGETS_GET, SQL_TEXT(deployment_id), SQL_JSON(target_ids));
+	while (r == 0 && store_next(&q)) {
+		r = target_row(&q, &t);
+		if (r < 0)
+			break;
+		/* in the order asked; an id asked twice gets the same target */
+		json_array_foreach(target_ids, i, id)
+		{
+			if (!v[i] && !strcmp(json_string_value(id) ?: "", t->target_id))
+				v[i] = t;
+		}
+	}
+	r = store_done(&q, r);
+	t = NULL;
+	/* the events of every target, in one pass over the primary key */
+	if (r == 0)
+		r = store_query(c, &q, SQL_TARGETS_EVENTS, SQL_TEXT(deployment_id), SQL_JSON(target_ids));
+	while (r == 0 && store_next(&q)) {
+		const char *tid = store_text(&q, 0) ?: "";
+		if (!t || strcmp(t->target_id, tid) != 0) {
+			t = NULL;
+			for (i = 0; i < n && !t; i++)
+				if (v[i] && !strcmp(v[i]->target_id, tid))
+					t = v[i];
+		}
+		if (t)
+			r = event_row(&q, 1, t, true);
+	}
+	r = store_done(&q, r);
+	if (c && !sqlite3_get_autocommit(c->db))
+		store_run(c, "COMMIT");
+	store_conn_put(st, c);
+	if (r < 0) {
+		store_targets_free(v, n);
+		return r;
+	}
+	*ret = v;
+	return 0;
+}
+
+struct store_target **store_targets_free(struct store_target **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		bool again = false;
+		for (size_t j = 0; j < i && !again; j++)
+			again = v[j] == v[i];
+		if (!again)
+			store_target_free(v[i]);
+	}
+	free(v);
+	return NULL;
 }
 
 int store_target_list(struct store *st, const char *deployment_id, json_t *statuses, json_t *labels, const char *after,

@@ -71,6 +71,15 @@
 #define SQL_TARGET_GET                                                                                                 \
 	"SELECT deployment_id, target_id, target_type, target_arn, status, instance_label, last_updated, doc "         \
 	"FROM deployment_targets WHERE deployment_id = ?1 AND target_id = ?2"
+/* BatchGetDeploymentTargets: ?2 a JSON array of target ids */
+#define SQL_TARGETS_GET                                                                                                \
+	"SELECT deployment_id, target_id, target_type, target_arn, status, instance_label, last_updated, doc "         \
+	"FROM deployment_targets WHERE deployment_id = ?1 AND target_id IN (SELECT value FROM json_each(?2))"
+#define SQL_TARGETS_EVENTS                                                                                             \
+	"SELECT target_id, name, status, start_time, end_time, CASE WHEN json_valid(diagnostics) THEN diagnostics "    \
+	"END "                                                                                                         \
+	"FROM lifecycle_events "                                                                                       \
+	"WHERE deployment_id = ?1 AND target_id IN (SELECT value FROM json_each(?2)) ORDER BY target_id, seq"
 #define SQL_TARGET_EVENTS                                                                                              \
 	"SELECT name, status, start_time, end_time, diagnostics FROM lifecycle_events "                                \
 	"WHERE deployment_id = ?1 AND target_id = ?2 ORDER BY seq"
@@ -186,7 +195,8 @@ struct store_hot_stmt {
 	    {"list_group_status", SQL_LIST_GROUP_STATUS, false}, {"list_external", SQL_LIST_EXTERNAL, true},           \
 	    {"list_cursor", SQL_LIST_CURSOR, false}, {"list_cursor_near", SQL_LIST_CURSOR_NEAR, false},                \
 	    {"target_list", SQL_TARGET_LIST, false}, {"target_get", SQL_TARGET_GET, false},                            \
-	    {"target_events", SQL_TARGET_EVENTS, false}, {"eng_event_update", SQL_ENG_EVENT_UPDATE, false},            \
+	    {"target_events", SQL_TARGET_EVENTS, false}, {"targets_get", SQL_TARGETS_GET, false},                      \
+	    {"targets_events", SQL_TARGETS_EVENTS, false}, {"eng_event_update", SQL_ENG_EVENT_UPDATE, false},          \
 	    {"eng_target_status", SQL_ENG_TARGET_STATUS, false}, {"eng_cmd_update", SQL_ENG_CMD_UPDATE, false},        \
 	    {"eng_deployment_status", SQL_ENG_DEPLOYMENT_STATUS, false},                                               \
 	    {"eng_deployment_overview", SQL_ENG_DEPLOYMENT_OVERVIEW, false},                                           \

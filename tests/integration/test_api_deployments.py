@@ -299,6 +299,49 @@ def _insert_targets(daemon, did):
     db.close()
 
 
+def test_batch_get_targets_as_get_target(daemon, cd):
+    """BatchGetDeploymentTargets writes its reply as text from the stored
+    rows (diagnostics spliced in as stored): each target in it is exactly
+    what GetDeploymentTarget answers, whatever the times' fractions, the
+    characters in the diagnostics, or a diagnostics that is not JSON."""
+    did = "d-TARGETS02"
+    base = 1764993151000
+    db = sqlite3.connect(os.path.join(daemon.data_dir, "state.db"), timeout=10)
+    with db:
+        db.execute("INSERT INTO deployments (id, application, deployment_group, deployment_config, compute_platform,"
+                   " status, creator, create_time, doc) VALUES (?, 'app', 'grp', 'CodeDeployDefault.OneAtATime',"
+                   " 'Server', 'Failed', 'user', ?, '{}')", (did, base))
+        diags = [json.dumps({"errorCode": "ScriptFailed", "message": 'a "quoted"\\ line\nand \u00e9\u2603\t',
+                             "logTail": "\u0001"}), "not json", None, json.dumps({"errorCode": "Success"})]
+        for i, t in enumerate(["host-a", "host-b"]):
+            db.execute("INSERT INTO deployment_targets (deployment_id, target_id, seq, target_type, target_arn,"
+                       " status, instance_label, last_updated, doc) VALUES (?, ?, ?, 'InstanceTarget', ?, 'Failed',"
+                       " ?, ?, ?)", (did, t, i, "arn:aws:codedeploy:us-east-1:000000000000:instance/" + t,
+                                     "Blue" if i else None, base + 7, json.dumps({"extra": [1, "x"]}) if i else "{}"))
+            for j, (frac, diag) in enumerate(zip([0, 500, 50, 5], diags)):
+                db.execute("INSERT INTO lifecycle_events (deployment_id, target_id, seq, name, status, start_time,"
+                           " end_time, diagnostics) VALUES (?, ?, ?, ?, 'Failed', ?, ?, ?)",
+                           (did, t, j, "Ev%d" % j, base + frac if j != 2 else None, base + 1000 + frac * 3, diag))
+    db.close()
+    r = call(daemon, daemon.admin, "BatchGetDeploymentTargets",
+             {"deploymentId": did, "targetIds": ["host-b", "host-a", "host-b"]})
+    assert r.status == 200, r.body
+    got = r.json()["deploymentTargets"]
+    assert len(got) == 3
+    for want_id, item in zip(["host-b", "host-a", "host-b"], got):
+        one = call(daemon, daemon.admin, "GetDeploymentTarget", {"deploymentId": did, "targetId": want_id})
+        assert item == one.json()["deploymentTarget"]
+    events = got[1]["instanceTarget"]["lifecycleEvents"]
+    assert events[0]["diagnostics"]["message"] == 'a "quoted"\\ line\nand \u00e9\u2603\t'
+    assert "diagnostics" not in events[1] and "diagnostics" not in events[2]
+    assert events[1]["startTime"] == 1764993151.5 and events[3]["startTime"] == 1764993151.005
+    assert "startTime" not in events[2]
+    assert got[0]["instanceTarget"]["instanceLabel"] == "Blue" and got[0]["instanceTarget"]["extra"] == [1, "x"]
+    r = call(daemon, daemon.admin, "BatchGetDeploymentTargets", {"deploymentId": did, "targetIds": ["host-a", "ghost"]})
+    assert r.status == 400 and r.json()["__type"] == "DeploymentTargetDoesNotExistException"
+    assert "ghost" in r.json()["message"]
+
+
 def test_deployment_targets_read_side(daemon, cd):
     did = "d-TARGETS01"
     _insert_targets(daemon, did)

@@ -496,6 +496,25 @@ static void test_times_in_ms(void **state)
 	assert_int_equal(t->n_events, 1);
 	ASSERT_MS(t->events[0].start_time, t0, t1);
 	ASSERT_MS(t->events[0].end_time, t0, t1);
+	/* several targets at once: in the order asked, a missing one NULL, one
+	 * asked twice shared */
+	{
+		json_t *ids = json_pack("[s, s, s]", "h1", "nope", "h1");
+		struct store_target **v = NULL;
+
+		assert_int_equal(store_targets_get(st, "d-AAAAAAAAA", ids, &v), 0);
+		assert_non_null(v[0]);
+		assert_null(v[1]);
+		assert_ptr_equal(v[2], v[0]);
+		assert_string_equal(v[0]->target_id, "h1");
+		assert_int_equal(v[0]->last_updated, t->last_updated);
+		assert_int_equal(v[0]->n_events, 1);
+		assert_string_equal(v[0]->events[0].name, "ApplicationStop");
+		assert_int_equal(v[0]->events[0].end_time, t->events[0].end_time);
+		assert_null(v[0]->events[0].diagnostics_text);
+		store_targets_free(v, json_array_size(ids));
+		json_decref(ids);
+	}
 	assert_int_equal(store_instance_get(st, "h1", &in), 0);
 	ASSERT_MS(in->register_time, t0, t1);
 	ASSERT_MS(in->deregister_time, t0, t1);
