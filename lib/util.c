@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -178,9 +179,8 @@ void rd_hex(const unsigned char *in, size_t len, char *out)
 }
 
 /* SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up
- * at every use, and HMAC() fetches both HMAC and SHA-256 at every call, which
- * cost a daemon verifying SigV4 on every request more than the hashing. Kept
- * for the life of the process. */
+ * at every use, which cost a daemon hashing every request's body more than
+ * the hashing. Kept for the life of the process. */
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 
@@ -205,34 +205,55 @@ void rd_sha256_hex(const void *data, size_t len, char out[65])
 	rd_hex(md, 32, out);
 }
 
+/* HMAC-SHA256 through OpenSSL's EVP_MAC, one context per thread, keyed
+ * anew for each call: HMAC() fetches HMAC and SHA-256 by name at every call,
+ * and so does EVP_MAC_init() when given the digest, so only a thread's first
+ * call names it; later calls only re-key the context. */
+static EVP_MAC *hmac_mac;
+static pthread_key_t hmac_key;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_ctx_free(void *ctx)
+{
+	EVP_MAC_CTX_free(ctx);
+}
+
+static void hmac_fetch(void)
+{
+	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (hmac_mac && pthread_key_create(&hmac_key, hmac_ctx_free) != 0) {
+		EVP_MAC_free(hmac_mac);
+		hmac_mac = NULL;
+	}
+}
+
 int rd_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, unsigned char out[32])
 {
-	const EVP_MD *m = sha256();
-	EVP_MD_CTX *ctx = m ? EVP_MD_CTX_new() : NULL;
-	unsigned char k[64], pad[64], inner[32];
-	int ok = ctx != NULL;
+	OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+			       OSSL_PARAM_construct_end()};
+	EVP_MAC_CTX *ctx;
+	const OSSL_PARAM *params = NULL;
+	size_t olen = 0;
 
-	/* RFC 2104: a key longer than the block is hashed first */
-	memset(k, 0, sizeof(k));
-	if (keylen > sizeof(k))
-		ok = ok && EVP_DigestInit_ex(ctx, m, NULL) && EVP_DigestUpdate(ctx, key, keylen) &&
-		     EVP_DigestFinal_ex(ctx, k, NULL);
-	else
-		memcpy(k, key, keylen);
-	for (size_t i = 0; i < sizeof(pad); i++)
-		pad[i] = k[i] ^ 0x36;
-	ok = ok && EVP_DigestInit_ex(ctx, m, NULL) && EVP_DigestUpdate(ctx, pad, sizeof(pad)) &&
-	     EVP_DigestUpdate(ctx, data, len) && EVP_DigestFinal_ex(ctx, inner, NULL);
-	for (size_t i = 0; i < sizeof(pad); i++)
-		pad[i] = k[i] ^ 0x5c;
-	/* out may be key: written last */
-	ok = ok && EVP_DigestInit_ex(ctx, m, NULL) && EVP_DigestUpdate(ctx, pad, sizeof(pad)) &&
-	     EVP_DigestUpdate(ctx, inner, sizeof(inner)) && EVP_DigestFinal_ex(ctx, out, NULL);
-	EVP_MD_CTX_free(ctx);
-	OPENSSL_cleanse(k, sizeof(k));
-	OPENSSL_cleanse(pad, sizeof(pad));
-	OPENSSL_cleanse(inner, sizeof(inner));
-	return ok ? 0 : -EIO;
+	pthread_once(&hmac_once, hmac_fetch);
+	if (!hmac_mac)
+		return -EIO;
+	ctx = pthread_getspecific(hmac_key);
+	if (!ctx) {
+		if (!(ctx = EVP_MAC_CTX_new(hmac_mac)))
+			return -ENOMEM;
+		if (pthread_setspecific(hmac_key, ctx) != 0) {
+			EVP_MAC_CTX_free(ctx);
+			return -ENOMEM;
+		}
+		params = digest;
+	}
+	/* a zero-length key is still a key: EVP_MAC_init() takes NULL as "keep
+	 * the previous one" */
+	if (!EVP_MAC_init(ctx, keylen ? key : (const void *)"", keylen, params) || !EVP_MAC_update(ctx, data, len) ||
+	    !EVP_MAC_final(ctx, out, &olen, 32) || olen != 32)
+		return -EIO;
+	return 0;
 }
 
 int rd_random_bytes(void *buf, size_t len)
