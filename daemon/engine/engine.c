@@ -668,14 +668,27 @@ static void on_bg(struct engine *e, struct eng_input *in)
 {
 	struct eng_dep *dp = eng_dep_find(e, in->dep);
 
-	if (!dp || dp->finished || dp->bg_phase != BG_MOVING_TRAFFIC)
+	if (!dp || dp->finished)
 		return;
-	if (in->wait_end) {
-		eng_bg_wait_started(e, dp, in->wait_end);
+	if (dp->bg_phase == BG_RETIRING) {
+		/* the termination wait began, or the original fleet's end is done */
+		if (in->wait_end) {
+			eng_bg_wait_started(e, dp, in->wait_end);
+			return;
+		}
+		dp->bg_phase = BG_RETIRED;
+		dp->term_wait = false;
+		if (in->ok)
+			dep_advance(e, dp);
+		else
+			dep_finish(e, dp, DS_FAILED, in->err.code, in->err.message);
 		return;
 	}
-	dp->bg_phase = BG_TRAFFIC_MOVED;
-	dp->term_wait = false;
+	if (dp->bg_phase != BG_MOVING_TRAFFIC)
+		return;
+	/* a failed traffic phase left traffic on (or took it back to) blue and
+	 * discarded green itself: nothing of the fleets is left to do */
+	dp->bg_phase = in->ok ? BG_TRAFFIC_MOVED : BG_RETIRED;
 	if (!in->ok && dp->ready && strcmp(in->err.code, "TIMEOUT") == 0) {
 		/* STOP_DEPLOYMENT and nobody continued within waitTimeInMinutes:
 		 * Stopped, as on CodeDeploy; green never got traffic. */

@@ -57,8 +57,6 @@ static void traffic_phase_start(struct engine *e, struct eng_dep *dp)
 		return;
 	}
 	j->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
-	/* a termination wait begun (or ended early) before a restart keeps its end */
-	j->wait_end = json_integer_value(json_object_get(json_object_get(dp->row, "doc"), BG_WAIT_END));
 	if (store_eng_config(e->tx, dp->config, &cfg) == 0) {
 		json_object_set_new(cfg, "deploymentConfigName", json_string(dp->config));
 		j->config_json = json_dumps(cfg, JSON_COMPACT);
@@ -89,6 +87,48 @@ static void traffic_phase_start(struct engine *e, struct eng_dep *dp)
 	json_decref(gd);
 	eng_outbox_job(e, j);
 	ENG_DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: green fleet ready (%zu instances); moving traffic", dp->id, k);
+}
+
+/* A job of dp's fleets after the reroute: the green instances it deployed
+ * and the original ones. NULL without memory. */
+static struct eng_job *fleets_job(struct engine *e, struct eng_dep *dp)
+{
+	struct eng_job *j = eng_job_new(JOB_BG, dp);
+	size_t g = 0, b = 0;
+
+	if (!j) {
+		eng_store_error(e, -ENOMEM, "job");
+		return NULL;
+	}
+	j->deployment_json = json_dumps(json_object_get(dp->row, "doc"), JSON_COMPACT);
+	j->green = calloc(dp->nt + 1, sizeof(*j->green));
+	j->blue = calloc(dp->nt + 1, sizeof(*j->blue));
+	for (size_t i = 0; j->green && j->blue && i < dp->nt; i++) {
+		struct eng_target *t = dp->t[i];
+		if (t->blue && (j->blue[b] = strdup(t->id)))
+			j->nblue = ++b;
+		else if (!t->blue && t->status != ST_SKIPPED && (j->green[g] = strdup(t->id)))
+			j->ngreen = ++g;
+	}
+	if (!dp->bgctl)
+		dp->bgctl = eng_bgctl_new();
+	j->bgctl = eng_bgctl_ref(dp->bgctl);
+	return j;
+}
+
+/* Green ran AfterAllowTraffic and blue AfterBlockTraffic: the termination
+ * wait (TERMINATE), then the original fleet's end, run as a job. */
+static void retire_start(struct engine *e, struct eng_dep *dp)
+{
+	struct eng_job *j = fleets_job(e, dp);
+
+	if (!j)
+		return;
+	j->retire = true;
+	/* a termination wait begun (or ended early) before a restart keeps its end */
+	j->wait_end = json_integer_value(json_object_get(json_object_get(dp->row, "doc"), BG_WAIT_END));
+	dp->bg_phase = BG_RETIRING;
+	eng_outbox_job(e, j);
 }
 
 /* Every green instance passed BeforeAllowTraffic. deploymentReadyOption
@@ -140,9 +180,8 @@ enum eng_bg_step eng_bg_step(struct engine *e, struct eng_dep *dp, enum eng_verd
 			 "The deployment failed because %s of the original (blue) instance %s failed%s; see "
 			 "that instance's lifecycle events.",
 			 bad->ev[bad->cur].name, bad->id,
-			 dp->bg_phase == BG_DEPLOYING_GREEN || dp->bg_phase == BG_MOVING_TRAFFIC
-			     ? " (traffic stays on the original fleet)"
-			     : "");
+			 dp->bg_phase == BG_TRAFFIC_MOVED ? " (traffic goes back to the original fleet)"
+							  : " (traffic stays on the original fleet)");
 		return BG_STEP_FAIL;
 	}
 	if (verdict == ENG_SUCCEEDED && dp->bg_phase == BG_DEPLOYING_GREEN) {
@@ -156,6 +195,12 @@ enum eng_bg_step eng_bg_step(struct engine *e, struct eng_dep *dp, enum eng_verd
 		return BG_STEP_WAIT;
 	}
 	if (verdict == ENG_SUCCEEDED && (dp->bg_phase == BG_MOVING_TRAFFIC || active + pending > 0))
+		return BG_STEP_WAIT;
+	if (verdict == ENG_SUCCEEDED && dp->bg_phase == BG_TRAFFIC_MOVED) {
+		retire_start(e, dp);
+		return BG_STEP_WAIT;
+	}
+	if (verdict == ENG_SUCCEEDED && dp->bg_phase == BG_RETIRING)
 		return BG_STEP_WAIT;
 	return BG_STEP_GO_ON;
 }
@@ -254,7 +299,7 @@ int eng_bg_end_wait(struct engine *e, struct eng_dep *dp)
 {
 	if (!bg_deployment(dp))
 		return -ENOTSUP;
-	if (!dp->term_wait || dp->bg_phase != BG_MOVING_TRAFFIC)
+	if (!dp->term_wait || dp->bg_phase != BG_RETIRING)
 		return -EAGAIN;
 	/* The wait's end is committed with the answer; the traffic phase may
 	 * act on the signal a moment before the commit, which is harmless: a
@@ -420,6 +465,17 @@ void eng_bg_finished(struct engine *e, struct eng_dep *dp, enum eng_dstatus stat
 {
 	struct eng_job *j;
 
+	if (status != DS_SUCCEEDED && dp->bg_phase == BG_TRAFFIC_MOVED) {
+		/* ended in AfterAllowTraffic / AfterBlockTraffic: blue is not
+		 * retired, so traffic goes back to it (a running termination wait,
+		 * BG_RETIRING, flips back itself) */
+		j = fleets_job(e, dp);
+		if (j) {
+			j->route_back = true;
+			eng_outbox_job(e, j);
+		}
+		return;
+	}
 	if (status == DS_SUCCEEDED || dp->bg_phase != BG_DEPLOYING_GREEN ||
 	    !strcmp(dp->creator, "codeDeployRollback") || !is_blue_green(dp->group_doc) ||
 	    strcmp(provision_action(dp->group_doc), "COPY_AUTO_SCALING_GROUP") != 0)

@@ -303,13 +303,27 @@ static void job_bg(struct engine *e, struct eng_job *j, struct eng_input *in)
 	struct rollout_error terr = {.size = sizeof(terr)};
 	int r;
 
+	run.blue = (const char *const *)j->blue;
+	run.nblue = j->nblue;
 	if (j->fleet_discard) {
 		eng_bg_fleet_end(e, j, &dep, false);
 		return;
 	}
-	r = traffic_bg_run(&run, NULL, &terr);
-	/* the original fleet retired, or the green one discarded */
-	eng_bg_fleet_end(e, j, &dep, r == 0);
+	if (j->route_back) {
+		traffic_bg_route_back(&run, &terr);
+		eng_bg_fleet_end(e, j, &dep, false);
+		return;
+	}
+	if (j->retire) {
+		/* the original fleet retired, or (stopped during the wait) traffic
+		 * back on it and the green one discarded */
+		r = traffic_bg_finish(&run, &terr);
+		eng_bg_fleet_end(e, j, &dep, r == 0);
+	} else {
+		r = traffic_bg_run(&run, NULL, &terr);
+		if (r < 0) /* traffic stayed on, or went back to, the original fleet */
+			eng_bg_fleet_end(e, j, &dep, false);
+	}
 	in->ok = r == 0;
 	if (r < 0)
 		set_error(in, terr.code[0] ? terr.code : "INTERNAL_ERROR",

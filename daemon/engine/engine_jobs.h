@@ -67,7 +67,9 @@ struct eng_job {
 	char **blue;
 	size_t nblue;
 	bool fleet_discard;
-	int64_t wait_end; /* JOB_BG: the termination wait's stored end (wall ms), 0 none */
+	bool retire;	  /* JOB_BG: the termination wait, then the original fleet's end (traffic_bg_finish) */
+	bool route_back;  /* JOB_BG: traffic back on the original fleet, the green one discarded */
+	int64_t wait_end; /* JOB_BG retire: the termination wait's stored end (wall ms), 0 none */
 };
 
 /* A job of dp (its id, application, group and group document); NULL without memory. */

@@ -397,6 +397,8 @@ int eng_dep_restore_targets(struct eng_dep *dp, const json_t *rows)
 				dp->traffic = true;
 			if (strcmp(e->name, "BeforeAllowTraffic") == 0 && j == 7)
 				dp->bg = true; /* green: AllowTraffic right after ValidateService */
+			if (strcmp(e->name, "AllowTraffic") == 0 && j == 8 && e->status == ST_SUCCEEDED)
+				dp->bg_phase = BG_TRAFFIC_MOVED; /* the traffic phase rerouted */
 			t->nev = (int)j + 1;
 			if (e->status == ST_INPROGRESS)
 				t->cur = (int)j;

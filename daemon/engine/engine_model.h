@@ -42,7 +42,9 @@ enum eng_cmd_phase {
 enum eng_bg_phase {
 	BG_DEPLOYING_GREEN, /* the green fleet runs its hooks */
 	BG_MOVING_TRAFFIC,  /* the traffic phase runs on a worker */
-	BG_TRAFFIC_MOVED,   /* the traffic phase has reported */
+	BG_TRAFFIC_MOVED,   /* the traffic phase has reported: AfterAllowTraffic / AfterBlockTraffic run */
+	BG_RETIRING,	    /* after them: the termination wait and the original fleet's end (a job) */
+	BG_RETIRED,	    /* that job has reported */
 };
 
 struct eng_dep;

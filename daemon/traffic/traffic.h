@@ -263,6 +263,9 @@ struct traffic_bg_run {
 	int (*poll)(void *userdata);
 	void *userdata;
 	int64_t poll_ms; /* 0 = 1000 */
+	/* traffic_bg_finish / traffic_bg_route_back: the original fleet */
+	const char *const *blue;
+	size_t nblue;
 	/* May be NULL. Called once the termination wait begins, with the wall
 	 * time (ms since the epoch) it ends at, so the caller can store it. */
 	void (*wait_started)(void *userdata, int64_t end_wall_ms);
@@ -279,16 +282,27 @@ struct traffic_bg_run {
  * 3. reroute (traffic_bg_reroute) or, with a trafficRoutingConfig, the
  *    weighted shift (traffic_shift_run) with the group's alarms checked
  *    through the health plugins; ALARM flips back and fails with ALARM_ACTIVE;
- * 4. TERMINATE: waits terminate_wait_ms (or until wait_end_wall_ms), then
- *    traffic_bg_retire(blue); poll() == 3 ends the wait at once; a stop
- *    (poll() == 2) during that wait flips back to blue (-ECANCELED,
- *    MANUAL_STOP): rollback before blue is retired is a flip, not a redeploy.
- *    KEEP_ALIVE: blue stays registered, out of service.
+ * then the caller runs green's AfterAllowTraffic and blue's AfterBlockTraffic
+ * and calls traffic_bg_finish.
  * A stop during the ready wait leaves traffic on blue; during a weighted
  * shift it flips back like an alarm.
  * Returns 0, or a negative errno with err (code = errorInformation code).
  * The number of blue instances is written to *ret_nblue (may be NULL). */
 int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct rollout_error *err);
+
+/* After the reroute and the After* events, the original fleet run->blue:
+ * TERMINATE waits terminate_wait_ms (or until wait_end_wall_ms; wait_started
+ * is told the end), then traffic_bg_retire(blue); poll() == 3 ends the wait
+ * at once; a stop (poll() == 2) during that wait flips back to blue
+ * (traffic_bg_route_back, -ECANCELED): rollback before blue is retired is a
+ * flip, not a redeploy. KEEP_ALIVE: blue stays registered, out of service;
+ * nothing to do. 0, or a negative errno with err. */
+int traffic_bg_finish(const struct traffic_bg_run *run, struct rollout_error *err);
+
+/* Traffic back on run->blue, run->green out of service (a deployment that
+ * ends after its reroute and before blue was retired): -ECANCELED with err
+ * MANUAL_STOP saying so (and what failed, if anything). */
+int traffic_bg_route_back(const struct traffic_bg_run *run, struct rollout_error *err);
 
 /* Before any hook runs on green: takes green out of service (drained,
  * maint). Refuses (-EBUSY, code NO_INSTANCES) when green serves traffic and

@@ -211,35 +211,6 @@ int traffic_bg_run(const struct traffic_bg_run *run, size_t *ret_nblue, struct r
 	if (r < 0)
 		goto out;
 
-	/* 4. the original fleet */
-	if (g->terminate_action == TRAFFIC_BLUE_TERMINATE && nblue > 0) {
-		/* the wait is on the wall clock: its end outlives a restart */
-		int64_t left = run->wait_end_wall_ms > 0 ? run->wait_end_wall_ms - wall_ms() : g->terminate_wait_ms;
-		int64_t end = mono_ms() + (left > 0 ? left : 0);
-		if (run->wait_started)
-			run->wait_started(run->userdata, run->wait_end_wall_ms > 0 ? run->wait_end_wall_ms
-										   : wall_ms() + (left > 0 ? left : 0));
-		while (mono_ms() < end) {
-			int p = run->poll ? run->poll(run->userdata) : TRAFFIC_BG_WAIT;
-			if (p == TRAFFIC_BG_END_WAIT)
-				break;
-			if (p == TRAFFIC_BG_STOP) {
-				/* stopped (or rolled back) before blue was retired: flip back */
-				struct rollout_error e2 = {.size = sizeof(e2)};
-				r = traffic_bg_flip_back(g, blue, nblue, run->green, run->ngreen, 0, &e2);
-				rollout_error_set(err, -ECANCELED, "MANUAL_STOP",
-						  "the deployment was stopped before the original (blue) fleet was "
-						  "retired; traffic flipped back to it%s%s",
-						  r < 0 ? ", but: " : "", r < 0 ? e2.message : "");
-				r = -ECANCELED;
-				goto out;
-			}
-			sleep_ms(poll_ms < end - mono_ms() ? poll_ms : end - mono_ms());
-		}
-		r = traffic_bg_retire(g, blue, nblue, err);
-		if (r < 0)
-			goto out;
-	}
 	if (ret_nblue)
 		*ret_nblue = nblue;
 	r = 0;
@@ -309,4 +280,53 @@ out:
 	free(all);
 	traffic_group_free(g);
 	return r;
+}
+
+int traffic_bg_finish(const struct traffic_bg_run *run, struct rollout_error *err)
+{
+	struct traffic_group *g = NULL;
+	int64_t poll_ms = run->poll_ms > 0 ? run->poll_ms : 1000;
+	int r = traffic_group_parse(run->reg, run->group_json, &g, err);
+
+	if (r < 0)
+		goto out;
+	if (g->terminate_action == TRAFFIC_BLUE_TERMINATE && run->nblue > 0) {
+		/* the wait is on the wall clock: its end outlives a restart */
+		int64_t left = run->wait_end_wall_ms > 0 ? run->wait_end_wall_ms - wall_ms() : g->terminate_wait_ms;
+		int64_t end = mono_ms() + (left > 0 ? left : 0);
+		if (run->wait_started)
+			run->wait_started(run->userdata, run->wait_end_wall_ms > 0 ? run->wait_end_wall_ms
+										   : wall_ms() + (left > 0 ? left : 0));
+		while (mono_ms() < end) {
+			int p = run->poll ? run->poll(run->userdata) : TRAFFIC_BG_WAIT;
+			if (p == TRAFFIC_BG_END_WAIT)
+				break;
+			if (p == TRAFFIC_BG_STOP) {
+				r = traffic_bg_route_back(run, err);
+				goto out;
+			}
+			sleep_ms(poll_ms < end - mono_ms() ? poll_ms : end - mono_ms());
+		}
+		r = traffic_bg_retire(g, run->blue, run->nblue, err);
+	}
+out:
+	traffic_group_free(g);
+	return r;
+}
+
+int traffic_bg_route_back(const struct traffic_bg_run *run, struct rollout_error *err)
+{
+	struct traffic_group *g = NULL;
+	struct rollout_error e2 = {.size = sizeof(e2)};
+	int r = traffic_group_parse(run->reg, run->group_json, &g, err);
+
+	if (r < 0)
+		return r;
+	r = traffic_bg_flip_back(g, run->blue, run->nblue, run->green, run->ngreen, 0, &e2);
+	traffic_group_free(g);
+	rollout_error_set(err, -ECANCELED, "MANUAL_STOP",
+			  "the deployment ended before the original (blue) fleet was retired; traffic flipped back "
+			  "to it%s%s",
+			  r < 0 ? ", but: " : "", r < 0 ? e2.message : "");
+	return -ECANCELED;
 }

@@ -265,6 +265,12 @@ def test_continue_termination_wait_via_aws_cli(env):
     wait_termination_wait(env, dep)
     assert registered(env) == sorted(green)
     assert all(v == "running" for v in states(env, blue).values())
+    # as on CodeDeploy, every lifecycle event ran before the wait: AfterBlockTraffic on the
+    # original instances while they still exist
+    check_fleets(env, dep, blue, green)
+    for iid, t in env.targets(dep).items():
+        assert t["status"] == "Succeeded" and all(
+            e["status"] in ("Succeeded", "Skipped") for e in t["lifecycleEvents"]), t
     t0 = time.time()
     env.daemon.aws(env.daemon.admin, "deploy", "continue-deployment", "--deployment-id", dep,
                    "--deployment-wait-type", "TERMINATION_WAIT")

@@ -4,7 +4,8 @@ HTTP app, a client sending requests throughout). The green fleet is deployed,
 the deployment is Ready and traffic stays on blue until ContinueDeployment; without
 it the deployment is Stopped after waitTimeInMinutes (CodeDeploy's behaviour). With
 TERMINATE, ContinueDeployment(TERMINATION_WAIT) ends terminationWaitTimeInMinutes, whose
-start and end are stored across a kill -9."""
+start and end are stored across a kill -9; the After* hooks run before that wait, and a
+failed AfterAllowTraffic routes traffic back to the original fleet."""
 
 import os
 import time
@@ -215,3 +216,29 @@ def test_blue_green_termination_wait_continued_after_kill9(bg_stack):
     assert time.time() - t0 < 30  # not the 60 s of the wait
     st = hx.server_states("web")
     assert all(st[n][0] & 0x01 for n in BLUE) and all(st[n][0] == 0 for n in GREEN), st
+
+
+def test_blue_green_after_allow_traffic_failure_routes_back(bg_stack):
+    """AfterAllowTraffic runs after the reroute and before the termination wait; when it
+    fails, the original fleet (not yet retired) gets the traffic back."""
+    d, hx, fleet, alarm = bg_stack
+    set_terminate_option(fleet, {"action": "TERMINATE", "terminationWaitTimeInMinutes": 20})  # 60 s
+    for n in GREEN:
+        open(os.path.join(fleet.agents[n].root_dir, "fail-AfterAllowTraffic"), "w").close()
+    t0 = time.time()
+    dep = fleet.deploy("v2", targetInstances=fleet_filter("b"))
+    info = fleet.wait(dep, timeout=60)
+    assert info["status"] == "Failed", (info, d.log_tail(60))
+    assert time.time() - t0 < 40  # it failed before the termination wait, not after it
+    assert not info.get("instanceTerminationWaitTimeStarted"), info
+    for n in GREEN:
+        ev = dict(fleet.events(dep, n))
+        assert ev["AllowTraffic"] == "Succeeded" and ev["AfterAllowTraffic"] == "Failed", ev
+    # back on blue, green out of service
+    def back():
+        st = hx.server_states("web")
+        return all(st[n][0] == 0 for n in BLUE) and all(st[n][0] & 0x01 for n in GREEN)
+    end = time.time() + 20
+    while not back():
+        assert time.time() < end, hx.server_states("web")
+        time.sleep(0.1)

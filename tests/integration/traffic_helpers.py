@@ -311,7 +311,9 @@ i=0; while [ $i -lt 100 ]; do
   sleep 0.05; i=$((i+1))
 done
 echo "app answered '$got', wanted '$want'" >&2; exit 1''',
-    "note.sh": HOOK_ENV,
+    # fails where the test put a file fail-<event> into the agent's root
+    "note.sh": HOOK_ENV + '''
+if [ -f "$ROOT/fail-$LIFECYCLE_EVENT" ]; then echo "failing $LIFECYCLE_EVENT as asked" >&2; exit 5; fi''',
 }
 
 APPSPEC = """version: 0.0

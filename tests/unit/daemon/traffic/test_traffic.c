@@ -603,6 +603,27 @@ static int run_bg(const char *bgconf, const char *config_json, size_t *nblue, st
 	return traffic_bg_run(&run, nblue, err);
 }
 
+/* The reroute, then (the After* events) the original fleet's end. */
+static int finish_bg(const char *bgconf, struct rollout_error *err)
+{
+	char group[2048];
+	struct rollout_deployment dep = ROLLOUT_DEPLOYMENT_INIT(.deployment_id = "d-TEST00000");
+	struct traffic_bg_run run = {.reg = (void *)1,
+				     .dep = &dep,
+				     .group_json = group,
+				     .green = GREEN,
+				     .ngreen = 2,
+				     .blue = BLUE,
+				     .nblue = 2,
+				     .poll = poll_fn,
+				     .poll_ms = 10};
+	int r;
+
+	snprintf(group, sizeof(group), BG_GROUP, bgconf);
+	r = traffic_bg_run(&run, NULL, err);
+	return r < 0 ? r : traffic_bg_finish(&run, err);
+}
+
 static void test_bg_run_reroute_keep_alive(void **state)
 {
 	struct rollout_error err = ERR_INIT;
@@ -734,9 +755,9 @@ static void test_bg_run_ready_wait(void **state)
 	F.s[2].blocked = F.s[3].blocked = true;
 	poll_answer = 2;
 	poll_answer_after = 2; /* after the reroute */
-	assert_int_equal(run_bg("\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"TERMINATE\","
-				"\"terminationWaitTimeInMinutes\":100}",
-				NULL, NULL, &err),
+	assert_int_equal(finish_bg("\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"TERMINATE\","
+				   "\"terminationWaitTimeInMinutes\":100}",
+				   &err),
 			 -ECANCELED);
 	assert_string_equal(err.code, "MANUAL_STOP");
 	assert_non_null(strstr(err.message, "traffic flipped back"));
@@ -768,6 +789,12 @@ static int64_t now_ms(clockid_t clk)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int run_and_finish(const struct traffic_bg_run *run, struct rollout_error *err)
+{
+	int r = traffic_bg_run(run, NULL, err);
+	return r < 0 ? r : traffic_bg_finish(run, err);
+}
+
 /* ContinueDeployment(TERMINATION_WAIT) (poll() == 3) ends the termination
  * wait at once; a stored end (after a restart, or ended early) replaces the
  * group's terminationWaitTimeInMinutes; the caller learns the end. */
@@ -781,6 +808,8 @@ static void test_bg_run_termination_wait(void **state)
 				     .group_json = group,
 				     .green = GREEN,
 				     .ngreen = 2,
+				     .blue = BLUE,
+				     .nblue = 2,
 				     .poll = poll_fn,
 				     .poll_ms = 10,
 				     .wait_started = wait_started_fn};
@@ -797,7 +826,7 @@ static void test_bg_run_termination_wait(void **state)
 	waited_end = 0;
 	t0 = now_ms(CLOCK_MONOTONIC);
 	w0 = now_ms(CLOCK_REALTIME);
-	assert_int_equal(traffic_bg_run(&run, NULL, &err), 0);
+	assert_int_equal(run_and_finish(&run, &err), 0);
 	assert_true(now_ms(CLOCK_MONOTONIC) - t0 < 2000);
 	assert_true(waited_end >= w0 + 5000 && waited_end <= now_ms(CLOCK_REALTIME) + 5000);
 	assert_true(F.s[0].blocked && F.s[1].blocked); /* blue retired */
@@ -808,7 +837,7 @@ static void test_bg_run_termination_wait(void **state)
 	F.s[2].blocked = F.s[3].blocked = true;
 	run.wait_end_wall_ms = now_ms(CLOCK_REALTIME) - 1000;
 	t0 = now_ms(CLOCK_MONOTONIC);
-	assert_int_equal(traffic_bg_run(&run, NULL, &err), 0);
+	assert_int_equal(run_and_finish(&run, &err), 0);
 	assert_true(now_ms(CLOCK_MONOTONIC) - t0 < 2000);
 	assert_int_equal(waited_end, run.wait_end_wall_ms);
 	assert_true(F.s[0].blocked && F.s[1].blocked);
@@ -818,7 +847,7 @@ static void test_bg_run_termination_wait(void **state)
 	F.s[2].blocked = F.s[3].blocked = true;
 	run.wait_end_wall_ms = now_ms(CLOCK_REALTIME) + 300;
 	t0 = now_ms(CLOCK_MONOTONIC);
-	assert_int_equal(traffic_bg_run(&run, NULL, &err), 0);
+	assert_int_equal(run_and_finish(&run, &err), 0);
 	assert_true(now_ms(CLOCK_MONOTONIC) - t0 >= 250 && now_ms(CLOCK_MONOTONIC) - t0 < 2000);
 
 	/* KEEP_ALIVE has no termination wait */
@@ -827,7 +856,7 @@ static void test_bg_run_termination_wait(void **state)
 		 "\"terminateBlueInstancesOnDeploymentSuccess\":{\"action\":\"KEEP_ALIVE\"}");
 	waited_end = 0;
 	run.wait_end_wall_ms = 0;
-	assert_int_equal(traffic_bg_run(&run, NULL, &err), 0);
+	assert_int_equal(run_and_finish(&run, &err), 0);
 	assert_int_equal(waited_end, 0);
 	stub_plugin = NULL;
 }
