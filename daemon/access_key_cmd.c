@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "duration.h"
 #include "store/store.h"
+#include "store_config.h"
 #include "util.h"
 
 int access_key_open_kek(const struct rd_config *cfg, struct store *st, struct auth_kek **ret, struct rd_error *err)
@@ -153,7 +154,7 @@ int access_key_cmd(struct rd_config *cfg, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	r = store_open(cfg->data_dir, &st, &e);
+	r = store_config_open(cfg, &st, &e);
 	if (r == 0)
 		r = access_key_open_kek(cfg, st, &kek, &e);
 	if (r < 0) {

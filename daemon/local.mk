@@ -2,13 +2,14 @@
 # its own local.mk; main.c wires the parts together. Headers are included by
 # part: #include "store/store.h".
 sbin_PROGRAMS += rolloutd
-rolloutd_SOURCES = daemon/main.c daemon/access_key_cmd.c daemon/access_key_cmd.h
+rolloutd_SOURCES = daemon/main.c daemon/access_key_cmd.c daemon/access_key_cmd.h daemon/store_config.c \
+	daemon/store_config.h
 DAEMON_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon
 DAEMON_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(EVENT_OPENSSL_CFLAGS) $(JANSSON_CFLAGS) \
-	$(CURL_CFLAGS) $(SQLITE_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS) \
+	$(CURL_CFLAGS) $(SQLITE_CFLAGS) $(PQ_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS) \
 	$(XML_CFLAGS)
 DAEMON_LIBS = lib/librollout.la $(EVENT_LIBS) $(EVENT_OPENSSL_LIBS) $(JANSSON_LIBS) \
-	$(CURL_LIBS) $(SQLITE_LIBS) $(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(ARCHIVE_LIBS) $(YAML_LIBS) $(XML_LIBS) \
+	$(CURL_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(ARCHIVE_LIBS) $(YAML_LIBS) $(XML_LIBS) \
 	-lpthread $(LIBS)
 rolloutd_CPPFLAGS = $(DAEMON_CPPFLAGS)
 rolloutd_CFLAGS = $(DAEMON_CFLAGS)

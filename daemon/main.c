@@ -31,6 +31,7 @@
 #include <rollout/plugin.h>
 
 #include "access_key_cmd.h"
+#include "store_config.h"
 #include "api/api.h"
 #include "api/api_info.h"
 #include "auth/auth.h"
@@ -132,7 +133,7 @@ static int cmd_backup(struct rd_config *cfg, int argc, char **argv)
 				"/var/backups/rolloutd.db)\n");
 		return 2;
 	}
-	r = store_open(cfg->data_dir, &st, &rerr);
+	r = store_config_open(cfg, &st, &rerr);
 	if (r == 0)
 		r = store_backup(st, cfg->data_dir, argv[0], &rerr);
 	store_close(st);
@@ -152,6 +153,13 @@ static int cmd_restore(struct rd_config *cfg, int argc, char **argv)
 	if (argc != 1) {
 		fprintf(stderr, "rolloutd: restore needs one argument, a file made by 'rolloutd backup'\n");
 		return 2;
+	}
+	if (cfg->store) {
+		fprintf(stderr,
+			"rolloutd: restore: the store is PostgreSQL (store: in %s): restore a pg_dump of it "
+			"with pg_restore or psql; 'rolloutd restore' writes only a SQLite store\n",
+			cfg->path);
+		return 1;
 	}
 	r = store_restore(argv[0], cfg->data_dir, &rerr);
 	if (r < 0) {
@@ -489,7 +497,7 @@ static int run(struct rd_daemon *d)
 	struct engine_io eio;
 	int r, ret = 1;
 
-	r = store_open(d->cfg->data_dir, &d->store, &e);
+	r = store_config_open(d->cfg, &d->store, &e);
 	if (r < 0) {
 		log_error("store: %s", e.message);
 		goto out;

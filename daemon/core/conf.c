@@ -41,6 +41,8 @@ static const char *const top_keys[] = {
     "alarm_fallback_plugin",
     "hook_timeout",
     "kek_file",
+    "store",
+    "store_password_file",
     "instance_key_sweep",
     "limits",
     "tls",
@@ -516,6 +518,29 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 		if ((r = resolve_path(cfg->path, s, &cfg->data_dir)) < 0)
 			return r;
 	}
+	if ((n = yt_map_get(root, "store"))) {
+		if ((r = yt_as_string(n, "store", &s, err, errlen)) < 0)
+			return r;
+		if (strncmp(s, "postgresql://", 13) != 0 && strncmp(s, "postgres://", 11) != 0)
+			return yt_error(n, err, errlen,
+					"store: must be a PostgreSQL connection URI (postgresql://USER@HOST/DB?...); "
+					"leave it out to keep the SQLite store in data_dir");
+		if ((r = set_str(&cfg->store, s)) < 0)
+			return r;
+	}
+	if ((n = yt_map_get(root, "store_password_file"))) {
+		if ((r = yt_as_string(n, "store_password_file", &s, err, errlen)) < 0)
+			return r;
+		if (!*s)
+			return yt_error(n, err, errlen, "store_password_file: must not be empty");
+		if (!cfg->store)
+			return yt_error(
+			    n, err, errlen,
+			    "store_password_file: only with store: postgresql://... (the SQLite store has no "
+			    "password)");
+		if ((r = resolve_path(cfg->path, s, &cfg->store_password_file)) < 0)
+			return r;
+	}
 	if ((n = yt_map_get(root, "kek_file"))) {
 		if ((r = yt_as_string(n, "kek_file", &s, err, errlen)) < 0)
 			return r;
@@ -666,6 +691,8 @@ struct rd_config *config_free(struct rd_config *cfg)
 	free(cfg->tls_client_ca);
 	free(cfg->data_dir);
 	free(cfg->kek_file);
+	free(cfg->store);
+	free(cfg->store_password_file);
 	free(cfg->plugin_dir);
 	free(cfg->region);
 	free(cfg->account_id);

@@ -39,6 +39,8 @@ struct rd_config {
 	int64_t limit_max_connections;	  /* open connections per listener; 0 = from the descriptor limit */
 	int64_t limit_long_polls_per_key; /* PollHostCommand calls held at once per access key; 0 = no cap */
 	char *kek_file;			  /* key-encryption key of access-key secrets; NULL = data_dir/kek */
+	char *store;			  /* PostgreSQL connection URI; NULL = SQLite in data_dir */
+	char *store_password_file;	  /* its password, read at start; NULL = URI, PGPASSWORD, PGPASSFILE */
 	int64_t retention_audit_ms;	  /* audit records older than this are removed; 0 = kept */
 	int64_t instance_key_sweep_ms;	  /* how often keys of terminated EC2 instances are revoked, default 5 min */
 	char *tls_cert;			  /* PEM certificate (chain allowed); NULL = plain HTTP */
@@ -82,6 +84,11 @@ struct rd_config *config_free(struct rd_config *cfg);
  *   kek_file: PATH               default data_dir/kek: the key-encryption key of access-key
  *                                secrets (created 0600 when missing; refused when group or
  *                                others may read it)
+ *   store: URI                   default none (SQLite in data_dir/state.db): a PostgreSQL
+ *                                connection URI (postgresql://USER@HOST:PORT/DB?sslmode=...);
+ *                                its parameters pass to libpq; one daemon per database
+ *   store_password_file: PATH    the PostgreSQL password, first line of the file (mode 0600 or
+ *                                stricter); else libpq's: the URI, PGPASSWORD, PGPASSFILE
  *   alarm_fallback_plugin: NAME  default none: the health plugin (under plugins:) that
  *                                checks an alarm name with no entry under alarms:
  *   hook_timeout: DURATION       default 1h (1s..1h): how long a Lambda/ECS lifecycle hook
@@ -102,7 +109,8 @@ struct rd_config *config_free(struct rd_config *cfg);
  *                                this PEM certificate (chain allowed) and key, reloaded on
  *                                SIGHUP; client_ca (optional) makes the host-command and
  *                                bundle routes require an agent certificate signed by it
- * Relative data_dir/plugin_dir/kek_file and tls files are resolved against the config file's directory. */
+ * Relative data_dir/plugin_dir/kek_file/store_password_file and tls files are resolved against the config file's
+ * directory. */
 
 /* The settings subtree of plugin `name` (borrowed; NULL when the plugin is
  * named with no settings or not named at all). */

@@ -1,7 +1,7 @@
 # The store: every SQL statement of the daemon, migrations included; one file per entity.
 daemon_store_sources = \
 	daemon/store/store.c daemon/store/store.h daemon/store/store_internal.h daemon/store/store_hot.h \
-	daemon/store/store_migrations.c \
+	daemon/store/store_migrations.c daemon/store/store_migrations_pg.c daemon/store/store_pg.c \
 	daemon/store/store_app.c daemon/store/store_tags.c daemon/store/store_group.c \
 	daemon/store/store_revision.c daemon/store/store_deployment.c daemon/store/store_instance.c \
 	daemon/store/store_access_key.c daemon/store/store_key_cache.c daemon/store/store_engine.h \

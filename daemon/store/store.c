@@ -47,6 +47,10 @@ static void conn_free(struct store_conn *c)
 {
 	if (!c)
 		return;
+	if (c->pg) {
+		store_pg_close(c);
+		return;
+	}
 	for (int i = 0; i < c->ncache; i++)
 		sqlite3_finalize(c->cache[i].stmt);
 	free(c->cache);
@@ -93,7 +97,7 @@ int store_conn_get(struct store *st, struct store_conn **ret)
 		st->idle = c->next;
 	pthread_mutex_unlock(&st->lock);
 	if (!c) {
-		int r = conn_open(st->path, &c, NULL);
+		int r = st->conninfo ? store_pg_open(st, &c, NULL) : conn_open(st->path, &c, NULL);
 		if (r < 0)
 			return r;
 	}
@@ -106,36 +110,66 @@ void store_conn_put(struct store *st, struct store_conn *c)
 {
 	if (!c)
 		return;
+	if (c->pg) {
+		if (PQstatus(c->pg) != CONNECTION_OK) {
+			/* the server went away (restarted): the next user connects anew */
+			conn_free(c);
+			return;
+		}
+		if (store_pg_in_tx(c))
+			store_pg_exec(c, "ROLLBACK");
+		goto pool;
+	}
 	/* A statement left mid-way would keep its read snapshot for the next user. */
 	for (sqlite3_stmt *s = sqlite3_next_stmt(c->db, NULL); s; s = sqlite3_next_stmt(c->db, s))
 		if (sqlite3_stmt_busy(s))
 			sqlite3_reset(s);
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+pool:
 	pthread_mutex_lock(&st->lock);
 	c->next = st->idle;
 	st->idle = c;
 	pthread_mutex_unlock(&st->lock);
 }
 
+const char *store_errmsg(struct store_conn *c)
+{
+	if (c->pg)
+		return c->pg_error ? c->pg_error : "";
+	return sqlite3_errmsg(c->db);
+}
+
+bool store_in_tx(struct store_conn *c)
+{
+	return c->pg ? store_pg_in_tx(c) : !sqlite3_get_autocommit(c->db);
+}
+
+int64_t store_total_changes(struct store_conn *c)
+{
+	return c->pg ? c->pg_total : sqlite3_total_changes64(c->db);
+}
+
 int store_exec(struct store_conn *c, const char *sql)
 {
+	if (c->pg)
+		return store_pg_exec(c, sql);
 	return store_errno(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
 }
 
 int store_tx_begin(struct store_conn *c)
 {
-	int r = store_exec(c, "BEGIN IMMEDIATE");
+	int r = c->pg ? store_pg_begin(c) : store_exec(c, "BEGIN IMMEDIATE");
 	if (r == 0) {
 		c->tx_begun_ms = rd_mono_ms();
-		c->tx_changes0 = sqlite3_total_changes64(c->db);
+		c->tx_changes0 = store_total_changes(c);
 	}
 	return r;
 }
 
 int store_tx_commit(struct store_conn *c)
 {
-	int64_t rows = sqlite3_total_changes64(c->db) - c->tx_changes0;
+	int64_t rows = store_total_changes(c) - c->tx_changes0;
 	int r = store_exec(c, "COMMIT");
 	if (r < 0)
 		store_tx_rollback(c);
@@ -146,6 +180,11 @@ int store_tx_commit(struct store_conn *c)
 
 void store_tx_rollback(struct store_conn *c)
 {
+	if (c->pg) {
+		if (store_pg_in_tx(c))
+			store_pg_exec(c, "ROLLBACK");
+		return;
+	}
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -225,7 +264,14 @@ int store_query_(struct store_conn *c, struct store_q *q, const char *sql, const
 	int r;
 
 	q->s = NULL;
+	q->res = NULL;
 	q->rc = SQLITE_DONE;
+	if (c->pg) {
+		r = store_pg_query(c, q, sql, args, nargs);
+		if (r == 0)
+			q->rc = SQLITE_OK;
+		return r;
+	}
 	r = prepare(c, sql, &q->s);
 	if (r == 0)
 		r = bind(q->s, args, nargs);
@@ -236,6 +282,8 @@ int store_query_(struct store_conn *c, struct store_q *q, const char *sql, const
 
 bool store_next(struct store_q *q)
 {
+	if (q->res)
+		return ++q->row < q->nrows;
 	if (!q->s || (q->rc != SQLITE_OK && q->rc != SQLITE_ROW))
 		return false;
 	q->rc = sqlite3_step(q->s);
@@ -244,6 +292,10 @@ bool store_next(struct store_q *q)
 
 int store_done(struct store_q *q, int r)
 {
+	if (q->res) {
+		PQclear(q->res);
+		q->res = NULL;
+	}
 	if (q->s) {
 		sqlite3_reset(q->s);
 		q->s = NULL;
@@ -275,16 +327,25 @@ int store_one_(struct store_conn *c, struct store_q *q, const char *sql, const s
 
 bool store_isnull(struct store_q *q, int i)
 {
+	if (q->res)
+		return PQgetisnull(q->res, q->row, i);
 	return sqlite3_column_type(q->s, i) == SQLITE_NULL;
 }
 
 const char *store_text(struct store_q *q, int i)
 {
+	if (q->res)
+		return PQgetisnull(q->res, q->row, i) ? NULL : PQgetvalue(q->res, q->row, i);
 	return (const char *)sqlite3_column_text(q->s, i);
 }
 
 int64_t store_int(struct store_q *q, int i)
 {
+	if (q->res) {
+		/* booleans come as t / f */
+		const char *t = store_text(q, i);
+		return !t || *t == 'f' ? 0 : *t == 't' ? 1 : strtoll(t, NULL, 10);
+	}
 	return sqlite3_column_int64(q->s, i);
 }
 
@@ -338,12 +399,7 @@ int store_collect_names(struct store_q *q, int r, size_t limit, json_t **ret_nam
 
 int64_t store_changes(struct store_conn *c)
 {
-	return sqlite3_changes64(c->db);
-}
-
-int64_t store_last_rowid(struct store_conn *c)
-{
-	return sqlite3_last_insert_rowid(c->db);
+	return c->pg ? c->pg_changes : sqlite3_changes64(c->db);
 }
 
 static int migrate(struct store_conn *c, struct rd_error *err)
@@ -351,6 +407,8 @@ static int migrate(struct store_conn *c, struct rd_error *err)
 	struct store_q q;
 	int r, current = 0;
 
+	if (c->pg)
+		return store_pg_migrate(c, err);
 	r = store_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
 			  "name TEXT NOT NULL, applied_time INTEGER NOT NULL)");
 	if (r < 0) {
@@ -432,6 +490,39 @@ fail:
 	return r;
 }
 
+int store_open_pg(const char *conninfo, const char *password, struct store **ret, struct rd_error *err)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	struct store_conn *c = NULL;
+	int r = -ENOMEM;
+
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_init(&st->lock, NULL);
+	st->conninfo = strdup(conninfo);
+	st->password = password ? strdup(password) : NULL;
+	if (!st->conninfo || (password && !st->password))
+		goto fail;
+	r = store_pg_open(st, &c, err);
+	if (r < 0)
+		goto fail;
+	r = migrate(c, err);
+	if (r < 0)
+		goto fail;
+	store_conn_put(st, c);
+	*ret = st;
+	return 0;
+fail:
+	conn_free(c);
+	store_close(st);
+	return r;
+}
+
+bool store_is_postgresql(const struct store *st)
+{
+	return st->conninfo != NULL;
+}
+
 struct store *store_close(struct store *st)
 {
 	if (!st)
@@ -444,6 +535,10 @@ struct store *store_close(struct store *st)
 	st->keys = store_key_cache_free(st->keys);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);
+	free(st->conninfo);
+	if (st->password)
+		explicit_bzero(st->password, strlen(st->password));
+	free(st->password);
 	free(st);
 	return NULL;
 }
@@ -456,6 +551,10 @@ int store_size_report(struct store *st, void (*fn)(const char *name, int64_t byt
 
 	if (r < 0)
 		return r;
+	if (c->pg) {
+		store_conn_put(st, c);
+		return -ENOTSUP; /* dbstat is SQLite's */
+	}
 	r = store_query(c, &q,
 			"SELECT d.name, SUM(d.pgsize), CASE WHEN MAX(s.type) = 'table' THEN"
 			" SUM(CASE WHEN d.pagetype = 'leaf' THEN d.ncell ELSE 0 END) ELSE -1 END"
@@ -490,19 +589,19 @@ int store_eng_begin(struct store *st, struct store_tx **ret)
 		free(tx);
 		return r;
 	}
-	tx->changes0 = sqlite3_total_changes64(tx->c->db);
+	tx->changes0 = store_total_changes(tx->c);
 	*ret = tx;
 	return 0;
 }
 
 bool store_eng_has_writes(struct store_tx *tx)
 {
-	return sqlite3_total_changes64(tx->c->db) != tx->changes0;
+	return store_total_changes(tx->c) != tx->changes0;
 }
 
 int64_t store_eng_changes(struct store_tx *tx)
 {
-	return sqlite3_total_changes64(tx->c->db) - tx->changes0;
+	return store_total_changes(tx->c) - tx->changes0;
 }
 
 void store_tx_touch(struct store_tx *tx, const char *id)

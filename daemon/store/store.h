@@ -33,6 +33,13 @@ struct tagfilter_set;
 
 /* Opens (creating with mode 0600) dir/state.db and migrates it. */
 int store_open(const char *data_dir, struct store **ret, struct rd_error *err);
+/* Opens the PostgreSQL database conninfo names (a libpq connection URI or
+ * key=value string) and migrates it under an advisory lock. password, when
+ * not NULL, is given to libpq apart from conninfo (store_password_file);
+ * else libpq takes it from conninfo, PGPASSWORD or PGPASSFILE. */
+int store_open_pg(const char *conninfo, const char *password, struct store **ret, struct rd_error *err);
+/* True when st is the PostgreSQL store. */
+bool store_is_postgresql(const struct store *st);
 struct store *store_close(struct store *st);
 /* The space each table and index takes in state.db, largest first:
  * fn(name, bytes, rows, ud), rows -1 for an index. Reads every page: for benches and reports, not hot paths.
@@ -400,7 +407,8 @@ int store_audit_prune(struct store *st, int64_t before_ms, size_t limit, size_t 
 
 /* Writes a consistent copy of the store, taken in one read transaction while
  * the daemon may go on writing, to `out` (mode 0600, replaced atomically),
- * with data_dir's signing key and certificate inside. */
+ * with data_dir's signing key and certificate inside. -ENOTSUP on
+ * PostgreSQL (pg_dump backs it up). */
 int store_backup(struct store *st, const char *data_dir, const char *out, struct rd_error *err);
 /* Restores a backup into data_dir, which must hold no state.db yet (it is
  * created when missing). The next store_open() migrates it when it comes

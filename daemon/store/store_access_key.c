@@ -67,7 +67,10 @@ static int seal_legacy(struct store *st, struct rd_error *err)
 
 	if (r < 0)
 		return r;
-	r = store_exec(c, "PRAGMA secure_delete = ON");
+	/* SQLite overwrites what it deletes and truncates its WAL so no secret in
+	 * the clear stays in the file; a PostgreSQL store never held one (it was
+	 * created sealing) */
+	r = store_is_pg(c) ? 0 : store_exec(c, "PRAGMA secure_delete = ON");
 	if (r == 0)
 		r = store_tx_begin(c);
 	if (r < 0)
@@ -112,13 +115,14 @@ static int seal_legacy(struct store *st, struct rd_error *err)
 		r = store_tx_commit(c);
 	else
 		store_tx_rollback(c);
-	if (r == 0 && n > 0)
+	if (r == 0 && n > 0 && !store_is_pg(c))
 		r = store_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
 out:
 	if (r < 0)
 		rd_error_set(err, r, "InternalFailure", "cannot seal the access-key secrets stored in the clear: %s",
-			     sqlite3_errmsg(c->db));
-	store_exec(c, "PRAGMA secure_delete = OFF");
+			     store_errmsg(c));
+	if (!store_is_pg(c))
+		store_exec(c, "PRAGMA secure_delete = OFF");
 	store_conn_put(st, c);
 	return r;
 }
@@ -245,7 +249,7 @@ int store_access_key_create_scoped(struct store *st, const char *name, const cha
 		      SQL_TEXT(k.id), SQL_TEXT(sealed), SQL_TEXT(k.name), SQL_TEXT(k.policy),
 		      SQL_TEXT(k.instance[0] ? k.instance : NULL), SQL_INT(k.create_time), SQL_TEXT(scope));
 	if (r < 0)
-		ERR("cannot store the access key: %s", sqlite3_errmsg(c->db));
+		ERR("cannot store the access key: %s", store_errmsg(c));
 	store_conn_put(st, c);
 	if (r == 0)
 		*ret = k;

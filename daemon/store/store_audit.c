@@ -12,7 +12,7 @@
 
 static struct store_arg text_or_null(const char *s)
 {
-	return s && *s ? SQL_TEXT(s) : SQL_NULL;
+	return SQL_TEXT(s && *s ? s : NULL); /* typed: PostgreSQL must know what the NULL is */
 }
 
 int store_audit_insert(struct store *st, const struct store_audit_record *v, size_t n)

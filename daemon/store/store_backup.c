@@ -161,6 +161,12 @@ int store_backup(struct store *st, const char *data_dir, const char *out, struct
 	char *tmp = NULL;
 	int fd, r;
 
+	if (store_is_postgresql(st)) {
+		/* SQLite's online backup has no PostgreSQL counterpart here */
+		ERR("the store is PostgreSQL: back it up with pg_dump (and data_dir's signing key, certificate and "
+		    "secret key with it); 'rolloutd backup' copies only a SQLite store");
+		return -ENOTSUP;
+	}
 	if (asprintf(&tmp, "%s.tmp-%d", out, (int)getpid()) < 0)
 		return -ENOMEM;
 	/* the backup holds the signing key: 0600 whatever the umask */

@@ -294,8 +294,8 @@ int store_deployment_list(struct store *st, const struct store_deployment_query 
 	if (r < 0 || empty || lo > hi) {
 		/* nothing to read */
 	} else if (dq->external_id) {
-		r = store_query(c, &q, SQL_LIST_EXTERNAL, LIST_ARGS, SQL_TEXT(dq->app), SQL_TEXT(dq->group),
-				SQL_JSON(dq->statuses), SQL_TEXT(dq->external_id));
+		r = store_query2(c, &q, SQL_LIST_EXTERNAL, SQL_LIST_EXTERNAL_PG, LIST_ARGS, SQL_TEXT(dq->app),
+				 SQL_TEXT(dq->group), SQL_JSON(dq->statuses), SQL_TEXT(dq->external_id));
 		r = list_collect(&q, r, &rows);
 	} else if (!json_array_size(dq->statuses)) {
 		if (dq->app && dq->group)
@@ -320,7 +320,7 @@ int store_deployment_list(struct store *st, const struct store_deployment_query 
 				r = store_query(c, &q, SQL_LIST_GROUP_STATUS, LIST_ARGS, SQL_TEXT(dq->app),
 						SQL_TEXT(dq->group), SQL_TEXT(status));
 			else
-				r = store_query(c, &q, SQL_LIST_STATUS, LIST_ARGS, SQL_NULL, SQL_NULL,
+				r = store_query(c, &q, SQL_LIST_STATUS, LIST_ARGS, SQL_TEXT(NULL), SQL_TEXT(NULL),
 						SQL_TEXT(status));
 			r = list_collect(&q, r, &rows);
 			if (r < 0)
@@ -506,7 +506,8 @@ int store_targets_get(struct store *st, const char *deployment_id, json_t *targe
 	if (r == 0)
 		r = store_run(c, "BEGIN");
 	if (r == 0)
-		r = store_query(c, &q, SQL_TARGETS_GET, SQL_TEXT(deployment_id), SQL_JSON(target_ids));
+		r = store_query2(c, &q, SQL_TARGETS_GET, SQL_TARGETS_GET_PG, SQL_TEXT(deployment_id),
+				 SQL_JSON(target_ids));
 	while (r == 0 && store_next(&q)) {
 		r = target_row(&q, &t);
 		if (r < 0)
@@ -522,7 +523,8 @@ int store_targets_get(struct store *st, const char *deployment_id, json_t *targe
 	t = NULL;
 	/* the events of every target, in one pass over the primary key */
 	if (r == 0)
-		r = store_query(c, &q, SQL_TARGETS_EVENTS, SQL_TEXT(deployment_id), SQL_JSON(target_ids));
+		r = store_query2(c, &q, SQL_TARGETS_EVENTS, SQL_TARGETS_EVENTS_PG, SQL_TEXT(deployment_id),
+				 SQL_JSON(target_ids));
 	while (r == 0 && store_next(&q)) {
 		const char *tid = store_text(&q, 0) ?: "";
 		if (!t || strcmp(t->target_id, tid) != 0) {
@@ -535,7 +537,7 @@ int store_targets_get(struct store *st, const char *deployment_id, json_t *targe
 			r = event_row(&q, 1, t, true);
 	}
 	r = store_done(&q, r);
-	if (c && !sqlite3_get_autocommit(c->db))
+	if (c && store_in_tx(c))
 		store_run(c, "COMMIT");
 	store_conn_put(st, c);
 	if (r < 0) {
@@ -568,8 +570,8 @@ int store_target_list(struct store *st, const char *deployment_id, json_t *statu
 
 	if (r < 0)
 		return r;
-	r = store_query(c, &q, SQL_TARGET_LIST, SQL_TEXT(deployment_id), SQL_JSON(statuses), SQL_JSON(labels),
-			SQL_TEXT(after ? after : ""));
+	r = store_query2(c, &q, SQL_TARGET_LIST, SQL_TARGET_LIST_PG, SQL_TEXT(deployment_id), SQL_JSON(statuses),
+			 SQL_JSON(labels), SQL_TEXT(after ? after : ""));
 	r = store_collect_names(&q, r, limit, ret_ids, ret_more);
 	store_conn_put(st, c);
 	return r;
@@ -716,8 +718,11 @@ int store_eng_deployment_rollback_info(struct store_tx *tx, const char *id, cons
 
 int store_eng_deployment_doc_set(struct store_tx *tx, const char *id, const char *key, const json_t *value)
 {
-	return store_run(
+	/* the JSON functions differ: SQLite's json_set, PostgreSQL's jsonb_set */
+	return store_run2(
 	    tx->c, "UPDATE deployments SET doc = json_set(COALESCE(doc, '{}'), '$.' || ?2, json(?3)) WHERE id = ?1",
+	    "UPDATE deployments SET doc = jsonb_set(COALESCE(doc, '{}')::jsonb, ARRAY[?2::text], ?3::jsonb)::text"
+	    " WHERE id = ?1",
 	    SQL_TEXT(id), SQL_TEXT(key), SQL_JSON(value));
 }
 
@@ -843,15 +848,17 @@ int store_eng_targets(struct store_tx *tx, const char *dep, json_t **ret)
 int store_eng_cmd_insert(struct store_tx *tx, const char *host, const char *dep, const char *target, int lseq,
 			 const char *name, int64_t now, int64_t *ret_id)
 {
+	struct store_q q;
 	int r =
-	    store_run(tx->c,
+	    store_one(tx->c, &q,
 		      "INSERT INTO host_commands (host, deployment_id, target_id, lifecycle_seq, command_name, status,"
-		      " create_time) VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', ?6)",
+		      " create_time) VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', ?6) RETURNING id",
 		      SQL_TEXT(host), SQL_TEXT(dep), SQL_TEXT(target), SQL_INT(lseq), SQL_TEXT(name), SQL_INT(now));
 
-	if (r == 0)
-		*ret_id = store_last_rowid(tx->c);
-	return r;
+	if (r < 0)
+		return r;
+	*ret_id = store_int(&q, 0);
+	return store_done(&q, 0);
 }
 
 int store_eng_cmd_update(struct store_tx *tx, int64_t id, const char *status, int64_t acked_time, int64_t complete_time,
@@ -948,8 +955,8 @@ int store_eng_hook_log(struct store_tx *tx, const char *dep, const char *target,
 {
 	int r =
 	    store_run(tx->c,
-		      "INSERT OR IGNORE INTO hook_logs (deployment_id, target_id, lifecycle_event, seq, time, chunk)"
-		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		      "INSERT INTO hook_logs (deployment_id, target_id, lifecycle_event, seq, time, chunk)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
 		      SQL_TEXT(dep), SQL_TEXT(target), SQL_TEXT(event), SQL_INT(seq), SQL_INT(now), SQL_TEXT(chunk));
 	store_tx_touch(tx, dep);
 
@@ -965,8 +972,10 @@ int store_eng_bundle_set(struct store_tx *tx, const char *dep, const json_t *bun
 	char key[64];
 
 	snprintf(key, sizeof(key), "engine.bundle.%s", dep);
-	return store_run(tx->c, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", SQL_TEXT(key),
-			 SQL_JSON(bundle));
+	return store_run(
+	    tx->c,
+	    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	    SQL_TEXT(key), SQL_JSON(bundle));
 }
 
 int store_eng_bundle_get(struct store_tx *tx, const char *dep, json_t **ret)

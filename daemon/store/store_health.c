@@ -12,6 +12,7 @@
 int store_trigger_delivery_insert(struct store *st, const struct store_trigger_delivery *td, int64_t *ret_id)
 {
 	struct store_conn *c;
+	struct store_q q;
 	int64_t now = rd_wall_ms();
 	int r;
 
@@ -20,15 +21,17 @@ int store_trigger_delivery_insert(struct store *st, const struct store_trigger_d
 	r = store_conn_get(st, &c);
 	if (r < 0)
 		return r;
-	r = store_run(c,
+	r = store_one(c, &q,
 		      "INSERT INTO trigger_deliveries (deployment_id, instance_id, event, trigger_name, target, status,"
 		      " attempts, subject, message, create_time, update_time)"
-		      " VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', 0, ?6, ?7, ?8, ?8)",
+		      " VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', 0, ?6, ?7, ?8, ?8) RETURNING id",
 		      SQL_TEXT(td->deployment_id), SQL_TEXT(td->instance_id), SQL_TEXT(td->event),
 		      SQL_TEXT(td->trigger_name), SQL_TEXT(td->target), SQL_TEXT(td->subject), SQL_TEXT(td->message),
 		      SQL_INT(now));
 	if (r == 0 && ret_id)
-		*ret_id = store_last_rowid(c);
+		*ret_id = store_int(&q, 0);
+	if (r == 0)
+		r = store_done(&q, 0);
 	store_conn_put(st, c);
 	return r;
 }

@@ -55,6 +55,11 @@
 	"SELECT id, seq, create_time FROM deployments WHERE external_id = ?9 "                                         \
 	"AND (?6 IS NULL OR application = ?6) AND (?7 IS NULL OR deployment_group = ?7) "                              \
 	"AND (?8 IS NULL OR status IN (SELECT value FROM json_each(?8))) AND " SQL_LIST_KEYSET
+/* PostgreSQL reads the JSON array with json_array_elements_text */
+#define SQL_LIST_EXTERNAL_PG                                                                                           \
+	"SELECT id, seq, create_time FROM deployments WHERE external_id = ?9 "                                         \
+	"AND (?6::text IS NULL OR application = ?6) AND (?7::text IS NULL OR deployment_group = ?7) "                  \
+	"AND (?8::json IS NULL OR status IN (SELECT json_array_elements_text(?8::json))) AND " SQL_LIST_KEYSET
 /* the creation time of the previous page's last deployment (the cursor is
  * its seq); when retention removed it, that of the next older one */
 #define SQL_LIST_CURSOR "SELECT create_time FROM deployments WHERE seq = ?1"
@@ -68,6 +73,10 @@
 	"SELECT target_id FROM deployment_targets WHERE deployment_id = ?1 AND target_id > ?4 "                        \
 	"AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2))) "                                             \
 	"AND (?3 IS NULL OR instance_label IN (SELECT value FROM json_each(?3))) ORDER BY target_id"
+#define SQL_TARGET_LIST_PG                                                                                             \
+	"SELECT target_id FROM deployment_targets WHERE deployment_id = ?1 AND target_id > ?4 "                        \
+	"AND (?2::json IS NULL OR status IN (SELECT json_array_elements_text(?2::json))) "                             \
+	"AND (?3::json IS NULL OR instance_label IN (SELECT json_array_elements_text(?3::json))) ORDER BY target_id"
 #define SQL_TARGET_GET                                                                                                 \
 	"SELECT deployment_id, target_id, target_type, target_arn, status, instance_label, last_updated, doc "         \
 	"FROM deployment_targets WHERE deployment_id = ?1 AND target_id = ?2"
@@ -80,6 +89,16 @@
 	"END "                                                                                                         \
 	"FROM lifecycle_events "                                                                                       \
 	"WHERE deployment_id = ?1 AND target_id IN (SELECT value FROM json_each(?2)) ORDER BY target_id, seq"
+/* PostgreSQL reads the JSON array with json_array_elements_text; its
+ * diagnostics were all written as JSON (SQL_JSON), none needs checking */
+#define SQL_TARGETS_GET_PG                                                                                             \
+	"SELECT deployment_id, target_id, target_type, target_arn, status, instance_label, last_updated, doc "         \
+	"FROM deployment_targets WHERE deployment_id = ?1 AND target_id IN (SELECT "                                   \
+	"json_array_elements_text(?2::json))"
+#define SQL_TARGETS_EVENTS_PG                                                                                          \
+	"SELECT target_id, name, status, start_time, end_time, diagnostics FROM lifecycle_events "                     \
+	"WHERE deployment_id = ?1 AND target_id IN (SELECT json_array_elements_text(?2::json)) ORDER BY target_id, "   \
+	"seq"
 #define SQL_TARGET_EVENTS                                                                                              \
 	"SELECT name, status, start_time, end_time, diagnostics FROM lifecycle_events "                                \
 	"WHERE deployment_id = ?1 AND target_id = ?2 ORDER BY seq"

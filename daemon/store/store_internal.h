@@ -3,7 +3,10 @@
  * statement on its tables:
  *
  *   store.c             connections, the statement helper, transactions, migrations runner
+ *                       (SQLite), dispatching to store_pg.c when the store is PostgreSQL
+ *   store_pg.c          the same on PostgreSQL through libpq
  *   store_migrations.c  the schema, as numbered migrations
+ *   store_migrations_pg.c  the same schema for PostgreSQL, same version numbers
  *   store_app.c         applications
  *   store_tags.c        resource tags (on application and deployment-group ARNs)
  *   store_group.c       deployment groups and deployment configs
@@ -24,7 +27,7 @@
  *
  * Connections: one SQLite connection per concurrent user, kept in a small
  * pool. store_conn_get() hands one to the calling thread; store_conn_put()
- * returns it. Every connection runs WAL, synchronous=FULL, foreign_keys=ON,
+ * returns it. Every SQLite connection runs WAL, synchronous=FULL, foreign_keys=ON,
  * busy_timeout 10 s.
  *
  * Statements: store_run() / store_query() / store_one() prepare a statement
@@ -43,10 +46,28 @@
  *     r = store_done(&q, r);
  *
  * Writing: store_tx_begin() (BEGIN IMMEDIATE) ... store_tx_commit() or
- * store_tx_rollback(). */
+ * store_tx_rollback().
+ *
+ * Two backends: SQLite (a file in data_dir) and PostgreSQL (store_open_pg).
+ * The statement texts are written once, in the SQL both engines accept
+ * (?n parameters, which the PostgreSQL side turns into $n once when it
+ * prepares; ON CONFLICT, RETURNING, COALESCE, LIMIT with a number); where
+ * no common text exists an entity file keeps both side by side and calls
+ * store_run2()/store_query2()/store_one2(). On PostgreSQL every write
+ * transaction takes one transaction-level advisory lock first, so that
+ * writers are serialized exactly as SQLite's BEGIN IMMEDIATE serializes
+ * them; the tables carrying SQLite's implicit rowid where a statement uses
+ * it have a rowid identity column there. A statement that fails inside a
+ * PostgreSQL transaction leaves it unusable until rolled back: a failed
+ * statement ends its transaction (every caller rolls back on error).
+ * Statements are typed on PostgreSQL when first prepared, from the
+ * arguments of that call (SQL_TEXT text, SQL_INT bigint): an integer used
+ * as a condition is written "?n <> 0", a NULL whose type matters is
+ * SQL_TEXT(NULL) rather than SQL_NULL. */
 #pragma once
 
 #include <pthread.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -61,11 +82,15 @@
  * a statement handed out stays valid however many others are prepared. */
 struct store_stmt_entry {
 	const char *sql;
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt; /* SQLite */
+	int pg_name;	    /* PostgreSQL: prepared as "s<pg_name>" */
 };
 
 struct store_conn {
-	sqlite3 *db;
+	sqlite3 *db;			  /* SQLite, or NULL */
+	PGconn *pg;			  /* PostgreSQL, or NULL */
+	int64_t pg_changes, pg_total;	  /* rows written by the last statement, by all */
+	char *pg_error;			  /* the last statement's error message */
 	int64_t tx_begun_ms, tx_changes0; /* the open write transaction, for /metrics */
 	struct store_conn *next;
 	struct store_stmt_entry *cache;
@@ -73,7 +98,9 @@ struct store_conn {
 };
 
 struct store {
-	char *path;
+	char *path;	/* SQLite: the file; PostgreSQL: NULL */
+	char *conninfo; /* PostgreSQL: the libpq connection URI */
+	char *password; /* PostgreSQL: from store_password_file, or NULL */
 	pthread_mutex_t lock;
 	struct store_conn *idle;
 	const struct auth_kek *kek;   /* seals access-key secrets (store_set_kek) */
@@ -84,7 +111,7 @@ struct store {
 struct store_tx {
 	struct store *st;
 	struct store_conn *c;
-	sqlite3_int64 changes0;
+	int64_t changes0;
 	json_t *touched; /* ids of the deployments written (an object used as a set) */
 };
 
@@ -101,6 +128,8 @@ struct store_migration {
 };
 extern const struct store_migration store_migrations[];
 extern const size_t store_n_migrations;
+extern const struct store_migration store_migrations_pg[];
+extern const size_t store_n_migrations_pg;
 
 int store_conn_get(struct store *st, struct store_conn **ret);
 void store_conn_put(struct store *st, struct store_conn *c);
@@ -112,6 +141,16 @@ int store_exec(struct store_conn *c, const char *sql);
 int store_tx_begin(struct store_conn *c);
 int store_tx_commit(struct store_conn *c);
 void store_tx_rollback(struct store_conn *c);
+
+/* The message of the last failed statement on c. */
+const char *store_errmsg(struct store_conn *c);
+/* True while c has a transaction open. */
+bool store_in_tx(struct store_conn *c);
+/* True when c is a PostgreSQL connection. */
+static inline bool store_is_pg(const struct store_conn *c)
+{
+	return c->pg != NULL;
+}
 
 /* SQLite result code -> negative errno: a foreign key that points nowhere
  * -> -ENOENT, other constraints -> -EEXIST, BUSY/LOCKED -> -EBUSY, NOMEM ->
@@ -157,7 +196,9 @@ struct store_arg {
 /* A statement being stepped. */
 struct store_q {
 	sqlite3_stmt *s;
-	int rc; /* last sqlite3_step() result */
+	int rc;		/* last sqlite3_step() result */
+	PGresult *res;	/* PostgreSQL: every row of the result */
+	int row, nrows; /* PostgreSQL: the current row (-1 before the first) */
 };
 
 /* Steps the statement to its end (rows are ignored). 0 or negative errno. */
@@ -169,6 +210,13 @@ struct store_q {
  * store_done() after reading it), -ENOENT when there is none (q is done),
  * or another negative errno. */
 #define store_one(c, q, sql, ...) store_one_((c), (q), "" sql, STORE_ARGV(__VA_ARGS__))
+
+/* The same where the two engines need different texts: lite for SQLite, pg
+ * for PostgreSQL (both literals, both ?n). */
+#define store_run2(c, lite, pg, ...) store_run_((c), store_is_pg(c) ? "" pg : "" lite, STORE_ARGV(__VA_ARGS__))
+#define store_query2(c, q, lite, pg, ...)                                                                              \
+	store_query_((c), (q), store_is_pg(c) ? "" pg : "" lite, STORE_ARGV(__VA_ARGS__))
+#define store_one2(c, q, lite, pg, ...) store_one_((c), (q), store_is_pg(c) ? "" pg : "" lite, STORE_ARGV(__VA_ARGS__))
 
 int store_run_(struct store_conn *c, const char *sql, const struct store_arg *args, size_t nargs);
 int store_query_(struct store_conn *c, struct store_q *q, const char *sql, const struct store_arg *args, size_t nargs);
@@ -193,9 +241,20 @@ void store_copy(struct store_q *q, int i, char *buf, size_t size);
  * *ret_more when a row is left. r as for store_done(). */
 int store_collect_names(struct store_q *q, int r, size_t limit, json_t **ret_names, bool *ret_more);
 
-/* Rows changed by the last statement; rowid of the last insert. */
+/* Rows changed by the last statement; by every statement of the connection. */
 int64_t store_changes(struct store_conn *c);
-int64_t store_last_rowid(struct store_conn *c);
+int64_t store_total_changes(struct store_conn *c);
+
+/* ---- store_pg.c: the PostgreSQL side of the functions above ---- */
+
+int store_pg_open(const struct store *st, struct store_conn **ret, struct rd_error *err);
+void store_pg_close(struct store_conn *c);
+int store_pg_exec(struct store_conn *c, const char *sql);
+int store_pg_begin(struct store_conn *c); /* BEGIN and the write lock */
+bool store_pg_in_tx(struct store_conn *c);
+int store_pg_query(struct store_conn *c, struct store_q *q, const char *sql, const struct store_arg *args,
+		   size_t nargs);
+int store_pg_migrate(struct store_conn *c, struct rd_error *err);
 
 /* ---- one entity's statements used inside another's transaction ---- */
 

@@ -19,13 +19,13 @@
 	"SELECT d.id FROM deployments d"                                                                               \
 	" WHERE d.status IN ('Succeeded', 'Failed', 'Stopped') AND d.complete_time > 0 AND d.complete_time < ?1"       \
 	" AND d.seq <> (SELECT MAX(x.seq) FROM deployments x"                                                          \
-	"  WHERE x.application = d.application AND x.deployment_group IS d.deployment_group)"                          \
-	" AND d.seq <> IFNULL((SELECT MAX(x.seq) FROM deployments x WHERE x.application = d.application"               \
-	"  AND x.deployment_group IS d.deployment_group AND x.status = 'Succeeded'), -1)"
+	"  WHERE x.application = d.application AND x.deployment_group IS NOT DISTINCT FROM d.deployment_group)"        \
+	" AND d.seq <> COALESCE((SELECT MAX(x.seq) FROM deployments x WHERE x.application = d.application"             \
+	"  AND x.deployment_group IS NOT DISTINCT FROM d.deployment_group AND x.status = 'Succeeded'), -1)"
 
 static int changes(struct store_conn *c)
 {
-	return sqlite3_changes(c->db);
+	return (int)store_changes(c);
 }
 
 /* Deletes up to `batch` rows belonging to deployment `id` from its child

@@ -40,8 +40,8 @@ int store_revision_upsert_c(struct store_conn *c, const char *app, const json_t 
 	    "INSERT INTO revisions (application, rkey, revision, revision_type, s3_bucket, s3_key, description, "
 	    "register_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
 	    "ON CONFLICT (application, rkey) DO UPDATE SET "
-	    "description = CASE WHEN ?9 THEN excluded.description ELSE description END, "
-	    "register_time = CASE WHEN ?9 THEN excluded.register_time ELSE register_time END",
+	    "description = CASE WHEN ?9 <> 0 THEN excluded.description ELSE revisions.description END, "
+	    "register_time = CASE WHEN ?9 <> 0 THEN excluded.register_time ELSE revisions.register_time END",
 	    SQL_TEXT(app), SQL_TEXT(key), SQL_JSON(rev),
 	    SQL_TEXT(json_string_value(json_object_get(rev, "revisionType"))),
 	    SQL_TEXT(json_string_value(json_object_get(s3, "bucket"))),
@@ -58,12 +58,19 @@ int store_revision_mark_used_c(struct store_conn *c, const char *app, const json
 
 	if (!key)
 		return -ENOMEM;
-	r = store_run(c,
-		      "UPDATE revisions SET first_used_time = COALESCE(first_used_time, ?3), last_used_time = ?3, "
-		      "deployment_groups = CASE WHEN ?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(deployment_groups) "
-		      "WHERE value = ?4) THEN deployment_groups ELSE json_insert(deployment_groups, '$[#]', ?4) END "
-		      "WHERE application = ?1 AND rkey = ?2",
-		      SQL_TEXT(app), SQL_TEXT(key), SQL_INT(now), SQL_TEXT(group));
+	/* the group joins the JSON array of the revision's groups: the JSON
+	 * functions differ */
+	r = store_run2(
+	    c,
+	    "UPDATE revisions SET first_used_time = COALESCE(first_used_time, ?3), last_used_time = ?3, "
+	    "deployment_groups = CASE WHEN ?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(deployment_groups) "
+	    "WHERE value = ?4) THEN deployment_groups ELSE json_insert(deployment_groups, '$[#]', ?4) END "
+	    "WHERE application = ?1 AND rkey = ?2",
+	    "UPDATE revisions SET first_used_time = COALESCE(first_used_time, ?3), last_used_time = ?3, "
+	    "deployment_groups = CASE WHEN ?4::text IS NULL OR deployment_groups::jsonb @> jsonb_build_array(?4::text)"
+	    " THEN deployment_groups ELSE (deployment_groups::jsonb || jsonb_build_array(?4::text))::text END "
+	    "WHERE application = ?1 AND rkey = ?2",
+	    SQL_TEXT(app), SQL_TEXT(key), SQL_INT(now), SQL_TEXT(group));
 	free(key);
 	return r;
 }
@@ -135,8 +142,8 @@ int store_revision_list(struct store *st, const struct store_revision_query *q, 
 	    "AND (?5 IS NULL OR substr(s3_key, 1, length(?5)) = ?5) "
 	    "AND (?6 IS NULL OR ?6 = 'ignore' OR (?6 = 'include') = (first_used_time IS NOT NULL)) "
 	    "ORDER BY CASE ?2 WHEN 'registerTime' THEN register_time WHEN 'firstUsedTime' THEN first_used_time "
-	    "WHEN 'lastUsedTime' THEN last_used_time ELSE seq END * (CASE WHEN ?3 THEN -1 ELSE 1 END), "
-	    "seq * (CASE WHEN ?3 THEN -1 ELSE 1 END) LIMIT -1 OFFSET ?7",
+	    "WHEN 'lastUsedTime' THEN last_used_time ELSE seq END * (CASE WHEN ?3 <> 0 THEN -1 ELSE 1 END), "
+	    "seq * (CASE WHEN ?3 <> 0 THEN -1 ELSE 1 END) LIMIT 9223372036854775807 OFFSET ?7",
 	    SQL_TEXT(q->app), SQL_TEXT(q->sort_by), SQL_INT(q->descending), SQL_TEXT(q->s3_bucket),
 	    SQL_TEXT(q->s3_key_prefix), SQL_TEXT(q->deployed), SQL_INT(q->offset));
 	while (r == 0 && store_next(&sq)) {

@@ -42,14 +42,15 @@ int store_eng_shift_put(struct store_tx *tx, const char *dep, const char *plugin
 				 " state = COALESCE(?3, state), cursor = COALESCE(?4, cursor), updated = ?5"
 				 " WHERE deployment_id = ?1",
 				 SQL_TEXT(dep), SQL_JSON(appspec), SQL_JSON(state), SQL_JSON(cursor), SQL_INT(now));
-	return store_run(tx->c,
-			 "INSERT INTO shift_deployments (deployment_id, plugin, appspec, state, cursor, updated)"
-			 " VALUES (?1, ?2, ?3, ?4, COALESCE(?5, '{}'), ?6)"
-			 " ON CONFLICT (deployment_id) DO UPDATE SET"
-			 " plugin = ?2, appspec = COALESCE(?3, appspec),"
-			 " state = COALESCE(?4, state), cursor = COALESCE(?5, cursor), updated = ?6",
-			 SQL_TEXT(dep), SQL_TEXT(plugin), SQL_JSON(appspec), SQL_JSON(state), SQL_JSON(cursor),
-			 SQL_INT(now));
+	return store_run(
+	    tx->c,
+	    "INSERT INTO shift_deployments (deployment_id, plugin, appspec, state, cursor, updated)"
+	    " VALUES (?1, ?2, ?3, ?4, COALESCE(?5, '{}'), ?6)"
+	    " ON CONFLICT (deployment_id) DO UPDATE SET"
+	    " plugin = ?2, appspec = COALESCE(?3, shift_deployments.appspec),"
+	    " state = COALESCE(?4, shift_deployments.state), cursor = COALESCE(?5, shift_deployments.cursor),"
+	    " updated = ?6",
+	    SQL_TEXT(dep), SQL_TEXT(plugin), SQL_JSON(appspec), SQL_JSON(state), SQL_JSON(cursor), SQL_INT(now));
 }
 
 int store_eng_target_view(struct store_tx *tx, const char *dep, const char *target, const char *type, const char *arn,

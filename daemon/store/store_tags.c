@@ -49,8 +49,10 @@ int store_tags_remove(struct store *st, const char *arn, json_t *keys)
 
 	if (r < 0)
 		return r;
-	r = store_run(c, "DELETE FROM resource_tags WHERE arn = ?1 AND key IN (SELECT value FROM json_each(?2))",
-		      SQL_TEXT(arn), SQL_JSON(keys));
+	r = store_run2(
+	    c, "DELETE FROM resource_tags WHERE arn = ?1 AND key IN (SELECT value FROM json_each(?2))",
+	    "DELETE FROM resource_tags WHERE arn = ?1 AND key IN (SELECT json_array_elements_text(?2::json))",
+	    SQL_TEXT(arn), SQL_JSON(keys));
 	store_conn_put(st, c);
 	return r;
 }

@@ -8,9 +8,9 @@
 FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir) -I$(top_srcdir)/daemon -I$(top_srcdir)/agent \
 	-I$(top_srcdir)/tests/fuzz
 FUZZ_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(YAML_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) \
-	$(EVENT_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(XML_CFLAGS)
+	$(EVENT_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(PQ_CFLAGS) $(XML_CFLAGS)
 FUZZ_LIBS = lib/librollout.la $(JANSSON_LIBS) $(YAML_LIBS) $(OPENSSL_LIBS) $(ARCHIVE_LIBS) $(EVENT_LIBS) $(EVENT_OPENSSL_LIBS) \
-	$(CURL_LIBS) $(SQLITE_LIBS) $(XML_LIBS) $(PTHREAD_LIBS) -lm $(LIBS)
+	$(CURL_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(XML_LIBS) $(PTHREAD_LIBS) -lm $(LIBS)
 FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/fuzz_util.c
 FUZZ_TARGETS = appspec daemon_conf agent_conf api_request sigv4 extract deploy_spec hostcmd
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/README.md bench/fuzz

@@ -1,6 +1,6 @@
 # Unit tests of the daemon's parts; each compiles the part's sources it needs.
-DAEMON_UNIT_CFLAGS = $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(EVENT_CFLAGS) $(XML_CFLAGS)
-DAEMON_UNIT_LIBS = $(CURL_LIBS) $(SQLITE_LIBS) $(EVENT_LIBS) $(EVENT_OPENSSL_LIBS) $(OPENSSL_LIBS) $(XML_LIBS) $(PTHREAD_LIBS) -lm $(LIBS)
+DAEMON_UNIT_CFLAGS = $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(PQ_CFLAGS) $(EVENT_CFLAGS) $(XML_CFLAGS)
+DAEMON_UNIT_LIBS = $(CURL_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(EVENT_LIBS) $(EVENT_OPENSSL_LIBS) $(OPENSSL_LIBS) $(XML_LIBS) $(PTHREAD_LIBS) -lm $(LIBS)
 include tests/unit/daemon/core/local.mk
 include tests/unit/daemon/auth/local.mk
 include tests/unit/daemon/store/local.mk

@@ -139,8 +139,33 @@ static void test_unknown_keys(void **st)
 	    "listen: 127.0.0.1:1\nlisen: x\n",
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
 	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention, "
-	    "metrics_listen, metrics_require_key, alarm_fallback_plugin, hook_timeout, kek_file, "
-	    "instance_key_sweep, limits, tls)");
+	    "metrics_listen, metrics_require_key, alarm_fallback_plugin, hook_timeout, kek_file, store, "
+	    "store_password_file, instance_key_sweep, limits, tls)");
+}
+
+/* store: a PostgreSQL URI, its password file beside the config */
+static void test_store_setting(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[1024], want[4200];
+
+	assert_int_equal(load("listen: 127.0.0.1:1\n", &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->store);
+	assert_null(cfg->store_password_file);
+	cfg = config_free(cfg);
+	assert_int_equal(load("store: postgresql://rolloutd@db.example/rolloutd?sslmode=verify-full\n"
+			      "store_password_file: pw\n",
+			      &cfg, err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg->store, "postgresql://rolloutd@db.example/rolloutd?sslmode=verify-full");
+	snprintf(want, sizeof(want), "%s/pw", dir);
+	assert_string_equal(cfg->store_password_file, want);
+	cfg = config_free(cfg);
+	expect_error("store: /var/lib/rolloutd/state.db\n",
+		     "1:8: store: must be a PostgreSQL connection URI (postgresql://USER@HOST/DB?...); leave it out to "
+		     "keep the SQLite store in data_dir");
+	expect_error("store_password_file: pw\n", "1:22: store_password_file: only with store: postgresql://... (the "
+						  "SQLite store has no password)");
 }
 
 static void test_retention(void **st)
@@ -368,6 +393,7 @@ int main(void)
 	    cmocka_unit_test(test_check_listen),
 	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_store_setting, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

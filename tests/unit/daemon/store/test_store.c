@@ -15,10 +15,13 @@
 #include <cmocka.h>
 
 #include "tmpdir.h"
+#include "store_backends.h"
 #include "auth/auth_secret.h"
 #include "store/store.h"
 #include "store/store_engine.h"
 #include "store/store_internal.h"
+#include "store_config.h"
+#include "core/conf.h"
 #include "tagfilter.h"
 #include "util.h"
 
@@ -102,7 +105,7 @@ static void test_access_keys(void **state)
 	struct store_access_key k, got, agent, *list = NULL;
 	size_t n = 0;
 
-	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(tu_store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_access_key_create(st, "ci", "deployer", NULL, &k, err, sizeof(err)), 0);
 	assert_int_equal(strlen(k.id), STORE_KEY_ID_LEN);
@@ -200,7 +203,7 @@ static void test_access_keys(void **state)
 	}
 	/* without the KEK no secret is read or written */
 	struct store *st2 = NULL;
-	assert_int_equal(store_open(dir, &st2, &rerr), 0);
+	assert_int_equal(tu_store_open(dir, &st2, &rerr), 0);
 	assert_int_equal(store_access_key_get(st2, k.id, &got), -ENOKEY);
 	assert_int_equal(store_access_key_create(st2, "y", "admin", NULL, &got, err, sizeof(err)), -ENOKEY);
 	store_close(st2);
@@ -220,7 +223,7 @@ static void test_audit_log(void **state)
 	size_t n = 0, removed = 0;
 	bool more = false;
 
-	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(tu_store_open(dir, &st, &rerr), 0);
 	memset(in, 0, sizeof(in));
 	for (int i = 0; i < 4; i++) {
 		in[i].time = 1000 * (i + 1);
@@ -288,7 +291,7 @@ static void test_app_group_cascade(void **state)
 	json_t *doc = json_pack("{s:s}", "serviceRoleArn", "arn:r");
 	struct store_tag tag = {.key = "k", .value = "v"};
 
-	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(tu_store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), -EEXIST);
@@ -337,10 +340,11 @@ static void test_statement_helper(void **state)
 	size_t size = 3;
 	int n = 0;
 
-	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(tu_store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_conn_get(st, &c), 0);
-	assert_int_equal(store_exec(c, "CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, j TEXT, z TEXT);"
+	/* BIGINT: SQLite's INTEGER, PostgreSQL's 64-bit integer */
+	assert_int_equal(store_exec(c, "CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT, j TEXT, z TEXT);"
 				       "CREATE TABLE u (k TEXT REFERENCES t(k));"),
 			 0);
 
@@ -400,8 +404,12 @@ static void test_statement_helper(void **state)
 	 * the next user does not read an old snapshot */
 	assert_int_equal(store_query(c, &q, "SELECT k FROM t"), 0);
 	assert_true(store_next(&q));
+	bool pg = store_is_pg(c);
 	store_conn_put(st, c);
-	assert_false(sqlite3_stmt_busy(q.s));
+	if (!pg)
+		assert_false(sqlite3_stmt_busy(q.s));
+	else
+		store_done(&q, 0); /* the rows were in memory: no snapshot is held, the result is freed */
 	assert_int_equal(store_conn_get(st, &c), 0);
 	assert_int_equal(store_conn_get(st, &c2), 0);
 	assert_ptr_not_equal(c, c2);
@@ -441,7 +449,7 @@ static void test_times_in_ms(void **state)
 	json_t *cfg_doc = json_pack("{s:{s:s, s:i}}", "minimumHealthyHosts", "type", "HOST_COUNT", "value", 1);
 	int64_t t0 = rd_wall_ms(), t1;
 
-	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(tu_store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_app_create(st, "a", "Server", id), 0);
 	assert_int_equal(store_config_create(st, "c", "Server", cfg_doc, id), 0);
@@ -568,7 +576,7 @@ static void test_instance_list_tags(void **state)
 	const char *missing = NULL;
 	bool more = true;
 
-	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(tu_store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_int_equal(store_instance_register(st, "d1", NULL, "arn:u/d1", "arn:i/d1"), 0);
 	assert_int_equal(store_instance_register(st, "n1", NULL, "arn:u/n1", "arn:i/n1"), 0);
@@ -656,7 +664,7 @@ static void test_migration_group_last_deployments(void **state)
 	    SQLITE_OK);
 	sqlite3_close(db);
 
-	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(tu_store_open(dir, &st, &rerr), 0);
 	assert_int_equal(store_set_kek(st, test_kek(), &rerr), 0);
 	assert_true(schema_version(st) >= 4);
 	assert_int_equal(store_group_get(st, "a", "g", &g), 0);
@@ -678,6 +686,81 @@ static void test_migration_group_last_deployments(void **state)
 	tu_rm_rf(dir);
 }
 
+/* PostgreSQL: migrations to the last version under the advisory lock,
+ * applied once; the built-in configs; what only SQLite does says so. */
+static void test_pg_open_migrate(void **state)
+{
+	char *dir = tu_mkdtemp(), uri[1024];
+	struct store *st = NULL, *st2 = NULL;
+	json_t *names = NULL;
+	bool more = true;
+
+	assert_int_equal(tu_store_open(dir, &st, &rerr), 0);
+	assert_true(store_is_postgresql(st));
+	assert_int_equal(schema_version(st), store_migrations_pg[store_n_migrations_pg - 1].version);
+	/* the two lists carry the same versions */
+	assert_int_equal(store_migrations_pg[store_n_migrations_pg - 1].version,
+			 store_migrations[store_n_migrations - 1].version);
+	assert_int_equal(tu_store_open(dir, &st2, &rerr), 0);
+	assert_int_equal(store_config_list(st2, NULL, 100, &names, &more), 0);
+	assert_int_equal(json_array_size(names), 17);
+	assert_false(more);
+	json_decref(names);
+	assert_int_equal(store_backup(st, dir, "/nonexistent/backup.db", &rerr), -ENOTSUP);
+	assert_non_null(strstr(rerr.message, "pg_dump"));
+	assert_int_equal(store_size_report(st, NULL, NULL), -ENOTSUP);
+	store_close(st2);
+	store_close(st);
+	/* a server that is not there: the error names it, without the password */
+	tu_pg_uri("nosuchdb", uri, sizeof(uri));
+	assert_true(store_open_pg(uri, "s3cret-pw", &st, &rerr) < 0);
+	assert_non_null(strstr(rerr.message, "PostgreSQL"));
+	assert_null(strstr(rerr.message, "s3cret-pw"));
+	tu_rm_rf(dir);
+}
+
+/* What the log and the messages show of a PostgreSQL URI. */
+static void test_redact(void **state)
+{
+	char b[256];
+
+	store_config_redact("postgresql://rolloutd:s3cret@db:5432/rd?sslmode=require", b, sizeof(b));
+	assert_string_equal(b, "postgresql://rolloutd:***@db:5432/rd?sslmode=require");
+	store_config_redact("postgresql://db/rd?user=u&password=s3cret&sslmode=require", b, sizeof(b));
+	assert_string_equal(b, "postgresql://db/rd?user=u&password=***&sslmode=require");
+	store_config_redact("postgres://u@db/rd?password=x", b, sizeof(b));
+	assert_string_equal(b, "postgres://u@db/rd?password=***");
+	store_config_redact("postgresql:///rd?host=/run/postgresql", b, sizeof(b));
+	assert_string_equal(b, "postgresql:///rd?host=/run/postgresql");
+	store_config_redact("postgresql://u:p@h/d", b, 12);
+	assert_string_equal(b, "postgresql:");
+}
+
+/* store_password_file: only its owner may read it; the password never
+ * shows in a message, even when the URI carries one too. */
+static void test_password_file(void **state)
+{
+	char *dir = tu_mkdtemp(), pw[4200];
+	struct rd_config cfg = {0};
+	struct store *st = NULL;
+
+	tu_write(dir, "pw", "hunter2-pw\n");
+	snprintf(pw, sizeof(pw), "%s/pw", dir);
+	cfg.store_password_file = pw;
+	cfg.data_dir = dir;
+	cfg.store = "postgresql://u:uri-pw@127.0.0.1:1/nodb?connect_timeout=2";
+	assert_int_equal(chmod(pw, 0644), 0);
+	assert_int_equal(store_config_open(&cfg, &st, &rerr), -EACCES);
+	assert_non_null(strstr(rerr.message, "chmod 600"));
+	assert_int_equal(chmod(pw, 0600), 0);
+	assert_true(store_config_open(&cfg, &st, &rerr) < 0); /* nothing listens on port 1 */
+	assert_null(st);
+	assert_non_null(strstr(rerr.message, "PostgreSQL"));
+	assert_null(strstr(rerr.message, "hunter2-pw"));
+	assert_null(strstr(rerr.message, "uri-pw"));
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -690,6 +773,21 @@ int main(void)
 	    cmocka_unit_test(test_times_in_ms),
 	    cmocka_unit_test(test_instance_list_tags),
 	    cmocka_unit_test(test_migration_group_last_deployments),
+	    cmocka_unit_test(test_redact),
+	    cmocka_unit_test(test_password_file),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* the same on PostgreSQL, but for the SQLite file's own tests (its mode,
+	 * its data_dir, a migration run on a SQLite file) */
+	const struct CMUnitTest pg_tests[] = {
+	    cmocka_unit_test(test_pg_open_migrate),    cmocka_unit_test(test_access_keys),
+	    cmocka_unit_test(test_audit_log),	       cmocka_unit_test(test_app_group_cascade),
+	    cmocka_unit_test(test_statement_helper),   cmocka_unit_test(test_times_in_ms),
+	    cmocka_unit_test(test_instance_list_tags),
+	};
+	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+
+	if (!tu_pg_start())
+		return r;
+	tu_on_pg = true;
+	return r | cmocka_run_group_tests_name("postgresql", pg_tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "auth/auth_secret.h"
 #include "store/store.h"
 #include "store/store_internal.h"
+#include "store_backends.h"
 
 static struct rd_error rerr;
 
@@ -42,9 +43,9 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	f->dir = tu_mkdtemp();
-	assert_int_equal(store_open(f->dir, &f->daemon, &rerr), 0);
+	assert_int_equal(tu_store_open(f->dir, &f->daemon, &rerr), 0);
 	assert_int_equal(store_set_kek(f->daemon, test_kek(), &rerr), 0);
-	assert_int_equal(store_open(f->dir, &f->cli, &rerr), 0);
+	assert_int_equal(tu_store_open(f->dir, &f->cli, &rerr), 0);
 	assert_int_equal(store_set_kek(f->cli, test_kek(), &rerr), 0);
 	*state = f;
 	return 0;
@@ -248,5 +249,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_delete_drops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+
+	if (!tu_pg_start())
+		return r;
+	tu_on_pg = true;
+	return r | cmocka_run_group_tests_name("postgresql", tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include "tmpdir.h"
 #include "store/store.h"
 #include "store/store_internal.h"
+#include "store_backends.h"
 
 /* the error of the store call that failed (store_open, backup, restore) */
 static struct rd_error rerr;
@@ -24,21 +25,21 @@ static void exec(struct store *st, const char *sql)
 	struct store_conn *c;
 	assert_int_equal(store_conn_get(st, &c), 0);
 	if (store_exec(c, sql) < 0)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(c->db));
+		fail_msg("%s: %s", sql, store_errmsg(c));
 	store_conn_put(st, c);
 }
 
 static int64_t count(struct store *st, const char *sql)
 {
 	struct store_conn *c;
-	sqlite3_stmt *s;
+	struct store_q q;
 	int64_t n;
 
+	/* sql is a literal: the statement cache keys on its address */
 	assert_int_equal(store_conn_get(st, &c), 0);
-	assert_int_equal(sqlite3_prepare_v2(c->db, sql, -1, &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	assert_int_equal(store_one_(c, &q, sql, NULL, 0), 0);
+	n = store_int(&q, 0);
+	store_done(&q, 0);
 	store_conn_put(st, c);
 	return n;
 }
@@ -87,7 +88,7 @@ static void test_prune(void **state)
 	bool more = true;
 	int steps = 0;
 
-	assert_int_equal(store_open(dir, &st, &rerr), 0);
+	assert_int_equal(tu_store_open(dir, &st, &rerr), 0);
 	exec(st, "INSERT INTO applications (name, id, compute_platform, create_time) VALUES ('app', 'a', 'Server', 1)");
 	add_deployment(st, 1, "Succeeded", 1000); /* old */
 	add_deployment(st, 2, "Failed", 2000);	  /* old */
@@ -146,5 +147,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_prune),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+
+	if (!tu_pg_start())
+		return r;
+	tu_on_pg = true;
+	return r | cmocka_run_group_tests_name("postgresql", tests, NULL, NULL);
 }
