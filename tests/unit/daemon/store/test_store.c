@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -719,6 +720,55 @@ static void test_pg_open_migrate(void **state)
 	tu_rm_rf(dir);
 }
 
+/* Daemons starting together on a fresh database: the advisory lock lets one
+ * migrate, the others find the schema done. */
+struct opener {
+	const char *uri;
+	struct store *st;
+	struct rd_error err;
+	int r;
+};
+
+static void *open_pg(void *p)
+{
+	struct opener *o = p;
+	o->r = store_open_pg(o->uri, NULL, &o->st, &o->err);
+	return NULL;
+}
+
+static void test_pg_concurrent_migrations(void **state)
+{
+	char *dir = tu_mkdtemp(), db[128], uri[1024];
+	struct opener o[4];
+	pthread_t th[4];
+
+	tu_pg_dbname(dir, db, sizeof(db));
+	tu_pg_create_db(db);
+	tu_pg_uri(db, uri, sizeof(uri));
+	for (int i = 0; i < 4; i++) {
+		o[i] = (struct opener){.uri = uri};
+		assert_int_equal(pthread_create(&th[i], NULL, open_pg, &o[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		if (o[i].r < 0)
+			fail_msg("opener %d: %s", i, o[i].err.message);
+		assert_int_equal(schema_version(o[i].st), store_migrations_pg[store_n_migrations_pg - 1].version);
+	}
+	/* each migration recorded once */
+	struct store_conn *c = NULL;
+	struct store_q q;
+	assert_int_equal(store_conn_get(o[0].st, &c), 0);
+	assert_int_equal(store_one(c, &q, "SELECT COUNT(*) FROM schema_migrations"), 0);
+	assert_int_equal(store_int(&q, 0), (int64_t)store_n_migrations_pg);
+	store_done(&q, 0);
+	store_conn_put(o[0].st, c);
+	for (int i = 0; i < 4; i++)
+		store_close(o[i].st);
+	tu_rm_rf(dir);
+}
+
 /* What the log and the messages show of a PostgreSQL URI. */
 static void test_redact(void **state)
 {
@@ -779,10 +829,10 @@ int main(void)
 	/* the same on PostgreSQL, but for the SQLite file's own tests (its mode,
 	 * its data_dir, a migration run on a SQLite file) */
 	const struct CMUnitTest pg_tests[] = {
-	    cmocka_unit_test(test_pg_open_migrate),    cmocka_unit_test(test_access_keys),
-	    cmocka_unit_test(test_audit_log),	       cmocka_unit_test(test_app_group_cascade),
-	    cmocka_unit_test(test_statement_helper),   cmocka_unit_test(test_times_in_ms),
-	    cmocka_unit_test(test_instance_list_tags),
+	    cmocka_unit_test(test_pg_open_migrate),   cmocka_unit_test(test_pg_concurrent_migrations),
+	    cmocka_unit_test(test_access_keys),	      cmocka_unit_test(test_audit_log),
+	    cmocka_unit_test(test_app_group_cascade), cmocka_unit_test(test_statement_helper),
+	    cmocka_unit_test(test_times_in_ms),	      cmocka_unit_test(test_instance_list_tags),
 	};
 	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
