@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,72 @@ static int hmac(const void *key, size_t keylen, const void *data, size_t len, un
 	return rd_hmac_sha256(key, keylen, data, len, out);
 }
 
+/* The signing key of a secret for a day, region and service (four HMACs),
+ * as AWS's SDKs keep it: each thread remembers the last few it derived, by
+ * a SHA-256 of what they derive from, so a daemon verifying thousands of
+ * requests a second under a few keys derives each once a day. */
+#define SIGNING_KEYS 16
+
+struct signing_key {
+	unsigned char from[32], key[32];
+	bool set;
+};
+
+static __thread struct signing_key signing_keys[SIGNING_KEYS];
+
+static int signing_key(const char *secret, const struct sigv4_auth *auth, unsigned char k[32])
+{
+	struct sbuf in = {0};
+	struct signing_key *slot;
+	unsigned char from[32];
+	int r;
+
+	/* NULs between the parts: no two inputs hash alike by moving a boundary */
+	sb_add(&in, secret);
+	sb_addc(&in, '\0');
+	sb_add(&in, auth->date);
+	sb_addc(&in, '\0');
+	sb_add(&in, auth->region);
+	sb_addc(&in, '\0');
+	sb_add(&in, auth->service);
+	if (in.oom) {
+		free(in.p);
+		return -ENOMEM;
+	}
+	rd_sha256(in.p, in.len, from);
+	OPENSSL_cleanse(in.p, in.len);
+	free(in.p);
+	slot = &signing_keys[from[0] % SIGNING_KEYS];
+	if (slot->set && CRYPTO_memcmp(slot->from, from, sizeof(from)) == 0) {
+		memcpy(k, slot->key, 32);
+		return 0;
+	}
+	{
+		struct sbuf key = {0};
+		sb_add(&key, "AWS4");
+		sb_add(&key, secret);
+		if (key.oom) {
+			free(key.p);
+			return -ENOMEM;
+		}
+		r = hmac(key.p, key.len, auth->date, strlen(auth->date), k);
+		OPENSSL_cleanse(key.p, key.len);
+		free(key.p);
+	}
+	if (r == 0)
+		r = hmac(k, 32, auth->region, strlen(auth->region), k);
+	if (r == 0)
+		r = hmac(k, 32, auth->service, strlen(auth->service), k);
+	if (r == 0)
+		r = hmac(k, 32, "aws4_request", 12, k);
+	if (r == 0) {
+		memcpy(slot->from, from, sizeof(from));
+		memcpy(slot->key, k, 32);
+		slot->set = true;
+	}
+	return r;
+}
+
 int sigv4_parse_authorization(const char *a, struct sigv4_auth *ret, char *err, size_t errlen)
 {
 	struct sigv4_auth au;
@@ -412,25 +479,11 @@ int sigv4_signature(const struct sigv4_request *req, const struct sigv4_auth *au
 	sb_add(&sts, auth->service);
 	sb_add(&sts, "/aws4_request\n");
 	sb_add(&sts, cr_hash);
-	{
-		struct sbuf key = {0};
-		sb_add(&key, "AWS4");
-		sb_add(&key, secret);
-		if (sts.oom || key.oom) {
-			free(key.p);
-			r = -ENOMEM;
-			goto out;
-		}
-		r = hmac(key.p, key.len, auth->date, strlen(auth->date), k);
-		OPENSSL_cleanse(key.p, key.len);
-		free(key.p);
+	if (sts.oom) {
+		r = -ENOMEM;
+		goto out;
 	}
-	if (r == 0)
-		r = hmac(k, 32, auth->region, strlen(auth->region), k);
-	if (r == 0)
-		r = hmac(k, 32, auth->service, strlen(auth->service), k);
-	if (r == 0)
-		r = hmac(k, 32, "aws4_request", 12, k);
+	r = signing_key(secret, auth, k);
 	if (r == 0)
 		r = hmac(k, 32, sts.p, sts.len, k);
 	if (r < 0) {

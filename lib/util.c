@@ -195,13 +195,19 @@ static const EVP_MD *sha256(void)
 	return sha256_md;
 }
 
-void rd_sha256_hex(const void *data, size_t len, char out[65])
+void rd_sha256(const void *data, size_t len, unsigned char out[32])
 {
-	unsigned char md[32];
 	unsigned int mdlen = 0;
 	const EVP_MD *m = sha256();
 
-	EVP_Digest(data, len, md, &mdlen, m ? m : EVP_sha256(), NULL);
+	EVP_Digest(data, len, out, &mdlen, m ? m : EVP_sha256(), NULL);
+}
+
+void rd_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+
+	rd_sha256(data, len, md);
 	rd_hex(md, 32, out);
 }
 

@@ -27,6 +27,7 @@ int64_t rd_wall_ms(void);
 void rd_hex(const unsigned char *in, size_t len, char *out);
 
 /* sha256 of a buffer as 64 hex characters + NUL. */
+void rd_sha256(const void *data, size_t len, unsigned char out[32]);
 void rd_sha256_hex(const void *data, size_t len, char out[65]);
 /* HMAC-SHA256 of data under key into out (which may be key): 0, or -EIO
  * when OpenSSL fails. */
