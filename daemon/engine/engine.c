@@ -566,10 +566,7 @@ static void on_resolved(struct engine *e, struct eng_input *in)
 	}
 	for (size_t i = 0; i < sel.n; i++) {
 		struct eng_target *t = eng_target_new(dp, sel.v[i].id, rd_json_str(sel.v[i].src, "targetArn"), (int)i,
-						      in->bg_rollback ? FLEET_ORIGINAL
-						      : dp->bg	      ? FLEET_GREEN
-						      : dp->traffic   ? FLEET_IN_PLACE_TRAFFIC
-								      : FLEET_IN_PLACE);
+						      in->bg_rollback ? FLEET_ORIGINAL : eng_dep_fleet(dp));
 		if (!t) {
 			eng_store_error(e, -ENOMEM, "target");
 			goto out;

@@ -26,7 +26,8 @@ bool eng_rollback_wanted(const struct eng_dep *dp, enum eng_dstatus status)
 	size_t i;
 	const char *want = status == DS_FAILED ? "DEPLOYMENT_FAILURE" : "DEPLOYMENT_STOP_ON_REQUEST";
 
-	if (strcmp(dp->creator, "codeDeployRollback") == 0)
+	/* a termination deployment's instance is gone whatever it did */
+	if (strcmp(dp->creator, "codeDeployRollback") == 0 || strcmp(dp->creator, ENG_CREATOR_TERMINATION) == 0)
 		return false;
 	if (status == DS_STOPPED && dp->stop_rollback != ENGINE_ROLLBACK_DEFAULT)
 		return dp->stop_rollback == ENGINE_ROLLBACK_YES;

@@ -19,6 +19,7 @@
 #include "store/store_engine.h"
 
 #define LAUNCHING "autoscaling:EC2_INSTANCE_LAUNCHING"
+#define TERMINATING "autoscaling:EC2_INSTANCE_TERMINATING"
 /* After a failed receive: ask again in this long. */
 #define RETRY_MS 15000
 /* No group names an Auto Scaling group: look again in this long. */
@@ -57,7 +58,8 @@ void eng_autoscale_free(struct engine *e)
 
 bool eng_autoscale_unqueued(const struct eng_dep *dp)
 {
-	return dp->creator && strcmp(dp->creator, "autoscaling") == 0;
+	return dp->creator &&
+	       (strcmp(dp->creator, "autoscaling") == 0 || strcmp(dp->creator, ENG_CREATOR_TERMINATION) == 0);
 }
 
 /* The lifecycle action a deployment completes, or NULL. */
@@ -75,6 +77,8 @@ static void job_complete(struct engine *e, const json_t *action, const char *res
 
 	if (!a)
 		return;
+	if (strcmp(result, "DELETE") != 0)
+		json_object_del(a, "receiptHandle");
 	json_object_set_new(a, "result", json_string(result));
 	j = eng_job_payload(JOB_LIFECYCLE_COMPLETE, a);
 	json_decref(a);
@@ -188,6 +192,102 @@ static bool dep_names(struct eng_dep *dp, const char *iid)
 	return false;
 }
 
+/* Whether a deployment already holds the lifecycle action of ev: SQS
+ * delivers at least once, and a message is deleted only after what it
+ * started is committed, so a restart may read it again. */
+static bool action_known(struct engine *e, const json_t *ev)
+{
+	const char *tok = rd_json_str(ev, "token");
+	bool found = false;
+
+	if (!tok || !*tok)
+		return false;
+	for (struct eng_dep *dp = e->deps; dp; dp = dp->next) {
+		const json_t *a = dep_action(dp);
+		if (a && strcmp(rd_json_str(a, "token"), tok) == 0)
+			return true;
+	}
+	if (store_eng_lifecycle_token_known(e->tx, rd_json_str(ev, "applicationName"),
+					    rd_json_str(ev, "deploymentGroupName"), rd_json_str(ev, "instanceId"), tok,
+					    &found) < 0)
+		return false;
+	return found;
+}
+
+/* The deployment row of an Auto Scaling deployment to one instance. */
+static json_t *instance_row(struct engine *e, const char *newid, const char *app, const char *group,
+			    const char *creator, json_t *rev, const json_t *ev, json_t *dd)
+{
+	json_array_append_new(json_object_get(dd, "rolloutTargetIds"), json_string(rd_json_str(ev, "instanceId")));
+	if (rd_json_str(ev, "token") && *rd_json_str(ev, "token")) {
+		json_t *a = json_deep_copy(ev);
+		json_object_del(a, "receiptHandle"); /* good for one receive only */
+		json_object_set_new(dd, "rolloutLifecycle", a);
+	}
+	eng_pin_last_good_bundle(e, app, group, rev, dd);
+	/* one instance: OneAtATime fits whatever minimum the group's config asks of a fleet */
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:O,s:o}", "id", newid, "application", app, "deployment_group",
+			 group, "deployment_config", "CodeDeployDefault.OneAtATime", "compute_platform", "Server",
+			 "creator", creator, "create_time", (json_int_t)e->now_wall, "revision", rev, "doc", dd);
+}
+
+static int insert_row(struct engine *e, json_t *row, const char *what)
+{
+	int r = row ? store_eng_deployment_insert(e->tx, row) : -ENOMEM;
+
+	json_decref(row);
+	if (r < 0)
+		eng_store_error(e, r, what);
+	return r;
+}
+
+/* One termination (the instance waits in Terminating:Wait): a termination
+ * deployment of the group's last successful revision's hooks (creator
+ * autoscalingTermination; events by eng_termination_events), or CONTINUE
+ * at once when nothing ever succeeded in the group. Auto Scaling
+ * terminates the instance either way: the action ends with CONTINUE
+ * whatever the deployment's outcome. */
+static void terminate(struct engine *e, const json_t *ev, json_t *ids)
+{
+	const char *app = rd_json_str(ev, "applicationName"), *group = rd_json_str(ev, "deploymentGroupName");
+	const char *iid = rd_json_str(ev, "instanceId"), *tok = rd_json_str(ev, "token");
+	json_t *doc = NULL, *rev, *dd;
+	char newid[12];
+	int r;
+
+	if (!app || !group || !iid || !tok || !*tok)
+		return;
+	r = store_eng_group(e->tx, app, group, &doc);
+	rev = json_object_get(doc, "targetRevision");
+	if (r < 0 || !json_is_object(rev) || !json_is_true(json_object_get(doc, "terminationHookEnabled"))) {
+		/* no group, nothing ever succeeded in it, or no termination
+		 * deployments wanted any more: let the instance go */
+		job_complete(e, ev, "CONTINUE");
+		json_decref(doc);
+		return;
+	}
+	if (eng_new_deployment_id(newid) < 0) {
+		json_decref(doc);
+		return;
+	}
+	dd = json_pack("{s:s,s:[],s:b}", "description", "", "rolloutTargetIds", "rolloutTermination", 1);
+	if (dd)
+		json_object_set_new(dd, "description",
+				    json_sprintf("Scale-in: instance %s leaves Auto Scaling group %s; its application "
+						 "is stopped (and its traffic blocked) before it terminates",
+						 iid, rd_json_str(ev, "autoScalingGroupName") ?: "?"));
+	r = insert_row(e, dd ? instance_row(e, newid, app, group, ENG_CREATOR_TERMINATION, rev, ev, dd) : NULL,
+		       "termination insert");
+	json_decref(doc);
+	if (r < 0)
+		return;
+	if (e->autoscale)
+		e->autoscale->due = e->now_mono; /* its heartbeats start */
+	ENG_DLOG(LOG_NOTICE, newid, iid, NULL, "%s: termination deployment of %s/%s: %s leaves %s", newid, app, group,
+		 iid, rd_json_str(ev, "autoScalingGroupName") ?: "?");
+	json_array_append_new(ids, json_string(newid));
+}
+
 /* One launch: a scale-out deployment, or (with a token) CONTINUE at once
  * when there is nothing to deploy. */
 static void launch(struct engine *e, const json_t *ev, json_t *ids)
@@ -195,7 +295,7 @@ static void launch(struct engine *e, const json_t *ev, json_t *ids)
 	const char *app = rd_json_str(ev, "applicationName"), *group = rd_json_str(ev, "deploymentGroupName");
 	const char *iid = rd_json_str(ev, "instanceId"), *tok = rd_json_str(ev, "token");
 	bool action = tok && *tok, seen = false;
-	json_t *doc = NULL, *rev, *row, *dd;
+	json_t *doc = NULL, *rev, *dd;
 	char newid[12];
 	int r;
 
@@ -231,29 +331,17 @@ static void launch(struct engine *e, const json_t *ev, json_t *ids)
 		json_decref(doc);
 		return;
 	}
-	dd = json_pack("{s:s,s:[s]}", "description", "", "rolloutTargetIds", iid);
-	json_object_set_new(dd, "description",
-			    json_sprintf("Scale-out: instance %s launched into Auto Scaling group %s gets the last "
-					 "successful revision",
-					 iid, rd_json_str(ev, "autoScalingGroupName") ?: "?"));
-	if (action)
-		json_object_set(dd, "rolloutLifecycle", (json_t *)ev);
-	eng_pin_last_good_bundle(e, app, group, rev, dd);
-	/* one instance: OneAtATime fits whatever minimum the group's config asks of a fleet */
-	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:O,s:o}", "id", newid, "application", app, "deployment_group",
-			group, "deployment_config", "CodeDeployDefault.OneAtATime", "compute_platform", "Server",
-			"creator", "autoscaling", "create_time", (json_int_t)e->now_wall, "revision", rev, "doc", dd);
+	dd = json_pack("{s:s,s:[]}", "description", "", "rolloutTargetIds");
+	if (dd)
+		json_object_set_new(dd, "description",
+				    json_sprintf("Scale-out: instance %s launched into Auto Scaling group %s gets the "
+						 "last successful revision",
+						 iid, rd_json_str(ev, "autoScalingGroupName") ?: "?"));
+	r = insert_row(e, dd ? instance_row(e, newid, app, group, "autoscaling", rev, ev, dd) : NULL,
+		       "scale-out insert");
 	json_decref(doc);
-	if (!row) {
-		eng_store_error(e, -ENOMEM, "scale-out row");
+	if (r < 0)
 		return;
-	}
-	r = store_eng_deployment_insert(e->tx, row);
-	json_decref(row);
-	if (r < 0) {
-		eng_store_error(e, r, "scale-out insert");
-		return;
-	}
 	if (action && e->autoscale)
 		e->autoscale->due = e->now_mono; /* its heartbeats start */
 	ENG_DLOG(LOG_NOTICE, newid, iid, NULL, "%s: scale-out of %s/%s: %s launched into %s%s", newid, app, group, iid,
@@ -264,7 +352,7 @@ static void launch(struct engine *e, const json_t *ev, json_t *ids)
 json_t *eng_autoscale_apply(struct engine *e, struct eng_input *in)
 {
 	struct eng_autoscale *as = state(e);
-	json_t *ids, *ev;
+	json_t *ids, *ev, *batch;
 	size_t i;
 	int64_t next;
 
@@ -291,29 +379,47 @@ json_t *eng_autoscale_apply(struct engine *e, struct eng_input *in)
 	if (json_integer_value(json_object_get(in->result, "heartbeatMs")) > 0)
 		as->hb_ms = json_integer_value(json_object_get(in->result, "heartbeatMs"));
 	ids = json_array();
+	batch = json_object(); /* tokens of this answer: a message may come twice in one */
 	json_array_foreach(json_object_get(in->result, "events"), i, ev)
 	{
-		const char *tr = rd_json_str(ev, "transition");
-		if (tr && strcmp(tr, LAUNCHING) == 0)
+		const char *tr = rd_json_str(ev, "transition"), *tok = rd_json_str(ev, "token");
+		bool again = tok && *tok && json_object_get(batch, tok);
+		if (tok && *tok)
+			json_object_set_new(batch, tok, json_true());
+		if (again || action_known(e, ev))
+			ENG_DLOG(LOG_INFO, NULL, rd_json_str(ev, "instanceId"), NULL,
+				 "lifecycle action %s of %s delivered again: its deployment exists",
+				 rd_json_str(ev, "token"), rd_json_str(ev, "instanceId"));
+		else if (tr && strcmp(tr, LAUNCHING) == 0)
 			launch(e, ev, ids);
-		else if (rd_json_str(ev, "token"))
-			/* termination deployments are not run: let the instance go */
-			job_complete(e, ev, "CONTINUE");
+		else if (tr && strcmp(tr, TERMINATING) == 0)
+			terminate(e, ev, ids);
+		/* the message goes once what it started is committed (a job runs
+		 * after the commit); a crash before leaves it in the queue */
+		if (rd_json_str(ev, "receiptHandle"))
+			job_complete(e, ev, "DELETE");
 	}
+	json_decref(batch);
 	return ids;
 }
 
 void eng_autoscale_finished(struct engine *e, struct eng_dep *dp, enum eng_dstatus status)
 {
 	const json_t *a = dep_action(dp);
+	const char *result;
 
 	if (e->autoscale)
 		json_object_del(e->autoscale->beats, dp->id);
 	if (!a)
 		return;
+	/* a terminating instance goes whatever its deployment's outcome */
+	result = status == DS_SUCCEEDED || !rd_json_str(a, "transition") ||
+			 strcmp(rd_json_str(a, "transition"), TERMINATING) == 0
+		     ? "CONTINUE"
+		     : "ABANDON";
 	ENG_DLOG(LOG_INFO, dp->id, rd_json_str(a, "instanceId"), NULL, "%s: lifecycle action of %s: %s", dp->id,
-		 rd_json_str(a, "instanceId"), status == DS_SUCCEEDED ? "CONTINUE" : "ABANDON");
-	job_complete(e, a, status == DS_SUCCEEDED ? "CONTINUE" : "ABANDON");
+		 rd_json_str(a, "instanceId"), result);
+	job_complete(e, a, result);
 }
 
 /* ---------------------------------------------------------------- jobs */

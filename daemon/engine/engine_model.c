@@ -306,13 +306,23 @@ static void events_init(struct eng_target *t, enum eng_fleet fleet)
 		t->nev = 3;
 		return;
 	}
-	n = eng_lifecycle_events(fleet != FLEET_IN_PLACE, defs, ENG_MAX_EVENTS);
+	if (fleet == FLEET_TERMINATION || fleet == FLEET_TERMINATION_TRAFFIC)
+		n = eng_termination_events(fleet == FLEET_TERMINATION_TRAFFIC, defs, ENG_MAX_EVENTS);
+	else
+		n = eng_lifecycle_events(fleet != FLEET_IN_PLACE, defs, ENG_MAX_EVENTS);
 	for (size_t i = 0; i < n; i++) {
 		if (fleet == FLEET_GREEN && strstr(defs[i].name, "BlockTraffic"))
 			continue;
 		event_set(&t->ev[k++], defs[i].name, defs[i].service_side, defs[i].noop_capable);
 	}
 	t->nev = (int)k;
+}
+
+enum eng_fleet eng_dep_fleet(const struct eng_dep *dp)
+{
+	if (dp->creator && strcmp(dp->creator, ENG_CREATOR_TERMINATION) == 0)
+		return dp->traffic ? FLEET_TERMINATION_TRAFFIC : FLEET_TERMINATION;
+	return dp->bg ? FLEET_GREEN : dp->traffic ? FLEET_IN_PLACE_TRAFFIC : FLEET_IN_PLACE;
 }
 
 struct eng_target *eng_target_new(struct eng_dep *dp, const char *id, const char *arn, int seq, enum eng_fleet fleet)

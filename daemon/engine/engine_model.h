@@ -173,8 +173,14 @@ enum eng_fleet {
 	FLEET_IN_PLACE_TRAFFIC, /* with BeforeBlockTraffic .. AfterAllowTraffic around them */
 	FLEET_GREEN,		/* blue/green replacement: in-place events, then ..AllowTraffic */
 	FLEET_BLUE,		/* blue/green original: BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic */
-	FLEET_ORIGINAL, /* blue/green rollback, the original: BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic */
+	FLEET_ORIGINAL,	   /* blue/green rollback, the original: BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic */
+	FLEET_TERMINATION, /* leaving its Auto Scaling group: ApplicationStop */
+	FLEET_TERMINATION_TRAFFIC, /* with BeforeBlockTraffic .. AfterBlockTraffic before it */
 };
+/* The creator of an Auto Scaling termination deployment (CodeDeploy's name). */
+#define ENG_CREATOR_TERMINATION "autoscalingTermination"
+/* The events dp's targets run: by blue/green, traffic control and creator. */
+enum eng_fleet eng_dep_fleet(const struct eng_dep *dp);
 /* A new target of dp (not yet in dp->t) with its events, all Pending. */
 struct eng_target *eng_target_new(struct eng_dep *dp, const char *id, const char *arn, int seq, enum eng_fleet fleet);
 void eng_target_free(struct eng_target *t);

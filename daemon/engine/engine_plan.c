@@ -156,6 +156,18 @@ size_t eng_lifecycle_events(bool traffic_control, struct eng_event_def *out, siz
 	return n;
 }
 
+size_t eng_termination_events(bool traffic_control, struct eng_event_def *out, size_t max)
+{
+	size_t n = 0;
+
+	/* traffic first: the instance stops serving before its application stops */
+	for (size_t i = 0; traffic_control && i < RD_ARRAY_SIZE(events_traffic_before) && n < max; i++)
+		out[n++] = events_traffic_before[i];
+	if (n < max)
+		out[n++] = events_main[0]; /* ApplicationStop */
+	return n;
+}
+
 struct ordered {
 	const char *name;
 	bool failed;

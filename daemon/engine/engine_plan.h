@@ -98,6 +98,12 @@ struct eng_event_def {
 	bool noop_capable; /* the agent may report it as a noop (no scripts) */
 };
 size_t eng_lifecycle_events(bool traffic_control, struct eng_event_def *out, size_t max);
+/* Lifecycle events of an Auto Scaling termination deployment (creator
+ * autoscalingTermination), in CodeDeploy's order: with traffic control
+ * BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic, then ApplicationStop.
+ * Nothing is installed; the hooks are the instance's last successful
+ * revision's. Returns the number of events written (at most max). */
+size_t eng_termination_events(bool traffic_control, struct eng_event_def *out, size_t max);
 #define ENG_MAX_EVENTS 13
 
 /* Sorts target names so that hosts whose last deployment failed come first,

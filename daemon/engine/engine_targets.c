@@ -70,6 +70,16 @@ int eng_targets_resolve(const struct plugin_registry *reg, const struct rollout_
 						json_object_get(deployment_doc, "targetInstances"));
 		}
 	}
+	if (json_is_true(json_object_get(deployment_doc, "rolloutTermination"))) {
+		/* Auto Scaling no longer counts a terminating instance among its
+		 * group's: a termination deployment selects its one instance by id */
+		static const char *const selectors[] = {"ec2TagFilters",     "ec2TagSet",
+							"autoScalingGroups", "onPremisesInstanceTagFilters",
+							"onPremisesTagSet",  "targetInstances"};
+		for (size_t i = 0; i < sizeof(selectors) / sizeof(selectors[0]); i++)
+			json_object_del(g, selectors[i]);
+		json_object_set(g, "ec2InstanceIds", json_object_get(deployment_doc, "rolloutTargetIds"));
+	}
 	r = platforms_resolve(reg, dep, "Server", g, ret, err);
 	json_decref(g);
 	if (r == 0 && ret_bg)

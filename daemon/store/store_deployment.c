@@ -922,6 +922,43 @@ int store_eng_instance_last_success(struct store_tx *tx, const char *app, const 
 	return 0;
 }
 
+int store_eng_lifecycle_token_known(struct store_tx *tx, const char *app, const char *group, const char *instance,
+				    const char *token, bool *ret)
+{
+	struct store_q q;
+	char pattern[1024];
+	size_t n = 0;
+	int r;
+
+	/* "token" as the stored JSON holds it (Auto Scaling's are UUIDs), LIKE's
+	 * wildcards escaped: a plain LIKE is what SQLite and PostgreSQL share */
+	*ret = false;
+	pattern[n++] = '%';
+	pattern[n++] = '"';
+	for (const char *p = token; *p; p++) {
+		if (n + 5 >= sizeof(pattern))
+			return 0;
+		if (*p == '%' || *p == '_' || *p == '\\')
+			pattern[n++] = '\\';
+		pattern[n++] = *p;
+	}
+	pattern[n++] = '"';
+	pattern[n++] = '%';
+	pattern[n] = '\0';
+	r = store_one(tx->c, &q,
+		      "SELECT 1 FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
+		      " WHERE t.target_id = ?3 AND d.application = ?1 AND d.deployment_group = ?2"
+		      " AND d.creator IN ('autoscaling', 'autoscalingTermination') AND d.doc LIKE ?4 ESCAPE '\\'"
+		      " LIMIT 1",
+		      SQL_TEXT(app), SQL_TEXT(group), SQL_TEXT(instance), SQL_TEXT(pattern));
+	if (r == 0)
+		store_done(&q, 0);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	*ret = r == 0;
+	return 0;
+}
+
 int store_eng_instance_in_group(struct store_tx *tx, const char *app, const char *group, const char *instance,
 				bool *ret)
 {

@@ -102,6 +102,11 @@ int store_eng_instance_last_revision(struct store_tx *tx, const char *app, const
  * deployed to the instance successfully in the group; -ENOENT when none. */
 int store_eng_instance_last_success(struct store_tx *tx, const char *app, const char *group, const char *instance,
 				    char *ret_creator, json_t **ret_revision);
+/* Whether a deployment of the group to instance by Auto Scaling (creator
+ * autoscaling or autoscalingTermination) holds the lifecycle action token
+ * (doc.rolloutLifecycle.token): Auto Scaling's message delivered again. */
+int store_eng_lifecycle_token_known(struct store_tx *tx, const char *app, const char *group, const char *instance,
+				    const char *token, bool *ret);
 /* Whether the instance was ever a target of a deployment of the group. */
 int store_eng_instance_in_group(struct store_tx *tx, const char *app, const char *group, const char *instance,
 				bool *ret);

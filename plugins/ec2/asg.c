@@ -298,6 +298,22 @@ json_t *asg_parse_message(const char *body, const json_t *groups)
 	return ev;
 }
 
+static int delete_message(const struct asg_ctx *c, const char *receipt, struct rollout_error *err)
+{
+	char params[4096] = "";
+	struct rollout_xml *doc = NULL;
+	int r = awsq_param(params, sizeof(params), "QueueUrl", c->queue_url);
+
+	if (r == 0)
+		r = awsq_param(params, sizeof(params), "ReceiptHandle", receipt);
+	if (r < 0)
+		return rollout_error_set(err, r, "AUTO_SCALING_CONFIGURATION", "receipt handle too long");
+	r = awsq_call(c->q, c->svc_sqs, NULL, "DeleteMessage", params, "AUTO_SCALING_CONFIGURATION", &doc, err);
+	if (doc)
+		c->host->xml_free(doc);
+	return r;
+}
+
 static int complete(const struct asg_ctx *c, const json_t *a, const char *result, struct rollout_error *err)
 {
 	char params[4096] = "";
@@ -329,10 +345,20 @@ int asg_lifecycle_complete(const struct asg_ctx *c, const char *action_json, str
 	const char *result = jstr(a, "result");
 	int r;
 
-	if (!result || (strcmp(result, "CONTINUE") && strcmp(result, "ABANDON") && strcmp(result, "HEARTBEAT"))) {
+	if (!result || (strcmp(result, "CONTINUE") && strcmp(result, "ABANDON") && strcmp(result, "HEARTBEAT") &&
+			strcmp(result, "DELETE"))) {
 		json_decref(a);
 		return rollout_error_set(err, -EINVAL, "INTERNAL_ERROR",
-					 "lifecycle_complete: result must be CONTINUE, ABANDON or HEARTBEAT");
+					 "lifecycle_complete: result must be CONTINUE, ABANDON, HEARTBEAT or DELETE");
+	}
+	if (!strcmp(result, "DELETE")) {
+		/* the engine stored what the message started: it may go */
+		r = jstr(a, "receiptHandle") && c->queue_url
+			? delete_message(c, jstr(a, "receiptHandle"), err)
+			: rollout_error_set(err, -EINVAL, "INTERNAL_ERROR",
+					    "lifecycle_complete DELETE: no receiptHandle, or no lifecycle_queue");
+		json_decref(a);
+		return r;
 	}
 	r = complete(c, a, result, err);
 	if (r == 0 && strcmp(result, "HEARTBEAT"))
@@ -393,9 +419,11 @@ static int poll_groups(const struct asg_ctx *c, const json_t *groups, json_t *ev
 	return r;
 }
 
-/* With a queue: one ReceiveMessage; every message is deleted once read
- * (an action rolloutd never completes ends at its HeartbeatTimeout with
- * ABANDON, and Auto Scaling launches another instance). */
+/* With a queue: one ReceiveMessage. A lifecycle action is reported with
+ * its message's receiptHandle and stays in the queue until the engine has
+ * stored what it started and asks lifecycle_complete("DELETE"): a daemon
+ * that stops before reads it again once the queue's visibility timeout
+ * has passed. Other messages are deleted at once. */
 static int receive_queue(const struct asg_ctx *c, const json_t *groups, json_t *events, struct rollout_error *err)
 {
 	char params[2048] = "", wait[24];
@@ -419,8 +447,6 @@ static int receive_queue(const struct asg_ctx *c, const json_t *groups, json_t *
 	for (m = res ? c->host->xml_first(res, "Message") : NULL; m; m = c->host->xml_next(m, "Message")) {
 		const char *body = c->host->xml_text(m, "Body"), *rh = c->host->xml_text(m, "ReceiptHandle");
 		json_t *ev = asg_parse_message(body, groups);
-		char dp[4096] = "";
-		struct rollout_xml *ddoc = NULL;
 		struct rollout_error e2 = {.size = sizeof(e2)};
 
 		if (ev && !jstr(ev, "deploymentGroupName")) {
@@ -435,16 +461,15 @@ static int receive_queue(const struct asg_ctx *c, const json_t *groups, json_t *
 		} else if (!ev) {
 			c->host->log(c->h, LOG_DEBUG, "SQS message that is no lifecycle action dropped");
 		}
-		if (ev)
+		if (ev) {
+			if (rh)
+				json_object_set_new(ev, "receiptHandle", json_string(rh));
 			json_array_append_new(events, ev);
-		if (rh && awsq_param(dp, sizeof(dp), "QueueUrl", c->queue_url) == 0 &&
-		    awsq_param(dp, sizeof(dp), "ReceiptHandle", rh) == 0 &&
-		    awsq_call(c->q, c->svc_sqs, NULL, "DeleteMessage", dp, "AUTO_SCALING_CONFIGURATION", &ddoc, &e2) <
-			0)
-			c->host->log(c->h, LOG_WARNING, "cannot delete a lifecycle message from %s: %s", c->queue_url,
-				     e2.message);
-		if (ddoc)
-			c->host->xml_free(ddoc);
+		} else {
+			if (rh && delete_message(c, rh, &e2) < 0)
+				c->host->log(c->h, LOG_WARNING, "cannot delete a message from %s: %s", c->queue_url,
+					     e2.message);
+		}
 	}
 	c->host->xml_free(doc);
 	return 0;

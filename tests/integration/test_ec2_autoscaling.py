@@ -28,20 +28,30 @@ FINAL = ("Succeeded", "Failed", "Stopped")
 
 
 class AsgEnv(Ec2Env):
-    def __init__(self, tmp_path, daemon_factory, queue=False, **plugin_settings):
+    def __init__(self, tmp_path, daemon_factory, queue=False, elb=False, **plugin_settings):
         self.ctl = os.path.join(str(tmp_path), "ctl")
         os.makedirs(self.ctl, exist_ok=True)
+        self.hooks = HOOKS
         self.proxy = None
         moto = None
         if queue:
-            # moto, the proxy in front of its Auto Scaling, then the daemon
+            # moto, the proxy in front of its Auto Scaling and SQS, then the daemon; a message
+            # not deleted is delivered again after 1 s
             moto = Moto(tmp_path)
             self.proxy = AwsProxy(moto.url)
-            self.queue_url = moto.client("sqs").create_queue(QueueName="launches")["QueueUrl"]
-            plugin_settings.update({"autoscaling_endpoint": self.proxy.url, "lifecycle_queue": self.queue_url,
+            self.queue_url = moto.client("sqs").create_queue(
+                QueueName="launches", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+            plugin_settings.update({"autoscaling_endpoint": self.proxy.url, "sqs_endpoint": self.proxy.url,
+                                    "lifecycle_queue": self.queue_url,
                                     "lifecycle_role_arn": "arn:aws:iam::%s:role/asg-to-sqs" % ACCOUNT,
                                     "lifecycle_queue_wait": "0s", "lifecycle_queue_pause": "200ms"})
-        super().__init__(tmp_path, daemon_factory, plugin_settings=plugin_settings, moto=moto)
+        extra = None
+        if elb:
+            extra = lambda url: {"elb": {  # noqa: E731
+                "endpoint": url, "region": REGION, "access_key_id": "testing", "secret_access_key": "testing",
+                "max_attempts": "1", "timeout": "10s", "poll_interval": "100ms", "drain_slack": "1s",
+                "ready_timeout": "20s"}}
+        super().__init__(tmp_path, daemon_factory, plugin_settings=plugin_settings, moto=moto, extra_plugins=extra)
 
     def close(self):
         super().close()
@@ -62,13 +72,13 @@ class AsgEnv(Ec2Env):
         assert new, "moto launched no instance"
         return new
 
-    def revision(self, version="v1", fail=None):
+    def revision(self, version="v1", fail=None, hooks=None):
         """Each hook records itself in its agent's root (events.log). BeforeInstall waits while
         ctl/hold-VERSION exists until ctl/release-VERSION does, and fails when the agent's root
         holds a file FAIL."""
         appspec = "version: 0.0\nos: linux\nhooks:\n"
         files = {}
-        for ev in HOOKS:
+        for ev in hooks or self.hooks:
             appspec += "  %s:\n    - location: scripts/%s.sh\n" % (ev, ev)
             body = ('root="$(cd "$(dirname "$0")/../../../.." && pwd)"\n'
                     'echo "$LIFECYCLE_EVENT %s $DEPLOYMENT_ID" >> "$root/events.log"\n' % version)
@@ -290,14 +300,149 @@ def test_launch_before_any_success_and_termination_hook(queued):
     # nothing ever succeeded in the group: nothing to deploy, the launch goes on
     assert (done[0][1]["LifecycleActionResult"], done[0][1]["LifecycleActionToken"]) == ("CONTINUE", "tok-1")
     assert env.deployments() == []
-    # a termination: let go at once (no termination deployment)
+    # a termination with no revision to stop: let go at once, no termination deployment
     env.lifecycle_message("web-asg", new[0], term, "tok-2", transition="autoscaling:EC2_INSTANCE_TERMINATING")
     done = wait_for(lambda: [p for _, p in env.proxy.actions("CompleteLifecycleAction")
                              if p["LifecycleActionToken"] == "tok-2"], 30, what="termination CONTINUE")
     assert done[0]["LifecycleActionResult"] == "CONTINUE" and done[0]["LifecycleHookName"] == term
+    assert env.deployments() == []
     # turning the termination hook off removes only it
     out = env.admin.call("CodeDeploy_20141006.UpdateDeploymentGroup", {
         "applicationName": "app", "currentDeploymentGroupName": "grp", "terminationHookEnabled": False})
     assert out["hooksNotCleanedUp"] == []
     installed = env.asg.describe_lifecycle_hooks(AutoScalingGroupName="web-asg")["LifecycleHooks"]
     assert [h["LifecycleHookName"] for h in installed] == [hook]
+
+
+STOP_HOOKS = ["ApplicationStop", "BeforeBlockTraffic", "AfterBlockTraffic"] + HOOKS
+
+
+def completions(env, token):
+    return [p for _, p in env.proxy.actions("CompleteLifecycleAction") if p["LifecycleActionToken"] == token]
+
+
+def test_termination_deployment_stops_and_deregisters(tmp_path, daemon_factory):
+    env = AsgEnv(tmp_path, daemon_factory, queue=True, elb=True, lifecycle_heartbeat="1s")
+    try:
+        env.hooks = STOP_HOOKS
+        ids = env.create_asg("web-asg", 1)
+        iid = ids[0]
+        v2 = env.moto.client("elbv2")
+        vpc = env.ec2.describe_instances(InstanceIds=ids)["Reservations"][0]["Instances"][0]["VpcId"]
+        tg = v2.create_target_group(Name="web-tg", Protocol="HTTP", Port=80, VpcId=vpc,
+                                    TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+        v2.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+            {"Key": "deregistration_delay.timeout_seconds", "Value": "1"}])
+
+        def registered():
+            hs = v2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+            return sorted(h["Target"]["Id"] for h in hs if h["TargetHealth"]["State"] != "unused")
+
+        env.admin.call("CodeDeploy_20141006.CreateDeploymentGroup", {
+            "applicationName": "app", "deploymentGroupName": "grp",
+            "serviceRoleArn": "arn:aws:iam::%s:role/cd" % ACCOUNT, "autoScalingGroups": ["web-asg"],
+            "terminationHookEnabled": True,
+            "deploymentStyle": {"deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+            "loadBalancerInfo": {"targetGroupInfoList": [{"name": "web-tg"}]}})
+        g = env.admin.call("CodeDeploy_20141006.GetDeploymentGroup", {
+            "applicationName": "app", "deploymentGroupName": "grp"})["deploymentGroupInfo"]
+        term = g["autoScalingGroups"][0]["terminationHook"]
+        env.start_agents(ids)
+        first = env.deploy("v1")
+        assert env.wait(first)["status"] == "Succeeded"
+        assert registered() == [iid]  # AllowTraffic put it in
+
+        # scale-in: Auto Scaling's message, delivered twice (SQS delivers at least once)
+        env.lifecycle_message("web-asg", iid, term, "tok-term", transition="autoscaling:EC2_INSTANCE_TERMINATING")
+        env.lifecycle_message("web-asg", iid, term, "tok-term", transition="autoscaling:EC2_INSTANCE_TERMINATING")
+        d = env.wait_deployment_of("autoscalingTermination", iid)
+        assert d["status"] == "Succeeded", d
+        assert d["revision"] == env.cd.get_deployment(deploymentId=first)["deploymentInfo"]["revision"]
+        dep = d["deploymentId"]
+        # the last revision's hooks ran, traffic first, and nothing was installed
+        mine = [e[0] for e in env.events(iid) if e[2] == dep]
+        assert mine == ["BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop"], env.events(iid)
+        assert all(e[1] == "v1" for e in env.events(iid) if e[2] == dep)
+        t = env.cd.get_deployment_target(deploymentId=dep, targetId=iid)["deploymentTarget"]["instanceTarget"]
+        assert [(e["lifecycleEventName"], e["status"]) for e in t["lifecycleEvents"]] == [
+            ("BeforeBlockTraffic", "Succeeded"), ("BlockTraffic", "Succeeded"),
+            ("AfterBlockTraffic", "Succeeded"), ("ApplicationStop", "Succeeded")]
+        assert registered() == []  # BlockTraffic took it out of the target group
+        # the action is completed with CONTINUE, once; one termination deployment
+        done = wait_for(lambda: completions(env, "tok-term"), 30, what="termination CONTINUE")
+        assert (done[0]["LifecycleActionResult"], done[0]["InstanceId"], done[0]["LifecycleHookName"]) == \
+            ("CONTINUE", iid, term)
+        time.sleep(2.5)  # past the queue's visibility timeout: nothing comes again
+        assert len(completions(env, "tok-term")) == 1
+        assert [x["creator"] for x in env.deployments()].count("autoscalingTermination") == 1
+        # the CLI a user types shows it
+        _, out = env.daemon.aws(env.daemon.admin, "deploy", "get-deployment", "--deployment-id", dep)
+        assert out["deploymentInfo"]["creator"] == "autoscalingTermination"
+    finally:
+        env.close()
+
+
+def test_termination_deployment_fails_and_still_continues(queued):
+    env = queued
+    env.hooks = STOP_HOOKS
+    ids = env.create_asg("web-asg", 1)
+    env.admin.call("CodeDeploy_20141006.CreateDeploymentGroup", {
+        "applicationName": "app", "deploymentGroupName": "grp", "serviceRoleArn": "arn:aws:iam::%s:role/cd" % ACCOUNT,
+        "autoScalingGroups": ["web-asg"], "terminationHookEnabled": True,
+        "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}})
+    term = env.admin.call("CodeDeploy_20141006.GetDeploymentGroup", {
+        "applicationName": "app", "deploymentGroupName": "grp"})["deploymentGroupInfo"]["autoScalingGroups"][0][
+            "terminationHook"]
+    env.start_agents(ids)
+    assert env.wait(env.deploy("v1"))["status"] == "Succeeded"
+    # without traffic control only ApplicationStop; the instance's agent is gone: it fails
+    env.agents[ids[0]].stop()
+    env.lifecycle_message("web-asg", ids[0], term, "tok-gone", transition="autoscaling:EC2_INSTANCE_TERMINATING")
+    dep = wait_for(lambda: [x for x in env.deployments() if x["creator"] == "autoscalingTermination"], 30,
+                   what="the termination deployment")[0]["deploymentId"]
+
+    def started():
+        try:
+            t = env.cd.get_deployment_target(deploymentId=dep, targetId=ids[0])["deploymentTarget"]
+        except env.cd.exceptions.DeploymentTargetDoesNotExistException:
+            return None
+        return t["instanceTarget"]["lifecycleEvents"][0]["status"] == "InProgress"
+    wait_for(started, 30, what="ApplicationStop to start")
+    env.cd.stop_deployment(deploymentId=dep)
+    info = env.wait(dep)
+    assert info["status"] == "Stopped", info
+    t = env.cd.get_deployment_target(deploymentId=dep, targetId=ids[0])["deploymentTarget"]["instanceTarget"]
+    assert [e["lifecycleEventName"] for e in t["lifecycleEvents"]] == ["ApplicationStop"]
+    # Auto Scaling terminates it anyway: CONTINUE; and no rollback of the group
+    done = wait_for(lambda: completions(env, "tok-gone"), 30, what="CONTINUE")
+    assert done[0]["LifecycleActionResult"] == "CONTINUE"
+    assert [x["creator"] for x in env.deployments() if x["creator"] == "codeDeployRollback"] == []
+
+
+def test_launch_action_survives_kill9(queued):
+    from engine_helpers import kill9_and_restart
+    env = queued
+    ids = env.create_asg("web-asg", 1)
+    env.group(autoScalingGroups=["web-asg"])
+    hook = env.cd.get_deployment_group(applicationName="app", deploymentGroupName="grp")[
+        "deploymentGroupInfo"]["autoScalingGroups"][0]["hook"]
+    env.start_agents(ids)
+    assert env.wait(env.deploy("v1"))["status"] == "Succeeded"
+    # the first DeleteMessage is lost (as if the daemon stopped right after storing the
+    # deployment): the message comes again after the visibility timeout
+    env.proxy.fail("DeleteMessage", 500, "InternalError", times=1)
+    env.ctl_file("hold-v1")
+    new = env.scale_to("web-asg", 2)
+    env.start_agent(new[0])
+    env.lifecycle_message("web-asg", new[0], hook, "tok-kill")
+    wait_for(lambda: any(e[0] == "BeforeInstall" for e in env.events(new[0])), 60, what="BeforeInstall")
+    wait_for(lambda: len(env.proxy.actions("DeleteMessage")) >= 2, 30, what="the message read again and deleted")
+    kill9_and_restart(env.daemon)
+    env.ctl_file("release-v1")
+    d = env.wait_deployment_of("autoscaling", new[0])
+    assert d["status"] == "Succeeded", d
+    done = wait_for(lambda: completions(env, "tok-kill"), 30, what="CONTINUE after the restart")
+    assert done[0]["LifecycleActionResult"] == "CONTINUE" and done[0]["InstanceId"] == new[0]
+    time.sleep(2.5)
+    assert len(completions(env, "tok-kill")) == 1
+    assert [x["creator"] for x in env.deployments()].count("autoscaling") == 1

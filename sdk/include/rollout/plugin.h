@@ -36,6 +36,10 @@
  *
  * ABI CHANGELOG (newest first)
  *
+ *   2026-12-06  1.1  lifecycle_receive events may carry "receiptHandle"
+ *                    (a queued message kept until the engine stored what
+ *                    it started) and lifecycle_complete takes "DELETE" for
+ *                    it. A plugin that never reports one never gets it.
  *   2026-12-06  1.1  Host appended: aws_service_role, aws_assume_role
  *                    (STS AssumeRole of the deployment group's service
  *                    role); ROLLOUT_AWS_OPTIONS accepts assume_service_role
@@ -957,14 +961,20 @@ struct rollout_platform_ops {
 	 *   *ret_json (malloc'd): {"events": [{"transition":
 	 *   "autoscaling:EC2_INSTANCE_LAUNCHING" | "autoscaling:EC2_INSTANCE_TERMINATING",
 	 *   "applicationName", "deploymentGroupName", "instanceId",
-	 *   "autoScalingGroupName", "hookName"?, "token"?}],
+	 *   "autoScalingGroupName", "hookName"?, "token"?, "receiptHandle"?}],
 	 *   "nextPollMs": when to ask again, "heartbeatMs": how often a
 	 *   lifecycle action with a token needs lifecycle_complete("HEARTBEAT")
 	 *   while its deployment runs}. Without a token an event only says
 	 *   "this instance is in service": the engine deploys to it if the
-	 *   group never did. An event is reported once (consumed).
+	 *   group never did. An event without a receiptHandle is reported
+	 *   once (consumed); one with a receiptHandle (a queued message) stays
+	 *   where it came from until the engine, once it has stored what the
+	 *   event started, calls lifecycle_complete("DELETE") with it, and
+	 *   may be reported again (the engine recognises its token).
 	 * lifecycle_complete  action_json: an event of lifecycle_receive plus
-	 *   "result": "CONTINUE" | "ABANDON" | "HEARTBEAT". */
+	 *   "result": "CONTINUE" | "ABANDON" | "HEARTBEAT" (the action's), or
+	 *   "DELETE" (the event's message is done with; only for an event
+	 *   that carried a receiptHandle). */
 	int (*lifecycle_hooks)(void *state, const struct rollout_deployment *dep, const char *group_json,
 			       const char *previous_json, char **ret_json, struct rollout_error *err);
 	int (*lifecycle_receive)(void *state, const char *groups_json, char **ret_json, struct rollout_error *err);

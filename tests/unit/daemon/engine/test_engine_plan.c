@@ -221,6 +221,30 @@ static void test_events(void **state)
 	assert_string_equal(ev[12].name, "AfterAllowTraffic");
 }
 
+/* A termination deployment installs nothing: the traffic is blocked, then
+ * the application stopped; without traffic control only ApplicationStop. */
+static void test_termination_events(void **state)
+{
+	struct eng_event_def ev[ENG_MAX_EVENTS];
+	size_t n = eng_termination_events(true, ev, ENG_MAX_EVENTS);
+	const char *want[] = {"BeforeBlockTraffic", "BlockTraffic", "AfterBlockTraffic", "ApplicationStop"};
+
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(ev[i].name, want[i]);
+	assert_true(ev[1].service_side);
+	assert_false(ev[0].service_side || ev[2].service_side || ev[3].service_side);
+	assert_true(ev[3].noop_capable);
+	n = eng_termination_events(false, ev, ENG_MAX_EVENTS);
+	assert_int_equal(n, 1);
+	assert_string_equal(ev[0].name, "ApplicationStop");
+	assert_false(ev[0].service_side);
+	/* bounded by max */
+	assert_int_equal(eng_termination_events(true, ev, 2), 2);
+	assert_string_equal(ev[1].name, "BlockTraffic");
+	assert_int_equal(eng_termination_events(true, ev, 0), 0);
+}
+
 static void test_order(void **state)
 {
 	const char *names[] = {"c", "a", "e", "b", "d"};
@@ -278,10 +302,15 @@ static void test_ids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_one_at_a_time), cmocka_unit_test(test_half_at_a_time),
-	    cmocka_unit_test(test_all_at_once),	  cmocka_unit_test(test_host_count),
-	    cmocka_unit_test(test_invalid),	  cmocka_unit_test(test_events),
-	    cmocka_unit_test(test_order),	  cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_one_at_a_time),
+	    cmocka_unit_test(test_half_at_a_time),
+	    cmocka_unit_test(test_all_at_once),
+	    cmocka_unit_test(test_host_count),
+	    cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_termination_events),
+	    cmocka_unit_test(test_order),
+	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

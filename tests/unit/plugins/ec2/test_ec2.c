@@ -320,12 +320,97 @@ static void test_lifecycle_messages(void **state)
 	json_decref(groups);
 }
 
+/* A fake SQS for the lifecycle queue: ReceiveMessage gives a lifecycle
+ * action and Auto Scaling's test notification; DeleteMessage is recorded. */
+struct fake_sqs {
+	char deleted[4][256];
+	int ndeleted;
+};
+
+static int fake_sqs(void *userdata, const struct rollout_testing_request *req, struct rollout_testing_answer *ret)
+{
+	struct fake_sqs *f = userdata;
+	const char *rh;
+
+	ret->status = 200;
+	if (strstr(req->body, "Action=ReceiveMessage")) {
+		ret->body =
+		    "<ReceiveMessageResponse><ReceiveMessageResult>"
+		    "<Message><ReceiptHandle>rh-1</ReceiptHandle><Body>{&quot;LifecycleHookName&quot;:"
+		    "&quot;h-1&quot;,&quot;AutoScalingGroupName&quot;:&quot;web&quot;,&quot;EC2InstanceId&quot;:"
+		    "&quot;i-1&quot;,&quot;LifecycleActionToken&quot;:&quot;tok&quot;,&quot;"
+		    "LifecycleTransition&quot;:&quot;autoscaling:EC2_INSTANCE_TERMINATING&quot;}</Body></Message>"
+		    "<Message><ReceiptHandle>rh-2</ReceiptHandle><Body>{&quot;Event&quot;:&quot;"
+		    "autoscaling:TEST_NOTIFICATION&quot;}</Body></Message>"
+		    "</ReceiveMessageResult></ReceiveMessageResponse>";
+	} else if (strstr(req->body, "Action=DeleteMessage") && (rh = strstr(req->body, "ReceiptHandle="))) {
+		if (f->ndeleted < 4)
+			snprintf(f->deleted[f->ndeleted++], sizeof(f->deleted[0]), "%.*s", (int)strcspn(rh + 14, "&"),
+				 rh + 14);
+		ret->body = "<DeleteMessageResponse/>";
+	} else {
+		ret->status = 400;
+		ret->body = "<ErrorResponse><Error><Code>Unexpected</Code></Error></ErrorResponse>";
+	}
+	return 0;
+}
+
+/* A lifecycle action stays in the queue until the engine stored what it
+ * started and asks for DELETE; messages that are no action go at once. */
+static void test_lifecycle_queue_delete_after_store(void **state)
+{
+	struct rollout_testing *t = rollout_testing_new(
+	    "ec2", "{\"endpoint\": \"http://127.0.0.1:1\", \"max_attempts\": \"1\", \"lifecycle_queue\": "
+		   "\"http://127.0.0.1:1/123456789012/q\", \"lifecycle_queue_wait\": \"0s\"}");
+	struct rollout_error err = {.size = sizeof(err)};
+	struct fake_sqs f = {0};
+	char e[512], *out = NULL;
+	void *s = NULL;
+	json_t *res, *ev;
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(rollout_testing_init(t, &ec2_plugin, &s, e, sizeof(e)), 0);
+	rollout_testing_set_responder(t, fake_sqs, &f);
+	assert_int_equal(ec2_lifecycle_receive(s,
+					       "[{\"applicationName\":\"app\",\"deploymentGroupName\":\"grp\","
+					       "\"autoScalingGroups\":[{\"name\":\"web\",\"hook\":\"h-0\","
+					       "\"terminationHook\":\"h-1\"}]}]",
+					       &out, &err),
+			 0);
+	res = json_loads(out, 0, NULL);
+	free(out);
+	assert_int_equal(json_array_size(json_object_get(res, "events")), 1);
+	ev = json_array_get(json_object_get(res, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "receiptHandle")), "rh-1");
+	assert_string_equal(json_string_value(json_object_get(ev, "transition")),
+			    "autoscaling:EC2_INSTANCE_TERMINATING");
+	assert_string_equal(json_string_value(json_object_get(ev, "deploymentGroupName")), "grp");
+	/* only the test notification went */
+	assert_int_equal(f.ndeleted, 1);
+	assert_string_equal(f.deleted[0], "rh-2");
+	/* the engine stored it: now it goes */
+	json_object_set_new(ev, "result", json_string("DELETE"));
+	out = json_dumps(ev, JSON_COMPACT);
+	assert_int_equal(ec2_lifecycle_complete(s, out, &err), 0);
+	free(out);
+	assert_int_equal(f.ndeleted, 2);
+	assert_string_equal(f.deleted[1], "rh-1");
+	/* DELETE needs the receipt handle */
+	assert_int_equal(ec2_lifecycle_complete(s, "{\"result\":\"DELETE\",\"token\":\"tok\"}", &err), -EINVAL);
+	assert_int_equal(ec2_lifecycle_complete(s, "{\"result\":\"MAYBE\"}", &err), -EINVAL);
+	assert_int_equal(f.ndeleted, 2);
+	json_decref(res);
+	ec2_destroy(s);
+	rollout_testing_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_selection),	       cmocka_unit_test(test_server_filters),
 	    cmocka_unit_test(test_parse_instances),    cmocka_unit_test(test_copy_auto_scaling_group),
-	    cmocka_unit_test(test_lifecycle_messages),
+	    cmocka_unit_test(test_lifecycle_messages), cmocka_unit_test(test_lifecycle_queue_delete_after_store),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
