@@ -402,31 +402,43 @@ int64_t store_changes(struct store_conn *c)
 	return c->pg ? c->pg_changes : sqlite3_changes64(c->db);
 }
 
+/* Brings c's database up to date: each pending migration of its backend's
+ * list in its own transaction, recorded in schema_migrations. On PostgreSQL
+ * under an advisory lock, so that daemons starting together do not race. */
 static int migrate(struct store_conn *c, struct rd_error *err)
 {
+	const struct store_migration *ms = c->pg ? store_migrations_pg : store_migrations;
+	size_t n = c->pg ? store_n_migrations_pg : store_n_migrations;
 	struct store_q q;
 	int r, current = 0;
 
-	if (c->pg)
-		return store_pg_migrate(c, err);
-	r = store_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-			  "name TEXT NOT NULL, applied_time INTEGER NOT NULL)");
-	if (r < 0) {
-		ERR("cannot create schema_migrations: %s", sqlite3_errmsg(c->db));
+	if (c->pg && (r = store_pg_migrate_lock(c, true)) < 0) {
+		ERR("cannot lock the PostgreSQL store for its migrations: %s", store_errmsg(c));
 		return r;
+	}
+	r = store_exec(c, c->pg ? "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+				  "name TEXT NOT NULL, applied_time BIGINT NOT NULL)"
+				: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+				  "name TEXT NOT NULL, applied_time INTEGER NOT NULL)");
+	if (r < 0) {
+		ERR("cannot create schema_migrations: %s", store_errmsg(c));
+		goto out;
 	}
 	r = store_one(c, &q, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-	if (r < 0)
-		return r;
+	if (r < 0) {
+		ERR("cannot read schema_migrations: %s", store_errmsg(c));
+		goto out;
+	}
 	current = (int)store_int(&q, 0);
 	store_done(&q, 0);
-	if (store_n_migrations > 0 && current > store_migrations[store_n_migrations - 1].version) {
-		ERR("state.db has schema version %d but this rolloutd knows only up to %d; run a newer rolloutd",
-		    current, store_migrations[store_n_migrations - 1].version);
-		return -EPROTO;
+	if (n > 0 && current > ms[n - 1].version) {
+		ERR("%s has schema version %d but this rolloutd knows only up to %d; run a newer rolloutd",
+		    c->pg ? "the PostgreSQL store" : "state.db", current, ms[n - 1].version);
+		r = -EPROTO;
+		goto out;
 	}
-	for (size_t i = 0; i < store_n_migrations; i++) {
-		const struct store_migration *m = &store_migrations[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct store_migration *m = &ms[i];
 		if (m->version <= current)
 			continue;
 		r = store_tx_begin(c);
@@ -439,12 +451,15 @@ static int migrate(struct store_conn *c, struct rd_error *err)
 		if (r == 0)
 			r = store_tx_commit(c);
 		if (r < 0) {
-			ERR("schema migration %d (%s) failed: %s", m->version, m->name, sqlite3_errmsg(c->db));
+			ERR("schema migration %d (%s) failed: %s", m->version, m->name, store_errmsg(c));
 			store_tx_rollback(c);
-			return r;
+			goto out;
 		}
 	}
-	return 0;
+out:
+	if (c->pg)
+		(void)store_pg_migrate_lock(c, false);
+	return r;
 }
 
 int store_open(const char *data_dir, struct store **ret, struct rd_error *err)

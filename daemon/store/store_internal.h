@@ -254,7 +254,8 @@ int store_pg_begin(struct store_conn *c); /* BEGIN and the write lock */
 bool store_pg_in_tx(struct store_conn *c);
 int store_pg_query(struct store_conn *c, struct store_q *q, const char *sql, const struct store_arg *args,
 		   size_t nargs);
-int store_pg_migrate(struct store_conn *c, struct rd_error *err);
+/* Takes (lock) or gives back the advisory lock held while migrating. */
+int store_pg_migrate_lock(struct store_conn *c, bool lock);
 
 /* ---- one entity's statements used inside another's transaction ---- */
 

@@ -21,7 +21,7 @@
  * under SQLite's BEGIN IMMEDIATE, which the read-modify-write sequences of
  * the entity files and the engine rely on. */
 #define WRITE_LOCK "SELECT pg_advisory_xact_lock(7165070577324830052)"
-/* held by store_pg_migrate() while it reads and applies the migrations, so
+/* held by the store's migrate() while it reads and applies the migrations, so
  * that daemons starting together do not race */
 #define MIGRATE_LOCK 7165070577324830053LL
 
@@ -282,60 +282,10 @@ int store_pg_query(struct store_conn *c, struct store_q *q, const char *sql, con
 	return 0;
 }
 
-int store_pg_migrate(struct store_conn *c, struct rd_error *err)
+int store_pg_migrate_lock(struct store_conn *c, bool lock)
 {
-	const struct store_migration *last = &store_migrations_pg[store_n_migrations_pg - 1];
-	char lock[96], unlock[96];
-	struct store_q q;
-	int r, current;
+	char sql[96];
 
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%lld)", MIGRATE_LOCK);
-	snprintf(unlock, sizeof(unlock), "SELECT pg_advisory_unlock(%lld)", MIGRATE_LOCK);
-	r = store_pg_exec(c, lock);
-	if (r < 0) {
-		ERR("cannot lock the PostgreSQL store for its migrations: %s", c->pg_error);
-		return r;
-	}
-	r = store_pg_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
-			     "name TEXT NOT NULL, applied_time BIGINT NOT NULL)");
-	if (r < 0) {
-		ERR("cannot create schema_migrations: %s", c->pg_error);
-		goto out;
-	}
-	r = store_one(c, &q, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-	if (r < 0) {
-		ERR("cannot read schema_migrations: %s", c->pg_error);
-		goto out;
-	}
-	current = (int)store_int(&q, 0);
-	store_done(&q, 0);
-	if (current > last->version) {
-		ERR("the PostgreSQL store has schema version %d but this rolloutd knows only up to %d; run a newer "
-		    "rolloutd",
-		    current, last->version);
-		r = -EPROTO;
-		goto out;
-	}
-	for (size_t i = 0; i < store_n_migrations_pg; i++) {
-		const struct store_migration *m = &store_migrations_pg[i];
-		if (m->version <= current)
-			continue;
-		r = store_tx_begin(c);
-		if (r == 0)
-			r = store_pg_exec(c, m->sql);
-		if (r == 0)
-			r = store_run(c,
-				      "INSERT INTO schema_migrations (version, name, applied_time) VALUES (?1, ?2, ?3)",
-				      SQL_INT(m->version), SQL_TEXT(m->name), SQL_INT(rd_wall_ms()));
-		if (r == 0)
-			r = store_tx_commit(c);
-		if (r < 0) {
-			ERR("schema migration %d (%s) failed: %s", m->version, m->name, c->pg_error);
-			store_tx_rollback(c);
-			goto out;
-		}
-	}
-out:
-	store_pg_exec(c, unlock);
-	return r;
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_%s(%lld)", lock ? "lock" : "unlock", MIGRATE_LOCK);
+	return store_pg_exec(c, sql);
 }

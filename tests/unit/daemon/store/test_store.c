@@ -58,7 +58,7 @@ static int schema_version(struct store *st)
 
 static void test_open_migrate_mode(void **state)
 {
-	char *dir = tu_mkdtemp(), path[4200], err[512];
+	char *dir = tu_mkdtemp(), path[4200];
 	struct store *st = NULL;
 	struct stat sb;
 
@@ -87,7 +87,7 @@ static void test_open_migrate_mode(void **state)
 
 static void test_unusable_dir(void **state)
 {
-	char *dir = tu_mkdtemp(), path[4200], err[512] = "";
+	char *dir = tu_mkdtemp(), path[4200];
 	struct store *st = NULL;
 
 	/* data_dir below a regular file cannot be created, even by root */
@@ -285,7 +285,7 @@ static void test_audit_log(void **state)
 
 static void test_app_group_cascade(void **state)
 {
-	char *dir = tu_mkdtemp(), err[512], id[37];
+	char *dir = tu_mkdtemp(), id[37];
 	struct store *st = NULL;
 	struct store_group *g = NULL;
 	struct store_tags tags = {0};
@@ -332,7 +332,7 @@ static int insert_row(struct store_conn *c, const char *k, int64_t n, const json
 
 static void test_statement_helper(void **state)
 {
-	char *dir = tu_mkdtemp(), err[512];
+	char *dir = tu_mkdtemp();
 	struct store *st = NULL;
 	struct store_conn *c = NULL, *c2 = NULL;
 	struct store_q q;
@@ -569,7 +569,7 @@ static void assert_names(json_t *names, const char *want)
 /* ListOnPremisesInstances matches tags by lib/tagfilter's rule, page by page. */
 static void test_instance_list_tags(void **state)
 {
-	char *dir = tu_mkdtemp(), err[512];
+	char *dir = tu_mkdtemp();
 	struct store *st = NULL;
 	struct store_tag web[] = {{.key = "env", .value = "prod"}, {.key = "role", .value = "web"}};
 	struct store_tag db[] = {{.key = "role", .value = "db"}, {.key = "empty", .value = NULL}};
@@ -625,7 +625,7 @@ static void test_instance_list_tags(void **state)
  * the last deployments now come from the deployments, in milliseconds. */
 static void test_migration_group_last_deployments(void **state)
 {
-	char *dir = tu_mkdtemp(), path[4200], err[512];
+	char *dir = tu_mkdtemp(), path[4200];
 	struct store *st = NULL;
 	struct store_group *g = NULL;
 	struct store_tx *tx = NULL;

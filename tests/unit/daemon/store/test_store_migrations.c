@@ -139,7 +139,7 @@ static void make_fixture(const char *dir, size_t k)
 
 static void test_every_earlier_version_migrates(void **state)
 {
-	char *fresh_dir = tu_mkdtemp(), path[4200], err[512] = "";
+	char *fresh_dir = tu_mkdtemp(), path[4200];
 	struct store *st = NULL;
 	char *want;
 	int last = store_migrations[store_n_migrations - 1].version;
@@ -207,7 +207,7 @@ static void test_every_earlier_version_migrates(void **state)
 
 static void test_newer_schema_is_refused(void **state)
 {
-	char *dir = tu_mkdtemp(), path[4200], err[512] = "";
+	char *dir = tu_mkdtemp(), path[4200];
 	struct store *st = NULL;
 	sqlite3 *db = NULL;
 
