@@ -60,6 +60,15 @@ def binary(name):
     return p
 
 
+def read_text(path):
+    """A log file's text ('' before its program writes one)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -263,11 +272,7 @@ class Daemon:
         return rc
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log_path)
 
     def log_tail(self, n=30):
         return "\n".join(self.log().splitlines()[-n:])

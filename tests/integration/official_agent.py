@@ -159,20 +159,11 @@ class OfficialAgent:
 
     def log(self):
         """Its log file's text ('' before it writes one)."""
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return harness.read_text(self.log_path)
 
     def output_tail(self, n=6000):
         """The end of what it printed and logged, for a failure message."""
-        text = ""
-        for p in (self.stdout_path, self.log_path):
-            if os.path.exists(p):
-                with open(p, errors="replace") as f:
-                    text += f.read()
-        return text[-n:]
+        return "".join(harness.read_text(p) for p in (self.stdout_path, self.log_path))[-n:]
 
     def pids(self):
         """Its processes: the launcher (the master) and what it forked, i.e. its process group."""
