@@ -60,6 +60,57 @@ def binary(name):
     return p
 
 
+def listens(pid, port):
+    """Whether process pid holds the listening TCP socket on port (from
+    /proc: which socket inode listens there, and whether pid has it open)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(cols[9])
+    if not inodes:
+        return False
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
+
+
+def start_on_free_port(argv, timeout=30.0, **popen):
+    """Starts the server argv(port) on a free port: (process, port).
+    free_port() only finds a port free at that moment, and a test on another
+    xdist worker may take it first; then the server exits (or, worse, the
+    port answers for the other program), so it is started again on another
+    port until the listening socket is its own."""
+    for _ in range(5):
+        port = free_port()
+        p = subprocess.Popen(argv(port), **popen)
+        end = time.time() + timeout
+        while time.time() < end and p.poll() is None:
+            if listens(p.pid, port):
+                return p, port
+            time.sleep(0.05)
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+            raise HarnessError("%s did not listen on port %d within %.0fs" % (argv(port)[0], port, timeout))
+    raise HarnessError("%s exited five times without listening (ports taken?)" % argv(0)[0])
+
+
 def read_text(path):
     """A log file's text ('' before its program writes one)."""
     try:

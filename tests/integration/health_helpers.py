@@ -174,12 +174,12 @@ class Moto:
     def __init__(self, tmpdir):
         if not os.path.exists(MOTO):
             pytest.skip("moto_server not found (%s)" % MOTO)
-        self.port = free_port()
+        fd, path = tempfile.mkstemp(prefix="moto-", suffix=".log", dir=str(tmpdir))
+        self.log = os.fdopen(fd, "wb")
+        self.proc, self.port = harness.start_on_free_port(lambda port: [MOTO, "-H", "127.0.0.1", "-p", str(port)],
+                                                          stdout=self.log, stderr=subprocess.STDOUT,
+                                                          stdin=subprocess.DEVNULL)
         self.url = "http://127.0.0.1:%d" % self.port
-        self.log = open(os.path.join(str(tmpdir), "moto-%d.log" % self.port), "wb")
-        self.proc = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(self.port)], stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_port(self.port, 20)
 
     def client(self, service):
         import boto3

@@ -22,6 +22,8 @@ import zipfile
 
 import pytest
 
+import harness
+
 MOTO = os.environ.get("MOTO_SERVER") or shutil.which("moto_server") or "/root/.pyenv/shims/moto_server"
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -173,11 +175,9 @@ def sha256(b):
 def moto_server():
     if not os.access(MOTO, os.X_OK):
         pytest.skip("moto_server is not installed (pipx install 'moto[server]'); S3 tests need it")
-    port = free_port()
-    p = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+    p, port = harness.start_on_free_port(lambda port: [MOTO, "-H", "127.0.0.1", "-p", str(port)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_port(port, 20)
         yield "http://127.0.0.1:%d" % port
     finally:
         p.terminate()

@@ -355,11 +355,9 @@ class S3:
     bundle cache and agents download them from rolloutd."""
 
     def __init__(self):
-        self.port = harness.free_port()
+        self.proc, self.port = harness.start_on_free_port(lambda port: [MOTO, "-H", "127.0.0.1", "-p", str(port)],
+                                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.endpoint = "http://127.0.0.1:%d" % self.port
-        self.proc = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        wait_port(self.port, 30)
         import boto3
         from botocore.config import Config
         self.client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
