@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "access_key_cmd.h"
+#include "shared_keys.h"
 #include "api/api_info.h"
 #include "auth/auth_secret.h"
 #include "core/conf.h"
@@ -45,7 +46,10 @@ int access_key_open_kek(const struct rd_config *cfg, struct store *st, struct au
 	}
 	if (r < 0)
 		return r;
-	r = store_set_kek(st, *ret, err);
+	/* the daemons of a cluster must all have this one */
+	r = shared_keys_check_kek(cfg, st, *ret, err);
+	if (r == 0)
+		r = store_set_kek(st, *ret, err);
 	if (r < 0)
 		*ret = auth_kek_free(*ret);
 	return r;

@@ -3,7 +3,7 @@
 # part: #include "store/store.h".
 sbin_PROGRAMS += rolloutd
 rolloutd_SOURCES = daemon/main.c daemon/access_key_cmd.c daemon/access_key_cmd.h daemon/store_config.c \
-	daemon/store_config.h
+	daemon/store_config.h daemon/shared_keys.c daemon/shared_keys.h
 DAEMON_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon
 DAEMON_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(EVENT_OPENSSL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(CURL_CFLAGS) $(SQLITE_CFLAGS) $(PQ_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS) \

@@ -31,6 +31,7 @@
 #include <rollout/plugin.h>
 
 #include "access_key_cmd.h"
+#include "shared_keys.h"
 #include "store_config.h"
 #include "api/api.h"
 #include "api/api_info.h"
@@ -174,6 +175,8 @@ static int cmd_restore(struct rd_config *cfg, int argc, char **argv)
  * another, so neither the I/O thread nor the engine waits for more than one
  * batch. */
 #define RETENTION_BATCH 500
+/* a shared bundle's writer gone for this long died (store_bundle_put) */
+#define BUNDLE_STALE_MS (3600LL * 1000)
 
 static void retention_job(void *arg)
 {
@@ -182,7 +185,7 @@ static void retention_job(void *arg)
 	int64_t now = rd_wall_ms();
 	const struct rd_config *cfg = d->cfg;
 	bool more = cfg->retention_deployments_ms || cfg->retention_hook_logs_ms;
-	size_t audit_removed = 0;
+	size_t audit_removed = 0, bundle_chunks = 0;
 	int r = 0;
 
 	while (more && !d->stopping && r == 0)
@@ -198,6 +201,19 @@ static void retention_job(void *arg)
 	}
 	if (audit_removed)
 		log_info("retention: removed %zu audit record(s)", audit_removed);
+	/* bundles kept in the database for a cluster's daemons, once nothing
+	 * refers to them; a copy a writer left incomplete an hour ago */
+	more = store_is_postgresql(d->store);
+	while (more && !d->stopping && r == 0) {
+		size_t k = 0;
+		r = store_retention_bundles_step(
+		    d->store, cfg->retention_deployments_ms ? now - cfg->retention_deployments_ms : 0,
+		    now - BUNDLE_STALE_MS, &k, &more);
+		bundle_chunks += k;
+	}
+	if (bundle_chunks)
+		log_info("retention: removed %zu chunk(s) of bundles no deployment or revision refers to",
+			 bundle_chunks);
 	if (r < 0)
 		log_warning("retention: %s; trying again in %lld s", strerror(-r),
 			    (long long)(cfg->retention_interval_ms / 1000));
@@ -505,6 +521,14 @@ static int run(struct rd_daemon *d)
 	r = access_key_open_kek(d->cfg, d->store, &kek, &e);
 	if (r < 0) {
 		log_error("access keys: %s", e.message);
+		goto out;
+	}
+	/* several daemons on one database: one signing key, one TLS
+	 * certificate (before the engine opens data_dir/daemon.key); one KEK
+	 * was checked by access_key_open_kek */
+	r = shared_keys_check(d->cfg, d->store, kek, &e);
+	if (r < 0) {
+		log_error("%s", e.message);
 		goto out;
 	}
 	r = plugins_load(d, &d->plugins, &e);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "auth/auth_secret.h"
 #include "core/error.h"
@@ -20,6 +22,7 @@
 #define TAG_LEN 16
 #define MAX_SECRET 128
 #define AAD_PREFIX "rolloutd access key "
+#define AAD_TEXT_PREFIX "rolloutd sealed "
 
 struct auth_kek {
 	unsigned char key[AUTH_KEK_LEN];
@@ -169,23 +172,27 @@ static void aad(const char *id, char *buf, size_t len)
 	snprintf(buf, len, AAD_PREFIX "%s", id);
 }
 
-int auth_secret_seal(const struct auth_kek *k, const char *id, const char *secret, char *out, size_t outlen)
+/* AES-256-GCM of in[len] under the KEK with additional data ad, as
+ * AUTH_SEALED_PREFIX + base64(nonce | ciphertext | tag) into out (outlen
+ * bytes, NUL included). */
+static int seal(const struct auth_kek *k, const char *ad, const unsigned char *in, size_t len, char *out, size_t outlen)
 {
-	unsigned char blob[NONCE_LEN + MAX_SECRET + TAG_LEN];
-	size_t slen = strlen(secret);
-	char ad[256];
+	size_t bloblen = NONCE_LEN + len + TAG_LEN;
+	unsigned char *blob;
 	EVP_CIPHER_CTX *ctx = NULL;
 	int n, fin, r = -EIO;
 
-	if (slen > MAX_SECRET || outlen < AUTH_SEALED_MAX)
+	if (len > INT_MAX / 2 || outlen < strlen(AUTH_SEALED_PREFIX) + (bloblen + 2) / 3 * 4 + 1)
 		return -EINVAL;
-	aad(id, ad, sizeof(ad));
+	blob = malloc(bloblen);
+	if (!blob)
+		return -ENOMEM;
 	if (rd_random_bytes(blob, NONCE_LEN) < 0)
-		return -EIO;
+		goto out;
 	ctx = EVP_CIPHER_CTX_new();
 	if (!ctx || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->key, blob) != 1 ||
 	    EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)ad, (int)strlen(ad)) != 1 ||
-	    EVP_EncryptUpdate(ctx, blob + NONCE_LEN, &n, (const unsigned char *)secret, (int)slen) != 1 ||
+	    EVP_EncryptUpdate(ctx, blob + NONCE_LEN, &n, in, (int)len) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, blob + NONCE_LEN + n, &fin) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, blob + NONCE_LEN + n + fin) != 1)
 		goto out;
@@ -194,16 +201,19 @@ int auth_secret_seal(const struct auth_kek *k, const char *id, const char *secre
 	r = 0;
 out:
 	EVP_CIPHER_CTX_free(ctx);
-	OPENSSL_cleanse(blob, sizeof(blob));
+	OPENSSL_cleanse(blob, bloblen);
+	free(blob);
 	return r;
 }
 
-int auth_secret_open(const struct auth_kek *k, const char *id, const char *sealed, char *out, size_t outlen)
+/* The reverse: the plaintext into out (at most outlen - 1 bytes and a NUL),
+ * its length into *ret_len. -EBADMSG unless sealed under this KEK with ad. */
+static int open_sealed(const struct auth_kek *k, const char *ad, const char *sealed, unsigned char *out, size_t outlen,
+		       size_t *ret_len)
 {
-	unsigned char blob[AUTH_SEALED_MAX];
+	unsigned char *blob = NULL;
 	const char *b64;
 	size_t b64len;
-	char ad[256];
 	EVP_CIPHER_CTX *ctx = NULL;
 	int len, n, fin, r = -EBADMSG;
 
@@ -211,17 +221,19 @@ int auth_secret_open(const struct auth_kek *k, const char *id, const char *seale
 		return -EBADMSG;
 	b64 = sealed + strlen(AUTH_SEALED_PREFIX);
 	b64len = strlen(b64);
-	if (b64len == 0 || b64len % 4 || b64len / 4 * 3 > sizeof(blob))
+	if (b64len == 0 || b64len % 4 || b64len > INT_MAX / 2)
 		return -EBADMSG;
+	blob = malloc(b64len / 4 * 3);
+	if (!blob)
+		return -ENOMEM;
 	len = EVP_DecodeBlock(blob, (const unsigned char *)b64, (int)b64len);
 	if (len < 0)
-		return -EBADMSG;
+		goto out;
 	/* EVP_DecodeBlock counts the padding as data */
 	for (size_t i = b64len; i > 0 && b64[i - 1] == '='; i--)
 		len--;
 	if (len < NONCE_LEN + TAG_LEN + 1 || (size_t)(len - NONCE_LEN - TAG_LEN) >= outlen)
-		return -EBADMSG;
-	aad(id, ad, sizeof(ad));
+		goto out;
 	ctx = EVP_CIPHER_CTX_new();
 	if (!ctx) {
 		r = -ENOMEM;
@@ -229,18 +241,89 @@ int auth_secret_open(const struct auth_kek *k, const char *id, const char *seale
 	}
 	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->key, blob) != 1 ||
 	    EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)ad, (int)strlen(ad)) != 1 ||
-	    EVP_DecryptUpdate(ctx, (unsigned char *)out, &n, blob + NONCE_LEN, len - NONCE_LEN - TAG_LEN) != 1 ||
+	    EVP_DecryptUpdate(ctx, out, &n, blob + NONCE_LEN, len - NONCE_LEN - TAG_LEN) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, blob + len - TAG_LEN) != 1 ||
-	    EVP_DecryptFinal_ex(ctx, (unsigned char *)out + n, &fin) != 1) {
+	    EVP_DecryptFinal_ex(ctx, out + n, &fin) != 1) {
 		OPENSSL_cleanse(out, outlen);
 		goto out;
 	}
 	out[n + fin] = '\0';
+	*ret_len = (size_t)(n + fin);
 	r = 0;
 out:
 	EVP_CIPHER_CTX_free(ctx);
-	OPENSSL_cleanse(blob, sizeof(blob));
+	if (blob)
+		OPENSSL_cleanse(blob, b64len / 4 * 3);
+	free(blob);
 	return r;
+}
+
+int auth_secret_seal(const struct auth_kek *k, const char *id, const char *secret, char *out, size_t outlen)
+{
+	char ad[256];
+
+	if (strlen(secret) > MAX_SECRET || outlen < AUTH_SEALED_MAX)
+		return -EINVAL;
+	aad(id, ad, sizeof(ad));
+	return seal(k, ad, (const unsigned char *)secret, strlen(secret), out, outlen);
+}
+
+int auth_secret_open(const struct auth_kek *k, const char *id, const char *sealed, char *out, size_t outlen)
+{
+	char ad[256];
+	size_t n;
+
+	aad(id, ad, sizeof(ad));
+	return open_sealed(k, ad, sealed, (unsigned char *)out, outlen, &n);
+}
+
+int auth_kek_seal_text(const struct auth_kek *k, const char *label, const char *text, char **ret)
+{
+	size_t len = strlen(text), cap = strlen(AUTH_SEALED_PREFIX) + (NONCE_LEN + len + TAG_LEN + 2) / 3 * 4 + 1;
+	char ad[256], *out = malloc(cap);
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	snprintf(ad, sizeof(ad), AAD_TEXT_PREFIX "%s", label);
+	r = seal(k, ad, (const unsigned char *)text, len, out, cap);
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+int auth_kek_open_text(const struct auth_kek *k, const char *label, const char *sealed, char **ret)
+{
+	size_t cap = strlen(sealed), n;
+	char ad[256], *out = malloc(cap + 1);
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	snprintf(ad, sizeof(ad), AAD_TEXT_PREFIX "%s", label);
+	r = open_sealed(k, ad, sealed, (unsigned char *)out, cap + 1, &n);
+	if (r < 0 || strlen(out) != n) {
+		OPENSSL_cleanse(out, cap + 1);
+		free(out);
+		return r < 0 ? r : -EBADMSG; /* text has no NUL inside */
+	}
+	*ret = out;
+	return 0;
+}
+
+int auth_kek_check(const struct auth_kek *k, char out[65])
+{
+	static const char what[] = "rolloutd KEK check 1";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!HMAC(EVP_sha256(), k->key, AUTH_KEK_LEN, (const unsigned char *)what, strlen(what), md, &mdlen))
+		return -EIO;
+	rd_hex(md, mdlen, out);
+	return 0;
 }
 
 bool auth_secret_equal(const char *expected, const char *offered)

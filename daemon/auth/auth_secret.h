@@ -46,6 +46,17 @@ int auth_secret_seal(const struct auth_kek *k, const char *id, const char *secre
 /* Opens a sealed secret of access key id into out. -EBADMSG when it was not
  * sealed with this KEK for this id (another KEK, a tampered or moved value). */
 int auth_secret_open(const struct auth_kek *k, const char *id, const char *sealed, char *out, size_t outlen);
+/* Seals text of any length under the KEK, in the same form as a secret; label
+ * (e.g. "daemon.key") is its additional authenticated data: a value sealed
+ * for one label does not open for another. *ret malloc'd. */
+int auth_kek_seal_text(const struct auth_kek *k, const char *label, const char *text, char **ret);
+/* Opens what auth_kek_seal_text made for label; *ret malloc'd (wipe it when
+ * done with it). -EBADMSG when sealed under another KEK or for another label. */
+int auth_kek_open_text(const struct auth_kek *k, const char *label, const char *sealed, char **ret);
+/* A check of the KEK that reveals nothing of it (HMAC-SHA256 of a constant
+ * under it, 64 hex digits): daemons sharing a store compare theirs with the
+ * one recorded there. */
+int auth_kek_check(const struct auth_kek *k, char out[65]);
 /* Constant-time comparison of two secrets (the time depends only on the
  * length of b, the secret offered). */
 bool auth_secret_equal(const char *expected, const char *offered);

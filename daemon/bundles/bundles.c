@@ -4,11 +4,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -23,6 +25,7 @@
 #include "log.h"
 #include "core/plugins.h"
 #include "jsonutil.h"
+#include "store/store.h"
 #include "util.h"
 
 #define FETCH_TIMEOUT_MS (30LL * 60 * 1000)
@@ -207,6 +210,110 @@ static int plugin_fetch_cb(void *ctx, struct bcache_fetch *f, struct rd_error *e
 	return 0;
 }
 
+/* ---- the copy in a store the daemons of a cluster share ---- */
+
+static bool shared(struct rd_daemon *d)
+{
+	return d && d->store && store_is_postgresql(d->store);
+}
+
+int bundles_share(struct rd_daemon *d, const struct cached_bundle *b, struct rd_error *err)
+{
+	struct store_bundle have;
+	char p[4096];
+	int fd, r;
+
+	if (!shared(d) || !the_cache)
+		return 0;
+	if (store_bundle_stat(d->store, b->sha256, &have) == 0)
+		return 0;
+	r = bcache_path(the_cache, b->sha256, p, sizeof(p));
+	fd = r < 0 ? -1 : open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rd_error_set(err, r < 0 ? r : -errno, "INTERNAL_ERROR",
+				    "bundle %s left the cache before it was stored in the database", b->sha256);
+	r = store_bundle_put(d->store, b->sha256, b->bundle_type, fd);
+	close(fd);
+	if (r < 0)
+		return rd_error_set(err, r, "INTERNAL_ERROR",
+				    "could not store bundle %s in the database the daemons share (%s), so the other "
+				    "daemons cannot serve it; check the database's free space and its log",
+				    b->sha256, strerror(-r));
+	rd_logt(LOG_INFO, "bundles", "bundle %.12s (%" PRIu64 " bytes) stored in the database for the other daemons",
+		b->sha256, b->size);
+	return 0;
+}
+
+struct shared_ctx {
+	struct rd_daemon *d;
+	const char *sha256;
+};
+
+/* bcache's fetch from the database: sha256 is checked by bcache against the
+ * name it is fetched under, before it enters the cache. */
+static int shared_fetch_cb(void *ctx, struct bcache_fetch *f, struct rd_error *err)
+{
+	struct shared_ctx *sc = ctx;
+	struct store_bundle b;
+	int64_t t0 = rd_mono_ms();
+	int fd, r;
+
+	fd = open(f->tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return rd_error_set(err, -errno, "INTERNAL_ERROR", "cannot write %s: %s", f->tmp_path, strerror(errno));
+	r = store_bundle_read(sc->d->store, sc->sha256, fd, &b);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == -ENOENT)
+		return rd_error_set(err, r, "REVISION_MISSING",
+				    "bundle %s is neither in this daemon's cache nor in the database the daemons share "
+				    "(never uploaded, or removed by retention); upload it again, e.g. with 'rolloutctl "
+				    "deploy DIR'",
+				    sc->sha256);
+	if (r < 0)
+		return rd_error_set(err, r, "INTERNAL_ERROR",
+				    "could not copy bundle %s from the database the daemons share: %s", sc->sha256,
+				    strerror(-r));
+	rd_strlcpy(f->bundle_type, b.bundle_type, sizeof(f->bundle_type));
+	rd_logt(LOG_INFO, "bundles", "bundle %.12s (%" PRIu64 " bytes) copied from the database in %" PRId64 " ms",
+		sc->sha256, b.size, rd_mono_ms() - t0);
+	return 0;
+}
+
+int bundles_lookup(struct rd_daemon *d, const char *sha256, struct cached_bundle *ret, struct rd_error *err)
+{
+	struct shared_ctx sc = {.d = d, .sha256 = sha256};
+	char key[80];
+
+	if (!the_cache)
+		return rd_error_set(err, -ESHUTDOWN, "INTERNAL_ERROR", "the bundle cache is not running");
+	if (bcache_lookup(the_cache, sha256, ret) == 0)
+		return 0;
+	if (!shared(d))
+		return rd_error_set(
+		    err, -ENOENT, "REVISION_MISSING",
+		    "bundle %s is not in the daemon's cache (never uploaded, or removed to keep the cache "
+		    "under its size cap); upload it again, e.g. with 'rolloutctl deploy DIR'",
+		    sha256);
+	/* single-flight: agents asking at once share one copy; it was
+	 * validated by the daemon that stored it */
+	snprintf(key, sizeof(key), "shared:%s", sha256);
+	return bcache_ensure(the_cache, key, true, sha256, shared_fetch_cb, NULL, &sc, ret, err);
+}
+
+bool bundles_granted(struct rd_daemon *d, const char *sha256, const char *instance_name)
+{
+	bool ok = false;
+
+	if (!the_cache || !instance_name)
+		return false;
+	if (bcache_granted(the_cache, sha256, instance_name))
+		return true;
+	/* the deployment may be driven by another daemon of the cluster */
+	return shared(d) && store_bundle_granted(d->store, sha256, instance_name, &ok) == 0 && ok;
+}
+
 int bundles_ensure(struct rd_daemon *d, const char *revision_json, struct cached_bundle *ret, struct rd_error *err)
 {
 	return bundles_ensure_platform(d, revision_json, NULL, ret, err);
@@ -251,13 +358,7 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 					 "bundleLocation.sha256 must be 64 lower-case hex characters");
 			goto out;
 		}
-		r = bcache_lookup(the_cache, sha, ret);
-		if (r < 0)
-			rd_error_set(
-			    err, r, "REVISION_MISSING",
-			    "bundle %s is not in the daemon's cache (never uploaded, or removed to keep the cache "
-			    "under its size cap); upload it again, e.g. with 'rolloutctl deploy DIR'",
-			    sha);
+		r = bundles_lookup(d, sha, ret, err);
 		goto out;
 	}
 	/* Which types exist, where their location is and how it may be cached
@@ -316,6 +417,9 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 		    "or tgz bundle with appspec.yml and the application's files",
 		    got.bundle_type);
 	}
+	/* the daemons of a cluster serve what any of them fetched */
+	if (r == 0)
+		r = bundles_share(d, &got, err);
 	if (r == 0)
 		*ret = got;
 out:
@@ -332,7 +436,7 @@ int bundles_ensure_held(struct rd_daemon *d, const char *revision_json, const ch
 
 	if (!the_cache)
 		return rd_error_set(err, -ESHUTDOWN, "INTERNAL_ERROR", "the bundle cache is not running");
-	if (held_sha256 && bcache_valid_sha256(held_sha256) && bcache_lookup(the_cache, held_sha256, &got) == 0) {
+	if (held_sha256 && bcache_valid_sha256(held_sha256) && bundles_lookup(d, held_sha256, &got, NULL) == 0) {
 		rd_logt(LOG_INFO, "bundles", "bundle %.12s served from the cache by its sha256, the source not asked",
 			held_sha256);
 		metric_inc(

@@ -108,6 +108,19 @@ int bundles_ensure_platform(struct rd_daemon *d, const char *revision_json, cons
 int bundles_ensure_held(struct rd_daemon *d, const char *revision_json, const char *held_sha256,
 			const char *compute_platform, struct cached_bundle *ret, struct rd_error *err);
 
+/* The bundle sha256 from the cache; on a store the daemons of a cluster
+ * share, copied from the database into the cache first when the cache lacks
+ * it. Blocks: call from a worker. 0 and *ret, or a negative errno with err
+ * (REVISION_MISSING when no daemon has it). */
+int bundles_lookup(struct rd_daemon *d, const char *sha256, struct cached_bundle *ret, struct rd_error *err);
+/* Stores the cached bundle b in the database the daemons share, unless it
+ * is there already; 0 at once on SQLite. Blocks. 0 or negative errno with err. */
+int bundles_share(struct rd_daemon *d, const struct cached_bundle *b, struct rd_error *err);
+/* Whether the agent of instance_name may GET bundle sha256: granted by this
+ * daemon's engine (bundles_grant), or, on a shared store, a target of an
+ * unfinished deployment of it driven by another daemon. Blocks on the store. */
+bool bundles_granted(struct rd_daemon *d, const char *sha256, const char *instance_name);
+
 /* Pins sha256 for an active deployment so GC keeps it, until
  * bundles_unpin(deployment_id). Idempotent. 0, -ENOENT (not cached), -errno. */
 int bundles_pin(struct rd_daemon *d, const char *sha256, const char *deployment_id);

@@ -38,6 +38,8 @@ void bundles_route_get(struct httpd_call *call, void *userdata)
 	const struct httpd_principal *pr = httpd_call_principal(call);
 	struct bcache *c = bundles_cache(d);
 	const char *path = httpd_call_path(call), *sha;
+	struct rd_error e = RD_ERROR_INIT;
+	struct cached_bundle b;
 	uint64_t off = 0, len = 0;
 	char p[4096], buf[128];
 	struct stat st;
@@ -54,10 +56,23 @@ void bundles_route_get(struct httpd_call *call, void *userdata)
 					"'%s' is not a bundle: expected /bundles/<sha256 as 64 lower-case hex>", path);
 		return;
 	}
-	if (pr && pr->policy && !strcmp(pr->policy, "agent") && !bcache_granted(c, sha, pr->instance)) {
+	if (pr && pr->policy && !strcmp(pr->policy, "agent") && !bundles_granted(d, sha, pr->instance)) {
 		httpd_call_error_status(call, 403, "AccessDeniedException",
 					"instance '%s' is not a target of a running deployment of bundle %s",
 					pr->instance ? pr->instance : "(none)", sha);
+		return;
+	}
+	/* a bundle another daemon of the cluster received is copied from the
+	 * database first */
+	r = bundles_lookup(d, sha, &b, &e);
+	if (r < 0) {
+		if (r == -ENOENT)
+			httpd_call_error_status(call, 404, "ResourceNotFoundException",
+						"bundle %s is not in the cache; it may have been removed after its "
+						"deployment ended",
+						sha);
+		else
+			httpd_call_error_status(call, 500, "InternalFailure", "%s", e.message);
 		return;
 	}
 	if (bcache_path(c, sha, p, sizeof(p)) < 0 || (fd = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -241,7 +256,13 @@ static void upload_start(struct httpd_call *call, struct bcache *c)
 		}
 		store_app_free(a);
 	}
-	if (bcache_lookup(c, sha, &b) == 0) {
+	/* already here, or received by another daemon of the cluster */
+	if (bundles_lookup(httpd_call_daemon(call), sha, &b, NULL) == 0) {
+		struct rd_error e = RD_ERROR_INIT;
+		if (bundles_share(httpd_call_daemon(call), &b, &e) < 0) {
+			httpd_call_error_status(call, 500, "InternalFailure", "%s", e.message);
+			goto out;
+		}
 		if (app && register_revision(call, app, &b) < 0)
 			goto out;
 		httpd_call_reply(call, finished_json(&b));
@@ -403,6 +424,12 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 			httpd_call_error(
 			    call, !strcmp(e.code, "INVALID_REVISION") ? "InvalidRevisionException" : "InternalFailure",
 			    "%s", e.message);
+			goto out;
+		}
+		/* before the answer: once it says complete, any daemon serves it */
+		r = bundles_share(httpd_call_daemon(call), &b, &e);
+		if (r < 0) {
+			httpd_call_error_status(call, 500, "InternalFailure", "%s", e.message);
 			goto out;
 		}
 		bcache_gc(c, 0, NULL);

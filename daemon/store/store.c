@@ -252,6 +252,9 @@ static int bind(sqlite3_stmt *s, const struct store_arg *args, size_t nargs)
 				return -ENOMEM;
 			rc = sqlite3_bind_text(s, k, txt, -1, free);
 			break;
+		case STORE_ARG_BLOB:
+			rc = sqlite3_bind_blob64(s, k, a->u.blob.p, a->u.blob.len, SQLITE_TRANSIENT);
+			break;
 		}
 		if (rc != SQLITE_OK)
 			return store_errno(rc);
@@ -353,6 +356,37 @@ json_t *store_json(struct store_q *q, int i)
 {
 	const char *t = store_text(q, i);
 	return t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+int store_blob(struct store_q *q, int i, unsigned char **ret, size_t *ret_len)
+{
+	const void *p;
+	unsigned char *out;
+	size_t n;
+
+	if (store_isnull(q, i))
+		return -ENOENT;
+	if (q->res) {
+		/* results come as text: bytea in its hex form */
+		unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(q->res, q->row, i), &n);
+		if (!raw)
+			return -ENOMEM;
+		out = malloc(n ? n : 1);
+		if (out)
+			memcpy(out, raw, n);
+		PQfreemem(raw);
+	} else {
+		p = sqlite3_column_blob(q->s, i);
+		n = (size_t)sqlite3_column_bytes(q->s, i);
+		out = malloc(n ? n : 1);
+		if (out && n)
+			memcpy(out, p, n);
+	}
+	if (!out)
+		return -ENOMEM;
+	*ret = out;
+	*ret_len = n;
+	return 0;
 }
 
 int store_dup(struct store_q *q, int i, char **ret)

@@ -415,6 +415,49 @@ int store_backup(struct store *st, const char *data_dir, const char *out, struct
  * from an older version. */
 int store_restore(const char *backup, const char *data_dir, struct rd_error *err);
 
+/* ==== bundles shared by the daemons of a cluster (store_bundle.c) ==== */
+
+/* On a store several daemons share (PostgreSQL), a bundle that enters one
+ * daemon's cache (daemon/bundles) is also written here, so that another
+ * daemon asked for it can copy it into its own cache. Kept in chunks of
+ * STORE_BUNDLE_CHUNK bytes, read and written one at a time: a bundle of any
+ * size costs about two chunks of memory. A bundle becomes visible
+ * (store_bundle_stat, store_bundle_read) only once every chunk is written:
+ * a writer that dies half-way leaves nothing a reader takes. */
+#define STORE_BUNDLE_CHUNK (1024 * 1024)
+
+struct store_bundle {
+	char sha256[65];
+	uint64_t size;
+	char bundle_type[8];
+	int64_t complete_time; /* when its last chunk was written */
+};
+
+/* The complete bundle sha256: 0 and *ret, or -ENOENT (none, or not complete). */
+int store_bundle_stat(struct store *st, const char *sha256, struct store_bundle *ret);
+/* Writes the bundle read from fd (from offset 0 to its end; the caller
+ * computed sha256 from the same bytes). Several daemons may write the same
+ * bundle at once. 0 when it is complete (also when it was already), or a
+ * negative errno; a failed write stays invisible and is completed by the
+ * next one. */
+int store_bundle_put(struct store *st, const char *sha256, const char *bundle_type, int fd);
+/* Appends the bundle's bytes to fd, a chunk at a time; *ret (may be NULL)
+ * gets its row. -ENOENT when it is not complete here, -EIO when a chunk went
+ * missing while reading (removed meanwhile); the caller checks the sha256 of
+ * what it got. */
+int store_bundle_read(struct store *st, const char *sha256, int fd, struct store_bundle *ret);
+/* Whether instance is a target of an unfinished deployment that deploys
+ * bundle sha256: *ret true or false. The driving daemon grants its targets
+ * the download in its memory (bundles_grant); another daemon asks here. */
+int store_bundle_granted(struct store *st, const char *sha256, const char *instance, bool *ret);
+
+/* ==== what the daemons of a cluster hold alike (store_shared_keys.c) ==== */
+
+/* Records value under name unless a value is recorded already, and returns
+ * the one recorded (value, or the earlier one) in *ret, malloc'd. With value
+ * NULL only reads: -ENOENT when none is recorded. */
+int store_shared_key_claim(struct store *st, const char *name, const char *value, char **ret);
+
 /* ==== retention (store_retention.c) ==== */
 
 struct store_retention_counts {
@@ -430,3 +473,11 @@ struct store_retention_counts {
  * *ret_more: call again, there is more to remove. Adds to *counts. */
 int store_retention_step(struct store *st, int64_t deployments_before_ms, int64_t hook_logs_before_ms, size_t batch,
 			 struct store_retention_counts *counts, bool *ret_more);
+/* Removes, in one short transaction, one shared bundle (store_bundle_put)
+ * that nothing refers to any more: completed before unused_before_ms, and
+ * neither the bundle of a deployment still in the store nor an uploaded
+ * revision registered with an application; or left incomplete by a writer
+ * that started before stale_before_ms. *ret_removed gets the chunks removed;
+ * *ret_more: call again. */
+int store_retention_bundles_step(struct store *st, int64_t unused_before_ms, int64_t stale_before_ms,
+				 size_t *ret_removed, bool *ret_more);

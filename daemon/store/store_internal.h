@@ -18,7 +18,11 @@
  *   store_key_cache.c   the access keys opened, kept in memory (below)
  *   store_health.c      trigger-notification deliveries
  *   store_backup.c      online backup and restore (SQLite backup API)
- *   store_retention.c   removal of old finished deployments and hook logs, in batches
+ *   store_retention.c   removal of old finished deployments and hook logs, in batches, and of
+ *                       shared bundles nothing refers to any more
+ *   store_bundle.c      bundles kept in the database for the other daemons of a cluster
+ *   store_shared_keys.c what the daemons of a cluster must hold alike (checks of the KEK and
+ *                       the TLS certificate, the spec signing key), in meta
  *   store_shift.c       Lambda/ECS deployments: owning plugin, AppSpec, plugin state,
  *                       engine cursor; hook executions of their lifecycle events
  *
@@ -159,7 +163,7 @@ int store_errno(int rc);
 
 /* ---- the statement helper ---- */
 
-enum store_arg_type { STORE_ARG_NULL, STORE_ARG_TEXT, STORE_ARG_INT, STORE_ARG_JSON };
+enum store_arg_type { STORE_ARG_NULL, STORE_ARG_TEXT, STORE_ARG_INT, STORE_ARG_JSON, STORE_ARG_BLOB };
 
 struct store_arg {
 	enum store_arg_type type;
@@ -167,6 +171,10 @@ struct store_arg {
 		const char *text;
 		int64_t i;
 		const json_t *json;
+		struct {
+			const void *p;
+			size_t len;
+		} blob;
 	} u;
 };
 
@@ -185,6 +193,8 @@ struct store_arg {
 					    : (v))})
 #define SQL_JSON(v)                                                                                                    \
 	((struct store_arg){.type = STORE_ARG_JSON, .u.json = _Generic((v), json_t * : (v), const json_t * : (v))})
+/* len bytes at p, bound as a BLOB (SQLite) or bytea (PostgreSQL, sent in binary) */
+#define SQL_BLOB(ptr, n) ((struct store_arg){.type = STORE_ARG_BLOB, .u.blob = {.p = (ptr), .len = (n)}})
 #define SQL_NULL ((struct store_arg){.type = STORE_ARG_NULL})
 
 /* The arguments as (array, count); element 0 is a placeholder so that an
@@ -232,6 +242,8 @@ bool store_isnull(struct store_q *q, int i);
 const char *store_text(struct store_q *q, int i); /* NULL when SQL NULL; valid until the next step */
 int64_t store_int(struct store_q *q, int i);	  /* 0 when SQL NULL */
 json_t *store_json(struct store_q *q, int i);	  /* new reference, NULL when SQL NULL */
+/* A copy of BLOB (bytea) column i, malloc'd: -ENOENT when SQL NULL, -ENOMEM. */
+int store_blob(struct store_q *q, int i, unsigned char **ret, size_t *ret_len);
 /* Copies of column i: -ENOMEM, else 0 (*ret NULL when SQL NULL). */
 int store_dup(struct store_q *q, int i, char **ret);
 /* Copies of column i into fixed buffers (truncated to size). */

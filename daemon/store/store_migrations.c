@@ -334,6 +334,23 @@ static const char m10_access_key_versions[] =
     " status, applications, old_secret, old_secret_expires, rotate_time ON access_keys"
     " BEGIN UPDATE access_keys SET version = random() WHERE id = NEW.id; END;";
 
+/* Bundles kept in the database for the other daemons of a cluster
+ * (store_bundle.c): a row per bundle, complete_time NULL while its chunks are
+ * being written, then its chunks in order. Only a store several daemons
+ * share (PostgreSQL) fills them; on SQLite they stay empty. */
+static const char m11_shared_bundles[] = "CREATE TABLE bundle_blobs ("
+					 " sha256 TEXT PRIMARY KEY,"
+					 " size INTEGER NOT NULL,"
+					 " bundle_type TEXT NOT NULL,"
+					 " chunks INTEGER NOT NULL,"
+					 " start_time INTEGER NOT NULL,"
+					 " complete_time INTEGER);"
+					 "CREATE TABLE bundle_chunks ("
+					 " sha256 TEXT NOT NULL REFERENCES bundle_blobs(sha256) ON DELETE CASCADE,"
+					 " seq INTEGER NOT NULL,"
+					 " data BLOB NOT NULL,"
+					 " PRIMARY KEY (sha256, seq));";
+
 const struct store_migration store_migrations[] = {
     {1, "base schema", m1_base},
     {2, "built-in deployment configs", m2_builtin_configs},
@@ -345,6 +362,7 @@ const struct store_migration store_migrations[] = {
     {8, "indexes for a long history", m8_history_indexes},
     {9, "deployment counts from an index", m9_deployment_counts},
     {10, "access-key versions", m10_access_key_versions},
-    /* append here: { 11, "…", m11_… }, */
+    {11, "shared bundles", m11_shared_bundles},
+    /* append here: { 12, "…", m12_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

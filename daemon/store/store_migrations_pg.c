@@ -319,6 +319,21 @@ static const char pg_m10_access_key_versions[] =
     " status, applications, old_secret, old_secret_expires, rotate_time ON access_keys"
     " FOR EACH ROW EXECUTE FUNCTION access_keys_new_version();";
 
+static const char pg_m11_shared_bundles[] = "CREATE TABLE bundle_blobs ("
+					    " sha256" TXT " PRIMARY KEY,"
+					    " size BIGINT NOT NULL,"
+					    " bundle_type" TXT " NOT NULL,"
+					    " chunks BIGINT NOT NULL,"
+					    " start_time BIGINT NOT NULL,"
+					    " complete_time BIGINT);"
+					    "CREATE TABLE bundle_chunks ("
+					    " sha256" TXT " NOT NULL REFERENCES bundle_blobs(sha256) ON DELETE CASCADE,"
+					    " seq BIGINT NOT NULL,"
+					    " data BYTEA NOT NULL,"
+					    " PRIMARY KEY (sha256, seq));"
+					    /* bundles are compressed archives already: no second try at it */
+					    "ALTER TABLE bundle_chunks ALTER COLUMN data SET STORAGE EXTERNAL;";
+
 const struct store_migration store_migrations_pg[] = {
     {1, "base schema", pg_m1_base},
     {2, "built-in deployment configs", pg_m2_builtin_configs},
@@ -330,6 +345,7 @@ const struct store_migration store_migrations_pg[] = {
     {8, "indexes for a long history", pg_m8_history_indexes},
     {9, "deployment counts from an index", pg_m9_deployment_counts},
     {10, "access-key versions", pg_m10_access_key_versions},
+    {11, "shared bundles", pg_m11_shared_bundles},
     /* append here, with the version number store_migrations.c gives it */
 };
 const size_t store_n_migrations_pg = RD_ARRAY_SIZE(store_migrations_pg);

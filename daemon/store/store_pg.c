@@ -1,11 +1,12 @@
 /* The PostgreSQL side of the statement helper (see store_internal.h):
  * one libpq connection per pool slot, statements prepared once per
- * connection with their ?n parameters turned into $n, arguments and
- * results in text form, SQLSTATE mapped to the errno values SQLite's result
+ * connection with their ?n parameters turned into $n, arguments (but
+ * BLOBs, sent in binary) and results in text form, SQLSTATE mapped to the errno values SQLite's result
  * codes map to. */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,7 @@ static int prepare(struct store_conn *c, const char *sql, const struct store_arg
 		return -ENOMEM;
 	for (size_t i = 0; i < nargs; i++)
 		types[i] = args[i].type == STORE_ARG_INT    ? 20 /* int8 */
+			   : args[i].type == STORE_ARG_BLOB ? 17 /* bytea */
 			   : args[i].type == STORE_ARG_NULL ? 0
 							    : 25 /* text */;
 	snprintf(name, 16, "s%d", c->ncache);
@@ -236,6 +238,7 @@ int store_pg_query(struct store_conn *c, struct store_q *q, const char *sql, con
 {
 	const char *vals[nargs ? nargs : 1];
 	char *owned[nargs ? nargs : 1];
+	int lens[nargs ? nargs : 1], formats[nargs ? nargs : 1];
 	char name[16];
 	PGresult *res;
 	int r;
@@ -247,6 +250,8 @@ int store_pg_query(struct store_conn *c, struct store_q *q, const char *sql, con
 		const struct store_arg *a = &args[i];
 		owned[i] = NULL;
 		vals[i] = NULL;
+		lens[i] = 0;
+		formats[i] = 0;
 		switch (a->type) {
 		case STORE_ARG_NULL:
 			break;
@@ -263,9 +268,17 @@ int store_pg_query(struct store_conn *c, struct store_q *q, const char *sql, con
 				r = -ENOMEM;
 			vals[i] = owned[i];
 			break;
+		case STORE_ARG_BLOB:
+			/* bytes as they are: binary format, no escaping */
+			if (a->u.blob.len > INT_MAX)
+				r = -EFBIG;
+			vals[i] = a->u.blob.p ? a->u.blob.p : "";
+			lens[i] = (int)a->u.blob.len;
+			formats[i] = 1;
+			break;
 		}
 	}
-	res = r < 0 ? NULL : PQexecPrepared(c->pg, name, (int)nargs, vals, NULL, NULL, 0);
+	res = r < 0 ? NULL : PQexecPrepared(c->pg, name, (int)nargs, vals, lens, formats, 0);
 	for (size_t i = 0; i < nargs; i++)
 		free(owned[i]);
 	if (r < 0)

@@ -6,7 +6,10 @@
  *
  * Never removed: unfinished deployments, and the latest attempted and the
  * latest successful deployment of each deployment group (the group's
- * "last deployment" answers, and what an automatic rollback redeploys). */
+ * "last deployment" answers, and what an automatic rollback redeploys).
+ *
+ * Shared bundles (store_bundle.c) go one at a time once nothing refers to
+ * them; a daemon's own cache keeps its copy under its size cap. */
 #include "config.h"
 
 #include <errno.h>
@@ -138,5 +141,67 @@ out:
 	store_conn_put(st, c);
 	if (r == 0)
 		*ret_more = more;
+	return r;
+}
+
+/* A shared bundle (store_bundle.c) still referred to: the bundle of a
+ * deployment the store still holds, or an uploaded revision registered with
+ * an application (it may be deployed later). meta holds other values than
+ * JSON: only the keys of bundles are parsed (CASE fixes the order). */
+#define BUNDLE_USED_LITE                                                                                               \
+	"EXISTS (SELECT 1 FROM meta m JOIN deployments d ON m.key = 'engine.bundle.' || d.id"                          \
+	" WHERE CASE WHEN m.key LIKE 'engine.bundle.%' THEN json_extract(m.value, '$.sha256') END = b.sha256)"         \
+	" OR EXISTS (SELECT 1 FROM revisions r WHERE r.revision_type = 'Bundle'"                                       \
+	" AND json_extract(r.revision, '$.bundleLocation.sha256') = b.sha256)"
+#define BUNDLE_USED_PG                                                                                                 \
+	"EXISTS (SELECT 1 FROM meta m JOIN deployments d ON m.key = 'engine.bundle.' || d.id"                          \
+	" WHERE CASE WHEN m.key LIKE 'engine.bundle.%' THEN m.value::json->>'sha256' END = b.sha256)"                  \
+	" OR EXISTS (SELECT 1 FROM revisions r WHERE r.revision_type = 'Bundle'"                                       \
+	" AND r.revision::json->'bundleLocation'->>'sha256' = b.sha256)"
+#define BUNDLE_PRUNABLE(used)                                                                                          \
+	"SELECT b.sha256 FROM bundle_blobs b"                                                                          \
+	" WHERE (b.complete_time IS NULL AND b.start_time < ?2)"                                                       \
+	" OR (b.complete_time IS NOT NULL AND b.complete_time < ?1 AND NOT (" used "))"                                \
+	" LIMIT 1"
+
+int store_retention_bundles_step(struct store *st, int64_t unused_before_ms, int64_t stale_before_ms,
+				 size_t *ret_removed, bool *ret_more)
+{
+	struct store_conn *c;
+	struct store_q q;
+	char sha[65] = "";
+	size_t n = 0;
+	int r;
+
+	r = store_conn_get(st, &c);
+	if (r < 0)
+		return r;
+	r = store_tx_begin(c);
+	if (r < 0)
+		goto out;
+	r = store_one2(c, &q, BUNDLE_PRUNABLE(BUNDLE_USED_LITE), BUNDLE_PRUNABLE(BUNDLE_USED_PG),
+		       SQL_INT(unused_before_ms), SQL_INT(stale_before_ms));
+	if (r == 0) {
+		store_copy(&q, 0, sha, sizeof(sha));
+		store_done(&q, 0);
+	} else if (r == -ENOENT) {
+		r = 0;
+	}
+	if (r == 0 && *sha) {
+		r = store_run(c, "DELETE FROM bundle_chunks WHERE sha256 = ?1", SQL_TEXT(sha));
+		n = r == 0 ? (size_t)changes(c) : 0;
+		if (r == 0)
+			r = store_run(c, "DELETE FROM bundle_blobs WHERE sha256 = ?1", SQL_TEXT(sha));
+	}
+	if (r == 0)
+		r = store_tx_commit(c);
+	else
+		store_tx_rollback(c);
+out:
+	store_conn_put(st, c);
+	if (r == 0) {
+		*ret_removed = n;
+		*ret_more = *sha != '\0';
+	}
 	return r;
 }

@@ -8,7 +8,7 @@ tests_integration_health_driver_CFLAGS = $(DAEMON_CFLAGS)
 tests_integration_health_driver_LDADD = $(DAEMON_LIBS)
 
 check_PROGRAMS += tests/integration/sources-fetch
-tests_integration_sources_fetch_SOURCES = tests/integration/sources_fetch.c $(daemon_bundles_sources) $(daemon_core_sources)
+tests_integration_sources_fetch_SOURCES = tests/integration/sources_fetch.c $(daemon_bundles_sources) $(daemon_store_sources) $(daemon_core_sources)
 tests_integration_sources_fetch_CPPFLAGS = $(DAEMON_CPPFLAGS)
 tests_integration_sources_fetch_CFLAGS = $(DAEMON_CFLAGS)
 tests_integration_sources_fetch_LDADD = $(DAEMON_LIBS)

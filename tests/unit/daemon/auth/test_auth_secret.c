@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -48,6 +49,48 @@ static void test_seal_open(void **state)
 	assert_int_equal(auth_secret_open(k, "AKRD1", secret, out, sizeof(out)), -EBADMSG);
 	/* the output buffer must hold the secret */
 	assert_int_equal(auth_secret_open(k, "AKRD1", again, out, 8), -EBADMSG);
+	auth_kek_free(k);
+	auth_kek_free(other);
+}
+
+/* text of any length (a PEM private key), bound to its label; and the
+ * check daemons sharing a store compare */
+static void test_seal_text_and_check(void **state)
+{
+	struct auth_kek *k = NULL, *other = NULL;
+	char text[3000], *sealed = NULL, *out = NULL, c1[65], c2[65], c1b[65];
+
+	(void)state;
+	memset(text, 'k', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	assert_int_equal(auth_kek_from_bytes(raw1, &k), 0);
+	assert_int_equal(auth_kek_from_bytes(raw2, &other), 0);
+	assert_int_equal(auth_kek_seal_text(k, "daemon.key", text, &sealed), 0);
+	assert_true(auth_secret_is_sealed(sealed));
+	assert_null(strstr(sealed, "kkkk"));
+	assert_int_equal(auth_kek_open_text(k, "daemon.key", sealed, &out), 0);
+	assert_string_equal(out, text);
+	free(out);
+	/* another KEK, another label, a damaged value: refused */
+	assert_int_equal(auth_kek_open_text(other, "daemon.key", sealed, &out), -EBADMSG);
+	assert_int_equal(auth_kek_open_text(k, "other", sealed, &out), -EBADMSG);
+	sealed[10] = sealed[10] == 'A' ? 'B' : 'A';
+	assert_int_equal(auth_kek_open_text(k, "daemon.key", sealed, &out), -EBADMSG);
+	free(sealed);
+	/* a text sealed is not an access key's secret, nor the reverse */
+	assert_int_equal(auth_kek_seal_text(k, "AKRD1", "short", &sealed), 0);
+	{
+		char o[129];
+		assert_int_equal(auth_secret_open(k, "AKRD1", sealed, o, sizeof(o)), -EBADMSG);
+	}
+	free(sealed);
+
+	assert_int_equal(auth_kek_check(k, c1), 0);
+	assert_int_equal(auth_kek_check(k, c1b), 0);
+	assert_int_equal(auth_kek_check(other, c2), 0);
+	assert_int_equal(strlen(c1), 64);
+	assert_string_equal(c1, c1b);
+	assert_string_not_equal(c1, c2);
 	auth_kek_free(k);
 	auth_kek_free(other);
 }
@@ -106,6 +149,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_seal_open),
+	    cmocka_unit_test(test_seal_text_and_check),
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_kek_file),
 	};

@@ -41,3 +41,19 @@ tests_unit_daemon_store_test_store_key_cache_SOURCES = tests/unit/daemon/store/t
 tests_unit_daemon_store_test_store_key_cache_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_store_test_store_key_cache_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_store_test_store_key_cache_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+# Bundles kept in the database for the daemons of a cluster, and their retention.
+check_PROGRAMS += tests/unit/daemon/store/test_store_bundle
+TESTS += tests/unit/daemon/store/test_store_bundle
+tests_unit_daemon_store_test_store_bundle_SOURCES = tests/unit/daemon/store/test_store_bundle.c tests/unit/daemon/store/store_backends.h $(daemon_store_sources) $(daemon_metrics_sources)
+tests_unit_daemon_store_test_store_bundle_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_store_test_store_bundle_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_store_test_store_bundle_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+# What the daemons of a cluster record alike (first value wins).
+check_PROGRAMS += tests/unit/daemon/store/test_store_shared_keys
+TESTS += tests/unit/daemon/store/test_store_shared_keys
+tests_unit_daemon_store_test_store_shared_keys_SOURCES = tests/unit/daemon/store/test_store_shared_keys.c tests/unit/daemon/store/store_backends.h $(daemon_store_sources) $(daemon_metrics_sources)
+tests_unit_daemon_store_test_store_shared_keys_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_store_test_store_shared_keys_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_store_test_store_shared_keys_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
