@@ -438,7 +438,16 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 		httpd_call_reply(call, finished_json(&b));
 		goto out;
 	}
-	httpd_call_reply(call, json_pack("{s:I}", "offset", (json_int_t)u->received));
+	{
+		/* free for the next part before the client hears of this one:
+		 * it sends the next at once */
+		json_int_t received = (json_int_t)u->received;
+		pthread_mutex_lock(&uploads_lock);
+		u->busy = false;
+		pthread_mutex_unlock(&uploads_lock);
+		httpd_call_reply(call, json_pack("{s:I}", "offset", received));
+		goto out;
+	}
 release:
 	pthread_mutex_lock(&uploads_lock);
 	u->busy = false;
