@@ -18,6 +18,7 @@ rolloutd_LDADD = $(DAEMON_LIBS)
 include daemon/core/local.mk
 include daemon/auth/local.mk
 include daemon/store/local.mk
+include daemon/cluster/local.mk
 include daemon/api/local.mk
 include daemon/bundles/local.mk
 include daemon/health/local.mk

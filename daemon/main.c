@@ -7,7 +7,7 @@
  * -> httpd -> audit trail (the transport's observer) -> metrics ->
  * on-premises instance source -> bundle cache -> routes -> engine ->
  * trigger deliveries. Stop: drain the workpool (so no job outlives the
- * engine), engine_stop (completes held long-polls), triggers, uploads,
+ * engine), engine_stop (completes held long-polls), cluster, triggers, uploads,
  * bundles, httpd, audit trail, authentication, plugins, store, KEK. */
 #include "config.h"
 
@@ -40,6 +40,7 @@
 #include "auth/auth_secret.h"
 #include "bundles/bundles.h"
 #include "bundles/bundles_routes.h"
+#include "cluster/cluster.h"
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "core/error.h"
@@ -51,6 +52,7 @@
 #include "store/store.h"
 #include "util.h"
 #include "core/workpool.h"
+#include "jsonutil.h"
 #include "health/triggers.h"
 #include "ui/ui.h"
 
@@ -67,6 +69,8 @@ static void usage(FILE *f)
 	    "       rolloutd --config FILE access-key scope ACCESS_KEY_ID --applications APP,...|--all\n"
 	    "       rolloutd --config FILE backup OUT      (online; safe while rolloutd runs)\n"
 	    "       rolloutd --config FILE restore BACKUP  (into a data_dir without a store)\n"
+	    "       rolloutd --config FILE cluster status [--json]  (daemons, job and deployment leases; "
+	    "PostgreSQL)\n"
 	    "       rolloutd --version\n");
 }
 
@@ -171,6 +175,91 @@ static int cmd_restore(struct rd_config *cfg, int argc, char **argv)
 	return 0;
 }
 
+/* Member key of o as text, "-" when absent or null. */
+static const char *str_or_dash(const json_t *o, const char *key)
+{
+	const char *s = rd_json_str(o, key);
+	return s ? s : "-";
+}
+
+static void print_age(int64_t ms)
+{
+	if (ms < 0)
+		printf("%-8s", "-");
+	else if (ms < 100000)
+		printf("%-8.1f", (double)ms / 1000.0);
+	else
+		printf("%-8lld", (long long)(ms / 1000));
+}
+
+/* rolloutd cluster status [--json]: the daemons on the database, who runs
+ * each cluster-wide job, who drives each unfinished deployment. */
+static int cmd_cluster(struct rd_config *cfg, int argc, char **argv)
+{
+	struct store *st = NULL;
+	struct rd_error rerr = RD_ERROR_INIT;
+	json_t *o = NULL, *v;
+	bool as_json = argc == 2 && !strcmp(argv[1], "--json");
+	size_t i;
+	int r;
+
+	if (argc < 1 || strcmp(argv[0], "status") != 0 || (argc == 2 && !as_json) || argc > 2) {
+		fprintf(stderr, "rolloutd: usage: cluster status [--json]\n");
+		return 2;
+	}
+	if (!cfg->store) {
+		fprintf(stderr,
+			"rolloutd: cluster status needs store: postgresql://… in %s: a SQLite store is one "
+			"daemon\n",
+			cfg->path);
+		return 1;
+	}
+	r = store_config_open(cfg, &st, &rerr);
+	if (r == 0)
+		r = store_cluster_status(st, &o);
+	store_close(st);
+	if (r < 0) {
+		fprintf(stderr, "rolloutd: cluster status: %s\n", rerr.message[0] ? rerr.message : strerror(-r));
+		return 1;
+	}
+	if (as_json) {
+		char *t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("%s\n", t ? t : "{}");
+		free(t);
+		json_decref(o);
+		return 0;
+	}
+	printf("DAEMONS\n%-36s  %-8s %-28s %-20s %-8s %-10s %s\n", "ID", "STATE", "URL", "HOSTNAME", "PID", "HEARTBEAT",
+	       "DEPLOYMENTS");
+	json_array_foreach(json_object_get(o, "daemons"), i, v)
+	{
+		printf("%-36s  %-8s %-28s %-20s %-8lld ", str_or_dash(v, "id"), str_or_dash(v, "state"),
+		       str_or_dash(v, "url"), str_or_dash(v, "hostname"),
+		       (long long)json_integer_value(json_object_get(v, "pid")));
+		print_age(json_integer_value(json_object_get(v, "heartbeat_age_ms")));
+		printf("s ago %lld\n", (long long)json_integer_value(json_object_get(v, "deployments")));
+	}
+	printf("\nJOBS\n%-12s %-36s  %s\n", "JOB", "DAEMON", "EXPIRES IN");
+	json_array_foreach(json_object_get(o, "jobs"), i, v)
+	{
+		printf("%-12s %-36s  ", str_or_dash(v, "name"), rd_json_str(v, "daemon_id"));
+		print_age(json_integer_value(json_object_get(v, "expires_in_ms")));
+		printf("s\n");
+	}
+	printf("\nDEPLOYMENTS\n%-12s %-11s %-36s  %s\n", "ID", "STATUS", "DAEMON", "GROUP");
+	json_array_foreach(json_object_get(o, "deployments"), i, v)
+	{
+		const char *dm = rd_json_str(v, "daemon_id"), *ds = rd_json_str(v, "daemon_state");
+		printf("%-12s %-11s %-36s  %s/%s%s%s\n", str_or_dash(v, "deployment_id"), str_or_dash(v, "status"),
+		       dm ? dm : "(none)", str_or_dash(v, "application"), str_or_dash(v, "deployment_group"),
+		       ds && strcmp(ds, "alive") ? " (daemon " : "", ds && strcmp(ds, "alive") ? ds : "");
+		if (ds && strcmp(ds, "alive"))
+			printf(")\n");
+	}
+	json_decref(o);
+	return 0;
+}
+
 /* Retention runs as a job on the worker pool, one bounded store step after
  * another, so neither the I/O thread nor the engine waits for more than one
  * batch. */
@@ -227,6 +316,9 @@ static void on_retention(evutil_socket_t fd, short what, void *arg)
 {
 	struct rd_daemon *d = arg;
 
+	/* on a cluster, one daemon at a time removes old rows */
+	if (!cluster_is_leader(d, "retention"))
+		return;
 	if (__atomic_exchange_n(&d->retention_running, true, __ATOMIC_ACQ_REL))
 		return;
 	if (workpool_submit(d->pool, retention_job, d) < 0)
@@ -531,6 +623,13 @@ static int run(struct rd_daemon *d)
 		log_error("%s", e.message);
 		goto out;
 	}
+	/* several daemons on one database: this one's heartbeat and leases
+	 * (nothing on SQLite), before the engine loads what it holds */
+	r = cluster_start(d, &e);
+	if (r < 0) {
+		log_error("cluster: %s", e.message);
+		goto out;
+	}
 	r = plugins_load(d, &d->plugins, &e);
 	if (r < 0) {
 		log_error("%s", e.message);
@@ -657,6 +756,8 @@ out:
 	workpool_shutdown(d->pool);
 	if (engine_started)
 		engine_stop(d);
+	/* the deployments it drove go to the other daemons at once */
+	cluster_stop(d);
 	triggers_shutdown(d);
 	bundles_routes_stop(d);
 	bundles_stop(d);
@@ -741,7 +842,8 @@ int main(int argc, char **argv)
 	rd_log_init("rolloutd", d.cfg->log_level ? rd_log_level_parse(d.cfg->log_level) : LOG_INFO);
 	if (optind < argc) {
 		const char *cmd = argv[optind];
-		if (strcmp(cmd, "access-key") != 0 && strcmp(cmd, "backup") != 0 && strcmp(cmd, "restore") != 0) {
+		if (strcmp(cmd, "access-key") != 0 && strcmp(cmd, "backup") != 0 && strcmp(cmd, "restore") != 0 &&
+		    strcmp(cmd, "cluster") != 0) {
 			fprintf(stderr, "rolloutd: unknown command '%s'\n", cmd);
 			usage(stderr);
 			config_free(d.cfg);
@@ -753,6 +855,8 @@ int main(int argc, char **argv)
 			ret = cmd_backup(d.cfg, argc - optind - 1, argv + optind + 1);
 		else if (strcmp(cmd, "restore") == 0)
 			ret = cmd_restore(d.cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(cmd, "cluster") == 0)
+			ret = cmd_cluster(d.cfg, argc - optind - 1, argv + optind + 1);
 		else
 			ret = access_key_cmd(d.cfg, argc - optind - 1, argv + optind + 1);
 		config_free(d.cfg);

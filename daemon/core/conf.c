@@ -46,6 +46,7 @@ static const char *const top_keys[] = {
     "instance_key_sweep",
     "limits",
     "tls",
+    "cluster",
 };
 
 #define SIZE_KIB 1024ULL
@@ -288,6 +289,48 @@ static int load_retention(struct rd_config *cfg, const struct yt_node *n, char *
 		if ((r = yt_as_duration_ms(v, "retention.interval", 1000, DAY_MS, &ms, err, errlen)) < 0)
 			return r;
 		cfg->retention_interval_ms = ms;
+	}
+	return 0;
+}
+
+/* cluster: {lease_ttl: DURATION, advertise_url: URL} (docs/cluster.md). */
+static int load_cluster(struct rd_config *cfg, const struct yt_node *n, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"lease_ttl", "advertise_url"};
+	const struct yt_node *v;
+	const char *s;
+	int64_t ms;
+	int r;
+
+	if (!n)
+		return 0;
+	if (n->type != YT_MAP)
+		return yt_error(
+		    n, err, errlen,
+		    "cluster: expected a mapping such as {lease_ttl: 5s, advertise_url: https://10.0.0.11:8740}");
+	if ((r = yt_check_keys(n, "cluster: ", keys, RD_ARRAY_SIZE(keys), err, errlen)) < 0)
+		return r;
+	if ((v = yt_map_get(n, "lease_ttl"))) {
+		/* the heartbeat runs every third of it; below 1 s a busy database
+		 * makes daemons expire each other */
+		if ((r = yt_as_duration_ms(v, "cluster.lease_ttl", 1000, 600 * 1000, &ms, err, errlen)) < 0)
+			return r;
+		cfg->cluster_lease_ttl_ms = ms;
+	}
+	if ((v = yt_map_get(n, "advertise_url"))) {
+		const char *rest;
+		char msg[256];
+		if ((r = yt_as_string(v, "cluster.advertise_url", &s, err, errlen)) < 0)
+			return r;
+		rest = !strncmp(s, "http://", 7) ? s + 7 : !strncmp(s, "https://", 8) ? s + 8 : NULL;
+		if (!rest || strlen(s) > 200 || strchr(rest, '/') || config_check_listen(rest, msg, sizeof(msg)) < 0)
+			return yt_error(
+			    v, err, errlen,
+			    "cluster.advertise_url: expected http(s)://HOST:PORT, how the other daemons reach "
+			    "this one's listener (e.g. https://10.0.0.11:8740), found '%s'",
+			    s);
+		if ((r = set_str(&cfg->cluster_advertise_url, s)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -615,6 +658,8 @@ static int apply(struct rd_config *cfg, const struct yt_node *root, char *err, s
 		return r;
 	if ((r = load_tls(cfg, yt_map_get(root, "tls"), err, errlen)) < 0)
 		return r;
+	if ((r = load_cluster(cfg, yt_map_get(root, "cluster"), err, errlen)) < 0)
+		return r;
 	if ((r = load_plugins(cfg, yt_map_get(root, "plugins"), err, errlen)) < 0)
 		return r;
 	if ((r = load_alarms(cfg, yt_map_get(root, "alarms"), err, errlen)) < 0)
@@ -637,6 +682,7 @@ static int set_defaults(struct rd_config *cfg)
 	cfg->bundle_cache_max = 10 * SIZE_GIB;
 	cfg->bundle_upload_max = 2 * SIZE_GIB;
 	cfg->retention_interval_ms = 3600 * 1000;
+	cfg->cluster_lease_ttl_ms = 5000;
 	cfg->limit_header_max = 64 * SIZE_KIB;
 	cfg->limit_body_max = 1024 * SIZE_KIB;
 	cfg->limit_request_timeout_ms = 120 * 1000;
@@ -689,6 +735,7 @@ struct rd_config *config_free(struct rd_config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->tls_client_ca);
+	free(cfg->cluster_advertise_url);
 	free(cfg->data_dir);
 	free(cfg->kek_file);
 	free(cfg->store);

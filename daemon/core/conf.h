@@ -46,6 +46,8 @@ struct rd_config {
 	char *tls_cert;			  /* PEM certificate (chain allowed); NULL = plain HTTP */
 	char *tls_key;			  /* its PEM private key */
 	char *tls_client_ca;		  /* agents' client certificates are checked against it; NULL = no mTLS */
+	int64_t cluster_lease_ttl_ms;	  /* PostgreSQL: a daemon silent this long loses its deployments, default 5 s */
+	char *cluster_advertise_url;	  /* how the other daemons reach this one; NULL = from listen */
 
 	/* Owned by root; borrowed pointers into it. NULL when absent. */
 	struct yt_node *root;
@@ -86,7 +88,8 @@ struct rd_config *config_free(struct rd_config *cfg);
  *                                others may read it)
  *   store: URI                   default none (SQLite in data_dir/state.db): a PostgreSQL
  *                                connection URI (postgresql://USER@HOST:PORT/DB?sslmode=...);
- *                                its parameters pass to libpq; one daemon per database
+ *                                its parameters pass to libpq; several daemons may share it
+ *                                (docs/cluster.md)
  *   store_password_file: PATH    the PostgreSQL password, first line of the file (mode 0600 or
  *                                stricter); else libpq's: the URI, PGPASSWORD, PGPASSFILE
  *   alarm_fallback_plugin: NAME  default none: the health plugin (under plugins:) that
@@ -109,6 +112,12 @@ struct rd_config *config_free(struct rd_config *cfg);
  *                                this PEM certificate (chain allowed) and key, reloaded on
  *                                SIGHUP; client_ca (optional) makes the host-command and
  *                                bundle routes require an agent certificate signed by it
+ *   cluster: {lease_ttl: DURATION, advertise_url: http(s)://HOST:PORT}
+ *                                several daemons on one PostgreSQL store (docs/cluster.md):
+ *                                lease_ttl (default 5s, 1s..10m) how long a daemon whose heartbeat
+ *                                stopped keeps its deployments before the others take them over;
+ *                                advertise_url how the others reach this daemon's listener
+ *                                (default: from listen, which must then not be a wildcard)
  * Relative data_dir/plugin_dir/kek_file/store_password_file and tls files are resolved against the config file's
  * directory. */
 

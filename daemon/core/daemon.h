@@ -13,6 +13,7 @@ struct workpool;
 struct httpd;
 struct engine;
 struct auth;
+struct cluster;
 struct rollout_host;
 
 struct rd_daemon {
@@ -24,6 +25,7 @@ struct rd_daemon {
 	struct httpd *httpd;		 /* daemon/core/httpd.h: evhttp listener, dispatch */
 	struct engine *engine;		 /* daemon/engine/engine.h: deployments */
 	struct auth *auth;		 /* daemon/auth/auth.h: access keys (auth_verify_secret) */
+	struct cluster *cluster;	 /* daemon/cluster/cluster.h: NULL unless on PostgreSQL */
 	volatile bool stopping;
 	bool retention_running; /* a retention job is queued or running (main.c) */
 	bool key_sweep_running; /* a sweep of terminated instances' keys is queued or running (main.c) */

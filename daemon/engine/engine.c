@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "bundles/bundles.h"
+#include "cluster/cluster.h"
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "core/metrics.h"
@@ -84,6 +85,29 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus st
 static void dep_try_start(struct engine *e, struct eng_dep *dp);
 static int load_dep(struct engine *e, const char *id, struct eng_dep **ret);
 static void event_end(struct engine *e, struct eng_target *t, enum eng_status status, json_t *diag, bool agent_issue);
+static void dep_resumed(struct engine *e, struct eng_dep *dp);
+
+/* Takes deployment id in: on a cluster it is leased first (to this daemon,
+ * or to the one driving its group, which then adopts it: -EREMOTE here). */
+static int take_dep(struct engine *e, const char *id, struct eng_dep **ret)
+{
+	char owner[64];
+	const char *self = cluster_self_id(e->d);
+	int r;
+
+	if (self && !eng_dep_find(e, id)) {
+		r = store_eng_lease_take(e->tx, id, self, owner, sizeof(owner));
+		if (r < 0) {
+			eng_store_error(e, r, "deployment lease");
+			return r;
+		}
+		if (strcmp(owner, self) != 0) {
+			ELOG(LOG_INFO, "%s: driven by daemon %s, which drives its group", id, owner);
+			return -EREMOTE;
+		}
+	}
+	return load_dep(e, id, ret);
+}
 
 static void dep_set_status(struct engine *e, struct eng_dep *dp, enum eng_dstatus status, int64_t start,
 			   int64_t complete, const char *code, const char *msg)
@@ -402,7 +426,7 @@ static void dep_finish(struct engine *e, struct eng_dep *dp, enum eng_dstatus st
 		bundles_unpin(e->d, dp->id);
 	}
 	if (status != DS_SUCCEEDED && eng_rollback_wanted(dp, status) &&
-	    eng_rollback_create(e, dp, status, newid) == 0 && load_dep(e, newid, &nd) == 0)
+	    eng_rollback_create(e, dp, status, newid) == 0 && take_dep(e, newid, &nd) == 0)
 		dep_try_start(e, nd);
 	start_next_in_group(e, dp->app, dp->group);
 	if (status == DS_SUCCEEDED)
@@ -789,8 +813,15 @@ static void apply(struct engine *e, struct eng_input *in)
 
 	switch (in->kind) {
 	case IN_CREATED:
-		if (load_dep(e, in->dep, &dp) == 0)
+		if (take_dep(e, in->dep, &dp) == 0)
 			dep_try_start(e, dp);
+		break;
+	case IN_ADOPT:
+		/* leased here by another daemon; a restart's resume for it */
+		if (!eng_dep_find(e, in->dep) && take_dep(e, in->dep, &dp) == 0) {
+			DLOG(LOG_INFO, dp->id, NULL, NULL, "%s: adopted (%s)", dp->id, eng_dstatus_name[dp->status]);
+			dep_resumed(e, dp);
+		}
 		break;
 	case IN_CALL:
 		if (eng_hostcmd_handle(e, in->call, &rep) > 0)
@@ -801,13 +832,13 @@ static void apply(struct engine *e, struct eng_input *in)
 		on_resolved(e, in);
 		break;
 	case IN_AUTOUPDATE:
-		if (eng_autoupdate_create(e, in, newid) == 0 && load_dep(e, newid, &dp) == 0)
+		if (eng_autoupdate_create(e, in, newid) == 0 && take_dep(e, newid, &dp) == 0)
 			dep_try_start(e, dp);
 		break;
 	case IN_LIFECYCLE: {
 		json_t *ids = eng_autoscale_apply(e, in), *v;
 		size_t i;
-		json_array_foreach(ids, i, v) if (load_dep(e, json_string_value(v), &dp) == 0) dep_try_start(e, dp);
+		json_array_foreach(ids, i, v) if (take_dep(e, json_string_value(v), &dp) == 0) dep_try_start(e, dp);
 		json_decref(ids);
 		break;
 	}
@@ -1025,7 +1056,7 @@ static void resume(struct engine *e)
 	size_t i;
 	struct eng_dep *dp;
 
-	if (store_eng_active_ids(e->tx, &ids) < 0) {
+	if (store_eng_leased_ids(e->tx, cluster_self_id(e->d), &ids) < 0) {
 		eng_store_error(e, -EIO, "active deployments");
 		return;
 	}
@@ -1036,13 +1067,23 @@ static void resume(struct engine *e)
 	}
 	json_decref(ids);
 	for (dp = e->deps; dp; dp = dp->next)
-		if (dp->status == DS_INPROGRESS && dp->nt == 0)
-			dep_try_start(e, dp); /* crashed while resolving: resolve again */
-		else if (dp->status == DS_INPROGRESS)
-			dep_watch_alarms(e, dp);
+		if (dp->status == DS_INPROGRESS)
+			dep_resumed(e, dp);
 	for (dp = e->deps; dp; dp = dp->next)
 		if (dp->status == DS_CREATED || dp->status == DS_QUEUED)
 			dep_try_start(e, dp);
+}
+
+/* A running deployment just loaded from the store (a restart, a takeover)
+ * goes on where it was. */
+static void dep_resumed(struct engine *e, struct eng_dep *dp)
+{
+	if (dp->status == DS_INPROGRESS && dp->nt == 0)
+		dep_try_start(e, dp); /* crashed while resolving: resolve again */
+	else if (dp->status == DS_INPROGRESS)
+		dep_watch_alarms(e, dp);
+	else
+		dep_try_start(e, dp);
 }
 
 static void free_state(struct engine *e)
@@ -1138,16 +1179,35 @@ static void *engine_main(void *arg)
 			wake = tx_deadline;
 		if (wake > now + IDLE_WAKE_MS)
 			wake = now + IDLE_WAKE_MS;
+		if (cluster_drive_deadline(e->d) > now && cluster_drive_deadline(e->d) < wake)
+			wake = cluster_drive_deadline(e->d); /* stop driving in time */
 		batch = eng_queue_take(&e->q, !first, wake, &quit);
 		e->now_wall = rd_wall_ms();
 		e->now_mono = rd_mono_ms();
 		if (!e->tx) {
+			uint64_t inc = 0;
+			bool driving = cluster_driving(e->d, &inc);
 			e->tx_err = 0;
-			r = store_eng_begin(e->d->store, &e->tx);
-			if (r < 0) {
-				ELOG(LOG_ERR, "cannot begin a store transaction: %s", strerror(-r));
-				e->tx = NULL;
+			/* On a cluster: drive nothing while the heartbeat is stale, and
+			 * reload what this daemon holds after it registered again. */
+			r = !driving || inc != e->incarnation ? -ESTALE : store_eng_begin(e->d->store, &e->tx);
+			if (r == 0) {
+				r = store_eng_fence_check(e->tx, cluster_self_id(e->d));
+				if (r < 0) {
+					store_eng_rollback(e->tx);
+					e->tx = NULL;
+				}
 			}
+			if (r == -ESTALE && !e->fenced)
+				ELOG(LOG_WARNING, "this daemon's cluster lease is not fresh: dropping its deployments "
+						  "until it is (the other daemons take them over)");
+			else if (r < 0 && r != -ESTALE)
+				ELOG(LOG_ERR, "cannot begin a store transaction: %s", strerror(-r));
+			e->fenced = r == -ESTALE;
+			if (driving)
+				e->incarnation = inc;
+			if (r < 0)
+				e->tx = NULL;
 			tx_deadline = e->now_mono + LIGHT_TX_MS;
 		}
 		heavy = first || quit;
@@ -1197,7 +1257,9 @@ static void *engine_main(void *arg)
 		if (r < 0) {
 			/* Nothing of this transaction is durable: refuse what waited for
 			 * it and rebuild the state from the store. */
-			ELOG(LOG_ERR, "store transaction failed (%s); reloading the engine state", strerror(-r));
+			if (r != -ESTALE)
+				ELOG(LOG_ERR, "store transaction failed (%s); reloading the engine state",
+				     strerror(-r));
 			eng_outbox_flush(e, false);
 			for (in = batch; in; in = in->next) {
 				if (in->call) {
@@ -1283,7 +1345,9 @@ int engine_start(struct rd_daemon *d, const struct engine_io *io, struct rd_erro
 		rd_error_set(err, r, "INTERNAL_ERROR", "cannot start the health gate threads: %s", strerror(-r));
 		goto fail;
 	}
+	cluster_driving(d, &e->incarnation);
 	d->engine = e;
+	cluster_set_adopt(d, engine_adopt);
 	r = pthread_create(&e->thread, NULL, engine_main, e);
 	if (r != 0) {
 		d->engine = NULL;
@@ -1324,6 +1388,7 @@ void engine_stop(struct rd_daemon *d)
 
 	if (!e)
 		return;
+	cluster_set_adopt(d, NULL);
 	eng_live_end(e);
 	eng_queue_quit(&e->q);
 	if (e->thread_started)

@@ -90,7 +90,8 @@ struct engine_io {
 /* Answers through the daemon's HTTP transport (engine_hostcmd_http.c). */
 extern const struct engine_io engine_http_io;
 
-/* Starts the engine thread after loading every unfinished deployment. io
+/* Starts the engine thread after loading every unfinished deployment (on a
+ * cluster, those leased to this daemon; cluster.h). io
  * is borrowed for the engine's lifetime. */
 int engine_start(struct rd_daemon *d, const struct engine_io *io, struct rd_error *err);
 void engine_stop(struct rd_daemon *d);
@@ -103,6 +104,12 @@ void engine_hostcmd_call(struct httpd_call *call, void *userdata);
 
 /* A deployment was stored as Created (CreateDeployment, rollback, auto-update). */
 void engine_notify_created(struct rd_daemon *d, const char *deployment_id);
+
+/* A deployment was leased to this daemon by another one (daemon/cluster/: a
+ * takeover, or a new deployment of a group this daemon drives): the engine
+ * loads it and goes on from its committed state, as after a restart. Any
+ * thread; never blocks. */
+void engine_adopt(struct rd_daemon *d, const char *deployment_id);
 
 /* On-premises instances were registered, deregistered or (un)tagged: the
  * engine checks whether a deployment group now selects instances that never

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "core/daemon.h"
 #include "core/platforms.h"
 #include "engine/engine_autodeploy.h"
@@ -152,7 +153,11 @@ void eng_autoscale_tick(struct engine *e)
 	as->due = hb_due;
 	if (as->busy)
 		return;
-	if (e->now_mono >= as->next_ms) {
+	if (e->now_mono >= as->next_ms && !cluster_is_leader(e->d, "autoscale")) {
+		/* on a cluster one daemon receives Auto Scaling's messages; the
+		 * launches it deploys to go to their groups' daemons */
+		as->next_ms = e->now_mono + RETRY_MS;
+	} else if (e->now_mono >= as->next_ms) {
 		groups = asg_groups(e);
 		if (!groups) {
 			as->next_ms = e->now_mono + RETRY_MS;

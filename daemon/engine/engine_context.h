@@ -60,6 +60,8 @@ struct engine {
 	struct eng_outbox out;
 
 	uint64_t commits, inputs_total;
+	uint64_t incarnation;	    /* cluster.h: the registration whose leases are loaded */
+	bool fenced;		    /* not driving: the cluster lease is stale */
 	int jobs_running;	    /* plugin jobs on workers (atomic); engine_stop waits for them */
 	struct workpool *gate_pool; /* per-instance health gates: they wait up to gate_timeout, so not on d->pool */
 };

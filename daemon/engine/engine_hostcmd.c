@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bundles/bundles.h"
+#include "cluster/cluster.h"
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "core/metrics.h"
@@ -529,6 +530,21 @@ static int op_poll(struct engine *e, struct eng_call *call, struct eng_report *r
 	return reported;
 }
 
+/* Whether deployment id is stored and not finished. */
+static bool dep_unfinished(struct engine *e, const char *id)
+{
+	json_t *row = NULL;
+	const char *st;
+	bool v;
+
+	if (store_eng_deployment(e->tx, id, &row) < 0)
+		return false;
+	st = rd_json_str(row, "status");
+	v = st && strcmp(st, "Succeeded") != 0 && strcmp(st, "Failed") != 0 && strcmp(st, "Stopped") != 0;
+	json_decref(row);
+	return v;
+}
+
 /* Decodes a HostCommandIdentifier and checks the caller may use it. On
  * success *ret_t is the target whose current command it is, or NULL when
  * the command is no longer current (finished, abandoned, unknown run). */
@@ -551,6 +567,16 @@ static int lookup_cmd(struct engine *e, struct eng_call *call, struct cmd_id *id
 	}
 	*ret_t = NULL;
 	dp = eng_dep_find(e, id->deployment_id);
+	if (!dp && cluster_enabled(e->d) && dep_unfinished(e, id->deployment_id)) {
+		/* On a cluster: driven by no live daemon right now (its daemon
+		 * died and the takeover is under way) or by another one. Not
+		 * "no longer current": the agent keeps its hook running and
+		 * reports again, to the daemon that drives it by then. */
+		eng_refuse(e, call, 503, "ServerException",
+			   "this rolloutd does not drive the deployment of this command now (it is being taken over "
+			   "by another daemon of the cluster); retry");
+		return -EAGAIN;
+	}
 	if (!dp || dp->finished)
 		return 0;
 	t = eng_target_find(dp, id->instance);

@@ -193,6 +193,19 @@ void engine_notify_created(struct rd_daemon *d, const char *deployment_id)
 	eng_post(&d->engine->q, in);
 }
 
+void engine_adopt(struct rd_daemon *d, const char *deployment_id)
+{
+	struct eng_input *in;
+
+	if (!d || !d->engine || !deployment_id || strlen(deployment_id) >= sizeof(in->dep))
+		return;
+	in = eng_input_new(IN_ADOPT);
+	if (!in)
+		return; /* loaded when the engine next reloads what it holds */
+	snprintf(in->dep, sizeof(in->dep), "%s", deployment_id);
+	eng_post(&d->engine->q, in);
+}
+
 void engine_notify_instances_changed(struct rd_daemon *d)
 {
 	struct eng_input *in;

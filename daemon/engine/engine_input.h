@@ -29,6 +29,7 @@ enum eng_input_kind {
 	IN_SHIFT,      /* a Lambda/ECS deployment's plugin job done (start or one step) */
 	IN_HOOK,       /* PutLifecycleEventHookExecutionStatus */
 	IN_LIFECYCLE,  /* launches reported by the platform plugin, or a lifecycle action completed */
+	IN_ADOPT,      /* leased to this daemon by another one (cluster.h): resume it */
 };
 
 /* An agent's call as the engine sees it, taken from the transport on the

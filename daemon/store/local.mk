@@ -8,6 +8,7 @@ daemon_store_sources = \
 	daemon/store/store_health.c daemon/store/store_health.h \
 	daemon/store/store_backup.c daemon/store/store_retention.c daemon/store/store_shift.c \
 	daemon/store/store_audit.c daemon/store/store_bundle.c daemon/store/store_shared_keys.c \
+	daemon/store/store_cluster.c \
 	$(daemon_auth_secret_sources)
 rolloutd_SOURCES += $(daemon_store_sources)
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,20 @@ static int conn_open(const char *path, struct store_conn **ret, struct rd_error 
 	return 0;
 }
 
+/* An idle PostgreSQL connection has nothing to read: when its socket is
+ * readable the server ended it (a restart, an administrator's
+ * pg_terminate_backend), which libpq learns only when it is used. */
+static bool pg_idle_broken(struct store_conn *c)
+{
+	struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+
+	if (PQstatus(c->pg) != CONNECTION_OK || p.fd < 0)
+		return true;
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	return !PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK || (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 int store_conn_get(struct store *st, struct store_conn **ret)
 {
 	struct store_conn *c;
@@ -96,6 +111,11 @@ int store_conn_get(struct store *st, struct store_conn **ret)
 	if (c)
 		st->idle = c->next;
 	pthread_mutex_unlock(&st->lock);
+	if (c && c->pg && pg_idle_broken(c)) {
+		/* the server restarted (or closed it) while it was idle */
+		conn_free(c);
+		return store_conn_get(st, ret);
+	}
 	if (!c) {
 		int r = st->conninfo ? store_pg_open(st, &c, NULL) : conn_open(st->path, &c, NULL);
 		if (r < 0)

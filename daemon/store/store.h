@@ -458,6 +458,64 @@ int store_bundle_granted(struct store *st, const char *sha256, const char *insta
  * NULL only reads: -ENOENT when none is recorded. */
 int store_shared_key_claim(struct store *st, const char *name, const char *value, char **ret);
 
+/* ==== several daemons on one database (store_cluster.c, daemon/cluster/) ====
+ * PostgreSQL only: -ENOTSUP on SQLite. Times are the database's clock. */
+
+struct store_cluster_daemon {
+	const char *id, *url, *hostname, *version;
+	int64_t pid;
+};
+/* Records a running daemon, alive, its heartbeat now. */
+int store_cluster_register(struct store *st, const struct store_cluster_daemon *self);
+/* Marks expired the alive daemons other than self listening at url: earlier
+ * incarnations of this daemon (killed, restarted), so that what they drove
+ * is taken over at once instead of after their heartbeat grew old. */
+int store_cluster_supersede(struct store *st, const char *url, const char *self);
+/* Renews its heartbeat: 0, or -ESTALE when its row is not alive any more
+ * (another daemon expired it). */
+int store_cluster_heartbeat(struct store *st, const char *id);
+/* Marks expired every alive daemon whose heartbeat is older than ttl_ms:
+ * *ret_n how many. */
+int store_cluster_expire(struct store *st, int64_t ttl_ms, size_t *ret_n);
+/* A daemon stops: its row stopped, its job leases given back, and the others
+ * told (NOTIFY rolloutd_lease) so that they take its deployments at once. */
+int store_cluster_stop(struct store *st, const char *id);
+/* The unfinished deployments no live daemon drives, oldest first:
+ * [{id, app, group, leased}] (leased false: no lease row at all), and the
+ * number of live daemons. */
+int store_cluster_orphans(struct store *st, json_t **ret, int64_t *ret_alive);
+/* Leases to self those of ids (strings) still orphaned, in one transaction
+ * (generation + 1), and tells the others: *ret the ids taken. */
+int store_cluster_claim(struct store *st, const char *self, const json_t *ids, json_t **ret);
+/* {deployment id: [daemon id, its url]} of the unfinished deployments a live
+ * daemon drives. */
+int store_cluster_drivers(struct store *st, json_t **ret);
+/* Takes or renews the cluster-wide lease name for ttl_ms: *ret_held whether
+ * self holds it now. */
+int store_cluster_lease_job(struct store *st, const char *name, const char *self, int64_t ttl_ms, bool *ret_held);
+/* pg_notify(channel, payload). */
+int store_cluster_notify(struct store *st, const char *channel, const char *payload);
+/* `rolloutd cluster status`: {daemons: [{id, url, hostname, pid, version,
+ * started_at, heartbeat_age_ms, state, deployments}], jobs: [{name,
+ * daemon_id, expires_in_ms}], deployments: [{deployment_id, status,
+ * application, deployment_group, daemon_id, daemon_state, generation,
+ * acquired_at}]}. */
+int store_cluster_status(struct store *st, json_t **ret);
+
+/* LISTEN on a connection of its own, connected (again) by wait. */
+struct store_listener;
+int store_listener_new(struct store *st, struct store_listener **ret);
+/* Listens to channel too (at most 63 bytes). */
+int store_listener_add(struct store_listener *l, const char *channel);
+/* Waits up to timeout_ms and calls fn(channel, payload, ud) for each
+ * notification; fn(NULL, NULL, ud) after each (re)connection, since what was
+ * sent while disconnected is lost. -errno when the connection failed or
+ * broke (the next call connects again; a failed connection attempt waits
+ * timeout_ms first). */
+int store_listener_wait(struct store_listener *l, int timeout_ms,
+			void (*fn)(const char *channel, const char *payload, void *ud), void *ud);
+struct store_listener *store_listener_free(struct store_listener *l);
+
 /* ==== retention (store_retention.c) ==== */
 
 struct store_retention_counts {

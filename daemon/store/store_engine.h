@@ -52,6 +52,21 @@ int store_eng_deployment_doc_set(struct store_tx *tx, const char *id, const char
  * Created, copying the columns named in row (same shape as above). */
 int store_eng_deployment_insert(struct store_tx *tx, const json_t *row);
 
+/* ---- leases of a cluster's daemons (store_cluster.c) ---- */
+
+/* On PostgreSQL with self set: -ESTALE unless daemon self's row is alive.
+ * Run first in each engine transaction: a daemon another one expired writes
+ * nothing more. 0 on SQLite or with self NULL. */
+int store_eng_fence_check(struct store_tx *tx, const char *self);
+/* The daemon that drives deployment dep: its lease's when that daemon is
+ * alive, else (leased now) the one driving another unfinished deployment of
+ * its group, else self; every daemon is told at commit (NOTIFY
+ * rolloutd_lease "leased OWNER DEP"). ret_owner gets it; on SQLite self. */
+int store_eng_lease_take(struct store_tx *tx, const char *dep, const char *self, char *ret_owner, size_t len);
+/* As store_eng_active_ids, only those leased to self (all with self NULL or
+ * on SQLite). */
+int store_eng_leased_ids(struct store_tx *tx, const char *self, json_t **ret);
+
 /* ---- groups and configs (store_group.c) ---- */
 
 /* The group's stored settings document (DeploymentGroupInfo members) with

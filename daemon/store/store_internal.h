@@ -23,6 +23,8 @@
  *   store_bundle.c      bundles kept in the database for the other daemons of a cluster
  *   store_shared_keys.c what the daemons of a cluster must hold alike (checks of the KEK and
  *                       the TLS certificate, the spec signing key), in meta
+ *   store_cluster.c     several daemons on one database: their heartbeats, deployment and
+ *                       job leases, NOTIFY / LISTEN (PostgreSQL only)
  *   store_shift.c       Lambda/ECS deployments: owning plugin, AppSpec, plugin state,
  *                       engine cursor; hook executions of their lifecycle events
  *

@@ -351,6 +351,35 @@ static const char m11_shared_bundles[] = "CREATE TABLE bundle_blobs ("
 					 " data BLOB NOT NULL,"
 					 " PRIMARY KEY (sha256, seq));";
 
+/* Several daemons on one database (daemon/cluster/, store_cluster.c): each
+ * running daemon's row with its heartbeat, which daemon drives each
+ * unfinished deployment (a lease that lives while its daemon's heartbeat is
+ * fresh; generation counts the hands it went through), and the cluster-wide
+ * jobs one daemon runs at a time. Times are the database's clock in epoch
+ * milliseconds, never a daemon's. Only a store several daemons share
+ * (PostgreSQL) fills them; on SQLite they stay empty. */
+static const char m12_cluster_leases[] = "CREATE TABLE cluster_daemons ("
+					 " id TEXT PRIMARY KEY,"
+					 " url TEXT NOT NULL,"
+					 " hostname TEXT NOT NULL,"
+					 " pid INTEGER NOT NULL,"
+					 " version TEXT NOT NULL,"
+					 " started_at INTEGER NOT NULL,"
+					 " heartbeat_at INTEGER NOT NULL,"
+					 " state TEXT NOT NULL DEFAULT 'alive'"
+					 "  CHECK (state IN ('alive', 'stopped', 'expired')));"
+					 "CREATE INDEX cluster_daemons_state ON cluster_daemons(state, heartbeat_at);"
+					 "CREATE TABLE deployment_leases ("
+					 " deployment_id TEXT PRIMARY KEY REFERENCES deployments(id) ON DELETE CASCADE,"
+					 " daemon_id TEXT NOT NULL,"
+					 " acquired_at INTEGER NOT NULL,"
+					 " generation INTEGER NOT NULL DEFAULT 1);"
+					 "CREATE INDEX deployment_leases_daemon ON deployment_leases(daemon_id);"
+					 "CREATE TABLE cluster_leases ("
+					 " name TEXT PRIMARY KEY,"
+					 " daemon_id TEXT NOT NULL,"
+					 " expires_at INTEGER NOT NULL);";
+
 const struct store_migration store_migrations[] = {
     {1, "base schema", m1_base},
     {2, "built-in deployment configs", m2_builtin_configs},
@@ -363,6 +392,7 @@ const struct store_migration store_migrations[] = {
     {9, "deployment counts from an index", m9_deployment_counts},
     {10, "access-key versions", m10_access_key_versions},
     {11, "shared bundles", m11_shared_bundles},
-    /* append here: { 12, "…", m12_… }, */
+    {12, "cluster leases", m12_cluster_leases},
+    /* append here: { 13, "…", m13_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

@@ -334,6 +334,30 @@ static const char pg_m11_shared_bundles[] = "CREATE TABLE bundle_blobs ("
 					    /* bundles are compressed archives already: no second try at it */
 					    "ALTER TABLE bundle_chunks ALTER COLUMN data SET STORAGE EXTERNAL;";
 
+/* Migration 12: what store_migrations.c says. */
+static const char pg_m12_cluster_leases[] =
+    "CREATE TABLE cluster_daemons ("
+    " id" TXT " PRIMARY KEY,"
+    " url" TXT " NOT NULL,"
+    " hostname" TXT " NOT NULL,"
+    " pid BIGINT NOT NULL,"
+    " version" TXT " NOT NULL,"
+    " started_at BIGINT NOT NULL,"
+    " heartbeat_at BIGINT NOT NULL,"
+    " state" TXT " NOT NULL DEFAULT 'alive'"
+    "  CHECK (state IN ('alive', 'stopped', 'expired')));"
+    "CREATE INDEX cluster_daemons_state ON cluster_daemons(state, heartbeat_at);"
+    "CREATE TABLE deployment_leases ("
+    " deployment_id" TXT " PRIMARY KEY REFERENCES deployments(id) ON DELETE CASCADE,"
+    " daemon_id" TXT " NOT NULL,"
+    " acquired_at BIGINT NOT NULL,"
+    " generation BIGINT NOT NULL DEFAULT 1);"
+    "CREATE INDEX deployment_leases_daemon ON deployment_leases(daemon_id);"
+    "CREATE TABLE cluster_leases ("
+    " name" TXT " PRIMARY KEY,"
+    " daemon_id" TXT " NOT NULL,"
+    " expires_at BIGINT NOT NULL);";
+
 const struct store_migration store_migrations_pg[] = {
     {1, "base schema", pg_m1_base},
     {2, "built-in deployment configs", pg_m2_builtin_configs},
@@ -346,6 +370,7 @@ const struct store_migration store_migrations_pg[] = {
     {9, "deployment counts from an index", pg_m9_deployment_counts},
     {10, "access-key versions", pg_m10_access_key_versions},
     {11, "shared bundles", pg_m11_shared_bundles},
+    {12, "cluster leases", pg_m12_cluster_leases},
     /* append here, with the version number store_migrations.c gives it */
 };
 const size_t store_n_migrations_pg = RD_ARRAY_SIZE(store_migrations_pg);

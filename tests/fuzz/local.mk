@@ -133,7 +133,7 @@ endif
 # the host-command JSON from agents, through the engine (daemon/engine/engine_hostcmd.c)
 check_PROGRAMS += tests/fuzz/replay-hostcmd
 TESTS += tests/fuzz/replay-hostcmd
-tests_fuzz_replay_hostcmd_SOURCES = tests/fuzz/replay.c $(FUZZ_COMMON) tests/fuzz/fuzz_hostcmd.c $(daemon_engine_sources) $(daemon_traffic_sources) \
+tests_fuzz_replay_hostcmd_SOURCES = tests/fuzz/replay.c $(FUZZ_COMMON) tests/fuzz/fuzz_hostcmd.c $(daemon_engine_sources) $(daemon_cluster_sources) $(daemon_traffic_sources) \
 	$(daemon_health_sources) $(daemon_bundles_sources) $(daemon_store_sources) $(daemon_core_sources) \
 	daemon/core/workpool.c
 tests_fuzz_replay_hostcmd_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/hostcmd"'
@@ -141,7 +141,7 @@ tests_fuzz_replay_hostcmd_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_replay_hostcmd_LDADD = $(FUZZ_LIBS)
 if FUZZING
 fuzz_programs += tests/fuzz/fuzz-hostcmd
-tests_fuzz_fuzz_hostcmd_SOURCES = $(FUZZ_COMMON) tests/fuzz/fuzz_hostcmd.c $(daemon_engine_sources) $(daemon_traffic_sources) \
+tests_fuzz_fuzz_hostcmd_SOURCES = $(FUZZ_COMMON) tests/fuzz/fuzz_hostcmd.c $(daemon_engine_sources) $(daemon_cluster_sources) $(daemon_traffic_sources) \
 	$(daemon_health_sources) $(daemon_bundles_sources) $(daemon_store_sources) $(daemon_core_sources) \
 	daemon/core/workpool.c
 tests_fuzz_fuzz_hostcmd_CPPFLAGS = $(FUZZ_CPPFLAGS)

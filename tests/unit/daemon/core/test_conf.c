@@ -140,7 +140,7 @@ static void test_unknown_keys(void **st)
 	    "2:1: unknown setting 'lisen' (known: listen, data_dir, plugin_dir, region, account_id, log_level, "
 	    "long_poll, workers, regions_allowed, plugins, alarms, bundle_cache_max, bundle_upload_max, retention, "
 	    "metrics_listen, metrics_require_key, alarm_fallback_plugin, hook_timeout, kek_file, store, "
-	    "store_password_file, instance_key_sweep, limits, tls)");
+	    "store_password_file, instance_key_sweep, limits, tls, cluster)");
 }
 
 /* store: a PostgreSQL URI, its password file beside the config */
@@ -166,6 +166,41 @@ static void test_store_setting(void **st)
 		     "keep the SQLite store in data_dir");
 	expect_error("store_password_file: pw\n", "1:22: store_password_file: only with store: postgresql://... (the "
 						  "SQLite store has no password)");
+}
+
+/* text is refused with a message containing part */
+static void expect_error_has(const char *text, const char *part)
+{
+	struct rd_config *cfg = NULL;
+	char err[1024];
+
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	assert_null(cfg);
+	if (!strstr(err, part))
+		fail_msg("'%s' does not contain '%s'", err, part);
+}
+
+static void test_cluster_setting(void **st)
+{
+	struct rd_config *cfg = NULL;
+	char err[1024];
+
+	assert_int_equal(load("listen: 127.0.0.1:1\n", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->cluster_lease_ttl_ms, 5000);
+	assert_null(cfg->cluster_advertise_url);
+	cfg = config_free(cfg);
+	assert_int_equal(
+	    load("cluster: {lease_ttl: 2s, advertise_url: 'https://10.0.0.11:8740'}\n", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->cluster_lease_ttl_ms, 2000);
+	assert_string_equal(cfg->cluster_advertise_url, "https://10.0.0.11:8740");
+	cfg = config_free(cfg);
+	expect_error_has("cluster: {lease_ttl: 100ms}\n", "cluster.lease_ttl");
+	expect_error_has("cluster: {advertise_url: 10.0.0.11:8740}\n",
+			 "cluster.advertise_url: expected http(s)://HOST:PORT, how the other daemons reach this "
+			 "one's listener (e.g. https://10.0.0.11:8740), found '10.0.0.11:8740'");
+	expect_error_has("cluster: {advertise_url: 'http://h:1/x'}\n", "cluster.advertise_url: expected");
+	expect_error_has("cluster: {ttl: 5s}\n", "unknown setting 'ttl'");
+	expect_error_has("cluster: 5s\n", "cluster: expected a mapping");
 }
 
 static void test_retention(void **st)
@@ -382,6 +417,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_all_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cluster_setting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bundle_sizes, setup, teardown),
