@@ -89,17 +89,17 @@ static int conn_open(const char *path, struct store_conn **ret, struct rd_error 
 }
 
 /* An idle PostgreSQL connection has nothing to read: when its socket is
- * readable the server ended it (a restart, an administrator's
- * pg_terminate_backend), which libpq learns only when it is used. */
+ * readable the server ended it (a restart sends "terminating connection"
+ * and closes; pg_terminate_backend), which libpq learns only when it is
+ * used. One that got anything else (a rare notice) is given up too: a new
+ * connection costs a connect. */
 static bool pg_idle_broken(struct store_conn *c)
 {
 	struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
 
 	if (PQstatus(c->pg) != CONNECTION_OK || p.fd < 0)
 		return true;
-	if (poll(&p, 1, 0) <= 0)
-		return false;
-	return !PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK || (p.revents & (POLLHUP | POLLERR)) != 0;
+	return poll(&p, 1, 0) != 0;
 }
 
 int store_conn_get(struct store *st, struct store_conn **ret)

@@ -131,3 +131,38 @@ def test_cluster_status_on_sqlite_is_a_clear_error(tmp_path):
     assert r.returncode == 1 and "cluster status needs store: postgresql://" in r.stderr, r.stderr
     r = d.run("cluster", "frobnicate", check=False)
     assert r.returncode == 2 and "usage: cluster status" in r.stderr, r.stderr
+
+
+def test_postgresql_restart_while_a_deployment_waits(daemon_factory, pg, tmp_path, request):
+    from cluster_helpers import pg_restart
+    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=1, lease_ttl="2s")
+    (a,) = c.daemons
+    www, events, started = str(tmp_path / "www"), str(tmp_path / "events.log"), str(tmp_path / "started")
+    rec = 'echo "$LIFECYCLE_EVENT v1 $DEPLOYMENT_ID" >> %s' % events
+    hooks = {e: rec for e in EVENTS}
+    hooks["BeforeInstall"] = "touch %s; sleep 4; %s" % (started, rec)
+    f = Fleet(a, n=1, start_agents=False, config="CodeDeployDefault.OneAtATime")
+    name = f.names[0]
+    agent = Agent(tmp_path, a.url, "arn:aws:iam::000000000000:user/%s" % name, f.keys[name]["AccessKeyId"],
+                  f.keys[name]["SecretAccessKey"], os.path.join(a.data_dir, "daemon.crt"), name="agent",
+                  heartbeat="2s").start()
+    try:
+        rev = upload_bundle(a, a.admin, revision(tmp_path, "v1", www, events, hooks=hooks))
+        dep = f.admin.call("CodeDeploy_20141006.CreateDeployment",
+                           {"applicationName": f.app, "deploymentGroupName": f.group, "revision": rev})["deploymentId"]
+        wait_for(lambda: os.path.exists(started), timeout=30)
+        pg_restart(pg)
+        cd = a.boto3_client(a.admin)
+        info = until(lambda: (lambda i: i if i["status"] in ("Succeeded", "Failed", "Stopped") else None)(
+            cd.get_deployment(deploymentId=dep)["deploymentInfo"]), timeout=60, step=0.5)
+        assert info["status"] == "Succeeded", (info, a.log_tail(40), agent.log()[-3000:])
+        assert lines(events) == ["%s v1 %s" % (e, dep) for e in EVENTS[1:]]
+        # and the daemon writes again without a restart: another deployment goes through
+        dep2 = f.admin.call("CodeDeploy_20141006.CreateDeployment",
+                            {"applicationName": f.app, "deploymentGroupName": f.group, "revision": rev})[
+            "deploymentId"]
+        info = until(lambda: (lambda i: i if i["status"] in ("Succeeded", "Failed", "Stopped") else None)(
+            cd.get_deployment(deploymentId=dep2)["deploymentInfo"]), timeout=60, step=0.5)
+        assert info["status"] == "Succeeded", (info, a.log_tail(40))
+    finally:
+        agent.stop()

@@ -57,3 +57,11 @@ tests_unit_daemon_store_test_store_shared_keys_SOURCES = tests/unit/daemon/store
 tests_unit_daemon_store_test_store_shared_keys_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_store_test_store_shared_keys_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_store_test_store_shared_keys_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
+# Several daemons on one PostgreSQL database: heartbeats, expiry, job leases, NOTIFY.
+check_PROGRAMS += tests/unit/daemon/store/test_store_cluster
+TESTS += tests/unit/daemon/store/test_store_cluster
+tests_unit_daemon_store_test_store_cluster_SOURCES = tests/unit/daemon/store/test_store_cluster.c tests/unit/daemon/store/store_backends.h $(daemon_store_sources) $(daemon_metrics_sources)
+tests_unit_daemon_store_test_store_cluster_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_store_test_store_cluster_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_store_test_store_cluster_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
