@@ -40,7 +40,7 @@ def test_check_config_names_file_line_and_column(tmp_path, builddir):
                                 "plugin_dir, region, account_id, log_level, long_poll, workers, "
                                 "regions_allowed, plugins, alarms, bundle_cache_max, "
                                 "bundle_upload_max, retention, metrics_listen, metrics_require_key, alarm_fallback_plugin, "
-                                "hook_timeout, kek_file, store, store_password_file, instance_key_sweep, limits, tls)" % cfg)
+                                "hook_timeout, kek_file, store, store_password_file, instance_key_sweep, limits, tls, cluster)" % cfg)
 
 
 def test_check_config_rejects_unknown_plugin_setting(tmp_path, builddir):
