@@ -166,18 +166,24 @@ static bool complete_begin(struct httpd_call *c)
 static void complete_end(struct httpd_call *c)
 {
 	struct httpd *h = c->h;
+	bool first;
 
 	c->completed = true;
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_lock(&h->qlock);
 	c->qnext = NULL;
+	first = !h->qhead;
 	if (h->qtail)
 		h->qtail->qnext = c;
 	else
 		h->qhead = c;
 	h->qtail = c;
 	pthread_mutex_unlock(&h->qlock);
-	event_active(h->wake, EV_READ, 0);
+	/* one wake-up per batch: send_completed takes the whole queue, and a
+	 * call queued behind others is sent with them (the engine answers a
+	 * turn's calls together) */
+	if (first)
+		event_active(h->wake, EV_READ, 0);
 }
 
 int httpd_call_add_header(struct httpd_call *c, const char *name, const char *value)

@@ -61,12 +61,14 @@ void eng_post(struct eng_queue *q, struct eng_input *in)
 {
 	in->next = NULL;
 	pthread_mutex_lock(&q->lock);
-	if (q->tail)
+	if (q->tail) {
+		/* the engine waits only on an empty queue: whoever filled it woke it */
 		q->tail->next = in;
-	else
+	} else {
 		q->head = in;
+		pthread_cond_signal(&q->cond);
+	}
 	q->tail = in;
-	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -42,6 +42,13 @@ tests_unit_daemon_core_test_workpool_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_workpool_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
 tests_unit_daemon_core_test_workpool_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
+check_PROGRAMS += tests/unit/daemon/core/test_httpd_limit
+TESTS += tests/unit/daemon/core/test_httpd_limit
+tests_unit_daemon_core_test_httpd_limit_SOURCES = tests/unit/daemon/core/test_httpd_limit.c daemon/core/httpd_limit.c
+tests_unit_daemon_core_test_httpd_limit_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_daemon_core_test_httpd_limit_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
+tests_unit_daemon_core_test_httpd_limit_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+
 check_PROGRAMS += tests/unit/daemon/core/test_httpd
 TESTS += tests/unit/daemon/core/test_httpd
 tests_unit_daemon_core_test_httpd_SOURCES = tests/unit/daemon/core/test_httpd.c $(daemon_httpd_sources) $(daemon_metrics_sources) \
