@@ -756,9 +756,12 @@ out:
 	workpool_shutdown(d->pool);
 	if (engine_started)
 		engine_stop(d);
+	/* before cluster_stop: the delivery thread asks the cluster whether this
+	 * daemon is still alive before each attempt; what it leaves Pending goes
+	 * to the daemon holding the "triggers" lease once this one stopped */
+	triggers_shutdown(d);
 	/* the deployments it drove go to the other daemons at once */
 	cluster_stop(d);
-	triggers_shutdown(d);
 	bundles_routes_stop(d);
 	bundles_stop(d);
 	/* the dashboard's held calls are completed before the transport goes */

@@ -5,7 +5,9 @@
  * snapshot, the job leases, the deadline) is behind one mutex. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -537,21 +539,57 @@ static void *cluster_main(void *arg)
 
 /* ---------------------------------------------------------------- start and stop */
 
-/* cluster.advertise_url, or http(s)://listen when listen names a host. */
-static int advertise_url(const struct rd_config *cfg, char *buf, size_t len, struct rd_error *err)
+/* Whether the host of listen (HOST:PORT or [V6]:PORT, as config_check_listen
+ * accepts) is the unspecified address, in any of its spellings. */
+static bool listen_is_wildcard(const char *l)
 {
-	const char *l = cfg->listen;
+	char host[128];
+	const char *colon = strrchr(l, ':');
+	unsigned char addr[sizeof(struct in6_addr)];
+	static const unsigned char zero[sizeof(struct in6_addr)];
+	size_t n;
+
+	if (!colon)
+		return false;
+	n = (size_t)(colon - l);
+	if (n >= 2 && l[0] == '[' && l[n - 1] == ']') {
+		l++;
+		n -= 2;
+	}
+	if (n == 0 || (n == 1 && l[0] == '*'))
+		return true;
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, l, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return !memcmp(addr, zero, sizeof(struct in_addr));
+	if (inet_pton(AF_INET6, host, addr) == 1)
+		return !memcmp(addr, zero, sizeof(struct in6_addr));
+	return false;
+}
+
+int cluster_advertise_url(const struct rd_config *cfg, char *buf, size_t len, struct rd_error *err)
+{
+	const char *l = cfg->listen ? cfg->listen : "";
+	const char *scheme = cfg->tls_cert ? "https" : "http";
 
 	if (cfg->cluster_advertise_url) {
-		snprintf(buf, len, "%s", cfg->cluster_advertise_url);
+		if ((size_t)snprintf(buf, len, "%s", cfg->cluster_advertise_url) >= len)
+			return rd_error_set(err, -ENAMETOOLONG, "ConfigError", "%s: cluster.advertise_url is too long",
+					    cfg->path ? cfg->path : "config");
 		return 0;
 	}
-	if (!strncmp(l, "0.0.0.0:", 8) || !strncmp(l, "[::]:", 5) || l[0] == ':' || !strncmp(l, "*:", 2))
+	if (listen_is_wildcard(l))
 		return rd_error_set(err, -EINVAL, "ConfigError",
 				    "%s: listen %s is a wildcard address, so the other daemons on this database cannot "
 				    "tell how to reach this one: set cluster.advertise_url (e.g. %s://10.0.0.11%s)",
-				    cfg->path, l, cfg->tls_cert ? "https" : "http", strrchr(l, ':'));
-	snprintf(buf, len, "%s://%s", cfg->tls_cert ? "https" : "http", l);
+				    cfg->path ? cfg->path : "config", l, scheme,
+				    strrchr(l, ':') ? strrchr(l, ':') : "");
+	if ((size_t)snprintf(buf, len, "%s://%s", scheme, l) >= len)
+		return rd_error_set(err, -ENAMETOOLONG, "ConfigError",
+				    "%s: listen %s is too long to be advertised; set cluster.advertise_url",
+				    cfg->path ? cfg->path : "config", l);
 	return 0;
 }
 
@@ -587,7 +625,7 @@ int cluster_start(struct rd_daemon *d, struct rd_error *err)
 	c->unleased_seen = json_object();
 	if (gethostname(c->hostname, sizeof(c->hostname) - 1) < 0)
 		snprintf(c->hostname, sizeof(c->hostname), "unknown");
-	r = advertise_url(d->cfg, c->url, sizeof(c->url), err);
+	r = cluster_advertise_url(d->cfg, c->url, sizeof(c->url), err);
 	if (r < 0)
 		goto fail;
 	r = store_listener_new(d->store, &c->sl);

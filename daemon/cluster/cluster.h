@@ -28,6 +28,7 @@
 #include "core/error.h"
 
 struct rd_daemon;
+struct rd_config;
 
 /* after the store opened, before engine_start; on SQLite: does nothing, cluster_enabled() false */
 int cluster_start(struct rd_daemon *d, struct rd_error *err);
@@ -73,3 +74,7 @@ void cluster_set_adopt(struct rd_daemon *d, void (*adopt)(struct rd_daemon *d, c
 /* How many of n orphaned deployments one of `alive` live daemons takes in a
  * round: its share, rounded up, at least 1 when n > 0. */
 size_t cluster_share(size_t n, size_t alive);
+/* The URL the other daemons reach this one at: cfg's cluster.advertise_url,
+ * else http(s)://listen; a ConfigError naming cfg's file when listen is a
+ * wildcard (0.0.0.0, [::], ...) and no advertise_url is set. */
+int cluster_advertise_url(const struct rd_config *cfg, char *buf, size_t len, struct rd_error *err);

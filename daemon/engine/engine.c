@@ -1095,6 +1095,11 @@ static void free_state(struct engine *e)
 	for (; dp; dp = next) {
 		next = dp->next;
 		eng_bgctl_stop(dp->bgctl); /* a running traffic phase ends (flips back) */
+		/* polled again by whoever loads it next: this daemon after a reload,
+		 * or the one that took it over while this one was fenced (a watch
+		 * left here would poll for a deployment it no longer drives, and its
+		 * one stop could be spent while this engine holds nothing) */
+		alarms_watch_stop(e->d, dp->id);
 		eng_dep_free(dp);
 	}
 	e->deps = NULL;
@@ -1228,10 +1233,7 @@ static void *engine_main(void *arg)
 			run_timers(e);
 			eng_autoscale_tick(e);
 			advance_dirty(e);
-			if (e->instances_changed) {
-				e->instances_changed = false;
-				eng_autoupdate_scan(e);
-			}
+			eng_autoupdate_tick(e);
 			/* Commit now when someone waits for it (a report's answer, a
 			 * stop, plugin work, a finished deployment) or the light
 			 * transaction is old enough; else keep it open (group commit). */
@@ -1348,6 +1350,7 @@ int engine_start(struct rd_daemon *d, const struct engine_io *io, struct rd_erro
 	cluster_driving(d, &e->incarnation);
 	d->engine = e;
 	cluster_set_adopt(d, engine_adopt);
+	eng_autoupdate_listen(d);
 	r = pthread_create(&e->thread, NULL, engine_main, e);
 	if (r != 0) {
 		d->engine = NULL;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
+#include "engine/engine.h"
 #include "engine/engine_autodeploy.h"
 #include "engine/engine_context.h"
 #include "engine/engine_jobs.h"
@@ -15,6 +17,7 @@
 #include "store/store_engine.h"
 
 #define CHK(expr, what) eng_store_error(e, (expr), (what))
+#define ELOG_AUTOUPDATE(level, ...) rd_logt((level), "engine", __VA_ARGS__)
 
 /* ---------------------------------------------------------------- rollback */
 
@@ -189,6 +192,10 @@ void eng_autoupdate_scan(struct engine *e)
 		bool busy = false;
 		for (struct eng_dep *dp = e->deps; dp; dp = dp->next)
 			busy = busy || (!dp->finished && strcmp(dp->app, app) == 0 && strcmp(dp->group, name) == 0);
+		/* on a cluster another daemon may drive the group: it tells the
+		 * leader to scan again when that deployment succeeds */
+		if (!busy && cluster_enabled(e->d) && store_eng_group_unfinished(e->tx, app, name, &busy) < 0)
+			continue;
 		if (busy)
 			continue;
 		if (store_eng_group(e->tx, app, name, &doc) < 0)
@@ -204,6 +211,51 @@ void eng_autoupdate_scan(struct engine *e)
 		json_decref(doc);
 	}
 	json_decref(groups);
+}
+
+void eng_autoupdate_tick(struct engine *e)
+{
+	bool leader = cluster_is_leader(e->d, "autoupdate");
+	int r;
+
+	if (cluster_enabled(e->d) && leader && !e->autoupdate_leader)
+		e->instances_changed = true; /* what the previous holder may not have scanned */
+	e->autoupdate_leader = leader;
+	if (!e->instances_changed)
+		return;
+	e->instances_changed = false;
+	if (leader) {
+		eng_autoupdate_scan(e);
+		return;
+	}
+	r = cluster_notify(e->d, AUTOUPDATE_CHANNEL, "");
+	if (r < 0)
+		ELOG_AUTOUPDATE(LOG_WARNING,
+				"cannot ask the daemon running auto-updates to scan (%s); it scans when it next "
+				"hears of a change",
+				strerror(-r));
+}
+
+static void on_autoupdate_notify(const char *payload, void *ud)
+{
+	struct rd_daemon *d = ud;
+
+	(void)payload;
+	/* every daemon hears it, the sender too: only the leader scans */
+	if (cluster_is_leader(d, "autoupdate"))
+		engine_notify_instances_changed(d);
+}
+
+void eng_autoupdate_listen(struct rd_daemon *d)
+{
+	int r;
+
+	if (!cluster_enabled(d))
+		return;
+	r = cluster_listen(d, AUTOUPDATE_CHANNEL, on_autoupdate_notify, d);
+	if (r < 0)
+		ELOG_AUTOUPDATE(LOG_WARNING, "cannot listen for auto-update requests of the other daemons: %s",
+				strerror(-r));
 }
 
 void eng_pin_last_good_bundle(struct engine *e, const char *app, const char *group, const json_t *rev, json_t *doc)

@@ -12,6 +12,7 @@
 
 struct engine;
 struct eng_input;
+struct rd_daemon;
 
 /* Whether dp, ending with status (DS_FAILED or DS_STOPPED), rolls back:
  * its stop request or alarm said so, else its (or its group's)
@@ -26,6 +27,14 @@ int eng_rollback_create(struct engine *e, struct eng_dep *dp, enum eng_dstatus s
 /* Starts a job resolving every idle group that has a last successful
  * revision (IN_AUTOUPDATE comes back). */
 void eng_autoupdate_scan(struct engine *e);
+/* Each turn: the scan when one is due (e->instances_changed). On a
+ * cluster only the daemon holding the "autoupdate" lease scans: another
+ * one tells it (NOTIFY AUTOUPDATE_CHANNEL), and a daemon that just took
+ * the lease scans once for what may have been missed meanwhile. */
+void eng_autoupdate_tick(struct engine *e);
+/* On a cluster: listen on AUTOUPDATE_CHANNEL (engine_start). */
+void eng_autoupdate_listen(struct rd_daemon *d);
+#define AUTOUPDATE_CHANNEL "rolloutd_autoupdate"
 /* The scan's answer for one group: 0 with newid when a deployment of the
  * last successful revision to its new instances was created; -ENOENT when
  * there is nothing to do (no new instance, or a deployment runs). */

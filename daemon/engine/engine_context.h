@@ -55,6 +55,7 @@ struct engine {
 	int tx_err;
 	int64_t now_wall, now_mono;
 	bool instances_changed;		 /* an auto-update scan is due */
+	bool autoupdate_leader;		 /* held the cluster's "autoupdate" lease at the last turn */
 	struct eng_autoscale *autoscale; /* scale-out detection (engine_autoscale.c) */
 
 	struct eng_outbox out;

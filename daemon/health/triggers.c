@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "awscreds.h"
+#include "cluster/cluster.h"
 #include "core/conf.h"
 #include "core/daemon.h"
 #include "httpclient.h"
@@ -26,6 +27,11 @@
 #define TAG "triggers"
 #define ATTEMPT_TIMEOUT_MS 10000
 #define MAX_DELAY_MS 60000
+/* On a cluster: how often the "triggers" leader looks for deliveries left by
+ * daemons that are gone, and how long an attempt waits while this daemon's
+ * cluster lease is not fresh. */
+#define ADOPT_EVERY_MS 1000
+#define FENCED_WAIT_MS 250
 
 static const char *const events[] = {"DeploymentStart",
 				     "DeploymentSuccess",
@@ -42,7 +48,8 @@ static const char *const events[] = {"DeploymentStart",
 struct delivery {
 	struct delivery *next;
 	struct rd_daemon *d;
-	int64_t id; /* store row; 0 until recorded */
+	int64_t id;	/* store row; 0 until recorded */
+	char owner[64]; /* on a cluster: the daemon id the row names as its deliverer */
 	char *deployment_id, *instance_id, *event, *trigger_name, *target, *subject, *message;
 	int attempts;
 	int64_t due; /* monotonic ms */
@@ -56,6 +63,8 @@ static struct {
 	size_t in_flight;
 	bool thread_started, quit;
 	pthread_t thread;
+	struct rd_daemon *d; /* on a cluster (triggers_resume): adopts what gone daemons left */
+	int64_t next_adopt;  /* monotonic */
 } T = {.lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT};
 
 static void module_init(void)
@@ -371,7 +380,8 @@ static void record(struct delivery *x, const char *status, const char *err, cons
 						    .trigger_name = x->trigger_name,
 						    .target = x->target,
 						    .subject = x->subject,
-						    .message = x->message};
+						    .message = x->message,
+						    .owner = x->owner[0] ? x->owner : NULL};
 		r = store_trigger_delivery_insert(x->d->store, &td, &x->id);
 		if (r < 0) {
 			rd_logt(LOG_ERR, TAG, "cannot record the delivery of %s to %s: %s", x->event, x->target,
@@ -386,6 +396,55 @@ static void record(struct delivery *x, const char *status, const char *err, cons
 	}
 }
 
+static void requeue(struct delivery *x, int64_t due)
+{
+	x->due = due;
+	pthread_mutex_lock(&T.lock);
+	enqueue_locked(x);
+	pthread_mutex_unlock(&T.lock);
+}
+
+/* On a cluster, whether x may be sent now: its row is this daemon's and
+ * this daemon is alive (the fencing of cluster.h). 1 send; 0 later (x
+ * queued again); -1 never from here (x freed). */
+static int may_send(struct delivery *x)
+{
+	const char *self;
+	int r;
+
+	if (!cluster_enabled(x->d))
+		return 1;
+	self = cluster_self_id(x->d);
+	if (!cluster_driving(x->d, NULL)) {
+		/* past its deadline another daemon may have adopted the row:
+		 * wait until this one is alive again, then ask the database */
+		requeue(x, rd_mono_ms() + FENCED_WAIT_MS);
+		return 0;
+	}
+	if (x->id == 0) {
+		/* fired by this daemon's engine and not recorded yet: only this
+		 * daemon knows of it, under its current id */
+		snprintf(x->owner, sizeof(x->owner), "%s", self);
+		return 1;
+	}
+	r = store_trigger_delivery_claim(x->d->store, x->id, x->owner);
+	if (r == -ESTALE) {
+		rd_logt(LOG_NOTICE, TAG,
+			"%s %s: %s to %s is no longer this daemon's to deliver (another daemon of the cluster "
+			"adopted it while this one was expired); not sent from here",
+			x->deployment_id ? x->deployment_id : "-", x->trigger_name, x->event, x->target);
+		delivery_free(x);
+		return -1;
+	}
+	if (r < 0) {
+		rd_logt(LOG_WARNING, TAG, "%s %s: cannot check that %s to %s is still this daemon's: %s; retrying",
+			x->deployment_id ? x->deployment_id : "-", x->trigger_name, x->event, x->target, strerror(-r));
+		requeue(x, rd_mono_ms() + FENCED_WAIT_MS);
+		return 0;
+	}
+	return 1;
+}
+
 static void attempt(struct delivery *x)
 {
 	char err[1024] = "", response[256] = "";
@@ -393,6 +452,8 @@ static void attempt(struct delivery *x)
 	int max = (int)env_int("ROLLOUTD_TRIGGER_MAX_ATTEMPTS", 6, 1, 100);
 	int r;
 
+	if (may_send(x) <= 0)
+		return;
 	if (x->id == 0)
 		record(x, NULL, NULL, NULL);
 	x->attempts++;
@@ -420,15 +481,14 @@ static void attempt(struct delivery *x)
 			delay *= 2;
 		if (delay > MAX_DELAY_MS)
 			delay = MAX_DELAY_MS;
-		x->due = rd_mono_ms() + delay;
 		rd_logt(LOG_NOTICE, TAG, "%s %s: %s to %s failed (attempt %d, retry in %lld ms): %s",
 			x->deployment_id ? x->deployment_id : "-", x->trigger_name, x->event, x->target, x->attempts,
 			(long long)delay, err);
+		requeue(x, rd_mono_ms() + delay);
 	}
-	pthread_mutex_lock(&T.lock);
-	enqueue_locked(x);
-	pthread_mutex_unlock(&T.lock);
 }
+
+static void adopt_orphans(struct rd_daemon *d);
 
 static void *delivery_main(void *arg)
 {
@@ -436,15 +496,25 @@ static void *delivery_main(void *arg)
 	pthread_mutex_lock(&T.lock);
 	while (!T.quit) {
 		struct delivery *x = T.queue;
-		int64_t now = rd_mono_ms();
+		int64_t now = rd_mono_ms(), wake = x ? x->due : INT64_MAX;
 
-		if (!x) {
+		if (T.d && now >= T.next_adopt) {
+			struct rd_daemon *d = T.d;
+			T.next_adopt = now + ADOPT_EVERY_MS;
+			pthread_mutex_unlock(&T.lock);
+			adopt_orphans(d);
+			pthread_mutex_lock(&T.lock);
+			continue;
+		}
+		if (T.d && T.next_adopt < wake)
+			wake = T.next_adopt;
+		if (wake == INT64_MAX) {
 			pthread_cond_wait(&T.cond, &T.lock);
 			continue;
 		}
-		if (x->due > now) {
+		if (wake > now) {
 			struct timespec ts;
-			int64_t w = x->due - now;
+			int64_t w = wake - now;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_sec += w / 1000;
 			ts.tv_nsec += (w % 1000) * 1000000L;
@@ -591,24 +661,13 @@ int triggers_fire_status(struct rd_daemon *d, const char *event, const json_t *g
 	return r;
 }
 
-int triggers_resume(struct rd_daemon *d)
+/* Queues the deliveries of rows (store_trigger_delivery_list's shape) as
+ * owner's (NULL on SQLite); the number queued. */
+static size_t queue_rows(struct rd_daemon *d, const json_t *rows, const char *owner)
 {
-	json_t *rows = NULL, *row;
-	size_t i;
-	int r;
+	const json_t *row;
+	size_t i, n = 0;
 
-	pthread_once(&T.once, module_init);
-	if (!d || !d->store)
-		return 0;
-	{
-		int64_t n = 0;
-		int64_t keep_ms = env_int("ROLLOUTD_TRIGGER_KEEP_DAYS", 30, 0, 3650) * 86400000LL;
-		if (store_trigger_delivery_prune(d->store, rd_wall_ms() - keep_ms, &n) == 0 && n > 0)
-			rd_logt(LOG_INFO, TAG, "forgot %lld trigger deliveries older than the retention", (long long)n);
-	}
-	r = store_trigger_delivery_list(d->store, NULL, true, &rows);
-	if (r < 0)
-		return r;
 	pthread_mutex_lock(&T.lock);
 	json_array_foreach(rows, i, row)
 	{
@@ -618,6 +677,7 @@ int triggers_resume(struct rd_daemon *d)
 		x->d = d;
 		x->id = json_integer_value(json_object_get(row, "id"));
 		x->attempts = (int)json_integer_value(json_object_get(row, "attempts"));
+		snprintf(x->owner, sizeof(x->owner), "%s", owner ? owner : "");
 		x->deployment_id = xstrdup(json_string_value(json_object_get(row, "deploymentId")));
 		x->instance_id = xstrdup(json_string_value(json_object_get(row, "instanceId")));
 		x->event = xstrdup(json_string_value(json_object_get(row, "event")));
@@ -632,9 +692,72 @@ int triggers_resume(struct rd_daemon *d)
 		}
 		x->due = rd_mono_ms();
 		enqueue_locked(x);
+		n++;
 	}
 	pthread_mutex_unlock(&T.lock);
-	if (json_array_size(rows))
+	return n;
+}
+
+/* On a cluster, on the delivery thread: the daemon holding the "triggers"
+ * lease takes the Pending deliveries of daemons that are gone (killed,
+ * stopped, expired; this daemon's own earlier incarnations too) and
+ * delivers them. A live daemon keeps retrying its own. */
+static void adopt_orphans(struct rd_daemon *d)
+{
+	static bool warned;
+	char self[64];
+	json_t *rows = NULL;
+	size_t n;
+	int r;
+
+	if (!cluster_is_leader(d, "triggers"))
+		return;
+	snprintf(self, sizeof(self), "%s", cluster_self_id(d));
+	r = store_trigger_delivery_adopt(d->store, self, &rows);
+	if (r < 0) {
+		if (!warned)
+			rd_logt(LOG_WARNING, TAG, "cannot look for trigger deliveries left by stopped daemons: %s",
+				strerror(-r));
+		warned = true;
+		return;
+	}
+	warned = false;
+	n = queue_rows(d, rows, self);
+	if (n > 0)
+		rd_logt(LOG_NOTICE, TAG, "adopted %zu pending trigger deliveries left by daemons that are gone", n);
+	json_decref(rows);
+}
+
+int triggers_resume(struct rd_daemon *d)
+{
+	json_t *rows = NULL;
+	int r;
+
+	pthread_once(&T.once, module_init);
+	if (!d || !d->store)
+		return 0;
+	{
+		int64_t n = 0;
+		int64_t keep_ms = env_int("ROLLOUTD_TRIGGER_KEEP_DAYS", 30, 0, 3650) * 86400000LL;
+		if (store_trigger_delivery_prune(d->store, rd_wall_ms() - keep_ms, &n) == 0 && n > 0)
+			rd_logt(LOG_INFO, TAG, "forgot %lld trigger deliveries older than the retention", (long long)n);
+	}
+	if (cluster_enabled(d)) {
+		/* the other daemons may be delivering what is Pending now: only
+		 * the "triggers" leader takes what the gone ones left, from now
+		 * on (the delivery thread looks every ADOPT_EVERY_MS) */
+		pthread_mutex_lock(&T.lock);
+		T.d = d;
+		T.next_adopt = rd_mono_ms();
+		r = ensure_thread_locked();
+		pthread_cond_broadcast(&T.cond);
+		pthread_mutex_unlock(&T.lock);
+		return r;
+	}
+	r = store_trigger_delivery_list(d->store, NULL, true, &rows);
+	if (r < 0)
+		return r;
+	if (queue_rows(d, rows, NULL) > 0)
 		rd_logt(LOG_INFO, TAG, "resuming %zu pending trigger deliveries", json_array_size(rows));
 	json_decref(rows);
 	return 0;
@@ -676,6 +799,7 @@ void triggers_shutdown(struct rd_daemon *d)
 	pthread_once(&T.once, module_init);
 	pthread_mutex_lock(&T.lock);
 	T.quit = true;
+	T.d = NULL;
 	join = T.thread_started;
 	T.thread_started = false;
 	pthread_cond_broadcast(&T.cond);

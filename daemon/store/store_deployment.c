@@ -973,6 +973,22 @@ int store_eng_instance_in_group(struct store_tx *tx, const char *app, const char
 	return 0;
 }
 
+int store_eng_group_unfinished(struct store_tx *tx, const char *app, const char *group, bool *ret)
+{
+	struct store_q q;
+	int r = store_one(tx->c, &q,
+			  "SELECT 1 FROM deployments WHERE application = ?1 AND deployment_group = ?2"
+			  " AND status NOT IN ('Succeeded', 'Failed', 'Stopped') LIMIT 1",
+			  SQL_TEXT(app), SQL_TEXT(group));
+
+	if (r == 0)
+		store_done(&q, 0);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	*ret = r == 0;
+	return 0;
+}
+
 int store_eng_last_good(struct store_tx *tx, const char *app, const char *group, const char *exclude_dep, char *ret_id,
 			json_t **ret_revision)
 {

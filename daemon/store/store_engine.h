@@ -125,6 +125,9 @@ int store_eng_lifecycle_token_known(struct store_tx *tx, const char *app, const 
 /* Whether the instance was ever a target of a deployment of the group. */
 int store_eng_instance_in_group(struct store_tx *tx, const char *app, const char *group, const char *instance,
 				bool *ret);
+/* Whether the group has a deployment not Succeeded, Failed or Stopped (on
+ * any daemon of a cluster). */
+int store_eng_group_unfinished(struct store_tx *tx, const char *app, const char *group, bool *ret);
 /* Id of the last Succeeded deployment of the group other than exclude_dep,
  * with its revision; -ENOENT when none. ret_id >= 16 bytes. */
 int store_eng_last_good(struct store_tx *tx, const char *app, const char *group, const char *exclude_dep, char *ret_id,

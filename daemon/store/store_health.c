@@ -23,11 +23,11 @@ int store_trigger_delivery_insert(struct store *st, const struct store_trigger_d
 		return r;
 	r = store_one(c, &q,
 		      "INSERT INTO trigger_deliveries (deployment_id, instance_id, event, trigger_name, target, status,"
-		      " attempts, subject, message, create_time, update_time)"
-		      " VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', 0, ?6, ?7, ?8, ?8) RETURNING id",
+		      " attempts, subject, message, create_time, update_time, owner)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', 0, ?6, ?7, ?8, ?8, ?9) RETURNING id",
 		      SQL_TEXT(td->deployment_id), SQL_TEXT(td->instance_id), SQL_TEXT(td->event),
 		      SQL_TEXT(td->trigger_name), SQL_TEXT(td->target), SQL_TEXT(td->subject), SQL_TEXT(td->message),
-		      SQL_INT(now));
+		      SQL_INT(now), SQL_TEXT(td->owner));
 	if (r == 0 && ret_id)
 		*ret_id = store_int(&q, 0);
 	if (r == 0)
@@ -84,6 +84,39 @@ static void set_text(json_t *o, const char *k, struct store_q *q, int i)
 		json_object_set_new(o, k, json_string(v));
 }
 
+#define DELIVERY_COLUMNS                                                                                               \
+	"id, deployment_id, instance_id, event, trigger_name, target, status, attempts, last_error, response,"         \
+	" subject, message, create_time, update_time, owner"
+
+/* The rows of a query selecting DELIVERY_COLUMNS, as store_health.h describes them. */
+static int delivery_rows(struct store_q *q, int r, json_t *arr)
+{
+	while (r == 0 && store_next(q)) {
+		json_t *o = json_object();
+		if (!o) {
+			r = -ENOMEM;
+			break;
+		}
+		json_object_set_new(o, "id", json_integer(store_int(q, 0)));
+		set_text(o, "deploymentId", q, 1);
+		set_text(o, "instanceId", q, 2);
+		set_text(o, "event", q, 3);
+		set_text(o, "triggerName", q, 4);
+		set_text(o, "target", q, 5);
+		set_text(o, "status", q, 6);
+		json_object_set_new(o, "attempts", json_integer(store_int(q, 7)));
+		set_text(o, "lastError", q, 8);
+		set_text(o, "response", q, 9);
+		set_text(o, "subject", q, 10);
+		set_text(o, "message", q, 11);
+		json_object_set_new(o, "createTime", json_integer(store_int(q, 12)));
+		json_object_set_new(o, "updateTime", json_integer(store_int(q, 13)));
+		set_text(o, "owner", q, 14);
+		json_array_append_new(arr, o);
+	}
+	return store_done(q, r);
+}
+
 int store_trigger_delivery_list(struct store *st, const char *deployment_id, bool pending_only, json_t **ret)
 {
 	struct store_conn *c;
@@ -102,33 +135,10 @@ int store_trigger_delivery_list(struct store *st, const char *deployment_id, boo
 		return r;
 	}
 	r = store_query(c, &q,
-			"SELECT id, deployment_id, instance_id, event, trigger_name, target, status, attempts,"
-			" last_error, response, subject, message, create_time, update_time FROM trigger_deliveries"
+			"SELECT " DELIVERY_COLUMNS " FROM trigger_deliveries"
 			" WHERE (?1 IS NULL OR deployment_id = ?1) AND (?2 = 0 OR status = 'Pending') ORDER BY id",
 			SQL_TEXT(deployment_id), SQL_INT(!deployment_id && pending_only));
-	while (r == 0 && store_next(&q)) {
-		json_t *o = json_object();
-		if (!o) {
-			r = -ENOMEM;
-			break;
-		}
-		json_object_set_new(o, "id", json_integer(store_int(&q, 0)));
-		set_text(o, "deploymentId", &q, 1);
-		set_text(o, "instanceId", &q, 2);
-		set_text(o, "event", &q, 3);
-		set_text(o, "triggerName", &q, 4);
-		set_text(o, "target", &q, 5);
-		set_text(o, "status", &q, 6);
-		json_object_set_new(o, "attempts", json_integer(store_int(&q, 7)));
-		set_text(o, "lastError", &q, 8);
-		set_text(o, "response", &q, 9);
-		set_text(o, "subject", &q, 10);
-		set_text(o, "message", &q, 11);
-		json_object_set_new(o, "createTime", json_integer(store_int(&q, 12)));
-		json_object_set_new(o, "updateTime", json_integer(store_int(&q, 13)));
-		json_array_append_new(arr, o);
-	}
-	r = store_done(&q, r);
+	r = delivery_rows(&q, r, arr);
 	store_conn_put(st, c);
 	if (r < 0) {
 		json_decref(arr);
@@ -136,4 +146,61 @@ int store_trigger_delivery_list(struct store *st, const char *deployment_id, boo
 	}
 	*ret = arr;
 	return 0;
+}
+
+int store_trigger_delivery_adopt(struct store *st, const char *owner, json_t **ret)
+{
+	struct store_conn *c;
+	struct store_q q;
+	json_t *arr;
+	int r;
+
+	if (!st || !ret)
+		return -EINVAL;
+	arr = json_array();
+	if (!arr)
+		return -ENOMEM;
+	r = store_conn_get(st, &c);
+	if (r < 0) {
+		json_decref(arr);
+		return r;
+	}
+	/* Only a live daemon adopts (one expired meanwhile changes nothing),
+	 * and only from daemons that are not alive: a live owner retries its
+	 * own. Under PostgreSQL's READ COMMITTED, a row another adopter took
+	 * first is re-checked after its commit and no longer matches. */
+	r = store_query(c, &q,
+			"UPDATE trigger_deliveries SET owner = ?1 WHERE status = 'Pending'"
+			" AND (owner IS NULL OR owner NOT IN (SELECT id FROM cluster_daemons WHERE state = 'alive'))"
+			" AND (?1 IS NULL OR EXISTS (SELECT 1 FROM cluster_daemons WHERE id = ?1 AND state = 'alive'))"
+			" RETURNING " DELIVERY_COLUMNS,
+			SQL_TEXT(owner));
+	r = delivery_rows(&q, r, arr);
+	store_conn_put(st, c);
+	if (r < 0) {
+		json_decref(arr);
+		return r;
+	}
+	*ret = arr;
+	return 0;
+}
+
+int store_trigger_delivery_claim(struct store *st, int64_t id, const char *owner)
+{
+	struct store_conn *c;
+	int r;
+
+	if (!st || !owner)
+		return -EINVAL;
+	r = store_conn_get(st, &c);
+	if (r < 0)
+		return r;
+	r = store_run(c,
+		      "UPDATE trigger_deliveries SET update_time = ?3 WHERE id = ?1 AND status = 'Pending'"
+		      " AND owner = ?2 AND EXISTS (SELECT 1 FROM cluster_daemons WHERE id = ?2 AND state = 'alive')",
+		      SQL_INT(id), SQL_TEXT(owner), SQL_INT(rd_wall_ms()));
+	if (r == 0 && store_changes(c) == 0)
+		r = -ESTALE;
+	store_conn_put(st, c);
+	return r;
 }

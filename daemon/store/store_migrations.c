@@ -380,6 +380,12 @@ static const char m12_cluster_leases[] = "CREATE TABLE cluster_daemons ("
 					 " daemon_id TEXT NOT NULL,"
 					 " expires_at INTEGER NOT NULL);";
 
+/* Which daemon delivers a Pending trigger notification (cluster_self_id of
+ * the daemon that recorded or adopted it; NULL on SQLite, one daemon). A
+ * delivery whose owner is no longer alive is adopted by the daemon holding
+ * the cluster-wide "triggers" lease (daemon/health/triggers.c). */
+static const char m13_trigger_owner[] = "ALTER TABLE trigger_deliveries ADD COLUMN owner TEXT;";
+
 const struct store_migration store_migrations[] = {
     {1, "base schema", m1_base},
     {2, "built-in deployment configs", m2_builtin_configs},
@@ -393,6 +399,7 @@ const struct store_migration store_migrations[] = {
     {10, "access-key versions", m10_access_key_versions},
     {11, "shared bundles", m11_shared_bundles},
     {12, "cluster leases", m12_cluster_leases},
-    /* append here: { 13, "…", m13_… }, */
+    {13, "trigger delivery owners", m13_trigger_owner},
+    /* append here: { 14, "…", m14_… }, */
 };
 const size_t store_n_migrations = RD_ARRAY_SIZE(store_migrations);

@@ -358,6 +358,9 @@ static const char pg_m12_cluster_leases[] =
     " daemon_id" TXT " NOT NULL,"
     " expires_at BIGINT NOT NULL);";
 
+/* Migration 13: what store_migrations.c says. */
+static const char pg_m13_trigger_owner[] = "ALTER TABLE trigger_deliveries ADD COLUMN owner" TXT ";";
+
 const struct store_migration store_migrations_pg[] = {
     {1, "base schema", pg_m1_base},
     {2, "built-in deployment configs", pg_m2_builtin_configs},
@@ -371,6 +374,7 @@ const struct store_migration store_migrations_pg[] = {
     {10, "access-key versions", pg_m10_access_key_versions},
     {11, "shared bundles", pg_m11_shared_bundles},
     {12, "cluster leases", pg_m12_cluster_leases},
+    {13, "trigger delivery owners", pg_m13_trigger_owner},
     /* append here, with the version number store_migrations.c gives it */
 };
 const size_t store_n_migrations_pg = RD_ARRAY_SIZE(store_migrations_pg);

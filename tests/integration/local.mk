@@ -2,7 +2,7 @@
 # engine (real config and plugin loaders).
 check_PROGRAMS += tests/integration/health-driver
 tests_integration_health_driver_SOURCES = tests/integration/health_driver.c $(daemon_health_sources) \
-	$(daemon_store_sources) $(daemon_core_sources)
+	$(daemon_cluster_sources) $(daemon_store_sources) $(daemon_core_sources)
 tests_integration_health_driver_CPPFLAGS = $(DAEMON_CPPFLAGS)
 tests_integration_health_driver_CFLAGS = $(DAEMON_CFLAGS)
 tests_integration_health_driver_LDADD = $(DAEMON_LIBS)

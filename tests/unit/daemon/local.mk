@@ -4,6 +4,7 @@ DAEMON_UNIT_LIBS = $(CURL_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(EVENT_LIBS) $(EVENT_
 include tests/unit/daemon/core/local.mk
 include tests/unit/daemon/auth/local.mk
 include tests/unit/daemon/store/local.mk
+include tests/unit/daemon/cluster/local.mk
 include tests/unit/daemon/api/local.mk
 include tests/unit/daemon/bundles/local.mk
 include tests/unit/daemon/health/local.mk
