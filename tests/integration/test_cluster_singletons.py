@@ -1,0 +1,337 @@
+"""Three rolloutd on one PostgreSQL database (docs/cluster.md, "Work done
+once"): what must happen once happens once, not once per daemon, and a
+daemon that takes over picks up what the one it replaces left.
+
+- trigger notifications: each event of a deployment is delivered once, also
+  while they are being retried when a daemon restarts and their daemon is
+  killed (the "triggers" lease holder adopts them);
+- an alarm stops a deployment once: one stop, one rollback, one set of
+  notifications, and only its driving daemon polls the alarm;
+- kill -9 of two of the three daemons mid-deployment: the survivor finishes it,
+  each lifecycle event run and recorded once;
+- a SIGSTOP'd driving daemon passes its fencing deadline, another takes over;
+  after SIGCONT the stopped one writes nothing and sends nothing again;
+- a wildcard `listen` without `cluster.advertise_url` is refused at start.
+
+The real rollout-agent reaches the driving daemon through a switchable
+forwarder that cuts the agents' open connections when it is switched
+(cluster_helpers.CuttingSwitch). Skipped when the PostgreSQL server
+binaries are absent."""
+
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+import harness
+from agent_helpers import Agent, wait_for
+from cluster_helpers import Cluster, CuttingSwitch, kill9, start_pg, until
+from engine_helpers import Fleet
+from health_helpers import Moto
+from test_agent_rolloutd import lines, revision, upload_bundle
+
+EVENTS = ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"]
+TRIGGER_EVENTS = ["DeploymentStart", "DeploymentSuccess", "DeploymentFailure", "DeploymentStop",
+                  "DeploymentRollback", "InstanceStart", "InstanceSuccess", "InstanceFailure"]
+STOP_ON_ALARM = {"enabled": True, "events": ["DEPLOYMENT_STOP_ON_ALARM"]}
+DONE = ("Succeeded", "Failed", "Stopped")
+
+
+@pytest.fixture(scope="module")
+def pg():
+    s = start_pg()
+    try:
+        yield s
+    finally:
+        s.stop()
+        shutil.rmtree(s.dir, ignore_errors=True)
+
+
+def dbname(request):
+    return "rd_" + request.node.name.replace("-", "_").lower()[:50]
+
+
+class Sink:
+    """A webhook target that answers 500 while `failing`, else 200, and
+    records every request with the answer it got."""
+
+    def __init__(self):
+        self.failing = False
+        self.got = []  # (code, X-Rolloutd-Delivery, message)
+        self.lock = threading.Lock()
+        sink = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with sink.lock:
+                    code = 500 if sink.failing else 200
+                    sink.got.append((code, self.headers.get("X-Rolloutd-Delivery"), json.loads(body)))
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hook" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def delivered(self):
+        """(eventType, deploymentId, instanceId) of each notification answered 200."""
+        with self.lock:
+            return sorted((m["eventType"], m["deploymentId"], m.get("instanceId") or "")
+                          for code, _, m in self.got if code == 200)
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class Setup:
+    """A cluster, a OneAtATime group of n on-prem instances created through
+    daemon a with a webhook trigger on every event, and a real rollout-agent
+    per instance reaching the daemons through one CuttingSwitch (pointed at a)."""
+
+    def __init__(self, daemon_factory, pg, tmp_path, request, n=1, plugins=None, **cluster_kw):
+        def factory(**kw):
+            kw["plugins"] = dict(kw.get("plugins") or {}, **(plugins or {}))
+            return daemon_factory(**kw)
+
+        self.tmp = tmp_path
+        self.c = Cluster(factory, pg, tmp_path, dbname(request), n=3, lease_ttl="2s", **cluster_kw)
+        self.a = self.c.daemons[0]
+        self.sink = Sink()
+        self.f = Fleet(self.a, n=n, start_agents=False, config="CodeDeployDefault.OneAtATime",
+                       auto_rollback=STOP_ON_ALARM)
+        self.group(triggerConfigurations=[{"triggerName": "hook", "triggerTargetArn": self.sink.url,
+                                           "triggerEvents": TRIGGER_EVENTS}])
+        self.sw = CuttingSwitch(("127.0.0.1", self.a.port))
+        self.events = str(tmp_path / "events.log")
+        self.www = str(tmp_path / "www")
+        self.agents = []
+        for name in self.f.names:
+            k = self.f.keys[name]
+            self.agents.append(Agent(tmp_path, self.sw.url, "arn:aws:iam::000000000000:user/%s" % name,
+                                     k["AccessKeyId"], k["SecretAccessKey"],
+                                     os.path.join(self.a.data_dir, "daemon.crt"), name="agent-" + name,
+                                     heartbeat="2s").start())
+
+    def group(self, **kw):
+        self.f.cd.update_deployment_group(applicationName=self.f.app, currentDeploymentGroupName=self.f.group,
+                                          deploymentConfigName="CodeDeployDefault.OneAtATime", **kw)
+
+    def deploy(self, version, slow_hook=None, started=None):
+        """CreateDeployment through a; slow_hook (an event) touches `started` and sleeps 3 s first."""
+        rec = 'echo "$LIFECYCLE_EVENT %s $DEPLOYMENT_ID" >> %s' % (version, self.events)
+        hooks = {e: rec for e in EVENTS}
+        if slow_hook:
+            hooks[slow_hook] = "touch %s; sleep 3; %s" % (started, rec)
+        rev = upload_bundle(self.a, self.a.admin, revision(self.tmp, version, self.www, self.events, hooks=hooks,
+                                                              # the hosts' agents share this machine's www
+                                                              appspec_extra="file_exists_behavior: OVERWRITE\n"))
+        assert rev is not None
+        return self.f.admin.call("CodeDeploy_20141006.CreateDeployment",
+                                 {"applicationName": self.f.app, "deploymentGroupName": self.f.group,
+                                  "revision": rev})["deploymentId"]
+
+    def wait(self, dep, via, timeout=60):
+        cd = via.boto3_client(via.admin)
+        return until(lambda: (lambda i: i if i["status"] in DONE else None)(
+            cd.get_deployment(deploymentId=dep)["deploymentInfo"]), timeout=timeout, step=0.3)
+
+    def deliveries(self, dep):
+        return self.c.psql("SELECT event, COALESCE(instance_id, ''), status, owner FROM trigger_deliveries"
+                           " WHERE deployment_id = '%s' ORDER BY id" % dep)
+
+    def follow(self, dep, dead=()):
+        """The daemon that drives dep now (not one of dead); the agents are pointed at it."""
+        dead_ids = set(dead)
+        did = until(lambda: (lambda x: x if x and x not in dead_ids else None)(self.c.driver(dep)), timeout=15)
+        pid = int(self.c.psql("SELECT pid FROM cluster_daemons WHERE id = '%s'" % did)[0][0])
+        d = [x for x in self.c.daemons if x.proc and x.proc.pid == pid][0]
+        self.sw.point(d)
+        return d
+
+    def close(self):
+        for a in self.agents:
+            a.stop()
+        self.sw.stop()
+        self.sink.close()
+
+
+@pytest.fixture
+def made():
+    objs = []
+    yield objs
+    for o in reversed(objs):
+        o.close()
+
+
+def expected_notifications(dep, instances, end="DeploymentSuccess", instance_end="InstanceSuccess"):
+    return sorted([("DeploymentStart", dep, ""), (end, dep, "")] +
+                  [(e, dep, i) for i in instances for e in ("InstanceStart", instance_end)])
+
+
+def test_trigger_notifications_once_across_restart_and_kill(daemon_factory, pg, tmp_path, request, made,
+                                                             monkeypatch):
+    monkeypatch.setenv("ROLLOUTD_TRIGGER_RETRY_BASE_MS", "200")
+    monkeypatch.setenv("ROLLOUTD_TRIGGER_MAX_ATTEMPTS", "100")
+    s = Setup(daemon_factory, pg, tmp_path, request)
+    made.append(s)
+    a, b, c = s.c.daemons
+    a_id = s.c.daemon_id(a)
+    # the target refuses everything for now: every notification stays Pending, retried by a
+    s.sink.failing = True
+    dep = s.deploy("v1")
+    info = s.wait(dep, a)
+    assert info["status"] == "Succeeded", (info, a.log_tail(40))
+    want = expected_notifications(dep, s.f.names)
+    until(lambda: len(s.deliveries(dep)) == len(want), timeout=10)
+    rows = s.deliveries(dep)
+    assert all(r[2] == "Pending" and r[3] == a_id for r in rows), rows
+    # a daemon (re)starting meanwhile leaves them to a, which is alive
+    c.stop()
+    c.start()
+    time.sleep(1.5)  # more than the leader's look for orphans (every second)
+    assert all(r[3] == a_id for r in s.deliveries(dep)), s.deliveries(dep)
+    # a is killed with its notifications undelivered: the "triggers" leader adopts them
+    kill9(a)
+    s.sink.failing = False
+    until(lambda: all(r[2] == "Delivered" for r in s.deliveries(dep)), timeout=20)
+    owners = {r[3] for r in s.deliveries(dep)}
+    leader = s.c.psql("SELECT daemon_id FROM cluster_leases WHERE name = 'triggers'")[0][0]
+    assert owners == {leader} and leader != a_id, (owners, leader)
+    # each notification answered 200 exactly once: not lost, not sent by two daemons
+    time.sleep(1)
+    assert s.sink.delivered() == want, (s.sink.delivered(), want)
+    taker = [d for d in (b, c) if s.c.daemon_id(d) == leader][0]
+    assert "adopted %d pending trigger deliveries" % len(want) in taker.log(), taker.log_tail(30)
+
+
+def test_alarm_stops_once_with_one_rollback(daemon_factory, pg, tmp_path, request, made, monkeypatch):
+    monkeypatch.setenv("ROLLOUTD_ALARM_INTERVAL_MS", "300")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    moto = Moto(tmp_path)
+    made.append(moto)
+    cw = moto.client("cloudwatch")
+    cw.put_metric_alarm(AlarmName="web-5xx", MetricName="5xx", Namespace="Web", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=10.0, ComparisonOperator="GreaterThanThreshold")
+    aws = {"endpoint": moto.url, "access_key_id": "testing", "secret_access_key": "testing"}
+    s = Setup(daemon_factory, pg, tmp_path, request, plugins={"cloudwatch": aws},
+              alarm_fallback_plugin="cloudwatch")
+    made.append(s)
+    a = s.a
+    s.group(alarmConfiguration={"enabled": True, "alarms": [{"name": "web-5xx"}]})
+    v1 = s.deploy("v1")
+    assert s.wait(v1, a)["status"] == "Succeeded", a.log_tail(40)
+    started = str(tmp_path / "started")
+    v2 = s.deploy("v2", slow_hook="BeforeInstall", started=started)
+    wait_for(lambda: os.path.exists(started), timeout=30)
+    cw.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="5xx above 10 after v2")
+    info = s.wait(v2, a)
+    assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE", info
+    rb = info["rollbackInfo"]["rollbackDeploymentId"]
+    assert s.wait(rb, a, timeout=60)["status"] == "Succeeded", a.log_tail(40)
+    # one rollback deployment, one stop
+    rows = s.c.psql("SELECT id, status FROM deployments WHERE creator = 'codeDeployRollback'")
+    assert rows == [[rb, "Succeeded"]], rows
+    # only the driving daemon polled the alarm
+    polls = {d.url: d.log().count("%s: polling 1 alarm(s)" % v2) for d in s.c.daemons}
+    assert polls == {a.url: 1, s.c.daemons[1].url: 0, s.c.daemons[2].url: 0}, polls
+    # one set of notifications, each once
+    want = sorted(expected_notifications(v1, s.f.names) + expected_notifications(rb, s.f.names) +
+                  [("DeploymentStart", v2, ""), ("DeploymentStop", v2, ""), ("DeploymentRollback", v2, ""),
+                   ("InstanceStart", v2, s.f.names[0]), ("InstanceFailure", v2, s.f.names[0])])
+    until(lambda: len(s.sink.delivered()) >= len(want), timeout=10)
+    time.sleep(0.5)
+    assert s.sink.delivered() == want, (s.sink.delivered(), want)
+
+
+def test_kill9_of_two_daemons_survivor_finishes(daemon_factory, pg, tmp_path, request, made):
+    s = Setup(daemon_factory, pg, tmp_path, request, n=2)
+    made.append(s)
+    a, b, c = s.c.daemons
+    started = str(tmp_path / "started")
+    dep = s.deploy("v1", slow_hook="BeforeInstall", started=started)
+    s.c.wait_driver(dep, a, timeout=10)
+    wait_for(lambda: os.path.exists(started), timeout=30)
+    gone = [s.c.daemon_id(a), s.c.daemon_id(b)]
+    kill9(a)
+    kill9(b)
+    assert s.follow(dep, dead=gone) is c
+    info = s.wait(dep, c, timeout=60)
+    assert info["status"] == "Succeeded", (info, c.log_tail(40))
+    # every hook ran once on each host (none on a host twice), in order
+    got = lines(s.events)
+    assert sorted(got) == sorted(["%s v1 %s" % (e, dep) for e in EVENTS[1:]] * 2), got
+    # and each lifecycle event is recorded once per target
+    rows = s.c.psql("SELECT target_id, command_name, COUNT(*) FROM host_commands WHERE deployment_id = '%s'"
+                    " GROUP BY target_id, command_name" % dep)
+    assert len(rows) == 14 and all(r[2] == "1" for r in rows), rows
+    ev = s.c.psql("SELECT target_id, name, status FROM lifecycle_events WHERE deployment_id = '%s'" % dep)
+    assert len(ev) == 2 * 7 and all(r[2] in ("Succeeded", "Skipped") for r in ev), ev
+    until(lambda: s.sink.delivered() == expected_notifications(dep, s.f.names), timeout=10)
+
+
+def test_sigstopped_driver_is_fenced_and_writes_nothing_after(daemon_factory, pg, tmp_path, request, made,
+                                                               monkeypatch):
+    monkeypatch.setenv("ROLLOUTD_TRIGGER_RETRY_BASE_MS", "200")
+    monkeypatch.setenv("ROLLOUTD_TRIGGER_MAX_ATTEMPTS", "100")
+    s = Setup(daemon_factory, pg, tmp_path, request)
+    made.append(s)
+    a = s.a
+    a_id = s.c.daemon_id(a)
+    started = str(tmp_path / "started")
+    # a retries its notifications in memory when it is stopped
+    s.sink.failing = True
+    dep = s.deploy("v1", slow_hook="BeforeInstall", started=started)
+    s.c.wait_driver(dep, a, timeout=10)
+    wait_for(lambda: os.path.exists(started), timeout=30)
+    until(lambda: len(s.deliveries(dep)) == 2, timeout=10)  # DeploymentStart, InstanceStart
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        taker = s.follow(dep, dead=[a_id])
+        # the Pending notifications go to the "triggers" leader too
+        until(lambda: all(r[3] != a_id for r in s.deliveries(dep)), timeout=10)
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    # a finds itself expired and registers again; it drives nothing it did not take anew
+    wait_for(lambda: "was expired by another one" in a.log(), timeout=10)
+    assert s.c.psql("SELECT state FROM cluster_daemons WHERE id = '%s'" % a_id) == [["expired"]]
+    s.sink.failing = False
+    info = s.wait(dep, taker, timeout=60)
+    assert info["status"] == "Succeeded", (info, taker.log_tail(40))
+    assert lines(s.events) == ["%s v1 %s" % (e, dep) for e in EVENTS[1:]]
+    rows = s.c.psql("SELECT command_name, COUNT(*) FROM host_commands WHERE deployment_id = '%s'"
+                    " GROUP BY command_name" % dep)
+    assert len(rows) == 7 and all(r[1] == "1" for r in rows), rows
+    until(lambda: all(r[2] == "Delivered" for r in s.deliveries(dep)), timeout=15)
+    time.sleep(1)
+    # each notification delivered once: a did not send again what was adopted from it
+    assert s.sink.delivered() == expected_notifications(dep, s.f.names), s.sink.delivered()
+    assert "no longer this daemon's to deliver" in a.log(), a.log_tail(30)
+    # a is alive again under a new id and still serves
+    status, _ = harness.http_get(a.url + "/health")
+    assert status == 200
+
+
+def test_wildcard_listen_without_advertise_url_is_refused(daemon_factory, pg, tmp_path, request):
+    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=1, start=False)
+    (d,) = c.daemons
+    d.settings["listen"] = "0.0.0.0:%d" % d.port
+    d.write_config()
+    p = subprocess.run([harness.binary("rolloutd"), "--config", d.config_path], capture_output=True, text=True,
+                       timeout=30)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0, out
+    assert "listen 0.0.0.0:%d is a wildcard address" % d.port in out, out
+    assert "set cluster.advertise_url (e.g. http://10.0.0.11:%d)" % d.port in out, out
+    assert d.config_path in out, out
