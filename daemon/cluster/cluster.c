@@ -29,8 +29,10 @@
 #define TAG "cluster"
 #define CLOG(level, ...) rd_logt((level), TAG, __VA_ARGS__)
 #define LEASE_CHANNEL "rolloutd_lease"
-/* the jobs every daemon competes for from its start */
-static const char *const known_jobs[] = {"retention", "autoscale", "autoupdate", "triggers", "alarms"};
+/* the jobs every daemon competes for from its start (docs/cluster.md,
+ * "Work done once"); alarm polling is no job: each deployment's alarms are
+ * polled by the daemon that drives it */
+static const char *const known_jobs[] = {"retention", "autoscale", "autoupdate", "triggers"};
 #define MAX_JOBS 32
 #define MAX_LISTENERS 32
 /* ids of past incarnations stay readable (cluster_self_id hands out pointers) */

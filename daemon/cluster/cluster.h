@@ -45,7 +45,7 @@ const char *cluster_self_url(const struct rd_daemon *d);
  * Never blocks on the database: reads an in-memory snapshot (refreshed at each heartbeat and when a
  * lease changes hands: NOTIFY rolloutd_lease). Any thread. */
 int cluster_driver(struct rd_daemon *d, const char *dep_id, char *peer_url, size_t len);
-/* this daemon holds the cluster-wide lease named job ("retention", "autoscale", "triggers", "alarms", ...);
+/* this daemon holds the cluster-wide lease named job ("retention", "autoscale", "autoupdate", "triggers");
  * true on SQLite. A name asked about for the first time is taken at the next heartbeat. */
 bool cluster_is_leader(struct rd_daemon *d, const char *job);
 /* pg_notify through the store; no-op on SQLite */

@@ -22,6 +22,13 @@
  * them); other 4xx answers fail at once. Deliveries still Pending at
  * shutdown are resumed by triggers_resume() at the next start.
  *
+ * On a cluster (docs/cluster.md) each delivery's row names its owner, the
+ * daemon that fired it; a daemon sends one only while it is alive
+ * (cluster_driving) and the row is still its own, and the daemon holding the
+ * "triggers" lease adopts the Pending deliveries of daemons that are gone
+ * (triggers_resume starts that look-out instead of resending every Pending
+ * delivery, which the other daemons may be sending).
+ *
  * The engine fires, once the transition is committed (its outbox,
  * daemon/engine/engine_outbox.c): DeploymentStart, DeploymentSuccess,
  * DeploymentFailure, DeploymentStop, DeploymentRollback, DeploymentReady

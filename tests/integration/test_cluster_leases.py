@@ -105,7 +105,7 @@ def test_jobs_held_once_status_and_clean_leave(daemon_factory, pg, tmp_path, req
                 retention={"deployments": "1h", "interval": "1s"})
     st = c.status()
     names = {j["name"]: j["daemon_id"] for j in st["jobs"]}
-    for job in ("retention", "autoscale", "autoupdate", "triggers", "alarms"):
+    for job in ("retention", "autoscale", "autoupdate", "triggers"):
         assert job in names, st
     alive = {d["id"] for d in st["daemons"] if d["state"] == "alive"}
     assert len(alive) == 3 and set(names.values()) <= alive, st
