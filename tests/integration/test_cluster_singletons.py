@@ -11,6 +11,9 @@ daemon that takes over picks up what the one it replaces left.
   each lifecycle event run and recorded once;
 - a SIGSTOP'd driving daemon passes its fencing deadline, another takes over;
   after SIGCONT the stopped one writes nothing and sends nothing again;
+- a new instance registered through a daemon that does not hold the
+  "autoupdate" lease gets one auto-update deployment, from the holder (after
+  the kill above);
 - a wildcard `listen` without `cluster.advertise_url` is refused at start.
 
 The real rollout-agent reaches the driving daemon through a switchable
@@ -129,11 +132,12 @@ class Setup:
                                           deploymentConfigName="CodeDeployDefault.OneAtATime", **kw)
 
     def deploy(self, version, slow_hook=None, started=None):
-        """CreateDeployment through a; slow_hook (an event) touches `started` and sleeps 3 s first."""
+        """CreateDeployment through a; slow_hook (an event) touches `started` and sleeps 2 s first:
+        the kill, the stop or the alarm lands while it runs."""
         rec = 'echo "$LIFECYCLE_EVENT %s $DEPLOYMENT_ID" >> %s' % (version, self.events)
         hooks = {e: rec for e in EVENTS}
         if slow_hook:
-            hooks[slow_hook] = "touch %s; sleep 3; %s" % (started, rec)
+            hooks[slow_hook] = "touch %s; sleep 2; %s" % (started, rec)
         rev = upload_bundle(self.a, self.a.admin, revision(self.tmp, version, self.www, self.events, hooks=hooks,
                                                               # the hosts' agents share this machine's www
                                                               appspec_extra="file_exists_behavior: OVERWRITE\n"))
@@ -180,6 +184,38 @@ def expected_notifications(dep, instances, end="DeploymentSuccess", instance_end
                   [(e, dep, i) for i in instances for e in ("InstanceStart", instance_end)])
 
 
+def auto_update_once(s, alive):
+    """A new instance registered and tagged through a daemon of `alive` that
+    does not hold the "autoupdate" lease gets one auto-update deployment,
+    created (and so driven) by the holder, which the others told."""
+    from engine_helpers import Signed
+    leader = until(lambda: (lambda r: r and r[0][0] in {s.c.daemon_id(d) for d in alive} and r[0][0])(
+        s.c.psql("SELECT daemon_id FROM cluster_leases WHERE name = 'autoupdate' AND daemon_id IN"
+                 " (SELECT id FROM cluster_daemons WHERE state = 'alive')")), timeout=10)
+    other = [d for d in alive if s.c.daemon_id(d) != leader][0]
+    name, arn = "host-new", "arn:aws:iam::000000000000:user/host-new"
+    cd = other.boto3_client(other.admin)
+    cd.register_on_premises_instance(instanceName=name, iamUserArn=arn)
+    k = Signed(other.url, other.admin, "codedeploy", timeout=30).call(
+        "Rolloutd_v1.CreateAccessKey", {"Name": "agent-" + name, "Policy": "agent", "InstanceName": name})
+    s.agents.append(Agent(s.tmp, s.sw.url, arn, k["AccessKeyId"], k["SecretAccessKey"],
+                          os.path.join(s.a.data_dir, "daemon.crt"), name="agent-" + name, heartbeat="2s").start())
+    cd.add_tags_to_on_premises_instances(tags=[{"Key": s.f.tag[0], "Value": s.f.tag[1]}], instanceNames=[name])
+
+    def auto():
+        return s.c.psql("SELECT id FROM deployments WHERE creator = 'CodeDeployAutoUpdate'")
+    dep = until(auto, timeout=20)[0][0]
+    assert s.c.driver(dep) == leader
+    d = s.follow(dep)
+    info = s.wait(dep, d)
+    assert info["status"] == "Succeeded", (info, d.log_tail(40))
+    assert d.boto3_client(d.admin).list_deployment_targets(deploymentId=dep)["targetIds"] == [name]
+    # once: the daemon that heard of the instance did not scan too
+    time.sleep(0.5)
+    assert auto() == [[dep]], auto()
+    return dep, name
+
+
 def test_trigger_notifications_once_across_restart_and_kill(daemon_factory, pg, tmp_path, request, made,
                                                              monkeypatch):
     monkeypatch.setenv("ROLLOUTD_TRIGGER_RETRY_BASE_MS", "200")
@@ -200,7 +236,7 @@ def test_trigger_notifications_once_across_restart_and_kill(daemon_factory, pg, 
     # a daemon (re)starting meanwhile leaves them to a, which is alive
     c.stop()
     c.start()
-    time.sleep(1.5)  # more than the leader's look for orphans (every second)
+    time.sleep(1.2)  # more than the leader's look for orphans (every second)
     assert all(r[3] == a_id for r in s.deliveries(dep)), s.deliveries(dep)
     # a is killed with its notifications undelivered: the "triggers" leader adopts them
     kill9(a)
@@ -214,6 +250,9 @@ def test_trigger_notifications_once_across_restart_and_kill(daemon_factory, pg, 
     assert s.sink.delivered() == want, (s.sink.delivered(), want)
     taker = [d for d in (b, c) if s.c.daemon_id(d) == leader][0]
     assert "adopted %d pending trigger deliveries" % len(want) in taker.log(), taker.log_tail(30)
+    # the auto-update scans, their holder perhaps gone with a, run once too
+    auto, name = auto_update_once(s, [b, c])
+    until(lambda: s.sink.delivered() == sorted(want + expected_notifications(auto, [name])), timeout=10)
 
 
 def test_alarm_stops_once_with_one_rollback(daemon_factory, pg, tmp_path, request, made, monkeypatch):
