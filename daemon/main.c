@@ -688,15 +688,17 @@ static int run(struct rd_daemon *d)
 	eio = engine_http_io;
 	eio.changed = ui_deployment_changed;
 	eio.changed_arg = ui;
+	/* before the engine: the deliveries its turns record from now on are
+	 * queued by the engine itself, not found Pending a second time */
+	r = triggers_resume(d);
+	if (r < 0)
+		log_warning("cannot resume pending trigger notifications: %s", strerror(-r));
 	r = engine_start(d, &eio, &e);
 	if (r < 0) {
 		log_error("engine: %s", e.message);
 		goto out;
 	}
 	engine_started = true;
-	r = triggers_resume(d);
-	if (r < 0)
-		log_warning("cannot resume pending trigger notifications: %s", strerror(-r));
 
 	sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
 	sigint = evsignal_new(d->base, SIGINT, on_signal, d);

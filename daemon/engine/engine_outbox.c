@@ -21,17 +21,6 @@ struct eng_reply {
 	char *err_msg;
 };
 
-struct eng_fire {
-	struct eng_fire *next;
-	const char *event; /* static */
-	json_t *group_doc; /* reference */
-	char dep[16];
-	const char *status; /* static */
-	char *instance;
-	const char *instance_status; /* static or NULL */
-	char *error_code, *error_message;
-};
-
 /* ---------------------------------------------------------------- replies */
 
 void eng_reply_now(struct engine *e, struct eng_call *call, json_t *body)
@@ -114,29 +103,6 @@ static void replies_flush(struct engine *e, bool committed)
 
 /* ---------------------------------------------------------------- trigger notifications */
 
-void eng_fire(struct engine *e, const char *event, const struct eng_dep *dp, const char *status, const char *instance,
-	      const char *instance_status, const char *code, const char *msg)
-{
-	struct eng_fire *f;
-	const json_t *tc = json_object_get(dp->group_doc, "triggerConfigurations");
-
-	if (!dp->group_doc || json_array_size(tc) == 0)
-		return; /* nothing subscribes */
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return;
-	f->event = event;
-	f->group_doc = json_incref(dp->group_doc);
-	snprintf(f->dep, sizeof(f->dep), "%s", dp->id);
-	f->status = status;
-	f->instance = instance ? strdup(instance) : NULL;
-	f->instance_status = instance_status;
-	f->error_code = code ? strdup(code) : NULL;
-	f->error_message = msg ? strdup(msg) : NULL;
-	f->next = e->out.fires;
-	e->out.fires = f;
-}
-
 /* CodeDeploy's upper-case status in notifications: IN_PROGRESS, ... */
 static const char *upper_status(const char *s)
 {
@@ -149,46 +115,34 @@ static const char *upper_status(const char *s)
 	return s;
 }
 
-static void fire_send(struct engine *e, const struct eng_fire *f)
+void eng_fire(struct engine *e, const char *event, const struct eng_dep *dp, const char *status, const char *instance,
+	      const char *instance_status, const char *code, const char *msg)
 {
-	json_t *info = json_pack("{s:s,s:s}", "deploymentId", f->dep, "status", upper_status(f->status));
+	const json_t *tc = json_object_get(dp->group_doc, "triggerConfigurations");
+	json_t *info;
+	int r;
 
-	if (!info)
+	if (!dp->group_doc || json_array_size(tc) == 0)
+		return; /* nothing subscribes */
+	info = json_pack("{s:s,s:s}", "deploymentId", dp->id, "status", upper_status(status));
+	if (!info) {
+		eng_store_error(e, -ENOMEM, "trigger notification");
 		return;
-	if (f->instance) {
-		json_object_set_new(info, "instanceId", json_string(f->instance));
-		if (f->instance_status)
-			json_object_set_new(info, "instanceStatus", json_string(f->instance_status));
 	}
-	if (f->error_code)
-		json_object_set_new(
-		    info, "errorInformation",
-		    json_pack("{s:s,s:s}", "code", f->error_code, "message", f->error_message ? f->error_message : ""));
-	triggers_fire(e->d, f->event, f->group_doc, info);
+	if (instance) {
+		json_object_set_new(info, "instanceId", json_string(instance));
+		if (instance_status)
+			json_object_set_new(info, "instanceStatus", json_string(instance_status));
+	}
+	if (code)
+		json_object_set_new(info, "errorInformation",
+				    json_pack("{s:s,s:s}", "code", code, "message", msg ? msg : ""));
+	/* recorded in the turn's transaction: a daemon killed right after the
+	 * commit leaves the deliveries Pending for another one, not lost */
+	r = triggers_fire_tx(e->d, e->tx, event, dp->group_doc, info, &e->out.fires);
+	if (r < 0)
+		eng_store_error(e, r, "trigger delivery");
 	json_decref(info);
-}
-
-/* Queues (send) or drops the notifications, oldest first. */
-static void fires_flush(struct engine *e, bool send)
-{
-	struct eng_fire *f = e->out.fires, *rev = NULL, *next;
-
-	e->out.fires = NULL;
-	for (; f; f = next) {
-		next = f->next;
-		f->next = rev;
-		rev = f;
-	}
-	for (f = rev; f; f = next) {
-		next = f->next;
-		if (send)
-			fire_send(e, f);
-		json_decref(f->group_doc);
-		free(f->instance);
-		free(f->error_code);
-		free(f->error_message);
-		free(f);
-	}
 }
 
 /* ---------------------------------------------------------------- jobs and requests */
@@ -243,5 +197,9 @@ void eng_outbox_flush(struct engine *e, bool committed)
 	replies_flush(e, committed);
 	requests_flush(e, committed);
 	jobs_flush(e, committed);
-	fires_flush(e, committed);
+	if (committed)
+		triggers_batch_send(e->out.fires);
+	else
+		triggers_batch_free(e->out.fires);
+	e->out.fires = NULL;
 }

@@ -17,12 +17,12 @@ struct eng_call;
 struct eng_dep;
 struct eng_job;
 struct eng_reply;
-struct eng_fire;
+struct triggers_batch;
 struct eng_request;
 
 struct eng_outbox {
 	struct eng_reply *replies, *replies_tail;
-	struct eng_fire *fires; /* newest first */
+	struct triggers_batch *fires; /* recorded in the turn's transaction, sent once committed */
 	struct eng_job *jobs;
 	struct eng_request *requests;
 };
@@ -38,9 +38,9 @@ void eng_reply_now(struct engine *e, struct eng_call *call, json_t *body);
 /* Refuses at once with an HTTP status; frees call. Any thread. */
 void eng_refuse(struct engine *e, struct eng_call *call, int http_status, const char *type, const char *message);
 
-/* A trigger notification (daemon/health/triggers.h) of dp, sent once
- * committed; nothing when the group subscribes no trigger. Strings are
- * copied except event, status and instance_status (static). */
+/* A trigger notification (daemon/health/triggers.h) of dp, recorded in the
+ * turn's transaction and sent once committed; nothing when the group
+ * subscribes no trigger. */
 void eng_fire(struct engine *e, const char *event, const struct eng_dep *dp, const char *status, const char *instance,
 	      const char *instance_status, const char *code, const char *msg);
 

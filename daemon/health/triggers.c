@@ -199,6 +199,15 @@ static struct delivery *delivery_free(struct delivery *x)
 	return NULL;
 }
 
+static void free_list(struct delivery *x)
+{
+	while (x) {
+		struct delivery *next = x->next;
+		delivery_free(x);
+		x = next;
+	}
+}
+
 static char *xstrdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -554,14 +563,18 @@ static int ensure_thread_locked(void)
 
 /* ---------------------------------------------------------------- API */
 
-int triggers_fire(struct rd_daemon *d, const char *event, const json_t *group_doc, const json_t *info)
+/* The deliveries of event to the triggers of group_doc subscribed to it, in
+ * *ret (a list in the groups' order; NULL when none). */
+static int build(struct rd_daemon *d, const char *event, const json_t *group_doc, const json_t *info,
+		 struct delivery **ret)
 {
 	const json_t *tc;
-	struct delivery *list = NULL, *x;
+	struct delivery *list = NULL, **tail = &list, *x;
 	size_t i;
 	int r = 0;
 
 	pthread_once(&T.once, module_init);
+	*ret = NULL;
 	if (!triggers_event_valid(event))
 		return -EINVAL;
 	json_array_foreach(json_object_get(group_doc, "triggerConfigurations"), i, tc)
@@ -598,32 +611,106 @@ int triggers_fire(struct rd_daemon *d, const char *event, const json_t *group_do
 			r = r < 0 ? r : -ENOMEM;
 			break;
 		}
-		x->due = rd_mono_ms();
-		x->next = list;
-		list = x;
+		*tail = x;
+		tail = &x->next;
 	}
 	if (r < 0) {
-		while (list) {
-			x = list->next;
-			delivery_free(list);
-			list = x;
-		}
+		free_list(list);
 		return r;
 	}
+	*ret = list;
+	return 0;
+}
+
+/* Queues list (taken), due now. */
+static int enqueue_list(struct delivery *list)
+{
+	struct delivery *x;
+	int r;
+
 	if (!list)
 		return 0;
 	pthread_mutex_lock(&T.lock);
 	r = ensure_thread_locked();
 	while (list) {
 		x = list->next;
-		if (r < 0)
+		if (r < 0) {
 			delivery_free(list);
-		else
+		} else {
+			list->due = rd_mono_ms();
 			enqueue_locked(list);
+		}
 		list = x;
 	}
 	pthread_mutex_unlock(&T.lock);
 	return r;
+}
+
+int triggers_fire(struct rd_daemon *d, const char *event, const json_t *group_doc, const json_t *info)
+{
+	struct delivery *list = NULL;
+	int r = build(d, event, group_doc, info, &list);
+
+	return r < 0 ? r : enqueue_list(list);
+}
+
+struct triggers_batch {
+	struct delivery *head, **tail;
+};
+
+int triggers_fire_tx(struct rd_daemon *d, struct store_tx *tx, const char *event, const json_t *group_doc,
+		     const json_t *info, struct triggers_batch **batch)
+{
+	struct delivery *list = NULL, *x;
+	const char *owner = cluster_self_id(d);
+	int r = build(d, event, group_doc, info, &list);
+
+	if (r < 0 || !list)
+		return r;
+	if (!*batch) {
+		*batch = calloc(1, sizeof(**batch));
+		if (!*batch) {
+			free_list(list);
+			return -ENOMEM;
+		}
+		(*batch)->tail = &(*batch)->head;
+	}
+	for (x = list; x; x = x->next) {
+		struct store_trigger_delivery td = {.deployment_id = x->deployment_id,
+						    .instance_id = x->instance_id,
+						    .event = x->event,
+						    .trigger_name = x->trigger_name,
+						    .target = x->target,
+						    .subject = x->subject,
+						    .message = x->message,
+						    .owner = owner};
+		/* on a cluster: the id the transaction's fence check found alive */
+		snprintf(x->owner, sizeof(x->owner), "%s", owner ? owner : "");
+		r = store_eng_trigger_delivery_insert(tx, &td, &x->id);
+		if (r < 0)
+			break;
+	}
+	/* kept even when one insert failed: the batch is freed with the rolled-back turn */
+	*(*batch)->tail = list;
+	while (*(*batch)->tail)
+		(*batch)->tail = &(*(*batch)->tail)->next;
+	return r;
+}
+
+void triggers_batch_send(struct triggers_batch *b)
+{
+	if (!b)
+		return;
+	enqueue_list(b->head);
+	free(b);
+}
+
+void triggers_batch_free(struct triggers_batch *b)
+{
+	if (!b)
+		return;
+	free_list(b->head);
+	free(b);
 }
 
 int triggers_fire_status(struct rd_daemon *d, const char *event, const json_t *group_doc, const char *deployment_id,

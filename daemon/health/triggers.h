@@ -29,16 +29,18 @@
  * (triggers_resume starts that look-out instead of resending every Pending
  * delivery, which the other daemons may be sending).
  *
- * The engine fires, once the transition is committed (its outbox,
- * daemon/engine/engine_outbox.c): DeploymentStart, DeploymentSuccess,
+ * The engine records its deliveries in the transaction of the transition
+ * that fires them and queues them once it committed (triggers_fire_tx; its
+ * outbox, daemon/engine/engine_outbox.c): DeploymentStart, DeploymentSuccess,
  * DeploymentFailure, DeploymentStop, DeploymentRollback, DeploymentReady
  * (blue/green), InstanceStart, InstanceSuccess, InstanceFailure
  * with info = {"deploymentId", "status" (CodeDeploy's upper-case: CREATED,
  * IN_PROGRESS, SUCCEEDED, FAILED, STOPPED), "createTime", "completeTime",
  * "deploymentOverview" {...}, "errorInformation" {...}, "instanceId",
  * "instanceStatus", "rollbackDeploymentId"} -- any subset; see
- * docs/health.md for the message. main.c calls triggers_resume(d) once the
- * engine runs and triggers_shutdown(d) after engine_stop. */
+ * docs/health.md for the message. main.c calls triggers_resume(d) before
+ * engine_start (what the engine records from then on it queues itself) and
+ * triggers_shutdown(d) after engine_stop. */
 #pragma once
 
 #include <stdbool.h>
@@ -53,6 +55,20 @@ struct rd_daemon;
  * and info borrowed; copied). Never blocks on I/O. 0 (also when nothing
  * subscribes), -EINVAL for an unknown event, -ENOMEM. */
 int triggers_fire(struct rd_daemon *d, const char *event, const json_t *group_doc, const json_t *info);
+
+/* The engine's way: inside its transaction tx (store_engine.h), records one
+ * Pending delivery per subscribed trigger (owned by this daemon on a
+ * cluster), so that a notification is stored if and only if the transition
+ * that fired it is, and adds them to *batch (created when NULL). After the
+ * commit triggers_batch_send() queues them; after a rollback
+ * triggers_batch_free() forgets them. 0, or a negative errno (a failed
+ * insert fails the transaction: the caller rolls back). */
+struct triggers_batch;
+struct store_tx;
+int triggers_fire_tx(struct rd_daemon *d, struct store_tx *tx, const char *event, const json_t *group_doc,
+		     const json_t *info, struct triggers_batch **batch);
+void triggers_batch_send(struct triggers_batch *b);
+void triggers_batch_free(struct triggers_batch *b);
 
 /* triggers_fire with the info built from plain values (for the engine):
  * status is the engine's deployment status name ("Created", "Queued",

@@ -9,6 +9,11 @@
 #include "store/store_internal.h"
 #include "util.h"
 
+#define SQL_TRIGGER_DELIVERY_INSERT                                                                                    \
+	"INSERT INTO trigger_deliveries (deployment_id, instance_id, event, trigger_name, target, status,"             \
+	" attempts, subject, message, create_time, update_time, owner)"                                                \
+	" VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', 0, ?6, ?7, ?8, ?8, ?9) RETURNING id"
+
 int store_trigger_delivery_insert(struct store *st, const struct store_trigger_delivery *td, int64_t *ret_id)
 {
 	struct store_conn *c;
@@ -21,18 +26,31 @@ int store_trigger_delivery_insert(struct store *st, const struct store_trigger_d
 	r = store_conn_get(st, &c);
 	if (r < 0)
 		return r;
-	r = store_one(c, &q,
-		      "INSERT INTO trigger_deliveries (deployment_id, instance_id, event, trigger_name, target, status,"
-		      " attempts, subject, message, create_time, update_time, owner)"
-		      " VALUES (?1, ?2, ?3, ?4, ?5, 'Pending', 0, ?6, ?7, ?8, ?8, ?9) RETURNING id",
-		      SQL_TEXT(td->deployment_id), SQL_TEXT(td->instance_id), SQL_TEXT(td->event),
-		      SQL_TEXT(td->trigger_name), SQL_TEXT(td->target), SQL_TEXT(td->subject), SQL_TEXT(td->message),
-		      SQL_INT(now), SQL_TEXT(td->owner));
+	r = store_one(c, &q, SQL_TRIGGER_DELIVERY_INSERT, SQL_TEXT(td->deployment_id), SQL_TEXT(td->instance_id),
+		      SQL_TEXT(td->event), SQL_TEXT(td->trigger_name), SQL_TEXT(td->target), SQL_TEXT(td->subject),
+		      SQL_TEXT(td->message), SQL_INT(now), SQL_TEXT(td->owner));
 	if (r == 0 && ret_id)
 		*ret_id = store_int(&q, 0);
 	if (r == 0)
 		r = store_done(&q, 0);
 	store_conn_put(st, c);
+	return r;
+}
+
+int store_eng_trigger_delivery_insert(struct store_tx *tx, const struct store_trigger_delivery *td, int64_t *ret_id)
+{
+	struct store_q q;
+	int r;
+
+	if (!tx || !td || !td->event || !td->trigger_name || !td->target || !td->message)
+		return -EINVAL;
+	r = store_one(tx->c, &q, SQL_TRIGGER_DELIVERY_INSERT, SQL_TEXT(td->deployment_id), SQL_TEXT(td->instance_id),
+		      SQL_TEXT(td->event), SQL_TEXT(td->trigger_name), SQL_TEXT(td->target), SQL_TEXT(td->subject),
+		      SQL_TEXT(td->message), SQL_INT(rd_wall_ms()), SQL_TEXT(td->owner));
+	if (r == 0 && ret_id)
+		*ret_id = store_int(&q, 0);
+	if (r == 0)
+		r = store_done(&q, 0);
 	return r;
 }
 

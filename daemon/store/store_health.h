@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 struct store;
+struct store_tx;
 
 struct store_trigger_delivery {
 	const char *deployment_id; /* may be NULL */
@@ -23,6 +24,9 @@ struct store_trigger_delivery {
 
 /* Records a new delivery as Pending; *ret_id is its row id. */
 int store_trigger_delivery_insert(struct store *st, const struct store_trigger_delivery *td, int64_t *ret_id);
+/* The same inside the engine's transaction (store_engine.h): the delivery
+ * is recorded if and only if the transition that fired it is. */
+int store_eng_trigger_delivery_insert(struct store_tx *tx, const struct store_trigger_delivery *td, int64_t *ret_id);
 /* Sets status ("Pending", "Delivered", "Failed"), attempts, last_error and
  * response (SNS MessageId / HTTP status), each may be NULL. -ENOENT. */
 int store_trigger_delivery_update(struct store *st, int64_t id, const char *status, int attempts,

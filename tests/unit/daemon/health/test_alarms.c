@@ -173,7 +173,7 @@ static void test_trigger_helpers(void **state)
 static void test_trigger_records(void **state)
 {
 	struct rd_daemon d = {0};
-	char dir[] = "/tmp/rd-health-XXXXXX", err[512];
+	char dir[] = "/tmp/rd-health-XXXXXX";
 	json_t *g = J("{\"applicationName\":\"app\",\"deploymentGroupName\":\"grp\",\"triggerConfigurations\":["
 		      "{\"triggerName\":\"hook\",\"triggerTargetArn\":\"http://127.0.0.1:1/hook\","
 		      "\"triggerEvents\":[\"DeploymentStart\",\"DeploymentSuccess\"]},"
