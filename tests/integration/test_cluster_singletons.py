@@ -8,7 +8,8 @@ daemon that takes over picks up what the one it replaces left.
 - an alarm stops a deployment once: one stop, one rollback, one set of
   notifications, and only its driving daemon polls the alarm;
 - kill -9 of two of the three daemons mid-deployment: the survivor finishes it,
-  each lifecycle event run and recorded once;
+  each lifecycle event run and recorded once, and delivers the notifications
+  the killed driver had not sent yet;
 - a SIGSTOP'd driving daemon passes its fencing deadline, another takes over;
   after SIGCONT the stopped one writes nothing and sends nothing again;
 - a new instance registered through a daemon that does not hold the
@@ -92,6 +93,36 @@ class Sink:
         with self.lock:
             return sorted((m["eventType"], m["deploymentId"], m.get("instanceId") or "")
                           for code, _, m in self.got if code == 200)
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class SlowTarget:
+    """A webhook target whose first request is answered only after `hold`
+    seconds: the daemon's one delivery thread waits on it meanwhile."""
+
+    def __init__(self, hold):
+        self.first = threading.Event()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if not self.server.slow.first.is_set():
+                    self.server.slow.first.set()
+                    time.sleep(hold)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.slow = self
+        self.url = "http://127.0.0.1:%d/slow" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
     def close(self):
         self.srv.shutdown()
@@ -298,10 +329,19 @@ def test_kill9_of_two_daemons_survivor_finishes(daemon_factory, pg, tmp_path, re
     s = Setup(daemon_factory, pg, tmp_path, request, n=2)
     made.append(s)
     a, b, c = s.c.daemons
+    # a's delivery thread is held by a slow target when a is killed: the
+    # notifications queued behind it were recorded with their transitions,
+    # so the survivor delivers them
+    slow = SlowTarget(hold=10)
+    made.append(slow)
+    s.group(triggerConfigurations=[
+        {"triggerName": "slow", "triggerTargetArn": slow.url, "triggerEvents": ["DeploymentStart"]},
+        {"triggerName": "hook", "triggerTargetArn": s.sink.url, "triggerEvents": TRIGGER_EVENTS}])
     started = str(tmp_path / "started")
     dep = s.deploy("v1", slow_hook="BeforeInstall", started=started)
     s.c.wait_driver(dep, a, timeout=10)
     wait_for(lambda: os.path.exists(started), timeout=30)
+    assert slow.first.is_set() and s.sink.delivered() == [], s.sink.delivered()
     gone = [s.c.daemon_id(a), s.c.daemon_id(b)]
     kill9(a)
     kill9(b)
