@@ -36,9 +36,7 @@ def start_pg():
 def pg_restart(pg):
     """PostgreSQL stopped at once (every connection cut) and started again on the same port."""
     pg.stop()
-    pg.run("pg_ctl", "-D", pg.data, "-l", os.path.join(pg.dir, "server.log"), "-w", "-o",
-           "-k %s -p %d -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" % (pg.dir, pg.port),
-           "start")
+    pg.start()
 
 
 class Cluster:

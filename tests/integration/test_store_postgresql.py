@@ -27,7 +27,11 @@ PASSWORD = "pg-s3cret-%d" % os.getpid()
 
 
 class PgServer:
-    def __init__(self, base):
+    """A PostgreSQL server in base (initdb, a free port on 127.0.0.1). durable:
+    fsync and full-page writes on, as in production (bench/cluster-bench);
+    the tests turn them off, which keeps every guarantee but a power cut's."""
+
+    def __init__(self, base, durable=False):
         initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         if not initdb:
             pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
@@ -46,11 +50,15 @@ class PgServer:
         data = os.path.join(self.dir, "data")
         self.run("initdb", "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256",
                  "--no-locale", "-E", "UTF8", "--no-sync")
-        self.run("pg_ctl", "-D", data, "-l", os.path.join(self.dir, "server.log"), "-w", "-o",
-                 "-k %s -p %d -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" % (self.dir,
-                                                                                                    self.port),
-                 "start")
+        self.options = "-k %s -p %d -c listen_addresses=127.0.0.1" % (self.dir, self.port)
+        if not durable:
+            self.options += " -c fsync=off -c full_page_writes=off"
         self.data = data
+        self.start()
+
+    def start(self):
+        self.run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"), "-w", "-o", self.options,
+                 "start")
 
     def run(self, prog, *args):
         subprocess.run(self.as_user + [os.path.join(self.bin, prog)] + list(args), check=True,
