@@ -24,4 +24,5 @@ include daemon/bundles/local.mk
 include daemon/health/local.mk
 include daemon/traffic/local.mk
 include daemon/engine/local.mk
+include daemon/relay/local.mk
 include daemon/ui/local.mk

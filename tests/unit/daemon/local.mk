@@ -10,4 +10,5 @@ include tests/unit/daemon/bundles/local.mk
 include tests/unit/daemon/health/local.mk
 include tests/unit/daemon/traffic/local.mk
 include tests/unit/daemon/engine/local.mk
+include tests/unit/daemon/relay/local.mk
 include tests/unit/daemon/ui/local.mk
