@@ -872,6 +872,9 @@ static void apply(struct engine *e, struct eng_input *in)
 	case IN_HOOK:
 		eng_shift_on_hook(e, in);
 		break;
+	case IN_HOSTNOTE:
+		eng_hostcmd_notice(e, in->target, in->url);
+		break;
 	}
 }
 
@@ -1280,6 +1283,7 @@ static void *engine_main(void *arg)
 			reap_finished(e);
 			first = false;
 		}
+		eng_hostcmd_announce(e);
 		batch_free(batch);
 		if (quit)
 			break;

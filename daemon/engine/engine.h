@@ -59,6 +59,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -85,6 +86,18 @@ struct engine_io {
 	 * Engine thread; must not block. NULL: nobody listens. */
 	void (*changed)(void *changed_arg, const char *deployment_id);
 	void *changed_arg;
+	/* Several daemons on one database (docs/cluster.md): the two below are
+	 * set by main.c from daemon/relay and are NULL on a single daemon.
+	 * hosts_due: commands became due on hosts[0..n) whose poll this daemon
+	 * does not hold (their agents may poll another daemon), told once per
+	 * command at the end of the engine's turn; must not block long.
+	 * relay: hands a held PollHostCommand (reply_to) to the daemon at url,
+	 * which announced a command for its host; the transport completes it
+	 * with that daemon's answer. hold_ms: what is left of its long-poll.
+	 * Must not block. Both on the engine thread. */
+	void (*hosts_due)(void *cluster_arg, const char *const *hosts, size_t n);
+	void (*relay)(void *cluster_arg, void *reply_to, const char *url, int64_t hold_ms);
+	void *cluster_arg;
 };
 
 /* Answers through the daemon's HTTP transport (engine_hostcmd_http.c). */
@@ -110,6 +123,14 @@ void engine_notify_created(struct rd_daemon *d, const char *deployment_id);
  * loads it and goes on from its committed state, as after a restart. Any
  * thread; never blocks. */
 void engine_adopt(struct rd_daemon *d, const char *deployment_id);
+
+/* Another daemon of the cluster (at url, its advertise URL) announced a
+ * command due for host: a poll of that host held here and not relayed here
+ * itself goes to url at once (engine_io.relay); a poll arriving within the
+ * next moments too, which covers a poll that was on its way to the engine
+ * when the announcement came. A host with a command of this daemon's keeps
+ * its poll: it polls the other daemon once that is done. */
+void engine_notify_host(struct rd_daemon *d, const char *host, const char *url);
 
 /* On-premises instances were registered, deregistered or (un)tagged: the
  * engine checks whether a deployment group now selects instances that never

@@ -47,6 +47,10 @@ struct engine {
 	/* held polls by access key id, when limits.long_polls_per_key caps them */
 	struct rd_strmap key_polls;
 	size_t long_polls_per_key; /* 0: no cap */
+	/* hosts whose command became due this turn without a poll held here
+	 * (engine_hostcmd.c: told to engine_io.hosts_due at the turn's end) */
+	const char **due_hosts;
+	size_t n_due, cap_due;
 	struct spec_signer *signer;
 	int64_t long_poll_ms, pickup_ms, heartbeat_ms;
 

@@ -26,6 +26,12 @@
 #define TAG "hostcmd"
 #define HOOK_LOG_CAP (1024 * 1024) /* bytes of live output kept per instance and event */
 #define REDISPATCH_MS 30000	   /* a command handed out but not acknowledged for this long is offered again */
+/* A poll arriving this long after another daemon announced a command for
+ * its host goes there: it covers the poll that was on its way here (its
+ * daemon looked for the host's commands before they existed) when the
+ * announcement came. Later polls find the driver by themselves. */
+#define HINT_MS 5000
+#define RELAYED_HOLD_MIN_MS 1000 /* a relayed poll is held at least this long */
 
 /* ---------------------------------------------------------------- hosts and their queues */
 
@@ -42,6 +48,9 @@ void eng_hosts_free(struct engine *e)
 	void *v;
 
 	rd_timerheap_clear(&e->host_timers);
+	free(e->due_hosts);
+	e->due_hosts = NULL;
+	e->n_due = e->cap_due = 0;
 	while (rd_strmap_next(&e->hosts, &it, NULL, &v)) {
 		struct eng_host *h = v;
 		if (h->poll)
@@ -49,6 +58,7 @@ void eng_hosts_free(struct engine *e)
 		free(h->name);
 		free(h->poll_identifier);
 		free(h->verified_identifier);
+		free(h->hint_url);
 		free(h);
 	}
 	rd_strmap_clear(&e->hosts);
@@ -218,6 +228,31 @@ static void dispatch(struct engine *e, struct eng_host *h)
 	h->last_seen = e->now_mono;
 }
 
+/* h's command is due and its agent polls elsewhere (or between polls):
+ * told to the cluster at the end of the turn (eng_hostcmd_announce). */
+static void announce_add(struct engine *e, struct eng_host *h)
+{
+	if (h->announced || !e->io->hosts_due)
+		return;
+	if (e->n_due == e->cap_due) {
+		size_t nc = e->cap_due ? 2 * e->cap_due : 64;
+		const char **nv = realloc(e->due_hosts, nc * sizeof(*nv));
+		if (!nv)
+			return; /* the agent finds the command at its next poll */
+		e->due_hosts = nv;
+		e->cap_due = nc;
+	}
+	e->due_hosts[e->n_due++] = h->name;
+	h->announced = true;
+}
+
+void eng_hostcmd_announce(struct engine *e)
+{
+	if (e->n_due && e->io->hosts_due)
+		e->io->hosts_due(e->io->cluster_arg, e->due_hosts, e->n_due);
+	e->n_due = 0;
+}
+
 /* The next queued command becomes the host's, and goes to a held poll. */
 static void host_pump(struct engine *e, struct eng_host *h)
 {
@@ -226,10 +261,52 @@ static void host_pump(struct engine *e, struct eng_host *h)
 		host_unqueue(h, t);
 		h->cur = t;
 		t->queued_ms = e->now_mono; /* pick-up window starts when it is the host's turn */
+		h->announced = false;
 	}
 	if (h->cur && h->cur->phase == PH_QUEUED && h->poll)
 		dispatch(e, h);
+	else if (h->cur && h->cur->phase == PH_QUEUED)
+		announce_add(e, h);
 	host_arm(e, h);
+}
+
+/* Hands h's held poll to the daemon at url (engine_notify_host). */
+static void poll_handover(struct engine *e, struct eng_host *h, const char *url)
+{
+	struct eng_call *c = h->poll;
+	int64_t left = h->poll_deadline - e->now_mono;
+
+	poll_key_count(e, c, -1);
+	metric_add(metric_gauge("rolloutd_long_polls_held", NULL, NULL), -1.0, NULL);
+	h->poll = NULL;
+	h->last_seen = e->now_mono;
+	free(h->hint_url);
+	h->hint_url = NULL;
+	if (e->io->relay) {
+		e->io->relay(e->io->cluster_arg, c->reply_to, url, left > 0 ? left : 0);
+		eng_call_free(c);
+	} else {
+		eng_reply_now(e, c, json_object());
+	}
+	host_arm(e, h);
+}
+
+void eng_hostcmd_notice(struct engine *e, const char *host, const char *url)
+{
+	struct eng_host *h = rd_strmap_get(&e->hosts, host);
+
+	/* a command of ours first: the agent polls the other daemon after it */
+	if (h && (h->cur || h->qhead))
+		return;
+	if (h && h->poll && !h->poll->relayed_in) {
+		poll_handover(e, h, url);
+		return;
+	}
+	if (!h && !(h = host_get(e, host)))
+		return;
+	free(h->hint_url);
+	h->hint_url = strdup(url);
+	h->hint_until = e->now_mono + HINT_MS;
 }
 
 static void cmd_queue(struct engine *e, struct eng_target *t)
@@ -504,6 +581,11 @@ static int op_poll(struct engine *e, struct eng_call *call, struct eng_report *r
 	h->poll_identifier = strdup(hid);
 	poll_hold(e, h, call);
 	h->poll_deadline = e->now_mono + e->long_poll_ms;
+	/* relayed by the daemon the agent polls: only what is left of the
+	 * agent's long-poll, so that the answer reaches it before it gives up */
+	if (call->relayed_in && call->hold_ms < e->long_poll_ms)
+		h->poll_deadline =
+		    e->now_mono + (call->hold_ms > RELAYED_HOLD_MIN_MS ? call->hold_ms : RELAYED_HOLD_MIN_MS);
 	/* A command handed out but not acknowledged is offered again: at once to
 	 * rollout-agent, which polls only between commands (it never got the
 	 * answer, or dropped the command because it could not fetch the
@@ -527,6 +609,15 @@ static int op_poll(struct engine *e, struct eng_call *call, struct eng_report *r
 		reported = 1;
 	}
 	host_pump(e, h);
+	/* another daemon announced a command for this host just now, while
+	 * this poll was on its way here */
+	if (h->poll == call && !call->relayed_in && !h->cur && !h->qhead && h->hint_url &&
+	    e->now_mono < h->hint_until) {
+		char *url = h->hint_url;
+		h->hint_url = NULL;
+		poll_handover(e, h, url);
+		free(url);
+	}
 	return reported;
 }
 

@@ -38,6 +38,9 @@ struct eng_host {
 	 * command's pick-up window or heartbeat window); it may fire early, the
 	 * check then arms it again. */
 	struct rd_timer timer;
+	bool announced;	    /* cur's command was announced to the cluster (engine_io.hosts_due) */
+	char *hint_url;	    /* another daemon announced a command for this host ... */
+	int64_t hint_until; /* ... this recently (monotonic): a poll arriving goes there */
 };
 
 /* The end of a target's current lifecycle event as the service saw it. */
@@ -73,5 +76,11 @@ void eng_hostcmd_abandon(struct engine *e, struct eng_target *t);
  * or whose host went silent (as failed, agent_issue). Looks at those hosts
  * only. *ret is a malloc'd array (NULL when none); returns its length. */
 size_t eng_hostcmd_timers(struct engine *e, struct eng_report **ret);
+/* Another daemon announced a command for host (engine_notify_host). */
+void eng_hostcmd_notice(struct engine *e, const char *host, const char *url);
+/* Tells engine_io.hosts_due the hosts whose command became due this turn
+ * without a poll held here; end of each turn. */
+void eng_hostcmd_announce(struct engine *e);
+
 /* When the next host timer is due (monotonic), or INT64_MAX. */
 int64_t eng_hostcmd_next_timer(const struct engine *e);

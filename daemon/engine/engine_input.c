@@ -208,6 +208,21 @@ void engine_adopt(struct rd_daemon *d, const char *deployment_id)
 	eng_post(&d->engine->q, in);
 }
 
+void engine_notify_host(struct rd_daemon *d, const char *host, const char *url)
+{
+	struct eng_input *in;
+
+	if (!d || !d->engine || strlen(host) >= sizeof(in->target) || strlen(url) >= sizeof(in->url))
+		return;
+	in = eng_input_new(IN_HOSTNOTE);
+	if (!in)
+		return;
+	memcpy(in->target, host, strlen(host) + 1);
+	memcpy(in->url, url, strlen(url) + 1);
+	if (eng_post_live(d, in) < 0)
+		eng_input_free(in);
+}
+
 void engine_notify_instances_changed(struct rd_daemon *d)
 {
 	struct eng_input *in;

@@ -30,6 +30,7 @@ enum eng_input_kind {
 	IN_HOOK,       /* PutLifecycleEventHookExecutionStatus */
 	IN_LIFECYCLE,  /* launches reported by the platform plugin, or a lifecycle action completed */
 	IN_ADOPT,      /* leased to this daemon by another one (cluster.h): resume it */
+	IN_HOSTNOTE,   /* another daemon announced a command for a host (engine_notify_host) */
 };
 
 /* An agent's call as the engine sees it, taken from the transport on the
@@ -40,6 +41,8 @@ struct eng_call {
 	char instance[129]; /* the instance the caller's key is bound to, "" for none */
 	char access_key_id[129];
 	bool rollout_agent; /* rollout-agent, which polls only between commands */
+	bool relayed_in;    /* another daemon relayed it here: never handed on */
+	int64_t hold_ms;    /* relayed_in: what is left of its long-poll */
 	void *reply_to;	    /* the transport's call */
 };
 struct eng_call *eng_call_free(struct eng_call *c);
@@ -72,7 +75,8 @@ struct eng_input {
 	bool alarm_rollback; /* IN_ALARM */
 	bool bg;	     /* IN_RESOLVED: targets are a blue/green green fleet */
 	bool bg_rollback;    /* IN_RESOLVED: targets are the original fleet a blue/green rollback returns to */
-	char target[128];    /* IN_TRAFFIC / IN_GATE: the instance, event index, result */
+	char target[128];    /* IN_TRAFFIC / IN_GATE / IN_HOSTNOTE: the instance, event index, result */
+	char url[256];	     /* IN_HOSTNOTE: the announcing daemon */
 	int ev;
 	bool ok;
 	bool have_bundle; /* IN_RESOLVED: bundles_ensure succeeded */

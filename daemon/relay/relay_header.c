@@ -126,7 +126,8 @@ int relay_hdr_check(const unsigned char key[32], const char *value, const char *
 	int r;
 
 	if (!value || strlen(value) >= sizeof(buf) || strncmp(value, "v1;", 3) != 0) {
-		snprintf(why, whylen, "the %s header is not one rolloutd writes (expected v1;from=...)", RELAY_HDR_NAME);
+		snprintf(why, whylen, "the %s header is not one rolloutd writes (expected v1;from=...)",
+			 RELAY_HDR_NAME);
 		return -EINVAL;
 	}
 	memcpy(buf, value + 3, strlen(value + 3) + 1);

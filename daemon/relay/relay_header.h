@@ -32,11 +32,11 @@
 #define RELAY_HDR_MAX 768 /* bytes of an encoded header value, NUL included */
 
 struct relay_hdr {
-	char from[65];	  /* [A-Za-z0-9._:-]+ */
-	int64_t ts;	  /* epoch seconds */
-	int64_t hold_ms;  /* 0..3600000 */
-	char addr[64];	  /* [0-9A-Fa-f.:]*, may be empty */
-	char cn[129];	  /* any bytes but NUL; may be empty */
+	char from[65];	 /* [A-Za-z0-9._:-]+ */
+	int64_t ts;	 /* epoch seconds */
+	int64_t hold_ms; /* 0..3600000 */
+	char addr[64];	 /* [0-9A-Fa-f.:]*, may be empty */
+	char cn[129];	 /* any bytes but NUL; may be empty */
 };
 
 /* Encodes h for the request whose Authorization header is authorization

@@ -26,7 +26,11 @@ static void make(const struct relay_hdr *h, char *out)
 
 static void test_round_trip(void **state)
 {
-	struct relay_hdr h = {.from = "d-7f3a.example:1", .ts = NOW, .hold_ms = 42000, .addr = "10.0.0.7", .cn = "web 1"},
+	struct relay_hdr h = {.from = "d-7f3a.example:1",
+			      .ts = NOW,
+			      .hold_ms = 42000,
+			      .addr = "10.0.0.7",
+			      .cn = "web 1"},
 			 got;
 	char v[RELAY_HDR_MAX], why[256];
 
@@ -75,9 +79,9 @@ static void test_refused(void **state)
 	/* malformed */
 	assert_int_equal(relay_hdr_check(key, "", AUTHZ, NOW, &got, why, sizeof(why)), -EINVAL);
 	assert_int_equal(relay_hdr_check(key, "v2;from=a", AUTHZ, NOW, &got, why, sizeof(why)), -EINVAL);
-	assert_int_equal(relay_hdr_check(key, "v1;from=a;ts=1;hold=0;addr=;cn=;mac=00", AUTHZ, NOW, &got, why,
-					 sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+	    relay_hdr_check(key, "v1;from=a;ts=1;hold=0;addr=;cn=;mac=00", AUTHZ, NOW, &got, why, sizeof(why)),
+	    -EINVAL);
 	strcpy(bad, v);
 	strcat(bad, ";x=1");
 	assert_int_equal(relay_hdr_check(key, bad, AUTHZ, NOW, &got, why, sizeof(why)), -EINVAL);
