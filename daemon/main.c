@@ -5,9 +5,9 @@
  * order. Start order: config -> store (migrations) -> key-encryption key
  * -> plugins -> workpool -> authentication (over the store's access keys)
  * -> httpd -> audit trail (the transport's observer) -> metrics ->
- * on-premises instance source -> bundle cache -> routes -> engine ->
+ * on-premises instance source -> bundle cache -> routes -> relay -> engine ->
  * trigger deliveries. Stop: drain the workpool (so no job outlives the
- * engine), engine_stop (completes held long-polls), cluster, triggers, uploads,
+ * engine), engine_stop (completes held long-polls), triggers, cluster, relay, uploads,
  * bundles, httpd, audit trail, authentication, plugins, store, KEK. */
 #include "config.h"
 
@@ -54,6 +54,8 @@
 #include "core/workpool.h"
 #include "jsonutil.h"
 #include "health/triggers.h"
+#include "relay/relay.h"
+#include "relay/relay_header.h"
 #include "ui/ui.h"
 
 static void usage(FILE *f)
@@ -559,9 +561,10 @@ static int register_routes(struct rd_daemon *d)
 	    /* the control API and rolloutd's extensions (daemon/api) */
 	    {"CodeDeploy_20141006", "codedeploy", api_codedeploy_call},
 	    {"Rolloutd_v1", "codedeploy", api_ext_call},
-	    /* the agents' host-command service (daemon/engine) */
-	    {"CodeDeployCommandService_v20141006", "codedeploy-commands", engine_hostcmd_call},
-	    {"CodeDeployCommandService", "codedeploy-commands-secure", engine_hostcmd_call},
+	    /* the agents' host-command service (daemon/engine), through the
+	     * cluster's relay (daemon/relay; the engine's own on one daemon) */
+	    {"CodeDeployCommandService_v20141006", "codedeploy-commands", relay_hostcmd_call},
+	    {"CodeDeployCommandService", "codedeploy-commands-secure", relay_hostcmd_call},
 	};
 	int r = 0;
 
@@ -582,7 +585,7 @@ static int register_routes(struct rd_daemon *d)
 		log_error("cannot register the /bundles routes: %s", strerror(-r));
 	/* with tls.client_ca, what only agents call needs their certificate */
 	for (size_t i = 0; r == 0 && i < RD_ARRAY_SIZE(services); i++)
-		if (services[i].fn == engine_hostcmd_call)
+		if (services[i].fn == relay_hostcmd_call)
 			r = httpd_require_client_cert(d->httpd, services[i].target_prefix);
 	if (r == 0)
 		r = httpd_require_client_cert(d->httpd, BUNDLES_ROUTE_GET_PREFIX);
@@ -654,6 +657,8 @@ static int run(struct rd_daemon *d)
 		goto out;
 	}
 	httpd_set_auth(d->httpd, auth_check_call, auth);
+	/* calls another daemon of the cluster relayed here (refused on one daemon) */
+	httpd_set_relay_check(d->httpd, RELAY_HDR_NAME, relay_check_header, d);
 	r = audit_start(d->store, &audit);
 	if (r < 0) {
 		log_error("cannot start the audit trail's writer: %s", strerror(-r));
@@ -675,6 +680,13 @@ static int run(struct rd_daemon *d)
 	r = register_routes(d);
 	if (r < 0)
 		goto out;
+	/* several daemons on one database: calls relayed to the daemon that
+	 * drives their deployment (nothing on SQLite) */
+	r = relay_start(d, kek, &e);
+	if (r < 0) {
+		log_error("relay: %s", e.message);
+		goto out;
+	}
 	/* the web dashboard (daemon/ui), over the same authenticator's keys */
 	r = ui_new(d, auth, httpd_is_tls(d->httpd), &ui);
 	if (r == 0)
@@ -688,6 +700,12 @@ static int run(struct rd_daemon *d)
 	eio = engine_http_io;
 	eio.changed = ui_deployment_changed;
 	eio.changed_arg = ui;
+	if (d->relay) {
+		/* commands announced to the other daemons; held polls handed over */
+		eio.hosts_due = relay_hosts_due;
+		eio.relay = relay_poll_to;
+		eio.cluster_arg = d;
+	}
 	/* before the engine: the deliveries its turns record from now on are
 	 * queued by the engine itself, not found Pending a second time */
 	r = triggers_resume(d);
@@ -764,6 +782,8 @@ out:
 	triggers_shutdown(d);
 	/* the deployments it drove go to the other daemons at once */
 	cluster_stop(d);
+	/* calls still relayed are answered (503, retry) before the transport goes */
+	relay_stop(d);
 	bundles_routes_stop(d);
 	bundles_stop(d);
 	/* the dashboard's held calls are completed before the transport goes */

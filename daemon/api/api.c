@@ -11,7 +11,23 @@
 #include "api/api_model.h"
 #include "core/daemon.h"
 #include "core/httpd.h"
+#include "api/api_util.h"
 #include "log.h"
+#include "relay/relay.h"
+
+/* The operations that act on a running deployment (their deploymentId): on
+ * a cluster they are relayed to the daemon driving it (relay.h). */
+static const char *const to_driver_ops[] = {"StopDeployment", "ContinueDeployment",
+					    "SkipWaitTimeForInstanceTermination",
+					    "PutLifecycleEventHookExecutionStatus"};
+
+static bool to_driver(const char *name)
+{
+	for (size_t i = 0; i < sizeof(to_driver_ops) / sizeof(to_driver_ops[0]); i++)
+		if (!strcmp(to_driver_ops[i], name))
+			return true;
+	return false;
+}
 
 static const struct api_op *find_op(const struct api_op *tab, size_t n, const char *name)
 {
@@ -45,6 +61,11 @@ void api_codedeploy_call(struct httpd_call *call, void *userdata)
 	}
 	if (r < 0) {
 		httpd_call_error(call, exc, "%s", msg);
+		return;
+	}
+	/* what changes a running deployment goes to the daemon driving it */
+	if (to_driver(name) && relay_to_driver(d, call, api_str(in, "deploymentId"))) {
+		json_decref(in);
 		return;
 	}
 	op->fn(d, call, in);

@@ -12,7 +12,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 
 #include "auth/auth_secret.h"
 #include "core/error.h"
@@ -324,6 +326,31 @@ int auth_kek_check(const struct auth_kek *k, char out[65])
 		return -EIO;
 	rd_hex(md, mdlen, out);
 	return 0;
+}
+
+int auth_kek_derive(const struct auth_kek *k, const char *label, unsigned char out[AUTH_KEK_LEN])
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM params[4];
+	int r = -EIO;
+
+	if (!label || !*label) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (!ctx)
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)k->key, AUTH_KEK_LEN);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)label, strlen(label));
+	params[3] = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(ctx, out, AUTH_KEK_LEN, params) == 1)
+		r = 0;
+out:
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return r;
 }
 
 bool auth_secret_equal(const char *expected, const char *offered)

@@ -57,6 +57,11 @@ int auth_kek_open_text(const struct auth_kek *k, const char *label, const char *
  * under it, 64 hex digits): daemons sharing a store compare theirs with the
  * one recorded there. */
 int auth_kek_check(const struct auth_kek *k, char out[65]);
+/* A key of AUTH_KEK_LEN bytes for one purpose (label, e.g. "rolloutd relay
+ * v1"), derived from the KEK with HKDF-SHA256: daemons sharing the KEK share
+ * it, and it reveals nothing of the KEK or of keys for other labels.
+ * 0, -EINVAL for an empty label, -EIO when OpenSSL fails. */
+int auth_kek_derive(const struct auth_kek *k, const char *label, unsigned char out[AUTH_KEK_LEN]);
 /* Constant-time comparison of two secrets (the time depends only on the
  * length of b, the secret offered). */
 bool auth_secret_equal(const char *expected, const char *offered);

@@ -14,6 +14,7 @@ struct httpd;
 struct engine;
 struct auth;
 struct cluster;
+struct relay;
 struct rollout_host;
 
 struct rd_daemon {
@@ -26,6 +27,7 @@ struct rd_daemon {
 	struct engine *engine;		 /* daemon/engine/engine.h: deployments */
 	struct auth *auth;		 /* daemon/auth/auth.h: access keys (auth_verify_secret) */
 	struct cluster *cluster;	 /* daemon/cluster/cluster.h: NULL unless on PostgreSQL */
+	struct relay *relay;		 /* daemon/relay/relay.h: NULL unless on PostgreSQL */
 	volatile bool stopping;
 	bool retention_running; /* a retention job is queued or running (main.c) */
 	bool key_sweep_running; /* a sweep of terminated instances' keys is queued or running (main.c) */

@@ -33,6 +33,14 @@ void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata)
 	h->auth_ud = userdata;
 }
 
+void httpd_set_relay_check(struct httpd *h, const char *header_name, httpd_relay_fn fn, void *userdata)
+{
+	free(h->relay_header);
+	h->relay_header = header_name ? strdup(header_name) : NULL;
+	h->relay_fn = fn;
+	h->relay_ud = userdata;
+}
+
 void httpd_set_observer(struct httpd *h, httpd_observer_fn fn, void *userdata)
 {
 	h->observer = fn;
@@ -420,6 +428,7 @@ struct httpd *httpd_free(struct httpd *h)
 	if (h->accept_retry)
 		event_free(h->accept_retry);
 	httpd_routes_free(h);
+	free(h->relay_header);
 	httpd_limit_free(h->limit);
 	httpd_tls_free(h->tls);
 	pthread_mutex_destroy(&h->qlock);

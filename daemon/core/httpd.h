@@ -118,6 +118,25 @@ int httpd_require_client_cert(struct httpd *h, const char *prefix);
 /* Sets the authenticator; call before d->base runs. Until one is set every
  * request is refused (500), so no route is ever served unauthenticated. */
 void httpd_set_auth(struct httpd *h, httpd_auth_fn fn, void *userdata);
+/* Calls one daemon of a cluster relays to another (daemon/relay/): a
+ * request carrying the header named header_name is checked by fn before it
+ * is authenticated. fn returns 0 with *ret filled in, or a negative errno
+ * with err set (answered 403 with err's code and message). The call is then
+ * authenticated as its original caller (its SigV4 signature came along
+ * verbatim), with ret->addr as its peer address (audit trail, limits) and
+ * ret->cn as its verified client certificate's name; httpd_call_relayed()
+ * tells its handler. Runs on workpool threads; set before d->base runs.
+ * Without it, the header is refused. */
+struct httpd_relayed {
+	char from[65];	 /* the relaying daemon's id */
+	char addr[64];	 /* the caller's address; "" when unknown */
+	char cn[129];	 /* the client certificate's common name the relaying daemon verified; "" when none */
+	int64_t hold_ms; /* what is left of a long-poll */
+};
+typedef int (*httpd_relay_fn)(void *userdata, const char *value, const char *authorization, struct httpd_relayed *ret,
+			      struct rd_error *err);
+void httpd_set_relay_check(struct httpd *h, const char *header_name, httpd_relay_fn fn, void *userdata);
+
 /* Sets the observer; call before d->base runs. */
 void httpd_set_observer(struct httpd *h, httpd_observer_fn fn, void *userdata);
 /* Stops listening, sends replies already completed, closes connections.
@@ -180,7 +199,15 @@ const char *httpd_call_service(const struct httpd_call *c);
  * raw query, every header and the body. Borrowed until completion. */
 void httpd_call_signed_request(const struct httpd_call *c, struct sigv4_request *ret);
 
-/* The client's address as the TCP connection shows it ("127.0.0.1"); "" when unknown. */
+/* The subject common name of the client certificate the call's connection
+ * presented and that verified against tls.client_ca (for a relayed call:
+ * the one the relaying daemon verified); NULL when none. */
+const char *httpd_call_client_cn(const struct httpd_call *c);
+/* Whether another daemon of the cluster relayed the call here (see
+ * httpd_set_relay_check), and then what is left of its long-poll. */
+bool httpd_call_relayed(const struct httpd_call *c, int64_t *ret_hold_ms);
+/* The client's address as the TCP connection shows it ("127.0.0.1"), or as
+ * the relaying daemon saw it for a relayed call; "" when unknown. */
 const char *httpd_call_peer(const struct httpd_call *c);
 /* After completion (in the observer): the status, and the error's __type
  * and message (NULL when the reply is no error). */

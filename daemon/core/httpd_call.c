@@ -651,6 +651,18 @@ int httpd_call_act_as(struct httpd_call *c, const char *target_prefix, const cha
 	return 0;
 }
 
+const char *httpd_call_client_cn(const struct httpd_call *c)
+{
+	return c->cert.present && c->cert.verified && c->cert.cn[0] ? c->cert.cn : NULL;
+}
+
+bool httpd_call_relayed(const struct httpd_call *c, int64_t *ret_hold_ms)
+{
+	if (c->relayed && ret_hold_ms)
+		*ret_hold_ms = c->relay_hold_ms;
+	return c->relayed;
+}
+
 const char *httpd_call_peer(const struct httpd_call *c)
 {
 	return c->peer;

@@ -63,6 +63,8 @@ struct httpd_call {
 	json_t *json;
 
 	struct httpd_peer_cert cert;
+	bool relayed;		  /* another daemon relayed it (httpd_set_relay_check) */
+	int64_t relay_hold_ms;	  /* ... and so much is left of its long-poll */
 	struct httpd_identity id; /* filled by the authenticator */
 	struct httpd_principal principal;
 
@@ -105,6 +107,9 @@ struct httpd {
 	int port;
 	httpd_auth_fn auth_fn;
 	void *auth_ud;
+	char *relay_header; /* httpd_set_relay_check */
+	httpd_relay_fn relay_fn;
+	void *relay_ud;
 	httpd_observer_fn observer;
 	void *observer_ud;
 	struct route *services;

@@ -120,12 +120,54 @@ static bool authenticate(struct httpd_call *c)
 	return true;
 }
 
+/* A call another daemon of the cluster relayed here: the relay header is
+ * checked before the caller is, and stands in for what only the relaying
+ * daemon saw (the caller's address, its client certificate). Returns true
+ * when the call may proceed; else it has been completed. */
+static bool check_relayed(struct httpd_call *c)
+{
+	struct httpd *h = c->h;
+	struct rd_error e = RD_ERROR_INIT;
+	struct httpd_relayed rel = {0};
+	const char *v = h->relay_header ? httpd_call_header(c, h->relay_header) : NULL;
+	int r;
+
+	if (!v)
+		return true;
+	if (!h->relay_fn) {
+		httpd_call_error_status(c, 403, "AccessDeniedException",
+					"the %s header is accepted only between the daemons of a cluster (store: "
+					"postgresql://...); clients and agents must not send it",
+					h->relay_header);
+		return false;
+	}
+	r = h->relay_fn(h->relay_ud, v, httpd_call_header(c, "Authorization"), &rel, &e);
+	if (r < 0) {
+		httpd_call_error_status(c, 403, e.code[0] ? e.code : "AccessDeniedException", "%s",
+					e.message[0] ? e.message : strerror(-r));
+		return false;
+	}
+	c->relayed = true;
+	c->relay_hold_ms = rel.hold_ms;
+	if (rel.addr[0])
+		rd_strlcpy(c->peer, rel.addr, sizeof(c->peer));
+	/* the certificate the relaying daemon verified against the same
+	 * tls.client_ca (every daemon of a cluster has the same files) */
+	c->cert.present = c->cert.verified = false;
+	c->cert.error[0] = c->cert.cn[0] = '\0';
+	if (rel.cn[0]) {
+		c->cert.present = c->cert.verified = true;
+		rd_strlcpy(c->cert.cn, rel.cn, sizeof(c->cert.cn));
+	}
+	return true;
+}
+
 /* A routed call on a workpool thread: who calls, then the body, then the handler. */
 static void work_cb(void *arg)
 {
 	struct httpd_call *c = arg;
 
-	if (c->route->service && !authenticate(c))
+	if (c->route->service && (!check_relayed(c) || !authenticate(c)))
 		return;
 	if (c->op) {
 		json_error_t je;

@@ -115,6 +115,11 @@ void engine_stop(struct rd_daemon *d);
  * refuses it once the engine stopped. */
 void engine_hostcmd_call(struct httpd_call *call, void *userdata);
 
+/* The same for a call the cluster's relay routes here itself: relayed_in
+ * (another daemon relayed it here: never handed on) and hold_ms (what is
+ * left of a PollHostCommand's long-poll, 0 for the whole of it). */
+void engine_hostcmd_call_held(struct httpd_call *call, struct rd_daemon *d, bool relayed_in, int64_t hold_ms);
+
 /* A deployment was stored as Created (CreateDeployment, rollback, auto-update). */
 void engine_notify_created(struct rd_daemon *d, const char *deployment_id);
 
@@ -128,8 +133,10 @@ void engine_adopt(struct rd_daemon *d, const char *deployment_id);
  * command due for host: a poll of that host held here and not relayed here
  * itself goes to url at once (engine_io.relay); a poll arriving within the
  * next moments too, which covers a poll that was on its way to the engine
- * when the announcement came. A host with a command of this daemon's keeps
- * its poll: it polls the other daemon once that is done. */
+ * when the announcement came. A poll another daemon relayed here is
+ * answered empty at once instead: the daemon the agent polls routes it on.
+ * A host with a command of this daemon's keeps its poll: it polls the other
+ * daemon once that is done. */
 void engine_notify_host(struct rd_daemon *d, const char *host, const char *url);
 
 /* On-premises instances were registered, deregistered or (un)tagged: the

@@ -302,6 +302,13 @@ void eng_hostcmd_notice(struct engine *e, const char *host, const char *url)
 		poll_handover(e, h, url);
 		return;
 	}
+	/* a poll another daemon relayed here: answered (empty) at once, so that
+	 * the daemon the agent polls sends it on to the one that announced */
+	if (h && h->poll) {
+		poll_answer(e, h, json_object());
+		host_arm(e, h);
+		return;
+	}
 	if (!h && !(h = host_get(e, host)))
 		return;
 	free(h->hint_url);
@@ -581,9 +588,10 @@ static int op_poll(struct engine *e, struct eng_call *call, struct eng_report *r
 	h->poll_identifier = strdup(hid);
 	poll_hold(e, h, call);
 	h->poll_deadline = e->now_mono + e->long_poll_ms;
-	/* relayed by the daemon the agent polls: only what is left of the
-	 * agent's long-poll, so that the answer reaches it before it gives up */
-	if (call->relayed_in && call->hold_ms < e->long_poll_ms)
+	/* relayed by the daemon the agent polls (or routed back here after a
+	 * while elsewhere): only what is left of the agent's long-poll, so that
+	 * the answer reaches it before it gives up */
+	if (call->hold_ms > 0 && call->hold_ms < e->long_poll_ms)
 		h->poll_deadline =
 		    e->now_mono + (call->hold_ms > RELAYED_HOLD_MIN_MS ? call->hold_ms : RELAYED_HOLD_MIN_MS);
 	/* A command handed out but not acknowledged is offered again: at once to

@@ -40,6 +40,13 @@ static bool is_rollout_agent(const struct httpd_call *call)
 
 void engine_hostcmd_call(struct httpd_call *call, void *userdata)
 {
+	int64_t hold = 0;
+
+	engine_hostcmd_call_held(call, userdata, httpd_call_relayed(call, &hold), hold);
+}
+
+void engine_hostcmd_call_held(struct httpd_call *call, struct rd_daemon *d, bool relayed_in, int64_t hold_ms)
+{
 	const struct httpd_principal *p = httpd_call_principal(call);
 	const char *op = httpd_call_operation(call);
 	struct eng_input *in = eng_input_new(IN_CALL);
@@ -58,10 +65,12 @@ void engine_hostcmd_call(struct httpd_call *call, void *userdata)
 	if (p && p->access_key_id)
 		snprintf(c->access_key_id, sizeof(c->access_key_id), "%s", p->access_key_id);
 	c->rollout_agent = is_rollout_agent(call);
+	c->relayed_in = relayed_in;
+	c->hold_ms = hold_ms > 0 ? hold_ms : 0;
 	c->reply_to = call;
 	in->call = c;
 	/* deferred: the engine thread completes it; refused once it stopped */
-	if (eng_post_live(userdata, in) < 0) {
+	if (eng_post_live(d, in) < 0) {
 		eng_input_free(in);
 		httpd_call_error_status(call, 503, "ServerException", "rolloutd is shutting down; retry");
 	}

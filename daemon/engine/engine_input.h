@@ -42,7 +42,7 @@ struct eng_call {
 	char access_key_id[129];
 	bool rollout_agent; /* rollout-agent, which polls only between commands */
 	bool relayed_in;    /* another daemon relayed it here: never handed on */
-	int64_t hold_ms;    /* relayed_in: what is left of its long-poll */
+	int64_t hold_ms;    /* > 0: what is left of its long-poll (a poll relayed, or routed back here) */
 	void *reply_to;	    /* the transport's call */
 };
 struct eng_call *eng_call_free(struct eng_call *c);

@@ -493,6 +493,13 @@ int store_cluster_drivers(struct store *st, json_t **ret);
 /* Takes or renews the cluster-wide lease name for ttl_ms: *ret_held whether
  * self holds it now. */
 int store_cluster_lease_job(struct store *st, const char *name, const char *self, int64_t ttl_ms, bool *ret_held);
+/* Which other live daemon (not self) drives an unfinished deployment with
+ * host's target still to do: 0 with *ret_url (its advertise URL); -ENOENT
+ * when none. host NULL: the registered instance whose name or IAM ARN is
+ * host_identifier. *ret_host (the host's name, NULL when no instance has
+ * that identifier) is written with 0 and -ENOENT alike; both malloc'd. */
+int store_cluster_host_driver(struct store *st, const char *host, const char *host_identifier, const char *self,
+			      char **ret_host, char **ret_url);
 /* pg_notify(channel, payload). */
 int store_cluster_notify(struct store *st, const char *channel, const char *payload);
 /* `rolloutd cluster status`: {daemons: [{id, url, hostname, pid, version,

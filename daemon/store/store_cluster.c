@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_hot.h"
 #include "store/store_internal.h"
 
 #define NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
@@ -567,4 +568,53 @@ struct store_listener *store_listener_free(struct store_listener *l)
 	free(l->channels);
 	free(l);
 	return NULL;
+}
+
+int store_cluster_host_driver(struct store *st, const char *host, const char *host_identifier, const char *self,
+			      char **ret_host, char **ret_url)
+{
+	struct store_conn *c;
+	struct store_q q;
+	char *name = NULL, *url = NULL;
+	int r = conn(st, &c);
+
+	if (r < 0)
+		return r;
+	if (host) {
+		name = strdup(host);
+		r = name ? 0 : -ENOMEM;
+	} else {
+		r = store_one(c, &q, SQL_ENG_INSTANCE_BY_IDENTIFIER, SQL_TEXT(host_identifier));
+		if (r == 0) {
+			r = store_dup(&q, 0, &name);
+			store_done(&q, 0);
+		}
+	}
+	/* deployment_targets by target_id (its index): the few deployments
+	 * that ever reached this host, of which the unfinished ones leased to
+	 * another live daemon */
+	if (r == 0)
+		r = store_one(c, &q,
+			      "SELECT cd.url FROM deployment_targets t"
+			      " JOIN deployments d ON d.id = t.deployment_id AND d.status IN " ACTIVE
+			      " JOIN deployment_leases l ON l.deployment_id = t.deployment_id"
+			      " JOIN cluster_daemons cd ON cd.id = l.daemon_id AND cd.state = 'alive' AND cd.id <> ?2"
+			      " WHERE t.target_id = ?1 AND t.status IN ('Pending', 'InProgress')"
+			      " ORDER BY d.create_time LIMIT 1",
+			      SQL_TEXT(name), SQL_TEXT(self));
+	if (r == 0) {
+		r = store_dup(&q, 0, &url);
+		store_done(&q, 0);
+	}
+	store_conn_put(st, c);
+	if (r == 0 && !url)
+		r = -ENOENT;
+	if (r < 0 && r != -ENOENT) {
+		free(name);
+		free(url);
+		return r;
+	}
+	*ret_host = name;
+	*ret_url = url;
+	return r;
 }

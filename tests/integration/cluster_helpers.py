@@ -6,17 +6,20 @@ own data_dir and listener, a short cluster.lease_ttl; `rolloutd cluster
 status --json`; and a switchable TCP forwarder (Switch) that agents can be
 pointed at, to move them from one daemon to another without restarting them
 (an HAProxy in front is the production shape; Switch makes the test decide
-which daemon an agent reaches).
+which daemon an agent reaches); and an HAProxy (Balancer) in front of
+the daemons, round robin, for agents and clients.
 
     pg = start_pg()                       # skips when PostgreSQL is not installed
     c = Cluster(daemon_factory, pg, tmp_path, "db_name", n=3, lease_ttl="2s")
     c.daemons[0].url ... c.status() ... c.daemon_id(c.daemons[0])
+    lb = Balancer(tmp_path, c.daemons).start()   # lb.url; lb.stop()
     pg.stop(); shutil.rmtree(pg.dir)"""
 
 import json
 import os
 import select
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -148,6 +151,57 @@ class Switch:
     def stop(self):
         self.stopped = True
         self.sock.close()
+
+
+HAPROXY = "/usr/sbin/haproxy"
+
+
+class Balancer:
+    """Debian's HAProxy on a free port of 127.0.0.1 in front of daemons
+    (plain HTTP), round robin per request, as docs/cluster.md shows it: a
+    daemon whose /health stops answering is taken out within half a second,
+    a request that could not reach one is sent to another, and the server
+    timeout outlasts a long-poll. url: what agents and clients are given."""
+
+    def __init__(self, tmp_path, daemons, long_poll_s=5):
+        self.dir = os.path.join(str(tmp_path), "balancer")
+        os.makedirs(self.dir, exist_ok=True)
+        self.cfg = os.path.join(self.dir, "haproxy.cfg")
+        self.log_path = os.path.join(self.dir, "haproxy.log")
+        self.servers = ["  server %s 127.0.0.1:%d check inter 200ms fall 2 rise 1" % ("d%d" % i, d.port)
+                        for i, d in enumerate(daemons)]
+        self.long_poll_s = long_poll_s
+        self.proc = self.port = None
+        self.url = None
+
+    def _config(self, port):
+        lines = ["global", "  maxconn 2000",
+                 "defaults", "  mode http", "  timeout connect 1s", "  timeout client %ds" % (self.long_poll_s + 30),
+                 "  timeout server %ds" % (self.long_poll_s + 30), "  retries 3", "  option redispatch 1",
+                 "  retry-on conn-failure empty-response",
+                 "frontend rolloutd", "  bind 127.0.0.1:%d" % port, "  default_backend daemons",
+                 "backend daemons", "  balance roundrobin", "  option httpchk GET /health"] + self.servers
+        with open(self.cfg, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return [HAPROXY, "-f", self.cfg, "-db"]
+
+    def start(self):
+        self._log = open(self.log_path, "ab")
+        self.proc, self.port = harness.start_on_free_port(self._config, stdout=self._log, stderr=subprocess.STDOUT,
+                                                          stdin=subprocess.DEVNULL)
+        self.url = "http://127.0.0.1:%d" % self.port
+        return self
+
+    def log(self):
+        return harness.read_text(self.log_path)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        if self.proc:
+            self._log.close()
+        self.proc = None
 
 
 def until(pred, timeout=20, step=0.1):

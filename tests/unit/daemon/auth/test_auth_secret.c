@@ -95,6 +95,31 @@ static void test_seal_text_and_check(void **state)
 	auth_kek_free(other);
 }
 
+/* A derived key is the same for the same KEK and label, and differs for
+ * another label or KEK (RFC 5869 HKDF, so OpenSSL's own vectors apply). */
+static void test_derive(void **state)
+{
+	unsigned char b1[AUTH_KEK_LEN], b2[AUTH_KEK_LEN], k1[AUTH_KEK_LEN], k1b[AUTH_KEK_LEN], k2[AUTH_KEK_LEN],
+	    k3[AUTH_KEK_LEN];
+	struct auth_kek *a = NULL, *b = NULL;
+
+	memset(b1, 7, sizeof(b1));
+	memset(b2, 8, sizeof(b2));
+	assert_int_equal(auth_kek_from_bytes(b1, &a), 0);
+	assert_int_equal(auth_kek_from_bytes(b2, &b), 0);
+	assert_int_equal(auth_kek_derive(a, "rolloutd relay v1", k1), 0);
+	assert_int_equal(auth_kek_derive(a, "rolloutd relay v1", k1b), 0);
+	assert_int_equal(auth_kek_derive(a, "another purpose", k2), 0);
+	assert_int_equal(auth_kek_derive(b, "rolloutd relay v1", k3), 0);
+	assert_memory_equal(k1, k1b, sizeof(k1));
+	assert_memory_not_equal(k1, k2, sizeof(k1));
+	assert_memory_not_equal(k1, k3, sizeof(k1));
+	assert_memory_not_equal(k1, b1, sizeof(k1));
+	assert_int_equal(auth_kek_derive(a, "", k2), -EINVAL);
+	auth_kek_free(a);
+	auth_kek_free(b);
+}
+
 static void test_equal(void **state)
 {
 	assert_true(auth_secret_equal("abc", "abc"));
@@ -148,9 +173,8 @@ static void test_kek_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_seal_open),
-	    cmocka_unit_test(test_seal_text_and_check),
-	    cmocka_unit_test(test_equal),
+	    cmocka_unit_test(test_seal_open), cmocka_unit_test(test_seal_text_and_check),
+	    cmocka_unit_test(test_derive),    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_kek_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
