@@ -9,9 +9,9 @@
 #include "api/api.h"
 #include "api/api_internal.h"
 #include "api/api_model.h"
+#include "api/api_util.h"
 #include "core/daemon.h"
 #include "core/httpd.h"
-#include "api/api_util.h"
 #include "log.h"
 #include "relay/relay.h"
 

@@ -43,9 +43,11 @@ def pg_restart(pg):
 
 
 class Cluster:
-    """n daemons (named a, b, c, ...) on database db of pg, started in order."""
+    """n daemons (named a, b, c, ...) on database db of pg, started in order;
+    tls (a harness.make_pki() dict) and client_ca as daemon_factory takes them."""
 
-    def __init__(self, daemon_factory, pg, tmp_path, db, n=3, lease_ttl="2s", tls=None, start=True, **more):
+    def __init__(self, daemon_factory, pg, tmp_path, db, n=3, lease_ttl="2s", tls=None, start=True,
+                 client_ca=False, **more):
         self.pg, self.db = pg, db
         pg.psql('CREATE DATABASE "%s" OWNER rolloutd' % db)
         pwfile = tmp_path / ("store-password-" + db)
@@ -62,7 +64,7 @@ class Cluster:
             if self.daemons:
                 s["kek_file"] = os.path.join(self.daemons[0].data_dir, "kek")
             self.daemons.append(daemon_factory(name="abcdefgh"[i], plugins={"onprem": {}}, settings=s, tls=tls,
-                                               start=start))
+                                               start=start, client_ca=client_ca))
 
     def psql(self, sql):
         return self.pg.psql(sql, db=self.db)

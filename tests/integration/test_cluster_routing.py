@@ -23,7 +23,14 @@ import harness
 from agent_helpers import Agent, wait_for
 from cluster_helpers import HAPROXY, Balancer, Cluster, kill9, start_pg, until
 from engine_helpers import CallError, Fleet, Signed
-from test_agent_rolloutd import lines, revision, upload_bundle
+import urllib.error
+import urllib.request
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from test_agent_rolloutd import lines, revision
 
 EVENTS = ["BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"]
 COMMANDS = 7  # ApplicationStop, DownloadBundle, Install and the four above
@@ -44,10 +51,10 @@ def dbname(request):
     return "rd_" + request.node.name.replace("-", "_").lower()[:50]
 
 
-def agent(tmp_path, f, name, url, cert):
+def agent(tmp_path, f, name, url, cert, **tls):
     k = f.keys[name]
     return Agent(tmp_path, url, "arn:aws:iam::000000000000:user/%s" % name, k["AccessKeyId"], k["SecretAccessKey"],
-                 cert, name="agent-" + name, heartbeat="2s").start()
+                 cert, name="agent-" + name, heartbeat="2s", **tls).start()
 
 
 def finished(client, dep):
@@ -64,6 +71,33 @@ def commands_once(c, dep, hosts):
     rows = c.psql("SELECT host, command_name, COUNT(*) FROM host_commands WHERE deployment_id = '%s'"
                   " GROUP BY host, command_name" % dep)
     assert len(rows) == COMMANDS * hosts and all(r[2] == "1" for r in rows), rows
+
+
+def signed(method, url, keys, data=b""):
+    req = AWSRequest(method=method, url=url, data=data)
+    SigV4Auth(Credentials(keys["AccessKeyId"], keys["SecretAccessKey"]), "codedeploy", harness.REGION).add_auth(req)
+    r = urllib.request.Request(url, data=data, method=method, headers=dict(req.headers.items()))
+    try:
+        with urllib.request.urlopen(r, timeout=30, context=harness.context_for(url)) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def upload_bundle(d, keys, path):
+    """The tgz at path through /bundles/uploads (docs/api-extensions.md), over HTTP or HTTPS: its revision."""
+    data = open(path, "rb").read()
+    st, body = signed("POST", "%s/bundles/uploads?sha256=%s&size=%d&bundleType=tgz" % (
+        d.url, hashlib.sha256(data).hexdigest(), len(data)), keys)
+    assert st == 200, body
+    j = json.loads(body)
+    while not j.get("complete"):
+        off = j.get("offset", 0)
+        st, body = signed("PUT", "%s/bundles/uploads/%s?offset=%d" % (d.url, j["uploadId"], off), keys,
+                          data[off:off + j.get("partSize", len(data))])
+        assert st == 200, body
+        j = json.loads(body)
+    return j["revision"]
 
 
 def relay_key(kek_hex):
@@ -87,7 +121,10 @@ def raw_call(d, keys, target, body, extra):
     data = json.dumps(body).encode()
     h = s._headers(target, data)
     h.update(extra(h))
-    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+    if s.ssl_context:
+        conn = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=10, context=s.ssl_context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
     conn.request("POST", "/", body=data, headers=h)
     r = conn.getresponse()
     out = json.loads(r.read() or b"{}")
@@ -96,15 +133,23 @@ def raw_call(d, keys, target, body, extra):
 
 
 def test_agents_polling_other_daemons(daemon_factory, pg, tmp_path, request):
-    # long_poll well above the pick-up bound asserted below: a command that
-    # reached the agent only when its poll ended would take 20 s
-    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=3, lease_ttl="4s", long_poll="20s")
+    # HTTPS with client certificates: the relay pins the daemons' shared
+    # certificate and carries the agent's certificate name. long_poll well
+    # above the pick-up bound asserted below: a command that reached the
+    # agent only when its poll ended would take 20 s
+    names = ["host-0", "host-1"]
+    pki = harness.make_pki(tmp_path / "pki", instances=names)
+    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=3, lease_ttl="4s", long_poll="20s", tls=pki,
+                client_ca=True)
     a, b, cc = c.daemons
     cert = os.path.join(a.data_dir, "daemon.crt")
     www, events, started = str(tmp_path / "www"), str(tmp_path / "events.log"), str(tmp_path / "started")
     f = Fleet(a, n=2, start_agents=False, config="CodeDeployDefault.AllAtOnce")
+    assert f.names == names
+    tls = lambda n: dict(ca_file=pki["ca"], client_cert=pki["clients"][n][0], client_key=pki["clients"][n][1])
     # each agent polls a daemon that will not drive the deployment
-    agents = [agent(tmp_path, f, f.names[0], b.url, cert), agent(tmp_path, f, f.names[1], cc.url, cert)]
+    agents = [agent(tmp_path, f, names[0], b.url, cert, **tls(names[0])),
+              agent(tmp_path, f, names[1], cc.url, cert, **tls(names[1]))]
     try:
         rev = upload_bundle(a, a.admin, revision(tmp_path, "v1", www, events, appspec_extra=OVERWRITE))
         time.sleep(1)  # both agents' polls are held by now
