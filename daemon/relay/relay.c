@@ -331,7 +331,9 @@ static void on_notice(const char *payload, void *ud)
 	json_t *hosts = NULL, *v;
 	size_t i;
 
-	if (!r || relay_notice_decode(payload, url, sizeof(url), &hosts) < 0) {
+	if (!r)
+		return; /* relay_start failed after it listened: the daemon stops */
+	if (relay_notice_decode(payload, url, sizeof(url), &hosts) < 0) {
 		RLOG(LOG_WARNING, "ignoring a %s notice that is not one rolloutd sends", RELAY_NOTICE_CHANNEL);
 		return;
 	}

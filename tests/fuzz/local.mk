@@ -12,7 +12,7 @@ FUZZ_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(YAML_CFLAGS) $(OPENSSL_CFLAGS) $(
 FUZZ_LIBS = lib/librollout.la $(JANSSON_LIBS) $(YAML_LIBS) $(OPENSSL_LIBS) $(ARCHIVE_LIBS) $(EVENT_LIBS) $(EVENT_OPENSSL_LIBS) \
 	$(CURL_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) $(XML_LIBS) $(PTHREAD_LIBS) -lm $(LIBS)
 FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/fuzz_util.c
-FUZZ_TARGETS = appspec daemon_conf agent_conf api_request sigv4 extract deploy_spec hostcmd
+FUZZ_TARGETS = appspec daemon_conf agent_conf api_request sigv4 extract deploy_spec hostcmd relay_header
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/README.md bench/fuzz
 fuzz_programs =
 
@@ -148,6 +148,23 @@ tests_fuzz_fuzz_hostcmd_CPPFLAGS = $(FUZZ_CPPFLAGS)
 tests_fuzz_fuzz_hostcmd_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_hostcmd_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_hostcmd_LDADD = $(FUZZ_LIBS)
+endif
+
+# the X-Rolloutd-Relay header between the daemons of a cluster (daemon/relay/relay_header.c)
+check_PROGRAMS += tests/fuzz/replay-relay_header
+TESTS += tests/fuzz/replay-relay_header
+tests_fuzz_replay_relay_header_SOURCES = tests/fuzz/replay.c $(FUZZ_COMMON) tests/fuzz/fuzz_relay_header.c \
+	daemon/relay/relay_header.c
+tests_fuzz_replay_relay_header_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/relay_header"'
+tests_fuzz_replay_relay_header_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_replay_relay_header_LDADD = $(FUZZ_LIBS)
+if FUZZING
+fuzz_programs += tests/fuzz/fuzz-relay_header
+tests_fuzz_fuzz_relay_header_SOURCES = $(FUZZ_COMMON) tests/fuzz/fuzz_relay_header.c daemon/relay/relay_header.c
+tests_fuzz_fuzz_relay_header_CPPFLAGS = $(FUZZ_CPPFLAGS)
+tests_fuzz_fuzz_relay_header_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_relay_header_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_relay_header_LDADD = $(FUZZ_LIBS)
 endif
 
 noinst_PROGRAMS += $(fuzz_programs)
