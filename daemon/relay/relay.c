@@ -85,9 +85,8 @@ struct relay {
 	struct metric *m_calls;
 };
 
-static const char *const hop_by_hop[] = {"Connection",	"Keep-Alive", "Transfer-Encoding", "TE",
-					 "Upgrade",	"Expect",     "Content-Length",	   "Proxy-Connection",
-					 RELAY_HDR_NAME};
+static const char *const hop_by_hop[] = {"Connection", "Keep-Alive",	 "Transfer-Encoding", "TE",	     "Upgrade",
+					 "Expect",     "Content-Length", "Proxy-Connection",  RELAY_HDR_NAME};
 
 /* ---------------------------------------------------------------- answers */
 
@@ -101,8 +100,8 @@ static void unreachable(struct relay *r, struct httpd_call *call, const char *op
 {
 	count(r, op, "unreachable");
 	httpd_call_error_status(call, 503, "ServiceUnavailableException",
-				"%s could not be relayed to the daemon that drives its deployment (%s): %s; retry",
-				op, url, why);
+				"%s could not be relayed to the daemon that drives its deployment (%s): %s; retry", op,
+				url, why);
 }
 
 /* The driver's answer becomes the call's: an error as an error (so the
@@ -246,8 +245,7 @@ bool relay_to_driver(struct rd_daemon *d, struct httpd_call *call, const char *d
 {
 	char url[320];
 
-	if (!d->relay || !dep_id || httpd_call_relayed(call, NULL) ||
-	    cluster_driver(d, dep_id, url, sizeof(url)) != 1)
+	if (!d->relay || !dep_id || httpd_call_relayed(call, NULL) || cluster_driver(d, dep_id, url, sizeof(url)) != 1)
 		return false;
 	if (!httpd_call_header(call, "Authorization")) {
 		/* the dashboard's session call: no signature to relay */
@@ -625,9 +623,10 @@ static void finish(struct relay *r, struct xfer *x, CURLcode code)
 				 "it serves another TLS certificate than this daemon's tls.cert (every daemon of "
 				 "a cluster must serve the same one)");
 		else
-			snprintf(why, sizeof(why), "%s", x->too_big	 ? "its answer is larger than 1 MiB"
-							 : x->errbuf[0] ? x->errbuf
-									: curl_easy_strerror(code));
+			snprintf(why, sizeof(why), "%s",
+				 x->too_big	? "its answer is larger than 1 MiB"
+				 : x->errbuf[0] ? x->errbuf
+						: curl_easy_strerror(code));
 		RLOG(LOG_WARNING, "%s to %s: %s", x->op, x->url, why);
 		unreachable(r, x->call, x->op, x->url, why);
 		xfer_free(x);
@@ -640,7 +639,8 @@ static void finish(struct relay *r, struct xfer *x, CURLcode code)
 		if (x->host[0])
 			relay_hosts_forget(r->hosts, x->host, x->url);
 		if (j) {
-			*j = (struct route_job){.d = r->d, .call = x->call, .hold_ms = left, .reroutes = x->reroutes + 1};
+			*j = (struct route_job){
+			    .d = r->d, .call = x->call, .hold_ms = left, .reroutes = x->reroutes + 1};
 			if (workpool_submit(r->d->pool, route_job, j) == 0) {
 				count(r, x->op, "rerouted");
 				xfer_free(x);
@@ -669,7 +669,7 @@ static void *relay_main(void *arg)
 		stop = r->stop;
 		pthread_mutex_unlock(&r->lock);
 		for (; q; q = next) {
-			char why[512];
+			char why[512] = "";
 			next = q->next;
 			q->next = q->prev = NULL;
 			if (stop) {
@@ -677,7 +677,8 @@ static void *relay_main(void *arg)
 				xfer_free(q);
 				continue;
 			}
-			if (pin_tls(r, q, why, sizeof(why)) < 0 || curl_multi_add_handle(r->multi, q->easy) != CURLM_OK) {
+			if (pin_tls(r, q, why, sizeof(why)) < 0 ||
+			    curl_multi_add_handle(r->multi, q->easy) != CURLM_OK) {
 				unreachable(r, q->call, q->op, q->url, why[0] ? why : "cannot start the transfer");
 				xfer_free(q);
 				continue;
@@ -725,11 +726,12 @@ int relay_start(struct rd_daemon *d, const struct auth_kek *kek, struct rd_error
 	pthread_mutex_init(&r->lock, NULL);
 	r->d = d;
 	r->host_ttl_ms = 2 * d->cfg->long_poll_ms + 10000;
-	r->m_calls = metric_counter("rolloutd_relayed_calls_total",
-				    "Calls this daemon relayed to the daemon of the cluster that drives their deployment, "
-				    "by operation and result (ok, refused: the driver answered an error, unreachable, "
-				    "rerouted: a poll answered empty early and sent elsewhere).",
-				    (const char *const[]){"operation", "result", NULL});
+	r->m_calls =
+	    metric_counter("rolloutd_relayed_calls_total",
+			   "Calls this daemon relayed to the daemon of the cluster that drives their deployment, "
+			   "by operation and result (ok, refused: the driver answered an error, unreachable, "
+			   "rerouted: a poll answered empty early and sent elsewhere).",
+			   (const char *const[]){"operation", "result", NULL});
 	rc = auth_kek_derive(kek, KEY_LABEL, r->key);
 	if (rc < 0) {
 		rd_error_set(err, rc, "InternalFailure", "cannot derive the relay key from the KEK: %s", strerror(-rc));
@@ -742,22 +744,21 @@ int relay_start(struct rd_daemon *d, const struct auth_kek *kek, struct rd_error
 		rc = rd_error_set(err, -ENOMEM, "InternalFailure", "out of memory");
 		goto fail;
 	}
-	d->relay = r;
-	rc = cluster_listen(d, RELAY_NOTICE_CHANNEL, on_notice, d);
-	if (rc < 0) {
-		rd_error_set(err, rc, "InternalFailure", "cannot listen to %s: %s", RELAY_NOTICE_CHANNEL, strerror(-rc));
-		goto fail;
-	}
 	rc = pthread_create(&r->thread, NULL, relay_main, r);
 	if (rc != 0) {
 		rc = rd_error_set(err, -rc, "InternalFailure", "cannot start the relay thread: %s", strerror(rc));
 		goto fail;
 	}
 	r->thread_started = true;
-	return 0;
+	d->relay = r;
+	rc = cluster_listen(d, RELAY_NOTICE_CHANNEL, on_notice, d);
+	if (rc < 0) {
+		rd_error_set(err, rc, "InternalFailure", "cannot listen to %s: %s", RELAY_NOTICE_CHANNEL,
+			     strerror(-rc));
+		relay_stop(d);
+	}
+	return rc;
 fail:
-	/* a listener registered stays, and finds d->relay NULL */
-	d->relay = NULL;
 	if (r->multi)
 		curl_multi_cleanup(r->multi);
 	relay_hosts_free(r->hosts);
