@@ -5,8 +5,8 @@
  * order. Start order: config -> store (migrations) -> key-encryption key
  * -> plugins -> workpool -> authentication (over the store's access keys)
  * -> httpd -> audit trail (the transport's observer) -> metrics ->
- * on-premises instance source -> bundle cache -> routes -> relay -> engine ->
- * trigger deliveries. Stop: drain the workpool (so no job outlives the
+ * on-premises instance source -> bundle cache -> routes -> relay -> trigger
+ * deliveries -> engine. Stop: drain the workpool (so no job outlives the
  * engine), engine_stop (completes held long-polls), triggers, cluster, relay, uploads,
  * bundles, httpd, audit trail, authentication, plugins, store, KEK. */
 #include "config.h"
