@@ -170,14 +170,25 @@ def test_agents_polling_other_daemons(daemon_factory, pg, tmp_path, request):
             assert metric(d, 'rolloutd_relayed_calls_total{operation="PutHostCommandComplete",result="ok"}'), \
                 d.log_tail(20)
 
-        # StopDeployment sent to a daemon that does not drive the deployment
+        # A second deployment, driven by B: the agents' polls now wait on A
+        # (which drove the last commands for their hosts); B's notice makes A
+        # answer them early and B and C route them again, to B, at once
         hooks = {e: 'echo "$LIFECYCLE_EVENT v2 $DEPLOYMENT_ID" >> %s' % events for e in EVENTS}
         hooks["BeforeInstall"] = "touch %s; sleep 30" % started
-        rev2 = upload_bundle(a, a.admin, revision(tmp_path, "v2", www, events, hooks=hooks, appspec_extra=OVERWRITE))
-        dep2 = f.admin.call("CodeDeploy_20141006.CreateDeployment",
-                            {"applicationName": f.app, "deploymentGroupName": f.group, "revision": rev2})[
-            "deploymentId"]
+        rev2 = upload_bundle(b, b.admin, revision(tmp_path, "v2", www, events, hooks=hooks, appspec_extra=OVERWRITE))
+        time.sleep(1)
+        t0 = time.time()
+        dep2 = Signed(b.url, b.admin, "codedeploy").call(
+            "CodeDeploy_20141006.CreateDeployment",
+            {"applicationName": f.app, "deploymentGroupName": f.group, "revision": rev2})["deploymentId"]
+        c.wait_driver(dep2, b, timeout=10)
         wait_for(lambda: os.path.exists(started), timeout=30)
+        # ApplicationStop, DownloadBundle and BeforeInstall's start, not a 20 s poll
+        assert time.time() - t0 < 8, (time.time() - t0, a.log_tail(20), b.log_tail(20))
+        assert metric(cc, 'rolloutd_relayed_calls_total{operation="PollHostCommand",result="rerouted"}'), \
+            cc.log_tail(20)
+
+        # StopDeployment sent to a daemon that does not drive the deployment
         out = Signed(cc.url, cc.admin, "codedeploy").call("CodeDeploy_20141006.StopDeployment",
                                                           {"deploymentId": dep2})
         assert out["status"] in ("Pending", "Succeeded"), out
