@@ -131,8 +131,6 @@ static void engine_up(void)
 
 static int setup(void **state)
 {
-	char err[512];
-
 	memset(&T, 0, sizeof(T));
 	T.dir = tu_mkdtemp();
 	T.cfg.data_dir = T.dir;
@@ -615,6 +613,141 @@ static void test_restart_resume(void **state)
 	assert_int_equal(agents[1].events_done, 7);
 }
 
+/* ---------------------------------------------------------------- the cluster's hooks */
+
+/* What the engine told the fake relay (engine_io.hosts_due, engine_io.relay). */
+static struct {
+	pthread_mutex_t m;
+	char due[8][32];
+	int ndue;
+	void *relayed;
+	char url[64];
+	int64_t hold;
+} R = {.m = PTHREAD_MUTEX_INITIALIZER};
+
+static void fake_hosts_due(void *arg, const char *const *hosts, size_t n)
+{
+	pthread_mutex_lock(&R.m);
+	for (size_t i = 0; i < n && R.ndue < 8; i++)
+		snprintf(R.due[R.ndue++], sizeof(R.due[0]), "%s", hosts[i]);
+	pthread_mutex_unlock(&R.m);
+	(void)arg;
+}
+
+static void fake_relay(void *arg, void *reply_to, const char *url, int64_t hold_ms)
+{
+	pthread_mutex_lock(&R.m);
+	R.relayed = reply_to;
+	snprintf(R.url, sizeof(R.url), "%s", url);
+	R.hold = hold_ms;
+	pthread_mutex_unlock(&R.m);
+	(void)arg;
+}
+
+static const struct engine_io cluster_io = {
+    .reply = fake_reply, .error = fake_error, .submit = fake_submit, .hosts_due = fake_hosts_due, .relay = fake_relay};
+
+/* A PollHostCommand of host-0 posted without waiting for its answer. */
+static struct fake_call *poll_async(bool relayed_in, int64_t hold_ms)
+{
+	struct fake_call *fc = calloc(1, sizeof(*fc));
+	struct eng_input *in = eng_input_new(IN_CALL);
+	struct eng_call *c = calloc(1, sizeof(*c));
+
+	assert_true(fc && in && c);
+	pthread_mutex_init(&fc->m, NULL);
+	pthread_cond_init(&fc->c, NULL);
+	snprintf(c->op, sizeof(c->op), "PollHostCommand");
+	c->body = json_pack("{s:s}", "HostIdentifier", "arn:aws:iam::000000000000:user/host-0");
+	snprintf(c->instance, sizeof(c->instance), "host-0");
+	c->relayed_in = relayed_in;
+	c->hold_ms = hold_ms;
+	c->reply_to = fc;
+	in->call = c;
+	assert_int_equal(eng_post_live(&T.d, in), 0);
+	return fc;
+}
+
+/* Whether fc was answered within ms. */
+static bool answered_within(struct fake_call *fc, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		bool v;
+		pthread_mutex_lock(&fc->m);
+		v = fc->answered;
+		pthread_mutex_unlock(&fc->m);
+		if (v)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+static void fake_call_free(struct fake_call *fc)
+{
+	json_decref(fc->body);
+	pthread_mutex_destroy(&fc->m);
+	pthread_cond_destroy(&fc->c);
+	free(fc);
+}
+
+/* Several daemons on one database: a poll held here goes to the daemon that
+ * announced a command for its host; one relayed here is answered empty at
+ * once instead (the daemon the agent polls routes it again); a command due
+ * without a poll held is told to hosts_due, and a relayed poll gets it. */
+static void test_cluster_hooks(void **state)
+{
+	struct fake_call *fc;
+	bool relayed = false;
+
+	engine_stop(&T.d);
+	T.cfg.long_poll_ms = 5000;
+	{
+		struct rd_error err = RD_ERROR_INIT;
+		assert_int_equal(engine_start(&T.d, &cluster_io, &err), 0);
+	}
+	make_group("CodeDeployDefault.AllAtOnce", 1, NULL);
+
+	/* a poll held here is handed over, with what is left of it */
+	fc = poll_async(false, 0);
+	assert_false(answered_within(fc, 100));
+	engine_notify_host(&T.d, "host-0", "https://10.0.0.12:8740");
+	for (int i = 0; i < 200 && !relayed; i++) {
+		pthread_mutex_lock(&R.m);
+		relayed = R.relayed == fc;
+		pthread_mutex_unlock(&R.m);
+		if (!relayed)
+			sleep_ms(10);
+	}
+	assert_true(relayed);
+	assert_string_equal(R.url, "https://10.0.0.12:8740");
+	assert_true(R.hold > 2000 && R.hold <= 5000);
+	assert_false(answered_within(fc, 50)); /* the relay answers it, not the engine */
+	fake_call_free(fc);
+
+	/* a poll another daemon relayed here: held for its hold, answered
+	 * empty at once when a third daemon announces a command */
+	fc = poll_async(true, 4000);
+	assert_false(answered_within(fc, 100));
+	engine_notify_host(&T.d, "host-0", "https://10.0.0.13:8740");
+	assert_true(answered_within(fc, 5000));
+	assert_int_equal(fc->status, 200);
+	assert_null(json_object_get(fc->body, "HostCommand"));
+	fake_call_free(fc);
+
+	/* a command due while no poll is held here is announced */
+	deploy("d-CLSTR0001", "v1", "CodeDeployDefault.AllAtOnce");
+	for (int i = 0; i < 500 && !R.ndue; i++)
+		sleep_ms(10);
+	assert_int_equal(R.ndue, 1);
+	assert_string_equal(R.due[0], "host-0");
+	/* ... and a poll relayed here gets it */
+	fc = poll_async(true, 4000);
+	assert_true(answered_within(fc, 5000));
+	assert_non_null(json_object_get(fc->body, "HostCommand"));
+	fake_call_free(fc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +756,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cluster_hooks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
