@@ -431,8 +431,8 @@ static int may_send(struct delivery *x)
 		return 0;
 	}
 	if (x->id == 0) {
-		/* fired by this daemon's engine and not recorded yet: only this
-		 * daemon knows of it, under its current id */
+		/* fired without a transaction (triggers_fire) and not recorded
+		 * yet: only this daemon knows of it, under its current id */
 		snprintf(x->owner, sizeof(x->owner), "%s", self);
 		return 1;
 	}

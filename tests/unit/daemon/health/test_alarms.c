@@ -19,6 +19,7 @@
 #include "health/alarms.h"
 #include "core/daemon.h"
 #include "store/store.h"
+#include "store/store_engine.h"
 #include "store/store_health.h"
 #include "health/triggers.h"
 #include "util.h"
@@ -235,6 +236,79 @@ static void test_trigger_records(void **state)
 	}
 }
 
+/* The engine's form: the deliveries are rows of the engine's transaction,
+ * gone with its rollback, Pending once it committed, and sent only by
+ * triggers_batch_send. */
+static void test_trigger_in_transaction(void **state)
+{
+	struct rd_daemon d = {0};
+	char dir[] = "/tmp/rd-health-XXXXXX";
+	json_t *g = J("{\"applicationName\":\"app\",\"deploymentGroupName\":\"grp\",\"triggerConfigurations\":["
+		      "{\"triggerName\":\"a\",\"triggerTargetArn\":\"http://127.0.0.1:1/a\","
+		      "\"triggerEvents\":[\"DeploymentStart\"]},"
+		      "{\"triggerName\":\"b\",\"triggerTargetArn\":\"http://127.0.0.1:1/b\","
+		      "\"triggerEvents\":[\"DeploymentStart\",\"DeploymentSuccess\"]}]}");
+	json_t *info = J("{\"deploymentId\":\"d-TRIGGER03\",\"status\":\"IN_PROGRESS\"}");
+	struct triggers_batch *batch = NULL;
+	struct store_tx *tx = NULL;
+	json_t *rows = NULL;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(dir, &d.store, &rerr), 0);
+	setenv("ROLLOUTD_TRIGGER_RETRY_BASE_MS", "50", 1);
+	setenv("ROLLOUTD_TRIGGER_MAX_ATTEMPTS", "2", 1);
+	/* rolled back: nothing recorded, nothing sent */
+	assert_int_equal(store_eng_begin(d.store, &tx), 0);
+	assert_int_equal(triggers_fire_tx(&d, tx, "DeploymentStart", g, info, &batch), 0);
+	assert_non_null(batch);
+	store_eng_rollback(tx);
+	triggers_batch_free(batch);
+	batch = NULL;
+	assert_int_equal(store_trigger_delivery_list(d.store, "d-TRIGGER03", false, &rows), 0);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	/* an event nobody subscribes: no batch */
+	assert_int_equal(store_eng_begin(d.store, &tx), 0);
+	assert_int_equal(triggers_fire_tx(&d, tx, "InstanceFailure", g, info, &batch), 0);
+	assert_null(batch);
+	assert_int_equal(triggers_fire_tx(&d, tx, "Nonsense", g, info, &batch), -EINVAL);
+	/* committed: Pending rows, one per subscribed trigger and event, before any attempt */
+	assert_int_equal(triggers_fire_tx(&d, tx, "DeploymentStart", g, info, &batch), 0);
+	assert_int_equal(triggers_fire_tx(&d, tx, "DeploymentSuccess", g, info, &batch), 0);
+	assert_int_equal(store_eng_commit(tx), 0);
+	assert_int_equal(store_trigger_delivery_list(d.store, "d-TRIGGER03", false, &rows), 0);
+	assert_int_equal(json_array_size(rows), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *row = json_array_get(rows, i);
+		assert_string_equal(json_string_value(json_object_get(row, "status")), "Pending");
+		assert_int_equal(json_integer_value(json_object_get(row, "attempts")), 0);
+		assert_null(json_object_get(row, "owner")); /* SQLite: one daemon */
+	}
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 2), "event")), "DeploymentSuccess");
+	json_decref(rows);
+	/* sent: the same rows are attempted (never a second row per delivery) */
+	triggers_batch_send(batch);
+	assert_int_equal(triggers_drain(&d, 5000), 0);
+	assert_int_equal(store_trigger_delivery_list(d.store, "d-TRIGGER03", false, &rows), 0);
+	assert_int_equal(json_array_size(rows), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *row = json_array_get(rows, i);
+		assert_string_equal(json_string_value(json_object_get(row, "status")), "Failed");
+		assert_int_equal(json_integer_value(json_object_get(row, "attempts")), 2);
+	}
+	json_decref(rows);
+	triggers_shutdown(&d);
+	d.store = store_close(d.store);
+	json_decref(g);
+	json_decref(info);
+	{
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +316,7 @@ int main(void)
 	    cmocka_unit_test(test_watch),
 	    cmocka_unit_test(test_trigger_helpers),
 	    cmocka_unit_test(test_trigger_records),
+	    cmocka_unit_test(test_trigger_in_transaction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
