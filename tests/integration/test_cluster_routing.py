@@ -100,6 +100,26 @@ def upload_bundle(d, keys, path):
     return j["revision"]
 
 
+def ui_stop(d, dep):
+    """StopDeployment from d's dashboard (signed in with its admin key): (status, body)."""
+    def post(path, body, headers):
+        ctx = harness.context_for(d.url)
+        conn = (http.client.HTTPSConnection("127.0.0.1", d.port, timeout=10, context=ctx) if ctx
+                else http.client.HTTPConnection("127.0.0.1", d.port, timeout=10))
+        conn.request("POST", path, body=json.dumps(body), headers=dict({"Content-Type": "application/json"}, **headers))
+        r = conn.getresponse()
+        out = (r.status, r.getheader("Set-Cookie"), json.loads(r.read() or b"{}"))
+        conn.close()
+        return out
+
+    st, cookie, j = post("/ui/signin", {"accessKeyId": d.admin["AccessKeyId"],
+                                        "secretAccessKey": d.admin["SecretAccessKey"]}, {})
+    assert st == 200, j
+    st, _, j = post("/ui/api/CodeDeploy_20141006.StopDeployment", {"deploymentId": dep},
+                    {"Cookie": cookie.split(";")[0], "X-Rolloutd-CSRF": j["csrfToken"]})
+    return st, j
+
+
 def relay_key(kek_hex):
     """HKDF-SHA256 (RFC 5869, no salt) of the KEK for "rolloutd relay v1", as auth_kek_derive makes it."""
     prk = hmac.new(b"\0" * 32, bytes.fromhex(kek_hex), hashlib.sha256).digest()
@@ -188,6 +208,9 @@ def test_agents_polling_other_daemons(daemon_factory, pg, tmp_path, request):
         assert metric(cc, 'rolloutd_relayed_calls_total{operation="PollHostCommand",result="rerouted"}'), \
             cc.log_tail(20)
 
+        # the dashboard of a daemon that does not drive it has no signature to relay
+        st, out = ui_stop(cc, dep2)
+        assert st == 421 and out["__type"] == "MisdirectedRequestException" and b.url in out["message"], out
         # StopDeployment sent to a daemon that does not drive the deployment
         out = Signed(cc.url, cc.admin, "codedeploy").call("CodeDeploy_20141006.StopDeployment",
                                                           {"deploymentId": dep2})
