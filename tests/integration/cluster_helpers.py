@@ -216,35 +216,3 @@ def until(pred, timeout=20, step=0.1):
         if time.time() > end:
             raise AssertionError("timed out")
         time.sleep(step)
-
-
-class CuttingSwitch(Switch):
-    """A Switch that, when pointed at another daemon, also cuts the
-    connections it forwards to the previous one. Agents keep their HTTP
-    connection open between calls: a daemon that stopped driving but is alive
-    again (SIGSTOP then SIGCONT) would otherwise keep answering their reports
-    with a retryable 503 on that connection for as long as it stays open."""
-
-    def __init__(self, target):
-        self.open = set()
-        self.open_lock = threading.Lock()
-        super().__init__(target)
-
-    def point(self, d):
-        super().point(d)
-        with self.open_lock:
-            cut, self.open = self.open, set()
-        for s in cut:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def _pipe(self, c, target):
-        with self.open_lock:
-            self.open.add(c)
-        try:
-            Switch._pipe(c, target)
-        finally:
-            with self.open_lock:
-                self.open.discard(c)

@@ -17,9 +17,10 @@ daemon that takes over picks up what the one it replaces left.
   the kill above);
 - a wildcard `listen` without `cluster.advertise_url` is refused at start.
 
-The real rollout-agent reaches the driving daemon through a switchable
-forwarder that cuts the agents' open connections when it is switched
-(cluster_helpers.CuttingSwitch). Skipped when the PostgreSQL server
+The real rollout-agent reaches the daemons through a switchable forwarder
+(cluster_helpers.Switch) pointed at the driving daemon; a connection it keeps
+open to the daemon it reached before is relayed by that daemon to the driver.
+Skipped when the PostgreSQL server
 binaries are absent."""
 
 import http.server
@@ -35,7 +36,7 @@ import pytest
 
 import harness
 from agent_helpers import Agent, wait_for
-from cluster_helpers import Cluster, CuttingSwitch, kill9, start_pg, until
+from cluster_helpers import Cluster, Switch, kill9, start_pg, until
 from engine_helpers import Fleet
 from health_helpers import Moto
 from test_agent_rolloutd import lines, revision, upload_bundle
@@ -132,7 +133,7 @@ class SlowTarget:
 class Setup:
     """A cluster, a OneAtATime group of n on-prem instances created through
     daemon a with a webhook trigger on every event, and a real rollout-agent
-    per instance reaching the daemons through one CuttingSwitch (pointed at a)."""
+    per instance reaching the daemons through one Switch (pointed at a)."""
 
     def __init__(self, daemon_factory, pg, tmp_path, request, n=1, plugins=None, **cluster_kw):
         def factory(**kw):
@@ -147,7 +148,7 @@ class Setup:
                        auto_rollback=STOP_ON_ALARM)
         self.group(triggerConfigurations=[{"triggerName": "hook", "triggerTargetArn": self.sink.url,
                                            "triggerEvents": TRIGGER_EVENTS}])
-        self.sw = CuttingSwitch(("127.0.0.1", self.a.port))
+        self.sw = Switch(("127.0.0.1", self.a.port))
         self.events = str(tmp_path / "events.log")
         self.www = str(tmp_path / "www")
         self.agents = []
