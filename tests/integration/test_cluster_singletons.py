@@ -10,8 +10,9 @@ daemon that takes over picks up what the one it replaces left.
 - kill -9 of two of the three daemons mid-deployment: the survivor finishes it,
   each lifecycle event run and recorded once, and delivers the notifications
   the killed driver had not sent yet;
-- a SIGSTOP'd driving daemon passes its fencing deadline, another takes over;
-  after SIGCONT the stopped one writes nothing and sends nothing again;
+- a SIGSTOP'd driving daemon passes its fencing deadline, another takes over
+  (and polls the deployment's alarm); after SIGCONT the stopped one writes
+  nothing, sends nothing again and no longer polls the alarm;
 - a new instance registered through a daemon that does not hold the
   "autoupdate" lease gets one auto-update deployment, from the holder (after
   the kill above);
@@ -130,14 +131,52 @@ class SlowTarget:
         self.srv.server_close()
 
 
+class AlarmEndpoint:
+    """What an http-check alarm polls: always 200 (OK), counting the polls by
+    path; each daemon's definition of the alarm names the daemon in its path."""
+
+    def __init__(self):
+        self.hits = {}
+        self.lock = threading.Lock()
+        ep = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with ep.lock:
+                    ep.hits[self.path] = ep.hits.get(self.path, 0) + 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def polls(self, name):
+        with self.lock:
+            return self.hits.get("/" + name, 0)
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
 class Setup:
     """A cluster, a OneAtATime group of n on-prem instances created through
     daemon a with a webhook trigger on every event, and a real rollout-agent
     per instance reaching the daemons through one Switch (pointed at a)."""
 
-    def __init__(self, daemon_factory, pg, tmp_path, request, n=1, plugins=None, **cluster_kw):
+    def __init__(self, daemon_factory, pg, tmp_path, request, n=1, plugins=None, alarm_endpoint=None,
+                 **cluster_kw):
         def factory(**kw):
             kw["plugins"] = dict(kw.get("plugins") or {}, **(plugins or {}))
+            if alarm_endpoint:
+                kw["plugins"]["http-check"] = {"timeout": "1s"}
+                kw["alarms"] = {"web": {"plugin": "http-check", "interval": "300ms",
+                                        "url": "http://127.0.0.1:%d/%s" % (alarm_endpoint.port, kw["name"])}}
             return daemon_factory(**kw)
 
         self.tmp = tmp_path
@@ -365,10 +404,14 @@ def test_sigstopped_driver_is_fenced_and_writes_nothing_after(daemon_factory, pg
                                                                monkeypatch):
     monkeypatch.setenv("ROLLOUTD_TRIGGER_RETRY_BASE_MS", "200")
     monkeypatch.setenv("ROLLOUTD_TRIGGER_MAX_ATTEMPTS", "100")
-    s = Setup(daemon_factory, pg, tmp_path, request)
+    alarm = AlarmEndpoint()
+    made.append(alarm)
+    s = Setup(daemon_factory, pg, tmp_path, request, alarm_endpoint=alarm)
     made.append(s)
     a = s.a
     a_id = s.c.daemon_id(a)
+    # the driver polls the deployment's alarm (always OK), each daemon at its own path
+    s.group(alarmConfiguration={"enabled": True, "alarms": [{"name": "web"}]})
     started = str(tmp_path / "started")
     # a retries its notifications in memory when it is stopped
     s.sink.failing = True
@@ -376,6 +419,7 @@ def test_sigstopped_driver_is_fenced_and_writes_nothing_after(daemon_factory, pg
     s.c.wait_driver(dep, a, timeout=10)
     wait_for(lambda: os.path.exists(started), timeout=30)
     until(lambda: len(s.deliveries(dep)) == 2, timeout=10)  # DeploymentStart, InstanceStart
+    until(lambda: alarm.polls("a") > 0, timeout=5)
     a.proc.send_signal(signal.SIGSTOP)
     try:
         taker = s.follow(dep, dead=[a_id])
@@ -386,6 +430,12 @@ def test_sigstopped_driver_is_fenced_and_writes_nothing_after(daemon_factory, pg
     # a finds itself expired and registers again; it drives nothing it did not take anew
     wait_for(lambda: "was expired by another one" in a.log(), timeout=10)
     assert s.c.psql("SELECT state FROM cluster_daemons WHERE id = '%s'" % a_id) == [["expired"]]
+    # the alarm is polled by the taker now, and no longer by a (its poll in flight at SIGCONT aside)
+    until(lambda: alarm.polls(os.path.basename(taker.dir)) > 0, timeout=5)
+    time.sleep(0.5)
+    was = alarm.polls("a")
+    time.sleep(1.2)
+    assert alarm.polls("a") == was and alarm.polls(os.path.basename(taker.dir)) >= 3, alarm.hits
     s.sink.failing = False
     info = s.wait(dep, taker, timeout=60)
     assert info["status"] == "Succeeded", (info, taker.log_tail(40))
