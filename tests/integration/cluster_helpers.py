@@ -1,6 +1,5 @@
 """Several rolloutd on one PostgreSQL database (docs/cluster.md), for the
-cluster tests: a PostgreSQL server from Debian's packages (initdb into a
-temporary directory, a free port on 127.0.0.1), N daemons on a fresh database
+cluster tests: on a PostgreSQL server of pg_helpers, N daemons on a fresh database
 of their own with one KEK and, optionally, one TLS certificate, each with its
 own data_dir and listener, a short cluster.lease_ttl; `rolloutd cluster
 status --json`; and a switchable TCP forwarder (Switch) that agents can be
@@ -9,37 +8,22 @@ pointed at, to move them from one daemon to another without restarting them
 which daemon an agent reaches); and an HAProxy (Balancer) in front of
 the daemons, round robin, for agents and clients.
 
-    pg = start_pg()                       # skips when PostgreSQL is not installed
-    c = Cluster(daemon_factory, pg, tmp_path, "db_name", n=3, lease_ttl="2s")
+    # pg: pg_helpers' fixture (skips when PostgreSQL is not installed)
+    c = Cluster(daemon_factory, pg, tmp_path, db_name(request), n=3, lease_ttl="2s")
     c.daemons[0].url ... c.status() ... c.daemon_id(c.daemons[0])
-    lb = Balancer(tmp_path, c.daemons).start()   # lb.url; lb.stop()
-    pg.stop(); shutil.rmtree(pg.dir)"""
+    lb = Balancer(tmp_path, c.daemons).start()   # lb.url; lb.stop()"""
 
 import json
 import os
 import select
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 
 import harness
 from agent_helpers import wait_for
-from test_store_postgresql import PASSWORD, PgServer
-
-
-def start_pg():
-    """A PostgreSQL server with the role rolloutd (password PASSWORD)."""
-    s = PgServer(tempfile.mkdtemp(prefix="rollout-pg-"))
-    s.psql("CREATE ROLE rolloutd LOGIN PASSWORD '%s'" % PASSWORD)
-    return s
-
-
-def pg_restart(pg):
-    """PostgreSQL stopped at once (every connection cut) and started again on the same port."""
-    pg.stop()
-    pg.start()
+from pg_helpers import PASSWORD
 
 
 class Cluster:

@@ -9,36 +9,20 @@ cluster-wide job is held by one daemon. Skipped when the PostgreSQL server
 binaries are absent."""
 
 import os
-import shutil
 import time
-
-import pytest
 
 import harness
 from agent_helpers import Agent, wait_for
-from cluster_helpers import Cluster, Switch, kill9, start_pg, until
+from cluster_helpers import Cluster, Switch, kill9, until
 from engine_helpers import Fleet
+from pg_helpers import db_name, pg, pg_restart  # noqa: F401
 from test_agent_rolloutd import lines, revision, upload_bundle
 
 EVENTS = ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"]
 
 
-@pytest.fixture(scope="module")
-def pg():
-    s = start_pg()
-    try:
-        yield s
-    finally:
-        s.stop()
-        shutil.rmtree(s.dir, ignore_errors=True)
-
-
-def dbname(request):
-    return "rd_" + request.node.name.replace("-", "_").lower()[:50]
-
-
 def test_takeover_after_kill9_runs_each_hook_once(daemon_factory, pg, tmp_path, request):
-    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=3, lease_ttl="2s")
+    c = Cluster(daemon_factory, pg, tmp_path, db_name(request), n=3, lease_ttl="2s")
     a, b, _ = c.daemons
     www, events, started = str(tmp_path / "www"), str(tmp_path / "events.log"), str(tmp_path / "started")
     rec = 'echo "$LIFECYCLE_EVENT v1 $DEPLOYMENT_ID" >> %s' % events
@@ -101,7 +85,7 @@ def test_takeover_after_kill9_runs_each_hook_once(daemon_factory, pg, tmp_path, 
 
 
 def test_jobs_held_once_status_and_clean_leave(daemon_factory, pg, tmp_path, request):
-    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=3, lease_ttl="2s",
+    c = Cluster(daemon_factory, pg, tmp_path, db_name(request), n=3, lease_ttl="2s",
                 retention={"deployments": "1h", "interval": "1s"})
     st = c.status()
     names = {j["name"]: j["daemon_id"] for j in st["jobs"]}
@@ -134,8 +118,7 @@ def test_cluster_status_on_sqlite_is_a_clear_error(tmp_path):
 
 
 def test_postgresql_restart_while_a_deployment_waits(daemon_factory, pg, tmp_path, request):
-    from cluster_helpers import pg_restart
-    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=1, lease_ttl="2s")
+    c = Cluster(daemon_factory, pg, tmp_path, db_name(request), n=1, lease_ttl="2s")
     (a,) = c.daemons
     www, events, started = str(tmp_path / "www"), str(tmp_path / "events.log"), str(tmp_path / "started")
     rec = 'echo "$LIFECYCLE_EVENT v1 $DEPLOYMENT_ID" >> %s' % events

@@ -14,15 +14,15 @@ import hmac
 import http.client
 import json
 import os
-import shutil
 import time
 
 import pytest
 
 import harness
 from agent_helpers import Agent, wait_for
-from cluster_helpers import HAPROXY, Balancer, Cluster, kill9, start_pg, until
-from engine_helpers import CallError, Fleet, Signed
+from cluster_helpers import HAPROXY, Balancer, Cluster, kill9, until
+from engine_helpers import Fleet, Signed
+from pg_helpers import db_name, pg  # noqa: F401
 import urllib.error
 import urllib.request
 
@@ -35,20 +35,6 @@ from test_agent_rolloutd import lines, revision
 EVENTS = ["BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"]
 COMMANDS = 7  # ApplicationStop, DownloadBundle, Install and the four above
 OVERWRITE = "file_exists_behavior: OVERWRITE\n"  # the agents of one machine share www
-
-
-@pytest.fixture(scope="module")
-def pg():
-    s = start_pg()
-    try:
-        yield s
-    finally:
-        s.stop()
-        shutil.rmtree(s.dir, ignore_errors=True)
-
-
-def dbname(request):
-    return "rd_" + request.node.name.replace("-", "_").lower()[:50]
 
 
 def agent(tmp_path, f, name, url, cert, **tls):
@@ -159,7 +145,7 @@ def test_agents_polling_other_daemons(daemon_factory, pg, tmp_path, request):
     # agent only when its poll ended would take 20 s
     names = ["host-0", "host-1"]
     pki = harness.make_pki(tmp_path / "pki", instances=names)
-    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=3, lease_ttl="4s", long_poll="20s", tls=pki,
+    c = Cluster(daemon_factory, pg, tmp_path, db_name(request), n=3, lease_ttl="4s", long_poll="20s", tls=pki,
                 client_ca=True)
     a, b, cc = c.daemons
     cert = os.path.join(a.data_dir, "daemon.crt")
@@ -252,7 +238,7 @@ def test_single_daemon_refuses_relay_header(daemon):
 
 @pytest.mark.skipif(not os.access(HAPROXY, os.X_OK), reason="haproxy is not installed")
 def test_behind_haproxy_driver_killed_mid_batch(daemon_factory, pg, tmp_path, request):
-    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=3, lease_ttl="2s")
+    c = Cluster(daemon_factory, pg, tmp_path, db_name(request), n=3, lease_ttl="2s")
     lb = Balancer(tmp_path, c.daemons).start()
     a = c.daemons[0]
     events, www = str(tmp_path / "events.log"), str(tmp_path / "www")

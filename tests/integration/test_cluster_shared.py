@@ -15,8 +15,6 @@ naming the file. Skipped when the PostgreSQL server binaries are absent."""
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 
 import subprocess
 
@@ -25,24 +23,13 @@ import pytest
 import harness
 from sources_helpers import app_files, make_zip
 from test_sources_bundles import signed
-from test_store_postgresql import PASSWORD, PgServer
-
-
-@pytest.fixture(scope="module")
-def pg():
-    s = PgServer(tempfile.mkdtemp(prefix="rollout-pg-"))
-    try:
-        s.psql("CREATE ROLE rolloutd LOGIN PASSWORD '%s'" % PASSWORD)
-        yield s
-    finally:
-        s.stop()
-        shutil.rmtree(s.dir, ignore_errors=True)
+from pg_helpers import PASSWORD, db_name, pg  # noqa: F401
 
 
 @pytest.fixture
 def settings(pg, tmp_path, request):
     """The settings of a daemon on a fresh database of its own test."""
-    db = "rd_" + request.node.name.replace("[", "_").replace("]", "").replace("-", "_").lower()
+    db = db_name(request)
     pg.psql('CREATE DATABASE "%s" OWNER rolloutd' % db)
     pwfile = tmp_path / "store-password"
     pwfile.write_text(PASSWORD + "\n")

@@ -27,7 +27,6 @@ binaries are absent."""
 import http.server
 import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -37,9 +36,10 @@ import pytest
 
 import harness
 from agent_helpers import Agent, wait_for
-from cluster_helpers import Cluster, Switch, kill9, start_pg, until
+from cluster_helpers import Cluster, Switch, kill9, until
 from engine_helpers import Fleet
 from health_helpers import Moto
+from pg_helpers import db_name, pg  # noqa: F401
 from test_agent_rolloutd import lines, revision, upload_bundle
 
 EVENTS = ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"]
@@ -47,20 +47,6 @@ TRIGGER_EVENTS = ["DeploymentStart", "DeploymentSuccess", "DeploymentFailure", "
                   "DeploymentRollback", "InstanceStart", "InstanceSuccess", "InstanceFailure"]
 STOP_ON_ALARM = {"enabled": True, "events": ["DEPLOYMENT_STOP_ON_ALARM"]}
 DONE = ("Succeeded", "Failed", "Stopped")
-
-
-@pytest.fixture(scope="module")
-def pg():
-    s = start_pg()
-    try:
-        yield s
-    finally:
-        s.stop()
-        shutil.rmtree(s.dir, ignore_errors=True)
-
-
-def dbname(request):
-    return "rd_" + request.node.name.replace("-", "_").lower()[:50]
 
 
 class Sink:
@@ -180,7 +166,7 @@ class Setup:
             return daemon_factory(**kw)
 
         self.tmp = tmp_path
-        self.c = Cluster(factory, pg, tmp_path, dbname(request), n=3, lease_ttl="2s", **cluster_kw)
+        self.c = Cluster(factory, pg, tmp_path, db_name(request), n=3, lease_ttl="2s", **cluster_kw)
         self.a = self.c.daemons[0]
         self.sink = Sink()
         self.f = Fleet(self.a, n=n, start_agents=False, config="CodeDeployDefault.OneAtATime",
@@ -454,7 +440,7 @@ def test_sigstopped_driver_is_fenced_and_writes_nothing_after(daemon_factory, pg
 
 
 def test_wildcard_listen_without_advertise_url_is_refused(daemon_factory, pg, tmp_path, request):
-    c = Cluster(daemon_factory, pg, tmp_path, dbname(request), n=1, start=False)
+    c = Cluster(daemon_factory, pg, tmp_path, db_name(request), n=1, start=False)
     (d,) = c.daemons
     d.settings["listen"] = "0.0.0.0:%d" % d.port
     d.write_config()
