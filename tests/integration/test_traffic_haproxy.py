@@ -211,26 +211,32 @@ def test_blue_green_reroute_and_flip_back_no_failed_requests(tmp_path, fleet):
     ctl = th.TrafficCtl(tmp_path, hx, th.group_json(["web"], blue_green=True))
     fleets = ["--blue", "b1,b2", "--green", "g1,g2"]
     c = th.Client(hx.port).start()
+    # each state is checked from when traffic-ctl returned (plus the time a
+    # request in flight takes), not from when it was started: on a busy
+    # machine starting it takes longer than the margin
     c.mark("prepare green")
     ctl.run("prepare", "--green", "g1,g2")
+    c.mark("green prepared")
     for n in ("g1", "g2"):  # deploy v2 to green while it gets no traffic
         apps[n].stop()
         apps[n].start(version="v2")
     time.sleep(0.4)
     c.mark("reroute to green")
     ctl.run("reroute", *fleets)
+    c.mark("rerouted")
     time.sleep(0.6)
     c.mark("flip back to blue")
     ctl.run("flipback", *fleets)
+    c.mark("flipped back")
     time.sleep(0.6)
     c.stop()
     fleet_of = lambda b: ("green " if b.split()[0].startswith("g") else "blue ") + b.split()[1]  # noqa: E731
     c.report("blue/green reroute + flip back", bucket=0.3, key=fleet_of)
     assert not c.failures(), c.failures()[:5]
     m = dict((label, t) for t, label in c.marks)
-    assert set(c.counts(m["prepare green"] + 0.1, m["reroute to green"], fleet_of)) == {"blue v1"}
-    assert set(c.counts(m["reroute to green"] + 0.15, m["flip back to blue"], fleet_of)) == {"green v2"}
-    assert set(c.counts(m["flip back to blue"] + 0.15, 1e9, fleet_of)) == {"blue v1"}
+    assert set(c.counts(m["green prepared"] + 0.1, m["reroute to green"], fleet_of)) == {"blue v1"}
+    assert set(c.counts(m["rerouted"] + 0.15, m["flip back to blue"], fleet_of)) == {"green v2"}
+    assert set(c.counts(m["flipped back"] + 0.15, 1e9, fleet_of)) == {"blue v1"}
 
 
 def test_weighted_canary_flips_back_on_alarm_no_failed_requests(tmp_path, fleet):
