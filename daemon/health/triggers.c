@@ -376,6 +376,19 @@ static int deliver_webhook(const struct delivery *x, char *response, size_t rlen
 	return r;
 }
 
+/* The row of delivery x in trigger_deliveries, delivered by owner (NULL: none). */
+static struct store_trigger_delivery delivery_row(const struct delivery *x, const char *owner)
+{
+	return (struct store_trigger_delivery){.deployment_id = x->deployment_id,
+					       .instance_id = x->instance_id,
+					       .event = x->event,
+					       .trigger_name = x->trigger_name,
+					       .target = x->target,
+					       .subject = x->subject,
+					       .message = x->message,
+					       .owner = owner};
+}
+
 static void record(struct delivery *x, const char *status, const char *err, const char *response)
 {
 	int r;
@@ -383,14 +396,7 @@ static void record(struct delivery *x, const char *status, const char *err, cons
 	if (!x->d || !x->d->store)
 		return;
 	if (x->id == 0) {
-		struct store_trigger_delivery td = {.deployment_id = x->deployment_id,
-						    .instance_id = x->instance_id,
-						    .event = x->event,
-						    .trigger_name = x->trigger_name,
-						    .target = x->target,
-						    .subject = x->subject,
-						    .message = x->message,
-						    .owner = x->owner[0] ? x->owner : NULL};
+		struct store_trigger_delivery td = delivery_row(x, x->owner[0] ? x->owner : NULL);
 		r = store_trigger_delivery_insert(x->d->store, &td, &x->id);
 		if (r < 0) {
 			rd_logt(LOG_ERR, TAG, "cannot record the delivery of %s to %s: %s", x->event, x->target,
@@ -676,14 +682,7 @@ int triggers_fire_tx(struct rd_daemon *d, struct store_tx *tx, const char *event
 		(*batch)->tail = &(*batch)->head;
 	}
 	for (x = list; x; x = x->next) {
-		struct store_trigger_delivery td = {.deployment_id = x->deployment_id,
-						    .instance_id = x->instance_id,
-						    .event = x->event,
-						    .trigger_name = x->trigger_name,
-						    .target = x->target,
-						    .subject = x->subject,
-						    .message = x->message,
-						    .owner = owner};
+		struct store_trigger_delivery td = delivery_row(x, owner);
 		/* on a cluster: the id the transaction's fence check found alive */
 		snprintf(x->owner, sizeof(x->owner), "%s", owner ? owner : "");
 		r = store_eng_trigger_delivery_insert(tx, &td, &x->id);
