@@ -167,7 +167,8 @@ void layout_retention(const struct layout *p, int max_revisions)
 		n++;
 	}
 	closedir(d);
-	qsort(revs, n, sizeof(*revs), rev_cmp);
+	if (n > 1) /* revs is NULL when there is none */
+		qsort(revs, n, sizeof(*revs), rev_cmp);
 	/* others allowed: max_revisions - 1 (the current one counts) */
 	size_t keep = max_revisions > 0 ? (size_t)max_revisions - 1 : 0;
 	for (size_t i = 0; i < n && n - i > keep; i++) {

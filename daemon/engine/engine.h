@@ -31,9 +31,10 @@
  *   engine.c              the state machine and the engine thread
  * engine_context.h holds struct engine, the state they share.
  *
- * Durability of the host-command calls: PutHostCommandComplete is answered
- * only after its transaction committed. Polls, specification requests,
- * acknowledgements and updates are answered at once; what they change
+ * Durability of the host-command calls: PutHostCommandComplete, and an
+ * acknowledgement of a noop command (its answer completes the command), are
+ * answered only after their transaction committed. Polls, specification
+ * requests, other acknowledgements and updates are answered at once; what they change
  * (handed out, acknowledged, live output) is written in the same batch's
  * transaction and so is durable milliseconds later. If the daemon dies in
  * that window, a command that looked handed out is offered again, which

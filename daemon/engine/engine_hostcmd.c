@@ -705,10 +705,13 @@ static int op_ack(struct engine *e, struct eng_call *call, struct eng_report *re
 	noop = json_is_true(json_object_get(payload, "IsCommandNoop"));
 	json_decref(payload);
 	if (noop && t->ev[t->cur].noop_capable) {
-		/* No scripts for this event: Skipped, as CodeDeploy shows it. */
+		/* No scripts for this event: Skipped, as CodeDeploy shows it. The
+		 * answer completes the command, so like a completion it waits for
+		 * the commit: answered at once, a daemon killed before the commit
+		 * offered the event again after the agent had moved on. */
 		eng_store_error(e, store_eng_cmd_update(e->tx, t->cmd_id, "Succeeded", e->now_wall, e->now_wall, NULL),
 				"ack noop");
-		eng_reply_now(e, call, json_pack("{s:s}", "CommandStatus", "Succeeded"));
+		eng_reply(e, call, json_pack("{s:s}", "CommandStatus", "Succeeded"));
 		*ret = (struct eng_report){.t = t, .status = ST_SKIPPED};
 		return 1;
 	}

@@ -177,6 +177,36 @@ def test_unacknowledged_command_is_offered_again_to_rollout_agent(d, restart):
         f.stop()
 
 
+def test_noop_acknowledgement_is_answered_once_committed(d):
+    """An acknowledgement with IsCommandNoop ends the command: its answer
+    (Succeeded, "do not run it") is the completion, so it goes out only once
+    the event's result is in the store. A kill -9 right after it must not
+    offer the event again after the agent moved on to the next one."""
+    f = Fleet(d, n=1, start_agents=False)
+    a = f.agents[f.names[0]]
+    a.client.extra_headers["X-Amz-Codedeploy-Agent-Version"] = "ROLLOUT_AGENT_test"
+    try:
+        dep = f.deploy(s3_revision())
+        hc = _first_command(a)
+        assert hc["CommandName"] == "ApplicationStop"
+        a.spec(hc["DeploymentExecutionId"])
+        assert a.ack(hc["HostCommandIdentifier"], noop=True)["CommandStatus"] == "Succeeded"
+        rows = db_rows(d, "SELECT status FROM host_commands WHERE deployment_id = ? AND command_name = ?",
+                       (dep, "ApplicationStop"))
+        assert rows == [("Succeeded",)], rows
+        a.client.close()
+        kill9_and_restart(d)
+        nxt = _first_command(a, timeout=10)
+        assert nxt["CommandName"] == "DownloadBundle", nxt
+        a.start()
+        info = f.wait(dep)
+        assert info["status"] == "Succeeded", (info, a.errors)
+        ev = f.events(dep, f.names[0])["ApplicationStop"]
+        assert ev["status"] == "Skipped", ev
+    finally:
+        f.stop()
+
+
 def test_specification_of_an_unknown_deployment_is_not_found(d):
     f = Fleet(d, n=1, start_agents=False)
     a = f.agents[f.names[0]]

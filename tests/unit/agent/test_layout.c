@@ -148,6 +148,20 @@ static void retention(void **state)
 	assert_true(exists("d-NEW000001"));
 }
 
+/* The first revision on a host, downloaded again (the daemon offered
+ * DownloadBundle again after a restart): the current one is all there is. */
+static void retention_of_the_only_revision(void **state)
+{
+	struct layout p;
+
+	layout_init(&p, &ag, &spec);
+	mkdirs(p.dep_dir);
+	layout_retention(&p, 1);
+	assert_true(exists("d-NEW000001"));
+	layout_retention(&p, 0);
+	assert_true(exists("d-NEW000001"));
+}
+
 static void rm_rf_stays_inside(void **state)
 {
 	char outside[4200], tree[4200], link[4300], file[4300];
@@ -174,6 +188,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(paths_and_markers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(hook_revision, setup, teardown),
 	    cmocka_unit_test_setup_teardown(retention, setup, teardown),
+	    cmocka_unit_test_setup_teardown(retention_of_the_only_revision, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rm_rf_stays_inside, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
