@@ -19,6 +19,7 @@ struct workpool {
 	pthread_cond_t cond;
 	struct job *head, *tail;
 	size_t queued;
+	int idle; /* threads waiting on cond */
 	bool stopping;
 	int nthreads;
 	pthread_t *threads;
@@ -30,8 +31,11 @@ static void *worker_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		while (!p->head && !p->stopping)
+		while (!p->head && !p->stopping) {
+			p->idle++;
 			pthread_cond_wait(&p->cond, &p->lock);
+			p->idle--;
+		}
 		struct job *j = p->head;
 		if (!j) {
 			pthread_mutex_unlock(&p->lock);
@@ -83,6 +87,7 @@ int workpool_new(int nthreads, struct workpool **ret_pool)
 int workpool_submit(struct workpool *p, workpool_fn fn, void *arg)
 {
 	struct job *j = malloc(sizeof(*j));
+	bool wake;
 
 	if (!j)
 		return -ENOMEM;
@@ -101,8 +106,16 @@ int workpool_submit(struct workpool *p, workpool_fn fn, void *arg)
 		p->head = j;
 	p->tail = j;
 	p->queued++;
-	pthread_cond_signal(&p->cond);
+	/* A busy thread takes the job when it is done with its own, so only an
+	 * idle one needs waking; and it is woken after the unlock, else it wakes
+	 * only to block on the lock the submitter still holds (a second context
+	 * switch per job, the largest cost of a cheap call's hop). Not a lost
+	 * wake-up: a thread counted idle is inside pthread_cond_wait or about to
+	 * retake the lock and see the queue. */
+	wake = p->idle > 0;
 	pthread_mutex_unlock(&p->lock);
+	if (wake)
+		pthread_cond_signal(&p->cond);
 	return 0;
 }
 
