@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,23 +219,40 @@ static int hmac(const void *key, size_t keylen, const void *data, size_t len, un
 }
 
 /* The signing key of a secret for a day, region and service (four HMACs),
- * as AWS's SDKs keep it: each thread remembers the last few it derived, by
- * a SHA-256 of what they derive from, so a daemon verifying thousands of
- * requests a second under a few keys derives each once a day. */
-#define SIGNING_KEYS 16
+ * as AWS's SDKs keep it: the process remembers the ones it derived, by a
+ * SHA-256 of what they derive from, so a daemon verifying thousands of
+ * requests a second derives each key's once a day. One table for every
+ * thread, as many slots as a fleet has agents with a key each (a table per
+ * thread derived each key once per thread, and one of a few slots missed
+ * on every request of a fleet); a slot is direct-mapped, its lock one of
+ * SIGNING_LOCKS. Allocated at the first use. */
+#define SIGNING_KEYS (1u << 15)
+#define SIGNING_LOCKS 64
 
 struct signing_key {
 	unsigned char from[32], key[32];
 	bool set;
 };
 
-static __thread struct signing_key signing_keys[SIGNING_KEYS];
+static struct signing_key *signing_keys;
+static pthread_mutex_t signing_locks[SIGNING_LOCKS];
+static pthread_once_t signing_once = PTHREAD_ONCE_INIT;
+
+static void signing_init(void)
+{
+	for (size_t i = 0; i < SIGNING_LOCKS; i++)
+		pthread_mutex_init(&signing_locks[i], NULL);
+	/* without it, every key is derived every time */
+	signing_keys = calloc(SIGNING_KEYS, sizeof(*signing_keys));
+}
 
 static int signing_key(const char *secret, const struct sigv4_auth *auth, unsigned char k[32])
 {
 	struct sbuf in = {0};
-	struct signing_key *slot;
+	struct signing_key *slot = NULL;
+	pthread_mutex_t *lock = NULL;
 	unsigned char from[32];
+	bool hit = false;
 	int r;
 
 	/* NULs between the parts: no two inputs hash alike by moving a boundary */
@@ -252,10 +270,19 @@ static int signing_key(const char *secret, const struct sigv4_auth *auth, unsign
 	rd_sha256(in.p, in.len, from);
 	OPENSSL_cleanse(in.p, in.len);
 	free(in.p);
-	slot = &signing_keys[from[0] % SIGNING_KEYS];
-	if (slot->set && CRYPTO_memcmp(slot->from, from, sizeof(from)) == 0) {
-		memcpy(k, slot->key, 32);
-		return 0;
+	pthread_once(&signing_once, signing_init);
+	if (signing_keys) {
+		size_t i = ((size_t)from[0] | (size_t)from[1] << 8 | (size_t)from[2] << 16) % SIGNING_KEYS;
+		slot = &signing_keys[i];
+		lock = &signing_locks[i % SIGNING_LOCKS];
+		pthread_mutex_lock(lock);
+		if (slot->set && CRYPTO_memcmp(slot->from, from, sizeof(from)) == 0) {
+			memcpy(k, slot->key, 32);
+			hit = true;
+		}
+		pthread_mutex_unlock(lock);
+		if (hit)
+			return 0;
 	}
 	{
 		struct sbuf key = {0};
@@ -275,10 +302,12 @@ static int signing_key(const char *secret, const struct sigv4_auth *auth, unsign
 		r = hmac(k, 32, auth->service, strlen(auth->service), k);
 	if (r == 0)
 		r = hmac(k, 32, "aws4_request", 12, k);
-	if (r == 0) {
+	if (r == 0 && slot) {
+		pthread_mutex_lock(lock);
 		memcpy(slot->from, from, sizeof(from));
 		memcpy(slot->key, k, 32);
 		slot->set = true;
+		pthread_mutex_unlock(lock);
 	}
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -246,6 +247,68 @@ static void test_hmac_sha256(void **state)
 	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+/* A fleet's keys, each with its own secret, verified twice over from four
+ * threads at once: every signature is checked against the key derived from
+ * its own secret (a remembered one included), and a request signed with
+ * another key's secret fails though both keys are remembered. */
+#define FLEET 3000
+
+static void fleet_request(struct sigv4_request *req, struct sigv4_auth *au, int i, char *body, size_t len)
+{
+	static struct sigv4_header h[] = {{"Host", "127.0.0.1"}, {"X-Amz-Date", "20150830T123600Z"}};
+	char secret[64];
+
+	snprintf(body, len, "{\"n\": %d}", i);
+	*req = (struct sigv4_request){
+	    .method = "POST", .path = "/", .headers = h, .n_headers = 2, .body = body, .body_len = strlen(body)};
+	memset(au, 0, sizeof(*au));
+	snprintf(au->access_key, sizeof(au->access_key), "KEY%d", i);
+	strcpy(au->date, "20150830");
+	strcpy(au->region, "us-east-1");
+	strcpy(au->service, "codedeploy-commands");
+	strcpy(au->signed_headers, "host;x-amz-date");
+	snprintf(secret, sizeof(secret), "secret-of-key-%d", i);
+	assert_int_equal(sigv4_signature(req, au, "20150830T123600Z", secret, au->signature, NULL, 0), 0);
+}
+
+static void *fleet_verify(void *arg)
+{
+	int start = *(int *)arg, bad = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (int n = 0; n < FLEET; n++) {
+			int i = (start + n) % FLEET;
+			struct sigv4_request req;
+			struct sigv4_auth au;
+			char body[32], secret[64], other[64];
+			fleet_request(&req, &au, i, body, sizeof(body));
+			snprintf(secret, sizeof(secret), "secret-of-key-%d", i);
+			snprintf(other, sizeof(other), "secret-of-key-%d", (i + 1) % FLEET);
+			if (sigv4_verify(&req, &au, secret, T_2015, SIGV4_MAX_SKEW_S, NULL, 0) != 0)
+				bad++;
+			if (sigv4_verify(&req, &au, other, T_2015, SIGV4_MAX_SKEW_S, NULL, 0) != -EACCES)
+				bad++;
+		}
+	return (void *)(intptr_t)bad;
+}
+
+static void test_many_keys(void **state)
+{
+	pthread_t t[4];
+	int start[4];
+	void *bad;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		start[i] = i * FLEET / 4;
+		assert_int_equal(pthread_create(&t[i], NULL, fleet_verify, &start[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_int_equal((intptr_t)bad, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +317,7 @@ int main(void)
 	    cmocka_unit_test(test_iam_docs_example), cmocka_unit_test(test_codedeploy_botocore),
 	    cmocka_unit_test(test_tampered),	     cmocka_unit_test(test_skew),
 	    cmocka_unit_test(test_content_sha256),   cmocka_unit_test(test_malformed_authorization),
+	    cmocka_unit_test(test_many_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
