@@ -76,6 +76,10 @@ struct httpd_call;
 struct engine_io {
 	/* Answers an agent's call (reply_to as it arrived); steals body. Any thread. */
 	void (*reply)(void *reply_to, json_t *body);
+	/* Answers it with a JSON text already encoded (copied), so that an
+	 * answer many agents ask for is encoded once. Any thread. NULL: the
+	 * engine decodes the text and answers through reply. */
+	void (*reply_text)(void *reply_to, const char *json, size_t len);
 	/* Refuses it: HTTP status, exception name (__type) and message. */
 	void (*error)(void *reply_to, int http_status, const char *type, const char *message);
 	/* Runs a plugin job off the engine thread, which reports with

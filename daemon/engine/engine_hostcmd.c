@@ -816,7 +816,7 @@ static void op_spec(struct engine *e, struct eng_call *call)
 		return;
 	}
 	if (dp && dp->spec) {
-		eng_reply_now(e, call, json_incref(dp->spec));
+		eng_reply_text_now(e, call, dp->spec, dp->spec_len);
 		return;
 	}
 	if (dp) {
@@ -867,8 +867,11 @@ static void op_spec(struct engine *e, struct eng_call *call)
 				depid, err.message);
 		return;
 	}
-	if (dp)
-		dp->spec = json_incref(env);
+	/* kept encoded: every host of the deployment asks for it at every
+	 * event, and encoding the signed envelope was most of the answer's cost
+	 * (as httpd_call_reply encodes; not kept when memory is short) */
+	if (dp && (dp->spec = json_dumps(env, JSON_COMPACT | JSON_REAL_PRECISION(15))))
+		dp->spec_len = strlen(dp->spec);
 	eng_reply_now(e, call, env);
 }
 

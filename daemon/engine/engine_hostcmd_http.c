@@ -21,6 +21,11 @@ static void http_reply(void *reply_to, json_t *body)
 	httpd_call_reply(reply_to, body);
 }
 
+static void http_reply_text(void *reply_to, const char *json, size_t len)
+{
+	httpd_call_reply_bytes(reply_to, 200, HTTPD_JSON_TYPE, json, len);
+}
+
 static void http_error(void *reply_to, int http_status, const char *type, const char *message)
 {
 	httpd_call_error_status(reply_to, http_status, type, "%s", message);
@@ -28,6 +33,7 @@ static void http_error(void *reply_to, int http_status, const char *type, const 
 
 const struct engine_io engine_http_io = {
     .reply = http_reply,
+    .reply_text = http_reply_text,
     .error = http_error,
 };
 

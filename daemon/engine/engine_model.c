@@ -151,7 +151,7 @@ void eng_dep_free(struct eng_dep *dp)
 	free(dp->creator);
 	json_decref(dp->row);
 	json_decref(dp->group_doc);
-	json_decref(dp->spec);
+	free(dp->spec);
 	free(dp);
 }
 

@@ -134,7 +134,8 @@ struct eng_dep {
 	bool resolving, dirty, stop_requested, finished;
 	enum engine_rollback stop_rollback; /* of a stop request or an alarm */
 	bool agent_issue;
-	json_t *spec;	  /* cached GetDeploymentSpecification answer */
+	char *spec; /* cached GetDeploymentSpecification answer, encoded */
+	size_t spec_len;
 	bool have_bundle; /* the daemon's bundle cache holds the revision */
 	char bundle_sha[65];
 	uint64_t bundle_size;

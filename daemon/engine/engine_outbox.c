@@ -29,6 +29,22 @@ void eng_reply_now(struct engine *e, struct eng_call *call, json_t *body)
 	eng_call_free(call);
 }
 
+void eng_reply_text_now(struct engine *e, struct eng_call *call, const char *json, size_t len)
+{
+	json_t *body;
+
+	if (e->io->reply_text) {
+		e->io->reply_text(call->reply_to, json, len);
+		eng_call_free(call);
+		return;
+	}
+	body = json_loadb(json, len, JSON_DECODE_ANY, NULL);
+	if (body)
+		eng_reply_now(e, call, body);
+	else
+		eng_refuse(e, call, 500, "ServerException", "out of memory; retry");
+}
+
 void eng_refuse(struct engine *e, struct eng_call *call, int http_status, const char *type, const char *message)
 {
 	e->io->error(call->reply_to, http_status, type, message);

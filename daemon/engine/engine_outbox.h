@@ -35,6 +35,9 @@ void eng_reply_error(struct engine *e, struct eng_call *call, const char *type, 
     __attribute__((format(printf, 4, 5)));
 /* Answers at once (nothing the caller must find durable); frees call. */
 void eng_reply_now(struct engine *e, struct eng_call *call, json_t *body);
+/* Answers at once with a JSON text (borrowed; engine_io.reply_text); frees
+ * call. */
+void eng_reply_text_now(struct engine *e, struct eng_call *call, const char *json, size_t len);
 /* Refuses at once with an HTTP status; frees call. Any thread. */
 void eng_refuse(struct engine *e, struct eng_call *call, int http_status, const char *type, const char *message);
 

@@ -58,6 +58,7 @@ struct fake_call {
 	int status;
 	char type[64];
 	json_t *body;
+	bool text; /* answered through engine_io.reply_text */
 };
 
 static void fake_reply(void *reply_to, json_t *body)
@@ -69,6 +70,17 @@ static void fake_reply(void *reply_to, json_t *body)
 	fc->answered = true;
 	pthread_cond_signal(&fc->c);
 	pthread_mutex_unlock(&fc->m);
+}
+
+static void fake_reply_text(void *reply_to, const char *json, size_t len)
+{
+	struct fake_call *fc = reply_to;
+	json_t *body = json_loadb(json, len, 0, NULL);
+
+	pthread_mutex_lock(&fc->m);
+	fc->text = true;
+	pthread_mutex_unlock(&fc->m);
+	fake_reply(reply_to, body);
 }
 
 static void fake_error(void *reply_to, int status, const char *type, const char *message)
@@ -112,7 +124,8 @@ static void fake_submit(struct engine *e, struct eng_job *j)
 	eng_job_done(e, j, in);
 }
 
-static const struct engine_io fake_io = {.reply = fake_reply, .error = fake_error, .submit = fake_submit};
+static const struct engine_io fake_io = {
+    .reply = fake_reply, .reply_text = fake_reply_text, .error = fake_error, .submit = fake_submit};
 
 /* ---------------------------------------------------------------- the daemon */
 
@@ -240,6 +253,7 @@ struct agent {
 	const char *hold_dep, *hold_event; /* waits at this event (acknowledged) until released */
 	volatile bool held, release;
 	int events_done;
+	char exec[128]; /* the DeploymentExecutionId of its last command */
 };
 
 static struct agent agents[MAX_HOSTS];
@@ -249,8 +263,9 @@ static char started[64][32]; /* hosts in the order their first command arrived *
 static int nstarted, inflight, peak;
 
 /* One call through the input queue; NULL when the engine is not running.
- * *ret_status gets the HTTP status. */
-static json_t *agent_call(const char *op, json_t *body, int *ret_status)
+ * *ret_status gets the HTTP status, *ret_text whether the answer came
+ * encoded (engine_io.reply_text). */
+static json_t *agent_call_text(const char *op, json_t *body, int *ret_status, bool *ret_text)
 {
 	struct fake_call *fc = calloc(1, sizeof(*fc));
 	struct eng_input *in = eng_input_new(IN_CALL);
@@ -282,11 +297,19 @@ static json_t *agent_call(const char *op, json_t *body, int *ret_status)
 	if (!answered)
 		return NULL; /* fc stays: the engine may still answer it */
 	*ret_status = fc->status;
+	*ret_text = fc->text;
 	out = fc->body;
 	pthread_mutex_destroy(&fc->m);
 	pthread_cond_destroy(&fc->c);
 	free(fc);
 	return out;
+}
+
+static json_t *agent_call(const char *op, json_t *body, int *ret_status)
+{
+	bool text;
+
+	return agent_call_text(op, body, ret_status, &text);
 }
 
 static json_t *payload(json_t *o)
@@ -370,6 +393,7 @@ static void *agent_main(void *arg)
 				 json_string_value(json_object_get(hc, "HostCommandIdentifier")));
 			snprintf(ev, sizeof(ev), "%s", json_string_value(json_object_get(hc, "CommandName")));
 			snprintf(dep, sizeof(dep), "%s", exec && strrchr(exec, '/') ? strrchr(exec, '/') + 1 : "");
+			snprintf(a->exec, sizeof(a->exec), "%s", exec ? exec : "");
 			json_decref(r);
 			run_command(a, cid, dep, ev);
 			continue;
@@ -439,6 +463,26 @@ static void test_batches(void **state)
 	assert_int_equal(wait_started(2), 2);
 	sleep_ms(100); /* nothing else may start meanwhile */
 	assert_int_equal(nstarted, 2);
+	/* the specification is built and signed for the first host that asks,
+	 * then answered as it was encoded then */
+	{
+		json_t *spec[2];
+		bool text[2];
+		int st = 0;
+		for (int i = 0; i < 2; i++) {
+			spec[i] = agent_call_text("GetDeploymentSpecification",
+						  json_pack("{s:s,s:s}", "DeploymentExecutionId", agents[i].exec,
+							    "HostIdentifier", agents[i].name),
+						  &st, &text[i]);
+			assert_int_equal(st, 200);
+			assert_non_null(json_object_get(spec[i], "DeploymentSpecification"));
+		}
+		assert_false(text[0]);
+		assert_true(text[1]);
+		assert_true(json_equal(spec[0], spec[1]));
+		json_decref(spec[0]);
+		json_decref(spec[1]);
+	}
 	/* the first batch: host-0 and host-1 (they acknowledge in any order) */
 	assert_true((!strcmp(started[0], "host-0") && !strcmp(started[1], "host-1")) ||
 		    (!strcmp(started[0], "host-1") && !strcmp(started[1], "host-0")));
