@@ -116,21 +116,24 @@ const char *sigv4_header_get(const struct sigv4_request *req, const char *name)
 	return NULL;
 }
 
-/* Appends "value" trimmed with inner whitespace runs collapsed. */
+/* Appends "value" trimmed with inner whitespace runs collapsed, a run of
+ * other characters at a time (a character at a time was a quarter of a
+ * signature's cost). */
 static void sb_add_trimmed(struct sbuf *b, const char *v)
 {
-	bool space = false, started = false;
+	bool started = false;
 
-	for (; *v; v++) {
-		if (*v == ' ' || *v == '\t') {
-			space = started;
-			continue;
-		}
-		if (space)
+	for (;;) {
+		size_t ws = strspn(v, " \t"), n;
+		v += ws;
+		if (!*v)
+			return;
+		if (ws && started)
 			sb_addc(b, ' ');
-		space = false;
+		n = strcspn(v, " \t");
+		sb_addn(b, v, n);
+		v += n;
 		started = true;
-		sb_addc(b, *v);
 	}
 }
 
