@@ -59,17 +59,24 @@ void eng_queue_destroy(struct eng_queue *q)
 
 void eng_post(struct eng_queue *q, struct eng_input *in)
 {
+	bool wake;
+
 	in->next = NULL;
 	pthread_mutex_lock(&q->lock);
-	if (q->tail) {
-		/* the engine waits only on an empty queue: whoever filled it woke it */
+	/* the engine waits only on an empty queue: whoever filled it wakes it */
+	wake = !q->tail;
+	if (q->tail)
 		q->tail->next = in;
-	} else {
+	else
 		q->head = in;
-		pthread_cond_signal(&q->cond);
-	}
 	q->tail = in;
 	pthread_mutex_unlock(&q->lock);
+	/* After the unlock, else the engine wakes only to block on the lock
+	 * still held. The queue is still there: engine_stop frees it only once
+	 * no caller can post (eng_post_live holds live_lock throughout; a job
+	 * posts before it stops counting as running). */
+	if (wake)
+		pthread_cond_signal(&q->cond);
 }
 
 struct eng_input *eng_queue_take(struct eng_queue *q, bool wait, int64_t deadline_ms, bool *ret_quit)
