@@ -134,6 +134,16 @@ class Ec2Env:
             return info if info["status"] in ("Succeeded", "Failed", "Stopped") else None
         return wait_for(done, timeout, interval=0.3, what="deployment %s to end" % dep)
 
+    def wait_idle(self, group="grp", timeout=90):
+        """Waits until no deployment of the group is active: a deployment the
+        daemon started itself (to an instance Auto Scaling launched) blocks a
+        new one, as in CodeDeploy (DeploymentLimitExceededException)."""
+        def idle():
+            return not self.cd.list_deployments(
+                applicationName="app", deploymentGroupName=group,
+                includeOnlyStatuses=["Created", "Queued", "InProgress", "Baking", "Ready"])["deployments"]
+        wait_for(idle, timeout, interval=0.3, what="the deployments of %s to end" % group)
+
     def targets(self, dep):
         ids = self.cd.list_deployment_targets(deploymentId=dep)["targetIds"]
         if not ids:

@@ -84,7 +84,7 @@ def test_auto_scaled_instance_enrolls_and_is_deployed_to(env, tmp_path):
     new = [i for i in env.asg_instances("web-asg") if i not in ids]
     assert len(new) == 1
     b = start_enrolled_agent(env, tmp_path, fleet_yaml, new[0])
-    dep2 = env.deploy("v2")
+    dep2 = deploy_when_idle(env, "v2")
     assert env.wait(dep2)["status"] == "Succeeded", b.log()[-3000:]
     assert sorted(env.targets(dep2)) == sorted(ids + new)
 
@@ -107,6 +107,20 @@ def test_auto_scaled_instance_enrolls_and_is_deployed_to(env, tmp_path):
     with pytest.raises(CallError) as e:
         s.call("CodeDeployCommandService_v20141006.PollHostCommand", {"HostIdentifier": instance_arn(ids[0])})
     assert e.value.status == 403, e.value.body
+
+
+def deploy_when_idle(env, version, attempts=5):
+    """CreateDeployment once the group is idle. The daemon deploys the last
+    revision to an instance Auto Scaling launched, when its ASG poll sees it:
+    until that deployment ends a new one is refused, as in CodeDeploy."""
+    for _ in range(attempts - 1):
+        env.wait_idle()
+        try:
+            return env.deploy(version)
+        except CallError as e:
+            if e.type != "DeploymentLimitExceededException":
+                raise
+    return env.deploy(version)
 
 
 def enrolled_key(agent):
