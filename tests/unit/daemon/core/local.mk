@@ -2,38 +2,43 @@
 # (authenticated by daemon/auth, as in the daemon).
 check_PROGRAMS += tests/unit/daemon/core/test_conf
 TESTS += tests/unit/daemon/core/test_conf
-tests_unit_daemon_core_test_conf_SOURCES = tests/unit/daemon/core/test_conf.c $(daemon_core_sources)
+tests_unit_daemon_core_test_conf_SOURCES = tests/unit/daemon/core/test_conf.c
 tests_unit_daemon_core_test_conf_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_daemon_core_test_conf_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
-tests_unit_daemon_core_test_conf_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+tests_unit_daemon_core_test_conf_LDADD = tests/unit/daemon/libunit_core.la tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/core/test_plugins
 TESTS += tests/unit/daemon/core/test_plugins
-tests_unit_daemon_core_test_plugins_SOURCES = tests/unit/daemon/core/test_plugins.c $(daemon_core_sources)
+tests_unit_daemon_core_test_plugins_SOURCES = tests/unit/daemon/core/test_plugins.c
 tests_unit_daemon_core_test_plugins_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_daemon_core_test_plugins_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
-tests_unit_daemon_core_test_plugins_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+tests_unit_daemon_core_test_plugins_LDADD = tests/unit/daemon/libunit_core.la tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/core/test_plugin_alarm
 TESTS += tests/unit/daemon/core/test_plugin_alarm
-tests_unit_daemon_core_test_plugin_alarm_SOURCES = tests/unit/daemon/core/test_plugin_alarm.c $(daemon_core_sources)
+tests_unit_daemon_core_test_plugin_alarm_SOURCES = tests/unit/daemon/core/test_plugin_alarm.c
 tests_unit_daemon_core_test_plugin_alarm_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_plugin_alarm_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
-tests_unit_daemon_core_test_plugin_alarm_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+tests_unit_daemon_core_test_plugin_alarm_LDADD = tests/unit/daemon/libunit_core.la tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/core/test_plugin_tags
 TESTS += tests/unit/daemon/core/test_plugin_tags
-tests_unit_daemon_core_test_plugin_tags_SOURCES = tests/unit/daemon/core/test_plugin_tags.c $(daemon_core_sources)
+tests_unit_daemon_core_test_plugin_tags_SOURCES = tests/unit/daemon/core/test_plugin_tags.c
 tests_unit_daemon_core_test_plugin_tags_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_plugin_tags_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
-tests_unit_daemon_core_test_plugin_tags_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+tests_unit_daemon_core_test_plugin_tags_LDADD = tests/unit/daemon/libunit_core.la tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/core/test_plugin_xml
 TESTS += tests/unit/daemon/core/test_plugin_xml
-tests_unit_daemon_core_test_plugin_xml_SOURCES = tests/unit/daemon/core/test_plugin_xml.c $(daemon_core_sources)
+tests_unit_daemon_core_test_plugin_xml_SOURCES = tests/unit/daemon/core/test_plugin_xml.c
 tests_unit_daemon_core_test_plugin_xml_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_plugin_xml_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
-tests_unit_daemon_core_test_plugin_xml_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+tests_unit_daemon_core_test_plugin_xml_LDADD = tests/unit/daemon/libunit_core.la tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/core/test_workpool
 TESTS += tests/unit/daemon/core/test_workpool
@@ -51,11 +56,13 @@ tests_unit_daemon_core_test_httpd_limit_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/core/test_httpd
 TESTS += tests/unit/daemon/core/test_httpd
-tests_unit_daemon_core_test_httpd_SOURCES = tests/unit/daemon/core/test_httpd.c $(daemon_httpd_sources) $(daemon_metrics_sources) \
-	daemon/core/workpool.c $(daemon_auth_sources)
+tests_unit_daemon_core_test_httpd_SOURCES = tests/unit/daemon/core/test_httpd.c \
+	daemon/core/workpool.c
 tests_unit_daemon_core_test_httpd_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_httpd_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
-tests_unit_daemon_core_test_httpd_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+tests_unit_daemon_core_test_httpd_LDADD = tests/unit/daemon/libunit_httpd.la tests/unit/daemon/libunit_auth.la \
+	tests/unit/daemon/libunit_httpd.la tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 # Broken plugins, one per defect the loader must name (built from one source).
 broken_plugin_ldflags = -module -avoid-version -shared -rpath /nowhere $(SAN_LDFLAGS)
@@ -121,14 +128,16 @@ tests_unit_daemon_core_broken_good_la_LDFLAGS = $(broken_plugin_ldflags)
 
 check_PROGRAMS += tests/unit/daemon/core/test_metrics
 TESTS += tests/unit/daemon/core/test_metrics
-tests_unit_daemon_core_test_metrics_SOURCES = tests/unit/daemon/core/test_metrics.c $(daemon_metrics_sources)
+tests_unit_daemon_core_test_metrics_SOURCES = tests/unit/daemon/core/test_metrics.c
 tests_unit_daemon_core_test_metrics_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_metrics_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
-tests_unit_daemon_core_test_metrics_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+tests_unit_daemon_core_test_metrics_LDADD = tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/daemon/core/test_aws_assume
 TESTS += tests/unit/daemon/core/test_aws_assume
-tests_unit_daemon_core_test_aws_assume_SOURCES = tests/unit/daemon/core/test_aws_assume.c $(daemon_core_sources)
+tests_unit_daemon_core_test_aws_assume_SOURCES = tests/unit/daemon/core/test_aws_assume.c
 tests_unit_daemon_core_test_aws_assume_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_core_test_aws_assume_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS)
-tests_unit_daemon_core_test_aws_assume_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS)
+tests_unit_daemon_core_test_aws_assume_LDADD = tests/unit/daemon/libunit_core.la tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS)

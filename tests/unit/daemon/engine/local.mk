@@ -25,22 +25,22 @@ tests_unit_daemon_engine_test_spec_LDADD = $(UNIT_LIBS)
 # agents (no HTTP: engine_hostcmd_http.c is not linked).
 check_PROGRAMS += tests/unit/daemon/engine/test_engine
 TESTS += tests/unit/daemon/engine/test_engine
-tests_unit_daemon_engine_test_engine_SOURCES = tests/unit/daemon/engine/test_engine.c $(daemon_engine_sources) $(daemon_cluster_sources) \
-	$(daemon_traffic_sources) $(daemon_health_sources) $(daemon_bundles_sources) $(daemon_store_sources) \
-	$(daemon_core_sources) daemon/core/workpool.c daemon/core/workpool.h
+tests_unit_daemon_engine_test_engine_SOURCES = tests/unit/daemon/engine/test_engine.c \
+	daemon/core/workpool.c daemon/core/workpool.h
 tests_unit_daemon_engine_test_engine_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_engine_test_engine_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS) $(ARCHIVE_CFLAGS)
-tests_unit_daemon_engine_test_engine_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS) $(ARCHIVE_LIBS)
+tests_unit_daemon_engine_test_engine_LDADD = tests/unit/daemon/libunit_engine.la tests/unit/daemon/libunit_bundles.la tests/unit/daemon/libunit_health.la tests/unit/daemon/libunit_traffic.la tests/unit/daemon/libunit_cluster.la tests/unit/daemon/libunit_core.la tests/unit/daemon/libunit_store.la tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS) $(ARCHIVE_LIBS)
 
 # Lambda / ECS deployments: the plan, and the state machine with fake plugin jobs.
 check_PROGRAMS += tests/unit/daemon/engine/test_engine_shift
 TESTS += tests/unit/daemon/engine/test_engine_shift
 tests_unit_daemon_engine_test_engine_shift_SOURCES = tests/unit/daemon/engine/test_engine_shift.c \
-	$(daemon_engine_sources) $(daemon_cluster_sources) $(daemon_traffic_sources) $(daemon_health_sources) $(daemon_bundles_sources) \
-	$(daemon_store_sources) $(daemon_core_sources) daemon/core/workpool.c daemon/core/workpool.h
+	daemon/core/workpool.c daemon/core/workpool.h
 tests_unit_daemon_engine_test_engine_shift_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_daemon_engine_test_engine_shift_CFLAGS = $(UNIT_CFLAGS) $(DAEMON_UNIT_CFLAGS) $(ARCHIVE_CFLAGS)
-tests_unit_daemon_engine_test_engine_shift_LDADD = $(UNIT_LIBS) $(DAEMON_UNIT_LIBS) $(ARCHIVE_LIBS)
+tests_unit_daemon_engine_test_engine_shift_LDADD = tests/unit/daemon/libunit_engine.la tests/unit/daemon/libunit_bundles.la tests/unit/daemon/libunit_health.la tests/unit/daemon/libunit_traffic.la tests/unit/daemon/libunit_cluster.la tests/unit/daemon/libunit_core.la tests/unit/daemon/libunit_store.la tests/unit/daemon/libunit_metrics.la \
+	$(UNIT_LIBS) $(DAEMON_UNIT_LIBS) $(ARCHIVE_LIBS)
 
 # The model: a deployment's target index and counts.
 check_PROGRAMS += tests/unit/daemon/engine/test_engine_model
