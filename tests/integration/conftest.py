@@ -16,6 +16,14 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long randomized tests (minutes); still part of the suite")
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The slow modules first, each in its own order. scripts/test hands
+    whole files to its pytest-xdist workers in this order (--dist loadfile):
+    a slow file started last would keep one worker busy long after the
+    others ran out of work."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def builddir():
     """The build directory (ROLLOUT_BUILDDIR); fails clearly when unset."""
