@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,18 @@ static void conn_free(struct store_conn *c)
 	free(c);
 }
 
+/* SQLite counts the memory it allocates under one process-wide mutex,
+ * which every connection's threads then take at each allocation; nothing
+ * here reads the count (sqlite3_memory_used) or sets a heap limit. Only
+ * possible before SQLite's first use; later, the call is refused and the
+ * count stays. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_setup(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int conn_open(const char *path, struct store_conn **ret, struct rd_error *err)
 {
 	struct store_conn *c = calloc(1, sizeof(*c));
@@ -66,6 +79,7 @@ static int conn_open(const char *path, struct store_conn **ret, struct rd_error 
 
 	if (!c)
 		return -ENOMEM;
+	pthread_once(&sqlite_once, sqlite_setup);
 	rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		ERR("cannot open %s: %s; check that data_dir exists and is writable", path,
