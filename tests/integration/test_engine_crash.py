@@ -117,6 +117,15 @@ def test_kill_during_failure_keeps_the_rollback_decision(d):
         f.stop()
 
 
+def _one_rollout_agent(d):
+    """A fleet of one host whose scripted agent, not started, says it is
+    rollout-agent (which polls only between commands)."""
+    f = Fleet(d, n=1, start_agents=False)
+    a = f.agents[f.names[0]]
+    a.client.extra_headers["X-Amz-Codedeploy-Agent-Version"] = "ROLLOUT_AGENT_test"
+    return f, a
+
+
 def _first_command(agent, timeout=20):
     end = time.time() + timeout
     while time.time() < end:
@@ -152,9 +161,7 @@ def test_unacknowledged_command_is_offered_again_to_rollout_agent(d, restart):
     was lost in a crash) is offered again on its next poll, with or without
     a daemon restart in between, and its specification is served again for
     the same DeploymentExecutionId; then it runs to the end."""
-    f = Fleet(d, n=1, start_agents=False)
-    a = f.agents[f.names[0]]
-    a.client.extra_headers["X-Amz-Codedeploy-Agent-Version"] = "ROLLOUT_AGENT_test"
+    f, a = _one_rollout_agent(d)
     try:
         dep = f.deploy(s3_revision())
         hc = _first_command(a)
@@ -182,9 +189,7 @@ def test_noop_acknowledgement_is_answered_once_committed(d):
     (Succeeded, "do not run it") is the completion, so it goes out only once
     the event's result is in the store. A kill -9 right after it must not
     offer the event again after the agent moved on to the next one."""
-    f = Fleet(d, n=1, start_agents=False)
-    a = f.agents[f.names[0]]
-    a.client.extra_headers["X-Amz-Codedeploy-Agent-Version"] = "ROLLOUT_AGENT_test"
+    f, a = _one_rollout_agent(d)
     try:
         dep = f.deploy(s3_revision())
         hc = _first_command(a)
@@ -223,9 +228,7 @@ def test_rollout_agent_polling_with_an_unreported_command_fails_it(d):
     is acknowledged means it gave up reporting it (rolloutd unreachable for
     its whole retry window). The event fails at once instead of waiting for
     ever behind the agent's held polls, and is not offered again."""
-    f = Fleet(d, n=1, start_agents=False)
-    a = f.agents[f.names[0]]
-    a.client.extra_headers["X-Amz-Codedeploy-Agent-Version"] = "ROLLOUT_AGENT_test"
+    f, a = _one_rollout_agent(d)
     try:
         dep = f.deploy(s3_revision())
         hc = _first_command(a)
