@@ -38,7 +38,7 @@ import harness
 from agent_helpers import Agent, wait_for
 from cluster_helpers import Cluster, Switch, kill9, until
 from engine_helpers import Fleet
-from health_helpers import Moto
+from health_helpers import Moto, serve
 from pg_helpers import db_name, pg  # noqa: F401
 from test_agent_rolloutd import lines, revision, upload_bundle
 
@@ -72,9 +72,8 @@ class Sink:
             def log_message(self, *a):
                 pass
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d/hook" % self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.srv, port = serve(H)
+        self.url = "http://127.0.0.1:%d/hook" % port
 
     def delivered(self):
         """(eventType, deploymentId, instanceId) of each notification answered 200."""
@@ -107,10 +106,9 @@ class SlowTarget:
             def log_message(self, *a):
                 pass
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv, port = serve(H)
         self.srv.slow = self
-        self.url = "http://127.0.0.1:%d/slow" % self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d/slow" % port
 
     def close(self):
         self.srv.shutdown()
@@ -137,9 +135,7 @@ class AlarmEndpoint:
             def log_message(self, *a):
                 pass
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.srv, self.port = serve(H)
 
     def polls(self, name):
         with self.lock:

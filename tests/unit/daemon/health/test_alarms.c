@@ -22,6 +22,7 @@
 #include "store/store_engine.h"
 #include "store/store_health.h"
 #include "health/triggers.h"
+#include "tmpdir.h"
 #include "util.h"
 
 /* the error of the store call that failed (store_open, backup, restore) */
@@ -171,10 +172,21 @@ static void test_trigger_helpers(void **state)
 	json_decref(info);
 }
 
+/* The end of a trigger test: its deliveries' threads, its store and its
+ * directory go. */
+static void triggers_end(struct rd_daemon *d, char *dir, json_t *g, json_t *info)
+{
+	triggers_shutdown(d);
+	d->store = store_close(d->store);
+	json_decref(g);
+	json_decref(info);
+	tu_rm_rf(dir);
+}
+
 static void test_trigger_records(void **state)
 {
 	struct rd_daemon d = {0};
-	char dir[] = "/tmp/rd-health-XXXXXX";
+	char *dir = tu_mkdtemp();
 	json_t *g = J("{\"applicationName\":\"app\",\"deploymentGroupName\":\"grp\",\"triggerConfigurations\":["
 		      "{\"triggerName\":\"hook\",\"triggerTargetArn\":\"http://127.0.0.1:1/hook\","
 		      "\"triggerEvents\":[\"DeploymentStart\",\"DeploymentSuccess\"]},"
@@ -185,7 +197,7 @@ static void test_trigger_records(void **state)
 	int64_t t0;
 	(void)state;
 
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(dir);
 	assert_int_equal(store_open(dir, &d.store, &rerr), 0);
 	setenv("ROLLOUTD_TRIGGER_RETRY_BASE_MS", "50", 1);
 	setenv("ROLLOUTD_TRIGGER_MAX_ATTEMPTS", "3", 1);
@@ -225,15 +237,7 @@ static void test_trigger_records(void **state)
 		json_decref(m);
 	}
 	json_decref(rows);
-	triggers_shutdown(&d);
-	d.store = store_close(d.store);
-	json_decref(g);
-	json_decref(info);
-	{
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		assert_int_equal(system(cmd), 0);
-	}
+	triggers_end(&d, dir, g, info);
 }
 
 /* The engine's form: the deliveries are rows of the engine's transaction,
@@ -242,7 +246,7 @@ static void test_trigger_records(void **state)
 static void test_trigger_in_transaction(void **state)
 {
 	struct rd_daemon d = {0};
-	char dir[] = "/tmp/rd-health-XXXXXX";
+	char *dir = tu_mkdtemp();
 	json_t *g = J("{\"applicationName\":\"app\",\"deploymentGroupName\":\"grp\",\"triggerConfigurations\":["
 		      "{\"triggerName\":\"a\",\"triggerTargetArn\":\"http://127.0.0.1:1/a\","
 		      "\"triggerEvents\":[\"DeploymentStart\"]},"
@@ -254,7 +258,7 @@ static void test_trigger_in_transaction(void **state)
 	json_t *rows = NULL;
 	(void)state;
 
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(dir);
 	assert_int_equal(store_open(dir, &d.store, &rerr), 0);
 	setenv("ROLLOUTD_TRIGGER_RETRY_BASE_MS", "50", 1);
 	setenv("ROLLOUTD_TRIGGER_MAX_ATTEMPTS", "2", 1);
@@ -298,15 +302,7 @@ static void test_trigger_in_transaction(void **state)
 		assert_int_equal(json_integer_value(json_object_get(row, "attempts")), 2);
 	}
 	json_decref(rows);
-	triggers_shutdown(&d);
-	d.store = store_close(d.store);
-	json_decref(g);
-	json_decref(info);
-	{
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		assert_int_equal(system(cmd), 0);
-	}
+	triggers_end(&d, dir, g, info);
 }
 
 int main(void)
