@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "client.h"
+#include "extractor.h"
 #include "settings.h"
 #include "spec.h"
 
@@ -15,6 +16,7 @@ struct agent {
 	struct client *client;
 	volatile sig_atomic_t stop; /* SIGTERM/SIGINT */
 	char extract_helper[4096];  /* path of rollout-agent-extract */
+	struct extractor standby;   /* started ahead of DownloadBundle, or none */
 };
 
 /* Diagnostics of one command (the official Complete payload). */
@@ -56,6 +58,14 @@ bool deploy_command_supported(const char *command);
 /* The ack-time noop flag: DownloadBundle and Install never are; a hook event
  * is a noop when the appspec that would run has no scripts for it. */
 bool deploy_is_noop(struct agent *ag, const char *command, const struct deploy_spec *spec);
+/* A command arrived (spec NULL: without a usable specification): at
+ * ApplicationStop, which comes right before DownloadBundle in every
+ * deployment, the extraction helper is started so that it has loaded its
+ * libraries by the time the bundle is there; any other command but
+ * DownloadBundle discards an unused one. */
+void deploy_prepare(struct agent *ag, const char *command, const struct deploy_spec *spec);
+/* No command for a while: an unused extraction helper is ended. */
+void deploy_idle(struct agent *ag);
 /* Runs one command; fills *out. hcid is used for heartbeats and live output. */
 void deploy_execute(struct agent *ag, const char *hcid, const char *command, const struct deploy_spec *spec,
 		    struct cmd_outcome *out);

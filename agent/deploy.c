@@ -6,17 +6,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "appspec.h"
+#include "extractor.h"
 #include "hooks.h"
 #include "install.h"
 #include "layout.h"
@@ -64,70 +62,39 @@ bool deploy_is_noop(struct agent *ag, const char *command, const struct deploy_s
 /* --- DownloadBundle --- */
 
 /* Unpacks bundle into dest with the rollout-agent-extract helper (libarchive
- * lives only there), calling tick about once a second. */
-static int extract(const struct agent *ag, const char *bundle, const char *dest, int (*tick)(void *ud), void *ud,
-		   char *err, size_t errlen)
+ * lives only there): the standby started at ApplicationStop, or a new one. */
+static int extract(struct agent *ag, const char *bundle, const char *dest, int (*tick)(void *ud), void *ud, char *err,
+		   size_t errlen)
 {
-	int pfd[2], st = 0, r = 0;
-	size_t elen = 0;
-	bool interrupted = false;
-	pid_t pid;
+	return extractor_run(&ag->standby, ag->extract_helper, bundle, dest, tick, ud, err, errlen);
+}
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return r;
-	}
-	if (pid == 0) {
-		char *argv[] = {(char *)ag->extract_helper, (char *)bundle, (char *)dest, NULL};
-		dup2(pfd[1], STDOUT_FILENO);
-		dup2(pfd[1], STDERR_FILENO);
-		signal(SIGPIPE, SIG_DFL);
-		execv(ag->extract_helper, argv);
-		dprintf(pfd[1], "cannot run %s: %s", ag->extract_helper, strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	err[0] = '\0';
-	for (;;) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		char buf[512];
-		ssize_t n;
-		int pr = poll(&p, 1, 1000);
-		if (pr < 0 && errno != EINTR)
-			break;
-		if (tick && tick(ud) < 0) {
-			kill(pid, SIGKILL);
-			interrupted = true;
-			break;
-		}
-		if (pr <= 0)
-			continue;
-		n = read(pfd[0], buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] != '\1' && buf[i] != '\n' && elen + 1 < errlen) {
-				err[elen++] = buf[i];
-				err[elen] = '\0';
-			}
-	}
-	close(pfd[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (interrupted) {
-		snprintf(err, errlen, "extraction interrupted");
-		return -EINTR;
-	}
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	if (!err[0])
-		snprintf(err, errlen, "%s ended with status %d", ag->extract_helper, st);
-	return -EINVAL;
+/* Whether DownloadBundle of s would unpack a bundle (a bundle of rolloutd's
+ * cache this host does not hold unpacked yet, or a local archive). */
+static bool will_unpack(const struct agent *ag, const struct deploy_spec *s)
+{
+	if (s->has_rollout_bundle)
+		return true;
+	return s->local_location && !(s->bundle_type && strcmp(s->bundle_type, "directory") == 0);
+}
+
+void deploy_prepare(struct agent *ag, const char *command, const struct deploy_spec *s)
+{
+	int r;
+
+	if (strcmp(command, "DownloadBundle") == 0)
+		return;
+	extractor_discard(&ag->standby);
+	if (!s || strcmp(command, "ApplicationStop") != 0 || !will_unpack(ag, s))
+		return;
+	if ((r = extractor_start(&ag->standby, ag->extract_helper)) < 0)
+		log_warning("cannot start %s ahead of DownloadBundle (%s); DownloadBundle will try again",
+			    ag->extract_helper, strerror(-r));
+}
+
+void deploy_idle(struct agent *ag)
+{
+	extractor_discard(&ag->standby);
 }
 
 static int cp_tree(const char *src, const char *dst, char *err, size_t errlen)
@@ -246,6 +213,7 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 	live_init(&live, ag, hcid, NULL);
 	if (s->has_rollout_bundle && reuse_unpacked(ag, s, p)) {
 		/* nothing downloaded, nothing extracted */
+		extractor_discard(&ag->standby);
 	} else if (s->has_rollout_bundle) {
 		log_info("DownloadBundle: fetching %s (%llu bytes, sha256 %.12s…)", s->rb_url,
 			 (unsigned long long)s->rb_size, s->rb_sha256);

@@ -4,7 +4,7 @@ bin_PROGRAMS += rollout-agent
 rollout_agent_SOURCES = agent/main.c agent/agent.h agent/hostcmd.c agent/hostcmd.h agent/settings.c agent/settings.h agent/client.c agent/client.h agent/enroll.c agent/enroll.h \
 	agent/spec.c agent/spec.h agent/runner.c agent/runner.h agent/install.c agent/install.h \
 	agent/deploy.c agent/layout.c agent/layout.h agent/hooks.c agent/hooks.h \
-	agent/live.c agent/live.h agent/tail.c agent/unpacked.c agent/unpacked.h
+	agent/live.c agent/live.h agent/tail.c agent/unpacked.c agent/unpacked.h agent/extractor.c agent/extractor.h
 rollout_agent_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(ARCHIVE_CFLAGS) $(YAML_CFLAGS)
 rollout_agent_CPPFLAGS = $(AM_CPPFLAGS) -DAGENT_LIBEXECDIR='"$(pkglibexecdir)"'
 # --as-needed: libarchive (used only by the extraction helper) stays out of the agent;
@@ -17,4 +17,7 @@ bin_PROGRAMS += rollout-agent-extract
 rollout_agent_extract_SOURCES = agent/extract_main.c
 rollout_agent_extract_CFLAGS = $(AM_CFLAGS) $(ARCHIVE_CFLAGS)
 rollout_agent_extract_LDADD = lib/librollout.la $(ARCHIVE_LIBS)
+# -z now: every symbol is bound while a standby helper waits for its paths,
+# not after (agent/extractor.h)
+rollout_agent_extract_LDFLAGS = $(AM_LDFLAGS) -Wl,-z,now
 EXTRA_DIST += agent/PROTOCOL.md agent/README.md bench/agent-rss

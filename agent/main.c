@@ -26,7 +26,7 @@
 #include "runner.h"
 #include "util.h"
 
-static struct agent agent;
+static struct agent agent = {.standby = EXTRACTOR_NONE};
 
 static void on_signal(int sig)
 {
@@ -102,6 +102,13 @@ static void trim_idle_memory(void)
 	if (pm >= 0)
 		close(pm);
 	free(rs);
+}
+
+/* The long poll has waited a while without a command. */
+static void going_idle(void)
+{
+	deploy_idle(&agent);
+	trim_idle_memory();
 }
 
 /* Back-off of a poll that rolloutd refuses (a 4xx answer: an unregistered
@@ -271,6 +278,7 @@ static void handle_command(json_t *hc)
 	}
 	log_info("command %s (%s)", command, exec_id);
 	r = fetch_spec(command, exec_id, &spec, &o);
+	deploy_prepare(&agent, command, r > 0 ? spec : NULL);
 	if (r == 0 || agent.stop)
 		goto out;
 	if (r < 0) {
@@ -457,7 +465,7 @@ int main(int argc, char **argv)
 	log_info("rollout-agent %s polling %s as %s", PACKAGE_VERSION, agent.cfg->endpoint, agent.cfg->host_identifier);
 	recover_after_restart();
 
-	client_set_idle_hook(agent.client, trim_idle_memory);
+	client_set_idle_hook(agent.client, going_idle);
 	while (!agent.stop) {
 		json_t *req = json_pack("{s:s}", "HostIdentifier", agent.cfg->host_identifier), *resp = NULL, *hc;
 		runner_reap();
@@ -486,6 +494,7 @@ int main(int argc, char **argv)
 		json_decref(resp);
 	}
 	log_info("rollout-agent stopping");
+	deploy_idle(&agent);
 	spec_cache.spec = deploy_spec_free(spec_cache.spec);
 	client_free(agent.client);
 	agent_config_free(agent.cfg);

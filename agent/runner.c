@@ -245,11 +245,13 @@ static void __attribute__((noreturn)) child(const struct run_spec *rs, int out, 
 	int nul;
 	char *argv[] = {(char *)rs->path, NULL};
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* every signal is blocked (runner_run) until the agent's handlers are
+	 * reset: none of them may run here */
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			signal(s, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
 	nul = open("/dev/null", O_RDONLY);
 	if (nul < 0 || dup2(nul, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0) {
@@ -283,6 +285,29 @@ fail:
 	_exit(127);
 }
 
+/* Starts child(); its pid or -errno. vfork: the child borrows the agent's
+ * memory until it execs, so the agent's page tables are not copied for a
+ * process that execs at once (a millisecond per hook on a virtual machine);
+ * child() makes only system calls and never returns here. A user switch
+ * takes fork: glibc's setgid, initgroups and setuid are not safe in a child
+ * sharing the agent's memory. (A function of its own: nothing of
+ * runner_run's frame lives across the vfork.) */
+static pid_t __attribute__((noinline)) start_child(const struct run_spec *rs, int out, int errfd, int status_fd)
+{
+	sigset_t all, old;
+	pid_t pid;
+	int r;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = rs->switch_user ? fork() : vfork();
+	if (pid == 0)
+		child(rs, out, errfd, status_fd);
+	r = pid < 0 ? -errno : pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
 int runner_run(const struct run_spec *rs, struct run_result *ret)
 {
 	struct run_result res = {0};
@@ -302,13 +327,10 @@ int runner_run(const struct run_spec *rs, struct run_result *ret)
 		r = -errno;
 		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
+	if ((pid = start_child(rs, po[1], pe[1], ps[1])) < 0) {
+		r = pid;
 		goto out;
 	}
-	if (pid == 0)
-		child(rs, po[1], pe[1], ps[1]);
 	close(po[1]);
 	close(pe[1]);
 	close(ps[1]);

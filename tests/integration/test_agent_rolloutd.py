@@ -192,6 +192,49 @@ def test_redeploy_runs_application_stop_of_previous_revision(d, fleet, tmp_path)
         assert fh.read() == "hello v2\n"
 
 
+def extract_helpers_of(pid):
+    """Command lines of the rollout-agent-extract processes whose parent is pid (zombies have none)."""
+    found = []
+    for p in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % p) as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % p, "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and argv and argv[0].endswith(b"rollout-agent-extract"):
+            found.append(b" ".join(argv).strip().decode())
+    return found
+
+
+def test_extraction_helper_waits_from_application_stop(d, fleet, tmp_path):
+    """The extraction helper is started when ApplicationStop arrives, so its libraries are loaded by the
+    time DownloadBundle has the bundle; it unpacks that bundle and is gone once the deployment is done.
+    When ApplicationStop fails (no DownloadBundle follows), the unused helper is ended too."""
+    www, events = str(tmp_path / "www"), str(tmp_path / "events.log")
+    seen = tmp_path / "children-at-stop"
+    f = fleet(n=1)
+    a = f.agents[f.f.names[0]]
+    record = 'ps -o args= --ppid "$PPID" > %s' % seen
+    dep1 = f.deploy_local(revision(tmp_path, "v1", www, events, hooks={"ApplicationStop": record}))
+    assert f.wait(dep1)["status"] == "Succeeded", a.log()[-3000:]
+    assert not seen.exists()  # the first deployment's ApplicationStop has no previous revision to run
+    dep2 = f.deploy_local(revision(tmp_path, "v2", www, events, hooks={"ApplicationStop": "exit 3"}))
+    assert f.wait(dep2)["status"] == "Succeeded", a.log()[-3000:]
+    # while v1's ApplicationStop ran, the helper waited for its paths ("-": they come on stdin)
+    helpers = [ln.strip() for ln in seen.read_text().splitlines() if "rollout-agent-extract" in ln]
+    assert len(helpers) == 1 and helpers[0].endswith("/rollout-agent-extract -"), seen.read_text()
+    with open(os.path.join(www, "index.html")) as fh:
+        assert fh.read() == "hello v2\n"
+    assert extract_helpers_of(a.proc.pid) == []
+    # v2's ApplicationStop fails: no DownloadBundle comes, and the helper started for it is ended
+    dep3 = f.deploy_local(revision(tmp_path, "v3", www, events))
+    info = f.wait(dep3)
+    assert info["status"] == "Failed" and f.events(dep3)["ApplicationStop"]["status"] == "Failed", info
+    wait_for(lambda: extract_helpers_of(a.proc.pid) == [], timeout=10, what="the unused helper to end")
+
+
 @pytest.mark.parametrize("how,expect_status,expect_content", [
     ("default", "Failed", "not ours\n"),          # DISALLOW
     ("OVERWRITE", "Succeeded", "hello v1\n"),

@@ -40,3 +40,11 @@ tests_unit_agent_test_unpacked_SOURCES = tests/unit/agent/test_unpacked.c agent/
 tests_unit_agent_test_unpacked_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_agent_test_unpacked_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS) -Wno-format-truncation
 tests_unit_agent_test_unpacked_LDADD = $(UNIT_LIBS) $(OPENSSL_LIBS)
+
+check_PROGRAMS += tests/unit/agent/test_extractor
+TESTS += tests/unit/agent/test_extractor
+tests_unit_agent_test_extractor_SOURCES = tests/unit/agent/test_extractor.c agent/extractor.c
+tests_unit_agent_test_extractor_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-DTEST_EXTRACT_HELPER='"$(abs_top_builddir)/rollout-agent-extract$(EXEEXT)"'
+tests_unit_agent_test_extractor_CFLAGS = $(UNIT_CFLAGS) -Wno-format-truncation
+tests_unit_agent_test_extractor_LDADD = $(UNIT_LIBS)
