@@ -907,7 +907,19 @@ int main(int argc, char **argv)
 		config_free(d.cfg);
 		return 1;
 	}
-	d.base = event_base_new();
+	{
+		/* libevent batches the changes of a loop turn's events into one
+		 * epoll_ctl per descriptor (or none when they cancel out): every
+		 * agent call disabled and enabled its connection's read and write
+		 * interest one system call at a time, a tenth of the I/O thread's
+		 * CPU in fleet-sim. Safe because the daemon registers no
+		 * descriptor that is a dup() of another (libevent's condition). */
+		struct event_config *ecfg = event_config_new();
+		if (ecfg && event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+			d.base = event_base_new_with_config(ecfg);
+		if (ecfg)
+			event_config_free(ecfg);
+	}
 	/* Two priorities: every event has the default, 1, except the HTTP
 	 * server's look at new connections, which must run before their I/O
 	 * (httpd.c, the connection cap). */
