@@ -551,21 +551,23 @@ static void on_key_uses(evutil_socket_t fd, short what, void *arg)
 		__atomic_store_n(&d->key_uses_running, false, __ATOMIC_RELEASE);
 }
 
-/* Every route the daemon serves (GET /health is the transport's own). */
+/* The JSON services (GET /health is the transport's own). */
+static const struct {
+	const char *target_prefix, *sigv4_service;
+	httpd_handler_fn fn;
+} services[] = {
+    /* the control API and rolloutd's extensions (daemon/api) */
+    {"CodeDeploy_20141006", "codedeploy", api_codedeploy_call},
+    {"Rolloutd_v1", "codedeploy", api_ext_call},
+    /* the agents' host-command service (daemon/engine), through the
+     * cluster's relay (daemon/relay; the engine's own on one daemon) */
+    {"CodeDeployCommandService_v20141006", "codedeploy-commands", relay_hostcmd_call},
+    {"CodeDeployCommandService", "codedeploy-commands-secure", relay_hostcmd_call},
+};
+
+/* Every route the daemon serves. */
 static int register_routes(struct rd_daemon *d)
 {
-	static const struct {
-		const char *target_prefix, *sigv4_service;
-		httpd_handler_fn fn;
-	} services[] = {
-	    /* the control API and rolloutd's extensions (daemon/api) */
-	    {"CodeDeploy_20141006", "codedeploy", api_codedeploy_call},
-	    {"Rolloutd_v1", "codedeploy", api_ext_call},
-	    /* the agents' host-command service (daemon/engine), through the
-	     * cluster's relay (daemon/relay; the engine's own on one daemon) */
-	    {"CodeDeployCommandService_v20141006", "codedeploy-commands", relay_hostcmd_call},
-	    {"CodeDeployCommandService", "codedeploy-commands-secure", relay_hostcmd_call},
-	};
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < RD_ARRAY_SIZE(services); i++) {
@@ -685,6 +687,15 @@ static int run(struct rd_daemon *d)
 	r = relay_start(d, kek, &e);
 	if (r < 0) {
 		log_error("relay: %s", e.message);
+		goto out;
+	}
+	/* one daemon: nothing decides where an agent's call goes, and the
+	 * engine thread authenticates it, straight from the I/O thread */
+	for (size_t i = 0; r == 0 && !d->relay && i < RD_ARRAY_SIZE(services); i++)
+		if (services[i].fn == relay_hostcmd_call)
+			r = httpd_set_direct(d->httpd, services[i].target_prefix, engine_hostcmd_direct, d);
+	if (r < 0) {
+		log_error("cannot route the host-command service to the engine: %s", strerror(-r));
 		goto out;
 	}
 	/* the web dashboard (daemon/ui), over the same authenticator's keys */

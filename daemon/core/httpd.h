@@ -15,7 +15,9 @@
  *
  * THREADS. The I/O thread (the one running d->base) only parses and routes.
  * Authentication and the handler run on a workpool thread (daemon/core/workpool.h);
- * handlers may block on the store or plugins. A handler completes its call
+ * handlers may block on the store or plugins. (A service may instead hand its
+ * calls from the I/O thread to a thread of its own, which authenticates them:
+ * httpd_set_direct.) A handler completes its call
  * with exactly one of httpd_call_reply*() / httpd_call_error*() — from any
  * thread, at any later time. Returning from the handler without completing
  * DEFERS the call (e.g. a long-poll held until a command is queued); the
@@ -71,14 +73,16 @@ struct httpd_identity {
 	char region[64];
 };
 
-/* Runs on a workpool thread. userdata as registered. */
+/* Runs on a workpool thread (a direct one on the I/O thread: httpd_set_direct).
+ * userdata as registered. */
 typedef void (*httpd_handler_fn)(struct httpd_call *call, void *userdata);
 /* Runs on the I/O thread; see CLIENT GONE above. */
 typedef void (*httpd_gone_fn)(struct httpd_call *call, void *arg);
 
-/* Decides who calls and whether they may call what they ask for. Runs on a
- * workpool thread before the handler, for every request but /health, and
- * may run on several threads at once. Returns 0 with *ret filled in, or a
+/* Decides who calls and whether they may call what they ask for. Runs
+ * where the call is admitted (httpd_call_admit: on a workpool thread before
+ * the handler, or on a direct handler's thread), for every request but
+ * /health, and may run on several threads at once. Returns 0 with *ret filled in, or a
  * negative errno with err set (the code is the reply's __type): -EPERM when
  * the caller is not authenticated (answered 403), -EACCES when the caller
  * may not make this call (400, as AWS answers AccessDeniedException; *ret
@@ -153,6 +157,22 @@ int httpd_port(const struct httpd *h);
  * prefix is taken. */
 int httpd_register_service(struct httpd *h, const char *target_prefix, const char *sigv4_service, httpd_handler_fn fn,
 			   void *userdata);
+
+/* Hands the calls of the JSON service registered under target_prefix to fn
+ * on the I/O thread, as soon as they are parsed, instead of to the
+ * registered handler on a workpool thread: for a handler that passes its
+ * calls on to a thread of its own anyway (the engine's), which saves a
+ * thread switch per call. fn must not block; it gives the call to a thread
+ * that calls httpd_call_admit() before it looks at anything but the
+ * transport's own fields (and completes it, deferred as above). -ENOENT when
+ * no such service. Call before d->base runs. */
+int httpd_set_direct(struct httpd *h, const char *target_prefix, httpd_handler_fn fn, void *userdata);
+/* What a workpool thread does before the handler of any other route: the
+ * relay header's check, authentication (with its client-certificate check)
+ * and the JSON body's parsing. True when the call may proceed; else it has
+ * been completed (with the error the workpool path would have sent). May
+ * block on the store; never on the I/O thread. */
+bool httpd_call_admit(struct httpd_call *c);
 
 /* Registers GET (and HEAD) requests whose path starts with path_prefix
  * (e.g. "/bundles/"), signed for sigv4_service (query string included in

@@ -25,6 +25,8 @@ struct route {
 	bool client_cert; /* with tls.client_ca: the caller must show a certificate naming its instance */
 	httpd_handler_fn fn;
 	void *userdata;
+	httpd_handler_fn direct; /* httpd_set_direct: on the I/O thread, before admission */
+	void *direct_ud;
 };
 
 /* The client certificate of a call's connection, read when the call is made. */

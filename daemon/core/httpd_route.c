@@ -3,8 +3,10 @@
  * HEAD by the longest registered path prefix; POST (without X-Amz-Target)
  * and PUT by the longest raw-route prefix. GET /health and every refusal
  * that needs no disk are answered at once on the I/O thread; a routed call
- * goes to a workpool thread, where the authenticator runs, then the JSON
- * body is parsed, then the handler. */
+ * goes to a workpool thread, where it is admitted (httpd_call_admit: the
+ * authenticator runs, then the JSON body is parsed), then to the handler;
+ * a service's direct handler (httpd_set_direct) gets it on the I/O thread
+ * and has it admitted on a thread of its own. */
 #include "config.h"
 
 #include <errno.h>
@@ -162,13 +164,10 @@ static bool check_relayed(struct httpd_call *c)
 	return true;
 }
 
-/* A routed call on a workpool thread: who calls, then the body, then the handler. */
-static void work_cb(void *arg)
+bool httpd_call_admit(struct httpd_call *c)
 {
-	struct httpd_call *c = arg;
-
 	if (c->route->service && (!check_relayed(c) || !authenticate(c)))
-		return;
+		return false;
 	if (c->op) {
 		json_error_t je;
 		if (c->body_len == 0) {
@@ -180,17 +179,26 @@ static void work_cb(void *arg)
 				    c, "SerializationException",
 				    "the request body is not valid JSON (line %d column %d: %s); send a JSON object",
 				    je.line, je.column, je.text);
-				return;
+				return false;
 			}
 			if (!json_is_object(c->json)) {
 				httpd_call_error(c, "SerializationException",
 						 "the request body must be a JSON object, not a %s",
 						 json_is_array(c->json) ? "list" : "scalar");
-				return;
+				return false;
 			}
 		}
 	}
-	c->route->fn(c, c->route->userdata);
+	return true;
+}
+
+/* A routed call on a workpool thread: admitted, then the handler. */
+static void work_cb(void *arg)
+{
+	struct httpd_call *c = arg;
+
+	if (httpd_call_admit(c))
+		c->route->fn(c, c->route->userdata);
 }
 
 /* Immediate replies from the I/O thread (no disk involved). */
@@ -323,6 +331,10 @@ dispatch:
 		return;
 	}
 	httpd_call_track(c);
+	if (rt->direct) {
+		rt->direct(c, rt->direct_ud);
+		return;
+	}
 	if (workpool_submit(h->d->pool, work_cb, c) < 0) {
 		httpd_call_untrack(c);
 		httpd_call_free(c);
@@ -347,6 +359,8 @@ static int add_route(struct route **arr, size_t *n, const char *prefix, const ch
 	na[*n].fn = fn;
 	na[*n].userdata = userdata;
 	na[*n].client_cert = false;
+	na[*n].direct = NULL;
+	na[*n].direct_ud = NULL;
 	if (!na[*n].prefix || (service && !na[*n].service)) {
 		free(na[*n].prefix);
 		free(na[*n].service);
@@ -379,6 +393,17 @@ int httpd_register_raw(struct httpd *h, const char *path_prefix, const char *sig
 		       void *userdata)
 {
 	return add_route(&h->raws, &h->n_raws, path_prefix, sigv4_service, fn, userdata);
+}
+
+int httpd_set_direct(struct httpd *h, const char *target_prefix, httpd_handler_fn fn, void *userdata)
+{
+	for (size_t i = 0; i < h->n_services; i++)
+		if (strcmp(h->services[i].prefix, target_prefix) == 0) {
+			h->services[i].direct = fn;
+			h->services[i].direct_ud = userdata;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 int httpd_require_client_cert(struct httpd *h, const char *prefix)

@@ -824,6 +824,10 @@ static void apply(struct engine *e, struct eng_input *in)
 		}
 		break;
 	case IN_CALL:
+		if (in->call->unadmitted && !e->io->admit(in->call)) {
+			in->call = eng_call_free(in->call); /* answered with its refusal */
+			break;
+		}
 		if (eng_hostcmd_handle(e, in->call, &rep) > 0)
 			report_apply(e, &rep);
 		in->call = NULL; /* answered, now or by the outbox */

@@ -2,7 +2,8 @@
  * of deployments on platforms that shift traffic themselves (Lambda, ECS):
  * what the rest of the daemon may call. main.c starts it after the store,
  * the plugins and the HTTP server exist, registers its host-command routes
- * (engine_hostcmd_call) and stops it before they go down. The API tells it
+ * (engine_hostcmd_call; engine_hostcmd_direct on one daemon, whose calls the
+ * engine thread authenticates itself) and stops it before they go down. The API tells it
  * about new work through the engine_notify_* functions, which never block.
  *
  * One engine thread owns every running deployment. It takes the inputs
@@ -23,7 +24,7 @@
  *   engine_jobs.c         plugin work on workers, one function per job kind
  *   engine_outbox.c       what waits for the commit: replies, trigger fires, jobs, requests
  *   engine_hostcmd.c      the host-command service: host queues and the agents' operations
- *   engine_hostcmd_http.c the service over HTTP: route handler and reply transport
+ *   engine_hostcmd_http.c the service over HTTP: route handlers, admission and reply transport
  *   engine_bg.c           the blue/green steps around the traffic phase
  *   engine_shift.c        Lambda / ECS deployments: their steps, hooks and routing back
  *   engine_shift_jobs.c   their plugin work on workers (start, one step)
@@ -69,6 +70,7 @@
 struct rd_daemon;
 struct engine;
 struct eng_job;
+struct eng_call;
 struct httpd_call;
 
 /* How the engine reaches beyond its thread. main.c passes engine_http_io;
@@ -82,6 +84,11 @@ struct engine_io {
 	void (*reply_text)(void *reply_to, const char *json, size_t len);
 	/* Refuses it: HTTP status, exception name (__type) and message. */
 	void (*error)(void *reply_to, int http_status, const char *type, const char *message);
+	/* Admits a call handed over unadmitted (engine_hostcmd_direct): checks
+	 * its caller as the transport checks every call and fills in c. False
+	 * when the call was refused (answered already). Engine thread; may read
+	 * the store. NULL: no call arrives unadmitted. */
+	bool (*admit)(struct eng_call *c);
 	/* Runs a plugin job off the engine thread, which reports with
 	 * eng_job_done() (engine_jobs.h). NULL: on the daemon's workers. */
 	void (*submit)(struct engine *e, struct eng_job *job);
@@ -119,6 +126,12 @@ void engine_stop(struct rd_daemon *d);
  * userdata is the struct rd_daemon. Queues the call for the engine thread;
  * refuses it once the engine stopped. */
 void engine_hostcmd_call(struct httpd_call *call, void *userdata);
+
+/* The same as a direct handler (httpd_set_direct; on one daemon, where no
+ * relay decides first where a call goes): on the I/O thread, the call goes
+ * to the engine thread unadmitted and is admitted there, one thread switch
+ * fewer per call than through a workpool thread. */
+void engine_hostcmd_direct(struct httpd_call *call, void *userdata);
 
 /* The same for a call the cluster's relay routes here itself: relayed_in
  * (another daemon relayed it here: never handed on) and hold_ms (what is

@@ -44,6 +44,8 @@ struct eng_call {
 	bool relayed_in;    /* another daemon relayed it here: never handed on */
 	int64_t hold_ms;    /* > 0: what is left of its long-poll (a poll relayed, or routed back here) */
 	void *reply_to;	    /* the transport's call */
+	bool unadmitted;    /* handed over before its caller was authenticated: only reply_to is set
+			     * until engine_io.admit has run (engine_hostcmd_direct) */
 };
 struct eng_call *eng_call_free(struct eng_call *c);
 

@@ -95,6 +95,40 @@ static void h_hold(struct httpd_call *c, void *ud)
 	pthread_mutex_unlock(&lock);
 }
 
+static pthread_t io_thread;
+static int direct_calls, direct_admitted;
+
+static void *admit_later(void *arg)
+{
+	struct httpd_call *c = arg;
+
+	if (!httpd_call_admit(c))
+		return NULL; /* answered with the refusal */
+	pthread_mutex_lock(&lock);
+	direct_admitted++;
+	pthread_mutex_unlock(&lock);
+	assert_string_equal(httpd_call_principal(c)->policy, "admin");
+	assert_non_null(json_object_get(httpd_call_body(c), "n"));
+	httpd_call_reply(c, json_pack("{s:s}", "from", "admitted elsewhere"));
+	return NULL;
+}
+
+/* A direct handler: on the I/O thread, not yet admitted (no caller, no
+ * body); admitted on a thread of its own. */
+static void h_direct(struct httpd_call *c, void *ud)
+{
+	pthread_t t;
+
+	assert_true(pthread_equal(pthread_self(), io_thread));
+	assert_null(httpd_call_principal(c)->policy);
+	assert_null(httpd_call_body(c));
+	pthread_mutex_lock(&lock);
+	direct_calls++;
+	pthread_mutex_unlock(&lock);
+	assert_int_equal(pthread_create(&t, NULL, admit_later, c), 0);
+	pthread_detach(t);
+}
+
 static void h_get(struct httpd_call *c, void *ud)
 {
 	static const char data[] = "bundle-bytes";
@@ -114,8 +148,8 @@ static int connect_port(void)
 	return fd;
 }
 
-/* Sends a signed request; returns the socket. */
-static int send_signed(const char *method, const char *path, const char *target, const char *body)
+/* Sends a signed request (with a wrong secret: bad_sig); returns the socket. */
+static int send_signed(const char *method, const char *path, const char *target, const char *body, bool bad_sig)
 {
 	char host[64], amz[17], sig[65], err[256], req[4096];
 	struct sigv4_auth au;
@@ -138,7 +172,8 @@ static int send_signed(const char *method, const char *path, const char *target,
 	strcpy(au.region, "us-east-1");
 	strcpy(au.service, "test");
 	strcpy(au.signed_headers, target ? "host;x-amz-date;x-amz-target" : "host;x-amz-date");
-	assert_int_equal(sigv4_signature(&sr, &au, amz, key.secret, sig, err, sizeof(err)), 0);
+	assert_int_equal(sigv4_signature(&sr, &au, amz, bad_sig ? "not-the-secret" : key.secret, sig, err, sizeof(err)),
+			 0);
 	n = snprintf(req, sizeof(req),
 		     "%s %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\n%s%s%sContent-Length: %zu\r\n"
 		     "Authorization: AWS4-HMAC-SHA256 Credential=%s/%.8s/us-east-1/test/aws4_request, "
@@ -153,13 +188,15 @@ static int send_signed(const char *method, const char *path, const char *target,
 struct client {
 	const char *method, *path, *target;
 	bool close_early;
+	bool bad_sig;
+	const char *body; /* "{}" when NULL */
 	char resp[4096];
 };
 
 static void *client_main(void *arg)
 {
 	struct client *cl = arg;
-	int fd = send_signed(cl->method, cl->path, cl->target, "{}");
+	int fd = send_signed(cl->method, cl->path, cl->target, cl->body ? cl->body : "{}", cl->bad_sig);
 	size_t o = 0;
 	ssize_t n;
 
@@ -210,6 +247,10 @@ static int setup(void **state)
 	assert_int_equal(httpd_register_service(d.httpd, "Test_v1", "test", h_later, NULL), -EEXIST);
 	assert_int_equal(httpd_register_service(d.httpd, "Hold_v1", "test", h_hold, NULL), 0);
 	assert_int_equal(httpd_register_get(d.httpd, "/things/", "test", h_get, NULL), 0);
+	assert_int_equal(httpd_register_service(d.httpd, "Direct_v1", "test", h_later, NULL), 0);
+	assert_int_equal(httpd_set_direct(d.httpd, "Direct_v1", h_direct, NULL), 0);
+	assert_int_equal(httpd_set_direct(d.httpd, "Nobody_v1", h_direct, NULL), -ENOENT);
+	io_thread = pthread_self();
 	return 0;
 }
 
@@ -270,12 +311,33 @@ static void test_get_route_and_errors(void **state)
 	assert_non_null(strstr(nf.resp, "HTTP/1.1 404"));
 }
 
+/* A direct service's calls reach its handler on the I/O thread, and are
+ * admitted (authenticated, parsed) where the handler hands them; a bad
+ * signature is refused there as on the workpool path. */
+static void test_direct(void **state)
+{
+	struct client cl = {.method = "POST", .path = "/", .target = "Direct_v1.Op", .body = "{\"n\":1}"};
+	struct client bad = {.method = "POST", .path = "/", .target = "Direct_v1.Op", .bad_sig = true};
+
+	run_client(&cl);
+	assert_non_null(strstr(cl.resp, "HTTP/1.1 200"));
+	assert_non_null(strstr(cl.resp, "{\"from\":\"admitted elsewhere\"}"));
+	run_client(&bad);
+	assert_non_null(strstr(bad.resp, "HTTP/1.1 403"));
+	assert_non_null(strstr(bad.resp, "\"__type\":\"InvalidSignatureException\""));
+	pthread_mutex_lock(&lock);
+	assert_int_equal(direct_calls, 2);
+	assert_int_equal(direct_admitted, 1);
+	pthread_mutex_unlock(&lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_deferred_reply_from_thread),
 	    cmocka_unit_test(test_client_gone),
 	    cmocka_unit_test(test_get_route_and_errors),
+	    cmocka_unit_test(test_direct),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

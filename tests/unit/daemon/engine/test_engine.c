@@ -59,6 +59,12 @@ struct fake_call {
 	char type[64];
 	json_t *body;
 	bool text; /* answered through engine_io.reply_text */
+	/* a call handed over unadmitted (eng_call.unadmitted): what fake_admit
+	 * fills in, or refuse to refuse it as a bad signature would be */
+	const char *op;
+	json_t *req;
+	bool refuse;
+	int admitted; /* times fake_admit ran */
 };
 
 static void fake_reply(void *reply_to, json_t *body)
@@ -124,8 +130,30 @@ static void fake_submit(struct engine *e, struct eng_job *j)
 	eng_job_done(e, j, in);
 }
 
-static const struct engine_io fake_io = {
-    .reply = fake_reply, .reply_text = fake_reply_text, .error = fake_error, .submit = fake_submit};
+/* The transport's admission (engine_hostcmd_http.c's authenticates): on the
+ * engine thread, before the call is handled. */
+static bool fake_admit(struct eng_call *c)
+{
+	struct fake_call *fc = c->reply_to;
+
+	fc->admitted++;
+	if (fc->refuse) {
+		fake_error(fc, 403, "InvalidSignatureException", "the signature does not match");
+		return false;
+	}
+	snprintf(c->op, sizeof(c->op), "%s", fc->op);
+	c->body = fc->req;
+	fc->req = NULL;
+	c->rollout_agent = true;
+	c->unadmitted = false;
+	return true;
+}
+
+static const struct engine_io fake_io = {.reply = fake_reply,
+					 .reply_text = fake_reply_text,
+					 .error = fake_error,
+					 .admit = fake_admit,
+					 .submit = fake_submit};
 
 /* ---------------------------------------------------------------- the daemon */
 
@@ -262,10 +290,22 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char started[64][32]; /* hosts in the order their first command arrived */
 static int nstarted, inflight, peak;
 
+static json_t *call_as(const char *op, json_t *body, bool unadmitted, bool refuse, int *ret_status, bool *ret_text,
+		       int *ret_admitted);
+
 /* One call through the input queue; NULL when the engine is not running.
  * *ret_status gets the HTTP status, *ret_text whether the answer came
  * encoded (engine_io.reply_text). */
 static json_t *agent_call_text(const char *op, json_t *body, int *ret_status, bool *ret_text)
+{
+	return call_as(op, body, false, false, ret_status, ret_text, NULL);
+}
+
+/* The same; unadmitted: handed over before admission (engine_hostcmd_direct),
+ * refused by it with refuse. *ret_admitted (when not NULL): how often the
+ * engine admitted it. */
+static json_t *call_as(const char *op, json_t *body, bool unadmitted, bool refuse, int *ret_status, bool *ret_text,
+		       int *ret_admitted)
 {
 	struct fake_call *fc = calloc(1, sizeof(*fc));
 	struct eng_input *in = eng_input_new(IN_CALL);
@@ -277,9 +317,16 @@ static json_t *agent_call_text(const char *op, json_t *body, int *ret_status, bo
 	assert_non_null(fc);
 	pthread_mutex_init(&fc->m, NULL);
 	pthread_cond_init(&fc->c, NULL);
-	snprintf(c->op, sizeof(c->op), "%s", op);
-	c->body = body;
-	c->rollout_agent = true;
+	if (unadmitted) {
+		fc->op = op;
+		fc->req = body;
+		fc->refuse = refuse;
+		c->unadmitted = true;
+	} else {
+		snprintf(c->op, sizeof(c->op), "%s", op);
+		c->body = body;
+		c->rollout_agent = true;
+	}
 	c->reply_to = fc;
 	in->call = c;
 	if (eng_post_live(&T.d, in) < 0) {
@@ -298,6 +345,9 @@ static json_t *agent_call_text(const char *op, json_t *body, int *ret_status, bo
 		return NULL; /* fc stays: the engine may still answer it */
 	*ret_status = fc->status;
 	*ret_text = fc->text;
+	if (ret_admitted)
+		*ret_admitted = fc->admitted;
+	json_decref(fc->req); /* not taken when refused */
 	out = fc->body;
 	pthread_mutex_destroy(&fc->m);
 	pthread_cond_destroy(&fc->c);
@@ -657,6 +707,31 @@ static void test_restart_resume(void **state)
 	assert_int_equal(agents[1].events_done, 7);
 }
 
+/* A call handed over unadmitted (engine_hostcmd_direct) is admitted on the
+ * engine thread before anything else: refused there, it is answered once,
+ * with the refusal; admitted, it is handled with what admission filled in. */
+static void test_admission(void **state)
+{
+	int st = 0, admitted = 0;
+	bool text;
+	json_t *out;
+
+	out = call_as("PollHostCommand", json_pack("{s:s}", "HostIdentifier", "host-0"), true, true, &st, &text,
+		      &admitted);
+	assert_int_equal(st, 403);
+	assert_int_equal(admitted, 1);
+	json_decref(out);
+	/* the engine's own check of the body, which admission filled in */
+	out = call_as("GetDeploymentSpecification", json_pack("{s:s}", "HostIdentifier", "host-0"), true, false, &st,
+		      &text, &admitted);
+	assert_int_equal(st, 400);
+	assert_int_equal(admitted, 1);
+	json_decref(out);
+	out = call_as("NoSuchOperation", json_object(), true, false, &st, &text, &admitted);
+	assert_int_equal(st, 400);
+	json_decref(out);
+}
+
 /* ---------------------------------------------------------------- the cluster's hooks */
 
 /* What the engine told the fake relay (engine_io.hosts_due, engine_io.relay). */
@@ -800,6 +875,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cluster_hooks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
