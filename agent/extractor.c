@@ -106,8 +106,8 @@ static int send_paths(struct extractor *x, const char *bundle, const char *dest)
 	return 0;
 }
 
-int extractor_run(struct extractor *x, const char *path, const char *bundle, const char *dest,
-		  int (*tick)(void *ud), void *ud, char *err, size_t errlen)
+int extractor_run(struct extractor *x, const char *path, const char *bundle, const char *dest, int (*tick)(void *ud),
+		  void *ud, char *err, size_t errlen)
 {
 	size_t elen = 0;
 	bool interrupted = false;

@@ -40,8 +40,8 @@ static inline bool extractor_started(const struct extractor *x)
  * calling tick about once a second (< 0 from tick kills the helper: -EINTR).
  * x is spent afterwards (none again). 0, or -errno with err. A standby that
  * died before it was given its paths is replaced by a new helper. */
-int extractor_run(struct extractor *x, const char *path, const char *bundle, const char *dest,
-		  int (*tick)(void *ud), void *ud, char *err, size_t errlen);
+int extractor_run(struct extractor *x, const char *path, const char *bundle, const char *dest, int (*tick)(void *ud),
+		  void *ud, char *err, size_t errlen);
 
 /* Ends an unused helper (it has unpacked nothing) and reaps it. */
 void extractor_discard(struct extractor *x);

@@ -327,7 +327,10 @@ static void handle_command(json_t *hc)
 		char dir[4200];
 		snprintf(dir, sizeof(dir), "%s/ongoing-deployment", agent.cfg->root_dir);
 		tracking_path(spec->deployment_id, track, sizeof(track));
-		if (rd_mkdir_p(dir, 0755) < 0 || rd_write_file_atomic(track, hcid, strlen(hcid), 0644) < 0)
+		/* no fsync: the file serves after the agent's own crash; after a
+		 * power loss rolloutd fails the acknowledged event when this
+		 * agent polls again (PROTOCOL.md, Crash recovery) */
+		if (rd_mkdir_p(dir, 0755) < 0 || rd_write_file_atomic_nosync(track, hcid, strlen(hcid), 0644) < 0)
 			log_warning("cannot write %s: crash recovery will not know about this command", track);
 		deploy_execute(&agent, hcid, command, spec, &o);
 	}

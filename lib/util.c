@@ -86,7 +86,7 @@ out:
 	return r;
 }
 
-int rd_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+static int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, bool durable)
 {
 	size_t plen = strlen(path);
 	char *tmp = malloc(plen + 16);
@@ -114,7 +114,7 @@ int rd_write_file_atomic(const char *path, const void *data, size_t len, unsigne
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) < 0)
+	if (durable && fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -132,6 +132,16 @@ fail:
 	unlink(tmp);
 	free(tmp);
 	return r;
+}
+
+int rd_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+	return write_file_atomic(path, data, len, mode, true);
+}
+
+int rd_write_file_atomic_nosync(const char *path, const void *data, size_t len, unsigned mode)
+{
+	return write_file_atomic(path, data, len, mode, false);
 }
 
 int rd_mkdir_p(const char *path, unsigned mode)

@@ -15,6 +15,9 @@ int rd_read_file(const char *path, size_t max_bytes, char **ret_buf, size_t *ret
 /* Writes data to path via a temporary file in the same directory, fsync and
  * rename, with the given mode. */
 int rd_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* The same without the fsync: after a crash of the process the file is
+ * whole or absent; after a power loss it may also be empty or absent. */
+int rd_write_file_atomic_nosync(const char *path, const void *data, size_t len, unsigned mode);
 
 /* mkdir -p with mode for the directories it creates. */
 int rd_mkdir_p(const char *path, unsigned mode);

@@ -436,7 +436,7 @@ static int fetch_into_cache(struct bcache *c, const char *expect_sha256, const s
 	struct bcache_fetch f = {.have = held, .have_v = held ? held_v : NULL};
 	char tmp[4096], sha[65];
 	uint64_t size;
-	int fd, r;
+	int fd = -1, r; /* set by bcache_tmpfile (-O2 cannot tell) */
 
 	r = bcache_tmpfile(c, tmp, sizeof(tmp), &fd);
 	if (r < 0)

@@ -35,8 +35,9 @@ static int setup(void **state)
 	f->dir = tu_mkdtemp();
 	assert_non_null(f->dir);
 	tu_write(f->dir, "appspec.yml", "version: 0.0\nos: linux\n");
-	snprintf(cmd, sizeof(cmd), "mkdir %s/hooks && echo 'exit 0' >%s/hooks/a.sh && tar -C %s -czf %s/b.tgz appspec.yml hooks",
-		 f->dir, f->dir, f->dir, f->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir %s/hooks && echo 'exit 0' >%s/hooks/a.sh && tar -C %s -czf %s/b.tgz appspec.yml hooks", f->dir,
+		 f->dir, f->dir, f->dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(f->bundle, sizeof(f->bundle), "%s/b.tgz", f->dir);
 	snprintf(f->dest, sizeof(f->dest), "%s/out", f->dir);
@@ -144,9 +145,9 @@ static void test_missing_helper_said(void **state)
 	struct extractor x = EXTRACTOR_NONE;
 	char err[512];
 
-	assert_int_equal(extractor_run(&x, "/nonexistent/rollout-agent-extract", f->bundle, f->dest, NULL, NULL, err,
-				       sizeof(err)),
-			 -ENOENT);
+	assert_int_equal(
+	    extractor_run(&x, "/nonexistent/rollout-agent-extract", f->bundle, f->dest, NULL, NULL, err, sizeof(err)),
+	    -ENOENT);
 	assert_string_equal(err, "cannot run /nonexistent/rollout-agent-extract: No such file or directory");
 	assert_int_equal(extractor_start(&x, "/nonexistent/rollout-agent-extract"), -ENOENT);
 	assert_false(extractor_started(&x));

@@ -89,3 +89,10 @@ tests_unit_lib_test_timerheap_SOURCES = tests/unit/lib/test_timerheap.c
 tests_unit_lib_test_timerheap_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_lib_test_timerheap_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_lib_test_timerheap_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/lib/test_util
+TESTS += tests/unit/lib/test_util
+tests_unit_lib_test_util_SOURCES = tests/unit/lib/test_util.c
+tests_unit_lib_test_util_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_util_CFLAGS = $(UNIT_CFLAGS) -Wno-format-truncation
+tests_unit_lib_test_util_LDADD = $(UNIT_LIBS)
