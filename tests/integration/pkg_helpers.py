@@ -89,14 +89,16 @@ def built(top):
     return debs, changes[0]
 
 
-def build_packages(name, version=None, commit=None):
+def build_packages(name, version=None, commit=None, quick=False):
     """dpkg-buildpackage -us -uc -b in a fresh copy of the source (of the
     working tree, or of `commit`); returns {package: path of its .deb}
     (dbgsym packages left out) and the .changes. A commit's packages are
-    kept under the build directory and reused: they cannot change."""
+    kept under the build directory and reused: they cannot change. quick:
+    without optimisation or debug symbol packages (DEB_BUILD_OPTIONS noopt
+    noddebs), for packages that are only installed and run, not linted."""
     top = os.path.join(work_dir(), name)
     stamp = os.path.join(top, "built-from")
-    key = "%s %s" % (commit, version)
+    key = "%s %s%s" % (commit, version, " quick" if quick else "")
     if commit and os.path.exists(stamp) and open(stamp).read() == key:
         return built(top)
     shutil.rmtree(top, ignore_errors=True)
@@ -107,7 +109,8 @@ def build_packages(name, version=None, commit=None):
         copy_source(src)
     if version:
         set_version(src, version)
-    env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=%d" % min(os.cpu_count() or 2, 4))
+    env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck%s parallel=%d"
+               % (" noopt noddebs" if quick else "", min(os.cpu_count() or 2, 4)))
     for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         env.pop(k, None)
     log = os.path.join(top, "build.log")

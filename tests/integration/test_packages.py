@@ -66,7 +66,8 @@ def packages():
                          check=True, capture_output=True, text=True).stdout.strip()
     old_version = cur + "~pkgtest1"
     try:
-        old, _ = P.build_packages("old", old_version, commit=PREVIOUS_RELEASE)
+        # the previous release is installed and upgraded from, never linted: built quick
+        old, _ = P.build_packages("old", old_version, commit=PREVIOUS_RELEASE, quick=True)
         new, changes = P.build_packages("new")
     except P.PkgError as e:
         pytest.fail(str(e), pytrace=False)
