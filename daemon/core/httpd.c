@@ -428,6 +428,7 @@ struct httpd *httpd_free(struct httpd *h)
 	if (h->accept_retry)
 		event_free(h->accept_retry);
 	httpd_routes_free(h);
+	httpd_calls_spare_free(h);
 	free(h->relay_header);
 	httpd_limit_free(h->limit);
 	httpd_tls_free(h->tls);

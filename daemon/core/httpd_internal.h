@@ -123,6 +123,8 @@ struct httpd {
 	size_t body_max;	    /* a JSON operation's body (limits.body_max) */
 	struct httpd_limit *limit;  /* failed signatures per source address */
 	struct httpd_call *pending; /* I/O thread only */
+	struct httpd_call *spare;   /* freed calls kept for the next ones (I/O thread only; httpd_call.c) */
+	size_t n_spare;
 	pthread_mutex_t qlock;
 	struct httpd_call *qhead, *qtail;
 };
@@ -145,6 +147,8 @@ void httpd_limit_failed(struct httpd_limit *l, const char *addr);
 struct httpd_call *httpd_call_new(struct httpd *h, struct evhttp_request *req, const struct route *rt, char *path,
 				  const char *target);
 void httpd_call_free(struct httpd_call *c);
+/* Frees the calls httpd_call_free kept for reuse (httpd_free). */
+void httpd_calls_spare_free(struct httpd *h);
 /* Watches the call's connection until it is sent (I/O thread). */
 void httpd_call_track(struct httpd_call *c);
 /* Stops watching a call that never reached its handler, before freeing it. */
