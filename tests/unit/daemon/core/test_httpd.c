@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -129,6 +130,18 @@ static void h_direct(struct httpd_call *c, void *ud)
 	pthread_detach(t);
 }
 
+#define BIG_REPLY (8 << 20) /* more than a loopback socket takes at once */
+
+static void h_big(struct httpd_call *c, void *ud)
+{
+	char *data = malloc(BIG_REPLY);
+
+	assert_non_null(data);
+	memset(data, 'x', BIG_REPLY);
+	httpd_call_reply_bytes(c, 200, "application/octet-stream", data, BIG_REPLY);
+	free(data);
+}
+
 static void h_get(struct httpd_call *c, void *ud)
 {
 	static const char data[] = "bundle-bytes";
@@ -143,13 +156,19 @@ static int connect_port(void)
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)httpd_port(d.httpd))};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
+	struct timeval tmo = {10, 0};
+
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* a reply that never comes fails the test rather than hanging it */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)), 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return fd;
 }
 
-/* Sends a signed request (with a wrong secret: bad_sig); returns the socket. */
-static int send_signed(const char *method, const char *path, const char *target, const char *body, bool bad_sig)
+/* Writes a signed request (with a wrong secret: bad_sig; extra: more header
+ * lines, unsigned) on fd. */
+static void send_on(int fd, const char *method, const char *path, const char *target, const char *body, bool bad_sig,
+		    const char *extra)
 {
 	char host[64], amz[17], sig[65], err[256], req[4096];
 	struct sigv4_auth au;
@@ -175,14 +194,50 @@ static int send_signed(const char *method, const char *path, const char *target,
 	assert_int_equal(sigv4_signature(&sr, &au, amz, bad_sig ? "not-the-secret" : key.secret, sig, err, sizeof(err)),
 			 0);
 	n = snprintf(req, sizeof(req),
-		     "%s %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\n%s%s%sContent-Length: %zu\r\n"
+		     "%s %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\n%s%s%s%sContent-Length: %zu\r\n"
 		     "Authorization: AWS4-HMAC-SHA256 Credential=%s/%.8s/us-east-1/test/aws4_request, "
 		     "SignedHeaders=%s, Signature=%s\r\n\r\n%s",
 		     method, path, host, amz, target ? "X-Amz-Target: " : "", target ? target : "",
-		     target ? "\r\n" : "", strlen(body), key.id, amz, au.signed_headers, sig, body);
-	int fd = connect_port();
+		     target ? "\r\n" : "", extra ? extra : "", strlen(body), key.id, amz, au.signed_headers, sig, body);
 	assert_int_equal(write(fd, req, (size_t)n), n);
+}
+
+/* The same on a new connection; returns the socket. */
+static int send_signed(const char *method, const char *path, const char *target, const char *body, bool bad_sig)
+{
+	int fd = connect_port();
+
+	send_on(fd, method, path, target, body, bad_sig, NULL);
 	return fd;
+}
+
+/* Reads one reply from fd: its status, and how many body bytes came
+ * (Content-Length of them, or -1 when the connection ended first). */
+static void read_reply(int fd, int *ret_status, long *ret_len)
+{
+	char head[4096], buf[65536], *end = NULL, *cl;
+	size_t o = 0;
+	long want, got;
+	ssize_t n;
+
+	while (!end && o < sizeof(head) - 1 && (n = read(fd, head + o, 1)) == 1) {
+		o++;
+		head[o] = '\0';
+		end = strstr(head, "\r\n\r\n");
+	}
+	assert_non_null(end);
+	assert_int_equal(sscanf(head, "HTTP/1.1 %d", ret_status), 1);
+	cl = strstr(head, "Content-Length: ");
+	assert_non_null(cl);
+	want = atol(cl + 16);
+	for (got = 0; got < want; got += n) {
+		size_t chunk = (size_t)(want - got) < sizeof(buf) ? (size_t)(want - got) : sizeof(buf);
+		if ((n = read(fd, buf, chunk)) <= 0) {
+			got = -1;
+			break;
+		}
+	}
+	*ret_len = got;
 }
 
 struct client {
@@ -247,6 +302,7 @@ static int setup(void **state)
 	assert_int_equal(httpd_register_service(d.httpd, "Test_v1", "test", h_later, NULL), -EEXIST);
 	assert_int_equal(httpd_register_service(d.httpd, "Hold_v1", "test", h_hold, NULL), 0);
 	assert_int_equal(httpd_register_get(d.httpd, "/things/", "test", h_get, NULL), 0);
+	assert_int_equal(httpd_register_get(d.httpd, "/big/", "test", h_big, NULL), 0);
 	assert_int_equal(httpd_register_service(d.httpd, "Direct_v1", "test", h_later, NULL), 0);
 	assert_int_equal(httpd_set_direct(d.httpd, "Direct_v1", h_direct, NULL), 0);
 	assert_int_equal(httpd_set_direct(d.httpd, "Nobody_v1", h_direct, NULL), -ENOENT);
@@ -311,6 +367,55 @@ static void test_get_route_and_errors(void **state)
 	assert_non_null(strstr(nf.resp, "HTTP/1.1 404"));
 }
 
+/* Replies are written as soon as they are handed to evhttp (write_now):
+ * the connection then serves the next request, closes after a reply when
+ * the client asked it to, and a reply larger than the socket takes at once
+ * is still sent whole. */
+struct session {
+	int status[4];
+	long len[4];
+	ssize_t after_close; /* read() after the Connection: close reply */
+};
+
+static void *session_main(void *arg)
+{
+	struct session *s = arg;
+	int fd = connect_port(), big;
+	char b;
+
+	for (int i = 0; i < 3; i++) {
+		send_on(fd, "GET", "/things/abc", NULL, "", false, i == 2 ? "Connection: close\r\n" : NULL);
+		read_reply(fd, &s->status[i], &s->len[i]);
+	}
+	s->after_close = read(fd, &b, 1);
+	close(fd);
+	big = send_signed("GET", "/big/x", NULL, "", false);
+	read_reply(big, &s->status[3], &s->len[3]);
+	close(big);
+	event_base_loopbreak(d.base);
+	return NULL;
+}
+
+static void test_replies_written_at_once(void **state)
+{
+	struct session s;
+	struct timeval tv = {20, 0};
+	pthread_t t;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(pthread_create(&t, NULL, session_main, &s), 0);
+	event_base_loopexit(d.base, &tv);
+	event_base_dispatch(d.base);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(s.status[i], 200);
+		assert_int_equal(s.len[i], 12); /* "bundle-bytes" */
+	}
+	assert_int_equal(s.after_close, 0);
+	assert_int_equal(s.status[3], 200);
+	assert_int_equal(s.len[3], BIG_REPLY);
+}
+
 /* A direct service's calls reach its handler on the I/O thread, and are
  * admitted (authenticated, parsed) where the handler hands them; a bad
  * signature is refused there as on the workpool path. */
@@ -334,10 +439,9 @@ static void test_direct(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_deferred_reply_from_thread),
-	    cmocka_unit_test(test_client_gone),
-	    cmocka_unit_test(test_get_route_and_errors),
-	    cmocka_unit_test(test_direct),
+	    cmocka_unit_test(test_deferred_reply_from_thread), cmocka_unit_test(test_client_gone),
+	    cmocka_unit_test(test_get_route_and_errors),       cmocka_unit_test(test_direct),
+	    cmocka_unit_test(test_replies_written_at_once),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
