@@ -232,10 +232,18 @@ static bool complete_begin(struct httpd_call *c)
 static void complete_end(struct httpd_call *c)
 {
 	struct httpd *h = c->h;
+	json_t *body = c->json;
 	bool first;
 
+	/* The parsed body is released here (it is valid until completion), on
+	 * the thread that completes the call, mostly the one that parsed it,
+	 * rather than on the I/O thread: every free of another thread's
+	 * allocations went through that thread's arena, and every allocation
+	 * of the parsing thread then missed its own cache. */
+	c->json = NULL;
 	c->completed = true;
 	pthread_mutex_unlock(&c->lock);
+	json_decref(body);
 	pthread_mutex_lock(&h->qlock);
 	c->qnext = NULL;
 	first = !h->qhead;
