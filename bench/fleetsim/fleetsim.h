@@ -21,6 +21,7 @@ struct fs_stats {
 	uint64_t skipped;	 /* acknowledgement said Succeeded/Failed: not run */
 	uint64_t specs_verified; /* CMS signature checked against daemon.crt */
 	uint64_t specs_same;	 /* byte-identical to a spec verified before */
+	uint64_t specs_kept;	 /* not asked: this agent holds its deployment's */
 	uint64_t specs_rejected;
 	uint64_t heartbeats;
 	uint64_t transport_errors; /* no HTTP answer (reset, timeout) */
@@ -36,6 +37,7 @@ struct fs_sim {
 	const char *cert;    /* daemon.crt, to verify specifications */
 	long hook_ms;
 	double failure_rate;
+	bool spec_every_event; /* as the official agent; else once per deployment */
 	uint64_t rng;
 	struct fs_stats st;
 	unsigned n_agents;

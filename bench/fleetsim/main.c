@@ -35,7 +35,7 @@ static void on_signal(int sig)
 struct opts {
 	const char *endpoint, *prefix, *tag_key, *tag_value, *cert, *region;
 	unsigned hosts, workers;
-	bool shared_key;
+	bool shared_key, spec_every_event;
 	long hook_ms;
 	double failure_rate;
 	uint64_t seed;
@@ -288,15 +288,16 @@ static void report(const struct fs_sim *s)
 	char *text;
 
 	getrusage(RUSAGE_SELF, &ru);
-	j = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:s,s:s}", "agents",
+	j = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:s,s:s}", "agents",
 		      (int)s->n_agents, "requests", (json_int_t)st->requests, "polls", (json_int_t)st->polls,
 		      "commands", (json_int_t)st->commands, "events_succeeded", (json_int_t)st->events_ok,
 		      "events_failed", (json_int_t)st->events_failed, "skipped", (json_int_t)st->skipped,
 		      "specs_verified", (json_int_t)st->specs_verified, "specs_same", (json_int_t)st->specs_same,
-		      "specs_rejected", (json_int_t)st->specs_rejected, "heartbeats", (json_int_t)st->heartbeats,
-		      "transport_errors", (json_int_t)st->transport_errors, "http_errors", (json_int_t)st->http_errors,
-		      "dropped", (json_int_t)st->dropped, "cpu_seconds", cpu_seconds(), "rss_mb", ru.ru_maxrss / 1024.0,
-		      "first_error", st->first_error, "last_error", st->last_error);
+		      "specs_kept", (json_int_t)st->specs_kept, "specs_rejected", (json_int_t)st->specs_rejected,
+		      "heartbeats", (json_int_t)st->heartbeats, "transport_errors", (json_int_t)st->transport_errors,
+		      "http_errors", (json_int_t)st->http_errors, "dropped", (json_int_t)st->dropped, "cpu_seconds",
+		      cpu_seconds(), "rss_mb", ru.ru_maxrss / 1024.0, "first_error", st->first_error, "last_error",
+		      st->last_error);
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	printf("%s\n", text ? text : "{}");
 	fflush(stdout);
@@ -309,29 +310,26 @@ static int usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: fleet-sim-agents --endpoint URL --hosts N --tag KEY=VALUE --cert daemon.crt\n"
 		"         [--prefix NAME] [--shared-key] [--hook-ms M] [--failure-rate F] [--seed S]\n"
-		"         [--workers W] [--region R]\n"
+		"         [--workers W] [--region R] [--spec-every-event]\n"
 		"Registers N instances NAME-0..NAME-(N-1) tagged KEY=VALUE with an agent key each (with\n"
 		"--shared-key the agents all sign with the admin key, the one kind of key rolloutd lets act\n"
-		"for any host), then runs N agents until SIGTERM. The admin key is read from\n"
+		"for any host), then runs N agents until SIGTERM. Each asks for a deployment's specification\n"
+		"once, at its first command, as rollout-agent does; --spec-every-event: at every command, as\n"
+		"the official agent does. The admin key is read from\n"
 		"AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Normally started by bench/fleet-sim.\n");
 	return code;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"endpoint", required_argument, NULL, 'e'},
-						 {"hosts", required_argument, NULL, 'n'},
-						 {"tag", required_argument, NULL, 't'},
-						 {"cert", required_argument, NULL, 'c'},
-						 {"prefix", required_argument, NULL, 'p'},
-						 {"shared-key", no_argument, NULL, 'k'},
-						 {"hook-ms", required_argument, NULL, 'm'},
-						 {"failure-rate", required_argument, NULL, 'f'},
-						 {"seed", required_argument, NULL, 's'},
-						 {"workers", required_argument, NULL, 'w'},
-						 {"region", required_argument, NULL, 'r'},
-						 {"help", no_argument, NULL, 'h'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"endpoint", required_argument, NULL, 'e'}, {"hosts", required_argument, NULL, 'n'},
+	    {"tag", required_argument, NULL, 't'},	{"cert", required_argument, NULL, 'c'},
+	    {"prefix", required_argument, NULL, 'p'},	{"shared-key", no_argument, NULL, 'k'},
+	    {"hook-ms", required_argument, NULL, 'm'},	{"failure-rate", required_argument, NULL, 'f'},
+	    {"seed", required_argument, NULL, 's'},	{"workers", required_argument, NULL, 'w'},
+	    {"region", required_argument, NULL, 'r'},	{"spec-every-event", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0}};
 	struct opts o = {.prefix = "fs", .region = "us-east-1", .workers = 16, .seed = 1};
 	const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
 	char *admin = NULL, **names = NULL, **keys = NULL, *eq;
@@ -379,6 +377,9 @@ int main(int argc, char **argv)
 		case 'r':
 			o.region = optarg;
 			break;
+		case 'S':
+			o.spec_every_event = true;
+			break;
 		case 'h':
 			return usage(0);
 		default:
@@ -423,6 +424,7 @@ int main(int argc, char **argv)
 	s.cert = o.cert;
 	s.hook_ms = o.hook_ms;
 	s.failure_rate = o.failure_rate;
+	s.spec_every_event = o.spec_every_event;
 	s.rng = o.seed ? o.seed : 1;
 	for (unsigned i = 0; i < o.hosts; i++) {
 		char hid[256];

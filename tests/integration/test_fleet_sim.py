@@ -38,21 +38,27 @@ def test_fleet_sim_deploys_to_every_simulated_host(builddir, tmp_path):
     assert out["targets"] == {"Succeeded": HOSTS}
     assert out["sim_errors"] == 0, text
     assert out["sim_injected_failures"] == 0
-    # every host fetched the signed specification; one was checked by its signature
+    # every host fetched the signed specification at its first command (one was checked by its
+    # signature) and kept it for the other six, as rollout-agent does
     assert out["specs_verified"] >= 1
+    assert out["spec"] == "once" and out["specs_kept"] == HOSTS * (EVENTS_PER_HOST - 1), text
     assert out["daemon_rss_mb_idle"] > 0 and out["daemon_rss_mb_peak"] >= out["daemon_rss_mb_idle"]
     assert "%d long-polls held" % HOSTS in text
 
 
-@pytest.mark.parametrize("config,expected", [
-    # AllAtOnce succeeds when any host does: the failed hosts are tolerated
-    ("CodeDeployDefault.AllAtOnce", "Succeeded"),
+@pytest.mark.parametrize("config,expected,spec", [
+    # AllAtOnce succeeds when any host does: the failed hosts are tolerated; the agents ask for the
+    # specification at every event, as the official agent does
+    ("CodeDeployDefault.AllAtOnce", "Succeeded", "every-event"),
     # 95 % must stay healthy: ~30 % of the hosts fail one of their 7 events (5 % each)
-    ("FLEET_PERCENT:95", "Failed"),
+    ("FLEET_PERCENT:95", "Failed", "once"),
 ])
-def test_fleet_sim_failures_end_the_deployment_as_its_config_says(builddir, tmp_path, config, expected):
-    out, text = fleet_sim(builddir, tmp_path, "--failure-rate", "0.05", "--config", config)
+def test_fleet_sim_failures_end_the_deployment_as_its_config_says(builddir, tmp_path, config, expected, spec):
+    out, text = fleet_sim(builddir, tmp_path, "--failure-rate", "0.05", "--config", config, "--spec", spec)
     assert out["deployment_status"] == expected, text
+    assert out["spec"] == spec
+    if spec == "every-event":
+        assert out["specs_kept"] == 0, text
     assert out["failed_events"] > 0
     assert out["sim_injected_failures"] >= out["failed_events"]
     if expected == "Succeeded":
