@@ -69,9 +69,10 @@ static int extract(struct agent *ag, const char *bundle, const char *dest, int (
 	return extractor_run(&ag->standby, ag->extract_helper, bundle, dest, tick, ud, err, errlen);
 }
 
-/* Whether DownloadBundle of s would unpack a bundle (a bundle of rolloutd's
- * cache this host does not hold unpacked yet, or a local archive). */
-static bool will_unpack(const struct agent *ag, const struct deploy_spec *s)
+/* Whether DownloadBundle of s may unpack a bundle: one of rolloutd's cache
+ * (unless the host still holds it unpacked, which DownloadBundle finds out:
+ * it then discards the helper) or a local archive. */
+static bool may_unpack(const struct deploy_spec *s)
 {
 	if (s->has_rollout_bundle)
 		return true;
@@ -85,7 +86,7 @@ void deploy_prepare(struct agent *ag, const char *command, const struct deploy_s
 	if (strcmp(command, "DownloadBundle") == 0)
 		return;
 	extractor_discard(&ag->standby);
-	if (!s || strcmp(command, "ApplicationStop") != 0 || !will_unpack(ag, s))
+	if (!s || strcmp(command, "ApplicationStop") != 0 || !may_unpack(s))
 		return;
 	if ((r = extractor_start(&ag->standby, ag->extract_helper)) < 0)
 		log_warning("cannot start %s ahead of DownloadBundle (%s); DownloadBundle will try again",
