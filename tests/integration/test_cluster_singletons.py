@@ -184,13 +184,13 @@ class Setup:
         self.f.cd.update_deployment_group(applicationName=self.f.app, currentDeploymentGroupName=self.f.group,
                                           deploymentConfigName="CodeDeployDefault.OneAtATime", **kw)
 
-    def deploy(self, version, slow_hook=None, started=None):
-        """CreateDeployment through a; slow_hook (an event) touches `started` and sleeps 2 s first:
-        the kill, the stop or the alarm lands while it runs."""
+    def deploy(self, version, slow_hook=None, started=None, slow_s=2):
+        """CreateDeployment through a; slow_hook (an event) touches `started` and sleeps slow_s
+        seconds first: the kill, the stop or the alarm lands while it runs."""
         rec = 'echo "$LIFECYCLE_EVENT %s $DEPLOYMENT_ID" >> %s' % (version, self.events)
         hooks = {e: rec for e in EVENTS}
         if slow_hook:
-            hooks[slow_hook] = "touch %s; sleep 2; %s" % (started, rec)
+            hooks[slow_hook] = "touch %s; sleep %d; %s" % (started, slow_s, rec)
         rev = upload_bundle(self.a, self.a.admin, revision(self.tmp, version, self.www, self.events, hooks=hooks,
                                                               # the hosts' agents share this machine's www
                                                               appspec_extra="file_exists_behavior: OVERWRITE\n"))
@@ -397,7 +397,9 @@ def test_sigstopped_driver_is_fenced_and_writes_nothing_after(daemon_factory, pg
     started = str(tmp_path / "started")
     # a retries its notifications in memory when it is stopped
     s.sink.failing = True
-    dep = s.deploy("v1", slow_hook="BeforeInstall", started=started)
+    # the deployment must still run when the taker polls its alarm: the 2 s takeover (lease ttl)
+    # and the counting below take longer than the default 2 s hook on a loaded machine
+    dep = s.deploy("v1", slow_hook="BeforeInstall", started=started, slow_s=8)
     s.c.wait_driver(dep, a, timeout=10)
     wait_for(lambda: os.path.exists(started), timeout=30)
     until(lambda: len(s.deliveries(dep)) == 2, timeout=10)  # DeploymentStart, InstanceStart
