@@ -1,8 +1,9 @@
 /* rollout-agent-extract BUNDLE DEST: unpacks a bundle with lib/bundle.c's
  * checks in a short-lived process of its own. rollout-agent runs it for
- * every DownloadBundle, so that libarchive (and its libxml2/ICU/C++
- * dependencies) is never loaded into the long-running agent, and a fault in
- * an archive decoder cannot take the agent down.
+ * every DownloadBundle, so that libarchive is never loaded into the
+ * long-running agent, and a fault in an archive decoder cannot take the
+ * agent down. It links only lib/bundle.c, lib/appspec_path.c and lib/util.c
+ * of librollout, and libarchive.a when configure found it (configure.ac).
  *
  * rollout-agent-extract -: the same, with BUNDLE and DEST read from stdin,
  * each ending in a NUL byte. The agent starts it so ahead of need, to have

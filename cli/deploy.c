@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cmdutil.h"
+#include "cryptoutil.h"
 #include "httpclient.h"
 #include "util.h"
 #include "wait.h"

@@ -49,44 +49,6 @@ enum appspec_feb appspec_feb_parse(const char *s, bool upcase)
 	return APPSPEC_FEB_UNSET;
 }
 
-int appspec_norm_relpath(const char *in, char **ret)
-{
-	size_t len = strlen(in);
-	char *out = malloc(len + 1);
-	size_t o = 0;
-	const char *p = in;
-
-	if (!out)
-		return -ENOMEM;
-	while (*p) {
-		const char *e;
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		e = strchr(p, '/');
-		n = e ? (size_t)(e - p) : strlen(p);
-		if (n == 1 && p[0] == '.') {
-			p += n;
-			continue;
-		}
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			free(out);
-			return -EINVAL;
-		}
-		if (o)
-			out[o++] = '/';
-		memcpy(out + o, p, n);
-		o += n;
-		p += n;
-	}
-	out[o] = '\0';
-	*ret = out;
-	return 0;
-}
-
 /* Lexical normalisation of an absolute path: '.', '..' and '//' resolved. */
 static int norm_abspath(const char *in, char **ret)
 {

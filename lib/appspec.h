@@ -101,7 +101,8 @@ enum appspec_feb appspec_feb_parse(const char *s, bool upcase);
 
 /* Normalises a path relative to a root: strips leading '/', drops '.' and
  * empty components, refuses '..'. Writes a new string ("" is the root) to
- * *ret. Returns 0, -EINVAL ('..') or -ENOMEM. Shared with lib/bundle.c. */
+ * *ret. Returns 0, -EINVAL ('..') or -ENOMEM. In appspec_path.c: shared with
+ * lib/bundle.c and the extraction helper. */
 int appspec_norm_relpath(const char *in, char **ret);
 
 /* Simple glob of the permissions section: only '*' is special and it never

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "awscreds.h"
+#include "cryptoutil.h"
 #include "httpclient.h"
 #include "util.h"
 

@@ -5,7 +5,8 @@ lib_librollout_la_SOURCES = \
 	lib/log.c lib/log.h \
 	lib/yamltree.c lib/yamltree.h \
 	lib/util.c lib/util.h \
-	lib/appspec.c lib/appspec.h \
+	lib/cryptoutil.c lib/cryptoutil.h \
+	lib/appspec.c lib/appspec_path.c lib/appspec.h \
 	lib/appspec_shift.c lib/appspec_shift.h \
 	lib/bundle.c lib/bundle.h \
 	lib/sigv4.c lib/sigv4.h \

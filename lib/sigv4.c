@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "cryptoutil.h"
 #include "sigv4.h"
 #include "util.h"
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cryptoutil.h"
 #include "util.h"
 #include "uuid.h"
 

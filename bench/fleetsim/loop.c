@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cryptoutil.h"
 #include "httpclient.h"
 #include "loop.h"
 #include "util.h"

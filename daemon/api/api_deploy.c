@@ -15,6 +15,7 @@
 #include "core/daemon.h"
 #include "engine/engine.h"
 #include "store/store.h"
+#include "cryptoutil.h"
 #include "util.h"
 
 #define BATCH_MAX 25

@@ -18,6 +18,7 @@
 
 #include "auth/auth_secret.h"
 #include "core/error.h"
+#include "cryptoutil.h"
 #include "util.h"
 
 #define NONCE_LEN 12

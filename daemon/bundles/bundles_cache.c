@@ -14,6 +14,7 @@
 
 #include "bundles/bundles_cache.h"
 #include "core/error.h"
+#include "cryptoutil.h"
 #include "util.h"
 
 struct flight {

@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/httpd.h"
 #include "store/store.h"
+#include "cryptoutil.h"
 #include "util.h"
 
 #define UPLOAD_PART_SIZE HTTPD_MAX_RAW_BODY

@@ -17,6 +17,7 @@
 #include "engine/engine_hostcmd.h"
 #include "engine/engine_hostcmd_id.h"
 #include "engine/spec.h"
+#include "cryptoutil.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "store/store.h"

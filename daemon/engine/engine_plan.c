@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/engine_plan.h"
+#include "cryptoutil.h"
 #include "util.h"
 
 int eng_mhh_type_parse(const char *s, enum eng_mhh_type *ret)

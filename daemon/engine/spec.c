@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/spec.h"
+#include "cryptoutil.h"
 #include "jsonutil.h"
 #include "util.h"
 

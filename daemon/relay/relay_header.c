@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "relay/relay_header.h"
+#include "cryptoutil.h"
 #include "util.h"
 
 static bool id_ok(const char *s)

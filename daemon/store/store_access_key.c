@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "store/store_hot.h"
 #include "store/store_internal.h"
+#include "cryptoutil.h"
 #include "util.h"
 
 #define ERR(...) (err && errlen ? (void)snprintf(err, errlen, __VA_ARGS__) : (void)0)

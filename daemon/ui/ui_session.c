@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "ui/ui_session.h"
+#include "cryptoutil.h"
 #include "util.h"
 
 struct session {

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "awscreds.h"
+#include "cryptoutil.h"
 #include "tmpdir.h"
 #include "httpclient.h"
 #include "util.h"

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "cryptoutil.h"
 #include "sigv4.h"
 #include "util.h"
 

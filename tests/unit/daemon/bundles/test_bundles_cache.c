@@ -20,6 +20,7 @@
 
 #include "bundles/bundles_cache.h"
 #include "core/error.h"
+#include "cryptoutil.h"
 #include "util.h"
 
 struct src {

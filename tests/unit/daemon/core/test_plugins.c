@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "core/conf.h"
+#include "cryptoutil.h"
 #include "tmpdir.h"
 #include "core/plugin_host.h"
 #include "core/plugins.h"
