@@ -16,7 +16,7 @@ struct agent {
 	struct client *client;
 	volatile sig_atomic_t stop; /* SIGTERM/SIGINT */
 	char extract_helper[4096];  /* path of rollout-agent-extract */
-	struct extractor standby;   /* started ahead of DownloadBundle, or none */
+	struct extractor standby;   /* waiting for the next DownloadBundle, or none */
 };
 
 /* Diagnostics of one command (the official Complete payload). */
@@ -60,11 +60,11 @@ bool deploy_command_supported(const char *command);
 bool deploy_is_noop(struct agent *ag, const char *command, const struct deploy_spec *spec);
 /* A command arrived (spec NULL: without a usable specification): at
  * ApplicationStop, which comes right before DownloadBundle in every
- * deployment, the extraction helper is started so that it has loaded its
- * libraries by the time the bundle is there; any other command but
- * DownloadBundle discards an unused one. */
+ * deployment, an extraction helper is started, unless one is waiting
+ * already, so that it has loaded its libraries by the time the bundle is
+ * there (extractor.h). */
 void deploy_prepare(struct agent *ag, const char *command, const struct deploy_spec *spec);
-/* No command for a while: an unused extraction helper is ended. */
+/* No command for a while: the waiting extraction helper is ended. */
 void deploy_idle(struct agent *ag);
 /* Runs one command; fills *out. hcid is used for heartbeats and live output. */
 void deploy_execute(struct agent *ag, const char *hcid, const char *command, const struct deploy_spec *spec,

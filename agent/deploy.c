@@ -62,16 +62,16 @@ bool deploy_is_noop(struct agent *ag, const char *command, const struct deploy_s
 /* --- DownloadBundle --- */
 
 /* Unpacks bundle into dest with the rollout-agent-extract helper (libarchive
- * lives only there): the standby started at ApplicationStop, or a new one. */
+ * lives only there): the standby, or a new one. A fresh standby is started
+ * for the next deployment's bundle meanwhile. */
 static int extract(struct agent *ag, const char *bundle, const char *dest, int (*tick)(void *ud), void *ud, char *err,
 		   size_t errlen)
 {
-	return extractor_run(&ag->standby, ag->extract_helper, bundle, dest, tick, ud, err, errlen);
+	return extractor_run(&ag->standby, ag->extract_helper, bundle, dest, true, tick, ud, err, errlen);
 }
 
 /* Whether DownloadBundle of s may unpack a bundle: one of rolloutd's cache
- * (unless the host still holds it unpacked, which DownloadBundle finds out:
- * it then discards the helper) or a local archive. */
+ * (unless the host still holds it unpacked) or a local archive. */
 static bool may_unpack(const struct deploy_spec *s)
 {
 	if (s->has_rollout_bundle)
@@ -83,10 +83,9 @@ void deploy_prepare(struct agent *ag, const char *command, const struct deploy_s
 {
 	int r;
 
-	if (strcmp(command, "DownloadBundle") == 0)
-		return;
-	extractor_discard(&ag->standby);
-	if (!s || strcmp(command, "ApplicationStop") != 0 || !may_unpack(s))
+	/* one waiting already (from the last unpacking) stays until the agent
+	 * goes idle */
+	if (extractor_started(&ag->standby) || !s || strcmp(command, "ApplicationStop") != 0 || !may_unpack(s))
 		return;
 	if ((r = extractor_start(&ag->standby, ag->extract_helper)) < 0)
 		log_warning("cannot start %s ahead of DownloadBundle (%s); DownloadBundle will try again",
@@ -213,8 +212,8 @@ static void download_bundle(struct agent *ag, const char *hcid, const struct dep
 	struct live live;
 	live_init(&live, ag, hcid, NULL);
 	if (s->has_rollout_bundle && reuse_unpacked(ag, s, p)) {
-		/* nothing downloaded, nothing extracted */
-		extractor_discard(&ag->standby);
+		/* nothing downloaded, nothing extracted (the standby waits on, for
+		 * a later bundle, until the agent goes idle) */
 	} else if (s->has_rollout_bundle) {
 		log_info("DownloadBundle: fetching %s (%llu bytes, sha256 %.12s…)", s->rb_url,
 			 (unsigned long long)s->rb_size, s->rb_sha256);

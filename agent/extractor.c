@@ -106,9 +106,10 @@ static int send_paths(struct extractor *x, const char *bundle, const char *dest)
 	return 0;
 }
 
-int extractor_run(struct extractor *x, const char *path, const char *bundle, const char *dest, int (*tick)(void *ud),
-		  void *ud, char *err, size_t errlen)
+int extractor_run(struct extractor *x, const char *path, const char *bundle, const char *dest, bool restock,
+		  int (*tick)(void *ud), void *ud, char *err, size_t errlen)
 {
+	struct extractor cur;
 	size_t elen = 0;
 	bool interrupted = false;
 	int st = 0, r;
@@ -127,21 +128,25 @@ int extractor_run(struct extractor *x, const char *path, const char *bundle, con
 			return r;
 		}
 	}
+	cur = *x;
+	*x = EXTRACTOR_NONE;
+	if (restock && extractor_start(x, path) < 0)
+		*x = EXTRACTOR_NONE;
 	for (;;) {
-		struct pollfd p = {.fd = x->out, .events = POLLIN};
+		struct pollfd p = {.fd = cur.out, .events = POLLIN};
 		char buf[512];
 		ssize_t n;
 		int pr = poll(&p, 1, 1000);
 		if (pr < 0 && errno != EINTR)
 			break;
 		if (tick && tick(ud) < 0) {
-			kill(x->pid, SIGKILL);
+			kill(cur.pid, SIGKILL);
 			interrupted = true;
 			break;
 		}
 		if (pr <= 0)
 			continue;
-		n = read(x->out, buf, sizeof(buf));
+		n = read(cur.out, buf, sizeof(buf));
 		if (n <= 0)
 			break;
 		for (ssize_t i = 0; i < n; i++)
@@ -150,11 +155,10 @@ int extractor_run(struct extractor *x, const char *path, const char *bundle, con
 				err[elen] = '\0';
 			}
 	}
-	close_fd(&x->out);
+	close_fd(&cur.out);
 	/* nothing else reaps it meanwhile: the agent does one thing at a time */
-	while ((r = waitpid(x->pid, &st, 0)) < 0 && errno == EINTR)
+	while ((r = waitpid(cur.pid, &st, 0)) < 0 && errno == EINTR)
 		;
-	*x = EXTRACTOR_NONE;
 	if (interrupted) {
 		snprintf(err, errlen, "extraction interrupted");
 		return -EINTR;

@@ -210,8 +210,9 @@ def extract_helpers_of(pid):
 
 def test_extraction_helper_waits_from_application_stop(d, fleet, tmp_path):
     """The extraction helper is started when ApplicationStop arrives, so its libraries are loaded by the
-    time DownloadBundle has the bundle; it unpacks that bundle and is gone once the deployment is done.
-    When ApplicationStop fails (no DownloadBundle follows), the unused helper is ended too."""
+    time DownloadBundle has the bundle; it unpacks that bundle and a fresh one waits for the next
+    deployment's, until the agent goes idle (2 s without a command): then it is ended. After a failed
+    ApplicationStop (no DownloadBundle follows) the unused helper is ended at idle too."""
     www, events = str(tmp_path / "www"), str(tmp_path / "events.log")
     seen = tmp_path / "children-at-stop"
     f = fleet(n=1)
@@ -227,7 +228,7 @@ def test_extraction_helper_waits_from_application_stop(d, fleet, tmp_path):
     assert len(helpers) == 1 and helpers[0].endswith("/rollout-agent-extract -"), seen.read_text()
     with open(os.path.join(www, "index.html")) as fh:
         assert fh.read() == "hello v2\n"
-    assert extract_helpers_of(a.proc.pid) == []
+    wait_for(lambda: extract_helpers_of(a.proc.pid) == [], timeout=10, what="the idle agent to end the helper")
     # v2's ApplicationStop fails: no DownloadBundle comes, and the helper started for it is ended
     dep3 = f.deploy_local(revision(tmp_path, "v3", www, events))
     info = f.wait(dep3)

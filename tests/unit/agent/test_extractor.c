@@ -1,5 +1,6 @@
 /* The extraction helper: started ahead of need and given its paths later,
- * started on demand, a standby that died replaced, an unused one ending
+ * started on demand, restocked (a fresh standby started while one unpacks,
+ * which unpacks the next bundle), a standby that died replaced, an unused one ending
  * having done nothing, and its failures said (a broken bundle, a missing
  * helper, an interruption). Runs the rollout-agent-extract just built. */
 #include "config.h"
@@ -76,7 +77,8 @@ static void test_standby_unpacks_when_given_its_paths(void **state)
 	assert_true(extractor_started(&x));
 	usleep(50 * 1000); /* it has loaded its libraries and waits on stdin */
 	assert_int_equal(waitpid(x.pid, NULL, WNOHANG), 0);
-	assert_int_equal(extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, f->dest, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+	    extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, f->dest, false, NULL, NULL, err, sizeof(err)), 0);
 	assert_false(extractor_started(&x));
 	assert_unpacked(f);
 }
@@ -87,8 +89,41 @@ static void test_started_on_demand(void **state)
 	struct extractor x = EXTRACTOR_NONE;
 	char err[512];
 
-	assert_int_equal(extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, f->dest, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+	    extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, f->dest, false, NULL, NULL, err, sizeof(err)), 0);
 	assert_unpacked(f);
+}
+
+static void test_restocked_for_the_next_bundle(void **state)
+{
+	struct fixture *f = *state;
+	struct extractor x = EXTRACTOR_NONE;
+	char err[512], dest2[4400];
+	pid_t first;
+
+	assert_int_equal(extractor_start(&x, TEST_EXTRACT_HELPER), 0);
+	first = x.pid;
+	assert_int_equal(extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, f->dest, true, NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_unpacked(f);
+	/* the first one is reaped; a fresh one waits for its paths */
+	assert_int_equal(waitpid(first, NULL, WNOHANG), -1);
+	assert_true(extractor_started(&x));
+	assert_int_not_equal(x.pid, first);
+	usleep(50 * 1000);
+	assert_int_equal(waitpid(x.pid, NULL, WNOHANG), 0);
+	snprintf(dest2, sizeof(dest2), "%s/out2", f->dir);
+	assert_int_equal(extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, dest2, false, NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_false(extractor_started(&x));
+	snprintf(dest2, sizeof(dest2), "%s/out2/hooks/a.sh", f->dir);
+	assert_int_equal(access(dest2, F_OK), 0);
+	/* a failed unpacking restocks too: the standby is for the next bundle */
+	snprintf(dest2, sizeof(dest2), "%s/appspec.yml", f->dir);
+	assert_int_equal(extractor_run(&x, TEST_EXTRACT_HELPER, dest2, f->dest, true, NULL, NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_true(extractor_started(&x));
+	extractor_discard(&x);
 }
 
 static void test_dead_standby_replaced(void **state)
@@ -101,7 +136,8 @@ static void test_dead_standby_replaced(void **state)
 	/* killed and reaped meanwhile, as the agent reaps exited children */
 	kill(x.pid, SIGKILL);
 	assert_int_equal(waitpid(x.pid, NULL, 0), x.pid);
-	assert_int_equal(extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, f->dest, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+	    extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, f->dest, false, NULL, NULL, err, sizeof(err)), 0);
 	assert_unpacked(f);
 }
 
@@ -133,7 +169,8 @@ static void test_broken_bundle_said(void **state)
 
 	snprintf(p, sizeof(p), "%s/appspec.yml", f->dir); /* not an archive */
 	assert_int_equal(extractor_start(&x, TEST_EXTRACT_HELPER), 0);
-	assert_int_equal(extractor_run(&x, TEST_EXTRACT_HELPER, p, f->dest, NULL, NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(extractor_run(&x, TEST_EXTRACT_HELPER, p, f->dest, false, NULL, NULL, err, sizeof(err)),
+			 -EINVAL);
 	assert_true(err[0] != '\0');
 	assert_null(strstr(err, "ended with status"));
 	assert_false(extractor_started(&x));
@@ -145,9 +182,9 @@ static void test_missing_helper_said(void **state)
 	struct extractor x = EXTRACTOR_NONE;
 	char err[512];
 
-	assert_int_equal(
-	    extractor_run(&x, "/nonexistent/rollout-agent-extract", f->bundle, f->dest, NULL, NULL, err, sizeof(err)),
-	    -ENOENT);
+	assert_int_equal(extractor_run(&x, "/nonexistent/rollout-agent-extract", f->bundle, f->dest, false, NULL, NULL,
+				       err, sizeof(err)),
+			 -ENOENT);
 	assert_string_equal(err, "cannot run /nonexistent/rollout-agent-extract: No such file or directory");
 	assert_int_equal(extractor_start(&x, "/nonexistent/rollout-agent-extract"), -ENOENT);
 	assert_false(extractor_started(&x));
@@ -165,8 +202,9 @@ static void test_interrupted(void **state)
 	struct extractor x = EXTRACTOR_NONE;
 	char err[512];
 
-	assert_int_equal(extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, f->dest, stop_now, NULL, err, sizeof(err)),
-			 -EINTR);
+	assert_int_equal(
+	    extractor_run(&x, TEST_EXTRACT_HELPER, f->bundle, f->dest, false, stop_now, NULL, err, sizeof(err)),
+	    -EINTR);
 	assert_string_equal(err, "extraction interrupted");
 	assert_false(extractor_started(&x));
 }
@@ -176,6 +214,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_standby_unpacks_when_given_its_paths, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_started_on_demand, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restocked_for_the_next_bundle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_standby_replaced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_discarded_standby_ends_having_done_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_bundle_said, setup, teardown),
