@@ -41,6 +41,13 @@ tests_unit_lib_test_tagfilter_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_lib_test_tagfilter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_lib_test_tagfilter_LDADD = $(UNIT_LIBS)
 
+check_PROGRAMS += tests/unit/lib/test_cryptoutil
+TESTS += tests/unit/lib/test_cryptoutil
+tests_unit_lib_test_cryptoutil_SOURCES = tests/unit/lib/test_cryptoutil.c
+tests_unit_lib_test_cryptoutil_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_lib_test_cryptoutil_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_lib_test_cryptoutil_LDADD = $(UNIT_LIBS)
+
 check_PROGRAMS += tests/unit/lib/test_duration
 TESTS += tests/unit/lib/test_duration
 tests_unit_lib_test_duration_SOURCES = tests/unit/lib/test_duration.c
