@@ -30,7 +30,7 @@ class Ec2Env:
     def __init__(self, tmp_path, daemon_factory, plugin_settings=None, settings=None, onprem=False,
                  extra_plugins=None, moto=None):
         self.tmp = tmp_path
-        self.moto = moto or Moto(tmp_path)
+        self.moto = moto or Moto()
         self.ec2 = self.moto.client("ec2")
         self.asg = self.moto.client("autoscaling")
         self.ami = self.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]

@@ -45,7 +45,7 @@ def _post(url, doc):
 class EcsEnv:
     def __init__(self, tmp_path, daemon_factory, hooks=(), controller="EXTERNAL", first=True, test_listener=True,
                  settings=None, alarms=None, plugins=None, group_settings=None, term_wait=0):
-        self.moto = Moto(tmp_path)
+        self.moto = Moto()
         _post(self.moto.url + "/moto-api/config", {"lambda": {"use_docker": False}})
         # moto advances a task's state at every describe unless pinned
         _post(self.moto.url + "/moto-api/state-manager/set-transition",

@@ -7,6 +7,7 @@ for http-check targets and webhook receivers, and the health-driver tool
 (tests/integration/health_driver.c) that runs the daemon's alarm and trigger
 modules with the real config and plugin loader."""
 
+import atexit
 import http.server
 import json
 import os
@@ -168,18 +169,59 @@ class Prometheus:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Moto:
-    """moto_server on a free port with boto3 clients for it."""
+class _MotoServer:
+    """The moto_server process of this test process, started at its first use."""
 
-    def __init__(self, tmpdir):
-        if not os.path.exists(MOTO):
-            pytest.skip("moto_server not found (%s)" % MOTO)
-        fd, path = tempfile.mkstemp(prefix="moto-", suffix=".log", dir=str(tmpdir))
-        self.log = os.fdopen(fd, "wb")
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="moto-")
+        self.log = open(os.path.join(self.dir, "moto.log"), "wb")
         self.proc, self.port = harness.start_on_free_port(lambda port: [MOTO, "-H", "127.0.0.1", "-p", str(port)],
                                                           stdout=self.log, stderr=subprocess.STDOUT,
                                                           stdin=subprocess.DEVNULL)
         self.url = "http://127.0.0.1:%d" % self.port
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def reset(self):
+        """Wipes every service's state (moto's own POST /moto-api/reset)."""
+        urllib.request.urlopen(urllib.request.Request(self.url + "/moto-api/reset", method="POST"),
+                               timeout=30).read()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_moto_server = None
+
+
+class Moto:
+    """moto_server with boto3 clients for it, empty for the test that takes it.
+
+    One moto_server serves the tests of a test process one after the other
+    (an xdist worker runs one test at a time), wiped when a test takes it:
+    starting one costs about 1.5 s of CPU (it imports all its services), and
+    the suite took over a hundred. One that died is started again."""
+
+    def __init__(self):
+        global _moto_server
+        if not os.path.exists(MOTO):
+            pytest.skip("moto_server not found (%s)" % MOTO)
+        if _moto_server is None or not _moto_server.alive():
+            if _moto_server is None:
+                atexit.register(_stop_moto_server)
+            _moto_server = _MotoServer()
+        else:
+            _moto_server.reset()
+        self.server = _moto_server
+        self.proc, self.port, self.url = self.server.proc, self.server.port, self.server.url
 
     def client(self, service):
         import boto3
@@ -189,13 +231,12 @@ class Moto:
                             config=Config(retries={"max_attempts": 1}))
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        """The server stays for the next test (which wipes it)."""
+
+
+def _stop_moto_server():
+    if _moto_server is not None and _moto_server.alive():
+        _moto_server.stop()
 
 
 def aws_env(moto=None, **extra):

@@ -36,7 +36,7 @@ def _zip(text):
 class LambdaEnv:
     def __init__(self, tmp_path, daemon_factory, fn="fn", alias="live", versions=2, hooks=(), settings=None,
                  alarms=None, plugins=None, plugin_settings=None, group_settings=None, start_version="1"):
-        self.moto = Moto(tmp_path)
+        self.moto = Moto()
         # the simple backend must be chosen before any function exists
         req = urllib.request.Request(self.moto.url + "/moto-api/config", method="POST",
                                      data=json.dumps({"lambda": {"use_docker": False}}).encode(),

@@ -311,7 +311,7 @@ def test_trigger_notifications_once_across_restart_and_kill(daemon_factory, pg, 
 def test_alarm_stops_once_with_one_rollback(daemon_factory, pg, tmp_path, request, made, monkeypatch):
     monkeypatch.setenv("ROLLOUTD_ALARM_INTERVAL_MS", "300")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    moto = Moto(tmp_path)
+    moto = Moto()
     made.append(moto)
     cw = moto.client("cloudwatch")
     cw.put_metric_alarm(AlarmName="web-5xx", MetricName="5xx", Namespace="Web", Statistic="Sum", Period=60,

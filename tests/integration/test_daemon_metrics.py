@@ -102,7 +102,7 @@ def stack(daemon_factory, tmp_path):
         pytest.fail("haproxy is missing: run scripts/install-deps", pytrace=False)
     made = []
     try:
-        moto = Moto(tmp_path)
+        moto = Moto()
         made.append(moto)
         health = HealthServer()
         made.append(health)

@@ -37,7 +37,7 @@ class AsgEnv(Ec2Env):
         if queue:
             # moto, the proxy in front of its Auto Scaling and SQS, then the daemon; a message
             # not deleted is delivered again after 1 s
-            moto = Moto(tmp_path)
+            moto = Moto()
             self.proxy = AwsProxy(moto.url)
             self.queue_url = moto.client("sqs").create_queue(
                 QueueName="launches", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]

@@ -100,7 +100,7 @@ def test_disabled_and_override(tmp_path, prom):
 
 
 def test_cloudwatch_fallback_flip_mid_watch(tmp_path):
-    moto = Moto(tmp_path)
+    moto = Moto()
     try:
         cw = moto.client("cloudwatch")
         cw.put_metric_alarm(AlarmName="p99-latency", MetricName="Latency", Namespace="App", Statistic="Average",

@@ -172,7 +172,7 @@ def check_triggers(d, fl, v1, v2, rb):
 
 
 def test_prometheus_alarm_stops_and_rolls_back(daemon_factory, tmp_path, made):
-    moto = Moto(tmp_path)
+    moto = Moto()
     made.append(moto)
     ex = Exporter()
     made.append(ex)
@@ -200,7 +200,7 @@ def test_prometheus_alarm_stops_and_rolls_back(daemon_factory, tmp_path, made):
 
 
 def test_cloudwatch_alarm_stops_and_rolls_back(daemon_factory, tmp_path, made, monkeypatch):
-    moto = Moto(tmp_path)
+    moto = Moto()
     made.append(moto)
     cw = moto.client("cloudwatch")
     cw.put_metric_alarm(AlarmName="web-5xx", MetricName="5xx", Namespace="Web", Statistic="Sum", Period=60,
@@ -223,7 +223,7 @@ def test_cloudwatch_alarm_stops_and_rolls_back(daemon_factory, tmp_path, made, m
 
 
 def test_insufficient_data_stops_the_deployment(daemon_factory, tmp_path, made):
-    moto = Moto(tmp_path)
+    moto = Moto()
     made.append(moto)
     ex = Exporter()
     made.append(ex)
@@ -263,7 +263,7 @@ def test_alarm_watch_survives_a_daemon_crash(daemon_factory, tmp_path, made, mon
     import threading
     from engine_helpers import kill9_and_restart
 
-    moto = Moto(tmp_path)
+    moto = Moto()
     made.append(moto)
     cw = moto.client("cloudwatch")
     cw.put_metric_alarm(AlarmName="web-5xx", MetricName="5xx", Namespace="Web", Statistic="Sum", Period=60,

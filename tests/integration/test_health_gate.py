@@ -57,7 +57,7 @@ def target_events(fl, dep, name):
 
 
 def test_http_check_gate_fails_validate_service(daemon_factory, tmp_path, made):
-    moto = Moto(tmp_path)
+    moto = Moto()
     made.append(moto)
     hs = PerHost()
     made.append(hs)

@@ -129,7 +129,7 @@ def test_prometheus_unreachable_is_a_failed_poll(tmp_path):
 
 @pytest.fixture
 def moto(tmp_path):
-    m = Moto(tmp_path)
+    m = Moto()
     yield m
     m.close()
 

@@ -19,7 +19,7 @@ INFO = {"deploymentId": "d-TRIG00001", "status": "FAILED",
 
 @pytest.fixture
 def moto(tmp_path):
-    m = Moto(tmp_path)
+    m = Moto()
     yield m
     m.close()
 

@@ -55,7 +55,7 @@ def group(tgs=(), elbs=(), blue_green=False):
 
 class Env:
     def __init__(self, tmp_path, n=3):
-        self.moto = Moto(tmp_path)
+        self.moto = Moto()
         self.proxy = AwsProxy(self.moto.url)
         self.ec2 = self.moto.client("ec2")
         self.v2 = self.moto.client("elbv2")
