@@ -49,46 +49,6 @@ enum appspec_feb appspec_feb_parse(const char *s, bool upcase)
 	return APPSPEC_FEB_UNSET;
 }
 
-/* Lexical normalisation of an absolute path: '.', '..' and '//' resolved. */
-static int norm_abspath(const char *in, char **ret)
-{
-	size_t len = strlen(in);
-	char *out = malloc(len + 2);
-	size_t o = 0;
-	const char *p = in;
-
-	if (!out)
-		return -ENOMEM;
-	while (*p) {
-		const char *e;
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		e = strchr(p, '/');
-		n = e ? (size_t)(e - p) : strlen(p);
-		if (n == 1 && p[0] == '.') {
-		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-		} else {
-			out[o++] = '/';
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p += n;
-	}
-	if (o == 0)
-		out[o++] = '/';
-	out[o] = '\0';
-	*ret = out;
-	return 0;
-}
-
 bool appspec_glob_match(const char *pat, const char *s)
 {
 	/* iterative '*' matcher; '*' never crosses '/' */
@@ -377,7 +337,7 @@ static int parse_files(const struct yt_node *files, struct appspec *spec, char *
 				     dst);
 			goto next;
 		}
-		r = norm_abspath(dst, &af->destination);
+		r = appspec_norm_abspath(dst, &af->destination);
 	next:
 		free(src);
 		free(dst);
@@ -467,7 +427,7 @@ static int parse_permission(const struct yt_node *n, const char *ctx, struct app
 		free(obj);
 		return r;
 	}
-	r = norm_abspath(obj, &p->object);
+	r = appspec_norm_abspath(obj, &p->object);
 	free(obj);
 	if (r < 0)
 		return r;

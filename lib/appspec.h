@@ -104,6 +104,10 @@ enum appspec_feb appspec_feb_parse(const char *s, bool upcase);
  * *ret. Returns 0, -EINVAL ('..') or -ENOMEM. In appspec_path.c: shared with
  * lib/bundle.c and the extraction helper. */
 int appspec_norm_relpath(const char *in, char **ret);
+/* Lexical normalisation of an absolute path: '.', '..' and '//' resolved
+ * ("/" at most; '..' above the root stays there). 0 or -ENOMEM. In
+ * appspec_path.c. */
+int appspec_norm_abspath(const char *in, char **ret);
 
 /* Simple glob of the permissions section: only '*' is special and it never
  * matches '/'. */

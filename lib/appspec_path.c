@@ -1,7 +1,7 @@
-/* appspec_norm_relpath (appspec.h): the one rule for a path inside a
- * revision, shared by the appspec parser and the bundle unpacker. In a file
- * of its own so that the extraction helper, which links bundle.c, links no
- * YAML or JSON parser with it. */
+/* The appspec's path rules (appspec.h): a path inside a revision and an
+ * absolute destination, normalised lexically. The first is shared by the
+ * appspec parser and the bundle unpacker; in a file of its own so that the
+ * extraction helper, which links bundle.c, links no YAML or JSON parser. */
 #include "config.h"
 
 #include <errno.h>
@@ -10,30 +10,40 @@
 
 #include "appspec.h"
 
+/* The next component of *p (its length; 0 at the end), skipping slashes
+ * before it; *p is left on it. */
+static size_t next_component(const char **p)
+{
+	const char *e;
+
+	while (**p == '/')
+		(*p)++;
+	e = strchr(*p, '/');
+	return e ? (size_t)(e - *p) : strlen(*p);
+}
+
+static bool is_dot(const char *p, size_t n)
+{
+	return n == 1 && p[0] == '.';
+}
+
+static bool is_dotdot(const char *p, size_t n)
+{
+	return n == 2 && p[0] == '.' && p[1] == '.';
+}
+
 int appspec_norm_relpath(const char *in, char **ret)
 {
-	size_t len = strlen(in);
-	char *out = malloc(len + 1);
-	size_t o = 0;
+	char *out = malloc(strlen(in) + 1);
+	size_t o = 0, n;
 	const char *p = in;
 
 	if (!out)
 		return -ENOMEM;
-	while (*p) {
-		const char *e;
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		e = strchr(p, '/');
-		n = e ? (size_t)(e - p) : strlen(p);
-		if (n == 1 && p[0] == '.') {
-			p += n;
+	for (; (n = next_component(&p)) > 0; p += n) {
+		if (is_dot(p, n))
 			continue;
-		}
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
+		if (is_dotdot(p, n)) {
 			free(out);
 			return -EINVAL;
 		}
@@ -41,8 +51,36 @@ int appspec_norm_relpath(const char *in, char **ret)
 			out[o++] = '/';
 		memcpy(out + o, p, n);
 		o += n;
-		p += n;
 	}
+	out[o] = '\0';
+	*ret = out;
+	return 0;
+}
+
+int appspec_norm_abspath(const char *in, char **ret)
+{
+	char *out = malloc(strlen(in) + 2);
+	size_t o = 0, n;
+	const char *p = in;
+
+	if (!out)
+		return -ENOMEM;
+	for (; (n = next_component(&p)) > 0; p += n) {
+		if (is_dot(p, n))
+			continue;
+		if (is_dotdot(p, n)) {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+			continue;
+		}
+		out[o++] = '/';
+		memcpy(out + o, p, n);
+		o += n;
+	}
+	if (o == 0)
+		out[o++] = '/';
 	out[o] = '\0';
 	*ret = out;
 	return 0;

@@ -153,6 +153,23 @@ static void test_events_and_helpers(void **state)
 	assert_string_equal(p, "a/b/c");
 	free(p);
 	assert_int_equal(appspec_norm_relpath("a/../b", &p), -EINVAL);
+	assert_int_equal(appspec_norm_relpath("/./", &p), 0);
+	assert_string_equal(p, "");
+	free(p);
+
+	static const char *const abs[][2] = {
+	    {"/var//www/./app/", "/var/www/app"},
+	    {"/etc/app/../app", "/etc/app"},
+	    {"/../..", "/"},
+	    {"//", "/"},
+	    {"/a/b/../../c", "/c"},
+	    {"/a/..b/.c", "/a/..b/.c"},
+	};
+	for (size_t i = 0; i < sizeof(abs) / sizeof(abs[0]); i++) {
+		assert_int_equal(appspec_norm_abspath(abs[i][0], &p), 0);
+		assert_string_equal(p, abs[i][1]);
+		free(p);
+	}
 }
 
 /* Robustness: thousands of mutated appspecs (flips, cuts, insertions of YAML
