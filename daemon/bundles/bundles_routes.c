@@ -320,6 +320,15 @@ out:
 	evhttp_clear_headers(&q);
 }
 
+/* Lets the next part of u in; u must not be touched afterwards (an idle
+ * upload may be reaped). */
+static void upload_release(struct upload *u)
+{
+	pthread_mutex_lock(&uploads_lock);
+	u->busy = false;
+	pthread_mutex_unlock(&uploads_lock);
+}
+
 static void upload_part(struct httpd_call *call, struct bcache *c, const char *id)
 {
 	struct evkeyvalq q = {0};
@@ -356,32 +365,38 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 
 	errno = 0;
 	off = off_s ? strtoull(off_s, &end, 10) : ~0ULL;
+	/* Each answer below is written at once (httpd), and the client may send
+	 * the next part as soon as it has it: the upload is freed first. */
 	if (!off_s || errno || *end || off != u->received) {
 		json_t *e = json_pack("{s:s, s:s, s:I}", "__type", "InvalidInputException", "message",
 				      "parts must be sent in order; resume at the returned offset", "offset",
 				      (json_int_t)u->received);
 		char *txt = json_dumps(e, JSON_COMPACT);
+		upload_release(u);
 		httpd_call_add_header(call, "x-amzn-ErrorType", "InvalidInputException");
 		httpd_call_reply_bytes(call, 409, HTTPD_JSON_TYPE, txt, txt ? strlen(txt) : 0);
 		free(txt);
 		json_decref(e);
-		goto release;
+		goto out;
 	}
 	if (len == 0 || len > u->size - u->received) {
+		unsigned long long left = u->size - u->received;
+		upload_release(u);
 		httpd_call_error(call, "InvalidInputException",
-				 "a part must hold 1..%llu bytes (the rest of the announced size)",
-				 (unsigned long long)(u->size - u->received));
-		goto release;
+				 "a part must hold 1..%llu bytes (the rest of the announced size)", left);
+		goto out;
 	}
 	for (done = 0; done < len;) {
 		ssize_t n = write(u->fd, body + done, len - done);
 		if (n < 0) {
-			if (errno == EINTR)
+			int err = errno;
+			if (err == EINTR)
 				continue;
+			upload_release(u);
 			httpd_call_error_status(call, 500, "InternalFailure",
 						"cannot write the upload: %s; check free space of data_dir",
-						strerror(errno));
-			goto release;
+						strerror(err));
+			goto out;
 		}
 		done += (size_t)n;
 	}
@@ -440,19 +455,10 @@ static void upload_part(struct httpd_call *call, struct bcache *c, const char *i
 		goto out;
 	}
 	{
-		/* free for the next part before the client hears of this one:
-		 * it sends the next at once */
 		json_int_t received = (json_int_t)u->received;
-		pthread_mutex_lock(&uploads_lock);
-		u->busy = false;
-		pthread_mutex_unlock(&uploads_lock);
+		upload_release(u);
 		httpd_call_reply(call, json_pack("{s:I}", "offset", received));
-		goto out;
 	}
-release:
-	pthread_mutex_lock(&uploads_lock);
-	u->busy = false;
-	pthread_mutex_unlock(&uploads_lock);
 out:
 	evhttp_clear_headers(&q);
 }
