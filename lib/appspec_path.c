@@ -32,32 +32,11 @@ static bool is_dotdot(const char *p, size_t n)
 	return n == 2 && p[0] == '.' && p[1] == '.';
 }
 
-int appspec_norm_relpath(const char *in, char **ret)
-{
-	char *out = malloc(strlen(in) + 1);
-	size_t o = 0, n;
-	const char *p = in;
-
-	if (!out)
-		return -ENOMEM;
-	for (; (n = next_component(&p)) > 0; p += n) {
-		if (is_dot(p, n))
-			continue;
-		if (is_dotdot(p, n)) {
-			free(out);
-			return -EINVAL;
-		}
-		if (o)
-			out[o++] = '/';
-		memcpy(out + o, p, n);
-		o += n;
-	}
-	out[o] = '\0';
-	*ret = out;
-	return 0;
-}
-
-int appspec_norm_abspath(const char *in, char **ret)
+/* Both rules in one walk: "." is dropped; ".." is refused inside a revision
+ * (it would leave it) and pops a component of an absolute path (at "/" it
+ * stays there, as the kernel resolves it). An absolute result starts with
+ * "/" and is "/" when nothing is left; a relative one may be empty. */
+static int normalise(const char *in, bool absolute, char **ret)
 {
 	char *out = malloc(strlen(in) + 2);
 	size_t o = 0, n;
@@ -69,19 +48,34 @@ int appspec_norm_abspath(const char *in, char **ret)
 		if (is_dot(p, n))
 			continue;
 		if (is_dotdot(p, n)) {
+			if (!absolute) {
+				free(out);
+				return -EINVAL;
+			}
 			while (o > 0 && out[o - 1] != '/')
 				o--;
 			if (o > 0)
 				o--;
 			continue;
 		}
-		out[o++] = '/';
+		if (absolute || o > 0)
+			out[o++] = '/';
 		memcpy(out + o, p, n);
 		o += n;
 	}
-	if (o == 0)
+	if (absolute && o == 0)
 		out[o++] = '/';
 	out[o] = '\0';
 	*ret = out;
 	return 0;
+}
+
+int appspec_norm_relpath(const char *in, char **ret)
+{
+	return normalise(in, false, ret);
+}
+
+int appspec_norm_abspath(const char *in, char **ret)
+{
+	return normalise(in, true, ret);
 }
