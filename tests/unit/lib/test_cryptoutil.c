@@ -43,12 +43,37 @@ static void *hmac_case2(void *arg)
 	return arg;
 }
 
-static void test_hmac_vectors_from_threads(void **state)
+/* RFC 4231's cases 1, 2 and 6 (a key longer than the block, hashed first),
+ * out = key (SigV4 chains its keys so) and an empty key. */
+static void test_hmac_vectors(void **state)
+{
+	unsigned char key[131], out[32];
+	char hex[65];
+
+	(void)state;
+	memset(key, 0x0b, 20);
+	assert_int_equal(rd_hmac_sha256(key, 20, "Hi There", 8, out), 0);
+	rd_hex(out, 32, hex);
+	assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	memset(key, 0xaa, sizeof(key));
+	assert_int_equal(
+	    rd_hmac_sha256(key, sizeof(key), "Test Using Larger Than Block-Size Key - Hash Key First", 54, out), 0);
+	rd_hex(out, 32, hex);
+	assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	memcpy(key, "Jefe", 4);
+	assert_int_equal(rd_hmac_sha256(key, 4, "what do ya want for nothing?", 28, key), 0);
+	rd_hex(key, 32, hex);
+	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	assert_int_equal(rd_hmac_sha256("", 0, "", 0, out), 0);
+	rd_hex(out, 32, hex);
+	assert_string_equal(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
+/* Each thread keeps its own HMAC context: case 2 from four at once. */
+static void test_hmac_from_threads(void **state)
 {
 	pthread_t t[4];
 	void *ok;
-	unsigned char key[32], mac[32];
-	char hex[65];
 
 	(void)state;
 	for (size_t i = 0; i < 4; i++)
@@ -57,15 +82,6 @@ static void test_hmac_vectors_from_threads(void **state)
 		assert_int_equal(pthread_join(t[i], &ok), 0);
 		assert_non_null(ok);
 	}
-	/* out may be the key (SigV4 chains its keys so) */
-	memcpy(key, "Jefe", 4);
-	assert_int_equal(rd_hmac_sha256(key, 4, "what do ya want for nothing?", 28, key), 0);
-	rd_hex(key, 32, hex);
-	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-	/* an empty key is a key too */
-	assert_int_equal(rd_hmac_sha256("", 0, "", 0, mac), 0);
-	rd_hex(mac, 32, hex);
-	assert_string_equal(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
 }
 
 static void test_random_string_uses_its_alphabet(void **state)
@@ -86,7 +102,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sha256_vectors),
-	    cmocka_unit_test(test_hmac_vectors_from_threads),
+	    cmocka_unit_test(test_hmac_vectors),
+	    cmocka_unit_test(test_hmac_from_threads),
 	    cmocka_unit_test(test_random_string_uses_its_alphabet),
 	};
 
