@@ -200,7 +200,8 @@ static int canonical_query(const char *q, struct sbuf *out)
 		if (*p == '&')
 			p++;
 	}
-	qsort(ps, n, sizeof(*ps), qparam_cmp);
+	if (n > 1) /* ps is NULL when every parameter was empty ("?&&") */
+		qsort(ps, n, sizeof(*ps), qparam_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			sb_addc(out, '&');
